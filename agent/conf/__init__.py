@@ -1,0 +1,13 @@
+"""oslo.config options for every service, one module per group.
+
+Importing this package registers every option on the global ``cfg.CONF``
+(oslo.messaging needs the global object for ``call()``).
+"""
+from oslo_config import cfg
+
+from agent.conf import compute, conductor, database, default, scheduler
+
+CONF = cfg.CONF
+
+for _module in (default, compute, conductor, database, scheduler):
+    _module.register_opts(CONF)

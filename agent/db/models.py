@@ -1,0 +1,216 @@
+"""SQLAlchemy models. Change them only together with a new migration."""
+import datetime
+
+from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey,
+                        Index, Integer, String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime, onupdate=utcnow)
+
+
+class Service(TimestampMixin, Base):
+    __tablename__ = 'services'
+    __table_args__ = (UniqueConstraint('host', 'binary',
+                                       name='uniq_services0host0binary'),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str | None] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen_up: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class ComputeNode(TimestampMixin, Base):
+    """Capacity comes from the agent's reports; the ``*_used`` columns and
+    ``running_vms`` belong to the scheduler's claims and the conductor's
+    releases, so a report never overwrites a claim in flight."""
+    __tablename__ = 'compute_nodes'
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    host: Mapped[str] = mapped_column(String(255), unique=True)
+    hypervisor_type: Mapped[str] = mapped_column(String(64))
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    local_gb: Mapped[int] = mapped_column(Integer, default=0)
+    vcpus_used: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb_used: Mapped[int] = mapped_column(Integer, default=0)
+    local_gb_used: Mapped[int] = mapped_column(Integer, default=0)
+    running_vms: Mapped[int] = mapped_column(Integer, default=0)
+    free_ram_mb: Mapped[int | None] = mapped_column(Integer)
+    free_disk_gb: Mapped[int | None] = mapped_column(Integer)
+    cpu_load: Mapped[float | None] = mapped_column(Float)
+    reported_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # bumped on every change (report or claim) so the scheduler can read only
+    # the rows that changed since its last look
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Flavor(TimestampMixin, Base):
+    __tablename__ = 'flavors'
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    vcpus: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    root_gb: Mapped[int] = mapped_column(Integer)
+    ephemeral_gb: Mapped[int] = mapped_column(Integer, default=0)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Instance(TimestampMixin, Base):
+    """The flavor's resources are copied in, as Nova does, so a release
+    frees exactly what the claim took even if the flavor changes later."""
+    __tablename__ = 'instances'
+    __table_args__ = (Index('instances_host_idx', 'host'),
+                      Index('instances_project_idx', 'project_id'))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(255))
+    node: Mapped[str | None] = mapped_column(String(255))
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    flavor_id: Mapped[int] = mapped_column(ForeignKey('flavors.id'))
+    vcpus: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    root_gb: Mapped[int] = mapped_column(Integer)
+    image_ref: Mapped[str | None] = mapped_column(String(1024))
+    vm_state: Mapped[str] = mapped_column(String(32))
+    task_state: Mapped[str | None] = mapped_column(String(32))
+    power_state: Mapped[str] = mapped_column(String(32), default='nostate')
+    scheduler_hints: Mapped[str | None] = mapped_column(Text)
+    launched_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    deleted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # 0 while alive, the row id once deleted (keeps unique names reusable)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    # True while the host's claim for this instance is held
+    claimed: Mapped[bool] = mapped_column(Boolean, default=False)
+    flavor: Mapped[Flavor] = relationship(lazy='joined')
+
+
+class InstanceAction(Base):
+    __tablename__ = 'instance_actions'
+    __table_args__ = (Index('instance_actions_uuid_idx', 'instance_uuid',
+                            'request_id'),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(255))
+    request_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    project_id: Mapped[str | None] = mapped_column(String(64))
+    start_time: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow)
+    finish_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    result: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(String(1024))
+    events: Mapped[list['InstanceActionEvent']] = relationship(
+        back_populates='action', order_by='InstanceActionEvent.id',
+        lazy='selectin')
+
+
+class InstanceActionEvent(Base):
+    __tablename__ = 'instance_actions_events'
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey('instance_actions.id'))
+    event: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    start_time: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow)
+    finish_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    result: Mapped[str | None] = mapped_column(String(16))
+    traceback: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[InstanceAction] = relationship(back_populates='events')
+
+
+class InstanceFault(Base):
+    __tablename__ = 'instance_faults'
+    __table_args__ = (Index('instance_faults_uuid_idx', 'instance_uuid'),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    code: Mapped[int] = mapped_column(Integer, default=500)
+    message: Mapped[str] = mapped_column(String(1024))
+    details: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow)
+
+
+class InstanceMetadata(Base):
+    __tablename__ = 'instance_metadata'
+    __table_args__ = (UniqueConstraint('instance_uuid', 'key',
+                                       name='uniq_instance_metadata0key'),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str | None] = mapped_column(String(255))
+
+
+class BlockDeviceMapping(TimestampMixin, Base):
+    __tablename__ = 'block_device_mappings'
+    __table_args__ = (UniqueConstraint('instance_uuid', 'volume_id',
+                                       name='uniq_bdm0instance0volume'),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    volume_id: Mapped[str] = mapped_column(String(36))
+    device_name: Mapped[str | None] = mapped_column(String(32))
+    connection_info: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default='attaching')
+
+
+class KeyPair(TimestampMixin, Base):
+    __tablename__ = 'key_pairs'
+    __table_args__ = (UniqueConstraint('user_id', 'name',
+                                       name='uniq_key_pairs0user0name'),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(255))
+    public_key: Mapped[str] = mapped_column(Text)
+
+
+class Project(TimestampMixin, Base):
+    __tablename__ = 'projects'
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = 'users'
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Role(Base):
+    __tablename__ = 'roles'
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class RoleAssignment(Base):
+    __tablename__ = 'role_assignments'
+    __table_args__ = (UniqueConstraint('user_id', 'project_id', 'role_id',
+                                       name='uniq_role_assignments'),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey('users.id'))
+    project_id: Mapped[str] = mapped_column(ForeignKey('projects.id'))
+    role_id: Mapped[int] = mapped_column(ForeignKey('roles.id'))

@@ -1,0 +1,75 @@
+"""Errors that cross service boundaries.
+
+Each carries a readable message; oslo.messaging re-raises them on the
+calling side because this module is listed in allowed_remote_exmods.
+"""
+
+
+class HVAgentError(Exception):
+    msg = 'An unknown error occurred'
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        super().__init__(message or (self.msg % kwargs if kwargs else self.msg))
+
+
+class ObjectValidationError(HVAgentError, ValueError):
+    msg = 'Invalid object'
+
+
+class InvalidRPCPayload(HVAgentError, ValueError):
+    msg = 'Invalid RPC payload'
+
+
+class NotFound(HVAgentError):
+    msg = 'Not found'
+
+
+class InstanceNotFound(NotFound):
+    msg = 'Instance %(instance)s could not be found'
+
+
+class FlavorNotFound(NotFound):
+    msg = 'Flavor %(flavor)s could not be found'
+
+
+class ComputeHostNotFound(NotFound):
+    msg = 'Compute host %(host)s could not be found'
+
+
+class VolumeNotFound(NotFound):
+    msg = 'Volume %(volume_id)s is not attached to instance %(instance)s'
+
+
+class InstanceInvalidState(HVAgentError):
+    msg = ('Cannot %(action)s instance %(instance)s while vm_state=%(vm_state)s'
+           ' task_state=%(task_state)s')
+
+
+class UnexpectedTaskState(HVAgentError):
+    msg = ('Instance %(instance)s has task_state %(actual)s, expected '
+           '%(expected)s')
+
+
+class NoValidHost(HVAgentError):
+    msg = 'No valid host: %(reason)s'
+
+
+class ClaimFailed(HVAgentError):
+    msg = 'Claim on host %(host)s failed: %(reason)s'
+
+
+class VirtDriverError(HVAgentError):
+    msg = 'Virt driver error: %(reason)s'
+
+
+class InstanceExists(VirtDriverError):
+    msg = 'Guest for instance %(instance)s already exists'
+
+
+class GuestNotFound(VirtDriverError):
+    msg = 'No guest for instance %(instance)s on this host'
+
+
+class DuplicateName(HVAgentError):
+    msg = 'An instance named %(name)s already exists in project %(project)s'

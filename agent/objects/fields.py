@@ -1,0 +1,174 @@
+"""Field types of wire objects: each checks and converts one value.
+
+``coerce`` turns a received (JSON) value into the Python value and raises
+ValueError with a readable reason; ``to_primitive`` does the reverse.
+"""
+import datetime
+import uuid as uuidlib
+
+
+class Field:
+    def __init__(self, nullable=False, default=None):
+        self.nullable = nullable
+        self.default = default
+
+    def coerce(self, value):
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValueError('may not be null')
+        return self._coerce(value)
+
+    def _coerce(self, value):
+        return value
+
+    def to_primitive(self, value):
+        return value
+
+
+class String(Field):
+    def __init__(self, max_length=255, **kw):
+        super().__init__(**kw)
+        self.max_length = max_length
+
+    def _coerce(self, value):
+        if not isinstance(value, str):
+            raise ValueError('must be a string, got %s' % type(value).__name__)
+        if len(value) > self.max_length:
+            raise ValueError('longer than %d characters' % self.max_length)
+        if '\x00' in value:
+            raise ValueError('contains a NUL character')
+        return value
+
+
+class Enum(String):
+    def __init__(self, values, **kw):
+        super().__init__(**kw)
+        self.values = tuple(values)
+
+    def _coerce(self, value):
+        value = super()._coerce(value)
+        if value not in self.values:
+            raise ValueError('must be one of %s, got %r'
+                             % (', '.join(self.values), value))
+        return value
+
+
+class UUID(Field):
+    def _coerce(self, value):
+        try:
+            return str(uuidlib.UUID(str(value)))
+        except ValueError:
+            raise ValueError('is not a UUID: %r' % (value,)) from None
+
+
+class Integer(Field):
+    def __init__(self, min=None, max=None, **kw):
+        super().__init__(**kw)
+        self.min, self.max = min, max
+
+    def _coerce(self, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError('must be an integer, got %r' % (value,))
+        if self.min is not None and value < self.min:
+            raise ValueError('must be >= %d' % self.min)
+        if self.max is not None and value > self.max:
+            raise ValueError('must be <= %d' % self.max)
+        return value
+
+
+class Float(Field):
+    def _coerce(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError('must be a number, got %r' % (value,))
+        return float(value)
+
+
+class Boolean(Field):
+    def _coerce(self, value):
+        if not isinstance(value, bool):
+            raise ValueError('must be true or false, got %r' % (value,))
+        return value
+
+
+class DateTime(Field):
+    def _coerce(self, value):
+        if isinstance(value, datetime.datetime):
+            return value
+        if not isinstance(value, str):
+            raise ValueError('must be an ISO 8601 time, got %r' % (value,))
+        try:
+            return datetime.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError('is not an ISO 8601 time: %r' % value) from None
+
+    def to_primitive(self, value):
+        return None if value is None else value.isoformat()
+
+
+class Dict(Field):
+    """A mapping of short strings to short strings (metadata, hints)."""
+
+    def __init__(self, value_field=None, **kw):
+        kw.setdefault('default', dict)
+        super().__init__(**kw)
+        self.key_field = String(max_length=255)
+        self.value_field = value_field or String(max_length=255)
+
+    def _coerce(self, value):
+        if not isinstance(value, dict):
+            raise ValueError('must be a mapping, got %s' % type(value).__name__)
+        out = {}
+        for k, v in value.items():
+            try:
+                out[self.key_field.coerce(k)] = self.value_field.coerce(v)
+            except ValueError as e:
+                raise ValueError('[%r] %s' % (k, e)) from None
+        return out
+
+    def to_primitive(self, value):
+        return {k: self.value_field.to_primitive(v) for k, v in value.items()}
+
+
+class List(Field):
+    def __init__(self, item_field, max_items=10000, **kw):
+        kw.setdefault('default', list)
+        super().__init__(**kw)
+        self.item_field = item_field
+        self.max_items = max_items
+
+    def _coerce(self, value):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError('must be a list, got %s' % type(value).__name__)
+        if len(value) > self.max_items:
+            raise ValueError('more than %d items' % self.max_items)
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(self.item_field.coerce(item))
+            except ValueError as e:
+                raise ValueError('[%d] %s' % (i, e)) from None
+        return out
+
+    def to_primitive(self, value):
+        return [self.item_field.to_primitive(v) for v in value]
+
+
+class Object(Field):
+    """A nested wire object, given as an object or as its primitive."""
+
+    def __init__(self, obj_name, **kw):
+        super().__init__(**kw)
+        self.obj_name = obj_name
+
+    def _coerce(self, value):
+        from agent.objects import base
+        cls = base.registry_get(self.obj_name)
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            return cls.from_primitive(value)
+        raise ValueError('must be a %s object' % self.obj_name)
+
+    def to_primitive(self, value):
+        return None if value is None else value.to_primitive()

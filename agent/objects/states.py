@@ -1,0 +1,32 @@
+"""Instance state names (the subset of Nova's the design card fixes)."""
+
+BUILDING = 'building'
+ACTIVE = 'active'
+STOPPED = 'stopped'
+PAUSED = 'paused'
+ERROR = 'error'
+DELETED = 'deleted'
+VM_STATES = (BUILDING, ACTIVE, STOPPED, PAUSED, ERROR, DELETED)
+
+SCHEDULING = 'scheduling'
+SPAWNING = 'spawning'
+REBOOTING = 'rebooting'
+REBOOTING_HARD = 'rebooting_hard'
+POWERING_OFF = 'powering_off'
+POWERING_ON = 'powering_on'
+PAUSING = 'pausing'
+UNPAUSING = 'unpausing'
+ATTACHING_VOLUME = 'attaching_volume'
+DETACHING_VOLUME = 'detaching_volume'
+DELETING = 'deleting'
+TASK_STATES = (SCHEDULING, SPAWNING, REBOOTING, REBOOTING_HARD, POWERING_OFF,
+               POWERING_ON, PAUSING, UNPAUSING, ATTACHING_VOLUME,
+               DETACHING_VOLUME, DELETING)
+
+# power_state as the hypervisor reports it
+NOSTATE = 'nostate'
+RUNNING = 'running'
+PAUSED_POWER = 'paused'
+SHUTDOWN = 'shutdown'
+CRASHED = 'crashed'
+POWER_STATES = (NOSTATE, RUNNING, PAUSED_POWER, SHUTDOWN, CRASHED)

@@ -1,0 +1,248 @@
+"""RPC plumbing: transport, serializer, payload checks and the API classes.
+
+Each API class is the client side of one topic; its docstring keeps the
+version history. Bump the minor version for a compatible addition (a new
+method or a new optional argument) and record it there.
+"""
+import functools
+import logging
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+from agent import context as context_mod
+from agent import exception
+from agent import objects
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+ALLOWED_EXMODS = [exception.__name__]
+_TRANSPORT = None
+
+
+def init(conf=CONF, url=None):
+    """Create the process-wide transport (idempotent)."""
+    global _TRANSPORT
+    if _TRANSPORT is None:
+        _TRANSPORT = messaging.get_rpc_transport(
+            conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS)
+    return _TRANSPORT
+
+
+def cleanup():
+    global _TRANSPORT
+    if _TRANSPORT is not None:
+        _TRANSPORT.cleanup()
+        _TRANSPORT = None
+
+
+def get_transport():
+    if _TRANSPORT is None:
+        raise RuntimeError('agent.rpc.init() was not called')
+    return _TRANSPORT
+
+
+class Serializer(messaging.NoOpSerializer):
+    """Turns wire objects into primitives and back, and carries the context.
+
+    A primitive that fails validation is left as it is: the endpoint's
+    ``@expects`` check then rejects it with a clear message.
+    """
+
+    def serialize_entity(self, ctxt, entity):
+        if isinstance(entity, objects.HVObject):
+            return entity.to_primitive()
+        if isinstance(entity, (list, tuple)):
+            return [self.serialize_entity(ctxt, e) for e in entity]
+        if isinstance(entity, dict):
+            return {k: self.serialize_entity(ctxt, v)
+                    for k, v in entity.items()}
+        return entity
+
+    def deserialize_entity(self, ctxt, entity):
+        if objects.is_primitive(entity):
+            try:
+                return objects.HVObject.from_primitive(entity)
+            except exception.ObjectValidationError:
+                return entity
+        if isinstance(entity, list):
+            return [self.deserialize_entity(ctxt, e) for e in entity]
+        return entity
+
+    def serialize_context(self, ctxt):
+        return ctxt.to_dict()
+
+    def deserialize_context(self, ctxt):
+        return context_mod.RequestContext.from_dict(ctxt)
+
+
+def expects(**schema):
+    """Check an endpoint's arguments against fields before it runs.
+
+    ``schema`` maps argument names to ``agent.objects.fields`` instances. A
+    missing, unknown or invalid argument is logged once, clearly, and raised
+    as InvalidRPCPayload (an expected exception: no traceback spam), so a
+    malformed message is refused before anything is applied.
+    """
+    def decorator(func):
+        @functools.wraps(func)
+        @messaging.expected_exceptions(exception.InvalidRPCPayload)
+        def wrapper(self, ctxt, **kwargs):
+            try:
+                args = _check(schema, kwargs)
+            except ValueError as e:
+                LOG.error('Rejected malformed RPC message %s: %s',
+                          func.__name__, e)
+                raise exception.InvalidRPCPayload(
+                    'Invalid arguments for %s: %s' % (func.__name__, e)
+                ) from None
+            if not isinstance(ctxt, context_mod.RequestContext):
+                ctxt = context_mod.RequestContext.from_dict(ctxt)
+            return func(self, ctxt, **args)
+        return wrapper
+    return decorator
+
+
+def _check(schema, kwargs):
+    unknown = set(kwargs) - set(schema)
+    if unknown:
+        raise ValueError('unknown argument(s) %s' % ', '.join(sorted(unknown)))
+    args = {}
+    for name, field in schema.items():
+        if name in kwargs:
+            value = kwargs[name]
+        elif field.default is not None or field.nullable:
+            value = field.default() if callable(field.default) \
+                else field.default
+        else:
+            raise ValueError('missing argument %s' % name)
+        try:
+            args[name] = field.coerce(value)
+        except ValueError as e:
+            raise ValueError('%s %s' % (name, e)) from None
+    return args
+
+
+def get_server(topic, server, endpoints):
+    target = messaging.Target(topic=topic, server=server)
+    return messaging.get_rpc_server(
+        get_transport(), target, endpoints, executor='threading',
+        serializer=Serializer(),
+        access_policy=messaging.DefaultRPCAccessPolicy)
+
+
+class _Client:
+    TOPIC = None
+    VERSION = '1.0'
+
+    def __init__(self, timeout=None):
+        target = messaging.Target(topic=self.TOPIC, version=self.VERSION)
+        self.client = messaging.get_rpc_client(
+            get_transport(), target, serializer=Serializer(),
+            timeout=timeout or CONF.rpc_call_timeout)
+
+    def _call(self, ctxt, method, server=None, **kwargs):
+        cctxt = self.client.prepare(server=server) if server else self.client
+        return cctxt.call(ctxt, method, **kwargs)
+
+    def _cast(self, ctxt, method, server=None, **kwargs):
+        cctxt = self.client.prepare(server=server) if server else self.client
+        cctxt.cast(ctxt, method, **kwargs)
+
+
+class ComputeAPI(_Client):
+    """Client side of topic ``compute``; every message goes to one host.
+
+    Version history:
+      1.0 - build_and_run_instance, reboot_instance, stop_instance,
+            start_instance, pause_instance, unpause_instance,
+            terminate_instance, attach_volume, detach_volume (casts) and
+            get_console_output (call)
+    """
+    TOPIC = 'compute'
+
+    def build_and_run_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'build_and_run_instance', host,
+                   instance_uuid=instance_uuid)
+
+    def reboot_instance(self, ctxt, host, instance_uuid, reboot_type):
+        self._cast(ctxt, 'reboot_instance', host,
+                   instance_uuid=instance_uuid, reboot_type=reboot_type)
+
+    def stop_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'stop_instance', host, instance_uuid=instance_uuid)
+
+    def start_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'start_instance', host, instance_uuid=instance_uuid)
+
+    def pause_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'pause_instance', host, instance_uuid=instance_uuid)
+
+    def unpause_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'unpause_instance', host,
+                   instance_uuid=instance_uuid)
+
+    def terminate_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'terminate_instance', host,
+                   instance_uuid=instance_uuid)
+
+    def attach_volume(self, ctxt, host, instance_uuid, volume_id):
+        self._cast(ctxt, 'attach_volume', host, instance_uuid=instance_uuid,
+                   volume_id=volume_id)
+
+    def detach_volume(self, ctxt, host, instance_uuid, volume_id):
+        self._cast(ctxt, 'detach_volume', host, instance_uuid=instance_uuid,
+                   volume_id=volume_id)
+
+    def get_console_output(self, ctxt, host, instance_uuid, tail_length):
+        return self._call(ctxt, 'get_console_output', host,
+                          instance_uuid=instance_uuid, tail_length=tail_length)
+
+
+class SchedulerAPI(_Client):
+    """Client side of topic ``scheduler``.
+
+    Version history:
+      1.0 - select_destination (call): place one RequestSpec, claim it in
+            the database, return the host name
+    """
+    TOPIC = 'scheduler'
+
+    def select_destination(self, ctxt, spec):
+        return self._call(ctxt, 'select_destination', spec=spec)
+
+
+class ConductorAPI(_Client):
+    """Client side of topic ``conductor`` (all calls).
+
+    The agent uses the first group (it never opens the database); hvctl and
+    the all-in-one use the second.
+
+    Version history:
+      1.0 - agent side: instance_get, instances_get_by_host, instance_update,
+            instance_fault_create, action_event_start, action_event_finish,
+            block_device_update, compute_node_update, service_heartbeat;
+            user side: boot_instance, instance_list, instance_show,
+            instance_action, console_output, flavor_list, host_list,
+            action_list
+    """
+    TOPIC = 'conductor'
+
+    def __getattr__(self, method):
+        # Every conductor method is a call with keyword arguments only; the
+        # server side checks them (see @expects), so the client stays thin.
+        if method.startswith('_') or method not in CONDUCTOR_METHODS:
+            raise AttributeError(method)
+        return functools.partial(self._call_method, method)
+
+    def _call_method(self, method, ctxt, **kwargs):
+        return self._call(ctxt, method, **kwargs)
+
+
+CONDUCTOR_METHODS = frozenset((
+    'instance_get', 'instances_get_by_host', 'instance_update',
+    'instance_fault_create', 'action_event_start', 'action_event_finish',
+    'block_device_update', 'compute_node_update', 'service_heartbeat',
+    'boot_instance', 'instance_list', 'instance_show', 'instance_action',
+    'console_output', 'flavor_list', 'host_list', 'action_list'))

@@ -1,0 +1,1 @@
+"""Virt drivers: the hypervisor side of the agent. No RPC, no database here."""

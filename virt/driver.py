@@ -1,0 +1,124 @@
+"""The abstract ComputeDriver every virt driver implements.
+
+A driver knows nothing of RPC or the database: the manager hands it a
+``GuestSpec`` (plain values taken from the instance and its flavor) and gets
+plain values back. Operations must be idempotent on redelivery: spawning a
+guest that exists raises InstanceExists (the manager treats that as done),
+destroying one that is gone is a no-op.
+"""
+import abc
+import dataclasses
+import importlib.metadata
+
+from agent.objects import states
+
+ENTRY_POINT_GROUP = 'hvagent.virt'
+
+
+@dataclasses.dataclass(frozen=True)
+class GuestSpec:
+    uuid: str
+    name: str
+    vcpus: int
+    memory_mb: int
+    root_gb: int
+    image_ref: str = None
+    project_id: str = None
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class GuestInfo:
+    uuid: str
+    power_state: str = states.NOSTATE
+    vcpus: int = 0
+    memory_mb: int = 0
+    cpu_time_ns: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class HostResources:
+    hypervisor_type: str
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    free_ram_mb: int = None
+    free_disk_gb: int = None
+
+
+class ComputeDriver(abc.ABC):
+    """The small required core; optional features are in ``capabilities``."""
+
+    #: what this driver can do beyond the core; the manager refuses an
+    #: operation whose capability is False with a clear error.
+    capabilities = {
+        'supports_reboot': True,
+        'supports_pause': False,
+        'supports_attach_volume': False,
+        'supports_console_output': False,
+    }
+
+    def init_host(self, host):
+        """Connect to the hypervisor; called once before anything else."""
+
+    def cleanup_host(self):
+        """Release the hypervisor connection on shutdown."""
+
+    @abc.abstractmethod
+    def spawn(self, spec):
+        """Create and start the guest of ``spec`` (a GuestSpec)."""
+
+    @abc.abstractmethod
+    def destroy(self, uuid):
+        """Stop and remove the guest and its local disks; no-op if gone."""
+
+    @abc.abstractmethod
+    def reboot(self, uuid, reboot_type):
+        """Reboot the guest: reboot_type is 'SOFT' or 'HARD'."""
+
+    @abc.abstractmethod
+    def power_off(self, uuid, timeout=0):
+        """Shut the guest down, gracefully within ``timeout`` seconds."""
+
+    @abc.abstractmethod
+    def power_on(self, uuid):
+        """Start a stopped guest."""
+
+    @abc.abstractmethod
+    def get_info(self, uuid):
+        """Return the GuestInfo of one guest; raise GuestNotFound."""
+
+    @abc.abstractmethod
+    def list_guests(self):
+        """Return the uuids of every guest the hypervisor knows."""
+
+    @abc.abstractmethod
+    def get_host_resources(self):
+        """Return the HostResources of this host."""
+
+    def pause(self, uuid):
+        raise NotImplementedError
+
+    def unpause(self, uuid):
+        raise NotImplementedError
+
+    def attach_volume(self, uuid, volume_id, connection_info, device_name):
+        """Attach a volume; return the device name the guest sees."""
+        raise NotImplementedError
+
+    def detach_volume(self, uuid, volume_id):
+        raise NotImplementedError
+
+    def get_console_output(self, uuid, max_bytes):
+        """Return the last ``max_bytes`` of the guest console as text."""
+        raise NotImplementedError
+
+
+def load_driver(name):
+    """Instantiate the driver registered as ``name`` in hvagent.virt."""
+    eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    for ep in eps:
+        if ep.name == name:
+            return ep.load()()
+    known = ', '.join(sorted(ep.name for ep in eps)) or 'none installed'
+    raise ValueError('Unknown compute_driver %r (known: %s)' % (name, known))

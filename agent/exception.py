@@ -73,3 +73,7 @@ class GuestNotFound(VirtDriverError):
 
 class DuplicateName(HVAgentError):
     msg = 'An instance named %(name)s already exists in project %(project)s'
+
+
+class OperationNotSupported(HVAgentError):
+    msg = 'The %(driver)s virt driver cannot %(operation)s'

@@ -9,6 +9,7 @@ import logging
 
 import oslo_messaging as messaging
 from oslo_config import cfg
+from oslo_messaging import opts as messaging_opts
 
 from agent import context as context_mod
 from agent import exception
@@ -19,6 +20,9 @@ CONF = cfg.CONF
 
 ALLOWED_EXMODS = [exception.__name__]
 _TRANSPORT = None
+
+# transport_url, rpc_response_timeout... readable before the first transport
+CONF.register_opts(dict(messaging_opts.list_opts())[None])
 
 
 def init(conf=CONF, url=None):
@@ -82,12 +86,13 @@ def expects(**schema):
 
     ``schema`` maps argument names to ``agent.objects.fields`` instances. A
     missing, unknown or invalid argument is logged once, clearly, and raised
-    as InvalidRPCPayload (an expected exception: no traceback spam), so a
-    malformed message is refused before anything is applied.
+    as InvalidRPCPayload, so a malformed message is refused before anything
+    is applied. Every HVAgentError an endpoint raises is an expected answer
+    (returned to the caller, no traceback in the server's log).
     """
     def decorator(func):
         @functools.wraps(func)
-        @messaging.expected_exceptions(exception.InvalidRPCPayload)
+        @messaging.expected_exceptions(exception.HVAgentError)
         def wrapper(self, ctxt, **kwargs):
             try:
                 args = _check(schema, kwargs)

@@ -1,10 +1,21 @@
-"""Entry point for oslo-config-generator (namespace "hvagent")."""
+"""Entry point for oslo-config-generator (namespace "hvagent").
+
+The transport options oslo.messaging registers itself are listed under
+[DEFAULT] too, so the sample documents transport_url.
+"""
+from oslo_messaging import opts as messaging_opts
+
 from agent.conf import compute, conductor, database, default, scheduler
+
+TRANSPORT_OPTS = ('transport_url', 'rpc_response_timeout',
+                  'executor_thread_pool_size', 'control_exchange')
 
 
 def list_opts():
+    transport = [o for o in dict(messaging_opts.list_opts())[None]
+                 if o.name in TRANSPORT_OPTS]
     return [
-        ('DEFAULT', default.opts),
+        ('DEFAULT', default.opts + transport),
         (compute.group, compute.opts),
         (conductor.group, conductor.opts),
         (database.group, database.opts),

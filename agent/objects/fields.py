@@ -172,3 +172,27 @@ class Object(Field):
 
     def to_primitive(self, value):
         return None if value is None else value.to_primitive()
+
+
+class Struct(Field):
+    """A mapping with a fixed set of optional keys, each with its own field."""
+
+    def __init__(self, fields, **kw):
+        kw.setdefault('default', dict)
+        super().__init__(**kw)
+        self.fields = fields
+
+    def _coerce(self, value):
+        if not isinstance(value, dict):
+            raise ValueError('must be a mapping, got %s' % type(value).__name__)
+        unknown = set(value) - set(self.fields)
+        if unknown:
+            raise ValueError('has unknown key(s) %s'
+                             % ', '.join(sorted(map(str, unknown))))
+        out = {}
+        for key, item in value.items():
+            try:
+                out[key] = self.fields[key].coerce(item)
+            except ValueError as e:
+                raise ValueError('[%r] %s' % (key, e)) from None
+        return out

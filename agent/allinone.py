@@ -1,0 +1,119 @@
+"""hvagent-allinone: conductor, scheduler and compute agent in one process.
+
+On embedded defaults (a SQLite file under state_path, the in-process
+``kombu+memory:////`` transport, the fake driver) it boots one instance,
+prints every state transition and the console, deletes it and exits 0.
+With ``--serve`` it stays up for hvctl instead; hvctl needs a transport both
+processes reach, so --serve uses the configured transport_url (oslo's
+default: RabbitMQ on localhost).
+"""
+import argparse
+import sys
+import time
+
+from oslo_config import cfg
+
+from agent import context
+from agent import rpc
+from agent import service
+from agent.compute import main as compute_main
+from agent.conductor import main as conductor_main
+from agent.objects import states
+from agent.scheduler import main as scheduler_main
+
+CONF = cfg.CONF
+MEMORY_URL = 'kombu+memory:////'
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(
+        prog='hvagent-allinone', description=__doc__.split('\n\n')[0],
+        epilog='Other arguments (--config-file, --config-dir) go to '
+               'oslo.config.')
+    parser.add_argument('--serve', action='store_true',
+                        help='stay up for hvctl instead of the demo boot')
+    parser.add_argument('--name', default='demo', help='instance name')
+    parser.add_argument('--flavor', default='m1.tiny')
+    parser.add_argument('--image', default='cirros-0.6.2')
+    parser.add_argument('--timeout', type=float, default=60.0,
+                        help='seconds to wait for each state change')
+    return parser.parse_known_args(argv)
+
+
+def start_services(url=None):
+    """Start conductor, scheduler and compute on one transport; return them
+    in start order (the agent's start-up calls the conductor)."""
+    rpc.init(url=url)
+    started = []
+    for build in (conductor_main.build_service, scheduler_main.build_service,
+                  compute_main.build_service):
+        svc = build()
+        svc.start()
+        started.append(svc)
+    return started
+
+
+def wait_for(conductor, ctxt, uuid, until, timeout, echo=print):
+    """Poll the instance, echo each new state; return the final instance."""
+    last, deadline = None, time.monotonic() + timeout
+    while True:
+        try:
+            inst = conductor.instance_show(ctxt, ref=uuid)
+            now = (inst.vm_state, inst.task_state, inst.power_state)
+        except Exception as e:  # gone after delete
+            if 'could not be found' not in str(e):
+                raise
+            inst, now = None, (states.DELETED, None, states.NOSTATE)
+        if now != last:
+            echo('  %-9s task_state=%-14s power_state=%s'
+                 % (now[0], now[1], now[2]))
+            last = now
+        if now[0] in until and now[1] is None:
+            return inst
+        if time.monotonic() > deadline:
+            raise TimeoutError('instance %s stuck at %s' % (uuid, now))
+        time.sleep(0.005)
+
+
+def demo(args):
+    ctxt = context.RequestContext(user_id='demo', project_id='demo')
+    conductor = rpc.ConductorAPI()
+    t0 = time.monotonic()
+    inst = conductor.boot_instance(
+        ctxt, name=args.name, flavor=args.flavor, image_ref=args.image,
+        availability_zone=None, hints={}, metadata={}, networks=[])
+    print('Booting %s (%s) flavor %s' % (inst.name, inst.uuid, args.flavor))
+    inst = wait_for(conductor, ctxt, inst.uuid,
+                    (states.ACTIVE, states.ERROR), args.timeout)
+    if inst.vm_state == states.ERROR:
+        print('Build failed: %s' % (inst.fault and inst.fault.message))
+        return 1
+    print('Active on host %s after %.1f ms' % (inst.host,
+                                               (time.monotonic() - t0) * 1e3))
+    print('--- console ---')
+    print(conductor.console_output(ctxt, ref=inst.uuid, length=50).rstrip())
+    print('--- end console ---')
+    conductor.instance_action(ctxt, ref=inst.uuid, action='delete',
+                              volume_id=None, connection_info={})
+    print('Deleting %s' % inst.uuid)
+    wait_for(conductor, ctxt, inst.uuid, (states.DELETED,), args.timeout)
+    return 0
+
+
+def main(argv=None):
+    args, rest = _parse(sys.argv[1:] if argv is None else argv)
+    service.parse_config(rest, defaults={'compute.compute_driver': 'fake'})
+    service.setup_logging()
+    url = None if args.serve or CONF.transport_url else MEMORY_URL
+    services = start_services(url)
+    try:
+        if args.serve:
+            print('All-in-one node %s serving on %s; try: hvctl list'
+                  % (CONF.host, CONF.transport_url or 'rabbit://localhost'))
+            service.Service('hvagent-allinone').run_until_signalled()
+            return 0
+        return demo(args)
+    finally:
+        for svc in reversed(services):
+            svc.stop()
+        rpc.cleanup()

@@ -1,0 +1,222 @@
+"""hvctl: the operator's command line, talking to the conductor over RPC.
+
+    hvctl boot NAME --flavor m1.tiny [--image REF] [--wait]
+    hvctl list | show REF | delete REF | reboot REF [--hard] | stop REF
+    hvctl start REF | pause REF | unpause REF | console REF [--length N]
+    hvctl attach REF VOLUME_ID [--path FILE] | detach REF VOLUME_ID
+    hvctl flavor-list | host-list | action-list REF
+
+Every command takes --json. Configuration (transport_url...) comes from
+/etc/hvagent/hvagent.conf, --config-file or --transport-url.
+"""
+import argparse
+import sys
+import time
+
+from oslo_config import cfg
+
+import agent.conf  # noqa: F401
+from agent import cli_table
+from agent import context
+from agent import exception
+from agent import rpc
+from agent.objects import states
+
+CONF = cfg.CONF
+INSTANCE_ACTIONS = ('delete', 'reboot', 'stop', 'start', 'pause', 'unpause')
+SETTLED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.ERROR,
+           states.DELETED)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog='hvctl', description=__doc__.split(
+        '\n\n')[0])
+    p.add_argument('--json', action='store_true', help='print JSON')
+    p.add_argument('--transport-url', help='oslo.messaging transport URL')
+    p.add_argument('--project', default='admin', help='acting project')
+    p.add_argument('--user', default='admin', help='acting user')
+    p.add_argument('--timeout', type=float, default=60.0,
+                   help='seconds --wait waits')
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    boot = sub.add_parser('boot', help='boot an instance')
+    boot.add_argument('name')
+    boot.add_argument('--flavor', required=True)
+    boot.add_argument('--image', default=None)
+    boot.add_argument('--availability-zone', default=None)
+    boot.add_argument('--same-host', action='append', default=[],
+                      metavar='UUID')
+    boot.add_argument('--different-host', action='append', default=[],
+                      metavar='UUID')
+    boot.add_argument('--meta', action='append', default=[],
+                      metavar='KEY=VALUE')
+    boot.add_argument('--wait', action='store_true')
+    lst = sub.add_parser('list', help='list instances')
+    lst.add_argument('--host')
+    for name in ('show', 'action-list'):
+        sub.add_parser(name).add_argument('ref', help='instance uuid or name')
+    for name in INSTANCE_ACTIONS:
+        sp = sub.add_parser(name, help='%s an instance' % name)
+        sp.add_argument('ref', help='instance uuid or name')
+        sp.add_argument('--wait', action='store_true')
+        if name == 'reboot':
+            sp.add_argument('--hard', action='store_true')
+    for name in ('attach', 'detach'):
+        sp = sub.add_parser(name, help='%s a volume' % name)
+        sp.add_argument('ref')
+        sp.add_argument('volume_id')
+        sp.add_argument('--wait', action='store_true')
+        if name == 'attach':
+            sp.add_argument('--path', help='file backing the volume')
+    con = sub.add_parser('console', help='print console output')
+    con.add_argument('ref')
+    con.add_argument('--length', type=int, default=None)
+    sub.add_parser('flavor-list')
+    sub.add_parser('host-list')
+    return p
+
+
+def _pairs(text, flag):
+    out = {}
+    for item in text:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise SystemExit('hvctl: %s wants KEY=VALUE, got %r' % (flag, item))
+        out[key] = value
+    return out
+
+
+def _show(out, inst, as_json):
+    if as_json:
+        return out(cli_table.dumps(inst))
+    rows = [(k, getattr(inst, k)) for k in (
+        'uuid', 'name', 'vm_state', 'task_state', 'power_state', 'host',
+        'project_id', 'image_ref', 'created_at', 'launched_at')]
+    rows.insert(5, ('flavor', inst.flavor.name))
+    if inst.block_devices:
+        rows.append(('volumes', ', '.join(
+            '%s on %s' % (b.volume_id, b.device_name)
+            for b in inst.block_devices)))
+    if inst.metadata:
+        rows.append(('metadata', inst.metadata))
+    if inst.fault:
+        rows.append(('fault', inst.fault.message))
+    out(cli_table.fields(rows))
+
+
+def _wait(conductor, ctxt, uuid, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            inst = conductor.instance_show(ctxt, ref=uuid)
+        except exception.InstanceNotFound:
+            return None
+        if inst.vm_state in SETTLED and inst.task_state is None:
+            return inst
+        time.sleep(0.05)
+    raise exception.HVAgentError('Timed out after %ss waiting for %s'
+                                 % (timeout, uuid))
+
+
+def run(args, conductor, ctxt, out=print):
+    """Carry out one parsed command; return the exit code."""
+    cmd, as_json = args.command, args.json
+    if cmd == 'boot':
+        inst = conductor.boot_instance(
+            ctxt, name=args.name, flavor=args.flavor, image_ref=args.image,
+            availability_zone=args.availability_zone,
+            hints={'same_host': args.same_host,
+                   'different_host': args.different_host},
+            metadata=_pairs(args.meta, '--meta'), networks=[])
+        if args.wait and inst.vm_state != states.ERROR:
+            inst = _wait(conductor, ctxt, inst.uuid, args.timeout)
+        _show(out, inst, as_json)
+        return 1 if inst.vm_state == states.ERROR else 0
+    if cmd == 'list':
+        items = conductor.instance_list(ctxt, host=args.host, project_id=None)
+        if as_json:
+            return out(cli_table.dumps(items)) or 0
+        out(cli_table.table(
+            ['UUID', 'Name', 'Status', 'Task', 'Power', 'Host', 'Flavor'],
+            [[i.uuid, i.name, i.vm_state, i.task_state, i.power_state,
+              i.host, i.flavor.name] for i in items]))
+        return 0
+    if cmd == 'show':
+        _show(out, conductor.instance_show(ctxt, ref=args.ref), as_json)
+        return 0
+    if cmd in INSTANCE_ACTIONS + ('attach', 'detach'):
+        return _act(args, conductor, ctxt, out)
+    if cmd == 'console':
+        text = conductor.console_output(ctxt, ref=args.ref,
+                                        length=args.length)
+        out(cli_table.dumps({'output': text}) if as_json else text.rstrip())
+        return 0
+    if cmd == 'flavor-list':
+        items = conductor.flavor_list(ctxt)
+        out(cli_table.dumps(items) if as_json else cli_table.table(
+            ['Name', 'vCPUs', 'RAM (MB)', 'Disk (GB)'],
+            [[f.name, f.vcpus, f.memory_mb, f.root_gb] for f in items]))
+        return 0
+    if cmd == 'host-list':
+        return _hosts(conductor.host_list(ctxt), as_json, out)
+    if cmd == 'action-list':
+        items = conductor.action_list(ctxt, ref=args.ref)
+        out(cli_table.dumps(items) if as_json else cli_table.table(
+            ['Action', 'Request', 'User', 'Start', 'Finish', 'Result'],
+            [[a.action, a.request_id, a.user_id, a.start_time,
+              a.finish_time, a.result] for a in items]))
+        return 0
+    raise SystemExit('hvctl: unknown command %s' % cmd)
+
+
+def _act(args, conductor, ctxt, out):
+    action = {'attach': 'attach_volume', 'detach': 'detach_volume'}.get(
+        args.command, args.command)
+    if action == 'reboot' and args.hard:
+        action = 'reboot_hard'
+    volume_id = getattr(args, 'volume_id', None)
+    info = {'path': args.path} if getattr(args, 'path', None) else {}
+    inst = conductor.instance_action(ctxt, ref=args.ref, action=action,
+                                     volume_id=volume_id,
+                                     connection_info=info)
+    if args.wait:
+        inst = _wait(conductor, ctxt, inst.uuid, args.timeout)
+        if inst is None:
+            out('Instance %s deleted' % args.ref)
+            return 0
+    _show(out, inst, args.json)
+    return 1 if inst.vm_state == states.ERROR else 0
+
+
+def _hosts(items, as_json, out):
+    if as_json:
+        return out(cli_table.dumps(items)) or 0
+    rows = []
+    for item in items:
+        svc, node = item['service'], item['node']
+        rows.append([svc.host, svc.binary, 'up' if svc.up else 'down',
+                     'disabled' if svc.disabled else 'enabled',
+                     node and '%d/%d' % (node.vcpus_used, node.vcpus),
+                     node and '%d/%d' % (node.memory_mb_used, node.memory_mb),
+                     node and '%d/%d' % (node.local_gb_used, node.local_gb),
+                     node and node.running_vms, svc.last_seen_up])
+    out(cli_table.table(['Host', 'Service', 'State', 'Status', 'vCPUs',
+                         'RAM MB', 'Disk GB', 'VMs', 'Last seen'], rows))
+    return 0
+
+
+def main(argv=None):
+    args, rest = build_parser().parse_known_args(
+        sys.argv[1:] if argv is None else argv)
+    CONF(rest, project='hvagent')
+    rpc.init(url=args.transport_url)
+    ctxt = context.RequestContext(user_id=args.user, project_id=args.project)
+    try:
+        return run(args, rpc.ConductorAPI(), ctxt)
+    except exception.HVAgentError as e:
+        print('hvctl: error: %s' % e, file=sys.stderr)
+        return 1
+    except Exception as e:  # MessagingTimeout, a broken transport...
+        print('hvctl: error: %s: %s' % (type(e).__name__, e), file=sys.stderr)
+        return 2
+    finally:
+        rpc.cleanup()

@@ -1,0 +1,44 @@
+"""hvagent-compute: the node daemon serving compute.<host>."""
+from oslo_config import cfg
+
+from agent import context
+from agent import rpc
+from agent import service
+from agent.compute import manager as compute_manager
+from agent.compute import node_identity
+from agent.compute import resource_tracker
+from virt import driver as virt_driver
+
+CONF = cfg.CONF
+BINARY = 'hvagent-compute'
+
+
+def build_service(driver=None, conductor=None):
+    """Connect the driver, recover this host's instances, serve the queue."""
+    ctxt = context.admin_context()
+    driver = driver or virt_driver.load_driver(CONF.compute.compute_driver)
+    conductor = conductor or rpc.ConductorAPI()
+    tracker = resource_tracker.ResourceTracker(
+        driver, conductor, CONF.host,
+        node_identity.get_node_uuid(CONF.state_path), binary=BINARY)
+    manager = compute_manager.ComputeManager(
+        driver, conductor, CONF.host,
+        report_callback=lambda: tracker.report(ctxt))
+    manager.init_host(ctxt)
+    tracker.report(ctxt, raise_errors=True)
+    server = rpc.get_server('compute', CONF.host, [manager])
+    periodics = [
+        service.Periodic('resource-report', CONF.report_interval,
+                         lambda: tracker.report(ctxt), run_now=False),
+        service.Periodic('power-state-sync', CONF.report_interval * 6,
+                         lambda: manager.sync_power_states(ctxt),
+                         run_now=False),
+    ]
+    svc = service.Service(BINARY, [server], periodics,
+                          on_stop=[driver.cleanup_host])
+    svc.manager, svc.tracker, svc.driver = manager, tracker, driver
+    return svc
+
+
+def main(argv=None):
+    return service.run(build_service, argv)

@@ -1,0 +1,1 @@
+"""hvagent-conductor: the only service that writes the database."""

@@ -1,0 +1,28 @@
+"""hvagent-conductor: the database's only writer, serving topic conductor."""
+from oslo_config import cfg
+
+from agent import rpc
+from agent import service
+from agent.conductor import manager
+from agent.conductor import tasks
+from agent.db import migration
+from agent.db import session as db_session
+
+CONF = cfg.CONF
+BINARY = 'hvagent-conductor'
+
+
+def build_service(engine=None):
+    """Migrate the database to head, then serve both conductor endpoints."""
+    engine = engine or db_session.get_engine()
+    migration.upgrade(engine.url.render_as_string(hide_password=False))
+    server = rpc.get_server('conductor', CONF.host, [
+        manager.ConductorManager(engine), tasks.ComputeTaskManager(engine)])
+    heartbeat = service.Periodic(
+        'heartbeat', CONF.report_interval,
+        lambda: manager.conductor_heartbeat(engine, CONF.host, BINARY))
+    return service.Service(BINARY, [server], [heartbeat])
+
+
+def main(argv=None):
+    return service.run(build_service, argv)

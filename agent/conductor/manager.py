@@ -1,0 +1,147 @@
+"""The conductor's agent-facing endpoint: everything a compute agent asks.
+
+The agent never opens the database; it reads its instances and records
+their state, faults, action events, resource reports and heartbeats here.
+"""
+import logging
+
+import oslo_messaging as messaging
+
+from agent import exception
+from agent import rpc
+from agent.db import api as db
+from agent.db import models
+from agent.db import session as db_session
+from agent.db import to_objects
+from agent.objects import fields as f
+from agent.objects import states
+from agent.scheduler import claim
+
+LOG = logging.getLogger(__name__)
+
+INSTANCE_UPDATES = f.Struct({
+    'vm_state': f.Enum([s for s in states.VM_STATES if s != states.DELETED]),
+    'task_state': f.Enum(states.TASK_STATES, nullable=True),
+    'power_state': f.Enum(states.POWER_STATES),
+    'launched_at': f.DateTime(nullable=True),
+})
+UUID = f.UUID()
+HOST = f.String()
+RESULT = f.Enum(['Success', 'Error'])
+
+
+class ConductorManager:
+    target = messaging.Target(version='1.0')
+
+    def __init__(self, engine=None):
+        self.engine = engine or db_session.get_engine()
+
+    def _session(self):
+        return db_session.session_scope(self.engine)
+
+    @rpc.expects(instance_uuid=UUID)
+    def instance_get(self, ctxt, instance_uuid):
+        with self._session() as s:
+            return to_objects.instance(s, db.instance_get(s, instance_uuid))
+
+    @rpc.expects(host=HOST)
+    def instances_get_by_host(self, ctxt, host):
+        with self._session() as s:
+            return to_objects.instances(s, db.instance_list(s, host=host))
+
+    @rpc.expects(instance_uuid=UUID, updates=INSTANCE_UPDATES,
+                 expected_task_state=f.List(
+                     f.Enum(states.TASK_STATES, nullable=True),
+                     nullable=True))
+    def instance_update(self, ctxt, instance_uuid, updates,
+                        expected_task_state):
+        with self._session() as s:
+            row = db.instance_update(s, instance_uuid, updates,
+                                     expected_task_state)
+            return to_objects.instance(s, row)
+
+    @rpc.expects(instance_uuid=UUID)
+    def instance_destroy(self, ctxt, instance_uuid):
+        """Mark the instance deleted and free its claim (once)."""
+        with self._session() as s:
+            row = db.instance_get(s, instance_uuid, for_update=True)
+            if row.deleted:
+                return
+            claim.release(s, row)
+            db.instance_mark_deleted(s, row)
+        LOG.info('Instance %s deleted', instance_uuid)
+
+    @rpc.expects(instance_uuid=UUID, message=f.String(max_length=1024),
+                 details=f.String(max_length=65535, default=''),
+                 host=f.String(nullable=True))
+    def instance_fault_create(self, ctxt, instance_uuid, message, details,
+                              host):
+        with self._session() as s:
+            db.instance_get(s, instance_uuid)
+            db.fault_create(s, instance_uuid, message, details, host)
+
+    @rpc.expects(instance_uuid=UUID, request_id=f.String(max_length=64),
+                 event=f.String(), host=f.String(nullable=True))
+    def action_event_start(self, ctxt, instance_uuid, request_id, event,
+                           host):
+        with self._session() as s:
+            try:
+                action = db.action_get(s, instance_uuid, request_id)
+            except exception.NotFound:
+                # the agent acts on its own (start-up recovery, power sync)
+                action = db.action_start(s, instance_uuid, event, request_id,
+                                         ctxt.user_id, ctxt.project_id)
+                s.flush()
+            s.add(models.InstanceActionEvent(action_id=action.id, event=event,
+                                             host=host))
+
+    @rpc.expects(instance_uuid=UUID, request_id=f.String(max_length=64),
+                 event=f.String(), result=RESULT,
+                 traceback=f.String(max_length=65535, nullable=True))
+    def action_event_finish(self, ctxt, instance_uuid, request_id, event,
+                            result, traceback):
+        with self._session() as s:
+            action = db.action_get(s, instance_uuid, request_id)
+            for ev in reversed(action.events):
+                if ev.event == event and ev.finish_time is None:
+                    ev.finish_time = models.utcnow()
+                    ev.result = result
+                    ev.traceback = traceback
+                    break
+            db.action_finish(action, result,
+                             None if result == 'Success' else 'Error')
+
+    @rpc.expects(instance_uuid=UUID, volume_id=UUID,
+                 status=f.Enum(['attached'], nullable=True),
+                 device_name=f.String(max_length=32, nullable=True),
+                 destroy=f.Boolean(default=False))
+    def block_device_update(self, ctxt, instance_uuid, volume_id, status,
+                            device_name, destroy):
+        with self._session() as s:
+            row = db.bdm_get(s, instance_uuid, volume_id)
+            if row is None:
+                return
+            if destroy:
+                s.delete(row)
+                return
+            if status:
+                row.status = status
+            if device_name:
+                row.device_name = device_name
+
+    @rpc.expects(node=f.Object('ComputeNode'))
+    def compute_node_update(self, ctxt, node):
+        with self._session() as s:
+            db.compute_node_update(s, node)
+
+    @rpc.expects(service=f.Object('Service'))
+    def service_heartbeat(self, ctxt, service):
+        with self._session() as s:
+            db.service_heartbeat(s, service.host, service.binary)
+
+
+def conductor_heartbeat(engine, host, binary='hvagent-conductor'):
+    """The conductor records its own heartbeat straight in the database."""
+    with db_session.session_scope(engine) as s:
+        db.service_heartbeat(s, host, binary)
+

@@ -1,0 +1,218 @@
+"""The conductor's user-facing endpoint: boot, lifecycle requests, listings.
+
+A request is checked against the instance's state, recorded as an instance
+action and as a task_state in one transaction (compare and swap, so two
+racing requests cannot both win), and only then cast to the host's agent.
+"""
+import logging
+import uuid as uuidlib
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+from agent import exception
+from agent import objects
+from agent import rpc
+from agent.db import api as db
+from agent.db import session as db_session
+from agent.db import to_objects
+from agent.objects import fields as f
+from agent.objects import states
+from agent.scheduler import claim
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+A = states
+# action -> (allowed vm_states, task_state it sets, compute method)
+ACTIONS = {
+    'reboot': ((A.ACTIVE,), A.REBOOTING, 'reboot_instance'),
+    'reboot_hard': ((A.ACTIVE, A.STOPPED, A.PAUSED, A.ERROR),
+                    A.REBOOTING_HARD, 'reboot_instance'),
+    'stop': ((A.ACTIVE, A.PAUSED, A.ERROR), A.POWERING_OFF, 'stop_instance'),
+    'start': ((A.STOPPED,), A.POWERING_ON, 'start_instance'),
+    'pause': ((A.ACTIVE,), A.PAUSING, 'pause_instance'),
+    'unpause': ((A.PAUSED,), A.UNPAUSING, 'unpause_instance'),
+    'attach_volume': ((A.ACTIVE, A.STOPPED, A.PAUSED), A.ATTACHING_VOLUME,
+                      'attach_volume'),
+    'detach_volume': ((A.ACTIVE, A.STOPPED, A.PAUSED), A.DETACHING_VOLUME,
+                      'detach_volume'),
+    'delete': (A.VM_STATES, A.DELETING, 'terminate_instance'),
+}
+NAME = f.String(max_length=255)
+REF = f.String(max_length=255)
+
+
+def _check_name(name):
+    if not name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise exception.InvalidRPCPayload(
+            'Instance name must be non-empty printable text, got %r' % name)
+
+
+class ComputeTaskManager:
+    target = messaging.Target(version='1.0')
+
+    def __init__(self, engine=None, scheduler=None, compute=None):
+        self.engine = engine or db_session.get_engine()
+        self.scheduler = scheduler or rpc.SchedulerAPI()
+        self.compute = compute or rpc.ComputeAPI()
+
+    def _session(self):
+        return db_session.session_scope(self.engine)
+
+    # ------------------------------------------------------------ boot
+    @rpc.expects(name=NAME, flavor=NAME,
+                 image_ref=f.String(max_length=1024, nullable=True),
+                 availability_zone=f.String(nullable=True),
+                 hints=f.Struct({'same_host': f.List(f.UUID(), max_items=100),
+                                 'different_host': f.List(f.UUID(),
+                                                          max_items=100)}),
+                 metadata=f.Dict(), networks=f.List(f.String(), max_items=16))
+    def boot_instance(self, ctxt, name, flavor, image_ref, availability_zone,
+                      hints, metadata, networks):
+        _check_name(name)
+        instance_uuid = str(uuidlib.uuid4())
+        with self._session() as s:
+            flavor_row = db.flavor_get_by_name(s, flavor)
+            row = db.instance_create(
+                s, uuid=instance_uuid, name=name,
+                project_id=ctxt.project_id or 'admin',
+                user_id=ctxt.user_id or 'admin', flavor=flavor_row,
+                image_ref=image_ref, availability_zone=availability_zone,
+                hints=hints, metadata=metadata)
+            db.action_start(s, instance_uuid, 'create', ctxt.request_id,
+                            ctxt.user_id, ctxt.project_id)
+            spec = objects.RequestSpec(
+                instance_uuid=instance_uuid, project_id=row.project_id,
+                vcpus=row.vcpus, memory_mb=row.memory_mb,
+                root_gb=row.root_gb, availability_zone=availability_zone,
+                same_host=hints.get('same_host', []),
+                different_host=hints.get('different_host', []))
+        self._schedule_and_cast(ctxt, spec)
+        return self._show(instance_uuid)
+
+    def _schedule_and_cast(self, ctxt, spec):
+        try:
+            host = self.scheduler.select_destination(ctxt, spec)
+        except exception.NoValidHost as e:
+            LOG.warning('Instance %s: %s', spec.instance_uuid, e)
+            self._fail_build(ctxt, spec.instance_uuid, str(e), code=404)
+            return
+        except Exception as e:  # scheduler unreachable, timeout...
+            LOG.exception('Scheduling %s failed', spec.instance_uuid)
+            self._fail_build(ctxt, spec.instance_uuid,
+                             'Scheduling failed: %s' % e)
+            return
+        LOG.info('Instance %s scheduled to %s', spec.instance_uuid, host)
+        self.compute.build_and_run_instance(ctxt, host, spec.instance_uuid)
+
+    def _fail_build(self, ctxt, instance_uuid, message, code=500):
+        with self._session() as s:
+            row = db.instance_get(s, instance_uuid, for_update=True)
+            claim.release(s, row)
+            row.vm_state, row.task_state = states.ERROR, None
+            db.fault_create(s, instance_uuid, message, code=code)
+            db.action_finish(db.action_get(s, instance_uuid,
+                                           ctxt.request_id), 'Error', message)
+
+    # ------------------------------------------------------- lifecycle
+    @rpc.expects(ref=REF, action=f.Enum(sorted(ACTIONS)),
+                 volume_id=f.UUID(nullable=True),
+                 connection_info=f.Dict(value_field=f.String(
+                     max_length=4096)))
+    def instance_action(self, ctxt, ref, action, volume_id, connection_info):
+        allowed, task_state, method = ACTIONS[action]
+        if action.endswith('_volume') and not volume_id:
+            raise exception.InvalidRPCPayload('%s needs a volume_id' % action)
+        with self._session() as s:
+            row = db.instance_get_by_ref(s, ref)
+            if row.vm_state not in allowed or row.task_state is not None \
+                    and action != 'delete':
+                raise exception.InstanceInvalidState(
+                    action=action.replace('_', ' '), instance=row.uuid,
+                    vm_state=row.vm_state, task_state=row.task_state)
+            if action == 'delete' and row.task_state == states.DELETING:
+                return to_objects.instance(s, row)  # already on its way
+            self._prepare_volume(s, row, action, volume_id, connection_info)
+            if action == 'delete' and not row.host:
+                claim.release(s, row)   # never reached a host
+                db.instance_mark_deleted(s, row)
+                db.action_start(s, row.uuid, action, ctxt.request_id,
+                                ctxt.user_id, ctxt.project_id)
+                return to_objects.instance(s, row)
+            row = db.instance_update(
+                s, row.uuid, {'task_state': task_state},
+                expected_task_state=[row.task_state])
+            db.action_start(s, row.uuid, action, ctxt.request_id,
+                            ctxt.user_id, ctxt.project_id)
+            host, instance_uuid = row.host, row.uuid
+            result = to_objects.instance(s, row)
+        kwargs = {}
+        if method == 'reboot_instance':
+            kwargs['reboot_type'] = 'HARD' if action == 'reboot_hard' \
+                else 'SOFT'
+        if volume_id:
+            kwargs['volume_id'] = volume_id
+        getattr(self.compute, method)(ctxt, host, instance_uuid, **kwargs)
+        return result
+
+    @staticmethod
+    def _prepare_volume(s, row, action, volume_id, connection_info):
+        if action == 'attach_volume':
+            if db.bdm_get(s, row.uuid, volume_id) is not None:
+                raise exception.HVAgentError(
+                    'Volume %s is already attached to %s'
+                    % (volume_id, row.uuid))
+            db.bdm_create(s, row.uuid, volume_id, connection_info)
+        elif action == 'detach_volume':
+            if db.bdm_get(s, row.uuid, volume_id) is None:
+                raise exception.VolumeNotFound(volume_id=volume_id,
+                                               instance=row.uuid)
+
+    # ---------------------------------------------------------- reading
+    def _show(self, ref):
+        with self._session() as s:
+            return to_objects.instance(s, db.instance_get_by_ref(s, ref))
+
+    @rpc.expects(ref=REF)
+    def instance_show(self, ctxt, ref):
+        return self._show(ref)
+
+    @rpc.expects(host=f.String(nullable=True),
+                 project_id=f.String(max_length=64, nullable=True))
+    def instance_list(self, ctxt, host, project_id):
+        with self._session() as s:
+            return to_objects.instances(
+                s, db.instance_list(s, host=host, project_id=project_id))
+
+    @rpc.expects(ref=REF, length=f.Integer(min=1, max=10000, nullable=True))
+    def console_output(self, ctxt, ref, length):
+        instance = self._show(ref)
+        if not instance.host or instance.vm_state == states.BUILDING:
+            raise exception.InstanceInvalidState(
+                action='read the console of', instance=instance.uuid,
+                vm_state=instance.vm_state, task_state=instance.task_state)
+        return self.compute.get_console_output(
+            ctxt, instance.host, instance.uuid,
+            length or CONF.conductor.default_console_length)
+
+    @rpc.expects()
+    def flavor_list(self, ctxt):
+        with self._session() as s:
+            return [to_objects.flavor(r) for r in db.flavor_list(s)]
+
+    @rpc.expects()
+    def host_list(self, ctxt):
+        with self._session() as s:
+            nodes = {n.host: to_objects.compute_node(n)
+                     for n in db.compute_node_list(s)}
+            return [{'service': to_objects.service(r, CONF.service_down_time),
+                     'node': nodes.get(r.host)
+                     if r.binary == 'hvagent-compute' else None}
+                    for r in db.service_list(s)]
+
+    @rpc.expects(ref=REF)
+    def action_list(self, ctxt, ref):
+        with self._session() as s:
+            row = db.instance_get_by_ref(s, ref)
+            return [to_objects.action(a) for a in db.action_list(s, row.uuid)]

@@ -1,0 +1,260 @@
+"""The conductor's queries: every read and write of instance data.
+
+Functions take a SQLAlchemy session (see session.session_scope) so the
+conductor decides the transaction boundaries; they return model rows, and
+``objects_from`` turns rows into wire objects.
+"""
+import json
+
+import sqlalchemy as sa
+
+from agent import exception
+from agent.db import models
+from agent.objects import states
+
+M = models
+
+
+# ---------------------------------------------------------------- flavors
+def flavor_get_by_name(session, name):
+    row = session.scalar(sa.select(M.Flavor).where(M.Flavor.name == name))
+    if row is None:
+        raise exception.FlavorNotFound(flavor=name)
+    return row
+
+
+def flavor_list(session):
+    return session.scalars(sa.select(M.Flavor).order_by(
+        M.Flavor.memory_mb, M.Flavor.name)).all()
+
+
+# -------------------------------------------------------------- instances
+def instance_create(session, *, uuid, name, project_id, user_id, flavor,
+                    image_ref, availability_zone, hints, metadata):
+    row = M.Instance(
+        uuid=uuid, name=name, project_id=project_id, user_id=user_id,
+        flavor_id=flavor.id, vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
+        root_gb=flavor.root_gb, image_ref=image_ref,
+        availability_zone=availability_zone,
+        vm_state=states.BUILDING, task_state=states.SCHEDULING,
+        scheduler_hints=json.dumps(hints or {}))
+    session.add(row)
+    for key, value in (metadata or {}).items():
+        session.add(M.InstanceMetadata(instance_uuid=uuid, key=key,
+                                       value=value))
+    session.flush()
+    return row
+
+
+def instance_get(session, uuid, for_update=False):
+    query = sa.select(M.Instance).where(M.Instance.uuid == uuid)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise exception.InstanceNotFound(instance=uuid)
+    return row
+
+
+def instance_get_by_ref(session, ref, project_id=None):
+    """Find a live instance by uuid or by (unique) name."""
+    query = sa.select(M.Instance).where(
+        M.Instance.deleted == 0,
+        sa.or_(M.Instance.uuid == ref, M.Instance.name == ref))
+    if project_id:
+        query = query.where(M.Instance.project_id == project_id)
+    rows = session.scalars(query.limit(2)).all()
+    if not rows:
+        raise exception.InstanceNotFound(instance=ref)
+    if len(rows) > 1:
+        raise exception.HVAgentError(
+            'More than one instance is named %r; use its uuid' % ref)
+    return rows[0]
+
+
+def instance_list(session, host=None, project_id=None, deleted=False):
+    query = sa.select(M.Instance).order_by(M.Instance.created_at,
+                                           M.Instance.id)
+    if not deleted:
+        query = query.where(M.Instance.deleted == 0)
+    if host is not None:
+        query = query.where(M.Instance.host == host)
+    if project_id is not None:
+        query = query.where(M.Instance.project_id == project_id)
+    return session.scalars(query).all()
+
+
+def _task_state_in(expected):
+    expected = list(expected)
+    clauses = [M.Instance.task_state.in_([s for s in expected if s])]
+    if None in expected:
+        clauses.append(M.Instance.task_state.is_(None))
+    return sa.or_(*clauses)
+
+
+def instance_update(session, uuid, updates, expected_task_state=None):
+    """Apply ``updates``; with ``expected_task_state`` (a list) only if the
+    current task_state is one of them, atomically (compare and swap)."""
+    query = sa.update(M.Instance).where(M.Instance.uuid == uuid,
+                                        M.Instance.deleted == 0)
+    if expected_task_state is not None:
+        query = query.where(_task_state_in(expected_task_state))
+    values = dict(updates, updated_at=M.utcnow())
+    if session.execute(query.values(**values)).rowcount != 1:
+        row = instance_get(session, uuid)
+        if row.deleted:
+            raise exception.InstanceNotFound(instance=uuid)
+        raise exception.UnexpectedTaskState(
+            instance=uuid, actual=row.task_state,
+            expected=', '.join(str(s) for s in expected_task_state))
+    row = instance_get(session, uuid)
+    session.refresh(row)
+    return row
+
+
+def instance_mark_deleted(session, row):
+    row.vm_state = states.DELETED
+    row.task_state = None
+    row.power_state = states.NOSTATE
+    row.deleted = row.id
+    row.deleted_at = M.utcnow()
+    session.execute(sa.delete(M.BlockDeviceMapping).where(
+        M.BlockDeviceMapping.instance_uuid == row.uuid))
+
+
+def metadata_get(session, uuids):
+    rows = session.scalars(sa.select(M.InstanceMetadata).where(
+        M.InstanceMetadata.instance_uuid.in_(uuids))).all()
+    out = {u: {} for u in uuids}
+    for r in rows:
+        out[r.instance_uuid][r.key] = r.value
+    return out
+
+
+# ------------------------------------------------------------------ faults
+def fault_create(session, uuid, message, details='', host=None, code=500):
+    row = M.InstanceFault(instance_uuid=uuid, message=message[:1024],
+                          details=(details or '')[:65535], host=host,
+                          code=code)
+    session.add(row)
+    return row
+
+
+def faults_latest(session, uuids):
+    rows = session.scalars(sa.select(M.InstanceFault).where(
+        M.InstanceFault.instance_uuid.in_(uuids)).order_by(
+        M.InstanceFault.id)).all()
+    return {r.instance_uuid: r for r in rows}
+
+
+# ----------------------------------------------------------- block devices
+def bdm_list(session, uuids):
+    rows = session.scalars(sa.select(M.BlockDeviceMapping).where(
+        M.BlockDeviceMapping.instance_uuid.in_(uuids)).order_by(
+        M.BlockDeviceMapping.id)).all()
+    out = {u: [] for u in uuids}
+    for r in rows:
+        out[r.instance_uuid].append(r)
+    return out
+
+
+def bdm_get(session, uuid, volume_id):
+    return session.scalar(sa.select(M.BlockDeviceMapping).where(
+        M.BlockDeviceMapping.instance_uuid == uuid,
+        M.BlockDeviceMapping.volume_id == volume_id))
+
+
+def bdm_create(session, uuid, volume_id, connection_info):
+    row = M.BlockDeviceMapping(instance_uuid=uuid, volume_id=volume_id,
+                               connection_info=json.dumps(connection_info),
+                               status='attaching')
+    session.add(row)
+    session.flush()
+    return row
+
+
+# ----------------------------------------------------------------- actions
+def action_start(session, uuid, action, request_id, user_id, project_id):
+    row = M.InstanceAction(instance_uuid=uuid, action=action,
+                           request_id=request_id, user_id=user_id,
+                           project_id=project_id)
+    session.add(row)
+    return row
+
+
+def action_get(session, uuid, request_id):
+    row = session.scalar(sa.select(M.InstanceAction).where(
+        M.InstanceAction.instance_uuid == uuid,
+        M.InstanceAction.request_id == request_id).order_by(
+        M.InstanceAction.id.desc()).limit(1))
+    if row is None:
+        raise exception.NotFound('No action %s for instance %s'
+                                 % (request_id, uuid))
+    return row
+
+
+def action_finish(row, result, message=None):
+    if row.finish_time is None:
+        row.finish_time = M.utcnow()
+        row.result = result
+        row.message = message and message[:1024]
+
+
+def action_list(session, uuid):
+    return session.scalars(sa.select(M.InstanceAction).where(
+        M.InstanceAction.instance_uuid == uuid).order_by(
+        M.InstanceAction.id)).all()
+
+
+# ------------------------------------------------------ services and nodes
+def service_heartbeat(session, host, binary):
+    row = session.scalar(sa.select(M.Service).where(
+        M.Service.host == host, M.Service.binary == binary))
+    if row is None:
+        row = M.Service(host=host, binary=binary, report_count=0,
+                        topic=binary.replace('hvagent-', ''))
+        session.add(row)
+    row.report_count = (row.report_count or 0) + 1
+    row.last_seen_up = M.utcnow()
+    return row
+
+
+def service_list(session):
+    return session.scalars(sa.select(M.Service).order_by(
+        M.Service.host, M.Service.binary)).all()
+
+
+REPORTED_NODE_FIELDS = ('hypervisor_type', 'availability_zone', 'vcpus',
+                        'memory_mb', 'local_gb', 'free_ram_mb',
+                        'free_disk_gb', 'cpu_load')
+
+
+def compute_node_update(session, node):
+    """Record a resource report; the usage columns stay the claims'."""
+    row = session.scalar(sa.select(M.ComputeNode).where(
+        M.ComputeNode.uuid == node.uuid))
+    if row is None:
+        other = session.scalar(sa.select(M.ComputeNode).where(
+            M.ComputeNode.host == node.host))
+        if other is not None:
+            raise exception.HVAgentError(
+                'Host %s is already registered as compute node %s, not %s'
+                % (node.host, other.uuid, node.uuid))
+        row = M.ComputeNode(uuid=node.uuid, host=node.host, generation=0,
+                            vcpus_used=0, memory_mb_used=0, local_gb_used=0,
+                            running_vms=0)
+        session.add(row)
+    elif row.host != node.host:
+        raise exception.HVAgentError(
+            'Compute node %s belongs to host %s, not %s'
+            % (node.uuid, row.host, node.host))
+    for name in REPORTED_NODE_FIELDS:
+        setattr(row, name, getattr(node, name))
+    row.reported_at = M.utcnow()
+    row.generation = (row.generation or 0) + 1
+    return row
+
+
+def compute_node_list(session):
+    return session.scalars(sa.select(M.ComputeNode).order_by(
+        M.ComputeNode.host)).all()

@@ -1,0 +1,92 @@
+"""Rows to wire objects (the conductor answers with objects, never rows)."""
+import datetime
+import json
+
+from agent import objects
+from agent.db import api as db
+from agent.db import models
+from agent.objects import states
+
+
+def flavor(row):
+    return objects.Flavor(id=row.id, name=row.name, vcpus=row.vcpus,
+                          memory_mb=row.memory_mb, root_gb=row.root_gb,
+                          ephemeral_gb=row.ephemeral_gb,
+                          is_public=row.is_public)
+
+
+def _fault(row):
+    return objects.InstanceFault(
+        instance_uuid=row.instance_uuid, code=row.code, message=row.message,
+        details=row.details or '', host=row.host, created_at=row.created_at)
+
+
+def _bdm(row):
+    return objects.BlockDevice(
+        volume_id=row.volume_id, device_name=row.device_name,
+        connection_info=json.loads(row.connection_info or '{}'),
+        status=row.status)
+
+
+def instances(session, rows):
+    """Whole Instance objects, with three batched reads for any count."""
+    uuids = [r.uuid for r in rows]
+    if not uuids:
+        return []
+    metadata = db.metadata_get(session, uuids)
+    bdms = db.bdm_list(session, uuids)
+    faults = db.faults_latest(session, uuids)
+    out = []
+    for r in rows:
+        fault = faults.get(r.uuid) if r.vm_state == states.ERROR else None
+        out.append(objects.Instance(
+            uuid=r.uuid, name=r.name, project_id=r.project_id,
+            user_id=r.user_id, host=r.host, node=r.node,
+            availability_zone=r.availability_zone,
+            flavor=objects.Flavor(
+                id=r.flavor_id, name=r.flavor.name, vcpus=r.vcpus,
+                memory_mb=r.memory_mb, root_gb=r.root_gb),
+            image_ref=r.image_ref, vm_state=r.vm_state,
+            task_state=r.task_state, power_state=r.power_state,
+            metadata=metadata[r.uuid],
+            block_devices=[_bdm(b) for b in bdms[r.uuid]],
+            fault=fault and _fault(fault), created_at=r.created_at,
+            updated_at=r.updated_at, launched_at=r.launched_at,
+            deleted_at=r.deleted_at))
+    return out
+
+
+def instance(session, row):
+    return instances(session, [row])[0]
+
+
+def action(row):
+    return objects.InstanceAction(
+        instance_uuid=row.instance_uuid, action=row.action,
+        request_id=row.request_id, user_id=row.user_id,
+        project_id=row.project_id, start_time=row.start_time,
+        finish_time=row.finish_time, result=row.result, message=row.message,
+        events=[objects.InstanceActionEvent(
+            event=e.event, host=e.host, start_time=e.start_time,
+            finish_time=e.finish_time, result=e.result,
+            traceback=e.traceback) for e in row.events])
+
+
+def service(row, down_time):
+    now = models.utcnow()
+    up = (row.last_seen_up is not None and
+          now - row.last_seen_up <= datetime.timedelta(seconds=down_time))
+    return objects.Service(
+        host=row.host, binary=row.binary, disabled=bool(row.disabled),
+        disabled_reason=row.disabled_reason,
+        report_count=row.report_count or 0, last_seen_up=row.last_seen_up,
+        up=up)
+
+
+def compute_node(row):
+    return objects.ComputeNode(**{
+        name: getattr(row, name) for name in (
+            'uuid', 'host', 'hypervisor_type', 'availability_zone', 'vcpus',
+            'memory_mb', 'local_gb', 'vcpus_used', 'memory_mb_used',
+            'local_gb_used', 'free_ram_mb', 'free_disk_gb', 'running_vms',
+            'cpu_load')}, updated_at=row.reported_at)

@@ -1,0 +1,31 @@
+"""Fixtures shared by the functional tests (real daemons, real servers)."""
+import pytest
+from oslo_config import cfg
+
+import agent.conf  # noqa: F401
+from agent import rpc
+from tests.dbfixtures import db_url, empty_db_url  # noqa: F401
+from tests.functional import rabbit
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _conf():
+    cfg.CONF([], project='hvagent', default_config_files=[],
+             default_config_dirs=[])
+
+
+@pytest.fixture
+def vhost():
+    vh = rabbit.VHost()
+    yield vh
+    vh.delete()
+
+
+@pytest.fixture
+def rpc_client_transport():
+    """Point this process's RPC clients at a URL (torn down afterwards)."""
+    def init(url):
+        rpc.cleanup()
+        return rpc.init(url=url)
+    yield init
+    rpc.cleanup()

@@ -1,0 +1,79 @@
+"""Conductor, scheduler and compute agent as three real processes.
+
+Each gets the same config file (transport on a private RabbitMQ vhost, the
+database URL given, the fake driver); the test talks to them through the
+conductor over RPC like hvctl does.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+BIN = os.path.dirname(sys.executable)
+SERVICES = ('hvagent-conductor', 'hvagent-scheduler', 'hvagent-compute')
+
+
+def write_config(path, **sections):
+    lines = []
+    for section, values in sections.items():
+        lines.append('[%s]' % section)
+        lines += ['%s = %s' % kv for kv in values.items()]
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+
+
+class Deployment:
+    def __init__(self, tmp_path, transport_url, db_url, host='hvtest-node1',
+                 extra=None):
+        self.tmp_path, self.host = tmp_path, host
+        sections = {
+            'DEFAULT': {'host': host, 'state_path': tmp_path / 'state',
+                        'transport_url': transport_url,
+                        'report_interval': 1, 'service_down_time': 10},
+            'database': {'connection': db_url},
+            'compute': {'compute_driver': 'fake'},
+        }
+        for section, values in (extra or {}).items():
+            sections.setdefault(section, {}).update(values)
+        self.config = write_config(tmp_path / 'hvagent.conf', **sections)
+        self.procs = {}
+
+    def start(self, *names):
+        for name in names or SERVICES:
+            log = open(self.tmp_path / ('%s.log' % name), 'w')
+            self.procs[name] = subprocess.Popen(
+                [os.path.join(BIN, name), '--config-file', str(self.config)],
+                stdout=log, stderr=subprocess.STDOUT)
+            if name == 'hvagent-conductor':
+                self.wait_log(name, 'started')
+
+    def log(self, name):
+        return (self.tmp_path / ('%s.log' % name)).read_text()
+
+    def wait_log(self, name, text, timeout=60):
+        deadline = time.monotonic() + timeout
+        while text not in self.log(name):
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                raise RuntimeError('%s exited %s:\n%s'
+                                   % (name, proc.returncode, self.log(name)))
+            if time.monotonic() > deadline:
+                raise TimeoutError('%s never logged %r:\n%s'
+                                   % (name, text, self.log(name)))
+            time.sleep(0.1)
+
+    def stop(self, *names, sig=signal.SIGTERM, timeout=60):
+        """Signal the services; return their exit codes."""
+        codes = {}
+        for name in reversed(names or list(self.procs)):
+            proc = self.procs.pop(name, None)
+            if proc is None:
+                continue
+            proc.send_signal(sig)
+            try:
+                codes[name] = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = proc.wait()
+        return codes

@@ -1,0 +1,103 @@
+"""The alembic migrations against SQLite, MariaDB and PostgreSQL."""
+import subprocess
+import sys
+import threading
+
+from alembic import autogenerate
+from alembic.runtime import migration as alembic_migration
+import pytest
+import sqlalchemy as sa
+
+from agent.db import migration
+from agent.db import models
+from agent.db import session
+from tests.dbfixtures import db_url, empty_db_url  # noqa: F401 (fixtures)
+
+HEAD = '0001'
+FLAVORS = {'m1.tiny': (1, 512, 1), 'm1.small': (1, 2048, 20),
+           'm1.medium': (2, 4096, 40), 'm1.large': (4, 8192, 80),
+           'm1.xlarge': (8, 16384, 160)}
+ROLES = {'admin', 'itsec', 'project_manager', 'netadmin', 'developer'}
+
+
+def _tables(url):
+    return set(sa.inspect(session.get_engine(url)).get_table_names())
+
+
+def _schema_diff(url):
+    with session.get_engine(url).connect() as conn:
+        context = alembic_migration.MigrationContext.configure(
+            conn, opts={'compare_type': True})
+        return autogenerate.compare_metadata(context, models.Base.metadata)
+
+
+def test_upgrade_is_idempotent(db_url):  # noqa: F811
+    assert migration.current(db_url) == HEAD
+    migration.upgrade(db_url)
+    assert migration.current(db_url) == HEAD
+    assert _tables(db_url) == set(models.Base.metadata.tables) | {
+        'alembic_version'}
+
+
+def test_schema_matches_models(db_url):  # noqa: F811
+    assert _schema_diff(db_url) == []
+
+
+def test_standard_flavors_and_roles_seeded(db_url):  # noqa: F811
+    with session.session_scope(session.get_engine(db_url)) as s:
+        flavors = s.scalars(sa.select(models.Flavor)).all()
+        roles = s.scalars(sa.select(models.Role.name)).all()
+    assert {f.name: (f.vcpus, f.memory_mb, f.root_gb)
+            for f in flavors} == FLAVORS
+    assert all(f.is_public is True and f.ephemeral_gb == 0
+               and f.created_at is not None for f in flavors)
+    assert sorted(roles) == sorted(ROLES)
+
+
+def test_downgrade_to_base_then_upgrade_again(db_url):  # noqa: F811
+    migration.downgrade(db_url, 'base')
+    assert migration.current(db_url) is None
+    assert _tables(db_url) <= {'alembic_version'}
+    migration.upgrade(db_url)
+    assert migration.current(db_url) == HEAD
+    assert _schema_diff(db_url) == []
+
+
+def test_current_of_empty_database_is_none(empty_db_url):  # noqa: F811
+    assert migration.current(empty_db_url) is None
+
+
+def _fresh_sqlite(tmp_path):
+    return 'sqlite:///%s' % (tmp_path / 'fresh.sqlite')
+
+
+def test_concurrent_upgrade_from_threads(tmp_path):
+    url = _fresh_sqlite(tmp_path)
+    errors = []
+
+    def run():
+        try:
+            migration.upgrade(url)
+        except Exception as e:  # reported below, in the test's thread
+            errors.append(e)
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert migration.current(url) == HEAD
+    assert _schema_diff(url) == []
+
+
+def test_concurrent_upgrade_from_processes(tmp_path):
+    url = _fresh_sqlite(tmp_path)
+    code = 'from agent.db import migration; migration.upgrade(%r)' % url
+    procs = [subprocess.Popen([sys.executable, '-c', code],
+                              stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(60), p.stderr.read()) for p in procs]
+    assert [rc for rc, _ in results] == [0, 0], results
+    assert migration.current(url) == HEAD
+    with session.session_scope(session.get_engine(url)) as s:
+        assert s.scalar(sa.select(sa.func.count(models.Role.id))) == 5

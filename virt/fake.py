@@ -1,0 +1,218 @@
+"""An in-memory virt driver: no hypervisor, every guest is a Python object.
+
+It backs the all-in-one setup and the unit tests. Guests have a power state
+(running, paused, shutdown), a console log (a boot banner naming the uuid and
+the instance name, then one line per reboot, stop, start, pause, unpause,
+attach and detach) and attached volumes (devices vdb, vdc, ... chosen by the
+driver when the caller gives none). Every method is thread-safe.
+
+Failure injection for tests: ``driver.fail_next('spawn', exc)`` makes the
+next call of that driver method raise ``exc`` (once), before it changes
+anything. ``set_power_state(uuid, state)`` simulates a change made outside
+the agent (a guest shut down from inside, a crash).
+"""
+import dataclasses
+import string
+import threading
+import time
+
+from agent import exception
+from agent.objects import states
+from virt import driver
+
+_DEVICES = tuple('vd' + c for c in string.ascii_lowercase[1:])
+
+
+@dataclasses.dataclass
+class _Guest:
+    spec: driver.GuestSpec
+    power_state: str = states.RUNNING
+    console: list = dataclasses.field(default_factory=list)
+    volumes: dict = dataclasses.field(default_factory=dict)  # id -> device
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+    def log(self, text):
+        self.console.append('[%12.6f] %s' % (
+            time.monotonic() - self.started, text))
+
+    def boot(self):
+        self.power_state = states.RUNNING
+        self.log('fake-bios: booting %s (%s)' % (self.spec.name,
+                                                 self.spec.uuid))
+        self.log('Linux version 6.1.0-fake (hvagent fake driver)')
+        self.log('%s login:' % self.spec.name)
+
+
+class FakeDriver(driver.ComputeDriver):
+    """A full ComputeDriver kept in memory; see the module docstring."""
+
+    capabilities = {
+        'supports_reboot': True,
+        'supports_pause': True,
+        'supports_attach_volume': True,
+        'supports_console_output': True,
+    }
+
+    def __init__(self, vcpus=16, memory_mb=65536, local_gb=1000,
+                 hypervisor_type='fake'):
+        self.vcpus = vcpus
+        self.memory_mb = memory_mb
+        self.local_gb = local_gb
+        self.hypervisor_type = hypervisor_type
+        self.host = None
+        self._lock = threading.RLock()
+        self._guests = {}
+        self._failures = {}
+
+    # ------------------------------------------------------------ test hooks
+    def fail_next(self, op, exc):
+        """Make the next call of method ``op`` raise ``exc`` (once)."""
+        if not callable(getattr(self, op, None)):
+            raise ValueError('FakeDriver has no operation %r' % (op,))
+        with self._lock:
+            self._failures[op] = exc
+
+    def set_power_state(self, uuid, power_state):
+        """Change a guest's power state as if from outside the agent."""
+        with self._lock:
+            self._get(uuid).power_state = power_state
+
+    def get_volumes(self, uuid):
+        """Return {volume_id: device_name} of one guest."""
+        with self._lock:
+            return dict(self._get(uuid).volumes)
+
+    # ------------------------------------------------------------- internals
+    def _get(self, uuid):
+        guest = self._guests.get(uuid)
+        if guest is None:
+            raise exception.GuestNotFound(instance=uuid)
+        return guest
+
+    def _begin(self, op, uuid=None):
+        """Raise an injected failure; return the guest if uuid is given."""
+        exc = self._failures.pop(op, None)
+        if exc is not None:
+            raise exc
+        return None if uuid is None else self._get(uuid)
+
+    # ------------------------------------------------------------- the core
+    def init_host(self, host):
+        with self._lock:
+            self._begin('init_host')
+            self.host = host
+
+    def spawn(self, spec):
+        with self._lock:
+            self._begin('spawn')
+            if spec.uuid in self._guests:
+                raise exception.InstanceExists(instance=spec.uuid)
+            guest = _Guest(spec=spec)
+            guest.boot()
+            self._guests[spec.uuid] = guest
+
+    def destroy(self, uuid):
+        with self._lock:
+            self._begin('destroy')
+            self._guests.pop(uuid, None)
+
+    def reboot(self, uuid, reboot_type):
+        with self._lock:
+            guest = self._begin('reboot', uuid)
+            guest.log('reboot: %s reboot requested' % reboot_type)
+            guest.boot()
+
+    def power_off(self, uuid, timeout=0):
+        with self._lock:
+            guest = self._begin('power_off', uuid)
+            if guest.power_state != states.SHUTDOWN:
+                guest.log('reboot: Power down')
+                guest.power_state = states.SHUTDOWN
+
+    def power_on(self, uuid):
+        with self._lock:
+            guest = self._begin('power_on', uuid)
+            if guest.power_state != states.RUNNING:
+                guest.log('power on')
+                guest.boot()
+
+    def pause(self, uuid):
+        with self._lock:
+            guest = self._begin('pause', uuid)
+            self._require(guest, states.RUNNING, 'pause')
+            guest.power_state = states.PAUSED_POWER
+            guest.log('paused')
+
+    def unpause(self, uuid):
+        with self._lock:
+            guest = self._begin('unpause', uuid)
+            self._require(guest, states.PAUSED_POWER, 'unpause')
+            guest.power_state = states.RUNNING
+            guest.log('resumed')
+
+    @staticmethod
+    def _require(guest, power_state, action):
+        if guest.power_state != power_state:
+            raise exception.VirtDriverError(
+                reason='cannot %s guest %s in power state %s' % (
+                    action, guest.spec.uuid, guest.power_state))
+
+    def attach_volume(self, uuid, volume_id, connection_info, device_name):
+        with self._lock:
+            guest = self._begin('attach_volume', uuid)
+            if volume_id in guest.volumes:        # redelivered: same answer
+                return guest.volumes[volume_id]
+            used = set(guest.volumes.values())
+            if device_name:
+                device = device_name.rsplit('/', 1)[-1]
+                if device in used or device == 'vda':
+                    raise exception.VirtDriverError(
+                        reason='device %s of guest %s is in use' % (device,
+                                                                    uuid))
+            else:
+                free = [d for d in _DEVICES if d not in used]
+                if not free:
+                    raise exception.VirtDriverError(
+                        reason='no free device on guest %s' % uuid)
+                device = free[0]
+            guest.volumes[volume_id] = device
+            guest.log('virtio_blk: [%s] attached volume %s' % (device,
+                                                               volume_id))
+            return device
+
+    def detach_volume(self, uuid, volume_id):
+        with self._lock:
+            guest = self._begin('detach_volume', uuid)
+            device = guest.volumes.pop(volume_id, None)
+            if device is not None:
+                guest.log('virtio_blk: [%s] detached volume %s' % (device,
+                                                                   volume_id))
+
+    def get_console_output(self, uuid, max_bytes):
+        with self._lock:
+            guest = self._begin('get_console_output', uuid)
+            data = ''.join(line + '\n' for line in guest.console).encode()
+        return data[-max_bytes:].decode('utf-8', errors='ignore')
+
+    def get_info(self, uuid):
+        with self._lock:
+            guest = self._begin('get_info', uuid)
+            return driver.GuestInfo(
+                uuid=uuid, power_state=guest.power_state,
+                vcpus=guest.spec.vcpus, memory_mb=guest.spec.memory_mb,
+                cpu_time_ns=int((time.monotonic() - guest.started) * 1e9))
+
+    def list_guests(self):
+        with self._lock:
+            self._begin('list_guests')
+            return list(self._guests)
+
+    def get_host_resources(self):
+        with self._lock:
+            self._begin('get_host_resources')
+            specs = [g.spec for g in self._guests.values()]
+        return driver.HostResources(
+            hypervisor_type=self.hypervisor_type, vcpus=self.vcpus,
+            memory_mb=self.memory_mb, local_gb=self.local_gb,
+            free_ram_mb=self.memory_mb - sum(s.memory_mb for s in specs),
+            free_disk_gb=self.local_gb - sum(s.root_gb for s in specs))

@@ -220,3 +220,7 @@ def main(argv=None):
         return 2
     finally:
         rpc.cleanup()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -105,8 +105,17 @@ def expects(**schema):
             if not isinstance(ctxt, context_mod.RequestContext):
                 ctxt = context_mod.RequestContext.from_dict(ctxt)
             return func(self, ctxt, **args)
+        wrapper.rpc_exposed = True
         return wrapper
     return decorator
+
+
+class ExposedOnlyPolicy(messaging.DefaultRPCAccessPolicy):
+    """Only methods declared with ``@expects`` may be called over RPC, so
+    helpers such as init_host or periodic tasks are never reachable."""
+
+    def is_allowed(self, endpoint, method):
+        return getattr(getattr(endpoint, method, None), 'rpc_exposed', False)
 
 
 def _check(schema, kwargs):
@@ -134,7 +143,7 @@ def get_server(topic, server, endpoints):
     return messaging.get_rpc_server(
         get_transport(), target, endpoints, executor='threading',
         serializer=Serializer(),
-        access_policy=messaging.DefaultRPCAccessPolicy)
+        access_policy=ExposedOnlyPolicy)
 
 
 class _Client:

@@ -97,7 +97,7 @@ class Instance(TimestampMixin, Base):
     scheduler_hints: Mapped[str | None] = mapped_column(Text)
     launched_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     deleted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
-    # 0 while alive, the row id once deleted (keeps unique names reusable)
+    # 0 while alive, the row id once deleted (soft delete, as Nova does)
     deleted: Mapped[int] = mapped_column(Integer, default=0)
     # True while the host's claim for this instance is held
     claimed: Mapped[bool] = mapped_column(Boolean, default=False)

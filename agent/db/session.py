@@ -7,6 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy import event, orm
 from oslo_config import cfg
 
+import agent.conf  # noqa: F401  (registers [database] options)
+
 CONF = cfg.CONF
 _LOCK = threading.Lock()
 _ENGINES = {}

@@ -1,17 +1,20 @@
-"""The alembic migrations against SQLite, MariaDB and PostgreSQL."""
+"""The alembic migrations against SQLite, MariaDB and PostgreSQL.
+
+The db_url and empty_db_url fixtures come from tests/dbfixtures.py (through
+tests/functional/conftest.py).
+"""
 import subprocess
 import sys
 import threading
+import time
 
 from alembic import autogenerate
 from alembic.runtime import migration as alembic_migration
-import pytest
 import sqlalchemy as sa
 
 from agent.db import migration
 from agent.db import models
 from agent.db import session
-from tests.dbfixtures import db_url, empty_db_url  # noqa: F401 (fixtures)
 
 HEAD = '0001'
 FLAVORS = {'m1.tiny': (1, 512, 1), 'm1.small': (1, 2048, 20),
@@ -25,13 +28,16 @@ def _tables(url):
 
 
 def _schema_diff(url):
+    """Autogenerate's diff of the database against the models: tables,
+    columns, types, nullability, indexes, unique and foreign keys (not
+    alembic_version). Nothing is filtered out: no backend needed it."""
     with session.get_engine(url).connect() as conn:
         context = alembic_migration.MigrationContext.configure(
             conn, opts={'compare_type': True})
         return autogenerate.compare_metadata(context, models.Base.metadata)
 
 
-def test_upgrade_is_idempotent(db_url):  # noqa: F811
+def test_upgrade_is_idempotent(db_url):
     assert migration.current(db_url) == HEAD
     migration.upgrade(db_url)
     assert migration.current(db_url) == HEAD
@@ -39,11 +45,11 @@ def test_upgrade_is_idempotent(db_url):  # noqa: F811
         'alembic_version'}
 
 
-def test_schema_matches_models(db_url):  # noqa: F811
+def test_schema_matches_models(db_url):
     assert _schema_diff(db_url) == []
 
 
-def test_standard_flavors_and_roles_seeded(db_url):  # noqa: F811
+def test_standard_flavors_and_roles_seeded(db_url):
     with session.session_scope(session.get_engine(db_url)) as s:
         flavors = s.scalars(sa.select(models.Flavor)).all()
         roles = s.scalars(sa.select(models.Role.name)).all()
@@ -54,7 +60,7 @@ def test_standard_flavors_and_roles_seeded(db_url):  # noqa: F811
     assert sorted(roles) == sorted(ROLES)
 
 
-def test_downgrade_to_base_then_upgrade_again(db_url):  # noqa: F811
+def test_downgrade_to_base_then_upgrade_again(db_url):
     migration.downgrade(db_url, 'base')
     assert migration.current(db_url) is None
     assert _tables(db_url) <= {'alembic_version'}
@@ -63,7 +69,7 @@ def test_downgrade_to_base_then_upgrade_again(db_url):  # noqa: F811
     assert _schema_diff(db_url) == []
 
 
-def test_current_of_empty_database_is_none(empty_db_url):  # noqa: F811
+def test_current_of_empty_database_is_none(empty_db_url):
     assert migration.current(empty_db_url) is None
 
 
@@ -91,13 +97,17 @@ def test_concurrent_upgrade_from_threads(tmp_path):
 
 
 def test_concurrent_upgrade_from_processes(tmp_path):
+    """Each process sleeps until the same moment, then migrates."""
     url = _fresh_sqlite(tmp_path)
-    code = 'from agent.db import migration; migration.upgrade(%r)' % url
-    procs = [subprocess.Popen([sys.executable, '-c', code],
+    code = ('import sys, time; from agent.db import migration; '
+            'time.sleep(max(0, float(sys.argv[1]) - time.time())); '
+            'migration.upgrade(%r)' % url)
+    start = str(time.time() + 3)
+    procs = [subprocess.Popen([sys.executable, '-c', code, start],
                               stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+             for _ in range(3)]
     results = [(p.wait(60), p.stderr.read()) for p in procs]
-    assert [rc for rc, _ in results] == [0, 0], results
+    assert [rc for rc, _ in results] == [0] * 3, results
     assert migration.current(url) == HEAD
     with session.session_scope(session.get_engine(url)) as s:
         assert s.scalar(sa.select(sa.func.count(models.Role.id))) == 5

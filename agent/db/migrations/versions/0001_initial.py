@@ -30,9 +30,9 @@ def _id():
     return sa.Column('id', sa.Integer, primary_key=True)
 
 
-def _col(name, type_, nullable=False, **kw):
+def _col(name, type_, *args, nullable=False, **kw):
     """Columns are NOT NULL unless said otherwise, as Mapped[X] in models."""
-    return sa.Column(name, type_, nullable=nullable, **kw)
+    return sa.Column(name, type_, *args, nullable=nullable, **kw)
 
 
 def _opt(name, type_):

@@ -1,0 +1,2 @@
+"""The compute agent (hvagent-compute): RPC manager, resource tracker and
+node identity of one hypervisor host."""

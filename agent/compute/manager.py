@@ -1,0 +1,324 @@
+"""The compute agent's RPC endpoint: topic ``compute``, server ``<host>``.
+
+The conductor sets an instance's task_state and creates the instance action
+before it casts here. For each operation the manager takes the instance's
+lock, fetches the instance, checks that its task_state is the one the
+operation expects (otherwise the message is stale or redelivered: it is
+logged and dropped), records the ``compute_<method>`` action event, calls the
+driver and writes the final states with an expected_task_state guard.
+
+Failures end in one of three ways:
+  * superseded (UnexpectedTaskState, InstanceNotFound): someone else owns
+    the instance now; the event finishes with Error, nothing else changes;
+  * refused (the driver cannot do it, the volume is unknown): a fault, the
+    task_state cleared, vm_state unchanged;
+  * anything else: a fault, vm_state=error, task_state cleared.
+A failed build or attach first undoes what the driver made.
+"""
+import contextlib
+import logging
+import threading
+import traceback
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+from agent import exception
+from agent import rpc
+from agent.compute import host_sync
+from agent.compute import locks
+from agent.objects import fields as f
+from agent.objects import states as S
+from virt import driver as virt_driver
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+UUID = f.UUID()
+SUPERSEDED = host_sync.SUPERSEDED
+REFUSED = (exception.OperationNotSupported, exception.VolumeNotFound)
+
+# method: (expected task_states, capability, driver method, the power
+#          state that method leads to, final vm_state)
+POWER_OPS = {
+    'stop_instance': ((S.POWERING_OFF,), None, 'power_off', S.SHUTDOWN,
+                      S.STOPPED),
+    'start_instance': ((S.POWERING_ON,), None, 'power_on', S.RUNNING,
+                       S.ACTIVE),
+    'pause_instance': ((S.PAUSING,), 'supports_pause', 'pause',
+                       S.PAUSED_POWER, S.PAUSED),
+    'unpause_instance': ((S.UNPAUSING,), 'supports_pause', 'unpause',
+                         S.RUNNING, S.ACTIVE),
+}
+
+
+def fault_message(exc):
+    """A message a user can read: ours as they are, others with their type."""
+    if isinstance(exc, exception.HVAgentError):
+        text = str(exc)
+    else:
+        text = ('%s: %s' % (type(exc).__name__, exc)).rstrip(': ')
+    return text[:1024]
+
+
+class ComputeManager(host_sync.HostSyncMixin):
+    """Runs the instance operations the conductor casts to this host."""
+
+    target = messaging.Target(version='1.0')
+
+    def __init__(self, driver, conductor, host, report_callback=None):
+        self.driver = driver
+        self.conductor = conductor
+        self.host = host
+        self.report_callback = report_callback
+        self._locks = locks.LockTable()
+        self._build_slots = threading.BoundedSemaphore(
+            CONF.compute.max_concurrent_builds)
+
+    # ------------------------------------------------------------ endpoints
+    @rpc.expects(instance_uuid=UUID)
+    def build_and_run_instance(self, ctxt, instance_uuid):
+        with self._build_slots:
+            self._run(ctxt, instance_uuid, 'build_and_run_instance',
+                      (S.SCHEDULING, S.SPAWNING), self._build,
+                      rollback=self._destroy_guest, report=True)
+
+    @rpc.expects(instance_uuid=UUID, reboot_type=f.Enum(['SOFT', 'HARD']))
+    def reboot_instance(self, ctxt, instance_uuid, reboot_type):
+        def reboot(ctxt, instance):
+            self.driver.reboot(instance.uuid, reboot_type)
+            return {'vm_state': S.ACTIVE,
+                    'power_state': self.driver.get_info(
+                        instance.uuid).power_state}
+        self._run(ctxt, instance_uuid, 'reboot_instance',
+                  (S.REBOOTING, S.REBOOTING_HARD), reboot,
+                  capability='supports_reboot')
+
+    @rpc.expects(instance_uuid=UUID)
+    def stop_instance(self, ctxt, instance_uuid):
+        self._power_op(ctxt, instance_uuid, 'stop_instance')
+
+    @rpc.expects(instance_uuid=UUID)
+    def start_instance(self, ctxt, instance_uuid):
+        self._power_op(ctxt, instance_uuid, 'start_instance')
+
+    @rpc.expects(instance_uuid=UUID)
+    def pause_instance(self, ctxt, instance_uuid):
+        self._power_op(ctxt, instance_uuid, 'pause_instance')
+
+    @rpc.expects(instance_uuid=UUID)
+    def unpause_instance(self, ctxt, instance_uuid):
+        self._power_op(ctxt, instance_uuid, 'unpause_instance')
+
+    @rpc.expects(instance_uuid=UUID)
+    def terminate_instance(self, ctxt, instance_uuid):
+        # a delete overrides whatever task is pending, so no task guard
+        self._run(ctxt, instance_uuid, 'terminate_instance', None,
+                  self._terminate, report=True)
+
+    @rpc.expects(instance_uuid=UUID, volume_id=UUID)
+    def attach_volume(self, ctxt, instance_uuid, volume_id):
+        def attach(ctxt, instance):
+            bdm = self._bdm(instance, volume_id)
+            if bdm is None:
+                raise exception.VolumeNotFound(volume_id=volume_id,
+                                               instance=instance.uuid)
+            device = self.driver.attach_volume(
+                instance.uuid, volume_id, bdm.connection_info,
+                bdm.device_name)
+            self.conductor.block_device_update(
+                ctxt, instance_uuid=instance.uuid, volume_id=volume_id,
+                status='attached', device_name=device)
+            return {}
+
+        def rollback(ctxt, instance):
+            with contextlib.suppress(exception.GuestNotFound):
+                self.driver.detach_volume(instance.uuid, volume_id)
+            self.conductor.block_device_update(
+                ctxt, instance_uuid=instance.uuid, volume_id=volume_id,
+                destroy=True)
+        self._run(ctxt, instance_uuid, 'attach_volume',
+                  (S.ATTACHING_VOLUME,), attach,
+                  capability='supports_attach_volume', rollback=rollback)
+
+    @rpc.expects(instance_uuid=UUID, volume_id=UUID)
+    def detach_volume(self, ctxt, instance_uuid, volume_id):
+        def detach(ctxt, instance):
+            if self._bdm(instance, volume_id) is None:
+                LOG.info('Volume %s is already detached from %s',
+                         volume_id, instance.uuid)
+                return {}
+            self.driver.detach_volume(instance.uuid, volume_id)
+            self.conductor.block_device_update(
+                ctxt, instance_uuid=instance.uuid, volume_id=volume_id,
+                destroy=True)
+            return {}
+        self._run(ctxt, instance_uuid, 'detach_volume',
+                  (S.DETACHING_VOLUME,), detach,
+                  capability='supports_attach_volume')
+
+    @rpc.expects(instance_uuid=UUID,
+                 tail_length=f.Integer(min=1, max=10000, nullable=True))
+    def get_console_output(self, ctxt, instance_uuid, tail_length):
+        """Return the last ``tail_length`` lines (all if None) as text."""
+        self._check_capability('supports_console_output',
+                               'get_console_output')
+        try:
+            text = self.driver.get_console_output(
+                instance_uuid, CONF.compute.console_output_max_bytes)
+        except NotImplementedError:
+            raise self._unsupported('get_console_output') from None
+        if tail_length:
+            text = ''.join(text.splitlines(keepends=True)[-tail_length:])
+        return text
+
+    # ---------------------------------------------------- operation bodies
+    def _build(self, ctxt, instance):
+        self.conductor.instance_update(
+            ctxt, instance_uuid=instance.uuid,
+            updates={'vm_state': S.BUILDING, 'task_state': S.SPAWNING},
+            expected_task_state=[S.SCHEDULING, S.SPAWNING])
+        flavor = instance.flavor
+        spec = virt_driver.GuestSpec(
+            uuid=instance.uuid, name=instance.name, vcpus=flavor.vcpus,
+            memory_mb=flavor.memory_mb, root_gb=flavor.root_gb,
+            image_ref=instance.image_ref, project_id=instance.project_id,
+            metadata=dict(instance.metadata))
+        try:
+            self.driver.spawn(spec)
+        except exception.InstanceExists:
+            LOG.info('Guest of instance %s already exists (redelivered '
+                     'build); finishing the build', instance.uuid)
+        return {'vm_state': S.ACTIVE, 'launched_at': host_sync.utcnow_iso(),
+                'power_state': self.driver.get_info(
+                    instance.uuid).power_state}
+
+    def _destroy_guest(self, ctxt, instance):
+        self.driver.destroy(instance.uuid)
+
+    def _terminate(self, ctxt, instance):
+        self.driver.destroy(instance.uuid)
+        self.conductor.instance_destroy(ctxt, instance_uuid=instance.uuid)
+        return None  # the instance is gone: no final update
+
+    def _power_op(self, ctxt, instance_uuid, method):
+        task_states, capability, call, target, vm_state = POWER_OPS[method]
+
+        def body(ctxt, instance):
+            current = self.driver.get_info(instance.uuid).power_state
+            if current == target:
+                LOG.info('%s: guest of %s is already %s; fixing states only',
+                         method, instance.uuid, current)
+            elif call == 'power_off':
+                self.driver.power_off(
+                    instance.uuid,
+                    timeout=CONF.compute.graceful_shutdown_timeout)
+            else:
+                getattr(self.driver, call)(instance.uuid)
+            return {'vm_state': vm_state, 'power_state': self.driver.get_info(
+                instance.uuid).power_state}
+        self._run(ctxt, instance_uuid, method, task_states, body,
+                  capability=capability)
+
+    @staticmethod
+    def _bdm(instance, volume_id):
+        return next((b for b in instance.block_devices
+                     if b.volume_id == volume_id), None)
+
+    # ---------------------------------------------------------- machinery
+    def _run(self, ctxt, instance_uuid, method, task_states, body,
+             capability=None, rollback=None, report=False):
+        with self._locks.hold(instance_uuid):
+            try:
+                instance = self.conductor.instance_get(
+                    ctxt, instance_uuid=instance_uuid)
+            except exception.InstanceNotFound:
+                LOG.warning('%s: instance %s not found', method,
+                            instance_uuid)
+                return
+            if instance.host != self.host:
+                LOG.warning('%s: instance %s belongs to host %s, not %s',
+                            method, instance_uuid, instance.host, self.host)
+                return
+            if task_states is not None and \
+                    instance.task_state not in task_states:
+                LOG.info('%s of %s skipped: vm_state=%s task_state=%s (done '
+                         'already or superseded)', method, instance_uuid,
+                         instance.vm_state, instance.task_state)
+                return
+            self._act(ctxt, instance, 'compute_' + method, task_states,
+                      body, capability, rollback)
+        if report:
+            self._report()
+
+    def _act(self, ctxt, instance, event, task_states, body, capability,
+             rollback):
+        try:
+            self.conductor.action_event_start(
+                ctxt, instance_uuid=instance.uuid,
+                request_id=ctxt.request_id, event=event, host=self.host)
+            self._check_capability(capability, event)
+            try:
+                updates = body(ctxt, instance)
+            except NotImplementedError:
+                raise self._unsupported(event) from None
+            if updates is not None:
+                updates.setdefault('task_state', None)
+                self.conductor.instance_update(
+                    ctxt, instance_uuid=instance.uuid, updates=updates,
+                    expected_task_state=None if task_states is None
+                    else list(task_states))
+        except Exception as exc:
+            self._failed(ctxt, instance, event, exc, rollback)
+        else:
+            self._quietly('finish event ' + event,
+                          self.conductor.action_event_finish, ctxt,
+                          instance_uuid=instance.uuid,
+                          request_id=ctxt.request_id, event=event,
+                          result='Success', traceback=None)
+
+    def _failed(self, ctxt, instance, event, exc, rollback):
+        """Record a failure (called from an except block)."""
+        uuid = instance.uuid
+        tb = traceback.format_exc()[-65535:]
+        if rollback and not isinstance(exc, exception.OperationNotSupported):
+            self._quietly('roll back ' + event, rollback, ctxt, instance)
+        if isinstance(exc, SUPERSEDED):
+            LOG.warning('%s of %s abandoned: %s', event, uuid, exc)
+        else:
+            refused = isinstance(exc, REFUSED)
+            LOG.error('%s of %s failed: %s', event, uuid, exc,
+                      exc_info=not refused)
+            self._quietly('record fault', self.conductor.instance_fault_create,
+                          ctxt, instance_uuid=uuid, message=fault_message(exc),
+                          details=tb, host=self.host)
+            updates = {'task_state': None}
+            if not refused:
+                updates['vm_state'] = S.ERROR
+            self._quietly('set states', self.conductor.instance_update, ctxt,
+                          instance_uuid=uuid, updates=updates,
+                          expected_task_state=None)
+        self._quietly('finish event ' + event,
+                      self.conductor.action_event_finish, ctxt,
+                      instance_uuid=uuid, request_id=ctxt.request_id,
+                      event=event, result='Error', traceback=tb)
+
+    def _unsupported(self, operation):
+        operation = operation.replace('compute_', '', 1).replace('_', ' ')
+        return exception.OperationNotSupported(
+            driver=type(self.driver).__name__, operation=operation)
+
+    def _check_capability(self, capability, operation):
+        if capability and not self.driver.capabilities.get(capability):
+            raise self._unsupported(operation)
+
+    @staticmethod
+    def _quietly(what, func, *args, **kwargs):
+        try:
+            func(*args, **kwargs)
+        except Exception as e:
+            LOG.warning('Could not %s: %s', what, e)
+
+    def _report(self):
+        if self.report_callback is not None:
+            self._quietly('report resources', self.report_callback)

@@ -1,0 +1,487 @@
+"""ComputeManager against the FakeDriver and an in-memory conductor."""
+import threading
+import time
+import types
+import uuid
+
+import oslo_messaging as messaging
+import pytest
+
+from agent import exception
+from agent import objects
+from agent.compute import locks
+from agent.compute import manager as manager_mod
+from agent.objects import states as S
+from tests.unit.fakes import FakeConductor, conf, ctxt  # noqa: F401
+from virt import fake
+
+HOST = 'node1'
+
+
+class BlockingDriver(fake.FakeDriver):
+    """spawn() waits for ``release`` and counts how many run at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+        self.started = threading.Semaphore(0)
+        self.running = self.peak = 0
+        self.calls = []
+        self.guard = threading.Lock()
+
+    def spawn(self, spec):
+        with self.guard:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            self.calls.append(('spawn', spec.uuid))
+        self.started.release()
+        assert self.release.wait(10)
+        super().spawn(spec)
+        with self.guard:
+            self.running -= 1
+            self.calls.append(('spawned', spec.uuid))
+
+    def destroy(self, uuid):
+        self.calls.append(('destroy', uuid))
+        super().destroy(uuid)
+
+
+def make_env(driver=None):
+    env = types.SimpleNamespace(driver=driver or fake.FakeDriver(),
+                                conductor=FakeConductor(HOST), reports=[])
+    env.mgr = manager_mod.ComputeManager(
+        env.driver, env.conductor, HOST,
+        report_callback=lambda: env.reports.append(1))
+    return env
+
+
+@pytest.fixture
+def env(conf):  # noqa: F811
+    return make_env()
+
+
+def built(env, **fields):
+    """An active instance whose guest runs."""
+    inst = env.conductor.add_instance(**fields)
+    env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
+    assert env.conductor.get(inst.uuid).vm_state == S.ACTIVE
+    return inst.uuid
+
+
+def states_of(env, uuid):
+    i = env.conductor.get(uuid)
+    return i.vm_state, i.task_state, i.power_state
+
+
+def set_task(env, uuid, task_state):
+    env.conductor.get(uuid).update(task_state=task_state)
+
+
+def run_in_thread(func, **kw):
+    t = threading.Thread(target=func, args=(ctxt(),), kwargs=kw)
+    t.start()
+    return t
+
+
+# ------------------------------------------------------------------ build
+def test_build_makes_instance_active(env):
+    inst = env.conductor.add_instance()
+    env.mgr.build_and_run_instance(ctxt('req-1'), instance_uuid=inst.uuid)
+    assert states_of(env, inst.uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert env.conductor.get(inst.uuid).launched_at is not None
+    assert env.driver.list_guests() == [inst.uuid]
+    first, last = env.conductor.updates[0], env.conductor.updates[-1]
+    assert first[1] == {'vm_state': S.BUILDING, 'task_state': S.SPAWNING}
+    assert last[2] == [S.SCHEDULING, S.SPAWNING]
+    assert env.conductor.events_of(inst.uuid) == [
+        ('start', 'compute_build_and_run_instance', None),
+        ('finish', 'compute_build_and_run_instance', 'Success')]
+    assert {e['request_id'] for _, e in env.conductor.events} == {'req-1'}
+    assert env.reports == [1]
+
+
+@pytest.mark.parametrize('op', ['spawn', 'get_info'])
+def test_build_failure_cleans_up_and_errors(env, op):
+    inst = env.conductor.add_instance()
+    env.driver.fail_next(op, RuntimeError('disk full'))
+    env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
+    assert states_of(env, inst.uuid)[:2] == (S.ERROR, None)
+    assert env.driver.list_guests() == []
+    [fault] = env.conductor.faults_of(inst.uuid)
+    assert fault['message'] == 'RuntimeError: disk full'
+    assert 'Traceback' in fault['details'] and fault['host'] == HOST
+    assert env.conductor.events_of(inst.uuid)[-1] == (
+        'finish', 'compute_build_and_run_instance', 'Error')
+
+
+def test_double_build_makes_one_guest(env):
+    uuid_ = built(env)
+    events = len(env.conductor.events)
+    env.mgr.build_and_run_instance(ctxt(), instance_uuid=uuid_)
+    assert env.driver.list_guests() == [uuid_]
+    assert len(env.conductor.events) == events
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+
+
+def test_redelivered_build_adopts_existing_guest(env):
+    inst = env.conductor.add_instance(task_state=S.SPAWNING)
+    env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
+    env.driver.set_power_state(inst.uuid, S.RUNNING)
+    env.conductor.get(inst.uuid).update(vm_state=S.BUILDING,
+                                        task_state=S.SPAWNING)
+    env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
+    assert states_of(env, inst.uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert env.driver.list_guests() == [inst.uuid]
+    assert not env.conductor.faults
+
+
+def test_build_of_other_hosts_instance_is_ignored(env):
+    inst = env.conductor.add_instance(host='node2')
+    env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
+    assert env.driver.list_guests() == []
+    assert env.conductor.calls == ['instance_get']
+
+
+def test_build_of_unknown_instance_is_logged_only(env):
+    env.mgr.build_and_run_instance(ctxt(), instance_uuid=str(uuid.uuid4()))
+    assert env.conductor.calls == ['instance_get']
+
+
+# ------------------------------------------------------------------ delete
+def test_terminate_twice(env):
+    uuid_ = built(env)
+    set_task(env, uuid_, S.DELETING)
+    for _ in range(2):          # the second one finds it deleted already
+        env.mgr.terminate_instance(ctxt(), instance_uuid=uuid_)
+        assert env.conductor.get(uuid_).vm_state == S.DELETED
+    assert env.driver.list_guests() == []
+    assert not env.conductor.faults
+    assert env.conductor.calls.count('instance_destroy') == 2
+    assert env.reports == [1, 1, 1]
+
+
+def test_terminate_with_missing_guest(env):
+    uuid_ = built(env)
+    env.driver.destroy(uuid_)
+    set_task(env, uuid_, S.DELETING)
+    env.mgr.terminate_instance(ctxt(), instance_uuid=uuid_)
+    assert env.conductor.get(uuid_).vm_state == S.DELETED
+    assert env.conductor.events_of(uuid_)[-1][2] == 'Success'
+
+
+# ------------------------------------------------------- power operations
+@pytest.mark.parametrize('method,task,prepare,expected', [
+    ('stop_instance', S.POWERING_OFF, None, (S.STOPPED, None, S.SHUTDOWN)),
+    ('start_instance', S.POWERING_ON, 'power_off',
+     (S.ACTIVE, None, S.RUNNING)),
+    ('pause_instance', S.PAUSING, None, (S.PAUSED, None, S.PAUSED_POWER)),
+    ('unpause_instance', S.UNPAUSING, 'pause', (S.ACTIVE, None, S.RUNNING)),
+])
+def test_power_operations(env, method, task, prepare, expected):
+    uuid_ = built(env)
+    if prepare:
+        getattr(env.driver, prepare)(uuid_)
+    set_task(env, uuid_, task)
+    getattr(env.mgr, method)(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == expected
+    assert env.conductor.updates[-1][2] == [task]
+    assert env.conductor.events_of(uuid_)[-1] == (
+        'finish', 'compute_' + method, 'Success')
+
+
+@pytest.mark.parametrize('reboot_type,task', [('SOFT', S.REBOOTING),
+                                              ('HARD', S.REBOOTING_HARD)])
+def test_reboot(env, reboot_type, task):
+    uuid_ = built(env)
+    set_task(env, uuid_, task)
+    env.mgr.reboot_instance(ctxt(), instance_uuid=uuid_,
+                            reboot_type=reboot_type)
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    assert '%s reboot' % reboot_type in env.driver.get_console_output(
+        uuid_, 65536)
+
+
+def test_stop_of_stopped_guest_only_fixes_states(env):
+    uuid_ = built(env)
+    env.driver.power_off(uuid_)
+    console = env.driver.get_console_output(uuid_, 65536)
+    set_task(env, uuid_, S.POWERING_OFF)
+    env.mgr.stop_instance(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == (S.STOPPED, None, S.SHUTDOWN)
+    assert env.driver.get_console_output(uuid_, 65536) == console
+
+
+def test_start_of_running_guest_only_fixes_states(env):
+    uuid_ = built(env)
+    env.conductor.get(uuid_).update(vm_state=S.STOPPED,
+                                    task_state=S.POWERING_ON)
+    env.mgr.start_instance(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    assert env.driver.get_console_output(uuid_, 65536).count('login:') == 1
+
+
+def test_stale_message_is_dropped(env):
+    uuid_ = built(env)
+    before = list(env.conductor.calls)
+    env.mgr.stop_instance(ctxt(), instance_uuid=uuid_)   # task_state None
+    assert env.conductor.calls == before + ['instance_get']
+    assert env.driver.get_info(uuid_).power_state == S.RUNNING
+
+
+def test_driver_failure_puts_instance_in_error(env):
+    uuid_ = built(env)
+    env.driver.fail_next('reboot', exception.VirtDriverError(reason='boom'))
+    set_task(env, uuid_, S.REBOOTING)
+    env.mgr.reboot_instance(ctxt(), instance_uuid=uuid_, reboot_type='SOFT')
+    assert states_of(env, uuid_)[:2] == (S.ERROR, None)
+    assert env.conductor.faults_of(uuid_)[0]['message'] == \
+        'Virt driver error: boom'
+    assert env.driver.list_guests() == [uuid_]     # not destroyed
+
+
+def test_unsupported_operation_keeps_vm_state(env):
+    uuid_ = built(env)
+    env.driver.capabilities = dict(env.driver.capabilities,
+                                   supports_pause=False)
+    set_task(env, uuid_, S.PAUSING)
+    env.mgr.pause_instance(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    [fault] = env.conductor.faults_of(uuid_)
+    assert fault['message'] == 'The FakeDriver virt driver cannot pause ' \
+        'instance'
+    assert env.conductor.events_of(uuid_)[-1][2] == 'Error'
+
+
+def test_not_implemented_is_unsupported(env):
+    uuid_ = built(env)
+
+    def pause(uuid):
+        raise NotImplementedError
+    env.driver.pause = pause
+    set_task(env, uuid_, S.PAUSING)
+    env.mgr.pause_instance(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    assert 'cannot pause' in env.conductor.faults_of(uuid_)[0]['message']
+
+
+def test_superseded_operation_changes_nothing(env):
+    uuid_ = built(env)
+    set_task(env, uuid_, S.POWERING_OFF)
+    real_power_off = env.driver.power_off
+
+    def power_off(uuid, timeout=0):   # a delete arrives meanwhile
+        set_task(env, uuid_, S.DELETING)
+        real_power_off(uuid, timeout)
+    env.driver.power_off = power_off
+    env.mgr.stop_instance(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_)[:2] == (S.ACTIVE, S.DELETING)
+    assert not env.conductor.faults
+    assert env.conductor.events_of(uuid_)[-1][2] == 'Error'
+
+
+# ------------------------------------------------------------------ volumes
+def with_volume(env, status='attaching'):
+    vol = str(uuid.uuid4())
+    uuid_ = built(env)
+    env.conductor.get(uuid_).update(
+        task_state=S.ATTACHING_VOLUME, block_devices=[objects.BlockDevice(
+            volume_id=vol, connection_info={'path': '/dev/sdz'},
+            status=status)])
+    return uuid_, vol
+
+
+def test_attach_and_detach_volume(env):
+    uuid_, vol = with_volume(env)
+    env.mgr.attach_volume(ctxt(), instance_uuid=uuid_, volume_id=vol)
+    inst = env.conductor.get(uuid_)
+    assert (inst.vm_state, inst.task_state) == (S.ACTIVE, None)
+    [bdm] = inst.block_devices
+    assert (bdm.status, bdm.device_name) == ('attached', 'vdb')
+    assert env.driver.get_volumes(uuid_) == {vol: 'vdb'}
+    set_task(env, uuid_, S.DETACHING_VOLUME)
+    env.mgr.detach_volume(ctxt(), instance_uuid=uuid_, volume_id=vol)
+    assert env.conductor.get(uuid_).block_devices == []
+    assert env.driver.get_volumes(uuid_) == {}
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    set_task(env, uuid_, S.DETACHING_VOLUME)       # redelivered detach
+    env.mgr.detach_volume(ctxt(), instance_uuid=uuid_, volume_id=vol)
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    assert not env.conductor.faults
+
+
+def test_failed_attach_rolls_back(env):
+    uuid_, vol = with_volume(env)
+    env.driver.fail_next('attach_volume', RuntimeError('iscsi login'))
+    env.mgr.attach_volume(ctxt(), instance_uuid=uuid_, volume_id=vol)
+    assert env.conductor.get(uuid_).block_devices == []
+    assert states_of(env, uuid_)[:2] == (S.ERROR, None)
+
+
+def test_attach_of_unknown_volume_is_refused(env):
+    uuid_, _ = with_volume(env)
+    env.mgr.attach_volume(ctxt(), instance_uuid=uuid_,
+                          volume_id=str(uuid.uuid4()))
+    assert states_of(env, uuid_)[:2] == (S.ACTIVE, None)
+    assert len(env.conductor.faults_of(uuid_)) == 1
+
+
+# ------------------------------------------------------------------ console
+def test_console_tail(env, conf):  # noqa: F811
+    uuid_ = built(env)
+    for _ in range(50):
+        env.driver.reboot(uuid_, 'SOFT')
+    out = env.mgr.get_console_output(ctxt(), instance_uuid=uuid_,
+                                     tail_length=2)
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[-1].endswith('login:')
+    full = env.mgr.get_console_output(ctxt(), instance_uuid=uuid_)
+    assert len(full.splitlines()) > 100
+    conf('console_output_max_bytes', 1024)
+    bounded = env.mgr.get_console_output(ctxt(), instance_uuid=uuid_,
+                                         tail_length=10000)
+    assert 0 < len(bounded.encode()) <= 1024
+
+
+def unwrap(excinfo):
+    return excinfo.value.exc_info[1]
+
+
+def test_console_of_missing_guest_raises_expected(env):
+    with pytest.raises(messaging.ExpectedException) as ei:
+        env.mgr.get_console_output(ctxt(), instance_uuid=str(uuid.uuid4()),
+                                   tail_length=None)
+    assert isinstance(unwrap(ei), exception.GuestNotFound)
+
+
+# --------------------------------------------------------- payload checks
+@pytest.mark.parametrize('method,kwargs', [
+    ('build_and_run_instance', {'instance_uuid': 'not-a-uuid'}),
+    ('build_and_run_instance', {}),
+    ('stop_instance', {'instance_uuid': str(uuid.uuid4()), 'force': True}),
+    ('reboot_instance', {'instance_uuid': str(uuid.uuid4()),
+                         'reboot_type': 'MEDIUM'}),
+    ('attach_volume', {'instance_uuid': str(uuid.uuid4()),
+                       'volume_id': 7}),
+    ('get_console_output', {'instance_uuid': str(uuid.uuid4()),
+                            'tail_length': 0}),
+    ('get_console_output', {'instance_uuid': str(uuid.uuid4()),
+                            'tail_length': 10001}),
+    ('get_console_output', {'instance_uuid': str(uuid.uuid4()),
+                            'tail_length': '5'}),
+])
+def test_malformed_payload_rejected(env, method, kwargs):
+    with pytest.raises(messaging.ExpectedException) as ei:
+        getattr(env.mgr, method)(ctxt(), **kwargs)
+    assert isinstance(unwrap(ei), exception.InvalidRPCPayload)
+    assert env.conductor.calls == []
+    assert env.driver.list_guests() == []
+
+
+# -------------------------------------------------------------- concurrency
+def test_builds_are_bounded(conf):  # noqa: F811
+    conf('max_concurrent_builds', 2)
+    env = make_env(BlockingDriver())
+    uuids = [env.conductor.add_instance().uuid for _ in range(3)]
+    threads = [run_in_thread(env.mgr.build_and_run_instance, instance_uuid=u)
+               for u in uuids]
+    for _ in range(2):
+        assert env.driver.started.acquire(timeout=5)
+    assert not env.driver.started.acquire(timeout=0.3)  # third one waits
+    assert env.driver.running == 2
+    env.driver.release.set()
+    for t in threads:
+        t.join(10)
+    assert env.driver.peak == 2
+    assert all(states_of(env, u)[0] == S.ACTIVE for u in uuids)
+
+
+def test_operations_on_one_instance_are_serialized(conf):  # noqa: F811
+    env = make_env(BlockingDriver())
+    inst = env.conductor.add_instance()
+    build = run_in_thread(env.mgr.build_and_run_instance,
+                          instance_uuid=inst.uuid)
+    assert env.driver.started.acquire(timeout=5)
+    set_task(env, inst.uuid, S.DELETING)           # the user deletes it
+    delete = run_in_thread(env.mgr.terminate_instance,
+                           instance_uuid=inst.uuid)
+    time.sleep(0.3)
+    assert ('destroy', inst.uuid) not in env.driver.calls
+    env.driver.release.set()
+    build.join(10)
+    delete.join(10)
+    assert env.driver.calls.index(('spawned', inst.uuid)) < \
+        env.driver.calls.index(('destroy', inst.uuid))
+    assert env.conductor.get(inst.uuid).vm_state == S.DELETED
+    assert env.driver.list_guests() == []
+    assert len(env.mgr._locks) == 0
+
+
+def test_lock_table_does_not_grow():
+    table = locks.LockTable()
+    for i in range(100):
+        with table.hold(i):
+            assert len(table) == 1
+    assert len(table) == 0
+    with table.hold('a'):
+        with table.hold('a', blocking=False) as held:
+            assert not held
+    assert len(table) == 0
+
+
+def test_report_callback_failure_does_not_break_build(conf):  # noqa: F811
+    env = make_env()
+
+    def broken():
+        raise RuntimeError('conductor away')
+    env.mgr.report_callback = broken
+    built(env)
+
+
+# ---------------------------------------------------- start-up and sync
+def test_init_host_recovers_interrupted_work(env):
+    c, d = env.conductor, env.driver
+    lost = c.add_instance(task_state=S.SPAWNING)
+    made = c.add_instance(task_state=S.SPAWNING)
+    queued = c.add_instance()                               # scheduling
+    dying = c.add_instance(vm_state=S.ACTIVE, task_state=S.DELETING)
+    stopping = c.add_instance(vm_state=S.ACTIVE, task_state=S.POWERING_OFF,
+                              power_state=S.RUNNING)
+    gone = c.add_instance(vm_state=S.ACTIVE, task_state=None,
+                          power_state=S.RUNNING)
+    for inst in (made, dying, stopping):
+        d.spawn(manager_mod.virt_driver.GuestSpec(
+            uuid=inst.uuid, name=inst.name, vcpus=1, memory_mb=1,
+            root_gb=1))
+    env.mgr.init_host(ctxt())
+    assert d.host == HOST
+    assert states_of(env, lost.uuid) == (S.ERROR, None, S.NOSTATE)
+    assert c.faults_of(lost.uuid)[0]['message'] == \
+        'Build interrupted by agent restart'
+    assert states_of(env, made.uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert states_of(env, queued.uuid) == (S.BUILDING, S.SCHEDULING,
+                                           S.NOSTATE)
+    assert c.get(dying.uuid).vm_state == S.DELETED
+    assert states_of(env, stopping.uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert states_of(env, gone.uuid) == (S.ACTIVE, None, S.NOSTATE)
+    assert sorted(d.list_guests()) == sorted([made.uuid, stopping.uuid])
+    assert env.reports == [1]
+
+
+def test_sync_power_states(env):
+    running, shut, paused, busy = (built(env) for _ in range(4))
+    env.driver.set_power_state(shut, S.SHUTDOWN)
+    env.driver.set_power_state(paused, S.PAUSED_POWER)
+    env.driver.set_power_state(busy, S.SHUTDOWN)
+    set_task(env, busy, S.REBOOTING)
+    gone = env.conductor.add_instance(vm_state=S.ACTIVE, task_state=None,
+                                      power_state=S.RUNNING)
+    env.mgr.sync_power_states(ctxt())
+    assert states_of(env, running) == (S.ACTIVE, None, S.RUNNING)
+    assert states_of(env, shut) == (S.STOPPED, None, S.SHUTDOWN)
+    assert env.conductor.events_of(shut)[-2:] == [
+        ('start', 'compute_sync_power_state', None),
+        ('finish', 'compute_sync_power_state', 'Success')]
+    assert states_of(env, paused) == (S.ACTIVE, None, S.PAUSED_POWER)
+    assert states_of(env, busy) == (S.ACTIVE, S.REBOOTING, S.RUNNING)
+    assert states_of(env, gone.uuid) == (S.ACTIVE, None, S.NOSTATE)
+    assert env.conductor.updates[-1][2] == [None]

@@ -1,0 +1,122 @@
+"""Request -> active latency of the boot flow on the fake driver.
+
+    python -m tools.bench.boot [--boots 200] [--rabbit URL] [--skip-rabbit]
+
+Runs conductor, scheduler and compute agent in this process, first on the
+in-process ``kombu+memory:////`` transport, then on RabbitMQ (a private
+vhost), boots N instances one after another and prints p50/p95 from the
+boot request until the instance reads back active. The baseline, run in the
+same process on the same transport, is one bare RPC round trip (an echo
+endpoint): the ratio says how many round trips' worth a boot costs.
+"""
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+import agent.conf  # noqa: F401
+from agent import allinone
+from agent import context
+from agent import rpc
+from agent.objects import states
+
+CONF = cfg.CONF
+
+
+class Echo:
+    target = messaging.Target(version='1.0')
+
+    def echo(self, ctxt, value):
+        return value
+
+
+def percentile(values, pct):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(pct / 100 * len(values))))]
+
+
+def baseline_ms(n=200):
+    server = rpc.get_server('bench-echo', CONF.host, [Echo()])
+    server.start()
+    client = messaging.get_rpc_client(
+        rpc.get_transport(), messaging.Target(topic='bench-echo'))
+    client.call({}, 'echo', value=1)  # warm up
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        client.call({}, 'echo', value=1)
+        times.append((time.perf_counter() - t0) * 1e3)
+    server.stop()
+    server.wait()
+    return statistics.median(times)
+
+
+def boot_latencies(n):
+    conductor = rpc.ConductorAPI()
+    ctxt = context.RequestContext(user_id='bench', project_id='bench')
+    times, uuids = [], []
+    for i in range(n):
+        t0 = time.perf_counter()
+        inst = conductor.boot_instance(
+            ctxt, name='bench-%d' % i, flavor='m1.tiny', image_ref=None,
+            availability_zone=None, hints={}, metadata={}, networks=[])
+        while inst.vm_state == states.BUILDING:
+            time.sleep(0.0005)
+            inst = conductor.instance_show(ctxt, ref=inst.uuid)
+        times.append((time.perf_counter() - t0) * 1e3)
+        assert inst.vm_state == states.ACTIVE, inst.fault
+        uuids.append(inst.uuid)
+    for u in uuids:  # leave the node empty for the next run
+        conductor.instance_action(ctxt, ref=u, action='delete',
+                                  volume_id=None, connection_info={})
+    return times
+
+
+def run(label, url, boots, state):
+    CONF.set_override('state_path', state)
+    CONF.set_override('max_instances_per_host', boots + 10, 'scheduler')
+    services = allinone.start_services(url)
+    try:
+        base = baseline_ms()
+        times = boot_latencies(boots)
+    finally:
+        for svc in reversed(services):
+            svc.stop()
+        rpc.cleanup()
+    p50, p95 = percentile(times, 50), percentile(times, 95)
+    print('boot %-9s %d boots: p50 %.1f ms  p95 %.1f ms   baseline RPC '
+          'round trip %.2f ms   p50/baseline %.0fx'
+          % (label, boots, p50, p95, base, p50 / base))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--boots', type=int, default=200)
+    parser.add_argument('--skip-rabbit', action='store_true')
+    args = parser.parse_args()
+    CONF([], project='hvagent', default_config_files=[],
+         default_config_dirs=[])
+    CONF.set_override('compute_driver', 'fake', 'compute')
+    CONF.set_override('host', 'bench-node')
+    with tempfile.TemporaryDirectory() as tmp:
+        run('in-process', allinone.MEMORY_URL, args.boots, tmp + '/mem')
+        if args.skip_rabbit:
+            return
+        vhost = 'hvbench-%s' % uuid.uuid4().hex[:8]
+        subprocess.run(['rabbitmqctl', '-q', 'add_vhost', vhost], check=True)
+        subprocess.run(['rabbitmqctl', '-q', 'set_permissions', '-p', vhost,
+                        'guest', '.*', '.*', '.*'], check=True)
+        try:
+            run('rabbitmq', 'rabbit://guest:guest@127.0.0.1:5672/' + vhost,
+                args.boots, tmp + '/rabbit')
+        finally:
+            subprocess.run(['rabbitmqctl', '-q', 'delete_vhost', vhost])
+
+
+if __name__ == '__main__':
+    main()

@@ -93,6 +93,7 @@ def demo(args):
     print('--- console ---')
     print(conductor.console_output(ctxt, ref=inst.uuid, length=50).rstrip())
     print('--- end console ---')
+    ctxt = context.RequestContext(user_id='demo', project_id='demo')
     conductor.instance_action(ctxt, ref=inst.uuid, action='delete',
                               volume_id=None, connection_info={})
     print('Deleting %s' % inst.uuid)
@@ -102,14 +103,16 @@ def demo(args):
 
 def main(argv=None):
     args, rest = _parse(sys.argv[1:] if argv is None else argv)
-    service.parse_config(rest, defaults={'compute.compute_driver': 'fake'})
+    defaults = {'compute.compute_driver': 'fake'}
+    if not args.serve:
+        defaults['transport_url'] = MEMORY_URL
+    service.parse_config(rest, defaults=defaults)
     service.setup_logging()
-    url = None if args.serve or CONF.transport_url else MEMORY_URL
-    services = start_services(url)
+    services = start_services()
     try:
         if args.serve:
             print('All-in-one node %s serving on %s; try: hvctl list'
-                  % (CONF.host, CONF.transport_url or 'rabbit://localhost'))
+                  % (CONF.host, CONF.transport_url))
             service.Service('hvagent-allinone').run_until_signalled()
             return 0
         return demo(args)

@@ -213,10 +213,11 @@ def main(argv=None):
     try:
         return run(args, rpc.ConductorAPI(), ctxt)
     except exception.HVAgentError as e:
-        print('hvctl: error: %s' % e, file=sys.stderr)
+        print('hvctl: error: %s' % exception.text(e), file=sys.stderr)
         return 1
     except Exception as e:  # MessagingTimeout, a broken transport...
-        print('hvctl: error: %s: %s' % (type(e).__name__, e), file=sys.stderr)
+        print('hvctl: error: %s: %s' % (type(e).__name__, exception.text(e)),
+              file=sys.stderr)
         return 2
     finally:
         rpc.cleanup()

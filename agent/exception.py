@@ -77,3 +77,11 @@ class DuplicateName(HVAgentError):
 
 class OperationNotSupported(HVAgentError):
     msg = 'The %(driver)s virt driver cannot %(operation)s'
+
+
+def text(exc):
+    """The readable message of an exception, also for one raised remotely
+    (oslo.messaging appends the remote traceback to ``str()`` of those)."""
+    if isinstance(exc, HVAgentError) and exc.args:
+        return str(exc.args[0])
+    return str(exc).split('\nTraceback', 1)[0].strip()

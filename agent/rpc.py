@@ -31,6 +31,10 @@ def init(conf=CONF, url=None):
     if _TRANSPORT is None:
         _TRANSPORT = messaging.get_rpc_transport(
             conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS)
+        if (url or conf.transport_url or '').startswith('kombu+memory'):
+            # the in-process broker has no AMQP heartbeats; don't ask for them
+            conf.set_override('heartbeat_timeout_threshold', 0,
+                              group='oslo_messaging_rabbit')
     return _TRANSPORT
 
 
@@ -72,6 +76,9 @@ class Serializer(messaging.NoOpSerializer):
                 return entity
         if isinstance(entity, list):
             return [self.deserialize_entity(ctxt, e) for e in entity]
+        if isinstance(entity, dict):
+            return {k: self.deserialize_entity(ctxt, v)
+                    for k, v in entity.items()}
         return entity
 
     def serialize_context(self, ctxt):
@@ -235,7 +242,7 @@ class ConductorAPI(_Client):
 
     Version history:
       1.0 - agent side: instance_get, instances_get_by_host, instance_update,
-            instance_fault_create, action_event_start, action_event_finish,
+            instance_destroy, instance_fault_create, action_event_start, action_event_finish,
             block_device_update, compute_node_update, service_heartbeat;
             user side: boot_instance, instance_list, instance_show,
             instance_action, console_output, flavor_list, host_list,
@@ -256,7 +263,7 @@ class ConductorAPI(_Client):
 
 CONDUCTOR_METHODS = frozenset((
     'instance_get', 'instances_get_by_host', 'instance_update',
-    'instance_fault_create', 'action_event_start', 'action_event_finish',
+    'instance_destroy', 'instance_fault_create', 'action_event_start', 'action_event_finish',
     'block_device_update', 'compute_node_update', 'service_heartbeat',
     'boot_instance', 'instance_list', 'instance_show', 'instance_action',
     'console_output', 'flavor_list', 'host_list', 'action_list'))

@@ -5,6 +5,7 @@ A service starts its RPC servers, then its periodic tasks, tells systemd it
 is ready, and runs until SIGTERM/SIGINT; then it stops taking messages,
 lets in-flight handlers finish (oslo.messaging's server.wait()), and exits 0.
 """
+import faulthandler
 import logging
 import os
 import signal
@@ -42,6 +43,8 @@ def setup_logging(debug=False):
     for noisy in ('oslo.messaging', 'oslo_messaging', 'kombu', 'amqp',
                   'alembic', 'stevedore'):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "No hostname was supplied" for every in-process (memory) connection
+    logging.getLogger('kombu.connection').setLevel(logging.ERROR)
 
 
 class Periodic:
@@ -126,6 +129,8 @@ def run(build_service, argv=None):
     from agent import rpc
     parse_config(sys.argv[1:] if argv is None else argv)
     setup_logging()
+    # `kill -USR2 <pid>` prints every thread's stack: for a hung service
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     rpc.init()
     svc = build_service()
     svc.start()

@@ -55,9 +55,10 @@ POWER_OPS = {
 def fault_message(exc):
     """A message a user can read: ours as they are, others with their type."""
     if isinstance(exc, exception.HVAgentError):
-        text = str(exc)
+        text = exception.text(exc)
     else:
-        text = ('%s: %s' % (type(exc).__name__, exc)).rstrip(': ')
+        text = ('%s: %s' % (type(exc).__name__,
+                            exception.text(exc))).rstrip(': ')
     return text[:1024]
 
 

@@ -95,13 +95,16 @@ class ComputeTaskManager:
         try:
             host = self.scheduler.select_destination(ctxt, spec)
         except exception.NoValidHost as e:
-            LOG.warning('Instance %s: %s', spec.instance_uuid, e)
-            self._fail_build(ctxt, spec.instance_uuid, str(e), code=404)
+            LOG.warning('Instance %s: %s', spec.instance_uuid,
+                        exception.text(e))
+            self._fail_build(ctxt, spec.instance_uuid, exception.text(e),
+                             code=404)
             return
         except Exception as e:  # scheduler unreachable, timeout...
             LOG.exception('Scheduling %s failed', spec.instance_uuid)
             self._fail_build(ctxt, spec.instance_uuid,
-                             'Scheduling failed: %s' % e)
+                             'Scheduling failed: %s: %s'
+                             % (type(e).__name__, exception.text(e)))
             return
         LOG.info('Instance %s scheduled to %s', spec.instance_uuid, host)
         self.compute.build_and_run_instance(ctxt, host, spec.instance_uuid)

@@ -49,7 +49,7 @@ def instance_create(session, *, uuid, name, project_id, user_id, flavor,
 def instance_get(session, uuid, for_update=False):
     query = sa.select(M.Instance).where(M.Instance.uuid == uuid)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(of=M.Instance)
     row = session.scalar(query)
     if row is None:
         raise exception.InstanceNotFound(instance=uuid)

@@ -1,17 +1,9 @@
 """Fixtures shared by the functional tests (real daemons, real servers)."""
 import pytest
-from oslo_config import cfg
 
-import agent.conf  # noqa: F401
 from agent import rpc
 from tests.dbfixtures import db_url, empty_db_url  # noqa: F401
 from tests.functional import rabbit
-
-
-@pytest.fixture(scope='session', autouse=True)
-def _conf():
-    cfg.CONF([], project='hvagent', default_config_files=[],
-             default_config_dirs=[])
 
 
 @pytest.fixture

@@ -25,18 +25,22 @@ VOLUME = str(uuid.UUID(int=7))
 def cloud(tmp_path, vhost, rpc_client_transport):
     dep = deployment.Deployment(
         tmp_path, vhost.url, 'sqlite:///%s' % (tmp_path / 'hv.sqlite'))
-    dep.start()
-    rpc_client_transport(vhost.url)
-    conductor = rpc.ConductorAPI(timeout=30)
-    ctxt = context.RequestContext(user_id='alice', project_id='p1')
-    deadline = time.monotonic() + 60
-    while not any(h['node'] and h['service'].up
-                  for h in conductor.host_list(ctxt)):
-        assert time.monotonic() < deadline, dep.log('hvagent-compute')
-        time.sleep(0.2)
-    dep.conductor, dep.ctxt, dep.vhost = conductor, ctxt, vhost
-    yield dep
-    codes = dep.stop()
+    try:
+        dep.start()
+        rpc_client_transport(vhost.url)
+        conductor = rpc.ConductorAPI(timeout=30)
+        ctxt = context.RequestContext(user_id='alice', project_id='p1')
+        deadline = time.monotonic() + 60
+        # ready when the agent reported and the scheduler beat its heart
+        # (a call to a topic nobody consumes yet is dropped by the broker)
+        while {h['service'].binary for h in conductor.host_list(ctxt)
+               if h['service'].up} != set(deployment.SERVICES):
+            assert time.monotonic() < deadline, dep.log('hvagent-compute')
+            time.sleep(0.2)
+        dep.conductor, dep.ctxt, dep.vhost = conductor, ctxt, vhost
+        yield dep
+    finally:
+        codes = dep.stop()
     assert set(codes.values()) == {0}, codes
 
 
@@ -53,7 +57,9 @@ def settle(dep, uuid_, timeout=30):
 def act(dep, ref, action, **kw):
     kw.setdefault('volume_id', None)
     kw.setdefault('connection_info', {})
-    dep.conductor.instance_action(dep.ctxt, ref=ref, action=action, **kw)
+    # every request has its own request id, as every hvctl call does
+    ctxt = context.RequestContext(user_id='alice', project_id='p1')
+    dep.conductor.instance_action(ctxt, ref=ref, action=action, **kw)
     return settle(dep, ref)
 
 

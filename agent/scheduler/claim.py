@@ -1,0 +1,162 @@
+"""The atomic claim of a host's resources, and its release.
+
+A claim is one transaction of two conditional UPDATEs:
+
+1. ``instances``: host/node := the host, claimed := true, where the
+   instance is alive and not claimed yet (else ClaimFailed: nothing to
+   place);
+2. ``compute_nodes``: the request is added to the ``*_used`` columns,
+   ``running_vms`` and ``generation`` go up by one - where the new usage
+   stays within capacity x allocation ratio and running_vms is below the
+   maximum. No row updated means another scheduler got there first: the
+   transaction rolls back and the caller tries its next host.
+
+The database evaluates the condition against the row it locks (SQLite
+serialises writers; PostgreSQL and MariaDB re-check the WHERE on the newest
+row version under READ COMMITTED), so racing schedulers never over-commit,
+whatever their caches said. Both tables are touched in the same order as in
+``release`` (instance first), so a claim and a release cannot deadlock.
+
+The statements are built once with SQLAlchemy Core. The claim, the hot
+path, runs them precompiled on the DBAPI connection; the release runs in
+the conductor's session like any other statement.
+"""
+import weakref
+
+import sqlalchemy as sa
+from sqlalchemy.orm import attributes
+
+from agent import exception
+from agent.db import models
+
+_N, _I = models.ComputeNode.__table__, models.Instance.__table__
+_p = sa.bindparam
+
+
+def _ratio(name):
+    return _p(name, type_=sa.Float)
+
+
+_ZERO, _ONE = sa.literal_column('0'), sa.literal_column('1')
+
+_CLAIM_INSTANCE = sa.update(_I).where(
+    _I.c.uuid == _p('i_uuid'), _I.c.deleted == _ZERO,
+    _I.c.claimed == sa.false(),
+).values(host=_p('i_host'), node=_p('i_host'), claimed=sa.true())
+
+_CLAIM_NODE = sa.update(_N).where(
+    _N.c.id == _p('n_id'),
+    _N.c.vcpus_used + _p('d_vcpus') <= _N.c.vcpus * _ratio('cpu_ratio'),
+    _N.c.memory_mb_used + _p('d_ram') <= _N.c.memory_mb * _ratio('ram_ratio'),
+    _N.c.local_gb_used + _p('d_disk') <= _N.c.local_gb * _ratio('disk_ratio'),
+    _N.c.running_vms < _p('max_vms'),
+).values(vcpus_used=_N.c.vcpus_used + _p('d_vcpus'),
+         memory_mb_used=_N.c.memory_mb_used + _p('d_ram'),
+         local_gb_used=_N.c.local_gb_used + _p('d_disk'),
+         running_vms=_N.c.running_vms + _ONE,
+         generation=_N.c.generation + _ONE)
+
+_RELEASE_INSTANCE = sa.update(_I).where(
+    _I.c.uuid == _p('i_uuid'), _I.c.claimed == sa.true(),
+).values(claimed=sa.false())
+
+_RELEASE_NODE = sa.update(_N).where(_N.c.host == _p('n_host')).values(
+    vcpus_used=_N.c.vcpus_used - _p('d_vcpus'),
+    memory_mb_used=_N.c.memory_mb_used - _p('d_ram'),
+    local_gb_used=_N.c.local_gb_used - _p('d_disk'),
+    running_vms=_N.c.running_vms - 1,
+    generation=_N.c.generation + 1)
+
+
+class _Precompiled:
+    """A Core statement compiled once per dialect and run straight on the
+    DBAPI cursor: that skips SQLAlchemy's per-execution work, which would
+    cost as much as the database itself. The values are plain ints, floats
+    and strings; only the ``updated_at`` that the models set on every
+    update needs the dialect's conversion."""
+
+    def __init__(self, stmt, names):
+        self.stmt, self.names = stmt, frozenset(names) | {'updated_at'}
+        self._by_dialect = weakref.WeakKeyDictionary()
+
+    def _compiled(self, dialect):
+        found = self._by_dialect.get(dialect)
+        if found is None:
+            compiled = self.stmt.compile(dialect=dialect)
+            order = compiled.positiontup if compiled.positional else None
+            assert set(order or compiled.binds) <= self.names, \
+                compiled.binds
+            to_db = sa.DateTime().dialect_impl(dialect).bind_processor(
+                dialect) or (lambda v: v)
+            found = self._by_dialect[dialect] = (compiled.string, order,
+                                                 to_db)
+        return found
+
+    def execute(self, cursor, dialect, params):
+        """Run with ``params`` (a dict); return the rowcount."""
+        sql, order, to_db = self._compiled(dialect)
+        params['updated_at'] = to_db(models.utcnow())
+        cursor.execute(sql, [params[k] for k in order] if order else params)
+        return cursor.rowcount
+
+
+_CLAIM_INSTANCE_SQL = _Precompiled(_CLAIM_INSTANCE, ('i_uuid', 'i_host'))
+_CLAIM_NODE_SQL = _Precompiled(_CLAIM_NODE, (
+    'n_id', 'd_vcpus', 'd_ram', 'd_disk', 'cpu_ratio', 'ram_ratio',
+    'disk_ratio', 'max_vms'))
+
+
+def claim(engine, node_id, host, spec, settings):
+    """Claim ``spec`` on compute node ``node_id`` (named ``host``) and set
+    the instance's host, in one transaction.
+
+    Return True if the claim holds, False if the host no longer has room
+    (a lost race); raise ClaimFailed if the instance is gone or claimed.
+    """
+    cpu, ram, disk = settings.ratios
+    dialect = engine.dialect
+    conn = engine.raw_connection()
+    try:
+        cursor = conn.cursor()
+        placed = _CLAIM_INSTANCE_SQL.execute(cursor, dialect, {
+            'i_uuid': spec.instance_uuid, 'i_host': host}) == 1
+        won = placed and _CLAIM_NODE_SQL.execute(cursor, dialect, {
+            'n_id': node_id, 'd_vcpus': spec.vcpus, 'd_ram': spec.memory_mb,
+            'd_disk': spec.root_gb, 'cpu_ratio': cpu, 'ram_ratio': ram,
+            'disk_ratio': disk,
+            'max_vms': settings.max_instances_per_host}) == 1
+        if won:
+            conn.commit()
+        else:
+            conn.rollback()
+        cursor.close()
+    finally:
+        conn.close()   # back to the pool, which rolls back on an error
+    if not placed:
+        raise exception.ClaimFailed(
+            host=host, reason='instance %s is deleted or already claimed'
+            % spec.instance_uuid)
+    return won
+
+
+def release(session_or_conn, instance_row):
+    """Give back the resources claimed for ``instance_row`` (an Instance
+    row or any object with uuid, host, vcpus, memory_mb, root_gb, read in
+    the caller's transaction), in that transaction.
+
+    Only a claimed instance is released, and the flag is cleared in the
+    same guarded UPDATE, so a second release is a no-op. Return whether
+    anything was released.
+    """
+    if session_or_conn.execute(_RELEASE_INSTANCE, {
+            'i_uuid': instance_row.uuid}).rowcount != 1:
+        return False
+    if instance_row.host:
+        session_or_conn.execute(_RELEASE_NODE, {
+            'n_host': instance_row.host, 'd_vcpus': instance_row.vcpus,
+            'd_ram': instance_row.memory_mb,
+            'd_disk': instance_row.root_gb})
+    if isinstance(instance_row, models.Instance):
+        # keep the ORM object true without flushing another UPDATE
+        attributes.set_committed_value(instance_row, 'claimed', False)
+    return True

@@ -1,0 +1,199 @@
+"""Host filters, vectorized: each returns a boolean mask over all hosts.
+
+A filter looks at the ``HostStates`` arrays and one ``FilterRequest`` and
+answers, for every host at once, whether the host may take the instance
+(``None`` means "every host", for a filter with nothing to check). When no
+host is left, ``NoValidHost`` says how many hosts each filter rejected, in
+order, e.g. ``No valid host: 3 hosts; ComputeFilter rejected 1 (down or
+disabled), RamFilter rejected 2 (need 4096 MB RAM)``.
+"""
+import time
+
+import numpy as np
+
+from agent import exception
+
+
+class FilterRequest:
+    """What the filters of one request share: the spec, the settings, the
+    time, and the hosts of the instances named by same_host/different_host
+    (``lookup(uuids) -> {uuid: host}``, called at most once)."""
+
+    def __init__(self, spec, settings, lookup=None, now=None):
+        self.spec = spec
+        self.settings = settings
+        self.now = time.time() if now is None else now
+        self._lookup = lookup
+        self._instance_hosts = None
+
+    def hosts_of(self, uuids):
+        """Names of the hosts running any of ``uuids`` (live instances)."""
+        if self._instance_hosts is None:
+            wanted = set(self.spec.same_host) | set(self.spec.different_host)
+            self._instance_hosts = self._lookup(wanted) if wanted else {}
+        return {self._instance_hosts[u] for u in uuids
+                if self._instance_hosts.get(u)}
+
+
+class BaseFilter:
+    def mask(self, hosts, req):
+        raise NotImplementedError
+
+    def why(self, req):
+        """Why a host was rejected, for the NoValidHost message."""
+        raise NotImplementedError
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+
+class ComputeFilter(BaseFilter):
+    """The host's compute service exists, is enabled and is up."""
+
+    def mask(self, hosts, req):
+        return hosts.enabled & hosts.up(req.now,
+                                        req.settings.service_down_time)
+
+    def why(self, req):
+        return 'down or disabled'
+
+
+class AvailabilityZoneFilter(BaseFilter):
+    def mask(self, hosts, req):
+        zone = req.spec.availability_zone
+        return None if not zone else hosts.az == hosts.az_code(zone)
+
+    def why(self, req):
+        return 'not in availability zone %s' % req.spec.availability_zone
+
+
+class RamFilter(BaseFilter):
+    """Free RAM (capacity x ram_allocation_ratio - used) fits the request."""
+
+    def mask(self, hosts, req):
+        return hosts.free_ram_mb >= req.spec.memory_mb
+
+    def why(self, req):
+        return 'need %d MB RAM' % req.spec.memory_mb
+
+
+class CoreFilter(BaseFilter):
+    def mask(self, hosts, req):
+        return hosts.free_vcpus >= req.spec.vcpus
+
+    def why(self, req):
+        return 'need %d vCPUs' % req.spec.vcpus
+
+
+class DiskFilter(BaseFilter):
+    def mask(self, hosts, req):
+        return None if not req.spec.root_gb else \
+            hosts.free_disk_gb >= req.spec.root_gb
+
+    def why(self, req):
+        return 'need %d GB disk' % req.spec.root_gb
+
+
+class NumInstancesFilter(BaseFilter):
+    def mask(self, hosts, req):
+        return hosts.running_vms < req.settings.max_instances_per_host
+
+    def why(self, req):
+        return ('already at max_instances_per_host=%d'
+                % req.settings.max_instances_per_host)
+
+
+class _InstanceHostFilter(BaseFilter):
+    hint = None   # the RequestSpec field listing instance uuids
+
+    def _on_named_hosts(self, hosts, req):
+        mask = np.zeros(len(hosts), dtype=bool)
+        for name in req.hosts_of(getattr(req.spec, self.hint)):
+            if name in hosts.index:
+                mask[hosts.index[name]] = True
+        return mask
+
+
+class SameHostFilter(_InstanceHostFilter):
+    """The host runs one of the instances in spec.same_host."""
+    hint = 'same_host'
+
+    def mask(self, hosts, req):
+        return self._on_named_hosts(hosts, req) if req.spec.same_host \
+            else None
+
+    def why(self, req):
+        return 'not running any of %s' % ', '.join(req.spec.same_host)
+
+
+class DifferentHostFilter(_InstanceHostFilter):
+    """The host runs none of the instances in spec.different_host."""
+    hint = 'different_host'
+
+    def mask(self, hosts, req):
+        return ~self._on_named_hosts(hosts, req) \
+            if req.spec.different_host else None
+
+    def why(self, req):
+        return 'running one of %s' % ', '.join(req.spec.different_host)
+
+
+FILTERS = {cls.__name__: cls for cls in (
+    ComputeFilter, AvailabilityZoneFilter, RamFilter, CoreFilter,
+    DiskFilter, NumInstancesFilter, SameHostFilter, DifferentHostFilter)}
+
+
+def load(names):
+    """Filter objects for names from [scheduler]enabled_filters."""
+    unknown = [n for n in names if n not in FILTERS]
+    if unknown:
+        raise exception.HVAgentError(
+            'Unknown filter(s) %s in [scheduler]enabled_filters; available: '
+            '%s' % (', '.join(unknown), ', '.join(sorted(FILTERS))))
+    return [FILTERS[n]() for n in names]
+
+
+def _ignored(hosts, req):
+    mask = np.ones(len(hosts), dtype=bool)
+    for name in req.spec.ignore_hosts:
+        if name in hosts.index:
+            mask[hosts.index[name]] = False
+    return mask
+
+
+def passing(hosts, filters, req):
+    """Indices of the hosts that pass every filter; NoValidHost if none."""
+    mask = hosts.present.copy()
+    if req.spec.ignore_hosts:
+        mask &= _ignored(hosts, req)
+    for f in filters:
+        m = f.mask(hosts, req)
+        if m is not None:
+            mask &= m
+    found = np.flatnonzero(mask)
+    if not len(found):
+        raise exception.NoValidHost(reason=explain(hosts, filters, req))
+    return found
+
+
+def explain(hosts, filters, req):
+    """'N hosts; F1 rejected a (why), F2 rejected b (why)...'."""
+    mask = hosts.present.copy()
+    parts = []
+    steps = [('ignore_hosts', _ignored, lambda r: 'listed')] \
+        if req.spec.ignore_hosts else []
+    steps += [(f.name, f.mask, f.why) for f in filters]
+    for name, mask_of, why in steps:
+        m = mask_of(hosts, req)
+        if m is None:
+            continue
+        rejected = int(np.count_nonzero(mask & ~m))
+        mask &= m
+        if rejected:
+            parts.append('%s rejected %d (%s)' % (name, rejected, why(req)))
+    total = int(np.count_nonzero(hosts.present))
+    head = '%d host%s' % (total, '' if total == 1 else 's')
+    if not total:
+        head += ' (no compute node has reported yet)'
+    return '; '.join([head, ', '.join(parts)] if parts else [head])

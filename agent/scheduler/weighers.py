@@ -1,0 +1,105 @@
+"""Weighers rank the hosts that passed the filters.
+
+Each weigher gives every candidate a raw value where more means emptier
+(free RAM, free vCPUs, free disk, fewer instances), normalized to 0..1 over
+the candidates (all 0 when they are equal), times its multiplier. The sum
+ranks the hosts: ``spread`` takes the highest, ``pack`` flips the sign so
+the fullest host that still fits wins. Ties are broken at random, so two
+schedulers with the same view do not all pile onto the same host.
+"""
+import random
+
+import numpy as np
+
+from agent import exception
+
+
+class BaseWeigher:
+    multiplier_setting = None   # the Settings field with the multiplier
+
+    def values(self, hosts, cand):
+        """Raw values for the candidate indices; larger is emptier."""
+        raise NotImplementedError
+
+    def multiplier(self, settings):
+        return getattr(settings, self.multiplier_setting)
+
+
+class RAMWeigher(BaseWeigher):
+    multiplier_setting = 'ram_weight_multiplier'
+
+    def values(self, hosts, cand):
+        return hosts.free_ram_mb[cand]
+
+
+class CPUWeigher(BaseWeigher):
+    multiplier_setting = 'cpu_weight_multiplier'
+
+    def values(self, hosts, cand):
+        return hosts.free_vcpus[cand]
+
+
+class DiskWeigher(BaseWeigher):
+    multiplier_setting = 'disk_weight_multiplier'
+
+    def values(self, hosts, cand):
+        return hosts.free_disk_gb[cand]
+
+
+class NumInstancesWeigher(BaseWeigher):
+    multiplier_setting = 'num_instances_weight_multiplier'
+
+    def values(self, hosts, cand):
+        return np.negative(hosts.running_vms[cand], dtype=np.float64)
+
+
+WEIGHERS = {cls.__name__: cls for cls in (
+    RAMWeigher, CPUWeigher, DiskWeigher, NumInstancesWeigher)}
+
+
+def load(names):
+    """Weigher objects for names from [scheduler]enabled_weighers."""
+    unknown = [n for n in names if n not in WEIGHERS]
+    if unknown:
+        raise exception.HVAgentError(
+            'Unknown weigher(s) %s in [scheduler]enabled_weighers; available:'
+            ' %s' % (', '.join(unknown), ', '.join(sorted(WEIGHERS))))
+    return [WEIGHERS[n]() for n in names]
+
+
+def normalize(values, scale=1.0):
+    """Scale a float array in place to 0..scale (min -> 0, max -> scale);
+    all zeros if the values are equal. Return it."""
+    lo, hi = values.min(), values.max()
+    if hi == lo:
+        values.fill(0.0)
+    else:
+        values -= lo
+        values *= scale / (hi - lo)
+    return values
+
+
+def weigh(hosts, cand, weighers, settings):
+    """The total weight of each candidate (higher is better)."""
+    total = np.zeros(len(cand))
+    sign = -1.0 if settings.placement_policy == 'pack' else 1.0
+    for w in weighers:
+        multiplier = w.multiplier(settings)
+        if multiplier:
+            total += normalize(w.values(hosts, cand), sign * multiplier)
+    return total
+
+
+def ranked(cand, weights, rng=random):
+    """Yield the candidates best first; equal weights in random order."""
+    weights = np.array(weights, dtype=np.float64)
+    for _ in range(len(cand)):
+        best = int(np.argmax(weights))
+        top = weights[best]
+        if top == -np.inf:
+            return
+        ties = np.flatnonzero(weights == top)
+        if len(ties) > 1:
+            best = int(ties[rng.randrange(len(ties))])
+        yield int(cand[best])
+        weights[best] = -np.inf

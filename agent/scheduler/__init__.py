@@ -60,3 +60,15 @@ class Settings:
         for name in ('enabled_filters', 'enabled_weighers'):
             values[name] = tuple(values[name])
         return cls(**values)
+
+
+def load_plugins(registry, names, option):
+    """Instances of the classes ``registry`` names, in the order of
+    ``names``; an unknown name is a clear configuration error."""
+    from agent import exception
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise exception.HVAgentError(
+            'Unknown name(s) %s in [scheduler]%s; available: %s'
+            % (', '.join(unknown), option, ', '.join(sorted(registry))))
+    return [registry[n]() for n in names]

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from agent import exception
+from agent.scheduler import load_plugins
 
 
 class FilterRequest:
@@ -146,12 +147,7 @@ FILTERS = {cls.__name__: cls for cls in (
 
 def load(names):
     """Filter objects for names from [scheduler]enabled_filters."""
-    unknown = [n for n in names if n not in FILTERS]
-    if unknown:
-        raise exception.HVAgentError(
-            'Unknown filter(s) %s in [scheduler]enabled_filters; available: '
-            '%s' % (', '.join(unknown), ', '.join(sorted(FILTERS))))
-    return [FILTERS[n]() for n in names]
+    return load_plugins(FILTERS, names, 'enabled_filters')
 
 
 def _ignored(hosts, req):

@@ -11,15 +11,16 @@ import random
 
 import numpy as np
 
-from agent import exception
+from agent.scheduler import load_plugins
 
 
 class BaseWeigher:
     multiplier_setting = None   # the Settings field with the multiplier
+    column = None               # the HostStates array it ranks by
 
     def values(self, hosts, cand):
         """Raw values for the candidate indices; larger is emptier."""
-        raise NotImplementedError
+        return getattr(hosts, self.column)[cand]
 
     def multiplier(self, settings):
         return getattr(settings, self.multiplier_setting)
@@ -27,23 +28,17 @@ class BaseWeigher:
 
 class RAMWeigher(BaseWeigher):
     multiplier_setting = 'ram_weight_multiplier'
-
-    def values(self, hosts, cand):
-        return hosts.free_ram_mb[cand]
+    column = 'free_ram_mb'
 
 
 class CPUWeigher(BaseWeigher):
     multiplier_setting = 'cpu_weight_multiplier'
-
-    def values(self, hosts, cand):
-        return hosts.free_vcpus[cand]
+    column = 'free_vcpus'
 
 
 class DiskWeigher(BaseWeigher):
     multiplier_setting = 'disk_weight_multiplier'
-
-    def values(self, hosts, cand):
-        return hosts.free_disk_gb[cand]
+    column = 'free_disk_gb'
 
 
 class NumInstancesWeigher(BaseWeigher):
@@ -59,12 +54,7 @@ WEIGHERS = {cls.__name__: cls for cls in (
 
 def load(names):
     """Weigher objects for names from [scheduler]enabled_weighers."""
-    unknown = [n for n in names if n not in WEIGHERS]
-    if unknown:
-        raise exception.HVAgentError(
-            'Unknown weigher(s) %s in [scheduler]enabled_weighers; available:'
-            ' %s' % (', '.join(unknown), ', '.join(sorted(WEIGHERS))))
-    return [WEIGHERS[n]() for n in names]
+    return load_plugins(WEIGHERS, names, 'enabled_weighers')
 
 
 def normalize(values, scale=1.0):

@@ -172,7 +172,7 @@ def test_enabled_filters_choose_what_is_checked():
 
 def test_unknown_filter_is_a_clear_error():
     with pytest.raises(exception.HVAgentError,
-                       match=r"Unknown filter\(s\) RamFiltre in "
+                       match=r"Unknown name\(s\) RamFiltre in "
                              r"\[scheduler\]enabled_filters; available: "
                              r"AvailabilityZoneFilter, "):
         filters.load(['RamFilter', 'RamFiltre'])

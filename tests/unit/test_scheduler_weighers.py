@@ -115,6 +115,6 @@ def test_ranked_yields_every_candidate_once_best_first():
 
 def test_unknown_weigher_is_a_clear_error():
     with pytest.raises(exception.HVAgentError,
-                       match=r'Unknown weigher\(s\) RamWeigher in '
+                       match=r'Unknown name\(s\) RamWeigher in '
                              r'\[scheduler\]enabled_weighers'):
         weighers.load(['RamWeigher'])

@@ -48,30 +48,37 @@ def setup_logging(debug=False):
 
 
 class Periodic:
-    """Runs ``func`` every ``interval`` seconds on its own daemon thread."""
+    """Runs ``func`` every ``interval`` seconds on its own daemon thread;
+    ``kick()`` runs it as soon as possible (kicks coalesce)."""
 
     def __init__(self, name, interval, func, run_now=True):
         self.name, self.interval, self.func = name, interval, func
         self.run_now = run_now
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name,
                                         daemon=True)
 
     def start(self):
         self._thread.start()
 
+    def kick(self):
+        self._wake.set()
+
     def _loop(self):
         if not self.run_now:
-            self._stop.wait(self.interval)
+            self._wake.wait(self.interval)
         while not self._stop.is_set():
+            self._wake.clear()
             try:
                 self.func()
             except Exception:
                 LOG.exception('Periodic task %s failed', self.name)
-            self._stop.wait(self.interval)
+            self._wake.wait(self.interval)
 
     def stop(self):
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive() and \
                 self._thread is not threading.current_thread():
             self._thread.join(timeout=10)

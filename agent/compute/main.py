@@ -21,15 +21,17 @@ def build_service(driver=None, conductor=None):
     tracker = resource_tracker.ResourceTracker(
         driver, conductor, CONF.host,
         node_identity.get_node_uuid(CONF.state_path), binary=BINARY)
+    # a change (build, delete) asks for a report at once, on the report
+    # thread: the operation that caused it does not wait for it
+    reporter = service.Periodic('resource-report', CONF.report_interval,
+                                lambda: tracker.report(ctxt), run_now=False)
     manager = compute_manager.ComputeManager(
-        driver, conductor, CONF.host,
-        report_callback=lambda: tracker.report(ctxt))
+        driver, conductor, CONF.host, report_callback=reporter.kick)
     manager.init_host(ctxt)
     tracker.report(ctxt, raise_errors=True)
     server = rpc.get_server('compute', CONF.host, [manager])
     periodics = [
-        service.Periodic('resource-report', CONF.report_interval,
-                         lambda: tracker.report(ctxt), run_now=False),
+        reporter,
         service.Periodic('power-state-sync', CONF.report_interval * 6,
                          lambda: manager.sync_power_states(ctxt),
                          run_now=False),

@@ -23,6 +23,7 @@ import agent.conf  # noqa: F401
 from agent import allinone
 from agent import context
 from agent import rpc
+from agent.objects import fields
 from agent.objects import states
 
 CONF = cfg.CONF
@@ -31,6 +32,7 @@ CONF = cfg.CONF
 class Echo:
     target = messaging.Target(version='1.0')
 
+    @rpc.expects(value=fields.Integer())
     def echo(self, ctxt, value):
         return value
 
@@ -66,7 +68,7 @@ def boot_latencies(n):
             ctxt, name='bench-%d' % i, flavor='m1.tiny', image_ref=None,
             availability_zone=None, hints={}, metadata={}, networks=[])
         while inst.vm_state == states.BUILDING:
-            time.sleep(0.0005)
+            time.sleep(0.002)
             inst = conductor.instance_show(ctxt, ref=inst.uuid)
         times.append((time.perf_counter() - t0) * 1e3)
         assert inst.vm_state == states.ACTIVE, inst.fault
@@ -79,7 +81,10 @@ def boot_latencies(n):
 
 def run(label, url, boots, state):
     CONF.set_override('state_path', state)
+    # room on the fake host (16 vCPUs, 64 GiB) for every m1.tiny at once
     CONF.set_override('max_instances_per_host', boots + 10, 'scheduler')
+    CONF.set_override('cpu_allocation_ratio', boots / 8.0, 'scheduler')
+    CONF.set_override('ram_allocation_ratio', boots / 64.0, 'scheduler')
     services = allinone.start_services(url)
     try:
         base = baseline_ms()

@@ -23,23 +23,6 @@ def _on_sqlite_connect(dbapi_conn, _record):
     cur.close()
 
 
-def _serialize_transactions(engine):
-    """SQLite has one writer at a time and its busy handler waits by
-    sleeping 1, 2, 5, 10... ms: threads of one process that collide pay
-    milliseconds per statement. Queue them on a lock instead, held from a
-    transaction's first statement to its commit or rollback."""
-    lock = threading.RLock()
-
-    def begin(conn):
-        lock.acquire()
-
-    def end(conn):
-        lock.release()
-    event.listen(engine, 'begin', begin)
-    event.listen(engine, 'commit', end)
-    event.listen(engine, 'rollback', end)
-
-
 def create_engine(url, echo=False):
     url = sa.engine.make_url(url)
     kwargs = {'echo': echo, 'future': True}
@@ -60,7 +43,6 @@ def create_engine(url, echo=False):
     engine = sa.create_engine(url, **kwargs)
     if url.get_backend_name() == 'sqlite':
         event.listen(engine, 'connect', _on_sqlite_connect)
-        _serialize_transactions(engine)
     return engine
 
 

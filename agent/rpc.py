@@ -13,6 +13,7 @@ from oslo_messaging import opts as messaging_opts
 
 from agent import context as context_mod
 from agent import exception
+from agent import memory_transport
 from agent import objects
 
 LOG = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def init(conf=CONF, url=None):
     """Create the process-wide transport (idempotent)."""
     global _TRANSPORT
     if _TRANSPORT is None:
+        memory_transport.install()
         _TRANSPORT = messaging.get_rpc_transport(
             conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS)
         if (url or conf.transport_url or '').startswith('kombu+memory'):

@@ -10,6 +10,7 @@ same process on the same transport, is one bare RPC round trip (an echo
 endpoint): the ratio says how many round trips' worth a boot costs.
 """
 import argparse
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -40,6 +41,15 @@ class Echo:
 def percentile(values, pct):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(pct / 100 * len(values))))]
+
+
+def idle_cpu_percent(seconds=3.0):
+    """CPU the running services burn with nothing to do."""
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    time.sleep(seconds)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    used = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    return 100.0 * used / (time.monotonic() - t0)
 
 
 def baseline_ms(n=200):
@@ -87,6 +97,7 @@ def run(label, url, boots, state):
     CONF.set_override('ram_allocation_ratio', boots / 64.0, 'scheduler')
     services = allinone.start_services(url)
     try:
+        idle = idle_cpu_percent()
         base = baseline_ms()
         times = boot_latencies(boots)
     finally:
@@ -95,8 +106,8 @@ def run(label, url, boots, state):
         rpc.cleanup()
     p50, p95 = percentile(times, 50), percentile(times, 95)
     print('boot %-9s %d boots: p50 %.1f ms  p95 %.1f ms   baseline RPC '
-          'round trip %.2f ms   p50/baseline %.0fx'
-          % (label, boots, p50, p95, base, p50 / base))
+          'round trip %.2f ms   p50/baseline %.0fx   idle CPU of the three '
+          'services %.0f%%' % (label, boots, p50, p95, base, p50 / base, idle))
 
 
 def main():

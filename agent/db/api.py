@@ -107,9 +107,9 @@ def instance_update(session, uuid, updates, expected_task_state=None):
         raise exception.UnexpectedTaskState(
             instance=uuid, actual=row.task_state,
             expected=', '.join(str(s) for s in expected_task_state))
-    row = instance_get(session, uuid)
-    session.refresh(row)
-    return row
+    # the UPDATE bypassed the session: read the row anew, once
+    return session.scalar(sa.select(M.Instance).where(
+        M.Instance.uuid == uuid).execution_options(populate_existing=True))
 
 
 def instance_mark_deleted(session, row):

@@ -25,10 +25,12 @@ def build_service(driver=None, conductor=None):
     # thread: the operation that caused it does not wait for it
     reporter = service.Periodic('resource-report', CONF.report_interval,
                                 lambda: tracker.report(ctxt), run_now=False)
-    manager = compute_manager.ComputeManager(
-        driver, conductor, CONF.host, report_callback=reporter.kick)
+    manager = compute_manager.ComputeManager(driver, conductor, CONF.host)
     manager.init_host(ctxt)
+    # one report after recovery, synchronous so a missing conductor fails
+    # the start; from then on changes kick the report thread
     tracker.report(ctxt, raise_errors=True)
+    manager.report_callback = reporter.kick
     server = rpc.get_server('compute', CONF.host, [manager])
     periodics = [
         reporter,

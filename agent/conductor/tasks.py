@@ -140,8 +140,9 @@ class ComputeTaskManager:
             if action == 'delete' and not row.host:
                 claim.release(s, row)   # never reached a host
                 db.instance_mark_deleted(s, row)
-                db.action_start(s, row.uuid, action, ctxt.request_id,
-                                ctxt.user_id, ctxt.project_id)
+                db.action_finish(db.action_start(
+                    s, row.uuid, action, ctxt.request_id, ctxt.user_id,
+                    ctxt.project_id), 'Success')
                 return to_objects.instance(s, row)
             row = db.instance_update(
                 s, row.uuid, {'task_state': task_state},

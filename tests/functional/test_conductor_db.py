@@ -118,6 +118,15 @@ def test_no_valid_host_ends_in_error_with_reasons(cloud):
     assert action.result == 'Error'
     with pytest.raises(exception.FlavorNotFound):
         cloud.boot(flavor='m1.nope')
+    # it never reached a host: the conductor deletes it alone, at once
+    gone = call(cloud.tasks.instance_action, cloud.ctxt, ref=inst.uuid,
+                action='delete', volume_id=None, connection_info={})
+    assert gone.vm_state == states.DELETED and cloud.compute.casts == []
+    with cloud.engine.connect() as conn:
+        rows = conn.execute(sa.select(
+            models.InstanceAction.action, models.InstanceAction.result).where(
+            models.InstanceAction.instance_uuid == inst.uuid)).all()
+    assert sorted(rows) == [('create', 'Error'), ('delete', 'Success')]
 
 
 def test_report_keeps_claims_and_guards_identity(cloud):

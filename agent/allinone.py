@@ -13,6 +13,7 @@ import time
 
 from oslo_config import cfg
 
+from agent import cli
 from agent import context
 from agent import rpc
 from agent import service
@@ -53,28 +54,6 @@ def start_services(url=None):
     return started
 
 
-def wait_for(conductor, ctxt, uuid, until, timeout, echo=print):
-    """Poll the instance, echo each new state; return the final instance."""
-    last, deadline = None, time.monotonic() + timeout
-    while True:
-        try:
-            inst = conductor.instance_show(ctxt, ref=uuid)
-            now = (inst.vm_state, inst.task_state, inst.power_state)
-        except Exception as e:  # gone after delete
-            if 'could not be found' not in str(e):
-                raise
-            inst, now = None, (states.DELETED, None, states.NOSTATE)
-        if now != last:
-            echo('  %-9s task_state=%-14s power_state=%s'
-                 % (now[0], now[1], now[2]))
-            last = now
-        if now[0] in until and now[1] is None:
-            return inst
-        if time.monotonic() > deadline:
-            raise TimeoutError('instance %s stuck at %s' % (uuid, now))
-        time.sleep(0.005)
-
-
 def demo(args):
     ctxt = context.RequestContext(user_id='demo', project_id='demo')
     conductor = rpc.ConductorAPI()
@@ -83,8 +62,9 @@ def demo(args):
         ctxt, name=args.name, flavor=args.flavor, image_ref=args.image,
         availability_zone=None, hints={}, metadata={}, networks=[])
     print('Booting %s (%s) flavor %s' % (inst.name, inst.uuid, args.flavor))
-    inst = wait_for(conductor, ctxt, inst.uuid,
-                    (states.ACTIVE, states.ERROR), args.timeout)
+    inst = cli.wait_for(conductor, ctxt, inst.uuid, args.timeout,
+                        until=(states.ACTIVE, states.ERROR), echo=print,
+                        interval=0.005)
     if inst.vm_state == states.ERROR:
         print('Build failed: %s' % (inst.fault and inst.fault.message))
         return 1
@@ -97,7 +77,8 @@ def demo(args):
     conductor.instance_action(ctxt, ref=inst.uuid, action='delete',
                               volume_id=None, connection_info={})
     print('Deleting %s' % inst.uuid)
-    wait_for(conductor, ctxt, inst.uuid, (states.DELETED,), args.timeout)
+    cli.wait_for(conductor, ctxt, inst.uuid, args.timeout,
+                 until=(states.DELETED,), echo=print, interval=0.005)
     return 0
 
 

@@ -103,18 +103,28 @@ def _show(out, inst, as_json):
     out(cli_table.fields(rows))
 
 
-def _wait(conductor, ctxt, uuid, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None,
+             interval=0.05):
+    """Poll the instance until its vm_state is in ``until`` with no task
+    running; return it (None once deleted). ``echo`` gets a line for every
+    new (vm_state, task_state, power_state)."""
+    last, deadline = None, time.monotonic() + timeout
+    while True:
         try:
             inst = conductor.instance_show(ctxt, ref=uuid)
+            now = (inst.vm_state, inst.task_state, inst.power_state)
         except exception.InstanceNotFound:
-            return None
-        if inst.vm_state in SETTLED and inst.task_state is None:
+            inst, now = None, (states.DELETED, None, states.NOSTATE)
+        if echo and now != last:
+            echo('  %-9s task_state=%-14s power_state=%s' % now)
+            last = now
+        if now[0] in until and now[1] is None:
             return inst
-        time.sleep(0.05)
-    raise exception.HVAgentError('Timed out after %ss waiting for %s'
-                                 % (timeout, uuid))
+        if time.monotonic() > deadline:
+            raise exception.HVAgentError(
+                'Timed out after %ss waiting for %s (at %s)'
+                % (timeout, uuid, '/'.join(map(str, now))))
+        time.sleep(interval)
 
 
 def run(args, conductor, ctxt, out=print):
@@ -128,7 +138,7 @@ def run(args, conductor, ctxt, out=print):
                    'different_host': args.different_host},
             metadata=_pairs(args.meta, '--meta'), networks=[])
         if args.wait and inst.vm_state != states.ERROR:
-            inst = _wait(conductor, ctxt, inst.uuid, args.timeout)
+            inst = wait_for(conductor, ctxt, inst.uuid, args.timeout)
         _show(out, inst, as_json)
         return 1 if inst.vm_state == states.ERROR else 0
     if cmd == 'list':
@@ -179,7 +189,7 @@ def _act(args, conductor, ctxt, out):
                                      volume_id=volume_id,
                                      connection_info=info)
     if args.wait:
-        inst = _wait(conductor, ctxt, inst.uuid, args.timeout)
+        inst = wait_for(conductor, ctxt, inst.uuid, args.timeout)
         if inst is None:
             out('Instance %s deleted' % args.ref)
             return 0

@@ -25,6 +25,15 @@ class GuestSpec:
     image_ref: str = None
     project_id: str = None
     metadata: dict = dataclasses.field(default_factory=dict)
+    user_id: str = None
+    flavor_name: str = None
+    #: build a config drive (ISO9660 labelled config-2) for the guest
+    config_drive: bool = False
+    user_data: str = None          # as given by the user (text)
+    key_name: str = None
+    public_key: str = None         # OpenSSH public key text
+    #: the guest's NICs, for later use by net/ (plain dicts)
+    networks: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)

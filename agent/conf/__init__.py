@@ -5,9 +5,11 @@ Importing this package registers every option on the global ``cfg.CONF``
 """
 from oslo_config import cfg
 
-from agent.conf import compute, conductor, database, default, scheduler
+from agent.conf import compute, conductor, database, default, libvirt, \
+    scheduler
 
 CONF = cfg.CONF
 
-for _module in (default, compute, conductor, database, scheduler):
+for _module in (default, compute, conductor, database, libvirt,
+                scheduler):
     _module.register_opts(CONF)

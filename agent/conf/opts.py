@@ -5,7 +5,8 @@ The transport options oslo.messaging registers itself are listed under
 """
 from oslo_messaging import opts as messaging_opts
 
-from agent.conf import compute, conductor, database, default, scheduler
+from agent.conf import compute, conductor, database, default, libvirt, \
+    scheduler
 
 TRANSPORT_OPTS = ('transport_url', 'rpc_response_timeout',
                   'executor_thread_pool_size', 'control_exchange')
@@ -19,5 +20,6 @@ def list_opts():
         (compute.group, compute.opts),
         (conductor.group, conductor.opts),
         (database.group, database.opts),
+        (libvirt.group, libvirt.opts),
         (scheduler.group, scheduler.opts),
     ]

@@ -1,0 +1,51 @@
+"""[libvirt] options of the libvirt virt driver (compute_driver=libvirt)."""
+from oslo_config import cfg
+
+group = cfg.OptGroup('libvirt', title='libvirt driver options')
+
+opts = [
+    cfg.StrOpt(
+        'virt_type', default='kvm', choices=['kvm', 'qemu'],
+        help='Domain type: kvm (hardware virtualization) or qemu (software '
+             'emulation, TCG; for tests and hosts without /dev/kvm).'),
+    cfg.StrOpt(
+        'connection_uri', default='',
+        help='libvirt URI; empty means qemu:///system.'),
+    cfg.StrOpt(
+        'cpu_mode', default=None,
+        choices=[None, 'host-model', 'host-passthrough', 'custom'],
+        help='Guest CPU model mode; unset means host-model with kvm and the '
+             "hypervisor's default with qemu."),
+    cfg.StrOpt(
+        'image_cache_subdirectory_name', default='_base',
+        help='Directory under the instances path where fetched images are '
+             'kept, one file per image named by the SHA-256 of its '
+             'reference.'),
+    cfg.IntOpt(
+        'remove_unused_base_images_age', default=24 * 3600, min=0,
+        help='Seconds a cached image must have been unused by every guest '
+             'of this host before the periodic pass removes it.'),
+    cfg.IntOpt(
+        'image_cache_manager_interval', default=2400, min=0,
+        help='Seconds between passes of the image cache cleaner; 0 turns it '
+             'off.'),
+    cfg.IntOpt(
+        'image_download_timeout', default=600, min=1,
+        help='Seconds an image download may take.'),
+    cfg.IntOpt(
+        'reboot_timeout', default=120, min=0,
+        help='Seconds a soft reboot waits for the guest to shut down '
+             '(ACPI) before it falls back to a hard reboot.'),
+    cfg.BoolOpt(
+        'force_config_drive', default=False,
+        help='Give every guest a config drive, asked for or not.'),
+    cfg.IntOpt(
+        'connection_retry_seconds', default=60, min=0,
+        help='How long an operation waits for libvirtd to come back when '
+             'the connection is lost before it fails.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)

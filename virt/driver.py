@@ -22,7 +22,10 @@ class GuestSpec:
     vcpus: int
     memory_mb: int
     root_gb: int
-    image_ref: str = None
+    image_ref: str = None          # root disk image: path or URL
+    #: direct kernel boot (as nova's kernel_id/ramdisk_id): path or URL
+    kernel_ref: str = None
+    ramdisk_ref: str = None
     project_id: str = None
     metadata: dict = dataclasses.field(default_factory=dict)
     user_id: str = None

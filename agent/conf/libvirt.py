@@ -17,10 +17,10 @@ opts = [
         help='Guest CPU model mode; unset means host-model with kvm and the '
              "hypervisor's default with qemu."),
     cfg.StrOpt(
-        'image_cache_subdirectory_name', default='_base',
-        help='Directory under the instances path where fetched images are '
-             'kept, one file per image named by the SHA-256 of its '
-             'reference.'),
+        'image_cache_path', default='$state_path/images/_base',
+        help='Where fetched images are kept, one file per image named by '
+             'the SHA-256 of its reference; instance disks are overlays on '
+             'them.'),
     cfg.IntOpt(
         'remove_unused_base_images_age', default=24 * 3600, min=0,
         help='Seconds a cached image must have been unused by every guest '

@@ -63,8 +63,7 @@ def demo(args):
         availability_zone=None, hints={}, metadata={}, networks=[])
     print('Booting %s (%s) flavor %s' % (inst.name, inst.uuid, args.flavor))
     inst = cli.wait_for(conductor, ctxt, inst.uuid, args.timeout,
-                        until=(states.ACTIVE, states.ERROR), echo=print,
-                        interval=0.005)
+                        until=(states.ACTIVE, states.ERROR), echo=print)
     if inst.vm_state == states.ERROR:
         print('Build failed: %s' % (inst.fault and inst.fault.message))
         return 1
@@ -78,7 +77,7 @@ def demo(args):
                               volume_id=None, connection_info={})
     print('Deleting %s' % inst.uuid)
     cli.wait_for(conductor, ctxt, inst.uuid, args.timeout,
-                 until=(states.DELETED,), echo=print, interval=0.005)
+                 until=(states.DELETED,), echo=print)
     return 0
 
 

@@ -24,6 +24,8 @@ from agent.objects import states
 
 CONF = cfg.CONF
 INSTANCE_ACTIONS = ('delete', 'reboot', 'stop', 'start', 'pause', 'unpause')
+#: seconds one long poll may last (kept well under the RPC timeout)
+WAIT_STEP = 10.0
 SETTLED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.ERROR,
            states.DELETED)
 
@@ -103,28 +105,36 @@ def _show(out, inst, as_json):
     out(cli_table.fields(rows))
 
 
-def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None,
-             interval=0.05):
-    """Poll the instance until its vm_state is in ``until`` with no task
+def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None):
+    """Follow the instance until its vm_state is in ``until`` with no task
     running; return it (None once deleted). ``echo`` gets a line for every
-    new (vm_state, task_state, power_state)."""
-    last, deadline = None, time.monotonic() + timeout
+    new (vm_state, task_state, power_state). Each step is a long poll
+    (instance_wait) that returns as soon as the states change."""
+    deadline = time.monotonic() + timeout
+    now, step = None, None
     while True:
         try:
-            inst = conductor.instance_show(ctxt, ref=uuid)
-            now = (inst.vm_state, inst.task_state, inst.power_state)
+            if step is None:
+                inst = conductor.instance_show(ctxt, ref=uuid)
+            else:
+                inst = conductor.instance_wait(ctxt, ref=uuid, seen=now,
+                                               timeout=step)
+            new = [inst.vm_state, inst.task_state, inst.power_state]
         except exception.InstanceNotFound:
-            inst, now = None, (states.DELETED, None, states.NOSTATE)
-        if echo and now != last:
-            echo('  %-9s task_state=%-14s power_state=%s' % now)
-            last = now
+            inst, new = None, [states.DELETED, None, states.NOSTATE]
+        if echo and new != now:
+            echo('  %-9s task_state=%-14s power_state=%s' % tuple(new))
+        now = new
         if now[0] in until and now[1] is None:
             return inst
-        if time.monotonic() > deadline:
+        if inst is None:
+            raise exception.InstanceNotFound(instance=uuid)
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise exception.HVAgentError(
                 'Timed out after %ss waiting for %s (at %s)'
                 % (timeout, uuid, '/'.join(map(str, now))))
-        time.sleep(interval)
+        step = min(left, WAIT_STEP, CONF.rpc_call_timeout / 2)
 
 
 def run(args, conductor, ctxt, out=print):

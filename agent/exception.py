@@ -51,6 +51,10 @@ class UnexpectedTaskState(HVAgentError):
            '%(expected)s')
 
 
+class InstanceNotOnHost(HVAgentError):
+    msg = 'Instance %(instance)s belongs to host %(actual)s, not %(host)s'
+
+
 class NoValidHost(HVAgentError):
     msg = 'No valid host: %(reason)s'
 
@@ -71,12 +75,28 @@ class GuestNotFound(VirtDriverError):
     msg = 'No guest for instance %(instance)s on this host'
 
 
+class HypervisorUnavailable(VirtDriverError):
+    msg = 'Hypervisor at %(uri)s is unavailable: %(reason)s'
+
+
 class DuplicateName(HVAgentError):
     msg = 'An instance named %(name)s already exists in project %(project)s'
 
 
 class OperationNotSupported(HVAgentError):
     msg = 'The %(driver)s virt driver cannot %(operation)s'
+
+
+class ImageNotFound(NotFound):
+    msg = 'Image %(image)s could not be found: %(reason)s'
+
+
+class ImageUnacceptable(HVAgentError):
+    msg = 'Image %(image)s is unacceptable: %(reason)s'
+
+
+class ImageDownloadFailed(HVAgentError):
+    msg = 'Download of image %(image)s failed: %(reason)s'
 
 
 def text(exc):

@@ -244,13 +244,18 @@ class ConductorAPI(_Client):
 
     Version history:
       1.0 - agent side: instance_get, instances_get_by_host, instance_update,
-            instance_destroy, instance_fault_create, action_event_start, action_event_finish,
-            block_device_update, compute_node_update, service_heartbeat;
+            instance_destroy, instance_fault_create, action_event_start,
+            action_event_finish, block_device_update, compute_node_update,
+            service_heartbeat;
             user side: boot_instance, instance_list, instance_show,
             instance_action, console_output, flavor_list, host_list,
             action_list
+      1.1 - agent side: operation_start, operation_finish (an operation's
+            checks, state changes, fault and event in two calls, not five);
+            user side: instance_wait (a long poll on an instance's states)
     """
     TOPIC = 'conductor'
+    VERSION = '1.1'
 
     def __getattr__(self, method):
         # Every conductor method is a call with keyword arguments only; the
@@ -265,7 +270,8 @@ class ConductorAPI(_Client):
 
 CONDUCTOR_METHODS = frozenset((
     'instance_get', 'instances_get_by_host', 'instance_update',
-    'instance_destroy', 'instance_fault_create', 'action_event_start', 'action_event_finish',
+    'instance_destroy', 'instance_fault_create', 'action_event_start',
+    'action_event_finish', 'operation_start', 'operation_finish',
     'block_device_update', 'compute_node_update', 'service_heartbeat',
     'boot_instance', 'instance_list', 'instance_show', 'instance_action',
-    'console_output', 'flavor_list', 'host_list', 'action_list'))
+    'instance_wait', 'console_output', 'flavor_list', 'host_list', 'action_list'))

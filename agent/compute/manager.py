@@ -16,6 +16,7 @@ Failures end in one of three ways:
 A failed build or attach first undoes what the driver made.
 """
 import contextlib
+import functools
 import logging
 import threading
 import traceback
@@ -82,7 +83,9 @@ class ComputeManager(host_sync.HostSyncMixin):
         with self._build_slots:
             self._run(ctxt, instance_uuid, 'build_and_run_instance',
                       (S.SCHEDULING, S.SPAWNING), self._build,
-                      rollback=self._destroy_guest, report=True)
+                      rollback=self._destroy_guest, report=True,
+                      start_updates={'vm_state': S.BUILDING,
+                                     'task_state': S.SPAWNING})
 
     @rpc.expects(instance_uuid=UUID, reboot_type=f.Enum(['SOFT', 'HARD']))
     def reboot_instance(self, ctxt, instance_uuid, reboot_type):
@@ -175,10 +178,6 @@ class ComputeManager(host_sync.HostSyncMixin):
 
     # ---------------------------------------------------- operation bodies
     def _build(self, ctxt, instance):
-        self.conductor.instance_update(
-            ctxt, instance_uuid=instance.uuid,
-            updates={'vm_state': S.BUILDING, 'task_state': S.SPAWNING},
-            expected_task_state=[S.SCHEDULING, S.SPAWNING])
         flavor = instance.flavor
         spec = virt_driver.GuestSpec(
             uuid=instance.uuid, name=instance.name, vcpus=flavor.vcpus,
@@ -228,36 +227,34 @@ class ComputeManager(host_sync.HostSyncMixin):
 
     # ---------------------------------------------------------- machinery
     def _run(self, ctxt, instance_uuid, method, task_states, body,
-             capability=None, rollback=None, report=False):
+             capability=None, rollback=None, report=False,
+             start_updates=None):
+        """Run one operation: the conductor checks (host, task_state),
+        applies ``start_updates`` and starts the event in one call; the
+        final states and the event's result go back in one more."""
+        event = 'compute_' + method
+        expected = None if task_states is None else list(task_states)
         with self._locks.hold(instance_uuid):
             try:
-                instance = self.conductor.instance_get(
-                    ctxt, instance_uuid=instance_uuid)
-            except exception.InstanceNotFound:
-                LOG.warning('%s: instance %s not found', method,
-                            instance_uuid)
+                instance = self.conductor.operation_start(
+                    ctxt, instance_uuid=instance_uuid, host=self.host,
+                    request_id=ctxt.request_id, event=event,
+                    expected_task_state=expected, updates=start_updates)
+            except (exception.InstanceNotFound, exception.InstanceNotOnHost,
+                    exception.UnexpectedTaskState) as e:
+                LOG.info('%s of %s skipped (done already or superseded): '
+                         '%s', method, instance_uuid, exception.text(e))
                 return
-            if instance.host != self.host:
-                LOG.warning('%s: instance %s belongs to host %s, not %s',
-                            method, instance_uuid, instance.host, self.host)
-                return
-            if task_states is not None and \
-                    instance.task_state not in task_states:
-                LOG.info('%s of %s skipped: vm_state=%s task_state=%s (done '
-                         'already or superseded)', method, instance_uuid,
-                         instance.vm_state, instance.task_state)
-                return
-            self._act(ctxt, instance, 'compute_' + method, task_states,
-                      body, capability, rollback)
+            self._act(ctxt, instance, event, expected, body, capability,
+                      rollback)
         if report:
             self._report()
 
-    def _act(self, ctxt, instance, event, task_states, body, capability,
+    def _act(self, ctxt, instance, event, expected, body, capability,
              rollback):
+        if expected is not None:   # as operation_start left it
+            expected = [instance.task_state]
         try:
-            self.conductor.action_event_start(
-                ctxt, instance_uuid=instance.uuid,
-                request_id=ctxt.request_id, event=event, host=self.host)
             self._check_capability(capability, event)
             try:
                 updates = body(ctxt, instance)
@@ -265,18 +262,13 @@ class ComputeManager(host_sync.HostSyncMixin):
                 raise self._unsupported(event) from None
             if updates is not None:
                 updates.setdefault('task_state', None)
-                self.conductor.instance_update(
-                    ctxt, instance_uuid=instance.uuid, updates=updates,
-                    expected_task_state=None if task_states is None
-                    else list(task_states))
+            self.conductor.operation_finish(
+                ctxt, instance_uuid=instance.uuid,
+                request_id=ctxt.request_id, event=event, result='Success',
+                updates=updates, expected_task_state=expected,
+                fault_message=None, traceback=None, host=self.host)
         except Exception as exc:
             self._failed(ctxt, instance, event, exc, rollback)
-        else:
-            self._quietly('finish event ' + event,
-                          self.conductor.action_event_finish, ctxt,
-                          instance_uuid=instance.uuid,
-                          request_id=ctxt.request_id, event=event,
-                          result='Success', traceback=None)
 
     def _failed(self, ctxt, instance, event, exc, rollback):
         """Record a failure (called from an except block)."""
@@ -284,25 +276,29 @@ class ComputeManager(host_sync.HostSyncMixin):
         tb = traceback.format_exc()[-65535:]
         if rollback and not isinstance(exc, exception.OperationNotSupported):
             self._quietly('roll back ' + event, rollback, ctxt, instance)
+        updates = message = None
         if isinstance(exc, SUPERSEDED):
             LOG.warning('%s of %s abandoned: %s', event, uuid, exc)
         else:
             refused = isinstance(exc, REFUSED)
             LOG.error('%s of %s failed: %s', event, uuid, exc,
                       exc_info=not refused)
-            self._quietly('record fault', self.conductor.instance_fault_create,
-                          ctxt, instance_uuid=uuid, message=fault_message(exc),
-                          details=tb, host=self.host)
+            message = fault_message(exc)
             updates = {'task_state': None}
             if not refused:
                 updates['vm_state'] = S.ERROR
-            self._quietly('set states', self.conductor.instance_update, ctxt,
-                          instance_uuid=uuid, updates=updates,
-                          expected_task_state=None)
-        self._quietly('finish event ' + event,
-                      self.conductor.action_event_finish, ctxt,
-                      instance_uuid=uuid, request_id=ctxt.request_id,
-                      event=event, result='Error', traceback=tb)
+        finish = functools.partial(
+            self.conductor.operation_finish, ctxt, instance_uuid=uuid,
+            request_id=ctxt.request_id, event=event, result='Error',
+            expected_task_state=None, traceback=tb, host=self.host)
+        try:
+            finish(updates=updates, fault_message=message)
+        except Exception as e:
+            # e.g. the instance was deleted meanwhile: still end the event
+            LOG.warning('Could not record the failure of %s on %s: %s',
+                        event, uuid, e)
+            self._quietly('finish event ' + event, finish, updates=None,
+                          fault_message=None)
 
     def _unsupported(self, operation):
         operation = operation.replace('compute_', '', 1).replace('_', ' ')

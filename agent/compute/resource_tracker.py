@@ -57,10 +57,8 @@ class ResourceTracker:
         with self._lock:
             try:
                 node = self.build_node()
+                # the conductor records the heartbeat with the report
                 self.conductor.compute_node_update(ctxt, node=node)
-                self.conductor.service_heartbeat(
-                    ctxt, service=objects.Service(host=self.host,
-                                                  binary=self.binary))
             except Exception as e:
                 if raise_errors:
                     raise

@@ -28,10 +28,12 @@ INSTANCE_UPDATES = f.Struct({
 UUID = f.UUID()
 HOST = f.String()
 RESULT = f.Enum(['Success', 'Error'])
+REQUEST_ID = f.String(max_length=64)
+TASK_STATES = f.List(f.Enum(states.TASK_STATES, nullable=True), nullable=True)
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
 
     def __init__(self, engine=None):
         self.engine = engine or db_session.get_engine()
@@ -50,9 +52,7 @@ class ConductorManager:
             return to_objects.instances(s, db.instance_list(s, host=host))
 
     @rpc.expects(instance_uuid=UUID, updates=INSTANCE_UPDATES,
-                 expected_task_state=f.List(
-                     f.Enum(states.TASK_STATES, nullable=True),
-                     nullable=True))
+                 expected_task_state=TASK_STATES)
     def instance_update(self, ctxt, instance_uuid, updates,
                         expected_task_state):
         with self._session() as s:
@@ -80,36 +80,73 @@ class ConductorManager:
             db.instance_get(s, instance_uuid)
             db.fault_create(s, instance_uuid, message, details, host)
 
-    @rpc.expects(instance_uuid=UUID, request_id=f.String(max_length=64),
+    @rpc.expects(instance_uuid=UUID, request_id=REQUEST_ID,
                  event=f.String(), host=f.String(nullable=True))
     def action_event_start(self, ctxt, instance_uuid, request_id, event,
                            host):
         with self._session() as s:
-            try:
-                action = db.action_get(s, instance_uuid, request_id)
-            except exception.NotFound:
-                # the agent acts on its own (start-up recovery, power sync)
-                action = db.action_start(s, instance_uuid, event, request_id,
-                                         ctxt.user_id, ctxt.project_id)
-                s.flush()
-            s.add(models.InstanceActionEvent(action_id=action.id, event=event,
-                                             host=host))
+            _event_start(s, ctxt, instance_uuid, request_id, event, host)
 
-    @rpc.expects(instance_uuid=UUID, request_id=f.String(max_length=64),
+    @rpc.expects(instance_uuid=UUID, request_id=REQUEST_ID,
                  event=f.String(), result=RESULT,
                  traceback=f.String(max_length=65535, nullable=True))
     def action_event_finish(self, ctxt, instance_uuid, request_id, event,
                             result, traceback):
         with self._session() as s:
-            action = db.action_get(s, instance_uuid, request_id)
-            for ev in reversed(action.events):
-                if ev.event == event and ev.finish_time is None:
-                    ev.finish_time = models.utcnow()
-                    ev.result = result
-                    ev.traceback = traceback
-                    break
-            db.action_finish(action, result,
-                             None if result == 'Success' else 'Error')
+            _event_finish(s, instance_uuid, request_id, event, result,
+                          traceback)
+
+    # -------------------------------------- an agent operation, in two calls
+    @rpc.expects(instance_uuid=UUID, host=HOST, request_id=REQUEST_ID,
+                 event=f.String(), expected_task_state=TASK_STATES,
+                 updates=f.Struct(INSTANCE_UPDATES.fields, nullable=True))
+    def operation_start(self, ctxt, instance_uuid, host, request_id, event,
+                        expected_task_state, updates):
+        """Begin an agent operation in one transaction and return the
+        instance: it must be ``host``'s and (if given) in one of
+        ``expected_task_state`` -- else InstanceNotOnHost or
+        UnexpectedTaskState, and nothing is recorded; ``updates`` are
+        applied and the action event is started."""
+        with self._session() as s:
+            row = db.instance_get(s, instance_uuid)
+            if row.deleted:
+                raise exception.InstanceNotFound(instance=instance_uuid)
+            if row.host != host:
+                raise exception.InstanceNotOnHost(
+                    instance=instance_uuid, actual=row.host, host=host)
+            if updates:
+                row = db.instance_update(s, instance_uuid, updates,
+                                         expected_task_state)
+            elif expected_task_state is not None and \
+                    row.task_state not in expected_task_state:
+                raise exception.UnexpectedTaskState(
+                    instance=instance_uuid, actual=row.task_state,
+                    expected=', '.join(map(str, expected_task_state)))
+            _event_start(s, ctxt, instance_uuid, request_id, event, host)
+            return to_objects.instance(s, row)
+
+    @rpc.expects(instance_uuid=UUID, request_id=REQUEST_ID, event=f.String(),
+                 result=RESULT,
+                 updates=f.Struct(INSTANCE_UPDATES.fields, nullable=True),
+                 expected_task_state=TASK_STATES,
+                 fault_message=f.String(max_length=1024, nullable=True),
+                 traceback=f.String(max_length=65535, nullable=True),
+                 host=f.String(nullable=True))
+    def operation_finish(self, ctxt, instance_uuid, request_id, event, result,
+                         updates, expected_task_state, fault_message,
+                         traceback, host):
+        """End an agent operation in one transaction: the final states
+        (compare and swap on ``expected_task_state``), the fault if any,
+        the event's result. If the swap fails nothing is recorded."""
+        with self._session() as s:
+            if updates:
+                db.instance_update(s, instance_uuid, updates,
+                                   expected_task_state)
+            if fault_message:
+                db.fault_create(s, instance_uuid, fault_message,
+                                traceback or '', host)
+            _event_finish(s, instance_uuid, request_id, event, result,
+                          traceback)
 
     @rpc.expects(instance_uuid=UUID, volume_id=UUID,
                  status=f.Enum(['attached'], nullable=True),
@@ -131,13 +168,38 @@ class ConductorManager:
 
     @rpc.expects(node=f.Object('ComputeNode'))
     def compute_node_update(self, ctxt, node):
+        """Record a resource report; it is the agent's heartbeat too."""
         with self._session() as s:
             db.compute_node_update(s, node)
+            db.service_heartbeat(s, node.host, 'hvagent-compute')
 
     @rpc.expects(service=f.Object('Service'))
     def service_heartbeat(self, ctxt, service):
         with self._session() as s:
             db.service_heartbeat(s, service.host, service.binary)
+
+
+def _event_start(s, ctxt, instance_uuid, request_id, event, host):
+    try:
+        action = db.action_get(s, instance_uuid, request_id)
+    except exception.NotFound:
+        # the agent acts on its own (start-up recovery, power sync)
+        action = db.action_start(s, instance_uuid, event, request_id,
+                                 ctxt.user_id, ctxt.project_id)
+        s.flush()
+    s.add(models.InstanceActionEvent(action_id=action.id, event=event,
+                                     host=host))
+
+
+def _event_finish(s, instance_uuid, request_id, event, result, traceback):
+    action = db.action_get(s, instance_uuid, request_id)
+    for ev in reversed(action.events):
+        if ev.event == event and ev.finish_time is None:
+            ev.finish_time = models.utcnow()
+            ev.result = result
+            ev.traceback = traceback
+            break
+    db.action_finish(action, result, None if result == 'Success' else 'Error')
 
 
 def conductor_heartbeat(engine, host, binary='hvagent-conductor'):

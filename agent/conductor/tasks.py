@@ -16,6 +16,7 @@ from agent import rpc
 from agent.db import api as db
 from agent.db import session as db_session
 from agent.db import to_objects
+from agent.conductor import watch
 from agent.objects import fields as f
 from agent.objects import states
 from agent.scheduler import claim
@@ -50,7 +51,7 @@ def _check_name(name):
 
 
 class ComputeTaskManager:
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
 
     def __init__(self, engine=None, scheduler=None, compute=None):
         self.engine = engine or db_session.get_engine()
@@ -181,6 +182,26 @@ class ComputeTaskManager:
     @rpc.expects(ref=REF)
     def instance_show(self, ctxt, ref):
         return self._show(ref)
+
+    @rpc.expects(ref=REF, seen=f.List(f.String(nullable=True), max_items=3),
+                 timeout=f.Float(min=0, max=30))
+    def instance_wait(self, ctxt, ref, seen, timeout):
+        """A long poll: return the instance as soon as its (vm_state,
+        task_state, power_state) is not ``seen``, or after ``timeout``
+        seconds; InstanceNotFound once it is gone. Waiters wake on this
+        conductor's commits (see watch), not on a timer."""
+        uuid = self._show(ref).uuid
+
+        def read():
+            try:
+                return self._show(uuid)
+            except exception.InstanceNotFound:
+                return None
+        inst = watch.wait(uuid, read, lambda i: i is None or [
+            i.vm_state, i.task_state, i.power_state] != seen, timeout)
+        if inst is None:
+            raise exception.InstanceNotFound(instance=ref)
+        return inst
 
     @rpc.expects(host=f.String(nullable=True),
                  project_id=f.String(max_length=64, nullable=True))

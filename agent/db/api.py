@@ -13,6 +13,13 @@ from agent.db import models
 from agent.objects import states
 
 M = models
+#: session.info key: uuids of instances changed in the session's transaction
+#: (conductor.watch wakes the waiters of each after the commit)
+CHANGED_KEY = 'hvagent_changed_instances'
+
+
+def mark_changed(session, uuid):
+    session.info.setdefault(CHANGED_KEY, set()).add(uuid)
 
 
 # ---------------------------------------------------------------- flavors
@@ -100,6 +107,7 @@ def instance_update(session, uuid, updates, expected_task_state=None):
     if expected_task_state is not None:
         query = query.where(_task_state_in(expected_task_state))
     values = dict(updates, updated_at=M.utcnow())
+    mark_changed(session, uuid)
     if session.execute(query.values(**values)).rowcount != 1:
         row = instance_get(session, uuid)
         if row.deleted:

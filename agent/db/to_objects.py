@@ -29,16 +29,18 @@ def _bdm(row):
 
 
 def instances(session, rows):
-    """Whole Instance objects, with three batched reads for any count."""
+    """Whole Instance objects, with at most three batched reads for any
+    count (faults are read for instances in error only)."""
     uuids = [r.uuid for r in rows]
     if not uuids:
         return []
     metadata = db.metadata_get(session, uuids)
     bdms = db.bdm_list(session, uuids)
-    faults = db.faults_latest(session, uuids)
+    failed = [r.uuid for r in rows if r.vm_state == states.ERROR]
+    faults = db.faults_latest(session, failed) if failed else {}
     out = []
     for r in rows:
-        fault = faults.get(r.uuid) if r.vm_state == states.ERROR else None
+        fault = faults.get(r.uuid)
         out.append(objects.Instance(
             uuid=r.uuid, name=r.name, project_id=r.project_id,
             user_id=r.user_id, host=r.host, node=r.node,

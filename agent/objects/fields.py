@@ -63,25 +63,27 @@ class UUID(Field):
 
 
 class Integer(Field):
+    kinds, kind_name = (int,), 'an integer'
+
     def __init__(self, min=None, max=None, **kw):
         super().__init__(**kw)
         self.min, self.max = min, max
 
     def _coerce(self, value):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError('must be an integer, got %r' % (value,))
+        if isinstance(value, bool) or not isinstance(value, self.kinds):
+            raise ValueError('must be %s, got %r' % (self.kind_name, value))
         if self.min is not None and value < self.min:
-            raise ValueError('must be >= %d' % self.min)
+            raise ValueError('must be >= %s' % self.min)
         if self.max is not None and value > self.max:
-            raise ValueError('must be <= %d' % self.max)
+            raise ValueError('must be <= %s' % self.max)
         return value
 
 
-class Float(Field):
+class Float(Integer):
+    kinds, kind_name = (int, float), 'a number'
+
     def _coerce(self, value):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError('must be a number, got %r' % (value,))
-        return float(value)
+        return float(super()._coerce(value))
 
 
 class Boolean(Field):

@@ -66,8 +66,6 @@ class Cloud:
             host=host, hypervisor_type='fake', vcpus=vcpus,
             memory_mb=memory_mb, local_gb=local_gb)
         call(self.conductor.compute_node_update, self.ctxt, node=node)
-        call(self.conductor.service_heartbeat, self.ctxt,
-             service=objects.Service(host=host, binary='hvagent-compute'))
         return node
 
     def boot(self, name='vm', flavor='m1.small', **kw):

@@ -113,21 +113,27 @@ class FakeConductor:
                         expected_task_state=None):
         with self.lock:
             self._enter('instance_update')
-            assert set(updates) <= UPDATE_KEYS, updates
             inst = self.instances.get(instance_uuid)
             if inst is None or inst.vm_state == states.DELETED:
                 raise exception.InstanceNotFound(instance=instance_uuid)
-            if expected_task_state is not None and \
-                    inst.task_state not in expected_task_state:
-                raise exception.UnexpectedTaskState(
-                    instance=instance_uuid, actual=inst.task_state,
-                    expected=expected_task_state)
-            if updates.get('launched_at') is not None:
-                assert isinstance(updates['launched_at'], str)
-            inst.update(**updates)
-            self.updates.append((instance_uuid, dict(updates),
-                                 expected_task_state))
+            self._check_task_state(inst, expected_task_state)
+            self._apply(inst, updates, expected_task_state)
             return _wire(inst)
+
+    @staticmethod
+    def _check_task_state(inst, expected_task_state):
+        if expected_task_state is not None and \
+                inst.task_state not in expected_task_state:
+            raise exception.UnexpectedTaskState(
+                instance=inst.uuid, actual=inst.task_state,
+                expected=expected_task_state)
+
+    def _apply(self, inst, updates, expected_task_state):
+        assert set(updates) <= UPDATE_KEYS, updates
+        if updates.get('launched_at') is not None:
+            assert isinstance(updates['launched_at'], str)
+        inst.update(**updates)
+        self.updates.append((inst.uuid, dict(updates), expected_task_state))
 
     def instance_destroy(self, ctxt, instance_uuid):
         with self.lock:
@@ -164,6 +170,45 @@ class FakeConductor:
                 instance_uuid=instance_uuid, request_id=request_id,
                 event=event, result=result, traceback=traceback)))
 
+    def operation_start(self, ctxt, instance_uuid, host, request_id, event,
+                        expected_task_state, updates):
+        with self.lock:
+            self._enter('operation_start')
+            inst = self.instances.get(instance_uuid)
+            if inst is None or inst.vm_state == states.DELETED:
+                raise exception.InstanceNotFound(instance=instance_uuid)
+            if inst.host != host:
+                raise exception.InstanceNotOnHost(
+                    instance=instance_uuid, actual=inst.host, host=host)
+            self._check_task_state(inst, expected_task_state)
+            if updates:
+                self._apply(inst, updates, expected_task_state)
+            self.events.append(('start', dict(
+                instance_uuid=instance_uuid, request_id=request_id,
+                event=event, host=host)))
+            return _wire(inst)
+
+    def operation_finish(self, ctxt, instance_uuid, request_id, event,
+                         result, updates, expected_task_state, fault_message,
+                         traceback, host):
+        with self.lock:
+            self._enter('operation_finish')
+            assert result in ('Success', 'Error')
+            if updates:
+                inst = self.instances.get(instance_uuid)
+                if inst is None or inst.vm_state == states.DELETED:
+                    raise exception.InstanceNotFound(instance=instance_uuid)
+                self._check_task_state(inst, expected_task_state)
+                self._apply(inst, updates, expected_task_state)
+            if fault_message:
+                assert len(fault_message) <= 1024
+                self.faults.append(dict(
+                    instance_uuid=instance_uuid, message=fault_message,
+                    details=traceback or '', host=host))
+            self.events.append(('finish', dict(
+                instance_uuid=instance_uuid, request_id=request_id,
+                event=event, result=result, traceback=traceback)))
+
     def block_device_update(self, ctxt, instance_uuid, volume_id, status=None,
                             device_name=None, destroy=False):
         with self.lock:
@@ -183,6 +228,9 @@ class FakeConductor:
         with self.lock:
             self._enter('compute_node_update')
             self.nodes.append(_wire(node))
+            # the real conductor records the agent's heartbeat with it
+            self.heartbeats.append(objects.Service(
+                host=node.host, binary='hvagent-compute'))
 
     def service_heartbeat(self, ctxt, service):
         with self.lock:

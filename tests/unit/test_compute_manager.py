@@ -92,7 +92,7 @@ def test_build_makes_instance_active(env):
     assert env.driver.list_guests() == [inst.uuid]
     first, last = env.conductor.updates[0], env.conductor.updates[-1]
     assert first[1] == {'vm_state': S.BUILDING, 'task_state': S.SPAWNING}
-    assert last[2] == [S.SCHEDULING, S.SPAWNING]
+    assert last[2] == [S.SPAWNING]   # the state operation_start left
     assert env.conductor.events_of(inst.uuid) == [
         ('start', 'compute_build_and_run_instance', None),
         ('finish', 'compute_build_and_run_instance', 'Success')]
@@ -139,12 +139,12 @@ def test_build_of_other_hosts_instance_is_ignored(env):
     inst = env.conductor.add_instance(host='node2')
     env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
     assert env.driver.list_guests() == []
-    assert env.conductor.calls == ['instance_get']
+    assert env.conductor.calls == ['operation_start']
 
 
 def test_build_of_unknown_instance_is_logged_only(env):
     env.mgr.build_and_run_instance(ctxt(), instance_uuid=str(uuid.uuid4()))
-    assert env.conductor.calls == ['instance_get']
+    assert env.conductor.calls == ['operation_start']
 
 
 # ------------------------------------------------------------------ delete
@@ -156,8 +156,9 @@ def test_terminate_twice(env):
         assert env.conductor.get(uuid_).vm_state == S.DELETED
     assert env.driver.list_guests() == []
     assert not env.conductor.faults
-    assert env.conductor.calls.count('instance_destroy') == 2
-    assert env.reports == [1, 1, 1]
+    assert env.conductor.calls.count('instance_destroy') == 1
+    assert env.conductor.calls[-1] == 'operation_start'   # and skipped
+    assert env.reports == [1, 1]
 
 
 def test_terminate_with_missing_guest(env):
@@ -224,7 +225,7 @@ def test_stale_message_is_dropped(env):
     uuid_ = built(env)
     before = list(env.conductor.calls)
     env.mgr.stop_instance(ctxt(), instance_uuid=uuid_)   # task_state None
-    assert env.conductor.calls == before + ['instance_get']
+    assert env.conductor.calls == before + ['operation_start']
     assert env.driver.get_info(uuid_).power_state == S.RUNNING
 
 

@@ -1,0 +1,100 @@
+"""The test guest of tools/build-test-image boots under plain QEMU (TCG),
+reports the uuid of its config drive and powers off on an ACPI power button.
+
+Timeouts are generous (TCG on a loaded 2-core CI box); nothing here asserts
+on how fast things happen.
+"""
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.functional import guest_image
+
+pytestmark = pytest.mark.functional
+
+QEMU = shutil.which('qemu-system-x86_64')
+BOOT_TIMEOUT = 300
+POWEROFF_TIMEOUT = 120
+
+
+def _wait_for(predicate, timeout, proc, console):
+    """Poll the console log until predicate(text) is truthy; fail if QEMU
+    exits or the timeout passes, showing the end of the console."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = console.read_text(errors='replace') if console.exists() else ''
+        result = predicate(text)
+        if result:
+            return result
+        if proc.poll() is not None:
+            pytest.fail('qemu exited (%s) early; console ends:\n%s'
+                        % (proc.returncode, text[-3000:]))
+        if time.monotonic() > deadline:
+            pytest.fail('timed out after %ss; console ends:\n%s'
+                        % (timeout, text[-3000:]))
+        time.sleep(0.5)
+
+
+def _monitor(sock_path, command):
+    """Send one HMP command over QEMU's unix monitor socket."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(sock_path))
+        s.recv(4096)                       # greeting + prompt
+        s.sendall(command.encode() + b'\n')
+        time.sleep(0.5)
+
+
+@pytest.mark.skipif(QEMU is None, reason='qemu-system-x86_64 is not '
+                    'installed (apt-get install qemu-system-x86)')
+def test_boot_config_drive_uuid_and_acpi_poweroff(tmp_path):
+    img = guest_image.ensure_image()
+    overlay = tmp_path / 'root.qcow2'
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2',
+                    '-b', img['disk'], '-F', 'qcow2', str(overlay)],
+                   check=True)
+    instance_uuid = str(uuid.uuid4())
+    drive = guest_image.make_config_drive(tmp_path / 'config.iso',
+                                          instance_uuid, name='test-image')
+    console = tmp_path / 'console.log'
+    monitor = tmp_path / 'mon.sock'
+    # The config drive wins over the cmdline uuid (and root= is ignored).
+    cmdline = '%s root=/dev/vda hvagent.uuid=%s' % (guest_image.CMDLINE,
+                                                    uuid.uuid4())
+    cmd = [QEMU, '-accel', 'tcg', '-machine', 'pc', '-m', '256',
+           '-nodefaults', '-display', 'none',
+           '-serial', 'file:%s' % console,
+           '-monitor', 'unix:%s,server=on,wait=off' % monitor,
+           '-kernel', img['kernel'], '-initrd', img['ramdisk'],
+           '-append', cmdline,
+           '-drive', 'file=%s,if=virtio,format=qcow2' % overlay,
+           '-drive', 'file=%s,if=ide,media=cdrom,readonly=on,format=raw'
+           % drive]
+    with open(tmp_path / 'qemu.log', 'wb') as qemu_log:
+        proc = subprocess.Popen(cmd, stdout=qemu_log, stderr=qemu_log,
+                                stdin=subprocess.DEVNULL)
+    try:
+        uuids = _wait_for(guest_image.booted_uuids, BOOT_TIMEOUT, proc,
+                          console)
+        assert uuids == [instance_uuid]
+        disks = _wait_for(guest_image.last_disks, 60, proc, console)
+        assert 'vda' in disks and 'sr0' in disks, disks
+
+        _monitor(monitor, 'system_powerdown')
+        try:
+            rc = proc.wait(POWEROFF_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail('guest ignored system_powerdown; console ends:\n%s'
+                        % console.read_text(errors='replace')[-3000:])
+        assert rc == 0, (tmp_path / 'qemu.log').read_text(errors='replace')
+        text = console.read_text(errors='replace')
+        assert 'powering off' in text
+        assert guest_image.booted_uuids(text) == [instance_uuid]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,1 @@
+"""The libvirt virt driver for KVM/QEMU."""

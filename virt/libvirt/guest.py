@@ -1,0 +1,159 @@
+"""A thin wrapper over one libvirt domain (virDomain).
+
+Guest speaks the agent's vocabulary (power state names of
+``agent.objects.states``, ``GuestInfo``) so the driver never touches libvirt
+constants, but it decides nothing: no retries, no reboot fallbacks, no
+cleanup of files. That policy belongs to the driver, which can then be read
+without knowing libvirt's API.
+
+Power states: libvirt has more states than the agent. BLOCKED (waiting on
+I/O) is still a running guest. libvirt's SHUTDOWN ("being shut down") is
+reported as shutdown as nova does: the guest has committed to stopping.
+PMSUSPENDED (suspended to RAM by the guest itself) is reported as *paused*:
+like a paused guest it keeps its memory, uses no CPU and comes back without a
+boot; the agent has no "suspended" state, and "nostate" would read as "the
+guest is gone". Note ``resume()`` does not wake such a guest (that needs
+``virDomainPMWakeup``); the guest wakes itself on its configured wake events.
+
+The domain's uuid is the instance uuid: the driver defines every domain with
+``<uuid>`` set to it, so events and listings map back to instances directly.
+"""
+import time
+
+import libvirt
+
+from agent.objects import states
+from virt import driver
+
+_POWER_STATES = {
+    libvirt.VIR_DOMAIN_NOSTATE: states.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: states.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: states.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: states.PAUSED_POWER,
+    libvirt.VIR_DOMAIN_SHUTDOWN: states.SHUTDOWN,
+    libvirt.VIR_DOMAIN_SHUTOFF: states.SHUTDOWN,
+    libvirt.VIR_DOMAIN_CRASHED: states.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: states.PAUSED_POWER,
+}
+
+#: removed with the domain definition: UEFI variable store, a managed save
+#: image and snapshot metadata would otherwise block or outlive the undefine
+_UNDEFINE_FLAGS = (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM |
+                   libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                   libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+
+#: what libvirt raises for a flag its driver (or an old version) lacks
+_UNSUPPORTED = (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG)
+
+
+def power_state(libvirt_state):
+    """The agent power state of a libvirt ``VIR_DOMAIN_*`` state number."""
+    return _POWER_STATES.get(libvirt_state, states.NOSTATE)
+
+
+class Guest:
+    """One domain; every method is a single libvirt call or two."""
+
+    def __init__(self, domain):
+        self.domain = domain
+
+    def __repr__(self):
+        return '<Guest %s>' % self.uuid
+
+    @property
+    def uuid(self):
+        return self.domain.UUIDString()
+
+    @property
+    def name(self):
+        return self.domain.name()
+
+    @property
+    def power_state(self):
+        return power_state(self.domain.state()[0])
+
+    def is_active(self):
+        return bool(self.domain.isActive())
+
+    def launch(self, paused=False):
+        """Start the (defined, stopped) domain."""
+        self.domain.createWithFlags(
+            libvirt.VIR_DOMAIN_START_PAUSED if paused else 0)
+
+    def shutdown(self):
+        """Ask the guest OS to power off (ACPI); returns at once."""
+        self.domain.shutdown()
+
+    def destroy(self):
+        """Pull the plug; a domain that is not running is left alone."""
+        try:
+            self.domain.destroy()
+        except libvirt.libvirtError as e:
+            if (e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID or
+                    self.is_active()):
+                raise
+
+    def reboot_hard(self):
+        """Power cycle: destroy then start again, as nova's hard reboot
+        does (a new QEMU process, unlike ``virDomainReset``)."""
+        self.destroy()
+        self.launch()
+
+    def pause(self):
+        self.domain.suspend()
+
+    def resume(self):
+        self.domain.resume()
+
+    def undefine(self):
+        """Remove the persistent definition (a running domain becomes
+        transient). Flags a driver does not know are dropped one by one:
+        first NVRAM (older libvirt, non-QEMU drivers), then all of them."""
+        for flags in (_UNDEFINE_FLAGS,
+                      _UNDEFINE_FLAGS & ~libvirt.VIR_DOMAIN_UNDEFINE_NVRAM):
+            try:
+                self.domain.undefineFlags(flags)
+                return
+            except libvirt.libvirtError as e:
+                if e.get_error_code() not in _UNSUPPORTED:
+                    raise
+        self.domain.undefine()
+
+    def _device_flags(self, live, persistent):
+        if live is None:
+            live = self.is_active()
+        return ((libvirt.VIR_DOMAIN_AFFECT_LIVE if live else 0) |
+                (libvirt.VIR_DOMAIN_AFFECT_CONFIG if persistent else 0))
+
+    def attach_device(self, xml, live=None, persistent=True):
+        """Attach a device; ``live=None`` means "if the domain runs"."""
+        self.domain.attachDeviceFlags(xml, self._device_flags(live,
+                                                              persistent))
+
+    def detach_device(self, xml, live=None, persistent=True):
+        """Detach a device; a live detach only *asks* the guest, the
+        device may linger until the guest lets go of it."""
+        self.domain.detachDeviceFlags(xml, self._device_flags(live,
+                                                              persistent))
+
+    def wait_for_state(self, wanted, timeout, interval=0.1):
+        """Poll until the power state is in ``wanted`` (a state name or a
+        collection of them); return False after ``timeout`` seconds."""
+        wanted = {wanted} if isinstance(wanted, str) else set(wanted)
+        deadline = time.monotonic() + timeout
+        while self.power_state not in wanted:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(interval)
+        return True
+
+    def xml(self, flags=0):
+        return self.domain.XMLDesc(flags)
+
+    def info(self):
+        """GuestInfo with the configured (maximum) memory, not the current
+        balloon size, so it matches the flavor."""
+        state, max_kib, _cur_kib, vcpus, cpu_ns = self.domain.info()
+        return driver.GuestInfo(uuid=self.uuid, power_state=power_state(state),
+                                vcpus=vcpus, memory_mb=max_kib // 1024,
+                                cpu_time_ns=cpu_ns)

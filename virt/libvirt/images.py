@@ -1,0 +1,311 @@
+"""The image cache: each image fetched once per host, shared by its guests.
+
+A reference (absolute path, file:// or http(s):// URL) maps to
+``<base_dir>/<sha256 of the reference>``; guests' root disks are qcow2
+overlays on that file, so it must never change once in place. Hence a
+download goes to ``<key>.<random>.part`` in the same directory, is hashed
+while it streams, checked (caller's checksum, qemu-img's view of it), fsynced
+and renamed into place: the final name exists only for a complete, vetted
+image, and every failure removes the partial file.
+
+Next to each image: ``<key>.info`` (JSON: ref, sha256 of the content, format,
+virtual_size), written before the rename so an image is never without it, and
+``<key>.lock``. Fetches of one image serialize on a threading lock (threads
+of this agent) and an flock on the lock file (other agent processes), so a
+burst of spawns from one image downloads it once. A hit re-verifies nothing
+but existence (hashing gigabytes per spawn would defeat the cache) and bumps
+the mtime, which is the image's "last used" time for cleanup().
+
+Probing the format of downloaded bytes happens once, here, and the result is
+recorded: an image that probes as having a backing or external data file is
+refused, as it would let a guest read host files through its disk.
+"""
+import contextlib
+import fcntl
+import hashlib
+import http.client
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from agent import exception
+from virt.libvirt import disk
+
+CHUNK_SIZE = 1 << 20
+_NAME = re.compile(r'^([0-9a-f]{64})(\.info|\.lock|\..+\.part)?$')
+_CHECKSUM = re.compile(r'^sha256:([0-9a-fA-F]{64})$')
+
+
+def key_for(ref):
+    return hashlib.sha256(ref.encode('utf-8')).hexdigest()
+
+
+class ImageCache:
+    def __init__(self, base_dir, download_timeout=600,
+                 allowed_formats=('raw', 'qcow2'), local_dirs=None,
+                 chunk_size=CHUNK_SIZE):
+        """``local_dirs``: if given, path/file:// refs must lie under one."""
+        self.base_dir = os.path.abspath(base_dir)
+        self.download_timeout = download_timeout
+        self.allowed_formats = tuple(allowed_formats)
+        self.local_dirs = [os.path.realpath(d) for d in local_dirs or ()]
+        self.chunk_size = chunk_size
+        self._guard = threading.Lock()
+        self._locks = {}  # key -> [threading.Lock, number of users]
+
+    def path_for(self, ref):
+        return os.path.join(self.base_dir, key_for(ref))
+
+    def fetch(self, ref, checksum=None):
+        """Return the cached path of ``ref``, downloading it on a miss.
+
+        ``checksum`` ('sha256:<hex>') is checked against the downloaded
+        bytes, and on a hit against the digest recorded at download time.
+        """
+        expected = _parse_checksum(ref, checksum)
+        key = key_for(ref)
+        path = os.path.join(self.base_dir, key)
+        os.makedirs(self.base_dir, exist_ok=True)
+        with self._lock(key):
+            if not os.path.exists(path):
+                self._download(ref, key, expected)
+            elif expected and self.image_info(path).get('sha256') != expected:
+                raise exception.ImageUnacceptable(
+                    image=ref, reason='the cached copy does not match %s'
+                    % checksum)
+            os.utime(path)
+        return path
+
+    def image_info(self, path):
+        """The recorded {ref, sha256, format, virtual_size} of an image."""
+        try:
+            with open(path + '.info') as f:
+                return json.load(f)
+        except FileNotFoundError:  # removed by hand: vet the file again
+            return self._inspect(path, path)
+
+    def cleanup(self, in_use_paths, max_age_seconds, now=None):
+        """Remove images unused for ``max_age_seconds``; return the paths.
+
+        Images in ``in_use_paths`` are kept and marked used at ``now``, so
+        the age counts from the last pass that saw a guest on them. Stale
+        partial downloads go too. Anything whose lock is held (a fetch in
+        progress) is skipped, and the age is re-read under the lock, so a
+        concurrent hit either keeps the image or finds it gone and fetches.
+        """
+        now = time.time() if now is None else now
+        in_use = {os.path.realpath(p) for p in in_use_paths}
+        try:
+            names = os.listdir(self.base_dir)
+        except FileNotFoundError:
+            return []
+        groups = {}
+        for name in names:
+            m = _NAME.match(name)
+            if m:
+                groups.setdefault(m.group(1), []).append(name)
+        removed = []
+        for key, files in sorted(groups.items()):
+            path = os.path.join(self.base_dir, key)
+            used = os.path.realpath(path) in in_use
+            if used:
+                with contextlib.suppress(FileNotFoundError):
+                    os.utime(path, (now, now))
+            with self._lock(key, blocking=False) as held:
+                if held:
+                    removed += self._expire(key, files, used,
+                                            now - max_age_seconds)
+        return removed
+
+    # ------------------------------------------------------------- internals
+    def _expire(self, key, files, used, cutoff):
+        """Under the lock of ``key``: remove what is older than ``cutoff``."""
+        removed = []
+        for name in sorted(files):
+            path = os.path.join(self.base_dir, name)
+            if name.endswith('.part') or (name == key and not used):
+                with contextlib.suppress(FileNotFoundError):
+                    if os.stat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed.append(path)
+        if not os.path.exists(os.path.join(self.base_dir, key)):
+            for suffix in ('.info', '.lock'):  # we hold the lock: see _lock
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.base_dir, key + suffix))
+        return removed
+
+    @contextlib.contextmanager
+    def _lock(self, key, blocking=True):
+        """Hold ``key`` against this process's threads and other processes.
+
+        Yields False when ``blocking`` is off and someone holds it. cleanup()
+        unlinks lock files it holds, so after flock we check that the file
+        we locked is still the one at the path, else we retry on the new one.
+        """
+        with self._guard:
+            entry = self._locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        fd = None
+        try:
+            if not entry[0].acquire(blocking):
+                yield False
+                return
+            try:
+                fd = self._flock(key, blocking)
+                yield fd is not None
+            finally:
+                if fd is not None:
+                    os.close(fd)
+                entry[0].release()
+        finally:
+            with self._guard:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._locks[key]
+
+    def _flock(self, key, blocking):
+        lock_path = os.path.join(self.base_dir, key + '.lock')
+        flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+        while True:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                         0o644)
+            try:
+                fcntl.flock(fd, flags)
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            try:
+                if os.fstat(fd).st_ino == os.stat(lock_path).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+
+    def _download(self, ref, key, expected):
+        path = os.path.join(self.base_dir, key)
+        with _staged(path) as (out, tmp):
+            digest = self._copy(ref, out)
+            out.flush()
+            if expected and digest != expected:
+                raise exception.ImageUnacceptable(
+                    image=ref, reason='checksum mismatch: expected sha256:%s,'
+                    ' got sha256:%s' % (expected, digest))
+            info = dict(self._inspect(ref, tmp), ref=ref, sha256=digest)
+            with _staged(path + '.info') as (f, _):
+                f.write(json.dumps(info).encode())
+
+    def _copy(self, ref, out):
+        """Stream ``ref`` into ``out`` chunk by chunk; return its sha256."""
+        deadline = time.monotonic() + self.download_timeout
+        digest = hashlib.sha256()
+        try:
+            with self._open(ref) as src:
+                while chunk := src.read(self.chunk_size):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    if time.monotonic() > deadline:
+                        raise TimeoutError('took longer than %ss'
+                                           % self.download_timeout)
+                if getattr(src, 'length', None):  # http.client won't raise
+                    raise ConnectionError('connection closed %d bytes short'
+                                          % src.length)
+        except (OSError, http.client.HTTPException) as e:
+            raise exception.ImageDownloadFailed(image=ref, reason=_why(e))
+        return digest.hexdigest()
+
+    def _open(self, ref):
+        url = urllib.parse.urlsplit(ref)
+        if ref.startswith('/') or url.scheme == 'file':
+            if not ref.startswith('/'):
+                if url.netloc not in ('', 'localhost'):
+                    raise exception.ImageUnacceptable(
+                        image=ref, reason='file:// URL of another host')
+                ref = urllib.parse.unquote(url.path)
+            return self._open_local(ref)
+        if url.scheme in ('http', 'https'):
+            try:
+                return urllib.request.urlopen(ref,
+                                              timeout=self.download_timeout)
+            except urllib.error.HTTPError as e:
+                e.close()
+                cls = (exception.ImageNotFound if e.code in (404, 410)
+                       else exception.ImageDownloadFailed)
+                raise cls(image=ref, reason='HTTP %s %s' % (e.code, e.reason))
+        raise exception.ImageUnacceptable(
+            image=ref,
+            reason='not an absolute path, file:// or http(s):// URL')
+
+    def _open_local(self, path):
+        real = os.path.realpath(path)
+        if self.local_dirs and not any(
+                os.path.commonpath([real, d]) == d for d in self.local_dirs):
+            raise exception.ImageUnacceptable(
+                image=path, reason='outside the allowed local directories')
+        try:
+            return open(real, 'rb')
+        except FileNotFoundError:
+            raise exception.ImageNotFound(image=path, reason='no such file')
+
+    def _inspect(self, ref, path):
+        try:
+            info = disk.info(path)
+        except exception.VirtDriverError as e:
+            raise exception.ImageUnacceptable(image=ref,
+                                              reason=exception.text(e))
+        fmt = info.get('format')
+        data = info.get('format-specific', {}).get('data', {})
+        if fmt not in self.allowed_formats:
+            reason = 'format %s is not one of %s' % (
+                fmt, ', '.join(self.allowed_formats))
+        elif info.get('backing-filename') or data.get('data-file'):
+            reason = 'it refers to another file (backing or data file)'
+        elif not info.get('virtual-size'):
+            reason = 'it is empty'
+        else:
+            return {'format': fmt, 'virtual_size': info['virtual-size']}
+        raise exception.ImageUnacceptable(image=ref, reason=reason)
+
+
+def _parse_checksum(ref, checksum):
+    if checksum is None:
+        return None
+    m = _CHECKSUM.match(checksum)
+    if not m:
+        raise exception.ImageUnacceptable(
+            image=ref, reason='checksum %r is not sha256:<64 hex digits>'
+            % (checksum,))
+    return m.group(1).lower()
+
+
+def _why(e):
+    reason = getattr(e, 'reason', None) or e
+    return getattr(reason, 'strerror', None) or str(reason) or type(e).__name__
+
+
+@contextlib.contextmanager
+def _staged(path):
+    """Yield (file, name) of a ``.part`` file next to ``path``; on success
+    it is fsynced and renamed to ``path``, on failure removed."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.part',
+                               prefix=os.path.basename(path) + '.')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            yield f, tmp
+            os.fchmod(f.fileno(), 0o644)  # qemu runs as another user
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

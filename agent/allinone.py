@@ -38,6 +38,7 @@ def _parse(argv):
     parser.add_argument('--image', default='cirros-0.6.2')
     parser.add_argument('--timeout', type=float, default=60.0,
                         help='seconds to wait for each state change')
+    cli.add_boot_options(parser)
     return parser.parse_known_args(argv)
 
 
@@ -60,7 +61,8 @@ def demo(args):
     t0 = time.monotonic()
     inst = conductor.boot_instance(
         ctxt, name=args.name, flavor=args.flavor, image_ref=args.image,
-        availability_zone=None, hints={}, metadata={}, networks=[])
+        availability_zone=None, hints={}, metadata={}, networks=[],
+        options=cli.boot_options(args))
     print('Booting %s (%s) flavor %s' % (inst.name, inst.uuid, args.flavor))
     inst = cli.wait_for(conductor, ctxt, inst.uuid, args.timeout,
                         until=(states.ACTIVE, states.ERROR), echo=print)
@@ -70,7 +72,7 @@ def demo(args):
     print('Active on host %s after %.1f ms' % (inst.host,
                                                (time.monotonic() - t0) * 1e3))
     print('--- console ---')
-    print(conductor.console_output(ctxt, ref=inst.uuid, length=50).rstrip())
+    print(_console(conductor, ctxt, inst.uuid, args.timeout).rstrip())
     print('--- end console ---')
     ctxt = context.RequestContext(user_id='demo', project_id='demo')
     conductor.instance_action(ctxt, ref=inst.uuid, action='delete',
@@ -79,6 +81,19 @@ def demo(args):
     cli.wait_for(conductor, ctxt, inst.uuid, args.timeout,
                  until=(states.DELETED,), echo=print)
     return 0
+
+
+def _console(conductor, ctxt, uuid, timeout):
+    """The console once it has something to show: a real guest needs a
+    few seconds to print its first lines; wait until they stop coming."""
+    deadline, text = time.monotonic() + timeout, ''
+    while time.monotonic() < deadline:
+        now = conductor.console_output(ctxt, ref=uuid, length=50)
+        if now and now == text:
+            break
+        text = now
+        time.sleep(0.05 if not text else 1.0)
+    return text
 
 
 def main(argv=None):

@@ -30,6 +30,32 @@ SETTLED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.ERROR,
            states.DELETED)
 
 
+def add_boot_options(parser):
+    """Options of a boot beyond flavor and image (hvctl, all-in-one)."""
+    parser.add_argument('--kernel', help='kernel for direct kernel boot '
+                        '(path or URL)')
+    parser.add_argument('--ramdisk', help='initramfs for direct kernel boot')
+    parser.add_argument('--config-drive', action='store_true',
+                        help='give the guest a config drive')
+    parser.add_argument('--user-data', type=argparse.FileType('r'),
+                        metavar='FILE', help='user data for the guest')
+    parser.add_argument('--public-key', type=argparse.FileType('r'),
+                        metavar='FILE', help='OpenSSH public key to inject')
+    parser.add_argument('--key-name', default=None)
+
+
+def boot_options(args):
+    """The ``options`` of boot_instance from parsed boot options."""
+    options = {'kernel_ref': args.kernel, 'ramdisk_ref': args.ramdisk,
+               'config_drive': args.config_drive}
+    if args.user_data:
+        options['user_data'] = args.user_data.read()
+    if args.public_key:
+        options['key_data'] = args.public_key.read().strip()
+        options['key_name'] = args.key_name or 'default'
+    return {k: v for k, v in options.items() if v}
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog='hvctl', description=__doc__.split(
         '\n\n')[0])
@@ -51,6 +77,7 @@ def build_parser():
                       metavar='UUID')
     boot.add_argument('--meta', action='append', default=[],
                       metavar='KEY=VALUE')
+    add_boot_options(boot)
     boot.add_argument('--wait', action='store_true')
     lst = sub.add_parser('list', help='list instances')
     lst.add_argument('--host')
@@ -146,7 +173,8 @@ def run(args, conductor, ctxt, out=print):
             availability_zone=args.availability_zone,
             hints={'same_host': args.same_host,
                    'different_host': args.different_host},
-            metadata=_pairs(args.meta, '--meta'), networks=[])
+            metadata=_pairs(args.meta, '--meta'), networks=[],
+            options=boot_options(args))
         if args.wait and inst.vm_state != states.ERROR:
             inst = wait_for(conductor, ctxt, inst.uuid, args.timeout)
         _show(out, inst, as_json)

@@ -10,6 +10,7 @@ import abc
 import dataclasses
 import importlib.metadata
 
+from agent import exception
 from agent.objects import states
 
 ENTRY_POINT_GROUP = 'hvagent.virt'
@@ -76,6 +77,13 @@ class ComputeDriver(abc.ABC):
     def cleanup_host(self):
         """Release the hypervisor connection on shutdown."""
 
+    def register_event_listener(self, callback):
+        """Have ``callback(uuid, power_state)`` called when a guest's power
+        state changes by itself (libvirt lifecycle events); optional."""
+
+    def manage_image_cache(self):
+        """Periodic: drop cached images no guest has used for long."""
+
     @abc.abstractmethod
     def spawn(self, spec):
         """Create and start the guest of ``spec`` (a GuestSpec)."""
@@ -103,6 +111,16 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def list_guests(self):
         """Return the uuids of every guest the hypervisor knows."""
+
+    def list_guest_infos(self):
+        """GuestInfo of every guest; drivers with a bulk query override."""
+        infos = []
+        for uuid in self.list_guests():
+            try:
+                infos.append(self.get_info(uuid))
+            except exception.GuestNotFound:
+                pass    # went away while we were counting
+        return infos
 
     @abc.abstractmethod
     def get_host_resources(self):

@@ -79,19 +79,34 @@ class HostSyncMixin:
         """
         for instance in self.conductor.instances_get_by_host(ctxt,
                                                              host=self.host):
-            if instance.task_state is not None or \
-                    instance.vm_state in (S.BUILDING, S.DELETED):
-                continue
-            with self._locks.hold(instance.uuid, blocking=False) as held:
-                if not held:
-                    continue
-                try:
-                    self._sync_power_state(ctxt, instance,
-                                           self._guest_power(instance.uuid))
-                except SUPERSEDED as e:
-                    LOG.debug('Power sync of %s skipped: %s', instance.uuid, e)
-                except Exception:
-                    LOG.exception('Power sync of %s failed', instance.uuid)
+            self._sync_one(ctxt, instance)
+
+    def handle_lifecycle_event(self, ctxt, uuid):
+        """A guest changed power state by itself (libvirt event): sync it
+        now, reading the state anew, so a late or stale event is harmless.
+        Events caused by our own operations find the instance locked or
+        with a task_state, and are left to that operation."""
+        try:
+            instance = self.conductor.instance_get(ctxt, instance_uuid=uuid)
+        except exception.InstanceNotFound:
+            return
+        if instance.host == self.host:
+            self._sync_one(ctxt, instance)
+
+    def _sync_one(self, ctxt, instance):
+        if instance.task_state is not None or \
+                instance.vm_state in (S.BUILDING, S.DELETED):
+            return
+        with self._locks.hold(instance.uuid, blocking=False) as held:
+            if not held:
+                return
+            try:
+                self._sync_power_state(ctxt, instance,
+                                       self._guest_power(instance.uuid))
+            except SUPERSEDED as e:
+                LOG.debug('Power sync of %s skipped: %s', instance.uuid, e)
+            except Exception:
+                LOG.exception('Power sync of %s failed', instance.uuid)
 
     def _guest_power(self, uuid):
         try:

@@ -31,6 +31,8 @@ def build_service(driver=None, conductor=None):
     # the start; from then on changes kick the report thread
     tracker.report(ctxt, raise_errors=True)
     manager.report_callback = reporter.kick
+    driver.register_event_listener(
+        lambda uuid, _power: manager.handle_lifecycle_event(ctxt, uuid))
     server = rpc.get_server('compute', CONF.host, [manager])
     periodics = [
         reporter,
@@ -38,6 +40,10 @@ def build_service(driver=None, conductor=None):
                          lambda: manager.sync_power_states(ctxt),
                          run_now=False),
     ]
+    if CONF.compute.image_cache_manager_interval:
+        periodics.append(service.Periodic(
+            'image-cache', CONF.compute.image_cache_manager_interval,
+            driver.manage_image_cache, run_now=False))
     svc = service.Service(BINARY, [server], periodics,
                           on_stop=[driver.cleanup_host])
     svc.manager, svc.tracker, svc.driver = manager, tracker, driver

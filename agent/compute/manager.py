@@ -182,7 +182,11 @@ class ComputeManager(host_sync.HostSyncMixin):
         spec = virt_driver.GuestSpec(
             uuid=instance.uuid, name=instance.name, vcpus=flavor.vcpus,
             memory_mb=flavor.memory_mb, root_gb=flavor.root_gb,
-            image_ref=instance.image_ref, project_id=instance.project_id,
+            image_ref=instance.image_ref, kernel_ref=instance.kernel_ref,
+            ramdisk_ref=instance.ramdisk_ref, project_id=instance.project_id,
+            user_id=instance.user_id, flavor_name=flavor.name,
+            config_drive=instance.config_drive, user_data=instance.user_data,
+            key_name=instance.key_name, public_key=instance.key_data,
             metadata=dict(instance.metadata))
         try:
             self.driver.spawn(spec)

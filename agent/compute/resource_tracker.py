@@ -14,7 +14,6 @@ import time
 import psutil
 from oslo_config import cfg
 
-from agent import exception
 from agent import objects
 
 LOG = logging.getLogger(__name__)
@@ -76,11 +75,7 @@ class ResourceTracker:
         reserved_disk_gb = -(-opts.reserved_host_disk_mb // 1024)
         free_ram_mb, free_disk_gb, cpu_load = self._host_facts(res)
         vcpus_used = memory_mb_used = running = 0
-        for uuid in self.driver.list_guests():
-            try:
-                info = self.driver.get_info(uuid)
-            except exception.GuestNotFound:
-                continue  # went away while we were counting
+        for info in self.driver.list_guest_infos():
             vcpus_used += info.vcpus
             memory_mb_used += info.memory_mb
             running += 1

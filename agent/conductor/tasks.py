@@ -41,6 +41,8 @@ ACTIONS = {
     'delete': (A.VM_STATES, A.DELETING, 'terminate_instance'),
 }
 NAME = f.String(max_length=255)
+_INSTANCE = objects.Instance.fields
+BOOT_OPTIONS = f.Struct({k: _INSTANCE[k] for k in db.BOOT_OPTIONS})
 REF = f.String(max_length=255)
 
 
@@ -68,9 +70,10 @@ class ComputeTaskManager:
                  hints=f.Struct({'same_host': f.List(f.UUID(), max_items=100),
                                  'different_host': f.List(f.UUID(),
                                                           max_items=100)}),
-                 metadata=f.Dict(), networks=f.List(f.String(), max_items=16))
+                 metadata=f.Dict(), networks=f.List(f.String(), max_items=16),
+                 options=BOOT_OPTIONS)
     def boot_instance(self, ctxt, name, flavor, image_ref, availability_zone,
-                      hints, metadata, networks):
+                      hints, metadata, networks, options=None):
         _check_name(name)
         instance_uuid = str(uuidlib.uuid4())
         with self._session() as s:
@@ -80,7 +83,7 @@ class ComputeTaskManager:
                 project_id=ctxt.project_id or 'admin',
                 user_id=ctxt.user_id or 'admin', flavor=flavor_row,
                 image_ref=image_ref, availability_zone=availability_zone,
-                hints=hints, metadata=metadata)
+                hints=hints, metadata=metadata, options=options)
             db.action_start(s, instance_uuid, 'create', ctxt.request_id,
                             ctxt.user_id, ctxt.project_id)
             spec = objects.RequestSpec(

@@ -29,6 +29,11 @@ opts = [
         'console_output_max_bytes', default=64 * 1024, min=1024,
         help='Upper bound of the console output returned by one request.'),
     cfg.IntOpt(
+        'image_cache_manager_interval', default=2400, min=0,
+        help='Seconds between passes of the driver\'s image cache cleaner '
+             '(see [libvirt] remove_unused_base_images_age); 0 turns it '
+             'off.'),
+    cfg.IntOpt(
         'graceful_shutdown_timeout', default=60, min=0,
         help='Seconds a stop waits for the guest to power off before it is '
              'destroyed.'),

@@ -26,10 +26,6 @@ opts = [
         help='Seconds a cached image must have been unused by every guest '
              'of this host before the periodic pass removes it.'),
     cfg.IntOpt(
-        'image_cache_manager_interval', default=2400, min=0,
-        help='Seconds between passes of the image cache cleaner; 0 turns it '
-             'off.'),
-    cfg.IntOpt(
         'image_download_timeout', default=600, min=1,
         help='Seconds an image download may take.'),
     cfg.IntOpt(

@@ -13,6 +13,9 @@ from agent.db import models
 from agent.objects import states
 
 M = models
+#: instance columns a boot request may set beyond the basics
+BOOT_OPTIONS = ('kernel_ref', 'ramdisk_ref', 'config_drive', 'user_data',
+                'key_name', 'key_data')
 #: session.info key: uuids of instances changed in the session's transaction
 #: (conductor.watch wakes the waiters of each after the commit)
 CHANGED_KEY = 'hvagent_changed_instances'
@@ -37,11 +40,13 @@ def flavor_list(session):
 
 # -------------------------------------------------------------- instances
 def instance_create(session, *, uuid, name, project_id, user_id, flavor,
-                    image_ref, availability_zone, hints, metadata):
+                    image_ref, availability_zone, hints, metadata,
+                    options=None):
+    """``options``: boot options (BOOT_OPTIONS columns), all optional."""
     row = M.Instance(
         uuid=uuid, name=name, project_id=project_id, user_id=user_id,
         flavor_id=flavor.id, vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
-        root_gb=flavor.root_gb, image_ref=image_ref,
+        root_gb=flavor.root_gb, image_ref=image_ref, **(options or {}),
         availability_zone=availability_zone,
         vm_state=states.BUILDING, task_state=states.SCHEDULING,
         scheduler_hints=json.dumps(hints or {}))

@@ -1,6 +1,7 @@
 """SQLAlchemy models. Change them only together with a new migration."""
 import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey,
                         Index, Integer, String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -91,6 +92,13 @@ class Instance(TimestampMixin, Base):
     memory_mb: Mapped[int] = mapped_column(Integer)
     root_gb: Mapped[int] = mapped_column(Integer)
     image_ref: Mapped[str | None] = mapped_column(String(1024))
+    kernel_ref: Mapped[str | None] = mapped_column(String(1024))
+    ramdisk_ref: Mapped[str | None] = mapped_column(String(1024))
+    config_drive: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa.false())
+    user_data: Mapped[str | None] = mapped_column(Text)
+    key_name: Mapped[str | None] = mapped_column(String(255))
+    key_data: Mapped[str | None] = mapped_column(Text)
     vm_state: Mapped[str] = mapped_column(String(32))
     task_state: Mapped[str | None] = mapped_column(String(32))
     power_state: Mapped[str] = mapped_column(String(32), default='nostate')

@@ -49,6 +49,7 @@ def instances(session, rows):
                 id=r.flavor_id, name=r.flavor.name, vcpus=r.vcpus,
                 memory_mb=r.memory_mb, root_gb=r.root_gb),
             image_ref=r.image_ref, vm_state=r.vm_state,
+            **{k: getattr(r, k) for k in db.BOOT_OPTIONS},
             task_state=r.task_state, power_state=r.power_state,
             metadata=metadata[r.uuid],
             block_devices=[_bdm(b) for b in bdms[r.uuid]],

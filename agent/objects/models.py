@@ -52,7 +52,9 @@ class InstanceFault(base.HVObject):
 @base.register
 class Instance(base.HVObject):
     # 1.0: initial version
-    VERSION = '1.0'
+    # 1.1: kernel_ref, ramdisk_ref, config_drive, user_data, key_name,
+    #      key_data (boot options)
+    VERSION = '1.1'
     fields = {
         'uuid': f.UUID(),
         'name': NAME,
@@ -63,6 +65,12 @@ class Instance(base.HVObject):
         'availability_zone': f.String(nullable=True),
         'flavor': f.Object('Flavor'),
         'image_ref': f.String(max_length=1024, nullable=True),
+        'kernel_ref': f.String(max_length=1024, nullable=True),
+        'ramdisk_ref': f.String(max_length=1024, nullable=True),
+        'config_drive': f.Boolean(default=False),
+        'user_data': f.String(max_length=65535, nullable=True),
+        'key_name': f.String(max_length=255, nullable=True),
+        'key_data': f.String(max_length=16384, nullable=True),
         'vm_state': f.Enum(states.VM_STATES),
         'task_state': f.Enum(states.TASK_STATES, nullable=True),
         'power_state': f.Enum(states.POWER_STATES, default=states.NOSTATE),

@@ -1,0 +1,282 @@
+"""The libvirt virt driver: KVM/QEMU guests on this host.
+
+Everything a guest is made of lives in ``<instances_path>/<uuid>/``: the
+root disk (a qcow2 overlay on the cached image), the config drive and the
+console log. The domain's definition in libvirt, its ``<metadata>`` and
+that directory are the whole state: the driver keeps nothing in memory, so
+an agent restart or a libvirtd restart loses nothing.
+
+Every operation looks the guest up by uuid through ``Host.call``, so a
+libvirtd restart in the middle costs one retry, not a failed operation.
+Spawn undoes everything it made when any step fails; destroy and detach are
+no-ops for what is already gone (redelivered messages).
+"""
+import contextlib
+import logging
+import os
+import shutil
+import time
+import xml.etree.ElementTree as ET
+
+import libvirt
+import psutil
+from oslo_config import cfg
+
+from agent import exception
+from agent.objects import states
+from virt import driver
+from virt.libvirt import config
+from virt.libvirt import configdrive
+from virt.libvirt import designer
+from virt.libvirt import disk
+from virt.libvirt import guest as guest_mod
+from virt.libvirt import host as host_mod
+from virt.libvirt import images
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+GiB = 1 << 30
+#: root disk size when neither the flavor nor an image gives one
+BLANK_ROOT_BYTES = GiB
+DETACH_TIMEOUT = 30
+
+
+class LibvirtDriver(driver.ComputeDriver):
+    capabilities = {
+        'supports_reboot': True,
+        'supports_pause': True,
+        'supports_attach_volume': True,
+        'supports_console_output': True,
+    }
+
+    def __init__(self):
+        opts = CONF.libvirt
+        self.virt_type = opts.virt_type
+        self.instances_path = os.path.abspath(CONF.compute.instances_path)
+        self.host = host_mod.Host(opts.connection_uri,
+                                  event_callback=self._on_event,
+                                  retry_seconds=opts.connection_retry_seconds)
+        self.images = images.ImageCache(opts.image_cache_path,
+                                        opts.image_download_timeout)
+        self._listener = None
+        self._cachemode = None
+
+    # ------------------------------------------------------------- host
+    def init_host(self, host):
+        for path in (self.instances_path, self.images.base_dir):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        self._cachemode = designer.cachemode_for(
+            disk.supports_direct_io(self.instances_path))
+        conn = self.host.get_connection()
+        LOG.info('Connected to %s (libvirt %s, %s guests, disk cache %s)',
+                 conn.getURI(), conn.getLibVersion(), self.virt_type,
+                 self._cachemode)
+
+    def cleanup_host(self):
+        self.host.close()
+
+    def register_event_listener(self, callback):
+        self._listener = callback
+
+    def _on_event(self, uuid, power_state):
+        if self._listener is not None:
+            self._listener(uuid, power_state)
+
+    def get_host_resources(self):
+        node = self.host.call(self.host.node_info)
+        usage = psutil.disk_usage(self.instances_path)
+        return driver.HostResources(
+            hypervisor_type=self.virt_type.upper(), vcpus=node.cpus,
+            memory_mb=node.memory_mb, local_gb=usage.total // GiB,
+            free_disk_gb=usage.free // GiB)
+
+    # ------------------------------------------------------------ guests
+    def _guest(self, uuid):
+        return self.host.call(self.host.lookup, uuid)
+
+    def _dir(self, uuid, *parts):
+        return os.path.join(self.instances_path, uuid, *parts)
+
+    def spawn(self, spec):
+        try:
+            self._guest(spec.uuid)
+        except exception.GuestNotFound:
+            pass
+        else:
+            raise exception.InstanceExists(instance=spec.uuid)
+        try:
+            domain = self._prepare(spec)
+            guest = self.host.call(self.host.define, domain.to_xml())
+            self.host.call(lambda: self._guest(spec.uuid).launch())
+            LOG.info('Spawned %s as %s', spec.uuid, guest.name)
+        except BaseException:
+            # no guest existed: whatever is in its directory is this try's
+            with contextlib.suppress(Exception):
+                self._remove_domain(spec.uuid)
+            shutil.rmtree(self._dir(spec.uuid), ignore_errors=True)
+            raise
+
+    def _prepare(self, spec):
+        """Make the guest's files; return its Domain."""
+        os.makedirs(self._dir(spec.uuid), mode=0o755, exist_ok=True)
+        root = self._dir(spec.uuid, 'disk')
+        size = spec.root_gb * GiB
+        if spec.image_ref:
+            base = self.images.fetch(spec.image_ref)
+            disk.create_overlay(base, self.images.image_info(base)['format'],
+                                root, size or None)
+        else:
+            disk.create_blank(root, 'qcow2', size or BLANK_ROOT_BYTES)
+        kernel = spec.kernel_ref and self.images.fetch(spec.kernel_ref)
+        ramdisk = spec.ramdisk_ref and self.images.fetch(spec.ramdisk_ref)
+        cd_path = None
+        if spec.config_drive or CONF.libvirt.force_config_drive:
+            cd_path = self._dir(spec.uuid, 'disk.config')
+            configdrive.build(
+                cd_path, uuid=spec.uuid, name=spec.name,
+                project_id=spec.project_id,
+                public_keys={spec.key_name or 'default': spec.public_key}
+                if spec.public_key else None,
+                user_data=spec.user_data, meta=dict(spec.metadata))
+        return designer.domain_for(
+            spec, virt_type=self.virt_type, disk_path=root,
+            console_log_path=self._dir(spec.uuid, 'console.log'),
+            kernel_path=kernel or None, ramdisk_path=ramdisk or None,
+            config_drive_path=cd_path, cpu_mode=CONF.libvirt.cpu_mode,
+            disk_cachemode=self._cachemode)
+
+    def _remove_domain(self, uuid):
+        try:
+            guest = self._guest(uuid)
+        except exception.GuestNotFound:
+            return
+        guest.destroy()
+        guest.undefine()
+
+    def destroy(self, uuid):
+        self.host.call(self._remove_domain, uuid)
+        shutil.rmtree(self._dir(uuid), ignore_errors=True)
+        LOG.info('Destroyed the guest of %s and its files', uuid)
+
+    def reboot(self, uuid, reboot_type):
+        if reboot_type == 'SOFT' and self._shutdown(
+                uuid, CONF.libvirt.reboot_timeout):
+            self.host.call(lambda: self._guest(uuid).launch())
+            return
+        if reboot_type == 'SOFT':
+            LOG.warning('Guest of %s ignored the ACPI shutdown for %ss; '
+                        'rebooting it hard', uuid, CONF.libvirt.reboot_timeout)
+        self.host.call(lambda: self._guest(uuid).reboot_hard())
+
+    def _shutdown(self, uuid, timeout):
+        """ACPI shutdown; True once the guest is off within ``timeout``."""
+        guest = self._guest(uuid)
+        if not guest.is_active():
+            return True
+        if timeout <= 0:
+            return False
+        self.host.call(lambda: self._guest(uuid).shutdown())
+        return self._guest(uuid).wait_for_state(states.SHUTDOWN, timeout)
+
+    def power_off(self, uuid, timeout=0):
+        if not self._shutdown(uuid, timeout):
+            self.host.call(lambda: self._guest(uuid).destroy())
+
+    def power_on(self, uuid):
+        guest = self._guest(uuid)
+        if not guest.is_active():
+            self.host.call(lambda: self._guest(uuid).launch())
+
+    def pause(self, uuid):
+        self.host.call(lambda: self._guest(uuid).pause())
+
+    def unpause(self, uuid):
+        self.host.call(lambda: self._guest(uuid).resume())
+
+    def get_info(self, uuid):
+        return self.host.call(lambda: self._guest(uuid).info())
+
+    def list_guests(self):
+        return [g.uuid for g in self.host.call(self.host.list_guests)
+                if g.name.startswith(designer.DOMAIN_NAME_PREFIX)]
+
+    def list_guest_infos(self):
+        """Every guest's GuestInfo from one bulk stats call."""
+        stats = self.host.call(
+            self.host.all_domain_stats,
+            libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_VCPU |
+            libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL)
+        return [_info_from_stats(g.uuid, s) for g, s in stats
+                if g.name.startswith(designer.DOMAIN_NAME_PREFIX)]
+
+    # ----------------------------------------------------------- volumes
+    def _domain(self, uuid):
+        return config.Domain.from_xml(self._guest(uuid).xml())
+
+    def attach_volume(self, uuid, volume_id, connection_info, device_name):
+        disks = self._domain(uuid).disks
+        serial = volume_id[:20]
+        for d in disks:
+            if d.serial == serial:
+                return d.target_dev        # attached already (redelivery)
+        dev = device_name or designer.next_device_name(
+            [d.target_dev for d in disks])
+        xml = designer.volume_disk(volume_id, connection_info, dev,
+                                   cachemode=self._cachemode).to_xml()
+        self.host.call(lambda: self._guest(uuid).attach_device(xml))
+        LOG.info('Attached volume %s to %s as %s', volume_id, uuid, dev)
+        return dev
+
+    def detach_volume(self, uuid, volume_id):
+        serial = volume_id[:20]
+        found = [d for d in self._domain(uuid).disks if d.serial == serial]
+        if not found:
+            return
+        xml = found[0].to_xml()
+        self.host.call(lambda: self._guest(uuid).detach_device(xml))
+        deadline = time.monotonic() + DETACH_TIMEOUT
+        while any(d.serial == serial for d in self._domain(uuid).disks):
+            if time.monotonic() > deadline:
+                raise exception.VirtDriverError(
+                    reason='the guest of %s did not release volume %s '
+                    'within %ss' % (uuid, volume_id, DETACH_TIMEOUT))
+            time.sleep(0.2)
+        LOG.info('Detached volume %s from %s', volume_id, uuid)
+
+    # ----------------------------------------------------------- console
+    def get_console_output(self, uuid, max_bytes):
+        path = self._domain(uuid).console_log_path or \
+            self._dir(uuid, 'console.log')
+        try:
+            with open(path, 'rb') as f:
+                f.seek(max(os.fstat(f.fileno()).st_size - max_bytes, 0))
+                data = f.read(max_bytes)
+        except FileNotFoundError:
+            return ''
+        return data.decode('utf-8', errors='replace')
+
+    # ------------------------------------------------------- image cache
+    def manage_image_cache(self):
+        """Remove cached images no guest of this host has used for
+        ``remove_unused_base_images_age`` seconds; return their paths."""
+        in_use = set()
+        for uuid in self.list_guests():
+            with contextlib.suppress(exception.GuestNotFound):
+                root = ET.fromstring(self._guest(uuid).xml())
+                in_use.update(p for p in (root.findtext('os/kernel'),
+                                          root.findtext('os/initrd')) if p)
+            with contextlib.suppress(exception.VirtDriverError, OSError):
+                backing = disk.info(self._dir(uuid, 'disk')).get(
+                    'full-backing-filename')
+                if backing:
+                    in_use.add(backing)
+        return self.images.cleanup(
+            in_use, CONF.libvirt.remove_unused_base_images_age)
+
+
+def _info_from_stats(uuid, stats):
+    return driver.GuestInfo(
+        uuid=uuid, power_state=guest_mod.power_state(stats.get('state.state')),
+        vcpus=stats.get('vcpu.maximum', stats.get('vcpu.current', 0)),
+        memory_mb=stats.get('balloon.maximum', 0) // 1024,
+        cpu_time_ns=stats.get('cpu.time', 0))

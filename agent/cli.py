@@ -1,15 +1,19 @@
 """hvctl: the operator's command line, talking to the conductor over RPC.
 
-    hvctl boot NAME --flavor m1.tiny [--image REF] [--wait]
+    hvctl boot NAME --flavor m1.tiny [--image REF] [--kernel REF
+               --ramdisk REF] [--config-drive] [--user-data FILE]
+               [--public-key FILE] [--wait]
     hvctl list | show REF | delete REF | reboot REF [--hard] | stop REF
     hvctl start REF | pause REF | unpause REF | console REF [--length N]
-    hvctl attach REF VOLUME_ID [--path FILE] | detach REF VOLUME_ID
+    hvctl attach REF VOLUME_ID --path FILE [--format qcow2|raw]
+    hvctl detach REF VOLUME_ID
     hvctl flavor-list | host-list | action-list REF
 
 Every command takes --json. Configuration (transport_url...) comes from
 /etc/hvagent/hvagent.conf, --config-file or --transport-url.
 """
 import argparse
+import os
 import sys
 import time
 
@@ -95,7 +99,10 @@ def build_parser():
         sp.add_argument('volume_id')
         sp.add_argument('--wait', action='store_true')
         if name == 'attach':
-            sp.add_argument('--path', help='file backing the volume')
+            sp.add_argument('--path', help='file backing the volume '
+                            '(absolute; readable by the hypervisor)')
+            sp.add_argument('--format', default='qcow2',
+                            choices=['qcow2', 'raw'])
     con = sub.add_parser('console', help='print console output')
     con.add_argument('ref')
     con.add_argument('--length', type=int, default=None)
@@ -222,7 +229,10 @@ def _act(args, conductor, ctxt, out):
     if action == 'reboot' and args.hard:
         action = 'reboot_hard'
     volume_id = getattr(args, 'volume_id', None)
-    info = {'path': args.path} if getattr(args, 'path', None) else {}
+    info = {}
+    if getattr(args, 'path', None):
+        info = {'driver_volume_type': 'file', 'format': args.format,
+                'path': os.path.abspath(args.path)}
     inst = conductor.instance_action(ctxt, ref=args.ref, action=action,
                                      volume_id=volume_id,
                                      connection_info=info)

@@ -84,7 +84,10 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def get_host_resources(self):
         node = self.host.call(self.host.node_info)
-        usage = psutil.disk_usage(self.instances_path)
+        path = self.instances_path
+        while not os.path.exists(path):      # before init_host made it
+            path = os.path.dirname(path)
+        usage = psutil.disk_usage(path)
         return driver.HostResources(
             hypervisor_type=self.virt_type.upper(), vcpus=node.cpus,
             memory_mb=node.memory_mb, local_gb=usage.total // GiB,

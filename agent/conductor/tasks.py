@@ -86,14 +86,21 @@ class ComputeTaskManager:
                 hints=hints, metadata=metadata, options=options)
             db.action_start(s, instance_uuid, 'create', ctxt.request_id,
                             ctxt.user_id, ctxt.project_id)
+            # a new instance: its metadata is what was given, no volumes
+            instance = to_objects.instances(
+                s, [row], metadata={instance_uuid: dict(metadata)},
+                bdms={instance_uuid: []})[0]
             spec = objects.RequestSpec(
                 instance_uuid=instance_uuid, project_id=row.project_id,
                 vcpus=row.vcpus, memory_mb=row.memory_mb,
                 root_gb=row.root_gb, availability_zone=availability_zone,
                 same_host=hints.get('same_host', []),
                 different_host=hints.get('different_host', []))
-        self._schedule_and_cast(ctxt, spec)
-        return self._show(instance_uuid)
+        host = self._schedule_and_cast(ctxt, spec)
+        if host is None:
+            return self._show(instance_uuid)    # in error, with its fault
+        instance.update(host=host, node=host)
+        return instance
 
     def _schedule_and_cast(self, ctxt, spec):
         try:
@@ -109,9 +116,10 @@ class ComputeTaskManager:
             self._fail_build(ctxt, spec.instance_uuid,
                              'Scheduling failed: %s: %s'
                              % (type(e).__name__, exception.text(e)))
-            return
+            return None
         LOG.info('Instance %s scheduled to %s', spec.instance_uuid, host)
         self.compute.build_and_run_instance(ctxt, host, spec.instance_uuid)
+        return host
 
     def _fail_build(self, ctxt, instance_uuid, message, code=500):
         with self._session() as s:
@@ -193,7 +201,8 @@ class ComputeTaskManager:
         task_state, power_state) is not ``seen``, or after ``timeout``
         seconds; InstanceNotFound once it is gone. Waiters wake on this
         conductor's commits (see watch), not on a timer."""
-        uuid = self._show(ref).uuid
+        with self._session() as s:
+            uuid = db.instance_get_by_ref(s, ref).uuid
 
         def read():
             try:

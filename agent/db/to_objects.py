@@ -28,14 +28,17 @@ def _bdm(row):
         status=row.status)
 
 
-def instances(session, rows):
+def instances(session, rows, metadata=None, bdms=None):
     """Whole Instance objects, with at most three batched reads for any
-    count (faults are read for instances in error only)."""
+    count (faults are read for instances in error only); ``metadata`` and
+    ``bdms`` (by uuid), when the caller knows them, save their reads."""
     uuids = [r.uuid for r in rows]
     if not uuids:
         return []
-    metadata = db.metadata_get(session, uuids)
-    bdms = db.bdm_list(session, uuids)
+    if metadata is None:
+        metadata = db.metadata_get(session, uuids)
+    if bdms is None:
+        bdms = db.bdm_list(session, uuids)
     failed = [r.uuid for r in rows if r.vm_state == states.ERROR]
     faults = db.faults_latest(session, failed) if failed else {}
     out = []

@@ -84,16 +84,21 @@ def demo(args):
 
 
 def _console(conductor, ctxt, uuid, timeout):
-    """The console once it has something to show: a real guest needs a
-    few seconds to print its first lines; wait until they stop coming."""
-    deadline, text = time.monotonic() + timeout, ''
+    """The console once the guest has announced itself: a real guest
+    needs seconds to boot, so wait until a line names the instance uuid
+    (the fake driver's banner and the test image's both do) or the output
+    stops changing for two seconds."""
+    deadline, text, since = time.monotonic() + timeout, None, 0
     while time.monotonic() < deadline:
         now = conductor.console_output(ctxt, ref=uuid, length=50)
-        if now and now == text:
+        if uuid in now:
+            return now
+        if now != text:
+            text, since = now, time.monotonic()
+        elif now and time.monotonic() - since >= 2:
             break
-        text = now
-        time.sleep(0.05 if not text else 1.0)
-    return text
+        time.sleep(0.2)
+    return text or ''
 
 
 def main(argv=None):

@@ -256,7 +256,7 @@ class LibvirtDriver(driver.ComputeDriver):
                 data = f.read(max_bytes)
         except FileNotFoundError:
             return ''
-        return data.decode('utf-8', errors='replace')
+        return _tail_text(data, max_bytes)
 
     # ------------------------------------------------------- image cache
     def manage_image_cache(self):
@@ -275,6 +275,22 @@ class LibvirtDriver(driver.ComputeDriver):
                     in_use.add(backing)
         return self.images.cleanup(
             in_use, CONF.libvirt.remove_unused_base_images_age)
+
+
+def _tail_text(data, max_bytes):
+    """The text of ``data`` (the last ``max_bytes`` bytes of a log) that is
+    at most ``max_bytes`` long in UTF-8: the continuation bytes of a
+    character cut at the start are dropped (not turned into U+FFFD), and if
+    replacing invalid bytes made it longer, the front is cut again, at a
+    character boundary."""
+    skip = 0
+    while skip < min(len(data), 3) and 0x80 <= data[skip] < 0xC0:
+        skip += 1
+    text = data[skip:].decode('utf-8', errors='replace')
+    encoded = text.encode('utf-8')
+    if len(encoded) > max_bytes:
+        text = encoded[-max_bytes:].decode('utf-8', errors='ignore')
+    return text
 
 
 def _info_from_stats(uuid, stats):

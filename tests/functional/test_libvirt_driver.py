@@ -422,6 +422,20 @@ def test_spawn_twice_makes_one_guest(env):
         'console.log', 'disk', 'disk.config']
     assert env.driver.list_guests().count(uuid) == 1
 
+    # and straight at the driver: spawn, spawn again
+    other = str(uuidlib.uuid4())
+    env.extra_uuids.add(other)
+    env.driver.spawn(spec_of(env, other))
+    other_id = lv_id(other)
+    with pytest.raises(exception.InstanceExists):
+        env.driver.spawn(spec_of(env, other, name='again'))
+    assert domains_of(other) == [designer.domain_name(other)]
+    assert lv_id(other) == other_id
+    assert vconfig.Metadata.from_xml(lv_metadata(other)).display_name == \
+        'direct'
+    env.driver.destroy(other)
+    assert domains_of(other) == []
+
 
 def test_operations_survive_libvirtd_restart(env):
     """libvirtd restarts under a running guest: the same driver object
@@ -502,6 +516,7 @@ def test_failed_spawn_leaves_nothing_qemu_refuses(env):
     assert states_of(env, uuid)[:2] == (S.ERROR, None)
     [fault] = env.conductor.faults_of(uuid)
     assert fault['message'].startswith('libvirtError: '), fault
+    assert 'qemu' in fault['message'].lower(), fault   # QEMU's own reason
     assert_nothing_left(env, uuid)
 
 

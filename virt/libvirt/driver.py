@@ -97,6 +97,12 @@ class LibvirtDriver(driver.ComputeDriver):
     def _guest(self, uuid):
         return self.host.call(self.host.lookup, uuid)
 
+    def _do(self, uuid, method, *args):
+        """``Guest.<method>(*args)`` on a fresh lookup, retried once on a
+        new connection if libvirtd restarted under it."""
+        return self.host.call(
+            lambda: getattr(self.host.lookup(uuid), method)(*args))
+
     def _dir(self, uuid, *parts):
         return os.path.join(self.instances_path, uuid, *parts)
 
@@ -110,7 +116,7 @@ class LibvirtDriver(driver.ComputeDriver):
         try:
             domain = self._prepare(spec)
             guest = self.host.call(self.host.define, domain.to_xml())
-            self.host.call(lambda: self._guest(spec.uuid).launch())
+            self._do(spec.uuid, 'launch')
             LOG.info('Spawned %s as %s', spec.uuid, guest.name)
         except BaseException:
             # no guest existed: whatever is in its directory is this try's
@@ -149,55 +155,60 @@ class LibvirtDriver(driver.ComputeDriver):
             disk_cachemode=self._cachemode)
 
     def _remove_domain(self, uuid):
+        """Destroy and undefine; False if there was no domain."""
         try:
-            guest = self._guest(uuid)
+            guest = self.host.lookup(uuid)
         except exception.GuestNotFound:
-            return
+            return False
         guest.destroy()
         guest.undefine()
+        return True
 
     def destroy(self, uuid):
-        self.host.call(self._remove_domain, uuid)
+        existed = self.host.call(self._remove_domain, uuid)
         shutil.rmtree(self._dir(uuid), ignore_errors=True)
-        LOG.info('Destroyed the guest of %s and its files', uuid)
+        if existed:
+            LOG.info('Destroyed the guest of %s and its files', uuid)
 
     def reboot(self, uuid, reboot_type):
-        if reboot_type == 'SOFT' and self._shutdown(
-                uuid, CONF.libvirt.reboot_timeout):
-            self.host.call(lambda: self._guest(uuid).launch())
-            return
         if reboot_type == 'SOFT':
-            LOG.warning('Guest of %s ignored the ACPI shutdown for %ss; '
-                        'rebooting it hard', uuid, CONF.libvirt.reboot_timeout)
-        self.host.call(lambda: self._guest(uuid).reboot_hard())
+            if self.get_info(uuid).power_state == states.PAUSED_POWER:
+                LOG.info('Guest of %s is paused and cannot take an ACPI '
+                         'shutdown; rebooting it hard', uuid)
+            elif self._shutdown(uuid, CONF.libvirt.reboot_timeout):
+                self._do(uuid, 'launch')
+                return
+            else:
+                LOG.warning('Guest of %s ignored the ACPI shutdown for %ss; '
+                            'rebooting it hard', uuid,
+                            CONF.libvirt.reboot_timeout)
+        self._do(uuid, 'reboot_hard')
 
     def _shutdown(self, uuid, timeout):
         """ACPI shutdown; True once the guest is off within ``timeout``."""
-        guest = self._guest(uuid)
-        if not guest.is_active():
+        if not self._do(uuid, 'is_active'):
             return True
         if timeout <= 0:
             return False
-        self.host.call(lambda: self._guest(uuid).shutdown())
-        return self._guest(uuid).wait_for_state(states.SHUTDOWN, timeout)
+        self._do(uuid, 'shutdown')
+        return self._do(uuid, 'wait_for_state', states.SHUTDOWN, timeout)
 
     def power_off(self, uuid, timeout=0):
         if not self._shutdown(uuid, timeout):
-            self.host.call(lambda: self._guest(uuid).destroy())
+            self._do(uuid, 'destroy')
 
     def power_on(self, uuid):
-        guest = self._guest(uuid)
-        if not guest.is_active():
-            self.host.call(lambda: self._guest(uuid).launch())
+        if not self._do(uuid, 'is_active'):
+            self._do(uuid, 'launch')
 
     def pause(self, uuid):
-        self.host.call(lambda: self._guest(uuid).pause())
+        self._do(uuid, 'pause')
 
     def unpause(self, uuid):
-        self.host.call(lambda: self._guest(uuid).resume())
+        self._do(uuid, 'resume')
 
     def get_info(self, uuid):
-        return self.host.call(lambda: self._guest(uuid).info())
+        return self._do(uuid, 'info')
 
     def list_guests(self):
         return [g.uuid for g in self.host.call(self.host.list_guests)
@@ -214,7 +225,7 @@ class LibvirtDriver(driver.ComputeDriver):
 
     # ----------------------------------------------------------- volumes
     def _domain(self, uuid):
-        return config.Domain.from_xml(self._guest(uuid).xml())
+        return config.Domain.from_xml(self._do(uuid, 'xml'))
 
     def attach_volume(self, uuid, volume_id, connection_info, device_name):
         disks = self._domain(uuid).disks
@@ -226,7 +237,7 @@ class LibvirtDriver(driver.ComputeDriver):
             [d.target_dev for d in disks])
         xml = designer.volume_disk(volume_id, connection_info, dev,
                                    cachemode=self._cachemode).to_xml()
-        self.host.call(lambda: self._guest(uuid).attach_device(xml))
+        self._do(uuid, 'attach_device', xml)
         LOG.info('Attached volume %s to %s as %s', volume_id, uuid, dev)
         return dev
 
@@ -236,7 +247,7 @@ class LibvirtDriver(driver.ComputeDriver):
         if not found:
             return
         xml = found[0].to_xml()
-        self.host.call(lambda: self._guest(uuid).detach_device(xml))
+        self._do(uuid, 'detach_device', xml)
         deadline = time.monotonic() + DETACH_TIMEOUT
         while any(d.serial == serial for d in self._domain(uuid).disks):
             if time.monotonic() > deadline:
@@ -265,7 +276,7 @@ class LibvirtDriver(driver.ComputeDriver):
         in_use = set()
         for uuid in self.list_guests():
             with contextlib.suppress(exception.GuestNotFound):
-                root = ET.fromstring(self._guest(uuid).xml())
+                root = ET.fromstring(self._do(uuid, 'xml'))
                 in_use.update(p for p in (root.findtext('os/kernel'),
                                           root.findtext('os/initrd')) if p)
             with contextlib.suppress(exception.VirtDriverError, OSError):

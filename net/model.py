@@ -1,0 +1,78 @@
+"""The plain values net/ works on (the agent builds them from wire objects).
+
+Names that reach the kernel are derived from ids here and nowhere else, and
+are never longer than IFNAMSIZ - 1 = 15 characters.
+"""
+import dataclasses
+
+IFNAMSIZ = 15
+TYPES = ('flat', 'vlan', 'vxlan')
+
+
+def bridge_name(network_id):
+    """``brq`` + the first 11 hex digits of the network id (as neutron's
+    linuxbridge agent names them)."""
+    return ('brq' + network_id.replace('-', ''))[:IFNAMSIZ]
+
+
+def tap_name(port_id):
+    return ('tap' + port_id.replace('-', ''))[:IFNAMSIZ]
+
+
+def vlan_name(physical_interface, vlan_id):
+    """``<phys>.<vid>``; a long physical name is cut so the whole fits."""
+    suffix = '.%d' % vlan_id
+    return physical_interface[:IFNAMSIZ - len(suffix)] + suffix
+
+
+def vxlan_name(vni):
+    return 'vxlan-%d' % vni
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One security group rule."""
+    direction: str                      # 'ingress' | 'egress'
+    ethertype: str = 'IPv4'             # 'IPv4' | 'IPv6'
+    protocol: str = None                # None (any) | 'tcp' | 'udp' | 'icmp'
+    port_min: int = None
+    port_max: int = None
+    remote_cidr: str = None             # None: any
+    remote_ips: tuple = ()              # resolved remote group members
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+    type: str                           # one of TYPES
+    cidr: str                           # '10.0.0.0/24'
+    gateway: str = None
+    dns: tuple = ()
+    segmentation_id: int = None         # VLAN id or VNI
+    physical_interface: str = None      # flat and vlan uplink
+    mtu: int = None
+    vxlan_local_ip: str = None          # vxlan: this host's tunnel address
+    vxlan_group: str = None             # vxlan: multicast group, or None
+    vxlan_remotes: tuple = ()           # vxlan: unicast peers (head-end)
+    dhcp: bool = True
+
+    @property
+    def bridge(self):
+        return bridge_name(self.id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Port:
+    id: str
+    network_id: str
+    mac: str
+    ip: str
+    instance_uuid: str = None
+    rules: tuple = ()                   # Rules of its security groups
+    #: False: no security groups at all, the port is not filtered
+    security: bool = True
+
+    @property
+    def tap(self):
+        return tap_name(self.id)

@@ -51,6 +51,26 @@ class UnexpectedTaskState(HVAgentError):
            '%(expected)s')
 
 
+class NetworkNotFound(NotFound):
+    msg = 'Network %(network)s could not be found'
+
+
+class SecurityGroupNotFound(NotFound):
+    msg = 'Security group %(group)s could not be found'
+
+
+class NetworkInUse(HVAgentError):
+    msg = 'Network %(network)s still has %(ports)d port(s)'
+
+
+class NetworkFull(HVAgentError):
+    msg = 'No free IP address left in network %(network)s'
+
+
+class InvalidNetwork(HVAgentError, ValueError):
+    msg = 'Invalid network: %(reason)s'
+
+
 class InstanceNotOnHost(HVAgentError):
     msg = 'Instance %(instance)s belongs to host %(actual)s, not %(host)s'
 

@@ -252,7 +252,11 @@ class ConductorAPI(_Client):
             action_list
       1.1 - agent side: operation_start, operation_finish (an operation's
             checks, state changes, fault and event in two calls, not five);
-            user side: instance_wait (a long poll on an instance's states)
+            user side: instance_wait (a long poll on an instance's states);
+            networking: network_create/list/delete, port_list,
+            secgroup_create/rule_add/list (users), ports_bind,
+            ports_get_by_host, ports_set_status (agents); boot_instance
+            takes security_groups
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -274,4 +278,7 @@ CONDUCTOR_METHODS = frozenset((
     'action_event_finish', 'operation_start', 'operation_finish',
     'block_device_update', 'compute_node_update', 'service_heartbeat',
     'boot_instance', 'instance_list', 'instance_show', 'instance_action',
-    'instance_wait', 'console_output', 'flavor_list', 'host_list', 'action_list'))
+    'instance_wait', 'console_output', 'flavor_list',
+    'network_create', 'network_list', 'network_delete', 'port_list',
+    'secgroup_create', 'secgroup_rule_add', 'secgroup_list',
+    'ports_bind', 'ports_get_by_host', 'ports_set_status', 'host_list', 'action_list'))

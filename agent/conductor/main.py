@@ -4,6 +4,7 @@ from oslo_config import cfg
 from agent import rpc
 from agent import service
 from agent.conductor import manager
+from agent.conductor import networks
 from agent.conductor import tasks
 from agent.db import migration
 from agent.db import session as db_session
@@ -13,11 +14,12 @@ BINARY = 'hvagent-conductor'
 
 
 def build_service(engine=None):
-    """Migrate the database to head, then serve both conductor endpoints."""
+    """Migrate the database to head, then serve the conductor endpoints."""
     engine = engine or db_session.get_engine()
     migration.upgrade(engine.url.render_as_string(hide_password=False))
     server = rpc.get_server('conductor', CONF.host, [
-        manager.ConductorManager(engine), tasks.ComputeTaskManager(engine)])
+        manager.ConductorManager(engine), tasks.ComputeTaskManager(engine),
+        networks.NetworkManager(engine)])
     heartbeat = service.Periodic(
         'heartbeat', CONF.report_interval,
         lambda: manager.conductor_heartbeat(engine, CONF.host, BINARY))

@@ -9,6 +9,7 @@ import oslo_messaging as messaging
 
 from agent import exception
 from agent import rpc
+from agent.conductor import ipam
 from agent.db import api as db
 from agent.db import models
 from agent.db import session as db_session
@@ -68,6 +69,7 @@ class ConductorManager:
             if row.deleted:
                 return
             claim.release(s, row)
+            ipam.release(s, instance_uuid)
             db.instance_mark_deleted(s, row)
         LOG.info('Instance %s deleted', instance_uuid)
 

@@ -8,14 +8,18 @@ import logging
 import uuid as uuidlib
 
 import oslo_messaging as messaging
+import sqlalchemy as sa
 from oslo_config import cfg
 
 from agent import exception
 from agent import objects
 from agent import rpc
 from agent.db import api as db
+from agent.db import net_models as N
 from agent.db import session as db_session
 from agent.db import to_objects
+from agent.conductor import ipam
+from agent.conductor import networks as net_api
 from agent.conductor import watch
 from agent.objects import fields as f
 from agent.objects import states
@@ -52,6 +56,20 @@ def _check_name(name):
             'Instance name must be non-empty printable text, got %r' % name)
 
 
+def _add_addresses(s, instances):
+    """Fill ``networks`` of wire instances with 'network=ip' strings."""
+    if instances:
+        rows = s.execute(sa.select(
+            N.Port.instance_uuid, N.Network.name, N.Port.ip_address).join(
+            N.Network, N.Network.id == N.Port.network_id).where(
+            N.Port.instance_uuid.in_([i.uuid for i in instances])).order_by(
+            N.Port.id)).all()
+        for inst in instances:
+            inst.update(networks=['%s=%s' % (name, ip) for uuid, name, ip
+                                  in rows if uuid == inst.uuid])
+    return instances
+
+
 class ComputeTaskManager:
     target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
 
@@ -71,12 +89,20 @@ class ComputeTaskManager:
                                  'different_host': f.List(f.UUID(),
                                                           max_items=100)}),
                  metadata=f.Dict(), networks=f.List(f.String(), max_items=16),
-                 options=BOOT_OPTIONS)
+                 options=BOOT_OPTIONS,
+                 security_groups=f.List(NAME, max_items=16))
     def boot_instance(self, ctxt, name, flavor, image_ref, availability_zone,
-                      hints, metadata, networks, options=None):
+                      hints, metadata, networks, options=None,
+                      security_groups=()):
+        """A port per network in ``networks`` (names or uuids) is
+        allocated before scheduling; an unknown network or group refuses the
+        request, a full network fails the build."""
         _check_name(name)
         instance_uuid = str(uuidlib.uuid4())
         with self._session() as s:
+            net_ids = [net_api.network_get(s, n).id for n in networks]
+            group_ids = [net_api.secgroup_get(s, g).id
+                         for g in security_groups]
             flavor_row = db.flavor_get_by_name(s, flavor)
             row = db.instance_create(
                 s, uuid=instance_uuid, name=name,
@@ -96,6 +122,15 @@ class ComputeTaskManager:
                 root_gb=row.root_gb, availability_zone=availability_zone,
                 same_host=hints.get('same_host', []),
                 different_host=hints.get('different_host', []))
+        try:
+            for net_id in net_ids:
+                ipam.allocate(self.engine, net_id, instance_uuid, group_ids)
+        except exception.NetworkFull as e:
+            self._fail_build(ctxt, instance_uuid, exception.text(e))
+            return self._show(instance_uuid)
+        if net_ids:
+            with self._session() as s:
+                _add_addresses(s, [instance])
         host = self._schedule_and_cast(ctxt, spec)
         if host is None:
             return self._show(instance_uuid)    # in error, with its fault
@@ -125,6 +160,7 @@ class ComputeTaskManager:
         with self._session() as s:
             row = db.instance_get(s, instance_uuid, for_update=True)
             claim.release(s, row)
+            ipam.release(s, instance_uuid)
             row.vm_state, row.task_state = states.ERROR, None
             db.fault_create(s, instance_uuid, message, code=code)
             db.action_finish(db.action_get(s, instance_uuid,
@@ -151,6 +187,7 @@ class ComputeTaskManager:
             self._prepare_volume(s, row, action, volume_id, connection_info)
             if action == 'delete' and not row.host:
                 claim.release(s, row)   # never reached a host
+                ipam.release(s, row.uuid)
                 db.instance_mark_deleted(s, row)
                 db.action_finish(db.action_start(
                     s, row.uuid, action, ctxt.request_id, ctxt.user_id,
@@ -188,7 +225,8 @@ class ComputeTaskManager:
     # ---------------------------------------------------------- reading
     def _show(self, ref):
         with self._session() as s:
-            return to_objects.instance(s, db.instance_get_by_ref(s, ref))
+            return _add_addresses(s, [to_objects.instance(
+                s, db.instance_get_by_ref(s, ref))])[0]
 
     @rpc.expects(ref=REF)
     def instance_show(self, ctxt, ref):
@@ -219,8 +257,8 @@ class ComputeTaskManager:
                  project_id=f.String(max_length=64, nullable=True))
     def instance_list(self, ctxt, host, project_id):
         with self._session() as s:
-            return to_objects.instances(
-                s, db.instance_list(s, host=host, project_id=project_id))
+            return _add_addresses(s, to_objects.instances(
+                s, db.instance_list(s, host=host, project_id=project_id)))
 
     @rpc.expects(ref=REF, length=f.Integer(min=1, max=10000, nullable=True))
     def console_output(self, ctxt, ref, length):

@@ -222,3 +222,7 @@ class RoleAssignment(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey('users.id'))
     project_id: Mapped[str] = mapped_column(ForeignKey('projects.id'))
     role_id: Mapped[int] = mapped_column(ForeignKey('roles.id'))
+
+
+# the networking tables share this metadata (imported last: it needs Base)
+from agent.db import net_models  # noqa: E402,F401

@@ -51,8 +51,8 @@ class _WriterLock:
             # not deadlock on itself; SQLite's own busy handling then rules
             info['hv_writer'] = self.lock.acquire(timeout=self.TIMEOUT)
 
-    def _release(self, _dbapi_conn, record, *_args):
-        self._release_record(_dbapi_conn, record)
+    def _release(self, dbapi_conn, record, _reset_state):
+        self._release_record(dbapi_conn, record)
 
     def _release_record(self, _dbapi_conn, record):
         if record is not None and record.info.pop('hv_writer', False):

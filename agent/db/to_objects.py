@@ -96,3 +96,40 @@ def compute_node(row):
             'memory_mb', 'local_gb', 'vcpus_used', 'memory_mb_used',
             'local_gb_used', 'free_ram_mb', 'free_disk_gb', 'running_vms',
             'cpu_load')}, updated_at=row.reported_at)
+
+
+# ------------------------------------------------------------ networking
+def network(row, ports=0):
+    subnet = row.subnets[0]
+    return objects.Network(
+        uuid=row.uuid, name=row.name, network_type=row.network_type,
+        segmentation_id=row.segmentation_id,
+        physical_network=row.physical_network, mtu=row.mtu,
+        cidr=subnet.cidr, gateway_ip=subnet.gateway_ip,
+        dns_nameservers=json.loads(subnet.dns_nameservers or '[]'),
+        allocation_pools=json.loads(subnet.allocation_pools or '[]'),
+        ports=ports)
+
+
+def security_group(row, names=None, members=None):
+    """``names``: group id -> name, ``members``: group id -> port IPs, for
+    rules that name a remote group."""
+    names, members = names or {}, members or {}
+    return objects.SecurityGroup(
+        uuid=row.uuid, name=row.name, project_id=row.project_id,
+        description=row.description, rules=[objects.SecurityGroupRule(
+            uuid=r.uuid, direction=r.direction, ethertype=r.ethertype,
+            protocol=r.protocol, port_range_min=r.port_range_min,
+            port_range_max=r.port_range_max,
+            remote_ip_prefix=r.remote_ip_prefix,
+            remote_group=names.get(r.remote_group_id),
+            remote_ips=members.get(r.remote_group_id, []))
+            for r in row.rules])
+
+
+def port(row, groups=()):
+    return objects.Port(
+        uuid=row.uuid, network=network(row.network),
+        instance_uuid=row.instance_uuid, mac_address=row.mac_address,
+        ip_address=row.ip_address, status=row.status, host=row.host,
+        security_groups=list(groups))

@@ -3,3 +3,5 @@ from agent.objects.base import HVObject, is_primitive  # noqa: F401
 from agent.objects.models import (  # noqa: F401
     BlockDevice, ComputeNode, Flavor, Instance, InstanceAction,
     InstanceActionEvent, InstanceFault, RequestSpec, Service)
+from agent.objects.net_models import (  # noqa: F401
+    Network, Port, SecurityGroup, SecurityGroupRule)

@@ -1,0 +1,253 @@
+"""The conductor's networking endpoint: networks, ports, security groups.
+
+Users create networks (one subnet each) and security groups; the boot flow
+allocates a port per requested network (``ipam``); agents bind the ports of
+the instances they build and read every port of their host, with security
+groups resolved to addresses, to wire bridges, DHCP and nftables.
+"""
+import ipaddress
+import json
+import uuid as uuidlib
+
+import oslo_messaging as messaging
+import sqlalchemy as sa
+
+from agent import exception
+from agent import rpc
+from agent.db import net_models as N
+from agent.db import session as db_session
+from agent.db import to_objects
+from agent.objects import fields as f
+from agent.objects import net_models as wire
+
+NAME = f.String(max_length=255)
+IP = f.String(max_length=64)
+MAX_VNI = 16777215
+
+
+def _invalid(reason):
+    return exception.InvalidNetwork(reason=reason)
+
+
+def check_network(network_type, cidr, segmentation_id, physical_network,
+                  gateway_ip, allocation_pools):
+    """Refuse what cannot be wired; return the normalized CIDR."""
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+        addresses = [ipaddress.ip_address(a) for a in
+                     ([gateway_ip] if gateway_ip else []) +
+                     [a for pool in allocation_pools for a in pool]]
+    except ValueError as e:
+        raise _invalid(str(e)) from None
+    outside = [str(a) for a in addresses if a not in net]
+    if outside:
+        raise _invalid('%s not in %s' % (', '.join(outside), net))
+    if any(len(pool) != 2 for pool in allocation_pools):
+        raise _invalid('an allocation pool is [first, last]')
+    if network_type in ('flat', 'vlan') and not physical_network:
+        raise _invalid('%s networks need a physical_network' % network_type)
+    if network_type == 'vlan' and not 1 <= (segmentation_id or 0) <= 4094:
+        raise _invalid('vlan networks need a VLAN id 1-4094')
+    if network_type == 'flat' and segmentation_id:
+        raise _invalid('flat networks have no segmentation id')
+    return str(net)
+
+
+class NetworkManager:
+    target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
+
+    def __init__(self, engine=None):
+        self.engine = engine or db_session.get_engine()
+
+    def _session(self):
+        return db_session.session_scope(self.engine)
+
+    # -------------------------------------------------------- networks
+    @rpc.expects(name=NAME, network_type=f.Enum(wire.NETWORK_TYPES),
+                 cidr=IP, segmentation_id=f.Integer(min=1, max=MAX_VNI,
+                                                    nullable=True),
+                 physical_network=f.String(max_length=64, nullable=True),
+                 gateway_ip=f.String(max_length=64, nullable=True),
+                 dns_nameservers=f.List(IP, max_items=8),
+                 allocation_pools=f.List(f.List(IP, max_items=2),
+                                         max_items=16),
+                 mtu=f.Integer(min=68, max=65535, nullable=True))
+    def network_create(self, ctxt, name, network_type, cidr, segmentation_id,
+                       physical_network, gateway_ip, dns_nameservers,
+                       allocation_pools, mtu):
+        cidr = check_network(network_type, cidr, segmentation_id,
+                             physical_network, gateway_ip, allocation_pools)
+        with self._session() as s:
+            if s.scalar(sa.select(N.Network.id).where(N.Network.name == name)):
+                raise _invalid('a network named %r exists' % name)
+            if network_type == 'vxlan' and segmentation_id is None:
+                used = set(s.scalars(sa.select(N.Network.segmentation_id).where(
+                    N.Network.network_type == 'vxlan')))
+                segmentation_id = next(v for v in range(1, MAX_VNI)
+                                       if v not in used)
+            row = N.Network(uuid=str(uuidlib.uuid4()), name=name,
+                            project_id=ctxt.project_id,
+                            network_type=network_type,
+                            segmentation_id=segmentation_id,
+                            physical_network=physical_network, mtu=mtu)
+            row.subnets.append(N.Subnet(
+                uuid=str(uuidlib.uuid4()), cidr=cidr, gateway_ip=gateway_ip,
+                dns_nameservers=json.dumps(dns_nameservers),
+                allocation_pools=json.dumps(allocation_pools)))
+            s.add(row)
+            s.flush()
+            return to_objects.network(row)
+
+    @rpc.expects()
+    def network_list(self, ctxt):
+        with self._session() as s:
+            counts = dict(s.execute(sa.select(
+                N.Port.network_id, sa.func.count()).group_by(
+                N.Port.network_id)).all())
+            return [to_objects.network(r, counts.get(r.id, 0)) for r in
+                    s.scalars(sa.select(N.Network).order_by(N.Network.name))]
+
+    @rpc.expects(ref=NAME)
+    def network_delete(self, ctxt, ref):
+        with self._session() as s:
+            row = network_get(s, ref)
+            ports = s.scalar(sa.select(sa.func.count()).where(
+                N.Port.network_id == row.id))
+            if ports:
+                raise exception.NetworkInUse(network=row.name, ports=ports)
+            for subnet in row.subnets:
+                s.delete(subnet)
+            s.delete(row)
+
+    @rpc.expects(network=f.String(max_length=255, nullable=True),
+                 instance_uuid=f.UUID(nullable=True))
+    def port_list(self, ctxt, network, instance_uuid):
+        with self._session() as s:
+            query = sa.select(N.Port).order_by(N.Port.id)
+            if network:
+                query = query.where(N.Port.network_id == network_get(
+                    s, network).id)
+            if instance_uuid:
+                query = query.where(N.Port.instance_uuid == instance_uuid)
+            return _ports(s, s.scalars(query).all())
+
+    # ------------------------------------------------- security groups
+    @rpc.expects(name=NAME, description=f.String(nullable=True))
+    def secgroup_create(self, ctxt, name, description):
+        with self._session() as s:
+            row = N.SecurityGroup(uuid=str(uuidlib.uuid4()), name=name,
+                                  project_id=ctxt.project_id or 'admin',
+                                  description=description)
+            s.add(row)
+            s.flush()
+            return to_objects.security_group(row)
+
+    @rpc.expects(group=NAME, direction=f.Enum(['ingress', 'egress']),
+                 protocol=f.Enum(['tcp', 'udp', 'icmp'], nullable=True),
+                 port_range_min=f.Integer(min=1, max=65535, nullable=True),
+                 port_range_max=f.Integer(min=1, max=65535, nullable=True),
+                 remote_ip_prefix=f.String(max_length=64, nullable=True),
+                 remote_group=f.String(max_length=255, nullable=True))
+    def secgroup_rule_add(self, ctxt, group, direction, protocol,
+                          port_range_min, port_range_max, remote_ip_prefix,
+                          remote_group):
+        if remote_ip_prefix:
+            try:
+                remote_ip_prefix = str(ipaddress.ip_network(
+                    remote_ip_prefix, strict=False))
+            except ValueError as e:
+                raise exception.InvalidRPCPayload(str(e)) from None
+        if port_range_min and protocol not in ('tcp', 'udp'):
+            raise exception.InvalidRPCPayload('ports need tcp or udp')
+        with self._session() as s:
+            row = secgroup_get(s, group)
+            remote = secgroup_get(s, remote_group) if remote_group else None
+            row.rules.append(N.SecurityGroupRule(
+                uuid=str(uuidlib.uuid4()), direction=direction,
+                ethertype='IPv4', protocol=protocol,
+                port_range_min=port_range_min,
+                port_range_max=port_range_max or port_range_min,
+                remote_ip_prefix=remote_ip_prefix,
+                remote_group_id=remote and remote.id))
+            s.flush()
+            return _groups(s, [row])[0]
+
+    @rpc.expects()
+    def secgroup_list(self, ctxt):
+        with self._session() as s:
+            return _groups(s, s.scalars(sa.select(N.SecurityGroup).order_by(
+                N.SecurityGroup.name)).all())
+
+    # ------------------------------------------------------ agent side
+    @rpc.expects(instance_uuid=f.UUID(), host=f.String())
+    def ports_bind(self, ctxt, instance_uuid, host):
+        """Bind the instance's ports to ``host``; return every port of the
+        host (what the agent wires, serves DHCP and filters)."""
+        with self._session() as s:
+            s.execute(sa.update(N.Port).where(
+                N.Port.instance_uuid == instance_uuid).values(host=host))
+            return _ports(s, _host_ports(s, host))
+
+    @rpc.expects(host=f.String())
+    def ports_get_by_host(self, ctxt, host):
+        with self._session() as s:
+            return _ports(s, _host_ports(s, host))
+
+    @rpc.expects(instance_uuid=f.UUID(), status=f.Enum(['DOWN', 'ACTIVE']))
+    def ports_set_status(self, ctxt, instance_uuid, status):
+        with self._session() as s:
+            s.execute(sa.update(N.Port).where(
+                N.Port.instance_uuid == instance_uuid).values(status=status))
+
+
+def network_get(s, ref):
+    row = s.scalar(sa.select(N.Network).where(
+        sa.or_(N.Network.uuid == ref, N.Network.name == ref)))
+    if row is None:
+        raise exception.NetworkNotFound(network=ref)
+    return row
+
+
+def secgroup_get(s, ref):
+    row = s.scalar(sa.select(N.SecurityGroup).where(
+        sa.or_(N.SecurityGroup.uuid == ref, N.SecurityGroup.name == ref)))
+    if row is None:
+        raise exception.SecurityGroupNotFound(group=ref)
+    return row
+
+
+def _host_ports(s, host):
+    return s.scalars(sa.select(N.Port).where(N.Port.host == host).order_by(
+        N.Port.id)).all()
+
+
+def _groups(s, rows):
+    """Security groups with remote groups resolved to their ports' IPs."""
+    remote_ids = {r.remote_group_id for g in rows for r in g.rules
+                  if r.remote_group_id}
+    names, members = {}, {}
+    if remote_ids:
+        names = dict(s.execute(sa.select(
+            N.SecurityGroup.id, N.SecurityGroup.name).where(
+            N.SecurityGroup.id.in_(remote_ids))).all())
+        for gid, ip in s.execute(sa.select(
+                N.PortSecurityGroup.security_group_id, N.Port.ip_address).join(
+                N.Port, N.Port.id == N.PortSecurityGroup.port_id).where(
+                N.PortSecurityGroup.security_group_id.in_(remote_ids))):
+            members.setdefault(gid, []).append(ip)
+    return [to_objects.security_group(g, names, members) for g in rows]
+
+
+def _ports(s, rows):
+    if not rows:
+        return []
+    links = s.execute(sa.select(N.PortSecurityGroup).where(
+        N.PortSecurityGroup.port_id.in_([r.id for r in rows]))).scalars().all()
+    group_rows = {g.id: g for g in s.scalars(sa.select(N.SecurityGroup).where(
+        N.SecurityGroup.id.in_({link.security_group_id for link in links})))}
+    groups = dict(zip(group_rows, _groups(s, list(group_rows.values()))))
+    by_port = {}
+    for link in links:
+        by_port.setdefault(link.port_id, []).append(
+            groups[link.security_group_id])
+    return [to_objects.port(r, by_port.get(r.id, ())) for r in rows]

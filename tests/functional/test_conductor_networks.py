@@ -1,0 +1,136 @@
+"""Networks, IPAM and security groups in the conductor, against real
+databases (SQLite, MariaDB, PostgreSQL)."""
+import ipaddress
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from agent import exception
+from agent.conductor import ipam
+from agent.conductor import networks
+from agent.db import net_models as N
+from agent.objects import states
+from tests.functional.test_conductor_db import call, cloud  # noqa: F401
+
+
+@pytest.fixture
+def nets(cloud):  # noqa: F811
+    cloud.networks = networks.NetworkManager(cloud.engine)
+    cloud.report()
+    return cloud
+
+
+def create(c, name='net1', cidr='10.0.0.0/24', **kw):
+    args = dict(name=name, network_type='vxlan', cidr=cidr,
+                segmentation_id=None, physical_network=None,
+                gateway_ip='10.0.0.1', dns_nameservers=['10.0.0.1'],
+                allocation_pools=[], mtu=None)
+    args.update(kw)
+    return call(c.networks.network_create, c.ctxt, **args)
+
+
+def test_boot_on_a_network_allocates_a_port(nets):
+    net = create(nets)
+    assert net.segmentation_id == 1 and net.cidr == '10.0.0.0/24'
+    inst = nets.boot(networks=['net1'])
+    (port,) = call(nets.networks.port_list, nets.ctxt, network='net1',
+                   instance_uuid=None)
+    assert port.instance_uuid == inst.uuid and port.status == 'DOWN'
+    assert port.ip_address == '10.0.0.2'        # first host, not the gateway
+    assert port.mac_address.startswith('fa:16:3e:')
+    assert inst.networks == ['net1=10.0.0.2']
+    shown = call(nets.tasks.instance_show, nets.ctxt, ref=inst.uuid)
+    assert shown.networks == ['net1=10.0.0.2']
+
+
+def test_concurrent_allocations_never_share_an_address(nets):
+    net = create(nets, cidr='10.1.0.0/24', gateway_ip=None,
+                 dns_nameservers=[])
+    with nets.engine.connect() as conn:
+        row_id = conn.execute(sa.select(N.Network.id).where(
+            N.Network.uuid == net.uuid)).scalar_one()
+    got, errors = [], []
+
+    def worker():
+        try:
+            for _ in range(10):
+                got.append(ipam.allocate(nets.engine, row_id, None))
+        except Exception as e:      # recorded, asserted below
+            errors.append(e)
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    ports = call(nets.networks.port_list, nets.ctxt, network=net.uuid,
+                 instance_uuid=None)
+    ips = [p.ip_address for p in ports]
+    assert len(ips) == 40 == len(set(ips))
+    assert len({p.mac_address for p in ports}) == 40
+
+
+def test_full_network_fails_the_build_and_frees_nothing_twice(nets):
+    create(nets, cidr='10.2.0.0/30', gateway_ip='10.2.0.1',
+           dns_nameservers=[])                # one usable address: .2
+    first = nets.boot(name='a', networks=['net1'])
+    second = nets.boot(name='b', networks=['net1'])
+    assert first.networks == ['net1=10.2.0.2']
+    assert second.vm_state == states.ERROR
+    assert 'No free IP address left in network net1' in second.fault.message
+    call(nets.conductor.instance_destroy, nets.ctxt,
+         instance_uuid=first.uuid)
+    assert call(nets.networks.port_list, nets.ctxt, network='net1',
+                instance_uuid=None) == []
+    third = nets.boot(name='c', networks=['net1'])
+    assert third.networks == ['net1=10.2.0.2']    # freed and reused
+
+
+def test_bad_networks_are_refused_clearly(nets):
+    with pytest.raises(exception.InvalidNetwork, match='not in'):
+        create(nets, gateway_ip='192.168.0.1')
+    with pytest.raises(exception.InvalidNetwork, match='VLAN id'):
+        create(nets, network_type='vlan', physical_network='physnet1')
+    with pytest.raises(exception.InvalidNetwork, match='physical_network'):
+        create(nets, network_type='flat')
+    with pytest.raises(exception.NetworkNotFound):
+        nets.boot(networks=['nope'])
+    create(nets)
+    with pytest.raises(exception.InvalidNetwork, match='exists'):
+        create(nets)
+    nets.boot(networks=['net1'])
+    with pytest.raises(exception.NetworkInUse):
+        call(nets.networks.network_delete, nets.ctxt, ref='net1')
+
+
+def test_agent_gets_its_ports_with_security_groups_resolved(nets):
+    create(nets)
+    web = call(nets.networks.secgroup_create, nets.ctxt, name='web',
+               description=None)
+    call(nets.networks.secgroup_rule_add, nets.ctxt, group='web',
+         direction='ingress', protocol='tcp', port_range_min=22,
+         port_range_max=None, remote_ip_prefix='10.9.0.0/16',
+         remote_group=None)
+    call(nets.networks.secgroup_rule_add, nets.ctxt, group='web',
+         direction='ingress', protocol='icmp', port_range_min=None,
+         port_range_max=None, remote_ip_prefix=None, remote_group='web')
+    a = nets.boot(name='a', networks=['net1'], security_groups=['web'])
+    nets.boot(name='b', networks=['net1'], security_groups=['web'])
+    ports = call(nets.networks.ports_bind, nets.ctxt, instance_uuid=a.uuid,
+                 host='node1')
+    (port,) = ports                     # only a's port is bound to node1
+    assert port.instance_uuid == a.uuid and port.host == 'node1'
+    (group,) = port.security_groups
+    assert group.uuid == web.uuid
+    ssh, icmp = group.rules
+    assert (ssh.protocol, ssh.port_range_min, ssh.port_range_max,
+            ssh.remote_ip_prefix) == ('tcp', 22, 22, '10.9.0.0/16')
+    assert icmp.remote_group == 'web'
+    assert sorted(icmp.remote_ips) == ['10.0.0.2', '10.0.0.3']
+    call(nets.networks.ports_set_status, nets.ctxt, instance_uuid=a.uuid,
+         status='ACTIVE')
+    (port,) = call(nets.networks.ports_get_by_host, nets.ctxt, host='node1')
+    assert port.status == 'ACTIVE'
+    assert ipaddress.ip_address(port.ip_address) in ipaddress.ip_network(
+        port.network.cidr)

@@ -8,6 +8,10 @@
     hvctl attach REF VOLUME_ID --path FILE [--format qcow2|raw]
     hvctl detach REF VOLUME_ID
     hvctl flavor-list | host-list | action-list REF
+    hvctl network-create NAME --cidr CIDR [--type flat|vlan|vxlan] ...
+    hvctl network-list | network-delete REF | port-list [--network REF]
+    hvctl secgroup-create NAME | secgroup-rule-add GROUP --protocol tcp
+               --port 22 [--remote-ip CIDR] | secgroup-list
 
 Every command takes --json. Configuration (transport_url...) comes from
 /etc/hvagent/hvagent.conf, --config-file or --transport-url.
@@ -20,6 +24,7 @@ import time
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401
+from agent import cli_net
 from agent import cli_table
 from agent import context
 from agent import exception
@@ -82,6 +87,11 @@ def build_parser():
     boot.add_argument('--meta', action='append', default=[],
                       metavar='KEY=VALUE')
     add_boot_options(boot)
+    boot.add_argument('--network', action='append', default=[],
+                      metavar='NAME', help='a NIC on this network '
+                      '(repeatable)')
+    boot.add_argument('--security-group', action='append', default=[],
+                      metavar='NAME')
     boot.add_argument('--wait', action='store_true')
     lst = sub.add_parser('list', help='list instances')
     lst.add_argument('--host')
@@ -108,6 +118,7 @@ def build_parser():
     con.add_argument('--length', type=int, default=None)
     sub.add_parser('flavor-list')
     sub.add_parser('host-list')
+    cli_net.add_parsers(sub)
     return p
 
 
@@ -128,6 +139,8 @@ def _show(out, inst, as_json):
         'uuid', 'name', 'vm_state', 'task_state', 'power_state', 'host',
         'project_id', 'image_ref', 'created_at', 'launched_at')]
     rows.insert(5, ('flavor', inst.flavor.name))
+    if inst.networks:
+        rows.append(('networks', ', '.join(inst.networks)))
     if inst.block_devices:
         rows.append(('volumes', ', '.join(
             '%s on %s' % (b.volume_id, b.device_name)
@@ -180,8 +193,9 @@ def run(args, conductor, ctxt, out=print):
             availability_zone=args.availability_zone,
             hints={'same_host': args.same_host,
                    'different_host': args.different_host},
-            metadata=_pairs(args.meta, '--meta'), networks=[],
-            options=boot_options(args))
+            metadata=_pairs(args.meta, '--meta'), networks=args.network,
+            options=boot_options(args),
+            security_groups=args.security_group)
         if args.wait and inst.vm_state != states.ERROR:
             inst = wait_for(conductor, ctxt, inst.uuid, args.timeout)
         _show(out, inst, as_json)
@@ -220,6 +234,8 @@ def run(args, conductor, ctxt, out=print):
             [[a.action, a.request_id, a.user_id, a.start_time,
               a.finish_time, a.result] for a in items]))
         return 0
+    if cmd in cli_net.COMMANDS:
+        return cli_net.run(args, conductor, ctxt, out)
     raise SystemExit('hvctl: unknown command %s' % cmd)
 
 

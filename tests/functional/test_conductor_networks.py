@@ -134,3 +134,42 @@ def test_agent_gets_its_ports_with_security_groups_resolved(nets):
     assert port.status == 'ACTIVE'
     assert ipaddress.ip_address(port.ip_address) in ipaddress.ip_network(
         port.network.cidr)
+
+
+class Endpoints:
+    """hvctl's view of the conductor: every endpoint method by name."""
+
+    def __init__(self, *endpoints):
+        self.endpoints = endpoints
+
+    def __getattr__(self, name):
+        for ep in self.endpoints:
+            if hasattr(ep, name):
+                return lambda ctxt, **kw: call(getattr(ep, name), ctxt, **kw)
+        raise AttributeError(name)
+
+
+def test_hvctl_network_commands(nets):
+    from agent import cli
+    conductor = Endpoints(nets.networks, nets.tasks)
+    lines = []
+
+    def hvctl(*argv):
+        return cli.run(cli.build_parser().parse_args(argv), conductor,
+                       nets.ctxt, out=lines.append)
+    assert hvctl('network-create', 'lan', '--type', 'flat', '--cidr',
+                 '192.168.50.0/24', '--gateway', '192.168.50.1',
+                 '--physical-network', 'physnet1',
+                 '--pool', '192.168.50.100-192.168.50.199') == 0
+    assert hvctl('secgroup-create', 'ssh') == 0
+    assert hvctl('secgroup-rule-add', 'ssh', '--protocol', 'tcp',
+                 '--port', '22') == 0
+    assert hvctl('boot', 'vm1', '--flavor', 'm1.tiny', '--network', 'lan',
+                 '--security-group', 'ssh') == 0
+    assert 'lan=192.168.50.100' in lines[-1]
+    lines.clear()
+    assert hvctl('port-list', '--network', 'lan') == 0
+    assert '192.168.50.100' in lines[-1] and 'DOWN' in lines[-1]
+    assert hvctl('network-list') == 0 and 'physnet1' in lines[-1]
+    assert hvctl('secgroup-list') == 0 and 'tcp' in lines[-1] and \
+        '22-22' in lines[-1]

@@ -1,0 +1,106 @@
+"""hvctl's networking commands: networks, ports, security groups."""
+from agent import cli_table
+
+COMMANDS = ('network-create', 'network-list', 'network-delete', 'port-list',
+            'secgroup-create', 'secgroup-rule-add', 'secgroup-list')
+
+
+def add_parsers(sub):
+    p = sub.add_parser('network-create', help='create a network and its '
+                       'subnet')
+    p.add_argument('name')
+    p.add_argument('--type', dest='network_type', default='vxlan',
+                   choices=['flat', 'vlan', 'vxlan'])
+    p.add_argument('--cidr', required=True)
+    p.add_argument('--gateway')
+    p.add_argument('--dns', action='append', default=[], metavar='IP')
+    p.add_argument('--pool', action='append', default=[],
+                   metavar='FIRST-LAST', help='allocation pool (repeatable)')
+    p.add_argument('--segmentation-id', type=int,
+                   help='VLAN id, or VNI (vxlan: the next free if unset)')
+    p.add_argument('--physical-network', help='flat/vlan: the uplink name '
+                   'the agents map to an interface')
+    p.add_argument('--mtu', type=int)
+    sub.add_parser('network-list')
+    sub.add_parser('network-delete').add_argument('ref')
+    p = sub.add_parser('port-list')
+    p.add_argument('--network')
+    p.add_argument('--instance', help='instance uuid')
+    p = sub.add_parser('secgroup-create')
+    p.add_argument('name')
+    p.add_argument('--description')
+    p = sub.add_parser('secgroup-rule-add')
+    p.add_argument('group')
+    p.add_argument('--direction', default='ingress',
+                   choices=['ingress', 'egress'])
+    p.add_argument('--protocol', choices=['tcp', 'udp', 'icmp'])
+    p.add_argument('--port', metavar='N[-M]', help='port or range')
+    p.add_argument('--remote-ip', help='remote CIDR')
+    p.add_argument('--remote-group', help='remote security group')
+    sub.add_parser('secgroup-list')
+
+
+def _range(text):
+    first, _, last = (text or '').partition('-')
+    return (int(first) if first else None), (int(last) if last else None)
+
+
+def run(args, conductor, ctxt, out):
+    """Carry out a networking command; return its exit code."""
+    cmd, as_json = args.command, args.json
+    if cmd == 'network-create':
+        result = conductor.network_create(
+            ctxt, name=args.name, network_type=args.network_type,
+            cidr=args.cidr, segmentation_id=args.segmentation_id,
+            physical_network=args.physical_network, gateway_ip=args.gateway,
+            dns_nameservers=args.dns, mtu=args.mtu,
+            allocation_pools=[p.split('-', 1) for p in args.pool])
+        return _networks(out, [result], as_json)
+    if cmd == 'network-list':
+        return _networks(out, conductor.network_list(ctxt), as_json)
+    if cmd == 'network-delete':
+        conductor.network_delete(ctxt, ref=args.ref)
+        return 0
+    if cmd == 'port-list':
+        items = conductor.port_list(ctxt, network=args.network,
+                                    instance_uuid=args.instance)
+        out(cli_table.dumps(items) if as_json else cli_table.table(
+            ['UUID', 'Network', 'Instance', 'MAC', 'IP', 'Status', 'Host'],
+            [[p.uuid, p.network.name, p.instance_uuid, p.mac_address,
+              p.ip_address, p.status, p.host] for p in items]))
+        return 0
+    if cmd == 'secgroup-create':
+        return _groups(out, [conductor.secgroup_create(
+            ctxt, name=args.name, description=args.description)], as_json)
+    if cmd == 'secgroup-rule-add':
+        first, last = _range(args.port)
+        return _groups(out, [conductor.secgroup_rule_add(
+            ctxt, group=args.group, direction=args.direction,
+            protocol=args.protocol, port_range_min=first,
+            port_range_max=last, remote_ip_prefix=args.remote_ip,
+            remote_group=args.remote_group)], as_json)
+    if cmd == 'secgroup-list':
+        return _groups(out, conductor.secgroup_list(ctxt), as_json)
+    raise SystemExit('hvctl: unknown command %s' % cmd)
+
+
+def _networks(out, items, as_json):
+    out(cli_table.dumps(items) if as_json else cli_table.table(
+        ['UUID', 'Name', 'Type', 'Segment', 'Physical', 'CIDR', 'Gateway',
+         'Ports'],
+        [[n.uuid, n.name, n.network_type, n.segmentation_id,
+          n.physical_network, n.cidr, n.gateway_ip, n.ports]
+         for n in items]))
+    return 0
+
+
+def _groups(out, items, as_json):
+    out(cli_table.dumps(items) if as_json else cli_table.table(
+        ['Group', 'Direction', 'Protocol', 'Ports', 'Remote'],
+        [[g.name, r.direction, r.protocol or 'any',
+          '%s-%s' % (r.port_range_min, r.port_range_max)
+          if r.port_range_min else 'any',
+          r.remote_ip_prefix or r.remote_group or 'any']
+         for g in items for r in g.rules] or
+        [[g.name, '-', '-', '-', '-'] for g in items]))
+    return 0

@@ -36,7 +36,9 @@ class GuestSpec:
     user_data: str = None          # as given by the user (text)
     key_name: str = None
     public_key: str = None         # OpenSSH public key text
-    #: the guest's NICs, for later use by net/ (plain dicts)
+    #: the guest's NICs, plugged by the agent before spawn: dicts with
+    #: 'mac', 'bridge', 'tap' (device name the hypervisor gives the NIC)
+    #: and 'mtu' (or None)
     networks: tuple = ()
 
 
@@ -69,6 +71,9 @@ class ComputeDriver(abc.ABC):
         'supports_pause': False,
         'supports_attach_volume': False,
         'supports_console_output': False,
+        #: the hypervisor makes each NIC's tap on its bridge itself (else
+        #: the agent creates the taps before spawn)
+        'creates_vif_devices': False,
     }
 
     def init_host(self, host):

@@ -84,6 +84,11 @@ def domain_for(spec, *, virt_type, disk_path, console_log_path,
             source_path=config_drive_path, target_dev=CONFIG_DRIVE_DEVICE,
             target_bus='ide', device='cdrom', driver_format='raw',
             driver_cache=disk_cachemode, readonly=True))
+    # NICs: libvirt makes each tap (named as the port's) on its bridge
+    devices += [config.Interface(mac=nic['mac'], bridge=nic['bridge'],
+                                 target_dev=nic.get('tap'),
+                                 mtu=nic.get('mtu'))
+                for nic in spec.networks]
     devices += [config.Serial(log_path=console_log_path), config.Console(),
                 config.MemBalloon(), config.RNG()]
     if kernel_path:

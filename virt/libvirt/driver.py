@@ -47,6 +47,7 @@ class LibvirtDriver(driver.ComputeDriver):
         'supports_pause': True,
         'supports_attach_volume': True,
         'supports_console_output': True,
+        'creates_vif_devices': True,
     }
 
     def __init__(self):

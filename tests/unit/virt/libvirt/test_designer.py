@@ -203,3 +203,16 @@ def test_next_device_name_when_all_are_taken():
     assert designer.next_device_name(used[:-1]) == 'vdz'
     with pytest.raises(exception.VirtDriverError, match='no free'):
         designer.next_device_name(used)
+
+
+def test_nics_become_bridge_interfaces_with_the_ports_tap():
+    nic = {'mac': 'fa:16:3e:00:00:01', 'bridge': 'brq1234567890a',
+           'tap': 'tap0123456789a', 'mtu': 1450}
+    dom = designer.domain_for(spec(networks=(nic,)), virt_type='qemu',
+                              disk_path='/d', console_log_path='/c')
+    (iface,) = dom.interfaces
+    assert (iface.mac, iface.bridge, iface.target_dev, iface.mtu,
+            iface.model) == ('fa:16:3e:00:00:01', 'brq1234567890a',
+                             'tap0123456789a', 1450, 'virtio')
+    back = config.Domain.from_xml(dom.to_xml())
+    assert back.interfaces == [iface]

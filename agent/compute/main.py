@@ -7,6 +7,7 @@ from agent import service
 from agent.compute import manager as compute_manager
 from agent.compute import node_identity
 from agent.compute import resource_tracker
+from agent.compute import vifs
 from virt import driver as virt_driver
 
 CONF = cfg.CONF
@@ -25,7 +26,11 @@ def build_service(driver=None, conductor=None):
     # thread: the operation that caused it does not wait for it
     reporter = service.Periodic('resource-report', CONF.report_interval,
                                 lambda: tracker.report(ctxt), run_now=False)
-    manager = compute_manager.ComputeManager(driver, conductor, CONF.host)
+    networking = vifs.HostNetworking(
+        conductor, CONF.host,
+        driver.capabilities.get('creates_vif_devices', False))
+    manager = compute_manager.ComputeManager(driver, conductor, CONF.host,
+                                             networking=networking)
     manager.init_host(ctxt)
     # one report after recovery, synchronous so a missing conductor fails
     # the start; from then on changes kick the report thread

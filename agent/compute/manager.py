@@ -68,10 +68,13 @@ class ComputeManager(host_sync.HostSyncMixin):
 
     target = messaging.Target(version='1.0')
 
-    def __init__(self, driver, conductor, host, report_callback=None):
+    def __init__(self, driver, conductor, host, report_callback=None,
+                 networking=None):
         self.driver = driver
         self.conductor = conductor
         self.host = host
+        #: vifs.HostNetworking, for instances with ports (None: no net/)
+        self.networking = networking
         self.report_callback = report_callback
         self._locks = locks.LockTable()
         self._build_slots = threading.BoundedSemaphore(
@@ -178,6 +181,7 @@ class ComputeManager(host_sync.HostSyncMixin):
 
     # ---------------------------------------------------- operation bodies
     def _build(self, ctxt, instance):
+        nics = self._plug(ctxt, instance)
         flavor = instance.flavor
         spec = virt_driver.GuestSpec(
             uuid=instance.uuid, name=instance.name, vcpus=flavor.vcpus,
@@ -187,22 +191,43 @@ class ComputeManager(host_sync.HostSyncMixin):
             user_id=instance.user_id, flavor_name=flavor.name,
             config_drive=instance.config_drive, user_data=instance.user_data,
             key_name=instance.key_name, public_key=instance.key_data,
-            metadata=dict(instance.metadata))
+            metadata=dict(instance.metadata), networks=nics)
         try:
             self.driver.spawn(spec)
         except exception.InstanceExists:
             LOG.info('Guest of instance %s already exists (redelivered '
                      'build); finishing the build', instance.uuid)
+        if nics:
+            self.networking.activate(ctxt, instance.uuid, nics)
         return {'vm_state': S.ACTIVE, 'launched_at': host_sync.utcnow_iso(),
                 'power_state': self.driver.get_info(
                     instance.uuid).power_state}
 
+    def _plug(self, ctxt, instance):
+        if not instance.networks:
+            return ()
+        if self.networking is None:
+            raise exception.HVAgentError(
+                'Instance %s has ports but this host has no networking'
+                % instance.uuid)
+        return self.networking.plug(ctxt, instance.uuid)
+
+    def _unplug(self, ctxt, instance, ports=None):
+        if instance.networks and self.networking is not None:
+            if ports is None:
+                ports = self.networking.ports_of(ctxt, instance.uuid)
+            self.networking.unplug(ctxt, ports)
+
     def _destroy_guest(self, ctxt, instance):
         self.driver.destroy(instance.uuid)
+        self._unplug(ctxt, instance)
 
     def _terminate(self, ctxt, instance):
+        ports = instance.networks and self.networking and \
+            self.networking.ports_of(ctxt, instance.uuid)
         self.driver.destroy(instance.uuid)
         self.conductor.instance_destroy(ctxt, instance_uuid=instance.uuid)
+        self._unplug(ctxt, instance, ports or [])
         return None  # the instance is gone: no final update
 
     def _power_op(self, ctxt, instance_uuid, method):

@@ -125,7 +125,8 @@ class ConductorManager:
                     instance=instance_uuid, actual=row.task_state,
                     expected=', '.join(map(str, expected_task_state)))
             _event_start(s, ctxt, instance_uuid, request_id, event, host)
-            return to_objects.instance(s, row)
+            return to_objects.add_addresses(
+                s, [to_objects.instance(s, row)])[0]
 
     @rpc.expects(instance_uuid=UUID, request_id=REQUEST_ID, event=f.String(),
                  result=RESULT,

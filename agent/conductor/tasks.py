@@ -8,14 +8,12 @@ import logging
 import uuid as uuidlib
 
 import oslo_messaging as messaging
-import sqlalchemy as sa
 from oslo_config import cfg
 
 from agent import exception
 from agent import objects
 from agent import rpc
 from agent.db import api as db
-from agent.db import net_models as N
 from agent.db import session as db_session
 from agent.db import to_objects
 from agent.conductor import ipam
@@ -54,20 +52,6 @@ def _check_name(name):
     if not name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise exception.InvalidRPCPayload(
             'Instance name must be non-empty printable text, got %r' % name)
-
-
-def _add_addresses(s, instances):
-    """Fill ``networks`` of wire instances with 'network=ip' strings."""
-    if instances:
-        rows = s.execute(sa.select(
-            N.Port.instance_uuid, N.Network.name, N.Port.ip_address).join(
-            N.Network, N.Network.id == N.Port.network_id).where(
-            N.Port.instance_uuid.in_([i.uuid for i in instances])).order_by(
-            N.Port.id)).all()
-        for inst in instances:
-            inst.update(networks=['%s=%s' % (name, ip) for uuid, name, ip
-                                  in rows if uuid == inst.uuid])
-    return instances
 
 
 class ComputeTaskManager:
@@ -130,7 +114,7 @@ class ComputeTaskManager:
             return self._show(instance_uuid)
         if net_ids:
             with self._session() as s:
-                _add_addresses(s, [instance])
+                to_objects.add_addresses(s, [instance])
         host = self._schedule_and_cast(ctxt, spec)
         if host is None:
             return self._show(instance_uuid)    # in error, with its fault
@@ -225,7 +209,7 @@ class ComputeTaskManager:
     # ---------------------------------------------------------- reading
     def _show(self, ref):
         with self._session() as s:
-            return _add_addresses(s, [to_objects.instance(
+            return to_objects.add_addresses(s, [to_objects.instance(
                 s, db.instance_get_by_ref(s, ref))])[0]
 
     @rpc.expects(ref=REF)
@@ -257,7 +241,7 @@ class ComputeTaskManager:
                  project_id=f.String(max_length=64, nullable=True))
     def instance_list(self, ctxt, host, project_id):
         with self._session() as s:
-            return _add_addresses(s, to_objects.instances(
+            return to_objects.add_addresses(s, to_objects.instances(
                 s, db.instance_list(s, host=host, project_id=project_id)))
 
     @rpc.expects(ref=REF, length=f.Integer(min=1, max=10000, nullable=True))

@@ -2,9 +2,12 @@
 import datetime
 import json
 
+import sqlalchemy as sa
+
 from agent import objects
 from agent.db import api as db
 from agent.db import models
+from agent.db import net_models as N
 from agent.objects import states
 
 
@@ -96,6 +99,20 @@ def compute_node(row):
             'memory_mb', 'local_gb', 'vcpus_used', 'memory_mb_used',
             'local_gb_used', 'free_ram_mb', 'free_disk_gb', 'running_vms',
             'cpu_load')}, updated_at=row.reported_at)
+
+
+def add_addresses(s, instances):
+    """Fill ``networks`` of wire instances with 'network=ip' strings."""
+    if instances:
+        rows = s.execute(sa.select(
+            N.Port.instance_uuid, N.Network.name, N.Port.ip_address).join(
+            N.Network, N.Network.id == N.Port.network_id).where(
+            N.Port.instance_uuid.in_([i.uuid for i in instances])).order_by(
+            N.Port.id)).all()
+        for inst in instances:
+            inst.update(networks=['%s=%s' % (name, ip) for uuid, name, ip
+                                  in rows if uuid == inst.uuid])
+    return instances
 
 
 # ------------------------------------------------------------ networking

@@ -1,0 +1,246 @@
+"""Host-wide wiring of guest networks: one Linux bridge per network (named
+``network.bridge``), its uplink, and the ports' devices on it, the way
+neutron's linuxbridge agent and os-vif's linux_net do it.
+
+The uplink, by network type:
+
+* ``flat``: the physical interface itself is a port of the bridge. It must
+  exist; it is only enslaved and brought up (and released when the
+  bridge goes), never created, reconfigured or deleted. One flat network
+  per interface: an interface already in another bridge is refused, not
+  stolen.
+* ``vlan``: ``model.vlan_name(phys, vid)``, an 802.1Q device on the
+  physical interface. A kernel without 8021q makes this a NetError that
+  says so.
+* ``vxlan``: ``model.vxlan_name(vni)`` on ``vxlan_local_ip``, sending
+  broadcast/unknown/multicast frames to ``vxlan_group`` if set, else
+  (unicast) one copy to each of ``vxlan_remotes``: an all-zero fdb entry
+  per remote, i.e. head-end replication; MACs are then learnt.
+
+Why one lock per Wiring (a host-wide one: there is one Wiring per host or
+test namespace): unplug decides "no port left, delete the bridge" and
+plug decides "the bridge is there, add a port" from what it reads; done
+concurrently, a port could be added to a bridge being deleted.
+
+Every step reads before it writes (a read or a change costs ~0.1 ms, a
+new tap ~0.3 ms, a delete ~20 ms: the kernel waits for an RCU grace
+period), so each call is idempotent and converges what it finds: plugging
+twice is plugging once, unplugging what is not there is a no-op, and a
+lost step (a crash between two of them) is redone by the next call. A
+call that fails deletes what it created itself, so a refused network
+(VLAN without 8021q, missing physical interface) leaves no bridge or
+device behind.
+"""
+import threading
+
+from net import model
+from net import privileged
+
+NetError = privileged.NetError
+ZERO_MAC = '00:00:00:00:00:00'
+BRIDGE_PREFIX = model.bridge_name('')          # 'brq'
+PORT_PREFIX = model.tap_name('')               # 'tap'
+
+
+def _bad(network, reason, *args):
+    raise NetError(reason='network %s: %s' % (network.id, reason % args))
+
+
+def uplink(network):
+    """(name, link_add keywords) of the network's uplink; keywords None for
+    a flat network's physical interface, which is not ours to create."""
+    phys, vid = network.physical_interface, network.segmentation_id
+    if network.type not in model.TYPES:
+        _bad(network, 'unknown type %r', network.type)
+    if network.type in ('flat', 'vlan') and not phys:
+        _bad(network, 'a %s network needs a physical_interface', network.type)
+    if network.type == 'flat':
+        return phys, None
+    if network.type == 'vlan':
+        if not isinstance(vid, int) or not 1 <= vid <= 4094:
+            _bad(network, 'VLAN id %r is not 1..4094', vid)
+        return model.vlan_name(phys, vid), dict(kind='vlan', link=phys,
+                                                vlan_id=vid)
+    if not isinstance(vid, int) or not 1 <= vid < 1 << 24:
+        _bad(network, 'VNI %r is not 1..16777215', vid)
+    if not network.vxlan_local_ip:
+        _bad(network, 'a vxlan network needs vxlan_local_ip')
+    return model.vxlan_name(vid), dict(kind='vxlan', vni=vid,
+                                       local=network.vxlan_local_ip,
+                                       group=network.vxlan_group)
+
+
+class Wiring:
+    """Bridges, uplinks and port devices of one host (``netns``: a network
+    namespace standing in for one, None: this one)."""
+
+    def __init__(self, netns=None):
+        self.netns = netns
+        self._lock = threading.Lock()
+        self._remotes = {}         # vxlan device -> remotes we appended
+
+    # ------------------------------------------------------------ public
+    def ensure_network(self, network):
+        """Make the network's bridge (up, MTU) and uplink; its name."""
+        with self._lock:
+            return self._undo_on_error(self._ensure, network)['name']
+
+    def plug_port(self, network, port, device='tap', peer=None,
+                  peer_netns=None):
+        """Ensure the network and put the port on its bridge, up.
+
+        device 'tap': a persistent tap ``port.tap`` (libvirt opens it);
+        'veth': a veth pair, ``port.tap`` on the bridge and the peer (with
+        the port's MAC) named ``peer`` (default 'eth0') in ``peer_netns``
+        (default: here) -- a test "guest"; None: libvirt creates the tap
+        itself, only the network is ensured. Returns the bridge name.
+        """
+        if port.network_id != network.id:
+            _bad(network, 'port %s belongs to network %s', port.id,
+                 port.network_id)
+        with self._lock:
+            return self._undo_on_error(self._plug, network, port, device,
+                                       peer, peer_netns)['name']
+
+    def unplug_port(self, network, port):
+        """Delete the port's device if there, then the bridge and its
+        uplink if no other port is left; True if the network went."""
+        with self._lock:
+            privileged.link_del(port.tap, self.netns)
+            return self._release(network)
+
+    def networks_in_use(self):
+        """{bridge: [ports]} of the ``brq`` bridges that have ports
+        (``tap*`` links; the uplink is not one)."""
+        with self._lock:
+            found = {br: self._ports(br) for br in self._bridges()}
+        return {br: ports for br, ports in found.items() if ports}
+
+    def cleanup_unused(self, known_networks=()):
+        """Remove every ``brq`` bridge without ports (``tap*``), with
+        its VLAN and VXLAN uplinks, except those of ``known_networks``
+        (libvirt may be about to add its tap to one); and the leftover
+        uplink of a known network whose bridge is gone. Returns the
+        bridges removed."""
+        known = {network.bridge: network for network in known_networks}
+        removed = []
+        with self._lock:
+            for bridge in self._bridges():
+                if bridge in known or self._ports(bridge):
+                    continue
+                for name in privileged.links(self.netns, master=bridge):
+                    info = privileged.link_info(name, self.netns)
+                    if info and info['kind'] in ('vlan', 'vxlan'):
+                        self._delete(name)
+                self._delete(bridge)
+                removed.append(bridge)
+            for network in known.values():
+                if not privileged.link_exists(network.bridge, self.netns):
+                    self._release(network)
+        return removed
+
+    # ----------------------------------------------------------- helpers
+    def _undo_on_error(self, step, *args):
+        created = []
+        try:
+            return step(created, *args)
+        except Exception:
+            for name in reversed(created):
+                try:
+                    self._delete(name)
+                except NetError:
+                    pass
+            raise
+
+    def _ensure(self, created, network):
+        name, spec = uplink(network)
+        phys = network.physical_interface
+        up = phys and privileged.link_info(phys, self.netns)
+        if network.type != 'vxlan' and not up:
+            _bad(network, 'physical interface %s does not exist', phys)
+        if spec:                               # else: the flat one is phys
+            up = self._get_or_add(created, name, spec)
+        bridge = self._get_or_add(created, network.bridge,
+                                  dict(kind='bridge', mtu=network.mtu))
+        self._converge(bridge, mtu=network.mtu)
+        self._converge(up, bridge, network.mtu if spec else None,
+                       exclusive=True)
+        remotes = tuple(network.vxlan_remotes or ())
+        if (spec and spec['kind'] == 'vxlan' and not network.vxlan_group
+                and (name in created or self._remotes.get(name) != remotes)):
+            for remote in remotes:
+                privileged.fdb_append(name, ZERO_MAC, remote, self.netns)
+            self._remotes[name] = remotes
+        return bridge
+
+    def _plug(self, created, network, port, device, peer, peer_netns):
+        bridge = self._ensure(created, network)
+        if device == 'tap':
+            spec = dict(kind='tap')
+        elif device == 'veth':
+            spec = dict(kind='veth', peer=peer or 'eth0',
+                        peer_netns=peer_netns, peer_address=port.mac,
+                        mtu=network.mtu)
+        elif device is None:
+            return bridge
+        else:
+            _bad(network, 'port %s: unknown device %r', port.id, device)
+        self._converge(self._get_or_add(created, port.tap, spec), bridge,
+                       network.mtu)
+        return bridge
+
+    def _get_or_add(self, created, name, spec):
+        """link_info of ``name``, created from ``spec`` (link_add keywords)
+        if it is not there and a spec is given."""
+        info = privileged.link_info(name, self.netns)
+        if info is None and spec:
+            privileged.link_add(name, netns=self.netns, **spec)
+            created.append(name)
+            info = privileged.link_info(name, self.netns)
+        if info is None:
+            raise NetError(reason='%s vanished while being wired' % name)
+        return info
+
+    def _converge(self, info, bridge=None, mtu=None, exclusive=False):
+        """Bring link ``info`` up, with ``mtu``, as a port of ``bridge``
+        (link_infos), in one write at most."""
+        change = {} if info['up'] else {'up': True}
+        if mtu and info['mtu'] != mtu:
+            change['mtu'] = mtu
+        if bridge and info['master'] != bridge['index']:
+            if exclusive and info['master']:
+                raise NetError(reason='%s is already a port of another '
+                               'bridge (ifindex %d), cannot add it to %s'
+                               % (info['name'], info['master'],
+                                  bridge['name']))
+            change['master'] = bridge['index']
+        if change:
+            privileged.link_set(info['name'], self.netns, **change)
+
+    def _release(self, network):
+        name, spec = uplink(network)
+        if not privileged.link_exists(network.bridge, self.netns):
+            info = spec and privileged.link_info(name, self.netns)
+            if info and not info['master']:     # left over by a crash
+                self._delete(name)
+            return False
+        if [port for port in privileged.links(self.netns,
+                                              master=network.bridge)
+                if port != name]:
+            return False
+        if spec:
+            self._delete(name)
+        self._delete(network.bridge)
+        return True
+
+    def _delete(self, name):
+        self._remotes.pop(name, None)
+        privileged.link_del(name, self.netns)
+
+    def _bridges(self):
+        return [name for name in privileged.links(self.netns, kind='bridge')
+                if name.startswith(BRIDGE_PREFIX)]
+
+    def _ports(self, bridge):
+        return [name for name in privileged.links(self.netns, master=bridge)
+                if name.startswith(PORT_PREFIX)]

@@ -1,0 +1,99 @@
+"""The compute agent's networking glue (agent/compute/vifs.py) against the
+real conductor endpoints (SQLite) and the real kernel, in a namespace that
+stands in for the host: booting instances on a flat network wires the
+bridge, starts dnsmasq with their MAC->IP pairs and loads the nftables
+ruleset; deleting them takes all of it away again."""
+import os
+import shutil
+import tempfile
+
+import pytest
+import sqlalchemy as sa
+from oslo_config import cfg
+
+from agent import context
+from agent.compute import vifs
+from agent.conductor import ipam
+from agent.conductor import manager as conductor_manager
+from agent.conductor import networks
+from agent.db import migration
+from agent.db import net_models as N
+from agent.db import session as db_session
+from net import privileged
+from tests.functional.net.netns_helpers import skip_unless
+from tests.functional.test_conductor_networks import Endpoints, call
+
+CONF = cfg.CONF
+
+
+@pytest.fixture
+def host(make_netns):
+    skip_unless('dnsmasq', 'nft')
+    ns = make_netns('host')
+    privileged.link_add('phys0', 'veth', ns, peer='phys0p')
+    state = tempfile.mkdtemp(dir='/var/tmp', prefix='hvnet-')
+    os.chmod(state, 0o755)
+    CONF.set_override('state_path', state)
+    CONF.set_override('physical_interface_mappings', ['physnet1:phys0'],
+                      'network')
+    url = 'sqlite:///%s/hv.sqlite' % state
+    migration.upgrade(url)
+    engine = db_session.create_engine(url)
+    nets = networks.NetworkManager(engine)
+    conductor = Endpoints(nets, conductor_manager.ConductorManager(engine))
+    ctxt = context.RequestContext(user_id='u', project_id='p')
+    call(nets.network_create, ctxt, name='lan', network_type='flat',
+         cidr='10.5.0.0/24', segmentation_id=None,
+         physical_network='physnet1', gateway_ip='10.5.0.1',
+         dns_nameservers=[], allocation_pools=[], mtu=None)
+    web = call(nets.secgroup_create, ctxt, name='web', description=None)
+    call(nets.secgroup_rule_add, ctxt, group=web.name, direction='ingress',
+         protocol='tcp', port_range_min=22, port_range_max=None,
+         remote_ip_prefix=None, remote_group=None)
+    net_id = nets.network_list(ctxt)[0].uuid
+    agent = vifs.HostNetworking(conductor, 'node1', creates_devices=False,
+                                netns=ns)
+    yield ns, agent, engine, net_id, ctxt
+    CONF.clear_override('state_path')
+    CONF.clear_override('physical_interface_mappings', 'network')
+    engine.dispose()
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def test_plug_wires_dhcp_and_firewall_and_unplug_removes_all(host):
+    ns, agent, engine, net_id, ctxt = host
+    with engine.connect() as conn:
+        row_id = conn.execute(sa.select(N.Network.id).where(
+            N.Network.uuid == net_id)).scalar_one()
+        group_id = conn.execute(sa.select(N.SecurityGroup.id)).scalar_one()
+    uuids = ['00000000-0000-4000-8000-00000000000%d' % i for i in (1, 2)]
+    for u in uuids:
+        ipam.allocate(engine, row_id, u, [group_id])
+    nics = [agent.plug(ctxt, u) for u in uuids]
+    bridge = nics[0][0]['bridge']
+    assert nics[1][0]['bridge'] == bridge
+    assert privileged.link_exists(bridge, ns)
+    assert set(privileged.links(ns, master=bridge)) >= {
+        'phys0', nics[0][0]['tap'], nics[1][0]['tap']}
+    assert agent.dhcp.running(net_id)
+    hosts = open(os.path.join(CONF.state_path, 'dhcp', net_id,
+                              'hosts')).read()
+    assert nics[0][0]['mac'] in hosts and nics[1][0]['mac'] in hosts
+    assert ('bridge', 'hvagent') in privileged.nft_tables(ns)
+    # delete the first: its tap goes, the network stays for the second
+    ports = agent.ports_of(ctxt, uuids[0])
+    with engine.begin() as conn:
+        conn.execute(sa.delete(N.PortSecurityGroup))
+        conn.execute(sa.delete(N.Port).where(N.Port.instance_uuid == uuids[0]))
+    agent.unplug(ctxt, ports)
+    assert not privileged.link_exists(nics[0][0]['tap'], ns)
+    assert privileged.link_exists(bridge, ns) and agent.dhcp.running(net_id)
+    # and the last: nothing of ours is left
+    ports = agent.ports_of(ctxt, uuids[1])
+    with engine.begin() as conn:
+        conn.execute(sa.delete(N.Port))
+    agent.unplug(ctxt, ports)
+    assert not privileged.link_exists(bridge, ns)
+    assert not agent.dhcp.running(net_id)
+    assert [t for t in privileged.nft_tables(ns) if t[1] == 'hvagent'] == []
+    assert privileged.link_exists('phys0', ns)       # never the uplink

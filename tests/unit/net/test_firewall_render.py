@@ -1,0 +1,178 @@
+"""The nft text ``firewall.render`` builds, without a kernel: its shape,
+and that no hostile rule or port value gets into it."""
+import re
+
+import pytest
+
+from net import firewall, model, privileged
+
+R = model.Rule
+PORT_ID = '11111111-2222-3333-4444-555555555555'
+TAP = 'tap111111112222'
+
+
+def port(rules=(), **kw):
+    kw.setdefault('id', PORT_ID)
+    kw.setdefault('mac', '02:00:00:00:00:01')
+    kw.setdefault('ip', '10.0.0.3')
+    return model.Port(network_id='net', rules=tuple(rules), **kw)
+
+
+def chain(text, name):
+    """The statements of chain ``name``."""
+    m = re.search(r'\tchain %s \{\n(.*?)\n\t\}' % name, text, re.S)
+    assert m, name
+    return [line.strip() for line in m.group(1).splitlines()]
+
+
+def test_replaces_both_tables_in_one_transaction():
+    text = firewall.render([port()])
+    assert text.splitlines()[:4] == [
+        'add table bridge hvagent', 'delete table bridge hvagent',
+        'add table inet hvagent', 'delete table inet hvagent']
+    assert 'table bridge hvagent {\n' in text
+    assert 'table inet hvagent {\n' in text
+    assert chain(text, 'forward') == [
+        'type filter hook forward priority 0; policy accept;',
+        'iifname vmap { "%s" : jump egress_%s }' % (TAP, TAP),
+        'oifname vmap { "%s" : jump ingress_%s }' % (TAP, TAP)]
+    assert chain(text, 'input')[1] == \
+        'iifname vmap { "%s" : jump egress_%s }' % (TAP, TAP)
+    assert chain(text, 'prerouting') == [
+        'type filter hook prerouting priority -150; policy accept;',
+        'meta mark set meta mark and 0xffdfffff',
+        'ct state established,related meta mark set meta mark or 0x00200000']
+
+
+def test_anti_spoofing_and_default_egress():
+    out = chain(firewall.render([port()]), 'egress_' + TAP)
+    assert out[:6] == [
+        'ether saddr != 02:00:00:00:00:01 drop',
+        'arp saddr ether 02:00:00:00:00:01 arp saddr ip '
+        '{ 10.0.0.3, 0.0.0.0 } return',
+        'ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 '
+        'udp dport 67 return',
+        'ether type != ip drop',
+        'ip saddr != 10.0.0.3 drop',
+        'udp sport 67 drop']
+    assert out[-1] == 'return'          # no egress rules: all egress allowed
+    assert chain(firewall.render([port()]), 'ingress_' + TAP) == [
+        'meta mark and 0x00200000 != 0 accept',
+        'ether type arp accept',
+        'udp sport 67 udp dport 68 accept',
+        'drop']
+
+
+def test_rules():
+    rules = [
+        R('ingress', protocol='tcp', port_min=22),
+        R('ingress', protocol='TCP', port_min=22),              # duplicate
+        R('ingress', protocol='udp', port_min=5000, port_max=5100,
+          remote_cidr='192.168.7.9/16'),
+        R('ingress', protocol='icmp', port_min=8, port_max=0,
+          remote_ips=('10.0.0.9', '10.0.0.4', '10.0.0.9')),
+        R('ingress', remote_cidr='10.9.9.9/32'),
+        R('ingress', ethertype='IPv6', protocol='tcp', port_min=22,
+          remote_cidr='2001:db8::/64'),                         # not rendered
+        R('egress', protocol='tcp', port_min=443, remote_cidr='0.0.0.0/0'),
+    ]
+    text = firewall.render([port(rules)])
+    assert chain(text, 'ingress_' + TAP)[3:] == [
+        'ether type ip ip protocol tcp tcp dport 22 accept',
+        'ether type ip ip saddr 192.168.0.0/16 ip protocol udp '
+        'udp dport 5000-5100 accept',
+        'ether type ip ip saddr { 10.0.0.4, 10.0.0.9 } ip protocol icmp '
+        'icmp type 8 icmp code 0 accept',
+        'ether type ip ip saddr 10.9.9.9 accept',
+        'drop']
+    assert chain(text, 'egress_' + TAP)[-3:] == [
+        'meta mark and 0x00200000 != 0 return',
+        'ether type ip ip daddr 0.0.0.0/0 ip protocol tcp tcp dport 443 '
+        'return',
+        'drop']
+    assert '2001:db8' not in text
+
+
+def test_unfiltered_ports_and_order():
+    a = port(id='aaaa')
+    b = port(id='bbbb', mac='02:00:00:00:00:02', ip='10.0.0.4')
+    off = port(id='cccc', mac='02:00:00:00:00:03', ip='10.0.0.5',
+               security=False)
+    text = firewall.render([b, off, a])
+    assert text == firewall.render([a, b, off])
+    assert 'tapcccc' not in text and 'tapaaaa' in text
+    # nothing filtered: the text only deletes the tables
+    assert firewall.render([off]) == firewall.render([]) == '\n'.join(
+        text.splitlines()[:4]) + '\n'
+
+
+HOSTILE_RULES = [
+    dict(remote_cidr='0.0.0.0/0 accept; flush ruleset'),
+    dict(remote_cidr='10.0.0.0/24\n}\ntable ip x {'),
+    dict(remote_cidr='10.0.0.0/33'),
+    dict(remote_cidr=167772160),                    # an int parses as IP
+    dict(remote_cidr='2001:db8::/64'),              # IPv6 in an IPv4 rule
+    dict(remote_cidr='10.0.0.0/8', remote_ips=('10.0.0.1',)),
+    dict(remote_ips=('10.0.0.1 } accept',)),
+    dict(remote_ips='10.0.0.1'),                    # a str, not a tuple
+    dict(protocol='tcp accept'),
+    dict(protocol='sctp'),
+    dict(protocol=6),
+    dict(protocol='tcp', port_min='22'),
+    dict(protocol='tcp', port_min='22 accept'),
+    dict(protocol='tcp', port_min=0),
+    dict(protocol='tcp', port_min=65536),
+    dict(protocol='tcp', port_min=True),
+    dict(protocol='tcp', port_min=30, port_max=20),
+    dict(protocol='tcp', port_max=20),
+    dict(protocol=None, port_min=22),
+    dict(protocol='icmp', port_min=256),
+    dict(ethertype='IPv5'),
+    dict(direction='both'),
+]
+
+
+@pytest.mark.parametrize('kw', HOSTILE_RULES)
+def test_hostile_rules_rejected(kw):
+    rule = R(**dict(dict(direction='ingress'), **kw))
+    with pytest.raises(firewall.InvalidRule) as err:
+        firewall.render([port([rule])])
+    assert isinstance(err.value, ValueError)
+    assert isinstance(err.value, privileged.NetError)
+    assert 'Invalid security group input' in str(err.value)
+
+
+@pytest.mark.parametrize('kw', [
+    dict(mac='02:00:00:00:00:01" accept'),
+    dict(mac='02:00:00:00:00'),
+    dict(mac='03:00:00:00:00:01'),                  # multicast
+    dict(mac=None),
+    dict(ip='10.0.0.3 '),
+    dict(ip='10.0.0.3, 0.0.0.0/0'),
+    dict(ip='0.0.0.0'),
+    dict(ip='2001:db8::1'),
+    dict(ip=None),
+    dict(id='x" accept'),
+    dict(id=7),
+])
+def test_hostile_ports_rejected(kw):
+    with pytest.raises(firewall.InvalidRule):
+        firewall.render([port(**kw)])
+
+
+def test_duplicate_tap_rejected():
+    with pytest.raises(firewall.InvalidRule, match='share a tap'):
+        firewall.render([port(), port(ip='10.0.0.4')])
+
+
+def test_invalid_input_never_reaches_nft(monkeypatch):
+    calls = []
+    monkeypatch.setattr(privileged, 'nft_apply', lambda *a, **k:
+                        calls.append(a))
+    monkeypatch.setattr(privileged, 'enable_br_netfilter', lambda netns:
+                        calls.append(netns))
+    with pytest.raises(firewall.InvalidRule):
+        firewall.Firewall('ns').apply([port([R('ingress', protocol='x')])])
+    assert calls == []
+    firewall.Firewall('ns').apply([port()])
+    assert calls[0] == 'ns' and calls[1][0].startswith('add table bridge')

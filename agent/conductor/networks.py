@@ -200,17 +200,21 @@ class NetworkManager:
                 N.Port.instance_uuid == instance_uuid).values(status=status))
 
 
+def _by_ref(s, model, ref):
+    """The row of ``model`` whose uuid or name is ``ref``, or None."""
+    return s.scalar(sa.select(model).where(
+        sa.or_(model.uuid == ref, model.name == ref)))
+
+
 def network_get(s, ref):
-    row = s.scalar(sa.select(N.Network).where(
-        sa.or_(N.Network.uuid == ref, N.Network.name == ref)))
+    row = _by_ref(s, N.Network, ref)
     if row is None:
         raise exception.NetworkNotFound(network=ref)
     return row
 
 
 def secgroup_get(s, ref):
-    row = s.scalar(sa.select(N.SecurityGroup).where(
-        sa.or_(N.SecurityGroup.uuid == ref, N.SecurityGroup.name == ref)))
+    row = _by_ref(s, N.SecurityGroup, ref)
     if row is None:
         raise exception.SecurityGroupNotFound(group=ref)
     return row

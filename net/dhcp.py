@@ -128,6 +128,17 @@ class DhcpServer:
     def running(self, network_id):
         return self.pid(network_id) is not None
 
+    def networks(self):
+        """The network ids with DHCP state here (a dnsmasq running or left
+        by an earlier run of the agent): what a restarted agent must keep
+        serving or stop."""
+        try:
+            names = os.listdir(self.state_dir)
+        except FileNotFoundError:
+            return set()
+        return {n for n in names if _ID.match(n)
+                and os.path.isdir(os.path.join(self.state_dir, n))}
+
     def pid(self, network_id):
         """The pid of the network's dnsmasq, None if it does not run (a
         stale pid file, or one whose pid now is another process)."""

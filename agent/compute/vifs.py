@@ -67,7 +67,10 @@ class HostNetworking:
             os.path.join(CONF.state_path, 'dhcp'), netns)
         self.firewall = net_firewall.Firewall(netns)
         self._lock = threading.Lock()
-        self._served = set()        # network ids with a dnsmasq here
+        # network ids with a dnsmasq here, also those an earlier run of
+        # the agent started: a network whose last port left while the agent
+        # was down still has its dnsmasq stopped by the next refresh
+        self._served = self.dhcp.networks()
 
     def plug(self, ctxt, instance_uuid):
         """Wire the instance's ports; return its NICs for the GuestSpec."""

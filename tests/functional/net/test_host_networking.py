@@ -97,3 +97,28 @@ def test_plug_wires_dhcp_and_firewall_and_unplug_removes_all(host):
     assert not agent.dhcp.running(net_id)
     assert [t for t in privileged.nft_tables(ns) if t[1] == 'hvagent'] == []
     assert privileged.link_exists('phys0', ns)       # never the uplink
+
+
+def test_restarted_agent_stops_the_dnsmasq_an_earlier_run_started(host):
+    """The set of served networks is rebuilt from the DHCP state on disk:
+    the last port leaving after an agent restart still stops dnsmasq."""
+    ns, agent, engine, net_id, ctxt = host
+    with engine.connect() as conn:
+        row_id = conn.execute(sa.select(N.Network.id).where(
+            N.Network.uuid == net_id)).scalar_one()
+    uuid = '00000000-0000-4000-8000-000000000009'
+    ipam.allocate(engine, row_id, uuid, [])
+    bridge = agent.plug(ctxt, uuid)[0]['bridge']
+    pid = agent.dhcp.pid(net_id)
+    assert pid
+    restarted = vifs.HostNetworking(agent.conductor, 'node1',
+                                    creates_devices=False, netns=ns)
+    assert restarted.dhcp.networks() == {net_id}
+    ports = restarted.ports_of(ctxt, uuid)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(N.Port))
+    restarted.unplug(ctxt, ports)
+    assert not restarted.dhcp.running(net_id)
+    assert not os.path.exists('/proc/%d' % pid) or \
+        'dnsmasq' not in open('/proc/%d/cmdline' % pid).read()
+    assert not privileged.link_exists(bridge, ns)

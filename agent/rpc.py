@@ -15,6 +15,7 @@ from agent import context as context_mod
 from agent import exception
 from agent import memory_transport
 from agent import objects
+from agent.metrics import registry as metrics_registry
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -97,23 +98,37 @@ def expects(**schema):
     missing, unknown or invalid argument is logged once, clearly, and raised
     as InvalidRPCPayload, so a malformed message is refused before anything
     is applied. Every HVAgentError an endpoint raises is an expected answer
-    (returned to the caller, no traceback in the server's log).
+    (returned to the caller, no traceback in the server's log). Each
+    message is counted in hvagent_rpc_messages_total{method, result}.
     """
     def decorator(func):
+        count = functools.partial(metrics_registry.RPC_MESSAGES.labels,
+                                  func.__name__)
+
         @functools.wraps(func)
         @messaging.expected_exceptions(exception.HVAgentError)
         def wrapper(self, ctxt, **kwargs):
             try:
                 args = _check(schema, kwargs)
             except ValueError as e:
+                count('invalid').inc()
                 LOG.error('Rejected malformed RPC message %s: %s',
                           func.__name__, e)
                 raise exception.InvalidRPCPayload(
                     'Invalid arguments for %s: %s' % (func.__name__, e)
                 ) from None
-            if not isinstance(ctxt, context_mod.RequestContext):
-                ctxt = context_mod.RequestContext.from_dict(ctxt)
-            return func(self, ctxt, **args)
+            result = 'exception'
+            try:
+                if not isinstance(ctxt, context_mod.RequestContext):
+                    ctxt = context_mod.RequestContext.from_dict(ctxt)
+                answer = func(self, ctxt, **args)
+                result = 'success'
+                return answer
+            except exception.HVAgentError:
+                result = 'error'
+                raise
+            finally:
+                count(result).inc()
         wrapper.rpc_exposed = True
         return wrapper
     return decorator
@@ -149,10 +164,12 @@ def _check(schema, kwargs):
 
 def get_server(topic, server, endpoints):
     target = messaging.Target(topic=topic, server=server)
-    return messaging.get_rpc_server(
+    rpc_server = messaging.get_rpc_server(
         get_transport(), target, endpoints, executor='threading',
         serializer=Serializer(),
         access_policy=ExposedOnlyPolicy)
+    rpc_server.target = target   # oslo keeps it private; service.py reads it
+    return rpc_server
 
 
 class _Client:

@@ -51,6 +51,49 @@ class GuestInfo:
     cpu_time_ns: int = 0
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockStats:
+    """Cumulative I/O of one guest disk since its QEMU process started."""
+    device: str                    # target device, e.g. vda
+    read_bytes: int = 0
+    read_requests: int = 0
+    write_bytes: int = 0
+    write_requests: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InterfaceStats:
+    """Cumulative traffic of one guest NIC, as the guest sees it (rx is
+    what the guest received)."""
+    device: str                    # host-side device, e.g. the tap
+    rx_bytes: int = 0
+    rx_packets: int = 0
+    rx_errors: int = 0
+    rx_drops: int = 0
+    tx_bytes: int = 0
+    tx_packets: int = 0
+    tx_errors: int = 0
+    tx_drops: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GuestStats:
+    """One guest's figures for monitoring. ``name`` and ``project_id`` are
+    the instance's (None where the driver does not know them); counters
+    restart from 0 when the guest's process restarts."""
+    uuid: str
+    name: str = None
+    project_id: str = None
+    power_state: str = states.NOSTATE
+    vcpus: int = 0
+    memory_max_bytes: int = 0      # configured maximum
+    memory_bytes: int = 0          # current (balloon) size
+    cpu_time_ns: int = 0           # whole guest, all vCPUs and emulator
+    vcpu_time_ns: tuple = ()       # per vCPU, index = vCPU number
+    disks: tuple = ()              # BlockStats
+    interfaces: tuple = ()         # InterfaceStats
+
+
 @dataclasses.dataclass(frozen=True)
 class HostResources:
     hypervisor_type: str
@@ -126,6 +169,21 @@ class ComputeDriver(abc.ABC):
             except exception.GuestNotFound:
                 pass    # went away while we were counting
         return infos
+
+    def get_guest_stats(self):
+        """GuestStats of every guest, for a metrics scrape.
+
+        One bulk query per call where the hypervisor has one. It must not
+        wait out a hypervisor reconnect (a scrape has a deadline): with no
+        live connection it raises HypervisorUnavailable at once. This
+        default has no names, projects, disks or NICs; drivers override it.
+        """
+        return [GuestStats(uuid=i.uuid, power_state=i.power_state,
+                           vcpus=i.vcpus,
+                           memory_max_bytes=i.memory_mb * 1024 * 1024,
+                           memory_bytes=i.memory_mb * 1024 * 1024,
+                           cpu_time_ns=i.cpu_time_ns)
+                for i in self.list_guest_infos()]
 
     @abc.abstractmethod
     def get_host_resources(self):

@@ -202,6 +202,18 @@ class FakeDriver(driver.ComputeDriver):
                 vcpus=guest.spec.vcpus, memory_mb=guest.spec.memory_mb,
                 cpu_time_ns=int((time.monotonic() - guest.started) * 1e9))
 
+    def get_guest_stats(self):
+        """Plausible, growing counters: each guest reads and writes its
+        disks and moves packets at fixed rates since it was created."""
+        with self._lock:
+            self._begin('get_guest_stats')
+            guests = [(g.spec, g.power_state, g.started,
+                       ('vda',) + tuple(sorted(g.volumes.values())))
+                      for g in self._guests.values()]
+        now = time.monotonic()
+        return [_stats(spec, power, now - started, disks)
+                for spec, power, started, disks in guests]
+
     def list_guests(self):
         with self._lock:
             self._begin('list_guests')
@@ -216,3 +228,28 @@ class FakeDriver(driver.ComputeDriver):
             memory_mb=self.memory_mb, local_gb=self.local_gb,
             free_ram_mb=self.memory_mb - sum(s.memory_mb for s in specs),
             free_disk_gb=self.local_gb - sum(s.root_gb for s in specs))
+
+
+def _stats(spec, power_state, seconds, disks):
+    """A fake guest's GuestStats after ``seconds`` of life."""
+    cpu_ns = int(seconds * 1e9)
+    per_vcpu = cpu_ns // max(spec.vcpus, 1)
+    return driver.GuestStats(
+        uuid=spec.uuid, name=spec.name, project_id=spec.project_id,
+        power_state=power_state, vcpus=spec.vcpus,
+        memory_max_bytes=spec.memory_mb << 20,
+        memory_bytes=spec.memory_mb << 20, cpu_time_ns=cpu_ns,
+        vcpu_time_ns=(per_vcpu,) * spec.vcpus,
+        # what a boot reads and writes (and a DHCP exchange), then steady
+        disks=tuple(driver.BlockStats(
+            device=d, read_bytes=(8 << 20) + int(seconds * 65536),
+            read_requests=256 + int(seconds * 16),
+            write_bytes=(1 << 20) + int(seconds * 16384),
+            write_requests=32 + int(seconds * 4)) for d in disks),
+        interfaces=tuple(driver.InterfaceStats(
+            device=nic.get('tap') or 'tap%d' % i,
+            rx_bytes=1200 + int(seconds * 15000),
+            rx_packets=4 + int(seconds * 10),
+            tx_bytes=1200 + int(seconds * 7500),
+            tx_packets=4 + int(seconds * 5))
+            for i, nic in enumerate(spec.networks)))

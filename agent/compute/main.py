@@ -8,6 +8,10 @@ from agent.compute import manager as compute_manager
 from agent.compute import node_identity
 from agent.compute import resource_tracker
 from agent.compute import vifs
+from agent.metrics import compute as compute_metrics
+from agent.metrics import guests as guest_metrics
+from agent.metrics import host as host_metrics
+from agent.metrics import server as metrics_server
 from virt import driver as virt_driver
 
 CONF = cfg.CONF
@@ -15,7 +19,14 @@ BINARY = 'hvagent-compute'
 
 
 def build_service(driver=None, conductor=None):
-    """Connect the driver, recover this host's instances, serve the queue."""
+    """Open the metrics endpoint (first: a taken port fails the start at
+    once), connect the driver, recover this host's instances, serve the
+    queue."""
+    return metrics_server.build_with_metrics(
+        BINARY, 'compute_port', lambda m: _build(driver, conductor, m))
+
+
+def _build(driver, conductor, metrics):
     ctxt = context.admin_context()
     driver = driver or virt_driver.load_driver(CONF.compute.compute_driver)
     conductor = conductor or rpc.ConductorAPI()
@@ -31,6 +42,12 @@ def build_service(driver=None, conductor=None):
         driver.capabilities.get('creates_vif_devices', False))
     manager = compute_manager.ComputeManager(driver, conductor, CONF.host,
                                              networking=networking)
+    if metrics is not None:
+        metrics.add(host_metrics.HostCollector(CONF.compute.instances_path),
+                    guest_metrics.GuestCollector(driver,
+                                                 type(driver).__name__),
+                    compute_metrics.ReportAgeCollector(tracker),
+                    *manager.metrics.collectors())
     manager.init_host(ctxt)
     # one report after recovery, synchronous so a missing conductor fails
     # the start; from then on changes kick the report thread

@@ -28,6 +28,7 @@ from agent import exception
 from agent import rpc
 from agent.compute import host_sync
 from agent.compute import locks
+from agent.metrics import compute as compute_metrics
 from agent.objects import fields as f
 from agent.objects import states as S
 from virt import driver as virt_driver
@@ -79,11 +80,13 @@ class ComputeManager(host_sync.HostSyncMixin):
         self._locks = locks.LockTable()
         self._build_slots = threading.BoundedSemaphore(
             CONF.compute.max_concurrent_builds)
+        #: operation durations and builds in flight, for /metrics
+        self.metrics = compute_metrics.OperationMetrics()
 
     # ------------------------------------------------------------ endpoints
     @rpc.expects(instance_uuid=UUID)
     def build_and_run_instance(self, ctxt, instance_uuid):
-        with self._build_slots:
+        with self._build_slots, self.metrics.build():
             self._run(ctxt, instance_uuid, 'build_and_run_instance',
                       (S.SCHEDULING, S.SPAWNING), self._build,
                       rollback=self._destroy_guest, report=True,
@@ -274,13 +277,15 @@ class ComputeManager(host_sync.HostSyncMixin):
                 LOG.info('%s of %s skipped (done already or superseded): '
                          '%s', method, instance_uuid, exception.text(e))
                 return
-            self._act(ctxt, instance, event, expected, body, capability,
-                      rollback)
+            with self.metrics.operation(method) as outcome:
+                outcome['ok'] = self._act(ctxt, instance, event, expected,
+                                          body, capability, rollback)
         if report:
             self._report()
 
     def _act(self, ctxt, instance, event, expected, body, capability,
              rollback):
+        """Run the body and record its result; False if it failed."""
         if expected is not None:   # as operation_start left it
             expected = [instance.task_state]
         try:
@@ -298,6 +303,8 @@ class ComputeManager(host_sync.HostSyncMixin):
                 fault_message=None, traceback=None, host=self.host)
         except Exception as exc:
             self._failed(ctxt, instance, event, exc, rollback)
+            return False
+        return True
 
     def _failed(self, ctxt, instance, event, exc, rollback):
         """Record a failure (called from an except block)."""

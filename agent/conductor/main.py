@@ -8,14 +8,22 @@ from agent.conductor import networks
 from agent.conductor import tasks
 from agent.db import migration
 from agent.db import session as db_session
+from agent.metrics import controller as controller_metrics
+from agent.metrics import server as metrics_server
 
 CONF = cfg.CONF
 BINARY = 'hvagent-conductor'
 
 
 def build_service(engine=None):
-    """Migrate the database to head, then serve the conductor endpoints."""
-    engine = engine or db_session.get_engine()
+    """Open the metrics endpoint, migrate the database to head, then
+    serve the conductor endpoints."""
+    return metrics_server.build_with_metrics(
+        BINARY, 'conductor_port',
+        lambda m: _build(engine or db_session.get_engine(), m))
+
+
+def _build(engine, metrics):
     migration.upgrade(engine.url.render_as_string(hide_password=False))
     server = rpc.get_server('conductor', CONF.host, [
         manager.ConductorManager(engine), tasks.ComputeTaskManager(engine),
@@ -23,6 +31,8 @@ def build_service(engine=None):
     heartbeat = service.Periodic(
         'heartbeat', CONF.report_interval,
         lambda: manager.conductor_heartbeat(engine, CONF.host, BINARY))
+    if metrics is not None:
+        metrics.add(controller_metrics.ServiceStatusCollector(engine))
     return service.Service(BINARY, [server], [heartbeat])
 
 

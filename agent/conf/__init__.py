@@ -6,10 +6,10 @@ Importing this package registers every option on the global ``cfg.CONF``
 from oslo_config import cfg
 
 from agent.conf import compute, conductor, database, default, libvirt, \
-    network, scheduler
+    metrics, network, scheduler
 
 CONF = cfg.CONF
 
 for _module in (default, compute, conductor, database, libvirt,
-                network, scheduler):
+                metrics, network, scheduler):
     _module.register_opts(CONF)

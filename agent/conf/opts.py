@@ -6,7 +6,7 @@ The transport options oslo.messaging registers itself are listed under
 from oslo_messaging import opts as messaging_opts
 
 from agent.conf import compute, conductor, database, default, libvirt, \
-    network, scheduler
+    metrics, network, scheduler
 
 TRANSPORT_OPTS = ('transport_url', 'rpc_response_timeout',
                   'executor_thread_pool_size', 'control_exchange')
@@ -21,6 +21,7 @@ def list_opts():
         (conductor.group, conductor.opts),
         (database.group, database.opts),
         (libvirt.group, libvirt.opts),
+        (metrics.group, metrics.opts),
         (network.group, network.opts),
         (scheduler.group, scheduler.opts),
     ]

@@ -5,6 +5,7 @@ from agent import rpc
 from agent import service
 from agent.conductor.manager import conductor_heartbeat
 from agent.db import session as db_session
+from agent.metrics import server as metrics_server
 from agent.scheduler import manager
 
 CONF = cfg.CONF
@@ -12,9 +13,17 @@ BINARY = 'hvagent-scheduler'
 
 
 def build_service(engine=None):
+    """Open the metrics endpoint, then serve the scheduler endpoint."""
+    return metrics_server.build_with_metrics(
+        BINARY, 'scheduler_port', lambda m: _build(engine, m))
+
+
+def _build(engine, metrics):
     engine = engine or db_session.get_engine()
-    server = rpc.get_server('scheduler', CONF.host,
-                            [manager.SchedulerManager(engine)])
+    scheduler = manager.SchedulerManager(engine)
+    if metrics is not None:
+        metrics.add(*scheduler.metrics.collectors())
+    server = rpc.get_server('scheduler', CONF.host, [scheduler])
     heartbeat = service.Periodic(
         'heartbeat', CONF.report_interval,
         lambda: conductor_heartbeat(engine, CONF.host, BINARY))

@@ -17,6 +17,7 @@ from agent import exception
 from agent import rpc
 from agent.db import models
 from agent.db import session as db_session
+from agent.metrics import controller as controller_metrics
 from agent.objects import fields
 from agent.scheduler import Settings
 from agent.scheduler import claim
@@ -48,11 +49,14 @@ class SchedulerManager:
         self._lock = threading.Lock()
         self._rng = random.Random()
         self.lost_races = 0     # claims another scheduler beat us to
+        #: placements, no-valid-host count, scheduling time, for /metrics
+        self.metrics = controller_metrics.SchedulerMetrics()
 
     @rpc.expects(spec=fields.Object('RequestSpec'))
     def select_destination(self, ctxt, spec):
         """Place ``spec``, claim the host, return its name."""
-        return self.select(spec)
+        with self.metrics.placing():
+            return self.select(spec)
 
     def select(self, spec):
         """Return the name of the host claimed for ``spec``, or raise

@@ -128,6 +128,15 @@ class Host:
             self._connect()
             return self._conn
 
+    def open_connection(self):
+        """The connection if one is open and not known dead, else None.
+
+        Never connects and never waits for the lock a reconnect holds: for
+        monitoring, which must answer within its scrape deadline.
+        """
+        conn = self._conn
+        return None if conn is None or self._dead else conn
+
     def _alive(self):
         try:
             return self._conn.isAlive() == 1

@@ -1,0 +1,86 @@
+"""The HTTP endpoint: prometheus_client's WSGI server on its own thread."""
+import logging
+
+import prometheus_client as prom
+from oslo_config import cfg
+
+from agent.metrics import registry as registry_mod
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+
+class MetricsServerError(RuntimeError):
+    """The endpoint could not be opened (port taken, bad address)."""
+
+
+class MetricsServer:
+    """Serves one registry at http://<host>:<port>/metrics until stop()."""
+
+    def __init__(self, registry, host, port, service='hvagent'):
+        self.registry = registry
+        self.service = service
+        try:
+            self._httpd, self._thread = prom.start_http_server(
+                port, addr=host, registry=registry)
+        except OSError as e:
+            msg = ('%s cannot serve metrics on %s port %d: %s (another '
+                   'process holds it? set [metrics] bind_host / the '
+                   'service\'s port, or [metrics] enabled = false)'
+                   % (service, host, port, e.strerror or e))
+            LOG.error('%s', msg)
+            raise MetricsServerError(msg) from None
+        self.host, self.port = self._httpd.server_address[:2]
+        LOG.info('%s serves Prometheus metrics on http://%s:%d/metrics',
+                 service, _bracket(self.host), self.port)
+
+    def add(self, *collectors):
+        """Register more collectors (see registry.add)."""
+        for collector in collectors:
+            registry_mod.add(self.registry, collector)
+
+    @property
+    def url(self):
+        return 'http://%s:%d/metrics' % (_bracket(self.host), self.port)
+
+    def stop(self):
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=10)
+        self._httpd = None
+
+
+def _bracket(host):
+    return '[%s]' % host if ':' in host else host
+
+
+def serve(service, port_option, *collectors):
+    """Start the endpoint of ``service`` if [metrics] enabled: a fresh
+    registry with ``collectors``, on bind_host and [metrics]
+    ``port_option``. Return the MetricsServer, or None when disabled."""
+    if not CONF.metrics.enabled:
+        return None
+    reg = registry_mod.new(service, *collectors)
+    return MetricsServer(reg, CONF.metrics.bind_host,
+                         getattr(CONF.metrics, port_option), service)
+
+
+def build_with_metrics(service, port_option, build):
+    """A service's build_service with its endpoint: open the endpoint
+    first (a taken port fails the start before anything else is done),
+    then ``svc = build(metrics)`` (metrics is the MetricsServer or None);
+    the endpoint closes if the build fails, else when the service stops.
+    The service gets a ``metrics`` attribute."""
+    metrics = serve(service, port_option)
+    try:
+        svc = build(metrics)
+    except BaseException:
+        if metrics is not None:
+            metrics.stop()
+        raise
+    svc.metrics = metrics
+    if metrics is not None:
+        svc.on_stop.append(metrics.stop)
+    return svc

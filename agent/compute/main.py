@@ -9,8 +9,6 @@ from agent.compute import node_identity
 from agent.compute import resource_tracker
 from agent.compute import vifs
 from agent.metrics import compute as compute_metrics
-from agent.metrics import guests as guest_metrics
-from agent.metrics import host as host_metrics
 from agent.metrics import server as metrics_server
 from virt import driver as virt_driver
 
@@ -43,11 +41,8 @@ def _build(driver, conductor, metrics):
     manager = compute_manager.ComputeManager(driver, conductor, CONF.host,
                                              networking=networking)
     if metrics is not None:
-        metrics.add(host_metrics.HostCollector(CONF.compute.instances_path),
-                    guest_metrics.GuestCollector(driver,
-                                                 type(driver).__name__),
-                    compute_metrics.ReportAgeCollector(tracker),
-                    *manager.metrics.collectors())
+        metrics.add(*compute_metrics.collectors(
+            driver, manager.metrics, tracker, CONF.compute.instances_path))
     manager.init_host(ctxt)
     # one report after recovery, synchronous so a missing conductor fails
     # the start; from then on changes kick the report thread
@@ -56,12 +51,11 @@ def _build(driver, conductor, metrics):
     driver.register_event_listener(
         lambda uuid, _power: manager.handle_lifecycle_event(ctxt, uuid))
     server = rpc.get_server('compute', CONF.host, [manager])
-    periodics = [
-        reporter,
-        service.Periodic('power-state-sync', CONF.report_interval * 6,
-                         lambda: manager.sync_power_states(ctxt),
-                         run_now=False),
-    ]
+    periodics = [reporter]
+    if CONF.compute.sync_power_state_interval:
+        periodics.append(service.Periodic(
+            'power-state-sync', CONF.compute.sync_power_state_interval,
+            lambda: manager.sync_power_states(ctxt), run_now=False))
     if CONF.compute.image_cache_manager_interval:
         periodics.append(service.Periodic(
             'image-cache', CONF.compute.image_cache_manager_interval,

@@ -5,6 +5,9 @@ import time
 import prometheus_client as prom
 from prometheus_client import core
 
+from agent.metrics import guests
+from agent.metrics import host
+
 #: instance operations take from milliseconds (fake driver) to minutes (an
 #: image download, a soft reboot waiting out its timeout)
 OPERATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
@@ -61,3 +64,10 @@ class ReportAgeCollector:
                 'hvagent_resource_report_age_seconds', 'Seconds since the '
                 'last successful resource report to the conductor.',
                 time.monotonic() - last)
+
+
+def collectors(driver, operations, tracker, instances_path):
+    """Everything hvagent-compute registers besides the common ones."""
+    return [host.HostCollector(instances_path),
+            guests.GuestCollector(driver, type(driver).__name__),
+            ReportAgeCollector(tracker), *operations.collectors()]

@@ -12,9 +12,11 @@ import time
 
 from prometheus_client import core
 
+from agent.metrics.exposition import GuestFamily
+from agent.metrics.exposition import GuestLabels
+
 LOG = logging.getLogger(__name__)
 P = 'hvagent_domain_'
-GUEST = ['uuid', 'name', 'project']
 
 _INFO = (   # (metric, help, GuestStats attribute, scale, counter?)
     ('info_virtual_cpus', 'Number of virtual CPUs of the guest.', 'vcpus',
@@ -81,27 +83,25 @@ class GuestCollector:
 
 def guest_families(guests):
     """The per-guest metric families of a list of GuestStats."""
-    state = core.GaugeMetricFamily(
-        P + 'state', 'Power state of the guest (1 for its current state).',
-        labels=GUEST + ['state'])
-    info = [(core.CounterMetricFamily if counter else core.GaugeMetricFamily)(
-        P + name, doc, labels=GUEST) for name, doc, _a, _s, counter in _INFO]
-    vcpu = core.CounterMetricFamily(
-        P + 'vcpu_time_seconds', 'CPU time used by each vCPU of the guest.',
-        labels=GUEST + ['vcpu'])
-    block = [core.CounterMetricFamily(
-        P + 'block_stats_' + name, doc, labels=GUEST + ['target_device'])
-        for name, doc, _a in _BLOCK]
-    net = [core.CounterMetricFamily(
-        P + 'interface_stats_' + name, doc, labels=GUEST + ['target_device'])
-        for name, doc, _a in _NET]
+    state = GuestFamily(P + 'state', 'Power state of the guest (1 for its '
+                        'current state).', 'gauge', 'state')
+    info = [GuestFamily(P + name, doc, 'counter' if counter else 'gauge')
+            for name, doc, _a, _s, counter in _INFO]
+    vcpu = GuestFamily(P + 'vcpu_time_seconds', 'CPU time used by each '
+                       'vCPU of the guest.', 'counter', 'vcpu')
+    block = [GuestFamily(P + 'block_stats_' + name, doc, 'counter',
+                         'target_device') for name, doc, _a in _BLOCK]
+    net = [GuestFamily(P + 'interface_stats_' + name, doc, 'counter',
+                       'target_device') for name, doc, _a in _NET]
+    info_attrs = [(fam, attr, scale) for fam, (_n, _d, attr, scale, _c)
+                  in zip(info, _INFO)]
     for g in guests:
-        labels = [g.uuid, g.name or '', g.project_id or '']
-        state.add_metric(labels + [g.power_state], 1)
-        for fam, (_n, _d, attr, scale, _c) in zip(info, _INFO):
-            fam.add_metric(labels, getattr(g, attr) * scale)
+        labels = GuestLabels(g.uuid, g.name or '', g.project_id or '')
+        state.add(labels, 1, g.power_state)
+        for fam, attr, scale in info_attrs:
+            fam.add(labels, getattr(g, attr) * scale)
         for i, ns in enumerate(g.vcpu_time_ns):
-            vcpu.add_metric(labels + [str(i)], ns * 1e-9)
+            vcpu.add(labels, ns * 1e-9, str(i))
         _devices(block, _BLOCK, g.disks, labels)
         _devices(net, _NET, g.interfaces, labels)
     yield state
@@ -112,7 +112,7 @@ def guest_families(guests):
 
 
 def _devices(families, table, devices, labels):
+    pairs = [(fam, attr) for fam, (_n, _d, attr) in zip(families, table)]
     for dev in devices:
-        dev_labels = labels + [dev.device]
-        for fam, (_n, _d, attr) in zip(families, table):
-            fam.add_metric(dev_labels, getattr(dev, attr))
+        for fam, attr in pairs:
+            fam.add(labels, getattr(dev, attr), dev.device)

@@ -1,13 +1,54 @@
-"""The HTTP endpoint: prometheus_client's WSGI server on its own thread."""
-import logging
+"""The HTTP endpoint: /metrics of one registry on a threaded WSGI server.
 
-import prometheus_client as prom
+The body is ``exposition.render`` (text format 0.0.4), gzip-compressed at
+level 1 when the scraper accepts it (Prometheus does): a 200-guest body
+shrinks ~10x for a millisecond or two of CPU.
+"""
+import gzip
+import logging
+import socket
+import socketserver
+import threading
+from wsgiref import simple_server
+
 from oslo_config import cfg
 
+from agent.metrics import exposition
 from agent.metrics import registry as registry_mod
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
+PATHS = ('/metrics', '/')
+
+
+def make_app(registry):
+    """The WSGI application serving ``registry``."""
+    def app(environ, start_response):
+        if environ.get('PATH_INFO') not in PATHS:
+            start_response('404 Not Found', [('Content-Type', 'text/plain')])
+            return [b'Not found: try /metrics\n']
+        body = exposition.render(registry)
+        headers = [('Content-Type', exposition.CONTENT_TYPE)]
+        if 'gzip' in environ.get('HTTP_ACCEPT_ENCODING', ''):
+            body = gzip.compress(body, compresslevel=1)
+            headers.append(('Content-Encoding', 'gzip'))
+        start_response('200 OK', headers)
+        return [body]
+    return app
+
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        """No access log line per scrape."""
+
+
+def _server_class(host):
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+
+    class Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+        address_family = family
+        daemon_threads = True
+    return Server
 
 
 class MetricsServerError(RuntimeError):
@@ -21,8 +62,9 @@ class MetricsServer:
         self.registry = registry
         self.service = service
         try:
-            self._httpd, self._thread = prom.start_http_server(
-                port, addr=host, registry=registry)
+            self._httpd = simple_server.make_server(
+                host, port, make_app(registry), _server_class(host),
+                handler_class=_QuietHandler)
         except OSError as e:
             msg = ('%s cannot serve metrics on %s port %d: %s (another '
                    'process holds it? set [metrics] bind_host / the '
@@ -31,6 +73,9 @@ class MetricsServer:
             LOG.error('%s', msg)
             raise MetricsServerError(msg) from None
         self.host, self.port = self._httpd.server_address[:2]
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        name='metrics-http', daemon=True)
+        self._thread.start()
         LOG.info('%s serves Prometheus metrics on http://%s:%d/metrics',
                  service, _bracket(self.host), self.port)
 

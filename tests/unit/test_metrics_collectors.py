@@ -5,8 +5,10 @@ import uuid as uuidlib
 
 import prometheus_client as prom
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from agent.metrics import compute as compute_metrics
+from agent.metrics import exposition
 from agent.metrics import guests as guest_metrics
 from agent.metrics import host as host_metrics
 from agent.metrics import registry
@@ -232,3 +234,28 @@ def test_metadata_cache_reads_each_domain_once():
     assert reads == ['A', 'B', 'C']
     cache.resolve([('a', 'A2')])                  # a came back: read again
     assert reads == ['A', 'B', 'C', 'A2']
+
+
+def test_fast_exposition_matches_prometheus_client(drv):
+    """exposition.render writes the same samples generate_latest would,
+    also for names that need escaping; HELP and TYPE once per family."""
+    spawn(drv, 'a "quoted"\\name\nwith newline', project='pröject',
+          nics=({'tap': 'tap0', 'mac': 'm', 'bridge': 'b', 'mtu': None},))
+    spawn(drv, 'plain')
+    drv_stats = drv.get_guest_stats()
+    guests_only = type('C', (), {'collect': lambda self: list(
+        guest_metrics.guest_families(drv_stats))})()
+    reg = prom.CollectorRegistry()
+    reg.register(guests_only)
+    ours = exposition.render(reg).decode()
+    theirs = prom.generate_latest(reg).decode()
+
+    def parsed(text):
+        return sorted((s.name, sorted(s.labels.items()), s.value)
+                      for f in text_string_to_metric_families(text)
+                      for s in f.samples)
+    assert parsed(ours) == parsed(theirs)
+    # each: state, 4 info, 2 vCPUs, 4 for vda; and 8 for the one NIC
+    assert len(parsed(ours)) == 2 * 11 + 8
+    assert ours.count('# TYPE hvagent_domain_state gauge\n') == 1
+    assert 'name="a \\"quoted\\"\\\\name\\nwith newline"' in ours

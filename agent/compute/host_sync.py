@@ -1,18 +1,21 @@
-"""Start-up recovery and power-state sync of the compute manager.
+"""Power-state sync of the compute manager.
 
-The hypervisor is the truth for power_state: on start (init_host) and
-periodically (sync_power_states) the agent reads every guest of its host
-and repairs what a restart or an outside change left behind.
+The hypervisor is the truth for power_state: on start (see recovery), on
+libvirt lifecycle events and periodically (sync_power_states) the agent
+reads every guest of its host and repairs what an outside change (virsh,
+a guest shutting itself down, a crash) left behind.
 """
 import datetime
 import logging
+
+from oslo_config import cfg
 
 from agent import context as context_mod
 from agent import exception
 from agent.objects import states as S
 
 LOG = logging.getLogger(__name__)
-BUILD_INTERRUPTED = 'Build interrupted by agent restart'
+CONF = cfg.CONF
 SUPERSEDED = (exception.UnexpectedTaskState, exception.InstanceNotFound)
 
 
@@ -24,62 +27,17 @@ def utcnow_iso():
 class HostSyncMixin:
     """Mixed into ComputeManager (uses its driver, conductor, host, locks)."""
 
-    def init_host(self, ctxt):
-        """Connect the driver and repair what a restart interrupted.
-
-        Builds found in spawning without a guest fail; builds whose guest
-        exists are finished; interrupted deletes are completed; other
-        task_states are cleared. An instance still in scheduling is left
-        alone: its build message is waiting in our queue.
-        """
-        self.driver.init_host(self.host)
-        for instance in self.conductor.instances_get_by_host(ctxt,
-                                                             host=self.host):
-            with self._locks.hold(instance.uuid):
-                try:
-                    self._recover(ctxt, instance)
-                except Exception:
-                    LOG.exception('Could not recover instance %s',
-                                  instance.uuid)
-        self._report()
-
-    def _recover(self, ctxt, instance):
-        uuid, task = instance.uuid, instance.task_state
-        if task == S.DELETING:
-            LOG.info('Finishing the interrupted delete of %s', uuid)
-            self._terminate(ctxt, instance)
-            return
-        if task == S.SCHEDULING:
-            return
-        power = self._guest_power(uuid)
-        if task is None:
-            self._sync_power_state(ctxt, instance, power)
-            return
-        updates = {'task_state': None, 'power_state': power}
-        if task == S.SPAWNING and power == S.NOSTATE:
-            LOG.warning('%s: %s', uuid, BUILD_INTERRUPTED)
-            self.conductor.instance_fault_create(
-                ctxt, instance_uuid=uuid, message=BUILD_INTERRUPTED,
-                details='', host=self.host)
-            updates['vm_state'] = S.ERROR
-        elif task == S.SPAWNING:
-            LOG.info('Guest of %s exists: finishing its build', uuid)
-            updates.update(vm_state=S.ACTIVE, launched_at=utcnow_iso())
-        else:
-            LOG.info('Clearing task_state %s of %s', task, uuid)
-        self.conductor.instance_update(ctxt, instance_uuid=uuid,
-                                       updates=updates,
-                                       expected_task_state=[task])
-
     def sync_power_states(self, ctxt):
         """Periodic task: take power_state from the hypervisor.
 
         Instances with a task in progress (or whose lock is busy) are left
         for the next round.
         """
-        for instance in self.conductor.instances_get_by_host(ctxt,
-                                                             host=self.host):
+        instances = self.conductor.instances_get_by_host(ctxt,
+                                                         host=self.host)
+        for instance in instances:
             self._sync_one(ctxt, instance)
+        self.handle_unknown_guests(ctxt, {i.uuid for i in instances})
 
     def handle_lifecycle_event(self, ctxt, uuid):
         """A guest changed power state by itself (libvirt event): sync it
@@ -125,9 +83,11 @@ class HostSyncMixin:
                 power in (S.SHUTDOWN, S.CRASHED))
         if stop:
             updates['vm_state'] = S.STOPPED
-        elif instance.vm_state == S.STOPPED and power == S.RUNNING:
-            LOG.warning('Instance %s is stopped but its guest runs',
-                        instance.uuid)
+        acted = stop
+        if instance.vm_state == S.STOPPED and power == S.RUNNING:
+            fixed = self._started_outside(instance)
+            updates.update(fixed)
+            acted = bool(fixed)
         if not updates:
             return
         self.conductor.instance_update(ctxt, instance_uuid=instance.uuid,
@@ -136,6 +96,7 @@ class HostSyncMixin:
         if stop:
             LOG.warning('Guest of %s is %s outside hvagent: instance %s -> '
                         'stopped', instance.uuid, power, instance.vm_state)
+        if acted:
             own = context_mod.RequestContext(user_id=ctxt.user_id,
                                              project_id=ctxt.project_id)
             event = 'compute_sync_power_state'
@@ -145,3 +106,17 @@ class HostSyncMixin:
             self.conductor.action_event_finish(
                 own, instance_uuid=instance.uuid, request_id=own.request_id,
                 event=event, result='Success', traceback=None)
+
+    def _started_outside(self, instance):
+        """A stopped instance's guest runs (started outside hvagent): the
+        updates per ``stopped_instance_running_action``."""
+        action = CONF.compute.stopped_instance_running_action
+        LOG.warning('Instance %s is stopped but its guest runs: %s',
+                    instance.uuid, action)
+        if action == 'adopt':
+            return {'vm_state': S.ACTIVE}
+        if action == 'stop':
+            self.driver.power_off(
+                instance.uuid, timeout=CONF.compute.graceful_shutdown_timeout)
+            return {'power_state': self._guest_power(instance.uuid)}
+        return {}

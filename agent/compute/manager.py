@@ -28,10 +28,12 @@ from agent import exception
 from agent import rpc
 from agent.compute import host_sync
 from agent.compute import locks
+from agent.compute import recovery
 from agent.metrics import compute as compute_metrics
 from agent.objects import fields as f
 from agent.objects import states as S
 from virt import driver as virt_driver
+from virt import failpoints
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -64,7 +66,7 @@ def fault_message(exc):
     return text[:1024]
 
 
-class ComputeManager(host_sync.HostSyncMixin):
+class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
     """Runs the instance operations the conductor casts to this host."""
 
     target = messaging.Target(version='1.0')
@@ -290,10 +292,12 @@ class ComputeManager(host_sync.HostSyncMixin):
             expected = [instance.task_state]
         try:
             self._check_capability(capability, event)
+            failpoints.hit(event + '.start')
             try:
                 updates = body(ctxt, instance)
             except NotImplementedError:
                 raise self._unsupported(event) from None
+            failpoints.hit(event + '.done')
             if updates is not None:
                 updates.setdefault('task_state', None)
             self.conductor.operation_finish(

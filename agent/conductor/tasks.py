@@ -202,9 +202,12 @@ class ComputeTaskManager:
                     % (volume_id, row.uuid))
             db.bdm_create(s, row.uuid, volume_id, connection_info)
         elif action == 'detach_volume':
-            if db.bdm_get(s, row.uuid, volume_id) is None:
+            bdm = db.bdm_get(s, row.uuid, volume_id)
+            if bdm is None:
                 raise exception.VolumeNotFound(volume_id=volume_id,
                                                instance=row.uuid)
+            # what a restarted agent retries if it dies mid-detach
+            bdm.status = 'detaching'
 
     # ---------------------------------------------------------- reading
     def _show(self, ref):

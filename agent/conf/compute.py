@@ -37,6 +37,35 @@ opts = [
         'graceful_shutdown_timeout', default=60, min=0,
         help='Seconds a stop waits for the guest to power off before it is '
              'destroyed.'),
+    cfg.IntOpt(
+        'sync_power_state_interval', default=600, min=0,
+        help='Seconds between passes that read every guest\'s power state '
+             'from the hypervisor (lifecycle events catch most changes at '
+             'once; this catches missed ones); 0 turns the pass off.'),
+    cfg.StrOpt(
+        'stopped_instance_running_action', default='stop',
+        choices=[('stop', 'power the guest off again (Nova\'s policy: the '
+                          'instance was stopped by its owner)'),
+                 ('adopt', 'record the instance as active'),
+                 ('log', 'only log it')],
+        help='What to do with a guest found running (started outside '
+             'hvagent) whose instance is stopped. A guest found shut down '
+             'whose instance is active always makes the instance stopped: '
+             'the hypervisor is the truth for power.'),
+    cfg.StrOpt(
+        'running_deleted_instance_action', default='reap',
+        choices=[('reap', 'destroy the guest and its disks'),
+                 ('shutdown', 'power the guest off, keep it defined'),
+                 ('log', 'only log it')],
+        help='What to do with a guest of this host that hvagent does not '
+             'know (its instance is deleted, or was never recorded), found '
+             'on start and by the power-state pass.'),
+    cfg.BoolOpt(
+        'resume_guests_state_on_host_boot', default=False,
+        help='On start, power on the guests of instances that are active '
+             'but whose guest is shut off (the host rebooted), after their '
+             'networks are wired. When false such instances become '
+             'stopped.'),
 ]
 
 

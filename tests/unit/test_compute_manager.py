@@ -310,6 +310,21 @@ def test_attach_and_detach_volume(env):
     assert not env.conductor.faults
 
 
+def test_init_host_retries_an_interrupted_attach_and_detach(env):
+    uuid_, vol = with_volume(env)            # killed before the attach
+    env.mgr.init_host(ctxt())
+    [bdm] = env.conductor.get(uuid_).block_devices
+    assert (bdm.status, bdm.device_name) == ('attached', 'vdb')
+    assert env.driver.get_volumes(uuid_) == {vol: 'vdb'}
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    env.conductor.get(uuid_).update(task_state=S.DETACHING_VOLUME)
+    bdm.status = 'detaching'                 # as the conductor marks it
+    env.mgr.init_host(ctxt())
+    assert env.conductor.get(uuid_).block_devices == []
+    assert env.driver.get_volumes(uuid_) == {}
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+
+
 def test_failed_attach_rolls_back(env):
     uuid_, vol = with_volume(env)
     env.driver.fail_next('attach_volume', RuntimeError('iscsi login'))
@@ -462,10 +477,39 @@ def test_init_host_recovers_interrupted_work(env):
     assert states_of(env, queued.uuid) == (S.BUILDING, S.SCHEDULING,
                                            S.NOSTATE)
     assert c.get(dying.uuid).vm_state == S.DELETED
-    assert states_of(env, stopping.uuid) == (S.ACTIVE, None, S.RUNNING)
+    # the interrupted stop is retried as an action of its own
+    assert states_of(env, stopping.uuid) == (S.STOPPED, None, S.SHUTDOWN)
+    assert c.events_of(stopping.uuid)[-1] == (
+        'finish', 'compute_stop_instance', 'Success')
     assert states_of(env, gone.uuid) == (S.ACTIVE, None, S.NOSTATE)
     assert sorted(d.list_guests()) == sorted([made.uuid, stopping.uuid])
-    assert env.reports == [1]
+    assert env.reports[-1:] == [1]
+
+
+def test_init_host_removes_a_defined_but_never_started_build(env):
+    c, d = env.conductor, env.driver
+    half = c.add_instance(task_state=S.SPAWNING)
+    d.spawn(manager_mod.virt_driver.GuestSpec(
+        uuid=half.uuid, name=half.name, vcpus=1, memory_mb=1, root_gb=1))
+    d.set_power_state(half.uuid, S.SHUTDOWN)
+    env.mgr.init_host(ctxt())
+    assert states_of(env, half.uuid) == (S.ERROR, None, S.NOSTATE)
+    assert d.list_guests() == []
+
+
+@pytest.mark.parametrize('task, power, expected', [
+    (S.REBOOTING, S.SHUTDOWN, (S.ACTIVE, None, S.RUNNING)),
+    (S.REBOOTING_HARD, S.RUNNING, (S.ACTIVE, None, S.RUNNING)),
+    (S.POWERING_ON, S.SHUTDOWN, (S.ACTIVE, None, S.RUNNING)),
+    (S.PAUSING, S.RUNNING, (S.PAUSED, None, S.PAUSED_POWER)),
+])
+def test_init_host_retries_interrupted_power_operations(env, task, power,
+                                                        expected):
+    uuid = built(env)
+    env.driver.set_power_state(uuid, power)
+    set_task(env, uuid, task)
+    env.mgr.init_host(ctxt())
+    assert states_of(env, uuid) == expected
 
 
 def test_sync_power_states(env):
@@ -486,3 +530,62 @@ def test_sync_power_states(env):
     assert states_of(env, busy) == (S.ACTIVE, S.REBOOTING, S.RUNNING)
     assert states_of(env, gone.uuid) == (S.ACTIVE, None, S.NOSTATE)
     assert env.conductor.updates[-1][2] == [None]
+
+
+# ------------------------------------------- unknown guests, host boot, drift
+@pytest.mark.parametrize('action, left', [
+    ('reap', None), ('shutdown', S.SHUTDOWN), ('log', S.RUNNING)])
+def test_guests_of_no_instance_are_handled_per_config(env, conf, action,  # noqa: F811
+                                                      left):
+    mine = built(env)
+    deleted = built(env)                    # its row is gone, guest stays
+    env.conductor.instances.pop(deleted)
+    stray = str(uuid.uuid4())               # never recorded at all
+    env.driver.spawn(manager_mod.virt_driver.GuestSpec(
+        uuid=stray, name='stray', vcpus=1, memory_mb=1, root_gb=1))
+    conf('running_deleted_instance_action', action)
+    env.mgr.sync_power_states(ctxt())
+    for u in (deleted, stray):
+        if left is None:
+            assert u not in env.driver.list_guests()
+        else:
+            assert env.driver.get_info(u).power_state == left
+    assert env.driver.get_info(mine).power_state == S.RUNNING
+
+
+def test_a_guest_of_an_instance_being_built_is_never_reaped(env):
+    inst = env.conductor.add_instance(task_state=S.SPAWNING)
+    env.driver.spawn(manager_mod.virt_driver.GuestSpec(
+        uuid=inst.uuid, name=inst.name, vcpus=1, memory_mb=1, root_gb=1))
+    env.mgr.handle_unknown_guests(ctxt(), known=set())
+    assert inst.uuid in env.driver.list_guests()
+
+
+@pytest.mark.parametrize('resume, expected', [
+    (True, (S.ACTIVE, None, S.RUNNING)),
+    (False, (S.STOPPED, None, S.SHUTDOWN))])
+def test_host_boot_resumes_active_guests_if_configured(env, conf, resume,  # noqa: F811
+                                                       expected):
+    uuid_ = built(env)
+    env.driver.set_power_state(uuid_, S.SHUTDOWN)      # the host rebooted
+    conf('resume_guests_state_on_host_boot', resume)
+    env.mgr.init_host(ctxt())
+    assert states_of(env, uuid_) == expected
+
+
+@pytest.mark.parametrize('action, expected, guest', [
+    ('stop', (S.STOPPED, None, S.SHUTDOWN), S.SHUTDOWN),
+    ('adopt', (S.ACTIVE, None, S.RUNNING), S.RUNNING),
+    ('log', (S.STOPPED, None, S.RUNNING), S.RUNNING)])
+def test_guest_started_outside_follows_policy(env, conf, action,  # noqa: F811
+                                              expected, guest):
+    uuid_ = built(env)
+    env.driver.set_power_state(uuid_, S.SHUTDOWN)
+    env.mgr.sync_power_states(ctxt())
+    assert states_of(env, uuid_) == (S.STOPPED, None, S.SHUTDOWN)
+    env.driver.set_power_state(uuid_, S.RUNNING)        # virsh start
+    conf('stopped_instance_running_action', action)
+    env.mgr.sync_power_states(ctxt())
+    assert states_of(env, uuid_) == expected
+    assert env.driver.get_info(uuid_).power_state == guest
+

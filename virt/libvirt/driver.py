@@ -25,6 +25,7 @@ from oslo_config import cfg
 from agent import exception
 from agent.objects import states
 from virt import driver
+from virt import failpoints
 from virt.libvirt import config
 from virt.libvirt import configdrive
 from virt.libvirt import designer
@@ -119,6 +120,7 @@ class LibvirtDriver(driver.ComputeDriver):
         try:
             domain = self._prepare(spec)
             guest = self.host.call(self.host.define, domain.to_xml())
+            failpoints.hit('libvirt.spawn.defined')
             self._do(spec.uuid, 'launch')
             LOG.info('Spawned %s as %s', spec.uuid, guest.name)
         except BaseException:

@@ -77,7 +77,7 @@ class GuestCollector:
         yield from guest_families(guests)
         yield core.GaugeMetricFamily(
             'hvagent_domain_stats_collect_seconds', 'Time the last scrape '
-            'took to read and format the guest statistics.',
+            'took to read the guest statistics and build their series.',
             time.perf_counter() - t0)
 
 

@@ -10,11 +10,13 @@ import logging
 import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_messaging import opts as messaging_opts
+from oslo_messaging.rpc import server as rpc_server_mod
 
 from agent import context as context_mod
 from agent import exception
 from agent import memory_transport
 from agent import objects
+from agent import rpc_dispatch
 from agent.metrics import registry as metrics_registry
 
 LOG = logging.getLogger(__name__)
@@ -71,16 +73,23 @@ class Serializer(messaging.NoOpSerializer):
                     for k, v in entity.items()}
         return entity
 
-    def deserialize_entity(self, ctxt, entity):
+    #: nesting deeper than this is left as it is (no wire object is that
+    #: deep); ``@expects`` then refuses it instead of a RecursionError
+    MAX_DEPTH = 32
+
+    def deserialize_entity(self, ctxt, entity, _depth=0):
+        if _depth > self.MAX_DEPTH:
+            return entity
         if objects.is_primitive(entity):
             try:
                 return objects.HVObject.from_primitive(entity)
             except exception.ObjectValidationError:
                 return entity
         if isinstance(entity, list):
-            return [self.deserialize_entity(ctxt, e) for e in entity]
+            return [self.deserialize_entity(ctxt, e, _depth + 1)
+                    for e in entity]
         if isinstance(entity, dict):
-            return {k: self.deserialize_entity(ctxt, v)
+            return {k: self.deserialize_entity(ctxt, v, _depth + 1)
                     for k, v in entity.items()}
         return entity
 
@@ -164,10 +173,11 @@ def _check(schema, kwargs):
 
 def get_server(topic, server, endpoints):
     target = messaging.Target(topic=topic, server=server)
-    rpc_server = messaging.get_rpc_server(
-        get_transport(), target, endpoints, executor='threading',
-        serializer=Serializer(),
-        access_policy=ExposedOnlyPolicy)
+    # oslo's get_rpc_server, with a dispatcher that checks each message
+    dispatcher = rpc_dispatch.CheckingDispatcher(
+        endpoints, Serializer(), ExposedOnlyPolicy)
+    rpc_server = rpc_server_mod.RPCServer(get_transport(), target, dispatcher,
+                                          'threading')
     rpc_server.target = target   # oslo keeps it private; service.py reads it
     return rpc_server
 

@@ -23,6 +23,8 @@ def register(cls):
 
 def registry_get(name):
     try:
+        if not isinstance(name, str):
+            raise KeyError(name)
         return _REGISTRY[name]
     except KeyError:
         raise exception.ObjectValidationError(

@@ -38,6 +38,12 @@ class String(Field):
             raise ValueError('longer than %d characters' % self.max_length)
         if '\x00' in value:
             raise ValueError('contains a NUL character')
+        try:
+            value.encode('utf-8')
+        except UnicodeEncodeError as e:
+            # a lone surrogate: JSON can carry it, no database or file can
+            raise ValueError('is not valid Unicode (lone surrogate at '
+                             'position %d)' % e.start) from None
         return value
 
 

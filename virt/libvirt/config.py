@@ -87,7 +87,10 @@ class _Element:
         el = self.to_element()
         _check_chars(el)
         ET.indent(el)
-        return ET.tostring(el, encoding='unicode')
+        # ElementTree writes a CR in text as it is, and every parser reads
+        # it back as LF; as a character reference it survives (a CR left in
+        # the output can only be in text: attributes escape theirs)
+        return ET.tostring(el, encoding='unicode').replace('\r', '&#13;')
 
 
 # ------------------------------------------------------------------ metadata

@@ -1,9 +1,27 @@
 """The daemon run loop every service shares: config, logging, RPC servers,
-periodic tasks, signals and sd_notify.
+periodic tasks, signals and the systemd protocol.
 
-A service starts its RPC servers, then its periodic tasks, tells systemd it
-is ready, and runs until SIGTERM/SIGINT; then it stops taking messages,
-lets in-flight handlers finish (oslo.messaging's server.wait()), and exits 0.
+Life of a service under systemd (Type=notify, WatchdogSec=):
+  * STATUS= says what it is doing at each phase of the start (config,
+    transport, the service's own set-up such as connecting the hypervisor,
+    RPC servers);
+  * READY=1 only once every RPC server consumes its queues: oslo.messaging's
+    server.start() declares the queues (what is sent from then on is kept)
+    but the basic.consume is issued later by the listener's poll thread, so
+    start() waits for a probe call to come back through the broker and its
+    own server (see wait_consuming);
+  * WATCHDOG=1 every half of $WATCHDOG_USEC, sent by the main loop only: if
+    that loop hangs the pings stop and systemd restarts the service;
+  * SIGHUP (``systemctl reload``) re-reads the config files and re-applies
+    the log levels (``debug``, ``default_log_levels``) without a restart;
+  * SIGTERM/SIGINT: STOPPING=1, the servers stop taking messages (what the
+    broker has not delivered stays queued: RPC messages are acknowledged on
+    delivery), the in-flight handlers get ``graceful_shutdown_timeout``
+    seconds to finish, then the service exits 0. Running guests are never
+    touched (driver.cleanup_host only closes the hypervisor connection).
+    Past the timeout it logs the operations still running and exits with
+    EXIT_UNFINISHED (75, EX_TEMPFAIL: the next start's recovery takes those
+    instances over).
 """
 import faulthandler
 import logging
@@ -11,14 +29,19 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
+from agent import logs
+from agent import server_state
 from agent import systemd
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
+
+EXIT_UNFINISHED = 75           # EX_TEMPFAIL, see the module docstring
 
 
 def parse_config(argv, defaults=None):
@@ -33,18 +56,15 @@ def parse_config(argv, defaults=None):
     CONF(argv, project='hvagent')
 
 
-def setup_logging(debug=False):
-    under_journal = bool(os.environ.get('JOURNAL_STREAM'))
-    fmt = ('%(levelname)s %(name)s: %(message)s' if under_journal else
-           '%(asctime)s %(levelname)s %(name)s: %(message)s')
-    logging.basicConfig(stream=sys.stderr, format=fmt,
-                        level=logging.DEBUG if debug else logging.INFO,
-                        force=True)
-    for noisy in ('oslo.messaging', 'oslo_messaging', 'kombu', 'amqp',
-                  'alembic', 'stevedore'):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # "No hostname was supplied" for every in-process (memory) connection
-    logging.getLogger('kombu.connection').setLevel(logging.ERROR)
+def setup_logging():
+    """stderr, journald-friendly under systemd; see agent.logs."""
+    logs.setup(CONF)
+
+
+def status(text, **fields):
+    """One human line for ``systemctl status`` (and the debug log)."""
+    LOG.debug('status: %s', text)
+    systemd.notify(STATUS=text, **fields)
 
 
 class Periodic:
@@ -76,12 +96,47 @@ class Periodic:
                 LOG.exception('Periodic task %s failed', self.name)
             self._wake.wait(self.interval)
 
-    def stop(self):
+    def stop(self, wait=True):
         self._stop.set()
         self._wake.set()
+        if wait:
+            self.join()
+
+    def join(self, timeout=10):
         if self._thread.is_alive() and \
                 self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=timeout)
+
+
+class _Signals:
+    """What the handlers were asked: they only set flags; the main loop
+    acts (logging or stopping inside a signal handler can deadlock)."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.reload = threading.Event()
+        self.wake = threading.Event()
+        self.received = set()
+        self.installed = False
+
+    def handle(self, signum, _frame):
+        self.received.add(signal.Signals(signum).name)
+        (self.reload if signum == signal.SIGHUP else self.stop).set()
+        self.wake.set()
+
+
+_SIGNALS = _Signals()
+
+
+def install_signal_handlers():
+    """SIGTERM/SIGINT ask for a stop, SIGHUP for a reload. Installed
+    before the service is built, so a SIGTERM during a long start (the
+    hypervisor, recovery) still ends in a clean stop once it is up."""
+    if not _SIGNALS.installed:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, _SIGNALS.handle)
+        _SIGNALS.installed = True
+    return _SIGNALS
 
 
 class Service:
@@ -92,55 +147,160 @@ class Service:
         self.servers = list(servers)
         self.periodics = list(periodics)
         self.on_stop = list(on_stop)
+        self.in_flight = server_state.InFlight()
+        for server in self.servers:
+            self.in_flight.watch(server)
         self._stopped = threading.Event()
+        self.watchdog = None
 
+    # ---------------------------------------------------------------- start
     def start(self):
+        status('%s: starting RPC servers' % self.name)
         for server in self.servers:
             server.start()
+        for server in self.servers:
+            status('%s: waiting to consume %s.%s' % (
+                self.name, server.target.topic, server.target.server))
+            if not server_state.wait_consuming(server, CONF.rpc_call_timeout):
+                LOG.warning('%s: no probe answer from %s.%s within %ss; '
+                            'going on (its queue is declared)', self.name,
+                            server.target.topic, server.target.server,
+                            CONF.rpc_call_timeout)
         for task in self.periodics:
             task.start()
         systemd.notify(READY=1, STATUS='%s is running' % self.name)
         LOG.info('%s started', self.name)
 
-    def stop(self):
+    # ----------------------------------------------------------------- stop
+    def stop(self, timeout=None):
+        """Stop taking messages, let the in-flight ones finish. True when
+        they all did within ``timeout`` (graceful_shutdown_timeout)."""
         if self._stopped.is_set():
-            return
-        systemd.notify(STOPPING=1, STATUS='%s is stopping' % self.name)
-        LOG.info('%s stopping', self.name)
+            return True
+        timeout = CONF.graceful_shutdown_timeout if timeout is None \
+            else timeout
+        systemd.notify(STOPPING=1, STATUS='%s is stopping: %d operation(s) '
+                       'in flight' % (self.name, len(self.in_flight)))
+        LOG.info('%s stopping: no new messages; waiting up to %ss for %d '
+                 'in-flight operation(s)', self.name, timeout,
+                 len(self.in_flight))
         for server in self.servers:
             server.stop()
+            server_state.close_listener(server)
         for task in self.periodics:
-            task.stop()
-        for server in self.servers:
-            server.wait()
-        for func in self.on_stop:
-            func()
+            task.stop(wait=False)
+        drained = self._drain(timeout)
+        if drained:
+            for func in self.on_stop:
+                func()
+            LOG.info('%s stopped', self.name)
+        else:
+            LOG.error('%s: graceful_shutdown_timeout (%ss) passed with %d '
+                      'operation(s) still running, exiting without them '
+                      '(status %d): %s', self.name, timeout,
+                      len(self.in_flight), EXIT_UNFINISHED,
+                      '; '.join(self.in_flight.describe()))
         self._stopped.set()
+        return drained
 
+    def _drain(self, timeout):
+        """Wait for the servers' handlers and the periodic tasks on a
+        helper thread; this one keeps the watchdog fed and the status
+        current meanwhile."""
+        def wait_all():
+            for server in self.servers:
+                server.wait()
+            for task in self.periodics:
+                task.join()
+        waiter = threading.Thread(target=wait_all, name='drain', daemon=True)
+        waiter.start()
+        deadline = time.monotonic() + timeout
+        last = None
+        while waiter.is_alive():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._feed_watchdog()
+            ops = self.in_flight.describe()
+            if ops and len(ops) != last:
+                last = len(ops)
+                status('%s is stopping: waiting for %d operation(s)'
+                       % (self.name, last))
+                LOG.info('Waiting for: %s', '; '.join(ops))
+            waiter.join(min(left, self._tick()))
+        return True
+
+    # ------------------------------------------------------------ main loop
     def run_until_signalled(self):
-        """Block the main thread until SIGTERM/SIGINT, then stop cleanly."""
-        stop_requested = threading.Event()
+        """The main loop: feed the watchdog, reload on SIGHUP, and on
+        SIGTERM/SIGINT stop cleanly. Returns what stop() returned."""
+        signals = install_signal_handlers()
+        self.watchdog = systemd.Watchdog.from_environment()
+        if self.watchdog:
+            LOG.info('systemd watchdog on: a ping every %.3g s',
+                     self.watchdog.interval)
+        while not signals.stop.is_set():
+            self._feed_watchdog()
+            if signals.reload.is_set():
+                signals.reload.clear()
+                LOG.info('Received SIGHUP')
+                self.reload()
+            signals.wake.wait(self._tick())
+            signals.wake.clear()
+        LOG.info('Received %s', ', '.join(sorted(signals.received)))
+        return self.stop()
 
-        def handler(signum, _frame):
-            LOG.info('Received %s', signal.Signals(signum).name)
-            stop_requested.set()
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
-        while not stop_requested.wait(1.0):
-            pass
-        self.stop()
+    def _tick(self):
+        return min(1.0, self.watchdog.seconds_until_due()) \
+            if self.watchdog else 1.0
+
+    def _feed_watchdog(self):
+        if self.watchdog:
+            self.watchdog.ping_if_due()
+
+    def reload(self):
+        """Re-read the config files; apply the (mutable) log levels."""
+        systemd.notify(RELOADING=1, STATUS='%s: reloading the configuration'
+                       % self.name)
+        before = logs.current_levels()
+        try:
+            changed = CONF.mutate_config_files()
+            logs.apply_levels(CONF)
+        except Exception as e:
+            LOG.error('Reload failed, keeping the previous settings: %s', e)
+            changed = None
+        if changed is not None:
+            options = ', '.join(sorted(
+                '%s.%s' % (group or 'DEFAULT', name)
+                for group, name in changed)) or 'no option'
+            LOG.info('Reloaded the configuration: %s changed; log levels: '
+                     '%s', options, logs.describe_change(
+                         before, logs.current_levels()) or 'unchanged')
+            LOG.debug('Config files: %s', ', '.join(CONF.config_file))
+        systemd.notify(READY=1, STATUS='%s is running' % self.name)
 
 
 def run(build_service, argv=None):
-    """A console script's whole life: config, logging, transport, serve."""
+    """A console script's whole life: config, logging, transport, serve.
+
+    Returns the exit status: 0 after a clean stop; EXIT_UNFINISHED when
+    the graceful shutdown timed out (then the process ends at once, with
+    os._exit, since the handlers still running would keep it alive).
+    """
     from agent import rpc
     parse_config(sys.argv[1:] if argv is None else argv)
     setup_logging()
+    name = os.path.basename(sys.argv[0]) if argv is None else 'hvagent'
     # `kill -USR2 <pid>` prints every thread's stack: for a hung service
     faulthandler.register(signal.SIGUSR2, all_threads=True)
+    install_signal_handlers()
+    status('%s: connecting to the message bus' % name)
     rpc.init()
+    status('%s: setting up (hypervisor, database, recovery)' % name)
     svc = build_service()
     svc.start()
-    svc.run_until_signalled()
+    if not svc.run_until_signalled():
+        logging.shutdown()
+        os._exit(EXIT_UNFINISHED)
     rpc.cleanup()
     return 0

@@ -16,10 +16,13 @@ import string
 import threading
 import time
 
+from oslo_config import cfg
+
 from agent import exception
 from agent.objects import states
 from virt import driver
 
+CONF = cfg.CONF
 _DEVICES = tuple('vd' + c for c in string.ascii_lowercase[1:])
 
 
@@ -103,6 +106,9 @@ class FakeDriver(driver.ComputeDriver):
             self.host = host
 
     def spawn(self, spec):
+        delay = CONF.fake_driver.spawn_delay
+        if delay:                   # a slow hypervisor, outside the lock
+            time.sleep(delay)
         with self._lock:
             self._begin('spawn')
             if spec.uuid in self._guests:

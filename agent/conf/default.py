@@ -4,17 +4,29 @@ import socket
 
 from oslo_config import cfg
 
+
+def _default_state_path():
+    # systemd exports StateDirectory= as $STATE_DIRECTORY (':'-separated)
+    state_dir = os.environ.get('STATE_DIRECTORY', '').split(':')[0]
+    if state_dir:
+        return state_dir
+    if os.geteuid():
+        return os.path.expanduser('~/.local/state/hvagent')
+    return '/var/lib/hvagent'
+
+
 opts = [
     cfg.HostAddressOpt(
         'host', default=socket.gethostname(), sample_default='<current hostname>',
         help='Name of this node. The compute agent consumes the RPC queue '
              'compute.<host> and reports its resources under this name.'),
     cfg.StrOpt(
-        'state_path', default=os.path.expanduser('~/.local/state/hvagent')
-        if os.geteuid() else '/var/lib/hvagent',
-        sample_default='/var/lib/hvagent (~/.local/state/hvagent for non-root)',
+        'state_path', default=_default_state_path(),
+        sample_default='$STATE_DIRECTORY, else /var/lib/hvagent '
+                       '(~/.local/state/hvagent for non-root)',
         help='Directory where hvagent keeps its state (SQLite database of the '
-             'conductor, node identity, instance files).'),
+             'conductor, node identity, instance files). Under systemd the '
+             'default is the unit\'s StateDirectory (/var/lib/hvagent).'),
     cfg.IntOpt(
         'report_interval', default=10, min=1,
         help='Seconds between service heartbeats and periodic resource '
@@ -26,6 +38,24 @@ opts = [
     cfg.IntOpt(
         'rpc_call_timeout', default=30, min=1,
         help='Seconds an RPC call waits for its answer before failing.'),
+    cfg.IntOpt(
+        'graceful_shutdown_timeout', default=60, min=0,
+        help='Seconds a service given SIGTERM waits for the RPC messages it '
+             'is handling (builds, deletes...) to finish after it stopped '
+             'taking new ones; running guests are never touched. Past it the '
+             'service logs the unfinished operations and exits with status '
+             '75. Keep it below the unit\'s TimeoutStopSec.'),
+    cfg.BoolOpt(
+        'debug', default=False, mutable=True,
+        help='Log at DEBUG instead of INFO. Re-read on SIGHUP '
+             '(systemctl reload).'),
+    cfg.ListOpt(
+        'default_log_levels', mutable=True,
+        default=['oslo.messaging=WARNING', 'oslo_messaging=WARNING',
+                 'kombu=WARNING', 'amqp=WARNING', 'alembic=WARNING',
+                 'stevedore=WARNING', 'kombu.connection=ERROR'],
+        help='logger=LEVEL pairs applied over the root level (libraries '
+             'that are chatty at INFO). Re-read on SIGHUP.'),
 ]
 
 

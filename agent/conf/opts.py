@@ -5,8 +5,8 @@ The transport options oslo.messaging registers itself are listed under
 """
 from oslo_messaging import opts as messaging_opts
 
-from agent.conf import compute, conductor, database, default, libvirt, \
-    metrics, network, scheduler
+from agent.conf import compute, conductor, database, default, fake_driver, \
+    libvirt, metrics, network, scheduler
 
 TRANSPORT_OPTS = ('transport_url', 'rpc_response_timeout',
                   'executor_thread_pool_size', 'control_exchange')
@@ -20,6 +20,7 @@ def list_opts():
         (compute.group, compute.opts),
         (conductor.group, conductor.opts),
         (database.group, database.opts),
+        (fake_driver.group, fake_driver.opts),
         (libvirt.group, libvirt.opts),
         (metrics.group, metrics.opts),
         (network.group, network.opts),

@@ -69,4 +69,5 @@ def test_entry_points_resolve():
         group='oslo.config.opts') if ep.name == 'hvagent']
     groups = [g if isinstance(g, str) else g.name for g, _ in opts.load()()]
     assert groups == ['DEFAULT', 'compute', 'conductor', 'database',
-                      'libvirt', 'metrics', 'network', 'scheduler']
+                      'fake_driver', 'libvirt', 'metrics', 'network',
+                      'scheduler']

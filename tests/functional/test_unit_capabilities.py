@@ -1,0 +1,186 @@
+"""The compute unit's capabilities are the ones net/ needs: no fewer, no more.
+
+hvagent-compute runs as an unprivileged user with the unit's
+AmbientCapabilities=. Here the same operations net/ performs run in a
+network namespace as an unprivileged uid holding exactly that set
+(setpriv --ambient-caps, read from systemd/hvagent-compute.service), each
+with the argv or input net/ itself builds where it builds one: a bridge with
+the gateway address and a veth/tap device (netlink, TUNSETIFF), the
+security-group ruleset (firewall.render) loaded with ``nft -f -``, the
+br_netfilter sysctl, and dnsmasq with DhcpServer's own argv and files,
+answering a real DHCP client (busybox udhcpc) in a second namespace. Then
+each capability is dropped in turn and something must fail: none is
+superfluous. (The agent's own Python cannot run as another uid here: the
+interpreter lives under /root; the kernel checks are the same for ``ip``.)
+"""
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+from net import dhcp
+from net import firewall
+from net import model
+
+pytestmark = pytest.mark.functional
+
+UNIT = os.path.join(os.path.dirname(__file__), '..', '..', 'systemd',
+                    'hvagent-compute.service')
+MAC, IP = '52:54:00:12:34:56', '10.77.0.9'
+
+
+def _unit_caps():
+    values = {}
+    with open(UNIT) as f:
+        for line in f:
+            key, sep, value = line.strip().partition('=')
+            if sep and key in ('AmbientCapabilities',
+                               'CapabilityBoundingSet'):
+                values.setdefault(key, set()).update(value.split())
+    assert values['AmbientCapabilities'] == \
+        values['CapabilityBoundingSet'], values
+    return sorted(values['AmbientCapabilities'])
+
+
+def _free_uid():
+    for uid in range(64100, 64200):
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+    pytest.skip('no free uid in 64100-64199')
+
+
+@pytest.fixture(scope='module')
+def host():
+    if os.geteuid():
+        pytest.skip('needs root (network namespaces, setpriv)')
+    for tool in ('setpriv', 'ip', 'nft', 'sysctl', 'dnsmasq', 'busybox'):
+        if not shutil.which(tool):
+            pytest.skip('%s not installed' % tool)
+    return _free_uid()
+
+
+class Namespaces:
+    """A 'host' namespace where the unprivileged uid works and a 'guest'
+    one with a veth into the host's bridge."""
+
+    def __init__(self, uid):
+        self.uid = uid
+        tag = uuid.uuid4().hex[:8]
+        self.host, self.guest = 'hvcap-h-' + tag, 'hvcap-g-' + tag
+        for ns in (self.host, self.guest):
+            subprocess.run(['ip', 'netns', 'add', ns], check=True)
+        self.state = tempfile.mkdtemp(prefix='hvcap-')
+        os.chmod(self.state, 0o755)     # dnsmasq reads it as the uid
+        os.chown(self.state, uid, uid)
+
+    def as_uid(self, caps, argv, **kw):
+        """Run argv in the host namespace as the uid with only ``caps``."""
+        spec = ','.join(['-all'] + ['+' + c.lower()[len('cap_'):]
+                                    for c in caps])
+        return subprocess.run(
+            ['ip', 'netns', 'exec', self.host, 'setpriv',
+             '--reuid=%d' % self.uid, '--regid=%d' % self.uid,
+             '--clear-groups', '--inh-caps=' + spec,
+             '--ambient-caps=' + spec, '--bounding-set=' + spec] + argv,
+            capture_output=True, text=True, timeout=30, **kw)
+
+    def root(self, ns, *argv):
+        return subprocess.run(['ip', 'netns', 'exec', ns, *argv],
+                              capture_output=True, text=True, timeout=30)
+
+    def close(self):
+        pidfile = os.path.join(self.state, 'net1', 'pid')
+        if os.path.exists(pidfile):
+            subprocess.run(['kill', open(pidfile).read().strip()])
+        for ns in (self.host, self.guest):
+            subprocess.run(['ip', 'netns', 'del', ns])
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+def _operations(ns, caps):
+    """Do what net/ does, as the uid with ``caps``; {step: error or None}."""
+    network = model.Network(id='net1', name='capnet', type='flat',
+                            cidr='10.77.0.0/24', gateway='10.77.0.1')
+    port = model.Port(id='port1', network_id='net1', mac=MAC, ip=IP,
+                      rules=(model.Rule(direction='ingress', protocol='tcp',
+                                        port_min=22, port_max=22),))
+    bridge, tap = network.bridge, model.tap_name(port.id)
+    results = {}
+
+    def step(name, argv, **kw):
+        proc = ns.as_uid(caps, argv, **kw)
+        results[name] = None if proc.returncode == 0 else \
+            (proc.stderr or proc.stdout).strip() or 'exit %d' % \
+            proc.returncode
+        return results[name] is None
+
+    step('bridge', ['ip', 'link', 'add', bridge, 'type', 'bridge'])
+    step('gateway address', ['ip', 'addr', 'add', '10.77.0.1/24', 'dev',
+                             bridge])
+    step('bridge up', ['ip', 'link', 'set', bridge, 'up'])
+    step('tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap'])
+    step('tap on bridge', ['ip', 'link', 'set', tap, 'master', bridge])
+    step('nft ruleset', ['nft', '-f', '-'], input=firewall.render([port]))
+    if ns.root(ns.host, 'test', '-e',
+               '/proc/sys/net/bridge/bridge-nf-call-iptables').returncode:
+        results['br_netfilter sysctl'] = 'skipped: br_netfilter not loaded'
+    else:
+        step('br_netfilter sysctl', ['sysctl', '-q', '-w',
+                                     'net.bridge.bridge-nf-call-iptables=1'])
+    # DHCP: the guest's NIC is a veth on the bridge (made by root: wiring
+    # the guest side is libvirt's job, not the agent's)
+    veth = 'vcap' + uuid.uuid4().hex[:6]
+    ns.root(ns.host, 'ip', 'link', 'add', veth, 'type', 'veth', 'peer',
+            'name', 'eth0', 'netns', ns.guest)
+    ns.root(ns.host, 'ip', 'link', 'set', veth, 'master', bridge, 'up')
+    ns.root(ns.guest, 'ip', 'link', 'set', 'eth0', 'address', MAC, 'up')
+    path = os.path.join(ns.state, network.id)
+    os.makedirs(path, mode=0o755)
+    os.chown(path, ns.uid, ns.uid)
+    for name, text in (('hosts', dhcp.DhcpServer._hosts(network, [port],
+                                                        '10.77.0.1')),
+                       ('opts', dhcp.DhcpServer._opts(network))):
+        with open(os.path.join(path, name), 'w') as f:
+            f.write(text)
+        os.chmod(os.path.join(path, name), 0o644)
+    if step('dnsmasq', dhcp.DhcpServer._argv(network, path)):
+        lease = ns.root(ns.guest, 'busybox', 'udhcpc', '-i', 'eth0', '-n',
+                        '-q', '-t', '5', '-T', '1', '-s', '/bin/true')
+        results['DHCP lease'] = None if 'lease of %s obtained' % IP in \
+            lease.stdout + lease.stderr else (lease.stdout + lease.stderr)
+    return results
+
+
+def test_the_units_capabilities_are_enough(host):
+    caps = _unit_caps()
+    assert 'CAP_NET_ADMIN' in caps
+    ns = Namespaces(host)
+    try:
+        results = _operations(ns, caps)
+    finally:
+        ns.close()
+    failed = {k: v for k, v in results.items()
+              if v and not v.startswith('skipped')}
+    assert not failed, failed
+    assert results['DHCP lease'] is None
+    print('with %s: %s' % (' '.join(caps), ', '.join(
+        '%s %s' % (k, v or 'ok') for k, v in results.items())))
+
+
+@pytest.mark.parametrize('dropped', _unit_caps())
+def test_every_capability_is_needed(host, dropped):
+    ns = Namespaces(host)
+    try:
+        results = _operations(ns, [c for c in _unit_caps() if c != dropped])
+    finally:
+        ns.close()
+    failed = {k: v for k, v in results.items()
+              if v and not v.startswith('skipped')}
+    assert failed, 'nothing needs %s: %s' % (dropped, results)
+    print('without %s: %s' % (dropped, failed))

@@ -87,6 +87,13 @@ class VirtDriverError(HVAgentError):
     msg = 'Virt driver error: %(reason)s'
 
 
+class VolumeUnusable(VirtDriverError):
+    """The driver refuses a volume's connection info (kind, path, format)
+    before touching the guest: the attach is refused, the instance is fine.
+    """
+    msg = 'Volume %(volume_id)s cannot be attached: %(reason)s'
+
+
 class InstanceExists(VirtDriverError):
     msg = 'Guest for instance %(instance)s already exists'
 

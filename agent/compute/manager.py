@@ -10,8 +10,8 @@ driver and writes the final states with an expected_task_state guard.
 Failures end in one of three ways:
   * superseded (UnexpectedTaskState, InstanceNotFound): someone else owns
     the instance now; the event finishes with Error, nothing else changes;
-  * refused (the driver cannot do it, the volume is unknown): a fault, the
-    task_state cleared, vm_state unchanged;
+  * refused (the driver cannot do it, the volume is unknown or unusable):
+    a fault, the task_state cleared, vm_state unchanged;
   * anything else: a fault, vm_state=error, task_state cleared.
 A failed build or attach first undoes what the driver made.
 """
@@ -40,7 +40,8 @@ CONF = cfg.CONF
 
 UUID = f.UUID()
 SUPERSEDED = host_sync.SUPERSEDED
-REFUSED = (exception.OperationNotSupported, exception.VolumeNotFound)
+REFUSED = (exception.OperationNotSupported, exception.VolumeNotFound,
+           exception.VolumeUnusable)
 
 # method: (expected task_states, capability, driver method, the power
 #          state that method leads to, final vm_state)

@@ -5,6 +5,7 @@ action and as a task_state in one transaction (compare and swap, so two
 racing requests cannot both win), and only then cast to the host's agent.
 """
 import logging
+import os
 import uuid as uuidlib
 
 import oslo_messaging as messaging
@@ -46,6 +47,19 @@ NAME = f.String(max_length=255)
 _INSTANCE = objects.Instance.fields
 BOOT_OPTIONS = f.Struct({k: _INSTANCE[k] for k in db.BOOT_OPTIONS})
 REF = f.String(max_length=255)
+
+
+def check_volume_path(connection_info):
+    """A volume's path must be absolute and normalised (no '.' or '..'
+    parts); which directories it may be in is the agent's to decide
+    (``[libvirt] allowed_volume_dirs``), how it is spelt is checked here,
+    before anything is recorded."""
+    path = connection_info.get('path')
+    if path is not None and (not os.path.isabs(path) or
+                             os.path.normpath(path) != path.rstrip('/')):
+        raise exception.InvalidRPCPayload(
+            'Volume path must be absolute and normalised (no . or .. '
+            'parts), got %r' % (path,))
 
 
 def _check_name(name):
@@ -196,6 +210,7 @@ class ComputeTaskManager:
     @staticmethod
     def _prepare_volume(s, row, action, volume_id, connection_info):
         if action == 'attach_volume':
+            check_volume_path(connection_info)
             if db.bdm_get(s, row.uuid, volume_id) is not None:
                 raise exception.HVAgentError(
                     'Volume %s is already attached to %s'

@@ -35,6 +35,22 @@ opts = [
     cfg.BoolOpt(
         'force_config_drive', default=False,
         help='Give every guest a config drive, asked for or not.'),
+    cfg.ListOpt(
+        'allowed_image_dirs',
+        default=['/var/cache/hvagent', '$state_path/images'],
+        help='Directories local images may be read from: an image, kernel '
+             'or ramdisk given as an absolute path or file:// URL must '
+             'resolve (symbolic links and .. followed) inside one of them, '
+             'or the build fails with "outside the allowed local '
+             'directories". Empty: local files are refused, only http(s) '
+             'URLs are fetched.'),
+    cfg.ListOpt(
+        'allowed_volume_dirs', default=['$state_path/volumes'],
+        help='Directories file-backed volumes may live in: a volume path '
+             'must resolve (symbolic links and .. followed) inside one of '
+             'them, or the attach is refused. Keep instance directories '
+             'and host files out of it: libvirt hands the file to the '
+             'guest and relabels it for QEMU.'),
     cfg.IntOpt(
         'connection_retry_seconds', default=60, min=0,
         help='How long an operation waits for libvirtd to come back when '

@@ -46,11 +46,10 @@ VOLUME_FORMATS = ('qcow2', 'raw')
 _VIRTIO_DEVICES = tuple('vd' + c for c in string.ascii_lowercase)
 
 
-class InvalidVolume(exception.VirtDriverError, ValueError):
-    """connection_info this driver cannot attach. A VirtDriverError, so the
-    manager fails the attach like any driver refusal; it is raised and
+class InvalidVolume(exception.VolumeUnusable, ValueError):
+    """connection_info this driver cannot attach. A VolumeUnusable, so the
+    manager refuses the attach (fault, instance unchanged); it is raised and
     handled on the compute host and never needs to cross RPC."""
-    msg = 'Volume %(volume_id)s cannot be attached: %(reason)s'
 
 
 def domain_name(uuid):

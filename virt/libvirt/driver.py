@@ -60,7 +60,10 @@ class LibvirtDriver(driver.ComputeDriver):
                                   event_callback=self._on_event,
                                   retry_seconds=opts.connection_retry_seconds)
         self.images = images.ImageCache(opts.image_cache_path,
-                                        opts.image_download_timeout)
+                                        opts.image_download_timeout,
+                                        local_dirs=opts.allowed_image_dirs)
+        self.volume_dirs = [os.path.realpath(d)
+                            for d in opts.allowed_volume_dirs]
         self._listener = None
         self._cachemode = None
         self._metadata = stats_mod.MetadataCache()
@@ -250,7 +253,24 @@ class LibvirtDriver(driver.ComputeDriver):
     def _domain(self, uuid):
         return config.Domain.from_xml(self._do(uuid, 'xml'))
 
+    def _checked_volume(self, volume_id, connection_info):
+        """``connection_info`` with its path resolved; InvalidVolume if it
+        lies outside ``allowed_volume_dirs`` (other faults of the path are
+        designer.volume_disk's to report)."""
+        info = dict(connection_info)
+        path = info.get('path')
+        if isinstance(path, str) and os.path.isabs(path):
+            real = images.resolve_inside(path, self.volume_dirs)
+            if real is None:
+                raise designer.InvalidVolume(
+                    volume_id=volume_id, reason='path %r is outside the '
+                    'allowed volume directories (%s)' % (
+                        path, ', '.join(self.volume_dirs) or 'none'))
+            info['path'] = real
+        return info
+
     def attach_volume(self, uuid, volume_id, connection_info, device_name):
+        connection_info = self._checked_volume(volume_id, connection_info)
         disks = self._domain(uuid).disks
         serial = volume_id[:20]
         for d in disks:

@@ -46,15 +46,30 @@ def key_for(ref):
     return hashlib.sha256(ref.encode('utf-8')).hexdigest()
 
 
+def resolve_inside(path, dirs):
+    """The real path of ``path`` (symbolic links and .. followed) if it
+    lies inside one of ``dirs`` (real paths), else None (also for a path
+    no file can have: NUL bytes, lone surrogates)."""
+    try:
+        real = os.path.realpath(path)
+    except ValueError:
+        return None
+    if any(os.path.commonpath([real, d]) == d for d in dirs):
+        return real
+    return None
+
+
 class ImageCache:
     def __init__(self, base_dir, download_timeout=600,
                  allowed_formats=('raw', 'qcow2'), local_dirs=None,
                  chunk_size=CHUNK_SIZE):
-        """``local_dirs``: if given, path/file:// refs must lie under one."""
+        """``local_dirs``: if not None, path/file:// refs must resolve
+        inside one of them (an empty list refuses every local file)."""
         self.base_dir = os.path.abspath(base_dir)
         self.download_timeout = download_timeout
         self.allowed_formats = tuple(allowed_formats)
-        self.local_dirs = [os.path.realpath(d) for d in local_dirs or ()]
+        self.local_dirs = None if local_dirs is None else \
+            [os.path.realpath(d) for d in local_dirs]
         self.chunk_size = chunk_size
         self._guard = threading.Lock()
         self._locks = {}  # key -> [threading.Lock, number of users]
@@ -68,8 +83,12 @@ class ImageCache:
         ``checksum`` ('sha256:<hex>') is checked against the downloaded
         bytes, and on a hit against the digest recorded at download time.
         """
+        try:
+            key = key_for(ref)
+        except (AttributeError, UnicodeEncodeError):
+            raise exception.ImageUnacceptable(
+                image=repr(ref), reason='not a valid text reference') from None
         expected = _parse_checksum(ref, checksum)
-        key = key_for(ref)
         path = os.path.join(self.base_dir, key)
         os.makedirs(self.base_dir, exist_ok=True)
         with self._lock(key):
@@ -242,11 +261,16 @@ class ImageCache:
             reason='not an absolute path, file:// or http(s):// URL')
 
     def _open_local(self, path):
-        real = os.path.realpath(path)
-        if self.local_dirs and not any(
-                os.path.commonpath([real, d]) == d for d in self.local_dirs):
+        if '\x00' in path:
             raise exception.ImageUnacceptable(
-                image=path, reason='outside the allowed local directories')
+                image=path, reason='the path holds a NUL character')
+        real = os.path.realpath(path) if self.local_dirs is None \
+            else resolve_inside(path, self.local_dirs)
+        if real is None:
+            raise exception.ImageUnacceptable(
+                image=path, reason='outside the allowed local directories '
+                '(%s)' % (', '.join(self.local_dirs) or 'none: '
+                          'allowed_image_dirs is empty'))
         try:
             return open(real, 'rb')
         except FileNotFoundError:

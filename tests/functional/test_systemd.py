@@ -12,7 +12,8 @@
 * The real hvagent-compute (fake driver) beside a real conductor and
   scheduler over RabbitMQ, with a NOTIFY_SOCKET this test binds and
   WATCHDOG_USEC: STATUS, READY, WATCHDOG pings at half the timeout,
-  STOPPING, in that order; a SIGTERM during a slow build loses nothing.
+  STOPPING, in that order; a SIGTERM during a slow build loses nothing;
+  past graceful_shutdown_timeout the agent exits 75 naming the build.
 * SIGHUP re-reads ``debug`` without a restart.
 """
 import os
@@ -313,3 +314,28 @@ def test_sighup_reloads_debug_without_restart(cloud):
     while 'root DEBUG -> INFO' not in dep.log('hvagent-compute'):
         assert time.monotonic() < deadline and agent.poll() is None
         time.sleep(0.1)
+
+
+def test_sigterm_past_graceful_timeout_exits_75_naming_the_build(cloud):
+    dep, notify = cloud, cloud.notify
+    text = dep.config.read_text()
+    dep.config.write_text(text.replace('graceful_shutdown_timeout = 30',
+                                       'graceful_shutdown_timeout = 1')
+                          .replace('spawn_delay = 3', 'spawn_delay = 20'))
+    agent = _start_agent(dep, notify)
+    notify.wait_for('READY', '1')
+    slow = _boot(dep, 'too-slow')
+    _wait_state(dep, slow, task_state=states.SPAWNING)
+    t0 = time.monotonic()
+    agent.send_signal(signal.SIGTERM)
+    assert agent.wait(30) == 75
+    dep.procs.pop('hvagent-compute')
+    assert time.monotonic() - t0 < 10     # not the 20 s build
+    log = dep.log('hvagent-compute')
+    assert ('<3>ERROR agent.service: hvagent-compute: '
+            'graceful_shutdown_timeout (1s) passed with 1 operation(s) '
+            'still running, exiting without them (status 75): '
+            'build_and_run_instance(instance_uuid=%s) for' % slow) in log, log
+    # left to the next start's recovery: still spawning, not lost silently
+    assert dep.conductor.instance_show(
+        dep.ctxt, ref=slow).task_state == states.SPAWNING

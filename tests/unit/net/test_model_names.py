@@ -1,9 +1,14 @@
 """Kernel names derived in net/model.py: never longer than IFNAMSIZ - 1."""
+import re
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from agent.objects import fields as f
 from net import model
+from tests import hostile
 
 IDS = [str(uuid.UUID(int=0)), str(uuid.UUID(int=(1 << 128) - 1)),
        '3f1c2b7e-9d4a-4c1e-8f00-123456789abc', 'short', 'x' * 64]
@@ -51,3 +56,24 @@ def test_short_vlan_names_are_the_usual_ones():
 def test_vxlan_names_fit(vni):
     assert model.vxlan_name(vni) == 'vxlan-%d' % vni
     assert len(model.vxlan_name(vni)) <= 15
+
+
+
+NAME = re.compile(r'^(brq|tap)[0-9a-f]{12}$')
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(hostile.hostile_text(), st.text(), st.uuids().map(str),
+                 st.uuids().map(lambda u: '{%s}' % str(u).upper()),
+                 st.uuids().map(lambda u: u.hex)))
+def test_names_from_wire_ids_are_short_and_plain(ident):
+    """Ids reach net/ from wire objects, whose UUID fields refuse anything
+    but a uuid and make it canonical: whatever was sent, a kernel name is
+    the prefix and 12 lower-case hex digits, or nothing is named at all."""
+    try:
+        canonical = f.UUID().coerce(ident)
+    except ValueError:
+        return
+    for name in (model.bridge_name(canonical), model.tap_name(canonical)):
+        assert NAME.match(name), name
+        assert len(name.encode()) <= model.IFNAMSIZ

@@ -94,6 +94,11 @@ class VolumeUnusable(VirtDriverError):
     msg = 'Volume %(volume_id)s cannot be attached: %(reason)s'
 
 
+class DiskFull(VirtDriverError):
+    """A write on this host failed for want of space (ENOSPC, EDQUOT)."""
+    msg = 'No space left on device at %(path)s (%(what)s)'
+
+
 class InstanceExists(VirtDriverError):
     msg = 'Guest for instance %(instance)s already exists'
 

@@ -5,7 +5,9 @@ spaces or shell metacharacters are just paths. Paths are made absolute before
 they reach qemu-img because it reads a leading ``-`` as an option and
 ``something:`` before the first ``/`` as a protocol (``nbd:``, ``json:``);
 an absolute path has neither. A failing qemu-img becomes a VirtDriverError
-carrying its stderr, which is what an operator needs to see.
+carrying its stderr, which is what an operator needs to see; one that ran
+out of space becomes DiskFull naming the file it was making (as
+``space_errors()`` does for our own writes).
 
 Instance root disks are qcow2 overlays on a cached base image: creating one
 is instant, and the base is shared by every guest booted from it. An
@@ -26,9 +28,24 @@ from agent import exception
 INFO_TIMEOUT = 60
 
 _DIRECT_IO_BLOCK = 4096
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_NO_SPACE_TEXT = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT))
 
 
-def _run(*args, timeout=None):
+@contextlib.contextmanager
+def space_errors(path, what):
+    """Turn running out of space (ENOSPC, EDQUOT) while ``what`` writes
+    ``path`` into DiskFull naming the path; other errors pass."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in NO_SPACE_ERRNOS:
+            raise exception.DiskFull(path=path, what=what) from e
+        raise
+
+
+def _run(*args, timeout=None, target=None):
+    """Run qemu-img; ``target`` is the file it writes, if any."""
     cmd = ('qemu-img',) + tuple(str(a) for a in args)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True,
@@ -40,6 +57,9 @@ def _run(*args, timeout=None):
         raise exception.VirtDriverError(
             reason='%s timed out after %ss' % (' '.join(cmd), timeout))
     except subprocess.CalledProcessError as e:
+        if target and any(t in e.stderr for t in _NO_SPACE_TEXT):
+            raise exception.DiskFull(path=target, what='qemu-img %s: %s' % (
+                args[0], e.stderr.strip()))
         raise exception.VirtDriverError(
             reason='%s failed (exit %d): %s' % (
                 ' '.join(cmd), e.returncode, e.stderr.strip()))
@@ -78,7 +98,7 @@ def create_overlay(base, base_format, path, size_bytes=None):
     size = max(virtual_size(base, base_format), size_bytes or 0)
     with _temp_sibling(path) as tmp:
         _run('create', '-q', '-f', 'qcow2', '-b', base, '-F', base_format,
-             tmp, size)
+             tmp, size, target=path)
         os.replace(tmp, path)
     return size
 
@@ -87,7 +107,7 @@ def create_blank(path, format, size_bytes):
     """Create an empty ``format`` disk of ``size_bytes`` (volumes, tests)."""
     path = os.path.abspath(path)
     with _temp_sibling(path) as tmp:
-        _run('create', '-q', '-f', format, tmp, size_bytes)
+        _run('create', '-q', '-f', format, tmp, size_bytes, target=path)
         os.replace(tmp, path)
 
 
@@ -103,7 +123,7 @@ def resize(path, size_bytes, format=None):
     args = ['resize', '-q']
     if format:
         args += ['-f', format]
-    _run(*args, os.path.abspath(path), size_bytes)
+    _run(*args, os.path.abspath(path), size_bytes, target=path)
     return size_bytes
 
 

@@ -135,7 +135,9 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def _prepare(self, spec):
         """Make the guest's files; return its Domain."""
-        os.makedirs(self._dir(spec.uuid), mode=0o755, exist_ok=True)
+        with disk.space_errors(self._dir(spec.uuid),
+                               'creating the instance directory'):
+            os.makedirs(self._dir(spec.uuid), mode=0o755, exist_ok=True)
         root = self._dir(spec.uuid, 'disk')
         size = spec.root_gb * GiB
         if spec.image_ref:
@@ -149,12 +151,13 @@ class LibvirtDriver(driver.ComputeDriver):
         cd_path = None
         if spec.config_drive or CONF.libvirt.force_config_drive:
             cd_path = self._dir(spec.uuid, 'disk.config')
-            configdrive.build(
-                cd_path, uuid=spec.uuid, name=spec.name,
-                project_id=spec.project_id,
-                public_keys={spec.key_name or 'default': spec.public_key}
-                if spec.public_key else None,
-                user_data=spec.user_data, meta=dict(spec.metadata))
+            with disk.space_errors(cd_path, 'writing the config drive'):
+                configdrive.build(
+                    cd_path, uuid=spec.uuid, name=spec.name,
+                    project_id=spec.project_id,
+                    public_keys={spec.key_name or 'default': spec.public_key}
+                    if spec.public_key else None,
+                    user_data=spec.user_data, meta=dict(spec.metadata))
         return designer.domain_for(
             spec, virt_type=self.virt_type, disk_path=root,
             console_log_path=self._dir(spec.uuid, 'console.log'),

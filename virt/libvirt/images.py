@@ -208,7 +208,9 @@ class ImageCache:
 
     def _download(self, ref, key, expected):
         path = os.path.join(self.base_dir, key)
-        with _staged(path) as (out, tmp):
+        with disk.space_errors(self.base_dir, 'fetching image %s into the '
+                               'image cache' % ref), \
+                _staged(path) as (out, tmp):
             digest = self._copy(ref, out)
             out.flush()
             if expected and digest != expected:
@@ -235,6 +237,8 @@ class ImageCache:
                     raise ConnectionError('connection closed %d bytes short'
                                           % src.length)
         except (OSError, http.client.HTTPException) as e:
+            if getattr(e, 'errno', None) in disk.NO_SPACE_ERRNOS:
+                raise       # our side is full: _download says where
             raise exception.ImageDownloadFailed(image=ref, reason=_why(e))
         return digest.hexdigest()
 

@@ -26,8 +26,10 @@ in production.
 Both end by checking the services are alive and answer normal calls.
 """
 import collections
+import json
 import os
 import sqlite3
+import subprocess
 import time
 import uuid
 
@@ -370,3 +372,54 @@ def test_hostile_boot_requests(cloud):
     assert_healthy(cloud)
     assert tally.total() >= min(EXAMPLES, 1000)
     assert not tally.failures, '\n'.join(tally.failures[:20])
+
+
+# ------------------------------------------------------------- through hvctl
+HVCTL_CASES = [
+    # (name, extra argv, accepted?)
+    ('<domain><name>x</name></domain>', [], True),
+    ('$(reboot);`id`|cat /etc/shadow', [], True),
+    ('\u202eexe.\u202dvm', [], True),
+    ('\U0001f600\U0001f525 \u4e2d\u6587', [], True),
+    ('img-traversal', ['--image', '../../etc/passwd'], True),
+    ('img-shadow', ['--image', 'file:///etc/shadow'], True),
+    ('meta', ['--meta', '<k&>=<v "q">', '--meta', '$(id)=`x`;\nrm'], True),
+    ('a' * 256, [], False),
+    ('line\nbreak', [], False),
+    ('flavor', ['--flavor', "m1.tiny' OR '1'='1"], False),
+    ('net', ['--network', '../../etc'], False),
+    ('group', ['--security-group', '<script>'], False),
+]
+
+
+def test_hostile_names_through_hvctl(cloud):
+    """A sample of the same through the operator's command line: refused
+    with 'hvctl: error: <message>' and exit 1, or stored exactly as given
+    (the rest of argv is hvctl's own: --flavor given last wins)."""
+    token = uuid.uuid4().hex[:6]
+    procs = []
+    for name, extra, accepted in HVCTL_CASES:
+        name = name if not accepted else '%s-%s' % (name, token)
+        argv = [os.path.join(deployment.BIN, 'hvctl'), '--json',
+                '--transport-url', cloud.vhost.url, '--project', 'p1',
+                'boot', name, '--flavor', 'm1.tiny'] + extra
+        procs.append((name, extra, accepted, subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)))
+    for name, extra, accepted, proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert 'Traceback' not in err, err
+        if not accepted:
+            assert proc.returncode == 1, (name, out, err)
+            assert err.startswith('hvctl: error: ') and len(err) > 20, err
+            continue
+        assert proc.returncode == 0, (name, err)
+        shown = json.loads(out)
+        assert shown['name'] == name
+        if '--image' in extra:
+            assert shown['image_ref'] == extra[extra.index('--image') + 1]
+        if '--meta' in extra:
+            assert shown['metadata'] == {'<k&>': '<v "q">',
+                                         '$(id)': '`x`;\nrm'}
+    print('\nhostile names through hvctl: %d cases, 0 failed'
+          % len(HVCTL_CASES))

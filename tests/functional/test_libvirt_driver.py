@@ -82,6 +82,9 @@ def state_dir(image):
         ('virt_type', 'qemu', 'libvirt'),
         ('connection_uri', URI, 'libvirt'),
         ('reboot_timeout', 60, 'libvirt'),
+        # the test guest, and the bad images tests make in the state dir
+        ('allowed_image_dirs', [os.path.dirname(image['disk']), path],
+         'libvirt'),
     ]
     try:
         for name, value, group in overrides:

@@ -12,6 +12,7 @@ from oslo_config import cfg
 from oslo_messaging import opts as messaging_opts
 from oslo_messaging.rpc import server as rpc_server_mod
 
+from agent import bus
 from agent import context as context_mod
 from agent import exception
 from agent import memory_transport
@@ -24,6 +25,8 @@ CONF = cfg.CONF
 
 ALLOWED_EXMODS = [exception.__name__]
 _TRANSPORT = None
+_FAIL_FAST = None       # see get_fail_fast_transport
+_URL = None
 
 # transport_url, rpc_response_timeout... readable before the first transport
 CONF.register_opts(dict(messaging_opts.list_opts())[None])
@@ -31,9 +34,11 @@ CONF.register_opts(dict(messaging_opts.list_opts())[None])
 
 def init(conf=CONF, url=None):
     """Create the process-wide transport (idempotent)."""
-    global _TRANSPORT
+    global _TRANSPORT, _URL
     if _TRANSPORT is None:
         memory_transport.install()
+        bus.quiet_reconnect_logs()
+        _URL = url
         _TRANSPORT = messaging.get_rpc_transport(
             conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS)
         if (url or conf.transport_url or '').startswith('kombu+memory'):
@@ -44,16 +49,53 @@ def init(conf=CONF, url=None):
 
 
 def cleanup():
-    global _TRANSPORT
-    if _TRANSPORT is not None:
-        _TRANSPORT.cleanup()
-        _TRANSPORT = None
+    global _TRANSPORT, _FAIL_FAST
+    for transport in (_FAIL_FAST, _TRANSPORT):
+        if transport is not None:
+            transport.cleanup()
+    _TRANSPORT = _FAIL_FAST = None
 
 
 def get_transport():
     if _TRANSPORT is None:
         raise RuntimeError('agent.rpc.init() was not called')
     return _TRANSPORT
+
+
+def get_client(target, timeout, fail_fast=False, mandatory=False):
+    """An RPC client. ``mandatory``: a message no queue takes (its server
+    has not reconnected after a broker restart) raises MessageUndeliverable
+    at once instead of vanishing (a cast) or timing out (a call).
+    ``fail_fast`` (mandatory too): through get_fail_fast_transport with one
+    reconnection attempt."""
+    options = messaging.TransportOptions(
+        at_least_once=mandatory or fail_fast)
+    if not fail_fast:
+        return messaging.get_rpc_client(
+            get_transport(), target, serializer=Serializer(),
+            timeout=timeout, transport_options=options)
+    return messaging.get_rpc_client(
+        get_fail_fast_transport(), target, serializer=Serializer(),
+        timeout=timeout, retry=1, transport_options=options)
+
+
+def get_fail_fast_transport():
+    """A second transport, for callers that retry on their own terms
+    (resource reports, bus link checks) and send with ``retry=1``.
+
+    While the broker is away, the shared transport's pooled connections
+    reconnect forever from their heartbeat thread, holding the connection's
+    lock, so every call on them waits for the broker, whatever its
+    ``retry``. This transport's connections are all made by ``retry=1``
+    calls: they give up after one attempt and the call fails with
+    MessageDeliveryFailure within seconds.
+    """
+    global _FAIL_FAST
+    if _FAIL_FAST is None:
+        get_transport()
+        _FAIL_FAST = messaging.get_rpc_transport(
+            CONF, url=_URL, allowed_remote_exmods=ALLOWED_EXMODS)
+    return _FAIL_FAST
 
 
 class Serializer(messaging.NoOpSerializer):
@@ -185,12 +227,16 @@ def get_server(topic, server, endpoints):
 class _Client:
     TOPIC = None
     VERSION = '1.0'
+    MANDATORY = False       # see get_client
 
-    def __init__(self, timeout=None):
+    def __init__(self, timeout=None, fail_fast=False):
+        """Calls and casts wait for an unreachable broker however long it
+        takes (oslo.messaging's default); with ``fail_fast`` they fail with
+        MessageDeliveryFailure within seconds instead, for callers that
+        retry on their own terms (see get_fail_fast_transport)."""
         target = messaging.Target(topic=self.TOPIC, version=self.VERSION)
-        self.client = messaging.get_rpc_client(
-            get_transport(), target, serializer=Serializer(),
-            timeout=timeout or CONF.rpc_call_timeout)
+        self.client = get_client(target, timeout or CONF.rpc_call_timeout,
+                                 fail_fast, self.MANDATORY)
 
     def _call(self, ctxt, method, server=None, **kwargs):
         cctxt = self.client.prepare(server=server) if server else self.client
@@ -198,7 +244,9 @@ class _Client:
 
     def _cast(self, ctxt, method, server=None, **kwargs):
         cctxt = self.client.prepare(server=server) if server else self.client
-        cctxt.cast(ctxt, method, **kwargs)
+        bus.retry_undeliverable(
+            functools.partial(cctxt.cast, ctxt, method, **kwargs), method,
+            '%s.%s' % (self.TOPIC, server) if server else self.TOPIC)
 
 
 class ComputeAPI(_Client):
@@ -209,8 +257,13 @@ class ComputeAPI(_Client):
             start_instance, pause_instance, unpause_instance,
             terminate_instance, attach_volume, detach_volume (casts) and
             get_console_output (call)
+
+    Mandatory: a cast sent while compute.<host> does not exist (the broker
+    restarted and the agent has not reconnected yet) is sent again until
+    the agent's queue takes it (bus.retry_undeliverable), not lost.
     """
     TOPIC = 'compute'
+    MANDATORY = True
 
     def build_and_run_instance(self, ctxt, host, instance_uuid):
         self._cast(ctxt, 'build_and_run_instance', host,

@@ -63,7 +63,7 @@ class InFlight:
             for method, args, t0 in ops]
 
 
-class _Probe:
+class Probe:
     """An endpoint in its own namespace, out of reach of the API clients:
     answers with this process's token (another process serving the same
     queue answers with its own)."""
@@ -85,7 +85,7 @@ def wait_consuming(server, timeout):
     from agent import context
     from agent import rpc
     token = uuid.uuid4().hex
-    server.dispatcher.endpoints.append(_Probe(token))
+    server.dispatcher.endpoints.append(Probe(token))
     target = messaging.Target(topic=server.target.topic,
                               server=server.target.server,
                               namespace=PROBE_NAMESPACE, version='1.0')

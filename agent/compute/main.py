@@ -27,9 +27,12 @@ def build_service(driver=None, conductor=None):
 def _build(driver, conductor, metrics):
     ctxt = context.admin_context()
     driver = driver or virt_driver.load_driver(CONF.compute.compute_driver)
+    # reports fail fast while the broker is away (the tracker retries them
+    # itself); every other call waits for the broker, however long
+    reports = conductor or rpc.ConductorAPI(fail_fast=True)
     conductor = conductor or rpc.ConductorAPI()
     tracker = resource_tracker.ResourceTracker(
-        driver, conductor, CONF.host,
+        driver, reports, CONF.host,
         node_identity.get_node_uuid(CONF.state_path), binary=BINARY)
     # a change (build, delete) asks for a report at once, on the report
     # thread: the operation that caused it does not wait for it

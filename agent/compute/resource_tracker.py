@@ -12,8 +12,10 @@ import threading
 import time
 
 import psutil
+import tenacity
 from oslo_config import cfg
 
+from agent import bus
 from agent import objects
 
 LOG = logging.getLogger(__name__)
@@ -50,23 +52,57 @@ class ResourceTracker:
     def report(self, ctxt, raise_errors=False):
         """Send the resource report and the heartbeat; return the node.
 
-        A failure is logged in one line and retried on the next call; it is
-        raised only with ``raise_errors`` (then None is never returned).
+        With ``raise_errors`` (the start-up report) one attempt is made and
+        its failure raised. Otherwise a report the conductor did not get
+        (message bus or conductor down) is retried with random, growing
+        waits up to ``[compute] report_retry_max_interval``, one log line
+        per attempt, for up to ``report_retry_timeout`` seconds; then None
+        is returned and the next periodic report starts over.
         """
         with self._lock:
+            if raise_errors:
+                return self._send(ctxt)
+            opts = CONF.compute
+            retrying = tenacity.Retrying(
+                retry=tenacity.retry_if_exception_type(bus.BUS_ERRORS),
+                wait=tenacity.wait_random_exponential(
+                    multiplier=0.5, max=opts.report_retry_max_interval),
+                stop=tenacity.stop_after_delay(opts.report_retry_timeout),
+                before_sleep=self._log_retry, reraise=True)
             try:
-                node = self.build_node()
-                # the conductor records the heartbeat with the report
-                self.conductor.compute_node_update(ctxt, node=node)
+                node = retrying(self._send, ctxt)
             except Exception as e:
-                if raise_errors:
-                    raise
-                LOG.warning('Resource report to the conductor failed (will '
-                            'retry): %s: %s', type(e).__name__, e)
+                LOG.error('Resource report to the conductor failed: %s; %s',
+                          bus.error_text(e),
+                          'retried for %ss, giving up until the next '
+                          'periodic report' % opts.report_retry_timeout
+                          if isinstance(e, bus.BUS_ERRORS)
+                          else 'will retry at the next periodic report')
                 return None
-            self.last_report_time = time.monotonic()
-            self.last_node = node
+            attempts = retrying.statistics.get('attempt_number', 1)
+            if attempts > 1:
+                LOG.info('Resource report delivered to the conductor on '
+                         'attempt %d, %.1f s after the first one failed',
+                         attempts, retrying.statistics.get(
+                             'delay_since_first_attempt', 0.0))
+                bus.bus_restored()
             return node
+
+    def _send(self, ctxt):
+        node = self.build_node()
+        # the conductor records the heartbeat with the report
+        self.conductor.compute_node_update(ctxt, node=node)
+        self.last_report_time = time.monotonic()
+        self.last_node = node
+        return node
+
+    @staticmethod
+    def _log_retry(state):
+        e = state.outcome.exception()
+        LOG.warning('Resource report to the conductor failed (attempt %d, '
+                    '%s); guests are not affected; next attempt in %.1f s',
+                    state.attempt_number, bus.error_text(e),
+                    state.next_action.sleep)
 
     def build_node(self):
         """The ComputeNode of this host as of now."""

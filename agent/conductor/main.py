@@ -1,6 +1,7 @@
 """hvagent-conductor: the database's only writer, serving topic conductor."""
 from oslo_config import cfg
 
+from agent import bus
 from agent import rpc
 from agent import service
 from agent.conductor import manager
@@ -28,9 +29,12 @@ def _build(engine, metrics):
     server = rpc.get_server('conductor', CONF.host, [
         manager.ConductorManager(engine), tasks.ComputeTaskManager(engine),
         networks.NetworkManager(engine)])
+    # a heartbeat only while the conductor serves its queue: cut off from
+    # the message bus it shows down
     heartbeat = service.Periodic(
-        'heartbeat', CONF.report_interval,
-        lambda: manager.conductor_heartbeat(engine, CONF.host, BINARY))
+        'heartbeat', CONF.report_interval, bus.heartbeat_while_linked(
+            bus.BusLink(BINARY, server),
+            lambda: manager.conductor_heartbeat(engine, CONF.host, BINARY)))
     if metrics is not None:
         metrics.add(controller_metrics.ServiceStatusCollector(engine))
     return service.Service(BINARY, [server], [heartbeat])

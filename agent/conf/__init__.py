@@ -6,10 +6,10 @@ Importing this package registers every option on the global ``cfg.CONF``
 from oslo_config import cfg
 
 from agent.conf import compute, conductor, database, default, fake_driver, \
-    libvirt, metrics, network, scheduler
+    libvirt, metrics, network, rabbit, scheduler
 
 CONF = cfg.CONF
 
 for _module in (default, compute, conductor, database, fake_driver, libvirt,
-                metrics, network, scheduler):
+                metrics, network, rabbit, scheduler):
     _module.register_opts(CONF)

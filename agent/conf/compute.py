@@ -33,6 +33,19 @@ opts = [
         help='Seconds between passes of the driver\'s image cache cleaner '
              '(see [libvirt] remove_unused_base_images_age); 0 turns it '
              'off.'),
+    cfg.FloatOpt(
+        'report_retry_max_interval', default=5.0, min=0.1,
+        help='A resource report the conductor did not get (message bus or '
+             'conductor down) is retried at once after random, growing '
+             'waits up to this many seconds, each attempt logged in one '
+             'line, so the report (and the heartbeat it carries) arrives '
+             'within this long of the bus coming back rather than at the '
+             'next report_interval.'),
+    cfg.IntOpt(
+        'report_retry_timeout', default=600, min=1,
+        help='Seconds a failed resource report is retried before the agent '
+             'gives up on it with an error; the next periodic report starts '
+             'over.'),
     cfg.IntOpt(
         'graceful_shutdown_timeout', default=60, min=0,
         help='Seconds a stop waits for the guest to power off before it is '

@@ -6,7 +6,7 @@ The transport options oslo.messaging registers itself are listed under
 from oslo_messaging import opts as messaging_opts
 
 from agent.conf import compute, conductor, database, default, fake_driver, \
-    libvirt, metrics, network, scheduler
+    libvirt, metrics, network, rabbit, scheduler
 
 TRANSPORT_OPTS = ('transport_url', 'rpc_response_timeout',
                   'executor_thread_pool_size', 'control_exchange')
@@ -24,5 +24,6 @@ def list_opts():
         (libvirt.group, libvirt.opts),
         (metrics.group, metrics.opts),
         (network.group, network.opts),
+        (rabbit.group, rabbit.opts),
         (scheduler.group, scheduler.opts),
     ]

@@ -1,6 +1,7 @@
 """hvagent-scheduler: places instances, serving topic scheduler."""
 from oslo_config import cfg
 
+from agent import bus
 from agent import rpc
 from agent import service
 from agent.conductor.manager import conductor_heartbeat
@@ -25,8 +26,9 @@ def _build(engine, metrics):
         metrics.add(*scheduler.metrics.collectors())
     server = rpc.get_server('scheduler', CONF.host, [scheduler])
     heartbeat = service.Periodic(
-        'heartbeat', CONF.report_interval,
-        lambda: conductor_heartbeat(engine, CONF.host, BINARY))
+        'heartbeat', CONF.report_interval, bus.heartbeat_while_linked(
+            bus.BusLink(BINARY, server),
+            lambda: conductor_heartbeat(engine, CONF.host, BINARY)))
     return service.Service(BINARY, [server], [heartbeat])
 
 

@@ -70,4 +70,4 @@ def test_entry_points_resolve():
     groups = [g if isinstance(g, str) else g.name for g, _ in opts.load()()]
     assert groups == ['DEFAULT', 'compute', 'conductor', 'database',
                       'fake_driver', 'libvirt', 'metrics', 'network',
-                      'scheduler']
+                      'oslo_messaging_rabbit', 'scheduler']

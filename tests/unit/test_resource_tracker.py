@@ -1,9 +1,11 @@
 """ResourceTracker reports and the node identity file."""
+import logging
 import os
 import threading
 import time
 import uuid
 
+import oslo_messaging as messaging
 import pytest
 
 from agent import exception
@@ -114,3 +116,49 @@ def test_node_uuid_refuses_garbage(tmp_path):
     (tmp_path / 'compute_node_uuid').write_text('hello\n')
     with pytest.raises(ValueError, match='does not hold a uuid'):
         node_identity.get_node_uuid(str(tmp_path))
+
+
+class FlakyBus:
+    """Wraps a conductor: its first ``failures`` reports never leave."""
+
+    def __init__(self, conductor, failures, error):
+        self.conductor, self.failures, self.error = conductor, failures, error
+
+    def compute_node_update(self, ctxt, node):
+        if self.failures:
+            self.failures -= 1
+            raise self.error
+        return self.conductor.compute_node_update(ctxt, node=node)
+
+
+def test_bus_failure_retried_with_backoff_one_line_each(env, conf, caplog):
+    drv, conductor, _ = env
+    caplog.set_level(logging.INFO, logger=resource_tracker.__name__)
+    conf('report_retry_max_interval', 0.1)
+    rt = resource_tracker.ResourceTracker(
+        drv, FlakyBus(conductor, 3, messaging.MessageDeliveryFailure(
+            'Unable to connect to AMQP server')), 'node1', NODE)
+    node = rt.report(ctxt())
+    assert node is not None and conductor.nodes == [node]
+    attempts = [r.getMessage() for r in caplog.records
+                if 'failed (attempt' in r.getMessage()]
+    assert len(attempts) == 3 and all('\n' not in a for a in attempts)
+    assert [a.split('attempt ')[1].split(',')[0] for a in attempts] == \
+        ['1', '2', '3']
+    assert 'delivered to the conductor on attempt 4' in caplog.text
+    assert 'Traceback' not in caplog.text
+
+
+def test_bus_failure_retried_until_the_timeout(env, conf, caplog):
+    drv, conductor, _ = env
+    conf('report_retry_max_interval', 0.1)
+    conf('report_retry_timeout', 1)
+    rt = resource_tracker.ResourceTracker(
+        drv, FlakyBus(conductor, 10 ** 6, messaging.MessageUndeliverable(
+            None, 'openstack', 'conductor', {})), 'node1', NODE)
+    t0 = time.monotonic()
+    assert rt.report(ctxt()) is None
+    assert 1 <= time.monotonic() - t0 < 3
+    assert 'no queue conductor' in caplog.text
+    assert 'giving up until the next periodic report' in caplog.text
+    assert rt.last_report_time is None

@@ -4,8 +4,9 @@
 metadata and references: XML and shell metacharacters, path traversal,
 over-long strings, unicode that breaks things (RTL overrides, NUL, lone
 surrogates, emoji, non-characters), newlines and other controls, and plain
-random text. ``junk()`` is arbitrary nested JSON-ish data, including wire
-object primitives with bad names, versions and data.
+random text. ``junk()`` is arbitrary nested JSON-ish data (with values JSON has no
+type for: sets, datetimes, decimals, uuids, bytes, NaN, huge integers),
+including wire object primitives with bad names, versions and data.
 """
 from hypothesis import strategies as st
 
@@ -55,7 +56,11 @@ def junk(max_leaves=12):
         st.none(), st.booleans(),
         st.integers(min_value=-2 ** 70, max_value=2 ** 70),
         st.floats(allow_nan=True, allow_infinity=True),
-        hostile_text(), st.text(max_size=20))
+        hostile_text(), st.text(max_size=20),
+        # not JSON: the sender's jsonutils turns them into lists/strings
+        st.sets(st.integers(), max_size=3), st.datetimes(), st.uuids(),
+        st.decimals(allow_nan=False, allow_infinity=False),
+        st.text(max_size=10).map(str.encode))
     objects = st.fixed_dictionaries({
         'hv_object.name': st.one_of(
             st.sampled_from(['Instance', 'ComputeNode', 'Service', 'Flavor',

@@ -50,7 +50,7 @@ pytestmark = pytest.mark.functional
 
 #: cases per target (agent, conductor) and boot requests; the environment
 #: may raise them for a longer run
-EXAMPLES = int(os.environ.get('HVAGENT_FUZZ_EXAMPLES', 1100))
+EXAMPLES = int(os.environ.get('HVAGENT_FUZZ_EXAMPLES', 1000))
 BOOT_EXAMPLES = EXAMPLES
 RAW_BODIES = 120
 CALL_TIMEOUT = 30

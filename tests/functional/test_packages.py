@@ -102,7 +102,7 @@ def check_installed(root, pristine=True):
     assert uid < 1000 and gid < 1000        # system ids
     state = os.stat(root / 'var/lib/hvagent')
     assert (state.st_uid, state.st_gid, stat.S_IMODE(state.st_mode)) == \
-        (uid, gid, 0o750)
+        (uid, gid, 0o755)
     conf = os.stat(root / pk.CONF)
     assert (conf.st_uid, conf.st_gid, stat.S_IMODE(conf.st_mode)) == (0, gid, 0o640)
     if pristine:   # the generated sample: every option commented out

@@ -35,14 +35,16 @@ hv_ensure_user() {
     fi
 }
 
-# The state directory (the units' StateDirectory= would create it too) and
-# the config file readable by the services' group only (it holds the
-# transport and database credentials).
+# The state directory (the units' StateDirectory= would create it too),
+# world-traversable like the unit's default StateDirectoryMode=0755: QEMU
+# (libvirt-qemu) opens the instance disks kept under it. The config file is
+# readable by the services' group only (it holds the transport and database
+# credentials).
 hv_state_and_config() {
     uid=$(hv_id passwd "$HV_USER")
     gid=$(hv_id group "$HV_USER")
     [ -n "$uid" ] && [ -n "$gid" ] || { echo "hvagent: user $HV_USER missing" >&2; exit 1; }
-    install -d -m 0750 -o "$uid" -g "$gid" "$ROOT$HV_HOME"
+    install -d -m 0755 -o "$uid" -g "$gid" "$ROOT$HV_HOME"
     if [ -f "$ROOT$HV_CONF" ]; then
         chgrp "$gid" "$ROOT$HV_CONF"
         chmod 0640 "$ROOT$HV_CONF"

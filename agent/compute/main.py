@@ -46,9 +46,13 @@ def _build(driver, conductor, metrics):
     if metrics is not None:
         metrics.add(*compute_metrics.collectors(
             driver, manager.metrics, tracker, CONF.compute.instances_path))
+    service.status('%s: connecting to the hypervisor (%s driver), '
+                   'recovering this host\'s instances'
+                   % (BINARY, CONF.compute.compute_driver))
     manager.init_host(ctxt)
     # one report after recovery, synchronous so a missing conductor fails
     # the start; from then on changes kick the report thread
+    service.status('%s: reporting resources to the conductor' % BINARY)
     tracker.report(ctxt, raise_errors=True)
     manager.report_callback = reporter.kick
     driver.register_event_listener(

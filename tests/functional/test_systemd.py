@@ -237,6 +237,7 @@ def test_notify_watchdog_and_sigterm_mid_build(cloud):
               if 'STATUS' in f]
     assert len(before) >= 3, before
     assert any('compute.%s' % dep.host in s for s in before), before
+    assert any('connecting to the hypervisor' in s for s in before), before
     assert notify.messages[ready][1]['STATUS'] == 'hvagent-compute is running'
     # READY means consuming: a boot sent now is served at once
     first = _boot(dep, 'slow-1')

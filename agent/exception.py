@@ -41,6 +41,21 @@ class VolumeNotFound(NotFound):
     msg = 'Volume %(volume_id)s is not attached to instance %(instance)s'
 
 
+class ComputeNodeHostMismatch(HVAgentError):
+    """A node reports under another host name than the one recorded."""
+    msg = ('Compute node %(node)s belongs to host %(owner)s, not %(host)s. '
+           'If this machine was renamed, keep its identity with '
+           '"[DEFAULT] host = %(owner)s" in hvagent.conf; to make it a new '
+           'node instead, delete the old one and remove %(identity)s.')
+
+
+class ComputeHostTaken(HVAgentError):
+    msg = ('Host %(host)s is already registered as compute node %(owner)s, '
+           'not %(node)s: another machine uses this host name, or this '
+           'one lost its identity file %(identity)s. Give it a unique '
+           '"[DEFAULT] host" or restore the file.')
+
+
 class InstanceInvalidState(HVAgentError):
     msg = ('Cannot %(action)s instance %(instance)s while vm_state=%(vm_state)s'
            ' task_state=%(task_state)s')

@@ -34,6 +34,7 @@ import time
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
+from agent import exception
 from agent import logs
 from agent import server_state
 from agent import systemd
@@ -42,6 +43,8 @@ LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
 EXIT_UNFINISHED = 75           # EX_TEMPFAIL, see the module docstring
+EXIT_REFUSED = 78              # EX_CONFIG: refused to start, restarting
+                               # will not help (RestartPreventExitStatus)
 
 
 def parse_config(argv, defaults=None):
@@ -297,7 +300,14 @@ def run(build_service, argv=None):
     status('%s: connecting to the message bus' % name)
     rpc.init()
     status('%s: setting up (hypervisor, database, recovery)' % name)
-    svc = build_service()
+    try:
+        svc = build_service()
+    except exception.HVAgentError as e:
+        # a refusal with its reason (e.g. this node belongs to another
+        # host): one clear line, no traceback; systemd sees the exit
+        LOG.error('%s cannot start: %s', name, exception.text(e))
+        status('%s: cannot start: %s' % (name, exception.text(e)))
+        return EXIT_REFUSED
     svc.start()
     if not svc.run_until_signalled():
         logging.shutdown()

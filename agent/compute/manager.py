@@ -81,6 +81,8 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         self.networking = networking
         self.report_callback = report_callback
         self._locks = locks.LockTable()
+        #: guests the DB never recorded, reported once (see recovery)
+        self.reported_unknown = set()
         self._build_slots = threading.BoundedSemaphore(
             CONF.compute.max_concurrent_builds)
         #: operation durations and builds in flight, for /metrics

@@ -14,8 +14,9 @@ settled, so no orphan domain, disk, port or DB row stays behind:
   * no task: the power state is synced; with
     ``resume_guests_state_on_host_boot`` an active instance whose guest is
     shut off (the host rebooted) has its networks wired and is powered on;
-  * a guest the hypervisor has but no live instance of this host owns is
-    handled per ``running_deleted_instance_action`` (reap, shutdown, log).
+  * a guest of an instance deleted on this host is handled per
+    ``running_deleted_instance_action`` (reap, shutdown, log); a guest the
+    database never recorded is reported and left alone.
 
 Retries run after the scan, outside the per-instance lock, because they go
 through the manager's operation machinery, which takes that lock itself.
@@ -169,18 +170,29 @@ class RecoveryMixin:
 
     # ------------------------------------------------------ unknown guests
     def handle_unknown_guests(self, ctxt, known=None):
-        """Guests of no live instance of this host: reap, shut down or log
-        them per ``running_deleted_instance_action``."""
+        """Guests of no live instance of this host. Those of an instance
+        deleted on this host are reaped, shut down or logged per
+        ``running_deleted_instance_action``; those the database never
+        recorded are reported once and never touched (they may be an
+        operator's own, or another agent's on a shared hypervisor)."""
         if known is None:
             known = {i.uuid for i in self.conductor.instances_get_by_host(
                 ctxt, host=self.host)}
         action = CONF.compute.running_deleted_instance_action
         for uuid in set(self.driver.list_guests()) - set(known):
-            if self._is_live(ctxt, uuid):
-                continue    # an instance made since the list, or another
-                            # host's (left alone: never reap what is owned)
-            LOG.warning('Guest %s has no instance (deleted or never '
-                        'recorded): %s', uuid, action)
+            try:
+                instance = self.conductor.instance_get(ctxt,
+                                                       instance_uuid=uuid)
+            except exception.InstanceNotFound:
+                if uuid not in self.reported_unknown:
+                    self.reported_unknown.add(uuid)
+                    LOG.warning('Guest %s is not an instance hvagent knows: '
+                                'left alone', uuid)
+                continue
+            if instance.vm_state != S.DELETED or instance.host != self.host:
+                continue    # built since the list, or another host's
+            LOG.warning('Guest %s of deleted instance %s still exists: %s',
+                        uuid, instance.name, action)
             with self._locks.hold(uuid), \
                     contextlib.suppress(exception.GuestNotFound):
                 if action == 'reap':
@@ -188,16 +200,3 @@ class RecoveryMixin:
                 elif action == 'shutdown':
                     self.driver.power_off(
                         uuid, timeout=CONF.compute.graceful_shutdown_timeout)
-
-    def _is_live(self, ctxt, uuid):
-        """True if ``uuid`` is an instance that is not deleted."""
-        try:
-            instance = self.conductor.instance_get(ctxt, instance_uuid=uuid)
-        except exception.InstanceNotFound:
-            return False
-        if instance.vm_state == S.DELETED:
-            return False
-        if instance.host != self.host:
-            LOG.warning('Guest %s runs here but its instance is on host '
-                        '%s: left alone', uuid, instance.host)
-        return True

@@ -70,9 +70,9 @@ opts = [
         choices=[('reap', 'destroy the guest and its disks'),
                  ('shutdown', 'power the guest off, keep it defined'),
                  ('log', 'only log it')],
-        help='What to do with a guest of this host that hvagent does not '
-             'know (its instance is deleted, or was never recorded), found '
-             'on start and by the power-state pass.'),
+        help='What to do with a guest whose instance was deleted on this '
+             'host, found on start and by the power-state pass. Guests the '
+             'database never recorded are only reported.'),
     cfg.BoolOpt(
         'resume_guests_state_on_host_boot', default=False,
         help='On start, power on the guests of instances that are active '

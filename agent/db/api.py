@@ -242,6 +242,9 @@ REPORTED_NODE_FIELDS = ('hypervisor_type', 'availability_zone', 'vcpus',
                         'free_disk_gb', 'cpu_load')
 
 
+IDENTITY_FILE = '<state_path>/compute_node_uuid'
+
+
 def compute_node_update(session, node):
     """Record a resource report; the usage columns stay the claims'."""
     row = session.scalar(sa.select(M.ComputeNode).where(
@@ -250,17 +253,17 @@ def compute_node_update(session, node):
         other = session.scalar(sa.select(M.ComputeNode).where(
             M.ComputeNode.host == node.host))
         if other is not None:
-            raise exception.HVAgentError(
-                'Host %s is already registered as compute node %s, not %s'
-                % (node.host, other.uuid, node.uuid))
+            raise exception.ComputeHostTaken(
+                host=node.host, owner=other.uuid, node=node.uuid,
+                identity=IDENTITY_FILE)
         row = M.ComputeNode(uuid=node.uuid, host=node.host, generation=0,
                             vcpus_used=0, memory_mb_used=0, local_gb_used=0,
                             running_vms=0)
         session.add(row)
     elif row.host != node.host:
-        raise exception.HVAgentError(
-            'Compute node %s belongs to host %s, not %s'
-            % (node.uuid, row.host, node.host))
+        raise exception.ComputeNodeHostMismatch(
+            node=node.uuid, owner=row.host, host=node.host,
+            identity=IDENTITY_FILE)
     for name in REPORTED_NODE_FIELDS:
         setattr(row, name, getattr(node, name))
     row.reported_at = M.utcnow()

@@ -38,22 +38,30 @@ class Deployment:
             sections.setdefault(section, {}).update(values)
         self.config = write_config(tmp_path / 'hvagent.conf', **sections)
         self.procs = {}
+        self.life_start = {}    # name -> log offset where this life began
 
-    def start(self, *names):
+    def start(self, *names, env=None):
+        """Start the services (all by default); ``env`` adds variables to
+        their environment (e.g. HVAGENT_FAILPOINTS). Logs are appended to,
+        so a restarted service's log keeps its earlier life."""
         for name in names or SERVICES:
-            log = open(self.tmp_path / ('%s.log' % name), 'w')
+            log = open(self.tmp_path / ('%s.log' % name), 'a')
+            self.life_start[name] = log.tell()
             self.procs[name] = subprocess.Popen(
                 [os.path.join(BIN, name), '--config-file', str(self.config)],
-                stdout=log, stderr=subprocess.STDOUT)
+                stdout=log, stderr=subprocess.STDOUT,
+                env=dict(os.environ, **(env or {})))
             if name == 'hvagent-conductor':
                 self.wait_log(name, 'started')
 
-    def log(self, name):
-        return (self.tmp_path / ('%s.log' % name)).read_text()
+    def log(self, name, this_life=False):
+        text = (self.tmp_path / ('%s.log' % name)).read_text()
+        return text[self.life_start.get(name, 0):] if this_life else text
 
     def wait_log(self, name, text, timeout=60):
+        """Wait until the service's current life logged ``text``."""
         deadline = time.monotonic() + timeout
-        while text not in self.log(name):
+        while text not in self.log(name, this_life=True):
             proc = self.procs[name]
             if proc.poll() is not None:
                 raise RuntimeError('%s exited %s:\n%s'

@@ -535,21 +535,21 @@ def test_sync_power_states(env):
 # ------------------------------------------- unknown guests, host boot, drift
 @pytest.mark.parametrize('action, left', [
     ('reap', None), ('shutdown', S.SHUTDOWN), ('log', S.RUNNING)])
-def test_guests_of_no_instance_are_handled_per_config(env, conf, action,  # noqa: F811
-                                                      left):
+def test_guests_of_deleted_instances_are_handled_per_config(
+        env, conf, action, left):  # noqa: F811
     mine = built(env)
-    deleted = built(env)                    # its row is gone, guest stays
-    env.conductor.instances.pop(deleted)
-    stray = str(uuid.uuid4())               # never recorded at all
+    deleted = built(env)            # deleted in the DB, its guest is not
+    env.conductor.get(deleted).update(vm_state=S.DELETED)
+    stray = str(uuid.uuid4())       # a guest the DB never recorded
     env.driver.spawn(manager_mod.virt_driver.GuestSpec(
         uuid=stray, name='stray', vcpus=1, memory_mb=1, root_gb=1))
     conf('running_deleted_instance_action', action)
     env.mgr.sync_power_states(ctxt())
-    for u in (deleted, stray):
-        if left is None:
-            assert u not in env.driver.list_guests()
-        else:
-            assert env.driver.get_info(u).power_state == left
+    if left is None:
+        assert deleted not in env.driver.list_guests()
+    else:
+        assert env.driver.get_info(deleted).power_state == left
+    assert env.driver.get_info(stray).power_state == S.RUNNING  # untouched
     assert env.driver.get_info(mine).power_state == S.RUNNING
 
 

@@ -1,0 +1,220 @@
+"""The compute agent killed (SIGKILL) in the middle of an operation, then
+started again: what it left half done is settled, nothing is orphaned.
+
+Real processes over real RabbitMQ (a private vhost): conductor and
+scheduler stay up; the compute agent runs the libvirt driver against the
+real libvirtd + QEMU (TCG) with the test guest. To die at a known moment
+the agent is started with ``HVAGENT_FAILPOINTS`` naming one point (see
+virt/failpoints.py): it blocks there, the test sees ``failpoint <name>
+reached`` in its log and sends SIGKILL, then starts the agent without the
+failpoint and checks the instance, the domain, the disks and the volume.
+"""
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import libvirt
+import pytest
+
+from agent import context
+from agent.objects import states as S
+from tests.functional import deployment
+from tests.functional import guest_image
+from tests.functional import libvirt_fixtures
+from tests.functional.test_libvirt_driver import remove_domains
+from virt.libvirt import designer
+
+pytestmark = pytest.mark.functional
+
+COMPUTE = 'hvagent-compute'
+VOLUME = '6c8d3a2e-0000-4000-8000-00000000a771'
+
+
+@pytest.fixture
+def cloud(tmp_path, vhost, rpc_client_transport):
+    libvirt_fixtures.require_libvirtd()
+    image = guest_image.ensure_image()
+    # QEMU runs as libvirt-qemu: the state must be where it may look
+    # (pytest's tmp_path is under a 0700 directory)
+    state = pathlib.Path(tempfile.mkdtemp(dir='/var/tmp', prefix='hvkill-'))
+    os.chmod(state, 0o755)
+    dep = deployment.Deployment(
+        tmp_path, vhost.url, 'sqlite:///%s' % (tmp_path / 'hv.sqlite'),
+        host='hvkill-%s' % vhost.name[-6:], extra={
+            'compute': {'compute_driver': 'libvirt',
+                        'instances_path': state / 'instances',
+                        'sync_power_state_interval': 0},
+            'libvirt': {'virt_type': 'qemu',
+                        'connection_uri': libvirt_fixtures.URI,
+                        'image_cache_path': state / 'images'},
+            'DEFAULT': {'state_path': state},
+        })
+    rpc_client_transport(vhost.url)
+    from agent import rpc
+    dep.conductor = rpc.ConductorAPI(timeout=60)
+    dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
+    dep.image, dep.uuids, dep.state = image, [], state
+    try:
+        dep.start('hvagent-conductor', 'hvagent-scheduler')
+        dep.wait_log('hvagent-scheduler', 'started')
+        start_agent(dep)
+        yield dep
+    finally:
+        codes = dep.stop()
+        remove_domains(dep.uuids)
+        shutil.rmtree(state, ignore_errors=True)
+    assert all(c == 0 for c in codes.values()), codes
+
+
+def start_agent(dep, failpoint=None):
+    """Start the agent; wait until it has reported (it serves then)."""
+    env = {'HVAGENT_FAILPOINTS': failpoint} if failpoint else None
+    dep.start(COMPUTE, env=env)
+    dep.wait_log(COMPUTE, 'started', timeout=120)
+
+
+def kill_at(dep, failpoint, request):
+    """Restart the agent armed with ``failpoint``, run ``request()``, wait
+    for the point and SIGKILL the agent there; then start it clean."""
+    dep.stop(COMPUTE)
+    start_agent(dep, failpoint)
+    result = request()
+    dep.wait_log(COMPUTE, 'failpoint %s reached' % failpoint, timeout=120)
+    assert dep.stop(COMPUTE, sig=signal.SIGKILL) == {COMPUTE: -9}
+    start_agent(dep)
+    return result
+
+
+def boot(dep, name):
+    img = dep.image
+    inst = dep.conductor.boot_instance(
+        dep.ctxt, name=name, flavor='m1.tiny', image_ref=img['disk'],
+        availability_zone=None, hints={}, metadata={}, networks=[],
+        options={'kernel_ref': img['kernel'], 'ramdisk_ref': img['ramdisk']})
+    dep.uuids.append(inst.uuid)
+    return inst.uuid
+
+
+def settle(dep, uuid, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        inst = dep.conductor.instance_show(dep.ctxt, ref=uuid)
+        if inst.task_state is None and inst.vm_state != S.BUILDING:
+            return inst
+        assert time.monotonic() < deadline, (inst, dep.log(COMPUTE)[-3000:])
+        time.sleep(0.1)
+
+
+def act(dep, uuid, action, **kw):
+    return dep.conductor.instance_action(
+        dep.ctxt, ref=uuid, action=action, volume_id=kw.get('volume_id'),
+        connection_info=kw.get('connection_info', {}))
+
+
+def domain_state(uuid):
+    """libvirt's state of the instance's domain, None if it has none."""
+    conn = libvirt.open(libvirt_fixtures.URI)
+    try:
+        return conn.lookupByName(designer.domain_name(uuid)).state()[0]
+    except libvirt.libvirtError:
+        return None
+    finally:
+        conn.close()
+
+
+def domains_of(uuid):
+    out = subprocess.run(['virsh', '-c', libvirt_fixtures.URI, 'list',
+                          '--all', '--name'], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return [d for d in out if d == designer.domain_name(uuid)]
+
+
+def instance_dir(dep, uuid):
+    return dep.state / 'instances' / uuid
+
+
+def active(dep, name):
+    uuid = boot(dep, name)
+    inst = settle(dep, uuid)
+    assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING), (
+        inst.fault and inst.fault.message)
+    return uuid
+
+
+# ---------------------------------------------------------------- tests
+def test_killed_between_define_and_start_ends_in_error_leaving_nothing(
+        cloud):
+    uuid = kill_at(cloud, 'libvirt.spawn.defined',
+                   lambda: boot(cloud, 'half-built'))
+    inst = settle(cloud, uuid)
+    assert (inst.vm_state, inst.power_state) == (S.ERROR, S.NOSTATE)
+    assert 'interrupted by agent restart' in inst.fault.message
+    assert domains_of(uuid) == []
+    assert not instance_dir(cloud, uuid).exists()
+
+
+def test_killed_after_the_guest_started_finishes_the_build(cloud):
+    uuid = kill_at(cloud, 'compute_build_and_run_instance.done',
+                   lambda: boot(cloud, 'nearly-built'))
+    inst = settle(cloud, uuid)
+    assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
+    assert domains_of(uuid) == [designer.domain_name(uuid)]  # one, not two
+    assert domain_state(uuid) == libvirt.VIR_DOMAIN_RUNNING
+
+
+def test_killed_mid_reboot_retries_it(cloud):
+    uuid = active(cloud, 'rebooted')
+    kill_at(cloud, 'compute_reboot_instance.start',
+            lambda: act(cloud, uuid, 'reboot_hard'))
+    inst = settle(cloud, uuid)
+    assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
+    actions = cloud.conductor.action_list(cloud.ctxt, ref=uuid)
+    reboots = [a for a in actions if 'reboot' in a.action]
+    assert len(reboots) == 2, actions     # the killed one and its retry
+
+
+def test_killed_mid_stop_retries_it(cloud):
+    uuid = active(cloud, 'stopped')
+    kill_at(cloud, 'compute_stop_instance.start',
+            lambda: act(cloud, uuid, 'stop'))
+    inst = settle(cloud, uuid)
+    assert (inst.vm_state, inst.power_state) == (S.STOPPED, S.SHUTDOWN)
+    assert domain_state(uuid) == libvirt.VIR_DOMAIN_SHUTOFF
+
+
+def test_killed_mid_attach_retries_it(cloud):
+    uuid = active(cloud, 'attached')
+    volume = cloud.state / 'volumes' / 'vol.qcow2'   # an allowed dir
+    volume.parent.mkdir()
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', str(volume),
+                    '16M'], check=True)
+    kill_at(cloud, 'compute_attach_volume.start',
+            lambda: act(cloud, uuid, 'attach_volume', volume_id=VOLUME,
+                        connection_info={'driver_volume_type': 'file',
+                                         'path': str(volume),
+                                         'format': 'qcow2'}))
+    inst = settle(cloud, uuid)
+    assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
+    [bdm] = inst.block_devices
+    assert (bdm.volume_id, bdm.status) == (VOLUME, 'attached')
+    blk = subprocess.run(['virsh', '-c', libvirt_fixtures.URI, 'domblklist',
+                          designer.domain_name(uuid)], capture_output=True,
+                         text=True, check=True).stdout
+    assert str(volume) in blk
+
+
+def test_killed_mid_delete_finishes_it(cloud):
+    uuid = active(cloud, 'deleted')
+    kill_at(cloud, 'compute_terminate_instance.start',
+            lambda: act(cloud, uuid, 'delete'))
+    deadline = time.monotonic() + 120
+    while any(i.uuid == uuid for i in cloud.conductor.instance_list(
+            cloud.ctxt, host=None, project_id=None)):
+        assert time.monotonic() < deadline, cloud.log(COMPUTE)[-3000:]
+        time.sleep(0.2)
+    assert domains_of(uuid) == []
+    assert not instance_dir(cloud, uuid).exists()

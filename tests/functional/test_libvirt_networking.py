@@ -57,6 +57,7 @@ from tests.functional import libvirt_fixtures
 from tests.functional.test_conductor_networks import Endpoints, call
 from tests.functional.test_libvirt_driver import flavor, remove_domains
 from tests.unit.fakes import FakeConductor, ctxt
+from virt.libvirt import designer
 from virt.libvirt import driver as libvirt_driver
 
 pytestmark = pytest.mark.functional
@@ -340,3 +341,51 @@ def test_two_guests_get_dhcp_addresses_and_ping_each_other(cloud):
     assert [t for t in privileged.nft_tables() if t[1] == 'hvagent'] == []
     info = privileged.link_info(cloud.uplink)      # never the uplink
     assert info is not None and info['master'] is None
+
+
+def test_host_boot_resumes_guests_after_wiring_their_networks(cloud):
+    """resume_guests_state_on_host_boot: after a "host reboot" (guest off,
+    bridge, dnsmasq and nftables gone) a new agent wires the network again
+    and powers the guest on; it gets its lease back and reaches the
+    gateway."""
+    a = str(uuidlib.uuid4())
+    ipam.allocate(cloud.engine, cloud.net_row, a, [cloud.groups['pingable']])
+    port, _, ip = port_of(cloud, a)
+    spawn(cloud, a, 'resume-a', ping=GATEWAY)
+    wait_console(cloud, a, IP_RE.findall, 'first lease', BOOT_TIMEOUT)
+
+    # the host goes down: the guest with it, and all of the host's wiring
+    subprocess.run(['virsh', '-c', libvirt_fixtures.URI, 'destroy',
+                    designer.domain_name(a)], check=True, capture_output=True)
+    cloud.agent.dhcp.stop(cloud.net.uuid)
+    privileged.link_del(cloud.bridge)
+    cloud.agent.firewall.remove()
+    assert not privileged.link_exists(cloud.bridge)
+
+    CONF.set_override('resume_guests_state_on_host_boot', True, 'compute')
+    try:
+        agent = vifs.HostNetworking(cloud.agent.conductor, HOST,
+                                    creates_devices=True)
+        mgr = manager_mod.ComputeManager(cloud.mgr.driver, cloud.conductor,
+                                         HOST, networking=agent)
+        mgr.init_host(ctxt())
+    finally:
+        CONF.clear_override('resume_guests_state_on_host_boot', 'compute')
+    inst = cloud.conductor.get(a)
+    assert (inst.vm_state, inst.task_state, inst.power_state) == (
+        S.ACTIVE, None, S.RUNNING)
+    assert model.tap_name(port) in privileged.links(master=cloud.bridge)
+    assert agent.dhcp.running(cloud.net.uuid)
+    ips = wait_console(cloud, a, lambda t: len(IP_RE.findall(t)) >= 2 and
+                       IP_RE.findall(t), 'the lease after resume',
+                       BOOT_TIMEOUT)
+    assert ips == [ip, ip]
+    assert guest_image.booted_uuids(console(cloud, a)) == [a, a]
+    start = console(cloud, a).rindex('hvagent-test-guest ip=')
+    last_pings(cloud, a, GATEWAY, start, 1, 'ok', 'resumed guest pings the '
+               'gateway')
+
+    cloud.conductor.get(a).update(task_state=S.DELETING)
+    mgr.terminate_instance(ctxt(), instance_uuid=a)
+    assert not privileged.link_exists(cloud.bridge)
+    assert not agent.dhcp.running(cloud.net.uuid)

@@ -45,6 +45,7 @@ from agent import rpc
 from agent.objects import states
 from tests import hostile
 from tests.functional import deployment
+from tests.functional import rabbit
 
 pytestmark = pytest.mark.functional
 
@@ -100,7 +101,6 @@ class Tally:
 @pytest.fixture(scope='module')
 def cloud(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('fuzz')
-    from tests.functional import rabbit
     vhost = rabbit.VHost()
     dep = deployment.Deployment(
         tmp, vhost.url, 'sqlite:///%s' % (tmp / 'hv.sqlite'),

@@ -126,6 +126,11 @@ class HypervisorUnavailable(VirtDriverError):
     msg = 'Hypervisor at %(uri)s is unavailable: %(reason)s'
 
 
+class HypervisorTimeout(VirtDriverError):
+    msg = ('Hypervisor at %(uri)s did not answer %(call)s within '
+           '%(seconds)ss (libvirtd hung or overloaded?)')
+
+
 class DuplicateName(HVAgentError):
     msg = 'An instance named %(name)s already exists in project %(project)s'
 

@@ -55,6 +55,12 @@ opts = [
         'connection_retry_seconds', default=60, min=0,
         help='How long an operation waits for libvirtd to come back when '
              'the connection is lost before it fails.'),
+    cfg.IntOpt(
+        'call_timeout', default=60, min=0,
+        help='Seconds one call to libvirtd may take before the operation '
+             'fails with a timeout (a hung or stopped libvirtd must not '
+             'hold the agent\'s threads); waits the operation asks for, '
+             'such as a graceful shutdown, come on top. 0 waits for ever.'),
 ]
 
 

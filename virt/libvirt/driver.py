@@ -41,6 +41,8 @@ GiB = 1 << 30
 #: root disk size when neither the flavor nor an image gives one
 BLANK_ROOT_BYTES = GiB
 DETACH_TIMEOUT = 30
+#: seconds a metrics scrape waits for the bulk stats of a slow libvirtd
+STATS_TIMEOUT = 5
 
 
 class LibvirtDriver(driver.ComputeDriver):
@@ -58,7 +60,8 @@ class LibvirtDriver(driver.ComputeDriver):
         self.instances_path = os.path.abspath(CONF.compute.instances_path)
         self.host = host_mod.Host(opts.connection_uri,
                                   event_callback=self._on_event,
-                                  retry_seconds=opts.connection_retry_seconds)
+                                  retry_seconds=opts.connection_retry_seconds,
+                                  call_timeout=opts.call_timeout)
         self.images = images.ImageCache(opts.image_cache_path,
                                         opts.image_download_timeout,
                                         local_dirs=opts.allowed_image_dirs)
@@ -104,11 +107,14 @@ class LibvirtDriver(driver.ComputeDriver):
     def _guest(self, uuid):
         return self.host.call(self.host.lookup, uuid)
 
-    def _do(self, uuid, method, *args):
+    def _do(self, uuid, method, *args, limit=None):
         """``Guest.<method>(*args)`` on a fresh lookup, retried once on a
-        new connection if libvirtd restarted under it."""
-        return self.host.call(
-            lambda: getattr(self.host.lookup(uuid), method)(*args))
+        new connection if libvirtd restarted under it, bounded by
+        ``[libvirt] call_timeout`` (or ``limit``)."""
+        def run():
+            return getattr(self.host.lookup(uuid), method)(*args)
+        run.__name__ = method
+        return self.host.call(run, limit=limit)
 
     def _dir(self, uuid, *parts):
         return os.path.join(self.instances_path, uuid, *parts)
@@ -202,7 +208,9 @@ class LibvirtDriver(driver.ComputeDriver):
         if timeout <= 0:
             return False
         self._do(uuid, 'shutdown')
-        return self._do(uuid, 'wait_for_state', states.SHUTDOWN, timeout)
+        return self._do(uuid, 'wait_for_state', states.SHUTDOWN, timeout,
+                        limit=self.host.call_timeout and
+                        timeout + self.host.call_timeout)
 
     def power_off(self, uuid, timeout=0):
         if not self._shutdown(uuid, timeout):
@@ -242,6 +250,11 @@ class LibvirtDriver(driver.ComputeDriver):
         if conn is None:
             raise exception.HypervisorUnavailable(
                 uri=self.host.uri, reason='not connected')
+        # a scrape must answer before Prometheus gives up on it
+        return host_mod.bounded(STATS_TIMEOUT, self.host.uri,
+                                self._guest_stats, conn)
+
+    def _guest_stats(self, conn):
         try:
             raw = [(d.UUIDString(), d, s) for d, s in
                    conn.getAllDomainStats(stats_mod.GROUPS)

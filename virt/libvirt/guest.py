@@ -76,9 +76,16 @@ class Guest:
         return bool(self.domain.isActive())
 
     def launch(self, paused=False):
-        """Start the (defined, stopped) domain."""
-        self.domain.createWithFlags(
-            libvirt.VIR_DOMAIN_START_PAUSED if paused else 0)
+        """Start the (defined, stopped) domain; one already running is
+        left alone (another start won the race, e.g. a call abandoned
+        while libvirtd hung that went through when it woke)."""
+        try:
+            self.domain.createWithFlags(
+                libvirt.VIR_DOMAIN_START_PAUSED if paused else 0)
+        except libvirt.libvirtError as e:
+            if (e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID or
+                    not self.is_active()):
+                raise
 
     def shutdown(self):
         """Ask the guest OS to power off (ACPI); returns at once."""

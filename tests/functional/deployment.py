@@ -85,3 +85,17 @@ class Deployment:
                 proc.kill()
                 codes[name] = proc.wait()
         return codes
+
+
+def settle(dep, uuid, timeout=30):
+    """The instance once its task is done (no task_state, not building),
+    through ``dep.conductor`` as ``dep.ctxt``; fails with the instance
+    and the end of the agent's log after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        inst = dep.conductor.instance_show(dep.ctxt, ref=uuid)
+        if inst.task_state is None and inst.vm_state != 'building':
+            return inst
+        assert time.monotonic() < deadline, (
+            inst, dep.log('hvagent-compute')[-3000:])
+        time.sleep(0.02)

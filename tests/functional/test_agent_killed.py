@@ -23,6 +23,7 @@ import pytest
 from agent import context
 from agent.objects import states as S
 from tests.functional import deployment
+from tests.functional.deployment import settle
 from tests.functional import guest_image
 from tests.functional import libvirt_fixtures
 from tests.functional.test_libvirt_driver import remove_domains
@@ -99,16 +100,6 @@ def boot(dep, name):
     return inst.uuid
 
 
-def settle(dep, uuid, timeout=120):
-    deadline = time.monotonic() + timeout
-    while True:
-        inst = dep.conductor.instance_show(dep.ctxt, ref=uuid)
-        if inst.task_state is None and inst.vm_state != S.BUILDING:
-            return inst
-        assert time.monotonic() < deadline, (inst, dep.log(COMPUTE)[-3000:])
-        time.sleep(0.1)
-
-
 def act(dep, uuid, action, **kw):
     return dep.conductor.instance_action(
         dep.ctxt, ref=uuid, action=action, volume_id=kw.get('volume_id'),
@@ -139,7 +130,7 @@ def instance_dir(dep, uuid):
 
 def active(dep, name):
     uuid = boot(dep, name)
-    inst = settle(dep, uuid)
+    inst = settle(dep, uuid, 120)
     assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING), (
         inst.fault and inst.fault.message)
     return uuid
@@ -150,7 +141,7 @@ def test_killed_between_define_and_start_ends_in_error_leaving_nothing(
         cloud):
     uuid = kill_at(cloud, 'libvirt.spawn.defined',
                    lambda: boot(cloud, 'half-built'))
-    inst = settle(cloud, uuid)
+    inst = settle(cloud, uuid, 120)
     assert (inst.vm_state, inst.power_state) == (S.ERROR, S.NOSTATE)
     assert 'interrupted by agent restart' in inst.fault.message
     assert domains_of(uuid) == []
@@ -160,7 +151,7 @@ def test_killed_between_define_and_start_ends_in_error_leaving_nothing(
 def test_killed_after_the_guest_started_finishes_the_build(cloud):
     uuid = kill_at(cloud, 'compute_build_and_run_instance.done',
                    lambda: boot(cloud, 'nearly-built'))
-    inst = settle(cloud, uuid)
+    inst = settle(cloud, uuid, 120)
     assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
     assert domains_of(uuid) == [designer.domain_name(uuid)]  # one, not two
     assert domain_state(uuid) == libvirt.VIR_DOMAIN_RUNNING
@@ -170,7 +161,7 @@ def test_killed_mid_reboot_retries_it(cloud):
     uuid = active(cloud, 'rebooted')
     kill_at(cloud, 'compute_reboot_instance.start',
             lambda: act(cloud, uuid, 'reboot_hard'))
-    inst = settle(cloud, uuid)
+    inst = settle(cloud, uuid, 120)
     assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
     actions = cloud.conductor.action_list(cloud.ctxt, ref=uuid)
     reboots = [a for a in actions if 'reboot' in a.action]
@@ -181,7 +172,7 @@ def test_killed_mid_stop_retries_it(cloud):
     uuid = active(cloud, 'stopped')
     kill_at(cloud, 'compute_stop_instance.start',
             lambda: act(cloud, uuid, 'stop'))
-    inst = settle(cloud, uuid)
+    inst = settle(cloud, uuid, 120)
     assert (inst.vm_state, inst.power_state) == (S.STOPPED, S.SHUTDOWN)
     assert domain_state(uuid) == libvirt.VIR_DOMAIN_SHUTOFF
 
@@ -197,7 +188,7 @@ def test_killed_mid_attach_retries_it(cloud):
                         connection_info={'driver_volume_type': 'file',
                                          'path': str(volume),
                                          'format': 'qcow2'}))
-    inst = settle(cloud, uuid)
+    inst = settle(cloud, uuid, 120)
     assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
     [bdm] = inst.block_devices
     assert (bdm.volume_id, bdm.status) == (VOLUME, 'attached')

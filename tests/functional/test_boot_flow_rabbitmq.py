@@ -17,6 +17,7 @@ from agent import exception
 from agent import rpc
 from agent.objects import states
 from tests.functional import deployment
+from tests.functional.deployment import settle
 
 VOLUME = str(uuid.UUID(int=7))
 
@@ -42,16 +43,6 @@ def cloud(tmp_path, vhost, rpc_client_transport):
     finally:
         codes = dep.stop()
     assert set(codes.values()) == {0}, codes
-
-
-def settle(dep, uuid_, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        inst = dep.conductor.instance_show(dep.ctxt, ref=uuid_)
-        if inst.task_state is None and inst.vm_state != states.BUILDING:
-            return inst
-        assert time.monotonic() < deadline, inst
-        time.sleep(0.02)
 
 
 def act(dep, ref, action, **kw):

@@ -34,7 +34,7 @@ from agent.objects import states
 from tests.functional import deployment
 from tests.functional import prometheus
 from tests.functional.private_broker import private_broker  # noqa: F401
-from tests.functional.test_boot_flow_rabbitmq import settle
+from tests.functional.deployment import settle
 
 pytestmark = pytest.mark.functional
 

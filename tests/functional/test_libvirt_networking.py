@@ -33,7 +33,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import types
 import uuid as uuidlib
 
@@ -55,7 +54,8 @@ from net import privileged
 from tests.functional import guest_image
 from tests.functional import libvirt_fixtures
 from tests.functional.test_conductor_networks import Endpoints, call
-from tests.functional.test_libvirt_driver import flavor, remove_domains
+from tests.functional.test_libvirt_driver import (
+    console, flavor, remove_domains, wait_console)
 from tests.unit.fakes import FakeConductor, ctxt
 from virt.libvirt import designer
 from virt.libvirt import driver as libvirt_driver
@@ -213,24 +213,6 @@ def spawn(cloud, uuid, name, ping):
     assert not faults, ' | '.join(f['message'] for f in faults)
     assert (inst.vm_state, inst.task_state, inst.power_state) == (
         S.ACTIVE, None, S.RUNNING)
-
-
-def console(cloud, uuid):
-    return cloud.mgr.get_console_output(ctxt(), instance_uuid=uuid,
-                                        tail_length=None)
-
-
-def wait_console(cloud, uuid, predicate, what, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        text = console(cloud, uuid)
-        result = predicate(text)
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail('%s: not seen within %ss; console ends:\n%s'
-                        % (what, timeout, text[-3000:]))
-        time.sleep(0.5)
 
 
 def pings(text, target):

@@ -114,7 +114,8 @@ _NEEDS = {'vlan': '802.1Q VLAN support (module 8021q, CONFIG_VLAN_8021Q)',
 # linux/netlink.h, rtnetlink.h, if_link.h, if_tun.h
 _NEWLINK, _DELLINK, _GETLINK, _SETLINK, _ERROR, _DONE = 16, 17, 18, 19, 2, 3
 _REQUEST, _ACK, _DUMP = 0x1, 0x4, 0x300
-_ADDRESS, _IFNAME, _MTU, _MASTER, _LINKINFO, _NS_FD = 1, 3, 4, 10, 18, 28
+_ADDRESS, _IFNAME, _MTU, _MASTER, _LINKINFO, _GROUP, _NS_FD = (
+    1, 3, 4, 10, 18, 27, 28)
 _TUNSETIFF, _TUNSETPERSIST, _IFF_TAP_NO_PI = 0x400454ca, 0x400454cb, 0x1002
 
 
@@ -235,12 +236,13 @@ def _link(buf, off, end, want=None):
         return raw.split(b'\0', 1)[0].decode() if raw else None
     index, flags = struct.unpack_from('=iI', buf, off + 20)
     a = _attrs(buf, off + 32, end, want)
-    mtu, master = (struct.unpack('=I', a[k])[0] if k in a else None
-                   for k in (_MTU, _MASTER))
+    mtu, master, group = (struct.unpack('=I', a[k])[0] if k in a else None
+                          for k in (_MTU, _MASTER, _GROUP))
     info = a.get(_LINKINFO, b'')
     return {'name': text(a.get(_IFNAME)), 'index': index, 'mtu': mtu,
             'kind': text(_attrs(info, 0, len(info)).get(1)),
             'master': master or None, 'up': bool(flags & 1),
+            'group': group or 0,
             'address': ':'.join('%02x' % b for b in a.get(_ADDRESS, b''))}
 
 
@@ -282,8 +284,8 @@ def _get(h, name, role=None):
 
 def link_info(name, netns=None):
     """``{'name', 'index', 'kind', 'master' (ifindex or None), 'mtu', 'up',
-    'address'}`` of link ``name``, None if there is none. ``kind`` is the
-    kernel's: 'tun' for a tap, None for a physical NIC."""
+    'address', 'group'}`` of link ``name``, None if there is none. ``kind``
+    is the kernel's: 'tun' for a tap, None for a physical NIC."""
     with _LOCK:
         return _get(_handle(netns), name)
 
@@ -315,10 +317,11 @@ def links(netns=None, kind=None, master=None):
 
 
 def link_set(name, netns=None, master=None, nomaster=False, up=None,
-             mtu=None, address=None, netns_move=None):
+             mtu=None, address=None, netns_move=None, group=None):
     """Change what is given, in one request. ``master``: a name or an
     ifindex; ``netns_move``: the namespace to move the link to."""
     attrs = [_name(name)] + ([_nla(_MTU, mtu)] if mtu else []) + (
+        [_nla(_GROUP, group)] if group is not None else []) + (
         [_nla(_ADDRESS, bytes.fromhex(address.replace(':', '')))]
         if address else [])
     with _LOCK:
@@ -351,6 +354,35 @@ def link_del(name, netns=None):
                 return False
             raise _fail(exc, 'delete link %s' % name) from None
     return True
+
+
+def link_discard(name, group, netns=None):
+    """Take ``name`` off its bridge, down, into link group ``group`` (to be
+    deleted with link_del_group), in one request; False if not there."""
+    with _LOCK:
+        try:
+            _rtnl(_handle(netns), _SETLINK, _ACK, _name(name),
+                  _nla(_MASTER, 0), _nla(_GROUP, group), up=False)
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
+                return False
+            raise _fail(exc, 'discard link %s' % name) from None
+    return True
+
+
+def link_del_group(group, netns=None):
+    """Delete every link in link group ``group`` (not 0) in one request:
+    the kernel unregisters them together and waits for one RCU grace
+    period for all. Uses a socket of its own and not the module lock, so
+    the other calls go on while the kernel waits."""
+    h = _Handle(netns, None)
+    try:
+        _rtnl(h, _DELLINK, _ACK, _nla(_GROUP, group))
+    except OSError as exc:
+        if exc.errno != errno.ENODEV:
+            raise _fail(exc, 'delete link group %d' % group) from None
+    finally:
+        h.close()
 
 
 # ------------------------------------------- creating links (pyroute2)

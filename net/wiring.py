@@ -24,7 +24,8 @@ concurrently, a port could be added to a bridge being deleted.
 
 Every step reads before it writes (a read or a change costs ~0.1 ms, a
 new tap ~0.3 ms, a delete ~20 ms: the kernel waits for an RCU grace
-period), so each call is idempotent and converges what it finds: plugging
+period; so a port's device is handed to ``net.reaper``, which deletes them
+in batches off the caller's path), so each call is idempotent and converges what it finds: plugging
 twice is plugging once, unplugging what is not there is a no-op, and a
 lost step (a crash between two of them) is redone by the next call. A
 call that fails deletes what it created itself, so a refused network
@@ -35,6 +36,7 @@ import threading
 
 from net import model
 from net import privileged
+from net import reaper
 
 NetError = privileged.NetError
 ZERO_MAC = '00:00:00:00:00:00'
@@ -78,6 +80,7 @@ class Wiring:
         self.netns = netns
         self._lock = threading.Lock()
         self._remotes = {}         # vxlan device -> remotes we appended
+        self.reaper = reaper.Reaper(netns)
 
     # ------------------------------------------------------------ public
     def ensure_network(self, network):
@@ -103,11 +106,17 @@ class Wiring:
                                        peer, peer_netns)['name']
 
     def unplug_port(self, network, port):
-        """Delete the port's device if there, then the bridge and its
-        uplink if no other port is left; True if the network went."""
+        """Take the port's device (if there) off the bridge and down, to be
+        deleted by the reaper; then delete the bridge and its uplink if no
+        other port is left. True if the network went."""
         with self._lock:
-            privileged.link_del(port.tap, self.netns)
+            self.reaper.discard(port.tap)
             return self._release(network)
+
+    def flush(self, timeout=30.0):
+        """Wait until the devices of the ports unplugged so far are
+        deleted (tests, shutdown); False on timeout."""
+        return self.reaper.flush(timeout)
 
     def networks_in_use(self):
         """{bridge: [ports]} of the ``brq`` bridges that have ports
@@ -124,6 +133,7 @@ class Wiring:
         bridges removed."""
         known = {network.bridge: network for network in known_networks}
         removed = []
+        self.reaper.kick()                  # devices a crash left discarded
         with self._lock:
             for bridge in self._bridges():
                 if bridge in known or self._ports(bridge):
@@ -181,7 +191,8 @@ class Wiring:
             spec = dict(kind='veth', peer=peer or 'eth0',
                         peer_netns=peer_netns, peer_address=port.mac,
                         mtu=network.mtu)
-        elif device is None:
+        elif device is None:              # libvirt makes it: the name free
+            self._get_or_add(created, port.tap, None, missing_ok=True)
             return bridge
         else:
             _bad(network, 'port %s: unknown device %r', port.id, device)
@@ -189,10 +200,17 @@ class Wiring:
                        network.mtu)
         return bridge
 
-    def _get_or_add(self, created, name, spec):
+    def _get_or_add(self, created, name, spec, missing_ok=False):
         """link_info of ``name``, created from ``spec`` (link_add keywords)
-        if it is not there and a spec is given."""
+        if it is not there and a spec is given. A device of that name still
+        waiting for the reaper is deleted first: plugged again, a port gets
+        a new one."""
         info = privileged.link_info(name, self.netns)
+        if info is not None and info['group'] == reaper.GROUP:
+            self.reaper.flush()
+            info = privileged.link_info(name, self.netns)
+        if info is None and missing_ok:
+            return None
         if info is None and spec:
             privileged.link_add(name, netns=self.netns, **spec)
             created.append(name)

@@ -63,6 +63,7 @@ class HostNetworking:
         self.device = None if creates_devices else 'tap'
         self.netns = netns
         self.wiring = net_wiring.Wiring(netns)
+        self.wiring.reaper.kick()   # port devices an earlier run discarded
         self.dhcp = net_dhcp.DhcpServer(
             os.path.join(CONF.state_path, 'dhcp'), netns)
         self.firewall = net_firewall.Firewall(netns)

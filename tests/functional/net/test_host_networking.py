@@ -86,6 +86,7 @@ def test_plug_wires_dhcp_and_firewall_and_unplug_removes_all(host):
         conn.execute(sa.delete(N.PortSecurityGroup))
         conn.execute(sa.delete(N.Port).where(N.Port.instance_uuid == uuids[0]))
     agent.unplug(ctxt, ports)
+    assert agent.wiring.flush()
     assert not privileged.link_exists(nics[0][0]['tap'], ns)
     assert privileged.link_exists(bridge, ns) and agent.dhcp.running(net_id)
     # and the last: nothing of ours is left

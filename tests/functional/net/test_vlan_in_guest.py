@@ -321,6 +321,7 @@ for (h, vid), port in PORTS.items():
     gone[h, vid] = WIRINGS[h].unplug_port(NETS[vid], port)
 left = []
 for h, ns in HOSTS.items():
+    WIRINGS[h].flush()
     names = sorted(links(ns))
     print('HVTEST links-%s %s' % (ns, ' '.join(names)))
     left += ['%s:%s' % (ns, n) for n in names if n not in ('lo', 'phys0')]

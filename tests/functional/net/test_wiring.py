@@ -19,6 +19,7 @@ import pytest
 
 from net import model
 from net import privileged
+from net import reaper
 from net import wiring
 
 pytestmark = pytest.mark.functional
@@ -110,10 +111,27 @@ def test_flat_guests_ping_through_the_bridge(make_netns):
     assert links(host).keys() == have.keys()
     assert ping(ga, b.ip)
     assert wires.unplug_port(net, a) is False      # b is still there
+    # its device is off the bridge and down at once, deleted soon after
+    old = privileged.link_info(a.tap, host)
+    assert old is None or (old['master'] is None and not old['up']
+                           and old['group'] == reaper.GROUP)
+    assert not ping(gb, a.ip, wait=1)
+    for _ in range(2):
+        wires.plug_port(net, a, device='veth', peer_netns=ga)
+        ip('addr', 'add', a.ip + '/24', 'dev', 'eth0', netns=ga)
+        ip('link', 'set', 'eth0', 'up', netns=ga)
+        assert ping(ga, b.ip, tries=3)
+        assert privileged.link_info(a.tap, host)['group'] == 0
+        # then plugged again while its old device still waits for the
+        # reaper: that one is deleted first and the port gets a new one
+        assert privileged.link_discard(a.tap, reaper.GROUP, host)
+    assert wires.unplug_port(net, a) is False
     assert wires.unplug_port(net, a) is False
     assert net.bridge in links(host)
     assert wires.unplug_port(net, b) is True       # the last port: torn down
     assert wires.unplug_port(net, b) is False
+    assert wires.flush()
+    assert wires.reaper.passes >= 1
     after = links(host)
     assert set(after) == before                    # phys0 stays, and only it
     assert 'master' not in after['phys0']
@@ -138,6 +156,7 @@ def test_tap_ports_and_libvirt_made_taps(make_netns):
     ip('link', 'set', b.tap, 'master', net.bridge, 'up', netns=host)
     assert wires.unplug_port(net, a) is False
     assert wires.unplug_port(net, b) is True
+    assert wires.flush()
     assert set(links(host)) == before
 
 
@@ -197,6 +216,7 @@ def test_vxlan_vnis_isolate_across_two_hosts(make_netns):
         for _ in range(2):
             wires[h].unplug_port(on(h, nets[vni]), p)
     for h, ns in hosts.items():
+        assert wires[h].flush()
         assert set(links(ns)) == before[h]             # no bridge/vxlan/veth
 
 
@@ -267,7 +287,29 @@ def test_cleanup_unused_keeps_known_and_busy_bridges(make_netns):
     for gone in (vx[10].bridge, 'vxlan-10', 'vxlan-11', 'brqforeign'):
         assert gone not in have
     assert wires.unplug_port(vx[12], busy) is True
+    assert wires.flush()
     assert set(links(host)) == {'lo'}
+
+
+def test_devices_left_discarded_by_a_crash_are_deleted(make_netns):
+    """A device in the reaper's link group (an agent killed before its
+    reaper ran) is deleted by the next agent's cleanup_unused."""
+    host = make_host(make_netns)
+    before = set(links(host))
+    wires = wiring.Wiring(netns=host)
+    net = network('flat')
+    ports = [port(net, '10.20.0.%d' % i) for i in (11, 12, 13)]
+    for p in ports:
+        wires.plug_port(net, p)
+    for p in ports[:2]:                      # what unplug does first, alone
+        assert privileged.link_discard(p.tap, reaper.GROUP, host)
+    restarted = wiring.Wiring(netns=host)
+    assert restarted.cleanup_unused(known_networks=[net]) == []
+    assert restarted.flush()
+    assert set(links(host)) == before | {net.bridge, ports[2].tap}
+    assert restarted.unplug_port(net, ports[2]) is True
+    assert restarted.flush()
+    assert set(links(host)) == before
 
 
 def test_concurrent_plugs_and_unplugs_end_clean(make_netns):
@@ -298,6 +340,7 @@ def test_concurrent_plugs_and_unplugs_end_clean(make_netns):
     for t in threads:
         t.join()
     assert not errors
+    assert wires.flush()
     assert set(links(host)) == before
     # pyroute2 0.9 opens a socket per thread: none may act outside `host`
     assert net.bridge not in links(None)

@@ -65,7 +65,8 @@ def demo(args):
         options=cli.boot_options(args))
     print('Booting %s (%s) flavor %s' % (inst.name, inst.uuid, args.flavor))
     inst = cli.wait_for(conductor, ctxt, inst.uuid, args.timeout,
-                        until=(states.ACTIVE, states.ERROR), echo=print)
+                        until=(states.ACTIVE, states.ERROR), echo=print,
+                        start=inst)
     if inst.vm_state == states.ERROR:
         print('Build failed: %s' % (inst.fault and inst.fault.message))
         return 1

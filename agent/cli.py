@@ -152,20 +152,22 @@ def _show(out, inst, as_json):
     out(cli_table.fields(rows))
 
 
-def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None):
+def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None,
+             start=None):
     """Follow the instance until its vm_state is in ``until`` with no task
     running; return it (None once deleted). ``echo`` gets a line for every
     new (vm_state, task_state, power_state). Each step is a long poll
-    (instance_wait) that returns as soon as the states change."""
+    (instance_wait) that returns as soon as the states change; ``start``,
+    the instance as the caller last read it, saves the first read."""
     deadline = time.monotonic() + timeout
-    now, step = None, None
+    now, step, inst = None, None, start
     while True:
         try:
-            if step is None:
-                inst = conductor.instance_show(ctxt, ref=uuid)
-            else:
+            if step is not None:
                 inst = conductor.instance_wait(ctxt, ref=uuid, seen=now,
                                                timeout=step)
+            elif inst is None:
+                inst = conductor.instance_show(ctxt, ref=uuid)
             new = [inst.vm_state, inst.task_state, inst.power_state]
         except exception.InstanceNotFound:
             inst, new = None, [states.DELETED, None, states.NOSTATE]
@@ -197,7 +199,8 @@ def run(args, conductor, ctxt, out=print):
             options=boot_options(args),
             security_groups=args.security_group)
         if args.wait and inst.vm_state != states.ERROR:
-            inst = wait_for(conductor, ctxt, inst.uuid, args.timeout)
+            inst = wait_for(conductor, ctxt, inst.uuid, args.timeout,
+                            start=inst)
         _show(out, inst, as_json)
         return 1 if inst.vm_state == states.ERROR else 0
     if cmd == 'list':

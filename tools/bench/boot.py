@@ -79,7 +79,7 @@ def boot_latencies(n):
             ctxt, name='bench-%d' % i, flavor='m1.tiny', image_ref=None,
             availability_zone=None, hints={}, metadata={}, networks=[])
         if inst.vm_state == states.BUILDING:
-            inst = cli.wait_for(conductor, ctxt, inst.uuid, 30)
+            inst = cli.wait_for(conductor, ctxt, inst.uuid, 30, start=inst)
         times.append((time.perf_counter() - t0) * 1e3)
         assert inst.vm_state == states.ACTIVE, inst.fault
         uuids.append(inst.uuid)

@@ -151,6 +151,32 @@ class ImageDownloadFailed(HVAgentError):
     msg = 'Download of image %(image)s failed: %(reason)s'
 
 
+class Conflict(HVAgentError):
+    msg = '%(what)s already exists'
+
+
+class ProjectNotFound(NotFound):
+    msg = 'Project %(project)s could not be found'
+
+
+class UserNotFound(NotFound):
+    msg = 'User %(user)s could not be found'
+
+
+class KeyPairNotFound(NotFound):
+    msg = 'Key pair %(name)s could not be found'
+
+
+class NotAuthenticated(HVAgentError):
+    """Bad credentials, or a token that is invalid, expired or revoked."""
+    msg = 'The request could not be authenticated: %(reason)s'
+
+
+class QuotaExceeded(HVAgentError):
+    msg = ('Quota exceeded for %(resource)s: requested %(requested)d, '
+           'in use %(in_use)d, limit %(limit)d')
+
+
 def text(exc):
     """The readable message of an exception, also for one raised remotely
     (oslo.messaging appends the remote traceback to ``str()`` of those)."""

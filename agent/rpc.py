@@ -337,6 +337,13 @@ class ConductorAPI(_Client):
             secgroup_create/rule_add/list (users), ports_bind,
             ports_get_by_host, ports_set_status (agents); boot_instance
             takes security_groups
+      1.2 - for hvagent-api (sent at 1.2, the older methods still at 1.1):
+            identity: project_create/show/list, user_create/list,
+            role_assign, auth_info, token_check, token_revoke, bootstrap;
+            instance_page (project/user scoped, limit + marker),
+            metadata_set; keypair_create/list/show/delete;
+            quota_show/quota_set; boot_instance and secgroup_create check
+            the project's quota (QuotaExceeded)
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -344,11 +351,15 @@ class ConductorAPI(_Client):
     def __getattr__(self, method):
         # Every conductor method is a call with keyword arguments only; the
         # server side checks them (see @expects), so the client stays thin.
-        if method.startswith('_') or method not in CONDUCTOR_METHODS:
+        if method.startswith('_') or method not in \
+                CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2:
             raise AttributeError(method)
         return functools.partial(self._call_method, method)
 
     def _call_method(self, method, ctxt, **kwargs):
+        if method in CONDUCTOR_METHODS_1_2:
+            return self.client.prepare(version='1.2').call(ctxt, method,
+                                                           **kwargs)
         return self._call(ctxt, method, **kwargs)
 
 
@@ -362,3 +373,9 @@ CONDUCTOR_METHODS = frozenset((
     'network_create', 'network_list', 'network_delete', 'port_list',
     'secgroup_create', 'secgroup_rule_add', 'secgroup_list',
     'ports_bind', 'ports_get_by_host', 'ports_set_status', 'host_list', 'action_list'))
+CONDUCTOR_METHODS_1_2 = frozenset((
+    'project_create', 'project_show', 'project_list', 'user_create',
+    'user_list', 'role_assign', 'auth_info', 'token_check', 'token_revoke',
+    'bootstrap', 'instance_page', 'metadata_set', 'keypair_create',
+    'keypair_list', 'keypair_show', 'keypair_delete', 'quota_show',
+    'quota_set'))

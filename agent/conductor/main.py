@@ -4,8 +4,12 @@ from oslo_config import cfg
 from agent import bus
 from agent import rpc
 from agent import service
+from agent.conductor import identity
+from agent.conductor import instances
+from agent.conductor import keypairs
 from agent.conductor import manager
 from agent.conductor import networks
+from agent.conductor import quota
 from agent.conductor import tasks
 from agent.db import migration
 from agent.db import session as db_session
@@ -28,7 +32,9 @@ def _build(engine, metrics):
     migration.upgrade(engine.url.render_as_string(hide_password=False))
     server = rpc.get_server('conductor', CONF.host, [
         manager.ConductorManager(engine), tasks.ComputeTaskManager(engine),
-        networks.NetworkManager(engine)])
+        networks.NetworkManager(engine), identity.IdentityManager(engine),
+        instances.InstanceManager(engine), keypairs.KeyPairManager(engine),
+        quota.QuotaManager(engine)])
     # a heartbeat only while the conductor serves its queue: cut off from
     # the message bus it shows down
     heartbeat = service.Periodic(

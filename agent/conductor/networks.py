@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from agent import exception
 from agent import rpc
+from agent.conductor import quota
 from agent.db import net_models as N
 from agent.db import session as db_session
 from agent.db import to_objects
@@ -135,6 +136,7 @@ class NetworkManager:
     @rpc.expects(name=NAME, description=f.String(nullable=True))
     def secgroup_create(self, ctxt, name, description):
         with self._session() as s:
+            quota.check(s, ctxt.project_id, {'security_groups': 1})
             row = N.SecurityGroup(uuid=str(uuidlib.uuid4()), name=name,
                                   project_id=ctxt.project_id or 'admin',
                                   description=description)

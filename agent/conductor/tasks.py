@@ -19,6 +19,7 @@ from agent.db import session as db_session
 from agent.db import to_objects
 from agent.conductor import ipam
 from agent.conductor import networks as net_api
+from agent.conductor import quota
 from agent.conductor import watch
 from agent.objects import fields as f
 from agent.objects import states
@@ -102,6 +103,7 @@ class ComputeTaskManager:
             group_ids = [net_api.secgroup_get(s, g).id
                          for g in security_groups]
             flavor_row = db.flavor_get_by_name(s, flavor)
+            quota.check_boot(s, ctxt.project_id, flavor_row)
             row = db.instance_create(
                 s, uuid=instance_uuid, name=name,
                 project_id=ctxt.project_id or 'admin',

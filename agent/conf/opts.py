@@ -5,8 +5,8 @@ The transport options oslo.messaging registers itself are listed under
 """
 from oslo_messaging import opts as messaging_opts
 
-from agent.conf import compute, conductor, database, default, fake_driver, \
-    libvirt, metrics, network, rabbit, scheduler
+from agent.conf import api, compute, conductor, database, default, \
+    fake_driver, libvirt, metrics, network, rabbit, scheduler
 
 TRANSPORT_OPTS = ('transport_url', 'rpc_response_timeout',
                   'executor_thread_pool_size', 'control_exchange')
@@ -17,6 +17,7 @@ def list_opts():
                  if o.name in TRANSPORT_OPTS]
     return [
         ('DEFAULT', default.opts + transport),
+        (api.group, api.opts),
         (compute.group, compute.opts),
         (conductor.group, conductor.opts),
         (database.group, database.opts),
@@ -25,5 +26,6 @@ def list_opts():
         (metrics.group, metrics.opts),
         (network.group, network.opts),
         (rabbit.group, rabbit.opts),
+        (api.quota_group, api.quota_opts),
         (scheduler.group, scheduler.opts),
     ]

@@ -226,3 +226,4 @@ class RoleAssignment(Base):
 
 # the networking tables share this metadata (imported last: it needs Base)
 from agent.db import net_models  # noqa: E402,F401
+from agent.db import api_models  # noqa: E402,F401

@@ -42,7 +42,8 @@ UNITS = sorted(u for u in os.listdir(UNIT_DIR) if u.endswith('.service'))
 # "Running under systemd", says why compute's is higher
 THRESHOLDS = {'hvagent-compute.service': 25,
               'hvagent-conductor.service': 15,
-              'hvagent-scheduler.service': 15}
+              'hvagent-scheduler.service': 15,
+              'hvagent-api.service': 15}
 WATCHDOG_USEC = 2_000_000
 
 
@@ -95,7 +96,7 @@ def unit_root(tmp_path_factory):
 
 def test_every_service_has_a_unit():
     assert UNITS == ['hvagent-%s.service' % s
-                     for s in ('compute', 'conductor', 'scheduler')]
+                     for s in ('api', 'compute', 'conductor', 'scheduler')]
 
 
 @pytest.mark.parametrize('unit', UNITS)

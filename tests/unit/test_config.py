@@ -61,13 +61,14 @@ def test_entry_points_resolve():
     scripts = {ep.name: ep for ep in importlib.metadata.entry_points(
         group='console_scripts') if ep.name.startswith(('hvagent', 'hvctl'))}
     assert set(scripts) == {'hvagent-compute', 'hvagent-conductor',
-                            'hvagent-scheduler', 'hvagent-allinone', 'hvctl'}
+                            'hvagent-scheduler', 'hvagent-allinone', 'hvctl',
+                            'hvagent-api'}
     for ep in scripts.values():
         assert callable(ep.load())
     assert type(virt_driver.load_driver('fake')).__name__ == 'FakeDriver'
     (opts,) = [ep for ep in importlib.metadata.entry_points(
         group='oslo.config.opts') if ep.name == 'hvagent']
     groups = [g if isinstance(g, str) else g.name for g, _ in opts.load()()]
-    assert groups == ['DEFAULT', 'compute', 'conductor', 'database',
+    assert groups == ['DEFAULT', 'api', 'compute', 'conductor', 'database',
                       'fake_driver', 'libvirt', 'metrics', 'network',
-                      'oslo_messaging_rabbit', 'scheduler']
+                      'oslo_messaging_rabbit', 'quota', 'scheduler']

@@ -1,0 +1,41 @@
+"""The FastAPI application: request ids, JSON errors, the routers."""
+import logging
+import re
+import time
+import uuid
+
+from fastapi import FastAPI, Request
+
+from agent.api import errors
+from agent.api.routes import auth, catalog, identity, keypairs, servers
+
+LOG = logging.getLogger(__name__)
+#: a caller's own X-Request-Id is kept when it looks like ours
+REQUEST_ID = re.compile(r'^req-[0-9a-f-]{36}$')
+
+
+def create_app():
+    app = FastAPI(
+        title='hvagent API', version='1.0',
+        description='Instances, identity, quotas and key pairs of an '
+                    'hvagent cloud. Every request but POST /v3/auth/tokens '
+                    'needs an X-Auth-Token header; every answer carries '
+                    'X-Request-Id; errors are {"error": {"code", '
+                    '"message"}}.')
+    errors.install(app)
+
+    @app.middleware('http')
+    async def request_id(request: Request, call_next):
+        given = request.headers.get('x-request-id', '')
+        rid = given if REQUEST_ID.match(given) else 'req-%s' % uuid.uuid4()
+        request.state.request_id = rid
+        start = time.monotonic()
+        response = await call_next(request)
+        response.headers['X-Request-Id'] = rid
+        LOG.info('%s %s %s %.1fms [%s]', request.method, request.url.path,
+                 response.status_code, (time.monotonic() - start) * 1e3, rid)
+        return response
+
+    for module in (auth, identity, servers, catalog, keypairs):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,101 @@
+"""hvagent-api: serve the REST API, or bootstrap the first admin.
+
+    hvagent-api [--config-file FILE]          serve on [api] bind_host:port
+    hvagent-api --bootstrap [--user admin] [--project admin]
+                [--password-file FILE]        make USER admin of PROJECT
+
+--bootstrap reads the password from --password-file, else from
+$HVAGENT_BOOTSTRAP_PASSWORD, else asks on the terminal; it is idempotent
+(run again it sets the password anew). Both talk to the conductor over
+RPC; neither opens the database.
+"""
+import argparse
+import getpass
+import logging
+import os
+import signal
+import sys
+
+import uvicorn
+from oslo_config import cfg
+
+from agent import context
+from agent import exception
+from agent import rpc
+from agent import service
+from agent import systemd
+from agent.api import app as app_mod
+from agent.api import deps
+from agent.api import policy
+from agent.api import tokens
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """Tells systemd READY once the socket listens."""
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets)
+        if self.started:
+            LOG.info('hvagent-api listening on %s:%s', CONF.api.bind_host,
+                     CONF.api.bind_port)
+            systemd.notify(READY=1, STATUS='hvagent-api is serving')
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(prog='hvagent-api',
+                                description=__doc__.split('\n\n')[0])
+    p.add_argument('--bootstrap', action='store_true',
+                   help='make --user admin of --project, then exit')
+    p.add_argument('--user', default='admin')
+    p.add_argument('--project', default='admin')
+    p.add_argument('--password-file', type=argparse.FileType('r'))
+    return p.parse_known_args(argv)
+
+
+def bootstrap(args):
+    if args.password_file:
+        password = args.password_file.read().rstrip('\n')
+    else:
+        password = os.environ.get('HVAGENT_BOOTSTRAP_PASSWORD') or \
+            getpass.getpass('Password for %s: ' % args.user)
+    if len(password) < 8:
+        print('hvagent-api: the password needs at least 8 characters',
+              file=sys.stderr)
+        return 2
+    out = deps.conductor().bootstrap(
+        context.RequestContext(), user=args.user, project=args.project,
+        password_hash=tokens.hash_password(password))
+    print('User %s (%s) is admin of project %s (%s)'
+          % (args.user, out['user_id'], args.project, out['project_id']))
+    return 0
+
+
+def serve():
+    tokens.load_key()           # refuse to start without a usable key
+    policy.enforcer()           # ... or with a broken policy file
+    config = uvicorn.Config(app_mod.create_app(), host=CONF.api.bind_host,
+                            port=CONF.api.bind_port, log_config=None,
+                            access_log=False, timeout_graceful_shutdown=30)
+    # uvicorn re-raises the SIGTERM it handled, with the handler found
+    # before it: make that one a no-op so a clean stop exits 0 like the
+    # other services
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    _Server(config).run()
+    return 0
+
+
+def main(argv=None):
+    args, rest = _parse(sys.argv[1:] if argv is None else argv)
+    service.parse_config(rest)
+    service.setup_logging()
+    rpc.init()
+    try:
+        return bootstrap(args) if args.bootstrap else serve()
+    except exception.HVAgentError as e:
+        LOG.error('hvagent-api: %s', exception.text(e))
+        return service.EXIT_REFUSED
+    finally:
+        rpc.cleanup()

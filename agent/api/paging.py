@@ -1,0 +1,36 @@
+"""Query parameters of list endpoints and paging of short lists."""
+from fastapi import Query
+from oslo_config import cfg
+
+from agent import exception
+
+CONF = cfg.CONF
+
+
+def limit_param(limit: int | None = Query(
+        None, ge=1, le=10000, description='at most this many items '
+        '(capped at [api] max_limit)')):
+    return min(limit or CONF.api.max_limit, CONF.api.max_limit)
+
+
+def marker_param(marker: str | None = Query(
+        None, min_length=1, max_length=64,
+        description='the id of the last item of the previous page')):
+    return marker
+
+
+def next_marker(items, limit, key):
+    """The marker of the next page, when this one is full."""
+    return key(items[-1]) if items and len(items) == limit else None
+
+
+def page(items, limit, marker, key):
+    """Page a list the conductor answers whole (it is short)."""
+    if marker is not None:
+        keys = [key(i) for i in items]
+        if marker not in keys:
+            raise exception.InvalidRPCPayload(
+                'marker %s matches no item' % marker)
+        items = items[keys.index(marker) + 1:]
+    items = items[:limit]
+    return items, next_marker(items, limit, key)

@@ -1,0 +1,89 @@
+"""Who may do what: oslo.policy rules, defaults here, overridable in
+``[api] policy_file`` (YAML, rule name: check string; absent: defaults;
+re-read when it changes).
+
+Credentials are the token's: ``roles`` (the caller's roles in the token's
+project), ``project_id``, ``user_id``. Targets carry the ``project_id`` and
+``user_id`` of the thing acted on (an instance's owner; for project-wide
+requests the project itself), ``role`` for role grants.
+
+The seed's five roles: admin may do everything in every project; itsec
+reads everything and may isolate (pause) any instance; project_manager
+adds users to the project, starts/stops/reboots/deletes its instances and
+reads it; netadmin manages the project's security groups and rules;
+developer (the default) boots and manages their own instances and reads
+the project.
+"""
+from oslo_config import cfg
+from oslo_policy import policy
+
+CONF = cfg.CONF
+_ENFORCER = None
+
+PM = '(role:project_manager and project_id:%(project_id)s)'
+OWNER = ('(role:developer and project_id:%(project_id)s and '
+         'user_id:%(user_id)s)')
+LIFECYCLE = 'rule:admin or %s or %s' % (PM, OWNER)
+
+RULES = {
+    'admin': 'role:admin',
+    'read_all': 'role:admin or role:itsec',
+    'project_reader': 'rule:read_all or project_id:%(project_id)s',
+    'grantable_role': "'developer':%(role)s or 'netadmin':%(role)s",
+    # instances
+    'server:create': 'rule:admin or role:developer',
+    'server:list': '@',
+    'server:list:all_projects': 'rule:read_all',
+    'server:show': 'rule:project_reader',
+    'server:actions': 'rule:project_reader',
+    'server:start': LIFECYCLE,
+    'server:stop': LIFECYCLE,
+    'server:reboot': LIFECYCLE,
+    'server:delete': LIFECYCLE,
+    'server:pause': 'rule:admin or role:itsec or %s' % OWNER,
+    'server:unpause': 'rule:admin or role:itsec or %s' % OWNER,
+    'server:console': 'rule:admin or role:itsec or %s or %s' % (PM, OWNER),
+    'server:metadata:set': 'rule:admin or %s' % OWNER,
+    # identity
+    'project:create': 'rule:admin',
+    'project:list:all': 'rule:read_all',
+    'project:show': 'rule:project_reader',
+    'user:create': 'rule:admin or (%s and rule:grantable_role)' % PM,
+    'user:list': 'rule:project_reader',
+    'role:assign': 'rule:admin or (%s and rule:grantable_role)' % PM,
+    'quota:show': 'rule:project_reader',
+    'quota:update': 'rule:admin',
+    # catalogue and networking
+    'flavor:list': '@',
+    'host:list': 'rule:read_all',
+    'network:list': '@',
+    'network:create': 'rule:admin',
+    'network:delete': 'rule:admin',
+    'secgroup:list': '@',
+    'secgroup:list:all_projects': 'rule:read_all',
+    'secgroup:create': 'rule:admin or role:netadmin',
+    'secgroup:rule_add': 'rule:admin or (role:netadmin and '
+                         'project_id:%(project_id)s)',
+    'keypair:manage': '@',      # a user's own key pairs, never another's
+}
+
+
+def enforcer():
+    """The process-wide enforcer (defaults + the policy file, if any)."""
+    global _ENFORCER
+    if _ENFORCER is None:
+        enf = policy.Enforcer(CONF, policy_file=CONF.api.policy_file)
+        enf.register_defaults([policy.RuleDefault(name, check)
+                               for name, check in RULES.items()])
+        enf.load_rules()    # a missing file: the defaults alone
+        _ENFORCER = enf
+    return _ENFORCER
+
+
+def reset():
+    global _ENFORCER
+    _ENFORCER = None
+
+
+def allowed(rule, target, creds):
+    return enforcer().enforce(rule, target, creds, do_raise=False)

@@ -1,0 +1,63 @@
+"""POST /v3/auth/tokens (log in), GET (who am I), DELETE (log out)."""
+import datetime
+
+from fastapi import APIRouter, Depends, Response
+
+from agent import context
+from agent import exception
+from agent.api import deps
+from agent.api import schemas
+from agent.api import tokens
+from oslo_config import cfg
+
+CONF = cfg.CONF
+router = APIRouter(prefix='/v3/auth', tags=['auth'])
+
+
+def _token(payload, user_name, project_name, roles):
+    return schemas.TokenOut(token=schemas.Token(
+        expires_at=datetime.datetime.fromtimestamp(payload['exp'],
+                                                   datetime.timezone.utc),
+        user=schemas.Ref(id=payload['user_id'], name=user_name),
+        project=schemas.Ref(id=payload['project_id'], name=project_name),
+        roles=roles))
+
+
+@router.post('/tokens', status_code=201, response_model=schemas.TokenOut,
+             responses={401: {'description': 'invalid credentials'}})
+def issue(body: schemas.TokenRequest, response: Response,
+          ctxt: context.RequestContext = Depends(deps.request_context)):
+    """Log in with a password; the token is in X-Subject-Token."""
+    info = deps.conductor().auth_info(ctxt, user=body.user,
+                                      project=body.project)
+    if not tokens.check_password(info['password_hash'], body.password):
+        raise exception.NotAuthenticated(reason='invalid credentials')
+    if not info['roles']:
+        raise exception.NotAuthenticated(
+            reason='user %s has no role in project %s'
+            % (body.user, body.project or '(any)'))
+    token, payload = tokens.issue(deps.signing_key(), info['user_id'],
+                                  info['project_id'], CONF.api.token_ttl)
+    response.headers['X-Subject-Token'] = token
+    return _token(payload, info['user_name'], info['project_name'],
+                  info['roles'])
+
+
+@router.get('/tokens', response_model=schemas.TokenOut)
+def show(caller: deps.Caller = deps.CALLER):
+    """The caller's own token: user, project, roles, expiry."""
+    project = deps.conductor().project_show(caller.ctxt,
+                                            ref=caller.project_id)
+    return _token(caller.payload, caller.user_name, project['name'],
+                  caller.roles)
+
+
+@router.delete('/tokens', status_code=204)
+def revoke(caller: deps.Caller = deps.CALLER):
+    """Revoke the caller's token (log out)."""
+    deps.conductor().token_revoke(
+        caller.ctxt, token_id=caller.payload['id'],
+        expires_at=datetime.datetime.fromtimestamp(
+            caller.payload['exp'], datetime.timezone.utc).replace(
+                tzinfo=None).isoformat())
+    return Response(status_code=204)

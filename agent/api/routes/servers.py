@@ -1,0 +1,139 @@
+"""Instances: boot, list, show, lifecycle actions, actions log, metadata,
+console. Another project's instance is 404 to whoever may not read it."""
+import uuid
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from agent import exception
+from agent.api import deps
+from agent.api import paging
+from agent.api import schemas
+
+router = APIRouter(prefix='/v1/servers', tags=['servers'])
+
+
+def server(inst):
+    return {'id': inst.uuid, 'name': inst.name, 'status': inst.vm_state,
+            'task_state': inst.task_state, 'power_state': inst.power_state,
+            'host': inst.host, 'flavor': inst.flavor.name,
+            'image': inst.image_ref, 'project_id': inst.project_id,
+            'user_id': inst.user_id, 'key_name': inst.key_name,
+            'metadata': inst.metadata, 'networks': inst.networks,
+            'fault': inst.fault and inst.fault.message,
+            'created_at': inst.created_at, 'launched_at': inst.launched_at}
+
+
+def fetch(caller, server_id, rule):
+    """The instance, if the caller may read it and then apply ``rule``."""
+    inst = deps.conductor().instance_show(caller.ctxt, ref=str(server_id))
+    owner = {'project_id': inst.project_id, 'user_id': inst.user_id}
+    if not caller.can('server:show', **owner):
+        raise exception.InstanceNotFound(instance=server_id)
+    caller.check(rule, **owner)
+    return inst
+
+
+@router.post('', status_code=202, response_model=schemas.ServerOut)
+def create(body: schemas.ServerCreate, caller: deps.Caller = deps.CALLER):
+    """Boot an instance in the caller's project (quota checked)."""
+    caller.check('server:create')
+    req = body.server
+    options = {'config_drive': req.config_drive}
+    if req.user_data is not None:
+        options['user_data'] = req.user_data
+    if req.key_name:
+        key = deps.conductor().keypair_show(
+            caller.ctxt, user_id=caller.user_id, name=req.key_name)
+        options.update(key_name=req.key_name, key_data=key['public_key'],
+                       config_drive=True)
+    inst = deps.conductor().boot_instance(
+        caller.ctxt, name=req.name, flavor=req.flavor, image_ref=req.image,
+        availability_zone=None, hints={'same_host': [], 'different_host': []},
+        metadata=req.metadata, networks=req.networks, options=options,
+        security_groups=req.security_groups)
+    return {'server': server(inst)}
+
+
+@router.get('', response_model=schemas.Servers)
+def index(caller: deps.Caller = deps.CALLER,
+          all_projects: bool = Query(False, description='admin and itsec: '
+                                     'every project'),
+          limit: int = Depends(paging.limit_param),
+          marker: uuid.UUID | None = Query(None)):
+    caller.check('server:list')
+    project = caller.project_id
+    if all_projects:
+        caller.check('server:list:all_projects')
+        project = None
+    items = deps.conductor().instance_page(
+        caller.ctxt, project_id=project, user_id=None, limit=limit,
+        marker=marker and str(marker))
+    return {'servers': [server(i) for i in items],
+            'next_marker': paging.next_marker(items, limit,
+                                              lambda i: i.uuid)}
+
+
+@router.get('/{server_id}', response_model=schemas.ServerOut)
+def show(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+    return {'server': server(fetch(caller, server_id, 'server:show'))}
+
+
+def _act(caller, server_id, action, rule):
+    inst = fetch(caller, server_id, rule)
+    return {'server': server(deps.conductor().instance_action(
+        caller.ctxt, ref=inst.uuid, action=action, volume_id=None,
+        connection_info={}))}
+
+
+@router.delete('/{server_id}', status_code=202,
+               response_model=schemas.ServerOut)
+def delete(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+    return _act(caller, server_id, 'delete', 'server:delete')
+
+
+@router.post('/{server_id}/action', status_code=202,
+             response_model=schemas.ServerOut)
+def action(server_id: uuid.UUID, body: schemas.Action,
+           caller: deps.Caller = deps.CALLER):
+    """start, stop, reboot, reboot_hard, pause, unpause."""
+    rule = 'server:%s' % body.action.replace('_hard', '')
+    return _act(caller, server_id, body.action, rule)
+
+
+@router.get('/{server_id}/actions', response_model=schemas.Actions)
+def actions(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+    """Every request made on the instance: who, what, when, result."""
+    inst = fetch(caller, server_id, 'server:actions')
+    return {'actions': [a.as_dict() for a in deps.conductor().action_list(
+        caller.ctxt, ref=inst.uuid)]}
+
+
+@router.get('/{server_id}/metadata', response_model=schemas.Metadata)
+def metadata(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+    return {'metadata': fetch(caller, server_id, 'server:show').metadata}
+
+
+@router.put('/{server_id}/metadata/{key}', response_model=schemas.Metadata)
+def metadata_set(server_id: uuid.UUID, body: schemas.MetaValue,
+                 key: str = Path(min_length=1, max_length=255),
+                 caller: deps.Caller = deps.CALLER):
+    inst = fetch(caller, server_id, 'server:metadata:set')
+    return {'metadata': deps.conductor().metadata_set(
+        caller.ctxt, instance_uuid=inst.uuid, key=key, value=body.value)}
+
+
+@router.delete('/{server_id}/metadata/{key}', response_model=schemas.Metadata)
+def metadata_delete(server_id: uuid.UUID,
+                    key: str = Path(min_length=1, max_length=255),
+                    caller: deps.Caller = deps.CALLER):
+    inst = fetch(caller, server_id, 'server:metadata:set')
+    return {'metadata': deps.conductor().metadata_set(
+        caller.ctxt, instance_uuid=inst.uuid, key=key, value=None)}
+
+
+@router.get('/{server_id}/console', response_model=schemas.Console)
+def console(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER,
+            length: int | None = Query(None, ge=1, le=10000)):
+    inst = fetch(caller, server_id, 'server:console')
+    return {'output': deps.conductor().console_output(
+        caller.ctxt, ref=inst.uuid, length=length)}

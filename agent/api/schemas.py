@@ -1,0 +1,271 @@
+"""Request and response bodies. The same models validate requests and
+describe them in /openapi.json. Strings are bounded as the conductor's
+``@expects`` bounds them, so what passes here passes there."""
+import datetime
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ROLE = Literal['admin', 'itsec', 'project_manager', 'netadmin', 'developer']
+Name = Field(min_length=1, max_length=255, pattern=r'^[^\x00-\x1f\x7f]+$')
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+
+
+# ------------------------------------------------------------- identity
+class TokenRequest(Strict):
+    user: str = Field(min_length=1, max_length=255)
+    password: str = Field(min_length=1, max_length=1024)
+    project: str | None = Field(None, min_length=1, max_length=255,
+                                description='name or id; default: the '
+                                'first project the user has a role in')
+
+
+class Ref(BaseModel):
+    id: str
+    name: str
+
+
+class Token(BaseModel):
+    expires_at: datetime.datetime
+    user: Ref
+    project: Ref
+    roles: list[str]
+
+
+class TokenOut(BaseModel):
+    token: Token
+
+
+class ProjectIn(Strict):
+    name: str = Name
+    description: str | None = Field(None, max_length=65535)
+
+
+class Project(BaseModel):
+    id: str
+    name: str
+    description: str | None = None
+    enabled: bool
+
+
+class ProjectOut(BaseModel):
+    project: Project
+
+
+class Projects(BaseModel):
+    projects: list[Project]
+    next_marker: str | None = None
+
+
+class UserIn(Strict):
+    name: str = Name
+    password: str = Field(min_length=8, max_length=1024)
+    role: ROLE = 'developer'
+
+
+class User(BaseModel):
+    id: str
+    name: str
+    enabled: bool
+    roles: list[str] = []
+
+
+class UserOut(BaseModel):
+    user: User
+
+
+class Users(BaseModel):
+    users: list[User]
+    next_marker: str | None = None
+
+
+class QuotaItem(BaseModel):
+    limit: int
+    in_use: int
+
+
+class Quotas(BaseModel):
+    quotas: dict[str, QuotaItem]
+
+
+class QuotaUpdate(Strict):
+    instances: int | None = Field(None, ge=-1, le=2**31 - 1)
+    cores: int | None = Field(None, ge=-1, le=2**31 - 1)
+    ram: int | None = Field(None, ge=-1, le=2**31 - 1)
+    security_groups: int | None = Field(None, ge=-1, le=2**31 - 1)
+
+
+# ------------------------------------------------------------ instances
+class ServerIn(Strict):
+    name: str = Name
+    flavor: str = Name
+    image: str | None = Field(None, min_length=1, max_length=1024)
+    networks: list[str] = Field([], max_length=16)
+    security_groups: list[str] = Field([], max_length=16)
+    metadata: dict[str, str] = Field({}, max_length=128)
+    key_name: str | None = Field(None, min_length=1, max_length=255)
+    user_data: str | None = Field(None, max_length=65535)
+    config_drive: bool = False
+
+
+class ServerCreate(Strict):
+    server: ServerIn
+
+
+class Server(BaseModel):
+    id: uuid.UUID
+    name: str
+    status: str
+    task_state: str | None
+    power_state: str
+    host: str | None
+    flavor: str
+    image: str | None
+    project_id: str
+    user_id: str
+    key_name: str | None
+    metadata: dict[str, str | None]
+    networks: list[str]
+    fault: str | None
+    created_at: datetime.datetime | None
+    launched_at: datetime.datetime | None
+
+
+class ServerOut(BaseModel):
+    server: Server
+
+
+class Servers(BaseModel):
+    servers: list[Server]
+    next_marker: uuid.UUID | None = None
+
+
+class Action(Strict):
+    action: Literal['start', 'stop', 'reboot', 'reboot_hard', 'pause',
+                    'unpause']
+
+
+class InstanceAction(BaseModel):
+    action: str
+    request_id: str
+    user_id: str | None
+    project_id: str | None
+    start_time: datetime.datetime | None
+    finish_time: datetime.datetime | None
+    result: str | None
+    message: str | None
+
+
+class Actions(BaseModel):
+    actions: list[InstanceAction]
+
+
+class Metadata(BaseModel):
+    metadata: dict[str, str | None]
+
+
+class MetaValue(Strict):
+    value: str = Field(max_length=255)
+
+
+class Console(BaseModel):
+    output: str
+
+
+# --------------------------------------------------- catalogue, networking
+class Flavor(BaseModel):
+    name: str
+    vcpus: int
+    memory_mb: int
+    root_gb: int
+
+
+class Flavors(BaseModel):
+    flavors: list[Flavor]
+    next_marker: str | None = None
+
+
+class Host(BaseModel):
+    host: str
+    binary: str
+    up: bool
+    disabled: bool
+    vcpus: int | None = None
+    vcpus_used: int | None = None
+    memory_mb: int | None = None
+    memory_mb_used: int | None = None
+    running_vms: int | None = None
+
+
+class Hosts(BaseModel):
+    hosts: list[Host]
+
+
+class SecurityGroupIn(Strict):
+    name: str = Name
+    description: str | None = Field(None, max_length=255)
+
+
+class RuleIn(Strict):
+    direction: Literal['ingress', 'egress'] = 'ingress'
+    protocol: Literal['tcp', 'udp', 'icmp'] | None = None
+    port_range_min: int | None = Field(None, ge=1, le=65535)
+    port_range_max: int | None = Field(None, ge=1, le=65535)
+    remote_ip_prefix: str | None = Field(None, max_length=64)
+
+
+class Rule(BaseModel):
+    id: uuid.UUID
+    direction: str
+    protocol: str | None
+    port_range_min: int | None
+    port_range_max: int | None
+    remote_ip_prefix: str | None
+
+
+class SecurityGroup(BaseModel):
+    id: uuid.UUID
+    name: str
+    project_id: str
+    description: str | None
+    rules: list[Rule]
+
+
+class SecurityGroupOut(BaseModel):
+    security_group: SecurityGroup
+
+
+class SecurityGroups(BaseModel):
+    security_groups: list[SecurityGroup]
+    next_marker: uuid.UUID | None = None
+
+
+# ------------------------------------------------------------ key pairs
+class KeyPairIn(Strict):
+    name: str = Field(min_length=1, max_length=255,
+                      pattern=r'^[A-Za-z0-9_.@-]+$')
+    public_key: str | None = Field(None, min_length=1, max_length=16384,
+                                   description='OpenSSH public key to '
+                                   'import; absent: one is generated')
+
+
+class KeyPair(BaseModel):
+    name: str
+    fingerprint: str
+    public_key: str
+    created_at: datetime.datetime | None = None
+    private_key: str | None = Field(None, description='only in the answer '
+                                    'that generated the pair')
+
+
+class KeyPairOut(BaseModel):
+    keypair: KeyPair
+
+
+class KeyPairs(BaseModel):
+    keypairs: list[KeyPair]
+    next_marker: str | None = None

@@ -1,0 +1,98 @@
+"""Tokens: ``<payload>.<signature>``, both base64url; the payload is JSON
+``{"id", "user_id", "project_id", "exp"}`` and the signature its
+HMAC-SHA256 under the key in ``[api] token_key_file``. A token is valid
+until ``exp`` unless the conductor recorded its revocation. Passwords are
+hashed with argon2id (argon2-cffi's defaults)."""
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+
+import argon2
+from oslo_config import cfg
+
+from agent import exception
+
+CONF = cfg.CONF
+KEY_BYTES = 32
+_HASHER = argon2.PasswordHasher()   # argon2id
+
+
+def hash_password(password):
+    return _HASHER.hash(password)
+
+
+def check_password(password_hash, password):
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (argon2.exceptions.VerificationError,
+            argon2.exceptions.InvalidHashError):
+        return False
+
+
+def load_key(path=None):
+    """The signing key, created (mode 0600) on first use."""
+    path = path or CONF.api.token_key_file
+    try:
+        with open(path, 'rb') as f:
+            key = f.read()
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        key = secrets.token_bytes(KEY_BYTES)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:     # another API process won the race
+            return load_key(path)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(key)
+    if len(key) < KEY_BYTES:
+        raise exception.HVAgentError('token key %s is shorter than %d bytes'
+                                     % (path, KEY_BYTES))
+    return key
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+
+
+def _unb64(text):
+    return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
+
+
+def issue(key, user_id, project_id, ttl, now=None):
+    """A new token and its payload."""
+    payload = {'id': secrets.token_hex(16), 'user_id': user_id,
+               'project_id': project_id,
+               'exp': int((now or time.time()) + ttl)}
+    body = _b64(json.dumps(payload, sort_keys=True).encode())
+    return body + '.' + _sign(key, body), payload
+
+
+def _sign(key, body):
+    return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+
+
+def verify(key, token, now=None):
+    """The payload of a well-signed, unexpired token; else
+    NotAuthenticated saying why."""
+    body, sep, signature = (token or '').partition('.')
+    if not sep or not hmac.compare_digest(
+            _sign(key, body).encode(), signature.encode('utf-8', 'replace')):
+        raise exception.NotAuthenticated(reason='token is malformed or '
+                                         'not signed by this cloud')
+    try:
+        payload = json.loads(_unb64(body))
+        exp = int(payload['exp'])
+        if not all(isinstance(payload[k], str)
+                   for k in ('id', 'user_id', 'project_id')):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise exception.NotAuthenticated(reason='token is malformed') \
+            from None
+    if exp <= (now or time.time()):
+        raise exception.NotAuthenticated(reason='token expired')
+    return payload

@@ -1,0 +1,48 @@
+"""[api] options of hvagent-api (the REST front door) and [quota] defaults."""
+from oslo_config import cfg
+
+group = cfg.OptGroup('api', title='REST API options (hvagent-api)')
+quota_group = cfg.OptGroup('quota', title='Default per-project quotas '
+                           '(checked by the conductor at boot and create)')
+
+opts = [
+    cfg.HostAddressOpt(
+        'bind_host', default='127.0.0.1',
+        help='Address hvagent-api listens on.'),
+    cfg.PortOpt(
+        'bind_port', default=8774,
+        help='TCP port hvagent-api listens on.'),
+    cfg.IntOpt(
+        'token_ttl', default=3600, min=60, max=7 * 86400,
+        help='Seconds a token issued by POST /v3/auth/tokens stays valid.'),
+    cfg.StrOpt(
+        'token_key_file', default='$state_path/api_token.key',
+        help='File holding the HMAC key that signs tokens (created with '
+             'mode 0600 if missing). Every hvagent-api of one cloud must '
+             'share it.'),
+    cfg.StrOpt(
+        'policy_file', default='/etc/hvagent/policy.yaml',
+        help='YAML file whose rules override the built-in policy defaults '
+             '(rule name: oslo.policy check string). Missing: defaults only.'),
+    cfg.IntOpt(
+        'max_limit', default=1000, min=1,
+        help='Largest page a list request may ask for with ?limit=.'),
+]
+
+quota_opts = [
+    cfg.IntOpt('instances', default=10, min=-1,
+               help='Instances per project (-1: unlimited).'),
+    cfg.IntOpt('cores', default=20, min=-1,
+               help='vCPUs of all instances per project (-1: unlimited).'),
+    cfg.IntOpt('ram', default=51200, min=-1,
+               help='MB of RAM of all instances per project (-1: unlimited).'),
+    cfg.IntOpt('security_groups', default=10, min=-1,
+               help='Security groups per project (-1: unlimited).'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+    conf.register_group(quota_group)
+    conf.register_opts(quota_opts, group=quota_group)

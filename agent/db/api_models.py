@@ -1,0 +1,28 @@
+"""Tables of the REST API's concerns the conductor keeps: per-project quota
+limits and revoked tokens (projects, users, roles and key pairs are in
+models.py since 0001). Change them only together with a new migration."""
+import datetime
+
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agent.db.models import Base
+
+
+class Quota(Base):
+    """A project's limit for one resource; no row: the [quota] default."""
+    __tablename__ = 'quotas'
+    __table_args__ = (UniqueConstraint('project_id', 'resource',
+                                       name='uniq_quotas0project0resource'),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(32))
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class RevokedToken(Base):
+    """A token revoked before it expired; purged once it has expired."""
+    __tablename__ = 'revoked_tokens'
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime,
+                                                          index=True)

@@ -1,0 +1,103 @@
+"""A whole cloud behind hvagent-api for HTTP tests: conductor, scheduler,
+compute agent (fake driver) and hvagent-api as real processes on a private
+RabbitMQ vhost (deployment.Deployment), the first admin bootstrapped, and
+a small HTTP client that logs in as anyone."""
+import os
+import socket
+import subprocess
+import time
+
+import requests
+
+from tests.functional import deployment
+from tests.functional import rabbit
+
+SERVICES = deployment.SERVICES + ('hvagent-api',)
+PASSWORD = 'correct horse battery'
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    """requests against the API, as the user whose token it holds."""
+
+    def __init__(self, url, token=None):
+        self.url, self.token = url, token
+        self.http = requests.Session()
+
+    def call(self, method, path, **kw):
+        headers = kw.pop('headers', {})
+        if self.token:
+            headers['X-Auth-Token'] = self.token
+        return self.http.request(method, self.url + path, headers=headers,
+                                 timeout=60, **kw)
+
+    def ok(self, method, path, status=(200, 201, 202, 204), **kw):
+        r = self.call(method, path, **kw)
+        assert r.status_code in ((status,) if isinstance(status, int)
+                                 else status), (method, path, r.status_code,
+                                                r.text)
+        return r.json() if r.content else None
+
+
+class ApiCloud:
+    def __init__(self, tmp_path, db_url=None, quota=None):
+        self.vhost = rabbit.VHost()
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        extra = {'api': {'bind_port': self.port,
+                         'policy_file': tmp_path / 'policy.yaml'},
+                 'quota': quota or {}}
+        self.dep = deployment.Deployment(
+            tmp_path, self.vhost.url,
+            db_url or 'sqlite:///%s' % (tmp_path / 'hv.sqlite'), extra=extra)
+
+    def start(self):
+        self.dep.start(*SERVICES)
+        self.dep.wait_log('hvagent-api', 'listening on')
+        subprocess.run(
+            [os.path.join(deployment.BIN, 'hvagent-api'), '--config-file',
+             str(self.dep.config), '--bootstrap'], check=True, timeout=60,
+            env=dict(os.environ, HVAGENT_BOOTSTRAP_PASSWORD=PASSWORD),
+            capture_output=True)
+        self.admin = self.login('admin')
+        deadline = time.monotonic() + 60
+        while {h['binary'] for h in self.admin.ok('GET', '/v1/hosts')['hosts']
+               if h['up']} != set(deployment.SERVICES):
+            assert time.monotonic() < deadline, self.dep.log(
+                'hvagent-compute')
+            time.sleep(0.2)
+        return self
+
+    def login(self, user, password=PASSWORD, project=None):
+        r = requests.post(self.url + '/v3/auth/tokens', timeout=60, json={
+            'user': user, 'password': password, 'project': project})
+        assert r.status_code == 201, r.text
+        return Client(self.url, r.headers['X-Subject-Token'])
+
+    def add_user(self, project_id, name, role):
+        self.admin.ok('POST', '/v3/projects/%s/users' % project_id, json={
+            'name': name, 'password': PASSWORD, 'role': role})
+        return self.login(name, project=project_id)
+
+    def stop(self):
+        try:
+            return self.dep.stop()
+        finally:
+            self.vhost.delete()
+
+
+def wait_status(client, server_id, until=('active', 'error', 'stopped',
+                                          'paused'), timeout=30):
+    """The server once its task is done and its status is in ``until``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        srv = client.ok('GET', '/v1/servers/%s' % server_id)['server']
+        if srv['task_state'] is None and srv['status'] in until:
+            return srv
+        assert time.monotonic() < deadline, srv
+        time.sleep(0.05)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 
+import pytest
 import requests
 
 from tests.functional import deployment
@@ -101,3 +102,16 @@ def wait_status(client, server_id, until=('active', 'error', 'stopped',
             return srv
         assert time.monotonic() < deadline, srv
         time.sleep(0.05)
+
+
+@pytest.fixture(scope='session')
+def api_cloud(tmp_path_factory):
+    """One cloud behind hvagent-api for every HTTP test of the session
+    (starting and stopping one costs ~30 s); tests make their own
+    projects and users in it."""
+    c = ApiCloud(tmp_path_factory.mktemp('api-cloud'))
+    try:
+        yield c.start()
+    finally:
+        codes = c.stop()
+    assert set(codes.values()) == {0}, codes

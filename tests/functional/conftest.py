@@ -3,6 +3,7 @@ import pytest
 
 from agent import rpc
 from tests.dbfixtures import db_url, empty_db_url  # noqa: F401
+from tests.functional.api_cloud import api_cloud  # noqa: F401
 from tests.functional import rabbit
 
 

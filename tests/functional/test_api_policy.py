@@ -1,0 +1,230 @@
+"""The role matrix over HTTP: every endpoint, called as each of the seed's
+five roles and as another project's user, is allowed or refused exactly
+as the policy says (refused: 403, or 404 where the caller may not even
+see the thing). Real hvagent-api + conductor + scheduler + fake-driver
+agent on RabbitMQ."""
+import uuid
+
+import pytest
+
+from tests.functional import api_cloud as cloudlib
+
+pytestmark = pytest.mark.functional
+
+CALLERS = ('admin', 'itsec', 'pm', 'netadmin', 'owner', 'dev2', 'other')
+P1 = ('pm', 'netadmin', 'owner', 'dev2')          # members of p1
+READERS = {'admin', 'itsec', *P1}
+#: lifecycle action -> (state it needs, state it leaves, who may)
+LIFECYCLE = {
+    'stop': ('active', 'stopped', {'admin', 'pm', 'owner'}),
+    'start': ('stopped', 'active', {'admin', 'pm', 'owner'}),
+    'reboot': ('active', 'active', {'admin', 'pm', 'owner'}),
+    'pause': ('active', 'paused', {'admin', 'itsec', 'owner'}),
+    'unpause': ('paused', 'active', {'admin', 'itsec', 'owner'}),
+}
+
+
+@pytest.fixture(scope='module')
+def world(api_cloud):
+    cloud, admin = api_cloud, api_cloud.admin
+    p1 = admin.ok('POST', '/v3/projects', json={'name': 'p1'})['project']
+    p2 = admin.ok('POST', '/v3/projects', json={'name': 'p2'})['project']
+    sec = admin.ok('POST', '/v3/projects', json={'name': 'sec'})['project']
+    admin.ok('PUT', '/v1/quotas/%s' % p1['id'], json={'instances': -1,
+                                                     'cores': -1, 'ram': -1})
+    who = {'admin': admin,
+           'itsec': cloud.add_user(sec['id'], 'itsec1', 'itsec'),
+           'pm': cloud.add_user(p1['id'], 'pm1', 'project_manager'),
+           'netadmin': cloud.add_user(p1['id'], 'net1', 'netadmin'),
+           'owner': cloud.add_user(p1['id'], 'dev1', 'developer'),
+           'dev2': cloud.add_user(p1['id'], 'dev2', 'developer'),
+           'other': cloud.add_user(p2['id'], 'dev3', 'developer')}
+    group = who['netadmin'].ok('POST', '/v1/security-groups',
+                               json={'name': 'web'})['security_group']
+    return {'who': who, 'p1': p1, 'p2': p2, 'group': group,
+            'server': boot(who['owner'])}
+
+
+def boot(client, name=None, state='active'):
+    srv = client.ok('POST', '/v1/servers', json={'server': {
+        'name': name or 'vm-%s' % uuid.uuid4().hex[:8],
+        'flavor': 'm1.tiny', 'image': 'cirros'}})['server']
+    srv = cloudlib.wait_status(client, srv['id'])
+    if state != 'active':
+        action = {'stopped': 'stop', 'paused': 'pause'}[state]
+        client.ok('POST', '/v1/servers/%s/action' % srv['id'],
+                  json={'action': action})
+        srv = cloudlib.wait_status(client, srv['id'], until=(state,))
+    return srv
+
+
+def expect(client, allowed, method, path, **kw):
+    r = client.call(method, path, **kw)
+    if allowed:
+        assert r.status_code < 300, (method, path, r.status_code, r.text)
+    else:
+        assert r.status_code in (403, 404), (method, path, r.status_code,
+                                             r.text)
+        assert r.json()['error']['code'] == r.status_code
+    return r
+
+
+def check_all(world, method, path, allowed, **kw):
+    for name in CALLERS:
+        expect(world['who'][name], name in allowed, method, path, **kw)
+
+
+def test_reading_an_instance(world):
+    base = '/v1/servers/%s' % world['server']['id']
+    for suffix in ('', '/actions', '/metadata'):
+        check_all(world, 'GET', base + suffix, READERS)
+    check_all(world, 'GET', base + '/console',
+              {'admin', 'itsec', 'pm', 'owner'})
+
+
+def test_metadata_writes(world):
+    base = '/v1/servers/%s/metadata/color' % world['server']['id']
+    check_all(world, 'PUT', base, {'admin', 'owner'}, json={'value': 'red'})
+    check_all(world, 'DELETE', base, {'admin', 'owner'})
+
+
+@pytest.mark.parametrize('action', sorted(LIFECYCLE))
+def test_lifecycle_actions(world, action):
+    before, after, allowed = LIFECYCLE[action]
+    owner, subject = world['who']['owner'], None
+    for name in CALLERS:
+        subject = subject or boot(owner, state=before)
+        path = '/v1/servers/%s/action' % subject['id']
+        expect(world['who'][name], name in allowed, 'POST', path,
+               json={'action': action})
+        srv = cloudlib.wait_status(owner, subject['id'],
+                                    until=(before, after))
+        assert srv['status'] == (after if name in allowed else before), name
+        if name in allowed:
+            subject = None
+    owner.ok('DELETE', '/v1/servers/%s' % (subject or srv)['id'])
+
+
+def test_delete(world):
+    for name in CALLERS:
+        subject = boot(world['who']['owner'])
+        expect(world['who'][name], name in {'admin', 'pm', 'owner'},
+               'DELETE', '/v1/servers/%s' % subject['id'])
+        if name not in {'admin', 'pm', 'owner'}:
+            world['who']['owner'].ok('DELETE',
+                                     '/v1/servers/%s' % subject['id'])
+
+
+def test_boot_and_list(world):
+    may_boot = {'admin', 'owner', 'dev2', 'other'}
+    for name in CALLERS:
+        r = expect(world['who'][name], name in may_boot, 'POST',
+                   '/v1/servers', json={'server': {
+                       'name': 'b-%s' % name, 'flavor': 'm1.tiny'}})
+        if name in may_boot:
+            srv = cloudlib.wait_status(world['who'][name],
+                                        r.json()['server']['id'])
+            world['who'][name].ok('DELETE', '/v1/servers/%s' % srv['id'])
+    check_all(world, 'GET', '/v1/servers?all_projects=true',
+              {'admin', 'itsec'})
+    seen = {s['id'] for s in world['who']['other'].ok(
+        'GET', '/v1/servers')['servers']}
+    assert world['server']['id'] not in seen
+    assert world['server']['id'] in {s['id'] for s in world['who'][
+        'dev2'].ok('GET', '/v1/servers')['servers']}
+
+
+def test_identity(world):
+    p1 = world['p1']['id']
+    check_all(world, 'GET', '/v3/projects/%s' % p1, READERS)
+    check_all(world, 'GET', '/v3/projects/%s/users' % p1, READERS)
+    check_all(world, 'GET', '/v1/quotas/%s' % p1, READERS)
+    check_all(world, 'PUT', '/v1/quotas/%s' % p1, {'admin'},
+              json={'security_groups': 20})
+    for name in CALLERS:
+        expect(world['who'][name], name == 'admin', 'POST', '/v3/projects',
+               json={'name': 'new-%s' % name})
+        expect(world['who'][name], name in {'admin', 'pm'}, 'POST',
+               '/v3/projects/%s/users' % p1, json={
+                   'name': 'u-%s' % name, 'password': cloudlib.PASSWORD})
+        # a project manager may not hand out admin
+        expect(world['who'][name], name == 'admin', 'POST',
+               '/v3/projects/%s/users' % p1, json={
+                   'name': 'a-%s' % name, 'password': cloudlib.PASSWORD,
+                   'role': 'admin'})
+    check_all(world, 'PUT', '/v3/projects/%s/users/dev3/roles/developer'
+              % p1, {'admin', 'pm'})
+    check_all(world, 'DELETE', '/v3/projects/%s/users/dev3/roles/developer'
+              % p1, {'admin', 'pm'})
+    check_all(world, 'GET', '/v3/projects', set(CALLERS))
+    listed = {p['name'] for p in world['who']['other'].ok(
+        'GET', '/v3/projects')['projects']}
+    assert listed == {'p2'}
+
+
+def test_catalogue_and_security_groups(world):
+    check_all(world, 'GET', '/v1/flavors', set(CALLERS))
+    check_all(world, 'GET', '/v1/hosts', {'admin', 'itsec'})
+    check_all(world, 'GET', '/v1/security-groups', set(CALLERS))
+    check_all(world, 'GET', '/v1/security-groups?all_projects=true',
+              {'admin', 'itsec'})
+    for name in CALLERS:
+        expect(world['who'][name], name in {'admin', 'netadmin'}, 'POST',
+               '/v1/security-groups', json={'name': 'g-%s' % name})
+    check_all(world, 'POST', '/v1/security-groups/%s/rules'
+              % world['group']['id'], {'admin', 'netadmin'},
+              json={'protocol': 'tcp', 'port_range_min': 22})
+    groups = world['who']['other'].ok('GET', '/v1/security-groups')
+    assert 'web' not in {g['name'] for g in groups['security_groups']}
+
+
+def test_key_pairs_are_each_users_own(world):
+    for name in CALLERS:
+        client = world['who'][name]
+        made = client.ok('POST', '/v1/keypairs', json={'name': 'k'})
+        assert made['keypair']['private_key'].startswith(
+            '-----BEGIN OPENSSH PRIVATE KEY-----')
+        shown = client.ok('GET', '/v1/keypairs/k')['keypair']
+        assert shown['private_key'] is None     # returned once only
+        assert shown['fingerprint'] == made['keypair']['fingerprint']
+        assert [k['name'] for k in client.ok(
+            'GET', '/v1/keypairs')['keypairs']] == ['k']
+    fingerprints = {world['who'][n].ok('GET', '/v1/keypairs/k')['keypair'][
+        'fingerprint'] for n in CALLERS}
+    assert len(fingerprints) == len(CALLERS)    # seven users, seven keys
+    for name in CALLERS:
+        world['who'][name].ok('DELETE', '/v1/keypairs/k')
+        assert world['who'][name].call('GET', '/v1/keypairs/k'
+                                       ).status_code == 404
+
+
+def test_every_endpoint_is_in_the_matrix(api_cloud):
+    """A new endpoint must be added to this module's matrix."""
+    tested = {
+        ('GET', '/v1/servers/{server_id}'), ('GET', '/v1/servers'),
+        ('POST', '/v1/servers'), ('DELETE', '/v1/servers/{server_id}'),
+        ('POST', '/v1/servers/{server_id}/action'),
+        ('GET', '/v1/servers/{server_id}/actions'),
+        ('GET', '/v1/servers/{server_id}/metadata'),
+        ('PUT', '/v1/servers/{server_id}/metadata/{key}'),
+        ('DELETE', '/v1/servers/{server_id}/metadata/{key}'),
+        ('GET', '/v1/servers/{server_id}/console'),
+        ('GET', '/v3/projects'), ('POST', '/v3/projects'),
+        ('GET', '/v3/projects/{project}'),
+        ('GET', '/v3/projects/{project}/users'),
+        ('POST', '/v3/projects/{project}/users'),
+        ('PUT', '/v3/projects/{project}/users/{user}/roles/{role}'),
+        ('DELETE', '/v3/projects/{project}/users/{user}/roles/{role}'),
+        ('GET', '/v1/quotas/{project}'), ('PUT', '/v1/quotas/{project}'),
+        ('GET', '/v1/flavors'), ('GET', '/v1/hosts'),
+        ('GET', '/v1/security-groups'), ('POST', '/v1/security-groups'),
+        ('POST', '/v1/security-groups/{group_id}/rules'),
+        ('GET', '/v1/keypairs'), ('POST', '/v1/keypairs'),
+        ('GET', '/v1/keypairs/{name}'), ('DELETE', '/v1/keypairs/{name}'),
+    }
+    # tokens: anyone may log in, see and revoke their own (test_api.py)
+    tokens = {(m, '/v3/auth/tokens') for m in ('GET', 'POST', 'DELETE')}
+    spec = api_cloud.admin.ok('GET', '/openapi.json')
+    served = {(m.upper(), path) for path, ops in spec['paths'].items()
+              for m in ops}
+    assert served == tested | tokens

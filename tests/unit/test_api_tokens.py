@@ -1,0 +1,69 @@
+"""Tokens and passwords: signature, expiry, tampering, key file."""
+import os
+import stat
+
+import pytest
+
+from agent import exception
+from agent.api import tokens
+
+KEY = b'k' * 32
+
+
+def test_round_trip():
+    token, payload = tokens.issue(KEY, 'u1', 'p1', ttl=60, now=1000)
+    assert payload['exp'] == 1060
+    assert tokens.verify(KEY, token, now=1059) == payload
+
+
+@pytest.mark.parametrize('now, reason', [(1060, 'expired'),
+                                         (2000, 'expired')])
+def test_expired(now, reason):
+    token, _ = tokens.issue(KEY, 'u1', 'p1', ttl=60, now=1000)
+    with pytest.raises(exception.NotAuthenticated, match=reason):
+        tokens.verify(KEY, token, now=now)
+
+
+def test_other_key_and_tampering_refused():
+    token, _ = tokens.issue(KEY, 'u1', 'p1', ttl=60)
+    with pytest.raises(exception.NotAuthenticated, match='not signed'):
+        tokens.verify(b'x' * 32, token)
+    body, sig = token.split('.')
+    forged = tokens._b64(tokens._unb64(body).replace(b'u1', b'u2'))
+    with pytest.raises(exception.NotAuthenticated):
+        tokens.verify(KEY, forged + '.' + sig)
+
+
+@pytest.mark.parametrize('junk', ['', '.', 'abc', 'a.b', '\u00e9.\u00e9',
+                                  'x' * 5000])
+def test_junk_refused(junk):
+    with pytest.raises(exception.NotAuthenticated):
+        tokens.verify(KEY, junk)
+
+
+def test_signed_but_malformed_payload_refused():
+    body = tokens._b64(b'{"exp": "soon"}')
+    with pytest.raises(exception.NotAuthenticated, match='malformed'):
+        tokens.verify(KEY, body + '.' + tokens._sign(KEY, body))
+
+
+def test_key_file_created_private_and_reused(tmp_path):
+    path = str(tmp_path / 'sub' / 'key')
+    key = tokens.load_key(path)
+    assert len(key) == tokens.KEY_BYTES
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert tokens.load_key(path) == key
+
+
+def test_short_key_refused(tmp_path):
+    (tmp_path / 'key').write_bytes(b'short')
+    with pytest.raises(exception.HVAgentError, match='shorter'):
+        tokens.load_key(str(tmp_path / 'key'))
+
+
+def test_passwords_argon2id():
+    hashed = tokens.hash_password('s3cret-pass')
+    assert hashed.startswith('$argon2id$')
+    assert tokens.check_password(hashed, 's3cret-pass')
+    assert not tokens.check_password(hashed, 'wrong')
+    assert not tokens.check_password('not a hash', 'wrong')

@@ -95,8 +95,8 @@ class ConductorManager:
     def action_event_finish(self, ctxt, instance_uuid, request_id, event,
                             result, traceback):
         with self._session() as s:
-            _event_finish(s, instance_uuid, request_id, event, result,
-                          traceback)
+            db.event_finish(s, instance_uuid, request_id, event, result,
+                            traceback)
 
     # -------------------------------------- an agent operation, in two calls
     @rpc.expects(instance_uuid=UUID, host=HOST, request_id=REQUEST_ID,
@@ -110,20 +110,21 @@ class ConductorManager:
         UnexpectedTaskState, and nothing is recorded; ``updates`` are
         applied and the action event is started."""
         with self._session() as s:
-            row = db.instance_get(s, instance_uuid)
-            if row.deleted:
-                raise exception.InstanceNotFound(instance=instance_uuid)
-            if row.host != host:
-                raise exception.InstanceNotOnHost(
-                    instance=instance_uuid, actual=row.host, host=host)
-            if updates:
+            if updates:              # checked in the UPDATE's WHERE
                 row = db.instance_update(s, instance_uuid, updates,
-                                         expected_task_state)
-            elif expected_task_state is not None and \
-                    row.task_state not in expected_task_state:
-                raise exception.UnexpectedTaskState(
-                    instance=instance_uuid, actual=row.task_state,
-                    expected=', '.join(map(str, expected_task_state)))
+                                         expected_task_state, host=host)
+            else:
+                row = db.instance_get(s, instance_uuid)
+                if row.deleted:
+                    raise exception.InstanceNotFound(instance=instance_uuid)
+                if row.host != host:
+                    raise exception.InstanceNotOnHost(
+                        instance=instance_uuid, actual=row.host, host=host)
+                if expected_task_state is not None and \
+                        row.task_state not in expected_task_state:
+                    raise exception.UnexpectedTaskState(
+                        instance=instance_uuid, actual=row.task_state,
+                        expected=', '.join(map(str, expected_task_state)))
             _event_start(s, ctxt, instance_uuid, request_id, event, host)
             return to_objects.add_addresses(
                 s, [to_objects.instance(s, row)])[0]
@@ -144,12 +145,12 @@ class ConductorManager:
         with self._session() as s:
             if updates:
                 db.instance_update(s, instance_uuid, updates,
-                                   expected_task_state)
+                                   expected_task_state, reread=False)
             if fault_message:
                 db.fault_create(s, instance_uuid, fault_message,
                                 traceback or '', host)
-            _event_finish(s, instance_uuid, request_id, event, result,
-                          traceback)
+            db.event_finish(s, instance_uuid, request_id, event, result,
+                            traceback)
 
     @rpc.expects(instance_uuid=UUID, volume_id=UUID,
                  status=f.Enum(['attached'], nullable=True),
@@ -183,26 +184,15 @@ class ConductorManager:
 
 
 def _event_start(s, ctxt, instance_uuid, request_id, event, host):
-    try:
-        action = db.action_get(s, instance_uuid, request_id)
-    except exception.NotFound:
+    action_id = db.action_id_get(s, instance_uuid, request_id)
+    if action_id is None:
         # the agent acts on its own (start-up recovery, power sync)
         action = db.action_start(s, instance_uuid, event, request_id,
                                  ctxt.user_id, ctxt.project_id)
         s.flush()
-    s.add(models.InstanceActionEvent(action_id=action.id, event=event,
+        action_id = action.id
+    s.add(models.InstanceActionEvent(action_id=action_id, event=event,
                                      host=host))
-
-
-def _event_finish(s, instance_uuid, request_id, event, result, traceback):
-    action = db.action_get(s, instance_uuid, request_id)
-    for ev in reversed(action.events):
-        if ev.event == event and ev.finish_time is None:
-            ev.finish_time = models.utcnow()
-            ev.result = result
-            ev.traceback = traceback
-            break
-    db.action_finish(action, result, None if result == 'Success' else 'Error')
 
 
 def conductor_heartbeat(engine, host, binary='hvagent-conductor'):

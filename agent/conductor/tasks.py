@@ -243,10 +243,12 @@ class ComputeTaskManager:
         task_state, power_state) is not ``seen``, or after ``timeout``
         seconds; InstanceNotFound once it is gone. Waiters wake on this
         conductor's commits (see watch), not on a timer."""
-        with self._session() as s:
-            uuid = db.instance_get_by_ref(s, ref).uuid
+        first = [self._show(ref)]      # InstanceNotFound if there is none
+        uuid = first[0].uuid
 
         def read():
+            if first:
+                return first.pop()
             try:
                 return self._show(uuid)
             except exception.InstanceNotFound:

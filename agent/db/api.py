@@ -104,22 +104,32 @@ def _task_state_in(expected):
     return sa.or_(*clauses)
 
 
-def instance_update(session, uuid, updates, expected_task_state=None):
+def instance_update(session, uuid, updates, expected_task_state=None,
+                    host=None, reread=True):
     """Apply ``updates``; with ``expected_task_state`` (a list) only if the
-    current task_state is one of them, atomically (compare and swap)."""
+    current task_state is one of them, and with ``host`` only if the
+    instance is on that host, atomically (compare and swap). Returns the
+    row read anew, or None if ``reread`` is False."""
     query = sa.update(M.Instance).where(M.Instance.uuid == uuid,
                                         M.Instance.deleted == 0)
     if expected_task_state is not None:
         query = query.where(_task_state_in(expected_task_state))
+    if host is not None:
+        query = query.where(M.Instance.host == host)
     values = dict(updates, updated_at=M.utcnow())
     mark_changed(session, uuid)
     if session.execute(query.values(**values)).rowcount != 1:
         row = instance_get(session, uuid)
         if row.deleted:
             raise exception.InstanceNotFound(instance=uuid)
+        if host is not None and row.host != host:
+            raise exception.InstanceNotOnHost(instance=uuid, actual=row.host,
+                                              host=host)
         raise exception.UnexpectedTaskState(
             instance=uuid, actual=row.task_state,
             expected=', '.join(str(s) for s in expected_task_state))
+    if not reread:
+        return None
     # the UPDATE bypassed the session: read the row anew, once
     return session.scalar(sa.select(M.Instance).where(
         M.Instance.uuid == uuid).execution_options(populate_existing=True))
@@ -211,6 +221,38 @@ def action_finish(row, result, message=None):
         row.finish_time = M.utcnow()
         row.result = result
         row.message = message and message[:1024]
+
+
+def action_id_get(session, uuid, request_id):
+    """The id of the instance's latest action of ``request_id``, or None."""
+    return session.scalar(sa.select(M.InstanceAction.id).where(
+        M.InstanceAction.instance_uuid == uuid,
+        M.InstanceAction.request_id == request_id).order_by(
+        M.InstanceAction.id.desc()).limit(1))
+
+
+def event_finish(session, uuid, request_id, event, result, traceback):
+    """Finish the latest unfinished ``event`` of the action, and the action
+    (result 'Success' or 'Error'); in two UPDATEs after one read."""
+    E, A = M.InstanceActionEvent, M.InstanceAction
+    found = session.execute(sa.select(E.id, E.action_id).join(
+        A, A.id == E.action_id).where(
+        A.instance_uuid == uuid, A.request_id == request_id,
+        E.event == event, E.finish_time.is_(None)).order_by(
+        E.id.desc()).limit(1)).first()
+    action_id = found[1] if found else action_id_get(session, uuid,
+                                                     request_id)
+    if action_id is None:
+        raise exception.NotFound('No action %s for instance %s'
+                                 % (request_id, uuid))
+    now = M.utcnow()
+    if found:
+        session.execute(sa.update(E).where(E.id == found[0]).values(
+            finish_time=now, result=result, traceback=traceback))
+    session.execute(sa.update(A).where(
+        A.id == action_id, A.finish_time.is_(None)).values(
+        finish_time=now, result=result,
+        message=None if result == 'Success' else 'Error'))
 
 
 def action_list(session, uuid):

@@ -1,0 +1,168 @@
+"""hvagent-api over HTTP against the real services: tokens, request ids,
+errors, pagination, quotas under a race, and a boot end to end."""
+import concurrent.futures
+import time
+
+import pytest
+import requests
+
+from agent.api import tokens
+from tests.functional import api_cloud as cloudlib
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope='module')
+def proj(api_cloud):
+    """A project with a developer, for this module."""
+    p = api_cloud.admin.ok('POST', '/v3/projects',
+                           json={'name': 'api-tests'})['project']
+    return p, api_cloud.add_user(p['id'], 'apidev', 'developer')
+
+
+def test_login_refusals_and_revocation(api_cloud, proj):
+    url = api_cloud.url + '/v3/auth/tokens'
+    for body in ({'user': 'apidev', 'password': 'wrong password'},
+                 {'user': 'nobody', 'password': cloudlib.PASSWORD},
+                 {'user': 'apidev', 'password': cloudlib.PASSWORD,
+                  'project': 'p-not-mine'}):
+        r = requests.post(url, json=body, timeout=30)
+        assert r.status_code == 401, r.text
+        assert 'X-Subject-Token' not in r.headers
+    client = api_cloud.login('apidev')
+    me = client.ok('GET', '/v3/auth/tokens')['token']
+    assert (me['user']['name'], me['project']['name'], me['roles']) == (
+        'apidev', 'api-tests', ['developer'])
+    client.ok('DELETE', '/v3/auth/tokens')
+    r = client.call('GET', '/v1/flavors')
+    assert r.status_code == 401 and 'revoked' in r.json()['error']['message']
+
+
+def test_forged_expired_and_missing_tokens(api_cloud, proj):
+    key = tokens.load_key(str(api_cloud.dep.tmp_path / 'state' /
+                              'api_token.key'))
+    project, dev = proj
+    me = dev.ok('GET', '/v3/auth/tokens')['token']
+    expired, _ = tokens.issue(key, me['user']['id'], project['id'], ttl=60,
+                              now=time.time() - 120)
+    forged, _ = tokens.issue(b'f' * 32, me['user']['id'], project['id'],
+                             ttl=60)
+    for token, reason in ((expired, 'expired'), (forged, 'not signed'),
+                          (None, 'missing'), ('garbage', 'malformed')):
+        r = cloudlib.Client(api_cloud.url, token).call('GET', '/v1/flavors')
+        assert r.status_code == 401, r.text
+        assert reason in r.json()['error']['message']
+
+
+def test_request_ids_and_json_errors(api_cloud, proj):
+    _, dev = proj
+    seen = set()
+    for method, path, kw, status in (
+            ('GET', '/v1/flavors', {}, 200),
+            ('GET', '/v1/servers/not-a-uuid', {}, 400),
+            ('GET', '/v1/servers/%s' % ('0' * 8 + '-0000-0000-0000-' +
+                                        '0' * 12), {}, 404),
+            ('POST', '/v1/servers', {'data': b'{not json'}, 400),
+            ('POST', '/v1/servers', {'json': {'server': {
+                'name': 'x', 'flavor': 'no-such-flavor'}}}, 404),
+            ('POST', '/v1/servers', {'json': {'server': {
+                'name': 'x', 'flavor': 'm1.tiny', 'bogus': 1}}}, 400),
+            ('POST', '/v1/keypairs', {'json': {
+                'name': 'k', 'public_key': 'ssh-rsa AAAAnot-a-key'}}, 400),
+            ('GET', '/v1/servers?limit=0', {}, 400),
+            ('GET', '/v1/servers?marker=%s' % ('1' * 8 + '-1111-1111-1111-'
+                                               + '1' * 12), {}, 400),
+            ('GET', '/no/such/path', {}, 404)):
+        r = dev.call(method, path, **kw)
+        assert r.status_code == status, (path, r.status_code, r.text)
+        rid = r.headers['X-Request-Id']
+        assert rid.startswith('req-') and rid not in seen
+        seen.add(rid)
+        if status >= 400:
+            assert r.json()['error']['code'] == status
+            assert r.json()['error']['message']
+    # the request id is the one the conductor recorded for the boot
+    r = dev.call('POST', '/v1/servers', json={'server': {
+        'name': 'rid', 'flavor': 'm1.tiny'}})
+    srv = r.json()['server']
+    actions = dev.ok('GET', '/v1/servers/%s/actions' % srv['id'])['actions']
+    assert actions[0]['request_id'] == r.headers['X-Request-Id']
+    assert r.headers['X-Request-Id'] in api_cloud.dep.log('hvagent-api')
+    cloudlib.wait_status(dev, srv['id'])
+    dev.ok('DELETE', '/v1/servers/%s' % srv['id'])
+
+
+def test_pagination(api_cloud):
+    p = api_cloud.admin.ok('POST', '/v3/projects',
+                           json={'name': 'paging'})['project']
+    dev = api_cloud.add_user(p['id'], 'pager', 'developer')
+    made = [dev.ok('POST', '/v1/servers', json={'server': {
+        'name': 'pg-%d' % i, 'flavor': 'm1.tiny'}})['server']['id']
+        for i in range(5)]
+    pages, marker = [], None
+    while True:
+        q = '/v1/servers?limit=2' + ('&marker=%s' % marker if marker else '')
+        body = dev.ok('GET', q)
+        pages.append([s['id'] for s in body['servers']])
+        marker = body['next_marker']
+        if not marker:
+            break
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sum(pages, []) == made
+    for uuid_ in made:
+        cloudlib.wait_status(dev, uuid_)
+        dev.ok('DELETE', '/v1/servers/%s' % uuid_)
+
+
+def test_twenty_concurrent_boots_against_a_quota_of_ten(api_cloud):
+    admin = api_cloud.admin
+    p = admin.ok('POST', '/v3/projects', json={'name': 'quota'})['project']
+    admin.ok('PUT', '/v1/quotas/%s' % p['id'], json={'instances': 10})
+    dev = api_cloud.add_user(p['id'], 'racer', 'developer')
+
+    def boot(i):
+        return dev.call('POST', '/v1/servers', json={'server': {
+            'name': 'race-%d' % i, 'flavor': 'm1.tiny'}})
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(boot, range(20)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [202] * 10 + [403] * 10, [r.text for r in answers]
+    refused = [r.json()['error'] for r in answers if r.status_code == 403]
+    assert {(e['resource'], e['limit'], e['in_use']) for e in refused} == {
+        ('instances', 10, 10)}
+    usage = dev.ok('GET', '/v1/quotas/%s' % p['id'])['quotas']
+    assert usage['instances'] == {'limit': 10, 'in_use': 10}
+    for r in answers:
+        if r.status_code == 202:
+            cloudlib.wait_status(dev, r.json()['server']['id'])
+            dev.ok('DELETE', '/v1/servers/%s' % r.json()['server']['id'])
+
+
+def test_boot_end_to_end_with_key_pair_and_metadata(api_cloud, proj):
+    _, dev = proj
+    key = dev.ok('POST', '/v1/keypairs', json={'name': 'e2e'})['keypair']
+    srv = dev.ok('POST', '/v1/servers', json={'server': {
+        'name': 'e2e', 'flavor': 'm1.tiny', 'image': 'cirros',
+        'key_name': 'e2e', 'metadata': {'role': 'web'}}})['server']
+    srv = cloudlib.wait_status(dev, srv['id'])
+    assert (srv['status'], srv['power_state'], srv['key_name']) == (
+        'active', 'running', 'e2e')
+    assert srv['host'] == api_cloud.dep.host
+    base = '/v1/servers/%s' % srv['id']
+    assert dev.ok('PUT', base + '/metadata/tier', json={'value': 'gold'}
+                  )['metadata'] == {'role': 'web', 'tier': 'gold'}
+    assert dev.ok('DELETE', base + '/metadata/role')['metadata'] == {
+        'tier': 'gold'}
+    for action, state in (('stop', 'stopped'), ('start', 'active'),
+                          ('reboot', 'active')):
+        dev.ok('POST', base + '/action', json={'action': action})
+        assert cloudlib.wait_status(dev, srv['id'])['status'] == state
+    assert srv['id'] in dev.ok('GET', base + '/console')['output']
+    dev.ok('DELETE', base)
+    deadline = time.monotonic() + 30
+    while dev.call('GET', base).status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    actions = dev.ok('GET', '/v1/servers?limit=1000')['servers']
+    assert srv['id'] not in {s['id'] for s in actions}
+    assert key['private_key'] and key['fingerprint'].startswith('SHA256:')

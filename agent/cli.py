@@ -13,8 +13,13 @@
     hvctl secgroup-create NAME | secgroup-rule-add GROUP --protocol tcp
                --port 22 [--remote-ip CIDR] | secgroup-list
 
+    hvctl --endpoint URL login --user NAME [--project NAME]
+               [--password-file FILE] | logout
+
 Every command takes --json. Configuration (transport_url...) comes from
-/etc/hvagent/hvagent.conf, --config-file or --transport-url.
+/etc/hvagent/hvagent.conf, --config-file or --transport-url. With an
+endpoint (--endpoint or $HVAGENT_ENDPOINT) hvctl goes through hvagent-api
+with the token ``login`` cached instead (see agent.cli_api).
 """
 import argparse
 import os
@@ -24,6 +29,7 @@ import time
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401
+from agent import cli_api
 from agent import cli_net
 from agent import cli_table
 from agent import context
@@ -70,6 +76,9 @@ def build_parser():
         '\n\n')[0])
     p.add_argument('--json', action='store_true', help='print JSON')
     p.add_argument('--transport-url', help='oslo.messaging transport URL')
+    p.add_argument('--endpoint', default=os.environ.get('HVAGENT_ENDPOINT'),
+                   help='hvagent-api URL (default $HVAGENT_ENDPOINT): use '
+                   'the REST API with the cached token, not RPC')
     p.add_argument('--project', default='admin', help='acting project')
     p.add_argument('--user', default='admin', help='acting user')
     p.add_argument('--timeout', type=float, default=60.0,
@@ -119,6 +128,12 @@ def build_parser():
     sub.add_parser('flavor-list')
     sub.add_parser('host-list')
     cli_net.add_parsers(sub)
+    login = sub.add_parser('login', help='log in to --endpoint, cache the '
+                           'token')
+    login.add_argument('--user', dest='login_user', required=True)
+    login.add_argument('--project', dest='login_project')
+    login.add_argument('--password-file', type=argparse.FileType('r'))
+    sub.add_parser('logout', help='revoke and forget the cached token')
     return p
 
 
@@ -284,6 +299,11 @@ def _hosts(items, as_json, out):
 def main(argv=None):
     args, rest = build_parser().parse_known_args(
         sys.argv[1:] if argv is None else argv)
+    if args.endpoint:
+        return cli_api.main(args)
+    if args.command in ('login', 'logout'):
+        raise SystemExit('hvctl: %s needs --endpoint or $HVAGENT_ENDPOINT'
+                         % args.command)
     CONF(rest, project='hvagent')
     rpc.init(url=args.transport_url)
     ctxt = context.RequestContext(user_id=args.user, project_id=args.project)

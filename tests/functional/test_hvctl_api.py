@@ -1,0 +1,63 @@
+"""hvctl through hvagent-api: login caches a private token, the instance
+commands work through it, logout revokes it; without an endpoint hvctl
+still talks RPC (test_boot_flow_rabbitmq, the all-in-one)."""
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from tests.functional import api_cloud as cloudlib
+from tests.functional import deployment
+
+pytestmark = pytest.mark.functional
+
+
+def hvctl(cloud, cache, *args, check=True):
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache),
+               HVAGENT_ENDPOINT=cloud.url, HVCTL_PASSWORD=cloudlib.PASSWORD)
+    proc = subprocess.run([os.path.join(deployment.BIN, 'hvctl'), *args],
+                          capture_output=True, text=True, env=env,
+                          timeout=120)
+    if check:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def test_login_boot_list_delete_logout(api_cloud, tmp_path):
+    p = api_cloud.admin.ok('POST', '/v3/projects',
+                           json={'name': 'hvctl'})['project']
+    api_cloud.add_user(p['id'], 'cliuser', 'developer')
+    out = hvctl(api_cloud, tmp_path, 'login', '--user', 'cliuser').stdout
+    assert 'as cliuser in project hvctl (developer)' in out
+    cache = tmp_path / 'hvagent' / 'tokens.json'
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cache.parent.stat().st_mode) == 0o700
+    srv = json.loads(hvctl(api_cloud, tmp_path, '--json', 'boot', 'cli-1',
+                           '--flavor', 'm1.tiny', '--wait').stdout)
+    assert srv['status'] == 'active'
+    listed = json.loads(hvctl(api_cloud, tmp_path, '--json', 'list').stdout)
+    assert [s['name'] for s in listed] == ['cli-1']
+    for command in (('stop', 'cli-1', '--wait'), ('start', 'cli-1', '--wait'),
+                    ('action-list', 'cli-1'), ('flavor-list',)):
+        hvctl(api_cloud, tmp_path, *command)
+    assert 'deleted' in hvctl(api_cloud, tmp_path, 'delete', 'cli-1',
+                              '--wait').stdout
+    # a developer may not list hosts: a clear error, exit 1
+    refused = hvctl(api_cloud, tmp_path, 'host-list', check=False)
+    assert refused.returncode == 1
+    assert 'Policy does not allow host:list (HTTP 403' in refused.stderr
+    token = json.loads(cache.read_text())[api_cloud.url]['token']
+    hvctl(api_cloud, tmp_path, 'logout')
+    assert api_cloud.url not in json.loads(cache.read_text())
+    r = cloudlib.Client(api_cloud.url, token).call('GET', '/v1/flavors')
+    assert r.status_code == 401     # revoked, not merely forgotten
+    gone = hvctl(api_cloud, tmp_path, 'list', check=False)
+    assert gone.returncode == 1 and 'run hvctl login' in gone.stderr
+
+
+def test_rpc_only_commands_refused_through_the_api(api_cloud, tmp_path):
+    proc = hvctl(api_cloud, tmp_path, 'network-list', check=False)
+    assert proc.returncode == 1
+    assert 'not available through the API' in proc.stderr

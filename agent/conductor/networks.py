@@ -137,6 +137,11 @@ class NetworkManager:
     def secgroup_create(self, ctxt, name, description):
         with self._session() as s:
             quota.check(s, ctxt.project_id, {'security_groups': 1})
+            if s.scalar(sa.select(N.SecurityGroup.id).where(
+                    N.SecurityGroup.project_id == (ctxt.project_id or
+                                                   'admin'),
+                    N.SecurityGroup.name == name)) is not None:
+                raise exception.Conflict(what='Security group %s' % name)
             row = N.SecurityGroup(uuid=str(uuidlib.uuid4()), name=name,
                                   project_id=ctxt.project_id or 'admin',
                                   description=description)

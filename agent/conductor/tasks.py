@@ -243,12 +243,13 @@ class ComputeTaskManager:
         task_state, power_state) is not ``seen``, or after ``timeout``
         seconds; InstanceNotFound once it is gone. Waiters wake on this
         conductor's commits (see watch), not on a timer."""
-        first = [self._show(ref)]      # InstanceNotFound if there is none
-        uuid = first[0].uuid
+        try:        # a uuid is watched as it is: no read to resolve it
+            uuid = str(uuidlib.UUID(ref))
+        except ValueError:
+            with self._session() as s:
+                uuid = db.instance_get_by_ref(s, ref).uuid
 
-        def read():
-            if first:
-                return first.pop()
+        def read():    # the first one after watch.wait registered us
             try:
                 return self._show(uuid)
             except exception.InstanceNotFound:

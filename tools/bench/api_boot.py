@@ -1,0 +1,132 @@
+"""API boot request -> active latency, beside the direct RPC path.
+
+    python -m tools.bench.api_boot [--boots 100] [--skip-rabbit]
+
+Conductor, scheduler, compute agent (fake driver) and hvagent-api (uvicorn
+in a thread) run in this process, first on the in-process
+``kombu+memory:////`` transport, then on RabbitMQ (a private vhost). The
+admin is bootstrapped and logs in over HTTP; then N boots go through the
+API one after another (POST /v1/servers, then GET until active, as a
+client without a long poll must), and N through the conductor's RPC API
+as tools.bench.boot does (hvctl's path, with its long poll), in the same
+run. Printed: p50/p95 of each and the ratio of the p50s.
+"""
+import argparse
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import requests
+import uvicorn
+from oslo_config import cfg
+
+from agent import allinone
+from agent import context
+from agent import rpc
+from agent.api import app as app_mod
+from agent.api import deps
+from agent.api import tokens
+from tools.bench import boot as rpc_bench
+
+CONF = cfg.CONF
+PASSWORD = 'bench-password'
+
+
+def start_api(port):
+    server = uvicorn.Server(uvicorn.Config(
+        app_mod.create_app(), host='127.0.0.1', port=port, log_config=None,
+        access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    return server, thread
+
+
+def api_latencies(url, token, n):
+    http = requests.Session()
+    http.headers['X-Auth-Token'] = token
+    times, ids = [], []
+    for i in range(n):
+        t0 = time.perf_counter()
+        r = http.post(url + '/v1/servers', json={'server': {
+            'name': 'api-bench-%d' % i, 'flavor': 'm1.tiny'}})
+        assert r.status_code == 202, r.text
+        srv = r.json()['server']
+        while srv['status'] != 'active' or srv['task_state'] is not None:
+            assert srv['status'] != 'error', srv
+            srv = http.get(url + '/v1/servers/' + srv['id']).json()['server']
+        times.append((time.perf_counter() - t0) * 1e3)
+        ids.append(srv['id'])
+    for id_ in ids:
+        http.delete(url + '/v1/servers/' + id_)
+    return times
+
+
+def run(label, url, boots, state, port):
+    CONF.set_override('state_path', state)
+    CONF.set_override('token_key_file', state + '/api_token.key', 'api')
+    CONF.set_override('max_instances_per_host', boots + 10, 'scheduler')
+    CONF.set_override('cpu_allocation_ratio', boots / 8.0, 'scheduler')
+    CONF.set_override('ram_allocation_ratio', boots / 64.0, 'scheduler')
+    services = allinone.start_services(url)
+    deps.conductor.cache_clear()
+    server, thread = start_api(port)
+    api = 'http://127.0.0.1:%d' % port
+    try:
+        out = deps.conductor().bootstrap(
+            context.RequestContext(), user='admin', project='admin',
+            password_hash=tokens.hash_password(PASSWORD))
+        deps.conductor().quota_set(context.RequestContext(),
+                                   project_id=out['project_id'],
+                                   limits={'instances': -1, 'cores': -1,
+                                           'ram': -1})
+        r = requests.post(api + '/v3/auth/tokens', json={
+            'user': 'admin', 'password': PASSWORD})
+        token = r.headers['X-Subject-Token']
+        api_latencies(api, token, 5)                # warm up
+        via_api = api_latencies(api, token, boots)
+        via_rpc = rpc_bench.boot_latencies(boots)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        for svc in reversed(services):
+            svc.stop()
+        rpc.cleanup()
+    pct = rpc_bench.percentile
+    print('api boot %-9s %d boots: API p50 %.1f ms p95 %.1f ms   direct '
+          'RPC p50 %.1f ms p95 %.1f ms   API/RPC p50 %.2fx'
+          % (label, boots, pct(via_api, 50), pct(via_api, 95),
+             pct(via_rpc, 50), pct(via_rpc, 95),
+             pct(via_api, 50) / pct(via_rpc, 50)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--boots', type=int, default=100)
+    parser.add_argument('--skip-rabbit', action='store_true')
+    args = parser.parse_args()
+    CONF([], project='hvagent', default_config_files=[],
+         default_config_dirs=[])
+    CONF.set_override('compute_driver', 'fake', 'compute')
+    CONF.set_override('host', 'bench-node')
+    with tempfile.TemporaryDirectory() as tmp:
+        run('in-process', allinone.MEMORY_URL, args.boots, tmp + '/mem',
+            18774)
+        if args.skip_rabbit:
+            return
+        vhost = 'hvbench-%s' % uuid.uuid4().hex[:8]
+        subprocess.run(['rabbitmqctl', '-q', 'add_vhost', vhost], check=True)
+        subprocess.run(['rabbitmqctl', '-q', 'set_permissions', '-p', vhost,
+                        'guest', '.*', '.*', '.*'], check=True)
+        try:
+            run('rabbitmq', 'rabbit://guest:guest@127.0.0.1:5672/' + vhost,
+                args.boots, tmp + '/rabbit', 18775)
+        finally:
+            subprocess.run(['rabbitmqctl', '-q', 'delete_vhost', vhost])
+
+
+if __name__ == '__main__':
+    main()

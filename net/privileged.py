@@ -295,15 +295,17 @@ def link_exists(name, netns=None):
 
 
 def links(netns=None, kind=None, master=None):
-    """Names of the links of ``kind`` and/or enslaved to ``master``."""
+    """Names of the links of ``kind`` and/or enslaved to ``master`` (a
+    name or an ifindex)."""
     kind = 'tun' if kind in ('tap', 'tuntap') else kind
     with _LOCK:
-        h, attrs, index = _handle(netns), [_NO_STATS], None
-        if master is not None:
+        h, attrs, index = _handle(netns), [_NO_STATS], master
+        if isinstance(master, str):
             found = _get(h, master)
             if found is None:
                 return []
             index = found['index']
+        if index is not None:
             attrs.append(_nla(_MASTER, index))
         if kind is not None:           # (the kernel ignores unknown kinds)
             attrs.append(_nla(_LINKINFO, _nla(1, kind)))

@@ -40,6 +40,7 @@ from net import reaper
 
 NetError = privileged.NetError
 ZERO_MAC = '00:00:00:00:00:00'
+NEW_TAP_MTU = 1500                             # a new tap: down, no master
 BRIDGE_PREFIX = model.bridge_name('')          # 'brq'
 PORT_PREFIX = model.tap_name('')               # 'tap'
 
@@ -214,6 +215,9 @@ class Wiring:
         if info is None and spec:
             privileged.link_add(name, netns=self.netns, **spec)
             created.append(name)
+            if spec['kind'] == 'tap':       # known without asking
+                return {'name': name, 'up': False, 'master': None,
+                        'mtu': NEW_TAP_MTU, 'group': 0}
             info = privileged.link_info(name, self.netns)
         if info is None:
             raise NetError(reason='%s vanished while being wired' % name)
@@ -237,13 +241,14 @@ class Wiring:
 
     def _release(self, network):
         name, spec = uplink(network)
-        if not privileged.link_exists(network.bridge, self.netns):
+        bridge = privileged.link_info(network.bridge, self.netns)
+        if bridge is None:
             info = spec and privileged.link_info(name, self.netns)
             if info and not info['master']:     # left over by a crash
                 self._delete(name)
             return False
         if [port for port in privileged.links(self.netns,
-                                              master=network.bridge)
+                                              master=bridge['index'])
                 if port != name]:
             return False
         if spec:

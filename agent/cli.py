@@ -178,9 +178,10 @@ def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None,
     now, step, inst = None, None, start
     while True:
         try:
-            if step is not None:
-                inst = conductor.instance_wait(ctxt, ref=uuid, seen=now,
-                                               timeout=step)
+            if step is not None:     # with no echo, no stops on the way
+                inst = conductor.instance_wait(
+                    ctxt, ref=uuid, seen=now, timeout=step,
+                    **({} if echo else {'until': list(until)}))
             elif inst is None:
                 inst = conductor.instance_show(ctxt, ref=uuid)
             new = [inst.vm_state, inst.task_state, inst.power_state]

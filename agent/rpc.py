@@ -344,6 +344,9 @@ class ConductorAPI(_Client):
             metadata_set; keypair_create/list/show/delete;
             quota_show/quota_set; boot_instance and secgroup_create check
             the project's quota (QuotaExceeded)
+      1.3 - instance_wait takes ``until`` (vm_states): it returns once the
+            instance settles in one of them, not at every state on the way
+            (sent at 1.3 only with ``until``)
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -357,6 +360,9 @@ class ConductorAPI(_Client):
         return functools.partial(self._call_method, method)
 
     def _call_method(self, method, ctxt, **kwargs):
+        if method == 'instance_wait' and kwargs.get('until'):
+            return self.client.prepare(version='1.3').call(ctxt, method,
+                                                           **kwargs)
         if method in CONDUCTOR_METHODS_1_2:
             return self.client.prepare(version='1.2').call(ctxt, method,
                                                            **kwargs)

@@ -70,7 +70,7 @@ def _check_name(name):
 
 
 class ComputeTaskManager:
-    target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.3')  # see rpc.ConductorAPI
 
     def __init__(self, engine=None, scheduler=None, compute=None):
         self.engine = engine or db_session.get_engine()
@@ -237,12 +237,15 @@ class ComputeTaskManager:
         return self._show(ref)
 
     @rpc.expects(ref=REF, seen=f.List(f.String(nullable=True), max_items=3),
-                 timeout=f.Float(min=0, max=30))
-    def instance_wait(self, ctxt, ref, seen, timeout):
+                 timeout=f.Float(min=0, max=30),
+                 until=f.List(f.Enum(states.VM_STATES), nullable=True,
+                              max_items=len(states.VM_STATES)))
+    def instance_wait(self, ctxt, ref, seen, timeout, until):
         """A long poll: return the instance as soon as its (vm_state,
-        task_state, power_state) is not ``seen``, or after ``timeout``
-        seconds; InstanceNotFound once it is gone. Waiters wake on this
-        conductor's commits (see watch), not on a timer."""
+        task_state, power_state) is not ``seen`` -- with ``until`` (1.3),
+        only once its vm_state is one of those with no task running --, or
+        after ``timeout`` seconds; InstanceNotFound once it is gone. Waiters
+        wake on this conductor's commits (see watch), not on a timer."""
         try:        # a uuid is watched as it is: no read to resolve it
             uuid = str(uuidlib.UUID(ref))
         except ValueError:
@@ -254,8 +257,15 @@ class ComputeTaskManager:
                 return self._show(uuid)
             except exception.InstanceNotFound:
                 return None
-        inst = watch.wait(uuid, read, lambda i: i is None or [
-            i.vm_state, i.task_state, i.power_state] != seen, timeout)
+        if until:
+            def done(i):
+                return i is None or (i.vm_state in until and
+                                     i.task_state is None)
+        else:
+            def done(i):
+                return i is None or [
+                    i.vm_state, i.task_state, i.power_state] != seen
+        inst = watch.wait(uuid, read, done, timeout)
         if inst is None:
             raise exception.InstanceNotFound(instance=ref)
         return inst

@@ -3,6 +3,7 @@ PostgreSQL): boot bookkeeping, compare-and-swap state changes, claims and
 releases, resource reports, heartbeats, actions."""
 import datetime
 import threading
+import time
 import uuid
 
 import oslo_messaging as messaging
@@ -207,6 +208,66 @@ def test_actions_and_events_are_recorded(cloud):
         [('compute_build_and_run_instance', 'Error', 'node1')]
     shown = call(cloud.tasks.instance_show, cloud.ctxt, ref='vm')
     assert shown.fault.message == 'disk full'
+
+
+def test_operations_guard_host_and_task_state_and_record_events(cloud):
+    cloud.report()
+    inst = cloud.boot()
+    c, ctxt = cloud.conductor, cloud.ctxt
+    op = dict(instance_uuid=inst.uuid, request_id=ctxt.request_id,
+              event='compute_build_and_run_instance')
+    spawning = {'vm_state': 'building', 'task_state': 'spawning'}
+    with pytest.raises(exception.InstanceNotOnHost):
+        call(c.operation_start, ctxt, host='node2', updates=spawning,
+             expected_task_state=['scheduling'], **op)
+    with pytest.raises(exception.UnexpectedTaskState):
+        call(c.operation_start, ctxt, host='node1', updates=spawning,
+             expected_task_state=['deleting'], **op)
+    started = call(c.operation_start, ctxt, host='node1', updates=spawning,
+                   expected_task_state=['scheduling'], **op)
+    assert (started.vm_state, started.task_state, started.host) == \
+        ('building', 'spawning', 'node1')
+    call(c.operation_finish, ctxt, result='Success', host='node1',
+         updates={'vm_state': 'active', 'task_state': None,
+                  'power_state': 'running'},
+         expected_task_state=['spawning'], fault_message=None,
+         traceback=None, **op)
+    (action,) = call(cloud.tasks.action_list, ctxt, ref=inst.uuid)
+    assert (action.result, action.message) == ('Success', None)
+    assert action.finish_time is not None
+    # the refused starts recorded nothing: one event, finished
+    assert [(e.event, e.result, e.finish_time is not None)
+            for e in action.events] == [
+        ('compute_build_and_run_instance', 'Success', True)]
+    shown = call(cloud.tasks.instance_show, ctxt, ref=inst.uuid)
+    assert (shown.vm_state, shown.task_state) == ('active', None)
+
+
+def test_instance_wait_returns_at_a_change_or_once_settled(cloud):
+    """Without ``until`` the long poll returns at the first change; with
+    it (1.3), only once the instance settles in one of those states."""
+    cloud.report()
+    c, ctxt = cloud.conductor, cloud.ctxt
+    for until, expected in ((None, 'spawning'), (['active'], None)):
+        inst = cloud.boot(name='vm-%s' % until)
+        seen = [inst.vm_state, inst.task_state, inst.power_state]
+
+        def agent(uuid_=inst.uuid):
+            for task, vm_state in (('spawning', 'building'),
+                                   (None, 'active')):
+                time.sleep(0.3)
+                call(c.instance_update, ctxt, instance_uuid=uuid_,
+                     updates={'vm_state': vm_state, 'task_state': task},
+                     expected_task_state=None)
+        worker = threading.Thread(target=agent)
+        worker.start()
+        got = call(cloud.tasks.instance_wait, ctxt, ref=inst.uuid,
+                   seen=seen, timeout=10, until=until)
+        worker.join()
+        assert got.task_state == expected, until
+    with pytest.raises(exception.InstanceNotFound):
+        call(cloud.tasks.instance_wait, ctxt, ref=str(uuid.uuid4()),
+             seen=seen, timeout=1, until=['active'])
 
 
 def test_service_down_after_missed_heartbeats(cloud):

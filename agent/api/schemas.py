@@ -104,6 +104,9 @@ class ServerIn(Strict):
     name: str = Name
     flavor: str = Name
     image: str | None = Field(None, min_length=1, max_length=1024)
+    kernel: str | None = Field(None, min_length=1, max_length=1024,
+                               description='kernel for direct kernel boot')
+    ramdisk: str | None = Field(None, min_length=1, max_length=1024)
     networks: list[str] = Field([], max_length=16)
     security_groups: list[str] = Field([], max_length=16)
     metadata: dict[str, str] = Field({}, max_length=128)

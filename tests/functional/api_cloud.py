@@ -46,16 +46,18 @@ class Client:
 
 
 class ApiCloud:
-    def __init__(self, tmp_path, db_url=None, quota=None):
+    def __init__(self, tmp_path, db_url=None, extra=None):
         self.vhost = rabbit.VHost()
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
-        extra = {'api': {'bind_port': self.port,
-                         'policy_file': tmp_path / 'policy.yaml'},
-                 'quota': quota or {}}
+        sections = {'api': {'bind_port': self.port,
+                            'policy_file': tmp_path / 'policy.yaml'}}
+        for section, values in (extra or {}).items():
+            sections.setdefault(section, {}).update(values)
         self.dep = deployment.Deployment(
             tmp_path, self.vhost.url,
-            db_url or 'sqlite:///%s' % (tmp_path / 'hv.sqlite'), extra=extra)
+            db_url or 'sqlite:///%s' % (tmp_path / 'hv.sqlite'),
+            extra=sections)
 
     def start(self):
         self.dep.start(*SERVICES)

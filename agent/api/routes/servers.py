@@ -38,7 +38,8 @@ def create(body: schemas.ServerCreate, caller: deps.Caller = deps.CALLER):
     """Boot an instance in the caller's project (quota checked)."""
     caller.check('server:create')
     req = body.server
-    options = {'config_drive': req.config_drive}
+    options = {'config_drive': req.config_drive, 'kernel_ref': req.kernel,
+               'ramdisk_ref': req.ramdisk}
     if req.user_data is not None:
         options['user_data'] = req.user_data
     if req.key_name:

@@ -1,0 +1,82 @@
+"""A boot end to end through hvagent-api onto real libvirt/QEMU: the key
+pair made through the API reaches the guest's config drive, the guest
+boots and says so on its console, the delete removes the domain."""
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pycdlib
+import pytest
+
+from tests.functional import api_cloud as cloudlib
+from tests.functional import guest_image
+from tests.functional import libvirt_fixtures
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture
+def libvirt_cloud(tmp_path):
+    libvirt_fixtures.require_libvirtd()
+    image = guest_image.ensure_image()
+    # QEMU (libvirt-qemu) must traverse the state directory
+    state = tempfile.mkdtemp(dir='/var/tmp', prefix='hvagent-api-libvirt-')
+    os.chmod(state, 0o755)
+    cloud = cloudlib.ApiCloud(tmp_path, extra={
+        'DEFAULT': {'state_path': state},
+        'compute': {'compute_driver': 'libvirt'},
+        'libvirt': {'virt_type': 'qemu',
+                    'connection_uri': libvirt_fixtures.URI,
+                    'allowed_image_dirs': os.path.dirname(image['disk'])}})
+    try:
+        cloud.start()
+        cloud.image, cloud.state = image, state
+        yield cloud
+    finally:
+        codes = cloud.stop()
+        shutil.rmtree(state, ignore_errors=True)
+    assert set(codes.values()) == {0}, codes
+
+
+def config_drive_meta(path):
+    iso = pycdlib.PyCdlib()
+    iso.open(path)
+    try:
+        out = io.BytesIO()
+        iso.get_file_from_iso_fp(
+            out, rr_path='/openstack/latest/meta_data.json')
+        return json.loads(out.getvalue())
+    finally:
+        iso.close()
+
+
+def test_boot_through_the_api_on_libvirt(libvirt_cloud):
+    cloud, img = libvirt_cloud, libvirt_cloud.image
+    p = cloud.admin.ok('POST', '/v3/projects', json={'name': 'lv'})['project']
+    dev = cloud.add_user(p['id'], 'lvdev', 'developer')
+    key = dev.ok('POST', '/v1/keypairs', json={'name': 'mykey'})['keypair']
+    srv = dev.ok('POST', '/v1/servers', json={'server': {
+        'name': 'lv-1', 'flavor': 'm1.tiny', 'image': img['disk'],
+        'kernel': img['kernel'], 'ramdisk': img['ramdisk'],
+        'key_name': 'mykey'}})['server']
+    srv = cloudlib.wait_status(dev, srv['id'], timeout=120)
+    assert (srv['status'], srv['power_state']) == ('active', 'running'), srv
+    meta = config_drive_meta(os.path.join(
+        cloud.state, 'instances', srv['id'], 'disk.config'))
+    assert meta['uuid'] == srv['id']
+    assert meta['public_keys'] == {'mykey': key['public_key']}
+    deadline = time.monotonic() + 60
+    while srv['id'] not in guest_image.booted_uuids(dev.ok(
+            'GET', '/v1/servers/%s/console' % srv['id'])['output']):
+        assert time.monotonic() < deadline, 'guest never booted'
+        time.sleep(0.5)
+    dev.ok('DELETE', '/v1/servers/%s' % srv['id'])
+    while dev.call('GET', '/v1/servers/%s' % srv['id']).status_code != 404:
+        assert time.monotonic() < deadline + 60
+        time.sleep(0.2)
+    assert subprocess.run(['virsh', '-c', libvirt_fixtures.URI, 'dominfo',
+                           srv['id']], capture_output=True).returncode != 0

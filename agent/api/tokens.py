@@ -2,7 +2,7 @@
 ``{"id", "user_id", "project_id", "exp"}`` and the signature its
 HMAC-SHA256 under the key in ``[api] token_key_file``. A token is valid
 until ``exp`` unless the conductor recorded its revocation. Passwords are
-hashed with argon2id (argon2-cffi's defaults)."""
+hashed with argon2id ([api] argon2_time_cost, argon2_memory_kib)."""
 import base64
 import binascii
 import hashlib
@@ -19,16 +19,22 @@ from agent import exception
 
 CONF = cfg.CONF
 KEY_BYTES = 32
-_HASHER = argon2.PasswordHasher()   # argon2id
+
+
+def _hasher():
+    return argon2.PasswordHasher(time_cost=CONF.api.argon2_time_cost,
+                                 memory_cost=CONF.api.argon2_memory_kib)
 
 
 def hash_password(password):
-    return _HASHER.hash(password)
+    """An argon2id hash with [api] argon2_* parameters."""
+    return _hasher().hash(password)
 
 
 def check_password(password_hash, password):
+    """The check uses the parameters recorded in the hash itself."""
     try:
-        return _HASHER.verify(password_hash, password)
+        return argon2.PasswordHasher().verify(password_hash, password)
     except (argon2.exceptions.VerificationError,
             argon2.exceptions.InvalidHashError):
         return False

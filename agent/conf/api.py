@@ -25,6 +25,14 @@ opts = [
         help='YAML file whose rules override the built-in policy defaults '
              '(rule name: oslo.policy check string). Missing: defaults only.'),
     cfg.IntOpt(
+        'argon2_time_cost', default=3, min=1,
+        help='argon2id passes for new password hashes (existing hashes '
+             'keep the parameters they were made with).'),
+    cfg.IntOpt(
+        'argon2_memory_kib', default=65536, min=8192,
+        help='argon2id memory in KiB for new password hashes (RFC 9106 '
+             'second recommendation: 64 MiB, 3 passes).'),
+    cfg.IntOpt(
         'max_limit', default=1000, min=1,
         help='Largest page a list request may ask for with ?limit=.'),
 ]

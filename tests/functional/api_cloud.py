@@ -50,8 +50,11 @@ class ApiCloud:
         self.vhost = rabbit.VHost()
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
+        # cheap password hashes: the tests log in dozens of users
         sections = {'api': {'bind_port': self.port,
-                            'policy_file': tmp_path / 'policy.yaml'}}
+                            'policy_file': tmp_path / 'policy.yaml',
+                            'argon2_time_cost': 1,
+                            'argon2_memory_kib': 8192}}
         for section, values in (extra or {}).items():
             sections.setdefault(section, {}).update(values)
         self.dep = deployment.Deployment(

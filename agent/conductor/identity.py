@@ -8,15 +8,14 @@ request, whether a token's user still has roles in its project.
 """
 import uuid as uuidlib
 
-import oslo_messaging as messaging
 import sqlalchemy as sa
 
 from agent import exception
 from agent import rpc
+from agent.conductor import endpoint
 from agent.db import api_models
 from agent.db import models as M
 from agent.db import paging
-from agent.db import session as db_session
 from agent.objects import fields as f
 
 ROLES = ('admin', 'itsec', 'project_manager', 'netadmin', 'developer')
@@ -78,15 +77,7 @@ def grant(s, user_id, project_id, role):
         s.flush()
 
 
-class IdentityManager:
-    target = messaging.Target(version='1.2')  # see rpc.ConductorAPI
-
-    def __init__(self, engine=None):
-        self.engine = engine or db_session.get_engine()
-
-    def _session(self):
-        return db_session.session_scope(self.engine)
-
+class IdentityManager(endpoint.Endpoint):
     # --------------------------------------------------------- projects
     @rpc.expects(name=NAME, description=f.String(max_length=65535,
                                                  nullable=True))

@@ -1,14 +1,13 @@
 """The conductor's instance reads and metadata writes for hvagent-api:
 a paginated list scoped to a project (and user), metadata key/value."""
-import oslo_messaging as messaging
 import sqlalchemy as sa
 
 from agent import exception
 from agent import rpc
+from agent.conductor import endpoint
 from agent.db import api as db
 from agent.db import models as M
 from agent.db import paging
-from agent.db import session as db_session
 from agent.db import to_objects
 from agent.objects import fields as f
 
@@ -16,15 +15,7 @@ KEY = f.String(max_length=255)
 OPTIONAL_ID = f.String(max_length=64, nullable=True)
 
 
-class InstanceManager:
-    target = messaging.Target(version='1.2')  # see rpc.ConductorAPI
-
-    def __init__(self, engine=None):
-        self.engine = engine or db_session.get_engine()
-
-    def _session(self):
-        return db_session.session_scope(self.engine)
-
+class InstanceManager(endpoint.Endpoint):
     @rpc.expects(project_id=OPTIONAL_ID, user_id=OPTIONAL_ID,
                  limit=f.Integer(min=1, max=10000, nullable=True),
                  marker=f.UUID(nullable=True))

@@ -3,13 +3,12 @@
 hvagent-api imports or generates the key and computes its fingerprint; the
 private key of a generated pair is never stored (the API returns it once).
 """
-import oslo_messaging as messaging
 import sqlalchemy as sa
 
 from agent import exception
 from agent import rpc
+from agent.conductor import endpoint
 from agent.db import models as M
-from agent.db import session as db_session
 from agent.objects import fields as f
 
 NAME = f.String(max_length=255)
@@ -30,15 +29,7 @@ def _get(s, user_id, name):
     return row
 
 
-class KeyPairManager:
-    target = messaging.Target(version='1.2')  # see rpc.ConductorAPI
-
-    def __init__(self, engine=None):
-        self.engine = engine or db_session.get_engine()
-
-    def _session(self):
-        return db_session.session_scope(self.engine)
-
+class KeyPairManager(endpoint.Endpoint):
     @rpc.expects(user_id=USER, name=NAME,
                  public_key=f.String(max_length=16384),
                  fingerprint=f.String(max_length=255))

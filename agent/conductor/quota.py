@@ -12,16 +12,15 @@ Only projects in the identity tables (made through hvagent-api) have
 quotas: the operator's direct-RPC path (hvctl without an endpoint, the
 all-in-one) acts for projects that do not exist there and is unlimited.
 """
-import oslo_messaging as messaging
 import sqlalchemy as sa
 from oslo_config import cfg
 
 from agent import exception
 from agent import rpc
+from agent.conductor import endpoint
 from agent.db import api_models
 from agent.db import models
 from agent.db import net_models
-from agent.db import session as db_session
 from agent.objects import fields as f
 
 CONF = cfg.CONF
@@ -74,15 +73,10 @@ def check_boot(s, project_id, flavor):
                           'ram': flavor.memory_mb})
 
 
-class QuotaManager:
-    target = messaging.Target(version='1.2')  # see rpc.ConductorAPI
-
-    def __init__(self, engine=None):
-        self.engine = engine or db_session.get_engine()
-
+class QuotaManager(endpoint.Endpoint):
     @rpc.expects(project_id=PROJECT)
     def quota_show(self, ctxt, project_id):
-        with db_session.session_scope(self.engine) as s:
+        with self._session() as s:
             limit, in_use = limits(s, project_id), usage(s, project_id)
             return {r: {'limit': limit[r], 'in_use': in_use[r]}
                     for r in RESOURCES}
@@ -91,7 +85,7 @@ class QuotaManager:
         {r: f.Integer(min=-1, nullable=True) for r in RESOURCES}))
     def quota_set(self, ctxt, project_id, limits):
         Q = api_models.Quota
-        with db_session.session_scope(self.engine) as s:
+        with self._session() as s:
             if s.get(models.Project, project_id) is None:
                 raise exception.ProjectNotFound(project=project_id)
             for resource, value in limits.items():

@@ -90,6 +90,21 @@ def make_config_drive(path, uuid, **meta_data):
     return str(path)
 
 
+def read_config_drive_meta(path):
+    """openstack/latest/meta_data.json of a config drive, parsed."""
+    import pycdlib
+
+    iso = pycdlib.PyCdlib()
+    iso.open(str(path))
+    try:
+        out = io.BytesIO()
+        iso.get_file_from_iso_fp(
+            out, rr_path='/openstack/latest/meta_data.json')
+        return json.loads(out.getvalue().decode('utf-8'))
+    finally:
+        iso.close()
+
+
 def booted_uuids(console_text):
     """The uuid of every boot banner in a console log, in order."""
     return _BANNER_RE.findall(console_text)

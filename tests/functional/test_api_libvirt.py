@@ -1,15 +1,12 @@
 """A boot end to end through hvagent-api onto real libvirt/QEMU: the key
 pair made through the API reaches the guest's config drive, the guest
 boots and says so on its console, the delete removes the domain."""
-import io
-import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 
-import pycdlib
 import pytest
 
 from tests.functional import api_cloud as cloudlib
@@ -42,18 +39,6 @@ def libvirt_cloud(tmp_path):
     assert set(codes.values()) == {0}, codes
 
 
-def config_drive_meta(path):
-    iso = pycdlib.PyCdlib()
-    iso.open(path)
-    try:
-        out = io.BytesIO()
-        iso.get_file_from_iso_fp(
-            out, rr_path='/openstack/latest/meta_data.json')
-        return json.loads(out.getvalue())
-    finally:
-        iso.close()
-
-
 def test_boot_through_the_api_on_libvirt(libvirt_cloud):
     cloud, img = libvirt_cloud, libvirt_cloud.image
     p = cloud.admin.ok('POST', '/v3/projects', json={'name': 'lv'})['project']
@@ -65,7 +50,7 @@ def test_boot_through_the_api_on_libvirt(libvirt_cloud):
         'key_name': 'mykey'}})['server']
     srv = cloudlib.wait_status(dev, srv['id'], timeout=120)
     assert (srv['status'], srv['power_state']) == ('active', 'running'), srv
-    meta = config_drive_meta(os.path.join(
+    meta = guest_image.read_config_drive_meta(os.path.join(
         cloud.state, 'instances', srv['id'], 'disk.config'))
     assert meta['uuid'] == srv['id']
     assert meta['public_keys'] == {'mykey': key['public_key']}

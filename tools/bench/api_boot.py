@@ -12,11 +12,9 @@ as tools.bench.boot does (hvctl's path, with its long poll), in the same
 run. Printed: p50/p95 of each and the ratio of the p50s.
 """
 import argparse
-import subprocess
 import tempfile
 import threading
 import time
-import uuid
 
 import requests
 import uvicorn
@@ -28,6 +26,7 @@ from agent import rpc
 from agent.api import app as app_mod
 from agent.api import deps
 from agent.api import tokens
+from tests.functional import rabbit
 from tools.bench import boot as rpc_bench
 
 CONF = cfg.CONF
@@ -108,24 +107,17 @@ def main():
     parser.add_argument('--boots', type=int, default=100)
     parser.add_argument('--skip-rabbit', action='store_true')
     args = parser.parse_args()
-    CONF([], project='hvagent', default_config_files=[],
-         default_config_dirs=[])
-    CONF.set_override('compute_driver', 'fake', 'compute')
-    CONF.set_override('host', 'bench-node')
+    rpc_bench.configure()
     with tempfile.TemporaryDirectory() as tmp:
         run('in-process', allinone.MEMORY_URL, args.boots, tmp + '/mem',
             18774)
         if args.skip_rabbit:
             return
-        vhost = 'hvbench-%s' % uuid.uuid4().hex[:8]
-        subprocess.run(['rabbitmqctl', '-q', 'add_vhost', vhost], check=True)
-        subprocess.run(['rabbitmqctl', '-q', 'set_permissions', '-p', vhost,
-                        'guest', '.*', '.*', '.*'], check=True)
+        vhost = rabbit.VHost()     # a private vhost, as the tests use
         try:
-            run('rabbitmq', 'rabbit://guest:guest@127.0.0.1:5672/' + vhost,
-                args.boots, tmp + '/rabbit', 18775)
+            run('rabbitmq', vhost.url, args.boots, tmp + '/rabbit', 18775)
         finally:
-            subprocess.run(['rabbitmqctl', '-q', 'delete_vhost', vhost])
+            vhost.delete()
 
 
 if __name__ == '__main__':

@@ -113,15 +113,20 @@ def run(label, url, boots, state):
           % (label, boots, p50, p95, base, p50 / base, cpu_ms, idle))
 
 
+def configure():
+    """No config files; the fake driver on host bench-node."""
+    CONF([], project='hvagent', default_config_files=[],
+         default_config_dirs=[])
+    CONF.set_override('compute_driver', 'fake', 'compute')
+    CONF.set_override('host', 'bench-node')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--boots', type=int, default=200)
     parser.add_argument('--skip-rabbit', action='store_true')
     args = parser.parse_args()
-    CONF([], project='hvagent', default_config_files=[],
-         default_config_dirs=[])
-    CONF.set_override('compute_driver', 'fake', 'compute')
-    CONF.set_override('host', 'bench-node')
+    configure()
     with tempfile.TemporaryDirectory() as tmp:
         run('in-process', allinone.MEMORY_URL, args.boots, tmp + '/mem')
         if args.skip_rabbit:

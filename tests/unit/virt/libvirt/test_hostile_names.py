@@ -2,15 +2,13 @@
 libvirt driver writes: the domain XML (designer + config, parsed back with
 lxml, a parser other than the one that wrote it) and the config drive's
 meta_data.json (read back from the ISO)."""
-import io
-import json
 
-import pycdlib
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import hostile
+from tests.functional import guest_image
 from virt import driver
 from virt.libvirt import config
 from virt.libvirt import configdrive
@@ -100,18 +98,6 @@ def test_carriage_returns_survive_the_xml_round_trip(name):
                          namespaces=NS) == name
 
 
-def _read_meta(path):
-    iso = pycdlib.PyCdlib()
-    iso.open(path)
-    try:
-        out = io.BytesIO()
-        iso.get_file_from_iso_fp(
-            out, rr_path='/openstack/latest/meta_data.json')
-        return json.loads(out.getvalue().decode('utf-8'))
-    finally:
-        iso.close()
-
-
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.too_slow,
                                  HealthCheck.function_scoped_fixture])
@@ -128,7 +114,7 @@ def test_hostile_metadata_round_trips_in_the_config_drive(tmp_path, name,
         assert any(config.NON_XML_CHARS.search(t) and
                    not _encodable(t) for t in [name, *meta, *meta.values()])
         return
-    data = _read_meta(path)
+    data = guest_image.read_config_drive_meta(path)
     assert data['name'] == name and data['meta'] == meta
     assert set(data['hostname']) <= set('abcdefghijklmnopqrstuvwxyz'
                                         '0123456789-')

@@ -30,9 +30,10 @@ PYTHON = '/usr/bin/python3.11'
 NAMES = ('hvagent-common', 'hvagent-compute', 'hvagent-controller')
 UNITS = {'hvagent-compute': ['hvagent-compute.service'],
          'hvagent-controller': ['hvagent-conductor.service',
-                                'hvagent-scheduler.service']}
+                                'hvagent-scheduler.service',
+                                'hvagent-api.service']}
 WRAPPERS = ('hvctl', 'hvagent-compute', 'hvagent-conductor',
-            'hvagent-scheduler')
+            'hvagent-scheduler', 'hvagent-api')
 VENV = 'usr/lib/hvagent/venv'
 CONF = 'etc/hvagent/hvagent.conf'
 # What goes into the packages: a change to any of these rebuilds them.

@@ -347,6 +347,8 @@ class ConductorAPI(_Client):
       1.3 - instance_wait takes ``until`` (vm_states): it returns once the
             instance settles in one of them, not at every state on the way
             (sent at 1.3 only with ``until``)
+      1.4 - for hvagent-api (sent at 1.4): image_create/list/show/
+            activate/delete
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -355,7 +357,8 @@ class ConductorAPI(_Client):
         # Every conductor method is a call with keyword arguments only; the
         # server side checks them (see @expects), so the client stays thin.
         if method.startswith('_') or method not in \
-                CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2:
+                CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2 | \
+                CONDUCTOR_METHODS_1_4:
             raise AttributeError(method)
         return functools.partial(self._call_method, method)
 
@@ -363,9 +366,11 @@ class ConductorAPI(_Client):
         if method == 'instance_wait' and kwargs.get('until'):
             return self.client.prepare(version='1.3').call(ctxt, method,
                                                            **kwargs)
-        if method in CONDUCTOR_METHODS_1_2:
-            return self.client.prepare(version='1.2').call(ctxt, method,
-                                                           **kwargs)
+        for version, methods in (('1.4', CONDUCTOR_METHODS_1_4),
+                                 ('1.2', CONDUCTOR_METHODS_1_2)):
+            if method in methods:
+                return self.client.prepare(version=version).call(
+                    ctxt, method, **kwargs)
         return self._call(ctxt, method, **kwargs)
 
 
@@ -385,3 +390,6 @@ CONDUCTOR_METHODS_1_2 = frozenset((
     'bootstrap', 'instance_page', 'metadata_set', 'keypair_create',
     'keypair_list', 'keypair_show', 'keypair_delete', 'quota_show',
     'quota_set'))
+CONDUCTOR_METHODS_1_4 = frozenset((
+    'image_create', 'image_list', 'image_show', 'image_activate',
+    'image_delete'))

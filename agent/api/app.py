@@ -7,7 +7,8 @@ import uuid
 from fastapi import FastAPI, Request
 
 from agent.api import errors
-from agent.api.routes import auth, catalog, identity, keypairs, servers
+from agent.api.routes import auth, catalog, identity, images, keypairs, \
+    servers
 
 LOG = logging.getLogger(__name__)
 #: a caller's own X-Request-Id is kept when it looks like ours
@@ -36,6 +37,6 @@ def create_app():
                  response.status_code, (time.monotonic() - start) * 1e3, rid)
         return response
 
-    for module in (auth, identity, servers, catalog, keypairs):
+    for module in (auth, identity, servers, catalog, keypairs, images):
         app.include_router(module.router)
     return app

@@ -64,7 +64,14 @@ RULES = {
     'secgroup:create': 'rule:admin or role:netadmin',
     'secgroup:rule_add': 'rule:admin or (role:netadmin and '
                          'project_id:%(project_id)s)',
-    'keypair:manage': '@',      # a user's own key pairs, never another's
+    'keypair:manage': '@',
+    # images: the project's own and the public ones
+    'image:create': 'rule:admin or role:developer',
+    'image:publicize': 'rule:admin',
+    'image:list': '@',
+    'image:show': "rule:project_reader or 'public':%(visibility)s",
+    'image:upload': 'rule:admin or %s' % OWNER,
+    'image:delete': 'rule:admin or %s' % OWNER,      # a user's own key pairs, never another's
 }
 
 

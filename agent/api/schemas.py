@@ -272,3 +272,32 @@ class KeyPairOut(BaseModel):
 class KeyPairs(BaseModel):
     keypairs: list[KeyPair]
     next_marker: str | None = None
+
+
+# --------------------------------------------------------------- images
+class ImageIn(Strict):
+    name: str = Name
+    disk_format: Literal['qcow2', 'raw'] = 'qcow2'
+    visibility: Literal['private', 'public'] = 'private'
+
+
+class Image(BaseModel):
+    id: uuid.UUID
+    name: str
+    project_id: str
+    user_id: str
+    status: str
+    disk_format: str
+    visibility: str
+    size: int | None
+    checksum: str | None = Field(description='sha256 of the bytes, hex')
+    created_at: datetime.datetime
+
+
+class ImageOut(BaseModel):
+    image: Image
+
+
+class Images(BaseModel):
+    images: list[Image]
+    next_marker: uuid.UUID | None = None

@@ -5,6 +5,7 @@ from agent import bus
 from agent import rpc
 from agent import service
 from agent.conductor import identity
+from agent.conductor import images
 from agent.conductor import instances
 from agent.conductor import keypairs
 from agent.conductor import manager
@@ -34,7 +35,7 @@ def _build(engine, metrics):
         manager.ConductorManager(engine), tasks.ComputeTaskManager(engine),
         networks.NetworkManager(engine), identity.IdentityManager(engine),
         instances.InstanceManager(engine), keypairs.KeyPairManager(engine),
-        quota.QuotaManager(engine)])
+        quota.QuotaManager(engine), images.ImageManager(engine)])
     # a heartbeat only while the conductor serves its queue: cut off from
     # the message bus it shows down
     heartbeat = service.Periodic(

@@ -24,6 +24,14 @@ opts = [
         'policy_file', default='/etc/hvagent/policy.yaml',
         help='YAML file whose rules override the built-in policy defaults '
              '(rule name: oslo.policy check string). Missing: defaults only.'),
+    cfg.StrOpt(
+        'image_dir', default='$state_path/image-store',
+        help='Where hvagent-api keeps the bytes of uploaded images (one '
+             'file per image, named by its id).'),
+    cfg.StrOpt(
+        'public_url',
+        help='URL under which compute agents reach this API to download '
+             'images (default: http://<bind_host>:<bind_port>).'),
     cfg.IntOpt(
         'argon2_time_cost', default=3, min=1,
         help='argon2id passes for new password hashes (existing hashes '

@@ -1,9 +1,9 @@
 """Tables of the REST API's concerns the conductor keeps: per-project quota
-limits and revoked tokens (projects, users, roles and key pairs are in
+limits, revoked tokens, images (projects, users, roles and key pairs are in
 models.py since 0001). Change them only together with a new migration."""
 import datetime
 
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agent.db.models import Base
@@ -26,3 +26,19 @@ class RevokedToken(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime.datetime] = mapped_column(DateTime,
                                                           index=True)
+
+
+class Image(Base):
+    """An image uploaded through hvagent-api; its bytes are a file in
+    ``[api] image_dir`` on the API host, named by the id."""
+    __tablename__ = 'images'
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))   # queued, active
+    disk_format: Mapped[str] = mapped_column(String(16))
+    visibility: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    checksum: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime)

@@ -1,11 +1,14 @@
 """hvagent-api over HTTP against the real services: tokens, request ids,
 errors, pagination, quotas under a race, and a boot end to end."""
 import concurrent.futures
+import hashlib
+import os
 import time
 
 import pytest
 import requests
 
+from agent.api import image_store
 from agent.api import tokens
 from tests.functional import api_cloud as cloudlib
 
@@ -166,3 +169,50 @@ def test_boot_end_to_end_with_key_pair_and_metadata(api_cloud, proj):
     actions = dev.ok('GET', '/v1/servers?limit=1000')['servers']
     assert srv['id'] not in {s['id'] for s in actions}
     assert key['private_key'] and key['fingerprint'].startswith('SHA256:')
+
+
+def test_images_upload_checksum_download_boot_delete(api_cloud, proj):
+    project, dev = proj
+    data = os.urandom(3 << 20)
+    digest = hashlib.sha256(data).hexdigest()
+    image = dev.ok('POST', '/v1/images', json={
+        'name': 'blob', 'disk_format': 'raw'})['image']
+    assert image['status'] == 'queued'
+    base = '/v1/images/%s' % image['id']
+    # a wrong checksum is refused and leaves the image queued, empty
+    r = dev.call('PUT', base + '/file?checksum=' + '0' * 64, data=data)
+    assert r.status_code == 400 and 'mismatch' in r.text
+    assert dev.ok('GET', base)['image']['status'] == 'queued'
+    assert dev.call('GET', base + '/file').status_code == 409
+    up = dev.ok('PUT', base + '/file?checksum=' + digest, data=data)
+    assert (up['image']['status'], up['image']['size'],
+            up['image']['checksum']) == ('active', len(data), digest)
+    assert dev.call('PUT', base + '/file', data=b'x').status_code == 409
+    assert dev.call('GET', base + '/file').content == data
+    assert image['id'] in {i['id'] for i in dev.ok('GET', '/v1/images')[
+        'images']}
+    other = api_cloud.admin.ok('POST', '/v3/projects', json={
+        'name': 'img-other'})['project']
+    stranger = api_cloud.add_user(other['id'], 'img-stranger', 'developer')
+    assert stranger.call('GET', base).status_code == 404
+    assert stranger.call('GET', base + '/file').status_code == 404
+    assert stranger.call('DELETE', base).status_code == 404
+    # the agents' signed URL works without a token; a forged one does not
+    srv = dev.ok('POST', '/v1/servers', json={'server': {
+        'name': 'from-image', 'flavor': 'm1.tiny',
+        'image': image['id']}})['server']
+    assert srv['image'] == '%s/v1/images/%s/file' % (
+        api_cloud.url, image['id'])
+    key = tokens.load_key(str(api_cloud.dep.tmp_path / 'state' /
+                              'api_token.key'))
+    signed = '%s/file?sig=%s' % (base, image_store.signature(
+        key, image['id']))
+    assert requests.get(api_cloud.url + signed, timeout=30).content == data
+    forged = requests.get(api_cloud.url + base + '/file?sig=' + 'f' * 64,
+                          timeout=30)
+    assert forged.status_code == 401
+    cloudlib.wait_status(dev, srv['id'])
+    dev.ok('DELETE', '/v1/servers/%s' % srv['id'])
+    dev.ok('DELETE', base)
+    assert dev.call('GET', base).status_code == 404
+    assert requests.get(api_cloud.url + signed, timeout=30).status_code == 404

@@ -1,7 +1,10 @@
-"""A boot end to end through hvagent-api onto real libvirt/QEMU: the key
-pair made through the API reaches the guest's config drive, the guest
+"""A boot end to end through hvagent-api onto real libvirt/QEMU: the root
+disk's image uploaded through the API and fetched from it by the agent,
+the key pair made through the API in the guest's config drive, the guest
 boots and says so on its console, the delete removes the domain."""
+import json
 import os
+import pathlib
 import shutil
 import subprocess
 import tempfile
@@ -44,8 +47,13 @@ def test_boot_through_the_api_on_libvirt(libvirt_cloud):
     p = cloud.admin.ok('POST', '/v3/projects', json={'name': 'lv'})['project']
     dev = cloud.add_user(p['id'], 'lvdev', 'developer')
     key = dev.ok('POST', '/v1/keypairs', json={'name': 'mykey'})['keypair']
+    # the root disk's image is uploaded; the agent downloads it from the
+    # API into its image cache
+    image = dev.ok('POST', '/v1/images', json={'name': 'guest'})['image']
+    with open(img['disk'], 'rb') as f:
+        dev.ok('PUT', '/v1/images/%s/file' % image['id'], data=f)
     srv = dev.ok('POST', '/v1/servers', json={'server': {
-        'name': 'lv-1', 'flavor': 'm1.tiny', 'image': img['disk'],
+        'name': 'lv-1', 'flavor': 'm1.tiny', 'image': image['id'],
         'kernel': img['kernel'], 'ramdisk': img['ramdisk'],
         'key_name': 'mykey'}})['server']
     srv = cloudlib.wait_status(dev, srv['id'], timeout=120)
@@ -54,6 +62,10 @@ def test_boot_through_the_api_on_libvirt(libvirt_cloud):
         cloud.state, 'instances', srv['id'], 'disk.config'))
     assert meta['uuid'] == srv['id']
     assert meta['public_keys'] == {'mykey': key['public_key']}
+    cached = [json.loads(p.read_text()) for p in pathlib.Path(
+        cloud.state, 'images', '_base').glob('*.info')]
+    assert [c['sha256'] for c in cached if '/v1/images/' in c['ref']] == [
+        dev.ok('GET', '/v1/images/%s' % image['id'])['image']['checksum']]
     deadline = time.monotonic() + 60
     while srv['id'] not in guest_image.booted_uuids(dev.ok(
             'GET', '/v1/servers/%s/console' % srv['id'])['output']):

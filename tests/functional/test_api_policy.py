@@ -198,6 +198,38 @@ def test_key_pairs_are_each_users_own(world):
                                        ).status_code == 404
 
 
+def test_images(world):
+    """Developers upload into their project; the project (and admin,
+    itsec) sees them; only the uploader and admin change them."""
+    owner = world['who']['owner']
+
+    def queued():
+        return '/v1/images/%s' % owner.ok('POST', '/v1/images', json={
+            'name': 'img'})['image']['id']
+    base = queued()
+    for name in CALLERS:      # uploading takes the queued image, once
+        expect(world['who'][name], name in {'admin', 'owner'}, 'PUT',
+               base + '/file', data=b'image bytes')
+        if name in {'admin', 'owner'}:
+            last, base = base, queued()
+    for path in (last, last + '/file'):
+        check_all(world, 'GET', path, READERS)
+    for name in CALLERS:
+        listed = world['who'][name].ok('GET', '/v1/images')['images']
+        assert (last.split('/')[-1] in {i['id'] for i in listed}) is (
+            name in P1), name
+        expect(world['who'][name], name in {'admin', 'owner', 'dev2',
+                                            'other'},
+               'POST', '/v1/images', json={'name': 'i-%s' % name})
+        expect(world['who'][name], name == 'admin', 'POST', '/v1/images',
+               json={'name': 'pub-%s' % name, 'visibility': 'public'})
+    for name in CALLERS:
+        expect(world['who'][name], name in {'admin', 'owner'}, 'DELETE',
+               base)
+        if name in {'admin', 'owner'}:
+            base = queued()
+
+
 def test_every_endpoint_is_in_the_matrix(api_cloud):
     """A new endpoint must be added to this module's matrix."""
     tested = {
@@ -221,6 +253,10 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('POST', '/v1/security-groups/{group_id}/rules'),
         ('GET', '/v1/keypairs'), ('POST', '/v1/keypairs'),
         ('GET', '/v1/keypairs/{name}'), ('DELETE', '/v1/keypairs/{name}'),
+        ('GET', '/v1/images'), ('POST', '/v1/images'),
+        ('GET', '/v1/images/{image_id}'), ('DELETE', '/v1/images/{image_id}'),
+        ('PUT', '/v1/images/{image_id}/file'),
+        ('GET', '/v1/images/{image_id}/file'),
     }
     # tokens: anyone may log in, see and revoke their own (test_api.py)
     tokens = {(m, '/v3/auth/tokens') for m in ('GET', 'POST', 'DELETE')}

@@ -1,22 +1,28 @@
 """Instances: boot, list, show, lifecycle actions, actions log, metadata,
 console. Another project's instance is 404 to whoever may not read it."""
+import re
 import uuid
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from agent import exception
 from agent.api import deps
+from agent.api import image_store
 from agent.api import paging
 from agent.api import schemas
+from agent.api.routes import images
 
 router = APIRouter(prefix='/v1/servers', tags=['servers'])
+UUID = re.compile(r'^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$')
 
 
 def server(inst):
     return {'id': inst.uuid, 'name': inst.name, 'status': inst.vm_state,
             'task_state': inst.task_state, 'power_state': inst.power_state,
             'host': inst.host, 'flavor': inst.flavor.name,
-            'image': inst.image_ref, 'project_id': inst.project_id,
+            # an image of ours without the agents' signature
+            'image': inst.image_ref and inst.image_ref.split('?sig=')[0],
+            'project_id': inst.project_id,
             'user_id': inst.user_id, 'key_name': inst.key_name,
             'metadata': inst.metadata, 'networks': inst.networks,
             'fault': inst.fault and inst.fault.message,
@@ -47,8 +53,12 @@ def create(body: schemas.ServerCreate, caller: deps.Caller = deps.CALLER):
             caller.ctxt, user_id=caller.user_id, name=req.key_name)
         options.update(key_name=req.key_name, key_data=key['public_key'],
                        config_drive=True)
+    image_ref = req.image
+    if req.image and UUID.match(req.image):     # one of our images
+        image = images.active(images.fetch(caller, req.image, 'image:show'))
+        image_ref = image_store.agent_url(deps.signing_key(), image['id'])
     inst = deps.conductor().boot_instance(
-        caller.ctxt, name=req.name, flavor=req.flavor, image_ref=req.image,
+        caller.ctxt, name=req.name, flavor=req.flavor, image_ref=image_ref,
         availability_zone=None, hints={'same_host': [], 'different_host': []},
         metadata=req.metadata, networks=req.networks, options=options,
         security_groups=req.security_groups)

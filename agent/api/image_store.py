@@ -1,0 +1,85 @@
+"""The file backend of images: ``[api] image_dir/<id>``, written to a
+``.part`` file while hashed and renamed into place only once complete,
+matching the checksum the uploader gave (if any), and recorded by the
+conductor (one upload per image wins), so a failed or refused upload
+leaves nothing; and the signed URLs compute agents fetch them by."""
+import hashlib
+import hmac
+import os
+import tempfile
+
+from oslo_config import cfg
+
+from agent import exception
+
+CONF = cfg.CONF
+
+
+def path(image_id):
+    return os.path.join(CONF.api.image_dir, image_id)
+
+
+class Writer:
+    """Takes the uploaded bytes chunk by chunk (from the event loop's
+    thread pool); ``finish`` checks and publishes them."""
+
+    def __init__(self, image_id):
+        os.makedirs(CONF.api.image_dir, mode=0o700, exist_ok=True)
+        self.image_id = image_id
+        fd, self.tmp = tempfile.mkstemp(dir=CONF.api.image_dir,
+                                        prefix=image_id + '.',
+                                        suffix='.part')
+        self.file = os.fdopen(fd, 'wb')
+        self.digest, self.size = hashlib.sha256(), 0
+
+    def write(self, chunk):
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        self.file.write(chunk)
+
+    def finish(self, expected=None):
+        """(size, sha256 hex) of the complete upload; a mismatch with
+        ``expected`` is refused (and the bytes dropped)."""
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        checksum = self.digest.hexdigest()
+        if expected and expected.lower() != checksum:
+            self.abort()
+            raise exception.InvalidRPCPayload(
+                'checksum mismatch: expected sha256 %s, got %s'
+                % (expected, checksum))
+        return self.size, checksum
+
+    def publish(self):
+        """Put the bytes in place (after the conductor took them)."""
+        os.replace(self.tmp, path(self.image_id))
+
+    def abort(self):
+        self.file.close()
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+def remove(image_id):
+    try:
+        os.unlink(path(image_id))
+    except FileNotFoundError:
+        pass
+
+
+def signature(key, image_id):
+    """What an agent's download of ``image_id`` presents (?sig=): minted by
+    the API when an authorised caller boots from the image, stable so the
+    agents' image cache keys on one URL per image."""
+    return hmac.new(key, b'image:' + image_id.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def agent_url(key, image_id):
+    base = CONF.api.public_url or 'http://%s:%s' % (CONF.api.bind_host,
+                                                    CONF.api.bind_port)
+    return '%s/v1/images/%s/file?sig=%s' % (base.rstrip('/'), image_id,
+                                            signature(key, image_id))

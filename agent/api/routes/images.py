@@ -1,0 +1,126 @@
+"""Images: create, upload (sha256 checked), list, show, download, delete.
+Bytes live on the API host (image_store); compute agents download with
+the signed URL a boot gives them, users with their token."""
+import hmac
+import os
+import uuid
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+
+from agent import context
+from agent import exception
+from agent.api import deps
+from agent.api import image_store
+from agent.api import paging
+from agent.api import schemas
+
+router = APIRouter(prefix='/v1/images', tags=['images'])
+BINARY = {'requestBody': {'required': True, 'content': {
+    'application/octet-stream': {'schema': {'type': 'string',
+                                            'format': 'binary'}}}}}
+
+
+def fetch(caller, image_id, rule):
+    """The image, if the caller may see it and then apply ``rule``."""
+    image = deps.conductor().image_show(caller.ctxt, image_id=str(image_id))
+    owner = {'project_id': image['project_id'], 'user_id': image['user_id'],
+             'visibility': image['visibility']}
+    if not caller.can('image:show', **owner):
+        raise exception.ImageNotFound(image=image_id, reason='no such image')
+    caller.check(rule, **owner)
+    return image
+
+
+def active(image):
+    if image['status'] != 'active':
+        raise exception.Conflict(what='No data for image %s yet: it'
+                                 % image['id'])
+    return image
+
+
+@router.post('', status_code=201, response_model=schemas.ImageOut)
+def create(body: schemas.ImageIn, caller: deps.Caller = deps.CALLER):
+    """A queued image of the caller's project; PUT its bytes next."""
+    caller.check('image:create')
+    if body.visibility == 'public':
+        caller.check('image:publicize')
+    return {'image': deps.conductor().image_create(
+        caller.ctxt, name=body.name, disk_format=body.disk_format,
+        visibility=body.visibility)}
+
+
+@router.put('/{image_id}/file', response_model=schemas.ImageOut,
+            openapi_extra=BINARY)
+async def upload(image_id: uuid.UUID, request: Request,
+                 checksum: str | None = Query(
+                     None, pattern='^[0-9a-fA-F]{64}$',
+                     description='sha256 the bytes must have'),
+                 caller: deps.Caller = deps.CALLER):
+    """The image's bytes (once); its sha256 is recorded."""
+    image = await run_in_threadpool(fetch, caller, image_id, 'image:upload')
+    if image['status'] != 'queued':
+        raise exception.Conflict(what='Image data of %s' % image_id)
+    writer = await run_in_threadpool(image_store.Writer, str(image_id))
+    try:
+        async for chunk in request.stream():
+            await run_in_threadpool(writer.write, chunk)
+        size, digest = await run_in_threadpool(writer.finish, checksum)
+        image = await run_in_threadpool(
+            lambda: deps.conductor().image_activate(
+                caller.ctxt, image_id=str(image_id), size=size,
+                checksum=digest))
+        await run_in_threadpool(writer.publish)
+    finally:
+        writer.abort()      # a no-op once published
+    return {'image': image}
+
+
+@router.get('', response_model=schemas.Images)
+def index(caller: deps.Caller = deps.CALLER,
+          limit: int = Depends(paging.limit_param),
+          marker: uuid.UUID | None = Query(None)):
+    """The project's images and the public ones."""
+    caller.check('image:list')
+    items = deps.conductor().image_list(
+        caller.ctxt, project_id=caller.project_id, limit=limit,
+        marker=marker and str(marker))
+    return {'images': items, 'next_marker': paging.next_marker(
+        items, limit, lambda i: i['id'])}
+
+
+@router.get('/{image_id}', response_model=schemas.ImageOut)
+def show(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+    return {'image': fetch(caller, image_id, 'image:show')}
+
+
+@router.get('/{image_id}/file', response_class=FileResponse,
+            responses={200: {'content': {'application/octet-stream': {}}}})
+def download(image_id: uuid.UUID, request: Request,
+             sig: str | None = Query(None, max_length=64,
+                                     description="a compute agent's "
+                                     'signature instead of a token'),
+             x_auth_token: str | None = Header(None)):
+    if sig is not None:
+        want = image_store.signature(deps.signing_key(), str(image_id))
+        if not hmac.compare_digest(want.encode(), sig.encode()):
+            raise exception.NotAuthenticated(reason='bad image signature')
+        image = deps.conductor().image_show(
+            context.RequestContext(request_id=request.state.request_id),
+            image_id=str(image_id))
+    else:
+        image = fetch(deps.caller(request, x_auth_token), image_id,
+                      'image:show')
+    path = image_store.path(str(active(image)['id']))
+    if not os.path.exists(path):
+        raise exception.ImageNotFound(image=image_id, reason='no data')
+    return FileResponse(path, media_type='application/octet-stream')
+
+
+@router.delete('/{image_id}', status_code=204)
+def delete(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+    fetch(caller, image_id, 'image:delete')
+    deps.conductor().image_delete(caller.ctxt, image_id=str(image_id))
+    image_store.remove(str(image_id))
+    return Response(status_code=204)

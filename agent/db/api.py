@@ -25,6 +25,36 @@ def mark_changed(session, uuid):
     session.info.setdefault(CHANGED_KEY, set()).add(uuid)
 
 
+def _in(column, name):
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
+# The statements of the boot path, built once: constructing a select costs
+# more than running it on SQLite (~0.2 ms of CPU per query saved).
+_INSTANCE = sa.select(M.Instance).where(M.Instance.uuid == sa.bindparam('u'))
+_BY_REF = sa.select(M.Instance).where(
+    M.Instance.deleted == 0, sa.or_(M.Instance.uuid == sa.bindparam('ref'),
+                                    M.Instance.name == sa.bindparam('ref')))
+_METADATA = sa.select(M.InstanceMetadata).where(
+    _in(M.InstanceMetadata.instance_uuid, 'uuids'))
+_BDMS = sa.select(M.BlockDeviceMapping).where(
+    _in(M.BlockDeviceMapping.instance_uuid, 'uuids')).order_by(
+    M.BlockDeviceMapping.id)
+_ACTION_ID = sa.select(M.InstanceAction.id).where(
+    M.InstanceAction.instance_uuid == sa.bindparam('u'),
+    M.InstanceAction.request_id == sa.bindparam('rid')).order_by(
+    M.InstanceAction.id.desc()).limit(1)
+_OPEN_EVENT = sa.select(
+    M.InstanceActionEvent.id, M.InstanceActionEvent.action_id).join(
+    M.InstanceAction,
+    M.InstanceAction.id == M.InstanceActionEvent.action_id).where(
+    M.InstanceAction.instance_uuid == sa.bindparam('u'),
+    M.InstanceAction.request_id == sa.bindparam('rid'),
+    M.InstanceActionEvent.event == sa.bindparam('event'),
+    M.InstanceActionEvent.finish_time.is_(None)).order_by(
+    M.InstanceActionEvent.id.desc()).limit(1)
+
+
 # ---------------------------------------------------------------- flavors
 def flavor_get_by_name(session, name):
     row = session.scalar(sa.select(M.Flavor).where(M.Flavor.name == name))
@@ -59,10 +89,9 @@ def instance_create(session, *, uuid, name, project_id, user_id, flavor,
 
 
 def instance_get(session, uuid, for_update=False):
-    query = sa.select(M.Instance).where(M.Instance.uuid == uuid)
-    if for_update:
-        query = query.with_for_update(of=M.Instance)
-    row = session.scalar(query)
+    query = _INSTANCE.with_for_update(of=M.Instance) if for_update \
+        else _INSTANCE
+    row = session.scalar(query, {'u': uuid})
     if row is None:
         raise exception.InstanceNotFound(instance=uuid)
     return row
@@ -70,12 +99,9 @@ def instance_get(session, uuid, for_update=False):
 
 def instance_get_by_ref(session, ref, project_id=None):
     """Find a live instance by uuid or by (unique) name."""
-    query = sa.select(M.Instance).where(
-        M.Instance.deleted == 0,
-        sa.or_(M.Instance.uuid == ref, M.Instance.name == ref))
-    if project_id:
-        query = query.where(M.Instance.project_id == project_id)
-    rows = session.scalars(query.limit(2)).all()
+    query = _BY_REF.where(M.Instance.project_id == project_id) \
+        if project_id else _BY_REF
+    rows = session.scalars(query.limit(2), {'ref': ref}).all()
     if not rows:
         raise exception.InstanceNotFound(instance=ref)
     if len(rows) > 1:
@@ -131,8 +157,8 @@ def instance_update(session, uuid, updates, expected_task_state=None,
     if not reread:
         return None
     # the UPDATE bypassed the session: read the row anew, once
-    return session.scalar(sa.select(M.Instance).where(
-        M.Instance.uuid == uuid).execution_options(populate_existing=True))
+    return session.scalar(_INSTANCE, {'u': uuid},
+                          execution_options={'populate_existing': True})
 
 
 def instance_mark_deleted(session, row):
@@ -146,8 +172,7 @@ def instance_mark_deleted(session, row):
 
 
 def metadata_get(session, uuids):
-    rows = session.scalars(sa.select(M.InstanceMetadata).where(
-        M.InstanceMetadata.instance_uuid.in_(uuids))).all()
+    rows = session.scalars(_METADATA, {'uuids': list(uuids)}).all()
     out = {u: {} for u in uuids}
     for r in rows:
         out[r.instance_uuid][r.key] = r.value
@@ -172,9 +197,7 @@ def faults_latest(session, uuids):
 
 # ----------------------------------------------------------- block devices
 def bdm_list(session, uuids):
-    rows = session.scalars(sa.select(M.BlockDeviceMapping).where(
-        M.BlockDeviceMapping.instance_uuid.in_(uuids)).order_by(
-        M.BlockDeviceMapping.id)).all()
+    rows = session.scalars(_BDMS, {'uuids': list(uuids)}).all()
     out = {u: [] for u in uuids}
     for r in rows:
         out[r.instance_uuid].append(r)
@@ -225,21 +248,15 @@ def action_finish(row, result, message=None):
 
 def action_id_get(session, uuid, request_id):
     """The id of the instance's latest action of ``request_id``, or None."""
-    return session.scalar(sa.select(M.InstanceAction.id).where(
-        M.InstanceAction.instance_uuid == uuid,
-        M.InstanceAction.request_id == request_id).order_by(
-        M.InstanceAction.id.desc()).limit(1))
+    return session.scalar(_ACTION_ID, {'u': uuid, 'rid': request_id})
 
 
 def event_finish(session, uuid, request_id, event, result, traceback):
     """Finish the latest unfinished ``event`` of the action, and the action
     (result 'Success' or 'Error'); in two UPDATEs after one read."""
     E, A = M.InstanceActionEvent, M.InstanceAction
-    found = session.execute(sa.select(E.id, E.action_id).join(
-        A, A.id == E.action_id).where(
-        A.instance_uuid == uuid, A.request_id == request_id,
-        E.event == event, E.finish_time.is_(None)).order_by(
-        E.id.desc()).limit(1)).first()
+    found = session.execute(_OPEN_EVENT, {
+        'u': uuid, 'rid': request_id, 'event': event}).first()
     action_id = found[1] if found else action_id_get(session, uuid,
                                                      request_id)
     if action_id is None:

@@ -101,14 +101,18 @@ def compute_node(row):
             'cpu_load')}, updated_at=row.reported_at)
 
 
+_ADDRESSES = sa.select(
+    N.Port.instance_uuid, N.Network.name, N.Port.ip_address).join(
+    N.Network, N.Network.id == N.Port.network_id).where(
+    N.Port.instance_uuid.in_(sa.bindparam('uuids', expanding=True))).order_by(
+    N.Port.id)
+
+
 def add_addresses(s, instances):
     """Fill ``networks`` of wire instances with 'network=ip' strings."""
     if instances:
-        rows = s.execute(sa.select(
-            N.Port.instance_uuid, N.Network.name, N.Port.ip_address).join(
-            N.Network, N.Network.id == N.Port.network_id).where(
-            N.Port.instance_uuid.in_([i.uuid for i in instances])).order_by(
-            N.Port.id)).all()
+        rows = s.execute(_ADDRESSES,
+                         {'uuids': [i.uuid for i in instances]}).all()
         for inst in instances:
             inst.update(networks=['%s=%s' % (name, ip) for uuid, name, ip
                                   in rows if uuid == inst.uuid])

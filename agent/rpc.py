@@ -348,7 +348,7 @@ class ConductorAPI(_Client):
             instance settles in one of them, not at every state on the way
             (sent at 1.3 only with ``until``)
       1.4 - for hvagent-api (sent at 1.4): image_create/list/show/
-            activate/delete
+            activate/delete; volume_create/list/show/delete
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -392,4 +392,5 @@ CONDUCTOR_METHODS_1_2 = frozenset((
     'quota_set'))
 CONDUCTOR_METHODS_1_4 = frozenset((
     'image_create', 'image_list', 'image_show', 'image_activate',
-    'image_delete'))
+    'image_delete', 'volume_create', 'volume_list', 'volume_show',
+    'volume_delete'))

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 
 from agent.api import errors
 from agent.api.routes import auth, catalog, identity, images, keypairs, \
-    servers
+    servers, volumes
 
 LOG = logging.getLogger(__name__)
 #: a caller's own X-Request-Id is kept when it looks like ours
@@ -37,6 +37,7 @@ def create_app():
                  response.status_code, (time.monotonic() - start) * 1e3, rid)
         return response
 
-    for module in (auth, identity, servers, catalog, keypairs, images):
+    for module in (auth, identity, servers, catalog, keypairs, images,
+                   volumes):
         app.include_router(module.router)
     return app

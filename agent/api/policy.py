@@ -71,7 +71,13 @@ RULES = {
     'image:list': '@',
     'image:show': "rule:project_reader or 'public':%(visibility)s",
     'image:upload': 'rule:admin or %s' % OWNER,
-    'image:delete': 'rule:admin or %s' % OWNER,      # a user's own key pairs, never another's
+    'image:delete': 'rule:admin or %s' % OWNER,
+    # volumes: the project's; attached by the instance's owner
+    'volume:create': 'rule:admin or role:developer',
+    'volume:list': '@',
+    'volume:show': 'rule:project_reader',
+    'volume:delete': 'rule:admin or %s' % OWNER,
+    'server:volumes': 'rule:admin or %s' % OWNER,      # a user's own key pairs, never another's
 }
 
 

@@ -97,6 +97,7 @@ class QuotaUpdate(Strict):
     cores: int | None = Field(None, ge=-1, le=2**31 - 1)
     ram: int | None = Field(None, ge=-1, le=2**31 - 1)
     security_groups: int | None = Field(None, ge=-1, le=2**31 - 1)
+    volumes: int | None = Field(None, ge=-1, le=2**31 - 1)
 
 
 # ------------------------------------------------------------ instances
@@ -133,6 +134,7 @@ class Server(BaseModel):
     key_name: str | None
     metadata: dict[str, str | None]
     networks: list[str]
+    volumes: list[uuid.UUID] = []
     fault: str | None
     created_at: datetime.datetime | None
     launched_at: datetime.datetime | None
@@ -301,3 +303,33 @@ class ImageOut(BaseModel):
 class Images(BaseModel):
     images: list[Image]
     next_marker: uuid.UUID | None = None
+
+
+# -------------------------------------------------------------- volumes
+class VolumeIn(Strict):
+    name: str = Name
+    size_gb: int = Field(ge=1, le=1024)
+
+
+class Volume(BaseModel):
+    id: uuid.UUID
+    name: str
+    project_id: str
+    user_id: str
+    size_gb: int
+    status: Literal['available', 'in-use']
+    attached_to: uuid.UUID | None
+    created_at: datetime.datetime
+
+
+class VolumeOut(BaseModel):
+    volume: Volume
+
+
+class Volumes(BaseModel):
+    volumes: list[Volume]
+    next_marker: uuid.UUID | None = None
+
+
+class Attachment(Strict):
+    volume_id: uuid.UUID

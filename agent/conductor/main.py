@@ -12,6 +12,7 @@ from agent.conductor import manager
 from agent.conductor import networks
 from agent.conductor import quota
 from agent.conductor import tasks
+from agent.conductor import volumes
 from agent.db import migration
 from agent.db import session as db_session
 from agent.metrics import controller as controller_metrics
@@ -35,7 +36,8 @@ def _build(engine, metrics):
         manager.ConductorManager(engine), tasks.ComputeTaskManager(engine),
         networks.NetworkManager(engine), identity.IdentityManager(engine),
         instances.InstanceManager(engine), keypairs.KeyPairManager(engine),
-        quota.QuotaManager(engine), images.ImageManager(engine)])
+        quota.QuotaManager(engine), images.ImageManager(engine),
+        volumes.VolumeManager(engine)])
     # a heartbeat only while the conductor serves its queue: cut off from
     # the message bus it shows down
     heartbeat = service.Periodic(

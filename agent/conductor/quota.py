@@ -24,7 +24,7 @@ from agent.db import net_models
 from agent.objects import fields as f
 
 CONF = cfg.CONF
-RESOURCES = ('instances', 'cores', 'ram', 'security_groups')
+RESOURCES = ('instances', 'cores', 'ram', 'security_groups', 'volumes')
 PROJECT = f.String(max_length=64)
 
 
@@ -44,8 +44,10 @@ def usage(s, project_id):
     groups = s.scalar(sa.select(sa.func.count(net_models.SecurityGroup.id))
                       .where(net_models.SecurityGroup.project_id ==
                              project_id))
+    volumes = s.scalar(sa.select(sa.func.count(api_models.Volume.id)).where(
+        api_models.Volume.project_id == project_id))
     return {'instances': count, 'cores': int(cores), 'ram': int(ram),
-            'security_groups': groups}
+            'security_groups': groups, 'volumes': volumes}
 
 
 def lock(s, project_id):

@@ -29,6 +29,11 @@ opts = [
         help='Where hvagent-api keeps the bytes of uploaded images (one '
              'file per image, named by its id).'),
     cfg.StrOpt(
+        'volume_dir', default='$state_path/volumes',
+        help='Where hvagent-api makes file-backed volumes (sparse raw '
+             'files named by id). Compute agents must see the same files '
+             'at the same path, inside [libvirt] allowed_volume_dirs.'),
+    cfg.StrOpt(
         'public_url',
         help='URL under which compute agents reach this API to download '
              'images (default: http://<bind_host>:<bind_port>).'),
@@ -54,6 +59,8 @@ quota_opts = [
                help='MB of RAM of all instances per project (-1: unlimited).'),
     cfg.IntOpt('security_groups', default=10, min=-1,
                help='Security groups per project (-1: unlimited).'),
+    cfg.IntOpt('volumes', default=10, min=-1,
+               help='Volumes per project (-1: unlimited).'),
 ]
 
 

@@ -1,5 +1,5 @@
 """Tables of the REST API's concerns the conductor keeps: per-project quota
-limits, revoked tokens, images (projects, users, roles and key pairs are in
+limits, revoked tokens, images, volumes (projects, users, roles and key pairs are in
 models.py since 0001). Change them only together with a new migration."""
 import datetime
 
@@ -41,4 +41,17 @@ class Image(Base):
     visibility: Mapped[str] = mapped_column(String(16))
     size: Mapped[int | None] = mapped_column(BigInteger)
     checksum: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
+class Volume(Base):
+    """A file-backed volume made through hvagent-api in ``[api]
+    volume_dir``; attached while a block device mapping names it."""
+    __tablename__ = 'volumes'
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    size_gb: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime)

@@ -216,3 +216,35 @@ def test_images_upload_checksum_download_boot_delete(api_cloud, proj):
     dev.ok('DELETE', base)
     assert dev.call('GET', base).status_code == 404
     assert requests.get(api_cloud.url + signed, timeout=30).status_code == 404
+
+
+def test_volumes_create_attach_detach_delete_quota(api_cloud):
+    admin = api_cloud.admin
+    p = admin.ok('POST', '/v3/projects', json={'name': 'vols'})['project']
+    admin.ok('PUT', '/v1/quotas/%s' % p['id'], json={'volumes': 1})
+    dev = api_cloud.add_user(p['id'], 'voldev', 'developer')
+    vol = dev.ok('POST', '/v1/volumes', json={'name': 'data',
+                                              'size_gb': 1})['volume']
+    path = os.path.join(api_cloud.dep.tmp_path, 'state', 'volumes',
+                        vol['id'])
+    assert os.path.getsize(path) == 1 << 30     # sparse
+    r = dev.call('POST', '/v1/volumes', json={'name': 'more', 'size_gb': 1})
+    assert r.status_code == 403 and r.json()['error']['resource'] == \
+        'volumes'
+    srv = dev.ok('POST', '/v1/servers', json={'server': {
+        'name': 'with-vol', 'flavor': 'm1.tiny'}})['server']
+    cloudlib.wait_status(dev, srv['id'])
+    dev.ok('POST', '/v1/servers/%s/volumes' % srv['id'],
+           json={'volume_id': vol['id']})
+    assert cloudlib.wait_status(dev, srv['id'])['volumes'] == [vol['id']]
+    shown = dev.ok('GET', '/v1/volumes/%s' % vol['id'])['volume']
+    assert (shown['status'], shown['attached_to']) == ('in-use', srv['id'])
+    assert dev.call('DELETE', '/v1/volumes/%s' % vol['id']
+                    ).status_code == 409
+    dev.ok('DELETE', '/v1/servers/%s/volumes/%s' % (srv['id'], vol['id']))
+    assert cloudlib.wait_status(dev, srv['id'])['volumes'] == []
+    assert dev.ok('GET', '/v1/volumes')['volumes'][0]['status'] == \
+        'available'
+    dev.ok('DELETE', '/v1/volumes/%s' % vol['id'])
+    assert not os.path.exists(path)
+    dev.ok('DELETE', '/v1/servers/%s' % srv['id'])

@@ -230,6 +230,41 @@ def test_images(world):
             base = queued()
 
 
+def test_volumes(world):
+    """Developers make volumes in their project; the instance's owner
+    (and admin) attaches and detaches; the volume's owner deletes."""
+    owner, server = world['who']['owner'], world['server']['id']
+
+    def volume():
+        return owner.ok('POST', '/v1/volumes', json={
+            'name': 'v', 'size_gb': 1})['volume']['id']
+    vol = volume()
+    check_all(world, 'GET', '/v1/volumes/%s' % vol, READERS)
+    for name in CALLERS:
+        expect(world['who'][name], name in {'admin', 'owner', 'dev2',
+                                            'other'},
+               'POST', '/v1/volumes', json={'name': 'v-%s' % name,
+                                            'size_gb': 1})
+        expect(world['who'][name], name in {'admin', 'owner'}, 'POST',
+               '/v1/servers/%s/volumes' % server, json={'volume_id': vol})
+        if name in {'admin', 'owner'}:
+            cloudlib.wait_status(owner, server)
+            expect(world['who'][name], True, 'DELETE',
+                   '/v1/servers/%s/volumes/%s' % (server, vol))
+            cloudlib.wait_status(owner, server)
+        else:
+            expect(world['who'][name], False, 'DELETE',
+                   '/v1/servers/%s/volumes/%s' % (server, vol))
+    for name in CALLERS:
+        expect(world['who'][name], name in {'admin', 'owner'}, 'DELETE',
+               '/v1/volumes/%s' % vol)
+        if name in {'admin', 'owner'}:
+            vol = volume()
+    listed = {v['id'] for v in world['who']['other'].ok(
+        'GET', '/v1/volumes')['volumes']}
+    assert vol not in listed
+
+
 def test_every_endpoint_is_in_the_matrix(api_cloud):
     """A new endpoint must be added to this module's matrix."""
     tested = {
@@ -257,6 +292,11 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('GET', '/v1/images/{image_id}'), ('DELETE', '/v1/images/{image_id}'),
         ('PUT', '/v1/images/{image_id}/file'),
         ('GET', '/v1/images/{image_id}/file'),
+        ('GET', '/v1/volumes'), ('POST', '/v1/volumes'),
+        ('GET', '/v1/volumes/{volume_id}'),
+        ('DELETE', '/v1/volumes/{volume_id}'),
+        ('POST', '/v1/servers/{server_id}/volumes'),
+        ('DELETE', '/v1/servers/{server_id}/volumes/{volume_id}'),
     }
     # tokens: anyone may log in, see and revoke their own (test_api.py)
     tokens = {(m, '/v3/auth/tokens') for m in ('GET', 'POST', 'DELETE')}

@@ -25,6 +25,7 @@ def server(inst):
             'project_id': inst.project_id,
             'user_id': inst.user_id, 'key_name': inst.key_name,
             'metadata': inst.metadata, 'networks': inst.networks,
+            'volumes': [b.volume_id for b in inst.block_devices],
             'fault': inst.fault and inst.fault.message,
             'created_at': inst.created_at, 'launched_at': inst.launched_at}
 

@@ -1,0 +1,86 @@
+"""The conductor's volume endpoint: file-backed volumes hvagent-api makes
+(the file is the API's to create and remove). A volume is ``in-use``
+while a block device mapping names it, else ``available``; attaching
+goes through instance_action like any other."""
+
+import oslo_messaging as messaging
+import sqlalchemy as sa
+
+from agent import exception
+from agent import rpc
+from agent.conductor import endpoint
+from agent.conductor import quota
+from agent.db import api_models
+from agent.db import models as M
+from agent.db import paging
+from agent.objects import fields as f
+
+V = api_models.Volume
+ID = f.UUID()
+
+
+def _volumes(s, rows):
+    attached = dict(s.execute(sa.select(
+        M.BlockDeviceMapping.volume_id, M.BlockDeviceMapping.instance_uuid)
+        .where(M.BlockDeviceMapping.volume_id.in_([r.id for r in rows])))
+        .all()) if rows else {}
+    return [{k: getattr(r, k) for k in (
+        'id', 'name', 'project_id', 'user_id', 'size_gb', 'path')} | {
+        'created_at': r.created_at.isoformat(),
+        'attached_to': attached.get(r.id),
+        'status': 'in-use' if r.id in attached else 'available'}
+        for r in rows]
+
+
+def _get(s, volume_id):
+    row = s.get(V, volume_id)
+    if row is None:
+        raise exception.NotFound('Volume %s could not be found' % volume_id)
+    return row
+
+
+class VolumeManager(endpoint.Endpoint):
+    target = messaging.Target(version='1.4')  # see rpc.ConductorAPI
+
+    @rpc.expects(volume_id=ID, name=f.String(max_length=255),
+                 size_gb=f.Integer(min=1, max=16384),
+                 path=f.String(max_length=1024))
+    def volume_create(self, ctxt, volume_id, name, size_gb, path):
+        """Record a volume of the caller's project (quota checked)."""
+        with self._session() as s:
+            quota.check(s, ctxt.project_id, {'volumes': 1})
+            row = V(id=volume_id, name=name, project_id=ctxt.project_id,
+                    user_id=ctxt.user_id, size_gb=size_gb, path=path,
+                    created_at=M.utcnow())
+            s.add(row)
+            s.flush()
+            return _volumes(s, [row])[0]
+
+    @rpc.expects(project_id=f.String(max_length=64, nullable=True),
+                 limit=f.Integer(min=1, max=10000, nullable=True),
+                 marker=f.UUID(nullable=True))
+    def volume_list(self, ctxt, project_id, limit, marker):
+        query = sa.select(V)
+        if project_id is not None:
+            query = query.where(V.project_id == project_id)
+        with self._session() as s:
+            return _volumes(s, paging.page(s, query, V, V.id, V.id, limit,
+                                           marker))
+
+    @rpc.expects(volume_id=ID)
+    def volume_show(self, ctxt, volume_id):
+        with self._session() as s:
+            return _volumes(s, [_get(s, volume_id)])[0]
+
+    @rpc.expects(volume_id=ID)
+    def volume_delete(self, ctxt, volume_id):
+        """Forget an available volume; an attached one is refused."""
+        with self._session() as s:
+            volume = _volumes(s, [_get(s, volume_id)])[0]
+            if volume['attached_to']:
+                raise exception.Conflict(
+                    what='Volume %s is attached to %s: an attachment'
+                    % (volume_id, volume['attached_to']))
+            s.delete(_get(s, volume_id))
+
+

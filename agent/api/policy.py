@@ -56,15 +56,12 @@ RULES = {
     # catalogue and networking
     'flavor:list': '@',
     'host:list': 'rule:read_all',
-    'network:list': '@',
-    'network:create': 'rule:admin',
-    'network:delete': 'rule:admin',
     'secgroup:list': '@',
     'secgroup:list:all_projects': 'rule:read_all',
     'secgroup:create': 'rule:admin or role:netadmin',
     'secgroup:rule_add': 'rule:admin or (role:netadmin and '
                          'project_id:%(project_id)s)',
-    'keypair:manage': '@',
+    'keypair:manage': '@',      # a user's own key pairs, never another's
     # images: the project's own and the public ones
     'image:create': 'rule:admin or role:developer',
     'image:publicize': 'rule:admin',
@@ -77,7 +74,7 @@ RULES = {
     'volume:list': '@',
     'volume:show': 'rule:project_reader',
     'volume:delete': 'rule:admin or %s' % OWNER,
-    'server:volumes': 'rule:admin or %s' % OWNER,      # a user's own key pairs, never another's
+    'server:volumes': 'rule:admin or %s' % OWNER,
 }
 
 

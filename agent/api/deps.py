@@ -55,6 +55,14 @@ class Caller:
         if not self.can(rule, project_id, user_id, **target):
             raise errors.Forbidden(rule=rule)
 
+    def guard(self, owner, read_rule, rule, missing):
+        """Raise ``missing`` (a NotFound) unless the caller may read the
+        thing ``owner`` describes (project_id, user_id...), Forbidden
+        unless they may also apply ``rule`` to it."""
+        if not self.can(read_rule, **owner):
+            raise missing
+        self.check(rule, **owner)
+
 
 def request_context(request: Request):
     """A context for requests made before authentication (login)."""

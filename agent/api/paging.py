@@ -34,3 +34,12 @@ def page(items, limit, marker, key):
         items = items[keys.index(marker) + 1:]
     items = items[:limit]
     return items, next_marker(items, limit, key)
+
+
+def project_page(list_method, caller, name, limit, marker):
+    """A page of the caller's project's items from a conductor list
+    method taking project_id, limit and marker (a uuid)."""
+    items = list_method(caller.ctxt, project_id=caller.project_id,
+                        limit=limit, marker=marker and str(marker))
+    return {name: items,
+            'next_marker': next_marker(items, limit, lambda i: i['id'])}

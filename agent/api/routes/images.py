@@ -25,11 +25,10 @@ BINARY = {'requestBody': {'required': True, 'content': {
 def fetch(caller, image_id, rule):
     """The image, if the caller may see it and then apply ``rule``."""
     image = deps.conductor().image_show(caller.ctxt, image_id=str(image_id))
-    owner = {'project_id': image['project_id'], 'user_id': image['user_id'],
-             'visibility': image['visibility']}
-    if not caller.can('image:show', **owner):
-        raise exception.ImageNotFound(image=image_id, reason='no such image')
-    caller.check(rule, **owner)
+    caller.guard({k: image[k] for k in ('project_id', 'user_id',
+                                        'visibility')}, 'image:show', rule,
+                 exception.ImageNotFound(image=image_id,
+                                         reason='no such image'))
     return image
 
 
@@ -83,11 +82,8 @@ def index(caller: deps.Caller = deps.CALLER,
           marker: uuid.UUID | None = Query(None)):
     """The project's images and the public ones."""
     caller.check('image:list')
-    items = deps.conductor().image_list(
-        caller.ctxt, project_id=caller.project_id, limit=limit,
-        marker=marker and str(marker))
-    return {'images': items, 'next_marker': paging.next_marker(
-        items, limit, lambda i: i['id'])}
+    return paging.project_page(deps.conductor().image_list, caller,
+                               'images', limit, marker)
 
 
 @router.get('/{image_id}', response_model=schemas.ImageOut)

@@ -33,10 +33,9 @@ def server(inst):
 def fetch(caller, server_id, rule):
     """The instance, if the caller may read it and then apply ``rule``."""
     inst = deps.conductor().instance_show(caller.ctxt, ref=str(server_id))
-    owner = {'project_id': inst.project_id, 'user_id': inst.user_id}
-    if not caller.can('server:show', **owner):
-        raise exception.InstanceNotFound(instance=server_id)
-    caller.check(rule, **owner)
+    caller.guard({'project_id': inst.project_id, 'user_id': inst.user_id},
+                 'server:show', rule,
+                 exception.InstanceNotFound(instance=server_id))
     return inst
 
 

@@ -20,11 +20,10 @@ router = APIRouter(tags=['volumes'])
 def fetch(caller, volume_id, rule):
     volume = deps.conductor().volume_show(caller.ctxt,
                                           volume_id=str(volume_id))
-    owner = {'project_id': volume['project_id'],
-             'user_id': volume['user_id']}
-    if not caller.can('volume:show', **owner):
-        raise exception.NotFound('Volume %s could not be found' % volume_id)
-    caller.check(rule, **owner)
+    caller.guard({'project_id': volume['project_id'],
+                  'user_id': volume['user_id']}, 'volume:show', rule,
+                 exception.NotFound('Volume %s could not be found'
+                                    % volume_id))
     return volume
 
 
@@ -53,11 +52,8 @@ def index(caller: deps.Caller = deps.CALLER,
           limit: int = Depends(paging.limit_param),
           marker: uuid.UUID | None = Query(None)):
     caller.check('volume:list')
-    items = deps.conductor().volume_list(
-        caller.ctxt, project_id=caller.project_id, limit=limit,
-        marker=marker and str(marker))
-    return {'volumes': items, 'next_marker': paging.next_marker(
-        items, limit, lambda v: v['id'])}
+    return paging.project_page(deps.conductor().volume_list, caller,
+                               'volumes', limit, marker)
 
 
 @router.get('/v1/volumes/{volume_id}', response_model=schemas.VolumeOut)

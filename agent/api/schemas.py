@@ -167,6 +167,7 @@ class InstanceAction(BaseModel):
 
 class Actions(BaseModel):
     actions: list[InstanceAction]
+    next_marker: str | None = None
 
 
 class Metadata(BaseModel):
@@ -208,6 +209,8 @@ class Host(BaseModel):
 
 class Hosts(BaseModel):
     hosts: list[Host]
+    next_marker: str | None = Field(None, description='host/binary of '
+                                    'the last item')
 
 
 class SecurityGroupIn(Strict):

@@ -112,6 +112,20 @@ def test_pagination(api_cloud):
             break
     assert [len(p) for p in pages] == [2, 2, 1]
     assert sum(pages, []) == made
+    # short lists the conductor answers whole page the same way
+    dev.ok('POST', '/v1/servers/%s/action' % made[0],
+           json={'action': 'stop'})
+    cloudlib.wait_status(dev, made[0])
+    acts = dev.ok('GET', '/v1/servers/%s/actions?limit=1' % made[0])
+    assert [a['action'] for a in acts['actions']] == ['create']
+    rest = dev.ok('GET', '/v1/servers/%s/actions?marker=%s' % (
+        made[0], acts['next_marker']))
+    assert [a['action'] for a in rest['actions']] == ['stop']
+    assert rest['next_marker'] is None
+    hosts = api_cloud.admin.ok('GET', '/v1/hosts?limit=1')
+    more = api_cloud.admin.ok('GET', '/v1/hosts?marker=' +
+                              hosts['next_marker'])
+    assert len(hosts['hosts']) == 1 and len(more['hosts']) == 2
     for uuid_ in made:
         cloudlib.wait_status(dev, uuid_)
         dev.ok('DELETE', '/v1/servers/%s' % uuid_)

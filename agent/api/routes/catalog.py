@@ -23,7 +23,10 @@ def flavors(caller: deps.Caller = deps.CALLER,
 
 
 @router.get('/hosts', response_model=schemas.Hosts)
-def hosts(caller: deps.Caller = deps.CALLER):
+def hosts(caller: deps.Caller = deps.CALLER,
+          limit: int = Depends(paging.limit_param),
+          marker: str | None = Depends(paging.marker_param)):
+    """Every service with its host's resources (compute agents)."""
     caller.check('host:list')
     out = []
     for item in deps.conductor().host_list(caller.ctxt):
@@ -35,7 +38,9 @@ def hosts(caller: deps.Caller = deps.CALLER):
                 'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used',
                 'running_vms')})
         out.append(row)
-    return {'hosts': out}
+    out, nxt = paging.page(out, limit, marker,
+                           lambda h: '%s/%s' % (h['host'], h['binary']))
+    return {'hosts': out, 'next_marker': nxt}
 
 
 def _group(g):

@@ -112,11 +112,17 @@ def action(server_id: uuid.UUID, body: schemas.Action,
 
 
 @router.get('/{server_id}/actions', response_model=schemas.Actions)
-def actions(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
-    """Every request made on the instance: who, what, when, result."""
+def actions(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER,
+            limit: int = Depends(paging.limit_param),
+            marker: str | None = Depends(paging.marker_param)):
+    """Every request made on the instance: who, what, when, result
+    (marker: a request_id)."""
     inst = fetch(caller, server_id, 'server:actions')
-    return {'actions': [a.as_dict() for a in deps.conductor().action_list(
-        caller.ctxt, ref=inst.uuid)]}
+    items, nxt = paging.page(
+        [a.as_dict() for a in deps.conductor().action_list(
+            caller.ctxt, ref=inst.uuid)], limit, marker,
+        lambda a: a['request_id'])
+    return {'actions': items, 'next_marker': nxt}
 
 
 @router.get('/{server_id}/metadata', response_model=schemas.Metadata)

@@ -3,6 +3,8 @@ errors, pagination, quotas under a race, and a boot end to end."""
 import concurrent.futures
 import hashlib
 import os
+import signal
+import subprocess
 import time
 
 import pytest
@@ -11,6 +13,8 @@ import requests
 from agent.api import image_store
 from agent.api import tokens
 from tests.functional import api_cloud as cloudlib
+from tests.functional import deployment
+from tests.functional.test_systemd import NotifySocket
 
 pytestmark = pytest.mark.functional
 
@@ -262,3 +266,30 @@ def test_volumes_create_attach_detach_delete_quota(api_cloud):
     dev.ok('DELETE', '/v1/volumes/%s' % vol['id'])
     assert not os.path.exists(path)
     dev.ok('DELETE', '/v1/servers/%s' % srv['id'])
+
+
+def test_second_api_server_under_systemd_notify(api_cloud, tmp_path):
+    """Another hvagent-api beside the first (same key, same conductor)
+    as systemd runs it: READY=1 once it listens, exit 0 on SIGTERM."""
+    port = cloudlib.free_port()
+    config = tmp_path / 'api2.conf'
+    config.write_text(api_cloud.dep.config.read_text().replace(
+        'bind_port = %d' % api_cloud.port, 'bind_port = %d' % port))
+    notify = NotifySocket(tmp_path / 'notify')
+    with open(tmp_path / 'api2.log', 'w') as log:
+        proc = subprocess.Popen(
+            [os.path.join(deployment.BIN, 'hvagent-api'), '--config-file',
+             str(config)], stdout=log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, NOTIFY_SOCKET=notify.path))
+    try:
+        notify.wait_for('READY', '1', timeout=60)
+        # a token of the first server is good here: one key, one cloud
+        r = cloudlib.Client('http://127.0.0.1:%d' % port,
+                            api_cloud.admin.token).call('GET', '/v1/flavors')
+        assert r.status_code == 200, r.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, (tmp_path / 'api2.log').read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()

@@ -12,11 +12,14 @@ The API never opens the database (house rule): every read and write is an
 RPC call to the conductor, carrying a RequestContext with the request id,
 the caller's user and project. Layout:
 
-  app.py      the application: request ids, JSON errors, the routers
-  tokens.py   HMAC-signed expiring tokens; argon2id passwords
-  deps.py     per-request authentication and policy checks
-  policy.py   the role rules (defaults in code, policy.yaml overrides)
-  schemas.py  request/response models
-  routes/     one module per resource
-  main.py     the console script (serve, bootstrap)
+  app.py          the application: request ids, the routers
+  errors.py       every error as {"error": {"code", "message"}}
+  tokens.py       HMAC-signed expiring tokens; argon2id passwords
+  deps.py         per-request authentication and policy checks
+  policy.py       the role rules (defaults in code, policy.yaml overrides)
+  schemas.py      request/response models
+  paging.py       limit + marker
+  image_store.py  image bytes on this host; agents' signed URLs
+  routes/         one module per resource
+  main.py         the console script (serve, --bootstrap)
 """

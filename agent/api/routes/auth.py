@@ -2,13 +2,13 @@
 import datetime
 
 from fastapi import APIRouter, Depends, Response
+from oslo_config import cfg
 
 from agent import context
 from agent import exception
 from agent.api import deps
 from agent.api import schemas
 from agent.api import tokens
-from oslo_config import cfg
 
 CONF = cfg.CONF
 router = APIRouter(prefix='/v3/auth', tags=['auth'])

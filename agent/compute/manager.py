@@ -27,7 +27,7 @@ from oslo_config import cfg
 from agent import exception
 from agent import rpc
 from agent.compute import host_sync
-from agent.compute import locks
+from agent import locks
 from agent.compute import recovery
 from agent.metrics import compute as compute_metrics
 from agent.objects import fields as f

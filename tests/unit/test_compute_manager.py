@@ -9,7 +9,7 @@ import pytest
 
 from agent import exception
 from agent import objects
-from agent.compute import locks
+from agent import locks
 from agent.compute import manager as manager_mod
 from agent.objects import states as S
 from tests.unit.fakes import FakeConductor, conf, ctxt  # noqa: F401

@@ -23,6 +23,7 @@ import psutil
 from oslo_config import cfg
 
 from agent import exception
+from agent import locks
 from agent.objects import states
 from virt import driver
 from virt import failpoints
@@ -43,6 +44,9 @@ BLANK_ROOT_BYTES = GiB
 DETACH_TIMEOUT = 30
 #: seconds a metrics scrape waits for the bulk stats of a slow libvirtd
 STATS_TIMEOUT = 5
+#: the Guest methods that change a domain: one at a time per domain
+CHANGES = frozenset(('launch', 'reboot_hard', 'shutdown', 'destroy',
+                     'pause', 'resume', 'attach_device', 'detach_device'))
 
 
 class LibvirtDriver(driver.ComputeDriver):
@@ -70,6 +74,7 @@ class LibvirtDriver(driver.ComputeDriver):
         self._listener = None
         self._cachemode = None
         self._metadata = stats_mod.MetadataCache()
+        self._changing = locks.LockTable()
 
     # ------------------------------------------------------------- host
     def init_host(self, host):
@@ -110,9 +115,22 @@ class LibvirtDriver(driver.ComputeDriver):
     def _do(self, uuid, method, *args, limit=None):
         """``Guest.<method>(*args)`` on a fresh lookup, retried once on a
         new connection if libvirtd restarted under it, bounded by
-        ``[libvirt] call_timeout`` (or ``limit``)."""
+        ``[libvirt] call_timeout`` (or ``limit``).
+
+        A change to a domain waits for the one before it, also for one
+        whose caller gave up on a hung libvirtd and which goes on in its
+        own thread (the manager's lock is long released then): two hard
+        reboots never interleave. A change whose caller gave up while it
+        waited is not made."""
         def run():
-            return getattr(self.host.lookup(uuid), method)(*args)
+            if method not in CHANGES:
+                return getattr(self.host.lookup(uuid), method)(*args)
+            with self._changing.hold(uuid):
+                if host_mod.given_up():
+                    LOG.warning('%s of %s not made: its caller gave up '
+                                'waiting for libvirtd', method, uuid)
+                    return None
+                return getattr(self.host.lookup(uuid), method)(*args)
         run.__name__ = method
         return self.host.call(run, limit=limit)
 

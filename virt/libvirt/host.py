@@ -95,12 +95,26 @@ def _run_event_loop():
             time.sleep(1)
 
 
+_caller = threading.local()
+
+
+def given_up():
+    """True in a ``bounded`` call's thread once its caller has stopped
+    waiting (and was told the call failed): what is left of it should not
+    be started any more."""
+    gave_up = getattr(_caller, 'gave_up', None)
+    return gave_up is not None and gave_up.is_set()
+
+
 def bounded(limit, uri, fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` in a daemon thread; HypervisorTimeout if it
-    has not returned after ``limit`` seconds (it is left to finish)."""
+    has not returned after ``limit`` seconds (it is left to finish; see
+    given_up)."""
     result = concurrent.futures.Future()
+    gave_up = threading.Event()
 
     def run():
+        _caller.gave_up = gave_up
         try:
             result.set_result(fn(*args, **kwargs))
         except BaseException as e:  # handed to the caller, not lost
@@ -109,6 +123,7 @@ def bounded(limit, uri, fn, *args, **kwargs):
     try:
         return result.result(limit)
     except concurrent.futures.TimeoutError:
+        gave_up.set()
         what = getattr(args[0] if args else fn, '__name__', 'a call')
         raise exception.HypervisorTimeout(uri=uri, seconds=limit,
                                           call=what) from None
@@ -259,7 +274,7 @@ class Host:
             with self._lock:
                 lost = (is_connection_error(e) or self._conn is None or
                         self._dead or not self._alive())
-                if not lost:
+                if not lost or given_up():   # nobody waits for a retry
                     raise
                 LOG.warning('Connection to %s lost during a call (%s); '
                             'reconnecting to retry it once', self.uri, e)

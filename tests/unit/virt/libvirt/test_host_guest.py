@@ -297,3 +297,20 @@ def test_is_connection_error():
         lv_error(libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_FROM_QEMU))
     assert not host_mod.is_connection_error(
         lv_error(libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_FROM_RPC))
+
+
+def test_a_call_whose_caller_gave_up_knows_it():
+    """bounded(): the caller gets HypervisorTimeout; the call goes on in
+    its thread, where given_up() now says so (no retry, no late change)."""
+    release, seen = threading.Event(), queue.Queue()
+
+    def slow():
+        seen.put(host_mod.given_up())
+        release.wait(5)
+        seen.put(host_mod.given_up())
+    with pytest.raises(exception.HypervisorTimeout, match='slow'):
+        host_mod.bounded(0.2, URI, slow)
+    release.set()
+    assert (seen.get(timeout=5), seen.get(timeout=5)) == (False, True)
+    assert host_mod.given_up() is False          # not in a bounded call
+    assert host_mod.bounded(1, URI, host_mod.given_up) is False

@@ -111,8 +111,10 @@ class ConductorManager:
         applied and the action event is started."""
         with self._session() as s:
             if updates:              # checked in the UPDATE's WHERE
-                row = db.instance_update(s, instance_uuid, updates,
-                                         expected_task_state, host=host)
+                db.instance_update(s, instance_uuid, updates,
+                                   expected_task_state, host=host,
+                                   reread=False)
+                row = db.instance_read(s, instance_uuid)
             else:
                 row = db.instance_get(s, instance_uuid)
                 if row.deleted:

@@ -230,7 +230,7 @@ class ComputeTaskManager:
     def _show(self, ref):
         with self._session() as s:
             return to_objects.add_addresses(s, [to_objects.instance(
-                s, db.instance_get_by_ref(s, ref))])[0]
+                s, db.instance_read(s, ref))])[0]
 
     @rpc.expects(ref=REF)
     def instance_show(self, ctxt, ref):

@@ -35,11 +35,19 @@ _INSTANCE = sa.select(M.Instance).where(M.Instance.uuid == sa.bindparam('u'))
 _BY_REF = sa.select(M.Instance).where(
     M.Instance.deleted == 0, sa.or_(M.Instance.uuid == sa.bindparam('ref'),
                                     M.Instance.name == sa.bindparam('ref')))
-_METADATA = sa.select(M.InstanceMetadata).where(
+# reads that only become wire objects select plain rows (columns by name),
+# not ORM objects: loading entities costs more than the query
+_METADATA = sa.select(M.InstanceMetadata.__table__).where(
     _in(M.InstanceMetadata.instance_uuid, 'uuids'))
-_BDMS = sa.select(M.BlockDeviceMapping).where(
+_BDMS = sa.select(M.BlockDeviceMapping.__table__).where(
     _in(M.BlockDeviceMapping.instance_uuid, 'uuids')).order_by(
     M.BlockDeviceMapping.id)
+_READ = sa.select(*M.Instance.__table__.c,
+                  M.Flavor.name.label('flavor_name')).join(
+    M.Flavor, M.Flavor.id == M.Instance.flavor_id)
+_READ_BY_REF = _READ.where(
+    M.Instance.deleted == 0, sa.or_(M.Instance.uuid == sa.bindparam('ref'),
+                                    M.Instance.name == sa.bindparam('ref')))
 _ACTION_ID = sa.select(M.InstanceAction.id).where(
     M.InstanceAction.instance_uuid == sa.bindparam('u'),
     M.InstanceAction.request_id == sa.bindparam('rid')).order_by(
@@ -110,6 +118,18 @@ def instance_get_by_ref(session, ref, project_id=None):
     return rows[0]
 
 
+def instance_read(session, ref):
+    """instance_get_by_ref for reading only: a plain row of the instance's
+    columns and ``flavor_name`` (for to_objects), no ORM object."""
+    rows = session.execute(_READ_BY_REF.limit(2), {'ref': ref}).all()
+    if not rows:
+        raise exception.InstanceNotFound(instance=ref)
+    if len(rows) > 1:
+        raise exception.HVAgentError(
+            'More than one instance is named %r; use its uuid' % ref)
+    return rows[0]
+
+
 def instance_list(session, host=None, project_id=None, deleted=False):
     query = sa.select(M.Instance).order_by(M.Instance.created_at,
                                            M.Instance.id)
@@ -172,7 +192,7 @@ def instance_mark_deleted(session, row):
 
 
 def metadata_get(session, uuids):
-    rows = session.scalars(_METADATA, {'uuids': list(uuids)}).all()
+    rows = session.execute(_METADATA, {'uuids': list(uuids)}).all()
     out = {u: {} for u in uuids}
     for r in rows:
         out[r.instance_uuid][r.key] = r.value
@@ -197,7 +217,7 @@ def faults_latest(session, uuids):
 
 # ----------------------------------------------------------- block devices
 def bdm_list(session, uuids):
-    rows = session.scalars(_BDMS, {'uuids': list(uuids)}).all()
+    rows = session.execute(_BDMS, {'uuids': list(uuids)}).all()
     out = {u: [] for u in uuids}
     for r in rows:
         out[r.instance_uuid].append(r)

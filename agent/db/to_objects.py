@@ -52,7 +52,7 @@ def instances(session, rows, metadata=None, bdms=None):
             user_id=r.user_id, host=r.host, node=r.node,
             availability_zone=r.availability_zone,
             flavor=objects.Flavor(
-                id=r.flavor_id, name=r.flavor.name, vcpus=r.vcpus,
+                id=r.flavor_id, name=_flavor_name(r), vcpus=r.vcpus,
                 memory_mb=r.memory_mb, root_gb=r.root_gb),
             image_ref=r.image_ref, vm_state=r.vm_state,
             **{k: getattr(r, k) for k in db.BOOT_OPTIONS},
@@ -63,6 +63,13 @@ def instances(session, rows, metadata=None, bdms=None):
             updated_at=r.updated_at, launched_at=r.launched_at,
             deleted_at=r.deleted_at))
     return out
+
+
+def _flavor_name(row):
+    """An ORM Instance's flavor.name, or a plain row's ``flavor_name``
+    (db.instance_read)."""
+    name = getattr(row, 'flavor_name', None)
+    return row.flavor.name if name is None else name
 
 
 def instance(session, row):

@@ -105,29 +105,28 @@ def instance_get(session, uuid, for_update=False):
     return row
 
 
-def instance_get_by_ref(session, ref, project_id=None):
-    """Find a live instance by uuid or by (unique) name."""
-    query = _BY_REF.where(M.Instance.project_id == project_id) \
-        if project_id else _BY_REF
-    rows = session.scalars(query.limit(2), {'ref': ref}).all()
+def _the_one(rows, ref):
+    """The only instance ``ref`` names among ``rows`` (at most two read)."""
     if not rows:
         raise exception.InstanceNotFound(instance=ref)
     if len(rows) > 1:
         raise exception.HVAgentError(
             'More than one instance is named %r; use its uuid' % ref)
     return rows[0]
+
+
+def instance_get_by_ref(session, ref, project_id=None):
+    """Find a live instance by uuid or by (unique) name."""
+    query = _BY_REF.where(M.Instance.project_id == project_id) \
+        if project_id else _BY_REF
+    return _the_one(session.scalars(query.limit(2), {'ref': ref}).all(), ref)
 
 
 def instance_read(session, ref):
     """instance_get_by_ref for reading only: a plain row of the instance's
     columns and ``flavor_name`` (for to_objects), no ORM object."""
-    rows = session.execute(_READ_BY_REF.limit(2), {'ref': ref}).all()
-    if not rows:
-        raise exception.InstanceNotFound(instance=ref)
-    if len(rows) > 1:
-        raise exception.HVAgentError(
-            'More than one instance is named %r; use its uuid' % ref)
-    return rows[0]
+    return _the_one(session.execute(_READ_BY_REF.limit(2),
+                                    {'ref': ref}).all(), ref)
 
 
 def instance_list(session, host=None, project_id=None, deleted=False):

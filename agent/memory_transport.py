@@ -12,7 +12,6 @@ A woken consumer looks at its queues directly rather than through kombu's
 generic round-robin of channels and queues (which asks each queue for a
 message and catches Empty from each empty one); the queues are deques,
 whose append and popleft are atomic, rather than locked ``queue.Queue``s.
-An RPC round trip costs about half as much CPU so.
 ``install()`` makes kombu use this transport for memory:// URLs.
 """
 import collections

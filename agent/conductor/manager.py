@@ -189,12 +189,9 @@ def _event_start(s, ctxt, instance_uuid, request_id, event, host):
     action_id = db.action_id_get(s, instance_uuid, request_id)
     if action_id is None:
         # the agent acts on its own (start-up recovery, power sync)
-        action = db.action_start(s, instance_uuid, event, request_id,
-                                 ctxt.user_id, ctxt.project_id)
-        s.flush()
-        action_id = action.id
-    s.add(models.InstanceActionEvent(action_id=action_id, event=event,
-                                     host=host))
+        action_id = db.action_start(s, instance_uuid, event, request_id,
+                                    ctxt.user_id, ctxt.project_id)
+    db.event_start(s, action_id, event, host)
 
 
 def conductor_heartbeat(engine, host, binary='hvagent-conductor'):

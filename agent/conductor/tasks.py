@@ -189,9 +189,8 @@ class ComputeTaskManager:
                 claim.release(s, row)   # never reached a host
                 ipam.release(s, row.uuid)
                 db.instance_mark_deleted(s, row)
-                db.action_finish(db.action_start(
-                    s, row.uuid, action, ctxt.request_id, ctxt.user_id,
-                    ctxt.project_id), 'Success')
+                db.action_start(s, row.uuid, action, ctxt.request_id,
+                                ctxt.user_id, ctxt.project_id, 'Success')
                 return to_objects.instance(s, row)
             row = db.instance_update(
                 s, row.uuid, {'task_state': task_state},
@@ -257,6 +256,10 @@ class ComputeTaskManager:
                 return self._show(uuid)
             except exception.InstanceNotFound:
                 return None
+
+        def probe():   # wakeups in between read three columns, not all
+            with self._session() as s:
+                return db.instance_state(s, uuid)
         if until:
             def done(i):
                 return i is None or (i.vm_state in until and
@@ -265,7 +268,7 @@ class ComputeTaskManager:
             def done(i):
                 return i is None or [
                     i.vm_state, i.task_state, i.power_state] != seen
-        inst = watch.wait(uuid, read, done, timeout)
+        inst = watch.wait(uuid, read, done, timeout, probe)
         if inst is None:
             raise exception.InstanceNotFound(instance=ref)
         return inst

@@ -47,9 +47,11 @@ def _forget(session):
     session.info.pop(db.CHANGED_KEY, None)
 
 
-def wait(uuid, read, done, timeout):
+def wait(uuid, read, done, timeout, probe=None):
     """Return ``read()`` once ``done`` holds for it, or when ``timeout``
-    seconds have passed (``read`` runs at least once)."""
+    seconds have passed (``read`` runs at least once). With ``probe``, a
+    cheaper read ``done`` also accepts, each wakeup runs the probe and
+    ``read`` only once the probe says done (or at the timeout)."""
     deadline = time.monotonic() + timeout
     with _changed:
         entry = _watched.setdefault(uuid, [0, 0])
@@ -57,10 +59,11 @@ def wait(uuid, read, done, timeout):
     try:
         while True:
             generation = entry[1]
-            current = read()
             left = deadline - time.monotonic()
-            if done(current) or left <= 0:
-                return current
+            if probe is None or left <= 0 or done(probe()):
+                current = read()
+                if done(current) or left <= 0:
+                    return current
             with _changed:
                 _changed.wait_for(lambda: entry[1] != generation,
                                   min(left, RECHECK))

@@ -258,8 +258,8 @@ class ComputeTaskManager:
                 return None
 
         def probe():   # wakeups in between read three columns, not all
-            with self._session() as s:
-                return db.instance_state(s, uuid)
+            with self.engine.connect() as conn:     # no ORM session
+                return db.instance_state(conn, uuid)
         if until:
             def done(i):
                 return i is None or (i.vm_state in until and

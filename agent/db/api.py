@@ -143,10 +143,11 @@ def instance_get(session, uuid, for_update=False):
     return row
 
 
-def instance_state(session, uuid):
+def instance_state(conn, uuid):
     """(vm_state, task_state, power_state) of a live instance, or None:
-    one narrow read for waiters, who need the whole instance only once."""
-    return session.execute(_STATE, {'u': uuid}).first()
+    one narrow read for waiters, who need the whole instance only once
+    (``conn``: a session or a Core connection)."""
+    return conn.execute(_STATE, {'u': uuid}).first()
 
 
 def _the_one(rows, ref):

@@ -72,11 +72,12 @@ def status(text, **fields):
 
 class Periodic:
     """Runs ``func`` every ``interval`` seconds on its own daemon thread;
-    ``kick()`` runs it as soon as possible (kicks coalesce)."""
+    ``kick()`` runs it ``settle`` seconds later (kicks meanwhile, and
+    during a run, coalesce into one run)."""
 
-    def __init__(self, name, interval, func, run_now=True):
+    def __init__(self, name, interval, func, run_now=True, settle=0.0):
         self.name, self.interval, self.func = name, interval, func
-        self.run_now = run_now
+        self.run_now, self.settle = run_now, settle
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name,
@@ -90,14 +91,20 @@ class Periodic:
 
     def _loop(self):
         if not self.run_now:
-            self._wake.wait(self.interval)
+            self._sleep()
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 self.func()
             except Exception:
                 LOG.exception('Periodic task %s failed', self.name)
-            self._wake.wait(self.interval)
+            self._sleep()
+
+    def _sleep(self):
+        """Until the interval is over or a kick, plus ``settle`` after a
+        kick; a stop ends either wait."""
+        if self._wake.wait(self.interval) and self.settle:
+            self._stop.wait(self.settle)
 
     def stop(self, wait=True):
         self._stop.set()

@@ -14,6 +14,8 @@ from virt import driver as virt_driver
 
 CONF = cfg.CONF
 BINARY = 'hvagent-compute'
+#: seconds between a change and the resource report it asks for
+REPORT_SETTLE = 0.1
 
 
 def build_service(driver=None, conductor=None):
@@ -34,10 +36,12 @@ def _build(driver, conductor, metrics):
     tracker = resource_tracker.ResourceTracker(
         driver, reports, CONF.host,
         node_identity.get_node_uuid(CONF.state_path), binary=BINARY)
-    # a change (build, delete) asks for a report at once, on the report
-    # thread: the operation that caused it does not wait for it
+    # a change (build, delete) asks for a report on the report thread (the
+    # operation that caused it does not wait for it) REPORT_SETTLE seconds
+    # later: a burst of changes makes one report, sent after the burst
     reporter = service.Periodic('resource-report', CONF.report_interval,
-                                lambda: tracker.report(ctxt), run_now=False)
+                                lambda: tracker.report(ctxt), run_now=False,
+                                settle=REPORT_SETTLE)
     networking = vifs.HostNetworking(
         conductor, CONF.host,
         driver.capabilities.get('creates_vif_devices', False))

@@ -11,7 +11,6 @@ from agent import exception
 from agent import rpc
 from agent.conductor import ipam
 from agent.db import api as db
-from agent.db import models
 from agent.db import session as db_session
 from agent.db import to_objects
 from agent.objects import fields as f

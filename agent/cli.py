@@ -38,7 +38,8 @@ from agent import rpc
 from agent.objects import states
 
 CONF = cfg.CONF
-INSTANCE_ACTIONS = ('delete', 'reboot', 'stop', 'start', 'pause', 'unpause')
+INSTANCE_ACTIONS = ('delete', 'reboot', 'stop', 'start', 'pause', 'unpause',
+                    'isolate', 'release')
 #: seconds one long poll may last (kept well under the RPC timeout)
 WAIT_STEP = 10.0
 SETTLED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.ERROR,

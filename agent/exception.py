@@ -61,6 +61,11 @@ class InstanceInvalidState(HVAgentError):
            ' task_state=%(task_state)s')
 
 
+class InstanceIsolated(InstanceInvalidState):
+    msg = ('Cannot %(action)s instance %(instance)s: it is isolated (a '
+           'security quarantine); it may be stopped, deleted or released')
+
+
 class UnexpectedTaskState(HVAgentError):
     msg = ('Instance %(instance)s has task_state %(actual)s, expected '
            '%(expected)s')

@@ -243,7 +243,12 @@ class _Client:
         return cctxt.call(ctxt, method, **kwargs)
 
     def _cast(self, ctxt, method, server=None, **kwargs):
-        cctxt = self.client.prepare(server=server) if server else self.client
+        self._cast_at(None, ctxt, method, server, **kwargs)
+
+    def _cast_at(self, version, ctxt, method, server=None, **kwargs):
+        prepare = {k: v for k, v in (('server', server),
+                                     ('version', version)) if v}
+        cctxt = self.client.prepare(**prepare) if prepare else self.client
         bus.retry_undeliverable(
             functools.partial(cctxt.cast, ctxt, method, **kwargs), method,
             '%s.%s' % (self.TOPIC, server) if server else self.TOPIC)
@@ -257,6 +262,7 @@ class ComputeAPI(_Client):
             start_instance, pause_instance, unpause_instance,
             terminate_instance, attach_volume, detach_volume (casts) and
             get_console_output (call)
+      1.1 - isolate_instance, release_instance (casts; sent at 1.1)
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -289,6 +295,14 @@ class ComputeAPI(_Client):
     def terminate_instance(self, ctxt, host, instance_uuid):
         self._cast(ctxt, 'terminate_instance', host,
                    instance_uuid=instance_uuid)
+
+    def isolate_instance(self, ctxt, host, instance_uuid):
+        self._cast_at('1.1', ctxt, 'isolate_instance', host,
+                      instance_uuid=instance_uuid)
+
+    def release_instance(self, ctxt, host, instance_uuid):
+        self._cast_at('1.1', ctxt, 'release_instance', host,
+                      instance_uuid=instance_uuid)
 
     def attach_volume(self, ctxt, host, instance_uuid, volume_id):
         self._cast(ctxt, 'attach_volume', host, instance_uuid=instance_uuid,
@@ -349,6 +363,8 @@ class ConductorAPI(_Client):
             (sent at 1.3 only with ``until``)
       1.4 - for hvagent-api (sent at 1.4): image_create/list/show/
             activate/delete; volume_create/list/show/delete
+      1.5 - instance_action's actions ``isolate`` and ``release`` (itsec's
+            quarantine; sent at 1.5 only for those)
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -365,6 +381,10 @@ class ConductorAPI(_Client):
     def _call_method(self, method, ctxt, **kwargs):
         if method == 'instance_wait' and kwargs.get('until'):
             return self.client.prepare(version='1.3').call(ctxt, method,
+                                                           **kwargs)
+        if method == 'instance_action' and \
+                kwargs.get('action') in ISOLATION_ACTIONS:
+            return self.client.prepare(version='1.5').call(ctxt, method,
                                                            **kwargs)
         for version, methods in (('1.4', CONDUCTOR_METHODS_1_4),
                                  ('1.2', CONDUCTOR_METHODS_1_2)):
@@ -390,6 +410,8 @@ CONDUCTOR_METHODS_1_2 = frozenset((
     'bootstrap', 'instance_page', 'metadata_set', 'keypair_create',
     'keypair_list', 'keypair_show', 'keypair_delete', 'quota_show',
     'quota_set'))
+#: instance_action's actions of version 1.5
+ISOLATION_ACTIONS = ('isolate', 'release')
 CONDUCTOR_METHODS_1_4 = frozenset((
     'image_create', 'image_list', 'image_show', 'image_activate',
     'image_delete', 'volume_create', 'volume_list', 'volume_show',

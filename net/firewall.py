@@ -26,7 +26,9 @@ Per filtered port two chains (cf. neutron's iptables/nftables drivers):
 rules, else drop). Egress with no egress rules at all is allowed (like
 neutron's default group). Guests are IPv4-only: IPv6 rules are validated
 but not rendered, and all IPv6 from a filtered guest is dropped. Ports with
-``security=False`` get no chains at all.
+``security=False`` get no chains at all. A ``quarantined`` port (its
+instance isolated by itsec) gets two chains that drop everything, ARP and
+DHCP included, whatever its groups say.
 
 Every value that reaches the text is parsed (ipaddress, ints, allow-lists,
 name regexes) and re-printed from the parsed form, so no field can inject
@@ -144,6 +146,9 @@ def _tap(port):
 
 def _port_chains(port):
     tap = _tap(port)
+    if port.quarantined:
+        return [_chain('egress_' + tap, ['drop']),
+                _chain('ingress_' + tap, ['drop'])]
     mac = port.mac.lower() if isinstance(port.mac, str) else port.mac
     if not isinstance(mac, str) or not _MAC.match(mac):
         _bad('mac %r of port %s', port.mac, tap)
@@ -189,7 +194,8 @@ def render(ports):
     """The whole ruleset for ``ports`` (model.Port), as ``nft -f`` text that
     replaces both hvagent tables in one transaction; no filtered port at
     all renders just their deletion. Raises InvalidRule."""
-    filtered = sorted((p for p in ports if p.security), key=_tap)
+    filtered = sorted((p for p in ports if p.security or p.quarantined),
+                      key=_tap)
     taps = [p.tap for p in filtered]
     if len(set(taps)) != len(taps):
         _bad('two ports share a tap name')

@@ -72,6 +72,8 @@ class Port:
     rules: tuple = ()                   # Rules of its security groups
     #: False: no security groups at all, the port is not filtered
     security: bool = True
+    #: True: its instance is isolated, the port drops all traffic
+    quarantined: bool = False
 
     @property
     def tap(self):

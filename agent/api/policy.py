@@ -8,7 +8,8 @@ project), ``project_id``, ``user_id``. Targets carry the ``project_id`` and
 requests the project itself), ``role`` for role grants.
 
 The seed's five roles: admin may do everything in every project; itsec
-reads everything and may isolate (pause) any instance; project_manager
+reads everything and may isolate any instance (pause it and cut its
+ports off the network, ``isolate``/``release``); project_manager
 adds users to the project, starts/stops/reboots/deletes its instances and
 reads it; netadmin manages the project's security groups and rules;
 developer (the default) boots and manages their own instances and reads
@@ -42,6 +43,8 @@ RULES = {
     'server:delete': LIFECYCLE,
     'server:pause': 'rule:admin or role:itsec or %s' % OWNER,
     'server:unpause': 'rule:admin or role:itsec or %s' % OWNER,
+    'server:isolate': 'rule:admin or role:itsec',
+    'server:release': 'rule:admin or role:itsec',
     'server:console': 'rule:admin or role:itsec or %s or %s' % (PM, OWNER),
     'server:metadata:set': 'rule:admin or %s' % OWNER,
     # identity

@@ -135,6 +135,7 @@ class Server(BaseModel):
     metadata: dict[str, str | None]
     networks: list[str]
     volumes: list[uuid.UUID] = []
+    isolated: bool = False
     fault: str | None
     created_at: datetime.datetime | None
     launched_at: datetime.datetime | None
@@ -151,7 +152,7 @@ class Servers(BaseModel):
 
 class Action(Strict):
     action: Literal['start', 'stop', 'reboot', 'reboot_hard', 'pause',
-                    'unpause']
+                    'unpause', 'isolate', 'release']
 
 
 class InstanceAction(BaseModel):

@@ -70,7 +70,7 @@ def fault_message(exc):
 class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
     """Runs the instance operations the conductor casts to this host."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')  # see rpc.ComputeAPI
 
     def __init__(self, driver, conductor, host, report_callback=None,
                  networking=None):
@@ -130,6 +130,21 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         # a delete overrides whatever task is pending, so no task guard
         self._run(ctxt, instance_uuid, 'terminate_instance', None,
                   self._terminate, report=True)
+
+    @rpc.expects(instance_uuid=UUID)
+    def isolate_instance(self, ctxt, instance_uuid):
+        """itsec's quarantine: the conductor has marked the instance
+        isolated; its ports drop all traffic from the next firewall
+        refresh, done here first, then a running guest is paused."""
+        self._run(ctxt, instance_uuid, 'isolate_instance', (S.ISOLATING,),
+                  functools.partial(self._isolation, 'pause'))
+
+    @rpc.expects(instance_uuid=UUID)
+    def release_instance(self, ctxt, instance_uuid):
+        """The end of a quarantine: traffic as the security groups say,
+        a paused guest runs again."""
+        self._run(ctxt, instance_uuid, 'release_instance', (S.RELEASING,),
+                  functools.partial(self._isolation, 'unpause'))
 
     @rpc.expects(instance_uuid=UUID, volume_id=UUID)
     def attach_volume(self, ctxt, instance_uuid, volume_id):
@@ -256,6 +271,22 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
                 instance.uuid).power_state}
         self._run(ctxt, instance_uuid, method, task_states, body,
                   capability=capability)
+
+    def _isolation(self, call, ctxt, instance):
+        """Ports first (the network is cut before anything else, and
+        restored before the guest runs again), then ``call`` (pause or
+        unpause) if the guest is in the state it applies to."""
+        if instance.networks and self.networking is not None:
+            self.networking.resync(ctxt)
+        before, vm_state = ((S.RUNNING, S.PAUSED) if call == 'pause'
+                            else (S.PAUSED_POWER, S.ACTIVE))
+        if self.driver.get_info(instance.uuid).power_state == before and \
+                self.driver.capabilities.get('supports_pause'):
+            getattr(self.driver, call)(instance.uuid)
+        power = self.driver.get_info(instance.uuid).power_state
+        return {'vm_state': vm_state if power == POWER_OPS[
+                    call + '_instance'][3] else instance.vm_state,
+                'power_state': power}
 
     @staticmethod
     def _bdm(instance, volume_id):

@@ -41,6 +41,7 @@ RETRIED = {
     S.POWERING_OFF: 'stop_instance', S.POWERING_ON: 'start_instance',
     S.PAUSING: 'pause_instance', S.UNPAUSING: 'unpause_instance',
     S.ATTACHING_VOLUME: 'attach_volume', S.DETACHING_VOLUME: 'detach_volume',
+    S.ISOLATING: 'isolate_instance', S.RELEASING: 'release_instance',
 }
 # the volume status a retried attach/detach looks for
 VOLUME_STATUS = {S.ATTACHING_VOLUME: 'attaching',

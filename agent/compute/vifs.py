@@ -53,7 +53,8 @@ def to_port(wire):
     return model.Port(id=wire.uuid, network_id=wire.network.uuid,
                       mac=wire.mac_address, ip=wire.ip_address,
                       instance_uuid=wire.instance_uuid, rules=rules,
-                      security=bool(wire.security_groups))
+                      security=bool(wire.security_groups),
+                      quarantined=wire.quarantined)
 
 
 class HostNetworking:
@@ -95,6 +96,13 @@ class HostNetworking:
         if nics:
             self.conductor.ports_set_status(ctxt, instance_uuid=instance_uuid,
                                             status='ACTIVE')
+
+    def resync(self, ctxt):
+        """DHCP and the firewall anew from the conductor's view of this
+        host's ports (an isolation begun or ended, say)."""
+        ports = self.conductor.ports_get_by_host(ctxt, host=self.host)
+        with self._lock:
+            self._refresh(ports)
 
     def ports_of(self, ctxt, instance_uuid):
         """The instance's ports on this host (read before a delete)."""

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from agent import exception
 from agent import rpc
 from agent.conductor import quota
+from agent.db import models
 from agent.db import net_models as N
 from agent.db import session as db_session
 from agent.db import to_objects
@@ -261,4 +262,8 @@ def _ports(s, rows):
     for link in links:
         by_port.setdefault(link.port_id, []).append(
             groups[link.security_group_id])
-    return [to_objects.port(r, by_port.get(r.id, ())) for r in rows]
+    isolated = set(s.scalars(sa.select(models.Instance.uuid).where(
+        models.Instance.uuid.in_({r.instance_uuid for r in rows}),
+        models.Instance.isolated.is_(True))))
+    return [to_objects.port(r, by_port.get(r.id, ()),
+                            r.instance_uuid in isolated) for r in rows]

@@ -43,7 +43,14 @@ ACTIONS = {
     'detach_volume': ((A.ACTIVE, A.STOPPED, A.PAUSED), A.DETACHING_VOLUME,
                       'detach_volume'),
     'delete': (A.VM_STATES, A.DELETING, 'terminate_instance'),
+    # itsec's quarantine: ports drop everything, the guest is paused
+    'isolate': ((A.ACTIVE, A.STOPPED, A.PAUSED), A.ISOLATING,
+                'isolate_instance'),
+    'release': ((A.ACTIVE, A.STOPPED, A.PAUSED), A.RELEASING,
+                'release_instance'),
 }
+#: what an isolated instance still allows (its owner must not undo it)
+WHILE_ISOLATED = ('stop', 'delete', 'isolate', 'release')
 NAME = f.String(max_length=255)
 _INSTANCE = objects.Instance.fields
 BOOT_OPTIONS = f.Struct({k: _INSTANCE[k] for k in db.BOOT_OPTIONS})
@@ -70,7 +77,7 @@ def _check_name(name):
 
 
 class ComputeTaskManager:
-    target = messaging.Target(version='1.3')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.5')  # see rpc.ConductorAPI
 
     def __init__(self, engine=None, scheduler=None, compute=None):
         self.engine = engine or db_session.get_engine()
@@ -182,6 +189,9 @@ class ComputeTaskManager:
                 raise exception.InstanceInvalidState(
                     action=action.replace('_', ' '), instance=row.uuid,
                     vm_state=row.vm_state, task_state=row.task_state)
+            if row.isolated and action not in WHILE_ISOLATED:
+                raise exception.InstanceIsolated(
+                    action=action.replace('_', ' '), instance=row.uuid)
             if action == 'delete' and row.task_state == states.DELETING:
                 return to_objects.instance(s, row)  # already on its way
             self._prepare_volume(s, row, action, volume_id, connection_info)
@@ -192,9 +202,13 @@ class ComputeTaskManager:
                 db.action_start(s, row.uuid, action, ctxt.request_id,
                                 ctxt.user_id, ctxt.project_id, 'Success')
                 return to_objects.instance(s, row)
-            row = db.instance_update(
-                s, row.uuid, {'task_state': task_state},
-                expected_task_state=[row.task_state])
+            updates = {'task_state': task_state}
+            if action in ('isolate', 'release'):
+                # recorded before the agent acts: every port refresh from
+                # now on, on any path, renders the quarantine (or not)
+                updates['isolated'] = action == 'isolate'
+            row = db.instance_update(s, row.uuid, updates,
+                                     expected_task_state=[row.task_state])
             db.action_start(s, row.uuid, action, ctxt.request_id,
                             ctxt.user_id, ctxt.project_id)
             host, instance_uuid = row.host, row.uuid

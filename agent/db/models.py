@@ -109,6 +109,9 @@ class Instance(TimestampMixin, Base):
     deleted: Mapped[int] = mapped_column(Integer, default=0)
     # True while the host's claim for this instance is held
     claimed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # quarantined by itsec: paused, every port of it drops all traffic
+    isolated: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa.false())
     flavor: Mapped[Flavor] = relationship(lazy='joined')
 
 

@@ -57,7 +57,7 @@ def instances(session, rows, metadata=None, bdms=None):
             image_ref=r.image_ref, vm_state=r.vm_state,
             **{k: getattr(r, k) for k in db.BOOT_OPTIONS},
             task_state=r.task_state, power_state=r.power_state,
-            metadata=metadata[r.uuid],
+            isolated=bool(r.isolated), metadata=metadata[r.uuid],
             block_devices=[_bdm(b) for b in bdms[r.uuid]],
             fault=fault and _fault(fault), created_at=r.created_at,
             updated_at=r.updated_at, launched_at=r.launched_at,
@@ -155,9 +155,9 @@ def security_group(row, names=None, members=None):
             for r in row.rules])
 
 
-def port(row, groups=()):
+def port(row, groups=(), quarantined=False):
     return objects.Port(
         uuid=row.uuid, network=network(row.network),
         instance_uuid=row.instance_uuid, mac_address=row.mac_address,
         ip_address=row.ip_address, status=row.status, host=row.host,
-        security_groups=list(groups))
+        security_groups=list(groups), quarantined=quarantined)

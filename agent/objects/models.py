@@ -54,7 +54,8 @@ class Instance(base.HVObject):
     # 1.0: initial version
     # 1.1: kernel_ref, ramdisk_ref, config_drive, user_data, key_name,
     #      key_data (boot options)
-    VERSION = '1.1'
+    # 1.2: isolated
+    VERSION = '1.2'
     fields = {
         'uuid': f.UUID(),
         'name': NAME,
@@ -74,6 +75,7 @@ class Instance(base.HVObject):
         'vm_state': f.Enum(states.VM_STATES),
         'task_state': f.Enum(states.TASK_STATES, nullable=True),
         'power_state': f.Enum(states.POWER_STATES, default=states.NOSTATE),
+        'isolated': f.Boolean(default=False),
         'metadata': f.Dict(),
         'block_devices': f.List(f.Object('BlockDevice')),
         'networks': f.List(f.String(max_length=255)),

@@ -60,9 +60,11 @@ class SecurityGroup(base.HVObject):
 
 @base.register
 class Port(base.HVObject):
-    """An instance's NIC: fixed IP and MAC from the conductor's IPAM."""
+    """An instance's NIC: fixed IP and MAC from the conductor's IPAM;
+    ``quarantined`` while its instance is isolated (drops all traffic)."""
     # 1.0: initial version
-    VERSION = '1.0'
+    # 1.1: quarantined
+    VERSION = '1.1'
     fields = {
         'uuid': f.UUID(),
         'network': f.Object('Network'),
@@ -72,4 +74,5 @@ class Port(base.HVObject):
         'status': f.Enum(['DOWN', 'ACTIVE']),
         'host': f.String(nullable=True),
         'security_groups': f.List(f.Object('SecurityGroup'), max_items=32),
+        'quarantined': f.Boolean(default=False),
     }

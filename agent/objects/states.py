@@ -19,9 +19,11 @@ UNPAUSING = 'unpausing'
 ATTACHING_VOLUME = 'attaching_volume'
 DETACHING_VOLUME = 'detaching_volume'
 DELETING = 'deleting'
+ISOLATING = 'isolating'
+RELEASING = 'releasing'
 TASK_STATES = (SCHEDULING, SPAWNING, REBOOTING, REBOOTING_HARD, POWERING_OFF,
                POWERING_ON, PAUSING, UNPAUSING, ATTACHING_VOLUME,
-               DETACHING_VOLUME, DELETING)
+               DETACHING_VOLUME, DELETING, ISOLATING, RELEASING)
 
 # power_state as the hypervisor reports it
 NOSTATE = 'nostate'

@@ -189,6 +189,32 @@ def test_boot_end_to_end_with_key_pair_and_metadata(api_cloud, proj):
     assert key['private_key'] and key['fingerprint'].startswith('SHA256:')
 
 
+def test_isolation_by_itsec_end_to_end(api_cloud, proj):
+    """itsec isolates a developer's running instance through the API: the
+    agent pauses it (fake driver), the owner cannot undo it (409 naming
+    the isolation), itsec releases it and it runs again."""
+    p, dev = proj
+    sec = api_cloud.add_user(p['id'], 'isolator', 'itsec')
+    srv = dev.ok('POST', '/v1/servers', json={'server': {
+        'name': 'suspect', 'flavor': 'm1.tiny', 'image': 'cirros'}})['server']
+    base = '/v1/servers/%s' % srv['id']
+    assert cloudlib.wait_status(dev, srv['id'])['isolated'] is False
+    assert dev.call('POST', base + '/action',
+                    json={'action': 'isolate'}).status_code == 403
+    sec.ok('POST', base + '/action', json={'action': 'isolate'})
+    srv = cloudlib.wait_status(dev, srv['id'])
+    assert (srv['status'], srv['power_state'], srv['isolated']) == (
+        'paused', 'paused', True)
+    r = dev.call('POST', base + '/action', json={'action': 'unpause'})
+    assert r.status_code == 409 and 'isolated' in r.json()['error']['message']
+    sec.ok('POST', base + '/action', json={'action': 'release'})
+    srv = cloudlib.wait_status(dev, srv['id'], until=('active',))
+    assert (srv['power_state'], srv['isolated']) == ('running', False)
+    assert [a['action'] for a in dev.ok('GET', base + '/actions')[
+        'actions']] == ['create', 'isolate', 'release']
+    dev.ok('DELETE', base)
+
+
 def test_images_upload_checksum_download_boot_delete(api_cloud, proj):
     project, dev = proj
     data = os.urandom(3 << 20)

@@ -21,6 +21,9 @@ LIFECYCLE = {
     'reboot': ('active', 'active', {'admin', 'pm', 'owner'}),
     'pause': ('active', 'paused', {'admin', 'itsec', 'owner'}),
     'unpause': ('paused', 'active', {'admin', 'itsec', 'owner'}),
+    # itsec's quarantine (pause + ports cut off); release lifts it
+    'isolate': ('active', 'paused', {'admin', 'itsec'}),
+    'release': ('paused', 'active', {'admin', 'itsec'}),
 }
 
 

@@ -173,3 +173,49 @@ def test_hvctl_network_commands(nets):
     assert hvctl('network-list') == 0 and 'physnet1' in lines[-1]
     assert hvctl('secgroup-list') == 0 and 'tcp' in lines[-1] and \
         '22-22' in lines[-1]
+
+
+def _settle(c, uuid, task_state, vm_state):
+    """What the agent reports when its operation is done."""
+    call(c.conductor.instance_update, c.ctxt, instance_uuid=uuid,
+         updates={'vm_state': vm_state, 'task_state': None},
+         expected_task_state=[task_state])
+
+
+def _act(c, uuid, action):
+    return call(c.tasks.instance_action, c.ctxt, ref=uuid, action=action,
+                volume_id=None, connection_info={})
+
+
+def test_isolation_quarantines_the_ports_until_released(nets):
+    """itsec's isolate: recorded on the instance before the cast, every
+    port of it reads quarantined for the agents, and the owner cannot undo
+    it (unpause, start, reboot); release lifts it."""
+    create(nets)
+    inst = nets.boot(name='suspect', networks=['net1'])
+    other = nets.boot(name='bystander', networks=['net1'])
+    for i in (inst, other):
+        call(nets.networks.ports_bind, nets.ctxt, instance_uuid=i.uuid,
+             host='node1')
+        _settle(nets, i.uuid, states.SCHEDULING, states.ACTIVE)
+
+    shown = _act(nets, inst.uuid, 'isolate')
+    assert shown.isolated and shown.task_state == states.ISOLATING
+    assert nets.compute.casts[-1] == ('isolate_instance', 'node1', inst.uuid,
+                                      {})
+    ports = call(nets.networks.ports_get_by_host, nets.ctxt, host='node1')
+    assert {p.instance_uuid: p.quarantined for p in ports} == {
+        inst.uuid: True, other.uuid: False}
+    _settle(nets, inst.uuid, states.ISOLATING, states.PAUSED)
+    for action in ('unpause', 'reboot_hard'):
+        with pytest.raises(exception.InstanceIsolated, match='isolated'):
+            _act(nets, inst.uuid, action)
+    assert call(nets.tasks.instance_show, nets.ctxt,
+                ref=inst.uuid).task_state is None     # nothing half-applied
+
+    shown = _act(nets, inst.uuid, 'release')
+    assert not shown.isolated and shown.task_state == states.RELEASING
+    assert nets.compute.casts[-1][:3] == ('release_instance', 'node1',
+                                          inst.uuid)
+    ports = call(nets.networks.ports_get_by_host, nets.ctxt, host='node1')
+    assert not any(p.quarantined for p in ports)

@@ -190,6 +190,48 @@ def test_power_operations(env, method, task, prepare, expected):
         'finish', 'compute_' + method, 'Success')
 
 
+@pytest.mark.parametrize('method,task,prepare,expected', [
+    # isolate: a running guest is paused, a stopped one stays stopped
+    ('isolate_instance', S.ISOLATING, None, (S.PAUSED, None, S.PAUSED_POWER)),
+    ('isolate_instance', S.ISOLATING, 'power_off',
+     (S.STOPPED, None, S.SHUTDOWN)),
+    # release: a paused guest runs again, a stopped one stays stopped
+    ('release_instance', S.RELEASING, 'pause', (S.ACTIVE, None, S.RUNNING)),
+    ('release_instance', S.RELEASING, 'power_off',
+     (S.STOPPED, None, S.SHUTDOWN)),
+])
+def test_isolation(env, method, task, prepare, expected):
+    uuid_ = built(env)
+    if prepare:
+        getattr(env.driver, prepare)(uuid_)
+        env.conductor.get(uuid_).update(vm_state={
+            'pause': S.PAUSED, 'power_off': S.STOPPED}[prepare])
+    set_task(env, uuid_, task)
+    getattr(env.mgr, method)(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == expected
+    assert env.conductor.events_of(uuid_)[-1] == (
+        'finish', 'compute_' + method, 'Success')
+
+
+def test_isolation_cuts_the_network_before_pausing(env):
+    """The ports' firewall is refreshed (the conductor marked them
+    quarantined) before the guest is paused; on release before it runs."""
+    calls = []
+
+    class Networking:
+        def resync(self, ctxt):
+            calls.append(('resync', env.driver.get_info(uuid_).power_state))
+    uuid_ = built(env)
+    env.conductor.get(uuid_).update(networks=['net1=10.0.0.5'])
+    env.mgr.networking = Networking()
+    set_task(env, uuid_, S.ISOLATING)
+    env.mgr.isolate_instance(ctxt(), instance_uuid=uuid_)
+    set_task(env, uuid_, S.RELEASING)
+    env.mgr.release_instance(ctxt(), instance_uuid=uuid_)
+    assert calls == [('resync', S.RUNNING), ('resync', S.PAUSED_POWER)]
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+
+
 @pytest.mark.parametrize('reboot_type,task', [('SOFT', S.REBOOTING),
                                               ('HARD', S.REBOOTING_HARD)])
 def test_reboot(env, reboot_type, task):

@@ -26,6 +26,7 @@ def server(inst):
             'user_id': inst.user_id, 'key_name': inst.key_name,
             'metadata': inst.metadata, 'networks': inst.networks,
             'volumes': [b.volume_id for b in inst.block_devices],
+            'isolated': inst.isolated,
             'fault': inst.fault and inst.fault.message,
             'created_at': inst.created_at, 'launched_at': inst.launched_at}
 
@@ -106,7 +107,8 @@ def delete(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
              response_model=schemas.ServerOut)
 def action(server_id: uuid.UUID, body: schemas.Action,
            caller: deps.Caller = deps.CALLER):
-    """start, stop, reboot, reboot_hard, pause, unpause."""
+    """start, stop, reboot, reboot_hard, pause, unpause; isolate (pause
+    and cut every port off the network) and release, itsec's."""
     rule = 'server:%s' % body.action.replace('_hard', '')
     return _act(caller, server_id, body.action, rule)
 

@@ -5,6 +5,7 @@ The tcp/22 test also proves connection tracking works: the SYN-ACK back to
 the client hits the client's ingress chain, which allows only dport 22, so
 it only gets through as "established" (the br_netfilter mark).
 """
+import dataclasses
 import os
 import shutil
 import sys
@@ -124,6 +125,24 @@ def test_anti_spoofing(host):
     assert not topo.ping(ga, c.ip)
     nh.ip('link', 'set', 'eth0', 'address', a.mac, netns=ga)
     assert connects(topo, a, b, 22)
+
+
+def test_quarantined_port_is_cut_off_whatever_its_groups(host):
+    """An isolated instance's port: nothing in or out, the unfiltered
+    neighbour and the ssh rule included; released, as before."""
+    topo, fw, a, b, c = host
+    ga, gc = topo.guests[a.id], topo.guests[c.id]
+    fw.apply([a, b, c])
+    assert connects(topo, a, b, 22)
+    b_cut = dataclasses.replace(b, quarantined=True)
+    c_cut = dataclasses.replace(c, quarantined=True)   # security=False too
+    fw.apply([a, b_cut, c_cut])
+    assert not connects(topo, a, b, 22)       # ingress rule no longer counts
+    assert not topo.ping(topo.guests[b.id], a.ip)
+    assert not topo.ping(ga, c.ip) and not topo.ping(gc, a.ip)
+    fw.apply([a, b, c])                        # released
+    assert connects(topo, a, b, 22) and topo.ping(gc, b.ip) is False
+    assert topo.ping(ga, c.ip)
 
 
 def test_replace_is_atomic(host):

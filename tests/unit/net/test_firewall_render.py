@@ -176,3 +176,15 @@ def test_invalid_input_never_reaches_nft(monkeypatch):
     assert calls == []
     firewall.Firewall('ns').apply([port()])
     assert calls[0] == 'ns' and calls[1][0].startswith('add table bridge')
+
+
+def test_quarantined_port_drops_everything_whatever_its_rules():
+    ssh = R(direction='ingress', protocol='tcp', port_min=22, port_max=22)
+    text = firewall.render([port([ssh], quarantined=True),
+                            port(id='99999999-2222-3333-4444-555555555555',
+                                 ip='10.0.0.4', security=False,
+                                 quarantined=True)])
+    for tap in (TAP, 'tap999999992222'):
+        assert chain(text, 'egress_' + tap) == ['drop']
+        assert chain(text, 'ingress_' + tap) == ['drop']
+    assert 'dport 22' not in text

@@ -17,10 +17,11 @@ from agent.conductor import ipam
 from agent.conductor import manager as conductor_manager
 from agent.conductor import networks
 from agent.db import migration
+from agent.db import models
 from agent.db import net_models as N
 from agent.db import session as db_session
 from net import privileged
-from tests.functional.net.netns_helpers import skip_unless
+from tests.functional.net.netns_helpers import nsexec, skip_unless
 from tests.functional.test_conductor_networks import Endpoints, call
 
 CONF = cfg.CONF
@@ -123,3 +124,51 @@ def test_restarted_agent_stops_the_dnsmasq_an_earlier_run_started(host):
     assert not os.path.exists('/proc/%d' % pid) or \
         'dnsmasq' not in open('/proc/%d/cmdline' % pid).read()
     assert not privileged.link_exists(bridge, ns)
+
+
+def test_isolated_instance_ports_are_cut_off_by_a_resync(host):
+    """The conductor's isolated flag reaches the kernel: a resync renders
+    the isolated instance's port as drop-everything chains, the other port
+    keeps its security group; released, its rules come back."""
+    ns, agent, engine, net_id, ctxt = host
+    with engine.connect() as conn:
+        row_id = conn.execute(sa.select(N.Network.id).where(
+            N.Network.uuid == net_id)).scalar_one()
+        group_id = conn.execute(sa.select(N.SecurityGroup.id)).scalar_one()
+    suspect, bystander = ('00000000-0000-4000-8000-00000000001%d' % i
+                          for i in (1, 2))
+    with engine.begin() as conn:
+        for u in (suspect, bystander):
+            conn.execute(sa.insert(models.Instance.__table__).values(
+                uuid=u, name=u[-4:], project_id='p', user_id='u',
+                flavor_id=1, vcpus=1, memory_mb=512, root_gb=1,
+                vm_state='active', deleted=0))
+    for u in (suspect, bystander):
+        ipam.allocate(engine, row_id, u, [group_id])
+    taps = {u: agent.plug(ctxt, u)[0]['tap'] for u in (suspect, bystander)}
+
+    def chain(direction, uuid):
+        out = nsexec(ns, 'nft', 'list', 'chain', 'bridge', 'hvagent',
+                     '%s_%s' % (direction, taps[uuid]), check=True).stdout
+        return [line.strip() for line in out.splitlines()
+                if line.strip() and not line.strip().startswith(
+                    ('table', 'chain', '}'))]
+
+    def set_isolated(value):
+        with engine.begin() as conn:
+            conn.execute(sa.update(models.Instance.__table__).where(
+                models.Instance.uuid == suspect).values(isolated=value))
+        agent.resync(ctxt)
+
+    assert 'ip protocol tcp tcp dport 22 accept' in chain('ingress', suspect)
+    set_isolated(True)
+    assert chain('ingress', suspect) == ['drop']
+    assert chain('egress', suspect) == ['drop']
+    assert 'ip protocol tcp tcp dport 22 accept' in chain('ingress', bystander)
+    set_isolated(False)
+    assert 'ip protocol tcp tcp dport 22 accept' in chain('ingress', suspect)
+    ports = [p for u in (suspect, bystander) for p in agent.ports_of(ctxt, u)]
+    with engine.begin() as conn:
+        conn.execute(sa.delete(N.PortSecurityGroup))
+        conn.execute(sa.delete(N.Port))
+    agent.unplug(ctxt, ports)

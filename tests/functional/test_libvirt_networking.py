@@ -46,6 +46,7 @@ from agent.conductor import ipam
 from agent.conductor import manager as conductor_manager
 from agent.conductor import networks
 from agent.db import migration
+from agent.db import models
 from agent.db import net_models as N
 from agent.db import session as db_session
 from agent.objects import states as S
@@ -244,6 +245,19 @@ def summary(text):
                    for line, n in out)
 
 
+def states_of(cloud, uuid):
+    i = cloud.conductor.get(uuid)
+    return i.vm_state, i.task_state, i.power_state
+
+
+def bridge_chain(name):
+    """The statements of chain ``name`` of hvagent's bridge table."""
+    out = subprocess.run(['nft', 'list', 'chain', 'bridge', 'hvagent', name],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.strip() for line in out.splitlines() if line.strip()
+            and not line.strip().startswith(('table', 'chain', '}'))]
+
+
 def dnsmasq_pids(bridge):
     """Every dnsmasq serving ``bridge``, from /proc (not the pid file)."""
     found = []
@@ -303,6 +317,32 @@ def test_two_guests_get_dhcp_addresses_and_ping_each_other(cloud):
     cloud.agent.plug(ctxt(), b)
     last_pings(cloud, a, ip_b, start_a, 3, 'fail', 'A pings B fail x3')
     last_pings(cloud, b, ip_a, start_b, 3, 'ok', 'B pings A ok x3')
+
+    # itsec isolates A: the conductor's flag (a row here) makes the agent
+    # render A's port as drop-only chains, then pause A; B's pings of A
+    # fail. Released: A runs, its rules are back, B's pings get replies.
+    with cloud.engine.begin() as conn:
+        conn.execute(sa.insert(models.Instance.__table__).values(
+            uuid=a, name='net-a', project_id='p', user_id='u', flavor_id=1,
+            vcpus=1, memory_mb=512, root_gb=1, vm_state='active', deleted=0,
+            isolated=True))
+    cloud.conductor.get(a).update(task_state=S.ISOLATING)
+    start_b = len(console(cloud, b))
+    cloud.mgr.isolate_instance(ctxt(), instance_uuid=a)
+    assert states_of(cloud, a) == (S.PAUSED, None, S.PAUSED_POWER)
+    assert bridge_chain('ingress_' + taps[0]) == ['drop']
+    assert bridge_chain('egress_' + taps[0]) == ['drop']
+    last_pings(cloud, b, ip_a, start_b, 3, 'fail', 'B pings isolated A fail')
+    with cloud.engine.begin() as conn:
+        conn.execute(sa.update(models.Instance.__table__).where(
+            models.Instance.uuid == a).values(isolated=False))
+    cloud.conductor.get(a).update(task_state=S.RELEASING)
+    cloud.mgr.release_instance(ctxt(), instance_uuid=a)
+    assert states_of(cloud, a) == (S.ACTIVE, None, S.RUNNING)
+    assert bridge_chain('ingress_' + taps[0])[-1] == 'drop' and len(
+        bridge_chain('ingress_' + taps[0])) > 1
+    start_b = len(console(cloud, b))
+    last_pings(cloud, b, ip_a, start_b, 2, 'ok', 'B pings released A ok')
 
     for u, name in ((a, 'A'), (b, 'B')):    # shown with -s or on failure
         print(name, summary(console(cloud, u)))

@@ -20,8 +20,8 @@ from agent import cli_table
 UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
 SETTLED = ('active', 'stopped', 'paused', 'error')
 COMMANDS = ('boot', 'list', 'show', 'delete', 'reboot', 'stop', 'start',
-            'pause', 'unpause', 'isolate', 'release', 'console', 'flavor-list', 'host-list',
-            'action-list', 'login', 'logout')
+            'pause', 'unpause', 'isolate', 'release', 'console',
+            'flavor-list', 'host-list', 'action-list', 'login', 'logout')
 
 
 class ApiError(Exception):

@@ -278,14 +278,13 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         unpause) if the guest is in the state it applies to."""
         if instance.networks and self.networking is not None:
             self.networking.resync(ctxt)
-        before, vm_state = ((S.RUNNING, S.PAUSED) if call == 'pause'
-                            else (S.PAUSED_POWER, S.ACTIVE))
+        _, capability, _, target, settled = POWER_OPS[call + '_instance']
+        before = S.RUNNING if call == 'pause' else S.PAUSED_POWER
         if self.driver.get_info(instance.uuid).power_state == before and \
-                self.driver.capabilities.get('supports_pause'):
+                self.driver.capabilities.get(capability):
             getattr(self.driver, call)(instance.uuid)
         power = self.driver.get_info(instance.uuid).power_state
-        return {'vm_state': vm_state if power == POWER_OPS[
-                    call + '_instance'][3] else instance.vm_state,
+        return {'vm_state': settled if power == target else instance.vm_state,
                 'power_state': power}
 
     @staticmethod

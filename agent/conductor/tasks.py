@@ -203,7 +203,7 @@ class ComputeTaskManager:
                                 ctxt.user_id, ctxt.project_id, 'Success')
                 return to_objects.instance(s, row)
             updates = {'task_state': task_state}
-            if action in ('isolate', 'release'):
+            if action in rpc.ISOLATION_ACTIONS:
                 # recorded before the agent acts: every port refresh from
                 # now on, on any path, renders the quarantine (or not)
                 updates['isolated'] = action == 'isolate'

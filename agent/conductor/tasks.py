@@ -50,7 +50,7 @@ ACTIONS = {
                 'release_instance'),
 }
 #: what an isolated instance still allows (its owner must not undo it)
-WHILE_ISOLATED = ('stop', 'delete', 'isolate', 'release')
+WHILE_ISOLATED = ('stop', 'delete') + rpc.ISOLATION_ACTIONS
 NAME = f.String(max_length=255)
 _INSTANCE = objects.Instance.fields
 BOOT_OPTIONS = f.Struct({k: _INSTANCE[k] for k in db.BOOT_OPTIONS})

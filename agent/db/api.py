@@ -123,8 +123,7 @@ def instance_create(session, *, uuid, name, project_id, user_id, flavor,
         task_state=states.SCHEDULING, power_state=states.NOSTATE,
         scheduler_hints=json.dumps(hints or {}), launched_at=None,
         deleted_at=None, deleted=0, claimed=False, isolated=False,
-        created_at=now,
-        updated_at=None)
+        created_at=now, updated_at=None)
     values['id'] = session.execute(
         _INSERT_INSTANCE, values).inserted_primary_key[0]
     if metadata:

@@ -1,8 +1,11 @@
-"""hvctl's networking commands: networks, ports, security groups."""
+"""hvctl's networking commands: networks, ports, security groups,
+floating IPs."""
 from agent import cli_table
 
 COMMANDS = ('network-create', 'network-list', 'network-delete', 'port-list',
-            'secgroup-create', 'secgroup-rule-add', 'secgroup-list')
+            'secgroup-create', 'secgroup-rule-add', 'secgroup-list',
+            'floating-ip-create', 'floating-ip-list', 'floating-ip-associate',
+            'floating-ip-disassociate', 'floating-ip-delete')
 
 
 def add_parsers(sub):
@@ -21,6 +24,9 @@ def add_parsers(sub):
     p.add_argument('--physical-network', help='flat/vlan: the uplink name '
                    'the agents map to an interface')
     p.add_argument('--mtu', type=int)
+    p.add_argument('--external', action='store_true',
+                   help='a pool of floating IPs (no ports); the agents put '
+                   'floating addresses on its physical network\'s uplink')
     sub.add_parser('network-list')
     sub.add_parser('network-delete').add_argument('ref')
     p = sub.add_parser('port-list')
@@ -38,6 +44,18 @@ def add_parsers(sub):
     p.add_argument('--remote-ip', help='remote CIDR')
     p.add_argument('--remote-group', help='remote security group')
     sub.add_parser('secgroup-list')
+    sub.add_parser('floating-ip-create', help='allocate a floating IP').\
+        add_argument('--network', help='external network (default: first)')
+    sub.add_parser('floating-ip-list').add_argument(
+        '--project', help='only this project\'s')
+    p = sub.add_parser('floating-ip-associate',
+                       help='NAT a floating IP to an instance\'s port')
+    p.add_argument('floating_ip', help='address or uuid')
+    p.add_argument('instance', help='instance uuid')
+    p.add_argument('--port', help='port uuid (default: its first)')
+    for cmd in ('floating-ip-disassociate', 'floating-ip-delete'):
+        sub.add_parser(cmd).add_argument('floating_ip',
+                                         help='address or uuid')
 
 
 def _range(text):
@@ -53,7 +71,7 @@ def run(args, conductor, ctxt, out):
             ctxt, name=args.name, network_type=args.network_type,
             cidr=args.cidr, segmentation_id=args.segmentation_id,
             physical_network=args.physical_network, gateway_ip=args.gateway,
-            dns_nameservers=args.dns, mtu=args.mtu,
+            dns_nameservers=args.dns, mtu=args.mtu, external=args.external,
             allocation_pools=[p.split('-', 1) for p in args.pool])
         return _networks(out, [result], as_json)
     if cmd == 'network-list':
@@ -81,15 +99,42 @@ def run(args, conductor, ctxt, out):
             remote_group=args.remote_group)], as_json)
     if cmd == 'secgroup-list':
         return _groups(out, conductor.secgroup_list(ctxt), as_json)
+    if cmd.startswith('floating-ip-'):
+        return _floating(args, conductor, ctxt, out)
     raise SystemExit('hvctl: unknown command %s' % cmd)
+
+
+def _floating(args, conductor, ctxt, out):
+    cmd = args.command
+    if cmd == 'floating-ip-create':
+        items = [conductor.floating_ip_create(ctxt, network=args.network)]
+    elif cmd == 'floating-ip-list':
+        items = conductor.floating_ip_list(ctxt, project_id=args.project)
+    elif cmd == 'floating-ip-associate':
+        items = [conductor.floating_ip_associate(
+            ctxt, ref=args.floating_ip, instance_uuid=args.instance,
+            port=args.port)]
+    elif cmd == 'floating-ip-disassociate':
+        items = [conductor.floating_ip_disassociate(ctxt,
+                                                    ref=args.floating_ip)]
+    else:
+        conductor.floating_ip_delete(ctxt, ref=args.floating_ip)
+        return 0
+    out(cli_table.dumps(items) if args.json else cli_table.table(
+        ['UUID', 'Address', 'Network', 'Project', 'Instance', 'Fixed IP',
+         'Host'],
+        [[f.uuid, f.address, f.network.name, f.project_id, f.instance_uuid,
+          f.fixed_ip, f.host] for f in items]))
+    return 0
 
 
 def _networks(out, items, as_json):
     out(cli_table.dumps(items) if as_json else cli_table.table(
         ['UUID', 'Name', 'Type', 'Segment', 'Physical', 'CIDR', 'Gateway',
-         'Ports'],
+         'Ports', 'External'],
         [[n.uuid, n.name, n.network_type, n.segmentation_id,
-          n.physical_network, n.cidr, n.gateway_ip, n.ports]
+          n.physical_network, n.cidr, n.gateway_ip, n.ports,
+          'yes' if n.external else '']
          for n in items]))
     return 0
 

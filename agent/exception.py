@@ -160,6 +160,23 @@ class Conflict(HVAgentError):
     msg = '%(what)s already exists'
 
 
+class FloatingIPNotFound(NotFound):
+    msg = 'Floating IP %(ref)s could not be found'
+
+
+class PortNotFound(NotFound):
+    msg = 'Port %(port)s could not be found'
+
+
+class FloatingIPInUse(Conflict):
+    msg = ('Floating IP %(address)s is associated with instance '
+           '%(instance)s; disassociate it first')
+
+
+class PortHasFloatingIP(Conflict):
+    msg = 'Port %(port)s already has floating IP %(address)s'
+
+
 class ProjectNotFound(NotFound):
     msg = 'Project %(project)s could not be found'
 

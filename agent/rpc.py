@@ -263,6 +263,8 @@ class ComputeAPI(_Client):
             terminate_instance, attach_volume, detach_volume (casts) and
             get_console_output (call)
       1.1 - isolate_instance, release_instance (casts; sent at 1.1)
+      1.2 - refresh_networking (cast; sent at 1.2): rewire this host's
+            ports from the conductor's view (a floating IP changed)
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -303,6 +305,9 @@ class ComputeAPI(_Client):
     def release_instance(self, ctxt, host, instance_uuid):
         self._cast_at('1.1', ctxt, 'release_instance', host,
                       instance_uuid=instance_uuid)
+
+    def refresh_networking(self, ctxt, host):
+        self._cast_at('1.2', ctxt, 'refresh_networking', host)
 
     def attach_volume(self, ctxt, host, instance_uuid, volume_id):
         self._cast(ctxt, 'attach_volume', host, instance_uuid=instance_uuid,
@@ -365,6 +370,9 @@ class ConductorAPI(_Client):
             activate/delete; volume_create/list/show/delete
       1.5 - instance_action's actions ``isolate`` and ``release`` (itsec's
             quarantine; sent at 1.5 only for those)
+      1.6 - floating IPs (sent at 1.6): floating_ip_create/list/show/
+            associate/disassociate/delete; network_create takes
+            ``external`` (sent at 1.6 only when true)
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -374,7 +382,7 @@ class ConductorAPI(_Client):
         # server side checks them (see @expects), so the client stays thin.
         if method.startswith('_') or method not in \
                 CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2 | \
-                CONDUCTOR_METHODS_1_4:
+                CONDUCTOR_METHODS_1_4 | CONDUCTOR_METHODS_1_6:
             raise AttributeError(method)
         return functools.partial(self._call_method, method)
 
@@ -386,7 +394,11 @@ class ConductorAPI(_Client):
                 kwargs.get('action') in ISOLATION_ACTIONS:
             return self.client.prepare(version='1.5').call(ctxt, method,
                                                            **kwargs)
-        for version, methods in (('1.4', CONDUCTOR_METHODS_1_4),
+        if method == 'network_create' and kwargs.get('external'):
+            return self.client.prepare(version='1.6').call(ctxt, method,
+                                                           **kwargs)
+        for version, methods in (('1.6', CONDUCTOR_METHODS_1_6),
+                                 ('1.4', CONDUCTOR_METHODS_1_4),
                                  ('1.2', CONDUCTOR_METHODS_1_2)):
             if method in methods:
                 return self.client.prepare(version=version).call(
@@ -416,3 +428,7 @@ CONDUCTOR_METHODS_1_4 = frozenset((
     'image_create', 'image_list', 'image_show', 'image_activate',
     'image_delete', 'volume_create', 'volume_list', 'volume_show',
     'volume_delete'))
+CONDUCTOR_METHODS_1_6 = frozenset((
+    'floating_ip_create', 'floating_ip_list', 'floating_ip_show',
+    'floating_ip_associate', 'floating_ip_disassociate',
+    'floating_ip_delete'))

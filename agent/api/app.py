@@ -7,8 +7,8 @@ import uuid
 from fastapi import FastAPI, Request
 
 from agent.api import errors
-from agent.api.routes import auth, catalog, identity, images, keypairs, \
-    servers, volumes
+from agent.api.routes import auth, catalog, floating_ips, identity, \
+    images, keypairs, servers, volumes
 
 LOG = logging.getLogger(__name__)
 #: a caller's own X-Request-Id is kept when it looks like ours
@@ -18,7 +18,8 @@ REQUEST_ID = re.compile(r'^req-[0-9a-f-]{36}$')
 def create_app():
     app = FastAPI(
         title='hvagent API', version='1.0',
-        description='Instances, identity, quotas and key pairs of an '
+        description='Instances, identity, quotas, key pairs, images, '
+                    'volumes and floating IPs of an '
                     'hvagent cloud. Every request but POST /v3/auth/tokens '
                     'needs an X-Auth-Token header; every answer carries '
                     'X-Request-Id; errors are {"error": {"code", '
@@ -38,6 +39,6 @@ def create_app():
         return response
 
     for module in (auth, identity, servers, catalog, keypairs, images,
-                   volumes):
+                   volumes, floating_ips):
         app.include_router(module.router)
     return app

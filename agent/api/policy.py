@@ -11,7 +11,8 @@ The seed's five roles: admin may do everything in every project; itsec
 reads everything and may isolate any instance (pause it and cut its
 ports off the network, ``isolate``/``release``); project_manager
 adds users to the project, starts/stops/reboots/deletes its instances and
-reads it; netadmin manages the project's security groups and rules;
+reads it; netadmin manages the project's security groups and rules and
+its floating IPs (allocate, associate with an instance, free);
 developer (the default) boots and manages their own instances and reads
 the project.
 """
@@ -25,6 +26,7 @@ PM = '(role:project_manager and project_id:%(project_id)s)'
 OWNER = ('(role:developer and project_id:%(project_id)s and '
          'user_id:%(user_id)s)')
 LIFECYCLE = 'rule:admin or %s or %s' % (PM, OWNER)
+NETADMIN = 'rule:admin or (role:netadmin and project_id:%(project_id)s)'
 
 RULES = {
     'admin': 'role:admin',
@@ -62,8 +64,13 @@ RULES = {
     'secgroup:list': '@',
     'secgroup:list:all_projects': 'rule:read_all',
     'secgroup:create': 'rule:admin or role:netadmin',
-    'secgroup:rule_add': 'rule:admin or (role:netadmin and '
-                         'project_id:%(project_id)s)',
+    'secgroup:rule_add': NETADMIN,
+    'floating_ip:list': '@',        # the caller's project's
+    'floating_ip:list:all_projects': 'rule:read_all',
+    'floating_ip:show': 'rule:project_reader',
+    'floating_ip:create': 'rule:admin or role:netadmin',
+    'floating_ip:associate': NETADMIN,
+    'floating_ip:delete': NETADMIN,
     'keypair:manage': '@',      # a user's own key pairs, never another's
     # images: the project's own and the public ones
     'image:create': 'rule:admin or role:developer',

@@ -96,6 +96,8 @@ class QuotaUpdate(Strict):
     instances: int | None = Field(None, ge=-1, le=2**31 - 1)
     cores: int | None = Field(None, ge=-1, le=2**31 - 1)
     ram: int | None = Field(None, ge=-1, le=2**31 - 1)
+    fixed_ips: int | None = Field(None, ge=-1, le=2**31 - 1)
+    floating_ips: int | None = Field(None, ge=-1, le=2**31 - 1)
     security_groups: int | None = Field(None, ge=-1, le=2**31 - 1)
     volumes: int | None = Field(None, ge=-1, le=2**31 - 1)
 
@@ -337,3 +339,36 @@ class Volumes(BaseModel):
 
 class Attachment(Strict):
     volume_id: uuid.UUID
+
+
+# ---------------------------------------------------------- floating IPs
+class FloatingIPIn(Strict):
+    network: str | None = Field(
+        None, min_length=1, max_length=255,
+        description='external network (name or id); default: the first')
+
+
+class FloatingIPUpdate(Strict):
+    server_id: uuid.UUID | None = Field(
+        description="a server of the floating IP's project; null "
+                    'disassociates')
+    port_id: uuid.UUID | None = None
+
+
+class FloatingIP(BaseModel):
+    id: uuid.UUID
+    address: str
+    network: str
+    project_id: str
+    server_id: uuid.UUID | None
+    port_id: uuid.UUID | None
+    fixed_ip: str | None
+
+
+class FloatingIPOut(BaseModel):
+    floating_ip: FloatingIP
+
+
+class FloatingIPs(BaseModel):
+    floating_ips: list[FloatingIP]
+    next_marker: uuid.UUID | None = None

@@ -70,7 +70,7 @@ def fault_message(exc):
 class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
     """Runs the instance operations the conductor casts to this host."""
 
-    target = messaging.Target(version='1.1')  # see rpc.ComputeAPI
+    target = messaging.Target(version='1.2')  # see rpc.ComputeAPI
 
     def __init__(self, driver, conductor, host, report_callback=None,
                  networking=None):
@@ -145,6 +145,13 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         a paused guest runs again."""
         self._run(ctxt, instance_uuid, 'release_instance', (S.RELEASING,),
                   functools.partial(self._isolation, 'unpause'))
+
+    @rpc.expects()
+    def refresh_networking(self, ctxt):
+        """The conductor changed what this host's ports need (a floating
+        IP associated or gone): DHCP, filters and NAT anew."""
+        if self.networking is not None:
+            self.networking.resync(ctxt)
 
     @rpc.expects(instance_uuid=UUID, volume_id=UUID)
     def attach_volume(self, ctxt, instance_uuid, volume_id):

@@ -52,6 +52,11 @@ def candidates(subnet):
             yield str(ip)
 
 
+def first_free(subnet, used):
+    """The first candidate address of ``subnet`` not in ``used``, or None."""
+    return next((a for a in candidates(subnet) if a not in used), None)
+
+
 def allocate(engine, network_id, instance_uuid, security_group_ids=()):
     """Insert a port with a free IP and a fresh MAC; return its uuid."""
     for _ in range(MAX_ATTEMPTS):
@@ -61,8 +66,7 @@ def allocate(engine, network_id, instance_uuid, security_group_ids=()):
                 subnet = network.subnets[0]
                 used = set(s.scalars(sa.select(N.Port.ip_address).where(
                     N.Port.network_id == network_id)))
-                ip = next((a for a in candidates(subnet) if a not in used),
-                          None)
+                ip = first_free(subnet, used)
                 if ip is None:
                     raise exception.NetworkFull(network=network.name)
                 port = N.Port(uuid=str(uuidlib.uuid4()), network_id=network_id,
@@ -82,10 +86,13 @@ def allocate(engine, network_id, instance_uuid, security_group_ids=()):
 
 
 def release(session, instance_uuid):
-    """Free every port of an instance (in the caller's transaction)."""
+    """Free every port of an instance (in the caller's transaction); their
+    floating IPs stay with the project, no longer associated."""
     ids = list(session.scalars(sa.select(N.Port.id).where(
         N.Port.instance_uuid == instance_uuid)))
     if ids:
+        session.execute(sa.update(N.FloatingIP).where(
+            N.FloatingIP.port_id.in_(ids)).values(port_id=None))
         session.execute(sa.delete(N.PortSecurityGroup).where(
             N.PortSecurityGroup.port_id.in_(ids)))
         session.execute(sa.delete(N.Port).where(N.Port.id.in_(ids)))

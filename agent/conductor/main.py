@@ -4,6 +4,7 @@ from oslo_config import cfg
 from agent import bus
 from agent import rpc
 from agent import service
+from agent.conductor import floating_ips
 from agent.conductor import identity
 from agent.conductor import images
 from agent.conductor import instances
@@ -37,7 +38,8 @@ def _build(engine, metrics):
         networks.NetworkManager(engine), identity.IdentityManager(engine),
         instances.InstanceManager(engine), keypairs.KeyPairManager(engine),
         quota.QuotaManager(engine), images.ImageManager(engine),
-        volumes.VolumeManager(engine)])
+        volumes.VolumeManager(engine),
+        floating_ips.FloatingIPManager(engine)])
     # a heartbeat only while the conductor serves its queue: cut off from
     # the message bus it shows down
     heartbeat = service.Periodic(

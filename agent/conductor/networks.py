@@ -56,7 +56,7 @@ def check_network(network_type, cidr, segmentation_id, physical_network,
 
 
 class NetworkManager:
-    target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.6')  # see rpc.ConductorAPI
 
     def __init__(self, engine=None):
         self.engine = engine or db_session.get_engine()
@@ -73,10 +73,14 @@ class NetworkManager:
                  dns_nameservers=f.List(IP, max_items=8),
                  allocation_pools=f.List(f.List(IP, max_items=2),
                                          max_items=16),
-                 mtu=f.Integer(min=68, max=65535, nullable=True))
+                 mtu=f.Integer(min=68, max=65535, nullable=True),
+                 external=f.Boolean(default=False))
     def network_create(self, ctxt, name, network_type, cidr, segmentation_id,
                        physical_network, gateway_ip, dns_nameservers,
-                       allocation_pools, mtu):
+                       allocation_pools, mtu, external):
+        """``external`` (1.6): a pool of floating IPs, never wired for
+        ports; its physical_network names the uplink agents put floating
+        addresses on."""
         cidr = check_network(network_type, cidr, segmentation_id,
                              physical_network, gateway_ip, allocation_pools)
         with self._session() as s:
@@ -91,7 +95,8 @@ class NetworkManager:
                             project_id=ctxt.project_id,
                             network_type=network_type,
                             segmentation_id=segmentation_id,
-                            physical_network=physical_network, mtu=mtu)
+                            physical_network=physical_network, mtu=mtu,
+                            external=external)
             row.subnets.append(N.Subnet(
                 uuid=str(uuidlib.uuid4()), cidr=cidr, gateway_ip=gateway_ip,
                 dns_nameservers=json.dumps(dns_nameservers),
@@ -221,6 +226,15 @@ def network_get(s, ref):
     return row
 
 
+def port_network(s, ref):
+    """The network ``ref`` for a new port: not an external one."""
+    row = network_get(s, ref)
+    if row.external:
+        raise _invalid('%s is external: it holds floating IPs, not ports'
+                       % row.name)
+    return row
+
+
 def secgroup_get(s, ref):
     row = _by_ref(s, N.SecurityGroup, ref)
     if row is None:
@@ -265,5 +279,8 @@ def _ports(s, rows):
     isolated = set(s.scalars(sa.select(models.Instance.uuid).where(
         models.Instance.uuid.in_({r.instance_uuid for r in rows}),
         models.Instance.isolated.is_(True))))
+    floating = {fip.port_id: fip for fip in s.scalars(sa.select(
+        N.FloatingIP).where(N.FloatingIP.port_id.in_([r.id for r in rows])))}
     return [to_objects.port(r, by_port.get(r.id, ()),
-                            r.instance_uuid in isolated) for r in rows]
+                            r.instance_uuid in isolated, floating.get(r.id))
+            for r in rows]

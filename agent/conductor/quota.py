@@ -24,7 +24,8 @@ from agent.db import net_models
 from agent.objects import fields as f
 
 CONF = cfg.CONF
-RESOURCES = ('instances', 'cores', 'ram', 'security_groups', 'volumes')
+RESOURCES = ('instances', 'cores', 'ram', 'fixed_ips', 'floating_ips',
+             'security_groups', 'volumes')
 PROJECT = f.String(max_length=64)
 
 
@@ -37,16 +38,21 @@ def limits(s, project_id):
 
 def usage(s, project_id):
     I = models.Instance
-    count, cores, ram = s.execute(sa.select(
-        sa.func.count(I.id), sa.func.coalesce(sa.func.sum(I.vcpus), 0),
-        sa.func.coalesce(sa.func.sum(I.memory_mb), 0)).where(
+    count, cores, ram, fixed = s.execute(sa.select(
+        sa.func.count(I.id), *(sa.func.coalesce(sa.func.sum(column), 0)
+                               for column in (I.vcpus, I.memory_mb,
+                                              I.fixed_ips))).where(
             I.project_id == project_id, I.deleted == 0)).one()
+    floating = s.scalar(sa.select(sa.func.count(net_models.FloatingIP.id))
+                        .where(net_models.FloatingIP.project_id ==
+                               project_id))
     groups = s.scalar(sa.select(sa.func.count(net_models.SecurityGroup.id))
                       .where(net_models.SecurityGroup.project_id ==
                              project_id))
     volumes = s.scalar(sa.select(sa.func.count(api_models.Volume.id)).where(
         api_models.Volume.project_id == project_id))
     return {'instances': count, 'cores': int(cores), 'ram': int(ram),
+            'fixed_ips': int(fixed), 'floating_ips': floating,
             'security_groups': groups, 'volumes': volumes}
 
 
@@ -70,9 +76,9 @@ def check(s, project_id, deltas):
                 in_use=in_use[resource], limit=limit[resource])
 
 
-def check_boot(s, project_id, flavor):
+def check_boot(s, project_id, flavor, fixed_ips=0):
     check(s, project_id, {'instances': 1, 'cores': flavor.vcpus,
-                          'ram': flavor.memory_mb})
+                          'ram': flavor.memory_mb, 'fixed_ips': fixed_ips})
 
 
 class QuotaManager(endpoint.Endpoint):

@@ -106,17 +106,18 @@ class ComputeTaskManager:
         _check_name(name)
         instance_uuid = str(uuidlib.uuid4())
         with self._session() as s:
-            net_ids = [net_api.network_get(s, n).id for n in networks]
+            net_ids = [net_api.port_network(s, n).id for n in networks]
             group_ids = [net_api.secgroup_get(s, g).id
                          for g in security_groups]
             flavor_row = db.flavor_get_by_name(s, flavor)
-            quota.check_boot(s, ctxt.project_id, flavor_row)
+            quota.check_boot(s, ctxt.project_id, flavor_row, len(net_ids))
             row = db.instance_create(
                 s, uuid=instance_uuid, name=name,
                 project_id=ctxt.project_id or 'admin',
                 user_id=ctxt.user_id or 'admin', flavor=flavor_row,
                 image_ref=image_ref, availability_zone=availability_zone,
-                hints=hints, metadata=metadata, options=options)
+                hints=hints, metadata=metadata, options=options,
+                fixed_ips=len(net_ids))
             db.action_start(s, instance_uuid, 'create', ctxt.request_id,
                             ctxt.user_id, ctxt.project_id)
             # a new instance: its metadata is what was given, no volumes
@@ -169,6 +170,7 @@ class ComputeTaskManager:
             claim.release(s, row)
             ipam.release(s, instance_uuid)
             row.vm_state, row.task_state = states.ERROR, None
+            row.fixed_ips = 0
             db.fault_create(s, instance_uuid, message, code=code)
             db.action_finish(db.action_get(s, instance_uuid,
                                            ctxt.request_id), 'Error', message)

@@ -57,6 +57,11 @@ quota_opts = [
                help='vCPUs of all instances per project (-1: unlimited).'),
     cfg.IntOpt('ram', default=51200, min=-1,
                help='MB of RAM of all instances per project (-1: unlimited).'),
+    cfg.IntOpt('fixed_ips', default=-1, min=-1,
+               help='Fixed IPs (one per network an instance boots on) per '
+                    'project (-1: unlimited).'),
+    cfg.IntOpt('floating_ips', default=10, min=-1,
+               help='Floating IPs allocated per project (-1: unlimited).'),
     cfg.IntOpt('security_groups', default=10, min=-1,
                help='Security groups per project (-1: unlimited).'),
     cfg.IntOpt('volumes', default=10, min=-1,

@@ -108,8 +108,9 @@ def flavor_list(session):
 # -------------------------------------------------------------- instances
 def instance_create(session, *, uuid, name, project_id, user_id, flavor,
                     image_ref, availability_zone, hints, metadata,
-                    options=None):
-    """``options``: boot options (BOOT_OPTIONS columns), all optional.
+                    options=None, fixed_ips=0):
+    """``options``: boot options (BOOT_OPTIONS columns), all optional;
+    ``fixed_ips``: how many ports the boot allocates (quota usage).
     Core INSERTs (the boot path's hottest write); returns a plain row of
     every column, with ``flavor_name``, as instance_read does."""
     now = M.utcnow()
@@ -123,7 +124,7 @@ def instance_create(session, *, uuid, name, project_id, user_id, flavor,
         task_state=states.SCHEDULING, power_state=states.NOSTATE,
         scheduler_hints=json.dumps(hints or {}), launched_at=None,
         deleted_at=None, deleted=0, claimed=False, isolated=False,
-        created_at=now, updated_at=None)
+        fixed_ips=fixed_ips, created_at=now, updated_at=None)
     values['id'] = session.execute(
         _INSERT_INSTANCE, values).inserted_primary_key[0]
     if metadata:

@@ -112,6 +112,10 @@ class Instance(TimestampMixin, Base):
     # quarantined by itsec: paused, every port of it drops all traffic
     isolated: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sa.false())
+    # fixed IPs held (one per requested network; 0 once a build failed):
+    # written with the row, so the fixed_ips quota counts it atomically
+    fixed_ips: Mapped[int] = mapped_column(Integer, default=0,
+                                           server_default='0')
     flavor: Mapped[Flavor] = relationship(lazy='joined')
 
 

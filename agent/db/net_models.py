@@ -4,9 +4,11 @@ security groups. Change them only together with a new migration.
 IPAM relies on two unique constraints: an IP once per network and a MAC
 once overall, so two conductors allocating at the same moment cannot hand
 out the same address: the second INSERT fails and picks the next one.
+Floating IPs do the same (an address once per external network), and a
+port carries at most one.
 """
-from sqlalchemy import (ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (Boolean, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agent.db.models import Base, TimestampMixin
@@ -22,6 +24,9 @@ class Network(TimestampMixin, Base):
     segmentation_id: Mapped[int | None] = mapped_column(Integer)
     physical_network: Mapped[str | None] = mapped_column(String(64))
     mtu: Mapped[int | None] = mapped_column(Integer)
+    #: an external network holds floating IPs, never ports
+    external: Mapped[bool] = mapped_column(Boolean, default=False,
+                                           server_default=false())
     subnets: Mapped[list['Subnet']] = relationship(
         back_populates='network', lazy='selectin', order_by='Subnet.id')
 
@@ -56,6 +61,22 @@ class Port(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default='DOWN')
     host: Mapped[str | None] = mapped_column(String(255))
     network: Mapped[Network] = relationship(lazy='joined')
+
+
+class FloatingIP(TimestampMixin, Base):
+    __tablename__ = 'floating_ips'
+    __table_args__ = (
+        UniqueConstraint('network_id', 'address',
+                         name='uniq_floating_ips0network_id0address'),
+        UniqueConstraint('port_id', name='uniq_floating_ips0port_id'))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey('networks.id'))
+    address: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    port_id: Mapped[int | None] = mapped_column(ForeignKey('ports.id'))
+    network: Mapped[Network] = relationship(lazy='joined')
+    port: Mapped[Port | None] = relationship(lazy='joined')
 
 
 class SecurityGroup(TimestampMixin, Base):

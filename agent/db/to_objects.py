@@ -136,7 +136,7 @@ def network(row, ports=0):
         cidr=subnet.cidr, gateway_ip=subnet.gateway_ip,
         dns_nameservers=json.loads(subnet.dns_nameservers or '[]'),
         allocation_pools=json.loads(subnet.allocation_pools or '[]'),
-        ports=ports)
+        ports=ports, external=bool(row.external))
 
 
 def security_group(row, names=None, members=None):
@@ -155,9 +155,20 @@ def security_group(row, names=None, members=None):
             for r in row.rules])
 
 
-def port(row, groups=(), quarantined=False):
+def port(row, groups=(), quarantined=False, floating=None):
     return objects.Port(
         uuid=row.uuid, network=network(row.network),
         instance_uuid=row.instance_uuid, mac_address=row.mac_address,
         ip_address=row.ip_address, status=row.status, host=row.host,
-        security_groups=list(groups), quarantined=quarantined)
+        security_groups=list(groups), quarantined=quarantined,
+        floating_ip=floating and floating_ip(floating))
+
+
+def floating_ip(row):
+    port_row = row.port
+    return objects.FloatingIP(
+        uuid=row.uuid, address=row.address, network=network(row.network),
+        project_id=row.project_id, port_uuid=port_row and port_row.uuid,
+        instance_uuid=port_row and port_row.instance_uuid,
+        fixed_ip=port_row and port_row.ip_address,
+        host=port_row and port_row.host)

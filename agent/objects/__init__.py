@@ -4,4 +4,4 @@ from agent.objects.models import (  # noqa: F401
     BlockDevice, ComputeNode, Flavor, Instance, InstanceAction,
     InstanceActionEvent, InstanceFault, RequestSpec, Service)
 from agent.objects.net_models import (  # noqa: F401
-    Network, Port, SecurityGroup, SecurityGroupRule)
+    FloatingIP, Network, Port, SecurityGroup, SecurityGroupRule)

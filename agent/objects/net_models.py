@@ -11,7 +11,8 @@ NETWORK_TYPES = ['flat', 'vlan', 'vxlan']
 class Network(base.HVObject):
     """A network with its (single) subnet, as users and agents see it."""
     # 1.0: initial version
-    VERSION = '1.0'
+    # 1.1: external (holds floating IPs, never ports)
+    VERSION = '1.1'
     fields = {
         'uuid': f.UUID(),
         'name': NAME,
@@ -24,6 +25,7 @@ class Network(base.HVObject):
         'dns_nameservers': f.List(IP, max_items=8),
         'allocation_pools': f.List(f.List(IP, max_items=2), max_items=16),
         'ports': f.Integer(min=0, default=0),
+        'external': f.Boolean(default=False),
     }
 
 
@@ -61,10 +63,12 @@ class SecurityGroup(base.HVObject):
 @base.register
 class Port(base.HVObject):
     """An instance's NIC: fixed IP and MAC from the conductor's IPAM;
-    ``quarantined`` while its instance is isolated (drops all traffic)."""
+    ``quarantined`` while its instance is isolated (drops all traffic);
+    ``floating_ip``: the floating IP NATed to it, if any."""
     # 1.0: initial version
     # 1.1: quarantined
-    VERSION = '1.1'
+    # 1.2: floating_ip
+    VERSION = '1.2'
     fields = {
         'uuid': f.UUID(),
         'network': f.Object('Network'),
@@ -75,4 +79,23 @@ class Port(base.HVObject):
         'host': f.String(nullable=True),
         'security_groups': f.List(f.Object('SecurityGroup'), max_items=32),
         'quarantined': f.Boolean(default=False),
+        'floating_ip': f.Object('FloatingIP', nullable=True, default=None),
+    }
+
+
+@base.register
+class FloatingIP(base.HVObject):
+    """A public address of an external network, owned by a project and
+    NATed 1:1 to the fixed IP of the port it is associated with."""
+    # 1.0: initial version
+    VERSION = '1.0'
+    fields = {
+        'uuid': f.UUID(),
+        'address': IP,
+        'network': f.Object('Network'),
+        'project_id': f.String(max_length=64),
+        'port_uuid': f.UUID(nullable=True, default=None),
+        'instance_uuid': f.UUID(nullable=True, default=None),
+        'fixed_ip': f.String(max_length=64, nullable=True, default=None),
+        'host': f.String(nullable=True, default=None),
     }

@@ -47,7 +47,7 @@ class RecordingCompute:
         self.casts = []
 
     def __getattr__(self, method):
-        return lambda ctxt, host, uuid_, **kw: self.casts.append(
+        return lambda ctxt, host, uuid_=None, **kw: self.casts.append(
             (method, host, uuid_, kw))
 
 

@@ -15,6 +15,10 @@ from tests.functional import rabbit
 
 SERVICES = deployment.SERVICES + ('hvagent-api',)
 PASSWORD = 'correct horse battery'
+#: the agent's uplinks for the networks of the floating IP tests: veth
+#: pairs made in this host's namespace by test_api_floating_ips.py
+UPLINKS = {'apilan': 'hvapilan0', 'apipublic': 'hvapipub0'}
+PUBLIC = {'cidr': '198.18.77.0/24', 'gateway': '198.18.77.1'}
 
 
 def free_port():
@@ -54,7 +58,9 @@ class ApiCloud:
         sections = {'api': {'bind_port': self.port,
                             'policy_file': tmp_path / 'policy.yaml',
                             'argon2_time_cost': 1,
-                            'argon2_memory_kib': 8192}}
+                            'argon2_memory_kib': 8192},
+                    'network': {'physical_interface_mappings': ','.join(
+                        '%s:%s' % kv for kv in UPLINKS.items())}}
         for section, values in (extra or {}).items():
             sections.setdefault(section, {}).update(values)
         self.dep = deployment.Deployment(
@@ -89,6 +95,26 @@ class ApiCloud:
         self.admin.ok('POST', '/v3/projects/%s/users' % project_id, json={
             'name': name, 'password': PASSWORD, 'role': role})
         return self.login(name, project=project_id)
+
+    def hvctl(self, *args):
+        """The operator's hvctl over RPC (what the API does not offer:
+        networks); returns its stdout."""
+        proc = subprocess.run(
+            [os.path.join(deployment.BIN, 'hvctl'), '--transport-url',
+             self.vhost.url, *args], capture_output=True, text=True,
+            timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    def external_network(self):
+        """The external network 'apipublic' (made once; no kernel needed
+        until a floating IP is associated)."""
+        if 'apipublic' not in self.hvctl('network-list'):
+            self.hvctl('network-create', 'apipublic', '--type', 'flat',
+                       '--physical-network', 'apipublic', '--external',
+                       '--cidr', PUBLIC['cidr'], '--gateway',
+                       PUBLIC['gateway'])
+        return 'apipublic'
 
     def stop(self):
         try:

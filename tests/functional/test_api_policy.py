@@ -268,6 +268,39 @@ def test_volumes(world):
     assert vol not in listed
 
 
+def test_floating_ips(world, api_cloud):
+    """netadmin (and admin) allocate, point and free the project's
+    floating IPs; the project reads them; others see nothing."""
+    api_cloud.external_network()
+    netadmin = world['who']['netadmin']
+
+    def allocate():
+        return '/v1/floating-ips/%s' % netadmin.ok(
+            'POST', '/v1/floating-ips', json={})['floating_ip']['id']
+    fip = allocate()
+    check_all(world, 'GET', fip, READERS)
+    # association is policed before the conductor looks at the server:
+    # disassociating (server_id null) needs the same right
+    check_all(world, 'PUT', fip, {'admin', 'netadmin'},
+              json={'server_id': None})
+    check_all(world, 'GET', '/v1/floating-ips?all_projects=true',
+              {'admin', 'itsec'})
+    for name in CALLERS:
+        listed = {f['id'] for f in world['who'][name].ok(
+            'GET', '/v1/floating-ips')['floating_ips']}
+        assert (fip.split('/')[-1] in listed) is (name in P1), name
+        r = expect(world['who'][name], name in {'admin', 'netadmin'},
+                   'POST', '/v1/floating-ips', json={})
+        if r.status_code == 201:
+            world['who'][name].ok('DELETE', '/v1/floating-ips/%s'
+                                  % r.json()['floating_ip']['id'])
+    for name in CALLERS:
+        expect(world['who'][name], name in {'admin', 'netadmin'}, 'DELETE',
+               fip)
+        if name in {'admin', 'netadmin'}:
+            fip = allocate()
+
+
 def test_every_endpoint_is_in_the_matrix(api_cloud):
     """A new endpoint must be added to this module's matrix."""
     tested = {
@@ -300,6 +333,10 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('DELETE', '/v1/volumes/{volume_id}'),
         ('POST', '/v1/servers/{server_id}/volumes'),
         ('DELETE', '/v1/servers/{server_id}/volumes/{volume_id}'),
+        ('GET', '/v1/floating-ips'), ('POST', '/v1/floating-ips'),
+        ('GET', '/v1/floating-ips/{fip_id}'),
+        ('PUT', '/v1/floating-ips/{fip_id}'),
+        ('DELETE', '/v1/floating-ips/{fip_id}'),
     }
     # tokens: anyone may log in, see and revoke their own (test_api.py)
     tokens = {(m, '/v3/auth/tokens') for m in ('GET', 'POST', 'DELETE')}

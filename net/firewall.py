@@ -30,6 +30,16 @@ but not rendered, and all IPv6 from a filtered guest is dropped. Ports with
 instance isolated by itsec) gets two chains that drop everything, ARP and
 DHCP included, whatever its groups say.
 
+Floating IPs are NAT in the same ``inet`` table (nova-network's and
+neutron's l3 agent's model, without a router namespace): ``nat_prerouting``
+and ``nat_output`` DNAT the floating address to the port's fixed one, so
+traffic from outside and from the host itself reaches the guest, where its
+ingress chain still applies; ``nat_postrouting`` SNATs what the guest sends
+out of anything but its own bridge to its floating address. A quarantined
+port gets no NAT. The host must route (``ip_forward``: ``Firewall.apply``
+turns it on when there is a floating IP) and answer ARP for the floating
+address (floating.py puts it on the external uplink).
+
 Every value that reaches the text is parsed (ipaddress, ints, allow-lists,
 name regexes) and re-printed from the parsed form, so no field can inject
 nft syntax; an invalid one raises ``InvalidRule`` before the kernel is
@@ -38,6 +48,7 @@ touched, leaving the loaded ruleset as it was.
 import ipaddress
 import re
 
+from net import model
 from net import privileged
 
 TABLE = 'hvagent'
@@ -183,40 +194,83 @@ def _unique(lines):
     return list(dict.fromkeys(line for line in lines if line))
 
 
-def _chain(name, lines, hook=None, priority=0):
-    body = ['type filter hook %s priority %d; policy accept;' % (hook, priority)
-            ] if hook else []
+def _chain(name, lines, hook=None, priority=0, kind='filter'):
+    body = ['type %s hook %s priority %d; policy accept;'
+            % (kind, hook, priority)] if hook else []
     return '\tchain %s {\n%s\t}\n' % (
         name, ''.join('\t\t%s\n' % line for line in body + lines))
 
 
+def _unicast(value, what):
+    addr = _addr(value, 4, what)
+    parsed = ipaddress.ip_address(addr)
+    if (parsed.is_unspecified or parsed.is_multicast or parsed.is_loopback
+            or parsed == ipaddress.ip_address('255.255.255.255')):
+        _bad('%s %s is not a unicast address', what, addr)
+    return addr
+
+
+def _nat_chains(ports):
+    """DNAT (prerouting, host output) and SNAT (postrouting) chains for
+    the floating IPs of ``ports``; [] if none has one."""
+    dnat, snat, seen = [], [], set()
+    for port in ports:
+        fip = _unicast(port.floating_ip, 'floating ip')
+        fixed = _unicast(port.ip, 'port ip')
+        bridge = (model.bridge_name(port.network_id)
+                  if isinstance(port.network_id, str) else None)
+        if not bridge or not _IFNAME.match(bridge):
+            _bad('network id %r of port %s', port.network_id, _tap(port))
+        if fip in seen:
+            _bad('floating ip %s is given to two ports', fip)
+        seen.add(fip)
+        dnat.append('ip daddr %s dnat ip to %s' % (fip, fixed))
+        snat.append('iifname "%s" ip saddr %s oifname != "%s" snat ip to %s'
+                    % (bridge, fixed, bridge, fip))
+    if not dnat:
+        return []
+    return [_chain('nat_prerouting', dnat, 'prerouting', -100, 'nat'),
+            _chain('nat_output', dnat, 'output', -100, 'nat'),
+            _chain('nat_postrouting', snat, 'postrouting', 100, 'nat')]
+
+
+def _floating(ports):
+    return sorted((p for p in ports if p.floating_ip and not p.quarantined),
+                  key=_tap)
+
+
 def render(ports):
     """The whole ruleset for ``ports`` (model.Port), as ``nft -f`` text that
-    replaces both hvagent tables in one transaction; no filtered port at
-    all renders just their deletion. Raises InvalidRule."""
+    replaces both hvagent tables in one transaction; no filtered port and
+    no floating IP at all renders just their deletion. Raises
+    InvalidRule."""
     filtered = sorted((p for p in ports if p.security or p.quarantined),
                       key=_tap)
     taps = [p.tap for p in filtered]
     if len(set(taps)) != len(taps):
         _bad('two ports share a tap name')
-    if not filtered:
+    nat = _nat_chains(_floating(ports))
+    if not filtered and not nat:
         return _HEADER
-    chains = [c for p in filtered for c in _port_chains(p)]
+    text = _HEADER
+    inet = []
+    if filtered:
+        chains = [c for p in filtered for c in _port_chains(p)]
 
-    def vmap(key, prefix):
-        return '%s vmap { %s }' % (key, ', '.join(
-            '"%s" : jump %s%s' % (t, prefix, t) for t in taps))
-    bridge = [_chain('forward', [vmap('iifname', 'egress_'),
-                                 vmap('oifname', 'ingress_')], 'forward'),
-              _chain('input', [vmap('iifname', 'egress_')], 'input'),
-              _chain('output', [vmap('oifname', 'ingress_')], 'output')]
-    mark = ['meta mark set meta mark and 0x%08x' % (~CT_MARK & 0xffffffff),
-            'ct state established,related meta mark set meta mark or 0x%08x'
-            % CT_MARK]
-    inet = [_chain('prerouting', mark, 'prerouting', -150),
-            _chain('output', mark, 'output', -150)]
-    return (_HEADER + 'table bridge %s {\n%s}\n' % (TABLE, ''.join(bridge + chains))
-            + 'table inet %s {\n%s}\n' % (TABLE, ''.join(inet)))
+        def vmap(key, prefix):
+            return '%s vmap { %s }' % (key, ', '.join(
+                '"%s" : jump %s%s' % (t, prefix, t) for t in taps))
+        bridge = [_chain('forward', [vmap('iifname', 'egress_'),
+                                     vmap('oifname', 'ingress_')], 'forward'),
+                  _chain('input', [vmap('iifname', 'egress_')], 'input'),
+                  _chain('output', [vmap('oifname', 'ingress_')], 'output')]
+        text += 'table bridge %s {\n%s}\n' % (TABLE, ''.join(bridge + chains))
+        mark = ['meta mark set meta mark and 0x%08x' % (~CT_MARK & 0xffffffff),
+                'ct state established,related meta mark set meta mark or '
+                '0x%08x' % CT_MARK]
+        inet = [_chain('prerouting', mark, 'prerouting', -150),
+                _chain('output', mark, 'output', -150)]
+    return text + 'table inet %s {\n%s}\n' % (TABLE, ''.join(inet + nat))
 
 
 class Firewall:
@@ -232,6 +286,8 @@ class Firewall:
         ruleset = render(ports)
         if any(p.security for p in ports):
             privileged.enable_br_netfilter(self.netns)
+        if _floating(ports):
+            privileged.enable_ip_forward(self.netns)
         privileged.nft_apply(ruleset, self.netns)
 
     def remove(self):

@@ -74,6 +74,9 @@ class Port:
     security: bool = True
     #: True: its instance is isolated, the port drops all traffic
     quarantined: bool = False
+    #: its floating IP (NATed to ``ip``), and the uplink that carries it
+    floating_ip: str = None
+    floating_interface: str = None
 
     @property
     def tap(self):

@@ -46,15 +46,28 @@ def nft_delete_table(family, name, netns=None):
         nft_apply('delete table %s %s\n' % (family, name), netns)
 
 
+def _sysctl(key, value, netns, hint):
+    """Set a (per network namespace) sysctl; ``hint`` says what to check
+    when the kernel refuses."""
+    proc = subprocess.run(_ns_argv(
+        ['sysctl', '-q', '-w', '%s=%s' % (key, value)], netns),
+        capture_output=True, text=True)
+    if proc.returncode:
+        raise NetError(reason='cannot set %s (%s): %s'
+                       % (key, hint, proc.stderr.strip()))
+
+
 def enable_br_netfilter(netns=None):
     """Have bridged IPv4 traverse the inet hooks, so conntrack sees it
-    (see firewall.py). The sysctl is per network namespace."""
-    proc = subprocess.run(_ns_argv(
-        ['sysctl', '-q', '-w', 'net.bridge.bridge-nf-call-iptables=1'],
-        netns), capture_output=True, text=True)
-    if proc.returncode:
-        raise NetError(reason='cannot enable br_netfilter (modprobe '
-                       'br_netfilter?): %s' % proc.stderr.strip())
+    (see firewall.py)."""
+    _sysctl('net.bridge.bridge-nf-call-iptables', 1, netns,
+            'modprobe br_netfilter?')
+
+
+def enable_ip_forward(netns=None):
+    """Route IPv4 between interfaces: floating IPs are routed (NAT) from
+    the external uplink to a guest's bridge and back."""
+    _sysctl('net.ipv4.ip_forward', 1, netns, 'read-only /proc/sys?')
 
 
 # ------------------------------------------------------------- daemons
@@ -485,22 +498,71 @@ def link_add(name, kind, netns=None, **attrs):
     return True
 
 
-def addr_add(name, cidr, netns=None):
-    """Add ``cidr`` ('10.0.0.1/24') to ``name``; there already is fine."""
+def addr_add(name, cidr, netns=None, label=None):
+    """Add ``cidr`` ('10.0.0.1/24') to ``name``, tagged with ``label`` (at
+    most 15 characters) if given; there already is fine."""
     try:
         iface = ipaddress.ip_interface(cidr)
     except ValueError as exc:
         raise NetError(reason='address %r: %s' % (cidr, exc)) from None
+    extra = {'label': label} if label else {}
     with _LOCK:
         h = _handle(netns)
         try:
             index = _get(h, name, 'link')['index']
             with h.ipr() as ipr:
                 ipr.addr('add', index=index, address=str(iface.ip),
-                         prefixlen=iface.network.prefixlen)
+                         prefixlen=iface.network.prefixlen, **extra)
         except pyroute2.NetlinkError as exc:
             if exc.code != errno.EEXIST:
                 raise _fail(exc, 'add %s to %s' % (cidr, name)) from None
+
+
+def addr_list(name, netns=None):
+    """[(cidr, label)] of the IPv4 addresses of link ``name``."""
+    with _LOCK:
+        h = _handle(netns)
+        index = _get(h, name, 'link')['index']
+        with h.ipr() as ipr:
+            return [('%s/%d' % (m.get_attr('IFA_LOCAL') or
+                                m.get_attr('IFA_ADDRESS'), m['prefixlen']),
+                     m.get_attr('IFA_LABEL'))
+                    for m in ipr.get_addr(index=index, family=socket.AF_INET)]
+
+
+def addr_del(name, cidr, netns=None):
+    """Remove ``cidr`` from ``name``; an address not there is fine."""
+    iface = ipaddress.ip_interface(cidr)
+    with _LOCK:
+        h = _handle(netns)
+        try:
+            index = _get(h, name, 'link')['index']
+            with h.ipr() as ipr:
+                ipr.addr('del', index=index, address=str(iface.ip),
+                         prefixlen=iface.network.prefixlen)
+        except pyroute2.NetlinkError as exc:
+            if exc.code != errno.EADDRNOTAVAIL:
+                raise _fail(exc, 'remove %s from %s' % (cidr, name)) from None
+
+
+def send_garp(name, address, netns=None):
+    """Announce IPv4 ``address`` on link ``name`` (RFC 5227 ARP
+    announcement, broadcast): neighbours replace a stale or failed entry
+    for it, as when a floating IP has just arrived. Needs CAP_NET_RAW."""
+    ip = ipaddress.IPv4Address(address).packed
+    with _LOCK:
+        mac = bytes.fromhex(_get(_handle(netns), name, 'link')['address']
+                            .replace(':', ''))
+        with _inside(netns):
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    with sock:
+        try:
+            sock.bind((name, 0))
+            sock.send(b'\xff' * 6 + mac + struct.pack('!HHHBBH', 0x0806, 1,
+                                                    0x0800, 6, 4, 1)
+                      + mac + ip + bytes(6) + ip)
+        except OSError as exc:
+            raise _fail(exc, 'announce %s on %s' % (address, name)) from None
 
 
 def fdb_append(dev, mac, dst, netns=None):

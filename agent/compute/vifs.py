@@ -6,7 +6,9 @@ wired (a bridge per network with its uplink), every network with ports here
 gets a dnsmasq serving exactly this host's MAC->IP pairs and the bridge
 carries the network's gateway address (nova-network's flat-DHCP model: each
 host routes for its own guests), and the nftables ruleset for all ports of
-the host is replaced in one transaction. After a delete the same refresh
+the host is replaced in one transaction, NAT of floating IPs included (a
+floating address also goes, as a /32, on the uplink of its external
+network, so the host answers ARP for it). After a delete the same refresh
 runs over the ports left; a network with no port left here loses its
 bridge, uplink and dnsmasq. All of it runs under one lock: the host's
 wiring is one piece of state.
@@ -20,6 +22,7 @@ from oslo_config import cfg
 from agent.conf import network as network_conf
 from net import dhcp as net_dhcp
 from net import firewall as net_firewall
+from net import floating as net_floating
 from net import model
 from net import privileged
 from net import wiring as net_wiring
@@ -50,11 +53,16 @@ def to_port(wire):
                    remote_ips=tuple(r.remote_ips))
         for g in wire.security_groups for r in g.rules
         if not (r.remote_group and not r.remote_ips))
+    fip = wire.floating_ip
     return model.Port(id=wire.uuid, network_id=wire.network.uuid,
                       mac=wire.mac_address, ip=wire.ip_address,
                       instance_uuid=wire.instance_uuid, rules=rules,
                       security=bool(wire.security_groups),
-                      quarantined=wire.quarantined)
+                      quarantined=wire.quarantined,
+                      floating_ip=fip and fip.address,
+                      floating_interface=fip and network_conf.
+                      physical_interfaces(CONF).get(
+                          fip.network.physical_network))
 
 
 class HostNetworking:
@@ -139,4 +147,12 @@ class HostNetworking:
         for net_id in self._served - set(by_network):
             self.dhcp.stop(net_id)
         self._served &= set(by_network)
-        self.firewall.apply([p for _, ps in by_network.values() for p in ps])
+        net_ports = [p for _, ps in by_network.values() for p in ps]
+        self.firewall.apply(net_ports)
+        floating = {}
+        for p in net_ports:
+            if p.floating_ip and p.floating_interface and not p.quarantined:
+                floating.setdefault(p.floating_interface, set()).add(
+                    p.floating_ip)
+        net_floating.sync(floating, network_conf.physical_interfaces(
+            CONF).values(), self.netns)

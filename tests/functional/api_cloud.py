@@ -3,8 +3,10 @@ compute agent (fake driver) and hvagent-api as real processes on a private
 RabbitMQ vhost (deployment.Deployment), the first admin bootstrapped, and
 a small HTTP client that logs in as anyone."""
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -139,10 +141,16 @@ def wait_status(client, server_id, until=('active', 'error', 'stopped',
 def api_cloud(tmp_path_factory):
     """One cloud behind hvagent-api for every HTTP test of the session
     (starting and stopping one costs ~30 s); tests make their own
-    projects and users in it."""
-    c = ApiCloud(tmp_path_factory.mktemp('api-cloud'))
+    projects and users in it. Its state directory is 0755 under /var/tmp:
+    the dnsmasq of the floating IP tests (user nobody) re-reads its
+    files."""
+    state = tempfile.mkdtemp(dir='/var/tmp', prefix='hvagent-api-cloud-')
+    os.chmod(state, 0o755)
+    c = ApiCloud(tmp_path_factory.mktemp('api-cloud'),
+                 extra={'DEFAULT': {'state_path': state}})
     try:
         yield c.start()
     finally:
         codes = c.stop()
+        shutil.rmtree(state, ignore_errors=True)
     assert set(codes.values()) == {0}, codes

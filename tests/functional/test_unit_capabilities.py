@@ -6,8 +6,9 @@ network namespace as an unprivileged uid holding exactly that set
 (setpriv --ambient-caps, read from systemd/hvagent-compute.service), each
 with the argv or input net/ itself builds where it builds one: a bridge with
 the gateway address and a veth/tap device (netlink, TUNSETIFF), the
-security-group ruleset (firewall.render) loaded with ``nft -f -``, the
-br_netfilter sysctl, and dnsmasq with DhcpServer's own argv and files,
+security-group and floating IP NAT ruleset (firewall.render) loaded with
+``nft -f -``, the br_netfilter and ip_forward sysctls, a floating /32 with
+its label (floating.label) on an uplink, and dnsmasq with DhcpServer's own argv and files,
 answering a real DHCP client (busybox udhcpc) in a second namespace. Then
 each capability is dropped in turn and something must fail: none is
 superfluous. (The agent's own Python cannot run as another uid here: the
@@ -24,6 +25,7 @@ import pytest
 
 from net import dhcp
 from net import firewall
+from net import floating
 from net import model
 
 pytestmark = pytest.mark.functional
@@ -109,7 +111,8 @@ def _operations(ns, caps):
                             cidr='10.77.0.0/24', gateway='10.77.0.1')
     port = model.Port(id='port1', network_id='net1', mac=MAC, ip=IP,
                       rules=(model.Rule(direction='ingress', protocol='tcp',
-                                        port_min=22, port_max=22),))
+                                        port_min=22, port_max=22),),
+                      floating_ip='203.0.113.10', floating_interface='upcap')
     bridge, tap = network.bridge, model.tap_name(port.id)
     results = {}
 
@@ -133,6 +136,11 @@ def _operations(ns, caps):
     else:
         step('br_netfilter sysctl', ['sysctl', '-q', '-w',
                                      'net.bridge.bridge-nf-call-iptables=1'])
+    step('ip_forward sysctl', ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+    ns.root(ns.host, 'ip', 'link', 'add', 'upcap', 'type', 'veth', 'peer',
+            'name', 'upcapp')
+    step('floating /32', ['ip', 'addr', 'add', '203.0.113.10/32', 'dev',
+                          'upcap', 'label', floating.label('upcap')])
     # DHCP: the guest's NIC is a veth on the bridge (made by root: wiring
     # the guest side is libvirt's job, not the agent's)
     veth = 'vcap' + uuid.uuid4().hex[:6]

@@ -89,6 +89,22 @@ class Topology:
             ip('addr', 'add', cidr, 'dev', 'eth0', netns=ns)
         return ns
 
+    def add_outside(self, uplink, host_cidr, outside_cidr):
+        """A namespace for "the outside world", linked to the host by a
+        veth whose host end is ``uplink``; it knows no route to the
+        guests."""
+        ns = 'hvto-%s-%d' % (self._tag, len(self.guests))
+        ip('netns', 'add', ns)
+        self.guests[ns] = ns            # cleaned up with the guests
+        ip('link', 'set', 'lo', 'up', netns=ns)
+        ip('link', 'add', uplink, 'type', 'veth', 'peer', 'name', 'eth0',
+           'netns', ns, netns=self.host)
+        ip('addr', 'add', host_cidr, 'dev', uplink, netns=self.host)
+        ip('link', 'set', uplink, 'up', netns=self.host)
+        ip('addr', 'add', outside_cidr, 'dev', 'eth0', netns=ns)
+        ip('link', 'set', 'eth0', 'up', netns=ns)
+        return ns
+
     def popen(self, netns, *argv):
         """A process in ``netns`` that cleanup() kills."""
         proc = subprocess.Popen(['ip', 'netns', 'exec', netns] + list(argv),

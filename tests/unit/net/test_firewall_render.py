@@ -188,3 +188,77 @@ def test_quarantined_port_drops_everything_whatever_its_rules():
         assert chain(text, 'egress_' + tap) == ['drop']
         assert chain(text, 'ingress_' + tap) == ['drop']
     assert 'dport 22' not in text
+
+
+NET_ID = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee'
+BRIDGE = model.bridge_name(NET_ID)
+
+
+def floating(fip='203.0.113.10', **kw):
+    kw.setdefault('network_id', NET_ID)
+    kw.setdefault('id', PORT_ID)
+    kw.setdefault('mac', '02:00:00:00:00:01')
+    kw.setdefault('ip', '10.0.0.3')
+    return model.Port(floating_ip=fip, floating_interface='pub0', **kw)
+
+
+def test_floating_ip_is_dnat_and_snat():
+    text = firewall.render([floating()])
+    dnat = ['ip daddr 203.0.113.10 dnat ip to 10.0.0.3']
+    assert chain(text, 'nat_prerouting') == [
+        'type nat hook prerouting priority -100; policy accept;'] + dnat
+    assert chain(text, 'nat_output') == [
+        'type nat hook output priority -100; policy accept;'] + dnat
+    assert chain(text, 'nat_postrouting') == [
+        'type nat hook postrouting priority 100; policy accept;',
+        'iifname "%s" ip saddr 10.0.0.3 oifname != "%s" '
+        'snat ip to 203.0.113.10' % (BRIDGE, BRIDGE)]
+    assert 'egress_' + TAP in text        # still filtered as before
+
+
+def test_floating_ip_without_security_groups_is_nat_only():
+    text = firewall.render([floating(security=False)])
+    assert 'table bridge hvagent {' not in text
+    assert 'table inet hvagent {' in text
+    assert 'mark' not in text and 'dnat ip to 10.0.0.3' in text
+
+
+def test_quarantined_port_loses_its_nat():
+    text = firewall.render([floating(quarantined=True)])
+    assert 'nat' not in text.replace('hvagent', '')
+    assert chain(text, 'ingress_' + TAP) == ['drop']
+    assert firewall.render([floating(quarantined=True, security=False)]
+                           ).count('drop') == 2
+
+
+@pytest.mark.parametrize('fip', [
+    '203.0.113.10; flush ruleset', '224.0.0.1', '0.0.0.0', '127.0.0.1',
+    '255.255.255.255', '2001:db8::1', 7, ' 203.0.113.10'])
+def test_hostile_floating_ips_rejected(fip):
+    with pytest.raises(firewall.InvalidRule, match='floating ip'):
+        firewall.render([floating(fip)])
+
+
+def test_one_floating_ip_on_two_ports_rejected():
+    with pytest.raises(firewall.InvalidRule, match='two ports'):
+        firewall.render([floating(), floating(
+            id='99999999-2222-3333-4444-555555555555', ip='10.0.0.4')])
+
+
+def test_hostile_network_id_of_a_floating_port_rejected():
+    with pytest.raises(firewall.InvalidRule, match='network id'):
+        firewall.render([floating(network_id='x" accept')])
+
+
+def test_ip_forward_only_with_floating_ips(monkeypatch):
+    calls = []
+    for name in ('nft_apply', 'enable_br_netfilter', 'enable_ip_forward'):
+        monkeypatch.setattr(privileged, name, lambda *a, n=name: calls.append(
+            n))
+    firewall.Firewall().apply([port()])
+    assert 'enable_ip_forward' not in calls
+    firewall.Firewall().apply([floating(security=False)])
+    assert calls[-2:] == ['enable_ip_forward', 'nft_apply']
+    calls.clear()
+    firewall.Firewall().apply([floating(quarantined=True)])
+    assert 'enable_ip_forward' not in calls

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.objects import fields as f
-from net import model
+from net import floating, model
 from tests import hostile
 
 IDS = [str(uuid.UUID(int=0)), str(uuid.UUID(int=(1 << 128) - 1)),
@@ -77,3 +77,9 @@ def test_names_from_wire_ids_are_short_and_plain(ident):
     for name in (model.bridge_name(canonical), model.tap_name(canonical)):
         assert NAME.match(name), name
         assert len(name.encode()) <= model.IFNAMSIZ
+
+
+def test_floating_label_fits_a_label():
+    assert floating.label('eth0') == 'eth0:fip'
+    long = floating.label('enp0s31f6abcdef')
+    assert len(long) == model.IFNAMSIZ and long == 'enp0s31f6ab:fip'

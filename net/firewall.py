@@ -235,8 +235,7 @@ def _nat_chains(ports):
 
 
 def _floating(ports):
-    return sorted((p for p in ports if p.floating_ip and not p.quarantined),
-                  key=_tap)
+    return sorted((p for p in ports if p.floating), key=_tap)
 
 
 def render(ports):

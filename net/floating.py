@@ -33,6 +33,17 @@ def _host(address):
     return '%s/32' % addr
 
 
+def by_interface(ports):
+    """{uplink: {floating ip}} of the ``ports`` (model.Port) whose floating
+    IP is in force: what ``sync`` wants."""
+    wanted = {}
+    for port in ports:
+        if port.floating and port.floating_interface:
+            wanted.setdefault(port.floating_interface, set()).add(
+                port.floating_ip)
+    return wanted
+
+
 def sync(wanted, interfaces=(), netns=None):
     """Make the floating /32s on the uplinks exactly ``wanted``
     ({interface: {address}}). Every interface in ``wanted`` must exist;

@@ -81,3 +81,8 @@ class Port:
     @property
     def tap(self):
         return tap_name(self.id)
+
+    @property
+    def floating(self):
+        """Its floating IP is in force (an isolated instance loses it)."""
+        return bool(self.floating_ip) and not self.quarantined

@@ -498,24 +498,36 @@ def link_add(name, kind, netns=None, **attrs):
     return True
 
 
-def addr_add(name, cidr, netns=None, label=None):
-    """Add ``cidr`` ('10.0.0.1/24') to ``name``, tagged with ``label`` (at
-    most 15 characters) if given; there already is fine."""
+def _addr_change(op, name, cidr, netns, harmless, what, **extra):
+    """``ip addr <op>`` of ``cidr`` on ``name``; the errno ``harmless``
+    (there already / not there) is fine."""
     try:
         iface = ipaddress.ip_interface(cidr)
     except ValueError as exc:
         raise NetError(reason='address %r: %s' % (cidr, exc)) from None
-    extra = {'label': label} if label else {}
     with _LOCK:
         h = _handle(netns)
         try:
             index = _get(h, name, 'link')['index']
             with h.ipr() as ipr:
-                ipr.addr('add', index=index, address=str(iface.ip),
+                ipr.addr(op, index=index, address=str(iface.ip),
                          prefixlen=iface.network.prefixlen, **extra)
         except pyroute2.NetlinkError as exc:
-            if exc.code != errno.EEXIST:
-                raise _fail(exc, 'add %s to %s' % (cidr, name)) from None
+            if exc.code != harmless:
+                raise _fail(exc, what % (cidr, name)) from None
+
+
+def addr_add(name, cidr, netns=None, label=None):
+    """Add ``cidr`` ('10.0.0.1/24') to ``name``, tagged with ``label`` (at
+    most 15 characters) if given; there already is fine."""
+    _addr_change('add', name, cidr, netns, errno.EEXIST, 'add %s to %s',
+                 **({'label': label} if label else {}))
+
+
+def addr_del(name, cidr, netns=None):
+    """Remove ``cidr`` from ``name``; an address not there is fine."""
+    _addr_change('del', name, cidr, netns, errno.EADDRNOTAVAIL,
+                 'remove %s from %s')
 
 
 def addr_list(name, netns=None):
@@ -528,21 +540,6 @@ def addr_list(name, netns=None):
                                 m.get_attr('IFA_ADDRESS'), m['prefixlen']),
                      m.get_attr('IFA_LABEL'))
                     for m in ipr.get_addr(index=index, family=socket.AF_INET)]
-
-
-def addr_del(name, cidr, netns=None):
-    """Remove ``cidr`` from ``name``; an address not there is fine."""
-    iface = ipaddress.ip_interface(cidr)
-    with _LOCK:
-        h = _handle(netns)
-        try:
-            index = _get(h, name, 'link')['index']
-            with h.ipr() as ipr:
-                ipr.addr('del', index=index, address=str(iface.ip),
-                         prefixlen=iface.network.prefixlen)
-        except pyroute2.NetlinkError as exc:
-            if exc.code != errno.EADDRNOTAVAIL:
-                raise _fail(exc, 'remove %s from %s' % (cidr, name)) from None
 
 
 def send_garp(name, address, netns=None):

@@ -149,10 +149,6 @@ class HostNetworking:
         self._served &= set(by_network)
         net_ports = [p for _, ps in by_network.values() for p in ps]
         self.firewall.apply(net_ports)
-        floating = {}
-        for p in net_ports:
-            if p.floating_ip and p.floating_interface and not p.quarantined:
-                floating.setdefault(p.floating_interface, set()).add(
-                    p.floating_ip)
-        net_floating.sync(floating, network_conf.physical_interfaces(
-            CONF).values(), self.netns)
+        net_floating.sync(net_floating.by_interface(net_ports),
+                          network_conf.physical_interfaces(CONF).values(),
+                          self.netns)

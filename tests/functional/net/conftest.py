@@ -14,7 +14,8 @@ import uuid
 
 import pytest
 
-from net import privileged
+from net import firewall, privileged
+from tests.functional.net import netns_helpers as nh
 
 
 def _unsupported():
@@ -43,6 +44,20 @@ def netns_support():
     reason = _unsupported()
     if reason:
         pytest.skip(reason)
+
+
+@pytest.fixture
+def firewalled(request):
+    """``firewalled(bridge)``: a netns_helpers.Topology and a Firewall for
+    its host namespace, both undone when the test ends."""
+    def make(bridge):
+        nh.skip_unless('nft', 'busybox')
+        topo = nh.Topology(bridge)
+        request.addfinalizer(topo.cleanup)
+        fw = firewall.Firewall(netns=topo.host)
+        request.addfinalizer(fw.remove)
+        return topo, fw
+    return make
 
 
 @pytest.fixture

@@ -55,12 +55,8 @@ def port(ip, rules=SSH_ONLY, security=True, mac=None):
 
 
 @pytest.fixture
-def host(request):
-    nh.skip_unless('nft', 'busybox')
-    topo = nh.Topology(model.bridge_name(NET))
-    request.addfinalizer(topo.cleanup)
-    fw = firewall.Firewall(netns=topo.host)
-    request.addfinalizer(fw.remove)
+def host(firewalled):
+    topo, fw = firewalled(model.bridge_name(NET))
     a, b = port('10.0.0.11'), port('10.0.0.12')
     c = port('10.0.0.13', security=False)
     for p in (a, b, c):

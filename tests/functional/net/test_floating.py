@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from net import firewall, floating, model, privileged
+from net import floating, model, privileged
 from tests.functional.net import netns_helpers as nh
 
 pytestmark = pytest.mark.functional
@@ -20,12 +20,8 @@ PING = (model.Rule('ingress', protocol='icmp'),)
 
 
 @pytest.fixture
-def host(request):
-    nh.skip_unless('nft', 'busybox')
-    topo = nh.Topology(model.bridge_name(NET))
-    request.addfinalizer(topo.cleanup)
-    fw = firewall.Firewall(netns=topo.host)
-    request.addfinalizer(fw.remove)
+def host(firewalled):
+    topo, fw = firewalled(model.bridge_name(NET))
     topo.add_address('10.0.0.1/24')                  # the guests' gateway
     pid = str(uuid.uuid4())
     guest = model.Port(id=pid, network_id=NET, ip='10.0.0.11', rules=PING,
@@ -39,11 +35,7 @@ def host(request):
 
 def apply(topo, fw, ports):
     fw.apply(ports)
-    wanted = {}
-    for p in ports:
-        if p.floating_ip and not p.quarantined:
-            wanted.setdefault(p.floating_interface, set()).add(p.floating_ip)
-    floating.sync(wanted, ['pub0'], topo.host)
+    floating.sync(floating.by_interface(ports), ['pub0'], topo.host)
 
 
 def test_floating_ip_both_ways_and_gone_when_removed(host):

@@ -5,6 +5,7 @@ database URL given, the fake driver); the test talks to them through the
 conductor over RPC like hvctl does.
 """
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -37,6 +38,7 @@ class Deployment:
         for section, values in (extra or {}).items():
             sections.setdefault(section, {}).update(values)
         self.config = write_config(tmp_path / 'hvagent.conf', **sections)
+        self.state_path = pathlib.Path(sections['DEFAULT']['state_path'])
         self.procs = {}
         self.life_start = {}    # name -> log offset where this life began
 

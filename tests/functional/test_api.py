@@ -46,7 +46,7 @@ def test_login_refusals_and_revocation(api_cloud, proj):
 
 
 def test_forged_expired_and_missing_tokens(api_cloud, proj):
-    key = tokens.load_key(str(api_cloud.dep.tmp_path / 'state' /
+    key = tokens.load_key(str(api_cloud.dep.state_path /
                               'api_token.key'))
     project, dev = proj
     me = dev.ok('GET', '/v3/auth/tokens')['token']
@@ -247,7 +247,7 @@ def test_images_upload_checksum_download_boot_delete(api_cloud, proj):
         'image': image['id']}})['server']
     assert srv['image'] == '%s/v1/images/%s/file' % (
         api_cloud.url, image['id'])
-    key = tokens.load_key(str(api_cloud.dep.tmp_path / 'state' /
+    key = tokens.load_key(str(api_cloud.dep.state_path /
                               'api_token.key'))
     signed = '%s/file?sig=%s' % (base, image_store.signature(
         key, image['id']))
@@ -269,7 +269,7 @@ def test_volumes_create_attach_detach_delete_quota(api_cloud):
     dev = api_cloud.add_user(p['id'], 'voldev', 'developer')
     vol = dev.ok('POST', '/v1/volumes', json={'name': 'data',
                                               'size_gb': 1})['volume']
-    path = os.path.join(api_cloud.dep.tmp_path, 'state', 'volumes',
+    path = os.path.join(api_cloud.dep.state_path, 'volumes',
                         vol['id'])
     assert os.path.getsize(path) == 1 << 30     # sparse
     r = dev.call('POST', '/v1/volumes', json={'name': 'more', 'size_gb': 1})

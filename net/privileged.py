@@ -94,7 +94,8 @@ def signal_pid(pid, sig=signal.SIGTERM):
 # ------------------------------------------------------------- netlink
 # (links, addresses, namespaces: see below)
 #
-# Reads, set and delete (every plug and unplug) speak rtnetlink directly:
+# Reads, set and delete (every plug and unplug) speak rtnetlink directly
+# (the messages are packed and parsed in net/rtnl_wire.py):
 # pyroute2 0.9 runs each request through an asyncio loop (~0.7 ms) and
 # decodes every attribute of every link returned (~0.5-1 ms per link, so
 # "which ports are left on this bridge" took 50-100 ms with 100 ports);
@@ -115,6 +116,8 @@ import threading  # noqa: E402
 import pyroute2  # noqa: E402
 from pyroute2 import netns as _pr_netns  # noqa: E402
 
+from net import rtnl_wire as wire  # noqa: E402
+
 IFNAMSIZ = 15
 _LOCK, _HANDLES = threading.RLock(), {}     # netns (None: ours) -> _Handle
 #: kernel support a link type needs; without it RTM_NEWLINK says EOPNOTSUPP
@@ -124,29 +127,15 @@ _NEEDS = {'vlan': '802.1Q VLAN support (module 8021q, CONFIG_VLAN_8021Q)',
           'bridge': 'bridge support (module bridge, CONFIG_BRIDGE)',
           'veth': 'veth support (module veth, CONFIG_VETH)',
           'tap': 'TUN/TAP support (module tun, CONFIG_TUN, /dev/net/tun)'}
-# linux/netlink.h, rtnetlink.h, if_link.h, if_tun.h
-_NEWLINK, _DELLINK, _GETLINK, _SETLINK, _ERROR, _DONE = 16, 17, 18, 19, 2, 3
-_REQUEST, _ACK, _DUMP = 0x1, 0x4, 0x300
-_ADDRESS, _IFNAME, _MTU, _MASTER, _LINKINFO, _GROUP, _NS_FD = (
-    1, 3, 4, 10, 18, 27, 28)
+# linux/if_tun.h
 _TUNSETIFF, _TUNSETPERSIST, _IFF_TAP_NO_PI = 0x400454ca, 0x400454cb, 0x1002
-
-
-def _nla(kind, data):
-    data = data.encode() + b'\0' if isinstance(data, str) else (
-        struct.pack('=I', data) if isinstance(data, int) else data)
-    return struct.pack('=HH', 4 + len(data), kind) + data + bytes(-len(data)
-                                                                  % 4)
-
-
-_NO_STATS = _nla(29, 8)                # IFLA_EXT_MASK SKIP_STATS
 
 
 def _name(name):
     if not isinstance(name, str) or not 0 < len(name) <= IFNAMSIZ:
         raise NetError(reason='interface name %r: 1 to %d characters'
                        % (name, IFNAMSIZ))
-    return _nla(_IFNAME, name)
+    return wire.nla(wire.IFNAME, name)
 
 
 def _ns_fd(netns):
@@ -232,62 +221,25 @@ def _fail(exc, what, kind=None):
 
 
 # ------------------------------------------------- raw rtnetlink (links)
-def _attrs(buf, off, end, want=None):
-    """{type: payload} of the attributes in buf[off:end], up to the last
-    one of ``want``: a dump is parsed no further than it needs."""
-    out = {}
-    while off + 4 <= end and (want is None or len(out) < len(want)):
-        size, kind = struct.unpack_from('=HH', buf, off)
-        if want is None or kind & 0x3fff in want:
-            out[kind & 0x3fff] = buf[off + 4:off + size]
-        off += max(4, (size + 3) & ~3)
-    return out
-
-
-def _link(buf, off, end, want=None):
-    def text(raw):
-        return raw.split(b'\0', 1)[0].decode() if raw else None
-    index, flags = struct.unpack_from('=iI', buf, off + 20)
-    a = _attrs(buf, off + 32, end, want)
-    mtu, master, group = (struct.unpack('=I', a[k])[0] if k in a else None
-                          for k in (_MTU, _MASTER, _GROUP))
-    info = a.get(_LINKINFO, b'')
-    return {'name': text(a.get(_IFNAME)), 'index': index, 'mtu': mtu,
-            'kind': text(_attrs(info, 0, len(info)).get(1)),
-            'master': master or None, 'up': bool(flags & 1),
-            'group': group or 0,
-            'address': ':'.join('%02x' % b for b in a.get(_ADDRESS, b''))}
-
-
 def _rtnl(h, msg_type, flags, *attrs, up=None, want=None):
     """One link request; the links answered (parsed up to the ``want``
     attributes). The kernel's refusal is an OSError with its errno."""
     h.seq = h.seq % 0x7fffffff + 1
-    body = struct.pack('=BxHiII', 0, 0, 0, bool(up),
-                       up is not None) + b''.join(attrs)
-    h.nl.send(struct.pack('=IHHII', 16 + len(body), msg_type,
-                          _REQUEST | flags, h.seq, 0) + body)
+    h.nl.send(wire.request(h.seq, msg_type, flags, attrs, up))
     found = []
     while True:
-        buf, off = h.nl.recv(1 << 16), 0
-        while off + 16 <= len(buf):
-            size, kind, _, seq, _ = struct.unpack_from('=IHHII', buf, off)
-            off, start = off + max(16, (size + 3) & ~3), off
-            if seq != h.seq:           # left over from an aborted call
-                continue
-            if kind == _ERROR and struct.unpack_from('=i', buf, start + 16)[0]:
-                code = -struct.unpack_from('=i', buf, start + 16)[0]
-                raise OSError(code, os.strerror(code))
-            if kind == _NEWLINK:
-                found.append(_link(buf, start, start + size, want))
-            if kind in (_ERROR, _DONE) or not flags & _DUMP:
+        buf = h.nl.recv(1 << 16)
+        for kind, start, end in wire.replies(buf, h.seq):
+            if kind == wire.NEWLINK:
+                found.append(wire.link(buf, start, end, want))
+            if kind in (wire.ERROR, wire.DONE) or not flags & wire.DUMP:
                 return found
 
 
 def _get(h, name, role=None):
     """link_info; with a ``role``, a missing link is a NetError."""
     try:
-        return _rtnl(h, _GETLINK, 0, _name(name), _NO_STATS)[0]
+        return _rtnl(h, wire.GETLINK, 0, _name(name), wire.NO_STATS)[0]
     except OSError as exc:
         if exc.errno != errno.ENODEV:
             raise _fail(exc, 'read link %s' % name) from None
@@ -312,19 +264,20 @@ def links(netns=None, kind=None, master=None):
     name or an ifindex)."""
     kind = 'tun' if kind in ('tap', 'tuntap') else kind
     with _LOCK:
-        h, attrs, index = _handle(netns), [_NO_STATS], master
+        h, attrs, index = _handle(netns), [wire.NO_STATS], master
         if isinstance(master, str):
             found = _get(h, master)
             if found is None:
                 return []
             index = found['index']
         if index is not None:
-            attrs.append(_nla(_MASTER, index))
+            attrs.append(wire.nla(wire.MASTER, index))
         if kind is not None:           # (the kernel ignores unknown kinds)
-            attrs.append(_nla(_LINKINFO, _nla(1, kind)))
+            attrs.append(wire.nla(wire.LINKINFO, wire.nla(1, kind)))
         try:                           # IFNAME comes first, MASTER early
-            found = _rtnl(h, _GETLINK, _DUMP, *attrs, want={
-                _IFNAME, _MASTER} | ({_LINKINFO} if kind else set()))
+            found = _rtnl(h, wire.GETLINK, wire.DUMP, *attrs, want={
+                wire.IFNAME, wire.MASTER} | (
+                    {wire.LINKINFO} if kind else set()))
         except OSError as exc:
             raise _fail(exc, 'list links') from None
     return [ln['name'] for ln in found
@@ -335,21 +288,21 @@ def link_set(name, netns=None, master=None, nomaster=False, up=None,
              mtu=None, address=None, netns_move=None, group=None):
     """Change what is given, in one request. ``master``: a name or an
     ifindex; ``netns_move``: the namespace to move the link to."""
-    attrs = [_name(name)] + ([_nla(_MTU, mtu)] if mtu else []) + (
-        [_nla(_GROUP, group)] if group is not None else []) + (
-        [_nla(_ADDRESS, bytes.fromhex(address.replace(':', '')))]
+    attrs = [_name(name)] + ([wire.nla(wire.MTU, mtu)] if mtu else []) + (
+        [wire.nla(wire.GROUP, group)] if group is not None else []) + (
+        [wire.nla(wire.ADDRESS, bytes.fromhex(address.replace(':', '')))]
         if address else [])
     with _LOCK:
         h, fd = _handle(netns), None
         if nomaster or master is not None:
-            attrs.append(_nla(_MASTER, 0 if nomaster else master if
+            attrs.append(wire.nla(wire.MASTER, 0 if nomaster else master if
                               isinstance(master, int) else
                               _get(h, master, 'master')['index']))
         try:
             if netns_move is not None:
                 fd = _ns_fd(netns_move)
-                attrs.append(_nla(_NS_FD, fd))
-            _rtnl(h, _SETLINK, _ACK, *attrs, up=up)
+                attrs.append(wire.nla(wire.NS_FD, fd))
+            _rtnl(h, wire.SETLINK, wire.ACK, *attrs, up=up)
         except OSError as exc:
             raise _fail(exc, 'change link %s' % name) from None
         finally:
@@ -363,7 +316,7 @@ def link_del(name, netns=None):
     (rcu_barrier() in netdev_run_todo)."""
     with _LOCK:
         try:
-            _rtnl(_handle(netns), _DELLINK, _ACK, _name(name))
+            _rtnl(_handle(netns), wire.DELLINK, wire.ACK, _name(name))
         except OSError as exc:
             if exc.errno == errno.ENODEV:
                 return False
@@ -376,8 +329,9 @@ def link_discard(name, group, netns=None):
     deleted with link_del_group), in one request; False if not there."""
     with _LOCK:
         try:
-            _rtnl(_handle(netns), _SETLINK, _ACK, _name(name),
-                  _nla(_MASTER, 0), _nla(_GROUP, group), up=False)
+            _rtnl(_handle(netns), wire.SETLINK, wire.ACK, _name(name),
+                  wire.nla(wire.MASTER, 0), wire.nla(wire.GROUP, group),
+                  up=False)
         except OSError as exc:
             if exc.errno == errno.ENODEV:
                 return False
@@ -392,7 +346,7 @@ def link_del_group(group, netns=None):
     the other calls go on while the kernel waits."""
     h = _Handle(netns, None)
     try:
-        _rtnl(h, _DELLINK, _ACK, _nla(_GROUP, group))
+        _rtnl(h, wire.DELLINK, wire.ACK, wire.nla(wire.GROUP, group))
     except OSError as exc:
         if exc.errno != errno.ENODEV:
             raise _fail(exc, 'delete link group %d' % group) from None

@@ -1,29 +1,50 @@
 """The request context that travels with every RPC message."""
 import uuid
 
+#: longest token accepted from a message (ours are ~200 characters)
+MAX_TOKEN = 4096
+
 
 class RequestContext:
+    """Who asked and under which request id. ``auth_token`` is the REST
+    caller's token, carried so a compute agent can present it where the
+    caller's rights must be checked again (image downloads from
+    hvagent-api); it is never logged and never stored."""
+
     def __init__(self, request_id=None, user_id=None, project_id=None,
-                 is_admin=False):
+                 is_admin=False, auth_token=None):
         self.request_id = request_id or 'req-' + str(uuid.uuid4())
         self.user_id = user_id
         self.project_id = project_id
         self.is_admin = is_admin
+        self.auth_token = auth_token
+
+    def __repr__(self):
+        return '<RequestContext %s user=%s project=%s%s>' % (
+            self.request_id, self.user_id, self.project_id,
+            ' token=***' if self.auth_token else '')
 
     def to_dict(self):
-        return {'request_id': self.request_id, 'user_id': self.user_id,
-                'project_id': self.project_id, 'is_admin': self.is_admin}
+        values = {'request_id': self.request_id, 'user_id': self.user_id,
+                  'project_id': self.project_id, 'is_admin': self.is_admin}
+        if self.auth_token:
+            values['auth_token'] = self.auth_token
+        return values
 
     @classmethod
     def from_dict(cls, values):
         values = values if isinstance(values, dict) else {}
 
-        def text(key):
+        def text(key, limit=64):
             value = values.get(key)
-            return value[:64] if isinstance(value, str) and value else None
+            return value[:limit] if isinstance(value, str) and value \
+                else None
+        token = values.get('auth_token')
         return cls(request_id=text('request_id'), user_id=text('user_id'),
                    project_id=text('project_id'),
-                   is_admin=values.get('is_admin') is True)
+                   is_admin=values.get('is_admin') is True,
+                   auth_token=token if isinstance(token, str) and
+                   0 < len(token) <= MAX_TOKEN else None)
 
 
 def admin_context():

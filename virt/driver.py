@@ -40,6 +40,9 @@ class GuestSpec:
     #: 'mac', 'bridge', 'tap' (device name the hypervisor gives the NIC)
     #: and 'mtu' (or None)
     networks: tuple = ()
+    #: the booting caller's token, for image URLs of hvagent-api (never
+    #: sent elsewhere; see ImageCache.fetch). Not part of the guest.
+    auth_token: str = dataclasses.field(default=None, repr=False)
 
 
 @dataclasses.dataclass(frozen=True)

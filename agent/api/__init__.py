@@ -19,7 +19,7 @@ the caller's user and project. Layout:
   policy.py       the role rules (defaults in code, policy.yaml overrides)
   schemas.py      request/response models
   paging.py       limit + marker
-  image_store.py  image bytes on this host; agents' signed URLs
+  image_store.py  image bytes on this host; the URL agents fetch
   routes/         one module per resource
   main.py         the console script (serve, --bootstrap)
 """

@@ -37,9 +37,11 @@ class Caller:
         self.user_id, self.project_id = payload['user_id'], \
             payload['project_id']
         self.roles, self.user_name = roles, user_name
+        # the token travels on: agents present it to download images
         self.ctxt = context.RequestContext(
             request_id=request_id, user_id=self.user_id,
-            project_id=self.project_id, is_admin='admin' in roles)
+            project_id=self.project_id, is_admin='admin' in roles,
+            auth_token=token)
 
     @property
     def creds(self):

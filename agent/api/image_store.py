@@ -2,15 +2,15 @@
 ``.part`` file while hashed and renamed into place only once complete,
 matching the checksum the uploader gave (if any), and recorded by the
 conductor (one upload per image wins), so a failed or refused upload
-leaves nothing; and the signed URLs compute agents fetch them by."""
+leaves nothing; and the URL compute agents fetch them by."""
 import hashlib
-import hmac
 import os
 import tempfile
 
 from oslo_config import cfg
 
 from agent import exception
+from agent.conf import api as api_conf
 
 CONF = cfg.CONF
 
@@ -70,16 +70,8 @@ def remove(image_id):
         pass
 
 
-def signature(key, image_id):
-    """What an agent's download of ``image_id`` presents (?sig=): minted by
-    the API when an authorised caller boots from the image, stable so the
-    agents' image cache keys on one URL per image."""
-    return hmac.new(key, b'image:' + image_id.encode(),
-                    hashlib.sha256).hexdigest()
-
-
-def agent_url(key, image_id):
-    base = CONF.api.public_url or 'http://%s:%s' % (CONF.api.bind_host,
-                                                    CONF.api.bind_port)
-    return '%s/v1/images/%s/file?sig=%s' % (base.rstrip('/'), image_id,
-                                            signature(key, image_id))
+def agent_url(image_id):
+    """Where compute agents download ``image_id``: they present the
+    booting caller's token, and only to this API (see
+    conf.api.public_url)."""
+    return '%s/v1/images/%s/file' % (api_conf.public_url(CONF), image_id)

@@ -221,7 +221,8 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
             user_id=instance.user_id, flavor_name=flavor.name,
             config_drive=instance.config_drive, user_data=instance.user_data,
             key_name=instance.key_name, public_key=instance.key_data,
-            metadata=dict(instance.metadata), networks=nics)
+            metadata=dict(instance.metadata), networks=nics,
+            auth_token=ctxt.auth_token)
         try:
             self.driver.spawn(spec)
         except exception.InstanceExists:

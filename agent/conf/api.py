@@ -36,7 +36,9 @@ opts = [
     cfg.StrOpt(
         'public_url',
         help='URL under which compute agents reach this API to download '
-             'images (default: http://<bind_host>:<bind_port>).'),
+             'images (default: http://<bind_host>:<bind_port>). Set it '
+             'alike on the compute nodes: an agent presents the booting '
+             "caller's token to this URL's scheme, host and port only."),
     cfg.IntOpt(
         'argon2_time_cost', default=3, min=1,
         help='argon2id passes for new password hashes (existing hashes '
@@ -74,3 +76,9 @@ def register_opts(conf):
     conf.register_opts(opts, group=group)
     conf.register_group(quota_group)
     conf.register_opts(quota_opts, group=quota_group)
+
+
+def public_url(conf):
+    """[api] public_url, or the address hvagent-api listens on."""
+    return (conf.api.public_url or 'http://%s:%s' % (
+        conf.api.bind_host, conf.api.bind_port)).rstrip('/')

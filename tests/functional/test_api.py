@@ -10,7 +10,6 @@ import time
 import pytest
 import requests
 
-from agent.api import image_store
 from agent.api import tokens
 from tests.functional import api_cloud as cloudlib
 from tests.functional import deployment
@@ -241,25 +240,25 @@ def test_images_upload_checksum_download_boot_delete(api_cloud, proj):
     assert stranger.call('GET', base).status_code == 404
     assert stranger.call('GET', base + '/file').status_code == 404
     assert stranger.call('DELETE', base).status_code == 404
-    # the agents' signed URL works without a token; a forged one does not
+    # the URL agents download from asks for a token like any request: the
+    # agent presents the booting caller's (no signed URL bypasses it)
     srv = dev.ok('POST', '/v1/servers', json={'server': {
         'name': 'from-image', 'flavor': 'm1.tiny',
         'image': image['id']}})['server']
-    assert srv['image'] == '%s/v1/images/%s/file' % (
-        api_cloud.url, image['id'])
-    key = tokens.load_key(str(api_cloud.dep.state_path /
-                              'api_token.key'))
-    signed = '%s/file?sig=%s' % (base, image_store.signature(
-        key, image['id']))
-    assert requests.get(api_cloud.url + signed, timeout=30).content == data
-    forged = requests.get(api_cloud.url + base + '/file?sig=' + 'f' * 64,
-                          timeout=30)
-    assert forged.status_code == 401
+    agent_url = '%s/v1/images/%s/file' % (api_cloud.url, image['id'])
+    assert srv['image'] == agent_url
+    assert requests.get(agent_url, timeout=30).status_code == 401
+    assert requests.get(agent_url + '?sig=' + 'f' * 64,
+                        timeout=30).status_code == 401
+    assert requests.get(agent_url, timeout=30, headers={
+        'X-Auth-Token': dev.token}).content == data
+    assert requests.get(agent_url, timeout=30, headers={
+        'X-Auth-Token': stranger.token}).status_code == 404
     cloudlib.wait_status(dev, srv['id'])
     dev.ok('DELETE', '/v1/servers/%s' % srv['id'])
     dev.ok('DELETE', base)
     assert dev.call('GET', base).status_code == 404
-    assert requests.get(api_cloud.url + signed, timeout=30).status_code == 404
+    assert dev.call('GET', base + '/file').status_code == 404
 
 
 def test_volumes_create_attach_detach_delete_quota(api_cloud):

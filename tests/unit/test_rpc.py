@@ -73,3 +73,16 @@ def test_serializer_round_trip_and_bad_primitive_left_for_the_check():
         context.RequestContext(user_id='u', project_id='p')))
     assert (ctxt.user_id, ctxt.project_id) == ('u', 'p')
     assert ser.deserialize_context('garbage').request_id.startswith('req-')
+
+
+def test_context_carries_the_callers_token_but_never_shows_it():
+    ser = rpc.Serializer()
+    sent = context.RequestContext(user_id='u', project_id='p',
+                                  auth_token='x' * 300)
+    got = ser.deserialize_context(ser.serialize_context(sent))
+    assert got.auth_token == 'x' * 300
+    assert 'xxx' not in repr(got) and 'token=***' in repr(got)
+    assert 'auth_token' not in context.RequestContext().to_dict()
+    for bad in (7, '', 'y' * (context.MAX_TOKEN + 1), ['t']):
+        assert context.RequestContext.from_dict(
+            {'auth_token': bad}).auth_token is None

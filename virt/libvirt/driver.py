@@ -24,6 +24,7 @@ from oslo_config import cfg
 
 from agent import exception
 from agent import locks
+from agent.conf import api as api_conf
 from agent.objects import states
 from virt import driver
 from virt import failpoints
@@ -68,7 +69,9 @@ class LibvirtDriver(driver.ComputeDriver):
                                   call_timeout=opts.call_timeout)
         self.images = images.ImageCache(opts.image_cache_path,
                                         opts.image_download_timeout,
-                                        local_dirs=opts.allowed_image_dirs)
+                                        local_dirs=opts.allowed_image_dirs,
+                                        token_origins=[
+                                            api_conf.public_url(CONF)])
         self.volume_dirs = [os.path.realpath(d)
                             for d in opts.allowed_volume_dirs]
         self._listener = None
@@ -165,13 +168,14 @@ class LibvirtDriver(driver.ComputeDriver):
         root = self._dir(spec.uuid, 'disk')
         size = spec.root_gb * GiB
         if spec.image_ref:
-            base = self.images.fetch(spec.image_ref)
+            base = self.images.fetch(spec.image_ref, token=spec.auth_token)
             disk.create_overlay(base, self.images.image_info(base)['format'],
                                 root, size or None)
         else:
             disk.create_blank(root, 'qcow2', size or BLANK_ROOT_BYTES)
-        kernel = spec.kernel_ref and self.images.fetch(spec.kernel_ref)
-        ramdisk = spec.ramdisk_ref and self.images.fetch(spec.ramdisk_ref)
+        kernel, ramdisk = (
+            ref and self.images.fetch(ref, token=spec.auth_token)
+            for ref in (spec.kernel_ref, spec.ramdisk_ref))
         cd_path = None
         if spec.config_drive or CONF.libvirt.force_config_drive:
             cd_path = self._dir(spec.uuid, 'disk.config')

@@ -62,9 +62,12 @@ def resolve_inside(path, dirs):
 class ImageCache:
     def __init__(self, base_dir, download_timeout=600,
                  allowed_formats=('raw', 'qcow2'), local_dirs=None,
-                 chunk_size=CHUNK_SIZE):
+                 chunk_size=CHUNK_SIZE, token_origins=()):
         """``local_dirs``: if not None, path/file:// refs must resolve
-        inside one of them (an empty list refuses every local file)."""
+        inside one of them (an empty list refuses every local file).
+        ``token_origins``: the only URL origins ('http://host:port') a
+        fetch's ``token`` is sent to (hvagent-api's)."""
+        self.token_origins = {origin(u) for u in token_origins}
         self.base_dir = os.path.abspath(base_dir)
         self.download_timeout = download_timeout
         self.allowed_formats = tuple(allowed_formats)
@@ -77,11 +80,13 @@ class ImageCache:
     def path_for(self, ref):
         return os.path.join(self.base_dir, key_for(ref))
 
-    def fetch(self, ref, checksum=None):
+    def fetch(self, ref, checksum=None, token=None):
         """Return the cached path of ``ref``, downloading it on a miss.
 
         ``checksum`` ('sha256:<hex>') is checked against the downloaded
         bytes, and on a hit against the digest recorded at download time.
+        ``token`` (the booting caller's) goes along as X-Auth-Token if
+        ``ref`` is under one of the token origins, and nowhere else.
         """
         try:
             key = key_for(ref)
@@ -93,7 +98,7 @@ class ImageCache:
         os.makedirs(self.base_dir, exist_ok=True)
         with self._lock(key):
             if not os.path.exists(path):
-                self._download(ref, key, expected)
+                self._download(ref, key, expected, token)
             elif expected and self.image_info(path).get('sha256') != expected:
                 raise exception.ImageUnacceptable(
                     image=ref, reason='the cached copy does not match %s'
@@ -206,12 +211,12 @@ class ImageCache:
                 pass
             os.close(fd)
 
-    def _download(self, ref, key, expected):
+    def _download(self, ref, key, expected, token):
         path = os.path.join(self.base_dir, key)
         with disk.space_errors(self.base_dir, 'fetching image %s into the '
                                'image cache' % ref), \
                 _staged(path) as (out, tmp):
-            digest = self._copy(ref, out)
+            digest = self._copy(ref, out, token)
             out.flush()
             if expected and digest != expected:
                 raise exception.ImageUnacceptable(
@@ -221,12 +226,12 @@ class ImageCache:
             with _staged(path + '.info') as (f, _):
                 f.write(json.dumps(info).encode())
 
-    def _copy(self, ref, out):
+    def _copy(self, ref, out, token=None):
         """Stream ``ref`` into ``out`` chunk by chunk; return its sha256."""
         deadline = time.monotonic() + self.download_timeout
         digest = hashlib.sha256()
         try:
-            with self._open(ref) as src:
+            with self._open(ref, token) as src:
                 while chunk := src.read(self.chunk_size):
                     digest.update(chunk)
                     out.write(chunk)
@@ -242,7 +247,7 @@ class ImageCache:
             raise exception.ImageDownloadFailed(image=ref, reason=_why(e))
         return digest.hexdigest()
 
-    def _open(self, ref):
+    def _open(self, ref, token=None):
         url = urllib.parse.urlsplit(ref)
         if ref.startswith('/') or url.scheme == 'file':
             if not ref.startswith('/'):
@@ -252,14 +257,17 @@ class ImageCache:
                 ref = urllib.parse.unquote(url.path)
             return self._open_local(ref)
         if url.scheme in ('http', 'https'):
+            req = urllib.request.Request(ref)
+            if token and origin(ref) in self.token_origins:
+                # not carried over a redirect to another server
+                req.add_unredirected_header('X-Auth-Token', token)
             try:
-                return urllib.request.urlopen(ref,
+                return urllib.request.urlopen(req,
                                               timeout=self.download_timeout)
             except urllib.error.HTTPError as e:
-                e.close()
                 cls = (exception.ImageNotFound if e.code in (404, 410)
                        else exception.ImageDownloadFailed)
-                raise cls(image=ref, reason='HTTP %s %s' % (e.code, e.reason))
+                raise cls(image=ref, reason=_http_reason(e)) from None
         raise exception.ImageUnacceptable(
             image=ref,
             reason='not an absolute path, file:// or http(s):// URL')
@@ -309,6 +317,28 @@ def _parse_checksum(ref, checksum):
             image=ref, reason='checksum %r is not sha256:<64 hex digits>'
             % (checksum,))
     return m.group(1).lower()
+
+
+def origin(url):
+    """'scheme://host:port' of an http(s) URL (port made explicit)."""
+    u = urllib.parse.urlsplit(url)
+    try:
+        port = u.port or {'http': 80, 'https': 443}.get(u.scheme)
+    except ValueError:          # a port out of range: matches nothing
+        return None
+    return '%s://%s:%s' % (u.scheme, u.hostname, port)
+
+
+def _http_reason(e):
+    """'HTTP 401 Unauthorized', with the server's JSON error message
+    if it gave one (hvagent-api says why a token was refused)."""
+    with e:
+        try:
+            message = json.loads(e.read(4096))['error']['message']
+        except (ValueError, KeyError, TypeError, OSError):
+            message = None
+    reason = 'HTTP %s %s' % (e.code, e.reason)
+    return '%s: %s' % (reason, str(message)[:200]) if message else reason
 
 
 def _why(e):

@@ -1,15 +1,13 @@
 """Images: create, upload (sha256 checked), list, show, download, delete.
-Bytes live on the API host (image_store); compute agents download with
-the signed URL a boot gives them, users with their token."""
-import hmac
+Bytes live on the API host (image_store); compute agents download them
+with the token of the caller who booted, users with their own."""
 import os
 import uuid
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from agent import context
 from agent import exception
 from agent.api import deps
 from agent.api import image_store
@@ -93,21 +91,10 @@ def show(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
 
 @router.get('/{image_id}/file', response_class=FileResponse,
             responses={200: {'content': {'application/octet-stream': {}}}})
-def download(image_id: uuid.UUID, request: Request,
-             sig: str | None = Query(None, max_length=64,
-                                     description="a compute agent's "
-                                     'signature instead of a token'),
-             x_auth_token: str | None = Header(None)):
-    if sig is not None:
-        want = image_store.signature(deps.signing_key(), str(image_id))
-        if not hmac.compare_digest(want.encode(), sig.encode()):
-            raise exception.NotAuthenticated(reason='bad image signature')
-        image = deps.conductor().image_show(
-            context.RequestContext(request_id=request.state.request_id),
-            image_id=str(image_id))
-    else:
-        image = fetch(deps.caller(request, x_auth_token), image_id,
-                      'image:show')
+def download(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+    """The image's bytes, to whoever may show it: a user, or a compute
+    agent presenting the token of the caller who booted from it."""
+    image = fetch(caller, image_id, 'image:show')
     path = image_store.path(str(active(image)['id']))
     if not os.path.exists(path):
         raise exception.ImageNotFound(image=image_id, reason='no data')

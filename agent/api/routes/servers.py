@@ -20,8 +20,7 @@ def server(inst):
     return {'id': inst.uuid, 'name': inst.name, 'status': inst.vm_state,
             'task_state': inst.task_state, 'power_state': inst.power_state,
             'host': inst.host, 'flavor': inst.flavor.name,
-            # an image of ours without the agents' signature
-            'image': inst.image_ref and inst.image_ref.split('?sig=')[0],
+            'image': inst.image_ref,
             'project_id': inst.project_id,
             'user_id': inst.user_id, 'key_name': inst.key_name,
             'metadata': inst.metadata, 'networks': inst.networks,
@@ -57,7 +56,7 @@ def create(body: schemas.ServerCreate, caller: deps.Caller = deps.CALLER):
     image_ref = req.image
     if req.image and UUID.match(req.image):     # one of our images
         image = images.active(images.fetch(caller, req.image, 'image:show'))
-        image_ref = image_store.agent_url(deps.signing_key(), image['id'])
+        image_ref = image_store.agent_url(image['id'])
     inst = deps.conductor().boot_instance(
         caller.ctxt, name=req.name, flavor=req.flavor, image_ref=image_ref,
         availability_zone=None, hints={'same_host': [], 'different_host': []},

@@ -1,7 +1,6 @@
 """The image cache: fetch once, verify, leave nothing half-done, expire."""
 import fcntl
 import hashlib
-import http.server
 import json
 import os
 import shutil
@@ -23,57 +22,10 @@ needs_qemu_img = pytest.mark.skipif(shutil.which('qemu-img') is None,
 pytestmark = needs_qemu_img   # every fetch probes the format with qemu-img
 
 
-class ImageServer(http.server.ThreadingHTTPServer):
-    """Serves ``files`` (path -> bytes); counts GETs per path."""
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(('127.0.0.1', 0), _Handler)
-        self.files, self.gets = {}, {}
-        self.delay = 0          # seconds before the body
-        self.stall = 0          # seconds between the two halves of the body
-        self.short = 0          # bytes announced but never sent
-
-    def url(self, path):
-        return 'http://127.0.0.1:%d%s' % (self.server_address[1], path)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        srv = self.server
-        srv.gets[self.path] = srv.gets.get(self.path, 0) + 1
-        if self.path == '/error':
-            return self.send_error(500)
-        if self.path not in srv.files:
-            return self.send_error(404)
-        body = srv.files[self.path]
-        time.sleep(srv.delay)
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body) + srv.short))
-        self.end_headers()
-        half = len(body) // 2
-        self.wfile.write(body[:half])
-        self.wfile.flush()
-        time.sleep(srv.stall)
-        self.wfile.write(body[half:])
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def server(monkeypatch):
-    for var in ('http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY',
-                'all_proxy', 'ALL_PROXY'):
-        monkeypatch.delenv(var, raising=False)
-    srv = ImageServer()
-    srv.files['/img.raw'] = IMAGE
-    thread = threading.Thread(target=srv.serve_forever,
-                              kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+def server(image_server):
+    image_server.files['/img.raw'] = IMAGE
+    return image_server
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@
     hvctl flavor-list | host-list | action-list REF
     hvctl network-create NAME --cidr CIDR [--type flat|vlan|vxlan] ...
     hvctl network-list | network-delete REF | port-list [--network REF]
+    hvctl fixed-ip-create NETWORK [--address IP] | fixed-ip-list
+               | fixed-ip-delete UUID  (then: boot --fixed-ip UUID)
     hvctl secgroup-create NAME | secgroup-rule-add GROUP --protocol tcp
                --port 22 [--remote-ip CIDR] | secgroup-list
 
@@ -100,6 +102,9 @@ def build_parser():
     boot.add_argument('--network', action='append', default=[],
                       metavar='NAME', help='a NIC on this network '
                       '(repeatable)')
+    boot.add_argument('--fixed-ip', action='append', default=[],
+                      metavar='UUID', help="a NIC on one of the project's "
+                      'reserved fixed IPs (fixed-ip-create; repeatable)')
     boot.add_argument('--security-group', action='append', default=[],
                       metavar='NAME')
     boot.add_argument('--wait', action='store_true')
@@ -214,7 +219,7 @@ def run(args, conductor, ctxt, out=print):
                    'different_host': args.different_host},
             metadata=_pairs(args.meta, '--meta'), networks=args.network,
             options=boot_options(args),
-            security_groups=args.security_group)
+            security_groups=args.security_group, fixed_ips=args.fixed_ip)
         if args.wait and inst.vm_state != states.ERROR:
             inst = wait_for(conductor, ctxt, inst.uuid, args.timeout,
                             start=inst)

@@ -172,6 +172,7 @@ def run(args, client, out=print):
         body = {'name': args.name, 'flavor': args.flavor,
                 'image': args.image, 'networks': args.network,
                 'security_groups': args.security_group,
+                'fixed_ips': args.fixed_ip,
                 'config_drive': args.config_drive}
         if args.key_name:
             body['key_name'] = args.key_name

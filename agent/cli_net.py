@@ -1,11 +1,12 @@
 """hvctl's networking commands: networks, ports, security groups,
-floating IPs."""
+floating IPs, fixed IP reservations."""
 from agent import cli_table
 
 COMMANDS = ('network-create', 'network-list', 'network-delete', 'port-list',
             'secgroup-create', 'secgroup-rule-add', 'secgroup-list',
             'floating-ip-create', 'floating-ip-list', 'floating-ip-associate',
-            'floating-ip-disassociate', 'floating-ip-delete')
+            'floating-ip-disassociate', 'floating-ip-delete',
+            'fixed-ip-create', 'fixed-ip-list', 'fixed-ip-delete')
 
 
 def add_parsers(sub):
@@ -56,6 +57,13 @@ def add_parsers(sub):
     for cmd in ('floating-ip-disassociate', 'floating-ip-delete'):
         sub.add_parser(cmd).add_argument('floating_ip',
                                          help='address or uuid')
+    p = sub.add_parser('fixed-ip-create', help="reserve a fixed IP for the "
+                       "project (boot --fixed-ip takes it)")
+    p.add_argument('network')
+    p.add_argument('--address', help='default: the first free')
+    sub.add_parser('fixed-ip-list').add_argument(
+        '--project', help='only this project\'s')
+    sub.add_parser('fixed-ip-delete').add_argument('uuid')
 
 
 def _range(text):
@@ -80,12 +88,17 @@ def run(args, conductor, ctxt, out):
         conductor.network_delete(ctxt, ref=args.ref)
         return 0
     if cmd == 'port-list':
-        items = conductor.port_list(ctxt, network=args.network,
-                                    instance_uuid=args.instance)
-        out(cli_table.dumps(items) if as_json else cli_table.table(
-            ['UUID', 'Network', 'Instance', 'MAC', 'IP', 'Status', 'Host'],
-            [[p.uuid, p.network.name, p.instance_uuid, p.mac_address,
-              p.ip_address, p.status, p.host] for p in items]))
+        return _ports(out, conductor.port_list(
+            ctxt, network=args.network, instance_uuid=args.instance),
+            as_json)
+    if cmd == 'fixed-ip-create':
+        return _ports(out, [conductor.fixed_ip_create(
+            ctxt, network=args.network, address=args.address)], as_json)
+    if cmd == 'fixed-ip-list':
+        return _ports(out, conductor.fixed_ip_list(
+            ctxt, project_id=args.project), as_json)
+    if cmd == 'fixed-ip-delete':
+        conductor.fixed_ip_delete(ctxt, ref=args.uuid)
         return 0
     if cmd == 'secgroup-create':
         return _groups(out, [conductor.secgroup_create(
@@ -125,6 +138,16 @@ def _floating(args, conductor, ctxt, out):
          'Host'],
         [[f.uuid, f.address, f.network.name, f.project_id, f.instance_uuid,
           f.fixed_ip, f.host] for f in items]))
+    return 0
+
+
+def _ports(out, items, as_json):
+    out(cli_table.dumps(items) if as_json else cli_table.table(
+        ['UUID', 'Network', 'Instance', 'MAC', 'IP', 'Status', 'Host',
+         'Reserved by'],
+        [[p.uuid, p.network.name, p.instance_uuid, p.mac_address,
+          p.ip_address, p.status, p.host, p.project_id if p.reserved else '']
+         for p in items]))
     return 0
 
 

@@ -177,6 +177,14 @@ class PortHasFloatingIP(Conflict):
     msg = 'Port %(port)s already has floating IP %(address)s'
 
 
+class FixedIPInUse(Conflict):
+    msg = 'Fixed IP %(address)s is in use'
+
+
+class FixedIPNotFound(NotFound):
+    msg = 'Fixed IP reservation %(ref)s could not be found'
+
+
 class ProjectNotFound(NotFound):
     msg = 'Project %(project)s could not be found'
 

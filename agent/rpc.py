@@ -373,6 +373,9 @@ class ConductorAPI(_Client):
       1.6 - floating IPs (sent at 1.6): floating_ip_create/list/show/
             associate/disassociate/delete; network_create takes
             ``external`` (sent at 1.6 only when true)
+      1.7 - fixed IP reservations (sent at 1.7): fixed_ip_create/list/show/
+            delete; boot_instance takes ``fixed_ips`` (reserved ports to
+            boot on; sent at 1.7 only when given)
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -382,7 +385,8 @@ class ConductorAPI(_Client):
         # server side checks them (see @expects), so the client stays thin.
         if method.startswith('_') or method not in \
                 CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2 | \
-                CONDUCTOR_METHODS_1_4 | CONDUCTOR_METHODS_1_6:
+                CONDUCTOR_METHODS_1_4 | CONDUCTOR_METHODS_1_6 | \
+                CONDUCTOR_METHODS_1_7:
             raise AttributeError(method)
         return functools.partial(self._call_method, method)
 
@@ -397,7 +401,13 @@ class ConductorAPI(_Client):
         if method == 'network_create' and kwargs.get('external'):
             return self.client.prepare(version='1.6').call(ctxt, method,
                                                            **kwargs)
-        for version, methods in (('1.6', CONDUCTOR_METHODS_1_6),
+        if method == 'boot_instance' and kwargs.get('fixed_ips'):
+            return self.client.prepare(version='1.7').call(ctxt, method,
+                                                           **kwargs)
+        if method == 'boot_instance':
+            kwargs.pop('fixed_ips', None)   # none: a 1.1 conductor's call
+        for version, methods in (('1.7', CONDUCTOR_METHODS_1_7),
+                                 ('1.6', CONDUCTOR_METHODS_1_6),
                                  ('1.4', CONDUCTOR_METHODS_1_4),
                                  ('1.2', CONDUCTOR_METHODS_1_2)):
             if method in methods:
@@ -432,3 +442,5 @@ CONDUCTOR_METHODS_1_6 = frozenset((
     'floating_ip_create', 'floating_ip_list', 'floating_ip_show',
     'floating_ip_associate', 'floating_ip_disassociate',
     'floating_ip_delete'))
+CONDUCTOR_METHODS_1_7 = frozenset((
+    'fixed_ip_create', 'fixed_ip_list', 'fixed_ip_show', 'fixed_ip_delete'))

@@ -7,8 +7,8 @@ import uuid
 from fastapi import FastAPI, Request
 
 from agent.api import errors
-from agent.api.routes import auth, catalog, floating_ips, identity, \
-    images, keypairs, servers, volumes
+from agent.api.routes import auth, catalog, fixed_ips, floating_ips, \
+    identity, images, keypairs, servers, volumes
 
 LOG = logging.getLogger(__name__)
 #: a caller's own X-Request-Id is kept when it looks like ours
@@ -39,6 +39,6 @@ def create_app():
         return response
 
     for module in (auth, identity, servers, catalog, keypairs, images,
-                   volumes, floating_ips):
+                   volumes, floating_ips, fixed_ips):
         app.include_router(module.router)
     return app

@@ -12,7 +12,8 @@ reads everything and may isolate any instance (pause it and cut its
 ports off the network, ``isolate``/``release``); project_manager
 adds users to the project, starts/stops/reboots/deletes its instances and
 reads it; netadmin manages the project's security groups and rules and
-its floating IPs (allocate, associate with an instance, free);
+its floating IPs (allocate, associate with an instance, free) and its
+fixed IP reservations (hold an address for a boot, free it);
 developer (the default) boots and manages their own instances and reads
 the project.
 """
@@ -71,6 +72,11 @@ RULES = {
     'floating_ip:create': 'rule:admin or role:netadmin',
     'floating_ip:associate': NETADMIN,
     'floating_ip:delete': NETADMIN,
+    'fixed_ip:list': '@',           # the caller's project's
+    'fixed_ip:list:all_projects': 'rule:read_all',
+    'fixed_ip:show': 'rule:project_reader',
+    'fixed_ip:create': 'rule:admin or role:netadmin',
+    'fixed_ip:delete': NETADMIN,
     'keypair:manage': '@',      # a user's own key pairs, never another's
     # images: the project's own and the public ones
     'image:create': 'rule:admin or role:developer',

@@ -2,6 +2,7 @@
 describe them in /openapi.json. Strings are bounded as the conductor's
 ``@expects`` bounds them, so what passes here passes there."""
 import datetime
+import ipaddress
 import uuid
 from typing import Literal
 
@@ -111,6 +112,9 @@ class ServerIn(Strict):
                                description='kernel for direct kernel boot')
     ramdisk: str | None = Field(None, min_length=1, max_length=1024)
     networks: list[str] = Field([], max_length=16)
+    fixed_ips: list[uuid.UUID] = Field(
+        [], max_length=16, description="the project's reserved fixed IPs "
+        '(/v1/fixed-ips) to boot on; they come first among its NICs')
     security_groups: list[str] = Field([], max_length=16)
     metadata: dict[str, str] = Field({}, max_length=128)
     key_name: str | None = Field(None, min_length=1, max_length=255)
@@ -371,4 +375,30 @@ class FloatingIPOut(BaseModel):
 
 class FloatingIPs(BaseModel):
     floating_ips: list[FloatingIP]
+    next_marker: uuid.UUID | None = None
+
+
+# ------------------------------------------------------------- fixed IPs
+class FixedIPIn(Strict):
+    network: str = Field(min_length=1, max_length=255,
+                         description='network (name or id)')
+    address: ipaddress.IPv4Address | None = Field(
+        None, description='the address to hold; default: the first free')
+
+
+class FixedIP(BaseModel):
+    id: uuid.UUID
+    address: str
+    network: str
+    project_id: str
+    mac_address: str
+    server_id: uuid.UUID | None
+
+
+class FixedIPOut(BaseModel):
+    fixed_ip: FixedIP
+
+
+class FixedIPs(BaseModel):
+    fixed_ips: list[FixedIP]
     next_marker: uuid.UUID | None = None

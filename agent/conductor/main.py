@@ -4,6 +4,7 @@ from oslo_config import cfg
 from agent import bus
 from agent import rpc
 from agent import service
+from agent.conductor import fixed_ips
 from agent.conductor import floating_ips
 from agent.conductor import identity
 from agent.conductor import images
@@ -39,7 +40,8 @@ def _build(engine, metrics):
         instances.InstanceManager(engine), keypairs.KeyPairManager(engine),
         quota.QuotaManager(engine), images.ImageManager(engine),
         volumes.VolumeManager(engine),
-        floating_ips.FloatingIPManager(engine)])
+        floating_ips.FloatingIPManager(engine),
+        fixed_ips.FixedIPManager(engine)])
     # a heartbeat only while the conductor serves its queue: cut off from
     # the message bus it shows down
     heartbeat = service.Periodic(

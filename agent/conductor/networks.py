@@ -136,7 +136,7 @@ class NetworkManager:
                     s, network).id)
             if instance_uuid:
                 query = query.where(N.Port.instance_uuid == instance_uuid)
-            return _ports(s, s.scalars(query).all())
+            return port_objects(s, s.scalars(query).all())
 
     # ------------------------------------------------- security groups
     @rpc.expects(name=NAME, description=f.String(nullable=True))
@@ -199,12 +199,12 @@ class NetworkManager:
         with self._session() as s:
             s.execute(sa.update(N.Port).where(
                 N.Port.instance_uuid == instance_uuid).values(host=host))
-            return _ports(s, _host_ports(s, host))
+            return port_objects(s, _host_ports(s, host))
 
     @rpc.expects(host=f.String())
     def ports_get_by_host(self, ctxt, host):
         with self._session() as s:
-            return _ports(s, _host_ports(s, host))
+            return port_objects(s, _host_ports(s, host))
 
     @rpc.expects(instance_uuid=f.UUID(), status=f.Enum(['DOWN', 'ACTIVE']))
     def ports_set_status(self, ctxt, instance_uuid, status):
@@ -264,7 +264,7 @@ def _groups(s, rows):
     return [to_objects.security_group(g, names, members) for g in rows]
 
 
-def _ports(s, rows):
+def port_objects(s, rows):
     if not rows:
         return []
     links = s.execute(sa.select(N.PortSecurityGroup).where(

@@ -43,6 +43,11 @@ def usage(s, project_id):
                                for column in (I.vcpus, I.memory_mb,
                                               I.fixed_ips))).where(
             I.project_id == project_id, I.deleted == 0)).one()
+    # a reservation counts once, lent to an instance or not (the
+    # instance's fixed_ips counts only the ports made for it)
+    reserved = s.scalar(sa.select(sa.func.count(net_models.Port.id)).where(
+        net_models.Port.reserved.is_(True),
+        net_models.Port.project_id == project_id))
     floating = s.scalar(sa.select(sa.func.count(net_models.FloatingIP.id))
                         .where(net_models.FloatingIP.project_id ==
                                project_id))
@@ -52,7 +57,7 @@ def usage(s, project_id):
     volumes = s.scalar(sa.select(sa.func.count(api_models.Volume.id)).where(
         api_models.Volume.project_id == project_id))
     return {'instances': count, 'cores': int(cores), 'ram': int(ram),
-            'fixed_ips': int(fixed), 'floating_ips': floating,
+            'fixed_ips': int(fixed) + reserved, 'floating_ips': floating,
             'security_groups': groups, 'volumes': volumes}
 
 

@@ -17,6 +17,7 @@ from agent import rpc
 from agent.db import api as db
 from agent.db import session as db_session
 from agent.db import to_objects
+from agent.conductor import fixed_ips as fixed_ip_api
 from agent.conductor import ipam
 from agent.conductor import networks as net_api
 from agent.conductor import quota
@@ -77,7 +78,7 @@ def _check_name(name):
 
 
 class ComputeTaskManager:
-    target = messaging.Target(version='1.5')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.7')  # see rpc.ConductorAPI
 
     def __init__(self, engine=None, scheduler=None, compute=None):
         self.engine = engine or db_session.get_engine()
@@ -96,19 +97,23 @@ class ComputeTaskManager:
                                                           max_items=100)}),
                  metadata=f.Dict(), networks=f.List(f.String(), max_items=16),
                  options=BOOT_OPTIONS,
-                 security_groups=f.List(NAME, max_items=16))
+                 security_groups=f.List(NAME, max_items=16),
+                 fixed_ips=f.List(f.String(max_length=64), max_items=16))
     def boot_instance(self, ctxt, name, flavor, image_ref, availability_zone,
                       hints, metadata, networks, options=None,
-                      security_groups=()):
+                      security_groups=(), fixed_ips=()):
         """A port per network in ``networks`` (names or uuids) is
-        allocated before scheduling; an unknown network or group refuses the
-        request, a full network fails the build."""
+        allocated before scheduling, and the project's reserved ports
+        ``fixed_ips`` (uuids) are lent to the instance (they come first
+        among its NICs); an unknown network, group or reservation refuses
+        the request, a full network fails the build."""
         _check_name(name)
         instance_uuid = str(uuidlib.uuid4())
         with self._session() as s:
             net_ids = [net_api.port_network(s, n).id for n in networks]
             group_ids = [net_api.secgroup_get(s, g).id
                          for g in security_groups]
+            lent = fixed_ip_api.for_boot(s, ctxt, fixed_ips)
             flavor_row = db.flavor_get_by_name(s, flavor)
             quota.check_boot(s, ctxt.project_id, flavor_row, len(net_ids))
             row = db.instance_create(
@@ -124,6 +129,7 @@ class ComputeTaskManager:
             instance = to_objects.instances(
                 s, [row], metadata={instance_uuid: dict(metadata)},
                 bdms={instance_uuid: []})[0]
+            ipam.bind_reserved(s, lent, instance_uuid, group_ids)
             spec = objects.RequestSpec(
                 instance_uuid=instance_uuid, project_id=row.project_id,
                 vcpus=row.vcpus, memory_mb=row.memory_mb,
@@ -136,7 +142,7 @@ class ComputeTaskManager:
         except exception.NetworkFull as e:
             self._fail_build(ctxt, instance_uuid, exception.text(e))
             return self._show(instance_uuid)
-        if net_ids:
+        if net_ids or lent:
             with self._session() as s:
                 to_objects.add_addresses(s, [instance])
         host = self._schedule_and_cast(ctxt, spec)

@@ -5,7 +5,8 @@ IPAM relies on two unique constraints: an IP once per network and a MAC
 once overall, so two conductors allocating at the same moment cannot hand
 out the same address: the second INSERT fails and picks the next one.
 Floating IPs do the same (an address once per external network), and a
-port carries at most one.
+port carries at most one. A reserved port is a project's fixed IP held
+without an instance (or lent to one).
 """
 from sqlalchemy import (Boolean, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, false)
@@ -50,7 +51,8 @@ class Port(TimestampMixin, Base):
         UniqueConstraint('network_id', 'ip_address',
                          name='uniq_ports0network_id0ip_address'),
         UniqueConstraint('mac_address', name='uniq_ports0mac_address'),
-        Index('ports_instance_uuid_idx', 'instance_uuid'))
+        Index('ports_instance_uuid_idx', 'instance_uuid'),
+        Index('ports_project_id_idx', 'project_id'))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     network_id: Mapped[int] = mapped_column(ForeignKey('networks.id'))
@@ -60,6 +62,11 @@ class Port(TimestampMixin, Base):
     ip_address: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default='DOWN')
     host: Mapped[str | None] = mapped_column(String(255))
+    #: a reservation: the project keeps the port (and its address) when
+    #: its instance goes, and a boot of the project may take it
+    reserved: Mapped[bool] = mapped_column(Boolean, default=False,
+                                           server_default=false())
+    project_id: Mapped[str | None] = mapped_column(String(64))
     network: Mapped[Network] = relationship(lazy='joined')
 
 

@@ -161,7 +161,8 @@ def port(row, groups=(), quarantined=False, floating=None):
         instance_uuid=row.instance_uuid, mac_address=row.mac_address,
         ip_address=row.ip_address, status=row.status, host=row.host,
         security_groups=list(groups), quarantined=quarantined,
-        floating_ip=floating and floating_ip(floating))
+        floating_ip=floating and floating_ip(floating),
+        reserved=row.reserved, project_id=row.project_id)
 
 
 def floating_ip(row):

@@ -64,11 +64,13 @@ class SecurityGroup(base.HVObject):
 class Port(base.HVObject):
     """An instance's NIC: fixed IP and MAC from the conductor's IPAM;
     ``quarantined`` while its instance is isolated (drops all traffic);
-    ``floating_ip``: the floating IP NATed to it, if any."""
+    ``floating_ip``: the floating IP NATed to it, if any; ``reserved``: a
+    fixed IP ``project_id`` holds, with or without an instance."""
     # 1.0: initial version
     # 1.1: quarantined
     # 1.2: floating_ip
-    VERSION = '1.2'
+    # 1.3: reserved, project_id (a fixed IP reservation)
+    VERSION = '1.3'
     fields = {
         'uuid': f.UUID(),
         'network': f.Object('Network'),
@@ -80,6 +82,8 @@ class Port(base.HVObject):
         'security_groups': f.List(f.Object('SecurityGroup'), max_items=32),
         'quarantined': f.Boolean(default=False),
         'floating_ip': f.Object('FloatingIP', nullable=True, default=None),
+        'reserved': f.Boolean(default=False),
+        'project_id': f.String(max_length=64, nullable=True, default=None),
     }
 
 

@@ -301,6 +301,39 @@ def test_floating_ips(world, api_cloud):
             fip = allocate()
 
 
+def test_fixed_ips(world, api_cloud):
+    """netadmin (and admin) reserve and free the project's fixed IPs; the
+    project reads them; others see nothing."""
+    if 'apilan' not in api_cloud.hvctl('network-list'):
+        api_cloud.hvctl('network-create', 'apilan', '--type', 'flat',
+                        '--physical-network', 'apilan', '--cidr',
+                        '10.77.0.0/24', '--gateway', '10.77.0.1')
+    netadmin = world['who']['netadmin']
+
+    def reserve(client=netadmin):
+        return client.call('POST', '/v1/fixed-ips',
+                           json={'network': 'apilan'})
+    held = '/v1/fixed-ips/%s' % reserve().json()['fixed_ip']['id']
+    check_all(world, 'GET', held, READERS)
+    check_all(world, 'GET', '/v1/fixed-ips?all_projects=true',
+              {'admin', 'itsec'})
+    for name in CALLERS:
+        listed = {f['id'] for f in world['who'][name].ok(
+            'GET', '/v1/fixed-ips')['fixed_ips']}
+        assert (held.split('/')[-1] in listed) is (name in P1), name
+        r = expect(world['who'][name], name in {'admin', 'netadmin'},
+                   'POST', '/v1/fixed-ips', json={'network': 'apilan'})
+        if r.status_code == 201:
+            world['who'][name].ok('DELETE', '/v1/fixed-ips/%s'
+                                  % r.json()['fixed_ip']['id'])
+    for name in CALLERS:
+        expect(world['who'][name], name in {'admin', 'netadmin'}, 'DELETE',
+               held)
+        if name in {'admin', 'netadmin'}:
+            held = '/v1/fixed-ips/%s' % reserve().json()['fixed_ip']['id']
+    netadmin.ok('DELETE', held)
+
+
 def test_every_endpoint_is_in_the_matrix(api_cloud):
     """A new endpoint must be added to this module's matrix."""
     tested = {
@@ -337,6 +370,9 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('GET', '/v1/floating-ips/{fip_id}'),
         ('PUT', '/v1/floating-ips/{fip_id}'),
         ('DELETE', '/v1/floating-ips/{fip_id}'),
+        ('GET', '/v1/fixed-ips'), ('POST', '/v1/fixed-ips'),
+        ('GET', '/v1/fixed-ips/{fixed_id}'),
+        ('DELETE', '/v1/fixed-ips/{fixed_id}'),
     }
     # tokens: anyone may log in, see and revoke their own (test_api.py)
     tokens = {(m, '/v3/auth/tokens') for m in ('GET', 'POST', 'DELETE')}

@@ -61,6 +61,7 @@ def create(body: schemas.ServerCreate, caller: deps.Caller = deps.CALLER):
         caller.ctxt, name=req.name, flavor=req.flavor, image_ref=image_ref,
         availability_zone=None, hints={'same_host': [], 'different_host': []},
         metadata=req.metadata, networks=req.networks, options=options,
+        fixed_ips=[str(i) for i in req.fixed_ips],
         security_groups=req.security_groups)
     return {'server': server(inst)}
 

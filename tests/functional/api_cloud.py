@@ -21,6 +21,7 @@ PASSWORD = 'correct horse battery'
 #: pairs made in this host's namespace by test_api_floating_ips.py
 UPLINKS = {'apilan': 'hvapilan0', 'apipublic': 'hvapipub0'}
 PUBLIC = {'cidr': '198.18.77.0/24', 'gateway': '198.18.77.1'}
+LAN = {'cidr': '10.77.0.0/24', 'gateway': '10.77.0.1'}
 
 
 def free_port():
@@ -108,6 +109,15 @@ class ApiCloud:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout
 
+    def lan_network(self):
+        """The flat network 'apilan' (made once; its uplink only matters
+        to a boot on it: see wired_project)."""
+        if 'apilan' not in self.hvctl('network-list'):
+            self.hvctl('network-create', 'apilan', '--type', 'flat',
+                       '--physical-network', 'apilan', '--cidr',
+                       LAN['cidr'], '--gateway', LAN['gateway'])
+        return 'apilan'
+
     def external_network(self):
         """The external network 'apipublic' (made once; no kernel needed
         until a floating IP is associated)."""
@@ -154,3 +164,31 @@ def api_cloud(tmp_path_factory):
         codes = c.stop()
         shutil.rmtree(state, ignore_errors=True)
     assert set(codes.values()) == {0}, codes
+
+
+def wired_project(api_cloud, name):
+    """For a module fixture: a project ``name`` with a netadmin and a
+    developer, and the networks 'apilan' and 'apipublic' whose uplinks
+    (veth pairs, UPLINKS) the test cloud's agent wires in this host's
+    namespace; yields {'admin', 'project', 'netadmin', 'dev'} and removes
+    the uplinks after."""
+    for ifname in UPLINKS.values():
+        subprocess.run(['ip', 'link', 'del', ifname], capture_output=True)
+        subprocess.run(['ip', 'link', 'add', ifname, 'type', 'veth', 'peer',
+                        'name', ifname + 'p'], check=True)
+        subprocess.run(['ip', 'link', 'set', ifname, 'up'], check=True)
+    api_cloud.lan_network()
+    api_cloud.external_network()
+    admin = api_cloud.admin
+    project = admin.ok('POST', '/v3/projects',
+                       json={'name': name})['project']
+    try:
+        yield {'admin': admin, 'project': project,
+               'netadmin': api_cloud.add_user(project['id'], name + 'net',
+                                              'netadmin'),
+               'dev': api_cloud.add_user(project['id'], name + 'dev',
+                                         'developer')}
+    finally:
+        for ifname in UPLINKS.values():
+            subprocess.run(['ip', 'link', 'del', ifname],
+                           capture_output=True)

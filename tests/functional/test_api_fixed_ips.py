@@ -9,9 +9,15 @@ import time
 import pytest
 
 from tests.functional import api_cloud as cloudlib
-from tests.functional.test_api_floating_ips import clouds  # noqa: F401
+from tests.functional.net.netns_helpers import skip_unless
 
 pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope='module')
+def clouds(api_cloud):
+    skip_unless('nft', 'dnsmasq')
+    yield from cloudlib.wired_project(api_cloud, 'fixed')
 
 
 def _dhcp_hosts(api_cloud):
@@ -32,8 +38,7 @@ def _until(check, timeout=20):
         time.sleep(0.2)
 
 
-def test_reserve_boot_on_it_get_it_back_and_quota(api_cloud,
-                                                  clouds):  # noqa: F811
+def test_reserve_boot_on_it_get_it_back_and_quota(api_cloud, clouds):
     netadmin, dev, admin = clouds['netadmin'], clouds['dev'], clouds['admin']
     held = netadmin.ok('POST', '/v1/fixed-ips', json={
         'network': 'apilan', 'address': '10.77.0.200'})['fixed_ip']

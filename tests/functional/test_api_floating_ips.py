@@ -16,7 +16,6 @@ from tests.functional import api_cloud as cloudlib
 from tests.functional.net.netns_helpers import skip_unless
 
 pytestmark = pytest.mark.functional
-LAN = {'cidr': '10.77.0.0/24', 'gateway': '10.77.0.1'}
 
 
 def _run(*argv):
@@ -26,25 +25,7 @@ def _run(*argv):
 @pytest.fixture(scope='module')
 def clouds(api_cloud):
     skip_unless('nft', 'dnsmasq')
-    for ifname in cloudlib.UPLINKS.values():
-        subprocess.run(['ip', 'link', 'del', ifname], capture_output=True)
-        subprocess.run(['ip', 'link', 'add', ifname, 'type', 'veth', 'peer',
-                        'name', ifname + 'p'], check=True)
-        subprocess.run(['ip', 'link', 'set', ifname, 'up'], check=True)
-    if 'apilan' not in api_cloud.hvctl('network-list'):
-        api_cloud.hvctl('network-create', 'apilan', '--type', 'flat',
-                        '--physical-network', 'apilan', '--cidr', LAN['cidr'],
-                        '--gateway', LAN['gateway'])
-    api_cloud.external_network()
-    admin = api_cloud.admin
-    project = admin.ok('POST', '/v3/projects',
-                       json={'name': 'fip'})['project']
-    yield {'admin': admin, 'project': project,
-           'netadmin': api_cloud.add_user(project['id'], 'fipnet',
-                                          'netadmin'),
-           'dev': api_cloud.add_user(project['id'], 'fipdev', 'developer')}
-    for ifname in cloudlib.UPLINKS.values():
-        subprocess.run(['ip', 'link', 'del', ifname], capture_output=True)
+    yield from cloudlib.wired_project(api_cloud, 'fip')
 
 
 def _kernel(address):

@@ -304,10 +304,7 @@ def test_floating_ips(world, api_cloud):
 def test_fixed_ips(world, api_cloud):
     """netadmin (and admin) reserve and free the project's fixed IPs; the
     project reads them; others see nothing."""
-    if 'apilan' not in api_cloud.hvctl('network-list'):
-        api_cloud.hvctl('network-create', 'apilan', '--type', 'flat',
-                        '--physical-network', 'apilan', '--cidr',
-                        '10.77.0.0/24', '--gateway', '10.77.0.1')
+    api_cloud.lan_network()
     netadmin = world['who']['netadmin']
 
     def reserve(client=netadmin):

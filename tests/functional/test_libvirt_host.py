@@ -77,8 +77,14 @@ def test_events_and_reconnect_across_libvirtd_restart():
 
         libvirt_fixtures.restart_libvirtd()
 
-        # no call on host yet: the close callback reconnected by itself, so
-        # a change made by someone else (virsh) still comes as an event
+        # no call on host yet: the close callback reconnects by itself (its
+        # retries back off, so virsh may get in first: wait, without a
+        # call, until it has), and then a change made by someone else
+        # (virsh) still comes as an event
+        deadline = time.monotonic() + TIMEOUT
+        while host.open_connection() in (None, first):
+            assert time.monotonic() < deadline, 'no reconnect by itself'
+            time.sleep(0.05)
         virsh('suspend', uid)
         wait_event(events, uid, states.PAUSED_POWER)
         virsh('resume', uid)

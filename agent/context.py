@@ -35,10 +35,9 @@ class RequestContext:
     def from_dict(cls, values):
         values = values if isinstance(values, dict) else {}
 
-        def text(key, limit=64):
+        def text(key):
             value = values.get(key)
-            return value[:limit] if isinstance(value, str) and value \
-                else None
+            return value[:64] if isinstance(value, str) and value else None
         token = values.get('auth_token')
         return cls(request_id=text('request_id'), user_id=text('user_id'),
                    project_id=text('project_id'),

@@ -43,3 +43,16 @@ def project_page(list_method, caller, name, limit, marker):
                         limit=limit, marker=marker and str(marker))
     return {name: items,
             'next_marker': next_marker(items, limit, lambda i: i['id'])}
+
+
+def scoped_page(caller, rule, list_method, view, name, all_projects, limit,
+                marker):
+    """A page of a short list the conductor answers whole: the caller's
+    project's items (``rule``), or every project's (``rule:all_projects``).
+    ``list_method`` takes project_id (None: all); items are viewed, keyed
+    by their 'id'."""
+    caller.check(rule + ':all_projects' if all_projects else rule)
+    items = [view(i) for i in list_method(
+        caller.ctxt, project_id=None if all_projects else caller.project_id)]
+    items, nxt = page(items, limit, marker, lambda i: str(i['id']))
+    return {name: items, 'next_marker': nxt}

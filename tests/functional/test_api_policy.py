@@ -268,67 +268,54 @@ def test_volumes(world):
     assert vol not in listed
 
 
-def test_floating_ips(world, api_cloud):
-    """netadmin (and admin) allocate, point and free the project's
-    floating IPs; the project reads them; others see nothing."""
-    api_cloud.external_network()
+def netadmin_resource(world, base, key, body, extra_checks=()):
+    """The matrix of a project resource netadmin (and admin) make and
+    free and the project reads: POST ``body`` to ``base`` answers
+    ``{key: {"id"...}}``; ``extra_checks`` (method, json, allowed) run on
+    one made by netadmin."""
     netadmin = world['who']['netadmin']
 
-    def allocate():
-        return '/v1/floating-ips/%s' % netadmin.ok(
-            'POST', '/v1/floating-ips', json={})['floating_ip']['id']
-    fip = allocate()
-    check_all(world, 'GET', fip, READERS)
-    # association is policed before the conductor looks at the server:
-    # disassociating (server_id null) needs the same right
-    check_all(world, 'PUT', fip, {'admin', 'netadmin'},
-              json={'server_id': None})
-    check_all(world, 'GET', '/v1/floating-ips?all_projects=true',
-              {'admin', 'itsec'})
+    def make():
+        return '%s/%s' % (base, netadmin.ok('POST', base, json=body)[
+            key]['id'])
+    made = make()
+    check_all(world, 'GET', made, READERS)
+    for method, json, allowed in extra_checks:
+        check_all(world, method, made, allowed, json=json)
+    check_all(world, 'GET', base + '?all_projects=true', {'admin', 'itsec'})
     for name in CALLERS:
         listed = {f['id'] for f in world['who'][name].ok(
-            'GET', '/v1/floating-ips')['floating_ips']}
-        assert (fip.split('/')[-1] in listed) is (name in P1), name
+            'GET', base)[key + 's']}
+        assert (made.split('/')[-1] in listed) is (name in P1), name
         r = expect(world['who'][name], name in {'admin', 'netadmin'},
-                   'POST', '/v1/floating-ips', json={})
+                   'POST', base, json=body)
         if r.status_code == 201:
-            world['who'][name].ok('DELETE', '/v1/floating-ips/%s'
-                                  % r.json()['floating_ip']['id'])
+            world['who'][name].ok('DELETE', '%s/%s'
+                                  % (base, r.json()[key]['id']))
     for name in CALLERS:
         expect(world['who'][name], name in {'admin', 'netadmin'}, 'DELETE',
-               fip)
+               made)
         if name in {'admin', 'netadmin'}:
-            fip = allocate()
+            made = make()
+    netadmin.ok('DELETE', made)
+
+
+def test_floating_ips(world, api_cloud):
+    """netadmin (and admin) allocate, point and free the project's
+    floating IPs; the project reads them; others see nothing.
+    Association is policed before the conductor looks at the server:
+    disassociating (server_id null) needs the same right."""
+    api_cloud.external_network()
+    netadmin_resource(world, '/v1/floating-ips', 'floating_ip', {}, [
+        ('PUT', {'server_id': None}, {'admin', 'netadmin'})])
 
 
 def test_fixed_ips(world, api_cloud):
     """netadmin (and admin) reserve and free the project's fixed IPs; the
     project reads them; others see nothing."""
     api_cloud.lan_network()
-    netadmin = world['who']['netadmin']
-
-    def reserve(client=netadmin):
-        return client.call('POST', '/v1/fixed-ips',
-                           json={'network': 'apilan'})
-    held = '/v1/fixed-ips/%s' % reserve().json()['fixed_ip']['id']
-    check_all(world, 'GET', held, READERS)
-    check_all(world, 'GET', '/v1/fixed-ips?all_projects=true',
-              {'admin', 'itsec'})
-    for name in CALLERS:
-        listed = {f['id'] for f in world['who'][name].ok(
-            'GET', '/v1/fixed-ips')['fixed_ips']}
-        assert (held.split('/')[-1] in listed) is (name in P1), name
-        r = expect(world['who'][name], name in {'admin', 'netadmin'},
-                   'POST', '/v1/fixed-ips', json={'network': 'apilan'})
-        if r.status_code == 201:
-            world['who'][name].ok('DELETE', '/v1/fixed-ips/%s'
-                                  % r.json()['fixed_ip']['id'])
-    for name in CALLERS:
-        expect(world['who'][name], name in {'admin', 'netadmin'}, 'DELETE',
-               held)
-        if name in {'admin', 'netadmin'}:
-            held = '/v1/fixed-ips/%s' % reserve().json()['fixed_ip']['id']
-    netadmin.ok('DELETE', held)
+    netadmin_resource(world, '/v1/fixed-ips', 'fixed_ip',
+                      {'network': 'apilan'})
 
 
 def test_every_endpoint_is_in_the_matrix(api_cloud):

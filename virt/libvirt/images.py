@@ -67,7 +67,7 @@ class ImageCache:
         inside one of them (an empty list refuses every local file).
         ``token_origins``: the only URL origins ('http://host:port') a
         fetch's ``token`` is sent to (hvagent-api's)."""
-        self.token_origins = {origin(u) for u in token_origins}
+        self.token_origins = {origin(u) for u in token_origins} - {None}
         self.base_dir = os.path.abspath(base_dir)
         self.download_timeout = download_timeout
         self.allowed_formats = tuple(allowed_formats)

@@ -33,12 +33,9 @@ def index(caller: deps.Caller = deps.CALLER,
           all_projects: bool = Query(False),
           limit: int = Depends(paging.limit_param),
           marker: str | None = Depends(paging.marker_param)):
-    caller.check('fixed_ip:list:all_projects' if all_projects
-                 else 'fixed_ip:list')
-    items = [view(p) for p in deps.conductor().fixed_ip_list(
-        caller.ctxt, project_id=None if all_projects else caller.project_id)]
-    items, nxt = paging.page(items, limit, marker, lambda p: str(p['id']))
-    return {'fixed_ips': items, 'next_marker': nxt}
+    return paging.scoped_page(
+        caller, 'fixed_ip:list', deps.conductor().fixed_ip_list, view,
+        'fixed_ips', all_projects, limit, marker)
 
 
 @router.post('', status_code=201, response_model=schemas.FixedIPOut)

@@ -31,12 +31,9 @@ def index(caller: deps.Caller = deps.CALLER,
           all_projects: bool = Query(False),
           limit: int = Depends(paging.limit_param),
           marker: str | None = Depends(paging.marker_param)):
-    caller.check('floating_ip:list:all_projects' if all_projects
-                 else 'floating_ip:list')
-    items = [view(f) for f in deps.conductor().floating_ip_list(
-        caller.ctxt, project_id=None if all_projects else caller.project_id)]
-    items, nxt = paging.page(items, limit, marker, lambda f: str(f['id']))
-    return {'floating_ips': items, 'next_marker': nxt}
+    return paging.scoped_page(
+        caller, 'floating_ip:list', deps.conductor().floating_ip_list, view,
+        'floating_ips', all_projects, limit, marker)
 
 
 @router.post('', status_code=201, response_model=schemas.FloatingIPOut)

@@ -56,3 +56,11 @@ def test_refused_token_is_a_readable_fault(cache, image_server):
 ])
 def test_origin(url, origin):
     assert images.origin(url) == origin
+
+
+def test_an_unparseable_origin_matches_nothing(tmp_path):
+    """A public_url with a bad port is no origin at all: it does not turn
+    into one (None) that other bad URLs would match."""
+    bad = images.ImageCache(str(tmp_path / '_base'),
+                            token_origins=['http://api.example:99999'])
+    assert bad.token_origins == set()

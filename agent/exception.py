@@ -10,7 +10,8 @@ class HVAgentError(Exception):
 
     def __init__(self, message=None, **kwargs):
         self.kwargs = kwargs
-        super().__init__(message or (self.msg % kwargs if kwargs else self.msg))
+        super().__init__(message or (self.msg % kwargs if kwargs
+                                     else self.msg))
 
 
 class ObjectValidationError(HVAgentError, ValueError):
@@ -57,8 +58,8 @@ class ComputeHostTaken(HVAgentError):
 
 
 class InstanceInvalidState(HVAgentError):
-    msg = ('Cannot %(action)s instance %(instance)s while vm_state=%(vm_state)s'
-           ' task_state=%(task_state)s')
+    msg = ('Cannot %(action)s instance %(instance)s while '
+           'vm_state=%(vm_state)s task_state=%(task_state)s')
 
 
 class InstanceIsolated(InstanceInvalidState):
@@ -200,6 +201,19 @@ class KeyPairNotFound(NotFound):
 class NotAuthenticated(HVAgentError):
     """Bad credentials, or a token that is invalid, expired or revoked."""
     msg = 'The request could not be authenticated: %(reason)s'
+
+
+class Busy(HVAgentError):
+    """Too many of one costly thing at once (password checks): the
+    caller should come back after ``retry_after`` seconds (503)."""
+    msg = ('Too many %(what)s at once; try again in %(retry_after)d '
+           'seconds')
+
+
+class Throttled(HVAgentError):
+    """Too many failed attempts from one user or address (429)."""
+    msg = ('Too many failed %(what)s; try again in %(retry_after)d '
+           'seconds')
 
 
 class QuotaExceeded(HVAgentError):

@@ -376,6 +376,11 @@ class ConductorAPI(_Client):
       1.7 - fixed IP reservations (sent at 1.7): fixed_ip_create/list/show/
             delete; boot_instance takes ``fixed_ips`` (reserved ports to
             boot on; sent at 1.7 only when given)
+      1.8 - accounts (sent at 1.8): authenticate (the conductor checks the
+            password; auth_info, which answered the hash, is gone),
+            password_change, user_update; user_create and bootstrap take
+            ``password`` (hashed by the conductor), token_check takes
+            ``issued_at`` (sent at 1.8 with those)
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -386,7 +391,7 @@ class ConductorAPI(_Client):
         if method.startswith('_') or method not in \
                 CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2 | \
                 CONDUCTOR_METHODS_1_4 | CONDUCTOR_METHODS_1_6 | \
-                CONDUCTOR_METHODS_1_7:
+                CONDUCTOR_METHODS_1_7 | CONDUCTOR_METHODS_ID_1_8:
             raise AttributeError(method)
         return functools.partial(self._call_method, method)
 
@@ -406,6 +411,10 @@ class ConductorAPI(_Client):
                                                            **kwargs)
         if method == 'boot_instance':
             kwargs.pop('fixed_ips', None)   # none: a 1.1 conductor's call
+        if method in CONDUCTOR_METHODS_ID_1_8 or \
+                kwargs.get('password') or 'issued_at' in kwargs:
+            return self.client.prepare(version='1.8').call(ctxt, method,
+                                                           **kwargs)
         for version, methods in (('1.7', CONDUCTOR_METHODS_1_7),
                                  ('1.6', CONDUCTOR_METHODS_1_6),
                                  ('1.4', CONDUCTOR_METHODS_1_4),
@@ -428,7 +437,7 @@ CONDUCTOR_METHODS = frozenset((
     'ports_bind', 'ports_get_by_host', 'ports_set_status', 'host_list', 'action_list'))
 CONDUCTOR_METHODS_1_2 = frozenset((
     'project_create', 'project_show', 'project_list', 'user_create',
-    'user_list', 'role_assign', 'auth_info', 'token_check', 'token_revoke',
+    'user_list', 'role_assign', 'token_check', 'token_revoke',
     'bootstrap', 'instance_page', 'metadata_set', 'keypair_create',
     'keypair_list', 'keypair_show', 'keypair_delete', 'quota_show',
     'quota_set'))
@@ -444,3 +453,5 @@ CONDUCTOR_METHODS_1_6 = frozenset((
     'floating_ip_delete'))
 CONDUCTOR_METHODS_1_7 = frozenset((
     'fixed_ip_create', 'fixed_ip_list', 'fixed_ip_show', 'fixed_ip_delete'))
+CONDUCTOR_METHODS_ID_1_8 = frozenset((
+    'authenticate', 'password_change', 'user_update'))

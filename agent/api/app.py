@@ -7,6 +7,7 @@ import uuid
 from fastapi import FastAPI, Request
 
 from agent.api import errors
+from agent.api import limits
 from agent.api.routes import auth, catalog, fixed_ips, floating_ips, \
     identity, images, keypairs, servers, volumes
 
@@ -25,6 +26,8 @@ def create_app():
                     'X-Request-Id; errors are {"error": {"code", '
                     '"message"}}.')
     errors.install(app)
+    # inside request_id (added after, so outer): a 413 has its request id
+    app.add_middleware(limits.BodyLimit)
 
     @app.middleware('http')
     async def request_id(request: Request, call_next):

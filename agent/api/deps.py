@@ -1,7 +1,8 @@
 """Per-request authentication and policy: FastAPI dependencies.
 
-``caller`` checks ``X-Auth-Token`` (signature and expiry here, revocation
-and the current roles at the conductor) and yields a Caller whose context
+``caller`` checks ``X-Auth-Token`` (signature and expiry here; revocation,
+a password change since the token was issued, a disabled user and the
+current roles at the conductor) and yields a Caller whose context
 travels with every RPC call the request makes.
 """
 import functools
@@ -81,7 +82,7 @@ def caller(request: Request, x_auth_token: str = Header(
                                   project_id=payload['project_id'])
     info = conductor().token_check(
         ctxt, token_id=payload['id'], user_id=payload['user_id'],
-        project_id=payload['project_id'])
+        project_id=payload['project_id'], issued_at=payload['iat'])
     return Caller(ctxt.request_id, x_auth_token, payload, info['roles'],
                   info['user_name'])
 

@@ -17,6 +17,8 @@ LOG = logging.getLogger(__name__)
 #: first match wins (subclasses before their bases)
 STATUS = (
     (exception.NotAuthenticated, 401),
+    (exception.Throttled, 429),
+    (exception.Busy, 503),
     (exception.QuotaExceeded, 403),
     (exception.NotFound, 404),
     (exception.Conflict, 409),
@@ -33,10 +35,11 @@ class Forbidden(exception.HVAgentError):
     msg = 'Policy does not allow %(rule)s'
 
 
-def body(status, message, **extra):
+def body(status, message, headers=None, **extra):
     error = {'code': status, 'message': message}
     error.update(extra)
-    return JSONResponse({'error': error}, status_code=status)
+    return JSONResponse({'error': error}, status_code=status,
+                        headers=headers)
 
 
 def status_of(exc):
@@ -55,7 +58,10 @@ def install(app):
         if isinstance(exc, exception.QuotaExceeded):
             extra = {k: exc.kwargs.get(k) for k in
                      ('resource', 'limit', 'in_use', 'requested')}
-        return body(status_of(exc), exception.text(exc), **extra)
+        headers = None
+        if isinstance(exc, (exception.Throttled, exception.Busy)):
+            headers = {'Retry-After': str(exc.kwargs.get('retry_after', 1))}
+        return body(status_of(exc), exception.text(exc), headers, **extra)
 
     @app.exception_handler(fastapi_exc.RequestValidationError)
     def _invalid(request, exc):

@@ -26,6 +26,7 @@ from agent import service
 from agent import systemd
 from agent.api import app as app_mod
 from agent.api import deps
+from agent.api import limits
 from agent.api import policy
 from agent.api import tokens
 
@@ -67,7 +68,7 @@ def bootstrap(args):
         return 2
     out = deps.conductor().bootstrap(
         context.RequestContext(), user=args.user, project=args.project,
-        password_hash=tokens.hash_password(password))
+        password=password)
     print('User %s (%s) is admin of project %s (%s)'
           % (args.user, out['user_id'], args.project, out['project_id']))
     return 0
@@ -76,9 +77,11 @@ def bootstrap(args):
 def serve():
     tokens.load_key()           # refuse to start without a usable key
     policy.enforcer()           # ... or with a broken policy file
+    limits.raise_nofile_limit()
     config = uvicorn.Config(app_mod.create_app(), host=CONF.api.bind_host,
                             port=CONF.api.bind_port, log_config=None,
-                            access_log=False, timeout_graceful_shutdown=30)
+                            access_log=False, timeout_graceful_shutdown=30,
+                            **limits.server_config())
     # uvicorn re-raises the SIGTERM it handled, with the handler found
     # before it: make that one a no-op so a clean stop exits 0 like the
     # other services

@@ -15,7 +15,8 @@ reads it; netadmin manages the project's security groups and rules and
 its floating IPs (allocate, associate with an instance, free) and its
 fixed IP reservations (hold an address for a boot, free it);
 developer (the default) boots and manages their own instances and reads
-the project.
+the project. Every user changes their own password and default project
+(admin may set anyone's default project and disable users).
 """
 from oslo_config import cfg
 from oslo_policy import policy
@@ -57,6 +58,10 @@ RULES = {
     'user:create': 'rule:admin or (%s and rule:grantable_role)' % PM,
     'user:list': 'rule:project_reader',
     'role:assign': 'rule:admin or (%s and rule:grantable_role)' % PM,
+    # a user's own account: the password theirs alone, enabling admin's
+    'user:password': 'user_id:%(user_id)s',
+    'user:enable': 'rule:admin',
+    'user:default_project': 'rule:admin or user_id:%(user_id)s',
     'quota:show': 'rule:project_reader',
     'quota:update': 'rule:admin',
     # catalogue and networking

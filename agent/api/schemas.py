@@ -22,7 +22,7 @@ class TokenRequest(Strict):
     password: str = Field(min_length=1, max_length=1024)
     project: str | None = Field(None, min_length=1, max_length=255,
                                 description='name or id; default: the '
-                                'first project the user has a role in')
+                                "user's default project")
 
 
 class Ref(BaseModel):
@@ -72,7 +72,32 @@ class User(BaseModel):
     id: str
     name: str
     enabled: bool
+    default_project_id: str | None = None
     roles: list[str] = []
+
+
+class NewPassword(Strict):
+    password: str = Field(min_length=8, max_length=1024)
+    original_password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(Strict):
+    """OpenStack identity v3: POST /v3/users/{user_id}/password."""
+    user: NewPassword
+
+
+class UserChanges(Strict):
+    enabled: bool | None = Field(None, description='false: no login, '
+                                 'every token of the user refused (admin)')
+    default_project_id: str | None = Field(
+        None, min_length=1, max_length=255,
+        description='where a login that names no project goes: a project '
+                    '(id or name) the user has a role in (the user '
+                    'themself or admin)')
+
+
+class UserUpdate(Strict):
+    user: UserChanges
 
 
 class UserOut(BaseModel):

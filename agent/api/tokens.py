@@ -1,8 +1,10 @@
 """Tokens: ``<payload>.<signature>``, both base64url; the payload is JSON
-``{"id", "user_id", "project_id", "exp"}`` and the signature its
+``{"id", "user_id", "project_id", "exp", "iat"}`` and the signature its
 HMAC-SHA256 under the key in ``[api] token_key_file``. A token is valid
-until ``exp`` unless the conductor recorded its revocation. Passwords are
-hashed with argon2id ([api] argon2_time_cost, argon2_memory_kib)."""
+until ``exp`` unless the conductor recorded its revocation, or its user's
+password changed after ``iat`` (the second the conductor gave at login;
+tokens from before 1.8 have none and count as issued at 0). Passwords are
+the conductor's alone (agent.conductor.passwords)."""
 import base64
 import binascii
 import hashlib
@@ -12,32 +14,12 @@ import os
 import secrets
 import time
 
-import argon2
 from oslo_config import cfg
 
 from agent import exception
 
 CONF = cfg.CONF
 KEY_BYTES = 32
-
-
-def _hasher():
-    return argon2.PasswordHasher(time_cost=CONF.api.argon2_time_cost,
-                                 memory_cost=CONF.api.argon2_memory_kib)
-
-
-def hash_password(password):
-    """An argon2id hash with [api] argon2_* parameters."""
-    return _hasher().hash(password)
-
-
-def check_password(password_hash, password):
-    """The check uses the parameters recorded in the hash itself."""
-    try:
-        return argon2.PasswordHasher().verify(password_hash, password)
-    except (argon2.exceptions.VerificationError,
-            argon2.exceptions.InvalidHashError):
-        return False
 
 
 def load_key(path=None):
@@ -69,11 +51,13 @@ def _unb64(text):
     return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
 
 
-def issue(key, user_id, project_id, ttl, now=None):
-    """A new token and its payload."""
+def issue(key, user_id, project_id, ttl, now=None, issued_at=None):
+    """A new token and its payload; ``issued_at``: the conductor's second
+    of the login (default: ``now``)."""
+    now = now or time.time()
     payload = {'id': secrets.token_hex(16), 'user_id': user_id,
-               'project_id': project_id,
-               'exp': int((now or time.time()) + ttl)}
+               'project_id': project_id, 'exp': int(now + ttl),
+               'iat': int(now if issued_at is None else issued_at)}
     body = _b64(json.dumps(payload, sort_keys=True).encode())
     return body + '.' + _sign(key, body), payload
 
@@ -93,6 +77,9 @@ def verify(key, token, now=None):
     try:
         payload = json.loads(_unb64(body))
         exp = int(payload['exp'])
+        if not isinstance(payload.setdefault('iat', 0), int) or \
+                isinstance(payload['iat'], bool) or payload['iat'] < 0:
+            raise ValueError
         if not all(isinstance(payload[k], str)
                    for k in ('id', 'user_id', 'project_id')):
             raise ValueError

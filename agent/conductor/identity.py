@@ -1,19 +1,23 @@
-"""The conductor's identity endpoint: projects, users, role assignments,
-and what hvagent-api needs to issue and check tokens.
+"""The conductor's identity endpoint: projects, users, role assignments.
 
-Passwords arrive already hashed (argon2id, by hvagent-api) and the hash
-only leaves here for the API's check at login (``auth_info``). Tokens are
-signed by the API; the conductor records revocations and answers, per
-request, whether a token's user still has roles in its project.
+Passwords arrive in clear (on the controller-only topic) and are hashed
+here (agent.conductor.passwords); no answer carries a hash. Logins and
+token checks are agent.conductor.auth's.
+
+Since 1.8 user_create and bootstrap take ``password`` (a 1.2 caller's
+``password_hash`` is still taken as it is), and user_update enables or
+disables a user and sets the project a login without one goes to.
 """
+import datetime
 import uuid as uuidlib
 
+import oslo_messaging as messaging
 import sqlalchemy as sa
 
 from agent import exception
 from agent import rpc
 from agent.conductor import endpoint
-from agent.db import api_models
+from agent.conductor import passwords
 from agent.db import models as M
 from agent.db import paging
 from agent.objects import fields as f
@@ -23,7 +27,8 @@ NAME = f.String(max_length=255)
 ID = f.String(max_length=64)
 LIMIT = f.Integer(min=1, max=10000, nullable=True)
 MARKER = f.String(max_length=64, nullable=True)
-HASH = f.String(max_length=255)
+HASH = f.String(max_length=255, nullable=True)
+PASSWORD = f.String(max_length=1024, nullable=True)
 
 
 def _project(row):
@@ -32,7 +37,8 @@ def _project(row):
 
 
 def _user(row, roles=None):
-    out = {'id': row.id, 'name': row.name, 'enabled': row.enabled}
+    out = {'id': row.id, 'name': row.name, 'enabled': row.enabled,
+           'default_project_id': row.default_project_id}
     if roles is not None:
         out['roles'] = roles
     return out
@@ -77,7 +83,29 @@ def grant(s, user_id, project_id, role):
         s.flush()
 
 
+def cut_off_tokens(row):
+    """Refuse every token of the user issued up to this second (the stamp
+    is rounded up: databases may keep whole seconds only)."""
+    now = M.utcnow().replace(microsecond=0)
+    row.password_changed_at = now + datetime.timedelta(seconds=1)
+
+
+def set_password(row, password_hash):
+    row.password_hash = password_hash
+    cut_off_tokens(row)
+
+
+def new_hash(password, password_hash):
+    """The hash of ``password`` (1.8), or a 1.2 caller's ready hash."""
+    if (password is None) == (password_hash is None):
+        raise exception.InvalidRPCPayload(
+            'give exactly one of password and password_hash')
+    return password_hash or passwords.hash_password(password)
+
+
 class IdentityManager(endpoint.Endpoint):
+    target = messaging.Target(version='1.8')  # see rpc.ConductorAPI
+
     # --------------------------------------------------------- projects
     @rpc.expects(name=NAME, description=f.String(max_length=65535,
                                                  nullable=True))
@@ -103,15 +131,19 @@ class IdentityManager(endpoint.Endpoint):
                 M.Project.name, limit, marker)]
 
     # ------------------------------------------------------------ users
-    @rpc.expects(name=NAME, password_hash=HASH, project_id=ID,
-                 role=f.Enum(ROLES, default='developer'))
-    def user_create(self, ctxt, name, password_hash, project_id, role):
-        """A user with ``role`` in ``project_id``, in one transaction."""
+    @rpc.expects(name=NAME, password_hash=HASH, password=PASSWORD,
+                 project_id=ID, role=f.Enum(ROLES, default='developer'))
+    def user_create(self, ctxt, name, password_hash, password, project_id,
+                    role):
+        """A user with ``role`` in ``project_id`` (their default project),
+        in one transaction."""
+        hashed = new_hash(password, password_hash)
         with self._session() as s:
             project = project_get(s, project_id)
             _unique(s, M.User, name, 'User')
             row = M.User(id=uuidlib.uuid4().hex, name=name,
-                         password_hash=password_hash, enabled=True)
+                         password_hash=hashed, enabled=True,
+                         default_project_id=project.id)
             s.add(row)
             s.flush()
             grant(s, row.id, project.id, role)
@@ -144,59 +176,37 @@ class IdentityManager(endpoint.Endpoint):
                 grant(s, row.id, project.id, role)
             return _user(row, roles_of(s, row.id, project.id))
 
-    # ----------------------------------------------------------- tokens
-    @rpc.expects(user=NAME, project=f.String(max_length=255, nullable=True))
-    def auth_info(self, ctxt, user, project):
-        """What a login is checked against: the user's hash, and the
-        project (the named one, else the first the user has a role in)
-        with the user's roles there. Unknown user: NotAuthenticated."""
-        fail = exception.NotAuthenticated(reason='invalid credentials')
+    @rpc.expects(user_id=ID, enabled=f.Boolean(nullable=True),
+                 default_project=f.String(max_length=255, nullable=True))
+    def user_update(self, ctxt, user_id, enabled, default_project):
+        """Enable or disable a user (disabled: no login, every token
+        issued before refused for good), set the project (id or name, one the user has a role
+        in) a login without one goes to. The API polices who may."""
         with self._session() as s:
-            row = s.scalar(sa.select(M.User).where(M.User.name == user))
-            if row is None or not row.enabled:
-                raise fail
-            if project:
-                proj = s.scalar(sa.select(M.Project).where(sa.or_(
-                    M.Project.name == project, M.Project.id == project)))
-            else:
-                proj = s.scalar(sa.select(M.Project).where(M.Project.id.in_(
-                    sa.select(M.RoleAssignment.project_id).where(
-                        M.RoleAssignment.user_id == row.id))).order_by(
-                            M.Project.name).limit(1))
-            roles = roles_of(s, row.id, proj.id) if proj else []
-            return {'user_id': row.id, 'user_name': row.name,
-                    'password_hash': row.password_hash or '',
-                    'project_id': proj and proj.id,
-                    'project_name': proj and proj.name, 'roles': roles}
-
-    @rpc.expects(token_id=ID, user_id=ID, project_id=ID)
-    def token_check(self, ctxt, token_id, user_id, project_id):
-        """The roles the token's user holds now in its project; revoked,
-        disabled or roleless: NotAuthenticated."""
-        with self._session() as s:
-            if s.get(api_models.RevokedToken, token_id) is not None:
-                raise exception.NotAuthenticated(reason='token revoked')
             row = s.get(M.User, user_id)
-            roles = roles_of(s, user_id, project_id) if row else []
-            if row is None or not row.enabled or not roles:
-                raise exception.NotAuthenticated(
-                    reason='user has no role in the project any more')
-            return {'roles': roles, 'user_name': row.name}
+            if row is None:
+                raise exception.UserNotFound(user=user_id)
+            if default_project is not None:
+                project = project_get(s, default_project)
+                if not roles_of(s, row.id, project.id):
+                    raise exception.InvalidRPCPayload(
+                        'user %s has no role in project %s'
+                        % (row.name, default_project))
+                row.default_project_id = project.id
+            if enabled is False and row.enabled:
+                cut_off_tokens(row)     # enabled again, they stay dead
+            if enabled is not None:
+                row.enabled = enabled
+            s.flush()
+            return _user(row)
 
-    @rpc.expects(token_id=ID, expires_at=f.DateTime())
-    def token_revoke(self, ctxt, token_id, expires_at):
-        """Record the revocation (idempotent); purge expired ones."""
-        R = api_models.RevokedToken
-        with self._session() as s:
-            s.execute(sa.delete(R).where(R.expires_at < M.utcnow()))
-            if s.get(R, token_id) is None:
-                s.add(R(id=token_id,
-                        expires_at=expires_at.replace(tzinfo=None)))
-
-    @rpc.expects(user=NAME, password_hash=HASH, project=NAME)
-    def bootstrap(self, ctxt, user, password_hash, project):
-        """Make ``user`` (password set anew) admin of ``project``, creating
-        both as needed: the first login of a new cloud. Idempotent."""
+    @rpc.expects(user=NAME, password_hash=HASH, password=PASSWORD,
+                 project=NAME)
+    def bootstrap(self, ctxt, user, password_hash, password, project):
+        """Make ``user`` (password set anew, older tokens refused) admin
+        of ``project``, creating both as needed: the first login of a new
+        cloud. Idempotent."""
+        hashed = new_hash(password, password_hash)
         with self._session() as s:
             proj = s.scalar(sa.select(M.Project).where(
                 M.Project.name == project))
@@ -208,7 +218,9 @@ class IdentityManager(endpoint.Endpoint):
             if row is None:
                 row = M.User(id=uuidlib.uuid4().hex, name=user, enabled=True)
                 s.add(row)
-            row.password_hash, row.enabled = password_hash, True
+            set_password(row, hashed)
+            row.enabled = True
+            row.default_project_id = row.default_project_id or proj.id
             s.flush()
             grant(s, row.id, proj.id, 'admin')
             return {'user_id': row.id, 'project_id': proj.id}

@@ -4,6 +4,7 @@ from oslo_config import cfg
 from agent import bus
 from agent import rpc
 from agent import service
+from agent.conductor import auth
 from agent.conductor import fixed_ips
 from agent.conductor import floating_ips
 from agent.conductor import identity
@@ -37,6 +38,7 @@ def _build(engine, metrics):
     server = rpc.get_server('conductor', CONF.host, [
         manager.ConductorManager(engine), tasks.ComputeTaskManager(engine),
         networks.NetworkManager(engine), identity.IdentityManager(engine),
+        auth.AuthManager(engine),
         instances.InstanceManager(engine), keypairs.KeyPairManager(engine),
         quota.QuotaManager(engine), images.ImageManager(engine),
         volumes.VolumeManager(engine),

@@ -42,14 +42,62 @@ opts = [
     cfg.IntOpt(
         'argon2_time_cost', default=3, min=1,
         help='argon2id passes for new password hashes (existing hashes '
-             'keep the parameters they were made with).'),
+             'keep the parameters they were made with). Read by '
+             'hvagent-conductor, which alone hashes and checks passwords.'),
     cfg.IntOpt(
         'argon2_memory_kib', default=65536, min=8192,
         help='argon2id memory in KiB for new password hashes (RFC 9106 '
-             'second recommendation: 64 MiB, 3 passes).'),
+             'second recommendation: 64 MiB, 3 passes). Read by '
+             'hvagent-conductor, like argon2_time_cost.'),
     cfg.IntOpt(
         'max_limit', default=1000, min=1,
         help='Largest page a list request may ask for with ?limit=.'),
+]
+
+#: bounded input: what one caller may make hvagent-api hold
+limit_opts = [
+    cfg.IntOpt(
+        'max_request_body_bytes', default=1024 * 1024, min=1024,
+        help='Largest request body accepted (413 beyond it, refused from '
+             'Content-Length before reading, or once a chunked body '
+             'passes it). Image uploads stream to disk under their own '
+             'cap and are exempt.'),
+    cfg.IntOpt(
+        'login_failures_per_user', default=10, min=1,
+        help='Failed logins (or password changes) per user name within '
+             'login_failure_window before further attempts get 429 with '
+             'Retry-After. Counted in each hvagent-api process memory.'),
+    cfg.IntOpt(
+        'login_failures_per_address', default=50, min=1,
+        help='Failed logins per client address within '
+             'login_failure_window before further attempts get 429 (the '
+             'address is the TCP peer: behind a proxy, the proxy).'),
+    cfg.IntOpt(
+        'login_failure_window', default=300, min=1,
+        help='Seconds a failed login counts against its user and address.'),
+    cfg.IntOpt(
+        'limit_concurrency', default=4096, min=16,
+        help='Open connections plus requests in flight beyond which '
+             'hvagent-api answers 503 (uvicorn limit_concurrency). The '
+             'soft open-file limit is raised to the hard one at start; '
+             'keep this below it.'),
+    cfg.IntOpt(
+        'request_header_timeout', default=10, min=1,
+        help='Seconds a new connection may take to send a complete request '
+             'head before it is closed (idle or slow half-open '
+             'connections).'),
+    cfg.IntOpt(
+        'timeout_keep_alive', default=5, min=1,
+        help='Seconds an idle keep-alive connection stays open between '
+             'requests.'),
+    cfg.IntOpt(
+        'max_request_head_bytes', default=16384, min=1024,
+        help='Largest request line plus headers (h11 max incomplete event '
+             'size); beyond it the connection gets 400 and is closed.'),
+    cfg.IntOpt(
+        'backlog', default=1024, min=16,
+        help='Listen backlog of the API socket (the kernel caps it at '
+             'net.core.somaxconn).'),
 ]
 
 quota_opts = [
@@ -73,7 +121,7 @@ quota_opts = [
 
 def register_opts(conf):
     conf.register_group(group)
-    conf.register_opts(opts, group=group)
+    conf.register_opts(opts + limit_opts, group=group)
     conf.register_group(quota_group)
     conf.register_opts(quota_opts, group=quota_group)
 

@@ -11,6 +11,18 @@ opts = [
     cfg.IntOpt(
         'default_console_length', default=100, min=1,
         help='Console lines returned when the caller gives no length.'),
+    cfg.IntOpt(
+        'max_concurrent_password_checks', default=2, min=1,
+        help='Password hashes (argon2id, [api] argon2_memory_kib each) '
+             'the conductor computes at once, for logins, password '
+             'changes and new users alike: it bounds the memory and CPU '
+             'unauthenticated callers can make it spend.'),
+    cfg.FloatOpt(
+        'password_check_wait', default=5.0, min=0.1,
+        help='Seconds a password check waits for one of the '
+             'max_concurrent_password_checks slots before it is refused '
+             '(hvagent-api answers 503 with Retry-After). Keep it well '
+             'under rpc_response_timeout.'),
 ]
 
 

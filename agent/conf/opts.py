@@ -17,7 +17,7 @@ def list_opts():
                  if o.name in TRANSPORT_OPTS]
     return [
         ('DEFAULT', default.opts + transport),
-        (api.group, api.opts),
+        (api.group, api.opts + api.limit_opts),
         (compute.group, compute.opts),
         (conductor.group, conductor.opts),
         (database.group, database.opts),

@@ -213,6 +213,12 @@ class User(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: tokens issued before it are refused (whole seconds, rounded up):
+    #: set by a password change and by disabling the user
+    password_changed_at: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime)
+    #: where a login that names no project goes; set by the user or admin
+    default_project_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Role(Base):

@@ -12,8 +12,28 @@ KEY = b'k' * 32
 
 def test_round_trip():
     token, payload = tokens.issue(KEY, 'u1', 'p1', ttl=60, now=1000)
-    assert payload['exp'] == 1060
+    assert payload['exp'] == 1060 and payload['iat'] == 1000
     assert tokens.verify(KEY, token, now=1059) == payload
+    _, payload = tokens.issue(KEY, 'u1', 'p1', ttl=60, now=1000,
+                              issued_at=999)
+    assert payload['iat'] == 999
+
+
+def test_token_without_issued_at_counts_as_issued_at_zero():
+    """A token signed before issued-at existed: any password change
+    since kills it."""
+    body = tokens._b64(b'{"exp": 2000, "id": "t", "project_id": "p", '
+                       b'"user_id": "u"}')
+    token = body + '.' + tokens._sign(KEY, body)
+    assert tokens.verify(KEY, token, now=1000)['iat'] == 0
+
+
+@pytest.mark.parametrize('iat', ['"1"', '-1', 'true', '1.5'])
+def test_bad_issued_at_refused(iat):
+    body = tokens._b64(('{"exp": 2000, "iat": %s, "id": "t", "project_id": '
+                        '"p", "user_id": "u"}' % iat).encode())
+    with pytest.raises(exception.NotAuthenticated, match='malformed'):
+        tokens.verify(KEY, body + '.' + tokens._sign(KEY, body), now=1000)
 
 
 @pytest.mark.parametrize('now, reason', [(1060, 'expired'),
@@ -59,11 +79,3 @@ def test_short_key_refused(tmp_path):
     (tmp_path / 'key').write_bytes(b'short')
     with pytest.raises(exception.HVAgentError, match='shorter'):
         tokens.load_key(str(tmp_path / 'key'))
-
-
-def test_passwords_argon2id():
-    hashed = tokens.hash_password('s3cret-pass')
-    assert hashed.startswith('$argon2id$')
-    assert tokens.check_password(hashed, 's3cret-pass')
-    assert not tokens.check_password(hashed, 'wrong')
-    assert not tokens.check_password('not a hash', 'wrong')

@@ -25,7 +25,6 @@ from agent import context
 from agent import rpc
 from agent.api import app as app_mod
 from agent.api import deps
-from agent.api import tokens
 from tests.functional import rabbit
 from tools.bench import boot as rpc_bench
 
@@ -77,7 +76,7 @@ def run(label, url, boots, state, port):
     try:
         out = deps.conductor().bootstrap(
             context.RequestContext(), user='admin', project='admin',
-            password_hash=tokens.hash_password(PASSWORD))
+            password=PASSWORD)
         deps.conductor().quota_set(context.RequestContext(),
                                    project_id=out['project_id'],
                                    limits={'instances': -1, 'cores': -1,

@@ -1,13 +1,13 @@
 """POST /v3/auth/tokens (log in), GET (who am I), DELETE (log out)."""
 import datetime
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from oslo_config import cfg
 
 from agent import context
-from agent import exception
 from agent.api import deps
 from agent.api import schemas
+from agent.api import throttle
 from agent.api import tokens
 
 CONF = cfg.CONF
@@ -24,20 +24,24 @@ def _token(payload, user_name, project_name, roles):
 
 
 @router.post('/tokens', status_code=201, response_model=schemas.TokenOut,
-             responses={401: {'description': 'invalid credentials'}})
-def issue(body: schemas.TokenRequest, response: Response,
+             responses={401: {'description': 'invalid credentials'},
+                        429: {'description': 'too many failed logins of '
+                              'this user or from this address'},
+                        503: {'description': 'too many password checks '
+                              'at once'}})
+def issue(body: schemas.TokenRequest, request: Request, response: Response,
           ctxt: context.RequestContext = Depends(deps.request_context)):
-    """Log in with a password; the token is in X-Subject-Token."""
-    info = deps.conductor().auth_info(ctxt, user=body.user,
-                                      project=body.project)
-    if not tokens.check_password(info['password_hash'], body.password):
-        raise exception.NotAuthenticated(reason='invalid credentials')
-    if not info['roles']:
-        raise exception.NotAuthenticated(
-            reason='user %s has no role in project %s'
-            % (body.user, body.project or '(any)'))
+    """Log in with a password; the token is in X-Subject-Token. The
+    conductor checks the password; failed logins are throttled per user
+    and per client address (429 with Retry-After)."""
+    with throttle.COUNTER.attempt('logins', user=body.user,
+                                  address=throttle.client_address(request)):
+        info = deps.conductor().authenticate(
+            ctxt, user=body.user, password=body.password,
+            project=body.project)
     token, payload = tokens.issue(deps.signing_key(), info['user_id'],
-                                  info['project_id'], CONF.api.token_ttl)
+                                  info['project_id'], CONF.api.token_ttl,
+                                  issued_at=info['issued_at'])
     response.headers['X-Subject-Token'] = token
     return _token(payload, info['user_name'], info['project_name'],
                   info['roles'])

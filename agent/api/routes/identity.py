@@ -1,11 +1,11 @@
-"""Projects, their users and roles, and their quotas."""
-from fastapi import APIRouter, Depends
+"""Projects, their users and roles, users' own accounts, and quotas."""
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from agent import exception
 from agent.api import deps
 from agent.api import paging
 from agent.api import schemas
-from agent.api import tokens
+from agent.api import throttle
 
 router = APIRouter(tags=['identity'])
 
@@ -60,7 +60,7 @@ def user_create(project: str, body: schemas.UserIn,
     caller.check('user:create', pid, role=body.role)
     return {'user': deps.conductor().user_create(
         caller.ctxt, name=body.name, project_id=pid, role=body.role,
-        password_hash=tokens.hash_password(body.password))}
+        password=body.password)}
 
 
 @router.get('/v3/projects/{project}/users', response_model=schemas.Users)
@@ -95,6 +95,40 @@ def role_grant(project: str, user: str, role: schemas.ROLE,
 def role_revoke(project: str, user: str, role: schemas.ROLE,
                 caller: deps.Caller = deps.CALLER):
     return _assign(project, user, role, caller, revoke=True)
+
+
+@router.post('/v3/users/{user_id}/password', status_code=204,
+             responses={401: {'description': 'original password wrong'}})
+def password_change(user_id: str, body: schemas.PasswordChange,
+                    request: Request, caller: deps.Caller = deps.CALLER):
+    """Change one's own password (OpenStack identity v3). Every token of
+    the user issued before, this request's too, is refused after; wrong
+    original passwords are throttled like failed logins."""
+    caller.check('user:password', user_id=user_id)
+    with throttle.COUNTER.attempt('password changes', user=caller.user_name,
+                                  address=throttle.client_address(request)):
+        deps.conductor().password_change(
+            caller.ctxt, user_id=user_id, password=body.user.password,
+            original_password=body.user.original_password)
+    return Response(status_code=204)
+
+
+@router.patch('/v3/users/{user_id}', response_model=schemas.UserOut)
+def user_update(user_id: str, body: schemas.UserUpdate,
+                caller: deps.Caller = deps.CALLER):
+    """Enable or disable a user (admin), or set the project a login that
+    names none goes to (the user themself, or admin)."""
+    changes = body.user
+    if changes.enabled is None and changes.default_project_id is None:
+        raise HTTPException(400, 'Nothing to change: give enabled or '
+                            'default_project_id')
+    if changes.enabled is not None:
+        caller.check('user:enable', user_id=user_id)
+    if changes.default_project_id is not None:
+        caller.check('user:default_project', user_id=user_id)
+    return {'user': deps.conductor().user_update(
+        caller.ctxt, user_id=user_id, enabled=changes.enabled,
+        default_project=changes.default_project_id)}
 
 
 @router.get('/v1/quotas/{project}', response_model=schemas.Quotas)

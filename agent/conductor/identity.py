@@ -180,8 +180,9 @@ class IdentityManager(endpoint.Endpoint):
                  default_project=f.String(max_length=255, nullable=True))
     def user_update(self, ctxt, user_id, enabled, default_project):
         """Enable or disable a user (disabled: no login, every token
-        issued before refused for good), set the project (id or name, one the user has a role
-        in) a login without one goes to. The API polices who may."""
+        issued before refused for good); set the project (id or name, one
+        the user has a role in) a login without one goes to. The API
+        polices who may."""
         with self._session() as s:
             row = s.get(M.User, user_id)
             if row is None:

@@ -165,6 +165,32 @@ def test_identity(world):
     assert listed == {'p2'}
 
 
+def test_user_accounts(world, api_cloud):
+    """Disabling a user is admin's; a default project is the user's own
+    to set (or admin's, for anyone); a password is its user's alone."""
+    p1 = world['p1']['id']
+    for name in CALLERS:
+        client = world['who'][name]
+        me = client.ok('GET', '/v3/auth/tokens')['token']
+        own = '/v3/users/%s' % me['user']['id']
+        expect(client, True, 'PATCH', own, json={'user': {
+            'default_project_id': me['project']['id']}})
+        r = client.call('POST', own + '/password', json={'user': {
+            'password': 'a new password', 'original_password': 'wrong'}})
+        assert r.status_code == 401, (name, r.text)   # allowed, not right
+        victim = api_cloud.admin.ok('POST', '/v3/projects/%s/users' % p1,
+                                    json={'name': 'acct-%s' % name,
+                                          'password': cloudlib.PASSWORD})
+        theirs = '/v3/users/%s' % victim['user']['id']
+        expect(client, name == 'admin', 'PATCH', theirs, json={'user': {
+            'default_project_id': p1}})
+        expect(client, False, 'POST', theirs + '/password', json={'user': {
+            'password': 'a new password',
+            'original_password': cloudlib.PASSWORD}})
+        expect(client, name == 'admin', 'PATCH', theirs, json={'user': {
+            'enabled': False}})
+
+
 def test_catalogue_and_security_groups(world):
     check_all(world, 'GET', '/v1/flavors', set(CALLERS))
     check_all(world, 'GET', '/v1/hosts', {'admin', 'itsec'})
@@ -335,6 +361,8 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('POST', '/v3/projects/{project}/users'),
         ('PUT', '/v3/projects/{project}/users/{user}/roles/{role}'),
         ('DELETE', '/v3/projects/{project}/users/{user}/roles/{role}'),
+        ('PATCH', '/v3/users/{user_id}'),
+        ('POST', '/v3/users/{user_id}/password'),
         ('GET', '/v1/quotas/{project}'), ('PUT', '/v1/quotas/{project}'),
         ('GET', '/v1/flavors'), ('GET', '/v1/hosts'),
         ('GET', '/v1/security-groups'), ('POST', '/v1/security-groups'),

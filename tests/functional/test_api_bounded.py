@@ -1,0 +1,93 @@
+"""Bounded input against a real hvagent-api: oversized bodies get 413
+before they are read (Content-Length) or once they pass the limit
+(chunked), the image upload keeps its own streaming path, and idle
+half-open connections neither exhaust the API's descriptors nor its
+memory and are closed after [api] request_header_timeout.
+
+The API is started with a soft open-file limit of 1024 (the usual
+default) to show it raises it: before, 1,100 idle connections left it
+unable to accept the next one."""
+import resource
+import time
+
+import pytest
+
+from tests.functional import api_cloud as cloudlib
+from tests.functional import bounded
+
+pytestmark = pytest.mark.functional
+
+LIMIT = 256 * 1024
+HEADER_TIMEOUT = 3
+
+
+@pytest.fixture(scope='module')
+def cloud(tmp_path_factory):
+    c = cloudlib.ApiCloud(tmp_path_factory.mktemp('bounded'), extra={
+        'api': {'max_request_body_bytes': LIMIT,
+                'request_header_timeout': HEADER_TIMEOUT}})
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+    try:
+        c.start(services=('hvagent-conductor',))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        yield c
+    finally:
+        codes = c.stop()
+    assert set(codes.values()) == {0}, codes
+
+
+def api_pid(cloud):
+    return cloud.dep.procs['hvagent-api'].pid
+
+
+@pytest.mark.parametrize('chunked', [False, True],
+                         ids=['content-length', 'chunked'])
+def test_oversized_body_refused_unread(cloud, chunked):
+    """A 400 MiB body took the API to 1.3 GB."""
+    with bounded.PeakRSS(api_pid(cloud)) as rss:
+        status, sent = bounded.oversized(cloud.port, 400 << 20, chunked)
+    assert status == 413
+    assert sent < 64 << 20, sent      # answered long before the end
+    assert rss.growth(api_pid(cloud)) < 100 << 20, rss.peak
+    # a body under the limit is read and judged as ever
+    status, _, answer = bounded.request(cloud.port, 'POST', '/v3/auth/tokens',
+                                        {'user': 'x' * (LIMIT // 2),
+                                         'password': 'p'})
+    assert status == 400 and 'user' in answer['error']['message']
+    cloud.admin.ok('GET', '/v3/auth/tokens')
+
+
+def test_image_upload_is_exempt(cloud):
+    """PUT /v1/images/{id}/file streams to disk under its own cap."""
+    image = cloud.admin.ok('POST', '/v1/images', json={
+        'name': 'big'})['image']
+    data = b'\0' * (LIMIT * 4)
+    cloud.admin.ok('PUT', '/v1/images/%s/file' % image['id'], data=data,
+                   headers={'Content-Type': 'application/octet-stream'})
+    got = cloud.admin.call('GET', '/v1/images/%s/file' % image['id'])
+    assert got.status_code == 200 and len(got.content) == len(data)
+    # the exemption is that route alone
+    r = cloud.admin.call('POST', '/v1/images', data=data,
+                         headers={'Content-Type': 'application/json'})
+    assert r.status_code == 413, r.text
+
+
+def test_idle_connections_do_not_exhaust_the_api(cloud):
+    pid = api_pid(cloud)
+    soft, hard = [int(v) for v in next(
+        line for line in open('/proc/%d/limits' % pid)
+        if line.startswith('Max open files')).split()[3:5]]
+    assert soft == hard > 1100 + 64
+    with bounded.PeakRSS(pid) as rss, \
+            bounded.idle_connections(cloud.port, 1100) as idle:
+        start = time.monotonic()
+        cloud.admin.ok('GET', '/v3/auth/tokens')
+        assert cloud.login('admin').ok('GET', '/v1/flavors')
+        assert time.monotonic() - start < 10
+        time.sleep(HEADER_TIMEOUT + 1.5)
+        closed = sum(bounded.closed_by_peer(s) for s in idle)
+        assert closed == len(idle)
+    assert rss.growth(pid) < 100 << 20, rss.peak

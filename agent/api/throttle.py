@@ -7,7 +7,8 @@ or away). Once ``[api] login_failures_per_user`` failures of one user
 name, or ``login_failures_per_address`` of one address, fall within
 ``login_failure_window`` seconds, attempts are refused with Throttled
 (429 with Retry-After) without reaching the conductor: no password check
-is spent on them.
+is spent on them. At most ``max_concurrent_logins`` attempts run at once
+in one API process; more get Busy (503 with Retry-After) at once.
 
 The counts live in this hvagent-api process's memory: each API process
 counts alone (N processes allow N times the attempts) and a restart
@@ -33,6 +34,7 @@ class FailureCounter:
         self.clock = clock
         self._lock = threading.Lock()
         self._stamps = collections.OrderedDict()    # key -> deque
+        self._slots = None      # (size, BoundedSemaphore)
 
     def _limits(self):
         return {'user': CONF.api.login_failures_per_user,
@@ -77,19 +79,35 @@ class FailureCounter:
                 if stamps and now in stamps:
                     stamps.remove(now)
 
+    def _in_flight(self):
+        size = CONF.api.max_concurrent_logins
+        with self._lock:
+            if self._slots is None or self._slots[0] != size:
+                self._slots = (size, threading.BoundedSemaphore(size))
+            return self._slots[1]
+
     @contextlib.contextmanager
     def attempt(self, what, **keys):
-        """Count the block as a failed attempt unless it ends without
+        """Run the block as one of at most ``[api] max_concurrent_logins``
+        (else Busy: it would hold one of this process's request threads
+        and one of the conductor's while it waits for a password check),
+        counted as a failed attempt unless it ends without
         NotAuthenticated."""
-        token = self.begin(what, **keys)
+        slots = self._in_flight()
+        if not slots.acquire(blocking=False):
+            raise exception.Busy(what=what, retry_after=1)
         try:
-            yield
-        except exception.NotAuthenticated:
-            raise
-        except BaseException:
+            token = self.begin(what, **keys)
+            try:
+                yield
+            except exception.NotAuthenticated:
+                raise
+            except BaseException:
+                self.forgive(token)
+                raise
             self.forgive(token)
-            raise
-        self.forgive(token)
+        finally:
+            slots.release()
 
 
 COUNTER = FailureCounter()

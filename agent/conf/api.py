@@ -76,6 +76,12 @@ limit_opts = [
         'login_failure_window', default=300, min=1,
         help='Seconds a failed login counts against its user and address.'),
     cfg.IntOpt(
+        'max_concurrent_logins', default=16, min=1,
+        help='Logins and password changes one hvagent-api process has in '
+             'flight at once (each holds a request thread while the '
+             'conductor checks the password); more get 503 with '
+             'Retry-After at once.'),
+    cfg.IntOpt(
         'limit_concurrency', default=4096, min=16,
         help='Open connections plus requests in flight beyond which '
              'hvagent-api answers 503 (uvicorn limit_concurrency). The '

@@ -3,6 +3,7 @@
 The db_url and empty_db_url fixtures come from tests/dbfixtures.py (through
 tests/functional/conftest.py).
 """
+import datetime
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ HEAD = '0010'
 FLAVORS = {'m1.tiny': (1, 512, 1), 'm1.small': (1, 2048, 20),
            'm1.medium': (2, 4096, 40), 'm1.large': (4, 8192, 80),
            'm1.xlarge': (8, 16384, 160)}
+NOW = datetime.datetime(2026, 12, 4)
 ROLES = {'admin', 'itsec', 'project_manager', 'netadmin', 'developer'}
 
 
@@ -67,6 +69,40 @@ def test_downgrade_to_base_then_upgrade_again(db_url):
     migration.upgrade(db_url)
     assert migration.current(db_url) == HEAD
     assert _schema_diff(db_url) == []
+
+
+def test_0010_gives_users_the_project_they_were_made_in(db_url):
+    """Existing users' default project: the project of their first role
+    assignment, not the first by name they have a role in."""
+    migration.downgrade(db_url, '0009')
+    engine = session.get_engine(db_url)
+    with engine.begin() as conn:
+        role = conn.scalar(sa.text("SELECT id FROM roles "
+                                   "WHERE name = 'developer'"))
+        for pid, name in (('pz', 'zz-home'), ('pa', 'aa-other')):
+            conn.execute(sa.text(
+                "INSERT INTO projects (id, name, enabled, created_at) "
+                "VALUES (:id, :name, :e, :t)"), {'id': pid, 'name': name,
+                                                  'e': True, 't': NOW})
+        for uid in ('u1', 'u2'):
+            conn.execute(sa.text(
+                "INSERT INTO users (id, name, enabled, created_at) VALUES "
+                "(:id, :id, :e, :t)"), {'id': uid, 'e': True, 't': NOW})
+        for uid, pid in (('u1', 'pz'), ('u1', 'pa')):
+            conn.execute(sa.text(
+                "INSERT INTO role_assignments (user_id, project_id, "
+                "role_id) VALUES (:u, :p, :r)"), {'u': uid, 'p': pid,
+                                                  'r': role})
+    migration.upgrade(db_url)
+    with engine.begin() as conn:
+        got = dict(conn.execute(sa.text(
+            "SELECT id, default_project_id FROM users WHERE id IN "
+            "('u1', 'u2')")).all())
+        conn.execute(sa.text("DELETE FROM role_assignments"))
+        conn.execute(sa.text("DELETE FROM users WHERE id IN ('u1', 'u2')"))
+        conn.execute(sa.text("DELETE FROM projects WHERE id IN "
+                             "('pz', 'pa')"))
+    assert got == {'u1': 'pz', 'u2': None}
 
 
 def test_current_of_empty_database_is_none(empty_db_url):

@@ -57,11 +57,14 @@ class ApiCloud:
         self.vhost = rabbit.VHost()
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
-        # cheap password hashes: the tests log in dozens of users
+        # cheap password hashes: the tests log in dozens of users; every
+        # test client is 127.0.0.1, whose deliberate failed logins must
+        # not throttle the next module's (test_api_accounts.py tests it)
         sections = {'api': {'bind_port': self.port,
                             'policy_file': tmp_path / 'policy.yaml',
                             'argon2_time_cost': 1,
-                            'argon2_memory_kib': 8192},
+                            'argon2_memory_kib': 8192,
+                            'login_failures_per_address': 1000},
                     'network': {'physical_interface_mappings': ','.join(
                         '%s:%s' % kv for kv in UPLINKS.items())}}
         for section, values in (extra or {}).items():

@@ -8,9 +8,10 @@ RabbitMQ vhost (tests.functional.api_cloud), with the shipped defaults
 once); loopback only, bounded loops. Sampled every 20 ms with psutil:
 
   a) a 400 MiB request body, declared with Content-Length, then chunked
-  b) 24 parallel wrong logins, 3 rounds, each from its own 127.0.0.x
-     address and user name (under the login throttles: what bounds them
-     here is the conductor's password-check slots)
+  b) 24 parallel wrong logins, 3 rounds, each from its own 127.0.1.x
+     address, half of them as the (known) admin, half as unknown users
+     (the admin is throttled after [api] login_failures_per_user; the
+     rest is bounded by the conductor's password-check slots)
   c) 1,100 idle connections held open while a normal request is timed
 
 Printed as JSON: idle and peak RSS (MiB) per case and process.
@@ -58,7 +59,8 @@ def run(connections):
             for _ in range(3):
                 statuses.update(s for s, _, _ in pool.map(
                     lambda i: bounded.login(
-                        cloud.port, 'flood-%d' % i, 'wrong password',
+                        cloud.port, 'admin' if i % 2 else 'flood-%d' % i,
+                        'wrong password',
                         source='127.0.1.%d' % (i + 1)), range(24)))
             took = time.monotonic() - start
         out['logins_24x3'] = {'api': _mib(rss, api),

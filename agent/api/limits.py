@@ -7,8 +7,10 @@
   disk under its own cap and is exempt (IMAGE_UPLOAD_EXEMPTION).
 - Protocol: uvicorn's h11 protocol with a deadline for the request head:
   a connection that has not sent a whole request line and headers
-  ``[api] request_header_timeout`` seconds after it opened is closed
-  (uvicorn alone keeps idle fresh connections forever).
+  ``[api] request_header_timeout`` seconds after it opened (or after its
+  last answer) is closed, however it trickles bytes (uvicorn alone keeps
+  idle fresh connections forever, and any byte resets its keep-alive
+  timer).
 - server_config: uvicorn's limits from [api] (limit_concurrency,
   timeout_keep_alive, the largest request head, the listen backlog).
 - raise_nofile_limit: the soft open-file limit up to the hard one.
@@ -76,24 +78,40 @@ async def _refuse(send, limit):
 
 
 class Protocol(h11_impl.H11Protocol):
-    """h11 with a deadline for each connection's first request head."""
+    """h11 with a deadline for each request head: from the connection's
+    start, then from the end of each answer, until the next request's
+    line and headers are in (idle and trickling clients alike)."""
 
     def connection_made(self, transport):
+        self._head_deadline = None
         super().connection_made(transport)
+        self._arm()
+
+    def _arm(self):
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
         self._head_deadline = self.loop.call_later(
             CONF.api.request_header_timeout, self._head_timeout)
 
+    def _waiting_for_head(self):
+        return self.cycle is None or self.cycle.response_complete
+
     def _head_timeout(self):
-        if self.cycle is None and not self.transport.is_closing():
+        if self._waiting_for_head() and not self.transport.is_closing():
             self.transport.close()
 
     def handle_events(self):
         super().handle_events()
-        if self.cycle is not None:
+        if not self._waiting_for_head():
             self._head_deadline.cancel()
 
+    def on_response_complete(self):
+        self._arm()     # before: a pipelined request is handled within
+        super().on_response_complete()
+
     def connection_lost(self, exc):
-        self._head_deadline.cancel()
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
         super().connection_lost(exc)
 
 

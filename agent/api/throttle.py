@@ -26,7 +26,7 @@ from oslo_config import cfg
 from agent import exception
 
 CONF = cfg.CONF
-MAX_KEYS = 100000
+MAX_KEYS = 20000
 
 
 class FailureCounter:

@@ -4,6 +4,7 @@ the peak RSS of a process while something runs. Loopback only."""
 import contextlib
 import http.client
 import json
+import re
 import select
 import socket
 import threading
@@ -41,7 +42,8 @@ def login(port, user, password, source='127.0.0.1', project=None):
     return status, time.monotonic() - start, headers
 
 
-def _answer(sock):
+def answer(sock):
+    """(status, raw head) of the answer on ``sock``, its body read."""
     sock.settimeout(30)
     data = b''
     try:
@@ -50,10 +52,17 @@ def _answer(sock):
             if not chunk:
                 break
             data += chunk
+        head, _, body = data.partition(b'\r\n\r\n')
+        length = re.search(rb'(?im)^content-length:\s*(\d+)', head)
+        while length and len(body) < int(length.group(1)):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
     except OSError:
-        pass
-    head = data.split(b'\r\n', 1)[0].split()
-    return int(head[1]) if len(head) > 1 else None, data
+        head = data
+    status = head.split(b'\r\n', 1)[0].split()
+    return int(status[1]) if len(status) > 1 else None, head
 
 
 def oversized(port, total, chunked, path=LOGIN, method='POST'):
@@ -78,7 +87,7 @@ def oversized(port, total, chunked, path=LOGIN, method='POST'):
     except (BrokenPipeError, ConnectionResetError):
         pass
     try:
-        return _answer(sock)[0], sent
+        return answer(sock)[0], sent
     finally:
         sock.close()
 

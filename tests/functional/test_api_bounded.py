@@ -91,3 +91,31 @@ def test_idle_connections_do_not_exhaust_the_api(cloud):
         line for line in open('/proc/%d/limits' % pid)
         if line.startswith('Max open files')).split()[3:5]]
     assert soft == hard > 1100 + 64
+
+
+def test_a_trickled_request_head_is_cut_off(cloud):
+    """A byte a second keeps uvicorn's own timers from ever firing; the
+    head deadline counts from the start, and again after each answer."""
+    with bounded.idle_connections(cloud.port, 2) as (fresh, reused):
+        reused.sendall(b'GET /v1/flavors HTTP/1.1\r\nHost: x\r\n\r\n')
+        assert bounded.answer(reused)[0] == 401     # served, kept alive
+        start = time.monotonic()
+        for sock in (fresh, reused):
+            sock.sendall(b'GET /v1/flavors HTTP/1.1\r\n')
+        closed = set()
+        while len(closed) < 2 and time.monotonic() - start < 3 * (
+                HEADER_TIMEOUT + 1):
+            for sock in (fresh, reused):
+                if sock in closed:
+                    continue
+                try:
+                    sock.sendall(b'X')
+                except OSError:
+                    closed.add(sock)
+                    continue
+                if bounded.closed_by_peer(sock):
+                    closed.add(sock)
+            time.sleep(0.9)
+        took = time.monotonic() - start
+    assert len(closed) == 2
+    assert HEADER_TIMEOUT - 1 <= took <= HEADER_TIMEOUT + 3, took

@@ -11,6 +11,7 @@ counts of one do not throttle another."""
 import concurrent.futures
 import json
 import statistics
+import time
 import uuid
 
 import pytest
@@ -103,13 +104,32 @@ def test_no_conductor_answer_carries_a_password_hash(cloud):
         no_hash(cloud.admin.ok('GET', path))
 
 
+def failures_until_throttled(cloud, name, source):
+    """Wrong logins one after another (``name(i)``) until 429: how many
+    failed (401) before."""
+    failed = 0
+    for i in range(PER_ADDRESS + 10):
+        status, _, headers = bounded.login(cloud.port, name(i),
+                                           'wrong password', source)
+        if status == 429:
+            assert int(headers['retry-after']) >= 1
+            return failed
+        if status == 503:       # the flood's checks still draining
+            time.sleep(int(headers['retry-after']))
+            continue
+        assert status == 401, status
+        failed += 1
+    raise AssertionError('never throttled after %d failures' % failed)
+
+
 def test_login_flood_is_bounded_and_throttled(cloud):
     """24 parallel wrong logins, three times over: at most two password
     checks at once (the rest wait briefly, then 503 + Retry-After), the
     user is throttled after PER_USER failures (429 + Retry-After, no
-    check spent), and the address after PER_ADDRESS; another address
-    still logs in. The memory of the API and the conductor stays
-    bounded (it reached 1.36 GB when the API checked every one)."""
+    check spent, even with the right password), and an address after
+    PER_ADDRESS; another address still logs in. The memory of the API
+    and the conductor stays bounded (it reached 1.36 GB when the API
+    checked every one)."""
     user, _ = new_user(cloud)
     api = cloud.dep.procs['hvagent-api'].pid
     conductor = cloud.dep.procs['hvagent-conductor'].pid
@@ -128,10 +148,19 @@ def test_login_flood_is_bounded_and_throttled(cloud):
     for status, headers in statuses:
         if status in (429, 503):
             assert int(headers['retry-after']) >= 1
+    # one by one: the user is refused after PER_USER failures, whatever
+    # the address, even with the right password
+    assert failures_until_throttled(
+        cloud, lambda i: user['name'], '127.0.0.10') <= PER_USER
     status, _, headers = bounded.login(cloud.port, user['name'],
-                                       cloudlib.PASSWORD, '127.0.0.2')
-    assert status == 429 and int(headers['retry-after']) <= 60
+                                       cloudlib.PASSWORD, '127.0.0.11')
+    assert status == 429 and 1 <= int(headers['retry-after']) <= 60
+    # an address is refused after PER_ADDRESS failures, whatever the name
+    assert failures_until_throttled(
+        cloud, lambda i: 'someone-%d' % i, '127.0.0.12') == PER_ADDRESS
     other, _ = new_user(cloud)
+    assert bounded.login(cloud.port, other['name'], cloudlib.PASSWORD,
+                         '127.0.0.12')[0] == 429
     assert bounded.login(cloud.port, other['name'], cloudlib.PASSWORD,
                          '127.0.0.3')[0] == 201
     assert rss.growth(api) < 100 << 20, rss.peak

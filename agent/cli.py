@@ -17,6 +17,9 @@
 
     hvctl --endpoint URL login --user NAME [--project NAME]
                [--password-file FILE] | logout
+    hvctl --endpoint URL password [--password-file F --new-password-file F]
+    hvctl --endpoint URL user-set USER_ID [--enable|--disable]
+               [--default-project REF]
 
 Every command takes --json. Configuration (transport_url...) comes from
 /etc/hvagent/hvagent.conf, --config-file or --transport-url. With an
@@ -140,6 +143,20 @@ def build_parser():
     login.add_argument('--project', dest='login_project')
     login.add_argument('--password-file', type=argparse.FileType('r'))
     sub.add_parser('logout', help='revoke and forget the cached token')
+    pw = sub.add_parser('password', help="change the logged-in user's own "
+                        'password (every token of it dies)')
+    pw.add_argument('--password-file', type=argparse.FileType('r'),
+                    help='the current password (else $HVCTL_PASSWORD)')
+    pw.add_argument('--new-password-file', type=argparse.FileType('r'),
+                    help='the new password (else $HVCTL_NEW_PASSWORD)')
+    us = sub.add_parser('user-set', help='enable/disable a user (admin), '
+                        'set their default project (the user or admin)')
+    us.add_argument('user_id')
+    us.add_argument('--enable', dest='enabled', action='store_true',
+                    default=None)
+    us.add_argument('--disable', dest='enabled', action='store_false',
+                    default=None)
+    us.add_argument('--default-project', help='project id or name')
     return p
 
 
@@ -148,7 +165,8 @@ def _pairs(text, flag):
     for item in text:
         key, sep, value = item.partition('=')
         if not sep or not key:
-            raise SystemExit('hvctl: %s wants KEY=VALUE, got %r' % (flag, item))
+            raise SystemExit('hvctl: %s wants KEY=VALUE, got %r'
+                             % (flag, item))
         out[key] = value
     return out
 
@@ -308,7 +326,7 @@ def main(argv=None):
         sys.argv[1:] if argv is None else argv)
     if args.endpoint:
         return cli_api.main(args)
-    if args.command in ('login', 'logout'):
+    if args.command in ('login', 'logout', 'password', 'user-set'):
         raise SystemExit('hvctl: %s needs --endpoint or $HVAGENT_ENDPOINT'
                          % args.command)
     CONF(rest, project='hvagent')

@@ -21,7 +21,8 @@ UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
 SETTLED = ('active', 'stopped', 'paused', 'error')
 COMMANDS = ('boot', 'list', 'show', 'delete', 'reboot', 'stop', 'start',
             'pause', 'unpause', 'isolate', 'release', 'console',
-            'flavor-list', 'host-list', 'action-list', 'login', 'logout')
+            'flavor-list', 'host-list', 'action-list', 'login', 'logout',
+            'password', 'user-set')
 
 
 class ApiError(Exception):
@@ -93,6 +94,52 @@ def login(args, out):
         args.endpoint, token['user']['name'], token['project']['name'],
         ', '.join(token['roles']), token['expires_at']))
     return 0
+
+
+def _secret(args_file, env, prompt):
+    if args_file:
+        return args_file.read().rstrip('\n')
+    return os.environ.get(env) or getpass.getpass(prompt)
+
+
+def password(args, out):
+    """Change the logged-in user's own password; their tokens die, the
+    cached one too: log in again."""
+    client = client_for(args.endpoint)
+    me = client.call('GET', '/v3/auth/tokens').json()['token']['user']
+    original = _secret(args.password_file, 'HVCTL_PASSWORD',
+                       'Current password: ')
+    new = _secret(args.new_password_file, 'HVCTL_NEW_PASSWORD',
+                  'New password: ')
+    if not (args.new_password_file or os.environ.get('HVCTL_NEW_PASSWORD')) \
+            and getpass.getpass('New password again: ') != new:
+        raise ApiError('the new passwords differ')
+    client.call('POST', '/v3/users/%s/password' % me['id'], json={
+        'user': {'password': new, 'original_password': original}})
+    cache = _load_cache()
+    cache.pop(args.endpoint, None)
+    _save_cache(cache)
+    out('Password of %s changed; every token of it is revoked: run hvctl '
+        'login' % me['name'])
+    return 0
+
+
+def user_set(args, client, out):
+    """Admin: enable or disable a user; the user or admin: their default
+    project."""
+    changes = {}
+    if args.enabled is not None:
+        changes['enabled'] = args.enabled
+    if args.default_project:
+        changes['default_project_id'] = args.default_project
+    if not changes:
+        raise ApiError('nothing to set: give --enable, --disable or '
+                       '--default-project')
+    user = client.call('PATCH', '/v3/users/%s' % args.user_id, json={
+        'user': changes}).json()['user']
+    return _table(out, args.json, [user], [
+        'ID', 'Name', 'Enabled', 'Default project'], [
+        'id', 'name', 'enabled', 'default_project_id'])
 
 
 def client_for(endpoint):
@@ -184,6 +231,8 @@ def run(args, client, out=print):
             srv = _wait(client, srv['id'], args.timeout)
         _show(out, srv, as_json)
         return 1 if srv['status'] == 'error' else 0
+    if cmd == 'user-set':
+        return user_set(args, client, out)
     if cmd == 'list':
         return _table(out, as_json, _servers(client), [
             'UUID', 'Name', 'Status', 'Task', 'Power', 'Host', 'Flavor'], [
@@ -242,6 +291,8 @@ def main(args, out=print):
             return login(args, out)
         if args.command == 'logout':
             return logout(args, out)
+        if args.command == 'password':
+            return password(args, out)
         if args.command not in COMMANDS:
             raise ApiError('%s is not available through the API; run it '
                            'without --endpoint (direct RPC)' % args.command)

@@ -7,6 +7,7 @@ import stat
 import subprocess
 
 import pytest
+import requests
 
 from tests.functional import api_cloud as cloudlib
 from tests.functional import deployment
@@ -61,3 +62,41 @@ def test_rpc_only_commands_refused_through_the_api(api_cloud, tmp_path):
     proc = hvctl(api_cloud, tmp_path, 'network-list', check=False)
     assert proc.returncode == 1
     assert 'not available through the API' in proc.stderr
+
+
+def test_password_and_user_set(api_cloud, tmp_path):
+    """hvctl password changes the user's own (the cached token dies with
+    the others); hvctl user-set disables (admin only) and sets a default
+    project."""
+    p = api_cloud.admin.ok('POST', '/v3/projects',
+                           json={'name': 'hvctl-pw'})['project']
+    api_cloud.add_user(p['id'], 'clipw', 'developer')
+    hvctl(api_cloud, tmp_path, 'login', '--user', 'clipw')
+    nothing = hvctl(api_cloud, tmp_path, 'user-set', 'x', check=False)
+    assert nothing.returncode == 1 and 'nothing to set' in nothing.stderr
+    user_id = api_cloud.login('clipw').ok('GET', '/v3/auth/tokens')[
+        'token']['user']['id']
+    out = hvctl(api_cloud, tmp_path, '--json', 'user-set', user_id,
+                '--default-project', 'hvctl-pw').stdout
+    assert json.loads(out)[0]['default_project_id'] == p['id']
+    refused = hvctl(api_cloud, tmp_path, 'user-set', user_id, '--disable',
+                    check=False)
+    assert refused.returncode == 1 and 'HTTP 403' in refused.stderr
+    token = json.loads((tmp_path / 'hvagent' / 'tokens.json').read_text())[
+        api_cloud.url]['token']
+    new = tmp_path / 'new'
+    new.write_text('a brand new password\n')
+    out = hvctl(api_cloud, tmp_path, 'password', '--new-password-file',
+                str(new)).stdout
+    assert 'run hvctl login' in out
+    assert cloudlib.Client(api_cloud.url, token).call(
+        'GET', '/v1/flavors').status_code == 401
+    api_cloud.login('clipw', password='a brand new password')
+    admin_cache = tmp_path / 'admin'
+    hvctl(api_cloud, admin_cache, 'login', '--user', 'admin')
+    out = hvctl(api_cloud, admin_cache, 'user-set', user_id,
+                '--disable').stdout
+    assert 'False' in out
+    r = requests.post(api_cloud.url + '/v3/auth/tokens', timeout=60, json={
+        'user': 'clipw', 'password': 'a brand new password'})
+    assert r.status_code == 401, r.text

@@ -8,6 +8,7 @@
     hvctl attach REF VOLUME_ID --path FILE [--format qcow2|raw]
     hvctl detach REF VOLUME_ID
     hvctl flavor-list | host-list | action-list REF
+    hvctl bus-host-key HOST   (the key a compute node signs with)
     hvctl network-create NAME --cidr CIDR [--type flat|vlan|vxlan] ...
     hvctl network-list | network-delete REF | port-list [--network REF]
     hvctl fixed-ip-create NETWORK [--address IP] | fixed-ip-list
@@ -19,7 +20,8 @@
                [--password-file FILE] | logout
 
 Every command takes --json. Configuration (transport_url...) comes from
-/etc/hvagent/hvagent.conf, --config-file or --transport-url. With an
+/etc/hvagent/hvagent.conf, --config-file or --transport-url. Over RPC
+hvctl is a controller: it signs with the bus secret ([bus] secret_file). With an
 endpoint (--endpoint or $HVAGENT_ENDPOINT) hvctl goes through hvagent-api
 with the token ``login`` cached instead (see agent.cli_api).
 """
@@ -31,6 +33,7 @@ import time
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401
+from agent import bus_auth
 from agent import cli_api
 from agent import cli_net
 from agent import cli_table
@@ -133,6 +136,10 @@ def build_parser():
     con.add_argument('--length', type=int, default=None)
     sub.add_parser('flavor-list')
     sub.add_parser('host-list')
+    key = sub.add_parser(
+        'bus-host-key', help='print the [bus] host_key_file content for a '
+        'compute node (on a controller, from the bus secret)')
+    key.add_argument('host')
     cli_net.add_parsers(sub)
     login = sub.add_parser('login', help='log in to --endpoint, cache the '
                            'token')
@@ -312,6 +319,13 @@ def main(argv=None):
         raise SystemExit('hvctl: %s needs --endpoint or $HVAGENT_ENDPOINT'
                          % args.command)
     CONF(rest, project='hvagent')
+    if args.command == 'bus-host-key':
+        try:
+            print(bus_auth.host_key_hex(args.host))
+        except exception.HVAgentError as e:
+            print('hvctl: error: %s' % exception.text(e), file=sys.stderr)
+            return 1
+        return 0
     rpc.init(url=args.transport_url)
     ctxt = context.RequestContext(user_id=args.user, project_id=args.project)
     try:

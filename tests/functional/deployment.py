@@ -11,8 +11,19 @@ import subprocess
 import sys
 import time
 
+from oslo_config import cfg
+
 BIN = os.path.dirname(sys.executable)
 SERVICES = ('hvagent-conductor', 'hvagent-scheduler', 'hvagent-compute')
+
+
+def bus_conf():
+    """A config file naming the test session's bus secret, for the
+    hvctl processes a test runs (they sign as controllers)."""
+    path = pathlib.Path(cfg.CONF.bus.secret_file).with_name('bus.conf')
+    if not path.exists():
+        write_config(path, bus={'secret_file': cfg.CONF.bus.secret_file})
+    return str(path)
 
 
 def write_config(path, **sections):
@@ -33,6 +44,8 @@ class Deployment:
                         'transport_url': transport_url,
                         'report_interval': 1, 'service_down_time': 10},
             'database': {'connection': db_url},
+            # the test session's controllers share its bus secret
+            'bus': {'secret_file': cfg.CONF.bus.secret_file},
             'compute': {'compute_driver': 'fake'},
         }
         for section, values in (extra or {}).items():

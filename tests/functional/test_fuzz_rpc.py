@@ -402,7 +402,8 @@ def test_hostile_names_through_hvctl(cloud):
         name = name if not accepted else '%s-%s' % (name, token)
         argv = [os.path.join(deployment.BIN, 'hvctl'), '--json',
                 '--transport-url', cloud.vhost.url, '--project', 'p1',
-                'boot', name, '--flavor', 'm1.tiny'] + extra
+                'boot', name, '--flavor', 'm1.tiny'] + extra + [
+                    '--config-file', deployment.bus_conf()]
         procs.append((name, extra, accepted, subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)))

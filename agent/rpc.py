@@ -6,6 +6,7 @@ method or a new optional argument) and record it there.
 """
 import functools
 import logging
+import uuid
 
 import oslo_messaging as messaging
 from oslo_config import cfg
@@ -40,8 +41,8 @@ def init(conf=CONF, url=None):
         memory_transport.install()
         bus.quiet_reconnect_logs()
         _URL = url
-        _TRANSPORT = messaging.get_rpc_transport(
-            conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS)
+        _TRANSPORT = _name_reply_queues(messaging.get_rpc_transport(
+            conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS))
         if (url or conf.transport_url or '').startswith('kombu+memory'):
             # the in-process broker has no AMQP heartbeats; don't ask for them
             conf.set_override('heartbeat_timeout_threshold', 0,
@@ -94,9 +95,30 @@ def get_fail_fast_transport():
     global _FAIL_FAST
     if _FAIL_FAST is None:
         get_transport()
-        _FAIL_FAST = messaging.get_rpc_transport(
-            CONF, url=_URL, allowed_remote_exmods=ALLOWED_EXMODS)
+        _FAIL_FAST = _name_reply_queues(messaging.get_rpc_transport(
+            CONF, url=_URL, allowed_remote_exmods=ALLOWED_EXMODS))
     return _FAIL_FAST
+
+
+class _ReplyQueueNames:
+    """Names a transport's reply queue ``reply_<host>_<32 hex>`` instead of
+    oslo's ``reply_<32 hex>``, so a compute node's broker user can be let
+    read its own reply queues and no one else's (broker_perms). It takes
+    the place of oslo's optional queue manager, whose ``get()`` the
+    driver calls for the name (and which is otherwise unused here)."""
+
+    def __init__(self, host):
+        self.host = host
+
+    def get(self):
+        return '%s_%s' % (self.host, uuid.uuid4().hex)
+
+
+def _name_reply_queues(transport):
+    driver = getattr(transport, '_driver', None)
+    if driver is not None and hasattr(driver, '_q_manager'):
+        driver._q_manager = _ReplyQueueNames(CONF.host)
+    return transport
 
 
 class Serializer(messaging.NoOpSerializer):

@@ -55,15 +55,18 @@ class Deployment:
         self.procs = {}
         self.life_start = {}    # name -> log offset where this life began
 
-    def start(self, *names, env=None):
+    def start(self, *names, env=None, config=None):
         """Start the services (all by default); ``env`` adds variables to
-        their environment (e.g. HVAGENT_FAILPOINTS). Logs are appended to,
-        so a restarted service's log keeps its earlier life."""
+        their environment (e.g. HVAGENT_FAILPOINTS); ``config``: another
+        config file than the deployment's (e.g. a compute node's own). Logs
+        are appended to, so a restarted service's log keeps its earlier
+        life."""
         for name in names or SERVICES:
             log = open(self.tmp_path / ('%s.log' % name), 'a')
             self.life_start[name] = log.tell()
             self.procs[name] = subprocess.Popen(
-                [os.path.join(BIN, name), '--config-file', str(self.config)],
+                [os.path.join(BIN, name), '--config-file',
+                 str(config or self.config)],
                 stdout=log, stderr=subprocess.STDOUT,
                 env=dict(os.environ, **(env or {})))
             if name == 'hvagent-conductor':

@@ -23,9 +23,9 @@
 
 Every command takes --json. Configuration (transport_url...) comes from
 /etc/hvagent/hvagent.conf, --config-file or --transport-url. Over RPC
-hvctl is a controller: it signs with the bus secret ([bus] secret_file). With an
-endpoint (--endpoint or $HVAGENT_ENDPOINT) hvctl goes through hvagent-api
-with the token ``login`` cached instead (see agent.cli_api).
+hvctl is a controller: it signs with the bus secret ([bus] secret_file).
+With an endpoint (--endpoint or $HVAGENT_ENDPOINT) hvctl goes through
+hvagent-api with the token ``login`` cached instead (see agent.cli_api).
 """
 import argparse
 import os

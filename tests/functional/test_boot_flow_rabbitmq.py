@@ -162,7 +162,8 @@ def test_errors_are_clear_and_lose_nothing(cloud):
 def hvctl(dep, *args):
     return subprocess.run(
         [sys.executable, '-m', 'agent.cli', '--transport-url',
-         dep.vhost.url, *args, '--config-file', deployment.bus_conf()], capture_output=True, text=True, timeout=120)
+         dep.vhost.url, *args, '--config-file', deployment.bus_conf()],
+        capture_output=True, text=True, timeout=120)
 
 
 def test_hvctl(cloud):

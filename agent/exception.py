@@ -203,6 +203,13 @@ class NotAuthenticated(HVAgentError):
     msg = 'The request could not be authenticated: %(reason)s'
 
 
+class BusNotTrusted(HVAgentError):
+    """An RPC message not signed by a principal the receiving server
+    trusts, or a principal acting outside its scope (a compute node on
+    another host's instance)."""
+    msg = 'Refused on the message bus: %(reason)s'
+
+
 class Busy(HVAgentError):
     """Too many of one costly thing at once (password checks): the
     caller should come back after ``retry_after`` seconds (503)."""

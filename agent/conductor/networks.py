@@ -192,25 +192,6 @@ class NetworkManager:
                 N.SecurityGroup.name)).all())
 
     # ------------------------------------------------------ agent side
-    @rpc.expects(instance_uuid=f.UUID(), host=f.String())
-    def ports_bind(self, ctxt, instance_uuid, host):
-        """Bind the instance's ports to ``host``; return every port of the
-        host (what the agent wires, serves DHCP and filters)."""
-        with self._session() as s:
-            s.execute(sa.update(N.Port).where(
-                N.Port.instance_uuid == instance_uuid).values(host=host))
-            return port_objects(s, _host_ports(s, host))
-
-    @rpc.expects(host=f.String())
-    def ports_get_by_host(self, ctxt, host):
-        with self._session() as s:
-            return port_objects(s, _host_ports(s, host))
-
-    @rpc.expects(instance_uuid=f.UUID(), status=f.Enum(['DOWN', 'ACTIVE']))
-    def ports_set_status(self, ctxt, instance_uuid, status):
-        with self._session() as s:
-            s.execute(sa.update(N.Port).where(
-                N.Port.instance_uuid == instance_uuid).values(status=status))
 
 
 def _by_ref(s, model, ref):
@@ -242,9 +223,10 @@ def secgroup_get(s, ref):
     return row
 
 
-def _host_ports(s, host):
-    return s.scalars(sa.select(N.Port).where(N.Port.host == host).order_by(
-        N.Port.id)).all()
+def host_port_objects(s, host):
+    """Every port bound to ``host``, as its agent wires them."""
+    return port_objects(s, s.scalars(sa.select(N.Port).where(
+        N.Port.host == host).order_by(N.Port.id)).all())
 
 
 def _groups(s, rows):

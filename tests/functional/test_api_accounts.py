@@ -69,9 +69,10 @@ def test_no_conductor_answer_carries_a_password_hash(cloud):
         conductor = rpc.ConductorAPI(timeout=30)
         ctxt = context.RequestContext()
         admin = cloud.admin.ok('GET', '/v3/auth/tokens')['token']
-        with pytest.raises(Exception) as e:
-            conductor.client.prepare(version='1.2').call(
-                ctxt, 'auth_info', user='admin', project=None)
+        with pytest.raises(Exception) as e:     # signed, as a controller
+            conductor._call(ctxt, 'auth_info', version='1.2',
+                            topic=rpc.IDENTITY_TOPIC, user='admin',
+                            project=None)
         assert 'auth_info' in str(e.value)
         pid = cloud.project['id']
         made = conductor.user_create(ctxt, name='h-%s' % uuid.uuid4().hex[

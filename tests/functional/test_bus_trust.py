@@ -255,7 +255,8 @@ def test_forged_messages_reach_no_controller_and_no_other_host(bus):
             ('identity', 'bootstrap', {'user': 'evil-admin',
                                        'password_hash': 'x' * 20,
                                        'project': 'admin'}),
-            ('identity', 'auth_info', {'user': 'admin', 'project': None}),
+            ('identity', 'authenticate', {'user': 'admin', 'password': 'x',
+                                          'project': None}),
             ('conductor_api', 'boot_instance', boot),
             ('conductor_api', 'instance_action',
              {'ref': victim.uuid, 'action': 'delete', 'volume_id': None,
@@ -287,7 +288,7 @@ def test_forged_messages_reach_no_controller_and_no_other_host(bus):
     succeeded = [o for o in outcomes if o[4] != 'BusNotTrusted']
     assert not succeeded, succeeded
     assert len(outcomes) == 17
-    # nothing changed: no admin, no hash read, no instance, victim alive
+    # nothing changed: no admin, no login, no instance, victim alive
     assert _rows(bus.db, 'SELECT name FROM users') == []
     assert [r[0] for r in _rows(bus.db, 'SELECT name FROM instances')] == \
         ['victim']

@@ -169,8 +169,8 @@ class SignedContext:
     """A context as it goes on the wire: the sender's context dict with
     its signature (bus_auth.sign) for one message."""
 
-    def __init__(self, ctxt, wire):
-        self.ctxt, self.wire = ctxt, wire
+    def __init__(self, wire):
+        self.wire = wire
 
     def to_dict(self):
         return self.wire
@@ -186,7 +186,7 @@ def signed(principal, topic, server, ctxt, method, kwargs):
             for k, v in kwargs.items()}
     wire = bus_auth.sign(bus_auth.keyring(), principal, topic, server,
                          method, args, ctxt.to_dict())
-    return SignedContext(ctxt, wire), args
+    return SignedContext(wire), args
 
 
 def probe_call(client, target, method='probe'):

@@ -146,7 +146,7 @@ class Attacker:
         client = messaging.get_rpc_client(
             self.transport, messaging.Target(topic=topic, server=server),
             serializer=ser, timeout=20)
-        return client.call(rpc.SignedContext(ctxt, wire), method, **args)
+        return client.call(rpc.SignedContext(wire), method, **args)
 
     def broker(self, action):
         """Run ``action(channel)`` on a fresh connection as evil's broker

@@ -24,6 +24,10 @@ import pathlib
 import tempfile
 import time
 
+from oslo_config import cfg
+
+import agent.conf  # noqa: F401  (registers the options)
+from agent import bus_auth
 from tests.functional import api_cloud as cloudlib
 from tests.functional import bounded
 
@@ -38,6 +42,11 @@ def _mib(rss, pid):
 
 def run(connections):
     tmp = pathlib.Path(tempfile.mkdtemp(prefix='hvagent-bench-bounded-'))
+    # the services sign their messages with a bus secret of this run's
+    cfg.CONF([], project='hvagent', default_config_files=[],
+             default_config_dirs=[])
+    bus_auth.create_secret(str(tmp / 'bus.secret'))
+    cfg.CONF.set_override('secret_file', str(tmp / 'bus.secret'), 'bus')
     cloud = cloudlib.ApiCloud(tmp, extra={'api': {
         'argon2_time_cost': 3, 'argon2_memory_kib': 65536}})
     cloud.start(services=('hvagent-conductor',))

@@ -10,7 +10,8 @@ class HVAgentError(Exception):
 
     def __init__(self, message=None, **kwargs):
         self.kwargs = kwargs
-        super().__init__(message or (self.msg % kwargs if kwargs else self.msg))
+        super().__init__(message or (self.msg % kwargs if kwargs
+                                     else self.msg))
 
 
 class ObjectValidationError(HVAgentError, ValueError):
@@ -57,8 +58,8 @@ class ComputeHostTaken(HVAgentError):
 
 
 class InstanceInvalidState(HVAgentError):
-    msg = ('Cannot %(action)s instance %(instance)s while vm_state=%(vm_state)s'
-           ' task_state=%(task_state)s')
+    msg = ('Cannot %(action)s instance %(instance)s while '
+           'vm_state=%(vm_state)s task_state=%(task_state)s')
 
 
 class InstanceIsolated(InstanceInvalidState):
@@ -77,6 +78,20 @@ class NetworkNotFound(NotFound):
 
 class SecurityGroupNotFound(NotFound):
     msg = 'Security group %(group)s could not be found'
+
+
+class SecurityGroupRuleNotFound(NotFound):
+    msg = 'Security group rule %(rule)s could not be found'
+
+
+class InvalidSecurityGroupRule(HVAgentError, ValueError):
+    msg = '%(reason)s'
+
+
+class AdminRequired(HVAgentError, ValueError):
+    """A setting only an admin may change (a 400 to anyone else: the
+    REST API never offers it to them)."""
+    msg = 'Only an admin may %(what)s'
 
 
 class NetworkInUse(HVAgentError):
@@ -175,6 +190,21 @@ class FloatingIPInUse(Conflict):
 
 class PortHasFloatingIP(Conflict):
     msg = 'Port %(port)s already has floating IP %(address)s'
+
+
+class SecurityGroupInUse(Conflict):
+    msg = ('Security group %(group)s is used by %(ports)d port(s); remove '
+           'it from their servers first')
+
+
+class PortSecurityDisabled(Conflict):
+    msg = ('Port %(port)s has port security disabled: it takes no security '
+           'groups (an admin turns port security back on first)')
+
+
+class PortHasSecurityGroups(Conflict):
+    msg = ('Port %(port)s has security groups; remove them before turning '
+           'its port security off')
 
 
 class FixedIPInUse(Conflict):

@@ -376,6 +376,11 @@ class ConductorAPI(_Client):
       1.7 - fixed IP reservations (sent at 1.7): fixed_ip_create/list/show/
             delete; boot_instance takes ``fixed_ips`` (reserved ports to
             boot on; sent at 1.7 only when given)
+      1.9 - tenant isolation on the network (sent at 1.9): secgroup_delete,
+            secgroup_rule_delete, server_secgroup_add/remove, network_set
+            (share; admins), port_update (port security; admins);
+            secgroup_list takes ``all_projects`` (sent at 1.9 only when
+            true)
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -386,7 +391,7 @@ class ConductorAPI(_Client):
         if method.startswith('_') or method not in \
                 CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2 | \
                 CONDUCTOR_METHODS_1_4 | CONDUCTOR_METHODS_1_6 | \
-                CONDUCTOR_METHODS_1_7:
+                CONDUCTOR_METHODS_1_7 | CONDUCTOR_METHODS_NET_1_9:
             raise AttributeError(method)
         return functools.partial(self._call_method, method)
 
@@ -406,7 +411,11 @@ class ConductorAPI(_Client):
                                                            **kwargs)
         if method == 'boot_instance':
             kwargs.pop('fixed_ips', None)   # none: a 1.1 conductor's call
-        for version, methods in (('1.7', CONDUCTOR_METHODS_1_7),
+        if method == 'secgroup_list' and kwargs.pop('all_projects', False):
+            return self.client.prepare(version='1.9').call(
+                ctxt, method, all_projects=True, **kwargs)
+        for version, methods in (('1.9', CONDUCTOR_METHODS_NET_1_9),
+                                 ('1.7', CONDUCTOR_METHODS_1_7),
                                  ('1.6', CONDUCTOR_METHODS_1_6),
                                  ('1.4', CONDUCTOR_METHODS_1_4),
                                  ('1.2', CONDUCTOR_METHODS_1_2)):
@@ -444,3 +453,6 @@ CONDUCTOR_METHODS_1_6 = frozenset((
     'floating_ip_delete'))
 CONDUCTOR_METHODS_1_7 = frozenset((
     'fixed_ip_create', 'fixed_ip_list', 'fixed_ip_show', 'fixed_ip_delete'))
+CONDUCTOR_METHODS_NET_1_9 = frozenset((
+    'secgroup_delete', 'secgroup_rule_delete', 'server_secgroup_add',
+    'server_secgroup_remove', 'network_set', 'port_update'))

@@ -6,6 +6,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from agent import context
 from agent import exception
 from agent.conductor import ipam
 from agent.conductor import networks
@@ -16,7 +17,7 @@ from tests.functional.test_conductor_db import call, cloud  # noqa: F401
 
 @pytest.fixture
 def nets(cloud):  # noqa: F811
-    cloud.networks = networks.NetworkManager(cloud.engine)
+    cloud.networks = networks.NetworkManager(cloud.engine, cloud.compute)
     cloud.report()
     return cloud
 
@@ -28,6 +29,12 @@ def create(c, name='net1', cidr='10.0.0.0/24', **kw):
                 allocation_pools=[], mtu=None)
     args.update(kw)
     return call(c.networks.network_create, c.ctxt, **args)
+
+
+def share(c, name):
+    """An admin shares the network with every project."""
+    return call(c.networks.network_set, context.admin_context(), ref=name,
+                shared=True)
 
 
 def test_boot_on_a_network_allocates_a_port(nets):
@@ -64,8 +71,8 @@ def test_concurrent_allocations_never_share_an_address(nets):
     for t in threads:
         t.join()
     assert not errors
-    ports = call(nets.networks.port_list, nets.ctxt, network=net.uuid,
-                 instance_uuid=None)
+    ports = call(nets.networks.port_list, context.admin_context(),
+                 network=net.uuid, instance_uuid=None)   # ports of no project
     ips = [p.ip_address for p in ports]
     assert len(ips) == 40 == len(set(ips))
     assert len({p.mac_address for p in ports}) == 40

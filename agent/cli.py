@@ -148,7 +148,8 @@ def _pairs(text, flag):
     for item in text:
         key, sep, value = item.partition('=')
         if not sep or not key:
-            raise SystemExit('hvctl: %s wants KEY=VALUE, got %r' % (flag, item))
+            raise SystemExit('hvctl: %s wants KEY=VALUE, got %r'
+                             % (flag, item))
         out[key] = value
     return out
 
@@ -313,7 +314,11 @@ def main(argv=None):
                          % args.command)
     CONF(rest, project='hvagent')
     rpc.init(url=args.transport_url)
-    ctxt = context.RequestContext(user_id=args.user, project_id=args.project)
+    # the operator's tool on the bus (controller credentials): acting as
+    # the admin project it is an admin (shares networks, sees every
+    # project's groups), as any other project it is one of its users
+    ctxt = context.RequestContext(user_id=args.user, project_id=args.project,
+                                  is_admin=args.project == 'admin')
     try:
         return run(args, rpc.ConductorAPI(), ctxt)
     except exception.HVAgentError as e:

@@ -244,8 +244,8 @@ class SecurityGroupMethods:
 
     @rpc.expects(instance_uuid=f.UUID(), group=REF)
     def server_secgroup_remove(self, ctxt, instance_uuid, group):
-        """Take the server's ports out of ``group`` (404 if none is in
-        it)."""
+        """Take the server's ports out of ``group`` (idempotent: a server
+        not in it stays so; the group must be of the server's project)."""
         with self._session() as s:
             inst, ports = self._server_ports(s, ctxt, instance_uuid)
             row = in_project(s, inst.project_id, group)
@@ -253,7 +253,5 @@ class SecurityGroupMethods:
             gone = s.execute(sa.delete(LINK).where(
                 LINK.security_group_id == row.id,
                 LINK.port_id.in_([p.id for p in ports]))).rowcount
-            if not gone:
-                raise exception.SecurityGroupNotFound(
-                    group='%s on server %s' % (group, inst.uuid))
-        self.refresh_hosts(ctxt, hosts)
+        if gone:
+            self.refresh_hosts(ctxt, hosts)

@@ -3,10 +3,13 @@ against real databases (SQLite, MariaDB, PostgreSQL): another project's
 group or network is "not found" to every reference, bad rules are refused
 with the renderer's own validator, and every change reaches the hosts
 whose ports it concerns (refresh_networking casts)."""
+from hypothesis import HealthCheck, given, settings
 import pytest
 
 from agent import context
 from agent import exception
+from net import firewall, model
+from tests import hostile
 from tests.functional.test_conductor_db import call, cloud  # noqa: F401
 from tests.functional.test_conductor_networks import create, nets, \
     share  # noqa: F401
@@ -154,9 +157,12 @@ def test_changes_reach_every_host_concerned(two):
     call(two.networks.server_secgroup_remove, two.ctxt,
          instance_uuid=w2.uuid, group='web')      # web's members change
     assert refreshed(two) == {'node1', 'node2'}
+    call(two.networks.server_secgroup_remove, two.ctxt,
+         instance_uuid=w2.uuid, group='web')      # again: nothing to do
+    assert refreshed(two) == set()
     with pytest.raises(exception.SecurityGroupNotFound):
         call(two.networks.server_secgroup_remove, two.ctxt,
-             instance_uuid=w2.uuid, group='web')
+             instance_uuid=w2.uuid, group=two.web2.uuid)   # p2's
     with pytest.raises(exception.SecurityGroupInUse, match='1 port'):
         call(two.networks.secgroup_delete, two.ctxt, group='web')
     assert [g.name for g in call(two.networks.secgroup_list, two.ctxt)
@@ -221,3 +227,29 @@ def test_port_security_is_an_admins_switch(two):
     with pytest.raises(exception.PortSecurityDisabled):
         call(two.networks.server_secgroup_add, two.ctxt,
              instance_uuid=plain.uuid, group='web')
+
+
+@settings(max_examples=80, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(kw=hostile.secgroup_rules())
+def test_fuzzed_rules_are_refused_or_render(two, kw):
+    """Whatever a netadmin sends: a 400 (ValueError: the RPC payload
+    check or the rule validator) and nothing stored, or a stored rule
+    the agent's renderer accepts."""
+    before = len(call(two.networks.secgroup_list, two.ctxt)[0].rules)
+    try:
+        rule_add(two, 'web', **kw)
+    except ValueError:
+        after = call(two.networks.secgroup_list, two.ctxt)[0].rules
+        assert len(after) == before
+        return
+    (group,) = call(two.networks.secgroup_list, two.ctxt)
+    wire = group.rules[-1]
+    port = model.Port(id='11111111-2222-3333-4444-555555555555',
+                      network_id='n', mac='02:00:00:00:00:01',
+                      ip='10.0.0.3', rules=(model.Rule(
+                          direction=wire.direction, protocol=wire.protocol,
+                          port_min=wire.port_range_min,
+                          port_max=wire.port_range_max,
+                          remote_cidr=wire.remote_ip_prefix),))
+    assert firewall.build([port]).rejected == {}

@@ -6,12 +6,14 @@ ruleset; deleting them takes all of it away again."""
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
 
 from agent import context
+from agent.compute import main as compute_main
 from agent.compute import vifs
 from agent.conductor import ipam
 from agent.conductor import manager as conductor_manager
@@ -99,6 +101,42 @@ def test_plug_wires_dhcp_and_firewall_and_unplug_removes_all(host):
     assert not agent.dhcp.running(net_id)
     assert [t for t in privileged.nft_tables(ns) if t[1] == 'hvagent'] == []
     assert privileged.link_exists('phys0', ns)       # never the uplink
+
+
+def test_periodic_resync_applies_a_change_no_cast_announced(host):
+    """A rule that reached the database without a refresh_networking
+    cast (a lost message) is in the kernel within seconds anyway: the
+    agent's network-resync periodic (compute/main.py)."""
+    ns, agent, engine, net_id, ctxt = host
+    with engine.connect() as conn:
+        row_id = conn.execute(sa.select(N.Network.id).where(
+            N.Network.uuid == net_id)).scalar_one()
+        group_id = conn.execute(sa.select(N.SecurityGroup.id)).scalar_one()
+    uuid = '00000000-0000-4000-8000-000000000009'
+    ipam.allocate(engine, row_id, uuid, [group_id])
+    agent.plug(ctxt, uuid)
+
+    def table():
+        return nsexec(ns, 'nft', 'list', 'table', 'bridge',
+                      'hvagent').stdout
+    assert 'dport 5432' not in table()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(N.SecurityGroupRule).values(
+            uuid='00000000-0000-4000-8000-0000000000aa',
+            security_group_id=group_id, direction='ingress',
+            ethertype='IPv4', protocol='tcp', port_range_min=5432,
+            port_range_max=5432))
+    CONF.set_override('network_resync_interval', 1, 'compute')
+    task = compute_main.network_resync(agent, ctxt)
+    task.start()
+    try:
+        deadline = time.monotonic() + 10
+        while 'tcp dport 5432 accept' not in table():
+            assert time.monotonic() < deadline, table()
+            time.sleep(0.2)
+    finally:
+        task.stop()
+        CONF.clear_override('network_resync_interval', 'compute')
 
 
 def test_restarted_agent_stops_the_dnsmasq_an_earlier_run_started(host):

@@ -10,6 +10,7 @@ import oslo_messaging as messaging
 from agent import exception
 from agent import rpc
 from agent.conductor import ipam
+from agent.conductor import secgroups
 from agent.db import api as db
 from agent.db import session as db_session
 from agent.db import to_objects
@@ -35,8 +36,14 @@ TASK_STATES = f.List(f.Enum(states.TASK_STATES, nullable=True), nullable=True)
 class ConductorManager:
     target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
 
-    def __init__(self, engine=None):
+    def __init__(self, engine=None, compute=None):
         self.engine = engine or db_session.get_engine()
+        self._compute = compute
+
+    def _compute_api(self):
+        if self._compute is None:
+            self._compute = rpc.ComputeAPI()
+        return self._compute
 
     def _session(self):
         return db_session.session_scope(self.engine)
@@ -68,8 +75,12 @@ class ConductorManager:
             if row.deleted:
                 return
             claim.release(s, row)
+            # its addresses leave its groups: the rules naming them shrink
+            # (its own host's too: the agent unplugs before this call)
+            peers = secgroups.peer_hosts(s, instance_uuid)
             ipam.release(s, instance_uuid)
             db.instance_mark_deleted(s, row)
+        secgroups.refresh_hosts(self._compute_api, ctxt, peers)
         LOG.info('Instance %s deleted', instance_uuid)
 
     @rpc.expects(instance_uuid=UUID, message=f.String(max_length=1024),

@@ -214,10 +214,7 @@ class NetworkManager(secgroups.SecurityGroupMethods):
                 N.Port.instance_uuid == instance_uuid).values(host=host))
             # its addresses join its groups' members: the hosts of ports
             # whose rules name those groups learn them now
-            others = secgroups.hosts_of(s, s.scalars(sa.select(
-                secgroups.LINK.security_group_id).join(
-                N.Port, N.Port.id == secgroups.LINK.port_id).where(
-                N.Port.instance_uuid == instance_uuid))) - {host}
+            others = secgroups.peer_hosts(s, instance_uuid) - {host}
             out = port_objects(s, _host_ports(s, host))
         self.refresh_hosts(ctxt, others)
         return out

@@ -91,6 +91,30 @@ def hosts_of(s, group_ids):
         LINK.security_group_id.in_(ids), N.Port.host.is_not(None)).distinct()))
 
 
+def peer_hosts(s, instance_uuid):
+    """Hosts whose rules change when this instance's ports join or leave
+    their groups (members' hosts and those naming the groups as remote
+    group)."""
+    return hosts_of(s, s.scalars(sa.select(LINK.security_group_id).join(
+        N.Port, N.Port.id == LINK.port_id).where(
+        N.Port.instance_uuid == instance_uuid)))
+
+
+def refresh_hosts(compute, ctxt, hosts):
+    """Cast refresh_networking to ``hosts`` (``compute()``: the agents'
+    client), after the commit; without the caller's token (agents need
+    none to resync). A lost cast is caught by the agents' periodic
+    resync."""
+    quiet = context.RequestContext(
+        request_id=ctxt.request_id, user_id=ctxt.user_id,
+        project_id=ctxt.project_id, is_admin=ctxt.is_admin)
+    for host in sorted(h for h in hosts if h):
+        try:
+            compute().refresh_networking(quiet, host)
+        except Exception:   # the periodic resync catches up
+            LOG.exception('refresh_networking to %s failed', host)
+
+
 def check_rule(direction, protocol, port_min, port_max, remote_ip_prefix,
                remote_group):
     """The normalized rule (net.rules, the renderer's validator), or a
@@ -112,17 +136,7 @@ class SecurityGroupMethods:
     and ``groups`` (groups with remote members resolved)."""
 
     def refresh_hosts(self, ctxt, hosts):
-        """Cast refresh_networking to ``hosts``, after the commit; without
-        the caller's token (agents need none to resync). A lost cast is
-        caught by the agents' periodic resync."""
-        quiet = context.RequestContext(
-            request_id=ctxt.request_id, user_id=ctxt.user_id,
-            project_id=ctxt.project_id, is_admin=ctxt.is_admin)
-        for host in sorted(h for h in hosts if h):
-            try:
-                self.compute.refresh_networking(quiet, host)
-            except Exception:   # the periodic resync catches up
-                LOG.exception('refresh_networking to %s failed', host)
+        refresh_hosts(lambda: self.compute, ctxt, hosts)
 
     @rpc.expects(name=NAME, description=f.String(nullable=True))
     def secgroup_create(self, ctxt, name, description):

@@ -57,6 +57,7 @@ def two(nets):  # noqa: F811
     create(nets)
     share(nets, 'net1')
     nets.web1, nets.web2 = group(nets, 'web'), group(nets, 'web', P2)
+    nets.conductor._compute = nets.compute
     return nets
 
 
@@ -136,7 +137,7 @@ def test_changes_reach_every_host_concerned(two):
     remote group, are told at once; others are not."""
     group(two, 'db')
     rule_add(two, 'db', remote_group='web')       # db trusts web's members
-    boot_bound(two, 'w1', host='node1', security_groups=['web'])
+    w1 = boot_bound(two, 'w1', host='node1', security_groups=['web'])
     dbvm = boot_bound(two, 'd1', host='node2', security_groups=['db'])
     refreshed(two)
     w2 = boot_bound(two, 'w2', host='node1', security_groups=['web'])
@@ -167,6 +168,8 @@ def test_changes_reach_every_host_concerned(two):
         call(two.networks.secgroup_delete, two.ctxt, group='web')
     assert [g.name for g in call(two.networks.secgroup_list, two.ctxt)
             if g.name == 'web'] == ['web']
+    call(two.conductor.instance_destroy, two.ctxt, instance_uuid=w1.uuid)
+    assert refreshed(two) == {'node1', 'node2'}   # web lost a member
 
 
 def test_group_delete_takes_the_rules_naming_it(two):

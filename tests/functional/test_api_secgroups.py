@@ -65,20 +65,36 @@ def _until(ip, check, timeout=10):
         time.sleep(0.1)
 
 
-def _boot(dev, name, **kw):
-    srv = dev.ok('POST', '/v1/servers', json={'server': dict(
-        name=name, flavor='m1.tiny', networks=['apilan'], **kw)})
-    srv = cloudlib.wait_status(dev, srv['server']['id'])
-    assert srv['status'] == 'active', srv['fault']
-    return srv, srv['networks'][0].split('=')[1]
+@pytest.fixture
+def boot(sg):
+    """Boot a server of sg's developer on apilan; every one is deleted
+    after the test, passed or failed (its bridge and dnsmasq with it)."""
+    made = []
+
+    def make(name, **kw):
+        srv = sg['dev'].ok('POST', '/v1/servers', json={'server': dict(
+            name=name, flavor='m1.tiny', networks=['apilan'], **kw)})
+        made.append(srv['server']['id'])
+        srv = cloudlib.wait_status(sg['dev'], srv['server']['id'])
+        assert srv['status'] == 'active', srv['fault']
+        return srv, srv['networks'][0].split('=')[1]
+    yield make
+    for server_id in made:
+        sg['dev'].call('DELETE', '/v1/servers/%s' % server_id)
+    deadline = time.monotonic() + 30
+    while made and time.monotonic() < deadline:    # unplugged, gone
+        made = [i for i in made if sg['dev'].call(
+            'GET', '/v1/servers/%s' % i).status_code != 404]
+        time.sleep(0.1)
+    assert not made
 
 
-def test_rules_reach_the_kernel_at_once_and_others_cannot_touch(sg):
-    netadmin, dev = sg['netadmin'], sg['dev']
+def test_rules_reach_the_kernel_at_once_and_others_cannot_touch(sg, boot):
+    netadmin = sg['netadmin']
     web = netadmin.ok('POST', '/v1/security-groups',
                       json={'name': 'web'})['security_group']
     base = '/v1/security-groups/%s' % web['id']
-    srv, ip = _boot(dev, 'sg-web', security_groups=[web['id']])
+    srv, ip = boot('sg-web', security_groups=[web['id']])
     _until(ip, lambda e, i: i[-1] == 'drop' and not any(
         'dport 8080' in line for line in i))
 
@@ -137,14 +153,12 @@ def test_rules_reach_the_kernel_at_once_and_others_cannot_touch(sg):
                 % (srv['id'], web['id']))
     _until(ip, lambda e, i: i == ['accept'])
     assert netadmin.call('DELETE', base).status_code == 204
-    dev.ok('DELETE', '/v1/servers/%s' % srv['id'])
 
 
-def test_a_server_without_groups_cannot_spoof(sg):
-    srv, ip = _boot(sg['dev'], 'sg-plain')
+def test_a_server_without_groups_cannot_spoof(boot):
+    srv, ip = boot('sg-plain')
     _until(ip, lambda e, i: e[0].startswith('ether saddr != ') and
            'udp sport 67 drop' in e and i == ['accept'])
-    sg['dev'].ok('DELETE', '/v1/servers/%s' % srv['id'])
 
 
 def test_another_projects_network_is_not_found(sg, api_cloud):

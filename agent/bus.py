@@ -118,14 +118,14 @@ class BusLink:
             namespace=server_state.PROBE_NAMESPACE, version='1.0')
         # never a call that waits until the broker is back
         self._client = rpc.get_client(target, timeout, fail_fast=True)
+        self._target = target
         self.up = True                  # as far as we know at start
         self.lost_at = None
 
     def check(self):
-        from agent import context
+        from agent import rpc
         try:
-            ok = self._client.call(context.admin_context(),
-                                   'probe') == self.token
+            ok = rpc.probe_call(self._client, self._target) == self.token
             error = None if ok else 'another process answered'
         except BUS_ERRORS as e:
             ok, error = False, error_text(e)

@@ -8,6 +8,9 @@
     hvctl attach REF VOLUME_ID --path FILE [--format qcow2|raw]
     hvctl detach REF VOLUME_ID
     hvctl flavor-list | host-list | action-list REF
+    hvctl bus-host-key HOST   (the key a compute node signs with)
+    hvctl bus-broker-permissions USER (--compute-host HOST | --controller)
+               [--vhost VHOST]   (rabbitmqctl commands for that user)
     hvctl network-create NAME --cidr CIDR [--type flat|vlan|vxlan] ...
     hvctl network-list | network-delete REF | port-list [--network REF]
     hvctl fixed-ip-create NETWORK [--address IP] | fixed-ip-list
@@ -19,18 +22,22 @@
                [--password-file FILE] | logout
 
 Every command takes --json. Configuration (transport_url...) comes from
-/etc/hvagent/hvagent.conf, --config-file or --transport-url. With an
-endpoint (--endpoint or $HVAGENT_ENDPOINT) hvctl goes through hvagent-api
-with the token ``login`` cached instead (see agent.cli_api).
+/etc/hvagent/hvagent.conf, --config-file or --transport-url. Over RPC
+hvctl is a controller: it signs with the bus secret ([bus] secret_file).
+With an endpoint (--endpoint or $HVAGENT_ENDPOINT) hvctl goes through
+hvagent-api with the token ``login`` cached instead (see agent.cli_api).
 """
 import argparse
 import os
+import shlex
 import sys
 import time
 
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401
+from agent import broker_perms
+from agent import bus_auth
 from agent import cli_api
 from agent import cli_net
 from agent import cli_table
@@ -133,6 +140,19 @@ def build_parser():
     con.add_argument('--length', type=int, default=None)
     sub.add_parser('flavor-list')
     sub.add_parser('host-list')
+    key = sub.add_parser(
+        'bus-host-key', help='print the [bus] host_key_file content for a '
+        'compute node (on a controller, from the bus secret)')
+    key.add_argument('host')
+    perms = sub.add_parser(
+        'bus-broker-permissions', help='print the rabbitmqctl commands that '
+        'give a broker user the rights of a compute node (or a controller)')
+    perms.add_argument('user', help='the RabbitMQ user')
+    perms.add_argument('--vhost', default='/')
+    who = perms.add_mutually_exclusive_group(required=True)
+    who.add_argument('--compute-host', help='the compute node (its [DEFAULT] '
+                     'host) that uses this user')
+    who.add_argument('--controller', action='store_true')
     cli_net.add_parsers(sub)
     login = sub.add_parser('login', help='log in to --endpoint, cache the '
                            'token')
@@ -304,6 +324,25 @@ def _hosts(items, as_json, out):
     return 0
 
 
+def _host_key(args):
+    print(bus_auth.host_key_hex(args.host))
+    return 0
+
+
+def _broker_permissions(args):
+    perms = broker_perms.controller() if args.controller else \
+        broker_perms.compute(args.compute_host, CONF.control_exchange)
+    for argv in broker_perms.rabbitmqctl_commands(
+            args.user, args.vhost, CONF.control_exchange, perms):
+        print(' '.join(shlex.quote(a) for a in argv))
+    return 0
+
+
+#: commands that need no message bus
+LOCAL_COMMANDS = {'bus-host-key': _host_key,
+                  'bus-broker-permissions': _broker_permissions}
+
+
 def main(argv=None):
     args, rest = build_parser().parse_known_args(
         sys.argv[1:] if argv is None else argv)
@@ -313,6 +352,12 @@ def main(argv=None):
         raise SystemExit('hvctl: %s needs --endpoint or $HVAGENT_ENDPOINT'
                          % args.command)
     CONF(rest, project='hvagent')
+    if args.command in LOCAL_COMMANDS:
+        try:
+            return LOCAL_COMMANDS[args.command](args)
+        except exception.HVAgentError as e:
+            print('hvctl: error: %s' % exception.text(e), file=sys.stderr)
+            return 1
     rpc.init(url=args.transport_url)
     # the operator's tool on the bus (controller credentials): acting as
     # the admin project it is an admin (shares networks, sees every

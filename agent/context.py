@@ -1,6 +1,13 @@
 """The request context that travels with every RPC message."""
 import uuid
 
+from agent import bus_auth
+
+#: what a context carries on the wire (and what its signature covers)
+WIRE_FIELDS = ('request_id', 'user_id', 'project_id', 'is_admin',
+               'auth_token')
+#: the context key the receiving dispatcher puts the checked principal in
+PRINCIPAL = 'checked_principal'
 #: longest token accepted from a message (ours are ~200 characters)
 MAX_TOKEN = 4096
 
@@ -12,12 +19,20 @@ class RequestContext:
     hvagent-api); it is never logged and never stored."""
 
     def __init__(self, request_id=None, user_id=None, project_id=None,
-                 is_admin=False, auth_token=None):
+                 is_admin=False, auth_token=None, principal=None):
         self.request_id = request_id or 'req-' + str(uuid.uuid4())
         self.user_id = user_id
         self.project_id = project_id
         self.is_admin = is_admin
         self.auth_token = auth_token
+        #: who signed the message this context came with (bus_auth), as
+        #: the receiving server checked it; None for an in-process call
+        self.principal = principal
+
+    @property
+    def host_scope(self):
+        """The host a compute node's message is confined to, else None."""
+        return bus_auth.host_of(self.principal)
 
     def __repr__(self):
         return '<RequestContext %s user=%s project=%s%s>' % (
@@ -39,11 +54,17 @@ class RequestContext:
             value = values.get(key)
             return value[:64] if isinstance(value, str) and value else None
         token = values.get('auth_token')
+        # set only by the receiving dispatcher, after checking the signature
+        principal = values.get(PRINCIPAL)
+        principal = principal if isinstance(principal, str) else None
+        # a compute node speaks for its host, never as an admin
+        is_admin = values.get('is_admin') is True and \
+            bus_auth.host_of(principal) is None
         return cls(request_id=text('request_id'), user_id=text('user_id'),
-                   project_id=text('project_id'),
-                   is_admin=values.get('is_admin') is True,
+                   project_id=text('project_id'), is_admin=is_admin,
                    auth_token=token if isinstance(token, str) and
-                   0 < len(token) <= MAX_TOKEN else None)
+                   0 < len(token) <= MAX_TOKEN else None,
+                   principal=principal)
 
 
 def admin_context():

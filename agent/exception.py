@@ -232,6 +232,13 @@ class NotAuthenticated(HVAgentError):
     msg = 'The request could not be authenticated: %(reason)s'
 
 
+class BusNotTrusted(HVAgentError):
+    """An RPC message not signed by a principal the receiving server
+    trusts, or a principal acting outside its scope (a compute node on
+    another host's instance)."""
+    msg = 'Refused on the message bus: %(reason)s'
+
+
 class QuotaExceeded(HVAgentError):
     msg = ('Quota exceeded for %(resource)s: requested %(requested)d, '
            'in use %(in_use)d, limit %(limit)d')

@@ -6,6 +6,7 @@ method or a new optional argument) and record it there.
 """
 import functools
 import logging
+import uuid
 
 import oslo_messaging as messaging
 from oslo_config import cfg
@@ -13,6 +14,7 @@ from oslo_messaging import opts as messaging_opts
 from oslo_messaging.rpc import server as rpc_server_mod
 
 from agent import bus
+from agent import bus_auth
 from agent import context as context_mod
 from agent import exception
 from agent import memory_transport
@@ -39,8 +41,8 @@ def init(conf=CONF, url=None):
         memory_transport.install()
         bus.quiet_reconnect_logs()
         _URL = url
-        _TRANSPORT = messaging.get_rpc_transport(
-            conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS)
+        _TRANSPORT = _name_reply_queues(messaging.get_rpc_transport(
+            conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS))
         if (url or conf.transport_url or '').startswith('kombu+memory'):
             # the in-process broker has no AMQP heartbeats; don't ask for them
             conf.set_override('heartbeat_timeout_threshold', 0,
@@ -93,9 +95,30 @@ def get_fail_fast_transport():
     global _FAIL_FAST
     if _FAIL_FAST is None:
         get_transport()
-        _FAIL_FAST = messaging.get_rpc_transport(
-            CONF, url=_URL, allowed_remote_exmods=ALLOWED_EXMODS)
+        _FAIL_FAST = _name_reply_queues(messaging.get_rpc_transport(
+            CONF, url=_URL, allowed_remote_exmods=ALLOWED_EXMODS))
     return _FAIL_FAST
+
+
+class _ReplyQueueNames:
+    """Names a transport's reply queue ``reply_<host>_<32 hex>`` instead of
+    oslo's ``reply_<32 hex>``, so a compute node's broker user can be let
+    read its own reply queues and no one else's (broker_perms). It takes
+    the place of oslo's optional queue manager, whose ``get()`` the
+    driver calls for the name (and which is otherwise unused here)."""
+
+    def __init__(self, host):
+        self.host = host
+
+    def get(self):
+        return '%s_%s' % (self.host, uuid.uuid4().hex)
+
+
+def _name_reply_queues(transport):
+    driver = getattr(transport, '_driver', None)
+    if driver is not None and hasattr(driver, '_q_manager'):
+        driver._q_manager = _ReplyQueueNames(CONF.host)
+    return transport
 
 
 class Serializer(messaging.NoOpSerializer):
@@ -140,6 +163,40 @@ class Serializer(messaging.NoOpSerializer):
 
     def deserialize_context(self, ctxt):
         return context_mod.RequestContext.from_dict(ctxt)
+
+
+class SignedContext:
+    """A context as it goes on the wire: the sender's context dict with
+    its signature (bus_auth.sign) for one message."""
+
+    def __init__(self, wire):
+        self.wire = wire
+
+    def to_dict(self):
+        return self.wire
+
+
+def signed(principal, topic, server, ctxt, method, kwargs):
+    """(context, arguments) to hand oslo's client for ``method(**kwargs)``
+    to ``topic``(.``server``), signed as ``principal``: the arguments as
+    the primitives that go on the wire, the context carrying the
+    signature over them."""
+    serializer = Serializer()
+    args = {k: serializer.serialize_entity(ctxt, v)
+            for k, v in kwargs.items()}
+    wire = bus_auth.sign(bus_auth.keyring(), principal, topic, server,
+                         method, args, ctxt.to_dict())
+    return SignedContext(wire), args
+
+
+def probe_call(client, target, method='probe'):
+    """Call a probe endpoint of this process's own server ``target``
+    (server_state.Probe): signed as a controller, which every process
+    that owns a server can (a compute node's key is a controller's key
+    for its own queue, see bus_auth.Keyring)."""
+    ctxt, args = signed(bus_auth.CONTROL, target.topic, target.server,
+                        context_mod.admin_context(), method, {})
+    return client.call(ctxt, method, **args)
 
 
 def expects(**schema):
@@ -213,11 +270,15 @@ def _check(schema, kwargs):
     return args
 
 
-def get_server(topic, server, endpoints):
+def get_server(topic, server, endpoints, audience=bus_auth.CONTROLLERS):
+    """An RPC server for ``topic``.``server`` that acts only on messages
+    signed by a principal in ``audience`` (see bus_auth)."""
     target = messaging.Target(topic=topic, server=server)
-    # oslo's get_rpc_server, with a dispatcher that checks each message
+    # oslo's get_rpc_server, with a dispatcher that checks each message:
+    # its shape, then who signed it
     dispatcher = rpc_dispatch.CheckingDispatcher(
-        endpoints, Serializer(), ExposedOnlyPolicy)
+        endpoints, Serializer(), ExposedOnlyPolicy,
+        trust=rpc_dispatch.Trust(bus_auth.keyring(), audience, target))
     rpc_server = rpc_server_mod.RPCServer(get_transport(), target, dispatcher,
                                           'threading')
     rpc_server.target = target   # oslo keeps it private; service.py reads it
@@ -229,28 +290,51 @@ class _Client:
     VERSION = '1.0'
     MANDATORY = False       # see get_client
 
-    def __init__(self, timeout=None, fail_fast=False):
+    def __init__(self, timeout=None, fail_fast=False,
+                 principal=bus_auth.CONTROL):
         """Calls and casts wait for an unreachable broker however long it
         takes (oslo.messaging's default); with ``fail_fast`` they fail with
         MessageDeliveryFailure within seconds instead, for callers that
-        retry on their own terms (see get_fail_fast_transport)."""
-        target = messaging.Target(topic=self.TOPIC, version=self.VERSION)
-        self.client = get_client(target, timeout or CONF.rpc_call_timeout,
-                                 fail_fast, self.MANDATORY)
+        retry on their own terms (see get_fail_fast_transport). Every
+        message is signed as ``principal``: a compute agent's clients
+        pass bus_auth.compute_principal(host)."""
+        self.principal = principal
+        self._options = (timeout or CONF.rpc_call_timeout, fail_fast,
+                         self.MANDATORY)
+        self._clients = {}
 
-    def _call(self, ctxt, method, server=None, **kwargs):
-        cctxt = self.client.prepare(server=server) if server else self.client
-        return cctxt.call(ctxt, method, **kwargs)
+    def _client(self, topic):
+        client = self._clients.get(topic)
+        if client is None:
+            client = self._clients[topic] = get_client(
+                messaging.Target(topic=topic, version=self.VERSION),
+                *self._options)
+        return client
+
+    def _send(self, topic, version, server, ctxt, method, kwargs):
+        """(prepared oslo client, signed context, wire arguments)."""
+        prepare = {k: v for k, v in (('server', server),
+                                     ('version', version)) if v}
+        client = self._client(topic)
+        cctxt = client.prepare(**prepare) if prepare else client
+        ctxt, args = signed(self.principal, topic, server, ctxt, method,
+                            kwargs)
+        return cctxt, ctxt, args
+
+    def _call(self, ctxt, method, server=None, version=None, topic=None,
+              **kwargs):
+        cctxt, ctxt, args = self._send(topic or self.TOPIC, version, server,
+                                       ctxt, method, kwargs)
+        return cctxt.call(ctxt, method, **args)
 
     def _cast(self, ctxt, method, server=None, **kwargs):
         self._cast_at(None, ctxt, method, server, **kwargs)
 
     def _cast_at(self, version, ctxt, method, server=None, **kwargs):
-        prepare = {k: v for k, v in (('server', server),
-                                     ('version', version)) if v}
-        cctxt = self.client.prepare(**prepare) if prepare else self.client
+        cctxt, ctxt, args = self._send(self.TOPIC, version, server, ctxt,
+                                       method, kwargs)
         bus.retry_undeliverable(
-            functools.partial(cctxt.cast, ctxt, method, **kwargs), method,
+            functools.partial(cctxt.cast, ctxt, method, **args), method,
             '%s.%s' % (self.TOPIC, server) if server else self.TOPIC)
 
 
@@ -336,10 +420,17 @@ class SchedulerAPI(_Client):
 
 
 class ConductorAPI(_Client):
-    """Client side of topic ``conductor`` (all calls).
+    """Client side of the conductor, whose methods are all calls, served
+    on three topics by audience (each its own queue, reachable only by
+    the broker users that need it, and each server acting only for the
+    principals it admits, see bus_auth):
 
-    The agent uses the first group (it never opens the database); hvctl and
-    the all-in-one use the second.
+    * ``conductor``: what compute agents need (AGENT_METHODS), admitted
+      for controllers and compute nodes; a compute node only for the
+      instances and ports of its own host;
+    * ``conductor_api``: what hvagent-api, hvctl and the operators ask
+      (boot, lifecycle, listings, networks, images...), controllers only;
+    * ``identity``: projects, users, roles, tokens, controllers only.
 
     Version history:
       1.0 - agent side: instance_get, instances_get_by_host, instance_update,
@@ -376,6 +467,12 @@ class ConductorAPI(_Client):
       1.7 - fixed IP reservations (sent at 1.7): fixed_ip_create/list/show/
             delete; boot_instance takes ``fixed_ips`` (reserved ports to
             boot on; sent at 1.7 only when given)
+      (topics) - the same methods and versions, split over the topics
+            ``conductor``, ``conductor_api`` and ``identity`` by audience,
+            every message signed (bus_auth). Controllers must be upgraded
+            together: an older hvagent-api sends user methods to
+            ``conductor``, where they are now unknown; compute agents keep
+            sending to ``conductor``.
       1.9 - tenant isolation on the network (sent at 1.9): secgroup_delete,
             secgroup_rule_delete, server_secgroup_add/remove, network_set
             (share; admins), port_update (port security; admins);
@@ -388,59 +485,64 @@ class ConductorAPI(_Client):
     def __getattr__(self, method):
         # Every conductor method is a call with keyword arguments only; the
         # server side checks them (see @expects), so the client stays thin.
-        if method.startswith('_') or method not in \
-                CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2 | \
-                CONDUCTOR_METHODS_1_4 | CONDUCTOR_METHODS_1_6 | \
-                CONDUCTOR_METHODS_1_7 | CONDUCTOR_METHODS_NET_1_9:
+        if method.startswith('_') or method not in TOPIC_OF:
             raise AttributeError(method)
         return functools.partial(self._call_method, method)
 
     def _call_method(self, method, ctxt, **kwargs):
-        if method == 'instance_wait' and kwargs.get('until'):
-            return self.client.prepare(version='1.3').call(ctxt, method,
-                                                           **kwargs)
-        if method == 'instance_action' and \
-                kwargs.get('action') in ISOLATION_ACTIONS:
-            return self.client.prepare(version='1.5').call(ctxt, method,
-                                                           **kwargs)
-        if method == 'network_create' and kwargs.get('external'):
-            return self.client.prepare(version='1.6').call(ctxt, method,
-                                                           **kwargs)
-        if method == 'boot_instance' and kwargs.get('fixed_ips'):
-            return self.client.prepare(version='1.7').call(ctxt, method,
-                                                           **kwargs)
-        if method == 'boot_instance':
+        topic = TOPIC_OF[method]
+        if method == 'boot_instance' and not kwargs.get('fixed_ips'):
             kwargs.pop('fixed_ips', None)   # none: a 1.1 conductor's call
-        if method == 'secgroup_list' and kwargs.pop('all_projects', False):
-            return self.client.prepare(version='1.9').call(
-                ctxt, method, all_projects=True, **kwargs)
-        for version, methods in (('1.9', CONDUCTOR_METHODS_NET_1_9),
-                                 ('1.7', CONDUCTOR_METHODS_1_7),
-                                 ('1.6', CONDUCTOR_METHODS_1_6),
-                                 ('1.4', CONDUCTOR_METHODS_1_4),
-                                 ('1.2', CONDUCTOR_METHODS_1_2)):
-            if method in methods:
-                return self.client.prepare(version=version).call(
-                    ctxt, method, **kwargs)
-        return self._call(ctxt, method, **kwargs)
+        return self._call(ctxt, method, version=_version(method, kwargs),
+                          topic=topic, **kwargs)
 
 
-CONDUCTOR_METHODS = frozenset((
+def _version(method, kwargs):
+    """The version ``method(**kwargs)`` is sent at: the oldest that has
+    what it uses (see ConductorAPI's history)."""
+    if method == 'instance_wait' and kwargs.get('until'):
+        return '1.3'
+    if method == 'instance_action' and \
+            kwargs.get('action') in ISOLATION_ACTIONS:
+        return '1.5'
+    if method == 'network_create' and kwargs.get('external'):
+        return '1.6'
+    if method == 'boot_instance' and kwargs.get('fixed_ips'):
+        return '1.7'
+    if method == 'secgroup_list' and kwargs.get('all_projects'):
+        return '1.9'
+    for version, methods in (('1.9', CONDUCTOR_METHODS_NET_1_9),
+                             ('1.7', CONDUCTOR_METHODS_1_7),
+                             ('1.6', CONDUCTOR_METHODS_1_6),
+                             ('1.4', CONDUCTOR_METHODS_1_4),
+                             ('1.2', CONDUCTOR_METHODS_1_2)):
+        if method in methods:
+            return version
+    return None
+
+
+#: what compute agents call, on topic ``conductor``
+AGENT_METHODS = frozenset((
     'instance_get', 'instances_get_by_host', 'instance_update',
     'instance_destroy', 'instance_fault_create', 'action_event_start',
     'action_event_finish', 'operation_start', 'operation_finish',
     'block_device_update', 'compute_node_update', 'service_heartbeat',
+    'ports_bind', 'ports_get_by_host', 'ports_set_status'))
+#: identity, on topic ``identity``
+IDENTITY_METHODS = frozenset((
+    'project_create', 'project_show', 'project_list', 'user_create',
+    'user_list', 'role_assign', 'auth_info', 'token_check', 'token_revoke',
+    'bootstrap'))
+CONDUCTOR_METHODS = frozenset((
     'boot_instance', 'instance_list', 'instance_show', 'instance_action',
     'instance_wait', 'console_output', 'flavor_list',
     'network_create', 'network_list', 'network_delete', 'port_list',
     'secgroup_create', 'secgroup_rule_add', 'secgroup_list',
-    'ports_bind', 'ports_get_by_host', 'ports_set_status', 'host_list', 'action_list'))
+    'host_list', 'action_list')) | AGENT_METHODS
 CONDUCTOR_METHODS_1_2 = frozenset((
-    'project_create', 'project_show', 'project_list', 'user_create',
-    'user_list', 'role_assign', 'auth_info', 'token_check', 'token_revoke',
-    'bootstrap', 'instance_page', 'metadata_set', 'keypair_create',
+    'instance_page', 'metadata_set', 'keypair_create',
     'keypair_list', 'keypair_show', 'keypair_delete', 'quota_show',
-    'quota_set'))
+    'quota_set')) | IDENTITY_METHODS
 #: instance_action's actions of version 1.5
 ISOLATION_ACTIONS = ('isolate', 'release')
 CONDUCTOR_METHODS_1_4 = frozenset((
@@ -456,3 +558,13 @@ CONDUCTOR_METHODS_1_7 = frozenset((
 CONDUCTOR_METHODS_NET_1_9 = frozenset((
     'secgroup_delete', 'secgroup_rule_delete', 'server_secgroup_add',
     'server_secgroup_remove', 'network_set', 'port_update'))
+
+#: the conductor's topics by audience (see ConductorAPI)
+AGENT_TOPIC, API_TOPIC, IDENTITY_TOPIC = \
+    'conductor', 'conductor_api', 'identity'
+TOPIC_OF = {m: API_TOPIC for m in (
+    CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2 | CONDUCTOR_METHODS_1_4 |
+    CONDUCTOR_METHODS_1_6 | CONDUCTOR_METHODS_1_7 |
+    CONDUCTOR_METHODS_NET_1_9)}
+TOPIC_OF.update({m: AGENT_TOPIC for m in AGENT_METHODS})
+TOPIC_OF.update({m: IDENTITY_TOPIC for m in IDENTITY_METHODS})

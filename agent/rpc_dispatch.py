@@ -10,13 +10,17 @@ message is checked before oslo looks at it, and a malformed one -- or one
 naming a method no endpoint exposes -- is answered with InvalidRPCPayload
 and one log line, the same way ``rpc.expects`` answers malformed arguments;
 a version no endpoint serves still gets oslo's UnsupportedVersion, logged
-in one line too.
+in one line too. A well-formed message is then checked for its signature
+(``Trust``, see bus_auth): unsigned, badly signed, or from a principal the
+server does not serve, it is answered with BusNotTrusted, in one line.
 """
 import logging
 import re
 
 from oslo_messaging.rpc import dispatcher as oslo_dispatcher
 
+from agent import bus_auth
+from agent import context as context_mod
 from agent import exception
 
 LOG = logging.getLogger(__name__)
@@ -69,8 +73,35 @@ def _show(value, limit=60):
     return text if len(text) <= limit else text[:limit] + '...'
 
 
+class Trust:
+    """Whom a server acts for: its keys, its audience, its target."""
+
+    def __init__(self, keyring, audience, target):
+        self.keyring, self.audience = keyring, audience
+        self.topic, self.server = target.topic, target.server
+
+    def check(self, incoming):
+        """Verify ``incoming``'s signature; put the checked principal in
+        its context (where RequestContext.from_dict finds it) and drop
+        the signature. BusNotTrusted if it fails."""
+        ctxt = incoming.ctxt if isinstance(incoming.ctxt, dict) else {}
+        ctxt.pop(context_mod.PRINCIPAL, None)   # never the sender's word
+        message = incoming.message
+        principal = bus_auth.verify(
+            self.keyring, self.audience, self.topic, self.server,
+            message['method'], message.get('args', {}), ctxt)
+        ctxt.pop(bus_auth.FIELD, None)
+        ctxt[context_mod.PRINCIPAL] = principal
+        incoming.ctxt = ctxt
+
+
 class CheckingDispatcher(oslo_dispatcher.RPCDispatcher):
-    """RPCDispatcher that refuses malformed messages with a clear error."""
+    """RPCDispatcher that refuses malformed and untrusted messages with a
+    clear error."""
+
+    def __init__(self, endpoints, serializer, access_policy, trust=None):
+        super().__init__(endpoints, serializer, access_policy)
+        self.trust = trust
 
     def _is_exposed(self, method, namespace):
         for endpoint in self.endpoints:
@@ -86,7 +117,9 @@ class CheckingDispatcher(oslo_dispatcher.RPCDispatcher):
         try:
             check_message(incoming.message, incoming.client_timeout,
                           self._is_exposed)
-        except exception.InvalidRPCPayload as e:
+            if self.trust is not None:
+                self.trust.check(incoming)
+        except (exception.InvalidRPCPayload, exception.BusNotTrusted) as e:
             LOG.error('Rejected RPC message: %s', e)
             # answered to the caller as this exception, without a traceback
             raise oslo_dispatcher.ExpectedException() from None

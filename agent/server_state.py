@@ -94,7 +94,6 @@ def wait_consuming(server, timeout):
     its own topic.server came back through the broker. False if it did not
     within ``timeout`` seconds (a backlog ahead of the probe, a slow
     broker): the queue is declared, so nothing is lost, only late."""
-    from agent import context
     from agent import rpc
     token = probe_token(server)
     target = messaging.Target(topic=server.target.topic,
@@ -109,7 +108,7 @@ def wait_consuming(server, timeout):
             server.transport, target, serializer=rpc.Serializer(),
             timeout=max(1, min(10, int(left))))
         try:
-            if client.call(context.admin_context(), 'probe') == token:
+            if rpc.probe_call(client, target) == token:
                 return True
         except messaging.MessagingTimeout:
             pass

@@ -1,6 +1,7 @@
 """hvagent-compute: the node daemon serving compute.<host>."""
 from oslo_config import cfg
 
+from agent import bus_auth
 from agent import context
 from agent import rpc
 from agent import service
@@ -31,8 +32,11 @@ def _build(driver, conductor, metrics):
     driver = driver or virt_driver.load_driver(CONF.compute.compute_driver)
     # reports fail fast while the broker is away (the tracker retries them
     # itself); every other call waits for the broker, however long
-    reports = conductor or rpc.ConductorAPI(fail_fast=True)
-    conductor = conductor or rpc.ConductorAPI()
+    # signed as this host: the conductor lets it see only its own
+    # instances and ports
+    me = bus_auth.compute_principal(CONF.host)
+    reports = conductor or rpc.ConductorAPI(fail_fast=True, principal=me)
+    conductor = conductor or rpc.ConductorAPI(principal=me)
     tracker = resource_tracker.ResourceTracker(
         driver, reports, CONF.host,
         node_identity.get_node_uuid(CONF.state_path), binary=BINARY)
@@ -61,7 +65,9 @@ def _build(driver, conductor, metrics):
     manager.report_callback = reporter.kick
     driver.register_event_listener(
         lambda uuid, _power: manager.handle_lifecycle_event(ctxt, uuid))
-    server = rpc.get_server('compute', CONF.host, [manager])
+    server = rpc.get_server(
+        bus_auth.COMPUTE_TOPIC, CONF.host, [manager],
+        audience=bus_auth.Audience(host=CONF.host))
     periodics = [reporter]
     if CONF.compute.sync_power_state_interval:
         periodics.append(service.Periodic(

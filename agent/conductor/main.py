@@ -2,6 +2,7 @@
 from oslo_config import cfg
 
 from agent import bus
+from agent import bus_auth
 from agent import rpc
 from agent import service
 from agent.conductor import fixed_ips
@@ -33,24 +34,31 @@ def build_service(engine=None):
 
 
 def _build(engine, metrics):
+    bus_auth.create_secret(CONF.bus.secret_file)
     migration.upgrade(engine.url.render_as_string(hide_password=False))
-    server = rpc.get_server('conductor', CONF.host, [
-        manager.ConductorManager(engine), tasks.ComputeTaskManager(engine),
-        networks.NetworkManager(engine), identity.IdentityManager(engine),
+    # one server per audience (rpc.ConductorAPI): compute nodes reach only
+    # the first, and the broker keeps them off the other two's queues
+    agents = rpc.get_server(rpc.AGENT_TOPIC, CONF.host, [
+        manager.ConductorManager(engine)], audience=bus_auth.AGENTS)
+    users = rpc.get_server(rpc.API_TOPIC, CONF.host, [
+        tasks.ComputeTaskManager(engine), networks.NetworkManager(engine),
         instances.InstanceManager(engine), keypairs.KeyPairManager(engine),
         quota.QuotaManager(engine), images.ImageManager(engine),
         volumes.VolumeManager(engine),
         floating_ips.FloatingIPManager(engine),
         fixed_ips.FixedIPManager(engine)])
+    identity_server = rpc.get_server(rpc.IDENTITY_TOPIC, CONF.host, [
+        identity.IdentityManager(engine)])
     # a heartbeat only while the conductor serves its queue: cut off from
     # the message bus it shows down
     heartbeat = service.Periodic(
         'heartbeat', CONF.report_interval, bus.heartbeat_while_linked(
-            bus.BusLink(BINARY, server),
+            bus.BusLink(BINARY, agents),
             lambda: manager.conductor_heartbeat(engine, CONF.host, BINARY)))
     if metrics is not None:
         metrics.add(controller_metrics.ServiceStatusCollector(engine))
-    return service.Service(BINARY, [server], [heartbeat])
+    return service.Service(BINARY, [agents, users, identity_server],
+                           [heartbeat])
 
 
 def main(argv=None):

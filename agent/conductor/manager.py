@@ -2,16 +2,25 @@
 
 The agent never opens the database; it reads its instances and records
 their state, faults, action events, resource reports and heartbeats here.
+Served on topic ``conductor`` to controllers and compute nodes alike; a
+compute node (``ctxt.host_scope``, checked by the dispatcher from the
+message's signature) reads and changes only the instances and ports bound
+to its own host and reports only for its own host. Anything else is
+answered as if it did not exist (InstanceNotFound) or BusNotTrusted.
 """
+import contextlib
 import logging
 
 import oslo_messaging as messaging
+import sqlalchemy as sa
 
 from agent import exception
 from agent import rpc
 from agent.conductor import ipam
+from agent.conductor import networks
 from agent.conductor import secgroups
 from agent.db import api as db
+from agent.db import net_models as N
 from agent.db import session as db_session
 from agent.db import to_objects
 from agent.objects import fields as f
@@ -33,6 +42,36 @@ REQUEST_ID = f.String(max_length=64)
 TASK_STATES = f.List(f.Enum(states.TASK_STATES, nullable=True), nullable=True)
 
 
+def _confine(ctxt, host):
+    """A compute node may act only for its own host."""
+    scope = ctxt.host_scope
+    if scope is not None and host != scope:
+        raise exception.BusNotTrusted(
+            reason='compute:%s cannot act for host %s' % (scope, host))
+
+
+@contextlib.contextmanager
+def _scoped(ctxt, uuid):
+    """Where the instance's host is checked in a query (host=scope), a
+    compute node learns no more than that the instance is not its own."""
+    try:
+        yield
+    except exception.InstanceNotOnHost:
+        if ctxt.host_scope is None:
+            raise
+        raise exception.InstanceNotFound(instance=uuid) from None
+
+
+def _own(s, ctxt, uuid, for_update=False):
+    """The instance row, if the caller may see it: a controller any, a
+    compute node only one on its host (else InstanceNotFound)."""
+    row = db.instance_get(s, uuid, for_update=for_update)
+    scope = ctxt.host_scope
+    if scope is not None and row.host != scope:
+        raise exception.InstanceNotFound(instance=uuid)
+    return row
+
+
 class ConductorManager:
     target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
 
@@ -51,10 +90,11 @@ class ConductorManager:
     @rpc.expects(instance_uuid=UUID)
     def instance_get(self, ctxt, instance_uuid):
         with self._session() as s:
-            return to_objects.instance(s, db.instance_get(s, instance_uuid))
+            return to_objects.instance(s, _own(s, ctxt, instance_uuid))
 
     @rpc.expects(host=HOST)
     def instances_get_by_host(self, ctxt, host):
+        _confine(ctxt, host)
         with self._session() as s:
             return to_objects.instances(s, db.instance_list(s, host=host))
 
@@ -62,16 +102,17 @@ class ConductorManager:
                  expected_task_state=TASK_STATES)
     def instance_update(self, ctxt, instance_uuid, updates,
                         expected_task_state):
-        with self._session() as s:
+        with self._session() as s, _scoped(ctxt, instance_uuid):
             row = db.instance_update(s, instance_uuid, updates,
-                                     expected_task_state)
+                                     expected_task_state,
+                                     host=ctxt.host_scope)
             return to_objects.instance(s, row)
 
     @rpc.expects(instance_uuid=UUID)
     def instance_destroy(self, ctxt, instance_uuid):
         """Mark the instance deleted and free its claim (once)."""
         with self._session() as s:
-            row = db.instance_get(s, instance_uuid, for_update=True)
+            row = _own(s, ctxt, instance_uuid, for_update=True)
             if row.deleted:
                 return
             claim.release(s, row)
@@ -89,15 +130,18 @@ class ConductorManager:
     def instance_fault_create(self, ctxt, instance_uuid, message, details,
                               host):
         with self._session() as s:
-            db.instance_get(s, instance_uuid)
-            db.fault_create(s, instance_uuid, message, details, host)
+            _own(s, ctxt, instance_uuid)
+            db.fault_create(s, instance_uuid, message, details,
+                            ctxt.host_scope or host)
 
     @rpc.expects(instance_uuid=UUID, request_id=REQUEST_ID,
                  event=f.String(), host=f.String(nullable=True))
     def action_event_start(self, ctxt, instance_uuid, request_id, event,
                            host):
         with self._session() as s:
-            _event_start(s, ctxt, instance_uuid, request_id, event, host)
+            _own(s, ctxt, instance_uuid)
+            _event_start(s, ctxt, instance_uuid, request_id, event,
+                         ctxt.host_scope or host)
 
     @rpc.expects(instance_uuid=UUID, request_id=REQUEST_ID,
                  event=f.String(), result=RESULT,
@@ -105,6 +149,7 @@ class ConductorManager:
     def action_event_finish(self, ctxt, instance_uuid, request_id, event,
                             result, traceback):
         with self._session() as s:
+            _own(s, ctxt, instance_uuid)
             db.event_finish(s, instance_uuid, request_id, event, result,
                             traceback)
 
@@ -119,7 +164,8 @@ class ConductorManager:
         ``expected_task_state`` -- else InstanceNotOnHost or
         UnexpectedTaskState, and nothing is recorded; ``updates`` are
         applied and the action event is started."""
-        with self._session() as s:
+        _confine(ctxt, host)
+        with self._session() as s, _scoped(ctxt, instance_uuid):
             if updates:              # checked in the UPDATE's WHERE
                 db.instance_update(s, instance_uuid, updates,
                                    expected_task_state, host=host,
@@ -154,13 +200,17 @@ class ConductorManager:
         """End an agent operation in one transaction: the final states
         (compare and swap on ``expected_task_state``), the fault if any,
         the event's result. If the swap fails nothing is recorded."""
-        with self._session() as s:
+        scope = ctxt.host_scope
+        with self._session() as s, _scoped(ctxt, instance_uuid):
             if updates:
                 db.instance_update(s, instance_uuid, updates,
-                                   expected_task_state, reread=False)
+                                   expected_task_state, host=scope,
+                                   reread=False)
+            elif scope is not None:
+                _own(s, ctxt, instance_uuid)
             if fault_message:
                 db.fault_create(s, instance_uuid, fault_message,
-                                traceback or '', host)
+                                traceback or '', scope or host)
             db.event_finish(s, instance_uuid, request_id, event, result,
                             traceback)
 
@@ -171,6 +221,7 @@ class ConductorManager:
     def block_device_update(self, ctxt, instance_uuid, volume_id, status,
                             device_name, destroy):
         with self._session() as s:
+            _own(s, ctxt, instance_uuid)
             row = db.bdm_get(s, instance_uuid, volume_id)
             if row is None:
                 return
@@ -185,14 +236,53 @@ class ConductorManager:
     @rpc.expects(node=f.Object('ComputeNode'))
     def compute_node_update(self, ctxt, node):
         """Record a resource report; it is the agent's heartbeat too."""
+        _confine(ctxt, node.host)
         with self._session() as s:
             db.compute_node_update(s, node)
             db.service_heartbeat(s, node.host, 'hvagent-compute')
 
     @rpc.expects(service=f.Object('Service'))
     def service_heartbeat(self, ctxt, service):
+        _confine(ctxt, service.host)
+        if ctxt.host_scope is not None and \
+                service.binary != 'hvagent-compute':
+            raise exception.BusNotTrusted(
+                reason='a compute node beats only for hvagent-compute')
         with self._session() as s:
             db.service_heartbeat(s, service.host, service.binary)
+
+    # ---------------------------------------------------------------- ports
+    @rpc.expects(instance_uuid=UUID, host=HOST)
+    def ports_bind(self, ctxt, instance_uuid, host):
+        """Bind the instance's ports to ``host``; return every port of the
+        host (what the agent wires, serves DHCP and filters). A compute
+        node binds only its own instances to itself."""
+        _confine(ctxt, host)
+        with self._session() as s:
+            if ctxt.host_scope is not None:
+                _own(s, ctxt, instance_uuid)
+            s.execute(sa.update(N.Port).where(
+                N.Port.instance_uuid == instance_uuid).values(host=host))
+            # its addresses join its groups' members: the hosts of ports
+            # whose rules name those groups learn them now
+            others = secgroups.peer_hosts(s, instance_uuid) - {host}
+            out = networks.host_port_objects(s, host)
+        secgroups.refresh_hosts(self._compute_api, ctxt, others)
+        return out
+
+    @rpc.expects(host=HOST)
+    def ports_get_by_host(self, ctxt, host):
+        _confine(ctxt, host)
+        with self._session() as s:
+            return networks.host_port_objects(s, host)
+
+    @rpc.expects(instance_uuid=UUID, status=f.Enum(['DOWN', 'ACTIVE']))
+    def ports_set_status(self, ctxt, instance_uuid, status):
+        with self._session() as s:
+            if ctxt.host_scope is not None:
+                _own(s, ctxt, instance_uuid)
+            s.execute(sa.update(N.Port).where(
+                N.Port.instance_uuid == instance_uuid).values(status=status))
 
 
 def _event_start(s, ctxt, instance_uuid, request_id, event, host):

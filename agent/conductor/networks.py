@@ -204,32 +204,6 @@ class NetworkManager(secgroups.SecurityGroupMethods):
                 query = query.where(N.Port.instance_uuid == instance_uuid)
             return port_objects(s, s.scalars(query).all())
 
-    # ------------------------------------------------------ agent side
-    @rpc.expects(instance_uuid=f.UUID(), host=f.String())
-    def ports_bind(self, ctxt, instance_uuid, host):
-        """Bind the instance's ports to ``host``; return every port of the
-        host (what the agent wires, serves DHCP and filters)."""
-        with self._session() as s:
-            s.execute(sa.update(N.Port).where(
-                N.Port.instance_uuid == instance_uuid).values(host=host))
-            # its addresses join its groups' members: the hosts of ports
-            # whose rules name those groups learn them now
-            others = secgroups.peer_hosts(s, instance_uuid) - {host}
-            out = port_objects(s, _host_ports(s, host))
-        self.refresh_hosts(ctxt, others)
-        return out
-
-    @rpc.expects(host=f.String())
-    def ports_get_by_host(self, ctxt, host):
-        with self._session() as s:
-            return port_objects(s, _host_ports(s, host))
-
-    @rpc.expects(instance_uuid=f.UUID(), status=f.Enum(['DOWN', 'ACTIVE']))
-    def ports_set_status(self, ctxt, instance_uuid, status):
-        with self._session() as s:
-            s.execute(sa.update(N.Port).where(
-                N.Port.instance_uuid == instance_uuid).values(status=status))
-
 
 def _by_ref(s, model, ref):
     """The row of ``model`` whose uuid or name is ``ref``, or None."""
@@ -264,9 +238,10 @@ def port_network(s, ctxt, ref):
     return row
 
 
-def _host_ports(s, host):
-    return s.scalars(sa.select(N.Port).where(N.Port.host == host).order_by(
-        N.Port.id)).all()
+def host_port_objects(s, host):
+    """Every port bound to ``host``, as its agent wires them."""
+    return port_objects(s, s.scalars(sa.select(N.Port).where(
+        N.Port.host == host).order_by(N.Port.id)).all())
 
 
 def _groups(s, rows):

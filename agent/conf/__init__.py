@@ -5,11 +5,11 @@ Importing this package registers every option on the global ``cfg.CONF``
 """
 from oslo_config import cfg
 
-from agent.conf import api, compute, conductor, database, default, \
+from agent.conf import api, bus, compute, conductor, database, default, \
     fake_driver, libvirt, metrics, network, rabbit, scheduler
 
 CONF = cfg.CONF
 
-for _module in (default, api, compute, conductor, database, fake_driver,
+for _module in (default, api, bus, compute, conductor, database, fake_driver,
                 libvirt, metrics, network, rabbit, scheduler):
     _module.register_opts(CONF)

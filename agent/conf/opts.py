@@ -5,7 +5,7 @@ The transport options oslo.messaging registers itself are listed under
 """
 from oslo_messaging import opts as messaging_opts
 
-from agent.conf import api, compute, conductor, database, default, \
+from agent.conf import api, bus, compute, conductor, database, default, \
     fake_driver, libvirt, metrics, network, rabbit, scheduler
 
 TRANSPORT_OPTS = ('transport_url', 'rpc_response_timeout',
@@ -18,6 +18,7 @@ def list_opts():
     return [
         ('DEFAULT', default.opts + transport),
         (api.group, api.opts),
+        (bus.group, bus.opts),
         (compute.group, compute.opts),
         (conductor.group, conductor.opts),
         (database.group, database.opts),

@@ -104,8 +104,8 @@ class ApiCloud:
         networks); returns its stdout."""
         proc = subprocess.run(
             [os.path.join(deployment.BIN, 'hvctl'), '--transport-url',
-             self.vhost.url, *args], capture_output=True, text=True,
-            timeout=120)
+             self.vhost.url, *args, '--config-file', deployment.bus_conf()],
+            capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout
 

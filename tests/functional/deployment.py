@@ -11,8 +11,19 @@ import subprocess
 import sys
 import time
 
+from oslo_config import cfg
+
 BIN = os.path.dirname(sys.executable)
 SERVICES = ('hvagent-conductor', 'hvagent-scheduler', 'hvagent-compute')
+
+
+def bus_conf():
+    """A config file naming the test session's bus secret, for the
+    hvctl processes a test runs (they sign as controllers)."""
+    path = pathlib.Path(cfg.CONF.bus.secret_file).with_name('bus.conf')
+    if not path.exists():
+        write_config(path, bus={'secret_file': cfg.CONF.bus.secret_file})
+    return str(path)
 
 
 def write_config(path, **sections):
@@ -33,6 +44,8 @@ class Deployment:
                         'transport_url': transport_url,
                         'report_interval': 1, 'service_down_time': 10},
             'database': {'connection': db_url},
+            # the test session's controllers share its bus secret
+            'bus': {'secret_file': cfg.CONF.bus.secret_file},
             'compute': {'compute_driver': 'fake'},
         }
         for section, values in (extra or {}).items():
@@ -42,15 +55,18 @@ class Deployment:
         self.procs = {}
         self.life_start = {}    # name -> log offset where this life began
 
-    def start(self, *names, env=None):
+    def start(self, *names, env=None, config=None):
         """Start the services (all by default); ``env`` adds variables to
-        their environment (e.g. HVAGENT_FAILPOINTS). Logs are appended to,
-        so a restarted service's log keeps its earlier life."""
+        their environment (e.g. HVAGENT_FAILPOINTS); ``config``: another
+        config file than the deployment's (e.g. a compute node's own). Logs
+        are appended to, so a restarted service's log keeps its earlier
+        life."""
         for name in names or SERVICES:
             log = open(self.tmp_path / ('%s.log' % name), 'a')
             self.life_start[name] = log.tell()
             self.procs[name] = subprocess.Popen(
-                [os.path.join(BIN, name), '--config-file', str(self.config)],
+                [os.path.join(BIN, name), '--config-file',
+                 str(config or self.config)],
                 stdout=log, stderr=subprocess.STDOUT,
                 env=dict(os.environ, **(env or {})))
             if name == 'hvagent-conductor':

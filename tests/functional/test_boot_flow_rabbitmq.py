@@ -12,6 +12,7 @@ import uuid
 import oslo_messaging as messaging
 import pytest
 
+from agent import bus_auth
 from agent import context
 from agent import exception
 from agent import rpc
@@ -133,12 +134,19 @@ def test_errors_are_clear_and_lose_nothing(cloud):
         c.instance_action(ctxt, ref=inst.uuid, action='start',
                           volume_id=None, connection_info={})
 
-    # a malformed cast straight to the agent's queue: refused and logged,
-    # the agent keeps serving
+    # a malformed cast straight to the agent's queue, signed by a
+    # controller: refused and logged, the agent keeps serving; unsigned,
+    # it is refused before its arguments are looked at
     raw = messaging.get_rpc_client(
         rpc.get_transport(), messaging.Target(topic='compute',
                                               server=cloud.host))
-    raw.cast({}, 'build_and_run_instance', instance_uuid='../../etc/passwd')
+    bad = {'instance_uuid': '../../etc/passwd'}
+    raw.cast({}, 'build_and_run_instance', **bad)
+    cloud.wait_log('hvagent-compute', 'build_and_run_instance is not signed')
+    signed, args = rpc.signed(bus_auth.CONTROL, 'compute', cloud.host,
+                              context.RequestContext(),
+                              'build_and_run_instance', bad)
+    raw.cast(signed, 'build_and_run_instance', **args)
     raw.cast({}, 'no_such_method')
     cloud.wait_log('hvagent-compute', 'Rejected malformed RPC message')
     ok = c.boot_instance(ctxt, name='after', flavor='m1.tiny',
@@ -154,7 +162,8 @@ def test_errors_are_clear_and_lose_nothing(cloud):
 def hvctl(dep, *args):
     return subprocess.run(
         [sys.executable, '-m', 'agent.cli', '--transport-url',
-         dep.vhost.url, *args], capture_output=True, text=True, timeout=120)
+         dep.vhost.url, *args, '--config-file', deployment.bus_conf()],
+        capture_output=True, text=True, timeout=120)
 
 
 def test_hvctl(cloud):

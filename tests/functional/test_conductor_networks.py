@@ -124,7 +124,7 @@ def test_agent_gets_its_ports_with_security_groups_resolved(nets):
          port_range_max=None, remote_ip_prefix=None, remote_group='web')
     a = nets.boot(name='a', networks=['net1'], security_groups=['web'])
     nets.boot(name='b', networks=['net1'], security_groups=['web'])
-    ports = call(nets.networks.ports_bind, nets.ctxt, instance_uuid=a.uuid,
+    ports = call(nets.conductor.ports_bind, nets.ctxt, instance_uuid=a.uuid,
                  host='node1')
     (port,) = ports                     # only a's port is bound to node1
     assert port.instance_uuid == a.uuid and port.host == 'node1'
@@ -135,9 +135,9 @@ def test_agent_gets_its_ports_with_security_groups_resolved(nets):
             ssh.remote_ip_prefix) == ('tcp', 22, 22, '10.9.0.0/16')
     assert icmp.remote_group == 'web'
     assert sorted(icmp.remote_ips) == ['10.0.0.2', '10.0.0.3']
-    call(nets.networks.ports_set_status, nets.ctxt, instance_uuid=a.uuid,
+    call(nets.conductor.ports_set_status, nets.ctxt, instance_uuid=a.uuid,
          status='ACTIVE')
-    (port,) = call(nets.networks.ports_get_by_host, nets.ctxt, host='node1')
+    (port,) = call(nets.conductor.ports_get_by_host, nets.ctxt, host='node1')
     assert port.status == 'ACTIVE'
     assert ipaddress.ip_address(port.ip_address) in ipaddress.ip_network(
         port.network.cidr)
@@ -202,7 +202,7 @@ def test_isolation_quarantines_the_ports_until_released(nets):
     inst = nets.boot(name='suspect', networks=['net1'])
     other = nets.boot(name='bystander', networks=['net1'])
     for i in (inst, other):
-        call(nets.networks.ports_bind, nets.ctxt, instance_uuid=i.uuid,
+        call(nets.conductor.ports_bind, nets.ctxt, instance_uuid=i.uuid,
              host='node1')
         _settle(nets, i.uuid, states.SCHEDULING, states.ACTIVE)
 
@@ -210,7 +210,7 @@ def test_isolation_quarantines_the_ports_until_released(nets):
     assert shown.isolated and shown.task_state == states.ISOLATING
     assert nets.compute.casts[-1] == ('isolate_instance', 'node1', inst.uuid,
                                       {})
-    ports = call(nets.networks.ports_get_by_host, nets.ctxt, host='node1')
+    ports = call(nets.conductor.ports_get_by_host, nets.ctxt, host='node1')
     assert {p.instance_uuid: p.quarantined for p in ports} == {
         inst.uuid: True, other.uuid: False}
     _settle(nets, inst.uuid, states.ISOLATING, states.PAUSED)
@@ -224,5 +224,5 @@ def test_isolation_quarantines_the_ports_until_released(nets):
     assert not shown.isolated and shown.task_state == states.RELEASING
     assert nets.compute.casts[-1][:3] == ('release_instance', 'node1',
                                           inst.uuid)
-    ports = call(nets.networks.ports_get_by_host, nets.ctxt, host='node1')
+    ports = call(nets.conductor.ports_get_by_host, nets.ctxt, host='node1')
     assert not any(p.quarantined for p in ports)

@@ -36,7 +36,7 @@ def boot_bound(c, name, ctxt=None, host='node1', **kw):
     inst = call(c.tasks.boot_instance, ctxt or c.ctxt, name=name,
                 flavor='m1.small', image_ref='img', availability_zone=None,
                 hints={}, metadata={}, **dict(dict(networks=['net1']), **kw))
-    call(c.networks.ports_bind, ctxt or c.ctxt, instance_uuid=inst.uuid,
+    call(c.conductor.ports_bind, ctxt or c.ctxt, instance_uuid=inst.uuid,
          host=host)
     return inst
 
@@ -153,7 +153,7 @@ def test_changes_reach_every_host_concerned(two):
     call(two.networks.server_secgroup_add, two.ctxt,
          instance_uuid=dbvm.uuid, group='mgmt')
     assert refreshed(two) == {'node2'}
-    (port,) = call(two.networks.ports_get_by_host, two.ctxt, host='node2')
+    (port,) = call(two.conductor.ports_get_by_host, two.ctxt, host='node2')
     assert {g.name for g in port.security_groups} == {'db', 'mgmt'}
     call(two.networks.server_secgroup_remove, two.ctxt,
          instance_uuid=w2.uuid, group='web')      # web's members change
@@ -214,7 +214,7 @@ def test_port_security_is_an_admins_switch(two):
     plain = boot_bound(two, 'plain')
     grouped = boot_bound(two, 'grouped', security_groups=['web'])
     ports = {p.instance_uuid: p for p in call(
-        two.networks.ports_get_by_host, two.ctxt, host='node1')}
+        two.conductor.ports_get_by_host, two.ctxt, host='node1')}
     assert all(p.port_security_enabled for p in ports.values())
     with pytest.raises(exception.AdminRequired):
         call(two.networks.port_update, two.ctxt,

@@ -37,13 +37,13 @@ def _boot_bound(c, name, ctxt=None):
     inst = call(c.tasks.boot_instance, ctxt, name=name, flavor='m1.tiny',
                 image_ref='img', availability_zone=None, hints={},
                 metadata={}, networks=['lan'])
-    call(c.networks.ports_bind, ctxt, instance_uuid=inst.uuid, host='node1')
+    call(c.conductor.ports_bind, ctxt, instance_uuid=inst.uuid, host='node1')
     return inst
 
 
 def _host_fips(c):
     return {p.instance_uuid: p.floating_ip and p.floating_ip.address
-            for p in call(c.networks.ports_get_by_host, c.ctxt,
+            for p in call(c.conductor.ports_get_by_host, c.ctxt,
                           host='node1')}
 
 

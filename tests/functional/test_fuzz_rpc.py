@@ -39,6 +39,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent import bus_auth
 from agent import context
 from agent import exception
 from agent import rpc
@@ -197,15 +198,38 @@ def _message():
         st.dictionaries(st.sampled_from(['request_id', 'user_id',
                                          'project_id', 'is_admin', 'x']),
                         hostile.junk(3), max_size=4))
-    return st.tuples(message, ctxt)
+    # most are signed by a controller, so that they reach the argument
+    # checks behind the signature check; the rest must be refused unsigned
+    return st.tuples(message, ctxt, st.sampled_from([True, True, True,
+                                                     False]))
+
+
+def _target_of(target_name, host, message):
+    """The agent's queue, or the conductor topic serving the method."""
+    if target_name == 'agent':
+        return messaging.Target(topic='compute', server=host)
+    method = message.get('method')
+    return messaging.Target(topic=rpc.TOPIC_OF.get(method, 'conductor')
+                            if isinstance(method, str) else 'conductor')
+
+
+def _signed(target, message, ctxt):
+    """``ctxt`` signed as a controller for ``message``, where it can be
+    (a method name, arguments JSON can carry); else as it is."""
+    method, args = message.get('method'), message.get('args')
+    if not (isinstance(method, str) and isinstance(args, dict) and
+            isinstance(ctxt, dict)):
+        return ctxt
+    try:
+        return bus_auth.sign(bus_auth.keyring(), bus_auth.CONTROL,
+                             target.topic, target.server, method, args,
+                             ctxt)
+    except (TypeError, ValueError, OverflowError):
+        return ctxt
 
 
 @pytest.mark.parametrize('target_name', ['agent', 'conductor'])
 def test_malformed_rpc_payloads(cloud, target_name):
-    if target_name == 'agent':
-        target = messaging.Target(topic='compute', server=cloud.host)
-    else:
-        target = messaging.Target(topic='conductor')
     tally = Tally()
     started = time.monotonic()
 
@@ -213,7 +237,10 @@ def test_malformed_rpc_payloads(cloud, target_name):
               suppress_health_check=list(HealthCheck))
     @given(_message())
     def case(payload):
-        message, ctxt = payload
+        message, ctxt, sign = payload
+        target = _target_of(target_name, cloud.host, message)
+        if sign:
+            ctxt = _signed(target, message, ctxt)
         outcome, failure = judge(lambda: cloud.transport._send(
             target, ctxt, message, wait_for_reply=True,
             timeout=CALL_TIMEOUT))
@@ -221,7 +248,7 @@ def test_malformed_rpc_payloads(cloud, target_name):
 
     case()
     tally.counts[target_name, 'raw AMQP body (no reply)'] = \
-        send_raw_bodies(cloud, target)
+        send_raw_bodies(cloud, _target_of(target_name, cloud.host, {}))
     tally.report('malformed RPC payloads to the %s in %.1fs' % (
         target_name, time.monotonic() - started))
     assert_healthy(cloud)
@@ -402,7 +429,8 @@ def test_hostile_names_through_hvctl(cloud):
         name = name if not accepted else '%s-%s' % (name, token)
         argv = [os.path.join(deployment.BIN, 'hvctl'), '--json',
                 '--transport-url', cloud.vhost.url, '--project', 'p1',
-                'boot', name, '--flavor', 'm1.tiny'] + extra
+                'boot', name, '--flavor', 'm1.tiny'] + extra + [
+                    '--config-file', deployment.bus_conf()]
         procs.append((name, extra, accepted, subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)))

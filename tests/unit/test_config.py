@@ -69,6 +69,7 @@ def test_entry_points_resolve():
     (opts,) = [ep for ep in importlib.metadata.entry_points(
         group='oslo.config.opts') if ep.name == 'hvagent']
     groups = [g if isinstance(g, str) else g.name for g, _ in opts.load()()]
-    assert groups == ['DEFAULT', 'api', 'compute', 'conductor', 'database',
-                      'fake_driver', 'libvirt', 'metrics', 'network',
+    assert groups == ['DEFAULT', 'api', 'bus', 'compute', 'conductor',
+                      'database', 'fake_driver', 'libvirt', 'metrics',
+                      'network',
                       'oslo_messaging_rabbit', 'quota', 'scheduler']

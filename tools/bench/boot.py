@@ -7,7 +7,8 @@ in-process ``kombu+memory:////`` transport, then on RabbitMQ (a private
 vhost), boots N instances one after another and prints p50/p95 from the
 boot request until the instance reads back active. The baseline, run in the
 same process on the same transport, is one bare RPC round trip (an echo
-endpoint): the ratio says how many round trips' worth a boot costs.
+endpoint, signed like every message): the ratio says how many round trips'
+worth a boot costs.
 """
 import argparse
 import resource
@@ -22,6 +23,7 @@ from oslo_config import cfg
 
 import agent.conf  # noqa: F401
 from agent import allinone
+from agent import bus_auth
 from agent import cli
 from agent import context
 from agent import rpc
@@ -57,12 +59,19 @@ def baseline_ms(n=200):
     server = rpc.get_server('bench-echo', CONF.host, [Echo()])
     server.start()
     client = messaging.get_rpc_client(
-        rpc.get_transport(), messaging.Target(topic='bench-echo'))
-    client.call({}, 'echo', value=1)  # warm up
+        rpc.get_transport(), messaging.Target(topic='bench-echo'),
+        serializer=rpc.Serializer())
+
+    def echo():     # signed, as every hvagent message is
+        ctxt, args = rpc.signed(bus_auth.CONTROL, 'bench-echo', None,
+                                context.RequestContext(), 'echo',
+                                {'value': 1})
+        client.call(ctxt, 'echo', **args)
+    echo()  # warm up
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
-        client.call({}, 'echo', value=1)
+        echo()
         times.append((time.perf_counter() - t0) * 1e3)
     server.stop()
     server.wait()

@@ -59,8 +59,9 @@ def secgroups(caller: deps.Caller = deps.CALLER,
     """The caller's project's groups (every project's: admin, itsec)."""
     if all_projects:
         caller.check('secgroup:list:all_projects')
+    wide = {'all_projects': True} if all_projects else {}   # 1.9 only then
     items = [_group(g) for g in deps.conductor().secgroup_list(
-        caller.ctxt, all_projects=all_projects)
+        caller.ctxt, **wide)
         if all_projects or g.project_id == caller.project_id]
     items, nxt = paging.page(items, limit, marker, lambda g: str(g['id']))
     return {'security_groups': items, 'next_marker': nxt}

@@ -1,0 +1,381 @@
+"""The message bus as a compromised compute node would try it.
+
+Real RabbitMQ (a private vhost), conductor and scheduler as controllers
+(the vhost's full rights, the bus secret), and a compute agent for
+``hvtest-node1`` with what a production compute node has: its own broker
+user with broker_perms.compute() rights and only its host key. The
+attacker is another compute node, ``evil``, holding exactly the same
+kind of credentials for itself: its broker user and its host key.
+
+Each attack is tried for real and must fail, and the legitimate node
+(same kind of credentials) keeps working: it boots, answers the console
+call through its own reply queue, and its instance is untouched.
+"""
+import json
+import sqlite3
+import subprocess
+import time
+import uuid
+
+import amqp
+import kombu
+import oslo_messaging as messaging
+import pytest
+from oslo_config import cfg
+from oslo_messaging._drivers import amqp as oslo_amqp
+from oslo_messaging._drivers import common as oslo_common
+
+from agent import broker_perms
+from agent import bus_auth
+from agent import context
+from agent import exception
+from agent import objects
+from agent import rpc
+from agent.objects import states
+from tests.functional import deployment
+from tests.functional import rabbit
+
+pytestmark = pytest.mark.functional
+
+NODE, EVIL = 'hvtest-node1', 'evil'
+EXCHANGE = 'openstack'            # oslo's default control_exchange
+PASSWORD = 'broker-pw'
+CONTROLLER_QUEUES = ('conductor_api', 'identity', 'scheduler')
+
+
+def _ctl(*args):
+    return subprocess.run(['rabbitmqctl', '-q', *args], check=True,
+                          capture_output=True, text=True, timeout=60).stdout
+
+
+def broker_user(vhost, host):
+    """A RabbitMQ user with a compute node's rights; its URL."""
+    user = 'hvc-%s-%s' % (host, uuid.uuid4().hex[:6])
+    _ctl('add_user', user, PASSWORD)
+    for argv in broker_perms.rabbitmqctl_commands(
+            user, vhost.name, EXCHANGE, broker_perms.compute(host, EXCHANGE)):
+        _ctl(*argv[1:])
+    return user, 'rabbit://%s:%s@%s:%d/%s' % (
+        user, PASSWORD, rabbit.HOST, rabbit.PORT, vhost.name)
+
+
+@pytest.fixture(scope='module')
+def bus(tmp_path_factory):
+    """One cloud for the module (the attacks change nothing; the last
+    test stops the victim)."""
+    tmp_path = tmp_path_factory.mktemp('bus')
+    vhost = rabbit.VHost()
+    users = []
+    dep = deployment.Deployment(
+        tmp_path, vhost.url, 'sqlite:///%s' % (tmp_path / 'hv.sqlite'),
+        host=NODE)
+    master = bus_auth.keyring().master
+    try:
+        dep.start('hvagent-conductor', 'hvagent-scheduler')
+        # the compute node: its own broker user, its host key, no secret
+        user, url = broker_user(vhost, NODE)
+        users.append(user)
+        key_file = tmp_path / 'node1.key'
+        key_file.write_text(bus_auth.host_key(master, NODE).hex() + '\n')
+        node_conf = deployment.write_config(
+            tmp_path / 'node1.conf',
+            DEFAULT={'host': NODE, 'state_path': tmp_path / 'node1',
+                     'transport_url': url, 'report_interval': 1,
+                     'service_down_time': 10},
+            compute={'compute_driver': 'fake'},
+            bus={'host_key_file': key_file,
+                 'secret_file': tmp_path / 'no-secret-here'})
+        dep.start('hvagent-compute', config=node_conf)
+        rpc.cleanup()
+        rpc.init(url=vhost.url)
+        conductor = rpc.ConductorAPI(timeout=30)
+        ctxt = context.RequestContext(user_id='alice', project_id='p1')
+        deadline = time.monotonic() + 60
+        while {h['service'].binary for h in conductor.host_list(ctxt)
+               if h['service'].up} != set(deployment.SERVICES):
+            assert time.monotonic() < deadline, dep.log('hvagent-compute')
+            time.sleep(0.2)
+        inst = conductor.boot_instance(
+            ctxt, name='victim', flavor='m1.tiny', image_ref=None,
+            availability_zone=None, hints={}, metadata={}, networks=[])
+        dep.conductor, dep.ctxt = conductor, ctxt
+        inst = deployment.settle(dep, inst.uuid)
+        assert inst.vm_state == states.ACTIVE and inst.host == NODE
+        evil_user, evil_url = broker_user(vhost, EVIL)
+        users.append(evil_user)
+        dep.victim = inst
+        dep.evil = Attacker(evil_url, bus_auth.Keyring(
+            host=EVIL, key=bus_auth.host_key(master, EVIL)))
+        dep.db = tmp_path / 'hv.sqlite'
+        yield dep
+        dep.evil.close()
+    finally:
+        codes = dep.stop()
+        rpc.cleanup()
+        for user in users:
+            _ctl('delete_user', user)
+        vhost.delete()
+    assert set(codes.values()) == {0}, codes
+
+
+class Attacker:
+    """What a compromised compute node ``evil`` can do: its broker
+    credentials (raw kombu and oslo.messaging) and its host key."""
+
+    def __init__(self, url, keyring):
+        self.url, self.keyring = url, keyring
+        self.amqp_url = url.replace('rabbit://', 'amqp://', 1)
+        self.transport = messaging.get_rpc_transport(
+            cfg.CONF, url=url, allowed_remote_exmods=rpc.ALLOWED_EXMODS)
+        # its replies come back on a queue its broker user may read
+        self.transport._driver._q_manager = rpc._ReplyQueueNames(EVIL)
+
+    def close(self):
+        self.transport.cleanup()
+
+    def call(self, topic, method, principal=None, server=None, ctxt=None,
+             **kwargs):
+        """A signed oslo.messaging call, signed with evil's own key."""
+        ctxt = ctxt or context.RequestContext(user_id='evil',
+                                              project_id='evil')
+        ser = rpc.Serializer()
+        args = {k: ser.serialize_entity(ctxt, v) for k, v in kwargs.items()}
+        wire = bus_auth.sign(self.keyring, principal or
+                             bus_auth.compute_principal(EVIL), topic, server,
+                             method, args, ctxt.to_dict())
+        client = messaging.get_rpc_client(
+            self.transport, messaging.Target(topic=topic, server=server),
+            serializer=ser, timeout=20)
+        return client.call(rpc.SignedContext(wire), method, **args)
+
+    def broker(self, action):
+        """Run ``action(channel)`` on a fresh connection as evil's broker
+        user; the AMQP error if the broker refuses it, else None."""
+        conn = kombu.Connection(self.amqp_url,
+                                transport_options={'confirm_publish': True})
+        try:
+            with conn.channel() as ch:
+                action(ch)
+        except amqp.exceptions.AccessRefused as e:
+            return e
+        finally:
+            conn.release()
+        return None
+
+    def inject(self, queue, method, ctxt, args, timeout=20):
+        """Put an oslo call envelope straight into ``queue`` through the
+        default exchange (which a compute user may publish to, to answer
+        calls), and return the answer that comes back on evil's own
+        reply queue: (result, failure)."""
+        reply_q = 'reply_%s_%s' % (EVIL, uuid.uuid4().hex)
+        msg_id = uuid.uuid4().hex
+        raw = {'method': method, 'args': args, 'version': '1.0',
+               '_msg_id': msg_id, '_reply_q': reply_q,
+               '_unique_id': uuid.uuid4().hex, '_timeout': timeout}
+        oslo_amqp.pack_context(raw, ctxt)
+        conn = kombu.Connection(self.amqp_url)
+        try:
+            with conn.channel() as ch:
+                ch.queue_declare(reply_q, auto_delete=True)
+                kombu.Producer(ch).publish(
+                    oslo_common.serialize_msg(raw), exchange='',
+                    routing_key=queue, serializer='json')
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    got = ch.basic_get(reply_q, no_ack=True)
+                    if got is not None:
+                        body = oslo_common.deserialize_msg(
+                            json.loads(got.body))
+                        if body.get('_msg_id') == msg_id and \
+                                body.get('ending') is not False:
+                            return body.get('result'), body.get('failure')
+                    time.sleep(0.1)
+        finally:
+            conn.release()
+        raise AssertionError('no answer from %s within %ss' % (queue,
+                                                               timeout))
+
+
+def _rows(db, sql, *params):
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_broker_keeps_a_compute_node_off_what_is_not_its_own(bus):
+    evil = bus.evil
+    x = kombu.Exchange(EXCHANGE, 'topic', durable=False)
+
+    def publish(key):
+        return lambda ch: kombu.Producer(ch).publish(
+            {'x': 1}, exchange=x, routing_key=key)
+
+    refused = {}
+    # speaking on controllers' topics or to another host's queue
+    for key in CONTROLLER_QUEUES + ('compute.' + NODE,):
+        refused['publish ' + key] = evil.broker(publish(key))
+    # reading controllers' queues, another host's queue, others' replies
+    for queue in CONTROLLER_QUEUES + ('conductor', 'compute.' + NODE):
+        refused['consume ' + queue] = evil.broker(
+            lambda ch, q=queue: ch.basic_consume(q, callback=print))
+    refused['declare another host\'s reply queue'] = evil.broker(
+        lambda ch: ch.queue_declare('reply_%s_%s' % (NODE, 'a' * 32)))
+    # copying other topics' messages into its own queue
+    for key in CONTROLLER_QUEUES + ('conductor', 'compute.' + NODE):
+        refused['bind to ' + key] = evil.broker(
+            lambda ch, k=key: ch.queue_bind('compute.' + EVIL, EXCHANGE, k))
+    assert all(refused.values()), sorted(
+        k for k, v in refused.items() if v is None)
+    # ...while what an agent needs is allowed (the rights are not simply
+    # "nothing"): its own queue, its conductor topic
+    assert evil.broker(lambda ch: ch.queue_declare('compute.' + EVIL)) \
+        is None
+    assert evil.broker(publish('conductor')) is None
+
+
+def test_forged_messages_reach_no_controller_and_no_other_host(bus):
+    """Through the default exchange a compute user can put a message in
+    any queue by name: every server refuses what is not signed by a
+    principal it serves, and nothing changes."""
+    evil, victim = bus.evil, bus.victim
+    admin = context.RequestContext(user_id='admin', project_id='admin',
+                                   is_admin=True).to_dict()
+
+    def signed(principal, keyring, topic, server, method, args):
+        return bus_auth.sign(keyring, principal, topic, server, method,
+                             args, admin)
+    # evil's key passed off as the master secret: a 'control' signature
+    # with a key that is not the controllers'
+    fake_control = bus_auth.Keyring(master=evil.keyring.key(
+        bus_auth.compute_principal(EVIL), 'conductor', None))
+    attacks = []
+    boot = {'name': 'evil', 'flavor': 'm1.tiny', 'image_ref': None,
+            'availability_zone': None, 'hints': {}, 'metadata': {},
+            'networks': []}
+    for queue, method, args in (
+            ('identity', 'bootstrap', {'user': 'evil-admin',
+                                       'password_hash': 'x' * 20,
+                                       'project': 'admin'}),
+            ('identity', 'auth_info', {'user': 'admin', 'project': None}),
+            ('conductor_api', 'boot_instance', boot),
+            ('conductor_api', 'instance_action',
+             {'ref': victim.uuid, 'action': 'delete', 'volume_id': None,
+              'connection_info': {}}),
+            ('scheduler', 'select_destination', {'spec': {}})):
+        attacks += [
+            (queue, method, 'unsigned', admin, args),
+            (queue, method, 'as compute:evil', signed(
+                bus_auth.compute_principal(EVIL), evil.keyring, queue, None,
+                method, args), args),
+            (queue, method, 'as control, forged', signed(
+                bus_auth.CONTROL, fake_control, queue, None, method, args),
+                args)]
+    # another host's own queue: terminate its guest
+    kill = {'instance_uuid': victim.uuid}
+    attacks += [
+        ('compute.' + NODE, 'terminate_instance', 'as compute:evil',
+         signed(bus_auth.compute_principal(EVIL), evil.keyring, 'compute',
+                NODE, 'terminate_instance', kill), kill),
+        ('compute.' + NODE, 'terminate_instance', 'as control, forged',
+         bus_auth.sign(bus_auth.Keyring(master=b'\x01' * 32),
+                       bus_auth.CONTROL, 'compute', NODE,
+                       'terminate_instance', kill, admin), kill)]
+    outcomes = []
+    for queue, method, how, ctxt, args in attacks:
+        result, failure = evil.inject(queue, method, ctxt, args)
+        outcomes.append((queue, method, how, result,
+                         json.loads(failure)['class'] if failure else None))
+    succeeded = [o for o in outcomes if o[4] != 'BusNotTrusted']
+    assert not succeeded, succeeded
+    assert len(outcomes) == 17
+    # nothing changed: no admin, no hash read, no instance, victim alive
+    assert _rows(bus.db, 'SELECT name FROM users') == []
+    assert [r[0] for r in _rows(bus.db, 'SELECT name FROM instances')] == \
+        ['victim']
+    inst = bus.conductor.instance_show(bus.ctxt, ref=victim.uuid)
+    assert (inst.vm_state, inst.power_state) == (states.ACTIVE,
+                                                 states.RUNNING)
+    assert 'Rejected RPC message' in bus.log('hvagent-compute')
+
+
+def test_a_compute_node_sees_and_changes_only_its_own_host(bus):
+    evil, victim = bus.evil, bus.victim
+    node = objects.ComputeNode(
+        uuid=str(uuid.uuid4()), host=NODE, hypervisor_type='fake',
+        vcpus=1, memory_mb=1, local_gb=1)
+    refused = {}
+    for name, topic, method, kwargs in (
+            ('read another host\'s instance', 'conductor', 'instance_get',
+             {'instance_uuid': victim.uuid}),
+            ('list another host', 'conductor', 'instances_get_by_host',
+             {'host': NODE}),
+            ('change another host\'s instance', 'conductor',
+             'instance_update', {'instance_uuid': victim.uuid,
+                                 'updates': {'vm_state': 'error'},
+                                 'expected_task_state': None}),
+            ('destroy another host\'s instance', 'conductor',
+             'instance_destroy', {'instance_uuid': victim.uuid}),
+            ('start an operation for another host', 'conductor',
+             'operation_start', {'instance_uuid': victim.uuid, 'host': NODE,
+                                 'request_id': 'req-x', 'event': 'x',
+                                 'expected_task_state': None,
+                                 'updates': None}),
+            ('finish an operation on another host\'s instance', 'conductor',
+             'operation_finish', {'instance_uuid': victim.uuid,
+                                  'request_id': 'req-x', 'event': 'x',
+                                  'result': 'Error',
+                                  'updates': {'vm_state': 'error'},
+                                  'expected_task_state': None,
+                                  'fault_message': 'pwned',
+                                  'traceback': None, 'host': EVIL}),
+            ('fault on another host\'s instance', 'conductor',
+             'instance_fault_create', {'instance_uuid': victim.uuid,
+                                       'message': 'pwned', 'host': EVIL}),
+            ('report for another host', 'conductor', 'compute_node_update',
+             {'node': node}),
+            ('beat for the conductor', 'conductor', 'service_heartbeat',
+             {'service': objects.Service(host=EVIL,
+                                         binary='hvagent-conductor')}),
+            ('bind another host\'s ports', 'conductor', 'ports_bind',
+             {'instance_uuid': victim.uuid, 'host': EVIL}),
+            ('read another host\'s ports', 'conductor', 'ports_get_by_host',
+             {'host': NODE}),
+            ('set another host\'s ports', 'conductor', 'ports_set_status',
+             {'instance_uuid': victim.uuid, 'status': 'DOWN'}),
+            ('speak as control on the agents\' topic', 'conductor',
+             'instances_get_by_host', {'host': NODE, 'principal': 'control'}),
+    ):
+        principal = kwargs.pop('principal', None)
+        try:
+            if principal:       # evil holds no control key at all
+                with pytest.raises(exception.BusNotTrusted):
+                    evil.call(topic, method, principal=principal, **kwargs)
+                refused[name] = 'no key'
+                continue
+            evil.call(topic, method, **kwargs)
+        except (exception.BusNotTrusted, exception.InstanceNotFound) as e:
+            refused[name] = type(e).__name__
+    assert len(refused) == 13, refused
+    # what it may do works: its own (empty) host
+    assert evil.call('conductor', 'instances_get_by_host', host=EVIL) == []
+    inst = bus.conductor.instance_show(bus.ctxt, ref=victim.uuid)
+    assert (inst.vm_state, inst.task_state, inst.host) == (
+        states.ACTIVE, None, NODE)
+    assert not [a for a in bus.conductor.action_list(bus.ctxt,
+                                                     ref=victim.uuid)
+                if a.action != 'create']
+    assert _rows(bus.db, "SELECT count(*) FROM instance_faults")[0][0] == 0
+    assert _rows(bus.db, "SELECT host FROM compute_nodes") == [(NODE,)]
+
+
+def test_the_confined_node_still_does_its_job(bus):
+    """The same kind of credentials are enough for a real agent: it booted
+    the victim (fixture), answers a call through its own reply queue, and
+    stops it."""
+    c, ctxt, victim = bus.conductor, bus.ctxt, bus.victim
+    seen = len(bus.log('hvagent-compute'))
+    assert victim.uuid in c.console_output(ctxt, ref=victim.uuid, length=10)
+    c.instance_action(ctxt, ref=victim.uuid, action='stop', volume_id=None,
+                      connection_info={})
+    inst = deployment.settle(bus, victim.uuid)
+    assert inst.vm_state == states.STOPPED
+    assert 'Rejected' not in bus.log('hvagent-compute')[seen:]

@@ -139,6 +139,50 @@ def test_periodic_resync_applies_a_change_no_cast_announced(host):
         CONF.clear_override('network_resync_interval', 'compute')
 
 
+def test_a_hostile_rule_in_the_database_cuts_off_only_its_port(host):
+    """A rule no conductor would store (min > max, an IPv6 prefix on an
+    IPv4 rule), written straight into the database: the agent's next
+    resync cuts off only the ports of that group (drop everything); the
+    neighbour in another group keeps its rules in the kernel, and a later
+    boot on the host is wired and filtered."""
+    ns, agent, engine, net_id, ctxt = host
+    nets = agent.conductor.endpoints[0]
+    call(nets.secgroup_create, ctxt, name='db', description=None)
+    call(nets.secgroup_rule_add, ctxt, group='db', direction='ingress',
+         protocol='tcp', port_range_min=5432, port_range_max=None,
+         remote_ip_prefix=None, remote_group=None)
+    with engine.connect() as conn:
+        row_id = conn.execute(sa.select(N.Network.id).where(
+            N.Network.uuid == net_id)).scalar_one()
+        groups = dict(conn.execute(sa.select(
+            N.SecurityGroup.name, N.SecurityGroup.id)).all())
+    web, db = ('00000000-0000-4000-8000-00000000001%d' % i for i in (1, 2))
+    ipam.allocate(engine, row_id, web, [groups['web']])
+    ipam.allocate(engine, row_id, db, [groups['db']])
+    web_nic, db_nic = agent.plug(ctxt, web)[0], agent.plug(ctxt, db)[0]
+    with engine.begin() as conn:
+        for i, (pmin, pmax, prefix) in enumerate(
+                ((30, 20, None), (22, 22, '2001:db8::/64'))):
+            conn.execute(sa.insert(N.SecurityGroupRule).values(
+                uuid='00000000-0000-4000-8000-0000000000b%d' % i,
+                security_group_id=groups['web'], direction='ingress',
+                ethertype='IPv4', protocol='tcp', port_range_min=pmin,
+                port_range_max=pmax, remote_ip_prefix=prefix))
+    agent.resync(ctxt)
+
+    def chain(name):
+        return nsexec(ns, 'nft', 'list', 'chain', 'bridge', 'hvagent',
+                      name).stdout
+    assert 'drop' in chain('ingress_' + web_nic['tap'])
+    assert 'accept' not in chain('ingress_' + web_nic['tap'])
+    assert 'accept' not in chain('egress_' + web_nic['tap'])
+    assert 'tcp dport 5432 accept' in chain('ingress_' + db_nic['tap'])
+    later = '00000000-0000-4000-8000-000000000013'
+    ipam.allocate(engine, row_id, later, [groups['db']])
+    later_nic = agent.plug(ctxt, later)[0]
+    assert 'tcp dport 5432 accept' in chain('ingress_' + later_nic['tap'])
+
+
 def test_restarted_agent_stops_the_dnsmasq_an_earlier_run_started(host):
     """The set of served networks is rebuilt from the DHCP state on disk:
     the last port leaving after an agent restart still stops dnsmasq."""

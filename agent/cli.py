@@ -376,7 +376,11 @@ def main(argv=None):
             print('hvctl: error: %s' % exception.text(e), file=sys.stderr)
             return 1
     rpc.init(url=args.transport_url)
-    ctxt = context.RequestContext(user_id=args.user, project_id=args.project)
+    # the operator's tool on the bus (controller credentials): acting as
+    # the admin project it is an admin (shares networks, sees every
+    # project's groups), as any other project it is one of its users
+    ctxt = context.RequestContext(user_id=args.user, project_id=args.project,
+                                  is_admin=args.project == 'admin')
     try:
         return run(args, rpc.ConductorAPI(), ctxt)
     except exception.HVAgentError as e:

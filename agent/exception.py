@@ -80,6 +80,20 @@ class SecurityGroupNotFound(NotFound):
     msg = 'Security group %(group)s could not be found'
 
 
+class SecurityGroupRuleNotFound(NotFound):
+    msg = 'Security group rule %(rule)s could not be found'
+
+
+class InvalidSecurityGroupRule(HVAgentError, ValueError):
+    msg = '%(reason)s'
+
+
+class AdminRequired(HVAgentError, ValueError):
+    """A setting only an admin may change (a 400 to anyone else: the
+    REST API never offers it to them)."""
+    msg = 'Only an admin may %(what)s'
+
+
 class NetworkInUse(HVAgentError):
     msg = 'Network %(network)s still has %(ports)d port(s)'
 
@@ -176,6 +190,21 @@ class FloatingIPInUse(Conflict):
 
 class PortHasFloatingIP(Conflict):
     msg = 'Port %(port)s already has floating IP %(address)s'
+
+
+class SecurityGroupInUse(Conflict):
+    msg = ('Security group %(group)s is used by %(ports)d port(s); remove '
+           'it from their servers first')
+
+
+class PortSecurityDisabled(Conflict):
+    msg = ('Port %(port)s has port security disabled: it takes no security '
+           'groups (an admin turns port security back on first)')
+
+
+class PortHasSecurityGroups(Conflict):
+    msg = ('Port %(port)s has security groups; remove them before turning '
+           'its port security off')
 
 
 class FixedIPInUse(Conflict):

@@ -478,6 +478,11 @@ class ConductorAPI(_Client):
             hash, is gone), password_change, user_update; user_create and
             bootstrap take ``password`` (hashed by the conductor),
             token_check takes ``issued_at`` (sent at 1.8 with those)
+      1.9 - tenant isolation on the network (sent at 1.9): secgroup_delete,
+            secgroup_rule_delete, server_secgroup_add/remove, network_set
+            (share; admins), port_update (port security; admins);
+            secgroup_list takes ``all_projects`` (sent at 1.9 only when
+            true)
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -512,7 +517,10 @@ def _version(method, kwargs):
         return '1.6'
     if method == 'boot_instance' and kwargs.get('fixed_ips'):
         return '1.7'
-    for version, methods in (('1.7', CONDUCTOR_METHODS_1_7),
+    if method == 'secgroup_list' and kwargs.get('all_projects'):
+        return '1.9'
+    for version, methods in (('1.9', CONDUCTOR_METHODS_NET_1_9),
+                             ('1.7', CONDUCTOR_METHODS_1_7),
                              ('1.6', CONDUCTOR_METHODS_1_6),
                              ('1.4', CONDUCTOR_METHODS_1_4),
                              ('1.2', CONDUCTOR_METHODS_1_2)):
@@ -558,13 +566,17 @@ CONDUCTOR_METHODS_1_7 = frozenset((
 #: accounts (identity, version 1.8)
 CONDUCTOR_METHODS_ID_1_8 = frozenset((
     'authenticate', 'password_change', 'user_update'))
+CONDUCTOR_METHODS_NET_1_9 = frozenset((
+    'secgroup_delete', 'secgroup_rule_delete', 'server_secgroup_add',
+    'server_secgroup_remove', 'network_set', 'port_update'))
 
 #: the conductor's topics by audience (see ConductorAPI)
 AGENT_TOPIC, API_TOPIC, IDENTITY_TOPIC = \
     'conductor', 'conductor_api', 'identity'
 TOPIC_OF = {m: API_TOPIC for m in (
     CONDUCTOR_METHODS | CONDUCTOR_METHODS_1_2 | CONDUCTOR_METHODS_1_4 |
-    CONDUCTOR_METHODS_1_6 | CONDUCTOR_METHODS_1_7)}
+    CONDUCTOR_METHODS_1_6 | CONDUCTOR_METHODS_1_7 |
+    CONDUCTOR_METHODS_NET_1_9)}
 TOPIC_OF.update({m: AGENT_TOPIC for m in AGENT_METHODS})
 TOPIC_OF.update({m: IDENTITY_TOPIC for m in IDENTITY_METHODS})
 TOPIC_OF.update({m: IDENTITY_TOPIC for m in CONDUCTOR_METHODS_ID_1_8})

@@ -19,16 +19,27 @@ set for bridged traffic and replies are dropped: it fails closed, so
 ``Firewall.apply`` turns the sysctl on. Side effect to know: bridged IPv4
 then also traverses the host's iptables/inet FORWARD chains.
 
-Per filtered port two chains (cf. neutron's iptables/nftables drivers):
+Every port gets two chains (cf. neutron's iptables/nftables drivers):
 ``egress_<tap>`` (from the guest: anti-spoofing, then egress rules; a pass
 *returns* so the destination port's ingress chain still runs) and
 ``ingress_<tap>`` (to the guest: established, ARP, DHCP replies, ingress
-rules, else drop). Egress with no egress rules at all is allowed (like
-neutron's default group). Guests are IPv4-only: IPv6 rules are validated
-but not rendered, and all IPv6 from a filtered guest is dropped. Ports with
-``security=False`` get no chains at all. A ``quarantined`` port (its
-instance isolated by itsec) gets two chains that drop everything, ARP and
-DHCP included, whatever its groups say.
+rules, else drop). Anti-spoofing is on every port, with or without
+security groups: frames only from the port's MAC, IPv4 only from its IP
+(DHCP discover from 0.0.0.0 allowed), ARP only with the port's MAC and IP
+as sender, no DHCP server replies (udp sport 67) from a guest. A port
+without groups stops there: its egress passes and its ingress accepts
+everything. Egress with no egress rules at all is allowed (like neutron's
+default group). Guests are IPv4-only: IPv6 rules are validated but not
+rendered, and all IPv6 from a guest is dropped. Only a port whose
+``port_security`` an admin turned off gets no chains. A ``quarantined``
+port (its instance isolated by itsec) gets two chains that drop
+everything, ARP and DHCP included, whatever its groups say.
+
+One port's bad data never breaks another's: a port whose rules, MAC, IP
+or floating IP fail validation (the same ``net/rules.py`` validator the
+conductor applies before it stores a rule) renders drop-everything chains
+like a quarantined one, is logged and returned by ``Firewall.apply``, and
+every other port gets its rules.
 
 Floating IPs are NAT in the same ``inet`` table (nova-network's and
 neutron's l3 agent's model, without a router namespace): ``nat_prerouting``
@@ -42,110 +53,35 @@ address (floating.py puts it on the external uplink).
 
 Every value that reaches the text is parsed (ipaddress, ints, allow-lists,
 name regexes) and re-printed from the parsed form, so no field can inject
-nft syntax; an invalid one raises ``InvalidRule`` before the kernel is
-touched, leaving the loaded ruleset as it was.
+nft syntax; an invalid one cuts off only the port it belongs to.
 """
+import collections
 import ipaddress
+import logging
 import re
 
 from net import model
 from net import privileged
+from net import rules as net_rules
 
+LOG = logging.getLogger(__name__)
 TABLE = 'hvagent'
 #: skb mark bit meaning "conntrack says established or related"
 CT_MARK = 0x00200000
-PROTOCOLS = ('tcp', 'udp', 'icmp')
+PROTOCOLS = net_rules.PROTOCOLS
 _MAC = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z')
 _IFNAME = re.compile(r'[A-Za-z0-9_]{1,15}\Z')
-_HEADER = ''.join('add table %s %s\ndelete table %s %s\n' % (f, TABLE, f, TABLE)
-                  for f in ('bridge', 'inet'))
-
-
-class InvalidRule(privileged.NetError, ValueError):
-    msg = 'Invalid security group input: %(reason)s'
-
-
-def _bad(reason, *args):
-    raise InvalidRule(reason=reason % args)
-
-
-def _addr(value, version=4, what='address'):
-    if not isinstance(value, str):
-        _bad('%s %r is not a string', what, value)
-    try:
-        addr = ipaddress.ip_address(value)
-    except ValueError:
-        _bad('%s %r is not an IP address', what, value)
-    if addr.version != version:
-        _bad('%s %r is not IPv%d', what, value, version)
-    return str(addr)
-
-
-def _cidr(value, version):
-    if not isinstance(value, str):
-        _bad('remote_cidr %r is not a string', value)
-    try:
-        net = ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        _bad('remote_cidr %r is not a CIDR', value)
-    if net.version != version:
-        _bad('remote_cidr %r is not IPv%d', value, version)
-    return str(net.network_address) if net.prefixlen == net.max_prefixlen \
-        else str(net)
-
-
-def _int(value, what, low, high):
-    if type(value) is not int or not low <= value <= high:
-        _bad('%s %r is not an integer in %d-%d', what, value, low, high)
-    return value
-
-
-def _rule(rule, verdict):
-    """One rule as an nft statement, or None for an IPv6 rule."""
-    if rule.direction not in ('ingress', 'egress'):
-        _bad('direction %r is not ingress or egress', rule.direction)
-    if rule.ethertype not in ('IPv4', 'IPv6'):
-        _bad('ethertype %r is not IPv4 or IPv6', rule.ethertype)
-    version = 4 if rule.ethertype == 'IPv4' else 6
-    proto = rule.protocol
-    if proto is not None and (not isinstance(proto, str)
-                              or proto.lower() not in PROTOCOLS):
-        _bad('protocol %r is not one of %s', proto, ', '.join(PROTOCOLS))
-    proto = proto and proto.lower()
-    pmin, pmax = rule.port_min, rule.port_max
-    if pmin is None and pmax is not None:
-        _bad('port_max %r without port_min', pmax)
-    if rule.remote_cidr is not None and rule.remote_ips:
-        _bad('a rule has remote_cidr or remote_ips, not both')
-    if not isinstance(rule.remote_ips, (tuple, list, frozenset, set)):
-        _bad('remote_ips %r is not a collection', rule.remote_ips)
-    remote_ips = sorted({_addr(ip, version, 'remote ip')
-                         for ip in rule.remote_ips}, key=ipaddress.ip_address)
-    cidr = (_cidr(rule.remote_cidr, version)
-            if rule.remote_cidr is not None else None)
-    match = ['ether type ip']
-    if proto in ('tcp', 'udp') and pmin is not None:
-        pmin = _int(pmin, 'port_min', 1, 65535)
-        pmax = pmin if pmax is None else _int(pmax, 'port_max', pmin, 65535)
-        ports = str(pmin) if pmin == pmax else '%d-%d' % (pmin, pmax)
-        match.append('ip protocol %s %s dport %s' % (proto, proto, ports))
-    elif proto == 'icmp' and pmin is not None:   # neutron: type and code
-        match.append('ip protocol icmp icmp type %d'
-                     % _int(pmin, 'icmp type', 0, 255))
-        if pmax is not None:
-            match.append('icmp code %d' % _int(pmax, 'icmp code', 0, 255))
-    elif pmin is not None:
-        _bad('ports given for protocol %r', proto)
-    elif proto:
-        match.append('ip protocol %s' % proto)
-    if version == 6:
-        return None
-    remote = 'ip saddr' if rule.direction == 'ingress' else 'ip daddr'
-    if cidr:
-        match.insert(1, '%s %s' % (remote, cidr))
-    elif remote_ips:
-        match.insert(1, '%s { %s }' % (remote, ', '.join(remote_ips)))
-    return ' '.join(match + [verdict])
+_HEADER = ''.join('add table %s %s\ndelete table %s %s\n'
+                  % (f, TABLE, f, TABLE) for f in ('bridge', 'inet'))
+#: the one validator the conductor uses too (net/rules.py)
+InvalidRule = net_rules.InvalidRule
+_bad = net_rules.bad
+_addr = net_rules.address
+#: ``text``: the nft transaction; ``rejected``: {port id: reason} of the
+#: ports whose data failed validation (they render drop-everything)
+#: ``nat``: it NATs floating IPs (the host must forward); ``conntrack``:
+#: some chain tests the established mark (needs br_netfilter)
+Ruleset = collections.namedtuple('Ruleset', 'text rejected nat conntrack')
 
 
 def _tap(port):
@@ -155,11 +91,18 @@ def _tap(port):
     return tap
 
 
+def _drop_chains(tap):
+    return [_chain('egress_' + tap, ['drop']),
+            _chain('ingress_' + tap, ['drop'])]
+
+
 def _port_chains(port):
+    """The port's two chains: anti-spoofing on every port, then its
+    groups' rules if it has groups (else all ingress passes, as before
+    anti-spoofing came). Raises InvalidRule."""
     tap = _tap(port)
     if port.quarantined:
-        return [_chain('egress_' + tap, ['drop']),
-                _chain('ingress_' + tap, ['drop'])]
+        return _drop_chains(tap)
     mac = port.mac.lower() if isinstance(port.mac, str) else port.mac
     if not isinstance(mac, str) or not _MAC.match(mac):
         _bad('mac %r of port %s', port.mac, tap)
@@ -167,18 +110,24 @@ def _port_chains(port):
     parsed = ipaddress.ip_address(ip)
     if parsed.is_unspecified or parsed.is_multicast or int(mac[:2], 16) & 1:
         _bad('port %s: %s/%s is not a unicast address', tap, mac, ip)
-    rules = tuple(port.rules)
-    egress = [_rule(r, 'return') for r in rules if r.direction == 'egress']
-    ingress = [_rule(r, 'accept') for r in rules if r.direction != 'egress']
-    established = 'meta mark and 0x%08x != 0' % CT_MARK
     out = ['ether saddr != %s drop' % mac,
-           'arp saddr ether %s arp saddr ip { %s, 0.0.0.0 } return' % (mac, ip),
+           'arp saddr ether %s arp saddr ip { %s, 0.0.0.0 } return'
+           % (mac, ip),
            'ip saddr 0.0.0.0 ip daddr 255.255.255.255'
            ' udp sport 68 udp dport 67 return',
            'ether type != ip drop',
            'ip saddr != %s drop' % ip,
            'udp sport 67 drop',                  # no rogue DHCP server
            'udp sport 68 udp dport 67 return']   # DHCP renewals
+    if not port.security:
+        return [_chain('egress_' + tap, out + ['return']),
+                _chain('ingress_' + tap, ['accept'])]
+    rules = tuple(port.rules)
+    egress = [net_rules.statement(r, 'return') for r in rules
+              if r.direction == 'egress']
+    ingress = [net_rules.statement(r, 'accept') for r in rules
+               if r.direction != 'egress']
+    established = 'meta mark and 0x%08x != 0' % CT_MARK
     if egress:
         out += ['%s return' % established] + _unique(egress) + ['drop']
     else:
@@ -210,51 +159,66 @@ def _unicast(value, what):
     return addr
 
 
-def _nat_chains(ports):
-    """DNAT (prerouting, host output) and SNAT (postrouting) chains for
-    the floating IPs of ``ports``; [] if none has one."""
-    dnat, snat, seen = [], [], set()
+def _nat(port, taken):
+    """(floating ip, DNAT statement, SNAT statement) of a port whose
+    floating IP is in force; ``taken``: floating IPs of earlier ports."""
+    fip = _unicast(port.floating_ip, 'floating ip')
+    fixed = _unicast(port.ip, 'port ip')
+    bridge = (model.bridge_name(port.network_id)
+              if isinstance(port.network_id, str) else None)
+    if not bridge or not _IFNAME.match(bridge):
+        _bad('network id %r of port %s', port.network_id, _tap(port))
+    if fip in taken:
+        _bad('floating ip %s is given to two ports', fip)
+    return (fip, 'ip daddr %s dnat ip to %s' % (fip, fixed),
+            'iifname "%s" ip saddr %s oifname != "%s" snat ip to %s'
+            % (bridge, fixed, bridge, fip))
+
+
+def _filtered(port):
+    return port.port_security or port.quarantined
+
+
+def build(ports):
+    """The whole ruleset for ``ports`` (model.Port) as a Ruleset: ``nft -f``
+    text replacing both hvagent tables in one transaction, and the ports
+    it cut off. A port whose own data (a rule of its groups, its MAC or
+    IP, its floating IP) fails validation gets drop-everything chains and
+    no NAT, and is listed in ``rejected``; every other port gets its
+    rules. A port id that yields no valid tap name is only listed (no
+    interface can carry that name). Nothing filtered and no NAT: the text
+    only deletes the tables."""
+    rejected, by_tap = {}, {}
     for port in ports:
-        fip = _unicast(port.floating_ip, 'floating ip')
-        fixed = _unicast(port.ip, 'port ip')
-        bridge = (model.bridge_name(port.network_id)
-                  if isinstance(port.network_id, str) else None)
-        if not bridge or not _IFNAME.match(bridge):
-            _bad('network id %r of port %s', port.network_id, _tap(port))
-        if fip in seen:
-            _bad('floating ip %s is given to two ports', fip)
-        seen.add(fip)
-        dnat.append('ip daddr %s dnat ip to %s' % (fip, fixed))
-        snat.append('iifname "%s" ip saddr %s oifname != "%s" snat ip to %s'
-                    % (bridge, fixed, bridge, fip))
-    if not dnat:
-        return []
-    return [_chain('nat_prerouting', dnat, 'prerouting', -100, 'nat'),
-            _chain('nat_output', dnat, 'output', -100, 'nat'),
-            _chain('nat_postrouting', snat, 'postrouting', 100, 'nat')]
-
-
-def _floating(ports):
-    return sorted((p for p in ports if p.floating), key=_tap)
-
-
-def render(ports):
-    """The whole ruleset for ``ports`` (model.Port), as ``nft -f`` text that
-    replaces both hvagent tables in one transaction; no filtered port and
-    no floating IP at all renders just their deletion. Raises
-    InvalidRule."""
-    filtered = sorted((p for p in ports if p.security or p.quarantined),
-                      key=_tap)
-    taps = [p.tap for p in filtered]
-    if len(set(taps)) != len(taps):
-        _bad('two ports share a tap name')
-    nat = _nat_chains(_floating(ports))
-    if not filtered and not nat:
-        return _HEADER
-    text = _HEADER
-    inet = []
-    if filtered:
-        chains = [c for p in filtered for c in _port_chains(p)]
+        try:
+            by_tap.setdefault(_tap(port), []).append(port)
+        except InvalidRule as e:
+            rejected[str(port.id)] = e.reason
+    chains, dnat, snat, taken, conntrack = {}, [], [], set(), False
+    for tap in sorted(by_tap):
+        if len(by_tap[tap]) > 1:
+            for port in by_tap[tap]:
+                rejected[str(port.id)] = 'two ports share tap name %s' % tap
+            chains[tap] = _drop_chains(tap)
+            continue
+        port = by_tap[tap][0]
+        try:
+            mine = _port_chains(port) if _filtered(port) else None
+            nat = _nat(port, taken) if port.floating else None
+        except InvalidRule as e:
+            rejected[str(port.id)] = e.reason
+            chains[tap] = _drop_chains(tap)
+            continue
+        if mine:
+            chains[tap] = mine
+            conntrack |= port.security and not port.quarantined
+        if nat:
+            taken.add(nat[0])
+            dnat.append(nat[1])
+            snat.append(nat[2])
+    text, inet = _HEADER, []
+    if chains:
+        taps = sorted(chains)
 
         def vmap(key, prefix):
             return '%s vmap { %s }' % (key, ', '.join(
@@ -263,31 +227,49 @@ def render(ports):
                                      vmap('oifname', 'ingress_')], 'forward'),
                   _chain('input', [vmap('iifname', 'egress_')], 'input'),
                   _chain('output', [vmap('oifname', 'ingress_')], 'output')]
-        text += 'table bridge %s {\n%s}\n' % (TABLE, ''.join(bridge + chains))
+        text += 'table bridge %s {\n%s}\n' % (TABLE, ''.join(
+            bridge + [c for t in taps for c in chains[t]]))
         mark = ['meta mark set meta mark and 0x%08x' % (~CT_MARK & 0xffffffff),
                 'ct state established,related meta mark set meta mark or '
                 '0x%08x' % CT_MARK]
         inet = [_chain('prerouting', mark, 'prerouting', -150),
                 _chain('output', mark, 'output', -150)]
-    return text + 'table inet %s {\n%s}\n' % (TABLE, ''.join(inet + nat))
+    if dnat:
+        inet += [_chain('nat_prerouting', dnat, 'prerouting', -100, 'nat'),
+                 _chain('nat_output', dnat, 'output', -100, 'nat'),
+                 _chain('nat_postrouting', snat, 'postrouting', 100, 'nat')]
+    if inet:
+        text += 'table inet %s {\n%s}\n' % (TABLE, ''.join(inet))
+    return Ruleset(text, rejected, bool(dnat), conntrack)
+
+
+def render(ports):
+    """``build(ports).text``."""
+    return build(ports).text
 
 
 class Firewall:
-    """The host's security groups; ``apply`` is all-or-nothing."""
+    """The host's security groups; ``apply`` is all-or-nothing in the
+    kernel (one nft transaction)."""
 
     def __init__(self, netns=None):
         self.netns = netns
 
     def apply(self, ports):
-        """Replace the whole ruleset by the one for ``ports``. Raises
-        InvalidRule (nothing changed) or NetError (nft refused: nothing
-        changed either, the transaction is atomic)."""
-        ruleset = render(ports)
-        if any(p.security for p in ports):
+        """Replace the whole ruleset by the one for ``ports``; return
+        {port id: reason} of the ports cut off for bad data (logged).
+        Raises NetError if nft refused (nothing changed: the transaction
+        is atomic)."""
+        ruleset = build(ports)
+        for port_id, reason in sorted(ruleset.rejected.items()):
+            LOG.error('Port %s is cut off (its chains drop everything): %s',
+                      port_id, reason)
+        if ruleset.conntrack:
             privileged.enable_br_netfilter(self.netns)
-        if _floating(ports):
+        if ruleset.nat:
             privileged.enable_ip_forward(self.netns)
-        privileged.nft_apply(ruleset, self.netns)
+        privileged.nft_apply(ruleset.text, self.netns)
+        return ruleset.rejected
 
     def remove(self):
         """Delete both hvagent tables (fine if they are not there)."""

@@ -70,8 +70,10 @@ class Port:
     ip: str
     instance_uuid: str = None
     rules: tuple = ()                   # Rules of its security groups
-    #: False: no security groups at all, the port is not filtered
+    #: False: no security groups at all: anti-spoofing only, ingress open
     security: bool = True
+    #: False (an admin's choice): no anti-spoofing and no filtering at all
+    port_security: bool = True
     #: True: its instance is isolated, the port drops all traffic
     quarantined: bool = False
     #: its floating IP (NATed to ``ip``), and the uplink that carries it

@@ -4,13 +4,15 @@
 metadata and references: XML and shell metacharacters, path traversal,
 over-long strings, unicode that breaks things (RTL overrides, NUL, lone
 surrogates, emoji, non-characters), newlines and other controls, and plain
-random text. ``junk()`` is arbitrary nested JSON-ish data (with values JSON has no
-type for: sets, datetimes, decimals, uuids, bytes, NaN, huge integers),
+random text. ``junk()`` is arbitrary nested JSON-ish data (with values JSON
+has no type for: sets, datetimes, decimals, uuids, bytes, NaN, huge
+integers),
 including wire object primitives with bad names, versions and data.
 """
 from hypothesis import strategies as st
 
-XML_META = ['<', '>', '&', '"', "'", ']]>', '<!--', '-->', '<?xml version="1.0"?>',
+XML_META = ['<', '>', '&', '"', "'", ']]>', '<!--', '-->',
+            '<?xml version="1.0"?>',
             '<!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]>', '&e;',
             '&amp;', '&#0;', '&#x1;', '</name>', '<name>x</name>',
             '<devices><disk type="file"/></devices>', '" onload="x',
@@ -44,7 +46,8 @@ def hostile_text(max_long=4096):
                  min_size=1, max_size=6).map(''.join),
         _fragment,
         st.text(max_size=40),
-        st.builds(lambda c, n: c * n, st.sampled_from(['a', '\u00e9', '<', '/']),
+        st.builds(lambda c, n: c * n,
+                  st.sampled_from(['a', '\u00e9', '<', '/']),
                   st.sampled_from([255, 256, 1024, 1025, max_long])),
     )
 
@@ -96,4 +99,36 @@ def deep():
     """Lists and mappings nested 40 to 900 levels deep (JSON parsers and
     recursive code give up somewhere in there)."""
     return st.builds(_nest, st.sampled_from([40, 100, 400, 900]),
-                     st.sampled_from([None, 'x', {'hv_object.name': 'Flavor'}]))
+                     st.sampled_from([None, 'x',
+                                      {'hv_object.name': 'Flavor'}]))
+
+
+def _prefix():
+    addresses = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6))
+    return st.builds(lambda a, n: '%s/%d' % (a, n), addresses,
+                     st.integers(-1, 130))
+
+
+def secgroup_rules():
+    """Keyword arguments of a security group rule as a user sends them
+    (``secgroup_rule_add`` minus the group): mostly plausible values,
+    valid or subtly wrong (min > max, an IPv6 prefix, ports without a
+    port protocol, icmp type/code out of range), and hostile text and
+    wrong types in every field."""
+    port = st.one_of(st.none(), st.integers(0, 65536), st.integers(1, 255),
+                     st.sampled_from([22, 80, 443, 65535, 1]),
+                     hostile_text(64), st.booleans())
+    return st.fixed_dictionaries({
+        'direction': st.one_of(st.sampled_from(['ingress', 'egress']),
+                               hostile_text(64)),
+        'protocol': st.one_of(st.sampled_from([None, 'tcp', 'udp', 'icmp']),
+                              st.sampled_from(['TCP', 'sctp', 'ip', '6']),
+                              hostile_text(64)),
+        'port_range_min': port,
+        'port_range_max': port,
+        'remote_ip_prefix': st.one_of(
+            st.none(), _prefix(), st.ip_addresses(v=4).map(str),
+            st.sampled_from(['0.0.0.0/0', '10.0.0.0/8', '::/0',
+                             '10.0.0.0/8 accept', '10.0.0.1, 0.0.0.0/0']),
+            hostile_text(64)),
+    })

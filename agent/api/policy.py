@@ -11,7 +11,8 @@ The seed's five roles: admin may do everything in every project; itsec
 reads everything and may isolate any instance (pause it and cut its
 ports off the network, ``isolate``/``release``); project_manager
 adds users to the project, starts/stops/reboots/deletes its instances and
-reads it; netadmin manages the project's security groups and rules and
+reads it; netadmin manages the project's security groups and rules (and
+which groups its servers are in) and
 its floating IPs (allocate, associate with an instance, free) and its
 fixed IP reservations (hold an address for a boot, free it);
 developer (the default) boots and manages their own instances and reads
@@ -71,6 +72,10 @@ RULES = {
     'secgroup:list:all_projects': 'rule:read_all',
     'secgroup:create': 'rule:admin or role:netadmin',
     'secgroup:rule_add': NETADMIN,
+    'secgroup:rule_delete': NETADMIN,
+    'secgroup:delete': NETADMIN,
+    'server:secgroup_add': NETADMIN,
+    'server:secgroup_remove': NETADMIN,
     'floating_ip:list': '@',        # the caller's project's
     'floating_ip:list:all_projects': 'rule:read_all',
     'floating_ip:show': 'rule:project_reader',

@@ -256,6 +256,9 @@ class RuleIn(Strict):
     port_range_min: int | None = Field(None, ge=1, le=65535)
     port_range_max: int | None = Field(None, ge=1, le=65535)
     remote_ip_prefix: str | None = Field(None, max_length=64)
+    remote_group: str | None = Field(
+        None, max_length=255, description='id or name of a group of the '
+        'same project whose members the rule admits')
 
 
 class Rule(BaseModel):
@@ -265,6 +268,12 @@ class Rule(BaseModel):
     port_range_min: int | None
     port_range_max: int | None
     remote_ip_prefix: str | None
+    remote_group: str | None = None
+
+
+class GroupRef(Strict):
+    security_group: str = Field(max_length=255, description='id or name '
+                                'of a group of the server\'s project')
 
 
 class SecurityGroup(BaseModel):

@@ -73,6 +73,8 @@ def _build(driver, conductor, metrics):
         periodics.append(service.Periodic(
             'power-state-sync', CONF.compute.sync_power_state_interval,
             lambda: manager.sync_power_states(ctxt), run_now=False))
+    if CONF.compute.network_resync_interval:
+        periodics.append(network_resync(networking, ctxt))
     if CONF.compute.image_cache_manager_interval:
         periodics.append(service.Periodic(
             'image-cache', CONF.compute.image_cache_manager_interval,
@@ -81,6 +83,16 @@ def _build(driver, conductor, metrics):
                           on_stop=[driver.cleanup_host])
     svc.manager, svc.tracker, svc.driver = manager, tracker, driver
     return svc
+
+
+def network_resync(networking, ctxt):
+    """The safety net under the conductor's refresh_networking casts: the
+    host's DHCP, filters and NAT rebuilt from the conductor's view every
+    [compute] network_resync_interval seconds (a lost cast, a change the
+    conductor made without one)."""
+    return service.Periodic('network-resync',
+                            CONF.compute.network_resync_interval,
+                            lambda: networking.resync(ctxt), run_now=False)
 
 
 def main(argv=None):

@@ -58,6 +58,7 @@ def to_port(wire):
                       mac=wire.mac_address, ip=wire.ip_address,
                       instance_uuid=wire.instance_uuid, rules=rules,
                       security=bool(wire.security_groups),
+                      port_security=wire.port_security_enabled,
                       quarantined=wire.quarantined,
                       floating_ip=fip and fip.address,
                       floating_interface=fip and network_conf.

@@ -33,7 +33,7 @@ class FixedIPManager(endpoint.Endpoint):
         ``network`` for the caller's project."""
         project_id = ctxt.project_id or 'admin'
         with self._session() as s:      # any network a boot may use
-            row = networks.port_network(s, network)
+            row = networks.port_network(s, ctxt, network)
         port_uuid = ipam.allocate(self.engine, row.id, None,
                                   address=address, project_id=project_id)
         return self.fixed_ip_show(ctxt, ref=port_uuid)

@@ -18,6 +18,7 @@ from agent import exception
 from agent import rpc
 from agent.conductor import ipam
 from agent.conductor import networks
+from agent.conductor import secgroups
 from agent.db import api as db
 from agent.db import net_models as N
 from agent.db import session as db_session
@@ -74,8 +75,14 @@ def _own(s, ctxt, uuid, for_update=False):
 class ConductorManager:
     target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
 
-    def __init__(self, engine=None):
+    def __init__(self, engine=None, compute=None):
         self.engine = engine or db_session.get_engine()
+        self._compute = compute
+
+    def _compute_api(self):
+        if self._compute is None:
+            self._compute = rpc.ComputeAPI()
+        return self._compute
 
     def _session(self):
         return db_session.session_scope(self.engine)
@@ -109,8 +116,12 @@ class ConductorManager:
             if row.deleted:
                 return
             claim.release(s, row)
+            # its addresses leave its groups: the rules naming them shrink
+            # (its own host's too: the agent unplugs before this call)
+            peers = secgroups.peer_hosts(s, instance_uuid)
             ipam.release(s, instance_uuid)
             db.instance_mark_deleted(s, row)
+        secgroups.refresh_hosts(self._compute_api, ctxt, peers)
         LOG.info('Instance %s deleted', instance_uuid)
 
     @rpc.expects(instance_uuid=UUID, message=f.String(max_length=1024),
@@ -252,7 +263,12 @@ class ConductorManager:
                 _own(s, ctxt, instance_uuid)
             s.execute(sa.update(N.Port).where(
                 N.Port.instance_uuid == instance_uuid).values(host=host))
-            return networks.host_port_objects(s, host)
+            # its addresses join its groups' members: the hosts of ports
+            # whose rules name those groups learn them now
+            others = secgroups.peer_hosts(s, instance_uuid) - {host}
+            out = networks.host_port_objects(s, host)
+        secgroups.refresh_hosts(self._compute_api, ctxt, others)
+        return out
 
     @rpc.expects(host=HOST)
     def ports_get_by_host(self, ctxt, host):

@@ -1,9 +1,17 @@
-"""The conductor's networking endpoint: networks, ports, security groups.
+"""The conductor's networking endpoint: networks, ports, security groups
+(those in ``secgroups``).
 
 Users create networks (one subnet each) and security groups; the boot flow
 allocates a port per requested network (``ipam``); agents bind the ports of
 the instances they build and read every port of their host, with security
 groups resolved to addresses, to wire bridges, DHCP and nftables.
+
+A network belongs to the project that made it; only an admin shares it
+with every project (``network_set``). Boots, fixed IP reservations and
+port listings see only the caller's project's networks and the shared
+ones: another project's network is "not found". Ports have port security
+(anti-spoofing and security groups) unless an admin turns it off
+(``port_update``).
 """
 import ipaddress
 import json
@@ -14,7 +22,7 @@ import sqlalchemy as sa
 
 from agent import exception
 from agent import rpc
-from agent.conductor import quota
+from agent.conductor import secgroups
 from agent.db import models
 from agent.db import net_models as N
 from agent.db import session as db_session
@@ -55,11 +63,22 @@ def check_network(network_type, cidr, segmentation_id, physical_network,
     return str(net)
 
 
-class NetworkManager:
-    target = messaging.Target(version='1.6')  # see rpc.ConductorAPI
+class NetworkManager(secgroups.SecurityGroupMethods):
+    target = messaging.Target(version='1.9')  # see rpc.ConductorAPI
 
-    def __init__(self, engine=None):
+    def __init__(self, engine=None, compute=None):
         self.engine = engine or db_session.get_engine()
+        self._compute = compute
+
+    @property
+    def compute(self):
+        """The agents' client, made at the first cast."""
+        if self._compute is None:
+            self._compute = rpc.ComputeAPI()
+        return self._compute
+
+    def groups(self, s, rows):
+        return _groups(s, rows)
 
     def _session(self):
         return db_session.session_scope(self.engine)
@@ -87,7 +106,8 @@ class NetworkManager:
             if s.scalar(sa.select(N.Network.id).where(N.Network.name == name)):
                 raise _invalid('a network named %r exists' % name)
             if network_type == 'vxlan' and segmentation_id is None:
-                used = set(s.scalars(sa.select(N.Network.segmentation_id).where(
+                used = set(s.scalars(sa.select(
+                    N.Network.segmentation_id).where(
                     N.Network.network_type == 'vxlan')))
                 segmentation_id = next(v for v in range(1, MAX_VNI)
                                        if v not in used)
@@ -107,17 +127,58 @@ class NetworkManager:
 
     @rpc.expects()
     def network_list(self, ctxt):
+        """The networks the caller may use (own and shared; all for an
+        admin)."""
+        query = sa.select(N.Network).order_by(N.Network.name)
+        if not ctxt.is_admin:
+            query = query.where(sa.or_(
+                N.Network.shared.is_(True),
+                N.Network.project_id == secgroups.caller_project(ctxt)))
         with self._session() as s:
             counts = dict(s.execute(sa.select(
                 N.Port.network_id, sa.func.count()).group_by(
                 N.Port.network_id)).all())
-            return [to_objects.network(r, counts.get(r.id, 0)) for r in
-                    s.scalars(sa.select(N.Network).order_by(N.Network.name))]
+            return [to_objects.network(r, counts.get(r.id, 0))
+                    for r in s.scalars(query)]
+
+    @rpc.expects(ref=NAME, shared=f.Boolean())
+    def network_set(self, ctxt, ref, shared):
+        """Share a network with every project, or stop (admins only)."""
+        if not ctxt.is_admin:
+            raise exception.AdminRequired(what='share a network')
+        with self._session() as s:
+            row = network_get(s, ref)
+            row.shared = shared
+            s.flush()
+            return to_objects.network(row)
+
+    @rpc.expects(ref=f.UUID(), port_security_enabled=f.Boolean())
+    def port_update(self, ctxt, ref, port_security_enabled):
+        """Turn a port's anti-spoofing and filtering off or on (admins
+        only; off only for a port without security groups)."""
+        if not ctxt.is_admin:
+            raise exception.AdminRequired(what='change port security')
+        with self._session() as s:
+            row = s.scalar(sa.select(N.Port).where(N.Port.uuid == ref))
+            if row is None:
+                raise exception.PortNotFound(port=ref)
+            if not port_security_enabled and s.scalar(sa.select(
+                    sa.func.count()).where(
+                    secgroups.LINK.port_id == row.id)):
+                raise exception.PortHasSecurityGroups(port=ref)
+            row.port_security_enabled = port_security_enabled
+            s.flush()
+            host, out = row.host, port_objects(s, [row])[0]
+        self.refresh_hosts(ctxt, {host})
+        return out
 
     @rpc.expects(ref=NAME)
     def network_delete(self, ctxt, ref):
         with self._session() as s:
             row = network_get(s, ref)
+            if not ctxt.is_admin and (row.project_id !=
+                                      secgroups.caller_project(ctxt)):
+                raise exception.NetworkNotFound(network=ref)
             ports = s.scalar(sa.select(sa.func.count()).where(
                 N.Port.network_id == row.id))
             if ports:
@@ -129,69 +190,19 @@ class NetworkManager:
     @rpc.expects(network=f.String(max_length=255, nullable=True),
                  instance_uuid=f.UUID(nullable=True))
     def port_list(self, ctxt, network, instance_uuid):
+        """The ports of the caller's project (every port for an admin),
+        on a network they may use."""
         with self._session() as s:
             query = sa.select(N.Port).order_by(N.Port.id)
+            if not ctxt.is_admin:
+                query = query.where(N.Port.project_id ==
+                                    secgroups.caller_project(ctxt))
             if network:
-                query = query.where(N.Port.network_id == network_get(
-                    s, network).id)
+                query = query.where(N.Port.network_id == network_visible(
+                    s, ctxt, network).id)
             if instance_uuid:
                 query = query.where(N.Port.instance_uuid == instance_uuid)
             return port_objects(s, s.scalars(query).all())
-
-    # ------------------------------------------------- security groups
-    @rpc.expects(name=NAME, description=f.String(nullable=True))
-    def secgroup_create(self, ctxt, name, description):
-        with self._session() as s:
-            quota.check(s, ctxt.project_id, {'security_groups': 1})
-            if s.scalar(sa.select(N.SecurityGroup.id).where(
-                    N.SecurityGroup.project_id == (ctxt.project_id or
-                                                   'admin'),
-                    N.SecurityGroup.name == name)) is not None:
-                raise exception.Conflict(what='Security group %s' % name)
-            row = N.SecurityGroup(uuid=str(uuidlib.uuid4()), name=name,
-                                  project_id=ctxt.project_id or 'admin',
-                                  description=description)
-            s.add(row)
-            s.flush()
-            return to_objects.security_group(row)
-
-    @rpc.expects(group=NAME, direction=f.Enum(['ingress', 'egress']),
-                 protocol=f.Enum(['tcp', 'udp', 'icmp'], nullable=True),
-                 port_range_min=f.Integer(min=1, max=65535, nullable=True),
-                 port_range_max=f.Integer(min=1, max=65535, nullable=True),
-                 remote_ip_prefix=f.String(max_length=64, nullable=True),
-                 remote_group=f.String(max_length=255, nullable=True))
-    def secgroup_rule_add(self, ctxt, group, direction, protocol,
-                          port_range_min, port_range_max, remote_ip_prefix,
-                          remote_group):
-        if remote_ip_prefix:
-            try:
-                remote_ip_prefix = str(ipaddress.ip_network(
-                    remote_ip_prefix, strict=False))
-            except ValueError as e:
-                raise exception.InvalidRPCPayload(str(e)) from None
-        if port_range_min and protocol not in ('tcp', 'udp'):
-            raise exception.InvalidRPCPayload('ports need tcp or udp')
-        with self._session() as s:
-            row = secgroup_get(s, group)
-            remote = secgroup_get(s, remote_group) if remote_group else None
-            row.rules.append(N.SecurityGroupRule(
-                uuid=str(uuidlib.uuid4()), direction=direction,
-                ethertype='IPv4', protocol=protocol,
-                port_range_min=port_range_min,
-                port_range_max=port_range_max or port_range_min,
-                remote_ip_prefix=remote_ip_prefix,
-                remote_group_id=remote and remote.id))
-            s.flush()
-            return _groups(s, [row])[0]
-
-    @rpc.expects()
-    def secgroup_list(self, ctxt):
-        with self._session() as s:
-            return _groups(s, s.scalars(sa.select(N.SecurityGroup).order_by(
-                N.SecurityGroup.name)).all())
-
-    # ------------------------------------------------------ agent side
 
 
 def _by_ref(s, model, ref):
@@ -207,19 +218,23 @@ def network_get(s, ref):
     return row
 
 
-def port_network(s, ref):
-    """The network ``ref`` for a new port: not an external one."""
+def network_visible(s, ctxt, ref):
+    """The network ``ref`` if the caller may use it (their project's or
+    shared; any for an admin), else 404."""
     row = network_get(s, ref)
-    if row.external:
-        raise _invalid('%s is external: it holds floating IPs, not ports'
-                       % row.name)
+    if not (ctxt.is_admin or row.shared or
+            row.project_id == secgroups.caller_project(ctxt)):
+        raise exception.NetworkNotFound(network=ref)
     return row
 
 
-def secgroup_get(s, ref):
-    row = _by_ref(s, N.SecurityGroup, ref)
-    if row is None:
-        raise exception.SecurityGroupNotFound(group=ref)
+def port_network(s, ctxt, ref):
+    """The network ``ref`` for a new port of the caller's project: one
+    they may use, not an external one."""
+    row = network_visible(s, ctxt, ref)
+    if row.external:
+        raise _invalid('%s is external: it holds floating IPs, not ports'
+                       % row.name)
     return row
 
 

@@ -21,6 +21,7 @@ from agent.conductor import fixed_ips as fixed_ip_api
 from agent.conductor import ipam
 from agent.conductor import networks as net_api
 from agent.conductor import quota
+from agent.conductor import secgroups
 from agent.conductor import watch
 from agent.objects import fields as f
 from agent.objects import states
@@ -110,9 +111,12 @@ class ComputeTaskManager:
         _check_name(name)
         instance_uuid = str(uuidlib.uuid4())
         with self._session() as s:
-            net_ids = [net_api.port_network(s, n).id for n in networks]
-            group_ids = [net_api.secgroup_get(s, g).id
-                         for g in security_groups]
+            net_ids = [net_api.port_network(s, ctxt, n).id
+                       for n in networks]
+            # the instance's project's groups only, for admins too
+            group_ids = [secgroups.in_project(
+                s, secgroups.caller_project(ctxt), g).id
+                for g in security_groups]
             lent = fixed_ip_api.for_boot(s, ctxt, fixed_ips)
             flavor_row = db.flavor_get_by_name(s, flavor)
             quota.check_boot(s, ctxt.project_id, flavor_row, len(net_ids))
@@ -138,7 +142,8 @@ class ComputeTaskManager:
                 different_host=hints.get('different_host', []))
         try:
             for net_id in net_ids:
-                ipam.allocate(self.engine, net_id, instance_uuid, group_ids)
+                ipam.allocate(self.engine, net_id, instance_uuid, group_ids,
+                              project_id=secgroups.caller_project(ctxt))
         except exception.NetworkFull as e:
             self._fail_build(ctxt, instance_uuid, exception.text(e))
             return self._show(instance_uuid)

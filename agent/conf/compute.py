@@ -55,6 +55,12 @@ opts = [
         help='Seconds between passes that read every guest\'s power state '
              'from the hypervisor (lifecycle events catch most changes at '
              'once; this catches missed ones); 0 turns the pass off.'),
+    cfg.IntOpt(
+        'network_resync_interval', default=60, min=0,
+        help='Seconds between passes that rebuild this host\'s DHCP, '
+             'security group rules and NAT from the conductor\'s view of '
+             'its ports (the conductor tells the agent at once of every '
+             'change; this catches a lost message); 0 turns the pass off.'),
     cfg.StrOpt(
         'stopped_instance_running_action', default='stop',
         choices=[('stop', 'power the guest off again (Nova\'s policy: the '

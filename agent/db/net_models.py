@@ -9,7 +9,7 @@ port carries at most one. A reserved port is a project's fixed IP held
 without an instance (or lent to one).
 """
 from sqlalchemy import (Boolean, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, false)
+                        UniqueConstraint, false, true)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agent.db.models import Base, TimestampMixin
@@ -28,6 +28,9 @@ class Network(TimestampMixin, Base):
     #: an external network holds floating IPs, never ports
     external: Mapped[bool] = mapped_column(Boolean, default=False,
                                            server_default=false())
+    #: every project may use it (set by an admin); else only project_id
+    shared: Mapped[bool] = mapped_column(Boolean, default=False,
+                                         server_default=false())
     subnets: Mapped[list['Subnet']] = relationship(
         back_populates='network', lazy='selectin', order_by='Subnet.id')
 
@@ -67,6 +70,9 @@ class Port(TimestampMixin, Base):
     reserved: Mapped[bool] = mapped_column(Boolean, default=False,
                                            server_default=false())
     project_id: Mapped[str | None] = mapped_column(String(64))
+    #: anti-spoofing and security groups; only an admin turns it off
+    port_security_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true())
     network: Mapped[Network] = relationship(lazy='joined')
 
 

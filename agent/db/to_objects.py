@@ -136,7 +136,8 @@ def network(row, ports=0):
         cidr=subnet.cidr, gateway_ip=subnet.gateway_ip,
         dns_nameservers=json.loads(subnet.dns_nameservers or '[]'),
         allocation_pools=json.loads(subnet.allocation_pools or '[]'),
-        ports=ports, external=bool(row.external))
+        ports=ports, external=bool(row.external),
+        project_id=row.project_id, shared=bool(row.shared))
 
 
 def security_group(row, names=None, members=None):
@@ -162,7 +163,8 @@ def port(row, groups=(), quarantined=False, floating=None):
         ip_address=row.ip_address, status=row.status, host=row.host,
         security_groups=list(groups), quarantined=quarantined,
         floating_ip=floating and floating_ip(floating),
-        reserved=row.reserved, project_id=row.project_id)
+        reserved=row.reserved, project_id=row.project_id,
+        port_security_enabled=row.port_security_enabled is not False)
 
 
 def floating_ip(row):

@@ -12,7 +12,8 @@ class Network(base.HVObject):
     """A network with its (single) subnet, as users and agents see it."""
     # 1.0: initial version
     # 1.1: external (holds floating IPs, never ports)
-    VERSION = '1.1'
+    # 1.2: project_id, shared (networks belong to a project unless shared)
+    VERSION = '1.2'
     fields = {
         'uuid': f.UUID(),
         'name': NAME,
@@ -26,6 +27,8 @@ class Network(base.HVObject):
         'allocation_pools': f.List(f.List(IP, max_items=2), max_items=16),
         'ports': f.Integer(min=0, default=0),
         'external': f.Boolean(default=False),
+        'project_id': f.String(max_length=64, nullable=True, default=None),
+        'shared': f.Boolean(default=False),
     }
 
 
@@ -70,7 +73,8 @@ class Port(base.HVObject):
     # 1.1: quarantined
     # 1.2: floating_ip
     # 1.3: reserved, project_id (a fixed IP reservation)
-    VERSION = '1.3'
+    # 1.4: port_security_enabled (anti-spoofing; off only by an admin)
+    VERSION = '1.4'
     fields = {
         'uuid': f.UUID(),
         'network': f.Object('Network'),
@@ -84,6 +88,7 @@ class Port(base.HVObject):
         'floating_ip': f.Object('FloatingIP', nullable=True, default=None),
         'reserved': f.Boolean(default=False),
         'project_id': f.String(max_length=64, nullable=True, default=None),
+        'port_security_enabled': f.Boolean(default=True),
     }
 
 

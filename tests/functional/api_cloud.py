@@ -120,6 +120,7 @@ class ApiCloud:
         to a boot on it: see wired_project)."""
         if 'apilan' not in self.hvctl('network-list'):
             self.hvctl('network-create', 'apilan', '--type', 'flat',
+                       '--shared',
                        '--physical-network', 'apilan', '--cidr',
                        LAN['cidr'], '--gateway', LAN['gateway'])
         return 'apilan'

@@ -207,6 +207,44 @@ def test_catalogue_and_security_groups(world):
     assert 'web' not in {g['name'] for g in groups['security_groups']}
 
 
+def test_security_group_deletes_and_server_groups(world):
+    """Deleting rules and groups, and adding a group to (removing it
+    from) a server: netadmin and admin of the owning project only;
+    another project gets 404 for the group and the server alike."""
+    netadmin, group = world['who']['netadmin'], world['group']
+    base = '/v1/security-groups/%s' % group['id']
+    srv = '/v1/servers/%s/security-groups' % world['server']['id']
+    for name in CALLERS:
+        allowed = name in {'admin', 'netadmin'}
+        rule = netadmin.ok('POST', base + '/rules', json={
+            'protocol': 'udp', 'port_range_min': 53})['security_group'][
+            'rules'][-1]['id']
+        expect(world['who'][name], allowed, 'DELETE',
+               '%s/rules/%s' % (base, rule))
+        if not allowed:
+            netadmin.ok('DELETE', '%s/rules/%s' % (base, rule))
+        doomed = netadmin.ok('POST', '/v1/security-groups', json={
+            'name': 'doomed-%s' % name})['security_group']['id']
+        expect(world['who'][name], allowed, 'DELETE',
+               '/v1/security-groups/%s' % doomed)
+        if not allowed:
+            netadmin.ok('DELETE', '/v1/security-groups/%s' % doomed)
+        r = expect(world['who'][name], allowed, 'POST', srv,
+                   json={'security_group': group['id']})
+        if r.status_code >= 300:
+            netadmin.ok('POST', srv, json={'security_group': group['id']})
+        expect(world['who'][name], allowed, 'DELETE',
+               '%s/%s' % (srv, group['id']))
+        if not allowed:
+            netadmin.ok('DELETE', '%s/%s' % (srv, group['id']))
+    # another project: 404, not 403 (no existence oracle)
+    for method, path in (('DELETE', base), ('POST', base + '/rules'),
+                         ('POST', srv)):
+        r = world['who']['other'].call(method, path, json={
+            'security_group': group['id']} if path == srv else {})
+        assert r.status_code == 404, (method, path, r.text)
+
+
 def test_key_pairs_are_each_users_own(world):
     for name in CALLERS:
         client = world['who'][name]
@@ -367,6 +405,10 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('GET', '/v1/flavors'), ('GET', '/v1/hosts'),
         ('GET', '/v1/security-groups'), ('POST', '/v1/security-groups'),
         ('POST', '/v1/security-groups/{group_id}/rules'),
+        ('DELETE', '/v1/security-groups/{group_id}'),
+        ('DELETE', '/v1/security-groups/{group_id}/rules/{rule_id}'),
+        ('POST', '/v1/servers/{server_id}/security-groups'),
+        ('DELETE', '/v1/servers/{server_id}/security-groups/{group_id}'),
         ('GET', '/v1/keypairs'), ('POST', '/v1/keypairs'),
         ('GET', '/v1/keypairs/{name}'), ('DELETE', '/v1/keypairs/{name}'),
         ('GET', '/v1/images'), ('POST', '/v1/images'),

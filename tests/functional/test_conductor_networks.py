@@ -6,6 +6,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from agent import context
 from agent import exception
 from agent.conductor import ipam
 from agent.conductor import networks
@@ -16,7 +17,7 @@ from tests.functional.test_conductor_db import call, cloud  # noqa: F401
 
 @pytest.fixture
 def nets(cloud):  # noqa: F811
-    cloud.networks = networks.NetworkManager(cloud.engine)
+    cloud.networks = networks.NetworkManager(cloud.engine, cloud.compute)
     cloud.report()
     return cloud
 
@@ -28,6 +29,12 @@ def create(c, name='net1', cidr='10.0.0.0/24', **kw):
                 allocation_pools=[], mtu=None)
     args.update(kw)
     return call(c.networks.network_create, c.ctxt, **args)
+
+
+def share(c, name):
+    """An admin shares the network with every project."""
+    return call(c.networks.network_set, context.admin_context(), ref=name,
+                shared=True)
 
 
 def test_boot_on_a_network_allocates_a_port(nets):
@@ -64,8 +71,8 @@ def test_concurrent_allocations_never_share_an_address(nets):
     for t in threads:
         t.join()
     assert not errors
-    ports = call(nets.networks.port_list, nets.ctxt, network=net.uuid,
-                 instance_uuid=None)
+    ports = call(nets.networks.port_list, context.admin_context(),
+                 network=net.uuid, instance_uuid=None)   # ports of no project
     ips = [p.ip_address for p in ports]
     assert len(ips) == 40 == len(set(ips))
     assert len({p.mac_address for p in ports}) == 40
@@ -117,7 +124,7 @@ def test_agent_gets_its_ports_with_security_groups_resolved(nets):
          port_range_max=None, remote_ip_prefix=None, remote_group='web')
     a = nets.boot(name='a', networks=['net1'], security_groups=['web'])
     nets.boot(name='b', networks=['net1'], security_groups=['web'])
-    ports = call(nets.networks.ports_bind, nets.ctxt, instance_uuid=a.uuid,
+    ports = call(nets.conductor.ports_bind, nets.ctxt, instance_uuid=a.uuid,
                  host='node1')
     (port,) = ports                     # only a's port is bound to node1
     assert port.instance_uuid == a.uuid and port.host == 'node1'
@@ -128,9 +135,9 @@ def test_agent_gets_its_ports_with_security_groups_resolved(nets):
             ssh.remote_ip_prefix) == ('tcp', 22, 22, '10.9.0.0/16')
     assert icmp.remote_group == 'web'
     assert sorted(icmp.remote_ips) == ['10.0.0.2', '10.0.0.3']
-    call(nets.networks.ports_set_status, nets.ctxt, instance_uuid=a.uuid,
+    call(nets.conductor.ports_set_status, nets.ctxt, instance_uuid=a.uuid,
          status='ACTIVE')
-    (port,) = call(nets.networks.ports_get_by_host, nets.ctxt, host='node1')
+    (port,) = call(nets.conductor.ports_get_by_host, nets.ctxt, host='node1')
     assert port.status == 'ACTIVE'
     assert ipaddress.ip_address(port.ip_address) in ipaddress.ip_network(
         port.network.cidr)
@@ -195,7 +202,7 @@ def test_isolation_quarantines_the_ports_until_released(nets):
     inst = nets.boot(name='suspect', networks=['net1'])
     other = nets.boot(name='bystander', networks=['net1'])
     for i in (inst, other):
-        call(nets.networks.ports_bind, nets.ctxt, instance_uuid=i.uuid,
+        call(nets.conductor.ports_bind, nets.ctxt, instance_uuid=i.uuid,
              host='node1')
         _settle(nets, i.uuid, states.SCHEDULING, states.ACTIVE)
 
@@ -203,7 +210,7 @@ def test_isolation_quarantines_the_ports_until_released(nets):
     assert shown.isolated and shown.task_state == states.ISOLATING
     assert nets.compute.casts[-1] == ('isolate_instance', 'node1', inst.uuid,
                                       {})
-    ports = call(nets.networks.ports_get_by_host, nets.ctxt, host='node1')
+    ports = call(nets.conductor.ports_get_by_host, nets.ctxt, host='node1')
     assert {p.instance_uuid: p.quarantined for p in ports} == {
         inst.uuid: True, other.uuid: False}
     _settle(nets, inst.uuid, states.ISOLATING, states.PAUSED)
@@ -217,5 +224,5 @@ def test_isolation_quarantines_the_ports_until_released(nets):
     assert not shown.isolated and shown.task_state == states.RELEASING
     assert nets.compute.casts[-1][:3] == ('release_instance', 'node1',
                                           inst.uuid)
-    ports = call(nets.networks.ports_get_by_host, nets.ctxt, host='node1')
+    ports = call(nets.conductor.ports_get_by_host, nets.ctxt, host='node1')
     assert not any(p.quarantined for p in ports)

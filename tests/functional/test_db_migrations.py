@@ -17,7 +17,7 @@ from agent.db import migration
 from agent.db import models
 from agent.db import session
 
-HEAD = '0010'
+HEAD = '0011'
 FLAVORS = {'m1.tiny': (1, 512, 1), 'm1.small': (1, 2048, 20),
            'm1.medium': (2, 4096, 40), 'm1.large': (4, 8192, 80),
            'm1.xlarge': (8, 16384, 160)}
@@ -103,6 +103,30 @@ def test_0010_gives_users_the_project_they_were_made_in(db_url):
         conn.execute(sa.text("DELETE FROM projects WHERE id IN "
                              "('pz', 'pa')"))
     assert got == {'u1': 'pz', 'u2': None}
+
+
+def test_0011_shares_existing_networks_and_secures_ports(db_url):
+    """Networks made before 0011 (admins made them all, every project
+    booted on them) stay usable by every project; new ones are not
+    shared; every existing port gets anti-spoofing."""
+    migration.downgrade(db_url, '-1')      # just before 0011
+    engine = session.get_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO networks (uuid, name, project_id, network_type, "
+            "external, created_at) VALUES ('n-old', 'old', 'admin', 'flat', "
+            "false, CURRENT_TIMESTAMP)"))
+    migration.upgrade(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO networks (uuid, name, project_id, network_type, "
+            "external, created_at) VALUES ('n-new', 'new', 'p', 'flat', "
+            "false, CURRENT_TIMESTAMP)"))
+        shared = dict(conn.execute(sa.text(
+            'SELECT name, shared FROM networks')).all())
+        conn.execute(sa.text("DELETE FROM networks"))
+    assert {k: bool(v) for k, v in shared.items()} == {'old': True,
+                                                       'new': False}
 
 
 def test_current_of_empty_database_is_none(empty_db_url):

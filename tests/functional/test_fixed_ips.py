@@ -15,7 +15,7 @@ from agent.conductor import floating_ips
 from agent.conductor import quota
 from tests.functional.test_conductor_db import call, cloud  # noqa: F401
 from tests.functional.test_conductor_networks import Endpoints, create, \
-    nets  # noqa: F401
+    nets, share  # noqa: F401
 from tests.functional.test_floating_ips import _outcome, _quota
 
 pytestmark = pytest.mark.functional
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.functional
 def fixed(nets):  # noqa: F811
     nets.fixed = fixed_ips.FixedIPManager(nets.engine)
     nets.quota = quota.QuotaManager(nets.engine)
-    create(nets, name='lan')
+    create(nets, name='lan')     # p1's, shared: other projects use it too
+    share(nets, 'lan')
     return nets
 
 
@@ -75,10 +76,10 @@ def test_boot_on_a_reservation_and_get_it_back(fixed):
     vm = fixed.boot(networks=['lan'], fixed_ips=[held.uuid],
                     security_groups=['web'])
     assert vm.networks == ['lan=10.0.0.50', 'lan=10.0.0.2']   # lent first
-    call(fixed.networks.ports_bind, fixed.ctxt, instance_uuid=vm.uuid,
+    call(fixed.conductor.ports_bind, fixed.ctxt, instance_uuid=vm.uuid,
          host='node1')
     on_host = {p.ip_address: p for p in call(
-        fixed.networks.ports_get_by_host, fixed.ctxt, host='node1')}
+        fixed.conductor.ports_get_by_host, fixed.ctxt, host='node1')}
     assert set(on_host) == {'10.0.0.50', '10.0.0.2'}
     assert on_host['10.0.0.50'].reserved
     assert [g.uuid for g in on_host['10.0.0.50'].security_groups] == [
@@ -107,11 +108,12 @@ def test_boot_on_a_reservation_and_get_it_back(fixed):
             back.security_groups, back.floating_ip) == (
                 None, None, 'DOWN', '10.0.0.50', [], None)
     assert back.mac_address == on_host['10.0.0.50'].mac_address
-    assert call(fixed.networks.ports_get_by_host, fixed.ctxt,
+    assert call(fixed.conductor.ports_get_by_host, fixed.ctxt,
                 host='node1') == []                 # the other was deleted
     again = fixed.boot(name='vm3', fixed_ips=[held.uuid])
     assert again.networks == ['lan=10.0.0.50']
-    call(fixed.conductor.instance_destroy, fixed.ctxt, instance_uuid=again.uuid)
+    call(fixed.conductor.instance_destroy, fixed.ctxt,
+         instance_uuid=again.uuid)
     call(fixed.fixed.fixed_ip_delete, fixed.ctxt, ref=held.uuid)
     with pytest.raises(exception.FixedIPNotFound):
         call(fixed.fixed.fixed_ip_show, fixed.ctxt, ref=held.uuid)

@@ -15,7 +15,7 @@ from agent.db import models
 from agent.db import net_models as N
 from tests.functional.test_conductor_db import call, cloud  # noqa: F401
 from tests.functional.test_conductor_networks import Endpoints, create, \
-    nets  # noqa: F401
+    nets, share  # noqa: F401
 
 pytestmark = pytest.mark.functional
 
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.functional
 def fips(nets):  # noqa: F811
     nets.fips = floating_ips.FloatingIPManager(nets.engine, nets.compute)
     create(nets, name='lan')
+    share(nets, 'lan')          # other projects boot on it too
     create(nets, name='public', network_type='flat', cidr='203.0.113.0/24',
            physical_network='public', gateway_ip='203.0.113.1',
            dns_nameservers=[], external=True,
@@ -36,13 +37,13 @@ def _boot_bound(c, name, ctxt=None):
     inst = call(c.tasks.boot_instance, ctxt, name=name, flavor='m1.tiny',
                 image_ref='img', availability_zone=None, hints={},
                 metadata={}, networks=['lan'])
-    call(c.networks.ports_bind, ctxt, instance_uuid=inst.uuid, host='node1')
+    call(c.conductor.ports_bind, ctxt, instance_uuid=inst.uuid, host='node1')
     return inst
 
 
 def _host_fips(c):
     return {p.instance_uuid: p.floating_ip and p.floating_ip.address
-            for p in call(c.networks.ports_get_by_host, c.ctxt,
+            for p in call(c.conductor.ports_get_by_host, c.ctxt,
                           host='node1')}
 
 
@@ -157,6 +158,7 @@ def test_floating_ip_quota_holds_under_a_race(fips):
 def test_fixed_ip_quota_counts_every_requested_network(fips):
     _quota(fips, 'pf', fixed_ips=3)
     create(fips, name='lan2', cidr='10.9.0.0/24', gateway_ip='10.9.0.1')
+    share(fips, 'lan2')
     ctxt = context.RequestContext(user_id='u', project_id='pf')
 
     def boot(nets_, name='vm'):

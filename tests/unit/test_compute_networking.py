@@ -2,6 +2,8 @@
 tests/functional/net proves the wiring itself)."""
 import types
 
+from agent.compute import vifs
+from agent.objects import net_models as wire
 from agent.objects import states as S
 from tests.unit.fakes import conf, ctxt  # noqa: F401
 from tests.unit.test_compute_manager import make_env, set_task
@@ -75,3 +77,23 @@ def test_failed_plug_ends_in_error_and_unplugs(conf):  # noqa: F811
     assert 'no 8021q' in env.conductor.faults_of(inst.uuid)[0]['message']
     assert ('unplug', [inst.uuid]) in net.calls
     assert env.driver.list_guests() == []
+
+
+def _wire_port(**kw):
+    net = wire.Network(uuid='aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+                       name='n', network_type='flat', cidr='10.0.0.0/24',
+                       dns_nameservers=[], allocation_pools=[])
+    return wire.Port(uuid='11111111-2222-3333-4444-555555555555',
+                     network=net, mac_address='fa:16:3e:00:00:01',
+                     ip_address='10.0.0.3', status='DOWN',
+                     security_groups=[], **kw)
+
+
+def test_port_security_reaches_the_firewall_model(conf):  # noqa: F811
+    """A port without groups is still anti-spoofed (port_security on by
+    default, even from a conductor too old to send the field); only the
+    admin's switch turns it off."""
+    plain = vifs.to_port(_wire_port())
+    assert (plain.security, plain.port_security) == (False, True)
+    off = vifs.to_port(_wire_port(port_security_enabled=False))
+    assert off.port_security is False

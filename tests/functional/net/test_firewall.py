@@ -90,7 +90,7 @@ def test_only_ssh_ingress(host):
     assert not topo.ping(ga, b.ip)
     assert connects(topo, a, b, 22)
     assert not connects(topo, a, b, 23)
-    assert topo.ping(ga, c.ip)          # security=False: not filtered
+    assert topo.ping(ga, c.ip)          # no groups: ingress open
     assert topo.ping(topo.guests[c.id], a.ip) is False   # a is filtered
 
     fw.apply([a, b, c])                 # idempotent
@@ -152,25 +152,49 @@ def test_replace_is_atomic(host):
     assert topo.ping(ga, b.ip) and connects(topo, a, b, 22)
     before = ruleset(topo)
 
-    hostile = model.Rule('ingress', protocol='tcp', port_min=22,
-                         remote_cidr='0.0.0.0/0 accept; flush ruleset')
-    b3 = model.Port(**{**b.__dict__, 'rules': (hostile,)})
-    with pytest.raises(firewall.InvalidRule):
-        fw.apply([a, b3, c])
-    assert ruleset(topo) == before
-    assert topo.ping(ga, b.ip)
-
     # nft itself refusing the text (here: garbage after a valid ruleset)
-    # rolls the whole transaction back too
+    # rolls the whole transaction back
     with pytest.raises(privileged.NetError):
-        privileged.nft_apply(firewall.render([a, b, c]) + 'garbage\n',
+        privileged.nft_apply(firewall.render([a, b2, c]) + 'garbage\n',
                              topo.host)
     assert ruleset(topo) == before
     time.sleep(0.1)
     assert topo.ping(ga, b.ip)
-
     fw.apply([])                        # no filtered port: tables gone
     assert tables(topo) == []
+
+
+@pytest.mark.parametrize('hostile', [
+    model.Rule('ingress', protocol='tcp', port_min=22,
+               remote_cidr='0.0.0.0/0 accept; flush ruleset'),
+    model.Rule('ingress', protocol='tcp', port_min=30, port_max=20),
+    model.Rule('ingress', protocol='tcp', port_min=22,
+               remote_cidr='2001:db8::/64'),
+    model.Rule('ingress', port_min=22),
+])
+def test_bad_rule_cuts_off_only_its_own_port(host, hostile):
+    """A rule no validator should have let through (an old conductor, a
+    hand-edited database) reaches the agent's view of port b: b fails
+    closed, reported; a and c keep their rules, applied in the kernel
+    (before, the whole host's ruleset was refused and every later boot
+    on the host failed)."""
+    topo, fw, a, b, c = host
+    ga = topo.guests[a.id]
+    b_bad = dataclasses.replace(b, rules=SSH_ONLY + (hostile,))
+    rejected = fw.apply([a, b_bad, c])
+    assert list(rejected) == [b.id]
+    assert 'flush' not in ruleset(topo)
+    assert not connects(topo, a, b, 22)          # b: drop everything
+    assert not topo.ping(topo.guests[b.id], c.ip)
+    assert topo.ping(ga, c.ip)                   # the others: as before
+    assert topo.ping(topo.guests[c.id], a.ip) is False
+    d = port('10.0.0.14')                        # a later boot on the host
+    topo.add_guest(d, d.ip + '/24')
+    fw.apply([a, b_bad, c, d])
+    assert 'egress_' + d.tap in ruleset(topo)
+    assert topo.ping(topo.guests[d.id], c.ip)
+    fw.apply([a, b, c, d])                       # fixed: b is back
+    assert connects(topo, a, b, 22)
 
 
 def test_dhcp_through_the_firewall(host, tmp_path):

@@ -6,12 +6,14 @@ ruleset; deleting them takes all of it away again."""
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
 
 from agent import context
+from agent.compute import main as compute_main
 from agent.compute import vifs
 from agent.conductor import ipam
 from agent.conductor import manager as conductor_manager
@@ -99,6 +101,86 @@ def test_plug_wires_dhcp_and_firewall_and_unplug_removes_all(host):
     assert not agent.dhcp.running(net_id)
     assert [t for t in privileged.nft_tables(ns) if t[1] == 'hvagent'] == []
     assert privileged.link_exists('phys0', ns)       # never the uplink
+
+
+def test_periodic_resync_applies_a_change_no_cast_announced(host):
+    """A rule that reached the database without a refresh_networking
+    cast (a lost message) is in the kernel within seconds anyway: the
+    agent's network-resync periodic (compute/main.py)."""
+    ns, agent, engine, net_id, ctxt = host
+    with engine.connect() as conn:
+        row_id = conn.execute(sa.select(N.Network.id).where(
+            N.Network.uuid == net_id)).scalar_one()
+        group_id = conn.execute(sa.select(N.SecurityGroup.id)).scalar_one()
+    uuid = '00000000-0000-4000-8000-000000000009'
+    ipam.allocate(engine, row_id, uuid, [group_id])
+    agent.plug(ctxt, uuid)
+
+    def table():
+        return nsexec(ns, 'nft', 'list', 'table', 'bridge',
+                      'hvagent').stdout
+    assert 'dport 5432' not in table()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(N.SecurityGroupRule).values(
+            uuid='00000000-0000-4000-8000-0000000000aa',
+            security_group_id=group_id, direction='ingress',
+            ethertype='IPv4', protocol='tcp', port_range_min=5432,
+            port_range_max=5432))
+    CONF.set_override('network_resync_interval', 1, 'compute')
+    task = compute_main.network_resync(agent, ctxt)
+    task.start()
+    try:
+        deadline = time.monotonic() + 10
+        while 'tcp dport 5432 accept' not in table():
+            assert time.monotonic() < deadline, table()
+            time.sleep(0.2)
+    finally:
+        task.stop()
+        CONF.clear_override('network_resync_interval', 'compute')
+
+
+def test_a_hostile_rule_in_the_database_cuts_off_only_its_port(host):
+    """A rule no conductor would store (min > max, an IPv6 prefix on an
+    IPv4 rule), written straight into the database: the agent's next
+    resync cuts off only the ports of that group (drop everything); the
+    neighbour in another group keeps its rules in the kernel, and a later
+    boot on the host is wired and filtered."""
+    ns, agent, engine, net_id, ctxt = host
+    nets = agent.conductor.endpoints[0]
+    call(nets.secgroup_create, ctxt, name='db', description=None)
+    call(nets.secgroup_rule_add, ctxt, group='db', direction='ingress',
+         protocol='tcp', port_range_min=5432, port_range_max=None,
+         remote_ip_prefix=None, remote_group=None)
+    with engine.connect() as conn:
+        row_id = conn.execute(sa.select(N.Network.id).where(
+            N.Network.uuid == net_id)).scalar_one()
+        groups = dict(conn.execute(sa.select(
+            N.SecurityGroup.name, N.SecurityGroup.id)).all())
+    web, db = ('00000000-0000-4000-8000-00000000001%d' % i for i in (1, 2))
+    ipam.allocate(engine, row_id, web, [groups['web']])
+    ipam.allocate(engine, row_id, db, [groups['db']])
+    web_nic, db_nic = agent.plug(ctxt, web)[0], agent.plug(ctxt, db)[0]
+    with engine.begin() as conn:
+        for i, (pmin, pmax, prefix) in enumerate(
+                ((30, 20, None), (22, 22, '2001:db8::/64'))):
+            conn.execute(sa.insert(N.SecurityGroupRule).values(
+                uuid='00000000-0000-4000-8000-0000000000b%d' % i,
+                security_group_id=groups['web'], direction='ingress',
+                ethertype='IPv4', protocol='tcp', port_range_min=pmin,
+                port_range_max=pmax, remote_ip_prefix=prefix))
+    agent.resync(ctxt)
+
+    def chain(name):
+        return nsexec(ns, 'nft', 'list', 'chain', 'bridge', 'hvagent',
+                      name).stdout
+    assert 'drop' in chain('ingress_' + web_nic['tap'])
+    assert 'accept' not in chain('ingress_' + web_nic['tap'])
+    assert 'accept' not in chain('egress_' + web_nic['tap'])
+    assert 'tcp dport 5432 accept' in chain('ingress_' + db_nic['tap'])
+    later = '00000000-0000-4000-8000-000000000013'
+    ipam.allocate(engine, row_id, later, [groups['db']])
+    later_nic = agent.plug(ctxt, later)[0]
+    assert 'tcp dport 5432 accept' in chain('ingress_' + later_nic['tap'])
 
 
 def test_restarted_agent_stops_the_dnsmasq_an_earlier_run_started(host):

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from net import firewall, model, privileged
+from net import firewall, model, privileged, rules as net_rules
 
 R = model.Rule
 PORT_ID = '11111111-2222-3333-4444-555555555555'
@@ -93,15 +93,22 @@ def test_rules():
     assert '2001:db8' not in text
 
 
-def test_unfiltered_ports_and_order():
+def test_port_without_groups_gets_anti_spoofing_only_and_order():
     a = port(id='aaaa')
     b = port(id='bbbb', mac='02:00:00:00:00:02', ip='10.0.0.4')
-    off = port(id='cccc', mac='02:00:00:00:00:03', ip='10.0.0.5',
-               security=False)
-    text = firewall.render([b, off, a])
-    assert text == firewall.render([a, b, off])
-    assert 'tapcccc' not in text and 'tapaaaa' in text
-    # nothing filtered: the text only deletes the tables
+    nogroup = port(id='cccc', mac='02:00:00:00:00:03', ip='10.0.0.5',
+                   security=False)
+    off = port(id='dddd', mac='02:00:00:00:00:04', ip='10.0.0.6',
+               security=False, port_security=False)
+    text = firewall.render([b, off, nogroup, a])
+    assert text == firewall.render([a, b, nogroup, off])
+    assert 'tapdddd' not in text and 'tapaaaa' in text
+    anti = chain(firewall.render([a]), 'egress_tapaaaa')[:7]
+    assert chain(text, 'egress_tapcccc') == [
+        line.replace('02:00:00:00:00:01', '02:00:00:00:00:03').replace(
+            '10.0.0.3', '10.0.0.5') for line in anti] + ['return']
+    assert chain(text, 'ingress_tapcccc') == ['accept']
+    # port security off and nothing else: the text only deletes the tables
     assert firewall.render([off]) == firewall.render([]) == '\n'.join(
         text.splitlines()[:4]) + '\n'
 
@@ -132,14 +139,36 @@ HOSTILE_RULES = [
 ]
 
 
+NEIGHBOUR = '99999999-2222-3333-4444-555555555555'
+NEIGHBOUR_TAP = 'tap999999992222'
+
+
+def neighbour():
+    return port([R('ingress', protocol='tcp', port_min=22)], id=NEIGHBOUR,
+                mac='02:00:00:00:00:09', ip='10.0.0.9')
+
+
+def assert_cut_off(ruleset, port_id, tap):
+    assert chain(ruleset.text, 'egress_' + tap) == ['drop']
+    assert chain(ruleset.text, 'ingress_' + tap) == ['drop']
+    assert 'Invalid security group input' not in ruleset.rejected[port_id]
+    assert ruleset.rejected[port_id]
+    # the neighbour keeps its rules
+    assert 'ether type ip ip protocol tcp tcp dport 22 accept' in chain(
+        ruleset.text, 'ingress_' + NEIGHBOUR_TAP)
+    assert NEIGHBOUR not in ruleset.rejected
+
+
 @pytest.mark.parametrize('kw', HOSTILE_RULES)
-def test_hostile_rules_rejected(kw):
+def test_hostile_rules_cut_off_their_port_only(kw):
     rule = R(**dict(dict(direction='ingress'), **kw))
     with pytest.raises(firewall.InvalidRule) as err:
-        firewall.render([port([rule])])
+        net_rules.normalize(rule)
     assert isinstance(err.value, ValueError)
-    assert isinstance(err.value, privileged.NetError)
     assert 'Invalid security group input' in str(err.value)
+    ruleset = firewall.build([port([rule]), neighbour()])
+    assert_cut_off(ruleset, PORT_ID, TAP)
+    assert 'flush' not in ruleset.text and '}\ntable ip' not in ruleset.text
 
 
 @pytest.mark.parametrize('kw', [
@@ -152,30 +181,44 @@ def test_hostile_rules_rejected(kw):
     dict(ip='0.0.0.0'),
     dict(ip='2001:db8::1'),
     dict(ip=None),
-    dict(id='x" accept'),
-    dict(id=7),
 ])
-def test_hostile_ports_rejected(kw):
-    with pytest.raises(firewall.InvalidRule):
-        firewall.render([port(**kw)])
+def test_hostile_ports_cut_off(kw):
+    for security in (True, False):
+        assert_cut_off(firewall.build([port(security=security, **kw),
+                                       neighbour()]), PORT_ID, TAP)
 
 
-def test_duplicate_tap_rejected():
-    with pytest.raises(firewall.InvalidRule, match='share a tap'):
-        firewall.render([port(), port(ip='10.0.0.4')])
+@pytest.mark.parametrize('bad_id', ['x" accept', 7])
+def test_port_id_without_a_tap_name_is_only_reported(bad_id):
+    ruleset = firewall.build([port(id=bad_id), neighbour()])
+    assert str(bad_id) in ruleset.rejected
+    assert 'accept"' not in ruleset.text
+    assert 'ether type ip ip protocol tcp tcp dport 22 accept' in chain(
+        ruleset.text, 'ingress_' + NEIGHBOUR_TAP)
 
 
-def test_invalid_input_never_reaches_nft(monkeypatch):
+def test_duplicate_tap_cuts_off_both():
+    other = '11111111-2222-3333-4444-555555555556'   # same 12 first digits
+    ruleset = firewall.build([port(), port(id=other, ip='10.0.0.4'),
+                              neighbour()])
+    assert set(ruleset.rejected) == {PORT_ID, other}
+    assert 'share tap name' in ruleset.rejected[PORT_ID]
+    assert chain(ruleset.text, 'ingress_' + TAP) == ['drop']
+    assert ruleset.text.count('chain ingress_' + TAP) == 1
+
+
+def test_invalid_port_still_reaches_nft_cut_off(monkeypatch):
     calls = []
     monkeypatch.setattr(privileged, 'nft_apply', lambda *a, **k:
                         calls.append(a))
     monkeypatch.setattr(privileged, 'enable_br_netfilter', lambda netns:
                         calls.append(netns))
-    with pytest.raises(firewall.InvalidRule):
-        firewall.Firewall('ns').apply([port([R('ingress', protocol='x')])])
-    assert calls == []
-    firewall.Firewall('ns').apply([port()])
-    assert calls[0] == 'ns' and calls[1][0].startswith('add table bridge')
+    rejected = firewall.Firewall('ns').apply(
+        [port([R('ingress', protocol='x')]), neighbour()])
+    assert list(rejected) == [PORT_ID]
+    assert calls[0] == 'ns'
+    assert chain(calls[1][0], 'ingress_' + TAP) == ['drop']
+    assert firewall.Firewall('ns').apply([port()]) == {}
 
 
 def test_quarantined_port_drops_everything_whatever_its_rules():
@@ -216,8 +259,8 @@ def test_floating_ip_is_dnat_and_snat():
     assert 'egress_' + TAP in text        # still filtered as before
 
 
-def test_floating_ip_without_security_groups_is_nat_only():
-    text = firewall.render([floating(security=False)])
+def test_floating_ip_without_port_security_is_nat_only():
+    text = firewall.render([floating(security=False, port_security=False)])
     assert 'table bridge hvagent {' not in text
     assert 'table inet hvagent {' in text
     assert 'mark' not in text and 'dnat ip to 10.0.0.3' in text
@@ -227,27 +270,35 @@ def test_quarantined_port_loses_its_nat():
     text = firewall.render([floating(quarantined=True)])
     assert 'nat' not in text.replace('hvagent', '')
     assert chain(text, 'ingress_' + TAP) == ['drop']
-    assert firewall.render([floating(quarantined=True, security=False)]
+    assert firewall.render([floating(quarantined=True, security=False,
+                                     port_security=False)]
                            ).count('drop') == 2
 
 
 @pytest.mark.parametrize('fip', [
     '203.0.113.10; flush ruleset', '224.0.0.1', '0.0.0.0', '127.0.0.1',
     '255.255.255.255', '2001:db8::1', 7, ' 203.0.113.10'])
-def test_hostile_floating_ips_rejected(fip):
-    with pytest.raises(firewall.InvalidRule, match='floating ip'):
-        firewall.render([floating(fip)])
+def test_hostile_floating_ips_cut_off_their_port(fip):
+    ruleset = firewall.build([floating(fip), neighbour()])
+    assert 'floating ip' in ruleset.rejected[PORT_ID]
+    assert_cut_off(ruleset, PORT_ID, TAP)
+    assert 'nat' not in ruleset.text.replace('hvagent', '')
 
 
-def test_one_floating_ip_on_two_ports_rejected():
-    with pytest.raises(firewall.InvalidRule, match='two ports'):
-        firewall.render([floating(), floating(
-            id='99999999-2222-3333-4444-555555555555', ip='10.0.0.4')])
+def test_one_floating_ip_on_two_ports_cuts_off_the_second():
+    ruleset = firewall.build([floating(), floating(
+        id=NEIGHBOUR, ip='10.0.0.4', mac='02:00:00:00:00:09')])
+    assert 'two ports' in ruleset.rejected[NEIGHBOUR]
+    assert PORT_ID not in ruleset.rejected
+    assert chain(ruleset.text, 'ingress_' + NEIGHBOUR_TAP) == ['drop']
+    assert 'dnat ip to 10.0.0.3' in ruleset.text
+    assert 'dnat ip to 10.0.0.4' not in ruleset.text
 
 
-def test_hostile_network_id_of_a_floating_port_rejected():
-    with pytest.raises(firewall.InvalidRule, match='network id'):
-        firewall.render([floating(network_id='x" accept')])
+def test_hostile_network_id_of_a_floating_port_cuts_it_off():
+    ruleset = firewall.build([floating(network_id='x" accept')])
+    assert 'network id' in ruleset.rejected[PORT_ID]
+    assert 'x" accept' not in ruleset.text
 
 
 def test_ip_forward_only_with_floating_ips(monkeypatch):
@@ -257,7 +308,8 @@ def test_ip_forward_only_with_floating_ips(monkeypatch):
             n))
     firewall.Firewall().apply([port()])
     assert 'enable_ip_forward' not in calls
-    firewall.Firewall().apply([floating(security=False)])
+    firewall.Firewall().apply([floating(security=False,
+                                        port_security=False)])
     assert calls[-2:] == ['enable_ip_forward', 'nft_apply']
     calls.clear()
     firewall.Firewall().apply([floating(quarantined=True)])

@@ -1,0 +1,173 @@
+"""Security groups end to end over HTTP, played as the attacker: the test
+cloud's real hvagent-api, conductor and fake-driver agent (wiring in this
+host's kernel: its bridge hvagent nftables table) on RabbitMQ.
+
+* another project's netadmin cannot add a rule to, delete, boot into or
+  attach a group of ours (404 for each), nor boot on our network;
+* a rule the hosts could not render is a 400 that names why;
+* a rule added to a group in use reaches the host's nftables within
+  seconds, with no port event (the conductor's refresh_networking cast),
+  and so do a rule delete and a group removed from a running server;
+* a server without groups still has anti-spoofing in the kernel."""
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.functional import api_cloud as cloudlib
+from tests.functional.net.netns_helpers import skip_unless
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope='module')
+def sg(api_cloud):
+    skip_unless('nft', 'dnsmasq')
+    for ours in cloudlib.wired_project(api_cloud, 'sgp1'):
+        p2 = api_cloud.admin.ok('POST', '/v3/projects',
+                                json={'name': 'sgp2'})['project']
+        ours['thief'] = api_cloud.add_user(p2['id'], 'sgthief', 'netadmin')
+        ours['thiefdev'] = api_cloud.add_user(p2['id'], 'sgthiefdev',
+                                              'developer')
+        yield ours
+
+
+def _bridge_table():
+    return subprocess.run(['nft', 'list', 'table', 'bridge', 'hvagent'],
+                          capture_output=True, text=True).stdout
+
+
+def _chains(ip):
+    """(egress, ingress) statements of the port whose address is ip."""
+    chains, current = {}, None
+    for line in (line.strip() for line in _bridge_table().splitlines()):
+        if line.startswith('chain '):
+            current = chains.setdefault(line.split()[1], [])
+        elif line == '}':
+            current = None
+        elif current is not None and line:
+            current.append(line)
+    for name, lines in chains.items():
+        if name.startswith('egress_') and 'ip saddr != %s drop' % ip in lines:
+            return lines, chains['ingress_' + name[len('egress_'):]]
+    return None, None
+
+
+def _until(ip, check, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        egress, ingress = _chains(ip)
+        if egress and check(egress, ingress):
+            return time.monotonic() - (deadline - timeout)
+        assert time.monotonic() < deadline, (ip, egress, ingress,
+                                             _bridge_table())
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def boot(sg):
+    """Boot a server of sg's developer on apilan; every one is deleted
+    after the test, passed or failed (its bridge and dnsmasq with it)."""
+    made = []
+
+    def make(name, **kw):
+        srv = sg['dev'].ok('POST', '/v1/servers', json={'server': dict(
+            name=name, flavor='m1.tiny', networks=['apilan'], **kw)})
+        made.append(srv['server']['id'])
+        srv = cloudlib.wait_status(sg['dev'], srv['server']['id'])
+        assert srv['status'] == 'active', srv['fault']
+        return srv, srv['networks'][0].split('=')[1]
+    yield make
+    for server_id in made:
+        sg['dev'].call('DELETE', '/v1/servers/%s' % server_id)
+    deadline = time.monotonic() + 30
+    while made and time.monotonic() < deadline:    # unplugged, gone
+        made = [i for i in made if sg['dev'].call(
+            'GET', '/v1/servers/%s' % i).status_code != 404]
+        time.sleep(0.1)
+    assert not made
+
+
+def test_rules_reach_the_kernel_at_once_and_others_cannot_touch(sg, boot):
+    netadmin = sg['netadmin']
+    web = netadmin.ok('POST', '/v1/security-groups',
+                      json={'name': 'web'})['security_group']
+    base = '/v1/security-groups/%s' % web['id']
+    srv, ip = boot('sg-web', security_groups=[web['id']])
+    _until(ip, lambda e, i: i[-1] == 'drop' and not any(
+        'dport 8080' in line for line in i))
+
+    # a rule added to the group in use: in the kernel within seconds
+    rule = netadmin.ok('POST', base + '/rules', json={
+        'protocol': 'tcp', 'port_range_min': 8080})['security_group'][
+        'rules'][0]
+    took = _until(ip, lambda e, i: any('tcp dport 8080 accept' in line
+                                       for line in i))
+    assert took < 10
+    # rules the hosts could not render: 400 with the reason, nothing kept
+    for body, why in (({'protocol': 'tcp', 'port_range_min': 30,
+                        'port_range_max': 20}, 'port_max 20'),
+                      ({'remote_ip_prefix': '2001:db8::/64'}, 'not IPv4'),
+                      ({'port_range_min': 22}, 'ports given for protocol'),
+                      ({'remote_ip_prefix': '10.0.0.0/8',
+                        'remote_group': 'web'}, 'not both')):
+        r = netadmin.call('POST', base + '/rules', json=body)
+        assert r.status_code == 400, r.text
+        assert why in r.json()['error']['message']
+    assert len(netadmin.ok('GET', '/v1/security-groups')[
+        'security_groups'][0]['rules']) == 1
+
+    # the other project: every reference to our group or server is 404
+    thief, thiefdev = sg['thief'], sg['thiefdev']
+    for method, path, body in (
+            ('POST', base + '/rules', {'protocol': 'tcp',
+                                       'port_range_min': 1,
+                                       'port_range_max': 65535}),
+            ('DELETE', '%s/rules/%s' % (base, rule['id']), None),
+            ('DELETE', base, None),
+            ('POST', '/v1/servers/%s/security-groups' % srv['id'],
+             {'security_group': web['id']})):
+        r = thief.call(method, path, json=body)
+        assert r.status_code == 404, (method, path, r.text)
+    thiefs = thief.ok('POST', '/v1/security-groups',
+                      json={'name': 'web'})['security_group']
+    r = thief.call('POST', '/v1/security-groups/%s/rules' % thiefs['id'],
+                   json={'protocol': 'tcp', 'port_range_min': 22,
+                         'remote_group': web['id']})
+    assert r.status_code == 404, r.text
+    r = thiefdev.call('POST', '/v1/servers', json={'server': {
+        'name': 'in-their-group', 'flavor': 'm1.tiny',
+        'networks': ['apilan'], 'security_groups': [web['id']]}})
+    assert r.status_code == 404, r.text
+    assert thief.ok('GET', '/v1/security-groups')['security_groups'] == [
+        thiefs]
+    _until(ip, lambda e, i: not any('1-65535' in line for line in i))
+
+    # delete the rule: gone from the kernel, no port event either
+    netadmin.ok('DELETE', '%s/rules/%s' % (base, rule['id']))
+    _until(ip, lambda e, i: not any('dport 8080' in line for line in i))
+    # in use: 409; out of the server: its port keeps anti-spoofing only
+    assert netadmin.call('DELETE', base).status_code == 409
+    netadmin.ok('DELETE', '/v1/servers/%s/security-groups/%s'
+                % (srv['id'], web['id']))
+    _until(ip, lambda e, i: i == ['accept'])
+    assert netadmin.call('DELETE', base).status_code == 204
+
+
+def test_a_server_without_groups_cannot_spoof(boot):
+    srv, ip = boot('sg-plain')
+    _until(ip, lambda e, i: e[0].startswith('ether saddr != ') and
+           'udp sport 67 drop' in e and i == ['accept'])
+
+
+def test_another_projects_network_is_not_found(sg, api_cloud):
+    name = 'sgpriv-%s' % uuid.uuid4().hex[:6]
+    api_cloud.hvctl('network-create', name, '--type', 'vxlan', '--cidr',
+                    '10.77.0.0/24')           # admin's own, not shared
+    r = sg['dev'].call('POST', '/v1/servers', json={'server': {
+        'name': 'on-their-net', 'flavor': 'm1.tiny', 'networks': [name]}})
+    assert r.status_code == 404, r.text
+    r = sg['netadmin'].call('POST', '/v1/fixed-ips', json={'network': name})
+    assert r.status_code == 404, r.text
+    api_cloud.hvctl('network-delete', name)

@@ -10,7 +10,8 @@ class HVAgentError(Exception):
 
     def __init__(self, message=None, **kwargs):
         self.kwargs = kwargs
-        super().__init__(message or (self.msg % kwargs if kwargs else self.msg))
+        super().__init__(message or (self.msg % kwargs if kwargs
+                                     else self.msg))
 
 
 class ObjectValidationError(HVAgentError, ValueError):
@@ -57,8 +58,8 @@ class ComputeHostTaken(HVAgentError):
 
 
 class InstanceInvalidState(HVAgentError):
-    msg = ('Cannot %(action)s instance %(instance)s while vm_state=%(vm_state)s'
-           ' task_state=%(task_state)s')
+    msg = ('Cannot %(action)s instance %(instance)s while '
+           'vm_state=%(vm_state)s task_state=%(task_state)s')
 
 
 class InstanceIsolated(InstanceInvalidState):
@@ -150,6 +151,11 @@ class ImageNotFound(NotFound):
 
 class ImageUnacceptable(HVAgentError):
     msg = 'Image %(image)s is unacceptable: %(reason)s'
+
+
+class ImageTooLarge(ImageUnacceptable):
+    msg = ("Image %(image)s is unacceptable: image virtual size %(size)s GiB "
+           "exceeds the flavor's root disk %(root_gb)s GiB")
 
 
 class ImageDownloadFailed(HVAgentError):

@@ -2,7 +2,7 @@
 ``.part`` file while hashed and renamed into place only once complete,
 matching the checksum the uploader gave (if any), and recorded by the
 conductor (one upload per image wins), so a failed or refused upload
-leaves nothing; and the URL compute agents fetch them by."""
+leaves nothing. Compute agents fetch them by id (virt.libvirt.images)."""
 import hashlib
 import os
 import tempfile
@@ -10,7 +10,6 @@ import tempfile
 from oslo_config import cfg
 
 from agent import exception
-from agent.conf import api as api_conf
 
 CONF = cfg.CONF
 
@@ -68,10 +67,3 @@ def remove(image_id):
         os.unlink(path(image_id))
     except FileNotFoundError:
         pass
-
-
-def agent_url(image_id):
-    """Where compute agents download ``image_id``: they present the
-    booting caller's token, and only to this API (see
-    conf.api.public_url)."""
-    return '%s/v1/images/%s/file' % (api_conf.public_url(CONF), image_id)

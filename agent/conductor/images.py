@@ -6,8 +6,10 @@ import uuid as uuidlib
 
 import oslo_messaging as messaging
 import sqlalchemy as sa
+from oslo_config import cfg
 
 from agent import exception
+from agent import image_refs
 from agent import rpc
 from agent.conductor import endpoint
 from agent.db import api_models
@@ -15,8 +17,12 @@ from agent.db import models as M
 from agent.db import paging
 from agent.objects import fields as f
 
-I = api_models.Image
+CONF = cfg.CONF
+I = api_models.Image  # noqa: E741
 ID = f.UUID()
+#: the boot options that name an image, and how a refusal names them
+BOOT_REFS = (('image_ref', 'Image'), ('kernel_ref', 'Kernel'),
+             ('ramdisk_ref', 'Ramdisk'))
 
 
 def _image(row):
@@ -31,6 +37,37 @@ def _get(s, image_id):
     if row is None:
         raise exception.ImageNotFound(image=image_id, reason='no such image')
     return row
+
+
+def visible(row, ctxt):
+    """Whether the caller of ``ctxt`` may use image ``row``."""
+    return row is not None and (row.visibility == 'public' or ctxt.is_admin
+                                or row.project_id == ctxt.project_id)
+
+
+def resolve(s, ctxt, ref, what='Image'):
+    """What a boot records for ``ref`` (image_refs.classify), checked in
+    the caller's scope before anything is recorded: an image id must be
+    an active image the caller's project sees (another project's private
+    image is "not found", like an unknown one); a URL must be allowed by
+    ``[compute] image_url_allowlist``; a local path only on the
+    operator's own path (no REST caller: no token, no API project)."""
+    if ref is None:
+        return None
+    local_ok = not ctxt.auth_token and (ctxt.project_id is None or s.get(
+        M.Project, ctxt.project_id) is None)
+    kind, value = image_refs.classify(
+        ref, image_refs.parse_allowlist(CONF.compute.image_url_allowlist),
+        local_ok=local_ok, what=what)
+    if kind == image_refs.ID:
+        row = s.get(I, value)
+        if not visible(row, ctxt):
+            raise exception.ImageNotFound(image=value,
+                                          reason='no such image')
+        if row.status != 'active':
+            raise exception.Conflict(what='No data for image %s yet: it'
+                                     % value)
+    return value
 
 
 class ImageManager(endpoint.Endpoint):

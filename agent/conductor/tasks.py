@@ -18,6 +18,7 @@ from agent.db import api as db
 from agent.db import session as db_session
 from agent.db import to_objects
 from agent.conductor import fixed_ips as fixed_ip_api
+from agent.conductor import images as image_api
 from agent.conductor import ipam
 from agent.conductor import networks as net_api
 from agent.conductor import quota
@@ -110,6 +111,11 @@ class ComputeTaskManager:
         _check_name(name)
         instance_uuid = str(uuidlib.uuid4())
         with self._session() as s:
+            options = dict(options or {})
+            for key, what in image_api.BOOT_REFS[1:]:
+                options[key] = image_api.resolve(s, ctxt, options.get(key),
+                                                 what)
+            image_ref = image_api.resolve(s, ctxt, image_ref)
             net_ids = [net_api.port_network(s, n).id for n in networks]
             group_ids = [net_api.secgroup_get(s, g).id
                          for g in security_groups]

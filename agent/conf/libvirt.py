@@ -27,7 +27,18 @@ opts = [
              'of this host before the periodic pass removes it.'),
     cfg.IntOpt(
         'image_download_timeout', default=600, min=1,
-        help='Seconds an image download may take.'),
+        help='Seconds a whole image download may take (checked after '
+             'every read); past it the download is dropped, its partial '
+             'file removed, and the build fails.'),
+    cfg.IntOpt(
+        'image_read_timeout', default=60, min=1,
+        help='Seconds one read of an image download (and its connect) may '
+             'wait for data.'),
+    cfg.IntOpt(
+        'max_image_download_bytes', default=64 * 1024 ** 3, min=1,
+        help='Largest image, kernel or ramdisk this host downloads (bytes; '
+             'a larger Content-Length is refused before the first byte, '
+             'a larger body once it passes the cap).'),
     cfg.IntOpt(
         'reboot_timeout', default=120, min=0,
         help='Seconds a soft reboot waits for the guest to shut down '

@@ -246,7 +246,7 @@ def test_images_upload_checksum_download_boot_delete(api_cloud, proj):
         'name': 'from-image', 'flavor': 'm1.tiny',
         'image': image['id']}})['server']
     agent_url = '%s/v1/images/%s/file' % (api_cloud.url, image['id'])
-    assert srv['image'] == agent_url
+    assert srv['image'] == image['id']      # the agent asks the API by id
     assert requests.get(agent_url, timeout=30).status_code == 401
     assert requests.get(agent_url + '?sig=' + 'f' * 64,
                         timeout=30).status_code == 401

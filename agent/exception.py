@@ -208,6 +208,10 @@ class NotAuthenticated(HVAgentError):
     msg = 'The request could not be authenticated: %(reason)s'
 
 
+class TooLarge(HVAgentError):
+    msg = '%(what)s is larger than the %(limit)d bytes allowed (%(option)s)'
+
+
 class QuotaExceeded(HVAgentError):
     msg = ('Quota exceeded for %(resource)s: requested %(requested)d, '
            'in use %(in_use)d, limit %(limit)d')

@@ -18,6 +18,7 @@ LOG = logging.getLogger(__name__)
 STATUS = (
     (exception.NotAuthenticated, 401),
     (exception.QuotaExceeded, 403),
+    (exception.TooLarge, 413),
     (exception.NotFound, 404),
     (exception.Conflict, 409),
     (exception.DuplicateName, 409),

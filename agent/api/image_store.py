@@ -32,8 +32,9 @@ class Writer:
         self.digest, self.size = hashlib.sha256(), 0
 
     def write(self, chunk):
-        self.digest.update(chunk)
         self.size += len(chunk)
+        check_size(self.size)
+        self.digest.update(chunk)
         self.file.write(chunk)
 
     def finish(self, expected=None):
@@ -60,6 +61,14 @@ class Writer:
             os.unlink(self.tmp)
         except FileNotFoundError:
             pass
+
+
+def check_size(size):
+    """TooLarge (a 413) past ``[api] max_image_upload_bytes``."""
+    if size > CONF.api.max_image_upload_bytes:
+        raise exception.TooLarge(what='The image upload',
+                                 limit=CONF.api.max_image_upload_bytes,
+                                 option='[api] max_image_upload_bytes')
 
 
 def remove(image_id):

@@ -12,6 +12,7 @@ from agent import exception
 from agent import image_refs
 from agent import rpc
 from agent.conductor import endpoint
+from agent.conductor import quota
 from agent.db import api_models
 from agent.db import models as M
 from agent.db import paging
@@ -77,8 +78,9 @@ class ImageManager(endpoint.Endpoint):
                  disk_format=f.Enum(['qcow2', 'raw']),
                  visibility=f.Enum(['private', 'public']))
     def image_create(self, ctxt, name, disk_format, visibility):
-        """A queued image of the caller's project."""
+        """A queued image of the caller's project (images quota)."""
         with self._session() as s:
+            quota.check(s, ctxt.project_id, {'images': 1})
             row = I(id=str(uuidlib.uuid4()), name=name, status='queued',
                     project_id=ctxt.project_id, user_id=ctxt.user_id,
                     disk_format=disk_format, visibility=visibility,
@@ -108,8 +110,13 @@ class ImageManager(endpoint.Endpoint):
     @rpc.expects(image_id=ID, size=f.Integer(min=0),
                  checksum=f.String(max_length=64))
     def image_activate(self, ctxt, image_id, size, checksum):
-        """Record a complete upload; only a queued image takes one."""
+        """Record a complete upload; only a queued image takes one, and
+        only within its project's image_megabytes quota (checked under
+        the project's quota lock, so two racing uploads cannot both pass).
+        """
         with self._session() as s:
+            quota.check(s, _get(s, image_id).project_id,
+                        {'image_megabytes': quota.megabytes(size)})
             if s.execute(sa.update(I).where(
                     I.id == image_id, I.status == 'queued').values(
                         status='active', size=size,

@@ -10,7 +10,10 @@ conductor, scheduler, agent over RabbitMQ) on libvirt/QEMU:
   leaves no guest files;
 * a trickling, allowed server hits the download deadline; an oversized one
   the size cap; both leave no partial file, and the tenant sees one generic
-  message for any network failure (no port-scan oracle).
+  message for any network failure (no port-scan oracle);
+* an upload over ``[api] max_image_upload_bytes`` is 413 and leaves no
+  file; the images and image_megabytes quotas are 403, also for racing
+  uploads.
 """
 import http.server
 import os
@@ -20,6 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import concurrent.futures
 
 import pytest
 
@@ -100,6 +104,7 @@ def sec(tmp_path_factory, bait):
         'compute': {'compute_driver': 'libvirt',
                     'image_url_allowlist': bait.url('/allowed/'),
                     'sync_power_state_interval': 0},
+        'api': {'max_image_upload_bytes': 20 * MiB},
         'libvirt': {'virt_type': 'qemu',
                     'connection_uri': libvirt_fixtures.URI,
                     'image_download_timeout': 3, 'image_read_timeout': 2,
@@ -279,3 +284,58 @@ def test_slow_and_oversized_downloads_are_cut(sec, bait):
     srv = boot(sec, a, 'a-404', image=bait.url('/allowed/nothing'))
     assert srv['fault'].endswith(GENERIC), srv['fault']
     assert not [n for n in cache_files(sec) if n.endswith('.part')]
+
+
+def image_store_files(sec):
+    store = sec.state / 'image-store'
+    return sorted(os.listdir(store)) if store.exists() else []
+
+
+def new_project(sec, name):
+    p = sec.admin.ok('POST', '/v3/projects', json={'name': name})['project']
+    return p, sec.add_user(p['id'], name + 'dev', 'developer')
+
+
+def test_upload_cap_is_413_and_leaves_nothing(sec):
+    _, dev = new_project(sec, 'imgsec-cap')
+    before = image_store_files(sec)
+    image = dev.ok('POST', '/v1/images', json={'name': 'big'})['image']
+    path = '/v1/images/%s/file' % image['id']
+    # announced: refused before a byte is read
+    r = dev.call('PUT', path, data=b'\0' * (20 * MiB + 1))
+    assert r.status_code == 413, r.text
+    assert 'max_image_upload_bytes' in r.json()['error']['message']
+
+    def chunks():       # not announced (chunked): counted as it comes
+        for _ in range(21):
+            yield b'\0' * MiB
+    r = dev.call('PUT', path, data=chunks())
+    assert r.status_code == 413, r.text
+    assert image_store_files(sec) == before
+    assert dev.ok('GET', '/v1/images/' + image['id'])['image'][
+        'status'] == 'queued'
+
+
+def test_image_quotas_are_403(sec):
+    p, dev = new_project(sec, 'imgsec-quota')
+    sec.admin.ok('PUT', '/v1/quotas/%s' % p['id'], json={
+        'images': 3, 'image_megabytes': 1})
+    data = b'\1' * (600 * 1024)
+    ids = [dev.ok('POST', '/v1/images', json={'name': 'i%d' % i})[
+        'image']['id'] for i in range(3)]
+    r = dev.call('POST', '/v1/images', json={'name': 'one-too-many'})
+    assert r.status_code == 403, r.text
+    assert r.json()['error']['resource'] == 'images'
+    before = image_store_files(sec)
+    # two uploads of 600 KiB race for 1 MiB: exactly one wins
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda i: dev.call(
+            'PUT', '/v1/images/%s/file' % i, data=data), ids[:2]))
+    assert sorted(a.status_code for a in answers) == [200, 403], [
+        a.text for a in answers]
+    [refused] = [a for a in answers if a.status_code == 403]
+    assert refused.json()['error']['resource'] == 'image_megabytes'
+    assert len(image_store_files(sec)) == len(before) + 1
+    quotas = dev.ok('GET', '/v1/quotas/%s' % p['id'])['quotas']
+    assert quotas['image_megabytes'] == {'limit': 1, 'in_use': 1}
+    assert quotas['images'] == {'limit': 3, 'in_use': 3}

@@ -21,6 +21,15 @@ opts = [
         help='Where fetched images are kept, one file per image named by '
              'the SHA-256 of its reference; instance disks are overlays on '
              'them.'),
+    cfg.StrOpt(
+        'qemu_group', default='libvirt-qemu',
+        help='The group QEMU runs as (qemu.conf "group"; libvirt-qemu on '
+             'Debian and Ubuntu, qemu on RPM systems). Instance and image '
+             'cache directories are made 0750 and cached images and root '
+             'disks 0640 with this group (config drives 0600: libvirt '
+             'hands them to QEMU\'s user when the guest starts); the agent '
+             'must be root or in this group. A group that does not exist '
+             'leaves directories 0711 and files 0600.'),
     cfg.IntOpt(
         'remove_unused_base_images_age', default=24 * 3600, min=0,
         help='Seconds a cached image must have been unused by every guest '

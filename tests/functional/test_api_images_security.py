@@ -11,19 +11,24 @@ conductor, scheduler, agent over RabbitMQ) on libvirt/QEMU:
 * a trickling, allowed server hits the download deadline; an oversized one
   the size cap; both leave no partial file, and the tenant sees one generic
   message for any network failure (no port-scan oracle);
+* cached images, instance directories and disks are QEMU's group's only,
+  the config drive (user_data) 0600, the conductor's SQLite file 0600;
 * an upload over ``[api] max_image_upload_bytes`` is 413 and leaves no
   file; the images and image_megabytes quotas are 403, also for racing
   uploads.
 """
+import concurrent.futures
+import grp
 import http.server
 import os
 import pathlib
+import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
 import time
-import concurrent.futures
 
 import pytest
 
@@ -339,3 +344,40 @@ def test_image_quotas_are_403(sec):
     quotas = dev.ok('GET', '/v1/quotas/%s' % p['id'])['quotas']
     assert quotas['image_megabytes'] == {'limit': 1, 'in_use': 1}
     assert quotas['images'] == {'limit': 3, 'in_use': 3}
+
+
+def mode(path):
+    st = os.stat(path)
+    return stat.S_IMODE(st.st_mode), st.st_gid
+
+
+def test_file_modes_on_the_real_cache_and_config_drive(sec):
+    a = sec.a
+    qemu = grp.getgrnam('libvirt-qemu').gr_gid
+    image = upload(a, 'modes', qcow2(sec, 'modes.qcow2', '64M'))
+    srv = boot(sec, a, 'a-modes', image=image['id'], config_drive=True,
+               user_data='#cloud-config\npassword: hunter2\n')
+    # QEMU opened every file of the guest: it runs
+    assert (srv['status'], srv['power_state']) == ('active', 'running'), srv
+    base = sec.state / 'images' / '_base'
+    assert mode(base) == (0o750, qemu)
+    assert mode(sec.state / 'instances') == (0o750, qemu)
+    for name in cache_files(sec):
+        m, gid = mode(base / name)
+        assert m == (0o600 if name.endswith('.lock') else 0o640), name
+        assert gid == qemu or name.endswith('.lock'), name
+    inst = sec.state / 'instances' / srv['id']
+    assert mode(inst) == (0o750, qemu)
+    assert mode(inst / 'disk')[0] == 0o640
+    # the config drive: 0600, owned by QEMU's user while the guest runs
+    # (libvirt's dynamic ownership), by the agent's otherwise
+    st = os.stat(inst / 'disk.config')
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    assert st.st_uid in (0, pwd.getpwnam('libvirt-qemu').pw_uid)
+    for path in [inst / n for n in os.listdir(inst)] + [
+            base / n for n in cache_files(sec)]:
+        assert not os.stat(path).st_mode & 0o007, path
+    db = sec.dep.tmp_path / 'hv.sqlite'
+    for path in (db, pathlib.Path(str(db) + '-wal')):
+        if path.exists():
+            assert mode(path)[0] == 0o600, path

@@ -32,6 +32,7 @@ from virt.libvirt import config
 from virt.libvirt import configdrive
 from virt.libvirt import designer
 from virt.libvirt import disk
+from virt.libvirt import filemodes
 from virt.libvirt import guest as guest_mod
 from virt.libvirt import host as host_mod
 from virt.libvirt import images
@@ -67,13 +68,14 @@ class LibvirtDriver(driver.ComputeDriver):
                                   event_callback=self._on_event,
                                   retry_seconds=opts.connection_retry_seconds,
                                   call_timeout=opts.call_timeout)
+        self.modes = filemodes.Modes(opts.qemu_group)
         self.images = images.ImageCache(
             opts.image_cache_path, opts.image_download_timeout,
             local_dirs=opts.allowed_image_dirs,
             api_url=api_conf.public_url(CONF),
             url_allowlist=CONF.compute.image_url_allowlist,
             read_timeout=opts.image_read_timeout,
-            max_bytes=opts.max_image_download_bytes)
+            max_bytes=opts.max_image_download_bytes, modes=self.modes)
         self.volume_dirs = [os.path.realpath(d)
                             for d in opts.allowed_volume_dirs]
         self._listener = None
@@ -84,7 +86,7 @@ class LibvirtDriver(driver.ComputeDriver):
     # ------------------------------------------------------------- host
     def init_host(self, host):
         for path in (self.instances_path, self.images.base_dir):
-            os.makedirs(path, mode=0o755, exist_ok=True)
+            self.modes.make_dir(path)
         self._cachemode = designer.cachemode_for(
             disk.supports_direct_io(self.instances_path))
         conn = self.host.get_connection()
@@ -181,12 +183,13 @@ class LibvirtDriver(driver.ComputeDriver):
             for ref in (spec.kernel_ref, spec.ramdisk_ref))
         with disk.space_errors(self._dir(spec.uuid),
                                'creating the instance directory'):
-            os.makedirs(self._dir(spec.uuid), mode=0o755, exist_ok=True)
+            self.modes.make_dir(self._dir(spec.uuid))
         root = self._dir(spec.uuid, 'disk')
         if base:
             disk.create_overlay(base, info['format'], root, size or None)
         else:
             disk.create_blank(root, 'qcow2', size or BLANK_ROOT_BYTES)
+        self.modes.shared(root)
         cd_path = None
         if spec.config_drive or CONF.libvirt.force_config_drive:
             cd_path = self._dir(spec.uuid, 'disk.config')

@@ -45,6 +45,7 @@ from agent import exception
 from agent import image_refs
 from virt.libvirt import disk
 from virt.libvirt import download
+from virt.libvirt import filemodes
 
 LOG = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class ImageCache:
     def __init__(self, base_dir, download_timeout=600,
                  allowed_formats=('raw', 'qcow2'), local_dirs=None,
                  chunk_size=CHUNK_SIZE, api_url=None, url_allowlist=(),
-                 read_timeout=60, max_bytes=None):
+                 read_timeout=60, max_bytes=None, modes=None):
         """``local_dirs``: if not None, path/file:// refs must resolve
         inside one of them (an empty list refuses every local file).
         ``api_url``: hvagent-api's public URL, where image ids are read and
@@ -82,7 +83,9 @@ class ImageCache:
         ``url_allowlist``: the http(s) URL prefixes other images may come
         from. ``download_timeout`` bounds a whole download,
         ``read_timeout`` each read, ``max_bytes`` (None: no cap) its
-        size."""
+        size. ``modes`` (filemodes.Modes): who may read the cache (by
+        default nobody but the agent: 0600 files, 0711 directory)."""
+        self.modes = modes or filemodes.Modes(None)
         self.api_url = api_url and api_url.rstrip('/')
         self.allowlist = image_refs.parse_allowlist(url_allowlist)
         self.base_dir = os.path.abspath(base_dir)
@@ -172,7 +175,8 @@ class ImageCache:
     def _cached(self, ref, expected, token, fmt=None, image=None):
         key = key_for(ref)
         path = os.path.join(self.base_dir, key)
-        os.makedirs(self.base_dir, exist_ok=True)
+        if not os.path.isdir(self.base_dir):
+            self.modes.make_dir(self.base_dir)
         with self._lock(key):
             if not os.path.exists(path):
                 self._download(ref, key, expected, token, fmt, image)
@@ -275,7 +279,7 @@ class ImageCache:
         flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
         while True:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                         0o644)
+                         0o600)
             try:
                 fcntl.flock(fd, flags)
             except BlockingIOError:
@@ -293,7 +297,7 @@ class ImageCache:
         image = image or ref
         with disk.space_errors(self.base_dir, 'fetching image %s into the '
                                'image cache' % image), \
-                _staged(path) as (out, tmp):
+                _staged(path, self.modes) as (out, tmp):
             digest = self._copy(ref, out, token, image)
             out.flush()
             if expected and digest != expected:
@@ -302,7 +306,7 @@ class ImageCache:
                     'sha256:%s, got sha256:%s' % (expected, digest))
             info = dict(self._inspect(image, tmp, fmt), ref=ref,
                         sha256=digest)
-            with _staged(path + '.info') as (f, _):
+            with _staged(path + '.info', self.modes) as (f, _):
                 f.write(json.dumps(info).encode())
 
     def _copy(self, ref, out, token, image):
@@ -413,15 +417,16 @@ def origin(url):
 
 
 @contextlib.contextmanager
-def _staged(path):
+def _staged(path, modes):
     """Yield (file, name) of a ``.part`` file next to ``path``; on success
-    it is fsynced and renamed to ``path``, on failure removed."""
+    it is made readable by QEMU's group only (``modes``), fsynced and
+    renamed to ``path``, on failure removed."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.part',
                                prefix=os.path.basename(path) + '.')
     try:
         with os.fdopen(fd, 'wb') as f:
             yield f, tmp
-            os.fchmod(f.fileno(), 0o644)  # qemu runs as another user
+            modes.shared(fd=f.fileno())   # qemu runs as another user
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -313,7 +313,10 @@ def test_download_timeout_bounds_the_whole_download(tmp_path, local_image,
     assert leftovers(cache) == []
 
 
-def test_cached_files_are_world_readable(cache, local_image):
-    # qemu, running as its own user, opens the base as a backing file
+def test_cached_files_are_nobody_elses(cache, local_image):
+    # no group given: only the agent reads them (unit tests run as root,
+    # where QEMU's group is filemodes.Modes' business)
     path = cache.fetch(local_image)
-    assert os.stat(path).st_mode & 0o777 == 0o644
+    for p in (path, path + '.info', path + '.lock'):
+        assert os.stat(p).st_mode & 0o777 == 0o600, p
+    assert os.stat(cache.base_dir).st_mode & 0o777 == 0o711

@@ -208,6 +208,11 @@ class NotAuthenticated(HVAgentError):
     msg = 'The request could not be authenticated: %(reason)s'
 
 
+class VolumeInUse(Conflict):
+    msg = ('Volume %(volume_id)s is attached to %(instance)s: a volume has '
+           'one attachment at most')
+
+
 class TooLarge(HVAgentError):
     msg = '%(what)s is larger than the %(limit)d bytes allowed (%(option)s)'
 

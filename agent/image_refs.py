@@ -59,7 +59,7 @@ def _split(url):
     if '..' in path.split('/') or '%2e' in path.lower() or \
             '%2f' in path.lower():
         return None
-    return u.scheme, u.hostname.lower().rstrip('.'), port, \
+    return u.scheme, u.hostname.lower(), port, \
         posixpath.normpath(path) + ('/' if path.endswith('/') and
                                     path != '/' else '')
 

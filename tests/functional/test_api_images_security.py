@@ -31,10 +31,13 @@ import threading
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent import context
 from agent import exception
 from agent import rpc
+from tests import hostile
 from tests.functional import api_cloud as cloudlib
 from tests.functional import libvirt_fixtures
 from tests.functional.test_libvirt_driver import remove_domains
@@ -194,19 +197,19 @@ def test_b_cannot_boot_a_private_image(sec):
     image = upload(a, 'a-private', qcow2(sec, 'a.qcow2', '64M'))
     srv = boot(sec, a, 'a-1', image=image['id'])
     assert srv['status'] == 'active', srv
-    assert srv['image'] == image['id']
     cached = cache_files(sec)
+    # by the URL the agents used to download it from (the old code booted
+    # this: the agent's cache was keyed by it)
+    url = '%s/v1/images/%s/file' % (sec.url, image['id'])
+    err = boot(sec, b, 'b-by-url', status=400, image=url)
+    assert 'refused' in err['message']
     # by id: "not found", like an image that does not exist
     err = boot(sec, b, 'b-by-id', status=404, image=image['id'])
     assert 'could not be found' in err['message']
     for field in ('kernel', 'ramdisk'):
         assert boot(sec, b, 'b-' + field, status=404,
                     **{field: image['id']})
-    # by the URL the agents used to download it from (the old code booted
-    # this: the agent's cache was keyed by it)
-    url = '%s/v1/images/%s/file' % (sec.url, image['id'])
-    err = boot(sec, b, 'b-by-url', status=400, image=url)
-    assert 'refused' in err['message']
+    assert srv['image'] == image['id']      # what the conductor recorded
     assert no_servers(b)
     # through the cache: a boot the conductor lets through (the context
     # says A's project) while the token presented is B's; the agent holds
@@ -381,3 +384,58 @@ def test_file_modes_on_the_real_cache_and_config_drive(sec):
     for path in (db, pathlib.Path(str(db) + '-wal')):
         if path.exists():
             assert mode(path)[0] == 0o600, path
+
+
+def aimed_refs(bait, api_port):
+    """URLs at this host's services, near misses of the allowed prefix,
+    and hostile text after them."""
+    port = bait.server_address[1]
+    url = st.builds(
+        lambda scheme, host, p, path: '%s://%s%s%s' % (scheme, host, p,
+                                                       path),
+        st.sampled_from(['http', 'https', 'HTTP', 'file', 'ftp']),
+        st.sampled_from(['127.0.0.1', 'localhost', '[::1]', '127.1',
+                         '0x7f000001', '127.0.0.1.', 'u@127.0.0.1']),
+        st.sampled_from([':%d' % port, ':%d' % api_port, ':9180', '']),
+        st.sampled_from(['/allowed/x', '/allowed', '/allowedx',
+                         '/allowed/../secret', '/allowed/%2e%2e/secret',
+                         '/allowed%2F..%2Fsecret', '/secret', '/',
+                         '/allowed/./x', '//allowed/x']))
+    return st.one_of(url, st.builds(lambda u, t: u + t, url,
+                                    hostile.hostile_text(24)))
+
+
+def test_fuzzed_urls_reach_nothing_unless_allowed(sec, bait):
+    """Hypothesis over HTTP: a reference is refused (400) unless it lies
+    under the allowed prefix, and the loopback service only ever sees
+    requests under it."""
+    b, allowed = sec.b, bait.url('/allowed/')
+    seen = len(bait.requests)
+    tally = {'refused': 0, 'accepted': 0}
+
+    @settings(max_examples=150, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(aimed_refs(bait, sec.port), st.sampled_from(
+        ['image', 'kernel', 'ramdisk']))
+    def case(ref, field):
+        r = b.call('POST', '/v1/servers', json={'server': {
+            'name': 'fuzz', 'flavor': 'm1.tiny', field: ref}})
+        assert r.status_code in (202, 400), (ref, r.text)
+        if r.status_code == 400:
+            tally['refused'] += 1
+            return
+        tally['accepted'] += 1
+        scheme, _, rest = ref.partition('://')     # the scheme is caseless
+        assert scheme.lower() == 'http' and \
+            ('http://' + rest).startswith(allowed) and not any(
+            bad in ref.lower() for bad in ('/..', '%2e', '%2f', '\\',
+                                           '\x00', ' ', '\t', '\n',
+                                           '\r')), ref
+        srv = cloudlib.wait_status(b, r.json()['server']['id'],
+                                   timeout=60)
+        assert srv['status'] == 'error' and srv['fault'], srv
+        b.ok('DELETE', '/v1/servers/%s' % srv['id'])
+    case()
+    assert tally['refused'] > 100, tally
+    assert all(p.startswith('/allowed/')
+               for p in bait.requests[seen:]), bait.requests[seen:]

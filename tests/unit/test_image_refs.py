@@ -61,7 +61,7 @@ def expected_allowed(url):
     if u.username or u.password or '..' in u.path.split('/') or \
             any(c in url for c in '\\\x00\r\n\t '):
         return False
-    where = (u.scheme, (u.hostname or '').rstrip('.'), port)
+    where = (u.scheme, u.hostname or '', port)
     return (where == ('https', 'images.example.com', 443) and
             (u.path + '/').startswith('/pub/')) or \
         where == ('http', 'mirror.example', 8080)

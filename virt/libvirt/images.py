@@ -376,6 +376,9 @@ class ImageCache:
         """Vet an image with qemu-img: with the format its owner declared
         (``fmt``, an image of hvagent-api: never probed, so raw bytes that
         look like a qcow2 header stay raw), else probed, once, here."""
+        if fmt is not None and fmt not in self.allowed_formats:
+            raise exception.ImageUnacceptable(image=ref,
+                                              reason=self._refused(fmt))
         try:
             info = disk.info(path, fmt)
         except exception.VirtDriverError as e:
@@ -384,8 +387,7 @@ class ImageCache:
         fmt = info.get('format')
         data = info.get('format-specific', {}).get('data', {})
         if fmt not in self.allowed_formats:
-            reason = 'format %s is not one of %s' % (
-                fmt, ', '.join(self.allowed_formats))
+            reason = self._refused(fmt)
         elif info.get('backing-filename') or data.get('data-file'):
             reason = 'it refers to another file (backing or data file)'
         elif not info.get('virtual-size'):
@@ -393,6 +395,10 @@ class ImageCache:
         else:
             return {'format': fmt, 'virtual_size': info['virtual-size']}
         raise exception.ImageUnacceptable(image=ref, reason=reason)
+
+    def _refused(self, fmt):
+        return 'format %s is not one of %s' % (
+            fmt, ', '.join(self.allowed_formats))
 
 
 def _parse_checksum(ref, checksum):

@@ -3,6 +3,8 @@ authorises every use (a cached copy too) at the API, and goes to no other
 server (not even through a redirect, which is not followed at all)."""
 import hashlib
 import json
+import os
+import subprocess
 import uuid
 
 import pytest
@@ -94,7 +96,6 @@ def test_an_old_instance_api_url_is_the_image_id(cache, image_server):
 def test_a_declared_raw_image_is_never_probed(cache, image_server, tmp_path):
     """A raw image whose bytes are a qcow2 header (pointing at a host
     file) stays raw: its declared format is used, not a probe."""
-    import subprocess
     q = tmp_path / 'evil.qcow2'
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b',
                     '/etc/shadow', '-F', 'raw', str(q), '1M'], check=True)
@@ -104,3 +105,18 @@ def test_a_declared_raw_image_is_never_probed(cache, image_server, tmp_path):
     bad = publish(image_server, q.read_bytes(), fmt='qcow2')
     with pytest.raises(exception.ImageUnacceptable, match='another file'):
         cache.fetch(bad, token=TOKEN)
+
+
+def test_a_qcow2_with_an_external_data_file_is_refused(cache, image_server,
+                                                       tmp_path):
+    """A qcow2 whose data lives in another file (data-file) would hand the
+    guest that host file: refused, and nothing of it cached."""
+    q = tmp_path / 'ext.qcow2'
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-o',
+                    'data_file=%s' % (tmp_path / 'host-file.raw'), str(q),
+                    '1M'], check=True)
+    image_id = publish(image_server, q.read_bytes(), fmt='qcow2')
+    with pytest.raises(exception.ImageUnacceptable):
+        cache.fetch(image_id, token=TOKEN)
+    assert not [n for n in os.listdir(cache.base_dir)
+                if not n.endswith('.lock')]

@@ -55,11 +55,13 @@ def resolve(s, ctxt, ref, what='Image'):
     operator's own path (no REST caller: no token, no API project)."""
     if ref is None:
         return None
-    local_ok = not ctxt.auth_token and (ctxt.project_id is None or s.get(
-        M.Project, ctxt.project_id) is None)
     kind, value = image_refs.classify(
         ref, image_refs.parse_allowlist(CONF.compute.image_url_allowlist),
-        local_ok=local_ok, what=what)
+        local_ok=True, what=what)
+    if kind == image_refs.LOCAL and (ctxt.auth_token or (
+            ctxt.project_id is not None and
+            s.get(M.Project, ctxt.project_id) is not None)):
+        raise image_refs.refused(ref, what)
     if kind == image_refs.ID:
         row = s.get(I, value)
         if not visible(row, ctxt):

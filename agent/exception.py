@@ -167,6 +167,11 @@ class ImageUnacceptable(HVAgentError):
     msg = 'Image %(image)s is unacceptable: %(reason)s'
 
 
+class ImageTooLarge(ImageUnacceptable):
+    msg = ("Image %(image)s is unacceptable: image virtual size %(size)s GiB "
+           "exceeds the flavor's root disk %(root_gb)s GiB")
+
+
 class ImageDownloadFailed(HVAgentError):
     msg = 'Download of image %(image)s failed: %(reason)s'
 
@@ -250,6 +255,15 @@ class Throttled(HVAgentError):
     """Too many failed attempts from one user or address (429)."""
     msg = ('Too many failed %(what)s; try again in %(retry_after)d '
            'seconds')
+
+
+class VolumeInUse(Conflict):
+    msg = ('Volume %(volume_id)s is attached to %(instance)s: a volume has '
+           'one attachment at most')
+
+
+class TooLarge(HVAgentError):
+    msg = '%(what)s is larger than the %(limit)d bytes allowed (%(option)s)'
 
 
 class QuotaExceeded(HVAgentError):

@@ -22,15 +22,15 @@ test namespace): unplug decides "no port left, delete the bridge" and
 plug decides "the bridge is there, add a port" from what it reads; done
 concurrently, a port could be added to a bridge being deleted.
 
-Every step reads before it writes (a read or a change costs ~0.1 ms, a
-new tap ~0.3 ms, a delete ~20 ms: the kernel waits for an RCU grace
-period; so a port's device is handed to ``net.reaper``, which deletes them
-in batches off the caller's path), so each call is idempotent and converges what it finds: plugging
-twice is plugging once, unplugging what is not there is a no-op, and a
-lost step (a crash between two of them) is redone by the next call. A
-call that fails deletes what it created itself, so a refused network
-(VLAN without 8021q, missing physical interface) leaves no bridge or
-device behind.
+Every step reads before it writes (a read or a change costs ~0.1 ms, a new
+tap ~0.3 ms, a delete ~20 ms: the kernel waits for an RCU grace period; so
+a port's device is handed to ``net.reaper``, which deletes them in batches
+off the caller's path), so each call is idempotent and converges what it
+finds: plugging twice is plugging once, unplugging what is not there is a
+no-op, and a lost step (a crash between two of them) is redone by the next
+call. A call that fails deletes what it created itself, so a refused
+network (VLAN without 8021q, missing physical interface) leaves no bridge
+or device behind.
 """
 import threading
 

@@ -20,6 +20,7 @@ STATUS = (
     (exception.Throttled, 429),
     (exception.Busy, 503),
     (exception.QuotaExceeded, 403),
+    (exception.TooLarge, 413),
     (exception.NotFound, 404),
     (exception.Conflict, 409),
     (exception.DuplicateName, 409),

@@ -2,7 +2,7 @@
 ``.part`` file while hashed and renamed into place only once complete,
 matching the checksum the uploader gave (if any), and recorded by the
 conductor (one upload per image wins), so a failed or refused upload
-leaves nothing; and the URL compute agents fetch them by."""
+leaves nothing. Compute agents fetch them by id (virt.libvirt.images)."""
 import hashlib
 import os
 import tempfile
@@ -10,7 +10,6 @@ import tempfile
 from oslo_config import cfg
 
 from agent import exception
-from agent.conf import api as api_conf
 
 CONF = cfg.CONF
 
@@ -33,8 +32,9 @@ class Writer:
         self.digest, self.size = hashlib.sha256(), 0
 
     def write(self, chunk):
-        self.digest.update(chunk)
         self.size += len(chunk)
+        check_size(self.size)
+        self.digest.update(chunk)
         self.file.write(chunk)
 
     def finish(self, expected=None):
@@ -63,15 +63,16 @@ class Writer:
             pass
 
 
+def check_size(size):
+    """TooLarge (a 413) past ``[api] max_image_upload_bytes``."""
+    if size > CONF.api.max_image_upload_bytes:
+        raise exception.TooLarge(what='The image upload',
+                                 limit=CONF.api.max_image_upload_bytes,
+                                 option='[api] max_image_upload_bytes')
+
+
 def remove(image_id):
     try:
         os.unlink(path(image_id))
     except FileNotFoundError:
         pass
-
-
-def agent_url(image_id):
-    """Where compute agents download ``image_id``: they present the
-    booting caller's token, and only to this API (see
-    conf.api.public_url)."""
-    return '%s/v1/images/%s/file' % (api_conf.public_url(CONF), image_id)

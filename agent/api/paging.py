@@ -28,9 +28,9 @@ def page(items, limit, marker, key):
     """Page a list the conductor answers whole (it is short)."""
     if marker is not None:
         keys = [key(i) for i in items]
-        if marker not in keys:
-            raise exception.InvalidRPCPayload(
-                'marker %s matches no item' % marker)
+        if marker not in keys:      # the caller's items only
+            raise exception.InvalidRPCPayload('marker %s not found'
+                                              % marker)
         items = items[keys.index(marker) + 1:]
     items = items[:limit]
     return items, next_marker(items, limit, key)

@@ -126,6 +126,8 @@ class QuotaUpdate(Strict):
     floating_ips: int | None = Field(None, ge=-1, le=2**31 - 1)
     security_groups: int | None = Field(None, ge=-1, le=2**31 - 1)
     volumes: int | None = Field(None, ge=-1, le=2**31 - 1)
+    images: int | None = Field(None, ge=-1, le=2**31 - 1)
+    image_megabytes: int | None = Field(None, ge=-1, le=2**31 - 1)
 
 
 # ------------------------------------------------------------ instances

@@ -6,17 +6,24 @@ import uuid as uuidlib
 
 import oslo_messaging as messaging
 import sqlalchemy as sa
+from oslo_config import cfg
 
 from agent import exception
+from agent import image_refs
 from agent import rpc
 from agent.conductor import endpoint
+from agent.conductor import quota
 from agent.db import api_models
 from agent.db import models as M
 from agent.db import paging
 from agent.objects import fields as f
 
-I = api_models.Image
+CONF = cfg.CONF
+I = api_models.Image  # noqa: E741
 ID = f.UUID()
+#: the boot options that name an image, and how a refusal names them
+BOOT_REFS = (('image_ref', 'Image'), ('kernel_ref', 'Kernel'),
+             ('ramdisk_ref', 'Ramdisk'))
 
 
 def _image(row):
@@ -33,6 +40,39 @@ def _get(s, image_id):
     return row
 
 
+def visible(row, ctxt):
+    """Whether the caller of ``ctxt`` may use image ``row``."""
+    return row is not None and (row.visibility == 'public' or ctxt.is_admin
+                                or row.project_id == ctxt.project_id)
+
+
+def resolve(s, ctxt, ref, what='Image'):
+    """What a boot records for ``ref`` (image_refs.classify), checked in
+    the caller's scope before anything is recorded: an image id must be
+    an active image the caller's project sees (another project's private
+    image is "not found", like an unknown one); a URL must be allowed by
+    ``[compute] image_url_allowlist``; a local path only on the
+    operator's own path (no REST caller: no token, no API project)."""
+    if ref is None:
+        return None
+    kind, value = image_refs.classify(
+        ref, image_refs.parse_allowlist(CONF.compute.image_url_allowlist),
+        local_ok=True, what=what)
+    if kind == image_refs.LOCAL and (ctxt.auth_token or (
+            ctxt.project_id is not None and
+            s.get(M.Project, ctxt.project_id) is not None)):
+        raise image_refs.refused(ref, what)
+    if kind == image_refs.ID:
+        row = s.get(I, value)
+        if not visible(row, ctxt):
+            raise exception.ImageNotFound(image=value,
+                                          reason='no such image')
+        if row.status != 'active':
+            raise exception.Conflict(what='No data for image %s yet: it'
+                                     % value)
+    return value
+
+
 class ImageManager(endpoint.Endpoint):
     target = messaging.Target(version='1.4')  # see rpc.ConductorAPI
 
@@ -40,8 +80,9 @@ class ImageManager(endpoint.Endpoint):
                  disk_format=f.Enum(['qcow2', 'raw']),
                  visibility=f.Enum(['private', 'public']))
     def image_create(self, ctxt, name, disk_format, visibility):
-        """A queued image of the caller's project."""
+        """A queued image of the caller's project (images quota)."""
         with self._session() as s:
+            quota.check(s, ctxt.project_id, {'images': 1})
             row = I(id=str(uuidlib.uuid4()), name=name, status='queued',
                     project_id=ctxt.project_id, user_id=ctxt.user_id,
                     disk_format=disk_format, visibility=visibility,
@@ -71,8 +112,13 @@ class ImageManager(endpoint.Endpoint):
     @rpc.expects(image_id=ID, size=f.Integer(min=0),
                  checksum=f.String(max_length=64))
     def image_activate(self, ctxt, image_id, size, checksum):
-        """Record a complete upload; only a queued image takes one."""
+        """Record a complete upload; only a queued image takes one, and
+        only within its project's image_megabytes quota (checked under
+        the project's quota lock, so two racing uploads cannot both pass).
+        """
         with self._session() as s:
+            quota.check(s, _get(s, image_id).project_id,
+                        {'image_megabytes': quota.megabytes(size)})
             if s.execute(sa.update(I).where(
                     I.id == image_id, I.status == 'queued').values(
                         status='active', size=size,

@@ -25,7 +25,8 @@ from agent.objects import fields as f
 
 CONF = cfg.CONF
 RESOURCES = ('instances', 'cores', 'ram', 'fixed_ips', 'floating_ips',
-             'security_groups', 'volumes')
+             'security_groups', 'volumes', 'images', 'image_megabytes')
+MiB = 1 << 20
 PROJECT = f.String(max_length=64)
 
 
@@ -37,7 +38,7 @@ def limits(s, project_id):
 
 
 def usage(s, project_id):
-    I = models.Instance
+    I = models.Instance  # noqa: E741
     count, cores, ram, fixed = s.execute(sa.select(
         sa.func.count(I.id), *(sa.func.coalesce(sa.func.sum(column), 0)
                                for column in (I.vcpus, I.memory_mb,
@@ -56,9 +57,20 @@ def usage(s, project_id):
                              project_id))
     volumes = s.scalar(sa.select(sa.func.count(api_models.Volume.id)).where(
         api_models.Volume.project_id == project_id))
+    # images: every one made (queued or active); megabytes: the uploaded
+    # bytes (active images), rounded up
+    Im = api_models.Image
+    images, image_bytes = s.execute(sa.select(
+        sa.func.count(Im.id), sa.func.coalesce(sa.func.sum(Im.size), 0))
+        .where(Im.project_id == project_id)).one()
     return {'instances': count, 'cores': int(cores), 'ram': int(ram),
             'fixed_ips': int(fixed) + reserved, 'floating_ips': floating,
-            'security_groups': groups, 'volumes': volumes}
+            'security_groups': groups, 'volumes': volumes,
+            'images': images, 'image_megabytes': megabytes(image_bytes)}
+
+
+def megabytes(size):
+    return -(-int(size) // MiB)
 
 
 def lock(s, project_id):

@@ -10,6 +10,7 @@ import uuid as uuidlib
 
 import oslo_messaging as messaging
 from oslo_config import cfg
+from sqlalchemy import exc as sa_exc
 
 from agent import exception
 from agent import objects
@@ -18,6 +19,7 @@ from agent.db import api as db
 from agent.db import session as db_session
 from agent.db import to_objects
 from agent.conductor import fixed_ips as fixed_ip_api
+from agent.conductor import images as image_api
 from agent.conductor import ipam
 from agent.conductor import networks as net_api
 from agent.conductor import quota
@@ -111,6 +113,11 @@ class ComputeTaskManager:
         _check_name(name)
         instance_uuid = str(uuidlib.uuid4())
         with self._session() as s:
+            options = dict(options or {})
+            for key, what in image_api.BOOT_REFS[1:]:
+                options[key] = image_api.resolve(s, ctxt, options.get(key),
+                                                 what)
+            image_ref = image_api.resolve(s, ctxt, image_ref)
             net_ids = [net_api.port_network(s, ctxt, n).id
                        for n in networks]
             # the instance's project's groups only, for admins too
@@ -192,9 +199,36 @@ class ComputeTaskManager:
                  connection_info=f.Dict(value_field=f.String(
                      max_length=4096)))
     def instance_action(self, ctxt, ref, action, volume_id, connection_info):
-        allowed, task_state, method = ACTIONS[action]
+        method = ACTIONS[action][2]
         if action.endswith('_volume') and not volume_id:
             raise exception.InvalidRPCPayload('%s needs a volume_id' % action)
+        try:
+            result, cast = self._record_action(ctxt, ref, action, volume_id,
+                                               connection_info)
+        except sa_exc.IntegrityError:
+            if action != 'attach_volume':
+                raise
+            # lost the race for the volume's one attachment (uniq_bdm0volume)
+            with self._session() as s:
+                holder = db.bdm_holder(s, volume_id) or 'another instance'
+            raise exception.VolumeInUse(volume_id=volume_id,
+                                        instance=holder) from None
+        if cast is None:
+            return result
+        host, instance_uuid = cast
+        kwargs = {}
+        if method == 'reboot_instance':
+            kwargs['reboot_type'] = 'HARD' if action == 'reboot_hard' \
+                else 'SOFT'
+        if volume_id:
+            kwargs['volume_id'] = volume_id
+        getattr(self.compute, method)(ctxt, host, instance_uuid, **kwargs)
+        return result
+
+    def _record_action(self, ctxt, ref, action, volume_id, connection_info):
+        """Check and record ``action`` in one transaction; (the instance,
+        None if nothing is to be cast, else (host, uuid))."""
+        allowed, task_state, _method = ACTIONS[action]
         with self._session() as s:
             row = db.instance_get_by_ref(s, ref)
             if row.vm_state not in allowed or row.task_state is not None \
@@ -206,7 +240,7 @@ class ComputeTaskManager:
                 raise exception.InstanceIsolated(
                     action=action.replace('_', ' '), instance=row.uuid)
             if action == 'delete' and row.task_state == states.DELETING:
-                return to_objects.instance(s, row)  # already on its way
+                return to_objects.instance(s, row), None  # on its way
             self._prepare_volume(s, row, action, volume_id, connection_info)
             if action == 'delete' and not row.host:
                 claim.release(s, row)   # never reached a host
@@ -214,7 +248,7 @@ class ComputeTaskManager:
                 db.instance_mark_deleted(s, row)
                 db.action_start(s, row.uuid, action, ctxt.request_id,
                                 ctxt.user_id, ctxt.project_id, 'Success')
-                return to_objects.instance(s, row)
+                return to_objects.instance(s, row), None
             updates = {'task_state': task_state}
             if action in rpc.ISOLATION_ACTIONS:
                 # recorded before the agent acts: every port refresh from
@@ -224,25 +258,12 @@ class ComputeTaskManager:
                                      expected_task_state=[row.task_state])
             db.action_start(s, row.uuid, action, ctxt.request_id,
                             ctxt.user_id, ctxt.project_id)
-            host, instance_uuid = row.host, row.uuid
-            result = to_objects.instance(s, row)
-        kwargs = {}
-        if method == 'reboot_instance':
-            kwargs['reboot_type'] = 'HARD' if action == 'reboot_hard' \
-                else 'SOFT'
-        if volume_id:
-            kwargs['volume_id'] = volume_id
-        getattr(self.compute, method)(ctxt, host, instance_uuid, **kwargs)
-        return result
+            return to_objects.instance(s, row), (row.host, row.uuid)
 
     @staticmethod
     def _prepare_volume(s, row, action, volume_id, connection_info):
         if action == 'attach_volume':
             check_volume_path(connection_info)
-            if db.bdm_get(s, row.uuid, volume_id) is not None:
-                raise exception.HVAgentError(
-                    'Volume %s is already attached to %s'
-                    % (volume_id, row.uuid))
             db.bdm_create(s, row.uuid, volume_id, connection_info)
         elif action == 'detach_volume':
             bdm = db.bdm_get(s, row.uuid, volume_id)

@@ -50,6 +50,11 @@ opts = [
              'second recommendation: 64 MiB, 3 passes). Read by '
              'hvagent-conductor, like argon2_time_cost.'),
     cfg.IntOpt(
+        'max_image_upload_bytes', default=64 * 1024 ** 3, min=1,
+        help='Largest image upload (bytes): a larger Content-Length is '
+             'refused with 413 before the body is read, a longer body once '
+             'it passes the cap (the partial file is removed).'),
+    cfg.IntOpt(
         'max_limit', default=1000, min=1,
         help='Largest page a list request may ask for with ?limit=.'),
 ]
@@ -122,6 +127,11 @@ quota_opts = [
                help='Security groups per project (-1: unlimited).'),
     cfg.IntOpt('volumes', default=10, min=-1,
                help='Volumes per project (-1: unlimited).'),
+    cfg.IntOpt('images', default=20, min=-1,
+               help='Images per project, uploaded or not (-1: unlimited).'),
+    cfg.IntOpt('image_megabytes', default=102400, min=-1,
+               help='MiB of uploaded image data per project, checked when '
+                    'an upload completes (-1: unlimited).'),
 ]
 
 

@@ -25,6 +25,15 @@ opts = [
         'instances_path', default='$state_path/instances',
         help='Where instance files live; its file system is the disk the '
              'agent reports.'),
+    cfg.ListOpt(
+        'image_url_allowlist', default=[],
+        help='URL prefixes (scheme://host[:port][/path]) images, kernels '
+             'and ramdisks may be downloaded from besides hvagent-api\'s own '
+             'images (which are given by id). Checked by hvagent-api and '
+             'the conductor (a boot naming any other URL is refused with '
+             '400 before anything is recorded) and again by the agent, on '
+             'every redirect too: set it alike everywhere. Empty (the '
+             'default): only images of hvagent-api, by id.'),
     cfg.IntOpt(
         'console_output_max_bytes', default=64 * 1024, min=1024,
         help='Upper bound of the console output returned by one request.'),

@@ -21,13 +21,33 @@ opts = [
         help='Where fetched images are kept, one file per image named by '
              'the SHA-256 of its reference; instance disks are overlays on '
              'them.'),
+    cfg.StrOpt(
+        'qemu_group', default='libvirt-qemu',
+        help='The group QEMU runs as (qemu.conf "group"; libvirt-qemu on '
+             'Debian and Ubuntu, qemu on RPM systems). Instance and image '
+             'cache directories are made 0750 and cached images and root '
+             'disks 0640 with this group (config drives 0600: libvirt '
+             'hands them to QEMU\'s user when the guest starts); the agent '
+             'must be root or in this group. A group that does not exist '
+             'leaves directories 0711 and files 0600.'),
     cfg.IntOpt(
         'remove_unused_base_images_age', default=24 * 3600, min=0,
         help='Seconds a cached image must have been unused by every guest '
              'of this host before the periodic pass removes it.'),
     cfg.IntOpt(
         'image_download_timeout', default=600, min=1,
-        help='Seconds an image download may take.'),
+        help='Seconds a whole image download may take (checked after '
+             'every read); past it the download is dropped, its partial '
+             'file removed, and the build fails.'),
+    cfg.IntOpt(
+        'image_read_timeout', default=60, min=1,
+        help='Seconds one read of an image download (and its connect) may '
+             'wait for data.'),
+    cfg.IntOpt(
+        'max_image_download_bytes', default=64 * 1024 ** 3, min=1,
+        help='Largest image, kernel or ramdisk this host downloads (bytes; '
+             'a larger Content-Length is refused before the first byte, '
+             'a larger body once it passes the cap).'),
     cfg.IntOpt(
         'reboot_timeout', default=120, min=0,
         help='Seconds a soft reboot waits for the guest to shut down '

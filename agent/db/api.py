@@ -276,7 +276,21 @@ def bdm_get(session, uuid, volume_id):
         M.BlockDeviceMapping.volume_id == volume_id))
 
 
+def bdm_holder(session, volume_id):
+    """The uuid of the instance ``volume_id`` is attached to, or None."""
+    return session.scalar(sa.select(M.BlockDeviceMapping.instance_uuid)
+                          .where(M.BlockDeviceMapping.volume_id == volume_id))
+
+
 def bdm_create(session, uuid, volume_id, connection_info):
+    """Attach ``volume_id`` to ``uuid``; VolumeInUse if it is attached
+    already, here or elsewhere. What decides is the unique constraint on
+    volume_id: of transactions racing past this read, one INSERT wins on
+    every backend and the others fail with IntegrityError (their
+    transaction is lost: see tasks.ComputeTaskManager.instance_action)."""
+    holder = bdm_holder(session, volume_id)
+    if holder is not None:
+        raise exception.VolumeInUse(volume_id=volume_id, instance=holder)
     row = M.BlockDeviceMapping(instance_uuid=uuid, volume_id=volume_id,
                                connection_info=json.dumps(connection_info),
                                status='attaching')

@@ -178,8 +178,10 @@ class InstanceMetadata(Base):
 
 class BlockDeviceMapping(TimestampMixin, Base):
     __tablename__ = 'block_device_mappings'
+    # a volume is attached to one instance at most (migration 0012)
     __table_args__ = (UniqueConstraint('instance_uuid', 'volume_id',
-                                       name='uniq_bdm0instance0volume'),)
+                                       name='uniq_bdm0instance0volume'),
+                      UniqueConstraint('volume_id', name='uniq_bdm0volume'))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instance_uuid: Mapped[str] = mapped_column(String(36))
     volume_id: Mapped[str] = mapped_column(String(36))

@@ -45,8 +45,8 @@ class _WriterLock:
 
     def _before(self, conn, _cursor, statement, *_args):
         info = conn.info
-        if not info.get('hv_writer') and not statement.lstrip()[:6].upper() \
-                in ('SELECT', 'PRAGMA'):
+        if not info.get('hv_writer') and statement.lstrip()[:6].upper() \
+                not in ('SELECT', 'PRAGMA'):
             # bounded: a thread already writing on another connection must
             # not deadlock on itself; SQLite's own busy handling then rules
             info['hv_writer'] = self.lock.acquire(timeout=self.TIMEOUT)
@@ -59,6 +59,19 @@ class _WriterLock:
             self.lock.release()
 
 
+def private_file(path):
+    """Make the SQLite file ``path`` 0600 (created so if missing, an
+    older, more open one tightened): it holds password hashes and every
+    project's data. SQLite gives its -wal and -shm files the same mode."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        mode = os.fstat(fd).st_mode & 0o777
+        if mode & 0o077:
+            os.fchmod(fd, mode & 0o700)
+    finally:
+        os.close(fd)
+
+
 def create_engine(url, echo=False):
     url = sa.engine.make_url(url)
     kwargs = {'echo': echo, 'future': True}
@@ -66,6 +79,7 @@ def create_engine(url, echo=False):
         if url.database and url.database != ':memory:':
             os.makedirs(os.path.dirname(os.path.abspath(url.database)),
                         exist_ok=True)
+            private_file(url.database)
             # keep connections open: every new one costs PRAGMAs and a lock
             kwargs.update(pool_size=20, max_overflow=40)
         else:

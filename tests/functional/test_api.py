@@ -246,7 +246,7 @@ def test_images_upload_checksum_download_boot_delete(api_cloud, proj):
         'name': 'from-image', 'flavor': 'm1.tiny',
         'image': image['id']}})['server']
     agent_url = '%s/v1/images/%s/file' % (api_cloud.url, image['id'])
-    assert srv['image'] == agent_url
+    assert srv['image'] == image['id']      # the agent asks the API by id
     assert requests.get(agent_url, timeout=30).status_code == 401
     assert requests.get(agent_url + '?sig=' + 'f' * 64,
                         timeout=30).status_code == 401
@@ -282,6 +282,15 @@ def test_volumes_create_attach_detach_delete_quota(api_cloud):
     assert cloudlib.wait_status(dev, srv['id'])['volumes'] == [vol['id']]
     shown = dev.ok('GET', '/v1/volumes/%s' % vol['id'])['volume']
     assert (shown['status'], shown['attached_to']) == ('in-use', srv['id'])
+    # in use: a second server cannot have it too (one attachment)
+    other = dev.ok('POST', '/v1/servers', json={'server': {
+        'name': 'second', 'flavor': 'm1.tiny'}})['server']
+    cloudlib.wait_status(dev, other['id'])
+    r = dev.call('POST', '/v1/servers/%s/volumes' % other['id'],
+                 json={'volume_id': vol['id']})
+    assert r.status_code == 409 and 'one attachment' in r.text, r.text
+    assert cloudlib.wait_status(dev, other['id'])['volumes'] == []
+    dev.ok('DELETE', '/v1/servers/%s' % other['id'])
     assert dev.call('DELETE', '/v1/volumes/%s' % vol['id']
                     ).status_code == 409
     dev.ok('DELETE', '/v1/servers/%s/volumes/%s' % (srv['id'], vol['id']))

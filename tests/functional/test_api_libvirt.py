@@ -42,6 +42,15 @@ def libvirt_cloud(tmp_path):
     assert set(codes.values()) == {0}, codes
 
 
+def upload(client, name, path, disk_format='qcow2'):
+    """An image of ``client``'s project with the bytes of ``path``."""
+    image = client.ok('POST', '/v1/images', json={
+        'name': name, 'disk_format': disk_format})['image']
+    with open(path, 'rb') as f:
+        return client.ok('PUT', '/v1/images/%s/file' % image['id'],
+                         data=f)['image']
+
+
 def test_boot_through_the_api_on_libvirt(libvirt_cloud):
     cloud, img = libvirt_cloud, libvirt_cloud.image
     p = cloud.admin.ok('POST', '/v3/projects', json={'name': 'lv'})['project']
@@ -49,12 +58,14 @@ def test_boot_through_the_api_on_libvirt(libvirt_cloud):
     key = dev.ok('POST', '/v1/keypairs', json={'name': 'mykey'})['keypair']
     # the root disk's image is uploaded; the agent downloads it from the
     # API into its image cache
-    image = dev.ok('POST', '/v1/images', json={'name': 'guest'})['image']
-    with open(img['disk'], 'rb') as f:
-        dev.ok('PUT', '/v1/images/%s/file' % image['id'], data=f)
+    # (kernel and ramdisk too: a tenant names no host path)
+    image, kernel, ramdisk = (
+        upload(dev, name, img[name], fmt)
+        for name, fmt in (('disk', 'qcow2'), ('kernel', 'raw'),
+                          ('ramdisk', 'raw')))
     srv = dev.ok('POST', '/v1/servers', json={'server': {
         'name': 'lv-1', 'flavor': 'm1.tiny', 'image': image['id'],
-        'kernel': img['kernel'], 'ramdisk': img['ramdisk'],
+        'kernel': kernel['id'], 'ramdisk': ramdisk['id'],
         'key_name': 'mykey'}})['server']
     srv = cloudlib.wait_status(dev, srv['id'], timeout=120)
     assert (srv['status'], srv['power_state']) == ('active', 'running'), srv
@@ -64,8 +75,10 @@ def test_boot_through_the_api_on_libvirt(libvirt_cloud):
     assert meta['public_keys'] == {'mykey': key['public_key']}
     cached = [json.loads(p.read_text()) for p in pathlib.Path(
         cloud.state, 'images', '_base').glob('*.info')]
-    assert [c['sha256'] for c in cached if '/v1/images/' in c['ref']] == [
-        dev.ok('GET', '/v1/images/%s' % image['id'])['image']['checksum']]
+    assert sorted(c['sha256'] for c in cached
+                  if '/v1/images/' in c['ref']) == sorted(
+        dev.ok('GET', '/v1/images/%s' % i['id'])['image']['checksum']
+        for i in (image, kernel, ramdisk))
     deadline = time.monotonic() + 60
     while srv['id'] not in guest_image.booted_uuids(dev.ok(
             'GET', '/v1/servers/%s/console' % srv['id'])['output']):

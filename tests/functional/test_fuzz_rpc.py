@@ -408,7 +408,8 @@ HVCTL_CASES = [
     ('$(reboot);`id`|cat /etc/shadow', [], True),
     ('\u202eexe.\u202dvm', [], True),
     ('\U0001f600\U0001f525 \u4e2d\u6587', [], True),
-    ('img-traversal', ['--image', '../../etc/passwd'], True),
+    # a relative path is no image reference (agent.image_refs)
+    ('img-traversal', ['--image', '../../etc/passwd'], False),
     ('img-shadow', ['--image', 'file:///etc/shadow'], True),
     ('meta', ['--meta', '<k&>=<v "q">', '--meta', '$(id)=`x`;\nrm'], True),
     ('a' * 256, [], False),

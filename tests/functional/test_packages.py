@@ -128,7 +128,8 @@ def check_installed(root, built, fmt, pristine=True):
         assert target.resolve() == (root / f'{pk.VENV}/bin/{name}').resolve()
         assert os.access(target, os.X_OK)
         assert target.read_text().startswith(f'#!/{pk.VENV}/bin/python3.11\n')
-    assert os.readlink(root / f'{pk.VENV}/bin/python3.11') == '../../../../bin/python3.11'
+    assert os.readlink(root / f'{pk.VENV}/bin/python3.11') == \
+        '../../../../bin/python3.11'
     cfg = (root / f'{pk.VENV}/pyvenv.cfg').read_text()
     assert 'home = /usr/bin' in cfg and '/tmp' not in cfg
     assert (root / 'usr/lib/sysusers.d/hvagent.conf').exists()

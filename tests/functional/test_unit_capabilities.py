@@ -8,7 +8,8 @@ with the argv or input net/ itself builds where it builds one: a bridge with
 the gateway address and a veth/tap device (netlink, TUNSETIFF), the
 security-group and floating IP NAT ruleset (firewall.render) loaded with
 ``nft -f -``, the br_netfilter and ip_forward sysctls, a floating /32 with
-its label (floating.label) on an uplink, and dnsmasq with DhcpServer's own argv and files,
+its label (floating.label) on an uplink, and dnsmasq with DhcpServer's own
+argv and files,
 answering a real DHCP client (busybox udhcpc) in a second namespace. Then
 each capability is dropped in turn and something must fail: none is
 superfluous. (The agent's own Python cannot run as another uid here: the

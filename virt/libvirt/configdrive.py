@@ -103,7 +103,9 @@ def _write_iso(path, files):
             iso.write_fp(out)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
+        # user_data and keys: libvirt chowns the drive to QEMU's user
+        # when it starts the guest (dynamic_ownership), nobody else reads
+        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     finally:
         iso.close()

@@ -32,6 +32,7 @@ from virt.libvirt import config
 from virt.libvirt import configdrive
 from virt.libvirt import designer
 from virt.libvirt import disk
+from virt.libvirt import filemodes
 from virt.libvirt import guest as guest_mod
 from virt.libvirt import host as host_mod
 from virt.libvirt import images
@@ -67,11 +68,14 @@ class LibvirtDriver(driver.ComputeDriver):
                                   event_callback=self._on_event,
                                   retry_seconds=opts.connection_retry_seconds,
                                   call_timeout=opts.call_timeout)
-        self.images = images.ImageCache(opts.image_cache_path,
-                                        opts.image_download_timeout,
-                                        local_dirs=opts.allowed_image_dirs,
-                                        token_origins=[
-                                            api_conf.public_url(CONF)])
+        self.modes = filemodes.Modes(opts.qemu_group)
+        self.images = images.ImageCache(
+            opts.image_cache_path, opts.image_download_timeout,
+            local_dirs=opts.allowed_image_dirs,
+            api_url=api_conf.public_url(CONF),
+            url_allowlist=CONF.compute.image_url_allowlist,
+            read_timeout=opts.image_read_timeout,
+            max_bytes=opts.max_image_download_bytes, modes=self.modes)
         self.volume_dirs = [os.path.realpath(d)
                             for d in opts.allowed_volume_dirs]
         self._listener = None
@@ -82,7 +86,7 @@ class LibvirtDriver(driver.ComputeDriver):
     # ------------------------------------------------------------- host
     def init_host(self, host):
         for path in (self.instances_path, self.images.base_dir):
-            os.makedirs(path, mode=0o755, exist_ok=True)
+            self.modes.make_dir(path)
         self._cachemode = designer.cachemode_for(
             disk.supports_direct_io(self.instances_path))
         conn = self.host.get_connection()
@@ -161,21 +165,31 @@ class LibvirtDriver(driver.ComputeDriver):
             raise
 
     def _prepare(self, spec):
-        """Make the guest's files; return its Domain."""
-        with disk.space_errors(self._dir(spec.uuid),
-                               'creating the instance directory'):
-            os.makedirs(self._dir(spec.uuid), mode=0o755, exist_ok=True)
-        root = self._dir(spec.uuid, 'disk')
+        """Fetch and vet the images, then make the guest's files; return
+        its Domain. An image whose virtual size exceeds the flavor's root
+        disk is refused before anything of the guest is made (a qcow2 of
+        1 PiB on an m1.tiny would otherwise become its disk)."""
         size = spec.root_gb * GiB
+        base = None
         if spec.image_ref:
             base = self.images.fetch(spec.image_ref, token=spec.auth_token)
-            disk.create_overlay(base, self.images.image_info(base)['format'],
-                                root, size or None)
-        else:
-            disk.create_blank(root, 'qcow2', size or BLANK_ROOT_BYTES)
+            info = self.images.image_info(base)
+            if size and info['virtual_size'] > size:
+                raise exception.ImageTooLarge(
+                    image=spec.image_ref, size=_gib(info['virtual_size']),
+                    root_gb=spec.root_gb)
         kernel, ramdisk = (
             ref and self.images.fetch(ref, token=spec.auth_token)
             for ref in (spec.kernel_ref, spec.ramdisk_ref))
+        with disk.space_errors(self._dir(spec.uuid),
+                               'creating the instance directory'):
+            self.modes.make_dir(self._dir(spec.uuid))
+        root = self._dir(spec.uuid, 'disk')
+        if base:
+            disk.create_overlay(base, info['format'], root, size or None)
+        else:
+            disk.create_blank(root, 'qcow2', size or BLANK_ROOT_BYTES)
+        self.modes.shared(root)
         cd_path = None
         if spec.config_drive or CONF.libvirt.force_config_drive:
             cd_path = self._dir(spec.uuid, 'disk.config')
@@ -260,7 +274,8 @@ class LibvirtDriver(driver.ComputeDriver):
         stats = self.host.call(
             self.host.all_domain_stats,
             libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_VCPU |
-            libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL)
+            libvirt.VIR_DOMAIN_STATS_BALLOON |
+            libvirt.VIR_DOMAIN_STATS_CPU_TOTAL)
         return [_info_from_stats(g.uuid, s) for g, s in stats
                 if g.name.startswith(designer.DOMAIN_NAME_PREFIX)]
 
@@ -367,6 +382,11 @@ class LibvirtDriver(driver.ComputeDriver):
                     in_use.add(backing)
         return self.images.cleanup(
             in_use, CONF.libvirt.remove_unused_base_images_age)
+
+
+def _gib(size):
+    """``size`` bytes in GiB, to two decimals at most: '1048576', '1.5'."""
+    return ('%.2f' % (size / GiB)).rstrip('0').rstrip('.')
 
 
 def _tail_text(data, max_bytes):

@@ -1,7 +1,16 @@
 """The image cache: each image fetched once per host, shared by its guests.
 
-A reference (absolute path, file:// or http(s):// URL) maps to
-``<base_dir>/<sha256 of the reference>``; guests' root disks are qcow2
+What may be fetched is agent.image_refs' to say, checked here again: an
+image id of hvagent-api, an http(s) URL under ``[compute]
+image_url_allowlist``, or a local file inside ``allowed_image_dirs``. An
+image id is re-authorised for the booting caller on *every* use, cached or
+not: its metadata is read from hvagent-api with the caller's token (another
+project's private image, or a deleted one, is "not found" and the build
+fails), and a cached copy is used only if its recorded sha256 is the one
+the API gives. A cache hit is thus never a way around the API's check.
+
+A reference maps to ``<base_dir>/<sha256 of the reference>`` (an image id
+by its download URL under ``[api] public_url``); guests' root disks are qcow2
 overlays on that file, so it must never change once in place. Hence a
 download goes to ``<key>.<random>.part`` in the same directory, is hashed
 while it streams, checked (caller's checksum, qemu-img's view of it), fsynced
@@ -23,19 +32,22 @@ refused, as it would let a guest read host files through its disk.
 import contextlib
 import fcntl
 import hashlib
-import http.client
 import json
+import logging
 import os
 import re
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from agent import exception
+from agent import image_refs
 from virt.libvirt import disk
+from virt.libvirt import download
+from virt.libvirt import filemodes
+
+LOG = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
 _NAME = re.compile(r'^([0-9a-f]{64})(\.info|\.lock|\..+\.part)?$')
@@ -62,14 +74,24 @@ def resolve_inside(path, dirs):
 class ImageCache:
     def __init__(self, base_dir, download_timeout=600,
                  allowed_formats=('raw', 'qcow2'), local_dirs=None,
-                 chunk_size=CHUNK_SIZE, token_origins=()):
+                 chunk_size=CHUNK_SIZE, api_url=None, url_allowlist=(),
+                 read_timeout=60, max_bytes=None, modes=None):
         """``local_dirs``: if not None, path/file:// refs must resolve
         inside one of them (an empty list refuses every local file).
-        ``token_origins``: the only URL origins ('http://host:port') a
-        fetch's ``token`` is sent to (hvagent-api's)."""
-        self.token_origins = {origin(u) for u in token_origins} - {None}
+        ``api_url``: hvagent-api's public URL, where image ids are read and
+        downloaded with the caller's token (which goes nowhere else).
+        ``url_allowlist``: the http(s) URL prefixes other images may come
+        from. ``download_timeout`` bounds a whole download,
+        ``read_timeout`` each read, ``max_bytes`` (None: no cap) its
+        size. ``modes`` (filemodes.Modes): who may read the cache (by
+        default nobody but the agent: 0600 files, 0711 directory)."""
+        self.modes = modes or filemodes.Modes(None)
+        self.api_url = api_url and api_url.rstrip('/')
+        self.allowlist = image_refs.parse_allowlist(url_allowlist)
         self.base_dir = os.path.abspath(base_dir)
         self.download_timeout = download_timeout
+        self.read_timeout = min(read_timeout, download_timeout)
+        self.max_bytes = max_bytes
         self.allowed_formats = tuple(allowed_formats)
         self.local_dirs = None if local_dirs is None else \
             [os.path.realpath(d) for d in local_dirs]
@@ -85,24 +107,83 @@ class ImageCache:
 
         ``checksum`` ('sha256:<hex>') is checked against the downloaded
         bytes, and on a hit against the digest recorded at download time.
-        ``token`` (the booting caller's) goes along as X-Auth-Token if
-        ``ref`` is under one of the token origins, and nowhere else.
+        ``token`` (the booting caller's) authorises an image id at
+        hvagent-api (every time, hit or miss) and goes nowhere else.
         """
         try:
-            key = key_for(ref)
+            key_for(ref)
         except (AttributeError, UnicodeEncodeError):
             raise exception.ImageUnacceptable(
                 image=repr(ref), reason='not a valid text reference') from None
         expected = _parse_checksum(ref, checksum)
+        image_id = self._api_image_id(ref)
+        if image_id:
+            return self._fetch_api_image(image_id, expected, token)
+        try:
+            kind, ref = image_refs.classify(ref, self.allowlist,
+                                            local_ok=True)
+            if kind == image_refs.NAME:
+                raise exception.InvalidRPCPayload(ref)
+        except exception.InvalidRPCPayload:
+            raise exception.ImageUnacceptable(
+                image=ref, reason='not an image id, an http(s) URL this '
+                'host may fetch ([compute] image_url_allowlist) or a local '
+                'file') from None
+        return self._cached(ref, expected, None)
+
+    def _api_image_id(self, ref):
+        """The image id ``ref`` names: an id, or (instances booted before
+        ids were recorded) hvagent-api's own download URL of one."""
+        found = image_refs.image_id(ref)
+        if found or not self.api_url or not isinstance(ref, str):
+            return found
+        prefix = self.api_url + '/v1/images/'
+        if ref.startswith(prefix) and ref.endswith('/file'):
+            return image_refs.image_id(ref[len(prefix):-len('/file')])
+        return None
+
+    def _fetch_api_image(self, image_id, expected, token):
+        """Image ``image_id`` as the caller of ``token`` sees it now."""
+        if not self.api_url:
+            raise exception.ImageUnacceptable(
+                image=image_id, reason='this host knows no hvagent-api '
+                '([api] public_url)')
+        url = '%s/v1/images/%s' % (self.api_url, image_id)
+        try:
+            meta = download.get_json(url, self.read_timeout, token)['image']
+            checksum, fmt = meta['checksum'], meta['disk_format']
+            status = meta['status']
+        except download.HTTPStatus as e:
+            if e.code == 404:
+                raise exception.ImageNotFound(
+                    image=image_id, reason='no such image, or not one the '
+                    "booting caller's project may use") from None
+            raise exception.ImageDownloadFailed(
+                image=image_id, reason=str(e)) from None
+        except (download.NetworkError, KeyError, TypeError) as e:
+            LOG.warning('Image %s: reading its metadata at %s failed: %s',
+                        image_id, url, e)
+            raise download.generic_failure(image_id) from None
+        if status != 'active' or not isinstance(checksum, str) or \
+                (expected and expected != checksum.lower()):
+            raise exception.ImageUnacceptable(
+                image=image_id, reason='it is %s with checksum %s' % (
+                    status, checksum))
+        return self._cached(url + '/file', checksum.lower(), token,
+                            fmt=fmt, image=image_id)
+
+    def _cached(self, ref, expected, token, fmt=None, image=None):
+        key = key_for(ref)
         path = os.path.join(self.base_dir, key)
-        os.makedirs(self.base_dir, exist_ok=True)
+        if not os.path.isdir(self.base_dir):
+            self.modes.make_dir(self.base_dir)
         with self._lock(key):
             if not os.path.exists(path):
-                self._download(ref, key, expected, token)
+                self._download(ref, key, expected, token, fmt, image)
             elif expected and self.image_info(path).get('sha256') != expected:
                 raise exception.ImageUnacceptable(
-                    image=ref, reason='the cached copy does not match %s'
-                    % checksum)
+                    image=image or ref, reason='the cached copy does not '
+                    'match sha256:%s' % expected)
             os.utime(path)
         return path
 
@@ -198,7 +279,7 @@ class ImageCache:
         flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
         while True:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                         0o644)
+                         0o600)
             try:
                 fcntl.flock(fd, flags)
             except BlockingIOError:
@@ -211,41 +292,45 @@ class ImageCache:
                 pass
             os.close(fd)
 
-    def _download(self, ref, key, expected, token):
+    def _download(self, ref, key, expected, token, fmt=None, image=None):
         path = os.path.join(self.base_dir, key)
+        image = image or ref
         with disk.space_errors(self.base_dir, 'fetching image %s into the '
-                               'image cache' % ref), \
-                _staged(path) as (out, tmp):
-            digest = self._copy(ref, out, token)
+                               'image cache' % image), \
+                _staged(path, self.modes) as (out, tmp):
+            digest = self._copy(ref, out, token, image)
             out.flush()
             if expected and digest != expected:
                 raise exception.ImageUnacceptable(
-                    image=ref, reason='checksum mismatch: expected sha256:%s,'
-                    ' got sha256:%s' % (expected, digest))
-            info = dict(self._inspect(ref, tmp), ref=ref, sha256=digest)
-            with _staged(path + '.info') as (f, _):
+                    image=image, reason='checksum mismatch: expected '
+                    'sha256:%s, got sha256:%s' % (expected, digest))
+            info = dict(self._inspect(image, tmp, fmt), ref=ref,
+                        sha256=digest)
+            with _staged(path + '.info', self.modes) as (f, _):
                 f.write(json.dumps(info).encode())
 
-    def _copy(self, ref, out, token=None):
-        """Stream ``ref`` into ``out`` chunk by chunk; return its sha256."""
-        deadline = time.monotonic() + self.download_timeout
-        digest = hashlib.sha256()
+    def _copy(self, ref, out, token, image):
+        """Stream ``ref`` into ``out``; return its sha256. A network
+        failure is logged here and reaches the tenant as one message."""
         try:
             with self._open(ref, token) as src:
-                while chunk := src.read(self.chunk_size):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    if time.monotonic() > deadline:
-                        raise TimeoutError('took longer than %ss'
-                                           % self.download_timeout)
-                if getattr(src, 'length', None):  # http.client won't raise
-                    raise ConnectionError('connection closed %d bytes short'
-                                          % src.length)
-        except (OSError, http.client.HTTPException) as e:
-            if getattr(e, 'errno', None) in disk.NO_SPACE_ERRNOS:
-                raise       # our side is full: _download says where
-            raise exception.ImageDownloadFailed(image=ref, reason=_why(e))
-        return digest.hexdigest()
+                return download.copy(
+                    src, out, self.download_timeout, self.max_bytes,
+                    self.chunk_size, disk.NO_SPACE_ERRNOS)
+        except download.TooLarge as e:
+            raise exception.ImageUnacceptable(
+                image=image, reason='it is larger than the %d bytes this '
+                'host downloads ([libvirt] max_image_download_bytes): %s'
+                % (self.max_bytes, e)) from None
+        except download.HTTPStatus as e:
+            if token and e.code in (401, 403, 404):  # hvagent-api's answer
+                raise exception.ImageDownloadFailed(image=image,
+                                                    reason=str(e)) from None
+            LOG.warning('Image %s: downloading %s failed: %s', image, ref, e)
+            raise download.generic_failure(image) from None
+        except download.NetworkError as e:
+            LOG.warning('Image %s: downloading %s failed: %s', image, ref, e)
+            raise download.generic_failure(image) from None
 
     def _open(self, ref, token=None):
         url = urllib.parse.urlsplit(ref)
@@ -256,21 +341,16 @@ class ImageCache:
                         image=ref, reason='file:// URL of another host')
                 ref = urllib.parse.unquote(url.path)
             return self._open_local(ref)
-        if url.scheme in ('http', 'https'):
-            req = urllib.request.Request(ref)
-            if token and origin(ref) in self.token_origins:
-                # not carried over a redirect to another server
-                req.add_unredirected_header('X-Auth-Token', token)
-            try:
-                return urllib.request.urlopen(req,
-                                              timeout=self.download_timeout)
-            except urllib.error.HTTPError as e:
-                cls = (exception.ImageNotFound if e.code in (404, 410)
-                       else exception.ImageDownloadFailed)
-                raise cls(image=ref, reason=_http_reason(e)) from None
+        if self.api_url and ref.startswith(self.api_url + '/v1/images/'):
+            # hvagent-api's own image (_api_image_id): no redirect anywhere
+            return download.open_url(ref, self.read_timeout, token)
+        if image_refs.url_allowed(ref, self.allowlist):
+            return download.open_url(
+                ref, self.read_timeout, redirect_ok=lambda u:
+                image_refs.url_allowed(u, self.allowlist))
         raise exception.ImageUnacceptable(
-            image=ref,
-            reason='not an absolute path, file:// or http(s):// URL')
+            image=ref, reason='not an image id, an http(s) URL this host may '
+            'fetch ([compute] image_url_allowlist) or a local file')
 
     def _open_local(self, path):
         if '\x00' in path:
@@ -287,18 +367,27 @@ class ImageCache:
             return open(real, 'rb')
         except FileNotFoundError:
             raise exception.ImageNotFound(image=path, reason='no such file')
+        except OSError as e:
+            raise exception.ImageUnacceptable(
+                image=path, reason='not a readable file (%s)'
+                % e.strerror) from None
 
-    def _inspect(self, ref, path):
+    def _inspect(self, ref, path, fmt=None):
+        """Vet an image with qemu-img: with the format its owner declared
+        (``fmt``, an image of hvagent-api: never probed, so raw bytes that
+        look like a qcow2 header stay raw), else probed, once, here."""
+        if fmt is not None and fmt not in self.allowed_formats:
+            raise exception.ImageUnacceptable(image=ref,
+                                              reason=self._refused(fmt))
         try:
-            info = disk.info(path)
+            info = disk.info(path, fmt)
         except exception.VirtDriverError as e:
             raise exception.ImageUnacceptable(image=ref,
                                               reason=exception.text(e))
         fmt = info.get('format')
         data = info.get('format-specific', {}).get('data', {})
         if fmt not in self.allowed_formats:
-            reason = 'format %s is not one of %s' % (
-                fmt, ', '.join(self.allowed_formats))
+            reason = self._refused(fmt)
         elif info.get('backing-filename') or data.get('data-file'):
             reason = 'it refers to another file (backing or data file)'
         elif not info.get('virtual-size'):
@@ -306,6 +395,10 @@ class ImageCache:
         else:
             return {'format': fmt, 'virtual_size': info['virtual-size']}
         raise exception.ImageUnacceptable(image=ref, reason=reason)
+
+    def _refused(self, fmt):
+        return 'format %s is not one of %s' % (
+            fmt, ', '.join(self.allowed_formats))
 
 
 def _parse_checksum(ref, checksum):
@@ -329,33 +422,17 @@ def origin(url):
     return '%s://%s:%s' % (u.scheme, u.hostname, port)
 
 
-def _http_reason(e):
-    """'HTTP 401 Unauthorized', with the server's JSON error message
-    if it gave one (hvagent-api says why a token was refused)."""
-    with e:
-        try:
-            message = json.loads(e.read(4096))['error']['message']
-        except (ValueError, KeyError, TypeError, OSError):
-            message = None
-    reason = 'HTTP %s %s' % (e.code, e.reason)
-    return '%s: %s' % (reason, str(message)[:200]) if message else reason
-
-
-def _why(e):
-    reason = getattr(e, 'reason', None) or e
-    return getattr(reason, 'strerror', None) or str(reason) or type(e).__name__
-
-
 @contextlib.contextmanager
-def _staged(path):
+def _staged(path, modes):
     """Yield (file, name) of a ``.part`` file next to ``path``; on success
-    it is fsynced and renamed to ``path``, on failure removed."""
+    it is made readable by QEMU's group only (``modes``), fsynced and
+    renamed to ``path``, on failure removed."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.part',
                                prefix=os.path.basename(path) + '.')
     try:
         with os.fdopen(fd, 'wb') as f:
             yield f, tmp
-            os.fchmod(f.fileno(), 0o644)  # qemu runs as another user
+            modes.shared(fd=f.fileno())   # qemu runs as another user
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -55,7 +55,11 @@ async def upload(image_id: uuid.UUID, request: Request,
                      None, pattern='^[0-9a-fA-F]{64}$',
                      description='sha256 the bytes must have'),
                  caller: deps.Caller = deps.CALLER):
-    """The image's bytes (once); its sha256 is recorded."""
+    """The image's bytes (once); its sha256 is recorded. Past ``[api]
+    max_image_upload_bytes`` (announced or counted): 413, nothing kept."""
+    length = request.headers.get('content-length', '')
+    if length.isdigit():
+        image_store.check_size(int(length))
     image = await run_in_threadpool(fetch, caller, image_id, 'image:upload')
     if image['status'] != 'queued':
         raise exception.Conflict(what='Image data of %s' % image_id)

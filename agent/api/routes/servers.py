@@ -1,19 +1,17 @@
 """Instances: boot, list, show, lifecycle actions, actions log, metadata,
 console. Another project's instance is 404 to whoever may not read it."""
-import re
 import uuid
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from agent import exception
+from agent import image_refs
 from agent.api import deps
-from agent.api import image_store
 from agent.api import paging
 from agent.api import schemas
 from agent.api.routes import images
 
 router = APIRouter(prefix='/v1/servers', tags=['servers'])
-UUID = re.compile(r'^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$')
 
 
 def server(inst):
@@ -44,8 +42,10 @@ def create(body: schemas.ServerCreate, caller: deps.Caller = deps.CALLER):
     """Boot an instance in the caller's project (quota checked)."""
     caller.check('server:create')
     req = body.server
-    options = {'config_drive': req.config_drive, 'kernel_ref': req.kernel,
-               'ramdisk_ref': req.ramdisk}
+    image_ref, kernel, ramdisk = (_image_ref(caller, ref) for ref in (
+        req.image, req.kernel, req.ramdisk))
+    options = {'config_drive': req.config_drive, 'kernel_ref': kernel,
+               'ramdisk_ref': ramdisk}
     if req.user_data is not None:
         options['user_data'] = req.user_data
     if req.key_name:
@@ -53,10 +53,6 @@ def create(body: schemas.ServerCreate, caller: deps.Caller = deps.CALLER):
             caller.ctxt, user_id=caller.user_id, name=req.key_name)
         options.update(key_name=req.key_name, key_data=key['public_key'],
                        config_drive=True)
-    image_ref = req.image
-    if req.image and UUID.match(req.image):     # one of our images
-        image = images.active(images.fetch(caller, req.image, 'image:show'))
-        image_ref = image_store.agent_url(image['id'])
     inst = deps.conductor().boot_instance(
         caller.ctxt, name=req.name, flavor=req.flavor, image_ref=image_ref,
         availability_zone=None, hints={'same_host': [], 'different_host': []},
@@ -64,6 +60,16 @@ def create(body: schemas.ServerCreate, caller: deps.Caller = deps.CALLER):
         fixed_ips=[str(i) for i in req.fixed_ips],
         security_groups=req.security_groups)
     return {'server': server(inst)}
+
+
+def _image_ref(caller, ref):
+    """An image id the caller may show (404 otherwise, 409 before its
+    data), as its canonical id; anything else goes to the conductor,
+    which refuses what no host may fetch (image_refs.classify)."""
+    if ref and image_refs.image_id(ref):
+        return images.active(images.fetch(caller, image_refs.image_id(ref),
+                                          'image:show'))['id']
+    return ref
 
 
 @router.get('', response_model=schemas.Servers)

@@ -87,8 +87,8 @@ def test_full_image_cache_keeps_no_partial_image(monkeypatch, tmp_path,
             return getattr(self.f, name)
 
     @contextlib.contextmanager
-    def staged(path):
-        with real_staged(path) as (f, tmp):
+    def staged(path, modes):
+        with real_staged(path, modes) as (f, tmp):
             full = (where == 'image') != path.endswith('.info')
             yield (FullFile(f) if full else f), tmp
     monkeypatch.setattr(images, '_staged', staged)

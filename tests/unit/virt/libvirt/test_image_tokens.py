@@ -1,5 +1,12 @@
-"""The booting caller's token goes with an image download to hvagent-api,
-and to no other server (not even through a redirect)."""
+"""Images of hvagent-api are fetched by id: the booting caller's token
+authorises every use (a cached copy too) at the API, and goes to no other
+server (not even through a redirect, which is not followed at all)."""
+import hashlib
+import json
+import os
+import subprocess
+import uuid
+
 import pytest
 
 from agent import exception
@@ -11,16 +18,29 @@ TOKEN = 'payload.signature'
 
 
 @pytest.fixture
-def cache(tmp_path, image_server):
+def cache(tmp_path, image_server, other_server):
     return images.ImageCache(str(tmp_path / '_base'), download_timeout=10,
-                             token_origins=[image_server.url('/')])
+                             api_url=image_server.url(''),
+                             url_allowlist=[other_server.url('/')])
+
+
+def publish(server, data=IMAGE, status='active', fmt='raw'):
+    """An image of the API at ``server``: its metadata and its bytes."""
+    image_id = str(uuid.uuid4())
+    meta = {'image': {'id': image_id, 'status': status, 'disk_format': fmt,
+                      'checksum': hashlib.sha256(data).hexdigest()}}
+    server.canned['/v1/images/' + image_id] = (
+        200, {'Content-Type': 'application/json'}, json.dumps(meta).encode())
+    server.files['/v1/images/%s/file' % image_id] = data
+    return image_id
 
 
 def test_token_sent_to_the_api(cache, image_server):
-    image_server.files['/v1/images/1/file'] = IMAGE
-    cache.fetch(image_server.url('/v1/images/1/file'), token=TOKEN)
-    assert image_server.headers['/v1/images/1/file']['X-Auth-Token'] == \
-        TOKEN
+    image_id = publish(image_server)
+    path = cache.fetch(image_id, token=TOKEN)
+    for p in ('/v1/images/' + image_id, '/v1/images/%s/file' % image_id):
+        assert image_server.headers[p]['X-Auth-Token'] == TOKEN
+    assert cache.image_info(path)['format'] == 'raw'
 
 
 def test_token_not_sent_elsewhere(cache, other_server):
@@ -29,38 +49,74 @@ def test_token_not_sent_elsewhere(cache, other_server):
     assert 'X-Auth-Token' not in other_server.headers['/img.raw']
 
 
-def test_token_not_carried_over_a_redirect(cache, image_server,
-                                           other_server):
+def test_a_redirect_of_the_api_is_not_followed(cache, image_server,
+                                               other_server):
+    image_id = publish(image_server)
     other_server.files['/img.raw'] = IMAGE
-    image_server.canned['/v1/images/2/file'] = (
+    image_server.canned['/v1/images/%s/file' % image_id] = (
         302, {'Location': other_server.url('/img.raw')}, b'')
-    cache.fetch(image_server.url('/v1/images/2/file'), token=TOKEN)
-    assert image_server.headers['/v1/images/2/file']['X-Auth-Token'] == \
-        TOKEN
-    assert other_server.gets['/img.raw'] == 1
-    assert 'X-Auth-Token' not in other_server.headers['/img.raw']
+    with pytest.raises(exception.ImageDownloadFailed):
+        cache.fetch(image_id, token=TOKEN)
+    assert '/img.raw' not in other_server.gets
 
 
 def test_refused_token_is_a_readable_fault(cache, image_server):
-    image_server.refuse('/v1/images/3/file', 401, 'token revoked')
+    image_id = str(uuid.uuid4())
+    image_server.refuse('/v1/images/' + image_id, 401, 'token revoked')
     with pytest.raises(exception.ImageDownloadFailed) as exc:
-        cache.fetch(image_server.url('/v1/images/3/file'), token=TOKEN)
+        cache.fetch(image_id, token=TOKEN)
     assert 'HTTP 401 Unauthorized: token revoked' in str(exc.value)
 
 
-@pytest.mark.parametrize('url,origin', [
-    ('http://api.example:8774/v1/x', 'http://api.example:8774'),
-    ('http://API.example/v1/x', 'http://api.example:80'),
-    ('https://api.example/', 'https://api.example:443'),
-    ('http://api.example:99999/', None),
-])
-def test_origin(url, origin):
-    assert images.origin(url) == origin
+def test_a_cache_hit_is_authorised_again(cache, image_server):
+    """Once cached, an image is still served only to whom the API shows
+    it: another project's caller (or anyone after the delete) gets "not
+    found", not the cached bytes."""
+    image_id = publish(image_server)
+    path = cache.fetch(image_id, token=TOKEN)
+    assert cache.fetch(image_id, token=TOKEN) == path
+    image_server.refuse('/v1/images/' + image_id, 404, 'no such image')
+    with pytest.raises(exception.ImageNotFound, match='may use'):
+        cache.fetch(image_id, token='another.project')
+    assert image_server.gets['/v1/images/%s/file' % image_id] == 1
 
 
-def test_an_unparseable_origin_matches_nothing(tmp_path):
-    """A public_url with a bad port is no origin at all: it does not turn
-    into one (None) that other bad URLs would match."""
-    bad = images.ImageCache(str(tmp_path / '_base'),
-                            token_origins=['http://api.example:99999'])
-    assert bad.token_origins == set()
+def test_an_old_instance_api_url_is_the_image_id(cache, image_server):
+    """Instances recorded before ids were: hvagent-api's download URL
+    means the image, authorised the same way."""
+    image_id = publish(image_server)
+    url = image_server.url('/v1/images/%s/file' % image_id)
+    assert cache.fetch(url, token=TOKEN) == cache.fetch(image_id,
+                                                        token=TOKEN)
+    image_server.refuse('/v1/images/' + image_id, 404, 'no such image')
+    with pytest.raises(exception.ImageNotFound):
+        cache.fetch(url, token=TOKEN)
+
+
+def test_a_declared_raw_image_is_never_probed(cache, image_server, tmp_path):
+    """A raw image whose bytes are a qcow2 header (pointing at a host
+    file) stays raw: its declared format is used, not a probe."""
+    q = tmp_path / 'evil.qcow2'
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b',
+                    '/etc/shadow', '-F', 'raw', str(q), '1M'], check=True)
+    image_id = publish(image_server, q.read_bytes(), fmt='raw')
+    info = cache.image_info(cache.fetch(image_id, token=TOKEN))
+    assert info['format'] == 'raw'
+    bad = publish(image_server, q.read_bytes(), fmt='qcow2')
+    with pytest.raises(exception.ImageUnacceptable, match='another file'):
+        cache.fetch(bad, token=TOKEN)
+
+
+def test_a_qcow2_with_an_external_data_file_is_refused(cache, image_server,
+                                                       tmp_path):
+    """A qcow2 whose data lives in another file (data-file) would hand the
+    guest that host file: refused, and nothing of it cached."""
+    q = tmp_path / 'ext.qcow2'
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-o',
+                    'data_file=%s' % (tmp_path / 'host-file.raw'), str(q),
+                    '1M'], check=True)
+    image_id = publish(image_server, q.read_bytes(), fmt='qcow2')
+    with pytest.raises(exception.ImageUnacceptable):
+        cache.fetch(image_id, token=TOKEN)
+    assert not [n for n in os.listdir(cache.base_dir)
+                if not n.endswith('.lock')]

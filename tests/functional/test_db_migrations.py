@@ -109,7 +109,7 @@ def test_0011_shares_existing_networks_and_secures_ports(db_url):
     """Networks made before 0011 (admins made them all, every project
     booted on them) stay usable by every project; new ones are not
     shared; every existing port gets anti-spoofing."""
-    migration.downgrade(db_url, '-1')      # just before 0011
+    migration.downgrade(db_url, '0010')    # just before 0011
     engine = session.get_engine(db_url)
     with engine.begin() as conn:
         conn.execute(sa.text(

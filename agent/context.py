@@ -4,27 +4,25 @@ import uuid
 from agent import bus_auth
 
 #: what a context carries on the wire (and what its signature covers)
-WIRE_FIELDS = ('request_id', 'user_id', 'project_id', 'is_admin',
-               'auth_token')
+WIRE_FIELDS = ('request_id', 'user_id', 'project_id', 'is_admin', 'via_api')
 #: the context key the receiving dispatcher puts the checked principal in
 PRINCIPAL = 'checked_principal'
-#: longest token accepted from a message (ours are ~200 characters)
-MAX_TOKEN = 4096
 
 
 class RequestContext:
-    """Who asked and under which request id. ``auth_token`` is the REST
-    caller's token, carried so a compute agent can present it where the
-    caller's rights must be checked again (image downloads from
-    hvagent-api); it is never logged and never stored."""
+    """Who asked and under which request id. ``via_api``: the request came
+    from a REST caller through hvagent-api (a tenant), not from an
+    operator on the bus. No user's token travels: hvagent-api checks it
+    and keeps it; compute agents read images with the conductor's image
+    grants (agent.image_grants)."""
 
     def __init__(self, request_id=None, user_id=None, project_id=None,
-                 is_admin=False, auth_token=None, principal=None):
+                 is_admin=False, via_api=False, principal=None):
         self.request_id = request_id or 'req-' + str(uuid.uuid4())
         self.user_id = user_id
         self.project_id = project_id
         self.is_admin = is_admin
-        self.auth_token = auth_token
+        self.via_api = via_api
         #: who signed the message this context came with (bus_auth), as
         #: the receiving server checked it; None for an in-process call
         self.principal = principal
@@ -37,13 +35,13 @@ class RequestContext:
     def __repr__(self):
         return '<RequestContext %s user=%s project=%s%s>' % (
             self.request_id, self.user_id, self.project_id,
-            ' token=***' if self.auth_token else '')
+            ' via api' if self.via_api else '')
 
     def to_dict(self):
         values = {'request_id': self.request_id, 'user_id': self.user_id,
                   'project_id': self.project_id, 'is_admin': self.is_admin}
-        if self.auth_token:
-            values['auth_token'] = self.auth_token
+        if self.via_api:
+            values['via_api'] = True
         return values
 
     @classmethod
@@ -53,7 +51,6 @@ class RequestContext:
         def text(key):
             value = values.get(key)
             return value[:64] if isinstance(value, str) and value else None
-        token = values.get('auth_token')
         # set only by the receiving dispatcher, after checking the signature
         principal = values.get(PRINCIPAL)
         principal = principal if isinstance(principal, str) else None
@@ -62,8 +59,7 @@ class RequestContext:
             bus_auth.host_of(principal) is None
         return cls(request_id=text('request_id'), user_id=text('user_id'),
                    project_id=text('project_id'), is_admin=is_admin,
-                   auth_token=token if isinstance(token, str) and
-                   0 < len(token) <= MAX_TOKEN else None,
+                   via_api=values.get('via_api') is True,
                    principal=principal)
 
 

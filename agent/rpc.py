@@ -483,6 +483,9 @@ class ConductorAPI(_Client):
             (share; admins), port_update (port security; admins);
             secgroup_list takes ``all_projects`` (sent at 1.9 only when
             true)
+      1.10 - agent side: image_grant (a short-lived grant to read one
+            instance's images from hvagent-api; no user's token travels
+            on the bus any more)
     """
     TOPIC = 'conductor'
     VERSION = '1.1'
@@ -505,6 +508,8 @@ class ConductorAPI(_Client):
 def _version(method, kwargs):
     """The version ``method(**kwargs)`` is sent at: the oldest that has
     what it uses (see ConductorAPI's history)."""
+    if method == 'image_grant':
+        return '1.10'
     if method in CONDUCTOR_METHODS_ID_1_8 or kwargs.get('password') or \
             'issued_at' in kwargs:
         return '1.8'
@@ -535,7 +540,8 @@ AGENT_METHODS = frozenset((
     'instance_destroy', 'instance_fault_create', 'action_event_start',
     'action_event_finish', 'operation_start', 'operation_finish',
     'block_device_update', 'compute_node_update', 'service_heartbeat',
-    'ports_bind', 'ports_get_by_host', 'ports_set_status'))
+    'ports_bind', 'ports_get_by_host', 'ports_set_status',
+    'image_grant'))
 #: identity, on topic ``identity``
 IDENTITY_METHODS = frozenset((
     'project_create', 'project_show', 'project_list', 'user_create',

@@ -40,9 +40,10 @@ class GuestSpec:
     #: 'mac', 'bridge', 'tap' (device name the hypervisor gives the NIC)
     #: and 'mtu' (or None)
     networks: tuple = ()
-    #: the booting caller's token, for image URLs of hvagent-api (never
-    #: sent elsewhere; see ImageCache.fetch). Not part of the guest.
-    auth_token: str = dataclasses.field(default=None, repr=False)
+    #: the conductor's grant to read this instance's images from
+    #: hvagent-api (agent.image_grants; never sent elsewhere, see
+    #: ImageCache.fetch). Not part of the guest.
+    image_grant: str = dataclasses.field(default=None, repr=False)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,12 +7,15 @@ travels with every RPC call the request makes.
 """
 import functools
 import logging
+import uuid
 
 from fastapi import Depends, Header, Request
 from oslo_config import cfg
 
+from agent import bus_auth
 from agent import context
 from agent import exception
+from agent import image_grants
 from agent import rpc
 from agent.api import errors
 from agent.api import policy
@@ -38,11 +41,12 @@ class Caller:
         self.user_id, self.project_id = payload['user_id'], \
             payload['project_id']
         self.roles, self.user_name = roles, user_name
-        # the token travels on: agents present it to download images
+        # the token stays here: nothing behind the API needs it (agents
+        # read images with the conductor's image grants)
         self.ctxt = context.RequestContext(
             request_id=request_id, user_id=self.user_id,
             project_id=self.project_id, is_admin='admin' in roles,
-            auth_token=token)
+            via_api=True)
 
     @property
     def creds(self):
@@ -69,7 +73,8 @@ class Caller:
 
 def request_context(request: Request):
     """A context for requests made before authentication (login)."""
-    return context.RequestContext(request_id=request.state.request_id)
+    return context.RequestContext(request_id=request.state.request_id,
+                                  via_api=True)
 
 
 def caller(request: Request, x_auth_token: str = Header(
@@ -79,7 +84,8 @@ def caller(request: Request, x_auth_token: str = Header(
     payload = tokens.verify(signing_key(), x_auth_token)
     ctxt = context.RequestContext(request_id=request.state.request_id,
                                   user_id=payload['user_id'],
-                                  project_id=payload['project_id'])
+                                  project_id=payload['project_id'],
+                                  via_api=True)
     info = conductor().token_check(
         ctxt, token_id=payload['id'], user_id=payload['user_id'],
         project_id=payload['project_id'], issued_at=payload['iat'])
@@ -88,3 +94,38 @@ def caller(request: Request, x_auth_token: str = Header(
 
 
 CALLER = Depends(caller)
+
+
+class GrantReader:
+    """A compute agent reading one instance's image with the conductor's
+    image grant (agent.image_grants): it sees what the grant's project
+    sees, and only the images the grant names."""
+
+    def __init__(self, request_id, payload):
+        self.project_id = payload['project_id']
+        self.ctxt = context.RequestContext(
+            request_id=request_id, user_id='image-grant',
+            project_id=self.project_id, via_api=True)
+
+    def guard(self, owner, read_rule, rule, missing):
+        if rule != 'image:show' or not (
+                owner['visibility'] == 'public' or
+                owner['project_id'] == self.project_id):
+            raise missing
+
+
+def image_reader(image_id: uuid.UUID, request: Request,
+                 x_auth_token: str = Header(
+                     None, description='A token from POST /v3/auth/tokens'),
+                 x_image_grant: str = Header(
+                     None, description='Compute agents: the conductor\'s '
+                     'grant to read this image for one instance')):
+    """Who reads an image: a user (token) or a compute agent (grant)."""
+    if x_image_grant and not x_auth_token:
+        payload = image_grants.verify(bus_auth.keyring(), x_image_grant,
+                                      str(image_id))
+        return GrantReader(request.state.request_id, payload)
+    return caller(request, x_auth_token)
+
+
+IMAGE_READER = Depends(image_reader)

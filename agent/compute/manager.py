@@ -25,6 +25,7 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 from agent import exception
+from agent import image_refs
 from agent import rpc
 from agent.compute import host_sync
 from agent import locks
@@ -209,6 +210,15 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
             text = ''.join(text.splitlines(keepends=True)[-tail_length:])
         return text
 
+    def _image_grant(self, ctxt, instance):
+        """The conductor's grant to read the instance's hvagent-api images
+        (agent.image_grants), if it boots from any; a refusal (the image
+        is gone, or not the project's) fails the build readably."""
+        refs = (instance.image_ref, instance.kernel_ref, instance.ramdisk_ref)
+        if not any(image_refs.image_id(r) for r in refs):
+            return None
+        return self.conductor.image_grant(ctxt, instance_uuid=instance.uuid)
+
     # ---------------------------------------------------- operation bodies
     def _build(self, ctxt, instance):
         nics = self._plug(ctxt, instance)
@@ -222,7 +232,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
             config_drive=instance.config_drive, user_data=instance.user_data,
             key_name=instance.key_name, public_key=instance.key_data,
             metadata=dict(instance.metadata), networks=nics,
-            auth_token=ctxt.auth_token)
+            image_grant=self._image_grant(ctxt, instance))
         try:
             self.driver.spawn(spec)
         except exception.InstanceExists:

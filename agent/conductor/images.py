@@ -52,13 +52,13 @@ def resolve(s, ctxt, ref, what='Image'):
     an active image the caller's project sees (another project's private
     image is "not found", like an unknown one); a URL must be allowed by
     ``[compute] image_url_allowlist``; a local path only on the
-    operator's own path (no REST caller: no token, no API project)."""
+    operator's own path (not via hvagent-api, no API project)."""
     if ref is None:
         return None
     kind, value = image_refs.classify(
         ref, image_refs.parse_allowlist(CONF.compute.image_url_allowlist),
         local_ok=True, what=what)
-    if kind == image_refs.LOCAL and (ctxt.auth_token or (
+    if kind == image_refs.LOCAL and (ctxt.via_api or (
             ctxt.project_id is not None and
             s.get(M.Project, ctxt.project_id) is not None)):
         raise image_refs.refused(ref, what)

@@ -14,12 +14,18 @@ import logging
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
+from agent import bus_auth
+from agent import context as context_mod
 from agent import exception
+from agent import image_grants
+from agent import image_refs
 from agent import rpc
+from agent.conductor import images
 from agent.conductor import ipam
 from agent.conductor import networks
 from agent.conductor import secgroups
 from agent.db import api as db
+from agent.db import api_models
 from agent.db import net_models as N
 from agent.db import session as db_session
 from agent.db import to_objects
@@ -73,7 +79,7 @@ def _own(s, ctxt, uuid, for_update=False):
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.1')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.10')  # see rpc.ConductorAPI
 
     def __init__(self, engine=None, compute=None):
         self.engine = engine or db_session.get_engine()
@@ -250,6 +256,33 @@ class ConductorManager:
                 reason='a compute node beats only for hvagent-compute')
         with self._session() as s:
             db.service_heartbeat(s, service.host, service.binary)
+
+    @rpc.expects(instance_uuid=UUID)
+    def image_grant(self, ctxt, instance_uuid):
+        """A short-lived grant (agent.image_grants) to read the instance's
+        images from hvagent-api: those of its image, kernel and ramdisk
+        references that are API image ids, each checked again to be an
+        active image the instance's project sees (else ImageNotFound, and
+        the build fails). None if it boots from no API image."""
+        with self._session() as s:
+            row = _own(s, ctxt, instance_uuid)
+            owner = context_mod.RequestContext(project_id=row.project_id)
+            ids = []
+            for ref in (row.image_ref, row.kernel_ref, row.ramdisk_ref):
+                image_id = image_refs.image_id(ref)
+                if image_id is None:
+                    continue
+                image = s.get(api_models.Image, image_id)
+                if not images.visible(image, owner) or \
+                        image.status != 'active':
+                    raise exception.ImageNotFound(
+                        image=image_id, reason='not an image the '
+                        'instance\'s project may use (any more)')
+                ids.append(image_id)
+            if not ids:
+                return None
+            return image_grants.issue(bus_auth.keyring(), instance_uuid,
+                                      row.project_id, ids, row.host)
 
     # ---------------------------------------------------------------- ports
     @rpc.expects(instance_uuid=UUID, host=HOST)

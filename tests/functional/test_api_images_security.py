@@ -3,7 +3,8 @@ conductor, scheduler, agent over RabbitMQ) on libvirt/QEMU:
 
 * B cannot boot A's private image by id, by its download URL, or through
   the agent's image cache after A booted it (the agent asks the API again,
-  with the booting caller's token, on every use);
+  with the conductor's image grant for the instance, on every use; a
+  grant for B's project does not read A's image);
 * a URL to a loopback service, the metrics port or an internal address is
   refused with 400 before anything is recorded, and nothing is fetched;
 * a qcow2 of 1 PiB fails the boot of an m1.tiny with a readable fault and
@@ -29,13 +30,17 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent import bus_auth
 from agent import context
 from agent import exception
+from agent import image_grants
 from agent import rpc
 from tests import hostile
 from tests.functional import api_cloud as cloudlib
@@ -211,23 +216,28 @@ def test_b_cannot_boot_a_private_image(sec):
                     **{field: image['id']})
     assert srv['image'] == image['id']      # what the conductor recorded
     assert no_servers(b)
-    # through the cache: a boot the conductor lets through (the context
-    # says A's project) while the token presented is B's; the agent holds
-    # the image, asks the API with B's token and is told "not found"
-    ctxt = context.RequestContext(user_id=a.user_id,
-                                  project_id=a.project_id,
-                                  auth_token=b.token)
-    inst = rpc_boot(sec, ctxt, 'b-via-cache', image['id'])
-    assert inst.vm_state == 'error'
-    assert "not one the booting caller's project may use" in \
-        inst.fault.message, inst.fault.message
-    assert not (sec.state / 'instances' / inst.uuid).exists()
+    # the agents' way in is an image grant: even one signed with this
+    # cloud's bus secret, naming A's image for B's project, reads neither
+    # its metadata nor its bytes (the API checks the grant's project
+    # again); one for another image, or a forged one, reads nothing
+    for project, images_named, key, status in (
+            (b.project_id, [image['id']], bus_auth.keyring(), 404),
+            (a.project_id, [str(uuid.uuid4())], bus_auth.keyring(), 401),
+            (a.project_id, [image['id']],
+             bus_auth.Keyring(master=b'f' * 32), 401)):
+        grant = image_grants.issue(key, str(uuid.uuid4()), project,
+                                   images_named, 'hvtest-node1')
+        for path in ('', '/file'):
+            r = requests.get('%s/v1/images/%s%s' % (sec.url, image['id'],
+                                                    path),
+                             headers={'X-Image-Grant': grant}, timeout=30)
+            assert r.status_code == status, (project, path, r.text)
     # after A deletes it, nobody boots it, cached or not
     a.ok('DELETE', '/v1/images/%s' % image['id'])
     assert boot(sec, a, 'a-after-delete', status=404, image=image['id'])
     with pytest.raises(exception.ImageNotFound):    # nor past the API
         rpc_boot(sec, context.RequestContext(
-            user_id=a.user_id, project_id=a.project_id, auth_token=a.token),
+            user_id=a.user_id, project_id=a.project_id, via_api=True),
             'a-deleted-via-cache', image['id'])
     assert cache_files(sec) == cached   # nothing more was downloaded
 
@@ -253,7 +263,7 @@ def test_urls_to_internal_services_are_refused_unfetched(sec, bait):
             sec.conductor.boot_instance(
                 context.RequestContext(user_id=b.user_id,
                                        project_id=b.project_id,
-                                       auth_token=b.token),
+                                       via_api=True),
                 name='b-rpc', flavor='m1.tiny', image_ref=target,
                 availability_zone=None, hints={}, metadata={}, networks=[],
                 options={}, security_groups=[])

@@ -342,6 +342,8 @@ def test_a_compute_node_sees_and_changes_only_its_own_host(bus):
              {'host': NODE}),
             ('set another host\'s ports', 'conductor', 'ports_set_status',
              {'instance_uuid': victim.uuid, 'status': 'DOWN'}),
+            ('a grant to read another host\'s instance\'s images',
+             'conductor', 'image_grant', {'instance_uuid': victim.uuid}),
             ('speak as control on the agents\' topic', 'conductor',
              'instances_get_by_host', {'host': NODE, 'principal': 'control'}),
     ):
@@ -355,7 +357,7 @@ def test_a_compute_node_sees_and_changes_only_its_own_host(bus):
             evil.call(topic, method, **kwargs)
         except (exception.BusNotTrusted, exception.InstanceNotFound) as e:
             refused[name] = type(e).__name__
-    assert len(refused) == 13, refused
+    assert len(refused) == 14, refused
     # what it may do works: its own (empty) host
     assert evil.call('conductor', 'instances_get_by_host', host=EVIL) == []
     inst = bus.conductor.instance_show(bus.ctxt, ref=victim.uuid)

@@ -3,7 +3,7 @@ inside the caller's scope before it records anything (conductor
 transactions on SQLite, MariaDB and PostgreSQL): another project's private
 image is "not found" like an unknown id, a public one boots; a URL boots
 only under [compute] image_url_allowlist; a host path only on the
-operator's own path (no token and a project hvagent-api never made)."""
+operator's own path (not via hvagent-api, a project it never made)."""
 import uuid
 
 import pytest
@@ -56,9 +56,9 @@ def instances(cloud):
 
 def test_refs_are_resolved_in_the_callers_scope(cloud):
     owner = context.RequestContext(user_id='u', project_id='pa',
-                                   auth_token='t')
+                                   via_api=True)
     other = context.RequestContext(user_id='v', project_id='pb',
-                                   auth_token='t')
+                                   via_api=True)
     assert boot(cloud, owner, image_ref=PRIVATE.upper()).image_ref == \
         PRIVATE
     assert boot(cloud, other, image_ref=PUBLIC).image_ref == PUBLIC
@@ -82,15 +82,15 @@ def test_refs_are_resolved_in_the_callers_scope(cloud):
     assert instances(cloud) == made     # nothing recorded
 
 
-@pytest.mark.parametrize('project,token,allowed', [
-    ('p-operator', None, True),     # hvctl on the bus, no API project
-    ('papi', None, False),          # a project of hvagent-api
-    ('p-operator', 't', False),     # a REST caller
+@pytest.mark.parametrize('project,via_api,allowed', [
+    ('p-operator', False, True),    # hvctl on the bus, no API project
+    ('papi', False, False),         # a project of hvagent-api
+    ('p-operator', True, False),    # a REST caller
 ])
-def test_host_paths_only_on_the_operators_path(cloud, project, token,
+def test_host_paths_only_on_the_operators_path(cloud, project, via_api,
                                                allowed):
     ctxt = context.RequestContext(user_id='op', project_id=project,
-                                  auth_token=token)
+                                  via_api=via_api)
     path = '/var/cache/hvagent/test-image/disk.qcow2'
     if allowed:
         assert boot(cloud, ctxt, image_ref=path).image_ref == path

@@ -125,9 +125,9 @@ def test_fuzzed_refs_reach_no_fetch_unless_allowed(tmp_path, monkeypatch):
     redirect it would follow is checked the same way."""
     opened = []
 
-    def fake_open(url, read_timeout, token=None, redirect_ok=None):
+    def fake_open(url, read_timeout, grant=None, redirect_ok=None):
         opened.append(url)
-        assert token is None
+        assert grant is None
         for target in ('http://127.0.0.1:9180/metrics', 'http://10.0.0.1/'):
             assert not redirect_ok(target)
         raise download.NetworkError('not in unit tests')
@@ -144,7 +144,7 @@ def test_fuzzed_refs_reach_no_fetch_unless_allowed(tmp_path, monkeypatch):
         with pytest.raises((exception.ImageUnacceptable,
                             exception.ImageNotFound,
                             exception.ImageDownloadFailed)) as exc:
-            cache.fetch(ref, token='tok')
+            cache.fetch(ref, grant='tok')
         outcomes.add(type(exc.value).__name__)
         assert all(expected_allowed(u) for u in opened), (ref, opened)
     case()

@@ -51,13 +51,18 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def open_url(url, read_timeout, token=None, redirect_ok=lambda u: False):
-    """The response to GET ``url``; ``token`` goes as X-Auth-Token to this
-    URL only (not across a redirect). Raises HTTPStatus (with hvagent-api's
-    JSON error message, if any) or NetworkError."""
+#: the header an image grant travels in (agent.image_grants)
+GRANT_HEADER = 'X-Image-Grant'
+
+
+def open_url(url, read_timeout, grant=None, redirect_ok=lambda u: False):
+    """The response to GET ``url``; ``grant`` (the conductor's image grant)
+    goes as X-Image-Grant to this URL only (not across a redirect). Raises
+    HTTPStatus (with hvagent-api's JSON error message, if any) or
+    NetworkError."""
     req = urllib.request.Request(url)
-    if token:
-        req.add_unredirected_header('X-Auth-Token', token)
+    if grant:
+        req.add_unredirected_header(GRANT_HEADER, grant)
     # no ProxyHandler from the environment: the allow-list is about where
     # the bytes come from, and only the operator sets it
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
@@ -77,8 +82,8 @@ def open_url(url, read_timeout, token=None, redirect_ok=lambda u: False):
         raise NetworkError(_why(e)) from None
 
 
-def get_json(url, read_timeout, token, max_bytes=1 << 20):
-    with open_url(url, read_timeout, token) as resp:
+def get_json(url, read_timeout, grant, max_bytes=1 << 20):
+    with open_url(url, read_timeout, grant) as resp:
         try:
             return json.loads(resp.read(max_bytes))
         except (OSError, http.client.HTTPException, ValueError) as e:

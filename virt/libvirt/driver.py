@@ -172,14 +172,14 @@ class LibvirtDriver(driver.ComputeDriver):
         size = spec.root_gb * GiB
         base = None
         if spec.image_ref:
-            base = self.images.fetch(spec.image_ref, token=spec.auth_token)
+            base = self.images.fetch(spec.image_ref, grant=spec.image_grant)
             info = self.images.image_info(base)
             if size and info['virtual_size'] > size:
                 raise exception.ImageTooLarge(
                     image=spec.image_ref, size=_gib(info['virtual_size']),
                     root_gb=spec.root_gb)
         kernel, ramdisk = (
-            ref and self.images.fetch(ref, token=spec.auth_token)
+            ref and self.images.fetch(ref, grant=spec.image_grant)
             for ref in (spec.kernel_ref, spec.ramdisk_ref))
         with disk.space_errors(self._dir(spec.uuid),
                                'creating the instance directory'):

@@ -4,10 +4,12 @@ What may be fetched is agent.image_refs' to say, checked here again: an
 image id of hvagent-api, an http(s) URL under ``[compute]
 image_url_allowlist``, or a local file inside ``allowed_image_dirs``. An
 image id is re-authorised for the booting caller on *every* use, cached or
-not: its metadata is read from hvagent-api with the caller's token (another
-project's private image, or a deleted one, is "not found" and the build
-fails), and a cached copy is used only if its recorded sha256 is the one
-the API gives. A cache hit is thus never a way around the API's check.
+not: its metadata is read from hvagent-api with the instance's image grant
+(agent.image_grants: issued by the conductor for this instance's images
+and project, checked again by the API; another project's private image,
+or a deleted one, is "not found" and the build fails), and a cached copy
+is used only if its recorded sha256 is the one the API gives. A cache hit
+is thus never a way around the API's check.
 
 A reference maps to ``<base_dir>/<sha256 of the reference>`` (an image id
 by its download URL under ``[api] public_url``); guests' root disks are qcow2
@@ -79,7 +81,8 @@ class ImageCache:
         """``local_dirs``: if not None, path/file:// refs must resolve
         inside one of them (an empty list refuses every local file).
         ``api_url``: hvagent-api's public URL, where image ids are read and
-        downloaded with the caller's token (which goes nowhere else).
+        downloaded with the instance's image grant (which goes nowhere
+        else).
         ``url_allowlist``: the http(s) URL prefixes other images may come
         from. ``download_timeout`` bounds a whole download,
         ``read_timeout`` each read, ``max_bytes`` (None: no cap) its
@@ -102,13 +105,14 @@ class ImageCache:
     def path_for(self, ref):
         return os.path.join(self.base_dir, key_for(ref))
 
-    def fetch(self, ref, checksum=None, token=None):
+    def fetch(self, ref, checksum=None, grant=None):
         """Return the cached path of ``ref``, downloading it on a miss.
 
         ``checksum`` ('sha256:<hex>') is checked against the downloaded
         bytes, and on a hit against the digest recorded at download time.
-        ``token`` (the booting caller's) authorises an image id at
-        hvagent-api (every time, hit or miss) and goes nowhere else.
+        ``grant`` (the instance's image grant from the conductor)
+        authorises an image id at hvagent-api (every time, hit or miss)
+        and goes nowhere else.
         """
         try:
             key_for(ref)
@@ -118,7 +122,7 @@ class ImageCache:
         expected = _parse_checksum(ref, checksum)
         image_id = self._api_image_id(ref)
         if image_id:
-            return self._fetch_api_image(image_id, expected, token)
+            return self._fetch_api_image(image_id, expected, grant)
         try:
             kind, ref = image_refs.classify(ref, self.allowlist,
                                             local_ok=True)
@@ -142,15 +146,15 @@ class ImageCache:
             return image_refs.image_id(ref[len(prefix):-len('/file')])
         return None
 
-    def _fetch_api_image(self, image_id, expected, token):
-        """Image ``image_id`` as the caller of ``token`` sees it now."""
+    def _fetch_api_image(self, image_id, expected, grant):
+        """Image ``image_id`` as the project of ``grant`` sees it now."""
         if not self.api_url:
             raise exception.ImageUnacceptable(
                 image=image_id, reason='this host knows no hvagent-api '
                 '([api] public_url)')
         url = '%s/v1/images/%s' % (self.api_url, image_id)
         try:
-            meta = download.get_json(url, self.read_timeout, token)['image']
+            meta = download.get_json(url, self.read_timeout, grant)['image']
             checksum, fmt = meta['checksum'], meta['disk_format']
             status = meta['status']
         except download.HTTPStatus as e:
@@ -169,17 +173,17 @@ class ImageCache:
             raise exception.ImageUnacceptable(
                 image=image_id, reason='it is %s with checksum %s' % (
                     status, checksum))
-        return self._cached(url + '/file', checksum.lower(), token,
+        return self._cached(url + '/file', checksum.lower(), grant,
                             fmt=fmt, image=image_id)
 
-    def _cached(self, ref, expected, token, fmt=None, image=None):
+    def _cached(self, ref, expected, grant, fmt=None, image=None):
         key = key_for(ref)
         path = os.path.join(self.base_dir, key)
         if not os.path.isdir(self.base_dir):
             self.modes.make_dir(self.base_dir)
         with self._lock(key):
             if not os.path.exists(path):
-                self._download(ref, key, expected, token, fmt, image)
+                self._download(ref, key, expected, grant, fmt, image)
             elif expected and self.image_info(path).get('sha256') != expected:
                 raise exception.ImageUnacceptable(
                     image=image or ref, reason='the cached copy does not '
@@ -292,13 +296,13 @@ class ImageCache:
                 pass
             os.close(fd)
 
-    def _download(self, ref, key, expected, token, fmt=None, image=None):
+    def _download(self, ref, key, expected, grant, fmt=None, image=None):
         path = os.path.join(self.base_dir, key)
         image = image or ref
         with disk.space_errors(self.base_dir, 'fetching image %s into the '
                                'image cache' % image), \
                 _staged(path, self.modes) as (out, tmp):
-            digest = self._copy(ref, out, token, image)
+            digest = self._copy(ref, out, grant, image)
             out.flush()
             if expected and digest != expected:
                 raise exception.ImageUnacceptable(
@@ -309,11 +313,11 @@ class ImageCache:
             with _staged(path + '.info', self.modes) as (f, _):
                 f.write(json.dumps(info).encode())
 
-    def _copy(self, ref, out, token, image):
+    def _copy(self, ref, out, grant, image):
         """Stream ``ref`` into ``out``; return its sha256. A network
         failure is logged here and reaches the tenant as one message."""
         try:
-            with self._open(ref, token) as src:
+            with self._open(ref, grant) as src:
                 return download.copy(
                     src, out, self.download_timeout, self.max_bytes,
                     self.chunk_size, disk.NO_SPACE_ERRNOS)
@@ -323,7 +327,7 @@ class ImageCache:
                 'host downloads ([libvirt] max_image_download_bytes): %s'
                 % (self.max_bytes, e)) from None
         except download.HTTPStatus as e:
-            if token and e.code in (401, 403, 404):  # hvagent-api's answer
+            if grant and e.code in (401, 403, 404):  # hvagent-api's answer
                 raise exception.ImageDownloadFailed(image=image,
                                                     reason=str(e)) from None
             LOG.warning('Image %s: downloading %s failed: %s', image, ref, e)
@@ -332,7 +336,7 @@ class ImageCache:
             LOG.warning('Image %s: downloading %s failed: %s', image, ref, e)
             raise download.generic_failure(image) from None
 
-    def _open(self, ref, token=None):
+    def _open(self, ref, grant=None):
         url = urllib.parse.urlsplit(ref)
         if ref.startswith('/') or url.scheme == 'file':
             if not ref.startswith('/'):
@@ -343,7 +347,7 @@ class ImageCache:
             return self._open_local(ref)
         if self.api_url and ref.startswith(self.api_url + '/v1/images/'):
             # hvagent-api's own image (_api_image_id): no redirect anywhere
-            return download.open_url(ref, self.read_timeout, token)
+            return download.open_url(ref, self.read_timeout, grant)
         if image_refs.url_allowed(ref, self.allowlist):
             return download.open_url(
                 ref, self.read_timeout, redirect_ok=lambda u:

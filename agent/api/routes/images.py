@@ -1,6 +1,7 @@
 """Images: create, upload (sha256 checked), list, show, download, delete.
 Bytes live on the API host (image_store); compute agents download them
-with the token of the caller who booted, users with their own."""
+with the conductor's image grant for the instance, users with their
+token."""
 import os
 import uuid
 
@@ -89,15 +90,16 @@ def index(caller: deps.Caller = deps.CALLER,
 
 
 @router.get('/{image_id}', response_model=schemas.ImageOut)
-def show(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+def show(image_id: uuid.UUID, caller: deps.Caller = deps.IMAGE_READER):
     return {'image': fetch(caller, image_id, 'image:show')}
 
 
 @router.get('/{image_id}/file', response_class=FileResponse,
             responses={200: {'content': {'application/octet-stream': {}}}})
-def download(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+def download(image_id: uuid.UUID,
+             caller: deps.Caller = deps.IMAGE_READER):
     """The image's bytes, to whoever may show it: a user, or a compute
-    agent presenting the token of the caller who booted from it."""
+    agent presenting the conductor's grant for an instance booting it."""
     image = fetch(caller, image_id, 'image:show')
     path = image_store.path(str(active(image)['id']))
     if not os.path.exists(path):

@@ -1,6 +1,7 @@
-"""Images of hvagent-api are fetched by id: the booting caller's token
-authorises every use (a cached copy too) at the API, and goes to no other
-server (not even through a redirect, which is not followed at all)."""
+"""Images of hvagent-api are fetched by id: the conductor's image grant for
+the instance authorises every use (a cached copy too) at the API, and goes
+to no other server (not even through a redirect, which is not followed at
+all)."""
 import hashlib
 import json
 import os
@@ -14,7 +15,7 @@ from tests.unit.virt.libvirt.test_images import IMAGE, needs_qemu_img
 from virt.libvirt import images
 
 pytestmark = needs_qemu_img
-TOKEN = 'payload.signature'
+GRANT = 'payload.signature'
 
 
 @pytest.fixture
@@ -35,18 +36,18 @@ def publish(server, data=IMAGE, status='active', fmt='raw'):
     return image_id
 
 
-def test_token_sent_to_the_api(cache, image_server):
+def test_grant_sent_to_the_api(cache, image_server):
     image_id = publish(image_server)
-    path = cache.fetch(image_id, token=TOKEN)
+    path = cache.fetch(image_id, grant=GRANT)
     for p in ('/v1/images/' + image_id, '/v1/images/%s/file' % image_id):
-        assert image_server.headers[p]['X-Auth-Token'] == TOKEN
+        assert image_server.headers[p]['X-Image-Grant'] == GRANT
     assert cache.image_info(path)['format'] == 'raw'
 
 
-def test_token_not_sent_elsewhere(cache, other_server):
+def test_grant_not_sent_elsewhere(cache, other_server):
     other_server.files['/img.raw'] = IMAGE
-    cache.fetch(other_server.url('/img.raw'), token=TOKEN)
-    assert 'X-Auth-Token' not in other_server.headers['/img.raw']
+    cache.fetch(other_server.url('/img.raw'), grant=GRANT)
+    assert 'X-Image-Grant' not in other_server.headers['/img.raw']
 
 
 def test_a_redirect_of_the_api_is_not_followed(cache, image_server,
@@ -56,16 +57,16 @@ def test_a_redirect_of_the_api_is_not_followed(cache, image_server,
     image_server.canned['/v1/images/%s/file' % image_id] = (
         302, {'Location': other_server.url('/img.raw')}, b'')
     with pytest.raises(exception.ImageDownloadFailed):
-        cache.fetch(image_id, token=TOKEN)
+        cache.fetch(image_id, grant=GRANT)
     assert '/img.raw' not in other_server.gets
 
 
-def test_refused_token_is_a_readable_fault(cache, image_server):
+def test_refused_grant_is_a_readable_fault(cache, image_server):
     image_id = str(uuid.uuid4())
-    image_server.refuse('/v1/images/' + image_id, 401, 'token revoked')
+    image_server.refuse('/v1/images/' + image_id, 401, 'image grant expired')
     with pytest.raises(exception.ImageDownloadFailed) as exc:
-        cache.fetch(image_id, token=TOKEN)
-    assert 'HTTP 401 Unauthorized: token revoked' in str(exc.value)
+        cache.fetch(image_id, grant=GRANT)
+    assert 'HTTP 401 Unauthorized: image grant expired' in str(exc.value)
 
 
 def test_a_cache_hit_is_authorised_again(cache, image_server):
@@ -73,11 +74,11 @@ def test_a_cache_hit_is_authorised_again(cache, image_server):
     it: another project's caller (or anyone after the delete) gets "not
     found", not the cached bytes."""
     image_id = publish(image_server)
-    path = cache.fetch(image_id, token=TOKEN)
-    assert cache.fetch(image_id, token=TOKEN) == path
+    path = cache.fetch(image_id, grant=GRANT)
+    assert cache.fetch(image_id, grant=GRANT) == path
     image_server.refuse('/v1/images/' + image_id, 404, 'no such image')
     with pytest.raises(exception.ImageNotFound, match='may use'):
-        cache.fetch(image_id, token='another.project')
+        cache.fetch(image_id, grant='another.project')
     assert image_server.gets['/v1/images/%s/file' % image_id] == 1
 
 
@@ -86,11 +87,11 @@ def test_an_old_instance_api_url_is_the_image_id(cache, image_server):
     means the image, authorised the same way."""
     image_id = publish(image_server)
     url = image_server.url('/v1/images/%s/file' % image_id)
-    assert cache.fetch(url, token=TOKEN) == cache.fetch(image_id,
-                                                        token=TOKEN)
+    assert cache.fetch(url, grant=GRANT) == cache.fetch(image_id,
+                                                        grant=GRANT)
     image_server.refuse('/v1/images/' + image_id, 404, 'no such image')
     with pytest.raises(exception.ImageNotFound):
-        cache.fetch(url, token=TOKEN)
+        cache.fetch(url, grant=GRANT)
 
 
 def test_a_declared_raw_image_is_never_probed(cache, image_server, tmp_path):
@@ -100,11 +101,11 @@ def test_a_declared_raw_image_is_never_probed(cache, image_server, tmp_path):
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b',
                     '/etc/shadow', '-F', 'raw', str(q), '1M'], check=True)
     image_id = publish(image_server, q.read_bytes(), fmt='raw')
-    info = cache.image_info(cache.fetch(image_id, token=TOKEN))
+    info = cache.image_info(cache.fetch(image_id, grant=GRANT))
     assert info['format'] == 'raw'
     bad = publish(image_server, q.read_bytes(), fmt='qcow2')
     with pytest.raises(exception.ImageUnacceptable, match='another file'):
-        cache.fetch(bad, token=TOKEN)
+        cache.fetch(bad, grant=GRANT)
 
 
 def test_a_qcow2_with_an_external_data_file_is_refused(cache, image_server,
@@ -117,6 +118,6 @@ def test_a_qcow2_with_an_external_data_file_is_refused(cache, image_server,
                     '1M'], check=True)
     image_id = publish(image_server, q.read_bytes(), fmt='qcow2')
     with pytest.raises(exception.ImageUnacceptable):
-        cache.fetch(image_id, token=TOKEN)
+        cache.fetch(image_id, grant=GRANT)
     assert not [n for n in os.listdir(cache.base_dir)
                 if not n.endswith('.lock')]

@@ -79,6 +79,8 @@ def test_upgrade_refuses_volumes_attached_twice(empty_db_url):
     """A database where the hole was used: migration 0012 names what to
     detach rather than dropping an attachment."""
     from agent.db import migration
+    # several steps before 0012: on MariaDB, whose DDL cannot be rolled
+    # back, the steps done before the failure must stay recorded as done
     migration.upgrade(empty_db_url, revision='0009')
     engine = db_session.create_engine(empty_db_url)
     bdm = sa.table('block_device_mappings', sa.column('instance_uuid'),

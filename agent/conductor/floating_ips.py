@@ -34,16 +34,6 @@ REF = f.String(max_length=64)
 class FloatingIPManager(endpoint.Endpoint):
     target = messaging.Target(version='1.6')  # see rpc.ConductorAPI
 
-    def __init__(self, engine=None, compute=None):
-        super().__init__(engine)
-        self._compute = compute
-
-    @property
-    def compute(self):
-        if self._compute is None:
-            self._compute = rpc.ComputeAPI()
-        return self._compute
-
     @rpc.expects(network=f.String(max_length=255, nullable=True))
     def floating_ip_create(self, ctxt, network):
         """Allocate a floating IP of ``network`` (default: the first

@@ -22,10 +22,10 @@ import sqlalchemy as sa
 
 from agent import exception
 from agent import rpc
+from agent.conductor import endpoint
 from agent.conductor import secgroups
 from agent.db import models
 from agent.db import net_models as N
-from agent.db import session as db_session
 from agent.db import to_objects
 from agent.objects import fields as f
 from agent.objects import net_models as wire
@@ -63,25 +63,11 @@ def check_network(network_type, cidr, segmentation_id, physical_network,
     return str(net)
 
 
-class NetworkManager(secgroups.SecurityGroupMethods):
+class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
     target = messaging.Target(version='1.9')  # see rpc.ConductorAPI
-
-    def __init__(self, engine=None, compute=None):
-        self.engine = engine or db_session.get_engine()
-        self._compute = compute
-
-    @property
-    def compute(self):
-        """The agents' client, made at the first cast."""
-        if self._compute is None:
-            self._compute = rpc.ComputeAPI()
-        return self._compute
 
     def groups(self, s, rows):
         return _groups(s, rows)
-
-    def _session(self):
-        return db_session.session_scope(self.engine)
 
     # -------------------------------------------------------- networks
     @rpc.expects(name=NAME, network_type=f.Enum(wire.NETWORK_TYPES),

@@ -105,6 +105,17 @@ class Deployment:
         return codes
 
 
+def wait_all_up(dep, conductor, ctxt, timeout=60):
+    """Return once every service shows up: the agent reported and the
+    scheduler beat its heart (a call to a topic nobody consumes yet is
+    dropped by the broker)."""
+    deadline = time.monotonic() + timeout
+    while {h['service'].binary for h in conductor.host_list(ctxt)
+           if h['service'].up} != set(SERVICES):
+        assert time.monotonic() < deadline, dep.log('hvagent-compute')
+        time.sleep(0.2)
+
+
 def settle(dep, uuid, timeout=30):
     """The instance once its task is done (no task_state, not building),
     through ``dep.conductor`` as ``dep.ctxt``; fails with the instance

@@ -45,6 +45,7 @@ from agent import rpc
 from tests import hostile
 from tests.functional import api_cloud as cloudlib
 from tests.functional import libvirt_fixtures
+from tests.functional.test_api_libvirt import upload
 from tests.functional.test_libvirt_driver import remove_domains
 
 pytestmark = pytest.mark.functional
@@ -152,14 +153,6 @@ def qcow2(sec, name, size):
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', str(path),
                     size], check=True)
     return path
-
-
-def upload(client, name, path, disk_format='qcow2'):
-    image = client.ok('POST', '/v1/images', json={
-        'name': name, 'disk_format': disk_format})['image']
-    with open(path, 'rb') as f:
-        return client.ok('PUT', '/v1/images/%s/file' % image['id'],
-                         data=f)['image']
 
 
 def boot(sec, client, name, status=202, **refs):

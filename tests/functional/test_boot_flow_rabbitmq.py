@@ -32,13 +32,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
         rpc_client_transport(vhost.url)
         conductor = rpc.ConductorAPI(timeout=30)
         ctxt = context.RequestContext(user_id='alice', project_id='p1')
-        deadline = time.monotonic() + 60
-        # ready when the agent reported and the scheduler beat its heart
-        # (a call to a topic nobody consumes yet is dropped by the broker)
-        while {h['service'].binary for h in conductor.host_list(ctxt)
-               if h['service'].up} != set(deployment.SERVICES):
-            assert time.monotonic() < deadline, dep.log('hvagent-compute')
-            time.sleep(0.2)
+        deployment.wait_all_up(dep, conductor, ctxt)
         dep.conductor, dep.ctxt, dep.vhost = conductor, ctxt, vhost
         yield dep
     finally:

@@ -90,11 +90,7 @@ def bus(tmp_path_factory):
         rpc.init(url=vhost.url)
         conductor = rpc.ConductorAPI(timeout=30)
         ctxt = context.RequestContext(user_id='alice', project_id='p1')
-        deadline = time.monotonic() + 60
-        while {h['service'].binary for h in conductor.host_list(ctxt)
-               if h['service'].up} != set(deployment.SERVICES):
-            assert time.monotonic() < deadline, dep.log('hvagent-compute')
-            time.sleep(0.2)
+        deployment.wait_all_up(dep, conductor, ctxt)
         inst = conductor.boot_instance(
             ctxt, name='victim', flavor='m1.tiny', image_ref=None,
             availability_zone=None, hints={}, metadata={}, networks=[])

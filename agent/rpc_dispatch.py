@@ -10,7 +10,8 @@ message is checked before oslo looks at it, and a malformed one -- or one
 naming a method no endpoint exposes -- is answered with InvalidRPCPayload
 and one log line, the same way ``rpc.expects`` answers malformed arguments;
 a version no endpoint serves still gets oslo's UnsupportedVersion, logged
-in one line too. A well-formed message is then checked for its signature
+in one line too (a version that only endpoints without the method serve
+is an unknown method). A well-formed message is then checked for its signature
 (``Trust``, see bus_auth): unsigned, badly signed, or from a principal the
 server does not serve, it is answered with BusNotTrusted, in one line.
 """
@@ -127,5 +128,21 @@ class CheckingDispatcher(oslo_dispatcher.RPCDispatcher):
             return super().dispatch(incoming)
         except oslo_dispatcher.UnsupportedVersion as e:
             # a version no endpoint serves: the caller's problem, not ours
+            LOG.error('Rejected RPC message: %s', e)
+            raise oslo_dispatcher.ExpectedException() from None
+        except oslo_dispatcher.NoSuchMethod:
+            # only endpoints without the method serve the version asked (a
+            # method of 1.2 asked at 1.9, where another endpoint is at 1.9)
+            self._refuse(exception.InvalidRPCPayload(
+                'Unknown RPC method %s at version %s' % (
+                    incoming.message['method'],
+                    incoming.message.get('version', '1.0'))))
+
+    @staticmethod
+    def _refuse(error):
+        """Answer ``error`` to the caller, in one log line."""
+        try:
+            raise error
+        except exception.InvalidRPCPayload as e:
             LOG.error('Rejected RPC message: %s', e)
             raise oslo_dispatcher.ExpectedException() from None

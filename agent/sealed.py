@@ -13,6 +13,10 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
 
 
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
+
+
 def _mac(key: bytes, body: str) -> str:
     return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
 
@@ -31,8 +35,7 @@ def unseal(key: bytes, text: str, what: str) -> dict:
         raise exception.NotAuthenticated(
             reason='%s is malformed or not signed by this cloud' % what)
     try:
-        payload = json.loads(base64.urlsafe_b64decode(
-            body + '=' * (-len(body) % 4)))
+        payload = json.loads(_unb64(body))
         if not isinstance(payload, dict):
             raise ValueError
     except (ValueError, TypeError, binascii.Error):

@@ -5,11 +5,6 @@ until ``exp`` unless the conductor recorded its revocation, or its user's
 password changed after ``iat`` (the second the conductor gave at login;
 tokens from before 1.8 have none and count as issued at 0). Passwords are
 the conductor's alone (agent.conductor.passwords)."""
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import os
 import secrets
 import time
@@ -17,6 +12,7 @@ import time
 from oslo_config import cfg
 
 from agent import exception
+from agent import sealed
 
 CONF = cfg.CONF
 KEY_BYTES = 32
@@ -43,14 +39,6 @@ def load_key(path=None):
     return key
 
 
-def _b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
-
-
-def _unb64(text):
-    return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
-
-
 def issue(key, user_id, project_id, ttl, now=None, issued_at=None):
     """A new token and its payload; ``issued_at``: the conductor's second
     of the login (default: ``now``)."""
@@ -58,24 +46,14 @@ def issue(key, user_id, project_id, ttl, now=None, issued_at=None):
     payload = {'id': secrets.token_hex(16), 'user_id': user_id,
                'project_id': project_id, 'exp': int(now + ttl),
                'iat': int(now if issued_at is None else issued_at)}
-    body = _b64(json.dumps(payload, sort_keys=True).encode())
-    return body + '.' + _sign(key, body), payload
-
-
-def _sign(key, body):
-    return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    return sealed.seal(key, payload), payload
 
 
 def verify(key, token, now=None):
     """The payload of a well-signed, unexpired token; else
     NotAuthenticated saying why."""
-    body, sep, signature = (token or '').partition('.')
-    if not sep or not hmac.compare_digest(
-            _sign(key, body).encode(), signature.encode('utf-8', 'replace')):
-        raise exception.NotAuthenticated(reason='token is malformed or '
-                                         'not signed by this cloud')
+    payload = sealed.unseal(key, token, 'token')
     try:
-        payload = json.loads(_unb64(body))
         exp = int(payload['exp'])
         if not isinstance(payload.setdefault('iat', 0), int) or \
                 isinstance(payload['iat'], bool) or payload['iat'] < 0:
@@ -83,7 +61,7 @@ def verify(key, token, now=None):
         if not all(isinstance(payload[k], str)
                    for k in ('id', 'user_id', 'project_id')):
             raise ValueError
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError):
         raise exception.NotAuthenticated(reason='token is malformed') \
             from None
     if exp <= (now or time.time()):

@@ -244,7 +244,7 @@ class LibvirtDriver(driver.ComputeDriver):
         if timeout <= 0:
             return False
         self._do(uuid, 'shutdown')
-        return self._do(uuid, 'wait_for_state', states.SHUTDOWN, timeout,
+        return self._do(uuid, 'wait_until_off', timeout,
                         limit=self.host.call_timeout and
                         timeout + self.host.call_timeout)
 

@@ -78,13 +78,15 @@ class Guest:
     def launch(self, paused=False):
         """Start the (defined, stopped) domain; one already running is
         left alone (another start won the race, e.g. a call abandoned
-        while libvirtd hung that went through when it woke)."""
+        while libvirtd hung that went through when it woke). One still
+        being shut down is not running: that refusal is raised."""
         try:
             self.domain.createWithFlags(
                 libvirt.VIR_DOMAIN_START_PAUSED if paused else 0)
         except libvirt.libvirtError as e:
             if (e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID or
-                    not self.is_active()):
+                    not self.is_active() or
+                    self.domain.state()[0] == libvirt.VIR_DOMAIN_SHUTDOWN):
                 raise
 
     def shutdown(self):
@@ -143,12 +145,13 @@ class Guest:
         self.domain.detachDeviceFlags(xml, self._device_flags(live,
                                                               persistent))
 
-    def wait_for_state(self, wanted, timeout, interval=0.1):
-        """Poll until the power state is in ``wanted`` (a state name or a
-        collection of them); return False after ``timeout`` seconds."""
-        wanted = {wanted} if isinstance(wanted, str) else set(wanted)
+    def wait_until_off(self, timeout, interval=0.1):
+        """Poll until the domain is no longer active; False after
+        ``timeout`` seconds. Not the power state: libvirt reports SHUTDOWN
+        ("being shut down") while QEMU is still alive, and a start in that
+        window is refused as "already running"."""
         deadline = time.monotonic() + timeout
-        while self.power_state not in wanted:
+        while self.is_active():
             if time.monotonic() >= deadline:
                 return False
             time.sleep(interval)

@@ -85,8 +85,10 @@ def test_power_transitions(guest):
     guest.destroy()
     assert guest.power_state == states.SHUTDOWN
     guest.destroy()   # not running: a no-op
-    assert guest.wait_for_state([states.SHUTDOWN], timeout=1)
-    assert not guest.wait_for_state(states.RUNNING, timeout=0.3)
+    assert guest.wait_until_off(timeout=1)
+    guest.launch()
+    assert not guest.wait_until_off(timeout=0.3)
+    guest.destroy()
 
 
 def test_launch_paused():
@@ -314,3 +316,56 @@ def test_a_call_whose_caller_gave_up_knows_it():
     assert (seen.get(timeout=5), seen.get(timeout=5)) == (False, True)
     assert host_mod.given_up() is False          # not in a bounded call
     assert host_mod.bounded(1, URI, host_mod.given_up) is False
+
+
+class LingeringDomain:
+    """A test-driver domain whose QEMU outlives the guest's ACPI power-off
+    by ``seconds``, as a real one may: libvirt then reports SHUTDOWN
+    ("being shut down") while the domain is still active, and refuses a
+    start as "already running"; then QEMU exits."""
+
+    def __init__(self, domain, seconds):
+        self._domain, self._seconds, self._gone_at = domain, seconds, None
+
+    def __getattr__(self, name):
+        return getattr(self._domain, name)
+
+    def lingering(self):
+        if self._gone_at is None:
+            return False
+        if time.monotonic() < self._gone_at:
+            return True
+        self._domain.destroy()
+        self._gone_at = None
+        return False
+
+    def shutdown(self):
+        self._gone_at = time.monotonic() + self._seconds
+
+    def state(self):
+        if self.lingering():
+            return [libvirt.VIR_DOMAIN_SHUTDOWN, 1]
+        return self._domain.state()
+
+    def isActive(self):
+        return 1 if self.lingering() else self._domain.isActive()
+
+    def createWithFlags(self, flags):
+        if self.lingering():
+            raise lv_error(libvirt.VIR_ERR_OPERATION_INVALID)
+        return self._domain.createWithFlags(flags)
+
+
+def test_off_only_once_qemu_is_gone(guest):
+    """A guest being shut down is not off, and a start then is refused
+    (a soft reboot that took it for off left the guest powered off while
+    the instance showed active)."""
+    guest.launch()
+    slow = guest_mod.Guest(LingeringDomain(guest.domain, seconds=0.3))
+    slow.shutdown()
+    assert slow.power_state == states.SHUTDOWN
+    with pytest.raises(libvirt.libvirtError):
+        slow.launch()
+    assert slow.wait_until_off(timeout=5, interval=0.01)
+    slow.launch()
+    assert guest.power_state == states.RUNNING

@@ -13,6 +13,7 @@ from wsgiref import simple_server
 
 from oslo_config import cfg
 
+from agent import exception
 from agent.metrics import exposition
 from agent.metrics import registry as registry_mod
 
@@ -51,8 +52,9 @@ def _server_class(host):
     return Server
 
 
-class MetricsServerError(RuntimeError):
-    """The endpoint could not be opened (port taken, bad address)."""
+class MetricsServerError(exception.HVAgentError):
+    """The endpoint could not be opened (port taken, bad address): a
+    configuration refusal, told in one line (service.run, exit 78)."""
 
 
 class MetricsServer:
@@ -66,12 +68,11 @@ class MetricsServer:
                 host, port, make_app(registry), _server_class(host),
                 handler_class=_QuietHandler)
         except OSError as e:
-            msg = ('%s cannot serve metrics on %s port %d: %s (another '
-                   'process holds it? set [metrics] bind_host / the '
-                   'service\'s port, or [metrics] enabled = false)'
-                   % (service, host, port, e.strerror or e))
-            LOG.error('%s', msg)
-            raise MetricsServerError(msg) from None
+            raise MetricsServerError(
+                'cannot serve metrics on %s port %d: %s (another process '
+                'holds it? set [metrics] bind_host / the service\'s port, '
+                'or [metrics] enabled = false)'
+                % (host, port, e.strerror or e)) from None
         self.host, self.port = self._httpd.server_address[:2]
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         name='metrics-http', daemon=True)

@@ -179,7 +179,7 @@ def test_serves_over_http_and_fails_clearly_on_a_taken_port(conf):  # noqa
         body = urllib.request.urlopen(srv.url, timeout=10).read()
         assert b'hvagent_build_info{service="hvagent-test"' in body
         with pytest.raises(metrics_server.MetricsServerError,
-                           match=r'hvagent-test cannot serve metrics on '
+                           match=r'cannot serve metrics on '
                                  r'127\.0\.0\.1 port %d: Address already in '
                                  r'use' % srv.port):
             metrics_server.MetricsServer(srv.registry, '127.0.0.1', srv.port,

@@ -39,6 +39,11 @@ REPEAT_WINDOW = 300.0
 # what a fail-fast call raises when the bus is away or the queue it is sent
 # to has no consumer yet (after a broker restart, until it reconnects)
 BUS_ERRORS = (messaging.MessagingException, messaging.MessageUndeliverable)
+# what a fail-fast call to a service that is not (yet) there raises: no
+# queue takes it, nobody answers, or the broker itself is away; an answer,
+# even a refusal (RemoteError), means the service is there
+NOT_THERE = (messaging.MessageUndeliverable, messaging.MessagingTimeout,
+             messaging.MessageDeliveryFailure)
 
 
 def error_text(e):

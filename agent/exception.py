@@ -14,6 +14,12 @@ class HVAgentError(Exception):
                                      else self.msg))
 
 
+class NotAvailable(HVAgentError):
+    """Something a service needs to start did not come within
+    ``[DEFAULT] start_wait_timeout`` (service.wait_for)."""
+    msg = '%(what)s not there after %(seconds)s s: %(reason)s'
+
+
 class ObjectValidationError(HVAgentError, ValueError):
     msg = 'Invalid object'
 

@@ -43,6 +43,8 @@ LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
 EXIT_UNFINISHED = 75           # EX_TEMPFAIL, see the module docstring
+EXIT_UNAVAILABLE = 69         # EX_UNAVAILABLE: what it needs never came
+                               # (start_wait_timeout); systemd restarts it
 EXIT_REFUSED = 78              # EX_CONFIG: refused to start, restarting
                                # will not help (RestartPreventExitStatus)
 
@@ -73,11 +75,13 @@ def status(text, **fields):
 class Periodic:
     """Runs ``func`` every ``interval`` seconds on its own daemon thread;
     ``kick()`` runs it ``settle`` seconds later (kicks meanwhile, and
-    during a run, coalesce into one run)."""
+    during a run, coalesce into one run). ``cancel`` is called at stop(),
+    to cut short a run that waits (e.g. retries)."""
 
-    def __init__(self, name, interval, func, run_now=True, settle=0.0):
+    def __init__(self, name, interval, func, run_now=True, settle=0.0,
+                 cancel=None):
         self.name, self.interval, self.func = name, interval, func
-        self.run_now, self.settle = run_now, settle
+        self.run_now, self.settle, self.cancel = run_now, settle, cancel
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name,
@@ -109,6 +113,8 @@ class Periodic:
     def stop(self, wait=True):
         self._stop.set()
         self._wake.set()
+        if self.cancel is not None:
+            self.cancel()
         if wait:
             self.join()
 
@@ -116,6 +122,44 @@ class Periodic:
         if self._thread.is_alive() and \
                 self._thread is not threading.current_thread():
             self._thread.join(timeout=timeout)
+
+
+class StopBeforeStart(Exception):
+    """SIGTERM/SIGINT came while the service waited to start."""
+
+
+def wait_for(name, what, ready, errors, timeout=None):
+    """Return once ``ready()`` returns true, calling it again (after 0.5 s,
+    doubling to 5 s) while it is false or raises one of ``errors``. The
+    unit's STATUS says what ``name`` waits for and why; the log says it
+    once, then every 30 s. Raises exception.NotAvailable after ``timeout``
+    (default ``[DEFAULT] start_wait_timeout``) seconds, StopBeforeStart
+    when asked to stop meanwhile."""
+    timeout = CONF.start_wait_timeout if timeout is None else timeout
+    start = time.monotonic()
+    delay, logged = 0.5, None
+    while True:
+        try:
+            if ready():
+                if logged is not None:
+                    LOG.info('%s: %s is there after %.1f s', name, what,
+                             time.monotonic() - start)
+                return
+            reason = 'not ready yet'
+        except errors as e:
+            reason = exception.text(e).splitlines()[0] if str(e) else \
+                type(e).__name__
+        now = time.monotonic()
+        if now - start >= timeout:
+            raise exception.NotAvailable(what=what, seconds=timeout,
+                                         reason=reason)
+        if logged is None or now - logged >= 30:
+            LOG.info('%s: waiting for %s (%s)', name, what, reason)
+            logged = now
+        status('%s: waiting for %s (%s)' % (name, what, reason))
+        if _SIGNALS.stop.wait(min(delay, timeout - (now - start))):
+            raise StopBeforeStart()
+        delay = min(delay * 2, 5)
 
 
 class _Signals:
@@ -147,6 +191,11 @@ def install_signal_handlers():
             signal.signal(signum, _SIGNALS.handle)
         _SIGNALS.installed = True
     return _SIGNALS
+
+
+def _stop_server(server):
+    server.stop()
+    server_state.close_listener(server)
 
 
 class Service:
@@ -194,11 +243,22 @@ class Service:
         LOG.info('%s stopping: no new messages; waiting up to %ss for %d '
                  'in-flight operation(s)', self.name, timeout,
                  len(self.in_flight))
-        for server in self.servers:
-            server.stop()
-            server_state.close_listener(server)
+        # the periodic tasks first: a heartbeat's probe of its own queue
+        # in flight when the servers stop would fail and warn that the bus
+        # is lost; what runs gets a few seconds to finish
         for task in self.periodics:
             task.stop(wait=False)
+        for task in self.periodics:
+            task.join(timeout=5)
+        # each server.stop() waits for its poll thread's current wait on
+        # the broker (up to 5 s when idle): all at once, not one by one
+        stoppers = [threading.Thread(target=_stop_server, args=(server,),
+                                     name='stop-server')
+                    for server in self.servers]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
         drained = self._drain(timeout)
         if drained:
             for func in self.on_stop:
@@ -309,6 +369,15 @@ def run(build_service, argv=None):
     status('%s: setting up (hypervisor, database, recovery)' % name)
     try:
         svc = build_service()
+    except StopBeforeStart:
+        LOG.info('%s: stopped before it started (%s)', name,
+                 ', '.join(sorted(_SIGNALS.received)))
+        return 0
+    except exception.NotAvailable as e:
+        # not a configuration error: systemd restarts the service
+        LOG.error('%s cannot start: %s', name, exception.text(e))
+        status('%s: cannot start: %s' % (name, exception.text(e)))
+        return EXIT_UNAVAILABLE
     except exception.HVAgentError as e:
         # a refusal with its reason (e.g. this node belongs to another
         # host): one clear line, no traceback; systemd sees the exit

@@ -1,6 +1,7 @@
 """hvagent-compute: the node daemon serving compute.<host>."""
 from oslo_config import cfg
 
+from agent import bus
 from agent import bus_auth
 from agent import context
 from agent import rpc
@@ -45,7 +46,8 @@ def _build(driver, conductor, metrics):
     # later: a burst of changes makes one report, sent after the burst
     reporter = service.Periodic('resource-report', CONF.report_interval,
                                 lambda: tracker.report(ctxt), run_now=False,
-                                settle=REPORT_SETTLE)
+                                settle=REPORT_SETTLE,
+                                cancel=tracker.stopping.set)
     networking = vifs.HostNetworking(
         conductor, CONF.host,
         driver.capabilities.get('creates_vif_devices', False))
@@ -54,6 +56,12 @@ def _build(driver, conductor, metrics):
     if metrics is not None:
         metrics.add(*compute_metrics.collectors(
             driver, manager.metrics, tracker, CONF.compute.instances_path))
+    # started with the conductor (one node, systemd starting both at
+    # once), the first call would go out before the conductor's queue
+    # exists and be dropped: ask until it answers
+    service.wait_for(BINARY, 'the conductor (topic %s)' % rpc.AGENT_TOPIC,
+                     lambda: reports.instances_get_by_host(ctxt, host=CONF.host)
+                     is not None, bus.NOT_THERE)
     service.status('%s: connecting to the hypervisor (%s driver), '
                    'recovering this host\'s instances'
                    % (BINARY, CONF.compute.compute_driver))

@@ -48,6 +48,8 @@ class ResourceTracker:
         self.last_report_time = None  # time.monotonic() of the last success
         self.last_node = None
         self._lock = threading.Lock()
+        # set when the agent stops: a report being retried gives up quietly
+        self.stopping = threading.Event()
 
     def report(self, ctxt, raise_errors=False):
         """Send the resource report and the heartbeat; return the node.
@@ -67,11 +69,17 @@ class ResourceTracker:
                 retry=tenacity.retry_if_exception_type(bus.BUS_ERRORS),
                 wait=tenacity.wait_random_exponential(
                     multiplier=0.5, max=opts.report_retry_max_interval),
-                stop=tenacity.stop_after_delay(opts.report_retry_timeout),
+                stop=(tenacity.stop_after_delay(opts.report_retry_timeout) |
+                      tenacity.stop_when_event_set(self.stopping)),
+                sleep=self.stopping.wait,
                 before_sleep=self._log_retry, reraise=True)
             try:
                 node = retrying(self._send, ctxt)
             except Exception as e:
+                if self.stopping.is_set():
+                    LOG.info('Resource report not delivered (%s): the agent '
+                             'is stopping', bus.error_text(e))
+                    return None
                 LOG.error('Resource report to the conductor failed: %s; %s',
                           bus.error_text(e),
                           'retried for %ss, giving up until the next '
@@ -96,8 +104,9 @@ class ResourceTracker:
         self.last_node = node
         return node
 
-    @staticmethod
-    def _log_retry(state):
+    def _log_retry(self, state):
+        if self.stopping.is_set():
+            return
         e = state.outcome.exception()
         LOG.warning('Resource report to the conductor failed (attempt %d, '
                     '%s); guests are not affected; next attempt in %.1f s',

@@ -1,5 +1,6 @@
 """hvagent-conductor: the database's only writer, serving topic conductor."""
 from oslo_config import cfg
+import sqlalchemy as sa
 
 from agent import bus
 from agent import bus_auth
@@ -36,6 +37,8 @@ def build_service(engine=None):
 
 def _build(engine, metrics):
     bus_auth.create_secret(CONF.bus.secret_file)
+    service.wait_for(BINARY, 'the database', lambda: migration.reachable(
+        engine), sa.exc.OperationalError)
     migration.upgrade(engine.url.render_as_string(hide_password=False))
     # one server per audience (rpc.ConductorAPI): compute nodes reach only
     # the first, and the broker keeps them off the other two's queues

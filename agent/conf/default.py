@@ -36,6 +36,14 @@ opts = [
         help='Seconds without a heartbeat after which a service is shown '
              'down and its host is excluded by the scheduler.'),
     cfg.IntOpt(
+        'start_wait_timeout', default=150, min=0,
+        help='Seconds a starting service waits for what it needs (the '
+             'conductor answering on the message bus, the database '
+             'migrated to the schema it knows), retrying and saying what '
+             'it waits for in the unit\'s status. Past it the service '
+             'exits with status 69 and systemd restarts it. Keep it below '
+             'the unit\'s TimeoutStartSec (180 s).'),
+    cfg.IntOpt(
         'rpc_call_timeout', default=30, min=1,
         help='Seconds an RPC call waits for its answer before failing.'),
     cfg.IntOpt(

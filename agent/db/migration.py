@@ -21,6 +21,7 @@ import threading
 
 from alembic import command
 from alembic import config as alembic_config
+from alembic import script as alembic_script
 from alembic.runtime import migration as alembic_migration
 import sqlalchemy as sa
 
@@ -103,6 +104,24 @@ def downgrade(url, revision):
     """Migrate the database at url down to revision ('base': no tables)."""
     with _locked_connection(url) as conn:
         command.downgrade(_config(conn), revision)
+
+
+def migrated(url=None):
+    """True once the database is at this code's newest revision, or at one
+    this code does not know (a newer conductor migrated it further: a
+    rolling upgrade); False while it is older or was never migrated."""
+    revision = current(url)
+    if revision is None:
+        return False
+    scripts = alembic_script.ScriptDirectory(_SCRIPTS)
+    known = {script.revision for script in scripts.walk_revisions()}
+    return revision == scripts.get_current_head() or revision not in known
+
+
+def reachable(url=None):
+    """True once a connection opens (a server still starting refuses)."""
+    with _engine(url).connect():
+        return True
 
 
 def current(url=None):

@@ -1,10 +1,12 @@
 """hvagent-scheduler: places instances, serving topic scheduler."""
 from oslo_config import cfg
+import sqlalchemy as sa
 
 from agent import bus
 from agent import rpc
 from agent import service
 from agent.conductor.manager import conductor_heartbeat
+from agent.db import migration
 from agent.db import session as db_session
 from agent.metrics import server as metrics_server
 from agent.scheduler import manager
@@ -21,6 +23,11 @@ def build_service(engine=None):
 
 def _build(engine, metrics):
     engine = engine or db_session.get_engine()
+    # the conductor migrates the database; heartbeats and claims need its
+    # tables (started together on a fresh database, they are not there)
+    service.wait_for(BINARY, 'the database schema (hvagent-conductor '
+                     'migrates it)', lambda: migration.migrated(engine),
+                     sa.exc.SQLAlchemyError)
     scheduler = manager.SchedulerManager(engine)
     if metrics is not None:
         metrics.add(*scheduler.metrics.collectors())

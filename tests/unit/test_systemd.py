@@ -230,3 +230,61 @@ def test_in_flight_counts_dispatched_messages():
                                      'args': {'instance_uuid': 'u1'}}})()
     server.dispatcher.dispatch(msg)
     assert seen == [1] and len(tracker) == 0
+
+
+def test_amqp_closing_noise_is_debug_not_warning(tmp_path):
+    """py-amqp's 'Received method (60, 30) during closing channel 1' at
+    every clean stop is kept off the journal's warnings; other amqp
+    warnings still show."""
+    out = tmp_path / 'log'
+    with open(out, 'w') as stream:
+        handler = logs.setup(stream=stream, journal=True)
+        try:
+            amqp = logging.getLogger('amqp')
+            amqp.warning('Received method %s during closing channel %s. '
+                         'This method will be ignored', (60, 30), 1)
+            amqp.warning('Connection lost')
+        finally:
+            logging.getLogger().removeHandler(handler)
+    assert out.read_text() == '<4>WARNING amqp: Connection lost\n'
+
+
+UNIT_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'systemd')
+
+
+def _unit_settings(name):
+    settings = {}
+    with open(os.path.join(UNIT_DIR, name)) as f:
+        for line in f:
+            key, sep, value = line.strip().partition('=')
+            if sep and not key.startswith('#'):
+                settings.setdefault(key, []).append(value)
+    return settings
+
+
+UNITS = sorted(u for u in os.listdir(UNIT_DIR) if u.endswith('.service'))
+
+
+def test_no_two_units_share_a_runtime_directory():
+    """systemd removes a unit's RuntimeDirectory when it stops: shared,
+    stopping one service deleted it under the others."""
+    owners = {}
+    for unit in UNITS:
+        for directory in _unit_settings(unit).get('RuntimeDirectory', []):
+            for d in directory.split():
+                assert d not in owners, (unit, owners.get(d))
+                owners[d] = unit
+    assert len(owners) == len(UNITS)
+
+
+@pytest.mark.parametrize('unit', UNITS)
+def test_a_dead_process_does_not_leave_its_status(unit):
+    """systemd keeps a dead main process's last STATUS= until the next
+    start ('... is running' while in auto-restart): ExecStopPost replaces
+    it, which NotifyAccess=exec lets through."""
+    settings = _unit_settings(unit)
+    assert settings['NotifyAccess'] == ['exec']
+    name = unit[:-len('.service')]
+    assert any(v.startswith('-/bin/systemd-notify "--status=%s is not '
+                            'running (${SERVICE_RESULT}' % name)
+               for v in settings.get('ExecStopPost', [])), settings

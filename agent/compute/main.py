@@ -11,6 +11,7 @@ from agent.compute import resource_tracker
 from agent.compute import vifs
 from agent.metrics import compute as compute_metrics
 from agent.metrics import server as metrics_server
+from net import privsep
 from virt import driver as virt_driver
 
 CONF = cfg.CONF
@@ -95,5 +96,15 @@ def network_resync(networking, ctxt):
                             lambda: networking.resync(ctxt), run_now=False)
 
 
+def start_privsep():
+    """Under the unit (net/privsep.confined): fork the privileged helper,
+    which keeps CAP_NET_ADMIN/NET_BIND_SERVICE/NET_RAW, and drop every
+    capability of this process. First thing: no thread may exist yet
+    (capabilities are per thread). docs/privileges.md."""
+    if privsep.confined():
+        privsep.start()
+
+
 def main(argv=None):
+    start_privsep()
     return service.run(build_service, argv)

@@ -87,24 +87,19 @@ def named_ours(name):
 def _bridge_index(value, ns):
     """The ifindex of hvagent bridge ``value`` (a name or an ifindex)."""
     if isinstance(value, str):
-        info = privileged.link_info(ifname(value, 'master'), ns)
+        ifname(value, 'master')
     else:
         integer(value, 'master ifindex', 1, 2 ** 31 - 1)
-        info = next((i for i in (privileged.link_info(b, ns) for b in
-                                 privileged.links(ns, kind='bridge'))
-                     if i and i['index'] == value), None)
-    if not (info and info['kind'] == 'bridge'
-            and info['name'].startswith(BRIDGE)):
+    found = [b for b in privileged.link_infos(ns, kind='bridge')
+             if value in (b['name'], b['index'])]
+    if not (found and found[0]['name'].startswith(BRIDGE)):
         refuse('master %r is not an hvagent bridge (%s*)', value, BRIDGE)
-    return info['index']
+    return found[0]['index']
 
 
 def _master_name(info, ns):
-    if not info['master']:
-        return None
-    return next((b for b in privileged.links(ns, kind='bridge') if
-                 (privileged.link_info(b, ns) or {}).get('index')
-                 == info['master']), None)
+    return next((b['name'] for b in privileged.link_infos(ns, kind='bridge')
+                 if b['index'] == info['master']), None)
 
 
 def is_ours(name, ns):
@@ -115,10 +110,9 @@ def is_ours(name, ns):
     info = privileged.link_info(name, ns)
     if not info or info['kind'] != 'vlan':
         return False
-    master = _master_name(info, ns)
-    if master is not None:
-        return master.startswith(BRIDGE)
-    return not info['master'] and not privileged.addr_list(name, ns)
+    if info['master']:
+        return (_master_name(info, ns) or '').startswith(BRIDGE)
+    return not privileged.addr_list(name, ns)
 
 
 def _ours(name, ns, what):

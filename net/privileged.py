@@ -261,6 +261,12 @@ def link_exists(name, netns=None):
 def links(netns=None, kind=None, master=None):
     """Names of the links of ``kind`` and/or enslaved to ``master`` (a
     name or an ifindex)."""
+    return [ln['name'] for ln in link_infos(netns, kind, master)]
+
+
+def link_infos(netns=None, kind=None, master=None):
+    """``links``, as dicts with at least 'name', 'index', 'master' (and
+    'kind' if ``kind`` is given)."""
     kind = 'tun' if kind in ('tap', 'tuntap') else kind
     with _LOCK:
         h, attrs, index = _handle(netns), [wire.NO_STATS], master
@@ -279,7 +285,7 @@ def links(netns=None, kind=None, master=None):
                     {wire.LINKINFO} if kind else set()))
         except OSError as exc:
             raise _fail(exc, 'list links') from None
-    return [ln['name'] for ln in found
+    return [ln for ln in found
             if kind in (None, ln['kind']) and index in (None, ln['master'])]
 
 

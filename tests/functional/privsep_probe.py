@@ -95,7 +95,8 @@ def run(state, foreign):
     compute_main.start_privsep()         # what hvagent-compute does first
     out = {'main': privsep.status(),
            'daemon': privsep.status(privsep.net_admin.pid),
-           'client_mode': privsep.net_admin.client_mode}
+           'client_mode': privsep.net_admin.client_mode,
+           'daemon_pid': privsep.net_admin.pid}
     # the main process itself: no capability left
     out['direct netlink'] = _error(privileged.link_add, 'brqdirect',
                                    'bridge')

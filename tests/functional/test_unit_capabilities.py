@@ -23,6 +23,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -234,6 +235,13 @@ def probed(host):
                          + ['-m', PROBE, ns.state, 'eth9'], cwd='/')
         assert proc.returncode == 0, proc.stderr
         found = json.loads(proc.stdout.splitlines()[-1])
+        # the daemon ends with the agent (its socket closed)
+        deadline = time.monotonic() + 10
+        while (os.path.exists('/proc/%d' % found['daemon_pid'])
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        found['daemon_left'] = os.path.exists('/proc/%d'
+                                              % found['daemon_pid'])
         found['tables'] = ns.root(ns.host, 'nft', 'list', 'tables').stdout
         found['eth9'] = ns.root(ns.host, 'ip', '-o', 'addr', 'show',
                                 'eth9').stdout
@@ -262,6 +270,7 @@ def test_the_agent_keeps_no_capability_the_daemon_exactly_the_units(probed):
     daemon = probed['daemon']
     assert daemon['CapEff'] == daemon['CapPrm'] == unit, daemon
     assert daemon['CapAmb'] == daemon['CapInh'] == 0, daemon
+    assert probed['daemon_left'] is False
     # the same netlink request, made by the main process itself
     assert 'Operation not permitted' in probed['direct netlink']
     assert 'nft rejected' in probed['direct nft']

@@ -92,6 +92,13 @@ def confined():
         [capabilities.CAP_SYS_ADMIN])
 
 
+def missing():
+    """Names of the ``CAPS`` this process does not hold (permitted)."""
+    prm = status()['CapPrm']
+    return [capabilities.CAPS_BYVALUE[c] for c in CAPS
+            if not prm & (1 << c)]
+
+
 class inheritable:
     """Context manager: this thread's ``CAPS`` inheritable and ambient, so
     a process it starts (dnsmasq, not root) keeps them across exec; cleared

@@ -14,6 +14,14 @@ answering a real DHCP client (busybox udhcpc) in a second namespace. Then
 each capability is dropped in turn and something must fail: none is
 superfluous. (The agent's own Python cannot run as another uid here: the
 interpreter lives under /root; the kernel checks are the same for ``ip``.)
+
+The privsep boundary (docs/privileges.md) is checked with the agent's own
+code run by /usr/bin's python of the same version (privsep_probe.py): the
+compute entry point's start-up leaves the main process no capability and
+the daemon exactly the set, net/ still wires, filters and serves DHCP
+through the daemon while the main process is refused by the kernel,
+hostile requests are refused by the boundary, and a unit granting only
+part of the set makes hvagent-compute exit 78 in one line.
 """
 import json
 import os
@@ -209,13 +217,16 @@ REFUSED = 'NetError: refused by the privilege boundary'
 
 def _system_python():
     """This Python's version from /usr/bin, run with -S (no site: Debian's
-    dist-packages would shadow the venv's): the uid cannot reach the
-    venv's own interpreter under /root, but can read its packages."""
+    dist-packages would shadow the venv's) on the repo and the venv's
+    packages: the uid cannot reach the venv's own interpreter under
+    /root, but can read its packages."""
     path = '/usr/bin/python%d.%d' % sys.version_info[:2]
     if not os.path.exists(path):
         pytest.skip('%s not installed (the uid cannot run %s)'
                     % (path, sys.executable))
-    return [path, '-S']
+    return ['env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+            'PYTHONPATH=%s:%s' % (ROOT, sysconfig.get_paths()['purelib']),
+            path, '-S']
 
 
 @pytest.fixture(scope='module')
@@ -229,9 +240,7 @@ def probed(host):
                 'peer', 'name', 'eth9p')
         ns.root(ns.host, 'ip', 'addr', 'add', '192.0.2.1/24', 'dev', 'eth9')
         ns.root(ns.host, 'nft', 'add', 'table', 'inet', 'operator')
-        env = ['env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-               'PYTHONPATH=%s:%s' % (ROOT, sysconfig.get_paths()['purelib'])]
-        proc = ns.as_uid(_unit_caps(), env + _system_python()
+        proc = ns.as_uid(_unit_caps(), _system_python()
                          + ['-m', PROBE, ns.state, 'eth9'], cwd='/')
         assert proc.returncode == 0, proc.stderr
         found = json.loads(proc.stdout.splitlines()[-1])
@@ -296,3 +305,21 @@ def test_hostile_requests_are_refused(probed):
     assert 'table inet operator' in probed['tables']
     assert '192.0.2.1/24' in probed['eth9']
     print('\n'.join('%s: %s' % kv for kv in sorted(hostile.items())))
+
+
+def test_a_unit_granting_part_of_the_set_is_refused(host):
+    """hvagent-compute itself, holding two of the three: exit 78
+    (EX_CONFIG, systemd does not restart it) with one line naming the
+    missing capability, before it forks anything."""
+    ns = Namespaces(host)
+    try:
+        proc = ns.as_uid(
+            [c for c in _unit_caps() if c != 'CAP_NET_RAW'],
+            _system_python() + ['-c', 'import sys; from agent.compute '
+                                'import main; sys.exit(main.main([]))'],
+            cwd='/')
+    finally:
+        ns.close()
+    assert proc.returncode == 78, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'missing CAP_NET_RAW' in lines[0], lines

@@ -36,9 +36,10 @@ import stat
 import tempfile
 import time
 
+from net import boundary
 from net import privileged
 
-LEASE_TIME = '1h'
+LEASE_TIME = boundary.LEASE_TIME
 _ID = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z')
 _MAC = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z')
 
@@ -122,7 +123,8 @@ class DhcpServer:
         if pid:
             self._kill(pid)
         _remove(os.path.join(path, 'pid'))
-        privileged.start_daemon(argv, self.netns)
+        boundary.dnsmasq_start(network.bridge, str(_subnet(network)), path,
+                               self.netns)
         return address
 
     def running(self, network_id):
@@ -198,17 +200,10 @@ class DhcpServer:
 
     @staticmethod
     def _argv(network, path):
-        net = _subnet(network)
-        return ['dnsmasq', '--no-hosts', '--no-resolv', '--port=0',
-                '--conf-file=/dev/null', '--bind-interfaces',
-                '--interface=%s' % network.bridge, '--except-interface=lo',
-                '--dhcp-range=%s,static,%s,%s' % (
-                    net.network_address, net.netmask, LEASE_TIME),
-                '--dhcp-authoritative',
-                '--dhcp-hostsfile=%s/hosts' % path,
-                '--dhcp-optsfile=%s/opts' % path,
-                '--dhcp-leasefile=%s/leases' % path,
-                '--pid-file=%s/pid' % path]
+        """dnsmasq's argv: built inside the privilege boundary, from the
+        bridge, the subnet and ``path``."""
+        return boundary.dnsmasq_argv(network.bridge, str(_subnet(network)),
+                                     path)
 
     @staticmethod
     def _kill(pid):

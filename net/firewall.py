@@ -56,12 +56,15 @@ name regexes) and re-printed from the parsed form, so no field can inject
 nft syntax; an invalid one cuts off only the port it belongs to.
 """
 import collections
+import dataclasses
 import ipaddress
 import logging
 import re
 
+from net import boundary
 from net import model
 from net import privileged
+from net import privsep
 from net import rules as net_rules
 
 LOG = logging.getLogger(__name__)
@@ -248,6 +251,47 @@ def render(ports):
     return build(ports).text
 
 
+def plain(port):
+    """model.Port as plain data (a dict, its rules dicts): what crosses
+    the privilege boundary."""
+    return dataclasses.asdict(port)
+
+
+def _port(data):
+    """model.Port from ``plain``'s data; other shapes are refused."""
+    try:
+        fields = dict(data)
+        fields['rules'] = tuple(model.Rule(**dict(r))
+                                for r in fields.get('rules', ()))
+        return model.Port(**fields)
+    except (TypeError, ValueError) as exc:
+        raise privileged.NetError(
+            reason='refused by the privilege boundary: port %r: %s'
+            % (data, exc)) from None
+
+
+@privsep.net_admin.entrypoint
+def load(ports, netns=None):
+    """The privsep entrypoint: the ruleset is rendered here, inside the
+    boundary, from plain port data (every value parsed and re-printed by
+    ``build``), so no caller can hand nft text of its own. Returns
+    {port id: reason} of the ports cut off."""
+    ruleset = build([_port(p) for p in ports])
+    netns = boundary.namespace(netns)
+    if ruleset.conntrack:
+        privileged.enable_br_netfilter(netns)
+    if ruleset.nat:
+        privileged.enable_ip_forward(netns)
+    privileged.nft_apply(ruleset.text, netns)
+    return ruleset.rejected
+
+
+@privsep.net_admin.entrypoint
+def unload(netns=None):
+    """Delete both hvagent tables (fine if they are not there)."""
+    privileged.nft_apply(_HEADER, boundary.namespace(netns))
+
+
 class Firewall:
     """The host's security groups; ``apply`` is all-or-nothing in the
     kernel (one nft transaction)."""
@@ -260,17 +304,12 @@ class Firewall:
         {port id: reason} of the ports cut off for bad data (logged).
         Raises NetError if nft refused (nothing changed: the transaction
         is atomic)."""
-        ruleset = build(ports)
-        for port_id, reason in sorted(ruleset.rejected.items()):
+        rejected = load([plain(p) for p in ports], self.netns)
+        for port_id, reason in sorted(rejected.items()):
             LOG.error('Port %s is cut off (its chains drop everything): %s',
                       port_id, reason)
-        if ruleset.conntrack:
-            privileged.enable_br_netfilter(self.netns)
-        if ruleset.nat:
-            privileged.enable_ip_forward(self.netns)
-        privileged.nft_apply(ruleset.text, self.netns)
-        return ruleset.rejected
+        return rejected
 
     def remove(self):
         """Delete both hvagent tables (fine if they are not there)."""
-        privileged.nft_apply(_HEADER, self.netns)
+        unload(self.netns)

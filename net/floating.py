@@ -12,16 +12,11 @@ its failed or stale entry for a while.
 import ipaddress
 
 from net import model
+from net import boundary
 from net import privileged
 
-SUFFIX = ':fip'
-
-
-def label(interface):
-    """The address label marking a floating /32 on ``interface``; a name
-    too long to take the suffix is cut (labels are at most 15
-    characters)."""
-    return interface[:model.IFNAMSIZ - len(SUFFIX)] + SUFFIX
+SUFFIX = model.FLOATING_SUFFIX
+label = model.floating_label
 
 
 def _host(address):
@@ -58,7 +53,7 @@ def sync(wanted, interfaces=(), netns=None):
         have = {cidr for cidr, lab in privileged.addr_list(iface, netns)
                 if lab == mine and cidr.endswith('/32')}
         for cidr in sorted(wanted.get(iface, set()) - have):
-            privileged.addr_add(iface, cidr, netns, label=mine)
-            privileged.send_garp(iface, cidr[:-3], netns)
+            boundary.addr_add(iface, cidr, netns, label=mine)
+            boundary.send_garp(iface, cidr[:-3], netns)
         for cidr in sorted(have - wanted.get(iface, set())):
-            privileged.addr_del(iface, cidr, netns)
+            boundary.addr_del(iface, cidr, netns)

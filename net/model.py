@@ -29,6 +29,18 @@ def vxlan_name(vni):
     return 'vxlan-%d' % vni
 
 
+#: link group of port devices waiting for deletion ('hv', net/reaper.py)
+DISCARD_GROUP = 0x6876
+FLOATING_SUFFIX = ':fip'
+
+
+def floating_label(interface):
+    """The address label marking a floating /32 on ``interface``
+    (net/floating.py); a name too long to take the suffix is cut (labels
+    are at most 15 characters)."""
+    return interface[:IFNAMSIZ - len(FLOATING_SUFFIX)] + FLOATING_SUFFIX
+
+
 @dataclasses.dataclass(frozen=True)
 class Rule:
     """One security group rule."""

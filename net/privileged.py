@@ -1,8 +1,10 @@
 """Every privileged call net/ makes, and nothing else: netlink through
 pyroute2 (CAP_NET_ADMIN), nftables rulesets (``nft -f -``), and the DHCP
 daemons the agent runs. Callers above this module never touch the kernel or
-spawn root processes themselves, so this is the file to audit (and the one
-a future privsep daemon would serve).
+spawn root processes themselves. What changes the kernel runs in the
+privsep daemon, called through the checked entrypoints of net/boundary.py
+and firewall.load (net/privsep.py, docs/privileges.md); reads need no
+privilege and are called directly.
 
 Every function takes ``netns=None``: the name of a network namespace to act
 in (tests build whole "hosts" in namespaces), None for the agent's own.
@@ -12,6 +14,7 @@ import signal
 import subprocess
 
 from agent import exception
+from net import privsep
 
 
 class NetError(exception.HVAgentError):
@@ -19,14 +22,21 @@ class NetError(exception.HVAgentError):
 
 
 # ------------------------------------------------------------- nftables
-def _ns_argv(argv, netns):
+def ns_argv(argv, netns):
     return (['ip', 'netns', 'exec', netns] + argv) if netns else argv
+
+
+def run(argv, netns=None, **kwargs):
+    """Run a tool (nft, sysctl, dnsmasq) in ``netns``, passing it this
+    thread's capabilities (not root, it would get none across exec)."""
+    with privsep.inheritable():
+        return subprocess.run(ns_argv(argv, netns), capture_output=True,
+                              text=True, **kwargs)
 
 
 def nft_apply(ruleset, netns=None):
     """Load ``ruleset`` (nft syntax) as one transaction: all or nothing."""
-    proc = subprocess.run(_ns_argv(['nft', '-f', '-'], netns), input=ruleset,
-                          capture_output=True, text=True)
+    proc = run(['nft', '-f', '-'], netns, input=ruleset)
     if proc.returncode:
         raise NetError(reason='nft rejected the ruleset: %s'
                        % proc.stderr.strip())
@@ -34,8 +44,7 @@ def nft_apply(ruleset, netns=None):
 
 def nft_tables(netns=None):
     """[(family, name)] of the tables that exist."""
-    out = subprocess.run(_ns_argv(['nft', 'list', 'tables'], netns),
-                         capture_output=True, text=True, check=True).stdout
+    out = run(['nft', 'list', 'tables'], netns, check=True).stdout
     return [tuple(line.split()[1:3]) for line in out.splitlines()
             if line.startswith('table ')]
 
@@ -49,9 +58,7 @@ def nft_delete_table(family, name, netns=None):
 def _sysctl(key, value, netns, hint):
     """Set a (per network namespace) sysctl; ``hint`` says what to check
     when the kernel refuses."""
-    proc = subprocess.run(_ns_argv(
-        ['sysctl', '-q', '-w', '%s=%s' % (key, value)], netns),
-        capture_output=True, text=True)
+    proc = run(['sysctl', '-q', '-w', '%s=%s' % (key, value)], netns)
     if proc.returncode:
         raise NetError(reason='cannot set %s (%s): %s'
                        % (key, hint, proc.stderr.strip()))
@@ -71,19 +78,11 @@ def enable_ip_forward(netns=None):
 
 
 # ------------------------------------------------------------- daemons
-def start_daemon(argv, netns=None):
-    """Start a daemon that forks itself away (dnsmasq); it must write its
-    own pid file. Its output is returned in the error if it fails."""
-    proc = subprocess.run(_ns_argv(list(argv), netns), capture_output=True,
-                          text=True)
-    if proc.returncode:
-        raise NetError(reason='%s failed (%d): %s' % (
-            os.path.basename(argv[0]), proc.returncode,
-            (proc.stderr or proc.stdout).strip()))
-
-
+# dnsmasq is started by boundary.dnsmasq_start (its argv is built there).
 def signal_pid(pid, sig=signal.SIGTERM):
-    """Signal a daemon we started; False if it is gone."""
+    """Signal a daemon we started; False if it is gone. Needs no
+    capability: dnsmasq runs as the agent's own user (so this is no
+    privsep entrypoint)."""
     try:
         os.kill(pid, sig)
         return True
@@ -262,6 +261,12 @@ def link_exists(name, netns=None):
 def links(netns=None, kind=None, master=None):
     """Names of the links of ``kind`` and/or enslaved to ``master`` (a
     name or an ifindex)."""
+    return [ln['name'] for ln in link_infos(netns, kind, master)]
+
+
+def link_infos(netns=None, kind=None, master=None):
+    """``links``, as dicts with at least 'name', 'index', 'master' (and
+    'kind' if ``kind`` is given)."""
     kind = 'tun' if kind in ('tap', 'tuntap') else kind
     with _LOCK:
         h, attrs, index = _handle(netns), [wire.NO_STATS], master
@@ -280,7 +285,7 @@ def links(netns=None, kind=None, master=None):
                     {wire.LINKINFO} if kind else set()))
         except OSError as exc:
             raise _fail(exc, 'list links') from None
-    return [ln['name'] for ln in found
+    return [ln for ln in found
             if kind in (None, ln['kind']) and index in (None, ln['master'])]
 
 

@@ -18,11 +18,12 @@ import logging
 import threading
 import time
 
-from net import privileged
+from net import boundary
+from net import model
 
 LOG = logging.getLogger(__name__)
 #: link group of devices waiting for deletion ('hv'); never one's own
-GROUP = 0x6876
+GROUP = model.DISCARD_GROUP
 IDLE_EXIT = 2.0                 # s the thread waits for work, then ends
 
 
@@ -40,7 +41,7 @@ class Reaper:
     def discard(self, name):
         """Take ``name`` off its bridge, down, and have it deleted soon;
         False if there is no such link."""
-        if not privileged.link_discard(name, GROUP, self.netns):
+        if not boundary.link_discard(name, GROUP, self.netns):
             return False
         self.kick()
         return True
@@ -74,10 +75,10 @@ class Reaper:
                 target = self._asked
             start = time.monotonic()
             try:
-                privileged.link_del_group(GROUP, self.netns)
+                boundary.link_del_group(GROUP, self.netns)
                 self.passes += 1
                 self.seconds += time.monotonic() - start
-            except privileged.NetError as exc:
+            except boundary.NetError as exc:
                 # left in the group, off every bridge: the next pass
                 # deletes them; a namespace that is gone took them along
                 LOG.warning('Deleting discarded port devices: %s', exc)

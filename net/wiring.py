@@ -35,6 +35,7 @@ or device behind.
 import threading
 
 from net import model
+from net import boundary
 from net import privileged
 from net import reaper
 
@@ -180,7 +181,7 @@ class Wiring:
         if (spec and spec['kind'] == 'vxlan' and not network.vxlan_group
                 and (name in created or self._remotes.get(name) != remotes)):
             for remote in remotes:
-                privileged.fdb_append(name, ZERO_MAC, remote, self.netns)
+                boundary.fdb_append(name, ZERO_MAC, remote, self.netns)
             self._remotes[name] = remotes
         return bridge
 
@@ -213,7 +214,7 @@ class Wiring:
         if info is None and missing_ok:
             return None
         if info is None and spec:
-            privileged.link_add(name, netns=self.netns, **spec)
+            boundary.link_add(name, netns=self.netns, **spec)
             created.append(name)
             if spec['kind'] == 'tap':       # known without asking
                 return {'name': name, 'up': False, 'master': None,
@@ -237,7 +238,7 @@ class Wiring:
                                   bridge['name']))
             change['master'] = bridge['index']
         if change:
-            privileged.link_set(info['name'], self.netns, **change)
+            boundary.link_set(info['name'], self.netns, **change)
 
     def _release(self, network):
         name, spec = uplink(network)
@@ -258,7 +259,7 @@ class Wiring:
 
     def _delete(self, name):
         self._remotes.pop(name, None)
-        privileged.link_del(name, self.netns)
+        boundary.link_del(name, self.netns)
 
     def _bridges(self):
         return [name for name in privileged.links(self.netns, kind='bridge')

@@ -1,4 +1,6 @@
 """hvagent-compute: the node daemon serving compute.<host>."""
+import sys
+
 from oslo_config import cfg
 
 from agent import bus
@@ -12,6 +14,7 @@ from agent.compute import resource_tracker
 from agent.compute import vifs
 from agent.metrics import compute as compute_metrics
 from agent.metrics import server as metrics_server
+from net import privsep
 from virt import driver as virt_driver
 
 CONF = cfg.CONF
@@ -103,5 +106,27 @@ def network_resync(networking, ctxt):
                             lambda: networking.resync(ctxt), run_now=False)
 
 
+def start_privsep():
+    """Under the unit (net/privsep.confined): fork the privileged helper,
+    which keeps CAP_NET_ADMIN/NET_BIND_SERVICE/NET_RAW, and drop every
+    capability of this process. First thing: no thread may exist yet
+    (capabilities are per thread). docs/privileges.md. Returns why it
+    refuses to start (the unit grants only part of the set), else None."""
+    if not privsep.confined():
+        return None
+    lacking = privsep.missing()
+    if lacking:
+        return ('%s cannot start: it holds only part of the capabilities '
+                'its privileged helper needs (missing %s): grant all of '
+                'CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW in '
+                'AmbientCapabilities=' % (BINARY, ', '.join(lacking)))
+    privsep.start()
+    return None
+
+
 def main(argv=None):
+    refused = start_privsep()
+    if refused:
+        print(refused, file=sys.stderr)
+        return service.EXIT_REFUSED
     return service.run(build_service, argv)

@@ -20,11 +20,11 @@ import threading
 from oslo_config import cfg
 
 from agent.conf import network as network_conf
+from net import boundary
 from net import dhcp as net_dhcp
 from net import firewall as net_firewall
 from net import floating as net_floating
 from net import model
-from net import privileged
 from net import wiring as net_wiring
 
 LOG = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class HostNetworking:
             network = to_network(wire)
             if network.gateway is None:
                 continue                # nothing to serve DHCP from
-            privileged.addr_add(network.bridge,
+            boundary.addr_add(network.bridge,
                                 net_dhcp.bridge_address(network), self.netns)
             self.dhcp.update(network, net_ports)
             self._served.add(net_id)

@@ -14,20 +14,34 @@ answering a real DHCP client (busybox udhcpc) in a second namespace. Then
 each capability is dropped in turn and something must fail: none is
 superfluous. (The agent's own Python cannot run as another uid here: the
 interpreter lives under /root; the kernel checks are the same for ``ip``.)
+
+The privsep boundary (docs/privileges.md) is checked with the agent's own
+code run by /usr/bin's python of the same version (privsep_probe.py): the
+compute entry point's start-up leaves the main process no capability and
+the daemon exactly the set, net/ still wires, filters and serves DHCP
+through the daemon while the main process is refused by the kernel,
+hostile requests are refused by the boundary, and a unit granting only
+part of the set makes hvagent-compute exit 78 in one line.
 """
+import json
 import os
 import pwd
 import shutil
 import subprocess
+import sys
+import sysconfig
 import tempfile
+import time
 import uuid
 
 import pytest
+from oslo_privsep import capabilities
 
 from net import dhcp
 from net import firewall
 from net import floating
 from net import model
+from net import privsep
 
 pytestmark = pytest.mark.functional
 
@@ -193,3 +207,119 @@ def test_every_capability_is_needed(host, dropped):
               if v and not v.startswith('skipped')}
     assert failed, 'nothing needs %s: %s' % (dropped, results)
     print('without %s: %s' % (dropped, failed))
+
+
+# ------------------------------------------------- the privsep boundary
+PROBE = 'tests.functional.privsep_probe'
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+REFUSED = 'NetError: refused by the privilege boundary'
+
+
+def _system_python():
+    """This Python's version from /usr/bin, run with -S (no site: Debian's
+    dist-packages would shadow the venv's) on the repo and the venv's
+    packages: the uid cannot reach the venv's own interpreter under
+    /root, but can read its packages."""
+    path = '/usr/bin/python%d.%d' % sys.version_info[:2]
+    if not os.path.exists(path):
+        pytest.skip('%s not installed (the uid cannot run %s)'
+                    % (path, sys.executable))
+    return ['env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+            'PYTHONPATH=%s:%s' % (ROOT, sysconfig.get_paths()['purelib']),
+            path, '-S']
+
+
+@pytest.fixture(scope='module')
+def probed(host):
+    """The probe's findings: the compute entry point's privsep start-up
+    run as the unit runs it, then net/ through the daemon, in a host
+    namespace with a foreign link (an operator's NIC)."""
+    ns = Namespaces(host)
+    try:
+        ns.root(ns.host, 'ip', 'link', 'add', 'eth9', 'type', 'veth',
+                'peer', 'name', 'eth9p')
+        ns.root(ns.host, 'ip', 'addr', 'add', '192.0.2.1/24', 'dev', 'eth9')
+        ns.root(ns.host, 'nft', 'add', 'table', 'inet', 'operator')
+        proc = ns.as_uid(_unit_caps(), _system_python()
+                         + ['-m', PROBE, ns.state, 'eth9'], cwd='/')
+        assert proc.returncode == 0, proc.stderr
+        found = json.loads(proc.stdout.splitlines()[-1])
+        # the daemon ends with the agent (its socket closed)
+        deadline = time.monotonic() + 10
+        while (os.path.exists('/proc/%d' % found['daemon_pid'])
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        found['daemon_left'] = os.path.exists('/proc/%d'
+                                              % found['daemon_pid'])
+        found['tables'] = ns.root(ns.host, 'nft', 'list', 'tables').stdout
+        found['eth9'] = ns.root(ns.host, 'ip', '-o', 'addr', 'show',
+                                'eth9').stdout
+        # a guest on the bridge gets its lease from the daemon's dnsmasq
+        veth = 'vcap' + uuid.uuid4().hex[:6]
+        ns.root(ns.host, 'ip', 'link', 'add', veth, 'type', 'veth', 'peer',
+                'name', 'eth0', 'netns', ns.guest)
+        ns.root(ns.host, 'ip', 'link', 'set', veth, 'master',
+                model.bridge_name('net1'), 'up')
+        ns.root(ns.guest, 'ip', 'link', 'set', 'eth0', 'address', MAC, 'up')
+        lease = ns.root(ns.guest, 'busybox', 'udhcpc', '-i', 'eth0', '-n',
+                        '-q', '-t', '5', '-T', '1', '-s', '/bin/true')
+        found['lease'] = lease.stdout + lease.stderr
+        yield found
+    finally:
+        ns.close()
+
+
+def test_the_agent_keeps_no_capability_the_daemon_exactly_the_units(probed):
+    unit = privsep.mask(getattr(capabilities, c) for c in _unit_caps())
+    assert privsep.mask() == unit
+    assert probed['client_mode'] is True
+    main = probed['main']
+    assert (main['CapEff'], main['CapPrm'], main['CapInh'],
+            main['CapAmb']) == (0, 0, 0, 0), main
+    daemon = probed['daemon']
+    assert daemon['CapEff'] == daemon['CapPrm'] == unit, daemon
+    assert daemon['CapAmb'] == daemon['CapInh'] == 0, daemon
+    assert probed['daemon_left'] is False
+    # the same netlink request, made by the main process itself
+    assert 'Operation not permitted' in probed['direct netlink']
+    assert 'nft rejected' in probed['direct nft']
+    # ... works through the daemon: bridge, tap on it, uplink, ruleset
+    assert {'brqnet1', 'tapport1', 'eth9'} <= set(probed['links'])
+    assert probed['rejected'] == {}
+    assert 'table bridge hvagent' in probed['tables']
+    # dnsmasq, not root, kept the three capabilities (ambient) and serves
+    dnsmasq = probed['dnsmasq']
+    assert dnsmasq['CapEff'] == dnsmasq['CapAmb'] == unit, dnsmasq
+    assert 'lease of %s obtained' % IP in probed['lease'], probed['lease']
+    print('main %s, daemon %s, dnsmasq %s' % (main, daemon, dnsmasq))
+
+
+def test_hostile_requests_are_refused(probed):
+    hostile = dict(probed['hostile'])
+    assert hostile.pop('nft injection: cut off') == ['p2']
+    assert 'not exported' in hostile.pop('call a non-entrypoint')
+    let_through = {k: v for k, v in hostile.items()
+                   if not (v or '').startswith(REFUSED)}
+    assert not let_through, let_through
+    # the operator's table, NIC and address are untouched
+    assert 'table inet operator' in probed['tables']
+    assert '192.0.2.1/24' in probed['eth9']
+    print('\n'.join('%s: %s' % kv for kv in sorted(hostile.items())))
+
+
+def test_a_unit_granting_part_of_the_set_is_refused(host):
+    """hvagent-compute itself, holding two of the three: exit 78
+    (EX_CONFIG, systemd does not restart it) with one line naming the
+    missing capability, before it forks anything."""
+    ns = Namespaces(host)
+    try:
+        proc = ns.as_uid(
+            [c for c in _unit_caps() if c != 'CAP_NET_RAW'],
+            _system_python() + ['-c', 'import sys; from agent.compute '
+                                'import main; sys.exit(main.main([]))'],
+            cwd='/')
+    finally:
+        ns.close()
+    assert proc.returncode == 78, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'missing CAP_NET_RAW' in lines[0], lines

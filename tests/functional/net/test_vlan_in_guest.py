@@ -31,7 +31,10 @@ that leaked from one VLAN into the other would be answered: the checks are
 
 The payload ships the repo's ``net/`` (all of it), ``agent/exception.py``
 under a stub ``agent/__init__.py`` (the real one imports oslo, which the
-guest lacks; net/ only needs the exception module) and the venv's pyroute2,
+guest lacks; net/ only needs the exception module), a stub ``oslo_privsep``
+(the real one needs oslo.config, msgpack and cffi; the guest runs net/
+in-process as root, privsep's client mode off, so the entrypoints are plain
+functions and no capability is handed around) and the venv's pyroute2,
 so the guest runs the agent's code with the agent's pyroute2 version.
 
 Timeouts are generous (TCG on a loaded 2-core CI box); nothing here asserts
@@ -56,6 +59,36 @@ sets up oslo.service, which the guest does not have; net/ only needs
 agent.exception."""
 '''
 
+#: what net/privsep.py uses of oslo.privsep, for an in-process run as root
+PRIVSEP_STUB = {
+    'oslo_privsep/__init__.py': b'',
+    'oslo_privsep/comm.py': b'',
+    'oslo_privsep/daemon.py': b'',
+    'oslo_privsep/capabilities.py': b'''"""Stub: root holds everything."""
+CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN = 10, 12, 13, 21
+
+
+def get_caps():
+    return [], [], []
+
+
+def drop_all_caps_except(effective, permitted, inheritable):
+    pass
+''',
+    'oslo_privsep/priv_context.py': b'''"""Stub: client mode off."""
+
+
+class PrivContext:
+    def __init__(self, prefix, **kwargs):
+        self.client_mode, self.channel = False, None
+
+    def set_client_mode(self, enabled):
+        self.client_mode = enabled
+
+    def entrypoint(self, func):
+        return func
+'''}
+
 
 def _pyroute2_files():
     """The venv's pyroute2 (the one the agent runs with), if importable."""
@@ -68,7 +101,7 @@ def _pyroute2_files():
 
 # What the payload provides besides the stdlib (the guest's python3 has
 # nothing else worth counting on).
-SHIPPED = {'net', 'agent.exception', 'pyroute2'}
+SHIPPED = {'net', 'agent.exception', 'pyroute2', 'oslo_privsep'}
 
 
 def _unshipped_imports():
@@ -93,7 +126,8 @@ def _unshipped_imports():
 
 
 def _payload_files():
-    """net/, agent.exception (under the stub) and pyroute2; fails the test
+    """net/, agent.exception (under the stub), oslo_privsep (a stub) and
+    pyroute2; fails the test
     at once if net/ has started importing something else."""
     bad = _unshipped_imports()
     if bad:
@@ -105,6 +139,7 @@ def _payload_files():
     files.update(vlan_guest.python_files(REPO / 'agent' / 'exception.py',
                                          'agent/exception.py'))
     files['agent/__init__.py'] = AGENT_STUB
+    files.update(PRIVSEP_STUB)
     files.update(_pyroute2_files())
     return files
 

@@ -92,6 +92,11 @@ def build_parser():
     p.add_argument('--endpoint', default=os.environ.get('HVAGENT_ENDPOINT'),
                    help='hvagent-api URL (default $HVAGENT_ENDPOINT): use '
                    'the REST API with the cached token, not RPC')
+    p.add_argument('--os-cacert', default=os.environ.get('OS_CACERT'),
+                   metavar='FILE',
+                   help='PEM CA bundle that signed an https --endpoint\'s '
+                   'certificate (default $OS_CACERT, else the system CAs); '
+                   'the certificate is always verified')
     p.add_argument('--project', default='admin', help='acting project')
     p.add_argument('--user', default='admin', help='acting user')
     p.add_argument('--timeout', type=float, default=60.0,

@@ -380,7 +380,11 @@ def main(argv=None):
         except exception.HVAgentError as e:
             print('hvctl: error: %s' % exception.text(e), file=sys.stderr)
             return 1
-    rpc.init(url=args.transport_url)
+    try:
+        rpc.init(url=args.transport_url)
+    except exception.HVAgentError as e:     # a broker refusing TLS
+        print('hvctl: error: %s' % exception.text(e), file=sys.stderr)
+        return 1
     # the operator's tool on the bus (controller credentials): acting as
     # the admin project it is an admin (shares networks, sees every
     # project's groups), as any other project it is one of its users

@@ -149,6 +149,9 @@ def describe(e):
         return ('TLS certificate verification failed: %s (is the CA file '
                 'the one that signed the server\'s certificate?)'
                 % (inner.verify_message or inner.reason))
+    if inner is not None and inner.reason == 'WRONG_VERSION_NUMBER':
+        return 'TLS handshake failed: WRONG_VERSION_NUMBER (the server ' \
+            'does not speak TLS on this port?)'
     if inner is not None:
         return 'TLS handshake failed: %s' % (inner.reason or inner)
     return None

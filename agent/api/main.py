@@ -122,8 +122,8 @@ def main(argv=None):
     args, rest = _parse(sys.argv[1:] if argv is None else argv)
     service.parse_config(rest)
     service.setup_logging()
-    rpc.init()
     try:
+        rpc.init()
         return bootstrap(args) if args.bootstrap else serve()
     except exception.HVAgentError as e:
         LOG.error('hvagent-api: %s', exception.text(e))

@@ -48,10 +48,16 @@ class _Server(uvicorn.Server):
             LOG.info('hvagent-api listening on %s:%s (%s)',
                      CONF.api.bind_host, CONF.api.bind_port,
                      'https' if self.tls else 'http')
-            if self.tls:
-                asyncio.get_running_loop().add_signal_handler(
-                    signal.SIGHUP, self.tls.reload)
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, self.reload)
             systemd.notify(READY=1, STATUS='hvagent-api is serving')
+
+    def reload(self):
+        """SIGHUP (systemctl reload): re-read the TLS certificate."""
+        if self.tls:
+            self.tls.reload()
+        else:
+            LOG.info('SIGHUP: nothing to reload (no [api] tls_cert_file)')
 
 
 def tls_context():

@@ -168,3 +168,12 @@ def test_an_unusable_certificate_refuses_the_start(cloud, tmp_path, case):
     [line] = [ln for ln in out.splitlines() if 'ERROR' in ln]
     assert '[api] tls_' in line or 'certificate' in line, line
     assert (cert if case != 'mismatch' else key) in line, line
+
+
+def test_sighup_without_tls_keeps_serving(api_cloud):
+    """``systemctl reload`` of an http-only API: a log line, no exit."""
+    api = api_cloud.dep.procs['hvagent-api']
+    api.send_signal(signal.SIGHUP)
+    api_cloud.dep.wait_log('hvagent-api', 'SIGHUP: nothing to reload')
+    assert api.poll() is None
+    assert api_cloud.admin.ok('GET', '/v1/flavors')['flavors']

@@ -8,6 +8,8 @@ CA."""
 import os
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import time
 
@@ -20,6 +22,7 @@ from agent import image_grants
 from tests.functional import deployment
 from tests.functional.api_cloud import ApiCloud
 from tests.functional.api_cloud import PASSWORD
+from tests.functional.api_cloud import free_port
 from tests.functional.certs import served_serial
 from tests.functional.certs import tls_pki  # noqa: F401  (fixture)
 from virt.libvirt import images
@@ -177,3 +180,38 @@ def test_sighup_without_tls_keeps_serving(api_cloud):
     api_cloud.dep.wait_log('hvagent-api', 'SIGHUP: nothing to reload')
     assert api.poll() is None
     assert api_cloud.admin.ok('GET', '/v1/flavors')['flavors']
+
+
+def test_tls_min_version_refuses_older_clients(cloud, tmp_path):
+    port = free_port()
+    override = deployment.write_config(
+        tmp_path / 'tls13.conf', api={'bind_port': port,
+                                      'tls_min_version': 'TLSv1.3'})
+    log = open(tmp_path / 'api13.log', 'w')
+    proc = subprocess.Popen(
+        [HVAGENT_API, '--config-file', str(cloud.dep.config),
+         '--config-file', str(override)], stdout=log,
+        stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while 'listening on' not in (tmp_path / 'api13.log').read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / 'api13.log').read_text()
+            time.sleep(0.1)
+        for version, accepted in ((ssl.TLSVersion.TLSv1_2, False),
+                                  (ssl.TLSVersion.TLSv1_3, True)):
+            ctx = ssl.create_default_context(cafile=cloud.pki.ca.path)
+            ctx.maximum_version = version
+            with socket.create_connection(('127.0.0.1', port), 10) as s:
+                try:
+                    with ctx.wrap_socket(s, server_hostname='127.0.0.1') \
+                            as conn:
+                        got = conn.version()
+                except ssl.SSLError as e:
+                    got = e
+            assert (got == 'TLSv1.3') if accepted else \
+                isinstance(got, ssl.SSLError), (version, got)
+    finally:
+        proc.terminate()
+        assert proc.wait(60) == 0
+        log.close()

@@ -28,7 +28,9 @@ Every command takes --json. Configuration (transport_url...) comes from
 /etc/hvagent/hvagent.conf, --config-file or --transport-url. Over RPC
 hvctl is a controller: it signs with the bus secret ([bus] secret_file).
 With an endpoint (--endpoint or $HVAGENT_ENDPOINT) hvctl goes through
-hvagent-api with the token ``login`` cached instead (see agent.cli_api).
+hvagent-api with the token ``login`` cached instead (see agent.cli_api);
+an https endpoint's certificate is verified against --os-cacert FILE
+($OS_CACERT), else the system's CAs (docs/tls.md).
 """
 import argparse
 import os

@@ -17,6 +17,7 @@ import ssl
 import oslo_messaging as messaging
 
 from agent import tls
+from agent.conf import rabbit as rabbit_conf
 
 #: the AMQP 0-9-1 protocol header: a TLS 1.3 broker refuses a client
 #: certificate only once the client speaks
@@ -69,6 +70,8 @@ def _handshake(ctx, host, port, server_hostname):
 
 def check(conf, url=None):
     """Raise TLSConfigError if a broker of the transport URL refuses TLS."""
+    if rabbit_conf.group not in conf:     # agent.conf not imported
+        rabbit_conf.register_opts(conf)
     rabbit = conf.oslo_messaging_rabbit
     target = url or conf.transport_url
     if not rabbit.ssl or not target:

@@ -28,7 +28,9 @@ Every command takes --json. Configuration (transport_url...) comes from
 /etc/hvagent/hvagent.conf, --config-file or --transport-url. Over RPC
 hvctl is a controller: it signs with the bus secret ([bus] secret_file).
 With an endpoint (--endpoint or $HVAGENT_ENDPOINT) hvctl goes through
-hvagent-api with the token ``login`` cached instead (see agent.cli_api).
+hvagent-api with the token ``login`` cached instead (see agent.cli_api);
+an https endpoint's certificate is verified against --os-cacert FILE
+($OS_CACERT), else the system's CAs (docs/tls.md).
 """
 import argparse
 import os
@@ -92,6 +94,11 @@ def build_parser():
     p.add_argument('--endpoint', default=os.environ.get('HVAGENT_ENDPOINT'),
                    help='hvagent-api URL (default $HVAGENT_ENDPOINT): use '
                    'the REST API with the cached token, not RPC')
+    p.add_argument('--os-cacert', default=os.environ.get('OS_CACERT'),
+                   metavar='FILE',
+                   help='PEM CA bundle that signed an https --endpoint\'s '
+                   'certificate (default $OS_CACERT, else the system CAs); '
+                   'the certificate is always verified')
     p.add_argument('--project', default='admin', help='acting project')
     p.add_argument('--user', default='admin', help='acting user')
     p.add_argument('--timeout', type=float, default=60.0,
@@ -375,7 +382,11 @@ def main(argv=None):
         except exception.HVAgentError as e:
             print('hvctl: error: %s' % exception.text(e), file=sys.stderr)
             return 1
-    rpc.init(url=args.transport_url)
+    try:
+        rpc.init(url=args.transport_url)
+    except exception.HVAgentError as e:     # a broker refusing TLS
+        print('hvctl: error: %s' % exception.text(e), file=sys.stderr)
+        return 1
     # the operator's tool on the bus (controller credentials): acting as
     # the admin project it is an admin (shares networks, sees every
     # project's groups), as any other project it is one of its users

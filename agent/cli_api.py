@@ -16,6 +16,7 @@ import time
 import requests
 
 from agent import cli_table
+from agent import tls
 
 UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
 SETTLED = ('active', 'stopped', 'paused', 'error')
@@ -55,17 +56,29 @@ def _save_cache(cache):
 
 
 class Client:
-    def __init__(self, endpoint, token=None, timeout=60):
+    """``cacert``: the CA bundle that signed an https endpoint's
+    certificate (--os-cacert, $OS_CACERT); else the system's CAs.
+    The certificate is always verified."""
+
+    def __init__(self, endpoint, token=None, timeout=60, cacert=None):
         self.endpoint, self.token = endpoint.rstrip('/'), token
         self.timeout = timeout
+        self.verify = cacert or True
+        if cacert:
+            try:
+                tls.check_readable(cacert, '--os-cacert')
+            except tls.TLSConfigError as e:
+                raise ApiError(str(e)) from None
 
     def call(self, method, path, **kw):
         headers = {'X-Auth-Token': self.token} if self.token else {}
         try:
             r = requests.request(method, self.endpoint + path,
-                                 headers=headers, timeout=self.timeout, **kw)
+                                 headers=headers, timeout=self.timeout,
+                                 verify=self.verify, **kw)
         except requests.RequestException as e:
-            raise ApiError('cannot reach %s: %s' % (self.endpoint, e))
+            raise ApiError('cannot reach %s: %s' % (
+                self.endpoint, tls.describe(e) or e)) from None
         if r.status_code >= 400:
             try:
                 msg = r.json()['error']['message']
@@ -82,7 +95,8 @@ def login(args, out):
         password = args.password_file.read().rstrip('\n')
     else:
         password = os.environ.get('HVCTL_PASSWORD') or getpass.getpass()
-    r = Client(args.endpoint).call('POST', '/v3/auth/tokens', json={
+    client = Client(args.endpoint, cacert=args.os_cacert)
+    r = client.call('POST', '/v3/auth/tokens', json={
         'user': args.login_user, 'password': password,
         'project': args.login_project})
     token = r.json()['token']
@@ -105,7 +119,7 @@ def _secret(args_file, env, prompt):
 def password(args, out):
     """Change the logged-in user's own password; their tokens die, the
     cached one too: log in again."""
-    client = client_for(args.endpoint)
+    client = client_for(args.endpoint, args.os_cacert)
     me = client.call('GET', '/v3/auth/tokens').json()['token']['user']
     original = _secret(args.password_file, 'HVCTL_PASSWORD',
                        'Current password: ')
@@ -142,15 +156,15 @@ def user_set(args, client, out):
         'id', 'name', 'enabled', 'default_project_id'])
 
 
-def client_for(endpoint):
+def client_for(endpoint, cacert=None):
     entry = _load_cache().get(endpoint)
     if not entry:
         raise ApiError('not logged in to %s: run hvctl login' % endpoint)
-    return Client(endpoint, entry['token'])
+    return Client(endpoint, entry['token'], cacert=cacert)
 
 
 def logout(args, out):
-    client = client_for(args.endpoint)
+    client = client_for(args.endpoint, args.os_cacert)
     client.call('DELETE', '/v3/auth/tokens')
     cache = _load_cache()
     cache.pop(args.endpoint, None)
@@ -296,7 +310,7 @@ def main(args, out=print):
         if args.command not in COMMANDS:
             raise ApiError('%s is not available through the API; run it '
                            'without --endpoint (direct RPC)' % args.command)
-        return run(args, client_for(args.endpoint), out)
+        return run(args, client_for(args.endpoint, args.os_cacert), out)
     except ApiError as e:
         print('hvctl: error: %s' % e, file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ from oslo_messaging.rpc import server as rpc_server_mod
 
 from agent import bus
 from agent import bus_auth
+from agent import bus_tls
 from agent import context as context_mod
 from agent import exception
 from agent import memory_transport
@@ -35,9 +36,12 @@ CONF.register_opts(dict(messaging_opts.list_opts())[None])
 
 
 def init(conf=CONF, url=None):
-    """Create the process-wide transport (idempotent)."""
+    """Create the process-wide transport (idempotent). With RabbitMQ over
+    TLS, a broker that refuses the handshake raises TLSConfigError
+    (bus_tls) instead of a transport that would retry for ever."""
     global _TRANSPORT, _URL
     if _TRANSPORT is None:
+        bus_tls.check(conf, url)
         memory_transport.install()
         bus.quiet_reconnect_logs()
         _URL = url

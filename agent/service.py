@@ -365,9 +365,9 @@ def run(build_service, argv=None):
     faulthandler.register(signal.SIGUSR2, all_threads=True)
     install_signal_handlers()
     status('%s: connecting to the message bus' % name)
-    rpc.init()
-    status('%s: setting up (hypervisor, database, recovery)' % name)
     try:
+        rpc.init()      # refuses a broker that refuses TLS (bus_tls)
+        status('%s: setting up (hypervisor, database, recovery)' % name)
         svc = build_service()
     except StopBeforeStart:
         LOG.info('%s: stopped before it started (%s)', name,

@@ -10,6 +10,7 @@ $HVAGENT_BOOTSTRAP_PASSWORD, else asks on the terminal; it is idempotent
 RPC; neither opens the database.
 """
 import argparse
+import asyncio
 import getpass
 import logging
 import os
@@ -24,6 +25,7 @@ from agent import exception
 from agent import rpc
 from agent import service
 from agent import systemd
+from agent import tls
 from agent.api import app as app_mod
 from agent.api import deps
 from agent.api import limits
@@ -35,14 +37,41 @@ LOG = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
-    """Tells systemd READY once the socket listens."""
+    """Tells systemd READY once the socket listens; with TLS, SIGHUP
+    re-reads the certificate and key (the listener stays)."""
+
+    tls = None      # the tls.ReloadableContext, when serving HTTPS
 
     async def startup(self, sockets=None):
         await super().startup(sockets)
         if self.started:
-            LOG.info('hvagent-api listening on %s:%s', CONF.api.bind_host,
-                     CONF.api.bind_port)
+            LOG.info('hvagent-api listening on %s:%s (%s)',
+                     CONF.api.bind_host, CONF.api.bind_port,
+                     'https' if self.tls else 'http')
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, self.reload)
             systemd.notify(READY=1, STATUS='hvagent-api is serving')
+
+    def reload(self):
+        """SIGHUP (systemctl reload): re-read the TLS certificate."""
+        if self.tls:
+            self.tls.reload()
+        else:
+            LOG.info('SIGHUP: nothing to reload (no [api] tls_cert_file)')
+
+
+def tls_context():
+    """The reloadable TLS context of [api] tls_cert_file, or None."""
+    api = CONF.api
+    if not (api.tls_cert_file or api.tls_key_file):
+        return None
+    if not api.tls_cert_file:
+        raise tls.TLSConfigError('[api] tls_key_file is set without '
+                                 'tls_cert_file')
+    return tls.ReloadableContext(
+        api.tls_cert_file, api.tls_key_file or api.tls_cert_file,
+        min_version=api.tls_min_version,
+        what=('[api] tls_cert_file', '[api] tls_key_file'))
 
 
 def _parse(argv):
@@ -77,16 +106,21 @@ def bootstrap(args):
 def serve():
     tokens.load_key()           # refuse to start without a usable key
     policy.enforcer()           # ... or with a broken policy file
+    reloadable = tls_context()    # ... or with an unusable certificate
     limits.raise_nofile_limit()
+    ssl_kw = {} if reloadable is None else {
+        'ssl_context_factory': lambda _config, _default: reloadable.context}
     config = uvicorn.Config(app_mod.create_app(), host=CONF.api.bind_host,
                             port=CONF.api.bind_port, log_config=None,
                             access_log=False, timeout_graceful_shutdown=30,
-                            **limits.server_config())
+                            **ssl_kw, **limits.server_config())
     # uvicorn re-raises the SIGTERM it handled, with the handler found
     # before it: make that one a no-op so a clean stop exits 0 like the
     # other services
     signal.signal(signal.SIGTERM, lambda *_: None)
-    _Server(config).run()
+    server = _Server(config)
+    server.tls = reloadable
+    server.run()
     return 0
 
 
@@ -94,8 +128,8 @@ def main(argv=None):
     args, rest = _parse(sys.argv[1:] if argv is None else argv)
     service.parse_config(rest)
     service.setup_logging()
-    rpc.init()
     try:
+        rpc.init()
         return bootstrap(args) if args.bootstrap else serve()
     except exception.HVAgentError as e:
         LOG.error('hvagent-api: %s', exception.text(e))

@@ -12,6 +12,24 @@ opts = [
     cfg.PortOpt(
         'bind_port', default=8774,
         help='TCP port hvagent-api listens on.'),
+    cfg.StrOpt(
+        'tls_cert_file',
+        help='PEM certificate (chain) hvagent-api serves HTTPS with; with '
+             'tls_key_file. Unset: plain HTTP. Checked at start (a missing '
+             'or unreadable file, or a key not matching it, refuses the '
+             'start); SIGHUP re-reads both without closing the listener.'),
+    cfg.StrOpt(
+        'tls_key_file',
+        help='PEM private key of tls_cert_file (mode 0600, owned by the '
+             'user hvagent-api runs as).'),
+    cfg.StrOpt(
+        'tls_min_version', default='TLSv1.2', choices=('TLSv1.2', 'TLSv1.3'),
+        help='Oldest TLS version hvagent-api accepts.'),
+    cfg.StrOpt(
+        'ca_file',
+        help='PEM CA bundle the compute agent trusts for hvagent-api\'s '
+             'certificate when public_url is https (default: the system '
+             'CAs). Verification is always on.'),
     cfg.IntOpt(
         'token_ttl', default=3600, min=60, max=7 * 86400,
         help='Seconds a token issued by POST /v3/auth/tokens stays valid.'),
@@ -36,8 +54,9 @@ opts = [
     cfg.StrOpt(
         'public_url',
         help='URL under which compute agents reach this API to download '
-             'images (default: http://<bind_host>:<bind_port>). Set it '
-             'alike on the compute nodes: an agent presents the booting '
+             'images (default: http://<bind_host>:<bind_port>, https:// '
+             'when tls_cert_file is set). Set it alike on the compute '
+             'nodes: an agent presents the booting '
              "caller's token to this URL's scheme, host and port only."),
     cfg.IntOpt(
         'argon2_time_cost', default=3, min=1,
@@ -144,5 +163,6 @@ def register_opts(conf):
 
 def public_url(conf):
     """[api] public_url, or the address hvagent-api listens on."""
-    return (conf.api.public_url or 'http://%s:%s' % (
-        conf.api.bind_host, conf.api.bind_port)).rstrip('/')
+    scheme = 'https' if conf.api.tls_cert_file else 'http'
+    return (conf.api.public_url or '%s://%s:%s' % (
+        scheme, conf.api.bind_host, conf.api.bind_port)).rstrip('/')

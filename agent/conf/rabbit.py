@@ -6,8 +6,10 @@ further apart, up to 30 s (``rabbit_interval_max``) plus
 ``kombu_reconnect_delay``: a service could stay away for ~30 s after the
 broker is back. hvagent retries every 1, 2, 3, 4, 4... s instead, so every
 service consumes again within about 5 s of the broker's return. Only the
-options whose default changes are listed in the sample; every other
-oslo.messaging option keeps its library default and can still be set.
+options whose default changes, and the TLS ones (``ssl``, ``ssl_ca_file``,
+``ssl_cert_file``, ``ssl_key_file``: docs/tls.md), are listed in the
+sample; every other oslo.messaging option keeps its library default and
+can still be set.
 """
 import copy
 
@@ -21,6 +23,8 @@ DEFAULTS = {
     'rabbit_interval_max': 4,        # ... up to 4 s (oslo: 30 s)
     'kombu_reconnect_delay': 0.5,    # extra pause per attempt (oslo: 1 s)
 }
+#: listed in the sample with the library's defaults (docs/tls.md)
+TLS = ('ssl', 'ssl_ca_file', 'ssl_cert_file', 'ssl_key_file')
 
 
 def _library_opts():
@@ -33,6 +37,8 @@ def _with_defaults():
         if opt.name in DEFAULTS:
             opt = copy.deepcopy(opt)
             opt.default = DEFAULTS[opt.name]
+            listed.append(opt)
+        elif opt.name in TLS:
             listed.append(opt)
     return listed
 

@@ -33,16 +33,18 @@ def free_port():
 class Client:
     """requests against the API, as the user whose token it holds."""
 
-    def __init__(self, url, token=None):
+    def __init__(self, url, token=None, verify=True):
         self.url, self.token = url, token
         self.http = requests.Session()
+        self.verify = verify    # per request: a session's verify loses
+                                # to $REQUESTS_CA_BUNDLE
 
     def call(self, method, path, **kw):
         headers = kw.pop('headers', {})
         if self.token:
             headers['X-Auth-Token'] = self.token
         return self.http.request(method, self.url + path, headers=headers,
-                                 timeout=60, **kw)
+                                 timeout=60, verify=self.verify, **kw)
 
     def ok(self, method, path, status=(200, 201, 202, 204), **kw):
         r = self.call(method, path, **kw)
@@ -53,10 +55,14 @@ class Client:
 
 
 class ApiCloud:
-    def __init__(self, tmp_path, db_url=None, extra=None):
+    def __init__(self, tmp_path, db_url=None, extra=None, ca_file=None):
+        """``ca_file``: the CA of the certificate in ``extra``'s [api]
+        tls_cert_file: the API is then https, verified against it."""
         self.vhost = rabbit.VHost()
         self.port = free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
+        self.verify = ca_file or True
+        self.url = '%s://127.0.0.1:%d' % ('https' if ca_file else 'http',
+                                          self.port)
         # cheap password hashes: the tests log in dozens of users; every
         # test client is 127.0.0.1, whose deliberate failed logins must
         # not throttle the next module's (test_api_accounts.py tests it)
@@ -96,9 +102,10 @@ class ApiCloud:
 
     def login(self, user, password=PASSWORD, project=None):
         r = requests.post(self.url + '/v3/auth/tokens', timeout=60, json={
-            'user': user, 'password': password, 'project': project})
+            'user': user, 'password': password, 'project': project},
+            verify=self.verify)
         assert r.status_code == 201, r.text
-        return Client(self.url, r.headers['X-Subject-Token'])
+        return Client(self.url, r.headers['X-Subject-Token'], self.verify)
 
     def add_user(self, project_id, name, role):
         self.admin.ok('POST', '/v3/projects/%s/users' % project_id, json={

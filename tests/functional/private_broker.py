@@ -14,7 +14,14 @@ installed.
     broker.stop_app(); broker.start_app()
     broker.consumers()                   # {queue: consumer count}
     broker.stop()
+
+With ``tls=TLSListener(ca, cert, key)`` the node also opens a TLS listener
+on another free loopback port (``broker.tls_port``, ``broker.tls_url``)
+serving ``cert``; with ``verify_peer`` it asks clients for a certificate
+signed by ``ca`` and refuses those without one. ``broker.connections()``
+lists the node's client connections and whether each is TLS.
 """
+import collections
 import os
 import shutil
 import signal
@@ -31,6 +38,9 @@ from tests.functional.prometheus import free_port
 # wrapper that switches to the rabbitmq user and the system's node.
 BIN_DIRS = ('/usr/lib/rabbitmq/bin', '/usr/local/lib/rabbitmq/bin')
 START_TIMEOUT = 90
+TLSListener = collections.namedtuple('TLSListener',
+                                     'ca cert key verify_peer',
+                                     defaults=(False,))
 
 
 def find_bin_dir():
@@ -47,7 +57,7 @@ def find_bin_dir():
 
 
 class PrivateBroker:
-    def __init__(self):
+    def __init__(self, tls=None):
         self.bin_dir = find_bin_dir()
         if self.bin_dir is None:
             pytest.skip('rabbitmq-server is not installed (looked in %s and '
@@ -55,6 +65,8 @@ class PrivateBroker:
                         'test can stop' % ', '.join(BIN_DIRS))
         self.node = 'hvtest-%s@localhost' % uuid.uuid4().hex[:10]
         self.port = free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
         self.dir = None
         self.proc = None
         self.start_seconds = None
@@ -62,6 +74,27 @@ class PrivateBroker:
     @property
     def url(self):
         return 'rabbit://guest:guest@127.0.0.1:%d/' % self.port
+
+    @property
+    def tls_url(self):
+        return 'rabbit://guest:guest@127.0.0.1:%d/' % self.tls_port
+
+    def _write_config(self):
+        """rabbitmq.conf: the TLS listener and its ssl_options, if any."""
+        lines = []
+        if self.tls:
+            t = self.tls
+            lines += [
+                'listeners.ssl.default = 127.0.0.1:%d' % self.tls_port,
+                'ssl_options.cacertfile = %s' % t.ca,
+                'ssl_options.certfile = %s' % t.cert,
+                'ssl_options.keyfile = %s' % t.key,
+                'ssl_options.verify = %s' % (
+                    'verify_peer' if t.verify_peer else 'verify_none'),
+                'ssl_options.fail_if_no_peer_cert = %s' % (
+                    'true' if t.verify_peer else 'false')]
+        with open(os.path.join(self.dir, 'rabbitmq.conf'), 'w') as f:
+            f.write(''.join(line + '\n' for line in lines))
 
     def _env(self):
         d = self.dir
@@ -96,6 +129,7 @@ class PrivateBroker:
         self.dist_port = free_port()
         for name in ('enabled_plugins', 'rabbitmq-env.conf'):
             open(os.path.join(self.dir, name), 'w').close()
+        self._write_config()
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
             [os.path.join(self.bin_dir, 'rabbitmq-server')],
@@ -151,6 +185,19 @@ class PrivateBroker:
             if name and count.isdigit():
                 queues[name] = int(count)
         return queues
+
+    def connections(self):
+        """[(peer port, ssl: bool, ssl protocol)] of the client
+        connections (rabbitmqctl list_connections)."""
+        out = self.ctl('list_connections', 'peer_port', 'ssl',
+                       'ssl_protocol')
+        found = []
+        for line in out.splitlines():
+            fields = line.strip().split('\t')
+            if len(fields) == 3 and fields[0].isdigit():
+                found.append((int(fields[0]), fields[1] == 'true',
+                              fields[2]))
+        return found
 
     def stop(self):
         """Stop the node (rabbitmqctl, else SIGKILL to its session) and

@@ -48,16 +48,19 @@ def promtool_check(text):
 
 class PrometheusServer:
     """A Prometheus scraping ``targets`` ({job: 'host:port'}) every second,
-    with its TSDB and log under ``workdir``."""
+    with its TSDB and log under ``workdir``; ``jobs`` ({job: YAML lines})
+    adds to a job's scrape config (scheme, tls_config, basic_auth...)."""
 
-    def __init__(self, workdir, targets):
+    def __init__(self, workdir, targets, jobs=None):
         self.binary = require('prometheus')
         self.workdir = workdir
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         jobs = ''.join(
             "  - job_name: %s\n    static_configs:\n"
-            "      - targets: ['%s']\n" % (job, target)
+            "      - targets: ['%s']\n%s" % (job, target, ''.join(
+                '    %s\n' % line for line in
+                (jobs or {}).get(job, '').splitlines()))
             for job, target in targets.items())
         self.config = os.path.join(workdir, 'prometheus.yml')
         with open(self.config, 'w') as f:

@@ -1,7 +1,10 @@
 """A boot end to end through hvagent-api onto real libvirt/QEMU: the root
 disk's image uploaded through the API and fetched from it by the agent,
 the key pair made through the API in the guest's config drive, the guest
-boots and says so on its console, the delete removes the domain."""
+boots and says so on its console, the delete removes the domain. Twice:
+over plain HTTP, and with hvagent-api serving HTTPS (tests.functional.certs)
+and the agent verifying it with [api] ca_file (public_url defaults to the
+https URL)."""
 import json
 import os
 import pathlib
@@ -13,21 +16,27 @@ import time
 import pytest
 
 from tests.functional import api_cloud as cloudlib
+from tests.functional.certs import tls_pki  # noqa: F401  (fixture)
 from tests.functional import guest_image
 from tests.functional import libvirt_fixtures
 
 pytestmark = pytest.mark.functional
 
 
-@pytest.fixture
-def libvirt_cloud(tmp_path):
+@pytest.fixture(params=['http', 'https'])
+def libvirt_cloud(request, tmp_path, tls_pki):   # noqa: F811
     libvirt_fixtures.require_libvirtd()
     image = guest_image.ensure_image()
     # QEMU (libvirt-qemu) must traverse the state directory
     state = tempfile.mkdtemp(dir='/var/tmp', prefix='hvagent-api-libvirt-')
     os.chmod(state, 0o755)
-    cloud = cloudlib.ApiCloud(tmp_path, extra={
+    https = request.param == 'https'
+    cloud = cloudlib.ApiCloud(tmp_path, ca_file=https and tls_pki.ca.path,
+                              extra={
         'DEFAULT': {'state_path': state},
+        'api': {'tls_cert_file': tls_pki.server.cert,
+                'tls_key_file': tls_pki.server.key,
+                'ca_file': tls_pki.ca.path} if https else {},
         'compute': {'compute_driver': 'libvirt'},
         'libvirt': {'virt_type': 'qemu',
                     'connection_uri': libvirt_fixtures.URI,
@@ -79,6 +88,9 @@ def test_boot_through_the_api_on_libvirt(libvirt_cloud):
                   if '/v1/images/' in c['ref']) == sorted(
         dev.ok('GET', '/v1/images/%s' % i['id'])['image']['checksum']
         for i in (image, kernel, ramdisk))
+    # fetched from the API's own URL: https:// when it serves TLS
+    assert all(c['ref'].startswith(cloud.url + '/v1/images/')
+               for c in cached if '/v1/images/' in c['ref']), cached
     deadline = time.monotonic() + 60
     while srv['id'] not in guest_image.booted_uuids(dev.ok(
             'GET', '/v1/servers/%s/console' % srv['id'])['output']):

@@ -1,6 +1,7 @@
 """What one Prometheus scrape of hvagent-compute costs with 200 guests.
 
     python -m tools.bench.metrics_scrape [--guests 200] [--scrapes 50]
+                                         [--cases drivers,web]
 
 The whole compute registry (process, platform, GC, build info, RPC
 messages, host from psutil, guests, operations, report age) is formatted
@@ -23,24 +24,38 @@ the series count and size, the baseline (one raw bulk stats call +
 ``generate_latest`` of an empty registry) and the ratio to it. The
 QEMU-shaped baseline is only the stand-in's answer (a list copy), so its
 ratio says little. The goal is < 50 ms per scrape.
+
+The ``web`` case prices [metrics] web_config_file (fake driver registry,
+real HTTP GETs, a new connection each as wsgiref's HTTP/1.0 server
+closes it): plain HTTP; HTTPS (an openssl-made P-256 certificate, so each
+scrape includes a handshake); HTTPS with basic auth (bcrypt cost 10) as
+served, the checked password cached; and the same with the cache emptied
+before every scrape, what a bcrypt per scrape would cost.
 """
 import argparse
+import base64
+import os
+import ssl
 import statistics
+import subprocess
 import tempfile
 import time
 import urllib.request
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
+import bcrypt
 import libvirt
 import prometheus_client as prom
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401
+from agent import tls
 from agent.metrics import compute as compute_metrics
 from agent.metrics import exposition
 from agent.metrics import registry
 from agent.metrics import server as metrics_server
+from agent.metrics import web_config
 from virt import driver as virt_driver
 from virt import fake
 from virt.libvirt import config
@@ -201,11 +216,68 @@ def run_fake(guests, scrapes):
     measure('fake driver', drv, drv.get_guest_stats, scrapes)
 
 
+class Uncached(web_config.WebConfig):
+    """Forgets every checked password: a bcrypt on each scrape."""
+
+    def authorized(self, header):
+        self._cache.clear()
+        return super().authorized(header)
+
+
+def self_signed(directory):
+    cert, key = (os.path.join(directory, n) for n in ('m.pem', 'm.key'))
+    subprocess.run(
+        ['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+         'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
+         '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1',
+         '-keyout', key, '-out', cert], check=True, capture_output=True)
+    return cert, key
+
+
+def run_web(guests, scrapes, tmp):
+    drv = fake.FakeDriver()
+    for i in range(guests):
+        drv.spawn(spec(i))
+    reg = registry.new('hvagent-compute', *compute_metrics.collectors(
+        drv, compute_metrics.OperationMetrics(), Tracker(),
+        CONF.compute.instances_path))
+    cert, key = self_signed(tmp)
+    ctx = tls.server_context(cert, key)
+    client = ssl.create_default_context(cafile=cert)
+    users = {'prometheus': bcrypt.hashpw(b'secret', bcrypt.gensalt(
+        10)).decode()}
+    auth = {'Authorization': 'Basic ' + base64.b64encode(
+        b'prometheus:secret').decode()}
+    t0 = time.perf_counter()
+    bcrypt.checkpw(b'secret', users['prometheus'].encode())
+    one_bcrypt = (time.perf_counter() - t0) * 1e3
+    print('web config, fake driver with %d guests (one bcrypt cost 10: '
+          '%.1f ms)' % (guests, one_bcrypt))
+    for label, web, headers in (
+            ('plain HTTP', None, {}),
+            ('HTTPS', web_config.WebConfig(ctx), {}),
+            ('HTTPS + basic auth (cached)',
+             web_config.WebConfig(ctx, users), auth),
+            ('HTTPS + basic auth (no cache)', Uncached(ctx, users), auth)):
+        srv = metrics_server.MetricsServer(reg, '127.0.0.1', 0, 'bench', web)
+        req = urllib.request.Request(srv.url, headers=headers)
+        try:
+            urllib.request.urlopen(req, timeout=10, context=client).read()
+            wall, _ = median_ms(lambda: urllib.request.urlopen(
+                req, timeout=10, context=client).read(), scrapes)
+        finally:
+            srv.stop()
+        print('  %-32s HTTP GET %6.1f ms' % (label, wall))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--guests', type=int, default=200)
     parser.add_argument('--scrapes', type=int, default=50)
+    parser.add_argument('--cases', default='drivers,web',
+                        help='comma-separated: drivers, web')
     args = parser.parse_args()
+    cases = set(args.cases.split(','))
     CONF([], project='hvagent', default_config_files=[],
          default_config_dirs=[])
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -213,9 +285,12 @@ def main():
         CONF.set_override('state_path', tmp)
         print('one scrape of hvagent-compute with %d guests, median of %d'
               % (args.guests, args.scrapes))
-        run_libvirt_test(args.guests, args.scrapes)
-        run_libvirt_qemu_shaped(args.guests, args.scrapes)
-        run_fake(args.guests, args.scrapes)
+        if 'drivers' in cases:
+            run_libvirt_test(args.guests, args.scrapes)
+            run_libvirt_qemu_shaped(args.guests, args.scrapes)
+            run_fake(args.guests, args.scrapes)
+        if 'web' in cases:
+            run_web(args.guests, args.scrapes, tmp)
 
 
 if __name__ == '__main__':

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 
 from agent import exception
+from agent import tls
 
 
 class NetworkError(Exception):
@@ -55,18 +56,22 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
 GRANT_HEADER = 'X-Image-Grant'
 
 
-def open_url(url, read_timeout, grant=None, redirect_ok=lambda u: False):
+def open_url(url, read_timeout, grant=None, redirect_ok=lambda u: False,
+             tls_context=None):
     """The response to GET ``url``; ``grant`` (the conductor's image grant)
-    goes as X-Image-Grant to this URL only (not across a redirect). Raises
-    HTTPStatus (with hvagent-api's JSON error message, if any) or
-    NetworkError."""
+    goes as X-Image-Grant to this URL only (not across a redirect);
+    ``tls_context`` (agent.tls.client_context) verifies an https server
+    (default: the system's CAs). Raises HTTPStatus (with hvagent-api's
+    JSON error message, if any) or NetworkError."""
     req = urllib.request.Request(url)
     if grant:
         req.add_unredirected_header(GRANT_HEADER, grant)
     # no ProxyHandler from the environment: the allow-list is about where
     # the bytes come from, and only the operator sets it
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
-                                         _Redirects(redirect_ok))
+    handlers = [urllib.request.ProxyHandler({}), _Redirects(redirect_ok)]
+    if tls_context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=tls_context))
+    opener = urllib.request.build_opener(*handlers)
     try:
         return opener.open(req, timeout=read_timeout)
     except urllib.error.HTTPError as e:
@@ -82,8 +87,9 @@ def open_url(url, read_timeout, grant=None, redirect_ok=lambda u: False):
         raise NetworkError(_why(e)) from None
 
 
-def get_json(url, read_timeout, grant, max_bytes=1 << 20):
-    with open_url(url, read_timeout, grant) as resp:
+def get_json(url, read_timeout, grant, max_bytes=1 << 20, tls_context=None):
+    with open_url(url, read_timeout, grant,
+                  tls_context=tls_context) as resp:
         try:
             return json.loads(resp.read(max_bytes))
         except (OSError, http.client.HTTPException, ValueError) as e:
@@ -125,6 +131,9 @@ def copy(src, out, deadline_seconds, max_bytes=None, chunk_size=1 << 20,
 
 
 def _why(e):
+    described = tls.describe(e)
+    if described:
+        return described
     reason = getattr(e, 'reason', None) or e
     return '%s: %s' % (type(e).__name__, getattr(reason, 'strerror', None)
                        or str(reason) or type(reason).__name__)

@@ -73,6 +73,7 @@ class LibvirtDriver(driver.ComputeDriver):
             opts.image_cache_path, opts.image_download_timeout,
             local_dirs=opts.allowed_image_dirs,
             api_url=api_conf.public_url(CONF),
+            api_ca_file=CONF.api.ca_file,
             url_allowlist=CONF.compute.image_url_allowlist,
             read_timeout=opts.image_read_timeout,
             max_bytes=opts.max_image_download_bytes, modes=self.modes)

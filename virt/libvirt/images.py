@@ -45,6 +45,7 @@ import urllib.parse
 
 from agent import exception
 from agent import image_refs
+from agent import tls
 from virt.libvirt import disk
 from virt.libvirt import download
 from virt.libvirt import filemodes
@@ -77,12 +78,14 @@ class ImageCache:
     def __init__(self, base_dir, download_timeout=600,
                  allowed_formats=('raw', 'qcow2'), local_dirs=None,
                  chunk_size=CHUNK_SIZE, api_url=None, url_allowlist=(),
-                 read_timeout=60, max_bytes=None, modes=None):
+                 read_timeout=60, max_bytes=None, modes=None,
+                 api_ca_file=None):
         """``local_dirs``: if not None, path/file:// refs must resolve
         inside one of them (an empty list refuses every local file).
         ``api_url``: hvagent-api's public URL, where image ids are read and
         downloaded with the instance's image grant (which goes nowhere
-        else).
+        else), over a TLS context trusting ``api_ca_file`` (else the
+        system's CAs) when it is https.
         ``url_allowlist``: the http(s) URL prefixes other images may come
         from. ``download_timeout`` bounds a whole download,
         ``read_timeout`` each read, ``max_bytes`` (None: no cap) its
@@ -90,6 +93,8 @@ class ImageCache:
         default nobody but the agent: 0600 files, 0711 directory)."""
         self.modes = modes or filemodes.Modes(None)
         self.api_url = api_url and api_url.rstrip('/')
+        self.api_tls = tls.client_context(api_ca_file) \
+            if self.api_url and self.api_url.startswith('https:') else None
         self.allowlist = image_refs.parse_allowlist(url_allowlist)
         self.base_dir = os.path.abspath(base_dir)
         self.download_timeout = download_timeout
@@ -154,7 +159,8 @@ class ImageCache:
                 '([api] public_url)')
         url = '%s/v1/images/%s' % (self.api_url, image_id)
         try:
-            meta = download.get_json(url, self.read_timeout, grant)['image']
+            meta = download.get_json(url, self.read_timeout, grant,
+                                     tls_context=self.api_tls)['image']
             checksum, fmt = meta['checksum'], meta['disk_format']
             status = meta['status']
         except download.HTTPStatus as e:
@@ -347,7 +353,8 @@ class ImageCache:
             return self._open_local(ref)
         if self.api_url and ref.startswith(self.api_url + '/v1/images/'):
             # hvagent-api's own image (_api_image_id): no redirect anywhere
-            return download.open_url(ref, self.read_timeout, grant)
+            return download.open_url(ref, self.read_timeout, grant,
+                                     tls_context=self.api_tls)
         if image_refs.url_allowed(ref, self.allowlist):
             return download.open_url(
                 ref, self.read_timeout, redirect_ok=lambda u:

@@ -45,15 +45,24 @@ class _Server(uvicorn.Server):
             systemd.notify(READY=1, STATUS='hvagent-api is serving')
 
 
-def _parse(argv):
+def parser():
+    """hvagent-api's own options (oslo.config parses the rest); also read
+    by tools/manpages.py."""
     p = argparse.ArgumentParser(prog='hvagent-api',
                                 description=__doc__.split('\n\n')[0])
     p.add_argument('--bootstrap', action='store_true',
                    help='make --user admin of --project, then exit')
-    p.add_argument('--user', default='admin')
-    p.add_argument('--project', default='admin')
-    p.add_argument('--password-file', type=argparse.FileType('r'))
-    return p.parse_known_args(argv)
+    p.add_argument('--user', default='admin',
+                   help='the user --bootstrap makes admin')
+    p.add_argument('--project', default='admin',
+                   help='the project --bootstrap makes the user admin of')
+    p.add_argument('--password-file', type=argparse.FileType('r'),
+                   help='the password --bootstrap sets')
+    return p
+
+
+def _parse(argv):
+    return parser().parse_known_args(argv)
 
 
 def bootstrap(args):

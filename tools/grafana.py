@@ -85,6 +85,10 @@ def fleet_panels():
               'Seconds since each compute agent\'s last successful resource '
               'report (every report_interval, 10 s by default).'),
         row('Instances'),
+        graph('Instances by state', [('max by (vm_state) '
+              '(hvagent_instances)', '{{vm_state}}')], 'none', 'Instances '
+              'in the database by vm_state (active, building, error...), as '
+              'the conductor counts them; max over conductors.'),
         graph('Guests by power state', [('sum by (state) '
               '(hvagent_domain_state)', '{{state}}')], 'none', 'Guests the '
               'hypervisors hold, by power state, over all compute hosts.'),

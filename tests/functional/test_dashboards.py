@@ -100,6 +100,10 @@ def test_every_panel_query_runs_on_real_metrics(cloud, tmp_path):
                 assert prom.query('count({__name__="%s"})' % name), name
             if not prom.query(promql):   # asserts status success
                 empty.append((title, names <= live))
+        # the conductor counts the booted instances by vm_state
+        [(_, active)] = prom.query(
+            'max by (vm_state) (hvagent_instances{vm_state="active"})')
+        assert active == 2
         # on this live cloud every panel has data but the guest NIC ones
         assert empty == [('Guest network receive', False),
                          ('Guest network transmit', False)], empty

@@ -80,15 +80,22 @@ MAN_PAGES = {
     'hvagent-controller': ['man8/hvagent-conductor.8.gz',
                            'man8/hvagent-scheduler.8.gz',
                            'man8/hvagent-api.8.gz']}
-MONITORING = ['usr/share/hvagent/grafana/hvagent-fleet.json',
-              'usr/share/hvagent/grafana/hvagent-host.json',
-              'usr/share/hvagent/prometheus/hvagent-alerts.yml']
+#: installed path: the repository's file it is a copy of
+MONITORING = {
+    'usr/share/hvagent/grafana/hvagent-fleet.json':
+        'etc/grafana/hvagent-fleet.json',
+    'usr/share/hvagent/grafana/hvagent-host.json':
+        'etc/grafana/hvagent-host.json',
+    'usr/share/hvagent/prometheus/hvagent-alerts.yml':
+        'etc/prometheus/hvagent-alerts.yml',
+    'usr/share/doc/hvagent/docs/monitoring.md': 'docs/monitoring.md',
+    'usr/share/doc/hvagent/docs/security.md': 'docs/security.md'}
 
 
 def test_man_pages_dashboards_and_alert_rules(built):
     """Each package installs its man pages (gzipped, under
     /usr/share/man), hvagent-common the dashboards and alert rules as they
-    are in etc/."""
+    are in etc/ and the reference docs."""
     pk.require('dpkg-deb', 'rpm')
     for name, pages in MAN_PAGES.items():
         deb = {line.split()[-1].lstrip('.')
@@ -104,9 +111,9 @@ def test_man_pages_dashboards_and_alert_rules(built):
                      'usr/share/man/man1/hvctl.1.gz')
     assert gzip.decompress(page).startswith(b'.TH HVCTL 1 ')
     if pk.inputs_digest() == built.digest:
-        for rel in MONITORING:
-            assert pk.member(built['hvagent-common', 'rpm'], rel) == (
-                REPO / 'etc' / rel.split('/', 3)[3]).read_bytes()
+        for rel, src in MONITORING.items():
+            assert pk.member(built['hvagent-common', 'rpm'], rel) == \
+                (REPO / src).read_bytes(), rel
 
 
 def test_lintian_clean(built):

@@ -74,15 +74,24 @@ def tls_context():
         what=('[api] tls_cert_file', '[api] tls_key_file'))
 
 
-def _parse(argv):
+def parser():
+    """hvagent-api's own options (oslo.config parses the rest); also read
+    by tools/manpages.py."""
     p = argparse.ArgumentParser(prog='hvagent-api',
                                 description=__doc__.split('\n\n')[0])
     p.add_argument('--bootstrap', action='store_true',
                    help='make --user admin of --project, then exit')
-    p.add_argument('--user', default='admin')
-    p.add_argument('--project', default='admin')
-    p.add_argument('--password-file', type=argparse.FileType('r'))
-    return p.parse_known_args(argv)
+    p.add_argument('--user', default='admin',
+                   help='the user --bootstrap makes admin')
+    p.add_argument('--project', default='admin',
+                   help='the project --bootstrap makes the user admin of')
+    p.add_argument('--password-file', type=argparse.FileType('r'),
+                   help='the password --bootstrap sets')
+    return p
+
+
+def _parse(argv):
+    return parser().parse_known_args(argv)
 
 
 def bootstrap(args):

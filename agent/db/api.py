@@ -187,6 +187,13 @@ def instance_list(session, host=None, project_id=None, deleted=False):
     return session.scalars(query).all()
 
 
+def instance_count_by_vm_state(session):
+    """{vm_state: number of live (not deleted) instances}."""
+    return dict(session.execute(
+        sa.select(M.Instance.vm_state, sa.func.count())
+        .where(M.Instance.deleted == 0).group_by(M.Instance.vm_state)).all())
+
+
 def _task_state_in(expected):
     expected = list(expected)
     clauses = [M.Instance.task_state.in_([s for s in expected if s])]

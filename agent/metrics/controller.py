@@ -60,7 +60,9 @@ class ServiceStatusCollector:
     """``hvagent_service_up{host, binary}`` (1 if the service's heartbeat
     is younger than service_down_time), ``hvagent_service_disabled`` and
     ``hvagent_service_heartbeat_age_seconds``, read from the services table
-    at scrape time; ``hvagent_database_up`` says whether that worked."""
+    at scrape time, and ``hvagent_instances{vm_state}`` (live instances by
+    state, one GROUP BY); ``hvagent_database_up`` says whether that
+    worked."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -70,6 +72,7 @@ class ServiceStatusCollector:
             with db_session.session_scope(self.engine) as s:
                 rows = [(r.host, r.binary, bool(r.disabled), r.last_seen_up)
                         for r in db.service_list(s)]
+                by_state = db.instance_count_by_vm_state(s)
         except Exception as e:
             LOG.warning('Service metrics: the database did not answer: '
                         '%s: %s', type(e).__name__, e)
@@ -101,3 +104,9 @@ class ServiceStatusCollector:
         yield up
         yield disabled
         yield age
+        instances = core.GaugeMetricFamily(
+            'hvagent_instances', 'Instances in the database (not deleted), '
+            'by vm_state.', labels=['vm_state'])
+        for state, count in sorted(by_state.items()):
+            instances.add_metric([state], count)
+        yield instances

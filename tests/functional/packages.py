@@ -37,9 +37,10 @@ WRAPPERS = ('hvctl', 'hvagent-compute', 'hvagent-conductor',
 VENV = 'usr/lib/hvagent/venv'
 CONF = 'etc/hvagent/hvagent.conf'
 # What goes into the packages: a change to any of these rebuilds them.
-INPUTS = ('setup.cfg', 'pyproject.toml', 'README.md', 'agent', 'virt', 'net',
-          'systemd', 'etc/hvagent/hvagent.conf.sample', 'tools/build-packages',
-          'tools/packaging')
+INPUTS = ('setup.cfg', 'pyproject.toml', 'README.md', 'docs', 'agent', 'virt', 'net',
+          'systemd', 'etc/hvagent/hvagent.conf.sample', 'etc/grafana',
+          'etc/prometheus', 'tools/build-packages', 'tools/build-manpages',
+          'tools/manpages.py', 'tools/packaging')
 
 
 def nfpm():

@@ -4,6 +4,7 @@ dpkg and rpm (files, conffiles, maintainer scripts), upgraded with a locally
 modified config, removed and purged cleanly. The build is slow the first
 time (a virtualenv with every dependency), then cached: see packages.py."""
 import configparser
+import gzip
 import os
 import re
 import stat
@@ -71,6 +72,48 @@ def test_metadata(built):
     for text in (depends['hvagent-controller'], require['hvagent-controller']):
         assert 'hvagent-common' in text
         assert not re.search(r'libvirt|qemu', text), text
+
+
+MAN_PAGES = {
+    'hvagent-common': ['man1/hvctl.1.gz', 'man5/hvagent.conf.5.gz'],
+    'hvagent-compute': ['man8/hvagent-compute.8.gz'],
+    'hvagent-controller': ['man8/hvagent-conductor.8.gz',
+                           'man8/hvagent-scheduler.8.gz',
+                           'man8/hvagent-api.8.gz']}
+#: installed path: the repository's file it is a copy of
+MONITORING = {
+    'usr/share/hvagent/grafana/hvagent-fleet.json':
+        'etc/grafana/hvagent-fleet.json',
+    'usr/share/hvagent/grafana/hvagent-host.json':
+        'etc/grafana/hvagent-host.json',
+    'usr/share/hvagent/prometheus/hvagent-alerts.yml':
+        'etc/prometheus/hvagent-alerts.yml',
+    'usr/share/doc/hvagent/docs/monitoring.md': 'docs/monitoring.md',
+    'usr/share/doc/hvagent/docs/security.md': 'docs/security.md'}
+
+
+def test_man_pages_dashboards_and_alert_rules(built):
+    """Each package installs its man pages (gzipped, under
+    /usr/share/man), hvagent-common the dashboards and alert rules as they
+    are in etc/ and the reference docs."""
+    pk.require('dpkg-deb', 'rpm')
+    for name, pages in MAN_PAGES.items():
+        deb = {line.split()[-1].lstrip('.')
+               for line in run('dpkg-deb', '-c', built[name, 'deb'])
+               .stdout.splitlines()}
+        rpm = set(run('rpm', '-qlp', built[name, 'rpm']).stdout.split())
+        wanted = ['/usr/share/man/' + p for p in pages]
+        if name == 'hvagent-common':
+            wanted += ['/' + m for m in MONITORING]
+        for files in (deb, rpm):
+            assert set(wanted) <= files, sorted(set(wanted) - files)
+    page = pk.member(built['hvagent-common', 'rpm'],
+                     'usr/share/man/man1/hvctl.1.gz')
+    assert gzip.decompress(page).startswith(b'.TH HVCTL 1 ')
+    if pk.inputs_digest() == built.digest:
+        for rel, src in MONITORING.items():
+            assert pk.member(built['hvagent-common', 'rpm'], rel) == \
+                (REPO / src).read_bytes(), rel
 
 
 def test_lintian_clean(built):
@@ -222,10 +265,13 @@ def test_rpm_install_erase(built, tmp_path):
     left = root.snapshot() - before
     # rpm leaves the user (no purge in rpm); the state dir went once empty;
     # the system's directories (of the filesystem and systemd packages on a
-    # real system) and var/tmp (rpm's, for the scriptlets) stay
+    # real system; the man directories are the filesystem package's) and
+    # var/tmp (rpm's, for the scriptlets) stay
     assert left <= {'etc/passwd-', 'etc/group-', 'etc/shadow-', 'etc/gshadow-',
                     'etc/.pwd.lock', 'var/tmp', 'usr/share', 'usr/share/doc',
-                    'usr/share/licenses', 'usr/lib/systemd',
+                    'usr/share/licenses', 'usr/share/man',
+                    'usr/share/man/man1', 'usr/share/man/man5',
+                    'usr/share/man/man8', 'usr/lib/systemd',
                     'usr/lib/systemd/system', 'usr/lib/sysusers.d'}, left
     assert 'hvagent' in root.entries('passwd')
 

@@ -145,6 +145,27 @@ def test_service_status_from_the_services_table(tmp_path, conf):  # noqa
     engine.dispose()
 
 
+def test_instances_by_vm_state(tmp_path):
+    engine = sa.create_engine('sqlite:///%s' % (tmp_path / 'db.sqlite'))
+    models.Base.metadata.create_all(engine)
+    with engine.begin() as c:
+        c.execute(sa.insert(models.Flavor.__table__), [dict(
+            id=1, name='m1.tiny', vcpus=1, memory_mb=512, root_gb=1)])
+        c.execute(sa.insert(models.Instance.__table__), [
+            dict(uuid='u%d' % i, name='vm', project_id='p', user_id='u',
+                 flavor_id=1, vcpus=1, memory_mb=512, root_gb=1,
+                 vm_state=state, deleted=deleted)
+            for i, (state, deleted) in enumerate([
+                ('active', 0), ('active', 0), ('error', 0), ('building', 0),
+                ('deleted', 5)])])
+    reg = prom.CollectorRegistry()
+    registry.add(reg, controller_metrics.ServiceStatusCollector(engine))
+    got = {s.labels['vm_state']: s.value for f in reg.collect()
+           if f.name == 'hvagent_instances' for s in f.samples}
+    assert got == {'active': 2, 'error': 1, 'building': 1}
+    engine.dispose()
+
+
 def test_service_status_with_the_database_gone(tmp_path):
     engine = sa.create_engine('sqlite:///%s' % (tmp_path / 'no' / 'db'))
     reg = prom.CollectorRegistry()

@@ -88,8 +88,10 @@ MONITORING = {
         'etc/grafana/hvagent-host.json',
     'usr/share/hvagent/prometheus/hvagent-alerts.yml':
         'etc/prometheus/hvagent-alerts.yml',
-    'usr/share/doc/hvagent/docs/monitoring.md': 'docs/monitoring.md',
-    'usr/share/doc/hvagent/docs/security.md': 'docs/security.md'}
+    # every reference document
+    **{'usr/share/doc/hvagent/docs/' + name: 'docs/' + name
+       for name in sorted(os.listdir(os.path.join(REPO, 'docs')))
+       if name.endswith('.md')}}
 
 
 def test_man_pages_dashboards_and_alert_rules(built):

@@ -222,12 +222,19 @@ def create_secret(path):
 @functools.lru_cache(maxsize=8)
 def _load(secret_file, host_key_file, host):
     if host_key_file:
-        return Keyring(host=host, key=_read_key(host_key_file, 'host key'))
+        try:
+            return Keyring(host=host, key=_read_key(host_key_file,
+                                                    'host key'))
+        except OSError as e:
+            # placed by the operator: not waited for (service.wait_for_bus_key)
+            raise exception.BusNotTrusted(
+                reason='cannot read [bus] host_key_file %s: %s'
+                % (host_key_file, e.strerror)) from None
     try:
         return Keyring(master=_read_key(secret_file, 'bus secret'),
                        host=host)
     except FileNotFoundError:
-        raise exception.BusNotTrusted(
+        raise exception.BusKeyMissing(
             reason='no bus key: neither [bus] host_key_file (compute '
             'nodes) nor the bus secret %s (controllers; hvagent-conductor '
             'creates it) is there' % secret_file) from None

@@ -250,6 +250,12 @@ class BusNotTrusted(HVAgentError):
     msg = 'Refused on the message bus: %(reason)s'
 
 
+class BusKeyMissing(BusNotTrusted):
+    """No bus key on this host yet: on a controller node hvagent-conductor
+    creates the bus secret at its first start (service.wait_for_bus_key
+    waits for it)."""
+
+
 class Busy(HVAgentError):
     """Too many of one costly thing at once (password checks): the
     caller should come back after ``retry_after`` seconds (503)."""

@@ -34,6 +34,7 @@ import time
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
+from agent import bus_auth
 from agent import exception
 from agent import logs
 from agent import server_state
@@ -160,6 +161,18 @@ def wait_for(name, what, ready, errors, timeout=None):
         if _SIGNALS.stop.wait(min(delay, timeout - (now - start))):
             raise StopBeforeStart()
         delay = min(delay * 2, 5)
+
+
+def wait_for_bus_key(name):
+    """Wait until this process has its bus key. On a controller node
+    hvagent-conductor creates the bus secret at its first start: a service
+    started before it (systemd starting the units at once, an operator
+    starting one alone) waits for the file instead of refusing to start. A
+    compute node's [bus] host_key_file is the operator's to place: missing,
+    it is refused at once."""
+    wait_for(name, 'the bus secret %s (hvagent-conductor creates it at '
+             'its first start)' % CONF.bus.secret_file,
+             lambda: bus_auth.keyring() is not None, exception.BusKeyMissing)
 
 
 class _Signals:

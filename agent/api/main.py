@@ -116,6 +116,9 @@ def serve():
     tokens.load_key()           # refuse to start without a usable key
     policy.enforcer()           # ... or with a broken policy file
     reloadable = tls_context()    # ... or with an unusable certificate
+    # it signs every RPC call; a SIGTERM while it waits is a clean stop
+    service.install_signal_handlers()
+    service.wait_for_bus_key('hvagent-api')
     limits.raise_nofile_limit()
     ssl_kw = {} if reloadable is None else {
         'ssl_context_factory': lambda _config, _default: reloadable.context}
@@ -140,6 +143,11 @@ def main(argv=None):
     try:
         rpc.init()
         return bootstrap(args) if args.bootstrap else serve()
+    except service.StopBeforeStart:
+        return 0
+    except exception.NotAvailable as e:
+        LOG.error('hvagent-api cannot start: %s', exception.text(e))
+        return service.EXIT_UNAVAILABLE
     except exception.HVAgentError as e:
         LOG.error('hvagent-api: %s', exception.text(e))
         return service.EXIT_REFUSED

@@ -59,6 +59,7 @@ def _build(driver, conductor, metrics):
     if metrics is not None:
         metrics.add(*compute_metrics.collectors(
             driver, manager.metrics, tracker, CONF.compute.instances_path))
+    service.wait_for_bus_key(BINARY)
     # started with the conductor (one node, systemd starting both at
     # once), the first call would go out before the conductor's queue
     # exists and be dropped: ask until it answers

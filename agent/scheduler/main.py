@@ -23,6 +23,7 @@ def build_service(engine=None):
 
 def _build(engine, metrics):
     engine = engine or db_session.get_engine()
+    service.wait_for_bus_key(BINARY)
     # the conductor migrates the database; heartbeats and claims need its
     # tables (started together on a fresh database, they are not there)
     service.wait_for(BINARY, 'the database schema (hvagent-conductor '

@@ -25,11 +25,13 @@ pytestmark = pytest.mark.functional
 LOUD = re.compile(r'^\S+ \S+ (WARNING|ERROR|CRITICAL) |Traceback', re.M)
 
 
-def _deployment(tmp_path, vhost, **default):
+def _deployment(tmp_path, vhost, bus=None, **default):
+    extra = {'DEFAULT': default} if default else {}
+    if bus:
+        extra['bus'] = bus
     return deployment.Deployment(
         tmp_path, vhost.url, 'sqlite:///%s' % (tmp_path / 'hv.sqlite'),
-        host='hvtest-order-%s' % uuid.uuid4().hex[:6],
-        extra={'DEFAULT': default} if default else None)
+        host='hvtest-order-%s' % uuid.uuid4().hex[:6], extra=extra)
 
 
 def _statuses(notify):
@@ -90,3 +92,52 @@ def test_agent_gives_up_after_start_wait_timeout(tmp_path, vhost):
     assert re.search(r'ERROR agent\.service: hvagent-compute cannot start: '
                      r'the conductor \(topic conductor\) not there after 3 '
                      r's: MessageUndeliverable', errors[0]), log
+
+
+def test_services_wait_for_the_bus_secret(tmp_path, vhost):
+    """A new all-in-one node: hvagent-conductor creates the bus secret at
+    its first start. The agent and the scheduler, started before it, used
+    to exit 78 ('no bus key'), which systemd never restarts."""
+    secret = tmp_path / 'state' / 'bus.secret'
+    dep = _deployment(tmp_path, vhost, bus={'secret_file': secret})
+    sockets = {name: NotifySocket(tmp_path / ('%s.notify' % name))
+               for name in ('hvagent-compute', 'hvagent-scheduler')}
+    try:
+        for name, notify in sockets.items():
+            dep.start(name, env={'NOTIFY_SOCKET': notify.path})
+        for name in sockets:
+            dep.wait_log(name, 'waiting for the bus secret %s' % secret)
+        time.sleep(2)
+        for name in sockets:
+            assert dep.procs[name].poll() is None, dep.log(name)
+        assert not secret.exists()
+        dep.start('hvagent-conductor')
+        for name, notify in sockets.items():
+            notify.wait_for('READY', '1')
+            assert any(s.startswith('%s: waiting for the bus secret' % name)
+                       for s in _statuses(notify)), _statuses(notify)
+        assert secret.stat().st_mode & 0o777 == 0o600
+    finally:
+        codes = dep.stop('hvagent-conductor', 'hvagent-scheduler',
+                         'hvagent-compute')
+        for notify in sockets.values():
+            notify.close()
+    assert codes == dict.fromkeys(deployment.SERVICES, 0), codes
+    for name in deployment.SERVICES:
+        assert not LOUD.search(dep.log(name)), dep.log(name)
+
+
+def test_compute_node_without_its_host_key_is_refused_at_once(tmp_path,
+                                                               vhost):
+    """A compute node's host key is the operator's to place: missing, the
+    agent does not wait for it but refuses to start (78, one line)."""
+    dep = _deployment(tmp_path, vhost, bus={
+        'host_key_file': tmp_path / 'missing.key'})
+    dep.start('hvagent-compute')
+    assert dep.procs.pop('hvagent-compute').wait(60) == 78
+    log = dep.log('hvagent-compute')
+    assert 'waiting for' not in log and 'Traceback' not in log, log
+    assert len(log.strip().splitlines()) == 1, log
+    assert re.search(r'ERROR agent\.service: hvagent-compute cannot start: '
+                     r'.*cannot read \[bus\] host_key_file \S+missing\.key: '
+                     r'No such file or directory', log), log

@@ -24,8 +24,7 @@ _hvctl() {
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     fi
 }
-complete -F _hvctl hvctl
-'''
+complete -F _hvctl hvctl'''
 
 
 def _flat(args):

@@ -3,8 +3,8 @@ from the argument parsers and the oslo.config option definitions.
 
     tools/build-manpages OUTDIR      # OUTDIR/man1/hvctl.1.gz ...
 
-hvctl's page is written from ``agent.cli.build_parser()`` and lists every
-sub-command, also those ``hvctl --help`` leaves out (no help string). The
+hvctl's page is written from ``agent.cli.build_parser()`` (built from
+hvctl's command table) and lists every sub-command with its help. The
 daemons' pages list the oslo.config command-line options (and
 hvagent-api's own); hvagent.conf(5) lists every group and option of
 ``agent.conf.opts.list_opts()`` with its type, default and help.

@@ -1,4 +1,4 @@
-"""Plain-text tables and JSON for hvctl's output."""
+"""Plain-text tables and JSON: how hvctl prints what it gets."""
 import datetime
 import json
 

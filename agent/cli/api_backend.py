@@ -1,0 +1,226 @@
+"""hvctl's REST back end: hvagent-api with the token ``hvctl login`` cached.
+
+Used when an endpoint is given (``--endpoint`` or $HVAGENT_ENDPOINT); with
+none, hvctl talks to the conductor over RPC. ``hvctl login`` caches the
+token in $XDG_CACHE_HOME/hvagent/tokens.json (else ~/.cache/hvagent/),
+mode 0600, one per endpoint; the password comes from --password-file,
+$HVCTL_PASSWORD, or the terminal. An https endpoint's certificate is
+verified against --os-cacert ($OS_CACERT), else the system's CAs.
+"""
+import json
+import os
+import re
+import sys
+import time
+
+import requests
+
+from agent import tls
+
+UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
+SETTLED = ('active', 'stopped', 'paused', 'error')
+
+
+class ApiError(Exception):
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+def cache_path():
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache')
+    return os.path.join(base, 'hvagent', 'tokens.json')
+
+
+def load_cache():
+    try:
+        with open(cache_path()) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def save_cache(cache):
+    path = cache_path()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = path + '.%d' % os.getpid()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        json.dump(cache, f)
+    os.replace(tmp, path)
+
+
+def forget(endpoint):
+    """Drop the endpoint's cached token."""
+    cache = load_cache()
+    cache.pop(endpoint, None)
+    save_cache(cache)
+
+
+class Client:
+    """``cacert``: the CA bundle that signed an https endpoint's
+    certificate (--os-cacert, $OS_CACERT); else the system's CAs.
+    The certificate is always verified."""
+
+    def __init__(self, endpoint, token=None, timeout=60, cacert=None):
+        self.endpoint, self.token = endpoint.rstrip('/'), token
+        self.timeout = timeout
+        self.verify = cacert or True
+        if cacert:
+            try:
+                tls.check_readable(cacert, '--os-cacert')
+            except tls.TLSConfigError as e:
+                raise ApiError(str(e)) from None
+
+    def call(self, method, path, **kw):
+        headers = {'X-Auth-Token': self.token} if self.token else {}
+        try:
+            r = requests.request(method, self.endpoint + path,
+                                 headers=headers, timeout=self.timeout,
+                                 verify=self.verify, **kw)
+        except requests.RequestException as e:
+            raise ApiError('cannot reach %s: %s' % (
+                self.endpoint, tls.describe(e) or e)) from None
+        if r.status_code >= 400:
+            try:
+                msg = r.json()['error']['message']
+            except (ValueError, KeyError, TypeError):
+                msg = r.text[:200]
+            raise ApiError('%s (HTTP %d, request %s)' % (
+                msg, r.status_code, r.headers.get('X-Request-Id')),
+                r.status_code)
+        return r
+
+
+def client_for(endpoint, cacert=None):
+    entry = load_cache().get(endpoint)
+    if not entry:
+        raise ApiError('not logged in to %s: run hvctl login' % endpoint)
+    return Client(endpoint, entry['token'], cacert=cacert)
+
+
+def _server(srv):
+    """A server as the instance views read it."""
+    return {
+        'uuid': srv['id'], 'name': srv['name'], 'vm_state': srv['status'],
+        'task_state': srv['task_state'], 'power_state': srv['power_state'],
+        'flavor': srv['flavor'], 'host': srv['host'],
+        'project_id': srv['project_id'], 'image_ref': srv['image'],
+        'key_name': srv['key_name'], 'created_at': srv['created_at'],
+        'launched_at': srv['launched_at'], 'networks': srv['networks'],
+        'volumes': srv.get('volumes', []), 'metadata': srv['metadata'],
+        'fault': srv['fault']}
+
+
+class Backend:
+    """The commands both back ends serve, through hvagent-api; the token
+    of the endpoint is read from the cache at the first request."""
+
+    name = 'api'
+    ADAPTERS = {'instance': _server}
+
+    def __init__(self, endpoint, cacert=None, client=None):
+        self.endpoint, self.cacert = endpoint, cacert
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = client_for(self.endpoint, self.cacert)
+        return self._client
+
+    def get(self, path, **kw):
+        return self.client.call('GET', path, **kw).json()
+
+    def adapt(self, kind, item):
+        return self.ADAPTERS.get(kind, lambda i: i)(item)
+
+    def boot(self, args):
+        body = {'name': args.name, 'flavor': args.flavor,
+                'image': args.image, 'networks': args.network,
+                'security_groups': args.security_group,
+                'fixed_ips': args.fixed_ip,
+                'config_drive': args.config_drive}
+        if args.key_name:
+            body['key_name'] = args.key_name
+        if args.user_data:
+            body['user_data'] = args.user_data.read()
+        return self.client.call('POST', '/v1/servers',
+                                json={'server': body}).json()['server']
+
+    def resolve(self, ref):
+        """The uuid of the instance named ``ref`` (unless it is one)."""
+        if UUID.match(ref):
+            return ref
+        found = [s['id'] for s in self.instances() if s['name'] == ref]
+        if len(found) != 1:
+            raise ApiError('%s instance(s) named %r; use the uuid'
+                           % (len(found) or 'no', ref))
+        return found[0]
+
+    def wait(self, uuid, timeout, start=None, gone_ok=False):
+        """The server once settled; with ``gone_ok`` None once gone."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                srv = self.get('/v1/servers/' + uuid)['server']
+            except ApiError as e:
+                if gone_ok and e.status == 404:
+                    return None
+                raise
+            if not gone_ok and srv['task_state'] is None and \
+                    srv['status'] in SETTLED:
+                return srv
+            if time.monotonic() > deadline:
+                raise ApiError('timed out waiting for %s' % uuid)
+            time.sleep(0.1)
+
+    def act(self, uuid, args):
+        """Request the action; None: the API answers with no server."""
+        if args.command == 'delete':
+            self.client.call('DELETE', '/v1/servers/' + uuid)
+        else:
+            action = 'reboot_hard' if getattr(args, 'hard', False) \
+                else args.command
+            self.client.call('POST', '/v1/servers/%s/action' % uuid,
+                             json={'action': action})
+        return None
+
+    def instances(self, host=None):
+        """Every page of the caller's servers (``host``: not filtered)."""
+        items, marker = [], None
+        while True:
+            body = self.get('/v1/servers',
+                            params={'marker': marker} if marker else {})
+            items += body['servers']
+            marker = body['next_marker']
+            if not marker:
+                return items
+
+    def instance(self, uuid):
+        return self.get('/v1/servers/' + uuid)['server']
+
+    def console(self, uuid, length):
+        return self.get('/v1/servers/%s/console' % uuid, params={
+            'length': length} if length else {})['output']
+
+    def flavors(self):
+        return self.get('/v1/flavors')['flavors']
+
+    def hosts(self):
+        return self.get('/v1/hosts')['hosts']
+
+    def actions(self, uuid):
+        return self.get('/v1/servers/%s/actions' % uuid)['actions']
+
+
+def serve(command, args, out=print):
+    """Run ``command`` against hvagent-api; the exit code."""
+    try:
+        if 'api' not in command.serves:
+            raise ApiError('%s is not available through the API; run it '
+                           'without --endpoint (direct RPC)' % command.name)
+        return command.run(Backend(args.endpoint, args.os_cacert), args, out)
+    except ApiError as e:
+        print('hvctl: error: %s' % e, file=sys.stderr)
+        return 1

@@ -1,0 +1,196 @@
+"""hvctl's RPC back end: the conductor over the bus, as a controller.
+
+With no endpoint hvctl is a controller on the bus: it signs with the bus
+secret ([bus] secret_file, from the configuration) and calls the
+conductor. Acting as the admin project it is an admin (shares networks,
+sees every project's groups), as any other project one of its users.
+"""
+import os
+import sys
+import time
+
+from oslo_config import cfg
+
+from agent import context
+from agent import exception
+from agent import rpc
+from agent.objects import states
+
+CONF = cfg.CONF
+#: seconds one long poll may last (kept well under the RPC timeout)
+WAIT_STEP = 10.0
+SETTLED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.ERROR,
+           states.DELETED)
+
+
+def boot_options(args):
+    """The ``options`` of boot_instance from parsed boot options."""
+    options = {'kernel_ref': args.kernel, 'ramdisk_ref': args.ramdisk,
+               'config_drive': args.config_drive}
+    if args.user_data:
+        options['user_data'] = args.user_data.read()
+    if args.public_key:
+        options['key_data'] = args.public_key.read().strip()
+        options['key_name'] = args.key_name or 'default'
+    return {k: v for k, v in options.items() if v}
+
+
+def pairs(text, flag):
+    out = {}
+    for item in text:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise SystemExit('hvctl: %s wants KEY=VALUE, got %r'
+                             % (flag, item))
+        out[key] = value
+    return out
+
+
+def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None,
+             start=None):
+    """Follow the instance until its vm_state is in ``until`` with no task
+    running; return it (None once deleted). ``echo`` gets a line for every
+    new (vm_state, task_state, power_state). Each step is a long poll
+    (instance_wait) that returns as soon as the states change; ``start``,
+    the instance as the caller last read it, saves the first read."""
+    deadline = time.monotonic() + timeout
+    now, step, inst = None, None, start
+    while True:
+        try:
+            if step is not None:     # with no echo, no stops on the way
+                inst = conductor.instance_wait(
+                    ctxt, ref=uuid, seen=now, timeout=step,
+                    **({} if echo else {'until': list(until)}))
+            elif inst is None:
+                inst = conductor.instance_show(ctxt, ref=uuid)
+            new = [inst.vm_state, inst.task_state, inst.power_state]
+        except exception.InstanceNotFound:
+            inst, new = None, [states.DELETED, None, states.NOSTATE]
+        if echo and new != now:
+            echo('  %-9s task_state=%-14s power_state=%s' % tuple(new))
+        now = new
+        if now[0] in until and now[1] is None:
+            return inst
+        if inst is None:
+            raise exception.InstanceNotFound(instance=uuid)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise exception.HVAgentError(
+                'Timed out after %ss waiting for %s (at %s)'
+                % (timeout, uuid, '/'.join(map(str, now))))
+        step = min(left, WAIT_STEP, CONF.rpc_call_timeout / 2)
+
+
+def _instance(inst):
+    return {
+        'uuid': inst.uuid, 'name': inst.name, 'vm_state': inst.vm_state,
+        'task_state': inst.task_state, 'power_state': inst.power_state,
+        'flavor': inst.flavor.name, 'host': inst.host,
+        'project_id': inst.project_id, 'image_ref': inst.image_ref,
+        'key_name': inst.key_name, 'created_at': inst.created_at,
+        'launched_at': inst.launched_at, 'networks': inst.networks,
+        'volumes': ['%s on %s' % (b.volume_id, b.device_name)
+                    for b in inst.block_devices],
+        'metadata': inst.metadata,
+        'fault': inst.fault and inst.fault.message}
+
+
+def _host(item):
+    svc, node = item['service'], item['node']
+    record = {'host': svc.host, 'binary': svc.binary, 'up': svc.up,
+              'disabled': svc.disabled, 'last_seen': svc.last_seen_up}
+    if node is not None:
+        record.update({k: getattr(node, k) for k in (
+            'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used',
+            'local_gb', 'local_gb_used', 'running_vms')})
+    return record
+
+
+class Backend:
+    """The commands both back ends serve, through the conductor; the
+    RPC-only ones use ``conductor`` and ``ctxt`` directly."""
+
+    name = 'rpc'
+    ADAPTERS = {'instance': _instance, 'host': _host}
+
+    def __init__(self, conductor, ctxt):
+        self.conductor, self.ctxt = conductor, ctxt
+
+    def adapt(self, kind, item):
+        return self.ADAPTERS.get(kind, lambda i: i)(item)
+
+    def boot(self, args):
+        return self.conductor.boot_instance(
+            self.ctxt, name=args.name, flavor=args.flavor,
+            image_ref=args.image, availability_zone=args.availability_zone,
+            hints={'same_host': args.same_host,
+                   'different_host': args.different_host},
+            metadata=pairs(args.meta, '--meta'), networks=args.network,
+            options=boot_options(args),
+            security_groups=args.security_group, fixed_ips=args.fixed_ip)
+
+    def resolve(self, ref):
+        """The conductor takes a name or a uuid."""
+        return ref
+
+    def wait(self, uuid, timeout, start=None, gone_ok=False):
+        """Settled, or None once deleted (``gone_ok`` or not)."""
+        return wait_for(self.conductor, self.ctxt, uuid, timeout,
+                        start=start)
+
+    def act(self, ref, args):
+        action = {'attach': 'attach_volume', 'detach': 'detach_volume'}.get(
+            args.command, args.command)
+        if action == 'reboot' and args.hard:
+            action = 'reboot_hard'
+        info = {}
+        if getattr(args, 'path', None):
+            info = {'driver_volume_type': 'file', 'format': args.format,
+                    'path': os.path.abspath(args.path)}
+        return self.conductor.instance_action(
+            self.ctxt, ref=ref, action=action,
+            volume_id=getattr(args, 'volume_id', None), connection_info=info)
+
+    def instances(self, host):
+        return self.conductor.instance_list(self.ctxt, host=host,
+                                            project_id=None)
+
+    def instance(self, ref):
+        return self.conductor.instance_show(self.ctxt, ref=ref)
+
+    def console(self, ref, length):
+        return self.conductor.console_output(self.ctxt, ref=ref,
+                                             length=length)
+
+    def flavors(self):
+        return self.conductor.flavor_list(self.ctxt)
+
+    def hosts(self):
+        return self.conductor.host_list(self.ctxt)
+
+    def actions(self, ref):
+        return self.conductor.action_list(self.ctxt, ref=ref)
+
+
+def error(e, exit_code=1, prefix=''):
+    print('hvctl: error: %s%s' % (prefix, exception.text(e)),
+          file=sys.stderr)
+    return exit_code
+
+
+def serve(command, args, out=print):
+    """Run ``command`` against the conductor; the exit code."""
+    try:
+        rpc.init(url=args.transport_url)
+    except exception.HVAgentError as e:     # a broker refusing TLS
+        return error(e)
+    ctxt = context.RequestContext(user_id=args.user, project_id=args.project,
+                                  is_admin=args.project == 'admin')
+    try:
+        return command.run(Backend(rpc.ConductorAPI(), ctxt), args, out)
+    except exception.HVAgentError as e:
+        return error(e)
+    except Exception as e:  # MessagingTimeout, a broken transport...
+        return error(e, 2, '%s: ' % type(e).__name__)
+    finally:
+        rpc.cleanup()

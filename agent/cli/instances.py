@@ -1,0 +1,66 @@
+"""hvctl's instance and catalogue commands, written once for both back
+ends (``b``: a bus_backend.Backend or an api_backend.Backend)."""
+from agent.cli import output
+from agent.cli import views
+
+ERROR = 'error'
+
+
+def _print(b, args, out, inst):
+    """Show an instance; exit code 1 if it is in error."""
+    views.emit(out, b, views.INSTANCE, inst, args.json)
+    return 1 if b.adapt('instance', inst)['vm_state'] == ERROR else 0
+
+
+def boot(b, args, out):
+    inst = b.boot(args)
+    if args.wait and b.adapt('instance', inst)['vm_state'] != ERROR:
+        inst = b.wait(b.adapt('instance', inst)['uuid'], args.timeout,
+                      start=inst)
+    return _print(b, args, out, inst)
+
+
+def act(b, args, out):
+    """delete, reboot, stop, start, ... attach, detach: request it;
+    with --wait follow the instance until it settles."""
+    ref = b.resolve(args.ref)
+    inst = b.act(ref, args)
+    if args.wait:
+        uuid = ref if inst is None else b.adapt('instance', inst)['uuid']
+        inst = b.wait(uuid, args.timeout, gone_ok=args.command == 'delete')
+        if inst is None:
+            out('Instance %s deleted' % ref)
+            return 0
+    elif inst is None:
+        out('Request to %s %s accepted' % (args.command, ref))
+        return 0
+    return _print(b, args, out, inst)
+
+
+def show(b, args, out):
+    return views.emit(out, b, views.INSTANCE, b.instance(b.resolve(
+        args.ref)), args.json)
+
+
+def list_(b, args, out):
+    return views.emit(out, b, views.INSTANCES, b.instances(args.host),
+                      args.json)
+
+
+def console(b, args, out):
+    text = b.console(b.resolve(args.ref), args.length)
+    out(output.dumps({'output': text}) if args.json else text.rstrip())
+    return 0
+
+
+def action_list(b, args, out):
+    return views.emit(out, b, views.ACTIONS, b.actions(b.resolve(args.ref)),
+                      args.json)
+
+
+def flavor_list(b, args, out):
+    return views.emit(out, b, views.FLAVORS, b.flavors(), args.json)
+
+
+def host_list(b, args, out):
+    return views.emit(out, b, views.HOSTS, b.hosts(), args.json)

@@ -13,9 +13,10 @@ import time
 
 from oslo_config import cfg
 
+from agent.rpc import transport as rpc_transport
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import cli
 from agent import context
-from agent import rpc
 from agent import service
 from agent.compute import main as compute_main
 from agent.conductor import main as conductor_main
@@ -45,7 +46,7 @@ def _parse(argv):
 def start_services(url=None):
     """Start conductor, scheduler and compute on one transport; return them
     in start order (the agent's start-up calls the conductor)."""
-    rpc.init(url=url)
+    rpc_transport.init(url=url)
     started = []
     for build in (conductor_main.build_service, scheduler_main.build_service,
                   compute_main.build_service):
@@ -57,7 +58,7 @@ def start_services(url=None):
 
 def demo(args):
     ctxt = context.RequestContext(user_id='demo', project_id='demo')
-    conductor = rpc.ConductorAPI()
+    conductor = conductor_rpcapi.ConductorAPI()
     t0 = time.monotonic()
     inst = conductor.boot_instance(
         ctxt, name=args.name, flavor=args.flavor, image_ref=args.image,
@@ -120,4 +121,4 @@ def main(argv=None):
     finally:
         for svc in reversed(services):
             svc.stop()
-        rpc.cleanup()
+        rpc_transport.cleanup()

@@ -133,9 +133,10 @@ CONTROLLERS = Audience()
 AGENTS = Audience(agents=True)
 
 
-def context_fields():
-    from agent import context
-    return context.WIRE_FIELDS
+#: what a request context carries on the wire, all covered by the
+#: signature (agent.context.RequestContext.to_dict)
+CONTEXT_FIELDS = ('request_id', 'user_id', 'project_id', 'is_admin',
+                  'via_api')
 
 
 def _show(value, limit=80):
@@ -146,7 +147,7 @@ def _show(value, limit=80):
 def _digest(key, principal, topic, method, args, ctxt):
     # the context fields the receiver reads (RequestContext.from_dict), not
     # what the transport adds on the way (reply queue, message id...)
-    fields = [ctxt.get(name) for name in context_fields()]
+    fields = [ctxt.get(name) for name in CONTEXT_FIELDS]
     body = jsonutils.dumps([1, principal, topic, method, args, fields],
                            sort_keys=True, separators=(',', ':'))
     return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()

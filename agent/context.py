@@ -4,7 +4,7 @@ import uuid
 from agent import bus_auth
 
 #: what a context carries on the wire (and what its signature covers)
-WIRE_FIELDS = ('request_id', 'user_id', 'project_id', 'is_admin', 'via_api')
+WIRE_FIELDS = bus_auth.CONTEXT_FIELDS
 #: the context key the receiving dispatcher puts the checked principal in
 PRINCIPAL = 'checked_principal'
 

@@ -28,6 +28,13 @@ class InvalidRPCPayload(HVAgentError, ValueError):
     msg = 'Invalid RPC payload'
 
 
+class RPCVersionCapped(HVAgentError):
+    """A message needs a newer RPC version than [upgrade_levels] allows."""
+    msg = ('%(method)s needs %(service)s RPC version %(version)s; '
+           '[upgrade_levels] %(service)s caps this node at %(cap)s (some '
+           '%(service)s services still run an older release)')
+
+
 class NotFound(HVAgentError):
     msg = 'Not found'
 

@@ -34,10 +34,11 @@ import time
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
+from agent.rpc import transport as rpc_transport
 from agent import bus_auth
 from agent import exception
 from agent import logs
-from agent import server_state
+from agent.rpc import server_state
 from agent import systemd
 
 LOG = logging.getLogger(__name__)
@@ -370,7 +371,6 @@ def run(build_service, argv=None):
     the graceful shutdown timed out (then the process ends at once, with
     os._exit, since the handlers still running would keep it alive).
     """
-    from agent import rpc
     parse_config(sys.argv[1:] if argv is None else argv)
     setup_logging()
     name = os.path.basename(sys.argv[0]) if argv is None else 'hvagent'
@@ -379,7 +379,7 @@ def run(build_service, argv=None):
     install_signal_handlers()
     status('%s: connecting to the message bus' % name)
     try:
-        rpc.init()      # refuses a broker that refuses TLS (bus_tls)
+        rpc_transport.init()      # refuses a broker that refuses TLS (bus_tls)
         status('%s: setting up (hypervisor, database, recovery)' % name)
         svc = build_service()
     except StopBeforeStart:
@@ -401,5 +401,5 @@ def run(build_service, argv=None):
     if not svc.run_until_signalled():
         logging.shutdown()
         os._exit(EXIT_UNFINISHED)
-    rpc.cleanup()
+    rpc_transport.cleanup()
     return 0

@@ -3,7 +3,7 @@ import pytest
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
-import agent.rpc  # noqa: F401  (registers transport_url & co)
+import agent.rpc.transport  # noqa: F401  (registers transport_url & co)
 from agent import bus_auth
 
 

@@ -18,6 +18,7 @@ import sys
 from oslo_config import cfg
 
 from agent import cli
+from agent.cli import commands
 from agent.conf import opts as conf_opts
 from agent.metrics import registry
 
@@ -153,7 +154,7 @@ def usage(parser, prog):
 def hvctl():
     parser = cli.build_parser()
     doc = cli.__doc__.split('\n\n')
-    out = header('hvctl', 1, doc[0].split(': ', 1)[1].rstrip('.'))
+    out = header('hvctl', 1, commands.SUMMARY.split(': ', 1)[1].rstrip('.'))
     out += ['.SH SYNOPSIS', '.B hvctl', '[\\fIOPTIONS\\fR] \\fICOMMAND\\fR '
             '[\\fIARGUMENTS\\fR]']
     out += ['.SH DESCRIPTION'] + para(doc[-1]) + para(

@@ -12,11 +12,11 @@ import uuid
 from fastapi import Depends, Header, Request
 from oslo_config import cfg
 
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import bus_auth
 from agent import context
 from agent import exception
 from agent import image_grants
-from agent import rpc
 from agent.api import errors
 from agent.api import policy
 from agent.api import tokens
@@ -27,7 +27,7 @@ CONF = cfg.CONF
 
 @functools.lru_cache(maxsize=1)
 def conductor():
-    return rpc.ConductorAPI()
+    return conductor_rpcapi.ConductorAPI()
 
 
 @functools.lru_cache(maxsize=1)

@@ -20,9 +20,9 @@ import sys
 import uvicorn
 from oslo_config import cfg
 
+from agent.rpc import transport as rpc_transport
 from agent import context
 from agent import exception
-from agent import rpc
 from agent import service
 from agent import systemd
 from agent import tls
@@ -141,7 +141,7 @@ def main(argv=None):
     service.parse_config(rest)
     service.setup_logging()
     try:
-        rpc.init()
+        rpc_transport.init()
         return bootstrap(args) if args.bootstrap else serve()
     except service.StopBeforeStart:
         return 0
@@ -152,4 +152,4 @@ def main(argv=None):
         LOG.error('hvagent-api: %s', exception.text(e))
         return service.EXIT_REFUSED
     finally:
-        rpc.cleanup()
+        rpc_transport.cleanup()

@@ -11,9 +11,10 @@ import time
 
 from oslo_config import cfg
 
+from agent.rpc import transport as rpc_transport
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent import exception
-from agent import rpc
 from agent.objects import states
 
 CONF = cfg.CONF
@@ -181,16 +182,16 @@ def error(e, exit_code=1, prefix=''):
 def serve(command, args, out=print):
     """Run ``command`` against the conductor; the exit code."""
     try:
-        rpc.init(url=args.transport_url)
+        rpc_transport.init(url=args.transport_url)
     except exception.HVAgentError as e:     # a broker refusing TLS
         return error(e)
     ctxt = context.RequestContext(user_id=args.user, project_id=args.project,
                                   is_admin=args.project == 'admin')
     try:
-        return command.run(Backend(rpc.ConductorAPI(), ctxt), args, out)
+        return command.run(Backend(conductor_rpcapi.ConductorAPI(), ctxt), args, out)
     except exception.HVAgentError as e:
         return error(e)
     except Exception as e:  # MessagingTimeout, a broken transport...
         return error(e, 2, '%s: ' % type(e).__name__)
     finally:
-        rpc.cleanup()
+        rpc_transport.cleanup()

@@ -17,6 +17,10 @@ from agent.cli import completion
 from agent.cli import instances
 from agent.cli import networking
 
+#: what hvctl is, in one line (its --help and its man page's NAME)
+SUMMARY = ("hvctl: the operator's command line, talking to the conductor "
+           "over RPC.")
+
 #: who serves a command: the conductor over the bus, hvagent-api, the
 #: controller's configuration alone (no bus, no endpoint), or hvctl itself
 RPC, API, CONF, LOCAL = 'rpc', 'api', 'conf', 'local'

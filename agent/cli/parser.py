@@ -24,9 +24,7 @@ def add_boot_options(parser):
 
 
 def build_parser():
-    from agent import cli      # the package's docstring, once imported
-    p = argparse.ArgumentParser(prog='hvctl', description=cli.__doc__.split(
-        '\n\n')[0])
+    p = argparse.ArgumentParser(prog='hvctl', description=commands.SUMMARY)
     add_args(p, commands.GLOBAL_OPTIONS)
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     for command in commands.COMMANDS:

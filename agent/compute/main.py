@@ -3,10 +3,11 @@ import sys
 
 from oslo_config import cfg
 
-from agent import bus
+from agent.rpc import servers
+from agent.rpc import outage
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import bus_auth
 from agent import context
-from agent import rpc
 from agent import service
 from agent.compute import manager as compute_manager
 from agent.compute import node_identity
@@ -39,8 +40,8 @@ def _build(driver, conductor, metrics):
     # signed as this host: the conductor lets it see only its own
     # instances and ports
     me = bus_auth.compute_principal(CONF.host)
-    reports = conductor or rpc.ConductorAPI(fail_fast=True, principal=me)
-    conductor = conductor or rpc.ConductorAPI(principal=me)
+    reports = conductor or conductor_rpcapi.ConductorAPI(fail_fast=True, principal=me)
+    conductor = conductor or conductor_rpcapi.ConductorAPI(principal=me)
     tracker = resource_tracker.ResourceTracker(
         driver, reports, CONF.host,
         node_identity.get_node_uuid(CONF.state_path), binary=BINARY)
@@ -63,9 +64,9 @@ def _build(driver, conductor, metrics):
     # started with the conductor (one node, systemd starting both at
     # once), the first call would go out before the conductor's queue
     # exists and be dropped: ask until it answers
-    service.wait_for(BINARY, 'the conductor (topic %s)' % rpc.AGENT_TOPIC,
+    service.wait_for(BINARY, 'the conductor (topic %s)' % conductor_rpcapi.AGENT_TOPIC,
                      lambda: reports.instances_get_by_host(ctxt, host=CONF.host)
-                     is not None, bus.NOT_THERE)
+                     is not None, outage.NOT_THERE)
     service.status('%s: connecting to the hypervisor (%s driver), '
                    'recovering this host\'s instances'
                    % (BINARY, CONF.compute.compute_driver))
@@ -77,7 +78,7 @@ def _build(driver, conductor, metrics):
     manager.report_callback = reporter.kick
     driver.register_event_listener(
         lambda uuid, _power: manager.handle_lifecycle_event(ctxt, uuid))
-    server = rpc.get_server(
+    server = servers.get_server(
         bus_auth.COMPUTE_TOPIC, CONF.host, [manager],
         audience=bus_auth.Audience(host=CONF.host))
     periodics = [reporter]

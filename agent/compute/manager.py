@@ -24,9 +24,9 @@ import traceback
 import oslo_messaging as messaging
 from oslo_config import cfg
 
+from agent.rpc import checks
 from agent import exception
 from agent import image_refs
-from agent import rpc
 from agent.compute import host_sync
 from agent import locks
 from agent.compute import recovery
@@ -71,7 +71,7 @@ def fault_message(exc):
 class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
     """Runs the instance operations the conductor casts to this host."""
 
-    target = messaging.Target(version='1.2')  # see rpc.ComputeAPI
+    target = messaging.Target(version='1.2')  # see compute_rpcapi.ComputeAPI
 
     def __init__(self, driver, conductor, host, report_callback=None,
                  networking=None):
@@ -90,7 +90,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         self.metrics = compute_metrics.OperationMetrics()
 
     # ------------------------------------------------------------ endpoints
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def build_and_run_instance(self, ctxt, instance_uuid):
         with self._build_slots, self.metrics.build():
             self._run(ctxt, instance_uuid, 'build_and_run_instance',
@@ -99,7 +99,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
                       start_updates={'vm_state': S.BUILDING,
                                      'task_state': S.SPAWNING})
 
-    @rpc.expects(instance_uuid=UUID, reboot_type=f.Enum(['SOFT', 'HARD']))
+    @checks.expects(instance_uuid=UUID, reboot_type=f.Enum(['SOFT', 'HARD']))
     def reboot_instance(self, ctxt, instance_uuid, reboot_type):
         def reboot(ctxt, instance):
             self.driver.reboot(instance.uuid, reboot_type)
@@ -110,29 +110,29 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
                   (S.REBOOTING, S.REBOOTING_HARD), reboot,
                   capability='supports_reboot')
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def stop_instance(self, ctxt, instance_uuid):
         self._power_op(ctxt, instance_uuid, 'stop_instance')
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def start_instance(self, ctxt, instance_uuid):
         self._power_op(ctxt, instance_uuid, 'start_instance')
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def pause_instance(self, ctxt, instance_uuid):
         self._power_op(ctxt, instance_uuid, 'pause_instance')
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def unpause_instance(self, ctxt, instance_uuid):
         self._power_op(ctxt, instance_uuid, 'unpause_instance')
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def terminate_instance(self, ctxt, instance_uuid):
         # a delete overrides whatever task is pending, so no task guard
         self._run(ctxt, instance_uuid, 'terminate_instance', None,
                   self._terminate, report=True)
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def isolate_instance(self, ctxt, instance_uuid):
         """itsec's quarantine: the conductor has marked the instance
         isolated; its ports drop all traffic from the next firewall
@@ -140,21 +140,21 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         self._run(ctxt, instance_uuid, 'isolate_instance', (S.ISOLATING,),
                   functools.partial(self._isolation, 'pause'))
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def release_instance(self, ctxt, instance_uuid):
         """The end of a quarantine: traffic as the security groups say,
         a paused guest runs again."""
         self._run(ctxt, instance_uuid, 'release_instance', (S.RELEASING,),
                   functools.partial(self._isolation, 'unpause'))
 
-    @rpc.expects()
+    @checks.expects()
     def refresh_networking(self, ctxt):
         """The conductor changed what this host's ports need (a floating
         IP associated or gone): DHCP, filters and NAT anew."""
         if self.networking is not None:
             self.networking.resync(ctxt)
 
-    @rpc.expects(instance_uuid=UUID, volume_id=UUID)
+    @checks.expects(instance_uuid=UUID, volume_id=UUID)
     def attach_volume(self, ctxt, instance_uuid, volume_id):
         def attach(ctxt, instance):
             bdm = self._bdm(instance, volume_id)
@@ -179,7 +179,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
                   (S.ATTACHING_VOLUME,), attach,
                   capability='supports_attach_volume', rollback=rollback)
 
-    @rpc.expects(instance_uuid=UUID, volume_id=UUID)
+    @checks.expects(instance_uuid=UUID, volume_id=UUID)
     def detach_volume(self, ctxt, instance_uuid, volume_id):
         def detach(ctxt, instance):
             if self._bdm(instance, volume_id) is None:
@@ -195,7 +195,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
                   (S.DETACHING_VOLUME,), detach,
                   capability='supports_attach_volume')
 
-    @rpc.expects(instance_uuid=UUID,
+    @checks.expects(instance_uuid=UUID,
                  tail_length=f.Integer(min=1, max=10000, nullable=True))
     def get_console_output(self, ctxt, instance_uuid, tail_length):
         """Return the last ``tail_length`` lines (all if None) as text."""

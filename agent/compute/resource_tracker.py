@@ -7,7 +7,6 @@ driver runs. The ``*_used`` columns in the database belong to the
 scheduler's claims, so what is reported here is informational for them.
 """
 import logging
-import os
 import threading
 import time
 
@@ -15,24 +14,14 @@ import psutil
 import tenacity
 from oslo_config import cfg
 
-from agent import bus
+from agent.rpc import outage
 from agent import objects
+from agent.metrics import host as host_metrics
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-
-
-def nearest_existing(path):
-    """``path`` or its nearest existing parent directory."""
-    path = os.path.abspath(path)
-    while not os.path.exists(path):
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return path
 
 
 class ResourceTracker:
@@ -66,7 +55,7 @@ class ResourceTracker:
                 return self._send(ctxt)
             opts = CONF.compute
             retrying = tenacity.Retrying(
-                retry=tenacity.retry_if_exception_type(bus.BUS_ERRORS),
+                retry=tenacity.retry_if_exception_type(outage.BUS_ERRORS),
                 wait=tenacity.wait_random_exponential(
                     multiplier=0.5, max=opts.report_retry_max_interval),
                 stop=(tenacity.stop_after_delay(opts.report_retry_timeout) |
@@ -78,13 +67,13 @@ class ResourceTracker:
             except Exception as e:
                 if self.stopping.is_set():
                     LOG.info('Resource report not delivered (%s): the agent '
-                             'is stopping', bus.error_text(e))
+                             'is stopping', outage.error_text(e))
                     return None
                 LOG.error('Resource report to the conductor failed: %s; %s',
-                          bus.error_text(e),
+                          outage.error_text(e),
                           'retried for %ss, giving up until the next '
                           'periodic report' % opts.report_retry_timeout
-                          if isinstance(e, bus.BUS_ERRORS)
+                          if isinstance(e, outage.BUS_ERRORS)
                           else 'will retry at the next periodic report')
                 return None
             attempts = retrying.statistics.get('attempt_number', 1)
@@ -93,7 +82,7 @@ class ResourceTracker:
                          'attempt %d, %.1f s after the first one failed',
                          attempts, retrying.statistics.get(
                              'delay_since_first_attempt', 0.0))
-                bus.bus_restored()
+                outage.bus_restored()
             return node
 
     def _send(self, ctxt):
@@ -110,7 +99,7 @@ class ResourceTracker:
         e = state.outcome.exception()
         LOG.warning('Resource report to the conductor failed (attempt %d, '
                     '%s); guests are not affected; next attempt in %.1f s',
-                    state.attempt_number, bus.error_text(e),
+                    state.attempt_number, outage.error_text(e),
                     state.next_action.sleep)
 
     def build_node(self):
@@ -145,7 +134,7 @@ class ResourceTracker:
         except (OSError, RuntimeError):
             free_ram_mb = res.free_ram_mb
         try:
-            path = nearest_existing(CONF.compute.instances_path)
+            path = host_metrics.nearest_existing(CONF.compute.instances_path)
             free_disk_gb = psutil.disk_usage(path).free // GiB
         except OSError:
             free_disk_gb = res.free_disk_gb

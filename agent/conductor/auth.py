@@ -12,8 +12,8 @@ import time
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.conductor import endpoint
 from agent.conductor import identity
 from agent.conductor import passwords
@@ -33,7 +33,7 @@ def epoch(when):
 
 
 class AuthManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.8')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.8')  # see conductor_rpcapi.ConductorAPI
 
     def _account(self, **where):
         """(id, name, hash or None, default project, changed epoch) of an
@@ -46,7 +46,7 @@ class AuthManager(endpoint.Endpoint):
             return (row.id, row.name, row.password_hash or None,
                     row.default_project_id, epoch(row.password_changed_at))
 
-    @rpc.expects(user=NAME, password=PASSWORD,
+    @checks.expects(user=NAME, password=PASSWORD,
                  project=f.String(max_length=255, nullable=True))
     def authenticate(self, ctxt, user, password, project):
         """Check ``user``'s password; return the user, the project (the
@@ -73,7 +73,7 @@ class AuthManager(endpoint.Endpoint):
                     'roles': roles,
                     'issued_at': max(int(time.time()), changed)}
 
-    @rpc.expects(user_id=ID, original_password=PASSWORD, password=PASSWORD)
+    @checks.expects(user_id=ID, original_password=PASSWORD, password=PASSWORD)
     def password_change(self, ctxt, user_id, original_password, password):
         """Set a user's password once the original one checks; every
         token issued before is refused from now on."""
@@ -85,7 +85,7 @@ class AuthManager(endpoint.Endpoint):
         with self._session() as s:
             identity.set_password(s.get(M.User, user_id), new_hash)
 
-    @rpc.expects(token_id=ID, user_id=ID, project_id=ID,
+    @checks.expects(token_id=ID, user_id=ID, project_id=ID,
                  issued_at=f.Integer(min=0, nullable=True))
     def token_check(self, ctxt, token_id, user_id, project_id, issued_at):
         """The roles the token's user holds now in its project; revoked,
@@ -106,7 +106,7 @@ class AuthManager(endpoint.Endpoint):
                     reason='user has no role in the project any more')
             return {'roles': roles, 'user_name': row.name}
 
-    @rpc.expects(token_id=ID, expires_at=f.DateTime())
+    @checks.expects(token_id=ID, expires_at=f.DateTime())
     def token_revoke(self, ctxt, token_id, expires_at):
         """Record the revocation (idempotent); purge expired ones."""
         R = api_models.RevokedToken

@@ -2,12 +2,12 @@
 and, for those that tell the agents of a change, the agents' client."""
 import oslo_messaging as messaging
 
-from agent import rpc
+from agent.compute import rpcapi as compute_rpcapi
 from agent.db import session as db_session
 
 
 class Endpoint:
-    target = messaging.Target(version='1.2')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.2')  # see conductor_rpcapi.ConductorAPI
 
     def __init__(self, engine=None, compute=None):
         self.engine = engine or db_session.get_engine()
@@ -18,7 +18,7 @@ class Endpoint:
 
     @property
     def compute(self):
-        """The agents' client (rpc.ComputeAPI), made at the first cast."""
+        """The agents' client (compute_rpcapi.ComputeAPI), made at the first cast."""
         if self._compute is None:
-            self._compute = rpc.ComputeAPI()
+            self._compute = compute_rpcapi.ComputeAPI()
         return self._compute

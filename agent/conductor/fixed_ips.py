@@ -12,8 +12,8 @@ boots, and the fixed_ips quota counts it once, in the same transaction.
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.conductor import endpoint
 from agent.conductor import ipam
 from agent.conductor import networks
@@ -24,9 +24,9 @@ REF = f.String(max_length=64)
 
 
 class FixedIPManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.7')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.7')  # see conductor_rpcapi.ConductorAPI
 
-    @rpc.expects(network=f.String(max_length=255),
+    @checks.expects(network=f.String(max_length=255),
                  address=f.String(max_length=64, nullable=True))
     def fixed_ip_create(self, ctxt, network, address):
         """Reserve ``address`` (default: the first free one) of
@@ -38,7 +38,7 @@ class FixedIPManager(endpoint.Endpoint):
                                   address=address, project_id=project_id)
         return self.fixed_ip_show(ctxt, ref=port_uuid)
 
-    @rpc.expects(project_id=f.String(max_length=64, nullable=True))
+    @checks.expects(project_id=f.String(max_length=64, nullable=True))
     def fixed_ip_list(self, ctxt, project_id):
         """The reservations of ``project_id``, or of every project."""
         with self._session() as s:
@@ -48,12 +48,12 @@ class FixedIPManager(endpoint.Endpoint):
             return networks.port_objects(s, s.scalars(
                 query.order_by(N.Port.id)).all())
 
-    @rpc.expects(ref=REF)
+    @checks.expects(ref=REF)
     def fixed_ip_show(self, ctxt, ref):
         with self._session() as s:
             return networks.port_objects(s, [reserved(s, ref)])[0]
 
-    @rpc.expects(ref=REF)
+    @checks.expects(ref=REF)
     def fixed_ip_delete(self, ctxt, ref):
         """Free the address; refused while an instance holds it."""
         with self._session() as s:

@@ -16,8 +16,8 @@ import oslo_messaging as messaging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.conductor import endpoint
 from agent.conductor import ipam
 from agent.conductor import networks
@@ -32,9 +32,9 @@ REF = f.String(max_length=64)
 
 
 class FloatingIPManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.6')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.6')  # see conductor_rpcapi.ConductorAPI
 
-    @rpc.expects(network=f.String(max_length=255, nullable=True))
+    @checks.expects(network=f.String(max_length=255, nullable=True))
     def floating_ip_create(self, ctxt, network):
         """Allocate a floating IP of ``network`` (default: the first
         external network) to the caller's project."""
@@ -61,7 +61,7 @@ class FloatingIPManager(endpoint.Endpoint):
                          network)
         raise exception.NetworkFull(network=network)
 
-    @rpc.expects(project_id=f.String(max_length=64, nullable=True))
+    @checks.expects(project_id=f.String(max_length=64, nullable=True))
     def floating_ip_list(self, ctxt, project_id):
         """The floating IPs of ``project_id``, or of every project."""
         with self._session() as s:
@@ -70,12 +70,12 @@ class FloatingIPManager(endpoint.Endpoint):
                 query = query.where(N.FloatingIP.project_id == project_id)
             return [to_objects.floating_ip(r) for r in s.scalars(query)]
 
-    @rpc.expects(ref=REF)
+    @checks.expects(ref=REF)
     def floating_ip_show(self, ctxt, ref):
         with self._session() as s:
             return to_objects.floating_ip(_get(s, ref))
 
-    @rpc.expects(ref=REF, instance_uuid=f.UUID(),
+    @checks.expects(ref=REF, instance_uuid=f.UUID(),
                  port=f.UUID(nullable=True))
     def floating_ip_associate(self, ctxt, ref, instance_uuid, port):
         """NAT the floating IP to ``port`` of the instance (default: its
@@ -97,7 +97,7 @@ class FloatingIPManager(endpoint.Endpoint):
         self._refresh(ctxt, out.host)
         return out
 
-    @rpc.expects(ref=REF)
+    @checks.expects(ref=REF)
     def floating_ip_disassociate(self, ctxt, ref):
         with self._session() as s:
             row = _get(s, ref, for_update=True)
@@ -108,7 +108,7 @@ class FloatingIPManager(endpoint.Endpoint):
         self._refresh(ctxt, host)
         return out
 
-    @rpc.expects(ref=REF)
+    @checks.expects(ref=REF)
     def floating_ip_delete(self, ctxt, ref):
         """Free the address (disassociating it first)."""
         with self._session() as s:

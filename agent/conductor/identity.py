@@ -14,8 +14,8 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.conductor import endpoint
 from agent.conductor import passwords
 from agent.db import models as M
@@ -104,10 +104,10 @@ def new_hash(password, password_hash):
 
 
 class IdentityManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.8')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.8')  # see conductor_rpcapi.ConductorAPI
 
     # --------------------------------------------------------- projects
-    @rpc.expects(name=NAME, description=f.String(max_length=65535,
+    @checks.expects(name=NAME, description=f.String(max_length=65535,
                                                  nullable=True))
     def project_create(self, ctxt, name, description):
         with self._session() as s:
@@ -118,12 +118,12 @@ class IdentityManager(endpoint.Endpoint):
             s.flush()
             return _project(row)
 
-    @rpc.expects(ref=NAME)
+    @checks.expects(ref=NAME)
     def project_show(self, ctxt, ref):
         with self._session() as s:
             return _project(project_get(s, ref))
 
-    @rpc.expects(limit=LIMIT, marker=MARKER)
+    @checks.expects(limit=LIMIT, marker=MARKER)
     def project_list(self, ctxt, limit, marker):
         with self._session() as s:
             return [_project(r) for r in paging.page(
@@ -131,7 +131,7 @@ class IdentityManager(endpoint.Endpoint):
                 M.Project.name, limit, marker)]
 
     # ------------------------------------------------------------ users
-    @rpc.expects(name=NAME, password_hash=HASH, password=PASSWORD,
+    @checks.expects(name=NAME, password_hash=HASH, password=PASSWORD,
                  project_id=ID, role=f.Enum(ROLES, default='developer'))
     def user_create(self, ctxt, name, password_hash, password, project_id,
                     role):
@@ -149,7 +149,7 @@ class IdentityManager(endpoint.Endpoint):
             grant(s, row.id, project.id, role)
             return _user(row, [role])
 
-    @rpc.expects(project_id=ID, limit=LIMIT, marker=MARKER)
+    @checks.expects(project_id=ID, limit=LIMIT, marker=MARKER)
     def user_list(self, ctxt, project_id, limit, marker):
         """Users with a role in ``project_id``, with their roles there."""
         with self._session() as s:
@@ -160,7 +160,7 @@ class IdentityManager(endpoint.Endpoint):
                 limit, marker)
             return [_user(r, roles_of(s, r.id, project_id)) for r in rows]
 
-    @rpc.expects(user=NAME, project_id=ID, role=f.Enum(ROLES),
+    @checks.expects(user=NAME, project_id=ID, role=f.Enum(ROLES),
                  revoke=f.Boolean(default=False))
     def role_assign(self, ctxt, user, project_id, role, revoke):
         with self._session() as s:
@@ -176,7 +176,7 @@ class IdentityManager(endpoint.Endpoint):
                 grant(s, row.id, project.id, role)
             return _user(row, roles_of(s, row.id, project.id))
 
-    @rpc.expects(user_id=ID, enabled=f.Boolean(nullable=True),
+    @checks.expects(user_id=ID, enabled=f.Boolean(nullable=True),
                  default_project=f.String(max_length=255, nullable=True))
     def user_update(self, ctxt, user_id, enabled, default_project):
         """Enable or disable a user (disabled: no login, every token
@@ -201,7 +201,7 @@ class IdentityManager(endpoint.Endpoint):
             s.flush()
             return _user(row)
 
-    @rpc.expects(user=NAME, password_hash=HASH, password=PASSWORD,
+    @checks.expects(user=NAME, password_hash=HASH, password=PASSWORD,
                  project=NAME)
     def bootstrap(self, ctxt, user, password_hash, password, project):
         """Make ``user`` (password set anew, older tokens refused) admin

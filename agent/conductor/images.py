@@ -8,9 +8,9 @@ import oslo_messaging as messaging
 import sqlalchemy as sa
 from oslo_config import cfg
 
+from agent.rpc import checks
 from agent import exception
 from agent import image_refs
-from agent import rpc
 from agent.conductor import endpoint
 from agent.conductor import quota
 from agent.db import api_models
@@ -74,9 +74,9 @@ def resolve(s, ctxt, ref, what='Image'):
 
 
 class ImageManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.4')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.4')  # see conductor_rpcapi.ConductorAPI
 
-    @rpc.expects(name=f.String(max_length=255),
+    @checks.expects(name=f.String(max_length=255),
                  disk_format=f.Enum(['qcow2', 'raw']),
                  visibility=f.Enum(['private', 'public']))
     def image_create(self, ctxt, name, disk_format, visibility):
@@ -91,7 +91,7 @@ class ImageManager(endpoint.Endpoint):
             s.flush()
             return _image(row)
 
-    @rpc.expects(project_id=f.String(max_length=64, nullable=True),
+    @checks.expects(project_id=f.String(max_length=64, nullable=True),
                  limit=f.Integer(min=1, max=10000, nullable=True),
                  marker=f.UUID(nullable=True))
     def image_list(self, ctxt, project_id, limit, marker):
@@ -104,12 +104,12 @@ class ImageManager(endpoint.Endpoint):
             return [_image(r) for r in paging.page(s, query, I, I.id, I.id,
                                                    limit, marker)]
 
-    @rpc.expects(image_id=ID)
+    @checks.expects(image_id=ID)
     def image_show(self, ctxt, image_id):
         with self._session() as s:
             return _image(_get(s, image_id))
 
-    @rpc.expects(image_id=ID, size=f.Integer(min=0),
+    @checks.expects(image_id=ID, size=f.Integer(min=0),
                  checksum=f.String(max_length=64))
     def image_activate(self, ctxt, image_id, size, checksum):
         """Record a complete upload; only a queued image takes one, and
@@ -127,7 +127,7 @@ class ImageManager(endpoint.Endpoint):
                 raise exception.Conflict(what='Image data of %s' % image_id)
             return _image(_get(s, image_id))
 
-    @rpc.expects(image_id=ID)
+    @checks.expects(image_id=ID)
     def image_delete(self, ctxt, image_id):
         with self._session() as s:
             s.delete(_get(s, image_id))

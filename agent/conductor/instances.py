@@ -2,8 +2,8 @@
 a paginated list scoped to a project (and user), metadata key/value."""
 import sqlalchemy as sa
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.conductor import endpoint
 from agent.db import api as db
 from agent.db import models as M
@@ -16,7 +16,7 @@ OPTIONAL_ID = f.String(max_length=64, nullable=True)
 
 
 class InstanceManager(endpoint.Endpoint):
-    @rpc.expects(project_id=OPTIONAL_ID, user_id=OPTIONAL_ID,
+    @checks.expects(project_id=OPTIONAL_ID, user_id=OPTIONAL_ID,
                  limit=f.Integer(min=1, max=10000, nullable=True),
                  marker=f.UUID(nullable=True))
     def instance_page(self, ctxt, project_id, user_id, limit, marker):
@@ -32,7 +32,7 @@ class InstanceManager(endpoint.Endpoint):
                                M.Instance.id, limit, marker)
             return to_objects.add_addresses(s, to_objects.instances(s, rows))
 
-    @rpc.expects(instance_uuid=f.UUID(), key=KEY,
+    @checks.expects(instance_uuid=f.UUID(), key=KEY,
                  value=f.String(max_length=255, nullable=True))
     def metadata_set(self, ctxt, instance_uuid, key, value):
         """Set ``key`` (None: delete it); return the whole metadata."""

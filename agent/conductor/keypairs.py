@@ -5,8 +5,8 @@ private key of a generated pair is never stored (the API returns it once).
 """
 import sqlalchemy as sa
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.conductor import endpoint
 from agent.db import models as M
 from agent.objects import fields as f
@@ -30,7 +30,7 @@ def _get(s, user_id, name):
 
 
 class KeyPairManager(endpoint.Endpoint):
-    @rpc.expects(user_id=USER, name=NAME,
+    @checks.expects(user_id=USER, name=NAME,
                  public_key=f.String(max_length=16384),
                  fingerprint=f.String(max_length=255))
     def keypair_create(self, ctxt, user_id, name, public_key, fingerprint):
@@ -44,18 +44,18 @@ class KeyPairManager(endpoint.Endpoint):
             s.flush()
             return _keypair(row)
 
-    @rpc.expects(user_id=USER)
+    @checks.expects(user_id=USER)
     def keypair_list(self, ctxt, user_id):
         with self._session() as s:
             return [_keypair(r) for r in s.scalars(sa.select(M.KeyPair).where(
                 M.KeyPair.user_id == user_id).order_by(M.KeyPair.name))]
 
-    @rpc.expects(user_id=USER, name=NAME)
+    @checks.expects(user_id=USER, name=NAME)
     def keypair_show(self, ctxt, user_id, name):
         with self._session() as s:
             return _keypair(_get(s, user_id, name))
 
-    @rpc.expects(user_id=USER, name=NAME)
+    @checks.expects(user_id=USER, name=NAME)
     def keypair_delete(self, ctxt, user_id, name):
         with self._session() as s:
             s.delete(_get(s, user_id, name))

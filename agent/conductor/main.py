@@ -2,9 +2,10 @@
 from oslo_config import cfg
 import sqlalchemy as sa
 
-from agent import bus
+from agent.rpc import servers
+from agent.rpc import link
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import bus_auth
-from agent import rpc
 from agent import service
 from agent.conductor import auth
 from agent.conductor import fixed_ips
@@ -18,6 +19,7 @@ from agent.conductor import networks
 from agent.conductor import quota
 from agent.conductor import tasks
 from agent.conductor import volumes
+from agent.db import api as db_api
 from agent.db import migration
 from agent.db import session as db_session
 from agent.metrics import controller as controller_metrics
@@ -25,6 +27,20 @@ from agent.metrics import server as metrics_server
 
 CONF = cfg.CONF
 BINARY = 'hvagent-conductor'
+
+
+#: the conductor's endpoints by topic (the clients' classes in
+#: agent.conductor.rpcapi: AgentMethods, UserMethods, IdentityMethods)
+ENDPOINTS = {
+    conductor_rpcapi.AGENT_TOPIC: (manager.ConductorManager,),
+    conductor_rpcapi.API_TOPIC: (
+        tasks.ComputeTaskManager, networks.NetworkManager,
+        instances.InstanceManager, keypairs.KeyPairManager,
+        quota.QuotaManager, images.ImageManager, volumes.VolumeManager,
+        floating_ips.FloatingIPManager, fixed_ips.FixedIPManager),
+    conductor_rpcapi.IDENTITY_TOPIC: (identity.IdentityManager,
+                                      auth.AuthManager),
+}
 
 
 def build_service(engine=None):
@@ -40,25 +56,20 @@ def _build(engine, metrics):
     service.wait_for(BINARY, 'the database', lambda: migration.reachable(
         engine), sa.exc.OperationalError)
     migration.upgrade(engine.url.render_as_string(hide_password=False))
-    # one server per audience (rpc.ConductorAPI): compute nodes reach only
+    # one server per audience (conductor_rpcapi): compute nodes reach only
     # the first, and the broker keeps them off the other two's queues
-    agents = rpc.get_server(rpc.AGENT_TOPIC, CONF.host, [
-        manager.ConductorManager(engine)], audience=bus_auth.AGENTS)
-    users = rpc.get_server(rpc.API_TOPIC, CONF.host, [
-        tasks.ComputeTaskManager(engine), networks.NetworkManager(engine),
-        instances.InstanceManager(engine), keypairs.KeyPairManager(engine),
-        quota.QuotaManager(engine), images.ImageManager(engine),
-        volumes.VolumeManager(engine),
-        floating_ips.FloatingIPManager(engine),
-        fixed_ips.FixedIPManager(engine)])
-    identity_server = rpc.get_server(rpc.IDENTITY_TOPIC, CONF.host, [
-        identity.IdentityManager(engine), auth.AuthManager(engine)])
+    agents, users, identity_server = (
+        servers.get_server(topic, CONF.host, [cls(engine) for cls in classes],
+                           audience=bus_auth.AGENTS
+                           if topic == conductor_rpcapi.AGENT_TOPIC
+                           else bus_auth.CONTROLLERS)
+        for topic, classes in ENDPOINTS.items())
     # a heartbeat only while the conductor serves its queue: cut off from
     # the message bus it shows down
     heartbeat = service.Periodic(
-        'heartbeat', CONF.report_interval, bus.heartbeat_while_linked(
-            bus.BusLink(BINARY, agents),
-            lambda: manager.conductor_heartbeat(engine, CONF.host, BINARY)))
+        'heartbeat', CONF.report_interval, link.heartbeat_while_linked(
+            link.BusLink(BINARY, agents),
+            lambda: db_api.record_heartbeat(engine, CONF.host, BINARY)))
     if metrics is not None:
         metrics.add(controller_metrics.ServiceStatusCollector(engine))
     return service.Service(BINARY, [agents, users, identity_server],

@@ -14,12 +14,13 @@ import logging
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
+from agent.rpc import checks
+from agent.compute import rpcapi as compute_rpcapi
 from agent import bus_auth
 from agent import context as context_mod
 from agent import exception
 from agent import image_grants
 from agent import image_refs
-from agent import rpc
 from agent.conductor import images
 from agent.conductor import ipam
 from agent.conductor import networks
@@ -79,7 +80,7 @@ def _own(s, ctxt, uuid, for_update=False):
 
 
 class ConductorManager:
-    target = messaging.Target(version='1.10')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.10')  # see conductor_rpcapi.ConductorAPI
 
     def __init__(self, engine=None, compute=None):
         self.engine = engine or db_session.get_engine()
@@ -87,24 +88,24 @@ class ConductorManager:
 
     def _compute_api(self):
         if self._compute is None:
-            self._compute = rpc.ComputeAPI()
+            self._compute = compute_rpcapi.ComputeAPI()
         return self._compute
 
     def _session(self):
         return db_session.session_scope(self.engine)
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def instance_get(self, ctxt, instance_uuid):
         with self._session() as s:
             return to_objects.instance(s, _own(s, ctxt, instance_uuid))
 
-    @rpc.expects(host=HOST)
+    @checks.expects(host=HOST)
     def instances_get_by_host(self, ctxt, host):
         _confine(ctxt, host)
         with self._session() as s:
             return to_objects.instances(s, db.instance_list(s, host=host))
 
-    @rpc.expects(instance_uuid=UUID, updates=INSTANCE_UPDATES,
+    @checks.expects(instance_uuid=UUID, updates=INSTANCE_UPDATES,
                  expected_task_state=TASK_STATES)
     def instance_update(self, ctxt, instance_uuid, updates,
                         expected_task_state):
@@ -114,7 +115,7 @@ class ConductorManager:
                                      host=ctxt.host_scope)
             return to_objects.instance(s, row)
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def instance_destroy(self, ctxt, instance_uuid):
         """Mark the instance deleted and free its claim (once)."""
         with self._session() as s:
@@ -130,7 +131,7 @@ class ConductorManager:
         secgroups.refresh_hosts(self._compute_api, ctxt, peers)
         LOG.info('Instance %s deleted', instance_uuid)
 
-    @rpc.expects(instance_uuid=UUID, message=f.String(max_length=1024),
+    @checks.expects(instance_uuid=UUID, message=f.String(max_length=1024),
                  details=f.String(max_length=65535, default=''),
                  host=f.String(nullable=True))
     def instance_fault_create(self, ctxt, instance_uuid, message, details,
@@ -140,7 +141,7 @@ class ConductorManager:
             db.fault_create(s, instance_uuid, message, details,
                             ctxt.host_scope or host)
 
-    @rpc.expects(instance_uuid=UUID, request_id=REQUEST_ID,
+    @checks.expects(instance_uuid=UUID, request_id=REQUEST_ID,
                  event=f.String(), host=f.String(nullable=True))
     def action_event_start(self, ctxt, instance_uuid, request_id, event,
                            host):
@@ -149,7 +150,7 @@ class ConductorManager:
             _event_start(s, ctxt, instance_uuid, request_id, event,
                          ctxt.host_scope or host)
 
-    @rpc.expects(instance_uuid=UUID, request_id=REQUEST_ID,
+    @checks.expects(instance_uuid=UUID, request_id=REQUEST_ID,
                  event=f.String(), result=RESULT,
                  traceback=f.String(max_length=65535, nullable=True))
     def action_event_finish(self, ctxt, instance_uuid, request_id, event,
@@ -160,7 +161,7 @@ class ConductorManager:
                             traceback)
 
     # -------------------------------------- an agent operation, in two calls
-    @rpc.expects(instance_uuid=UUID, host=HOST, request_id=REQUEST_ID,
+    @checks.expects(instance_uuid=UUID, host=HOST, request_id=REQUEST_ID,
                  event=f.String(), expected_task_state=TASK_STATES,
                  updates=f.Struct(INSTANCE_UPDATES.fields, nullable=True))
     def operation_start(self, ctxt, instance_uuid, host, request_id, event,
@@ -193,7 +194,7 @@ class ConductorManager:
             return to_objects.add_addresses(
                 s, [to_objects.instance(s, row)])[0]
 
-    @rpc.expects(instance_uuid=UUID, request_id=REQUEST_ID, event=f.String(),
+    @checks.expects(instance_uuid=UUID, request_id=REQUEST_ID, event=f.String(),
                  result=RESULT,
                  updates=f.Struct(INSTANCE_UPDATES.fields, nullable=True),
                  expected_task_state=TASK_STATES,
@@ -220,7 +221,7 @@ class ConductorManager:
             db.event_finish(s, instance_uuid, request_id, event, result,
                             traceback)
 
-    @rpc.expects(instance_uuid=UUID, volume_id=UUID,
+    @checks.expects(instance_uuid=UUID, volume_id=UUID,
                  status=f.Enum(['attached'], nullable=True),
                  device_name=f.String(max_length=32, nullable=True),
                  destroy=f.Boolean(default=False))
@@ -239,7 +240,7 @@ class ConductorManager:
             if device_name:
                 row.device_name = device_name
 
-    @rpc.expects(node=f.Object('ComputeNode'))
+    @checks.expects(node=f.Object('ComputeNode'))
     def compute_node_update(self, ctxt, node):
         """Record a resource report; it is the agent's heartbeat too."""
         _confine(ctxt, node.host)
@@ -247,7 +248,7 @@ class ConductorManager:
             db.compute_node_update(s, node)
             db.service_heartbeat(s, node.host, 'hvagent-compute')
 
-    @rpc.expects(service=f.Object('Service'))
+    @checks.expects(service=f.Object('Service'))
     def service_heartbeat(self, ctxt, service):
         _confine(ctxt, service.host)
         if ctxt.host_scope is not None and \
@@ -257,7 +258,7 @@ class ConductorManager:
         with self._session() as s:
             db.service_heartbeat(s, service.host, service.binary)
 
-    @rpc.expects(instance_uuid=UUID)
+    @checks.expects(instance_uuid=UUID)
     def image_grant(self, ctxt, instance_uuid):
         """A short-lived grant (agent.image_grants) to read the instance's
         images from hvagent-api: those of its image, kernel and ramdisk
@@ -285,7 +286,7 @@ class ConductorManager:
                                       row.project_id, ids, row.host)
 
     # ---------------------------------------------------------------- ports
-    @rpc.expects(instance_uuid=UUID, host=HOST)
+    @checks.expects(instance_uuid=UUID, host=HOST)
     def ports_bind(self, ctxt, instance_uuid, host):
         """Bind the instance's ports to ``host``; return every port of the
         host (what the agent wires, serves DHCP and filters). A compute
@@ -303,13 +304,13 @@ class ConductorManager:
         secgroups.refresh_hosts(self._compute_api, ctxt, others)
         return out
 
-    @rpc.expects(host=HOST)
+    @checks.expects(host=HOST)
     def ports_get_by_host(self, ctxt, host):
         _confine(ctxt, host)
         with self._session() as s:
             return networks.host_port_objects(s, host)
 
-    @rpc.expects(instance_uuid=UUID, status=f.Enum(['DOWN', 'ACTIVE']))
+    @checks.expects(instance_uuid=UUID, status=f.Enum(['DOWN', 'ACTIVE']))
     def ports_set_status(self, ctxt, instance_uuid, status):
         with self._session() as s:
             if ctxt.host_scope is not None:
@@ -325,10 +326,3 @@ def _event_start(s, ctxt, instance_uuid, request_id, event, host):
         action_id = db.action_start(s, instance_uuid, event, request_id,
                                     ctxt.user_id, ctxt.project_id)
     db.event_start(s, action_id, event, host)
-
-
-def conductor_heartbeat(engine, host, binary='hvagent-conductor'):
-    """The conductor records its own heartbeat straight in the database."""
-    with db_session.session_scope(engine) as s:
-        db.service_heartbeat(s, host, binary)
-

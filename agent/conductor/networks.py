@@ -20,8 +20,8 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.conductor import endpoint
 from agent.conductor import secgroups
 from agent.db import models
@@ -64,13 +64,13 @@ def check_network(network_type, cidr, segmentation_id, physical_network,
 
 
 class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
-    target = messaging.Target(version='1.9')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.9')  # see conductor_rpcapi.ConductorAPI
 
     def groups(self, s, rows):
         return _groups(s, rows)
 
     # -------------------------------------------------------- networks
-    @rpc.expects(name=NAME, network_type=f.Enum(wire.NETWORK_TYPES),
+    @checks.expects(name=NAME, network_type=f.Enum(wire.NETWORK_TYPES),
                  cidr=IP, segmentation_id=f.Integer(min=1, max=MAX_VNI,
                                                     nullable=True),
                  physical_network=f.String(max_length=64, nullable=True),
@@ -111,7 +111,7 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
             s.flush()
             return to_objects.network(row)
 
-    @rpc.expects()
+    @checks.expects()
     def network_list(self, ctxt):
         """The networks the caller may use (own and shared; all for an
         admin)."""
@@ -127,7 +127,7 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
             return [to_objects.network(r, counts.get(r.id, 0))
                     for r in s.scalars(query)]
 
-    @rpc.expects(ref=NAME, shared=f.Boolean())
+    @checks.expects(ref=NAME, shared=f.Boolean())
     def network_set(self, ctxt, ref, shared):
         """Share a network with every project, or stop (admins only)."""
         if not ctxt.is_admin:
@@ -138,7 +138,7 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
             s.flush()
             return to_objects.network(row)
 
-    @rpc.expects(ref=f.UUID(), port_security_enabled=f.Boolean())
+    @checks.expects(ref=f.UUID(), port_security_enabled=f.Boolean())
     def port_update(self, ctxt, ref, port_security_enabled):
         """Turn a port's anti-spoofing and filtering off or on (admins
         only; off only for a port without security groups)."""
@@ -158,7 +158,7 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
         self.refresh_hosts(ctxt, {host})
         return out
 
-    @rpc.expects(ref=NAME)
+    @checks.expects(ref=NAME)
     def network_delete(self, ctxt, ref):
         with self._session() as s:
             row = network_get(s, ref)
@@ -173,7 +173,7 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
                 s.delete(subnet)
             s.delete(row)
 
-    @rpc.expects(network=f.String(max_length=255, nullable=True),
+    @checks.expects(network=f.String(max_length=255, nullable=True),
                  instance_uuid=f.UUID(nullable=True))
     def port_list(self, ctxt, network, instance_uuid):
         """The ports of the caller's project (every port for an admin),

@@ -15,8 +15,8 @@ all-in-one) acts for projects that do not exist there and is unlimited.
 import sqlalchemy as sa
 from oslo_config import cfg
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.conductor import endpoint
 from agent.db import api_models
 from agent.db import models
@@ -99,14 +99,14 @@ def check_boot(s, project_id, flavor, fixed_ips=0):
 
 
 class QuotaManager(endpoint.Endpoint):
-    @rpc.expects(project_id=PROJECT)
+    @checks.expects(project_id=PROJECT)
     def quota_show(self, ctxt, project_id):
         with self._session() as s:
             limit, in_use = limits(s, project_id), usage(s, project_id)
             return {r: {'limit': limit[r], 'in_use': in_use[r]}
                     for r in RESOURCES}
 
-    @rpc.expects(project_id=PROJECT, limits=f.Struct(
+    @checks.expects(project_id=PROJECT, limits=f.Struct(
         {r: f.Integer(min=-1, nullable=True) for r in RESOURCES}))
     def quota_set(self, ctxt, project_id, limits):
         Q = api_models.Quota

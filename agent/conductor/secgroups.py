@@ -22,9 +22,9 @@ import uuid as uuidlib
 
 import sqlalchemy as sa
 
+from agent.rpc import checks
 from agent import context
 from agent import exception
-from agent import rpc
 from agent.conductor import quota
 from agent.db import api as db
 from agent.db import net_models as N
@@ -138,7 +138,7 @@ class SecurityGroupMethods:
     def refresh_hosts(self, ctxt, hosts):
         refresh_hosts(lambda: self.compute, ctxt, hosts)
 
-    @rpc.expects(name=NAME, description=f.String(nullable=True))
+    @checks.expects(name=NAME, description=f.String(nullable=True))
     def secgroup_create(self, ctxt, name, description):
         project_id = caller_project(ctxt)
         with self._session() as s:
@@ -152,7 +152,7 @@ class SecurityGroupMethods:
             s.flush()
             return to_objects.security_group(row)
 
-    @rpc.expects(group=REF, direction=f.Enum(['ingress', 'egress']),
+    @checks.expects(group=REF, direction=f.Enum(['ingress', 'egress']),
                  protocol=f.Enum(['tcp', 'udp', 'icmp'], nullable=True),
                  port_range_min=f.Integer(min=1, max=65535, nullable=True),
                  port_range_max=f.Integer(min=1, max=65535, nullable=True),
@@ -179,7 +179,7 @@ class SecurityGroupMethods:
         self.refresh_hosts(ctxt, hosts)
         return out
 
-    @rpc.expects(all_projects=f.Boolean(default=False))
+    @checks.expects(all_projects=f.Boolean(default=False))
     def secgroup_list(self, ctxt, all_projects=False):
         """The caller's project's groups; every project's for an admin
         or with ``all_projects`` (1.9; the API allows it to admin and
@@ -190,7 +190,7 @@ class SecurityGroupMethods:
         with self._session() as s:
             return self.groups(s, s.scalars(query).all())
 
-    @rpc.expects(rule=f.UUID())
+    @checks.expects(rule=f.UUID())
     def secgroup_rule_delete(self, ctxt, rule):
         """Delete a rule of one of the caller's groups; return the
         group."""
@@ -207,7 +207,7 @@ class SecurityGroupMethods:
         self.refresh_hosts(ctxt, hosts)
         return out
 
-    @rpc.expects(group=REF)
+    @checks.expects(group=REF)
     def secgroup_delete(self, ctxt, group):
         """Delete a group no port uses (409 otherwise), with the rules of
         other groups naming it as remote group."""
@@ -234,7 +234,7 @@ class SecurityGroupMethods:
         return inst, s.scalars(sa.select(N.Port).where(
             N.Port.instance_uuid == inst.uuid).order_by(N.Port.id)).all()
 
-    @rpc.expects(instance_uuid=f.UUID(), group=REF)
+    @checks.expects(instance_uuid=f.UUID(), group=REF)
     def server_secgroup_add(self, ctxt, instance_uuid, group):
         """Put every port of a running (or any) server in ``group``, one
         of the server's project's; return the group."""
@@ -256,7 +256,7 @@ class SecurityGroupMethods:
         self.refresh_hosts(ctxt, hosts)
         return out
 
-    @rpc.expects(instance_uuid=f.UUID(), group=REF)
+    @checks.expects(instance_uuid=f.UUID(), group=REF)
     def server_secgroup_remove(self, ctxt, instance_uuid, group):
         """Take the server's ports out of ``group`` (idempotent: a server
         not in it stays so; the group must be of the server's project)."""

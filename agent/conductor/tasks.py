@@ -12,9 +12,12 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from sqlalchemy import exc as sa_exc
 
+from agent.scheduler import rpcapi as scheduler_rpcapi
+from agent.rpc import checks
+from agent.conductor import rpcapi as conductor_rpcapi
+from agent.compute import rpcapi as compute_rpcapi
 from agent import exception
 from agent import objects
-from agent import rpc
 from agent.db import api as db
 from agent.db import session as db_session
 from agent.db import to_objects
@@ -54,7 +57,7 @@ ACTIONS = {
                 'release_instance'),
 }
 #: what an isolated instance still allows (its owner must not undo it)
-WHILE_ISOLATED = ('stop', 'delete') + rpc.ISOLATION_ACTIONS
+WHILE_ISOLATED = ('stop', 'delete') + conductor_rpcapi.ISOLATION_ACTIONS
 NAME = f.String(max_length=255)
 _INSTANCE = objects.Instance.fields
 BOOT_OPTIONS = f.Struct({k: _INSTANCE[k] for k in db.BOOT_OPTIONS})
@@ -81,18 +84,18 @@ def _check_name(name):
 
 
 class ComputeTaskManager:
-    target = messaging.Target(version='1.7')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.7')  # see conductor_rpcapi.ConductorAPI
 
     def __init__(self, engine=None, scheduler=None, compute=None):
         self.engine = engine or db_session.get_engine()
-        self.scheduler = scheduler or rpc.SchedulerAPI()
-        self.compute = compute or rpc.ComputeAPI()
+        self.scheduler = scheduler or scheduler_rpcapi.SchedulerAPI()
+        self.compute = compute or compute_rpcapi.ComputeAPI()
 
     def _session(self):
         return db_session.session_scope(self.engine)
 
     # ------------------------------------------------------------ boot
-    @rpc.expects(name=NAME, flavor=NAME,
+    @checks.expects(name=NAME, flavor=NAME,
                  image_ref=f.String(max_length=1024, nullable=True),
                  availability_zone=f.String(nullable=True),
                  hints=f.Struct({'same_host': f.List(f.UUID(), max_items=100),
@@ -194,7 +197,7 @@ class ComputeTaskManager:
                                            ctxt.request_id), 'Error', message)
 
     # ------------------------------------------------------- lifecycle
-    @rpc.expects(ref=REF, action=f.Enum(sorted(ACTIONS)),
+    @checks.expects(ref=REF, action=f.Enum(sorted(ACTIONS)),
                  volume_id=f.UUID(nullable=True),
                  connection_info=f.Dict(value_field=f.String(
                      max_length=4096)))
@@ -250,7 +253,7 @@ class ComputeTaskManager:
                                 ctxt.user_id, ctxt.project_id, 'Success')
                 return to_objects.instance(s, row), None
             updates = {'task_state': task_state}
-            if action in rpc.ISOLATION_ACTIONS:
+            if action in conductor_rpcapi.ISOLATION_ACTIONS:
                 # recorded before the agent acts: every port refresh from
                 # now on, on any path, renders the quarantine (or not)
                 updates['isolated'] = action == 'isolate'
@@ -279,11 +282,11 @@ class ComputeTaskManager:
             return to_objects.add_addresses(s, [to_objects.instance(
                 s, db.instance_read(s, ref))])[0]
 
-    @rpc.expects(ref=REF)
+    @checks.expects(ref=REF)
     def instance_show(self, ctxt, ref):
         return self._show(ref)
 
-    @rpc.expects(ref=REF, seen=f.List(f.String(nullable=True), max_items=3),
+    @checks.expects(ref=REF, seen=f.List(f.String(nullable=True), max_items=3),
                  timeout=f.Float(min=0, max=30),
                  until=f.List(f.Enum(states.VM_STATES), nullable=True,
                               max_items=len(states.VM_STATES)))
@@ -321,14 +324,14 @@ class ComputeTaskManager:
             raise exception.InstanceNotFound(instance=ref)
         return inst
 
-    @rpc.expects(host=f.String(nullable=True),
+    @checks.expects(host=f.String(nullable=True),
                  project_id=f.String(max_length=64, nullable=True))
     def instance_list(self, ctxt, host, project_id):
         with self._session() as s:
             return to_objects.add_addresses(s, to_objects.instances(
                 s, db.instance_list(s, host=host, project_id=project_id)))
 
-    @rpc.expects(ref=REF, length=f.Integer(min=1, max=10000, nullable=True))
+    @checks.expects(ref=REF, length=f.Integer(min=1, max=10000, nullable=True))
     def console_output(self, ctxt, ref, length):
         instance = self._show(ref)
         if not instance.host or instance.vm_state == states.BUILDING:
@@ -339,12 +342,12 @@ class ComputeTaskManager:
             ctxt, instance.host, instance.uuid,
             length or CONF.conductor.default_console_length)
 
-    @rpc.expects()
+    @checks.expects()
     def flavor_list(self, ctxt):
         with self._session() as s:
             return [to_objects.flavor(r) for r in db.flavor_list(s)]
 
-    @rpc.expects()
+    @checks.expects()
     def host_list(self, ctxt):
         with self._session() as s:
             nodes = {n.host: to_objects.compute_node(n)
@@ -354,7 +357,7 @@ class ComputeTaskManager:
                      if r.binary == 'hvagent-compute' else None}
                     for r in db.service_list(s)]
 
-    @rpc.expects(ref=REF)
+    @checks.expects(ref=REF)
     def action_list(self, ctxt, ref):
         with self._session() as s:
             row = db.instance_get_by_ref(s, ref)

@@ -6,8 +6,8 @@ goes through instance_action like any other."""
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.conductor import endpoint
 from agent.conductor import quota
 from agent.db import api_models
@@ -40,9 +40,9 @@ def _get(s, volume_id):
 
 
 class VolumeManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.4')  # see rpc.ConductorAPI
+    target = messaging.Target(version='1.4')  # see conductor_rpcapi.ConductorAPI
 
-    @rpc.expects(volume_id=ID, name=f.String(max_length=255),
+    @checks.expects(volume_id=ID, name=f.String(max_length=255),
                  size_gb=f.Integer(min=1, max=16384),
                  path=f.String(max_length=1024))
     def volume_create(self, ctxt, volume_id, name, size_gb, path):
@@ -56,7 +56,7 @@ class VolumeManager(endpoint.Endpoint):
             s.flush()
             return _volumes(s, [row])[0]
 
-    @rpc.expects(project_id=f.String(max_length=64, nullable=True),
+    @checks.expects(project_id=f.String(max_length=64, nullable=True),
                  limit=f.Integer(min=1, max=10000, nullable=True),
                  marker=f.UUID(nullable=True))
     def volume_list(self, ctxt, project_id, limit, marker):
@@ -67,12 +67,12 @@ class VolumeManager(endpoint.Endpoint):
             return _volumes(s, paging.page(s, query, V, V.id, V.id, limit,
                                            marker))
 
-    @rpc.expects(volume_id=ID)
+    @checks.expects(volume_id=ID)
     def volume_show(self, ctxt, volume_id):
         with self._session() as s:
             return _volumes(s, [_get(s, volume_id)])[0]
 
-    @rpc.expects(volume_id=ID)
+    @checks.expects(volume_id=ID)
     def volume_delete(self, ctxt, volume_id):
         """Forget an available volume; an attached one is refused."""
         with self._session() as s:

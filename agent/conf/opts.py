@@ -6,7 +6,7 @@ The transport options oslo.messaging registers itself are listed under
 from oslo_messaging import opts as messaging_opts
 
 from agent.conf import api, bus, compute, conductor, database, default, \
-    fake_driver, libvirt, metrics, network, rabbit, scheduler
+    fake_driver, libvirt, metrics, network, rabbit, scheduler, upgrade_levels
 
 TRANSPORT_OPTS = ('transport_url', 'rpc_response_timeout',
                   'executor_thread_pool_size', 'control_exchange')
@@ -29,4 +29,5 @@ def list_opts():
         (rabbit.group, rabbit.opts),
         (api.quota_group, api.quota_opts),
         (scheduler.group, scheduler.opts),
+        (upgrade_levels.group, upgrade_levels.opts),
     ]

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from agent import exception
 from agent.db import models
+from agent.db import session as db_session
 from agent.objects import states
 
 M = models
@@ -383,6 +384,14 @@ def service_heartbeat(session, host, binary):
                           last_seen_up=M.utcnow(),
                           topic=binary.replace('hvagent-', '')))
     session.flush()
+
+
+def record_heartbeat(engine, host, binary):
+    """A controller's own heartbeat (hvagent-conductor, hvagent-scheduler),
+    straight in the database; compute agents send theirs to the
+    conductor."""
+    with db_session.session_scope(engine) as s:
+        service_heartbeat(s, host, binary)
 
 
 def service_list(session):

@@ -6,7 +6,7 @@ import datetime
 from sqlalchemy import BigInteger, DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agent.db.models import Base
+from agent.db.base import Base
 
 
 class Quota(Base):

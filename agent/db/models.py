@@ -4,22 +4,9 @@ import datetime
 import sqlalchemy as sa
 from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey,
                         Index, Integer, String, Text, UniqueConstraint)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class TimestampMixin:
-    created_at: Mapped[datetime.datetime] = mapped_column(
-        DateTime, default=utcnow)
-    updated_at: Mapped[datetime.datetime | None] = mapped_column(
-        DateTime, onupdate=utcnow)
+from agent.db.base import Base, TimestampMixin, utcnow  # noqa: F401 (callers use models.utcnow)
 
 
 class Service(TimestampMixin, Base):

@@ -12,7 +12,7 @@ from sqlalchemy import (Boolean, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, false, true)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from agent.db.models import Base, TimestampMixin
+from agent.db.base import Base, TimestampMixin
 
 
 class Network(TimestampMixin, Base):

@@ -5,14 +5,25 @@ Names follow node_exporter's where they overlap (``node_`` becomes
 about is covered: CPU, memory, the instances file system, NICs, load.
 """
 import logging
+import os
 
 import psutil
 from prometheus_client import core
 
-from agent.compute import resource_tracker
 
 LOG = logging.getLogger(__name__)
 P = 'hvagent_host_'
+
+
+def nearest_existing(path):
+    """``path`` or its nearest existing parent directory."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
 
 
 class HostCollector:
@@ -51,7 +62,7 @@ class HostCollector:
             'work without swapping.', mem.available)
 
     def _disk(self):
-        path = resource_tracker.nearest_existing(self.instances_path)
+        path = nearest_existing(self.instances_path)
         usage = psutil.disk_usage(path)
         for name, what, value in (('size', 'Size', usage.total),
                                   ('free', 'Free space', usage.free)):

@@ -2,10 +2,10 @@
 from oslo_config import cfg
 import sqlalchemy as sa
 
-from agent import bus
-from agent import rpc
+from agent.rpc import servers
+from agent.rpc import link
 from agent import service
-from agent.conductor.manager import conductor_heartbeat
+from agent.db import api as db_api
 from agent.db import migration
 from agent.db import session as db_session
 from agent.metrics import server as metrics_server
@@ -32,11 +32,11 @@ def _build(engine, metrics):
     scheduler = manager.SchedulerManager(engine)
     if metrics is not None:
         metrics.add(*scheduler.metrics.collectors())
-    server = rpc.get_server('scheduler', CONF.host, [scheduler])
+    server = servers.get_server('scheduler', CONF.host, [scheduler])
     heartbeat = service.Periodic(
-        'heartbeat', CONF.report_interval, bus.heartbeat_while_linked(
-            bus.BusLink(BINARY, server),
-            lambda: conductor_heartbeat(engine, CONF.host, BINARY)))
+        'heartbeat', CONF.report_interval, link.heartbeat_while_linked(
+            link.BusLink(BINARY, server),
+            lambda: db_api.record_heartbeat(engine, CONF.host, BINARY)))
     return service.Service(BINARY, [server], [heartbeat])
 
 

@@ -13,8 +13,8 @@ import threading
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.db import models
 from agent.db import session as db_session
 from agent.metrics import controller as controller_metrics
@@ -52,7 +52,7 @@ class SchedulerManager:
         #: placements, no-valid-host count, scheduling time, for /metrics
         self.metrics = controller_metrics.SchedulerMetrics()
 
-    @rpc.expects(spec=fields.Object('RequestSpec'))
+    @checks.expects(spec=fields.Object('RequestSpec'))
     def select_destination(self, ctxt, spec):
         """Place ``spec``, claim the host, return its name."""
         with self.metrics.placing():

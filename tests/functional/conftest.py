@@ -1,7 +1,7 @@
 """Fixtures shared by the functional tests (real daemons, real servers)."""
+from agent.rpc import transport as rpc_transport
 import pytest
 
-from agent import rpc
 from tests.dbfixtures import db_url, empty_db_url  # noqa: F401
 from tests.functional.api_cloud import api_cloud  # noqa: F401
 from tests.functional import rabbit
@@ -18,7 +18,7 @@ def vhost():
 def rpc_client_transport():
     """Point this process's RPC clients at a URL (torn down afterwards)."""
     def init(url):
-        rpc.cleanup()
-        return rpc.init(url=url)
+        rpc_transport.cleanup()
+        return rpc_transport.init(url=url)
     yield init
-    rpc.cleanup()
+    rpc_transport.cleanup()

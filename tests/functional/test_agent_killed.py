@@ -20,6 +20,7 @@ import time
 import libvirt
 import pytest
 
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent.objects import states as S
 from tests.functional import deployment
@@ -55,8 +56,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
             'DEFAULT': {'state_path': state},
         })
     rpc_client_transport(vhost.url)
-    from agent import rpc
-    dep.conductor = rpc.ConductorAPI(timeout=60)
+    dep.conductor = conductor_rpcapi.ConductorAPI(timeout=60)
     dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
     dep.image, dep.uuids, dep.state = image, [], state
     try:

@@ -16,8 +16,9 @@ import uuid
 
 import pytest
 
+from agent.rpc import transport as rpc_transport
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
-from agent import rpc
 from tests.functional import api_cloud as cloudlib
 from tests.functional import bounded
 
@@ -63,15 +64,15 @@ def no_hash(answer):
 def test_no_conductor_answer_carries_a_password_hash(cloud):
     """auth_info answered the user's argon2 hash to whoever could call
     it; it is gone, and no identity answer carries one."""
-    rpc.cleanup()
-    rpc.init(url=cloud.vhost.url)
+    rpc_transport.cleanup()
+    rpc_transport.init(url=cloud.vhost.url)
     try:
-        conductor = rpc.ConductorAPI(timeout=30)
+        conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         ctxt = context.RequestContext()
         admin = cloud.admin.ok('GET', '/v3/auth/tokens')['token']
         with pytest.raises(Exception) as e:     # signed, as a controller
             conductor._call(ctxt, 'auth_info', version='1.2',
-                            topic=rpc.IDENTITY_TOPIC, user='admin',
+                            topic=conductor_rpcapi.IDENTITY_TOPIC, user='admin',
                             project=None)
         assert 'auth_info' in str(e.value)
         pid = cloud.project['id']
@@ -98,7 +99,7 @@ def test_no_conductor_answer_carries_a_password_hash(cloud):
         for answer in answers:
             no_hash(answer)
     finally:
-        rpc.cleanup()
+        rpc_transport.cleanup()
     cloud.admin = cloud.login('admin')  # bootstrap killed its token
     for path in ('/v3/projects/%s/users' % cloud.project['id'],
                  '/v3/auth/tokens', '/v3/projects'):

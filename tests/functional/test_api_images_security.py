@@ -37,11 +37,12 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent.rpc import transport as rpc_transport
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import bus_auth
 from agent import context
 from agent import exception
 from agent import image_grants
-from agent import rpc
 from tests import hostile
 from tests.functional import api_cloud as cloudlib
 from tests.functional import libvirt_fixtures
@@ -123,9 +124,9 @@ def sec(tmp_path_factory, bait):
                     'connection_uri': libvirt_fixtures.URI,
                     'image_download_timeout': 3, 'image_read_timeout': 2,
                     'max_image_download_bytes': 32 * MiB}})
-    rpc.cleanup()
-    rpc.init(url=cloud.vhost.url)
-    cloud.conductor = rpc.ConductorAPI(timeout=60)
+    rpc_transport.cleanup()
+    rpc_transport.init(url=cloud.vhost.url)
+    cloud.conductor = conductor_rpcapi.ConductorAPI(timeout=60)
     cloud.state, cloud.servers = pathlib.Path(state), []
     cloud.tmp = tmp_path_factory.mktemp('imgsec-files')
     try:
@@ -141,7 +142,7 @@ def sec(tmp_path_factory, bait):
             setattr(cloud, name, dev)
         yield cloud
     finally:
-        rpc.cleanup()
+        rpc_transport.cleanup()
         codes = cloud.stop()
         remove_domains(cloud.servers)
         shutil.rmtree(state, ignore_errors=True)

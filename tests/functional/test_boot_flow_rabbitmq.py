@@ -12,10 +12,12 @@ import uuid
 import oslo_messaging as messaging
 import pytest
 
+from agent.rpc import transport as rpc_transport
+from agent.rpc import serializer
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import bus_auth
 from agent import context
 from agent import exception
-from agent import rpc
 from agent.objects import states
 from tests.functional import deployment
 from tests.functional.deployment import settle
@@ -30,7 +32,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
     try:
         dep.start()
         rpc_client_transport(vhost.url)
-        conductor = rpc.ConductorAPI(timeout=30)
+        conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         ctxt = context.RequestContext(user_id='alice', project_id='p1')
         deployment.wait_all_up(dep, conductor, ctxt)
         dep.conductor, dep.ctxt, dep.vhost = conductor, ctxt, vhost
@@ -132,12 +134,12 @@ def test_errors_are_clear_and_lose_nothing(cloud):
     # controller: refused and logged, the agent keeps serving; unsigned,
     # it is refused before its arguments are looked at
     raw = messaging.get_rpc_client(
-        rpc.get_transport(), messaging.Target(topic='compute',
+        rpc_transport.get_transport(), messaging.Target(topic='compute',
                                               server=cloud.host))
     bad = {'instance_uuid': '../../etc/passwd'}
     raw.cast({}, 'build_and_run_instance', **bad)
     cloud.wait_log('hvagent-compute', 'build_and_run_instance is not signed')
-    signed, args = rpc.signed(bus_auth.CONTROL, 'compute', cloud.host,
+    signed, args = serializer.signed(bus_auth.CONTROL, 'compute', cloud.host,
                               context.RequestContext(),
                               'build_and_run_instance', bad)
     raw.cast(signed, 'build_and_run_instance', **args)

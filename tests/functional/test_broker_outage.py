@@ -26,6 +26,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent.db import api as db
 from agent.db import session as db_session
@@ -105,8 +106,7 @@ def cloud(tmp_path, private_broker, rpc_client_transport):  # noqa: F811
     try:
         dep.start()
         rpc_client_transport(private_broker.url)
-        from agent import rpc
-        dep.conductor = rpc.ConductorAPI(timeout=30)
+        dep.conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
         dep.broker, dep.watch = private_broker, Watch(db_url)
         dep.metrics_port = metrics_port

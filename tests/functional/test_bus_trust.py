@@ -25,12 +25,14 @@ from oslo_config import cfg
 from oslo_messaging._drivers import amqp as oslo_amqp
 from oslo_messaging._drivers import common as oslo_common
 
+from agent.rpc import transport as rpc_transport
+from agent.rpc import serializer
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import broker_perms
 from agent import bus_auth
 from agent import context
 from agent import exception
 from agent import objects
-from agent import rpc
 from agent.objects import states
 from tests.functional import deployment
 from tests.functional import rabbit
@@ -86,9 +88,9 @@ def bus(tmp_path_factory):
             bus={'host_key_file': key_file,
                  'secret_file': tmp_path / 'no-secret-here'})
         dep.start('hvagent-compute', config=node_conf)
-        rpc.cleanup()
-        rpc.init(url=vhost.url)
-        conductor = rpc.ConductorAPI(timeout=30)
+        rpc_transport.cleanup()
+        rpc_transport.init(url=vhost.url)
+        conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         ctxt = context.RequestContext(user_id='alice', project_id='p1')
         deployment.wait_all_up(dep, conductor, ctxt)
         inst = conductor.boot_instance(
@@ -107,7 +109,7 @@ def bus(tmp_path_factory):
         dep.evil.close()
     finally:
         codes = dep.stop()
-        rpc.cleanup()
+        rpc_transport.cleanup()
         for user in users:
             _ctl('delete_user', user)
         vhost.delete()
@@ -122,9 +124,9 @@ class Attacker:
         self.url, self.keyring = url, keyring
         self.amqp_url = url.replace('rabbit://', 'amqp://', 1)
         self.transport = messaging.get_rpc_transport(
-            cfg.CONF, url=url, allowed_remote_exmods=rpc.ALLOWED_EXMODS)
+            cfg.CONF, url=url, allowed_remote_exmods=rpc_transport.ALLOWED_EXMODS)
         # its replies come back on a queue its broker user may read
-        self.transport._driver._q_manager = rpc._ReplyQueueNames(EVIL)
+        self.transport._driver._q_manager = rpc_transport._ReplyQueueNames(EVIL)
 
     def close(self):
         self.transport.cleanup()
@@ -134,7 +136,7 @@ class Attacker:
         """A signed oslo.messaging call, signed with evil's own key."""
         ctxt = ctxt or context.RequestContext(user_id='evil',
                                               project_id='evil')
-        ser = rpc.Serializer()
+        ser = serializer.Serializer()
         args = {k: ser.serialize_entity(ctxt, v) for k, v in kwargs.items()}
         wire = bus_auth.sign(self.keyring, principal or
                              bus_auth.compute_principal(EVIL), topic, server,
@@ -142,7 +144,7 @@ class Attacker:
         client = messaging.get_rpc_client(
             self.transport, messaging.Target(topic=topic, server=server),
             serializer=ser, timeout=20)
-        return client.call(rpc.SignedContext(wire), method, **args)
+        return client.call(serializer.SignedContext(wire), method, **args)
 
     def broker(self, action):
         """Run ``action(channel)`` on a fresh connection as evil's broker

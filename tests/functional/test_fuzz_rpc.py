@@ -39,10 +39,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent.rpc import transport as rpc_transport
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import bus_auth
 from agent import context
 from agent import exception
-from agent import rpc
 from agent.objects import states
 from tests import hostile
 from tests.functional import deployment
@@ -111,9 +112,9 @@ def cloud(tmp_path_factory):
                              'max_instances_per_host': 10000}})
     try:
         dep.start()
-        rpc.cleanup()
-        dep.transport = rpc.init(url=vhost.url)
-        dep.conductor = rpc.ConductorAPI(timeout=CALL_TIMEOUT)
+        rpc_transport.cleanup()
+        dep.transport = rpc_transport.init(url=vhost.url)
+        dep.conductor = conductor_rpcapi.ConductorAPI(timeout=CALL_TIMEOUT)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
         dep.db = tmp / 'hv.sqlite'
         dep.vhost = vhost
@@ -125,7 +126,7 @@ def cloud(tmp_path_factory):
         yield dep
     finally:
         codes = dep.stop()
-        rpc.cleanup()
+        rpc_transport.cleanup()
         vhost.delete()
     assert set(codes.values()) == {0}, codes
 
@@ -175,14 +176,14 @@ def _message():
     """(message, context): two thirds well-formed envelopes naming real
     methods with junk arguments (what ``@expects`` must refuse), one third
     broken envelopes (what the dispatcher must refuse)."""
-    real = st.sampled_from(COMPUTE_METHODS + sorted(rpc.CONDUCTOR_METHODS))
+    real = st.sampled_from(COMPUTE_METHODS + sorted(conductor_rpcapi.TOPIC_OF))
     args = st.dictionaries(
         st.sampled_from(ARG_NAMES),
         st.one_of(st.uuids().map(str), hostile.junk(), hostile.deep()),
         max_size=5)
     well_formed = st.fixed_dictionaries(
         {'method': real, 'args': args},
-        optional={'version': st.sampled_from(['1.0', '1.1'])})
+        optional={'version': st.sampled_from(['1.0', '1.1', '1.10'])})
     broken = st.fixed_dictionaries(
         {'method': st.one_of(real, st.sampled_from(HIDDEN),
                              hostile.junk(3)),
@@ -209,7 +210,7 @@ def _target_of(target_name, host, message):
     if target_name == 'agent':
         return messaging.Target(topic='compute', server=host)
     method = message.get('method')
-    return messaging.Target(topic=rpc.TOPIC_OF.get(method, 'conductor')
+    return messaging.Target(topic=conductor_rpcapi.TOPIC_OF.get(method, 'conductor')
                             if isinstance(method, str) else 'conductor')
 
 

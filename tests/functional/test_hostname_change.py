@@ -10,8 +10,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
-from agent import rpc
 from agent.db import models
 from tests.functional import deployment
 
@@ -36,7 +36,7 @@ def test_renamed_host_refuses_to_start_and_never_duplicates_its_node(
     dep = deployment.Deployment(tmp_path, vhost.url, db_url,
                                 host='oldname')
     rpc_client_transport(vhost.url)
-    conductor = rpc.ConductorAPI(timeout=30)
+    conductor = conductor_rpcapi.ConductorAPI(timeout=30)
     ctxt = context.RequestContext(user_id='admin', project_id='admin')
     try:
         dep.start('hvagent-conductor', 'hvagent-scheduler', COMPUTE)

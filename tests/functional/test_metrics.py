@@ -13,8 +13,8 @@ import time
 import pytest
 from prometheus_client import parser
 
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
-from agent import rpc
 from agent.objects import states
 from tests.functional import deployment
 from tests.functional import prometheus
@@ -42,7 +42,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
     try:
         dep.start()
         rpc_client_transport(vhost.url)
-        dep.conductor = rpc.ConductorAPI(timeout=30)
+        dep.conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
         deadline = time.monotonic() + 60
         while {h['service'].binary for h in dep.conductor.host_list(dep.ctxt)

@@ -11,8 +11,8 @@ import time
 import pytest
 from oslo_config import cfg
 
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
-from agent import rpc
 from agent.objects import states
 from tests.functional import deployment
 from tests.functional.certs import tls_pki  # noqa: F401  (fixture)
@@ -60,7 +60,7 @@ def test_a_boot_over_the_tls_listener(tmp_path, tls_broker, tls_pki,
     try:
         dep.start()
         rpc_client_transport(tls_broker.tls_url)
-        dep.conductor = rpc.ConductorAPI(timeout=30)
+        dep.conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
         deployment.wait_all_up(dep, dep.conductor, dep.ctxt)
         inst = dep.conductor.boot_instance(

@@ -28,8 +28,8 @@ import uuid
 
 import pytest
 
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
-from agent import rpc
 from agent.objects import states
 from tests.functional import deployment
 
@@ -194,7 +194,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
         dep.start('hvagent-conductor', 'hvagent-scheduler')
         dep.wait_log('hvagent-scheduler', 'started')
         rpc_client_transport(vhost.url)
-        dep.conductor = rpc.ConductorAPI(timeout=30)
+        dep.conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
         dep.vhost, dep.notify = vhost, notify
         yield dep

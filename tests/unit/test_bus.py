@@ -1,7 +1,7 @@
 """agent.bus: one log line per kind of bus trouble, not one per attempt."""
+from agent.rpc import outage
 import logging
 
-from agent import bus
 
 TEMPLATE = '[%s] AMQP server on %s:%d is unreachable: %s. Trying again'
 
@@ -19,7 +19,7 @@ class Clock:
 
 def test_repeats_dropped_until_reset_or_window():
     clock = Clock()
-    f = bus.RepeatFilter(window=300, clock=clock)
+    f = outage.RepeatFilter(window=300, clock=clock)
     assert f.filter(record(('c1', '127.0.0.1', 5672, 'refused')))
     # another connection, another error text: the same kind of line
     assert not f.filter(record(('c2', '127.0.0.1', 5672, 'reset')))
@@ -42,7 +42,7 @@ def test_repeats_dropped_until_reset_or_window():
 
 
 def test_installed_on_the_driver_loggers_once():
-    bus.quiet_reconnect_logs()
-    bus.quiet_reconnect_logs()
-    for name in bus.NOISY_LOGGERS:
-        assert logging.getLogger(name).filters.count(bus._FILTER) == 1
+    outage.quiet_reconnect_logs()
+    outage.quiet_reconnect_logs()
+    for name in outage.NOISY_LOGGERS:
+        assert logging.getLogger(name).filters.count(outage._FILTER) == 1

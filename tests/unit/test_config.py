@@ -72,4 +72,5 @@ def test_entry_points_resolve():
     assert groups == ['DEFAULT', 'api', 'bus', 'compute', 'conductor',
                       'database', 'fake_driver', 'libvirt', 'metrics',
                       'network',
-                      'oslo_messaging_rabbit', 'quota', 'scheduler']
+                      'oslo_messaging_rabbit', 'quota', 'scheduler',
+                      'upgrade_levels']

@@ -7,7 +7,7 @@ import time
 import kombu
 import pytest
 
-from agent import memory_transport
+from agent.rpc import memory_transport
 
 memory_transport.install()
 

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
 
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
 from agent.db import models
 from agent.metrics import controller as controller_metrics
 from agent.metrics import registry
@@ -34,7 +34,7 @@ def value(metric, **labels):
 
 
 class Endpoint:
-    @rpc.expects(name=f.String(max_length=8))
+    @checks.expects(name=f.String(max_length=8))
     def metrics_probe(self, ctxt, name):
         if name == 'missing':
             raise exception.InstanceNotFound(instance=name)

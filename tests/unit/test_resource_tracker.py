@@ -11,6 +11,7 @@ import pytest
 from agent import exception
 from agent.compute import node_identity
 from agent.compute import resource_tracker
+from agent.metrics import host as host_metrics
 from tests.unit.fakes import FakeConductor, conf, ctxt  # noqa: F401
 from virt import driver as virt_driver
 from virt import fake
@@ -98,9 +99,9 @@ def test_concurrent_reports(env):
 
 
 def test_nearest_existing(tmp_path):
-    assert resource_tracker.nearest_existing(
+    assert host_metrics.nearest_existing(
         str(tmp_path / 'a' / 'b')) == str(tmp_path)
-    assert resource_tracker.nearest_existing(str(tmp_path)) == str(tmp_path)
+    assert host_metrics.nearest_existing(str(tmp_path)) == str(tmp_path)
 
 
 # ------------------------------------------------------------ node identity

@@ -2,10 +2,11 @@
 import oslo_messaging as messaging
 import pytest
 
+from agent.rpc import serializer
+from agent.rpc import checks
 from agent import context
 from agent import exception
 from agent import objects
-from agent import rpc
 from agent.objects import fields as f
 
 
@@ -13,7 +14,7 @@ class Endpoint:
     def __init__(self):
         self.calls = []
 
-    @rpc.expects(name=f.String(max_length=8), count=f.Integer(default=1),
+    @checks.expects(name=f.String(max_length=8), count=f.Integer(default=1),
                  flavor=f.Object('Flavor', nullable=True))
     def act(self, ctxt, name, count, flavor):
         self.calls.append((ctxt.request_id, name, count, flavor))
@@ -53,7 +54,7 @@ def test_bad_payload_is_refused_before_the_method_runs(kwargs, reason):
 
 
 def test_only_checked_methods_are_reachable_over_rpc():
-    policy = rpc.ExposedOnlyPolicy()
+    policy = checks.ExposedOnlyPolicy()
     ep = Endpoint()
     assert policy.is_allowed(ep, 'act')
     assert not policy.is_allowed(ep, 'helper')
@@ -61,7 +62,7 @@ def test_only_checked_methods_are_reachable_over_rpc():
 
 
 def test_serializer_round_trip_and_bad_primitive_left_for_the_check():
-    ser = rpc.Serializer()
+    ser = serializer.Serializer()
     fl = objects.Flavor(name='t', vcpus=1, memory_mb=1, root_gb=0)
     prim = ser.serialize_entity(None, {'a': [fl]})
     assert prim['a'][0]['hv_object.name'] == 'Flavor'
@@ -76,7 +77,7 @@ def test_serializer_round_trip_and_bad_primitive_left_for_the_check():
 
 
 def test_context_carries_no_token_and_says_whether_it_came_via_the_api():
-    ser = rpc.Serializer()
+    ser = serializer.Serializer()
     sent = context.RequestContext(user_id='u', project_id='p', via_api=True)
     got = ser.deserialize_context(ser.serialize_context(sent))
     assert got.via_api is True and 'via api' in repr(got)

@@ -9,9 +9,10 @@ import oslo_messaging as messaging
 import pytest
 from oslo_messaging.rpc import dispatcher as oslo_dispatcher
 
+from agent.rpc import serializer
+from agent.rpc import checks
 from agent import exception
-from agent import rpc
-from agent import rpc_dispatch
+from agent.rpc import dispatch as rpc_dispatch
 from agent.objects import base
 from agent.objects import fields as f
 
@@ -19,7 +20,7 @@ from agent.objects import fields as f
 class Endpoint:
     target = messaging.Target(version='1.1')
 
-    @rpc.expects(name=f.String())
+    @checks.expects(name=f.String())
     def hello(self, ctxt, name):
         return 'hello ' + name
 
@@ -29,7 +30,7 @@ class Endpoint:
 
 def dispatch(message, client_timeout=None):
     disp = rpc_dispatch.CheckingDispatcher(
-        [Endpoint()], rpc.Serializer(), rpc.ExposedOnlyPolicy)
+        [Endpoint()], serializer.Serializer(), checks.ExposedOnlyPolicy)
     incoming = types.SimpleNamespace(message=message, ctxt={},
                                      client_timeout=client_timeout)
     try:
@@ -42,7 +43,7 @@ class Newer:
     """Another endpoint of the same server, at a later version."""
     target = messaging.Target(version='1.9')
 
-    @rpc.expects()
+    @checks.expects()
     def later(self, ctxt):
         return 'later'
 
@@ -52,7 +53,7 @@ def test_a_method_asked_at_a_version_only_another_endpoint_has():
     NoSuchMethod (found by the RPC fuzz test as a traceback), answered
     here as an unknown method, like any refusal."""
     disp = rpc_dispatch.CheckingDispatcher(
-        [Endpoint(), Newer()], rpc.Serializer(), rpc.ExposedOnlyPolicy)
+        [Endpoint(), Newer()], serializer.Serializer(), checks.ExposedOnlyPolicy)
     incoming = types.SimpleNamespace(
         message={'method': 'hello', 'args': {'name': 'x'},
                  'version': '1.9'}, ctxt={}, client_timeout=None)
@@ -110,8 +111,8 @@ def _nest(depth):
 
 def test_deep_nesting_is_left_for_the_check_not_a_recursion_error():
     deep = _nest(5000)
-    got = rpc.Serializer().deserialize_entity(None, deep)
-    for _ in range(rpc.Serializer.MAX_DEPTH + 2):   # past the limit: as sent
+    got = serializer.Serializer().deserialize_entity(None, deep)
+    for _ in range(serializer.Serializer.MAX_DEPTH + 2):   # past the limit: as sent
         got, deep = got[0], deep[0]
     assert got is deep
     with pytest.raises(exception.InvalidRPCPayload, match='name must be a'):
@@ -125,7 +126,7 @@ def test_object_with_unhashable_or_odd_name_is_a_validation_error(name):
     with pytest.raises(exception.ObjectValidationError,
                        match='unknown object type'):
         base.HVObject.from_primitive(primitive)
-    assert rpc.Serializer().deserialize_entity(None, primitive) == primitive
+    assert serializer.Serializer().deserialize_entity(None, primitive) == primitive
 
 
 @pytest.mark.parametrize('value', ['\ud800', 'ok\udfffok', '\ud83d'])

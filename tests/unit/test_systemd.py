@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from agent import logs
-from agent import server_state
+from agent.rpc import server_state
 from agent import service
 from agent import systemd
 

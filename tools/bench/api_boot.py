@@ -20,9 +20,9 @@ import requests
 import uvicorn
 from oslo_config import cfg
 
+from agent.rpc import transport as rpc_transport
 from agent import allinone
 from agent import context
-from agent import rpc
 from agent.api import app as app_mod
 from agent.api import deps
 from tests.functional import rabbit
@@ -92,7 +92,7 @@ def run(label, url, boots, state, port):
         thread.join(10)
         for svc in reversed(services):
             svc.stop()
-        rpc.cleanup()
+        rpc_transport.cleanup()
     pct = rpc_bench.percentile
     print('api boot %-9s %d boots: API p50 %.1f ms p95 %.1f ms   direct '
           'RPC p50 %.1f ms p95 %.1f ms   API/RPC p50 %.2fx'

@@ -22,11 +22,15 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401
+from agent.rpc import transport as rpc_transport
+from agent.rpc import servers
+from agent.rpc import serializer
+from agent.rpc import checks
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent import allinone
 from agent import bus_auth
 from agent import cli
 from agent import context
-from agent import rpc
 from agent.objects import fields
 from agent.objects import states
 
@@ -36,7 +40,7 @@ CONF = cfg.CONF
 class Echo:
     target = messaging.Target(version='1.0')
 
-    @rpc.expects(value=fields.Integer())
+    @checks.expects(value=fields.Integer())
     def echo(self, ctxt, value):
         return value
 
@@ -56,14 +60,14 @@ def idle_cpu_percent(seconds=3.0):
 
 
 def baseline_ms(n=200):
-    server = rpc.get_server('bench-echo', CONF.host, [Echo()])
+    server = servers.get_server('bench-echo', CONF.host, [Echo()])
     server.start()
     client = messaging.get_rpc_client(
-        rpc.get_transport(), messaging.Target(topic='bench-echo'),
-        serializer=rpc.Serializer())
+        rpc_transport.get_transport(), messaging.Target(topic='bench-echo'),
+        serializer=serializer.Serializer())
 
     def echo():     # signed, as every hvagent message is
-        ctxt, args = rpc.signed(bus_auth.CONTROL, 'bench-echo', None,
+        ctxt, args = serializer.signed(bus_auth.CONTROL, 'bench-echo', None,
                                 context.RequestContext(), 'echo',
                                 {'value': 1})
         client.call(ctxt, 'echo', **args)
@@ -79,7 +83,7 @@ def baseline_ms(n=200):
 
 
 def boot_latencies(n):
-    conductor = rpc.ConductorAPI()
+    conductor = conductor_rpcapi.ConductorAPI()
     ctxt = context.RequestContext(user_id='bench', project_id='bench')
     times, uuids = [], []
     for i in range(n):
@@ -114,7 +118,7 @@ def run(label, url, boots, state):
     finally:
         for svc in reversed(services):
             svc.stop()
-        rpc.cleanup()
+        rpc_transport.cleanup()
     p50, p95 = percentile(times, 50), percentile(times, 95)
     print('boot %-9s %d boots: p50 %.1f ms  p95 %.1f ms   baseline RPC '
           'round trip %.2f ms   p50/baseline %.0fx   CPU per boot+delete '

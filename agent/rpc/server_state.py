@@ -10,6 +10,8 @@ import uuid
 
 import oslo_messaging as messaging
 
+from agent.rpc import serializer
+
 PROBE_NAMESPACE = 'hvagent.service'
 
 
@@ -74,7 +76,7 @@ class Probe:
 
     def probe(self, ctxt):
         return self.token
-    probe.rpc_exposed = True    # agent.rpc.ExposedOnlyPolicy
+    probe.rpc_exposed = True    # agent.rpc.checks.ExposedOnlyPolicy
 
 
 def probe_token(server):
@@ -94,7 +96,6 @@ def wait_consuming(server, timeout):
     its own topic.server came back through the broker. False if it did not
     within ``timeout`` seconds (a backlog ahead of the probe, a slow
     broker): the queue is declared, so nothing is lost, only late."""
-    from agent import rpc
     token = probe_token(server)
     target = messaging.Target(topic=server.target.topic,
                               server=server.target.server,
@@ -105,10 +106,10 @@ def wait_consuming(server, timeout):
         if left <= 0:
             return False
         client = messaging.get_rpc_client(
-            server.transport, target, serializer=rpc.Serializer(),
+            server.transport, target, serializer=serializer.Serializer(),
             timeout=max(1, min(10, int(left))))
         try:
-            if rpc.probe_call(client, target) == token:
+            if serializer.probe_call(client, target) == token:
                 return True
         except messaging.MessagingTimeout:
             pass

@@ -1,21 +1,19 @@
 """Living with message bus outages: one clear line per outage, not one per
-reconnection attempt, and heartbeats only from a service that can serve.
+reconnection attempt, and no cast lost to a queue that is not there yet.
 
 * ``quiet_reconnect_logs()``: oslo.messaging logs an ERROR line for every
   reconnection attempt of every connection (a 30 s outage: dozens). A
   filter lets the first line of each kind through and drops its repeats
   until the bus is back (``bus_restored()``) or ``REPEAT_WINDOW`` seconds
   pass, when the next one says how many were dropped.
-* ``BusLink``: whether a service is reachable over the bus, checked end to
-  end with a call to its own server (``topic.host``) that its own probe
-  endpoint (``server_state.Probe``, as at start-up) answers. Losing and
-  regaining the link is logged once each; ``heartbeat_while_linked`` makes
-  a heartbeat depend on it, so a service cut off from the bus is shown
-  down and is up again once it serves its queue.
 * ``retry_undeliverable``: a mandatory cast the broker could not route
   (the queue of its server is not there yet: the broker restarted and the
   server has not reconnected) is sent again with bounded, jittered
   backoff instead of being lost.
+* ``BUS_ERRORS``, ``NOT_THERE``, ``error_text``: what a fail-fast call
+  raises when the bus or its peer is away, and how to say it in one line.
+
+The end-to-end check that a service is reachable is ``agent.rpc.link``.
 """
 import logging
 import re
@@ -25,8 +23,6 @@ import time
 import oslo_messaging as messaging
 import tenacity
 from oslo_config import cfg
-
-from agent import server_state
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -106,57 +102,6 @@ def bus_restored():
     """The bus is back: the next outage's first lines are logged again."""
     _FILTER.reset()
 
-
-class BusLink:
-    """Is ``server`` (an RPC server of this process) reachable through the
-    broker? ``check()`` sends it a call and waits for its own answer."""
-
-    def __init__(self, name, server, timeout=None):
-        from agent import rpc
-        self.name = name
-        self.queue = '%s.%s' % (server.target.topic, server.target.server)
-        self.token = server_state.probe_token(server)
-        timeout = timeout or max(1, min(CONF.rpc_call_timeout,
-                                        CONF.service_down_time // 2))
-        target = messaging.Target(
-            topic=server.target.topic, server=server.target.server,
-            namespace=server_state.PROBE_NAMESPACE, version='1.0')
-        # never a call that waits until the broker is back
-        self._client = rpc.get_client(target, timeout, fail_fast=True)
-        self._target = target
-        self.up = True                  # as far as we know at start
-        self.lost_at = None
-
-    def check(self):
-        from agent import rpc
-        try:
-            ok = rpc.probe_call(self._client, self._target) == self.token
-            error = None if ok else 'another process answered'
-        except BUS_ERRORS as e:
-            ok, error = False, error_text(e)
-        self._record(ok, error)
-        return ok
-
-    def _record(self, ok, error):
-        if ok and not self.up:
-            LOG.info('%s: message bus back after %.1f s, serving %s again',
-                     self.name, time.monotonic() - self.lost_at, self.queue)
-            bus_restored()
-        elif not ok and self.up:
-            self.lost_at = time.monotonic()
-            LOG.warning('%s: cannot reach its own queue %s through the '
-                        'message bus (%s); no heartbeat until it is back, '
-                        'so it shows down after service_down_time',
-                        self.name, self.queue, error)
-        self.up = ok
-
-
-def heartbeat_while_linked(link, beat):
-    """A periodic task: ``beat()`` only when ``link.check()`` passes."""
-    def task():
-        if link.check():
-            beat()
-    return task
 
 
 def retry_undeliverable(send, method, queue):

@@ -8,7 +8,7 @@ traceback and answered with a builtin exception that says nothing about the
 message; an unknown method is logged with a traceback too. Here every
 message is checked before oslo looks at it, and a malformed one -- or one
 naming a method no endpoint exposes -- is answered with InvalidRPCPayload
-and one log line, the same way ``rpc.expects`` answers malformed arguments;
+and one log line, the same way ``checks.expects`` answers malformed arguments;
 a version no endpoint serves still gets oslo's UnsupportedVersion, logged
 in one line too (a version that only endpoints without the method serve
 is an unknown method). A well-formed message is then checked for its signature

@@ -1,0 +1,73 @@
+"""The client of hvagent-compute's RPC server (topic ``compute.<host>``):
+what the conductor asks of one host's agent. The server is
+agent.compute.manager.ComputeManager."""
+from agent.rpc import clients
+
+
+class ComputeAPI(clients.Client):
+    """Client side of topic ``compute``; every message goes to one host.
+
+    Version history:
+      1.0 - build_and_run_instance, reboot_instance, stop_instance,
+            start_instance, pause_instance, unpause_instance,
+            terminate_instance, attach_volume, detach_volume (casts) and
+            get_console_output (call)
+      1.1 - isolate_instance, release_instance (casts; sent at 1.1)
+      1.2 - refresh_networking (cast; sent at 1.2): rewire this host's
+            ports from the conductor's view (a floating IP changed)
+
+    Mandatory: a cast sent while compute.<host> does not exist (the broker
+    restarted and the agent has not reconnected yet) is sent again until
+    the agent's queue takes it (bus.retry_undeliverable), not lost.
+    """
+    TOPIC = 'compute'
+    SERVICE = 'compute'
+    MANDATORY = True
+
+    def build_and_run_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'build_and_run_instance', host,
+                   instance_uuid=instance_uuid)
+
+    def reboot_instance(self, ctxt, host, instance_uuid, reboot_type):
+        self._cast(ctxt, 'reboot_instance', host,
+                   instance_uuid=instance_uuid, reboot_type=reboot_type)
+
+    def stop_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'stop_instance', host, instance_uuid=instance_uuid)
+
+    def start_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'start_instance', host, instance_uuid=instance_uuid)
+
+    def pause_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'pause_instance', host, instance_uuid=instance_uuid)
+
+    def unpause_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'unpause_instance', host,
+                   instance_uuid=instance_uuid)
+
+    def terminate_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'terminate_instance', host,
+                   instance_uuid=instance_uuid)
+
+    def isolate_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'isolate_instance', host, version='1.1',
+                      instance_uuid=instance_uuid)
+
+    def release_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'release_instance', host, version='1.1',
+                      instance_uuid=instance_uuid)
+
+    def refresh_networking(self, ctxt, host):
+        self._cast(ctxt, 'refresh_networking', host, version='1.2')
+
+    def attach_volume(self, ctxt, host, instance_uuid, volume_id):
+        self._cast(ctxt, 'attach_volume', host, instance_uuid=instance_uuid,
+                   volume_id=volume_id)
+
+    def detach_volume(self, ctxt, host, instance_uuid, volume_id):
+        self._cast(ctxt, 'detach_volume', host, instance_uuid=instance_uuid,
+                   volume_id=volume_id)
+
+    def get_console_output(self, ctxt, host, instance_uuid, tail_length):
+        return self._call(ctxt, 'get_console_output', host,
+                          instance_uuid=instance_uuid, tail_length=tail_length)

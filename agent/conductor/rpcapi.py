@@ -1,0 +1,570 @@
+"""The client of hvagent-conductor's RPC servers: one class per audience
+(topic), their methods sent at the version each came in, and
+``ConductorAPI`` joining them (see its docstring for the version history).
+The servers: agent.conductor.main builds them from the managers named in
+each class's docstring; tests/unit/test_rpcapi_pins.py pins every client
+method to its endpoint's arguments.
+"""
+from agent.rpc import clients
+
+#: the conductor's topics by audience (see ConductorAPI)
+AGENT_TOPIC, API_TOPIC, IDENTITY_TOPIC = \
+    'conductor', 'conductor_api', 'identity'
+#: instance_action's actions of version 1.5
+ISOLATION_ACTIONS = ('isolate', 'release')
+
+
+class AgentMethods(clients.Client):
+    """Topic ``conductor``: what compute agents ask (served by
+    agent.conductor.manager.ConductorManager)."""
+    SERVES = AGENT_TOPIC
+
+
+    def action_event_finish(self, ctxt, *, instance_uuid, request_id, event,
+                            result, traceback=clients.UNSET):
+        return self._call(
+            ctxt, 'action_event_finish', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid, request_id=request_id, event=event,
+            result=result, traceback=traceback)
+
+    def action_event_start(self, ctxt, *, instance_uuid, request_id, event,
+                           host=clients.UNSET):
+        return self._call(
+            ctxt, 'action_event_start', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid, request_id=request_id, event=event,
+            host=host)
+
+    def block_device_update(self, ctxt, *, instance_uuid, volume_id,
+                            status=clients.UNSET, device_name=clients.UNSET,
+                            destroy=clients.UNSET):
+        return self._call(
+            ctxt, 'block_device_update', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid, volume_id=volume_id, status=status,
+            device_name=device_name, destroy=destroy)
+
+    def compute_node_update(self, ctxt, *, node):
+        return self._call(
+            ctxt, 'compute_node_update', topic=AGENT_TOPIC, version=None,
+            node=node)
+
+    def image_grant(self, ctxt, *, instance_uuid):
+        return self._call(
+            ctxt, 'image_grant', topic=AGENT_TOPIC, version='1.10',
+            instance_uuid=instance_uuid)
+
+    def instance_destroy(self, ctxt, *, instance_uuid):
+        return self._call(
+            ctxt, 'instance_destroy', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid)
+
+    def instance_fault_create(self, ctxt, *, instance_uuid, message,
+                              details=clients.UNSET, host=clients.UNSET):
+        return self._call(
+            ctxt, 'instance_fault_create', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid, message=message, details=details,
+            host=host)
+
+    def instance_get(self, ctxt, *, instance_uuid):
+        return self._call(
+            ctxt, 'instance_get', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid)
+
+    def instance_update(self, ctxt, *, instance_uuid, updates=clients.UNSET,
+                        expected_task_state=clients.UNSET):
+        return self._call(
+            ctxt, 'instance_update', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid, updates=updates,
+            expected_task_state=expected_task_state)
+
+    def instances_get_by_host(self, ctxt, *, host):
+        return self._call(
+            ctxt, 'instances_get_by_host', topic=AGENT_TOPIC, version=None,
+            host=host)
+
+    def operation_finish(self, ctxt, *, instance_uuid, request_id, event,
+                         result, updates=clients.UNSET,
+                         expected_task_state=clients.UNSET,
+                         fault_message=clients.UNSET, traceback=clients.UNSET,
+                         host=clients.UNSET):
+        return self._call(
+            ctxt, 'operation_finish', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid, request_id=request_id, event=event,
+            result=result, updates=updates,
+            expected_task_state=expected_task_state,
+            fault_message=fault_message, traceback=traceback, host=host)
+
+    def operation_start(self, ctxt, *, instance_uuid, host, request_id, event,
+                        expected_task_state=clients.UNSET,
+                        updates=clients.UNSET):
+        return self._call(
+            ctxt, 'operation_start', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid, host=host, request_id=request_id,
+            event=event, expected_task_state=expected_task_state,
+            updates=updates)
+
+    def ports_bind(self, ctxt, *, instance_uuid, host):
+        return self._call(
+            ctxt, 'ports_bind', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid, host=host)
+
+    def ports_get_by_host(self, ctxt, *, host):
+        return self._call(
+            ctxt, 'ports_get_by_host', topic=AGENT_TOPIC, version=None,
+            host=host)
+
+    def ports_set_status(self, ctxt, *, instance_uuid, status):
+        return self._call(
+            ctxt, 'ports_set_status', topic=AGENT_TOPIC, version=None,
+            instance_uuid=instance_uuid, status=status)
+
+    def service_heartbeat(self, ctxt, *, service):
+        return self._call(
+            ctxt, 'service_heartbeat', topic=AGENT_TOPIC, version=None,
+            service=service)
+
+class UserMethods(clients.Client):
+    """Topic ``conductor_api``: what hvagent-api, hvctl and operators ask
+    (served by the managers of agent.conductor.tasks, networks, instances,
+    keypairs, quota, images, volumes, floating_ips and fixed_ips)."""
+    SERVES = API_TOPIC
+
+
+    def action_list(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'action_list', topic=API_TOPIC, version=None, ref=ref)
+
+    def boot_instance(self, ctxt, *, name, flavor, image_ref=clients.UNSET,
+                      availability_zone=clients.UNSET, hints=clients.UNSET,
+                      metadata=clients.UNSET, networks=clients.UNSET,
+                      options=clients.UNSET, security_groups=clients.UNSET,
+                      fixed_ips=clients.UNSET):
+        version = '1.7' if fixed_ips else None
+        if not fixed_ips:       # none: a 1.1 conductor's call
+            fixed_ips = clients.UNSET
+        return self._call(
+            ctxt, 'boot_instance', topic=API_TOPIC, version=version, name=name,
+            flavor=flavor, image_ref=image_ref,
+            availability_zone=availability_zone, hints=hints,
+            metadata=metadata, networks=networks, options=options,
+            security_groups=security_groups, fixed_ips=fixed_ips)
+
+    def console_output(self, ctxt, *, ref, length=clients.UNSET):
+        return self._call(
+            ctxt, 'console_output', topic=API_TOPIC, version=None, ref=ref,
+            length=length)
+
+    def fixed_ip_create(self, ctxt, *, network, address=clients.UNSET):
+        return self._call(
+            ctxt, 'fixed_ip_create', topic=API_TOPIC, version='1.7',
+            network=network, address=address)
+
+    def fixed_ip_delete(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'fixed_ip_delete', topic=API_TOPIC, version='1.7', ref=ref)
+
+    def fixed_ip_list(self, ctxt, *, project_id=clients.UNSET):
+        return self._call(
+            ctxt, 'fixed_ip_list', topic=API_TOPIC, version='1.7',
+            project_id=project_id)
+
+    def fixed_ip_show(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'fixed_ip_show', topic=API_TOPIC, version='1.7', ref=ref)
+
+    def flavor_list(self, ctxt):
+        return self._call(
+            ctxt, 'flavor_list', topic=API_TOPIC, version=None)
+
+    def floating_ip_associate(self, ctxt, *, ref, instance_uuid,
+                              port=clients.UNSET):
+        return self._call(
+            ctxt, 'floating_ip_associate', topic=API_TOPIC, version='1.6',
+            ref=ref, instance_uuid=instance_uuid, port=port)
+
+    def floating_ip_create(self, ctxt, *, network=clients.UNSET):
+        return self._call(
+            ctxt, 'floating_ip_create', topic=API_TOPIC, version='1.6',
+            network=network)
+
+    def floating_ip_delete(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'floating_ip_delete', topic=API_TOPIC, version='1.6',
+            ref=ref)
+
+    def floating_ip_disassociate(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'floating_ip_disassociate', topic=API_TOPIC, version='1.6',
+            ref=ref)
+
+    def floating_ip_list(self, ctxt, *, project_id=clients.UNSET):
+        return self._call(
+            ctxt, 'floating_ip_list', topic=API_TOPIC, version='1.6',
+            project_id=project_id)
+
+    def floating_ip_show(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'floating_ip_show', topic=API_TOPIC, version='1.6', ref=ref)
+
+    def host_list(self, ctxt):
+        return self._call(
+            ctxt, 'host_list', topic=API_TOPIC, version=None)
+
+    def image_activate(self, ctxt, *, image_id, size, checksum):
+        return self._call(
+            ctxt, 'image_activate', topic=API_TOPIC, version='1.4',
+            image_id=image_id, size=size, checksum=checksum)
+
+    def image_create(self, ctxt, *, name, disk_format, visibility):
+        return self._call(
+            ctxt, 'image_create', topic=API_TOPIC, version='1.4', name=name,
+            disk_format=disk_format, visibility=visibility)
+
+    def image_delete(self, ctxt, *, image_id):
+        return self._call(
+            ctxt, 'image_delete', topic=API_TOPIC, version='1.4',
+            image_id=image_id)
+
+    def image_list(self, ctxt, *, project_id=clients.UNSET,
+                   limit=clients.UNSET, marker=clients.UNSET):
+        return self._call(
+            ctxt, 'image_list', topic=API_TOPIC, version='1.4',
+            project_id=project_id, limit=limit, marker=marker)
+
+    def image_show(self, ctxt, *, image_id):
+        return self._call(
+            ctxt, 'image_show', topic=API_TOPIC, version='1.4',
+            image_id=image_id)
+
+    def instance_action(self, ctxt, *, ref, action, volume_id=clients.UNSET,
+                        connection_info=clients.UNSET):
+        version = '1.5' if action in ISOLATION_ACTIONS else None
+        return self._call(
+            ctxt, 'instance_action', topic=API_TOPIC, version=version, ref=ref,
+            action=action, volume_id=volume_id,
+            connection_info=connection_info)
+
+    def instance_list(self, ctxt, *, host=clients.UNSET,
+                      project_id=clients.UNSET):
+        return self._call(
+            ctxt, 'instance_list', topic=API_TOPIC, version=None, host=host,
+            project_id=project_id)
+
+    def instance_page(self, ctxt, *, project_id=clients.UNSET,
+                      user_id=clients.UNSET, limit=clients.UNSET,
+                      marker=clients.UNSET):
+        return self._call(
+            ctxt, 'instance_page', topic=API_TOPIC, version='1.2',
+            project_id=project_id, user_id=user_id, limit=limit, marker=marker)
+
+    def instance_show(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'instance_show', topic=API_TOPIC, version=None, ref=ref)
+
+    def instance_wait(self, ctxt, *, ref, timeout, seen=clients.UNSET,
+                      until=clients.UNSET):
+        version = '1.3' if until else None
+        return self._call(
+            ctxt, 'instance_wait', topic=API_TOPIC, version=version, ref=ref,
+            seen=seen, timeout=timeout, until=until)
+
+    def keypair_create(self, ctxt, *, user_id, name, public_key, fingerprint):
+        return self._call(
+            ctxt, 'keypair_create', topic=API_TOPIC, version='1.2',
+            user_id=user_id, name=name, public_key=public_key,
+            fingerprint=fingerprint)
+
+    def keypair_delete(self, ctxt, *, user_id, name):
+        return self._call(
+            ctxt, 'keypair_delete', topic=API_TOPIC, version='1.2',
+            user_id=user_id, name=name)
+
+    def keypair_list(self, ctxt, *, user_id):
+        return self._call(
+            ctxt, 'keypair_list', topic=API_TOPIC, version='1.2',
+            user_id=user_id)
+
+    def keypair_show(self, ctxt, *, user_id, name):
+        return self._call(
+            ctxt, 'keypair_show', topic=API_TOPIC, version='1.2',
+            user_id=user_id, name=name)
+
+    def metadata_set(self, ctxt, *, instance_uuid, key, value=clients.UNSET):
+        return self._call(
+            ctxt, 'metadata_set', topic=API_TOPIC, version='1.2',
+            instance_uuid=instance_uuid, key=key, value=value)
+
+    def network_create(self, ctxt, *, name, network_type, cidr,
+                       segmentation_id=clients.UNSET,
+                       physical_network=clients.UNSET,
+                       gateway_ip=clients.UNSET, dns_nameservers=clients.UNSET,
+                       allocation_pools=clients.UNSET, mtu=clients.UNSET,
+                       external=clients.UNSET):
+        version = '1.6' if external else None
+        return self._call(
+            ctxt, 'network_create', topic=API_TOPIC, version=version,
+            name=name, network_type=network_type, cidr=cidr,
+            segmentation_id=segmentation_id, physical_network=physical_network,
+            gateway_ip=gateway_ip, dns_nameservers=dns_nameservers,
+            allocation_pools=allocation_pools, mtu=mtu, external=external)
+
+    def network_delete(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'network_delete', topic=API_TOPIC, version=None, ref=ref)
+
+    def network_list(self, ctxt):
+        return self._call(
+            ctxt, 'network_list', topic=API_TOPIC, version=None)
+
+    def network_set(self, ctxt, *, ref, shared):
+        return self._call(
+            ctxt, 'network_set', topic=API_TOPIC, version='1.9', ref=ref,
+            shared=shared)
+
+    def port_list(self, ctxt, *, network=clients.UNSET,
+                  instance_uuid=clients.UNSET):
+        return self._call(
+            ctxt, 'port_list', topic=API_TOPIC, version=None, network=network,
+            instance_uuid=instance_uuid)
+
+    def port_update(self, ctxt, *, ref, port_security_enabled):
+        return self._call(
+            ctxt, 'port_update', topic=API_TOPIC, version='1.9', ref=ref,
+            port_security_enabled=port_security_enabled)
+
+    def quota_set(self, ctxt, *, project_id, limits=clients.UNSET):
+        return self._call(
+            ctxt, 'quota_set', topic=API_TOPIC, version='1.2',
+            project_id=project_id, limits=limits)
+
+    def quota_show(self, ctxt, *, project_id):
+        return self._call(
+            ctxt, 'quota_show', topic=API_TOPIC, version='1.2',
+            project_id=project_id)
+
+    def secgroup_create(self, ctxt, *, name, description=clients.UNSET):
+        return self._call(
+            ctxt, 'secgroup_create', topic=API_TOPIC, version=None, name=name,
+            description=description)
+
+    def secgroup_delete(self, ctxt, *, group):
+        return self._call(
+            ctxt, 'secgroup_delete', topic=API_TOPIC, version='1.9',
+            group=group)
+
+    def secgroup_list(self, ctxt, *, all_projects=clients.UNSET):
+        version = '1.9' if all_projects else None
+        return self._call(
+            ctxt, 'secgroup_list', topic=API_TOPIC, version=version,
+            all_projects=all_projects)
+
+    def secgroup_rule_add(self, ctxt, *, group, direction,
+                          protocol=clients.UNSET, port_range_min=clients.UNSET,
+                          port_range_max=clients.UNSET,
+                          remote_ip_prefix=clients.UNSET,
+                          remote_group=clients.UNSET):
+        return self._call(
+            ctxt, 'secgroup_rule_add', topic=API_TOPIC, version=None,
+            group=group, direction=direction, protocol=protocol,
+            port_range_min=port_range_min, port_range_max=port_range_max,
+            remote_ip_prefix=remote_ip_prefix, remote_group=remote_group)
+
+    def secgroup_rule_delete(self, ctxt, *, rule):
+        return self._call(
+            ctxt, 'secgroup_rule_delete', topic=API_TOPIC, version='1.9',
+            rule=rule)
+
+    def server_secgroup_add(self, ctxt, *, instance_uuid, group):
+        return self._call(
+            ctxt, 'server_secgroup_add', topic=API_TOPIC, version='1.9',
+            instance_uuid=instance_uuid, group=group)
+
+    def server_secgroup_remove(self, ctxt, *, instance_uuid, group):
+        return self._call(
+            ctxt, 'server_secgroup_remove', topic=API_TOPIC, version='1.9',
+            instance_uuid=instance_uuid, group=group)
+
+    def volume_create(self, ctxt, *, volume_id, name, size_gb, path):
+        return self._call(
+            ctxt, 'volume_create', topic=API_TOPIC, version='1.4',
+            volume_id=volume_id, name=name, size_gb=size_gb, path=path)
+
+    def volume_delete(self, ctxt, *, volume_id):
+        return self._call(
+            ctxt, 'volume_delete', topic=API_TOPIC, version='1.4',
+            volume_id=volume_id)
+
+    def volume_list(self, ctxt, *, project_id=clients.UNSET,
+                    limit=clients.UNSET, marker=clients.UNSET):
+        return self._call(
+            ctxt, 'volume_list', topic=API_TOPIC, version='1.4',
+            project_id=project_id, limit=limit, marker=marker)
+
+    def volume_show(self, ctxt, *, volume_id):
+        return self._call(
+            ctxt, 'volume_show', topic=API_TOPIC, version='1.4',
+            volume_id=volume_id)
+
+class IdentityMethods(clients.Client):
+    """Topic ``identity``: projects, users, roles and tokens (served by
+    agent.conductor.identity.IdentityManager and auth.AuthManager)."""
+    SERVES = IDENTITY_TOPIC
+
+
+    def authenticate(self, ctxt, *, user, password, project=clients.UNSET):
+        return self._call(
+            ctxt, 'authenticate', topic=IDENTITY_TOPIC, version='1.8',
+            user=user, password=password, project=project)
+
+    def bootstrap(self, ctxt, *, user, project, password_hash=clients.UNSET,
+                  password=clients.UNSET):
+        version = '1.8' if password else '1.2'
+        return self._call(
+            ctxt, 'bootstrap', topic=IDENTITY_TOPIC, version=version,
+            user=user, password_hash=password_hash, password=password,
+            project=project)
+
+    def password_change(self, ctxt, *, user_id, original_password, password):
+        return self._call(
+            ctxt, 'password_change', topic=IDENTITY_TOPIC, version='1.8',
+            user_id=user_id, original_password=original_password,
+            password=password)
+
+    def project_create(self, ctxt, *, name, description=clients.UNSET):
+        return self._call(
+            ctxt, 'project_create', topic=IDENTITY_TOPIC, version='1.2',
+            name=name, description=description)
+
+    def project_list(self, ctxt, *, limit=clients.UNSET, marker=clients.UNSET):
+        return self._call(
+            ctxt, 'project_list', topic=IDENTITY_TOPIC, version='1.2',
+            limit=limit, marker=marker)
+
+    def project_show(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'project_show', topic=IDENTITY_TOPIC, version='1.2', ref=ref)
+
+    def role_assign(self, ctxt, *, user, project_id, role,
+                    revoke=clients.UNSET):
+        return self._call(
+            ctxt, 'role_assign', topic=IDENTITY_TOPIC, version='1.2',
+            user=user, project_id=project_id, role=role, revoke=revoke)
+
+    def token_check(self, ctxt, *, token_id, user_id, project_id,
+                    issued_at=clients.UNSET):
+        version = '1.8' if issued_at is not clients.UNSET else '1.2'
+        return self._call(
+            ctxt, 'token_check', topic=IDENTITY_TOPIC, version=version,
+            token_id=token_id, user_id=user_id, project_id=project_id,
+            issued_at=issued_at)
+
+    def token_revoke(self, ctxt, *, token_id, expires_at):
+        return self._call(
+            ctxt, 'token_revoke', topic=IDENTITY_TOPIC, version='1.2',
+            token_id=token_id, expires_at=expires_at)
+
+    def user_create(self, ctxt, *, name, project_id,
+                    password_hash=clients.UNSET, password=clients.UNSET,
+                    role=clients.UNSET):
+        version = '1.8' if password else '1.2'
+        return self._call(
+            ctxt, 'user_create', topic=IDENTITY_TOPIC, version=version,
+            name=name, password_hash=password_hash, password=password,
+            project_id=project_id, role=role)
+
+    def user_list(self, ctxt, *, project_id, limit=clients.UNSET,
+                  marker=clients.UNSET):
+        return self._call(
+            ctxt, 'user_list', topic=IDENTITY_TOPIC, version='1.2',
+            project_id=project_id, limit=limit, marker=marker)
+
+    def user_update(self, ctxt, *, user_id, enabled=clients.UNSET,
+                    default_project=clients.UNSET):
+        return self._call(
+            ctxt, 'user_update', topic=IDENTITY_TOPIC, version='1.8',
+            user_id=user_id, enabled=enabled, default_project=default_project)
+
+class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
+    """Client side of the conductor, whose methods are all calls, served
+    on three topics by audience (each its own queue, reachable only by
+    the broker users that need it, and each server acting only for the
+    principals it admits, see bus_auth):
+
+    * ``conductor``: what compute agents need (AgentMethods), admitted
+      for controllers and compute nodes; a compute node only for the
+      instances and ports of its own host;
+    * ``conductor_api``: what hvagent-api, hvctl and the operators ask
+      (boot, lifecycle, listings, networks, images...; UserMethods),
+      controllers only;
+    * ``identity``: projects, users, roles, tokens (IdentityMethods),
+      controllers only.
+
+    Each method is sent at the oldest version that has what it uses
+    (below), so a newer client talks to an older conductor as long as it
+    uses nothing newer; ``[upgrade_levels] conductor`` refuses, with a
+    clear error, what an older conductor could not serve.
+
+    Version history:
+      1.0 - agent side: instance_get, instances_get_by_host, instance_update,
+            instance_destroy, instance_fault_create, action_event_start,
+            action_event_finish, block_device_update, compute_node_update,
+            service_heartbeat;
+            user side: boot_instance, instance_list, instance_show,
+            instance_action, console_output, flavor_list, host_list,
+            action_list
+      1.1 - agent side: operation_start, operation_finish (an operation's
+            checks, state changes, fault and event in two calls, not five);
+            user side: instance_wait (a long poll on an instance's states);
+            networking: network_create/list/delete, port_list,
+            secgroup_create/rule_add/list (users), ports_bind,
+            ports_get_by_host, ports_set_status (agents); boot_instance
+            takes security_groups
+      1.2 - for hvagent-api (sent at 1.2, the older methods still at 1.1):
+            identity: project_create/show/list, user_create/list,
+            role_assign, auth_info, token_check, token_revoke, bootstrap;
+            instance_page (project/user scoped, limit + marker),
+            metadata_set; keypair_create/list/show/delete;
+            quota_show/quota_set; boot_instance and secgroup_create check
+            the project's quota (QuotaExceeded)
+      1.3 - instance_wait takes ``until`` (vm_states): it returns once the
+            instance settles in one of them, not at every state on the way
+            (sent at 1.3 only with ``until``)
+      1.4 - for hvagent-api (sent at 1.4): image_create/list/show/
+            activate/delete; volume_create/list/show/delete
+      1.5 - instance_action's actions ``isolate`` and ``release`` (itsec's
+            quarantine; sent at 1.5 only for those)
+      1.6 - floating IPs (sent at 1.6): floating_ip_create/list/show/
+            associate/disassociate/delete; network_create takes
+            ``external`` (sent at 1.6 only when true)
+      1.7 - fixed IP reservations (sent at 1.7): fixed_ip_create/list/show/
+            delete; boot_instance takes ``fixed_ips`` (reserved ports to
+            boot on; sent at 1.7 only when given)
+      (topics) - the same methods and versions, split over the topics
+            ``conductor``, ``conductor_api`` and ``identity`` by audience,
+            every message signed (bus_auth). Controllers must be upgraded
+            together: an older hvagent-api sends user methods to
+            ``conductor``, where they are now unknown; compute agents keep
+            sending to ``conductor``.
+      1.8 - accounts, on ``identity`` (sent at 1.8): authenticate (the
+            conductor checks the password; auth_info, which answered the
+            hash, is gone), password_change, user_update; user_create and
+            bootstrap take ``password`` (hashed by the conductor),
+            token_check takes ``issued_at`` (sent at 1.8 with those)
+      1.9 - tenant isolation on the network (sent at 1.9): secgroup_delete,
+            secgroup_rule_delete, server_secgroup_add/remove, network_set
+            (share; admins), port_update (port security; admins);
+            secgroup_list takes ``all_projects`` (sent at 1.9 only when
+            true)
+      1.10 - agent side: image_grant (a short-lived grant to read one
+            instance's images from hvagent-api; no user's token travels
+            on the bus any more)
+    """
+    TOPIC = AGENT_TOPIC
+    VERSION = '1.1'
+    SERVICE = 'conductor'
+
+
+#: every conductor method and the topic that serves it
+TOPIC_OF = {name: cls.SERVES
+            for cls in (AgentMethods, UserMethods, IdentityMethods)
+            for name, value in vars(cls).items()
+            if callable(value) and not name.startswith('_')}

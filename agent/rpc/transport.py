@@ -1,0 +1,112 @@
+"""The process-wide oslo.messaging transports and RPC clients on them."""
+import uuid
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+from oslo_messaging import opts as messaging_opts
+
+from agent import bus_tls
+from agent import exception
+from agent.rpc import memory_transport
+from agent.rpc import outage
+from agent.rpc import serializer
+
+CONF = cfg.CONF
+
+ALLOWED_EXMODS = [exception.__name__]
+_TRANSPORT = None
+_FAIL_FAST = None       # see get_fail_fast_transport
+_URL = None
+
+# transport_url, rpc_response_timeout... readable before the first transport
+CONF.register_opts(dict(messaging_opts.list_opts())[None])
+
+
+def init(conf=CONF, url=None):
+    """Create the process-wide transport (idempotent). With RabbitMQ over
+    TLS, a broker that refuses the handshake raises TLSConfigError
+    (bus_tls) instead of a transport that would retry for ever."""
+    global _TRANSPORT, _URL
+    if _TRANSPORT is None:
+        bus_tls.check(conf, url)
+        memory_transport.install()
+        outage.quiet_reconnect_logs()
+        _URL = url
+        _TRANSPORT = _name_reply_queues(messaging.get_rpc_transport(
+            conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS))
+        if (url or conf.transport_url or '').startswith('kombu+memory'):
+            # the in-process broker has no AMQP heartbeats; don't ask for them
+            conf.set_override('heartbeat_timeout_threshold', 0,
+                              group='oslo_messaging_rabbit')
+    return _TRANSPORT
+
+
+def cleanup():
+    global _TRANSPORT, _FAIL_FAST
+    for transport in (_FAIL_FAST, _TRANSPORT):
+        if transport is not None:
+            transport.cleanup()
+    _TRANSPORT = _FAIL_FAST = None
+
+
+def get_transport():
+    if _TRANSPORT is None:
+        raise RuntimeError('agent.rpc.init() was not called')
+    return _TRANSPORT
+
+
+def get_client(target, timeout, fail_fast=False, mandatory=False):
+    """An RPC client. ``mandatory``: a message no queue takes (its server
+    has not reconnected after a broker restart) raises MessageUndeliverable
+    at once instead of vanishing (a cast) or timing out (a call).
+    ``fail_fast`` (mandatory too): through get_fail_fast_transport with one
+    reconnection attempt."""
+    options = messaging.TransportOptions(
+        at_least_once=mandatory or fail_fast)
+    if not fail_fast:
+        return messaging.get_rpc_client(
+            get_transport(), target, serializer=serializer.Serializer(),
+            timeout=timeout, transport_options=options)
+    return messaging.get_rpc_client(
+        get_fail_fast_transport(), target, serializer=serializer.Serializer(),
+        timeout=timeout, retry=1, transport_options=options)
+
+
+def get_fail_fast_transport():
+    """A second transport, for callers that retry on their own terms
+    (resource reports, bus link checks) and send with ``retry=1``.
+
+    While the broker is away, the shared transport's pooled connections
+    reconnect forever from their heartbeat thread, holding the connection's
+    lock, so every call on them waits for the broker, whatever its
+    ``retry``. This transport's connections are all made by ``retry=1``
+    calls: they give up after one attempt and the call fails with
+    MessageDeliveryFailure within seconds.
+    """
+    global _FAIL_FAST
+    if _FAIL_FAST is None:
+        get_transport()
+        _FAIL_FAST = _name_reply_queues(messaging.get_rpc_transport(
+            CONF, url=_URL, allowed_remote_exmods=ALLOWED_EXMODS))
+    return _FAIL_FAST
+
+
+class _ReplyQueueNames:
+    """Names a transport's reply queue ``reply_<host>_<32 hex>`` instead of
+    oslo's ``reply_<32 hex>``, so a compute node's broker user can be let
+    read its own reply queues and no one else's (broker_perms). It takes
+    the place of oslo's optional queue manager, whose ``get()`` the
+    driver calls for the name (and which is otherwise unused here)."""
+
+    def __init__(self, host):
+        self.host = host
+
+    def get(self):
+        return '%s_%s' % (self.host, uuid.uuid4().hex)
+
+
+def _name_reply_queues(transport):
+    driver = getattr(transport, '_driver', None)
+    if driver is not None and hasattr(driver, '_q_manager'):
+        driver._q_manager = _ReplyQueueNames(CONF.host)
+    return transport

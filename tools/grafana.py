@@ -3,7 +3,7 @@
     python -m tools.grafana            # rewrite etc/grafana/*.json
     python -m tools.grafana --check    # exit 1 if they are not current
 
-Every query is over a metric hvagent serves (README.md, "Metrics"); the
+Every query is over a metric hvagent serves (docs/monitoring.md, "Metrics"); the
 datasource is the ``${DS_PROMETHEUS}`` import input, so Grafana asks for a
 Prometheus data source on import. tests/functional/test_dashboards.py runs
 every expression against a real Prometheus scraping the real services.

@@ -11,7 +11,7 @@ log line per attempt, and every service shows down in the database. After
 ``start_app`` the agent consumes its queue again within RECONNECT_LIMIT
 seconds, the report it kept retrying arrives at once, everything is up
 again, and none of CASTS casts sent after recovery is lost. The figures
-are printed (run with -s) for the README.
+are printed (run with -s) for docs/reliability.md.
 
 A cast the conductor sends after a broker restart but before the agent has
 re-declared its queue (the agent frozen with SIGSTOP meanwhile) is sent

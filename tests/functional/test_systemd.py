@@ -38,8 +38,8 @@ pytestmark = pytest.mark.functional
 UNIT_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'systemd')
 UNITS = sorted(u for u in os.listdir(UNIT_DIR) if u.endswith('.service'))
 # exposure a unit may not exceed, in tenths of the printed 0-10 level (the
-# unit --threshold= takes: 25 is 2.5); README.md,
-# "Running under systemd", says why compute's is higher
+# unit --threshold= takes: 25 is 2.5); docs/systemd.md,
+# "Security threshold", says why compute's is higher
 THRESHOLDS = {'hvagent-compute.service': 25,
               'hvagent-conductor.service': 15,
               'hvagent-scheduler.service': 15,

@@ -1,12 +1,44 @@
-"""hvagent: the services (compute agent, conductor, scheduler) and what they share."""
+"""hvagent: the services (compute agent, conductor, scheduler, API) and what
+they share.
+
+Importing ``agent`` (or a side-effect-free base module such as
+agent.exception, agent.context, agent.locks or agent.objects.states, which
+virt/ and net/ use) loads nothing of oslo: it only makes sure that the
+first import of oslo.messaging in this process runs on native threads.
+oslo.service picks its backend once per process, when oslo_service.service
+is first imported (oslo.messaging imports it) and eventlet otherwise; we
+run the threading executor and never eventlet, so ``_NativeThreadsFirst``
+chooses the threading backend just before that import, whichever module
+makes it.
+"""
+import importlib.abc
+import sys
 import warnings
 
-# oslo.service picks its backend once per process: we run on native threads
-# (the threading executor), never eventlet. Some oslo modules still import
-# eventlet for feature detection; that import only warns.
-warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 
-from oslo_service import backend as _backend  # noqa: E402
+def _use_native_threads():
+    # some oslo modules still import eventlet for feature detection; that
+    # import only warns
+    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    from oslo_service import backend
+    if backend.get_backend_type() is None:
+        backend.init_backend(backend.BackendType.THREADING)
 
-if _backend.get_backend_type() is None:
-    _backend.init_backend(_backend.BackendType.THREADING)
+
+class _NativeThreadsFirst(importlib.abc.MetaPathFinder):
+    """An import hook that acts once, before the first import of what
+    picks oslo.service's backend, then leaves the import to the others."""
+
+    TRIGGERS = frozenset(('oslo_service.service', 'oslo_messaging'))
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in self.TRIGGERS:
+            sys.meta_path.remove(self)
+            _use_native_threads()
+        return None
+
+
+if _NativeThreadsFirst.TRIGGERS & set(sys.modules):
+    _use_native_threads()
+elif not any(isinstance(f, _NativeThreadsFirst) for f in sys.meta_path):
+    sys.meta_path.insert(0, _NativeThreadsFirst())

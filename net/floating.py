@@ -1,6 +1,6 @@
 """Floating addresses on the external uplinks.
 
-A floating IP is NAT (firewall.py), but the outside world must also find
+A floating IP is NAT (ruleset.py), but the outside world must also find
 it: the host answers ARP for it because the address sits, as a /32, on the
 uplink of its external network (what nova-network did on its public
 interface). Those /32s carry a label (``<ifname>:fip``), so ``sync`` knows

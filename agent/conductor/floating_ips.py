@@ -1,7 +1,7 @@
 """Floating IPs (netadmin's public addresses; nova-network's floating
 pools): a project allocates an address of an external network, associates
 it with a port of one of its instances, and the agent of the instance's
-host NATs it 1:1 to the port's fixed IP (net/firewall.py).
+host NATs it 1:1 to the port's fixed IP (net/ruleset.py).
 
 Allocation is ipam's: read the addresses taken, insert the first free one;
 the unique (network, address) constraint makes a racing conductor's INSERT

@@ -13,6 +13,7 @@ from agent.compute import main as compute_main
 from net import boundary
 from net import dhcp
 from net import firewall
+from net import ruleset as net_ruleset
 from net import model
 from net import privileged
 from net import privsep
@@ -87,7 +88,7 @@ def hostile(foreign):
     bad = model.Port(id='p2', network_id='net1', mac='52:54:00:00:00:02',
                      ip='10.77.0.10\n}\nflush ruleset\n')
     out['nft injection: cut off'] = sorted(
-        firewall.load([firewall.plain(bad)]))
+        firewall.load([net_ruleset.plain(bad)]))
     return out
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from agent import context
 from agent import exception
-from net import firewall, model
+from net import model
+from net import ruleset as net_ruleset
 from tests import hostile
 from tests.functional.test_conductor_db import call, cloud  # noqa: F401
 from tests.functional.test_conductor_networks import create, nets, \
@@ -255,4 +256,4 @@ def test_fuzzed_rules_are_refused_or_render(two, kw):
                           port_min=wire.port_range_min,
                           port_max=wire.port_range_max,
                           remote_cidr=wire.remote_ip_prefix),))
-    assert firewall.build([port]).rejected == {}
+    assert net_ruleset.build([port]).rejected == {}

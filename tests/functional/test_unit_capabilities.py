@@ -6,7 +6,7 @@ network namespace as an unprivileged uid holding exactly that set
 (setpriv --ambient-caps, read from systemd/hvagent-compute.service), each
 with the argv or input net/ itself builds where it builds one: a bridge with
 the gateway address and a veth/tap device (netlink, TUNSETIFF), the
-security-group and floating IP NAT ruleset (firewall.render) loaded with
+security-group and floating IP NAT ruleset (net_ruleset.render) loaded with
 ``nft -f -``, the br_netfilter and ip_forward sysctls, a floating /32 with
 its label (floating.label) on an uplink, and dnsmasq with DhcpServer's own
 argv and files,
@@ -38,7 +38,7 @@ import pytest
 from oslo_privsep import capabilities
 
 from net import dhcp
-from net import firewall
+from net import ruleset as net_ruleset
 from net import floating
 from net import model
 from net import privsep
@@ -144,7 +144,7 @@ def _operations(ns, caps):
     step('bridge up', ['ip', 'link', 'set', bridge, 'up'])
     step('tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap'])
     step('tap on bridge', ['ip', 'link', 'set', tap, 'master', bridge])
-    step('nft ruleset', ['nft', '-f', '-'], input=firewall.render([port]))
+    step('nft ruleset', ['nft', '-f', '-'], input=net_ruleset.render([port]))
     if ns.root(ns.host, 'test', '-e',
                '/proc/sys/net/bridge/bridge-nf-call-iptables').returncode:
         results['br_netfilter sysctl'] = 'skipped: br_netfilter not loaded'

@@ -15,7 +15,8 @@ import uuid
 
 import pytest
 
-from net import dhcp, firewall, model, privileged
+from net import ruleset as net_ruleset
+from net import dhcp, model, privileged
 from tests.functional.net import netns_helpers as nh
 
 pytestmark = pytest.mark.functional
@@ -155,7 +156,7 @@ def test_replace_is_atomic(host):
     # nft itself refusing the text (here: garbage after a valid ruleset)
     # rolls the whole transaction back
     with pytest.raises(privileged.NetError):
-        privileged.nft_apply(firewall.render([a, b2, c]) + 'garbage\n',
+        privileged.nft_apply(net_ruleset.render([a, b2, c]) + 'garbage\n',
                              topo.host)
     assert ruleset(topo) == before
     time.sleep(0.1)

@@ -11,7 +11,8 @@ import pytest
 
 from agent import exception
 from agent.conductor import secgroups
-from net import firewall, model
+from net import model
+from net import ruleset as net_ruleset
 from tests import hostile
 from tests.functional.net import netns_helpers as nh
 
@@ -48,7 +49,7 @@ def test_accepted_rules_load_into_nft(netns, inputs):
     other = model.Port(id='99999999-2222-3333-4444-555555555555',
                        network_id='n', mac='02:00:00:00:00:02',
                        ip='10.0.0.4', security=False)
-    ruleset = firewall.build([port, other])
+    ruleset = net_ruleset.build([port, other])
     assert ruleset.rejected == {}
     proc = subprocess.run(['ip', 'netns', 'exec', netns, 'nft', '-c', '-f',
                            '-'], input=ruleset.text, capture_output=True,

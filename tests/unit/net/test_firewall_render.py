@@ -1,10 +1,11 @@
-"""The nft text ``firewall.render`` builds, without a kernel: its shape,
+"""The nft text ``net_ruleset.render`` builds, without a kernel: its shape,
 and that no hostile rule or port value gets into it."""
 import re
 
 import pytest
 
 from net import firewall, model, privileged, rules as net_rules
+from net import ruleset as net_ruleset
 
 R = model.Rule
 PORT_ID = '11111111-2222-3333-4444-555555555555'
@@ -26,7 +27,7 @@ def chain(text, name):
 
 
 def test_replaces_both_tables_in_one_transaction():
-    text = firewall.render([port()])
+    text = net_ruleset.render([port()])
     assert text.splitlines()[:4] == [
         'add table bridge hvagent', 'delete table bridge hvagent',
         'add table inet hvagent', 'delete table inet hvagent']
@@ -45,7 +46,7 @@ def test_replaces_both_tables_in_one_transaction():
 
 
 def test_anti_spoofing_and_default_egress():
-    out = chain(firewall.render([port()]), 'egress_' + TAP)
+    out = chain(net_ruleset.render([port()]), 'egress_' + TAP)
     assert out[:6] == [
         'ether saddr != 02:00:00:00:00:01 drop',
         'arp saddr ether 02:00:00:00:00:01 arp saddr ip '
@@ -56,7 +57,7 @@ def test_anti_spoofing_and_default_egress():
         'ip saddr != 10.0.0.3 drop',
         'udp sport 67 drop']
     assert out[-1] == 'return'          # no egress rules: all egress allowed
-    assert chain(firewall.render([port()]), 'ingress_' + TAP) == [
+    assert chain(net_ruleset.render([port()]), 'ingress_' + TAP) == [
         'meta mark and 0x00200000 != 0 accept',
         'ether type arp accept',
         'udp sport 67 udp dport 68 accept',
@@ -76,7 +77,7 @@ def test_rules():
           remote_cidr='2001:db8::/64'),                         # not rendered
         R('egress', protocol='tcp', port_min=443, remote_cidr='0.0.0.0/0'),
     ]
-    text = firewall.render([port(rules)])
+    text = net_ruleset.render([port(rules)])
     assert chain(text, 'ingress_' + TAP)[3:] == [
         'ether type ip ip protocol tcp tcp dport 22 accept',
         'ether type ip ip saddr 192.168.0.0/16 ip protocol udp '
@@ -100,16 +101,16 @@ def test_port_without_groups_gets_anti_spoofing_only_and_order():
                    security=False)
     off = port(id='dddd', mac='02:00:00:00:00:04', ip='10.0.0.6',
                security=False, port_security=False)
-    text = firewall.render([b, off, nogroup, a])
-    assert text == firewall.render([a, b, nogroup, off])
+    text = net_ruleset.render([b, off, nogroup, a])
+    assert text == net_ruleset.render([a, b, nogroup, off])
     assert 'tapdddd' not in text and 'tapaaaa' in text
-    anti = chain(firewall.render([a]), 'egress_tapaaaa')[:7]
+    anti = chain(net_ruleset.render([a]), 'egress_tapaaaa')[:7]
     assert chain(text, 'egress_tapcccc') == [
         line.replace('02:00:00:00:00:01', '02:00:00:00:00:03').replace(
             '10.0.0.3', '10.0.0.5') for line in anti] + ['return']
     assert chain(text, 'ingress_tapcccc') == ['accept']
     # port security off and nothing else: the text only deletes the tables
-    assert firewall.render([off]) == firewall.render([]) == '\n'.join(
+    assert net_ruleset.render([off]) == net_ruleset.render([]) == '\n'.join(
         text.splitlines()[:4]) + '\n'
 
 
@@ -162,11 +163,11 @@ def assert_cut_off(ruleset, port_id, tap):
 @pytest.mark.parametrize('kw', HOSTILE_RULES)
 def test_hostile_rules_cut_off_their_port_only(kw):
     rule = R(**dict(dict(direction='ingress'), **kw))
-    with pytest.raises(firewall.InvalidRule) as err:
+    with pytest.raises(net_ruleset.InvalidRule) as err:
         net_rules.normalize(rule)
     assert isinstance(err.value, ValueError)
     assert 'Invalid security group input' in str(err.value)
-    ruleset = firewall.build([port([rule]), neighbour()])
+    ruleset = net_ruleset.build([port([rule]), neighbour()])
     assert_cut_off(ruleset, PORT_ID, TAP)
     assert 'flush' not in ruleset.text and '}\ntable ip' not in ruleset.text
 
@@ -184,13 +185,13 @@ def test_hostile_rules_cut_off_their_port_only(kw):
 ])
 def test_hostile_ports_cut_off(kw):
     for security in (True, False):
-        assert_cut_off(firewall.build([port(security=security, **kw),
+        assert_cut_off(net_ruleset.build([port(security=security, **kw),
                                        neighbour()]), PORT_ID, TAP)
 
 
 @pytest.mark.parametrize('bad_id', ['x" accept', 7])
 def test_port_id_without_a_tap_name_is_only_reported(bad_id):
-    ruleset = firewall.build([port(id=bad_id), neighbour()])
+    ruleset = net_ruleset.build([port(id=bad_id), neighbour()])
     assert str(bad_id) in ruleset.rejected
     assert 'accept"' not in ruleset.text
     assert 'ether type ip ip protocol tcp tcp dport 22 accept' in chain(
@@ -199,7 +200,7 @@ def test_port_id_without_a_tap_name_is_only_reported(bad_id):
 
 def test_duplicate_tap_cuts_off_both():
     other = '11111111-2222-3333-4444-555555555556'   # same 12 first digits
-    ruleset = firewall.build([port(), port(id=other, ip='10.0.0.4'),
+    ruleset = net_ruleset.build([port(), port(id=other, ip='10.0.0.4'),
                               neighbour()])
     assert set(ruleset.rejected) == {PORT_ID, other}
     assert 'share tap name' in ruleset.rejected[PORT_ID]
@@ -223,7 +224,7 @@ def test_invalid_port_still_reaches_nft_cut_off(monkeypatch):
 
 def test_quarantined_port_drops_everything_whatever_its_rules():
     ssh = R(direction='ingress', protocol='tcp', port_min=22, port_max=22)
-    text = firewall.render([port([ssh], quarantined=True),
+    text = net_ruleset.render([port([ssh], quarantined=True),
                             port(id='99999999-2222-3333-4444-555555555555',
                                  ip='10.0.0.4', security=False,
                                  quarantined=True)])
@@ -246,7 +247,7 @@ def floating(fip='203.0.113.10', **kw):
 
 
 def test_floating_ip_is_dnat_and_snat():
-    text = firewall.render([floating()])
+    text = net_ruleset.render([floating()])
     dnat = ['ip daddr 203.0.113.10 dnat ip to 10.0.0.3']
     assert chain(text, 'nat_prerouting') == [
         'type nat hook prerouting priority -100; policy accept;'] + dnat
@@ -260,17 +261,17 @@ def test_floating_ip_is_dnat_and_snat():
 
 
 def test_floating_ip_without_port_security_is_nat_only():
-    text = firewall.render([floating(security=False, port_security=False)])
+    text = net_ruleset.render([floating(security=False, port_security=False)])
     assert 'table bridge hvagent {' not in text
     assert 'table inet hvagent {' in text
     assert 'mark' not in text and 'dnat ip to 10.0.0.3' in text
 
 
 def test_quarantined_port_loses_its_nat():
-    text = firewall.render([floating(quarantined=True)])
+    text = net_ruleset.render([floating(quarantined=True)])
     assert 'nat' not in text.replace('hvagent', '')
     assert chain(text, 'ingress_' + TAP) == ['drop']
-    assert firewall.render([floating(quarantined=True, security=False,
+    assert net_ruleset.render([floating(quarantined=True, security=False,
                                      port_security=False)]
                            ).count('drop') == 2
 
@@ -279,14 +280,14 @@ def test_quarantined_port_loses_its_nat():
     '203.0.113.10; flush ruleset', '224.0.0.1', '0.0.0.0', '127.0.0.1',
     '255.255.255.255', '2001:db8::1', 7, ' 203.0.113.10'])
 def test_hostile_floating_ips_cut_off_their_port(fip):
-    ruleset = firewall.build([floating(fip), neighbour()])
+    ruleset = net_ruleset.build([floating(fip), neighbour()])
     assert 'floating ip' in ruleset.rejected[PORT_ID]
     assert_cut_off(ruleset, PORT_ID, TAP)
     assert 'nat' not in ruleset.text.replace('hvagent', '')
 
 
 def test_one_floating_ip_on_two_ports_cuts_off_the_second():
-    ruleset = firewall.build([floating(), floating(
+    ruleset = net_ruleset.build([floating(), floating(
         id=NEIGHBOUR, ip='10.0.0.4', mac='02:00:00:00:00:09')])
     assert 'two ports' in ruleset.rejected[NEIGHBOUR]
     assert PORT_ID not in ruleset.rejected
@@ -296,7 +297,7 @@ def test_one_floating_ip_on_two_ports_cuts_off_the_second():
 
 
 def test_hostile_network_id_of_a_floating_port_cuts_it_off():
-    ruleset = firewall.build([floating(network_id='x" accept')])
+    ruleset = net_ruleset.build([floating(network_id='x" accept')])
     assert 'network id' in ruleset.rejected[PORT_ID]
     assert 'x" accept' not in ruleset.text
 

@@ -7,7 +7,8 @@ import pytest
 
 from agent import exception
 from agent.conductor import secgroups
-from net import firewall, model
+from net import model
+from net import ruleset as net_ruleset
 from tests import hostile
 
 
@@ -15,7 +16,7 @@ def render_alone(rule):
     port = model.Port(id='11111111-2222-3333-4444-555555555555',
                       network_id='n', mac='02:00:00:00:00:01',
                       ip='10.0.0.3', rules=(rule,))
-    return firewall.build([port])
+    return net_ruleset.build([port])
 
 
 @settings(max_examples=600, deadline=None)

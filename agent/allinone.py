@@ -17,7 +17,7 @@ from agent.rpc import transport as rpc_transport
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import cli
 from agent import context
-from agent import service
+from agent.daemon import service
 from agent.compute import main as compute_main
 from agent.conductor import main as conductor_main
 from agent.objects import states

@@ -1,7 +1,7 @@
 """The request context that travels with every RPC message."""
 import uuid
 
-from agent import bus_auth
+from agent.security import bus_auth
 
 #: what a context carries on the wire (and what its signature covers)
 WIRE_FIELDS = bus_auth.CONTEXT_FIELDS
@@ -14,7 +14,7 @@ class RequestContext:
     from a REST caller through hvagent-api (a tenant), not from an
     operator on the bus. No user's token travels: hvagent-api checks it
     and keeps it; compute agents read images with the conductor's image
-    grants (agent.image_grants)."""
+    grants (agent.security.image_grants)."""
 
     def __init__(self, request_id=None, user_id=None, project_id=None,
                  is_admin=False, via_api=False, principal=None):

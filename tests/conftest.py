@@ -4,7 +4,7 @@ from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
 import agent.rpc.transport  # noqa: F401  (registers transport_url & co)
-from agent import bus_auth
+from agent.security import bus_auth
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -41,7 +41,7 @@ class GuestSpec:
     #: and 'mtu' (or None)
     networks: tuple = ()
     #: the conductor's grant to read this instance's images from
-    #: hvagent-api (agent.image_grants; never sent elsewhere, see
+    #: hvagent-api (agent.security.image_grants; never sent elsewhere, see
     #: ImageCache.fetch). Not part of the guest.
     image_grant: str = dataclasses.field(default=None, repr=False)
 
@@ -211,11 +211,21 @@ class ComputeDriver(abc.ABC):
         raise NotImplementedError
 
 
-def load_driver(name):
-    """Instantiate the driver registered as ``name`` in hvagent.virt."""
+@dataclasses.dataclass(frozen=True)
+class ImageService:
+    """Where a driver reads the images named by id: hvagent-api's public
+    URL, over TLS trusting ``ca_file`` (None: the system CAs)."""
+    url: str
+    ca_file: str | None = None
+
+
+def load_driver(name, image_service=None):
+    """Instantiate the driver registered as ``name`` in hvagent.virt;
+    ``image_service``: an ImageService, else images named by id are
+    refused."""
     eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     for ep in eps:
         if ep.name == name:
-            return ep.load()()
+            return ep.load()(image_service=image_service)
     known = ', '.join(sorted(ep.name for ep in eps)) or 'none installed'
     raise ValueError('Unknown compute_driver %r (known: %s)' % (name, known))

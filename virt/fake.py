@@ -57,7 +57,8 @@ class FakeDriver(driver.ComputeDriver):
     }
 
     def __init__(self, vcpus=16, memory_mb=65536, local_gb=1000,
-                 hypervisor_type='fake'):
+                 hypervisor_type='fake', image_service=None):
+        # image_service: the fake boots any image ref without reading it
         self.vcpus = vcpus
         self.memory_mb = memory_mb
         self.local_gb = local_gb

@@ -13,10 +13,10 @@ from fastapi import Depends, Header, Request
 from oslo_config import cfg
 
 from agent.conductor import rpcapi as conductor_rpcapi
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import context
 from agent import exception
-from agent import image_grants
+from agent.security import image_grants
 from agent.api import errors
 from agent.api import policy
 from agent.api import tokens
@@ -98,7 +98,7 @@ CALLER = Depends(caller)
 
 class GrantReader:
     """A compute agent reading one instance's image with the conductor's
-    image grant (agent.image_grants): it sees what the grant's project
+    image grant (agent.security.image_grants): it sees what the grant's project
     sees, and only the images the grant names."""
 
     def __init__(self, request_id, payload):

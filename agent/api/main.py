@@ -23,9 +23,9 @@ from oslo_config import cfg
 from agent.rpc import transport as rpc_transport
 from agent import context
 from agent import exception
-from agent import service
-from agent import systemd
-from agent import tls
+from agent.daemon import service
+from agent.daemon import systemd
+from agent.security import tls
 from agent.api import app as app_mod
 from agent.api import deps
 from agent.api import limits

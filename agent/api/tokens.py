@@ -12,7 +12,7 @@ import time
 from oslo_config import cfg
 
 from agent import exception
-from agent import sealed
+from agent.security import sealed
 
 CONF = cfg.CONF
 KEY_BYTES = 32

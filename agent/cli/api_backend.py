@@ -15,7 +15,7 @@ import time
 
 import requests
 
-from agent import tls
+from agent.security import tls
 
 UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
 SETTLED = ('active', 'stopped', 'paused', 'error')

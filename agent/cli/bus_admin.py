@@ -4,8 +4,8 @@ import shlex
 
 from oslo_config import cfg
 
-from agent import broker_perms
-from agent import bus_auth
+from agent.security import broker_perms
+from agent.security import bus_auth
 
 CONF = cfg.CONF
 

@@ -6,9 +6,10 @@ from oslo_config import cfg
 from agent.rpc import servers
 from agent.rpc import outage
 from agent.conductor import rpcapi as conductor_rpcapi
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import context
-from agent import service
+from agent.conf import api as api_conf
+from agent.daemon import service
 from agent.compute import manager as compute_manager
 from agent.compute import node_identity
 from agent.compute import resource_tracker
@@ -34,7 +35,9 @@ def build_service(driver=None, conductor=None):
 
 def _build(driver, conductor, metrics):
     ctxt = context.admin_context()
-    driver = driver or virt_driver.load_driver(CONF.compute.compute_driver)
+    driver = driver or virt_driver.load_driver(
+        CONF.compute.compute_driver, image_service=virt_driver.ImageService(
+            api_conf.public_url(CONF), CONF.api.ca_file))
     # reports fail fast while the broker is away (the tracker retries them
     # itself); every other call waits for the broker, however long
     # signed as this host: the conductor lets it see only its own

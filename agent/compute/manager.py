@@ -212,7 +212,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
 
     def _image_grant(self, ctxt, instance):
         """The conductor's grant to read the instance's hvagent-api images
-        (agent.image_grants), if it boots from any; a refusal (the image
+        (agent.security.image_grants), if it boots from any; a refusal (the image
         is gone, or not the project's) fails the build readably."""
         refs = (instance.image_ref, instance.kernel_ref, instance.ramdisk_ref)
         if not any(image_refs.image_id(r) for r in refs):

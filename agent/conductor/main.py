@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from agent.rpc import servers
 from agent.rpc import link
 from agent.conductor import rpcapi as conductor_rpcapi
-from agent import bus_auth
-from agent import service
+from agent.security import bus_auth
+from agent.daemon import service
 from agent.conductor import auth
 from agent.conductor import fixed_ips
 from agent.conductor import floating_ips

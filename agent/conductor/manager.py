@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from agent.rpc import checks
 from agent.compute import rpcapi as compute_rpcapi
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import context as context_mod
 from agent import exception
-from agent import image_grants
+from agent.security import image_grants
 from agent import image_refs
 from agent.conductor import images
 from agent.conductor import ipam
@@ -260,7 +260,7 @@ class ConductorManager:
 
     @checks.expects(instance_uuid=UUID)
     def image_grant(self, ctxt, instance_uuid):
-        """A short-lived grant (agent.image_grants) to read the instance's
+        """A short-lived grant (agent.security.image_grants) to read the instance's
         images from hvagent-api: those of its image, kernel and ramdisk
         references that are API image ids, each checked again to be an
         active image the instance's project sees (else ImageNotFound, and

@@ -1,4 +1,5 @@
-"""[bus] options: who a service is on the message bus (see agent/bus_auth.py)."""
+"""[bus] options: who a service is on the message bus
+(agent/security/bus_auth.py)."""
 from oslo_config import cfg
 
 group = cfg.OptGroup('bus', title='Message bus trust options')

@@ -31,7 +31,7 @@ import threading
 import bcrypt
 import yaml
 
-from agent import tls
+from agent.security import tls
 
 CLIENT_AUTH = {
     'NoClientCert': ssl.CERT_NONE,

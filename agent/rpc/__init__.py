@@ -15,5 +15,5 @@
 * ``memory_transport`` - the in-process ``kombu+memory`` broker (one-node
   demo, tests).
 
-Who may sign what is agent.bus_auth; TLS to the broker, agent.bus_tls.
+Who may sign what is agent.security.bus_auth; TLS to the broker, agent.security.bus_tls.
 """

@@ -12,7 +12,7 @@ import functools
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import exception
 from agent.rpc import outage
 from agent.rpc import serializer

@@ -20,7 +20,7 @@ import re
 
 from oslo_messaging.rpc import dispatcher as oslo_dispatcher
 
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import context as context_mod
 from agent import exception
 

@@ -1,8 +1,8 @@
 """What goes on the wire: wire objects as primitives and back, the
-context, and the signature over both (agent.bus_auth)."""
+context, and the signature over both (agent.security.bus_auth)."""
 import oslo_messaging as messaging
 
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import context as context_mod
 from agent import exception
 from agent import objects

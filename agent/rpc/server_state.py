@@ -1,6 +1,6 @@
 """What a service's RPC servers are doing: consuming yet (wait_consuming),
 handling which messages (InFlight), and closing a stopped one's consuming
-connection at once (close_listener). Used by agent/service.py; these reach
+connection at once (close_listener). Used by agent/daemon/service.py; these reach
 into oslo.messaging where it has no public hook, each says where.
 """
 import itertools

@@ -2,7 +2,7 @@
 import oslo_messaging as messaging
 from oslo_messaging.rpc import server as rpc_server_mod
 
-from agent import bus_auth
+from agent.security import bus_auth
 from agent.rpc import checks
 from agent.rpc import dispatch
 from agent.rpc import serializer

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from agent.rpc import servers
 from agent.rpc import link
-from agent import service
+from agent.daemon import service
 from agent.db import api as db_api
 from agent.db import migration
 from agent.db import session as db_session

@@ -39,10 +39,10 @@ from hypothesis import strategies as st
 
 from agent.rpc import transport as rpc_transport
 from agent.conductor import rpcapi as conductor_rpcapi
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import context
 from agent import exception
-from agent import image_grants
+from agent.security import image_grants
 from tests import hostile
 from tests.functional import api_cloud as cloudlib
 from tests.functional import libvirt_fixtures

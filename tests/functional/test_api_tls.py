@@ -16,9 +16,9 @@ import time
 import pytest
 import requests
 
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import exception
-from agent import image_grants
+from agent.security import image_grants
 from tests.functional import deployment
 from tests.functional.api_cloud import ApiCloud
 from tests.functional.api_cloud import PASSWORD

@@ -15,7 +15,7 @@ import pytest
 from agent.rpc import transport as rpc_transport
 from agent.rpc import serializer
 from agent.conductor import rpcapi as conductor_rpcapi
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import context
 from agent import exception
 from agent.objects import states

@@ -28,8 +28,8 @@ from oslo_messaging._drivers import common as oslo_common
 from agent.rpc import transport as rpc_transport
 from agent.rpc import serializer
 from agent.conductor import rpcapi as conductor_rpcapi
-from agent import broker_perms
-from agent import bus_auth
+from agent.security import broker_perms
+from agent.security import bus_auth
 from agent import context
 from agent import exception
 from agent import objects

@@ -41,7 +41,7 @@ from hypothesis import strategies as st
 
 from agent.rpc import transport as rpc_transport
 from agent.conductor import rpcapi as conductor_rpcapi
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import context
 from agent import exception
 from agent.objects import states

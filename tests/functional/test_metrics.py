@@ -147,7 +147,7 @@ def test_taken_port_fails_the_start_clearly(tmp_path, vhost):
         # one line, no traceback
         assert proc.wait(60) == 78
     log = dep.log('hvagent-compute')
-    assert re.fullmatch(r'\S+ \S+ ERROR agent\.service: hvagent-compute '
+    assert re.fullmatch(r'\S+ \S+ ERROR agent\.daemon\.service: hvagent-compute '
                         r'cannot start: cannot serve metrics on 127\.0\.0\.1 '
                         r'port %d: Address already in use \(.*\)\n'
                         % port, log), log

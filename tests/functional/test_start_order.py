@@ -89,7 +89,7 @@ def test_agent_gives_up_after_start_wait_timeout(tmp_path, vhost):
     log = dep.log('hvagent-compute')
     errors = [line for line in log.splitlines() if LOUD.search(line)]
     assert len(errors) == 1 and 'Traceback' not in log, log
-    assert re.search(r'ERROR agent\.service: hvagent-compute cannot start: '
+    assert re.search(r'ERROR agent\.daemon\.service: hvagent-compute cannot start: '
                      r'the conductor \(topic conductor\) not there after 3 '
                      r's: MessageUndeliverable', errors[0]), log
 
@@ -138,6 +138,6 @@ def test_compute_node_without_its_host_key_is_refused_at_once(tmp_path,
     log = dep.log('hvagent-compute')
     assert 'waiting for' not in log and 'Traceback' not in log, log
     assert len(log.strip().splitlines()) == 1, log
-    assert re.search(r'ERROR agent\.service: hvagent-compute cannot start: '
+    assert re.search(r'ERROR agent\.daemon\.service: hvagent-compute cannot start: '
                      r'.*cannot read \[bus\] host_key_file \S+missing\.key: '
                      r'No such file or directory', log), log

@@ -278,7 +278,7 @@ def test_notify_watchdog_and_sigterm_mid_build(cloud):
         len(pings), min(gaps), max(gaps), sum(gaps) / len(gaps)))
     assert pings[-1] > notify.messages[stopping][0]
     log = dep.log('hvagent-compute')
-    assert '<6>INFO agent.service: hvagent-compute started' in log
+    assert '<6>INFO agent.daemon.service: hvagent-compute started' in log
     assert 'Waiting for: build_and_run_instance(instance_uuid=%s)' % first \
         in log
     assert all(line.startswith('<') for line in log.splitlines()), log
@@ -305,7 +305,7 @@ def test_sighup_reloads_debug_without_restart(cloud):
     log = dep.log('hvagent-compute')
     assert 'Reloaded the configuration: DEFAULT.debug changed; log levels: ' \
         'root INFO -> DEBUG' in log
-    assert ' DEBUG agent.service: Config files: %s' % dep.config in log
+    assert ' DEBUG agent.daemon.service: Config files: %s' % dep.config in log
     reloading = notify.wait_for('RELOADING', '1')
     notify.wait_for('READY', '1', after=reloading)
     assert agent.poll() is None and agent.pid == dep.procs[
@@ -338,7 +338,7 @@ def test_sigterm_past_graceful_timeout_exits_75_naming_the_build(cloud):
     dep.procs.pop('hvagent-compute')
     assert time.monotonic() - t0 < 10     # not the 20 s build
     log = dep.log('hvagent-compute')
-    assert ('<3>ERROR agent.service: hvagent-compute: '
+    assert ('<3>ERROR agent.daemon.service: hvagent-compute: '
             'graceful_shutdown_timeout (1s) passed with 1 operation(s) '
             'still running, exiting without them (status 75): '
             'build_and_run_instance(instance_uuid=%s) for' % slow) in log, log

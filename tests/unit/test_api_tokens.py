@@ -5,7 +5,7 @@ import stat
 import pytest
 
 from agent import exception
-from agent import sealed
+from agent.security import sealed
 from agent.api import tokens
 
 KEY = b'k' * 32

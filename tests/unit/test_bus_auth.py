@@ -1,16 +1,16 @@
-"""Signed bus messages (agent/bus_auth.py), the broker permissions
-(agent/broker_perms.py) and image grants: the pure logic."""
+"""Signed bus messages (agent/security/bus_auth.py), the broker permissions
+(agent/security/broker_perms.py) and image grants: the pure logic."""
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import broker_perms
-from agent import bus_auth
+from agent.security import broker_perms
+from agent.security import bus_auth
 from agent import context
 from agent import exception
-from agent import image_grants
+from agent.security import image_grants
 from tests import hostile
 
 MASTER = b'm' * 32

@@ -2,7 +2,7 @@
 within ``settle`` makes one run."""
 import threading
 
-from agent import service
+from agent.daemon import service
 
 
 class Runs:

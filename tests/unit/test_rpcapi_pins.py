@@ -148,7 +148,7 @@ class FakeOsloClient:
 @pytest.fixture
 def signing(monkeypatch):
     """The real signing path (serializer.signed) with a test keyring."""
-    from agent import bus_auth
+    from agent.security import bus_auth
     monkeypatch.setattr(bus_auth, 'keyring', lambda: bus_auth.Keyring(
         master=b'k' * bus_auth.KEY_BYTES, host='test'))
 

@@ -1,6 +1,6 @@
-"""sd_notify, the watchdog and journald detection (agent/systemd.py), the
-journal log format (agent/logs.py) and the shutdown bookkeeping of
-agent/service.py. The datagrams go through real AF_UNIX sockets."""
+"""sd_notify, the watchdog and journald detection (agent/daemon/systemd.py), the
+journal log format (agent/daemon/logs.py) and the shutdown bookkeeping of
+agent/daemon/service.py. The datagrams go through real AF_UNIX sockets."""
 import logging
 import os
 import socket
@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 
-from agent import logs
+from agent.daemon import logs
 from agent.rpc import server_state
-from agent import service
-from agent import systemd
+from agent.daemon import service
+from agent.daemon import systemd
 
 
 def _receiver(address):

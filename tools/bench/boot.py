@@ -28,7 +28,7 @@ from agent.rpc import serializer
 from agent.rpc import checks
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import allinone
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import cli
 from agent import context
 from agent.objects import fields

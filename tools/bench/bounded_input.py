@@ -27,7 +27,7 @@ import time
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
-from agent import bus_auth
+from agent.security import bus_auth
 from tests.functional import api_cloud as cloudlib
 from tests.functional import bounded
 

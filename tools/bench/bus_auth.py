@@ -1,4 +1,4 @@
-"""What signing costs per RPC message (agent/bus_auth.py).
+"""What signing costs per RPC message (agent/security/bus_auth.py).
 
     python -m tools.bench.bus_auth [--messages 20000]
 
@@ -16,7 +16,7 @@ import uuid
 
 from oslo_serialization import jsonutils
 
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import context
 
 KEYRING = bus_auth.Keyring(master=b'k' * 32)

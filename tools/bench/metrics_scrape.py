@@ -50,7 +50,7 @@ import prometheus_client as prom
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401
-from agent import tls
+from agent.security import tls
 from agent.metrics import compute as compute_metrics
 from agent.metrics import exposition
 from agent.metrics import registry

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 
 from agent import exception
-from agent import tls
+from agent.security import tls
 
 
 class NetworkError(Exception):
@@ -52,7 +52,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-#: the header an image grant travels in (agent.image_grants)
+#: the header an image grant travels in (agent.security.image_grants)
 GRANT_HEADER = 'X-Image-Grant'
 
 
@@ -60,7 +60,7 @@ def open_url(url, read_timeout, grant=None, redirect_ok=lambda u: False,
              tls_context=None):
     """The response to GET ``url``; ``grant`` (the conductor's image grant)
     goes as X-Image-Grant to this URL only (not across a redirect);
-    ``tls_context`` (agent.tls.client_context) verifies an https server
+    ``tls_context`` (agent.security.tls.client_context) verifies an https server
     (default: the system's CAs). Raises HTTPStatus (with hvagent-api's
     JSON error message, if any) or NetworkError."""
     req = urllib.request.Request(url)

@@ -24,7 +24,6 @@ from oslo_config import cfg
 
 from agent import exception
 from agent import locks
-from agent.conf import api as api_conf
 from agent.objects import states
 from virt import driver
 from virt import failpoints
@@ -60,7 +59,9 @@ class LibvirtDriver(driver.ComputeDriver):
         'creates_vif_devices': True,
     }
 
-    def __init__(self):
+    def __init__(self, image_service=None):
+        """``image_service``: driver.ImageService, where image ids are read
+        (hvagent-compute passes hvagent-api's); None refuses them."""
         opts = CONF.libvirt
         self.virt_type = opts.virt_type
         self.instances_path = os.path.abspath(CONF.compute.instances_path)
@@ -72,8 +73,8 @@ class LibvirtDriver(driver.ComputeDriver):
         self.images = images.ImageCache(
             opts.image_cache_path, opts.image_download_timeout,
             local_dirs=opts.allowed_image_dirs,
-            api_url=api_conf.public_url(CONF),
-            api_ca_file=CONF.api.ca_file,
+            api_url=image_service and image_service.url,
+            api_ca_file=image_service and image_service.ca_file,
             url_allowlist=CONF.compute.image_url_allowlist,
             read_timeout=opts.image_read_timeout,
             max_bytes=opts.max_image_download_bytes, modes=self.modes)

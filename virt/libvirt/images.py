@@ -5,7 +5,7 @@ image id of hvagent-api, an http(s) URL under ``[compute]
 image_url_allowlist``, or a local file inside ``allowed_image_dirs``. An
 image id is re-authorised for the booting caller on *every* use, cached or
 not: its metadata is read from hvagent-api with the instance's image grant
-(agent.image_grants: issued by the conductor for this instance's images
+(agent.security.image_grants: issued by the conductor for this instance's images
 and project, checked again by the API; another project's private image,
 or a deleted one, is "not found" and the build fails), and a cached copy
 is used only if its recorded sha256 is the one the API gives. A cache hit
@@ -45,7 +45,7 @@ import urllib.parse
 
 from agent import exception
 from agent import image_refs
-from agent import tls
+from agent.security import tls
 from virt.libvirt import disk
 from virt.libvirt import download
 from virt.libvirt import filemodes

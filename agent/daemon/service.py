@@ -35,11 +35,11 @@ from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
 from agent.rpc import transport as rpc_transport
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import exception
-from agent import logs
+from agent.daemon import logs
 from agent.rpc import server_state
-from agent import systemd
+from agent.daemon import systemd
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -64,7 +64,7 @@ def parse_config(argv, defaults=None):
 
 
 def setup_logging():
-    """stderr, journald-friendly under systemd; see agent.logs."""
+    """stderr, journald-friendly under systemd; see agent.daemon.logs."""
     logs.setup(CONF)
 
 

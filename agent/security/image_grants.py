@@ -13,9 +13,9 @@ user's token has to travel on the bus to a compute node.
 """
 import time
 
-from agent import bus_auth
+from agent.security import bus_auth
 from agent import exception
-from agent import sealed
+from agent.security import sealed
 
 #: seconds a grant is good for: long enough to fetch a boot's images
 TTL = 600

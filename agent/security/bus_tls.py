@@ -16,7 +16,7 @@ import ssl
 
 import oslo_messaging as messaging
 
-from agent import tls
+from agent.security import tls
 from agent.conf import rabbit as rabbit_conf
 
 #: the AMQP 0-9-1 protocol header: a TLS 1.3 broker refuses a client

@@ -12,7 +12,7 @@ import sys
 
 from oslo_config import cfg
 
-from agent import systemd
+from agent.daemon import systemd
 
 CONF = cfg.CONF
 PLAIN_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'

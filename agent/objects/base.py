@@ -72,6 +72,10 @@ class HVObject:
                     else field.default
             setattr(self, name, self._coerce(name, field, value))
 
+    if TYPE_CHECKING:
+        # the fields are attributes set from ``fields`` at run time
+        def __getattr__(self, name: str) -> Any: ...
+
     @classmethod
     def _coerce(cls, name: str, field: 'Field', value: Any) -> Any:
         try:

@@ -24,6 +24,7 @@ import time
 import types
 
 import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 
 from agent.db import models
@@ -74,12 +75,31 @@ def epoch(dt):
 
 
 class HostStates:
+    # the column arrays (_ARRAYS), set in __init__ and grown by _grow
+    ids: npt.NDArray[np.int64]
+    generation: npt.NDArray[np.int64]
+    az: npt.NDArray[np.int32]
+    vcpus: npt.NDArray[np.int64]
+    memory_mb: npt.NDArray[np.int64]
+    local_gb: npt.NDArray[np.int64]
+    vcpus_used: npt.NDArray[np.int64]
+    memory_mb_used: npt.NDArray[np.int64]
+    local_gb_used: npt.NDArray[np.int64]
+    running_vms: npt.NDArray[np.int64]
+    present: npt.NDArray[np.bool_]
+    enabled: npt.NDArray[np.bool_]
+    last_seen: npt.NDArray[np.float64]
+    free_vcpus: npt.NDArray[np.float64]
+    free_ram_mb: npt.NDArray[np.float64]
+    free_disk_gb: npt.NDArray[np.float64]
+
     def __init__(self, engine=None, ratios=(4.0, 1.0, 1.0)):
         self.engine = engine
         self.ratios = tuple(ratios)
-        self.names = []            # index -> host name
-        self.index = {}            # host name -> index
-        self._az_codes = {}        # availability zone -> code (>= 1; 0: none)
+        self.names: list[str] = []         # index -> host name
+        self.index: dict[str, int] = {}    # host name -> index
+        # availability zone -> code (>= 1; 0: none)
+        self._az_codes: dict[str, int] = {}
         self._id_lookup = np.full(0, -1, dtype=np.intp)  # node id -> index
         for name, dtype in _ARRAYS.items():
             setattr(self, name, np.zeros(0, dtype=dtype))
@@ -87,7 +107,7 @@ class HostStates:
         self._service_mark = None  # newest service timestamp seen
         self._service_count = 0
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.names)
 
     @classmethod
@@ -104,11 +124,11 @@ class HostStates:
         return states
 
     # ------------------------------------------------------------ queries
-    def az_code(self, zone):
+    def az_code(self, zone: str) -> int:
         """The code of an availability zone; -1 if no host is in it."""
         return self._az_codes.get(zone, -1)
 
-    def up(self, now, down_time):
+    def up(self, now: float, down_time: float) -> npt.NDArray[np.bool_]:
         """Mask of the hosts whose service reported within down_time."""
         return (now - self.last_seen) <= down_time
 

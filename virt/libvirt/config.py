@@ -99,6 +99,10 @@ class _Element:
         return ET.tostring(el, encoding='unicode').replace('\r', '&#13;')
 
 
+#: what goes under <devices>: any object that writes itself as an element
+Device = _Element
+
+
 # ------------------------------------------------------------------ metadata
 @dataclasses.dataclass
 class Flavor:
@@ -379,7 +383,7 @@ class Domain(_Element):
     on_poweroff: str = 'destroy'
     on_reboot: str = 'restart'
     on_crash: str = 'destroy'
-    devices: list[_Element] = dataclasses.field(default_factory=list)
+    devices: list[Device] = dataclasses.field(default_factory=list)
 
     @property
     def disks(self) -> list[Disk]:

@@ -7,18 +7,24 @@ Every field is checked on receipt (``from_primitive``); a bad payload raises
 ObjectValidationError naming the object, the field and the reason, before
 anything is applied.
 """
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar, cast
 
 from agent import exception
-
-if TYPE_CHECKING:
-    from agent.objects.fields import Field
 
 _REGISTRY: dict[str, type['HVObject']] = {}
 
 NAME_KEY = 'hv_object.name'
 VERSION_KEY = 'hv_object.version'
 DATA_KEY = 'hv_object.data'
+
+
+class FieldType(Protocol):
+    """What an object needs of its field types (agent.objects.fields)."""
+    default: Any
+
+    def coerce(self, value: Any) -> Any: ...
+
+    def to_primitive(self, value: Any) -> Any: ...
 
 
 _T = TypeVar('_T', bound=type['HVObject'])
@@ -56,7 +62,7 @@ class HVObject:
     """Base of every wire object. Subclasses set VERSION and ``fields``."""
 
     VERSION: ClassVar[str] = '1.0'
-    fields: ClassVar[dict[str, 'Field']] = {}
+    fields: ClassVar[dict[str, FieldType]] = {}
 
     def __init__(self, **kwargs: Any) -> None:
         unknown = set(kwargs) - set(self.fields)
@@ -77,7 +83,7 @@ class HVObject:
         def __getattr__(self, name: str) -> Any: ...
 
     @classmethod
-    def _coerce(cls, name: str, field: 'Field', value: Any) -> Any:
+    def _coerce(cls, name: str, field: FieldType, value: Any) -> Any:
         try:
             return field.coerce(value)
         except ValueError as e:

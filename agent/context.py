@@ -1,6 +1,6 @@
 """The request context that travels with every RPC message."""
 import uuid
-from typing import Any
+from typing import Any, Self
 
 from agent import bus_auth
 
@@ -49,7 +49,7 @@ class RequestContext:
         return values
 
     @classmethod
-    def from_dict(cls, values: object) -> 'RequestContext':
+    def from_dict(cls, values: object) -> Self:
         wire: dict[str, Any] = values if isinstance(values, dict) else {}
 
         def text(key: str) -> str | None:

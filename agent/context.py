@@ -1,5 +1,6 @@
 """The request context that travels with every RPC message."""
 import uuid
+from typing import Any, Self
 
 from agent.security import bus_auth
 
@@ -16,8 +17,10 @@ class RequestContext:
     and keeps it; compute agents read images with the conductor's image
     grants (agent.security.image_grants)."""
 
-    def __init__(self, request_id=None, user_id=None, project_id=None,
-                 is_admin=False, via_api=False, principal=None):
+    def __init__(self, request_id: str | None = None,
+                 user_id: str | None = None, project_id: str | None = None,
+                 is_admin: bool = False, via_api: bool = False,
+                 principal: str | None = None) -> None:
         self.request_id = request_id or 'req-' + str(uuid.uuid4())
         self.user_id = user_id
         self.project_id = project_id
@@ -28,40 +31,41 @@ class RequestContext:
         self.principal = principal
 
     @property
-    def host_scope(self):
+    def host_scope(self) -> str | None:
         """The host a compute node's message is confined to, else None."""
         return bus_auth.host_of(self.principal)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return '<RequestContext %s user=%s project=%s%s>' % (
             self.request_id, self.user_id, self.project_id,
             ' via api' if self.via_api else '')
 
-    def to_dict(self):
-        values = {'request_id': self.request_id, 'user_id': self.user_id,
-                  'project_id': self.project_id, 'is_admin': self.is_admin}
+    def to_dict(self) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            'request_id': self.request_id, 'user_id': self.user_id,
+            'project_id': self.project_id, 'is_admin': self.is_admin}
         if self.via_api:
             values['via_api'] = True
         return values
 
     @classmethod
-    def from_dict(cls, values):
-        values = values if isinstance(values, dict) else {}
+    def from_dict(cls, values: object) -> Self:
+        wire: dict[str, Any] = values if isinstance(values, dict) else {}
 
-        def text(key):
-            value = values.get(key)
+        def text(key: str) -> str | None:
+            value = wire.get(key)
             return value[:64] if isinstance(value, str) and value else None
         # set only by the receiving dispatcher, after checking the signature
-        principal = values.get(PRINCIPAL)
+        principal = wire.get(PRINCIPAL)
         principal = principal if isinstance(principal, str) else None
         # a compute node speaks for its host, never as an admin
-        is_admin = values.get('is_admin') is True and \
+        is_admin = wire.get('is_admin') is True and \
             bus_auth.host_of(principal) is None
         return cls(request_id=text('request_id'), user_id=text('user_id'),
                    project_id=text('project_id'), is_admin=is_admin,
-                   via_api=values.get('via_api') is True,
+                   via_api=wire.get('via_api') is True,
                    principal=principal)
 
 
-def admin_context():
+def admin_context() -> RequestContext:
     return RequestContext(user_id='admin', project_id='admin', is_admin=True)

@@ -3,12 +3,13 @@
 Each carries a readable message; oslo.messaging re-raises them on the
 calling side because this module is listed in allowed_remote_exmods.
 """
+from typing import Any
 
 
 class HVAgentError(Exception):
     msg = 'An unknown error occurred'
 
-    def __init__(self, message=None, **kwargs):
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         self.kwargs = kwargs
         super().__init__(message or (self.msg % kwargs if kwargs
                                      else self.msg))
@@ -290,7 +291,7 @@ class QuotaExceeded(HVAgentError):
            'in use %(in_use)d, limit %(limit)d')
 
 
-def text(exc):
+def text(exc: BaseException) -> str:
     """The readable message of an exception, also for one raised remotely
     (oslo.messaging appends the remote traceback to ``str()`` of those)."""
     if isinstance(exc, HVAgentError) and exc.args:

@@ -21,6 +21,7 @@ Side-effect free (no I/O): virt/ imports it.
 import posixpath
 import re
 import urllib.parse
+from collections.abc import Iterable, Sequence
 
 from agent import exception
 
@@ -28,21 +29,24 @@ UUID = re.compile(r'^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$')
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$')
 ID, URL, LOCAL, NAME = 'id', 'url', 'local', 'name'
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
+#: (scheme, host, port, path) of an http(s) URL
+Origin = tuple[str, str, int | None, str]
 
 
-def _clip(ref):
+def _clip(ref: object) -> str:
     text = ref if isinstance(ref, str) else repr(ref)
     return text if len(text) <= 200 else text[:200] + '...'
 
 
-def refused(ref, what='Image reference'):
+def refused(ref: object,
+            what: str = 'Image reference') -> exception.InvalidRPCPayload:
     return exception.InvalidRPCPayload(
         '%s %r is refused: give an image id (/v1/images) or an http(s) URL '
         'under an origin the operator allows ([compute] '
         'image_url_allowlist)' % (what, _clip(ref)))
 
 
-def _split(url):
+def _split(url: str) -> Origin | None:
     """(scheme, host, port, path) of an http(s) URL with no user
     information; None for anything else."""
     try:
@@ -64,13 +68,13 @@ def _split(url):
                                     path != '/' else '')
 
 
-def parse_allowlist(entries):
+def parse_allowlist(entries: Iterable[str] | None) -> list[Origin]:
     """The operator's prefixes, split; an unusable entry is skipped."""
     return [p for p in (_split(e.strip()) for e in entries or ())
             if p is not None]
 
 
-def url_allowed(url, allowlist):
+def url_allowed(url: object, allowlist: Sequence[Origin]) -> bool:
     """Whether ``url`` lies under one of ``allowlist`` (parsed) prefixes:
     same scheme, host and port, and a path below the prefix's path."""
     parts = _split(url) if isinstance(url, str) else None
@@ -87,14 +91,15 @@ def url_allowed(url, allowlist):
     return False
 
 
-def image_id(ref):
+def image_id(ref: object) -> str | None:
     """The canonical image id ``ref`` names, or None."""
     if isinstance(ref, str) and UUID.match(ref):
         return ref.lower()
     return None
 
 
-def classify(ref, allowlist, local_ok=False, what='Image reference'):
+def classify(ref: object, allowlist: Sequence[Origin], local_ok: bool = False,
+             what: str = 'Image reference') -> tuple[str, str]:
     """(ID, id) | (URL, url) | (LOCAL, ref) | (NAME, ref);
     InvalidRPCPayload (a 400) for anything that may not be fetched."""
     found = image_id(ref)

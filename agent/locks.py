@@ -1,17 +1,20 @@
 """Per-instance locks that don't pile up: an entry lives only while in use."""
 import contextlib
 import threading
+from collections.abc import Hashable, Iterator
+from typing import Any
 
 
 class LockTable:
     """One lock per key; an entry lives only while someone holds or waits."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._entries = {}  # key -> [lock, holders and waiters]
+        # key -> [lock, holders and waiters]
+        self._entries: dict[Hashable, list[Any]] = {}
 
     @contextlib.contextmanager
-    def hold(self, key, blocking=True):
+    def hold(self, key: Hashable, blocking: bool = True) -> Iterator[bool]:
         """Yield True once the key's lock is held (False if not blocking
         and it is busy)."""
         with self._guard:
@@ -28,6 +31,6 @@ class LockTable:
                 if not entry[1]:
                     del self._entries[key]
 
-    def __len__(self):
+    def __len__(self) -> int:
         with self._guard:
             return len(self._entries)

@@ -9,23 +9,23 @@ IFNAMSIZ = 15
 TYPES = ('flat', 'vlan', 'vxlan')
 
 
-def bridge_name(network_id):
+def bridge_name(network_id: str) -> str:
     """``brq`` + the first 11 hex digits of the network id (as neutron's
     linuxbridge agent names them)."""
     return ('brq' + network_id.replace('-', ''))[:IFNAMSIZ]
 
 
-def tap_name(port_id):
+def tap_name(port_id: str) -> str:
     return ('tap' + port_id.replace('-', ''))[:IFNAMSIZ]
 
 
-def vlan_name(physical_interface, vlan_id):
+def vlan_name(physical_interface: str, vlan_id: int) -> str:
     """``<phys>.<vid>``; a long physical name is cut so the whole fits."""
     suffix = '.%d' % vlan_id
     return physical_interface[:IFNAMSIZ - len(suffix)] + suffix
 
 
-def vxlan_name(vni):
+def vxlan_name(vni: int) -> str:
     return 'vxlan-%d' % vni
 
 
@@ -34,7 +34,7 @@ DISCARD_GROUP = 0x6876
 FLOATING_SUFFIX = ':fip'
 
 
-def floating_label(interface):
+def floating_label(interface: str) -> str:
     """The address label marking a floating /32 on ``interface``
     (net/floating.py); a name too long to take the suffix is cut (labels
     are at most 15 characters)."""
@@ -46,11 +46,11 @@ class Rule:
     """One security group rule."""
     direction: str                      # 'ingress' | 'egress'
     ethertype: str = 'IPv4'             # 'IPv4' | 'IPv6'
-    protocol: str = None                # None (any) | 'tcp' | 'udp' | 'icmp'
-    port_min: int = None
-    port_max: int = None
-    remote_cidr: str = None             # None: any
-    remote_ips: tuple = ()              # resolved remote group members
+    protocol: str | None = None               # None (any) | 'tcp' | 'udp' | 'icmp'
+    port_min: int | None = None
+    port_max: int | None = None
+    remote_cidr: str | None = None            # None: any
+    remote_ips: tuple[str, ...] = ()           # resolved remote group members
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,18 +59,18 @@ class Network:
     name: str
     type: str                           # one of TYPES
     cidr: str                           # '10.0.0.0/24'
-    gateway: str = None
-    dns: tuple = ()
-    segmentation_id: int = None         # VLAN id or VNI
-    physical_interface: str = None      # flat and vlan uplink
-    mtu: int = None
-    vxlan_local_ip: str = None          # vxlan: this host's tunnel address
-    vxlan_group: str = None             # vxlan: multicast group, or None
-    vxlan_remotes: tuple = ()           # vxlan: unicast peers (head-end)
+    gateway: str | None = None
+    dns: tuple[str, ...] = ()
+    segmentation_id: int | None = None        # VLAN id or VNI
+    physical_interface: str | None = None     # flat and vlan uplink
+    mtu: int | None = None
+    vxlan_local_ip: str | None = None         # vxlan: this host's tunnel address
+    vxlan_group: str | None = None            # vxlan: multicast group, or None
+    vxlan_remotes: tuple[str, ...] = ()          # vxlan: unicast peers (head-end)
     dhcp: bool = True
 
     @property
-    def bridge(self):
+    def bridge(self) -> str:
         return bridge_name(self.id)
 
 
@@ -80,8 +80,8 @@ class Port:
     network_id: str
     mac: str
     ip: str
-    instance_uuid: str = None
-    rules: tuple = ()                   # Rules of its security groups
+    instance_uuid: str | None = None
+    rules: tuple[Rule, ...] = ()                # Rules of its security groups
     #: False: no security groups at all: anti-spoofing only, ingress open
     security: bool = True
     #: False (an admin's choice): no anti-spoofing and no filtering at all
@@ -89,14 +89,14 @@ class Port:
     #: True: its instance is isolated, the port drops all traffic
     quarantined: bool = False
     #: its floating IP (NATed to ``ip``), and the uplink that carries it
-    floating_ip: str = None
-    floating_interface: str = None
+    floating_ip: str | None = None
+    floating_interface: str | None = None
 
     @property
-    def tap(self):
+    def tap(self) -> str:
         return tap_name(self.id)
 
     @property
-    def floating(self):
+    def floating(self) -> bool:
         """Its floating IP is in force (an isolated instance loses it)."""
         return bool(self.floating_ip) and not self.quarantined

@@ -5,6 +5,8 @@ can be unit-tested on its own. Numbers from linux/netlink.h, rtnetlink.h
 and if_link.h."""
 import os
 import struct
+from collections.abc import Collection, Iterable, Iterator
+from typing import Any
 
 NEWLINK, DELLINK, GETLINK, SETLINK = 16, 17, 18, 19
 ERROR, DONE = 2, 3
@@ -16,19 +18,20 @@ _HEADER = '=IHHII'      # nlmsghdr: length, type, flags, seq, pid
 _IFINFO = '=BxHiII'     # ifinfomsg: family, type, index, flags, change
 
 
-def nla(kind, data):
+def nla(kind: int, data: str | int | bytes) -> bytes:
     """One attribute: ``data`` a str (NUL-terminated), an int (u32) or
     bytes, padded to 4."""
-    data = data.encode() + b'\0' if isinstance(data, str) else (
+    raw = data.encode() + b'\0' if isinstance(data, str) else (
         struct.pack('=I', data) if isinstance(data, int) else data)
-    return struct.pack('=HH', 4 + len(data), kind) + data + bytes(-len(data)
-                                                                  % 4)
+    return struct.pack('=HH', 4 + len(raw), kind) + raw + bytes(-len(raw)
+                                                                % 4)
 
 
 NO_STATS = nla(EXT_MASK, 8)     # RTEXT_FILTER_SKIP_STATS
 
 
-def request(seq, msg_type, flags, attrs, up=None):
+def request(seq: int, msg_type: int, flags: int, attrs: Iterable[bytes],
+            up: bool | None = None) -> bytes:
     """A link request; ``up`` True/False sets IFF_UP, None leaves it."""
     body = struct.pack(_IFINFO, 0, 0, 0, bool(up),
                        up is not None) + b''.join(attrs)
@@ -36,7 +39,7 @@ def request(seq, msg_type, flags, attrs, up=None):
                        seq, 0) + body
 
 
-def replies(buf, seq):
+def replies(buf: bytes, seq: int) -> Iterator[tuple[int, int, int]]:
     """(type, start, end) of each message of ``buf`` answering ``seq``
     (others are left over from an aborted call); an error reply raises
     OSError with the kernel's errno."""
@@ -53,10 +56,11 @@ def replies(buf, seq):
         yield kind, start, start + size
 
 
-def attrs(buf, off, end, want=None):
+def attrs(buf: bytes, off: int, end: int,
+          want: Collection[int] | None = None) -> dict[int, bytes]:
     """{type: payload} of the attributes in buf[off:end], up to the last
     one of ``want``: a dump is parsed no further than it needs."""
-    out = {}
+    out: dict[int, bytes] = {}
     while off + 4 <= end and (want is None or len(out) < len(want)):
         size, kind = struct.unpack_from('=HH', buf, off)
         if want is None or kind & 0x3fff in want:
@@ -65,10 +69,11 @@ def attrs(buf, off, end, want=None):
     return out
 
 
-def link(buf, off, end, want=None):
+def link(buf: bytes, off: int, end: int,
+         want: Collection[int] | None = None) -> dict[str, Any]:
     """The link of an RTM_NEWLINK message as a dict (see
     privileged.link_info), parsed up to the ``want`` attributes."""
-    def text(raw):
+    def text(raw: bytes | None) -> str | None:
         return raw.split(b'\0', 1)[0].decode() if raw else None
     index, flags = struct.unpack_from('=iI', buf, off + 20)
     a = attrs(buf, off + 32, end, want)

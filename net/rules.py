@@ -8,6 +8,7 @@ conductor, a hand-edited database) only its own port fails closed.
 """
 import dataclasses
 import ipaddress
+from typing import NoReturn
 
 from net import model
 
@@ -19,16 +20,16 @@ ETHERTYPES = ('IPv4', 'IPv6')
 class InvalidRule(ValueError):
     """Refused input; ``str()`` is a sentence a user can read."""
 
-    def __init__(self, reason):
+    def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__('Invalid security group input: %s' % reason)
 
 
-def bad(reason, *args):
+def bad(reason: str, *args: object) -> NoReturn:
     raise InvalidRule(reason % args)
 
 
-def address(value, version=4, what='address'):
+def address(value: object, version: int = 4, what: str = 'address') -> str:
     """``value`` as a normalized IPv``version`` address string."""
     if not isinstance(value, str):
         bad('%s %r is not a string', what, value)
@@ -41,7 +42,7 @@ def address(value, version=4, what='address'):
     return str(addr)
 
 
-def cidr(value, version):
+def cidr(value: object, version: int) -> str:
     """A remote prefix, normalized (host bits cleared; a /32 as an
     address)."""
     if not isinstance(value, str):
@@ -57,13 +58,13 @@ def cidr(value, version):
         else str(net)
 
 
-def integer(value, what, low, high):
-    if type(value) is not int or not low <= value <= high:
-        bad('%s %r is not an integer in %d-%d', what, value, low, high)
-    return value
+def integer(value: object, what: str, low: int, high: int) -> int:
+    if type(value) is int and low <= value <= high:
+        return value
+    bad('%s %r is not an integer in %d-%d', what, value, low, high)
 
 
-def normalize(rule):
+def normalize(rule: model.Rule) -> model.Rule:
     """The rule (model.Rule) checked and in canonical form: protocol in
     lower case, a tcp/udp port range always with both ends (a single port
     is min == max), remote prefix and addresses normalized (addresses
@@ -108,7 +109,7 @@ def normalize(rule):
                                remote_ips=remote_ips)
 
 
-def statement(rule, verdict):
+def statement(rule: model.Rule, verdict: str) -> str | None:
     """One rule as an nft statement of the bridge family, or None for an
     IPv6 rule (guests are IPv4-only: validated, not rendered)."""
     rule = normalize(rule)
@@ -122,6 +123,7 @@ def statement(rule, verdict):
         match.append('%s { %s }' % (remote, ', '.join(rule.remote_ips)))
     proto, pmin, pmax = rule.protocol, rule.port_min, rule.port_max
     if proto in ('tcp', 'udp') and pmin is not None:
+        assert pmax is not None   # normalize gives a range both ends
         ports = str(pmin) if pmin == pmax else '%d-%d' % (pmin, pmax)
         match.append('ip protocol %s %s dport %s' % (proto, proto, ports))
     elif proto == 'icmp' and pmin is not None:
@@ -133,8 +135,10 @@ def statement(rule, verdict):
     return ' '.join(match + [verdict])
 
 
-def check(direction, protocol=None, port_min=None, port_max=None,
-          remote_cidr=None, ethertype='IPv4'):
+def check(direction: str, protocol: str | None = None,
+          port_min: int | None = None, port_max: int | None = None,
+          remote_cidr: str | None = None,
+          ethertype: str = 'IPv4') -> model.Rule:
     """What a user asked for, as the normalized model.Rule the renderer
     will accept (the conductor's entry point). Raises InvalidRule."""
     return normalize(model.Rule(

@@ -56,10 +56,11 @@ Every value that reaches the text is parsed (ipaddress, ints, allow-lists,
 name regexes) and re-printed from the parsed form, so no field can inject
 nft syntax; an invalid one cuts off only the port it belongs to.
 """
-import collections
 import dataclasses
 import ipaddress
 import re
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from net import model
 from net import rules as net_rules
@@ -80,22 +81,26 @@ _addr = net_rules.address
 #: ports whose data failed validation (they render drop-everything)
 #: ``nat``: it NATs floating IPs (the host must forward); ``conntrack``:
 #: some chain tests the established mark (needs br_netfilter)
-Ruleset = collections.namedtuple('Ruleset', 'text rejected nat conntrack')
+class Ruleset(NamedTuple):
+    text: str
+    rejected: dict[str, str]
+    nat: bool
+    conntrack: bool
 
 
-def _tap(port):
+def _tap(port: model.Port) -> str:
     tap = port.tap if isinstance(port.id, str) else None
     if not tap or not _IFNAME.match(tap):
         _bad('port id %r (tap name %r)', port.id, tap)
     return tap
 
 
-def _drop_chains(tap):
+def _drop_chains(tap: str) -> list[str]:
     return [_chain('egress_' + tap, ['drop']),
             _chain('ingress_' + tap, ['drop'])]
 
 
-def _port_chains(port):
+def _port_chains(port: model.Port) -> list[str]:
     """The port's two chains: anti-spoofing on every port, then its
     groups' rules if it has groups (else all ingress passes, as before
     anti-spoofing came). Raises InvalidRule."""
@@ -138,18 +143,19 @@ def _port_chains(port):
     return [_chain('egress_' + tap, out), _chain('ingress_' + tap, into)]
 
 
-def _unique(lines):
+def _unique(lines: Iterable[str | None]) -> list[str]:
     return list(dict.fromkeys(line for line in lines if line))
 
 
-def _chain(name, lines, hook=None, priority=0, kind='filter'):
+def _chain(name: str, lines: list[str], hook: str | None = None,
+           priority: int = 0, kind: str = 'filter') -> str:
     body = ['type %s hook %s priority %d; policy accept;'
             % (kind, hook, priority)] if hook else []
     return '\tchain %s {\n%s\t}\n' % (
         name, ''.join('\t\t%s\n' % line for line in body + lines))
 
 
-def _unicast(value, what):
+def _unicast(value: object, what: str) -> str:
     addr = _addr(value, 4, what)
     parsed = ipaddress.ip_address(addr)
     if (parsed.is_unspecified or parsed.is_multicast or parsed.is_loopback
@@ -158,7 +164,7 @@ def _unicast(value, what):
     return addr
 
 
-def _nat(port, taken):
+def _nat(port: model.Port, taken: set[str]) -> tuple[str, str, str]:
     """(floating ip, DNAT statement, SNAT statement) of a port whose
     floating IP is in force; ``taken``: floating IPs of earlier ports."""
     fip = _unicast(port.floating_ip, 'floating ip')
@@ -174,11 +180,11 @@ def _nat(port, taken):
             % (bridge, fixed, bridge, fip))
 
 
-def _filtered(port):
+def _filtered(port: model.Port) -> bool:
     return port.port_security or port.quarantined
 
 
-def build(ports):
+def build(ports: Iterable[model.Port]) -> Ruleset:
     """The whole ruleset for ``ports`` (model.Port) as a Ruleset: ``nft -f``
     text replacing both hvagent tables in one transaction, and the ports
     it cut off. A port whose own data (a rule of its groups, its MAC or
@@ -187,13 +193,18 @@ def build(ports):
     rules. A port id that yields no valid tap name is only listed (no
     interface can carry that name). Nothing filtered and no NAT: the text
     only deletes the tables."""
-    rejected, by_tap = {}, {}
+    rejected: dict[str, str] = {}
+    by_tap: dict[str, list[model.Port]] = {}
     for port in ports:
         try:
             by_tap.setdefault(_tap(port), []).append(port)
         except InvalidRule as e:
             rejected[str(port.id)] = e.reason
-    chains, dnat, snat, taken, conntrack = {}, [], [], set(), False
+    chains: dict[str, list[str]] = {}
+    dnat: list[str] = []
+    snat: list[str] = []
+    taken: set[str] = set()
+    conntrack = False
     for tap in sorted(by_tap):
         if len(by_tap[tap]) > 1:
             for port in by_tap[tap]:
@@ -215,11 +226,12 @@ def build(ports):
             taken.add(nat[0])
             dnat.append(nat[1])
             snat.append(nat[2])
-    text, inet = HEADER, []
+    text = HEADER
+    inet: list[str] = []
     if chains:
         taps = sorted(chains)
 
-        def vmap(key, prefix):
+        def vmap(key: str, prefix: str) -> str:
             return '%s vmap { %s }' % (key, ', '.join(
                 '"%s" : jump %s%s' % (t, prefix, t) for t in taps))
         bridge = [_chain('forward', [vmap('iifname', 'egress_'),
@@ -242,12 +254,12 @@ def build(ports):
     return Ruleset(text, rejected, bool(dnat), conntrack)
 
 
-def render(ports):
+def render(ports: Iterable[model.Port]) -> str:
     """``build(ports).text``."""
     return build(ports).text
 
 
-def plain(port):
+def plain(port: model.Port) -> dict[str, Any]:
     """model.Port as plain data (a dict, its rules dicts): what crosses
     the privilege boundary."""
     return dataclasses.asdict(port)

@@ -9,6 +9,8 @@ destroying one that is gone is a no-op.
 import abc
 import dataclasses
 import importlib.metadata
+from collections.abc import Callable
+from typing import Any
 
 from agent import exception
 from agent.objects import states
@@ -23,27 +25,27 @@ class GuestSpec:
     vcpus: int
     memory_mb: int
     root_gb: int
-    image_ref: str = None          # root disk image: path or URL
+    image_ref: str | None = None   # root disk image: path or URL
     #: direct kernel boot (as nova's kernel_id/ramdisk_id): path or URL
-    kernel_ref: str = None
-    ramdisk_ref: str = None
-    project_id: str = None
-    metadata: dict = dataclasses.field(default_factory=dict)
-    user_id: str = None
-    flavor_name: str = None
+    kernel_ref: str | None = None
+    ramdisk_ref: str | None = None
+    project_id: str | None = None
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+    user_id: str | None = None
+    flavor_name: str | None = None
     #: build a config drive (ISO9660 labelled config-2) for the guest
     config_drive: bool = False
-    user_data: str = None          # as given by the user (text)
-    key_name: str = None
-    public_key: str = None         # OpenSSH public key text
+    user_data: str | None = None   # as given by the user (text)
+    key_name: str | None = None
+    public_key: str | None = None  # OpenSSH public key text
     #: the guest's NICs, plugged by the agent before spawn: dicts with
     #: 'mac', 'bridge', 'tap' (device name the hypervisor gives the NIC)
     #: and 'mtu' (or None)
-    networks: tuple = ()
+    networks: tuple[dict[str, Any], ...] = ()
     #: the conductor's grant to read this instance's images from
     #: hvagent-api (agent.security.image_grants; never sent elsewhere, see
     #: ImageCache.fetch). Not part of the guest.
-    image_grant: str = dataclasses.field(default=None, repr=False)
+    image_grant: str | None = dataclasses.field(default=None, repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,16 +88,16 @@ class GuestStats:
     the instance's (None where the driver does not know them); counters
     restart from 0 when the guest's process restarts."""
     uuid: str
-    name: str = None
-    project_id: str = None
+    name: str | None = None
+    project_id: str | None = None
     power_state: str = states.NOSTATE
     vcpus: int = 0
     memory_max_bytes: int = 0      # configured maximum
     memory_bytes: int = 0          # current (balloon) size
     cpu_time_ns: int = 0           # whole guest, all vCPUs and emulator
-    vcpu_time_ns: tuple = ()       # per vCPU, index = vCPU number
-    disks: tuple = ()              # BlockStats
-    interfaces: tuple = ()         # InterfaceStats
+    vcpu_time_ns: tuple[int, ...] = ()  # per vCPU, index = vCPU number
+    disks: tuple[BlockStats, ...] = ()
+    interfaces: tuple[InterfaceStats, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,8 +106,8 @@ class HostResources:
     vcpus: int
     memory_mb: int
     local_gb: int
-    free_ram_mb: int = None
-    free_disk_gb: int = None
+    free_ram_mb: int | None = None
+    free_disk_gb: int | None = None
 
 
 class ComputeDriver(abc.ABC):
@@ -113,7 +115,7 @@ class ComputeDriver(abc.ABC):
 
     #: what this driver can do beyond the core; the manager refuses an
     #: operation whose capability is False with a clear error.
-    capabilities = {
+    capabilities: dict[str, bool] = {
         'supports_reboot': True,
         'supports_pause': False,
         'supports_attach_volume': False,
@@ -123,48 +125,49 @@ class ComputeDriver(abc.ABC):
         'creates_vif_devices': False,
     }
 
-    def init_host(self, host):
+    def init_host(self, host: str) -> None:
         """Connect to the hypervisor; called once before anything else."""
 
-    def cleanup_host(self):
+    def cleanup_host(self) -> None:
         """Release the hypervisor connection on shutdown."""
 
-    def register_event_listener(self, callback):
+    def register_event_listener(
+            self, callback: Callable[[str, str], None]) -> None:
         """Have ``callback(uuid, power_state)`` called when a guest's power
         state changes by itself (libvirt lifecycle events); optional."""
 
-    def manage_image_cache(self):
+    def manage_image_cache(self) -> None:
         """Periodic: drop cached images no guest has used for long."""
 
     @abc.abstractmethod
-    def spawn(self, spec):
+    def spawn(self, spec: GuestSpec) -> None:
         """Create and start the guest of ``spec`` (a GuestSpec)."""
 
     @abc.abstractmethod
-    def destroy(self, uuid):
+    def destroy(self, uuid: str) -> None:
         """Stop and remove the guest and its local disks; no-op if gone."""
 
     @abc.abstractmethod
-    def reboot(self, uuid, reboot_type):
+    def reboot(self, uuid: str, reboot_type: str) -> None:
         """Reboot the guest: reboot_type is 'SOFT' or 'HARD'."""
 
     @abc.abstractmethod
-    def power_off(self, uuid, timeout=0):
+    def power_off(self, uuid: str, timeout: float = 0) -> None:
         """Shut the guest down, gracefully within ``timeout`` seconds."""
 
     @abc.abstractmethod
-    def power_on(self, uuid):
+    def power_on(self, uuid: str) -> None:
         """Start a stopped guest."""
 
     @abc.abstractmethod
-    def get_info(self, uuid):
+    def get_info(self, uuid: str) -> GuestInfo:
         """Return the GuestInfo of one guest; raise GuestNotFound."""
 
     @abc.abstractmethod
-    def list_guests(self):
+    def list_guests(self) -> list[str]:
         """Return the uuids of every guest the hypervisor knows."""
 
-    def list_guest_infos(self):
+    def list_guest_infos(self) -> list[GuestInfo]:
         """GuestInfo of every guest; drivers with a bulk query override."""
         infos = []
         for uuid in self.list_guests():
@@ -174,7 +177,7 @@ class ComputeDriver(abc.ABC):
                 pass    # went away while we were counting
         return infos
 
-    def get_guest_stats(self):
+    def get_guest_stats(self) -> list[GuestStats]:
         """GuestStats of every guest, for a metrics scrape.
 
         One bulk query per call where the hypervisor has one. It must not
@@ -190,23 +193,25 @@ class ComputeDriver(abc.ABC):
                 for i in self.list_guest_infos()]
 
     @abc.abstractmethod
-    def get_host_resources(self):
+    def get_host_resources(self) -> HostResources:
         """Return the HostResources of this host."""
 
-    def pause(self, uuid):
+    def pause(self, uuid: str) -> None:
         raise NotImplementedError
 
-    def unpause(self, uuid):
+    def unpause(self, uuid: str) -> None:
         raise NotImplementedError
 
-    def attach_volume(self, uuid, volume_id, connection_info, device_name):
+    def attach_volume(self, uuid: str, volume_id: str,
+                      connection_info: dict[str, Any],
+                      device_name: str | None) -> str:
         """Attach a volume; return the device name the guest sees."""
         raise NotImplementedError
 
-    def detach_volume(self, uuid, volume_id):
+    def detach_volume(self, uuid: str, volume_id: str) -> None:
         raise NotImplementedError
 
-    def get_console_output(self, uuid, max_bytes):
+    def get_console_output(self, uuid: str, max_bytes: int) -> str:
         """Return the last ``max_bytes`` of the guest console as text."""
         raise NotImplementedError
 
@@ -219,13 +224,15 @@ class ImageService:
     ca_file: str | None = None
 
 
-def load_driver(name, image_service=None):
+def load_driver(name: str,
+                image_service: ImageService | None = None) -> ComputeDriver:
     """Instantiate the driver registered as ``name`` in hvagent.virt;
     ``image_service``: an ImageService, else images named by id are
     refused."""
     eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     for ep in eps:
         if ep.name == name:
-            return ep.load()(image_service=image_service)
+            driver: ComputeDriver = ep.load()(image_service=image_service)
+            return driver
     known = ', '.join(sorted(ep.name for ep in eps)) or 'none installed'
     raise ValueError('Unknown compute_driver %r (known: %s)' % (name, known))

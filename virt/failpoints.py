@@ -28,7 +28,7 @@ _ARMED = frozenset(filter(None, (
     p.strip() for p in os.environ.get(ENV, '').split(','))))
 
 
-def hit(name):
+def hit(name: str) -> None:
     """Block forever if ``name`` is armed; return at once otherwise."""
     if name in _ARMED:
         sys.stderr.write('failpoint %s reached\n' % name)

@@ -5,33 +5,35 @@ ValueError with a readable reason; ``to_primitive`` does the reverse.
 """
 import datetime
 import uuid as uuidlib
+from collections.abc import Iterable
+from typing import Any
 
 
 class Field:
-    def __init__(self, nullable=False, default=None):
+    def __init__(self, nullable: bool = False, default: Any = None) -> None:
         self.nullable = nullable
         self.default = default
 
-    def coerce(self, value):
+    def coerce(self, value: Any) -> Any:
         if value is None:
             if self.nullable:
                 return None
             raise ValueError('may not be null')
         return self._coerce(value)
 
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         return value
 
-    def to_primitive(self, value):
+    def to_primitive(self, value: Any) -> Any:
         return value
 
 
 class String(Field):
-    def __init__(self, max_length=255, **kw):
+    def __init__(self, max_length: int = 255, **kw: Any) -> None:
         super().__init__(**kw)
         self.max_length = max_length
 
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         if not isinstance(value, str):
             raise ValueError('must be a string, got %s' % type(value).__name__)
         if len(value) > self.max_length:
@@ -48,11 +50,11 @@ class String(Field):
 
 
 class Enum(String):
-    def __init__(self, values, **kw):
+    def __init__(self, values: Iterable[str], **kw: Any) -> None:
         super().__init__(**kw)
         self.values = tuple(values)
 
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         value = super()._coerce(value)
         if value not in self.values:
             raise ValueError('must be one of %s, got %r'
@@ -61,7 +63,7 @@ class Enum(String):
 
 
 class UUID(Field):
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         try:
             return str(uuidlib.UUID(str(value)))
         except ValueError:
@@ -69,13 +71,15 @@ class UUID(Field):
 
 
 class Integer(Field):
-    kinds, kind_name = (int,), 'an integer'
+    kinds: tuple[type[int] | type[float], ...] = (int,)
+    kind_name = 'an integer'
 
-    def __init__(self, min=None, max=None, **kw):
+    def __init__(self, min: float | None = None, max: float | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.min, self.max = min, max
 
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, self.kinds):
             raise ValueError('must be %s, got %r' % (self.kind_name, value))
         if self.min is not None and value < self.min:
@@ -86,21 +90,22 @@ class Integer(Field):
 
 
 class Float(Integer):
-    kinds, kind_name = (int, float), 'a number'
+    kinds = (int, float)
+    kind_name = 'a number'
 
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         return float(super()._coerce(value))
 
 
 class Boolean(Field):
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError('must be true or false, got %r' % (value,))
         return value
 
 
 class DateTime(Field):
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         if isinstance(value, datetime.datetime):
             return value
         if not isinstance(value, str):
@@ -110,20 +115,20 @@ class DateTime(Field):
         except ValueError:
             raise ValueError('is not an ISO 8601 time: %r' % value) from None
 
-    def to_primitive(self, value):
+    def to_primitive(self, value: Any) -> Any:
         return None if value is None else value.isoformat()
 
 
 class Dict(Field):
     """A mapping of short strings to short strings (metadata, hints)."""
 
-    def __init__(self, value_field=None, **kw):
+    def __init__(self, value_field: Field | None = None, **kw: Any) -> None:
         kw.setdefault('default', dict)
         super().__init__(**kw)
         self.key_field = String(max_length=255)
         self.value_field = value_field or String(max_length=255)
 
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ValueError('must be a mapping, got %s' % type(value).__name__)
         out = {}
@@ -134,18 +139,19 @@ class Dict(Field):
                 raise ValueError('[%r] %s' % (k, e)) from None
         return out
 
-    def to_primitive(self, value):
+    def to_primitive(self, value: Any) -> Any:
         return {k: self.value_field.to_primitive(v) for k, v in value.items()}
 
 
 class List(Field):
-    def __init__(self, item_field, max_items=10000, **kw):
+    def __init__(self, item_field: Field, max_items: int = 10000,
+                 **kw: Any) -> None:
         kw.setdefault('default', list)
         super().__init__(**kw)
         self.item_field = item_field
         self.max_items = max_items
 
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ValueError('must be a list, got %s' % type(value).__name__)
         if len(value) > self.max_items:
@@ -158,18 +164,18 @@ class List(Field):
                 raise ValueError('[%d] %s' % (i, e)) from None
         return out
 
-    def to_primitive(self, value):
+    def to_primitive(self, value: Any) -> Any:
         return [self.item_field.to_primitive(v) for v in value]
 
 
 class Object(Field):
     """A nested wire object, given as an object or as its primitive."""
 
-    def __init__(self, obj_name, **kw):
+    def __init__(self, obj_name: str, **kw: Any) -> None:
         super().__init__(**kw)
         self.obj_name = obj_name
 
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         from agent.objects import base
         cls = base.registry_get(self.obj_name)
         if isinstance(value, cls):
@@ -178,19 +184,19 @@ class Object(Field):
             return cls.from_primitive(value)
         raise ValueError('must be a %s object' % self.obj_name)
 
-    def to_primitive(self, value):
+    def to_primitive(self, value: Any) -> Any:
         return None if value is None else value.to_primitive()
 
 
 class Struct(Field):
     """A mapping with a fixed set of optional keys, each with its own field."""
 
-    def __init__(self, fields, **kw):
+    def __init__(self, fields: dict[str, Field], **kw: Any) -> None:
         kw.setdefault('default', dict)
         super().__init__(**kw)
         self.fields = fields
 
-    def _coerce(self, value):
+    def _coerce(self, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ValueError('must be a mapping, got %s' % type(value).__name__)
         unknown = set(value) - set(self.fields)

@@ -12,6 +12,8 @@ so the manager takes one snapshot per host-state refresh, and the unit tests
 build one directly without any configuration.
 """
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self, TypeVar
 
 DEFAULT_FILTERS = ('ComputeFilter', 'AvailabilityZoneFilter', 'RamFilter',
                    'CoreFilter', 'DiskFilter', 'NumInstancesFilter',
@@ -22,8 +24,8 @@ DEFAULT_WEIGHERS = ('RAMWeigher', 'CPUWeigher', 'DiskWeigher',
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    enabled_filters: tuple = DEFAULT_FILTERS
-    enabled_weighers: tuple = DEFAULT_WEIGHERS
+    enabled_filters: tuple[str, ...] = DEFAULT_FILTERS
+    enabled_weighers: tuple[str, ...] = DEFAULT_WEIGHERS
     placement_policy: str = 'spread'
     cpu_allocation_ratio: float = 4.0
     ram_allocation_ratio: float = 1.0
@@ -38,20 +40,20 @@ class Settings:
     service_down_time: int = 60
 
     @property
-    def ratios(self):
+    def ratios(self) -> tuple[float, float, float]:
         """(cpu, ram, disk) allocation ratios."""
         return (self.cpu_allocation_ratio, self.ram_allocation_ratio,
                 self.disk_allocation_ratio)
 
     @classmethod
-    def from_conf(cls, conf=None):
+    def from_conf(cls, conf: Any = None) -> Self:
         if conf is None:
             from oslo_config import cfg
 
             import agent.conf  # noqa: F401  (registers the options)
             conf = cfg.CONF
         group = conf.scheduler
-        values = {}
+        values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
             if field.name == 'service_down_time':
                 values[field.name] = conf.service_down_time
@@ -62,7 +64,11 @@ class Settings:
         return cls(**values)
 
 
-def load_plugins(registry, names, option):
+_P = TypeVar('_P')
+
+
+def load_plugins(registry: Mapping[str, Callable[[], _P]],
+                 names: Sequence[str], option: str) -> list[_P]:
     """Instances of the classes ``registry`` names, in the order of
     ``names``; an unknown name is a clear configuration error."""
     from agent import exception

@@ -22,11 +22,23 @@ Not thread-safe: the manager serialises calls.
 import datetime
 import time
 import types
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 
 from agent.db import models
+from agent.db.base import utcnow
+
+if TYPE_CHECKING:
+    from agent.objects.models import RequestSpec
+
+#: where a row or rows go: an index, an index array, a mask or a slice
+Where = int | npt.NDArray[np.intp] | npt.NDArray[np.bool_] | slice
+#: a compute_nodes row joined with its service (or a test's namespace)
+Row = Any
 
 COMPUTE_BINARY = 'hvagent-compute'
 NEVER = -np.inf                    # last_seen of a host never seen up
@@ -68,34 +80,57 @@ _TEST_DEFAULTS = dict(availability_zone=None, vcpus=8, memory_mb=16384,
                       disabled=False, updated_at=None)
 
 
-def epoch(dt):
+def epoch(dt: datetime.datetime | None) -> float:
     """Seconds since 1970 of a naive UTC datetime (NEVER for None)."""
     return NEVER if dt is None else (dt - _EPOCH).total_seconds()
 
 
 class HostStates:
-    def __init__(self, engine=None, ratios=(4.0, 1.0, 1.0)):
+    # the column arrays (_ARRAYS), set in __init__ and grown by _grow
+    ids: npt.NDArray[np.int64]
+    generation: npt.NDArray[np.int64]
+    az: npt.NDArray[np.int32]
+    vcpus: npt.NDArray[np.int64]
+    memory_mb: npt.NDArray[np.int64]
+    local_gb: npt.NDArray[np.int64]
+    vcpus_used: npt.NDArray[np.int64]
+    memory_mb_used: npt.NDArray[np.int64]
+    local_gb_used: npt.NDArray[np.int64]
+    running_vms: npt.NDArray[np.int64]
+    present: npt.NDArray[np.bool_]
+    enabled: npt.NDArray[np.bool_]
+    last_seen: npt.NDArray[np.float64]
+    free_vcpus: npt.NDArray[np.float64]
+    free_ram_mb: npt.NDArray[np.float64]
+    free_disk_gb: npt.NDArray[np.float64]
+
+    def __init__(self, engine: sa.Engine | None = None,
+                 ratios: Iterable[float] = (4.0, 1.0, 1.0)) -> None:
         self.engine = engine
         self.ratios = tuple(ratios)
-        self.names = []            # index -> host name
-        self.index = {}            # host name -> index
-        self._az_codes = {}        # availability zone -> code (>= 1; 0: none)
+        self.names: list[str] = []         # index -> host name
+        self.index: dict[str, int] = {}    # host name -> index
+        # availability zone -> code (>= 1; 0: none)
+        self._az_codes: dict[str, int] = {}
         self._id_lookup = np.full(0, -1, dtype=np.intp)  # node id -> index
         for name, dtype in _ARRAYS.items():
             setattr(self, name, np.zeros(0, dtype=dtype))
-        self.refreshed_at = None   # time.monotonic() of the last refresh
-        self._service_mark = None  # newest service timestamp seen
+        #: time.monotonic() of the last refresh
+        self.refreshed_at: float | None = None
+        #: newest service timestamp seen
+        self._service_mark: datetime.datetime | None = None
         self._service_count = 0
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.names)
 
     @classmethod
-    def from_hosts(cls, hosts, ratios=(4.0, 1.0, 1.0)):
+    def from_hosts(cls, hosts: Iterable[Mapping[str, Any]],
+                   ratios: Iterable[float] = (4.0, 1.0, 1.0)) -> Self:
         """Build from dicts (``host`` plus any compute_nodes column,
         ``disabled``, ``last_seen_up`` (default now) and ``service_id``
         (None: no service row)) without a database; for tests."""
-        now = models.utcnow()
+        now = utcnow()
         rows = [types.SimpleNamespace(**{
             **_TEST_DEFAULTS, 'id': i, 'service_id': i, 'last_seen_up': now,
             **h}) for i, h in enumerate(hosts, 1)]
@@ -104,16 +139,16 @@ class HostStates:
         return states
 
     # ------------------------------------------------------------ queries
-    def az_code(self, zone):
+    def az_code(self, zone: str) -> int:
         """The code of an availability zone; -1 if no host is in it."""
         return self._az_codes.get(zone, -1)
 
-    def up(self, now, down_time):
+    def up(self, now: float, down_time: float) -> npt.NDArray[np.bool_]:
         """Mask of the hosts whose service reported within down_time."""
         return (now - self.last_seen) <= down_time
 
     # ------------------------------------------------------------ updates
-    def apply_claim(self, idx, spec):
+    def apply_claim(self, idx: int, spec: 'RequestSpec') -> None:
         """Our claim of ``spec`` on host ``idx`` won: count it locally."""
         self.vcpus_used[idx] += spec.vcpus
         self.memory_mb_used[idx] += spec.memory_mb
@@ -124,13 +159,13 @@ class HostStates:
         self.running_vms[idx] += 1
         self.generation[idx] += 1
 
-    def set_ratios(self, ratios):
-        ratios = tuple(ratios)
-        if ratios != self.ratios:
-            self.ratios = ratios
+    def set_ratios(self, ratios: Iterable[float]) -> None:
+        wanted = tuple(ratios)
+        if wanted != self.ratios:
+            self.ratios = wanted
             self._recompute_free(slice(None))
 
-    def _recompute_free(self, idx):
+    def _recompute_free(self, idx: Where) -> None:
         cpu, ram, disk = self.ratios
         self.free_vcpus[idx] = self.vcpus[idx] * cpu - self.vcpus_used[idx]
         self.free_ram_mb[idx] = (self.memory_mb[idx] * ram
@@ -138,14 +173,14 @@ class HostStates:
         self.free_disk_gb[idx] = (self.local_gb[idx] * disk
                                   - self.local_gb_used[idx])
 
-    def _grow(self, size):
+    def _grow(self, size: int) -> None:
         for name, dtype in _ARRAYS.items():
             arr = getattr(self, name)
             if len(arr) < size:
                 setattr(self, name, np.concatenate(
                     [arr, np.zeros(size - len(arr), dtype=dtype)]))
 
-    def _index_of(self, row):
+    def _index_of(self, row: Row) -> int:
         if row.id >= len(self._id_lookup):
             grown = np.full(max(row.id + 1, 2 * len(self._id_lookup)), -1,
                             dtype=np.intp)
@@ -161,12 +196,12 @@ class HostStates:
         self.index[row.host] = idx
         return idx
 
-    def _az(self, zone):
+    def _az(self, zone: str | None) -> int:
         if zone is None:
             return 0
         return self._az_codes.setdefault(zone, len(self._az_codes) + 1)
 
-    def _upsert(self, rows):
+    def _upsert(self, rows: Sequence[Row]) -> None:
         """Store node rows (joined with their service's columns)."""
         if not rows:
             return
@@ -180,32 +215,32 @@ class HostStates:
         self._set_services(idxs, rows)
         self._recompute_free(idxs)
 
-    def _set_services(self, idxs, rows):
+    def _set_services(self, idxs: Where, rows: Sequence[Row]) -> None:
         self.enabled[idxs] = [r.service_id is not None and not r.disabled
                               for r in rows]
         self.enabled[idxs] &= self.present[idxs]
         self.last_seen[idxs] = [epoch(r.last_seen_up) for r in rows]
         self._note_service_times(rows)
 
-    def _note_service_times(self, rows):
+    def _note_service_times(self, rows: Sequence[Row]) -> None:
         marks = [t for r in rows if r.service_id is not None for t in
                  (r.updated_at, r.last_seen_up) if t]
         if marks:
             self._service_mark = max(marks + [self._service_mark or _EPOCH])
 
-    def _mark_absent(self, idxs):
+    def _mark_absent(self, idxs: Where) -> None:
         self.present[idxs] = False
         self.enabled[idxs] = False
 
     # ----------------------------------------------------------- database
-    def refresh(self, force=False, interval=1.0):
+    def refresh(self, force: bool = False, interval: float = 1.0) -> bool:
         """Read what changed if the cache is older than ``interval`` seconds
         (or ``force``); return whether the database was read."""
         now = time.monotonic()
         if not force and self.refreshed_at is not None \
                 and now - self.refreshed_at < interval:
             return False
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             count = conn.execute(_SERVICE_COUNT).scalar_one()
             if self.refreshed_at is None or count != self._service_count:
                 self._full_load(conn)   # first look, or a service came or went
@@ -216,20 +251,24 @@ class HostStates:
         self.refreshed_at = now
         return True
 
-    def reload_host(self, name):
+    def reload_host(self, name: str) -> None:
         """Re-read one host (after our claim on it lost a race)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(_BY_HOST, {'host': name}).all()
         if rows:
             self._upsert(rows)
         elif name in self.index:
             self._mark_absent(self.index[name])
 
-    def _full_load(self, conn):
+    def _connect(self) -> sa.Connection:
+        assert self.engine is not None, 'built without a database'
+        return self.engine.connect()
+
+    def _full_load(self, conn: sa.Connection) -> None:
         self._mark_absent(slice(None))
         self._upsert(conn.execute(_JOINED).all())
 
-    def _read_changed_nodes(self, conn):
+    def _read_changed_nodes(self, conn: sa.Connection) -> None:
         rows = conn.execute(_GENERATIONS).all()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         generations = np.array([r[1] for r in rows], dtype=np.int64)
@@ -251,7 +290,7 @@ class HostStates:
             self._upsert(conn.execute(
                 _BY_IDS, {'ids': stale_ids[start:start + 500]}).all())
 
-    def _read_changed_services(self, conn):
+    def _read_changed_services(self, conn: sa.Connection) -> None:
         since = (self._service_mark or _EPOCH) - SERVICE_MARGIN
         rows = conn.execute(_CHANGED_SERVICES, {'since': since}).all()
         self._note_service_times(rows)

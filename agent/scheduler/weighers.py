@@ -8,22 +8,40 @@ the fullest host that still fits wins. Ties are broken at random, so two
 schedulers with the same view do not all pile onto the same host.
 """
 import random
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
-from agent.scheduler import load_plugins
+from agent.scheduler import Settings, load_plugins
+
+if TYPE_CHECKING:
+    from agent.scheduler.host_state import HostStates
+
+Floats = npt.NDArray[np.float64]
+#: indices of the candidate hosts into the HostStates arrays
+Indices = npt.NDArray[np.intp]
+
+
+class RandRange(Protocol):
+    """The random module or a random.Random."""
+
+    def randrange(self, stop: int, /) -> int: ...
 
 
 class BaseWeigher:
-    multiplier_setting = None   # the Settings field with the multiplier
-    column = None               # the HostStates array it ranks by
+    multiplier_setting = ''     # the Settings field with the multiplier
+    column = ''                 # the HostStates array it ranks by
 
-    def values(self, hosts, cand):
+    def values(self, hosts: 'HostStates', cand: Indices) -> Floats:
         """Raw values for the candidate indices; larger is emptier."""
-        return getattr(hosts, self.column)[cand]
+        column: Floats = getattr(hosts, self.column)
+        return column[cand]
 
-    def multiplier(self, settings):
-        return getattr(settings, self.multiplier_setting)
+    def multiplier(self, settings: Settings) -> float:
+        multiplier: float = getattr(settings, self.multiplier_setting)
+        return multiplier
 
 
 class RAMWeigher(BaseWeigher):
@@ -44,7 +62,7 @@ class DiskWeigher(BaseWeigher):
 class NumInstancesWeigher(BaseWeigher):
     multiplier_setting = 'num_instances_weight_multiplier'
 
-    def values(self, hosts, cand):
+    def values(self, hosts: 'HostStates', cand: Indices) -> Floats:
         return np.negative(hosts.running_vms[cand], dtype=np.float64)
 
 
@@ -52,12 +70,12 @@ WEIGHERS = {cls.__name__: cls for cls in (
     RAMWeigher, CPUWeigher, DiskWeigher, NumInstancesWeigher)}
 
 
-def load(names):
+def load(names: Sequence[str]) -> list[BaseWeigher]:
     """Weigher objects for names from [scheduler]enabled_weighers."""
     return load_plugins(WEIGHERS, names, 'enabled_weighers')
 
 
-def normalize(values, scale=1.0):
+def normalize(values: Floats, scale: float = 1.0) -> Floats:
     """Scale a float array in place to 0..scale (min -> 0, max -> scale);
     all zeros if the values are equal. Return it."""
     lo, hi = values.min(), values.max()
@@ -69,7 +87,8 @@ def normalize(values, scale=1.0):
     return values
 
 
-def weigh(hosts, cand, weighers, settings):
+def weigh(hosts: 'HostStates', cand: Indices,
+          weighers: Sequence[BaseWeigher], settings: Settings) -> Floats:
     """The total weight of each candidate (higher is better)."""
     total = np.zeros(len(cand))
     sign = -1.0 if settings.placement_policy == 'pack' else 1.0
@@ -80,7 +99,8 @@ def weigh(hosts, cand, weighers, settings):
     return total
 
 
-def ranked(cand, weights, rng=random):
+def ranked(cand: Indices, weights: Sequence[float] | Floats,
+           rng: RandRange = random) -> Iterator[int]:
     """Yield the candidates best first; equal weights in random order."""
     weights = np.array(weights, dtype=np.float64)
     for _ in range(len(cand)):

@@ -56,7 +56,7 @@ def compute_principal(host):
     return COMPUTE_PREFIX + host
 
 
-def host_of(principal):
+def host_of(principal: object) -> str | None:
     """The host of a ``compute:<host>`` principal, else None."""
     if isinstance(principal, str) and principal.startswith(COMPUTE_PREFIX):
         return principal[len(COMPUTE_PREFIX):] or None

@@ -5,6 +5,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from typing import Any
 
 from agent import exception
 
@@ -21,12 +22,12 @@ def _mac(key: bytes, body: str) -> str:
     return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
 
 
-def seal(key: bytes, payload: dict) -> str:
+def seal(key: bytes, payload: dict[str, Any]) -> str:
     body = _b64(json.dumps(payload, sort_keys=True).encode())
     return body + '.' + _mac(key, body)
 
 
-def unseal(key: bytes, text: str, what: str) -> dict:
+def unseal(key: bytes, text: str, what: str) -> dict[str, Any]:
     """The payload of ``text`` sealed with ``key``; else NotAuthenticated
     naming ``what`` (a token, an image grant)."""
     body, sep, signature = (text or '').partition('.')

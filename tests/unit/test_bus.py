@@ -1,4 +1,5 @@
-"""agent.rpc.outage and agent.rpc.link: one log line per kind of bus trouble, not one per attempt."""
+"""agent.rpc.outage and agent.rpc.link: one log line per kind of bus
+trouble, not one per attempt."""
 from agent.rpc import outage
 import logging
 

@@ -24,6 +24,7 @@ import dataclasses
 import datetime
 import re
 import xml.etree.ElementTree as ET
+from typing import ClassVar, Self
 
 NS = 'https://hvagent.dev/xmlns/instance/1.0'
 PREFIX = 'hvagent'
@@ -38,16 +39,21 @@ _MEMORY_UNITS = {'b': 1, 'bytes': 1, 'KB': 10 ** 3, 'k': 1024, 'KiB': 1024,
                  'GB': 10 ** 9, 'G': 1024 ** 3, 'GiB': 1024 ** 3}
 
 
-def _sub(parent, tag, text=None, **attrib):
+def _sub(parent: ET.Element, tag: str, text: object = None,
+         **attrib: object) -> ET.Element:
     """Append child ``tag``; None attributes are left out, others str()."""
-    el = ET.SubElement(parent, tag, {k: str(v) for k, v in attrib.items()
-                                     if v is not None})
+    el = ET.SubElement(parent, tag, _attrs(**attrib))
     if text is not None:
         el.text = str(text)
     return el
 
 
-def _check_chars(root):
+def _attrs(**attrib: object) -> dict[str, str]:
+    """The attributes that are not None, as strings."""
+    return {k: str(v) for k, v in attrib.items() if v is not None}
+
+
+def _check_chars(root: ET.Element) -> None:
     for el in root.iter():
         for value in (el.text, el.tail, *el.attrib.values()):
             if value and NON_XML_CHARS.search(value):
@@ -55,22 +61,22 @@ def _check_chars(root):
                                  % (value, el.tag))
 
 
-def _opt(parent, tag, text):
+def _opt(parent: ET.Element, tag: str, text: object) -> None:
     """Append child ``tag`` holding ``text``, unless ``text`` is None."""
     if text is not None:
         _sub(parent, tag, text)
 
 
-def _q(tag):
+def _q(tag: str) -> str:
     """``tag`` in our metadata namespace."""
     return '{%s}%s' % (NS, tag)
 
 
-def _int(text):
+def _int(text: str | None) -> int | None:
     return int(text) if text else None
 
 
-def _attr(el, path, name):
+def _attr(el: ET.Element, path: str, name: str) -> str | None:
     """Attribute ``name`` of child ``path`` of ``el``; None if either is
     missing."""
     child = el.find(path)
@@ -80,10 +86,10 @@ def _attr(el, path, name):
 class _Element:
     """``to_xml()`` for every object that has a ``to_element()``."""
 
-    def to_element(self):
+    def to_element(self) -> ET.Element:
         raise NotImplementedError
 
-    def to_xml(self):
+    def to_xml(self) -> str:
         el = self.to_element()
         _check_chars(el)
         ET.indent(el)
@@ -93,27 +99,31 @@ class _Element:
         return ET.tostring(el, encoding='unicode').replace('\r', '&#13;')
 
 
+#: what goes under <devices>: any object that writes itself as an element
+Device = _Element
+
+
 # ------------------------------------------------------------------ metadata
 @dataclasses.dataclass
 class Flavor:
     """The flavor the guest was built from, as recorded in its metadata."""
-    name: str = None
-    vcpus: int = None
-    memory_mb: int = None
-    root_gb: int = None
+    name: str | None = None
+    vcpus: int | None = None
+    memory_mb: int | None = None
+    root_gb: int | None = None
 
 
 @dataclasses.dataclass
 class Metadata(_Element):
     """``<hvagent:instance>``: who the guest is, for people and for us."""
-    instance_uuid: str = None
-    display_name: str = None
-    flavor: Flavor = None
-    user_id: str = None
-    project_id: str = None
-    created_at: datetime.datetime = None
+    instance_uuid: str | None = None
+    display_name: str | None = None
+    flavor: Flavor | None = None
+    user_id: str | None = None
+    project_id: str | None = None
+    created_at: datetime.datetime | None = None
 
-    def to_element(self):
+    def to_element(self) -> ET.Element:
         el = ET.Element(_q('instance'))
         _opt(el, _q('uuid'), self.instance_uuid)
         _opt(el, _q('name'), self.display_name)
@@ -130,19 +140,19 @@ class Metadata(_Element):
         return el
 
     @classmethod
-    def from_element(cls, el):
+    def from_element(cls, el: ET.Element) -> Self:
         ns = '{%s}' % NS if el.tag == _q('instance') else ''
         if el.tag != ns + 'instance':
             raise ValueError('not hvagent instance metadata: <%s>' % el.tag)
 
-        def get(path, attr=None):
+        def get(path: str, attr: str | None = None) -> str | None:
             child = el.find('/'.join(ns + p for p in path.split('/')))
             if child is None:
                 return None
             return child.get(attr) if attr else child.text or ''
 
         created = get('creation_time')
-        flavor = None
+        flavor: Flavor | None = None
         if get('flavor') is not None:
             flavor = Flavor(name=get('flavor', 'name'),
                             vcpus=_int(get('flavor/vcpus')),
@@ -155,13 +165,13 @@ class Metadata(_Element):
                    if created else None)
 
     @classmethod
-    def from_xml(cls, text):
+    def from_xml(cls, text: str) -> Self:
         return cls.from_element(ET.fromstring(text))
 
 
 # ------------------------------------------------------------------- devices
 #: the <source> attribute naming the backing of each disk type
-_DISK_SOURCE_ATTR = {'file': 'file', 'block': 'dev'}
+_DISK_SOURCE_ATTR: dict[str | None, str] = {'file': 'file', 'block': 'dev'}
 
 
 @dataclasses.dataclass
@@ -169,19 +179,19 @@ class Disk(_Element):
     """``<disk>``: type file|block, device disk|cdrom, bus
     virtio|ide|sata|scsi, driver_format qcow2|raw. A cdrom may have no
     source (empty drive)."""
-    source_path: str
-    target_dev: str
-    target_bus: str = 'virtio'
-    type: str = 'file'
+    source_path: str | None
+    target_dev: str | None
+    target_bus: str | None = 'virtio'
+    type: str | None = 'file'
     device: str = 'disk'
-    driver_name: str = 'qemu'
-    driver_format: str = 'raw'
-    driver_cache: str = None
+    driver_name: str | None = 'qemu'
+    driver_format: str | None = 'raw'
+    driver_cache: str | None = None
     readonly: bool = False
-    serial: str = None
+    serial: str | None = None
 
-    def to_element(self):
-        el = ET.Element('disk', type=self.type, device=self.device)
+    def to_element(self) -> ET.Element:
+        el = ET.Element('disk', _attrs(type=self.type, device=self.device))
         _sub(el, 'driver', name=self.driver_name, type=self.driver_format,
              cache=self.driver_cache)
         if self.source_path is not None:
@@ -194,7 +204,7 @@ class Disk(_Element):
         return el
 
     @classmethod
-    def from_element(cls, el):
+    def from_element(cls, el: ET.Element) -> Self:
         disk_type = el.get('type')
         return cls(
             source_path=_attr(el, 'source',
@@ -212,15 +222,17 @@ class Disk(_Element):
 @dataclasses.dataclass
 class _CharDevice(_Element):
     """A pty character device; its output is copied to ``log_path``."""
-    log_path: str = None
+    log_path: str | None = None
     log_append: bool = True
-    port: int = 0
-    type: str = 'pty'
+    port: int | None = 0
+    type: str | None = 'pty'
 
-    tag = target_type = None    # set by subclasses; not dataclass fields
+    # set by subclasses; not dataclass fields
+    tag: ClassVar[str]
+    target_type: ClassVar[str | None] = None
 
-    def to_element(self):
-        el = ET.Element(self.tag, type=self.type)
+    def to_element(self) -> ET.Element:
+        el = ET.Element(self.tag, _attrs(type=self.type))
         if self.log_path is not None:
             _sub(el, 'log', file=self.log_path,
                  append='on' if self.log_append else 'off')
@@ -228,7 +240,7 @@ class _CharDevice(_Element):
         return el
 
     @classmethod
-    def from_element(cls, el):
+    def from_element(cls, el: ET.Element) -> Self:
         return cls(type=el.get('type'), log_path=_attr(el, 'log', 'file'),
                    log_append=_attr(el, 'log', 'append') == 'on',
                    port=_int(_attr(el, 'target', 'port')))
@@ -249,13 +261,13 @@ class Console(_CharDevice):
 @dataclasses.dataclass
 class Interface(_Element):
     """``<interface type='bridge'>``: a tap device plugged into a bridge."""
-    mac: str
-    bridge: str
-    model: str = 'virtio'
-    target_dev: str = None
-    mtu: int = None
+    mac: str | None
+    bridge: str | None
+    model: str | None = 'virtio'
+    target_dev: str | None = None
+    mtu: int | None = None
 
-    def to_element(self):
+    def to_element(self) -> ET.Element:
         el = ET.Element('interface', type='bridge')
         _sub(el, 'mac', address=self.mac)
         _sub(el, 'source', bridge=self.bridge)
@@ -267,7 +279,7 @@ class Interface(_Element):
         return el
 
     @classmethod
-    def from_element(cls, el):
+    def from_element(cls, el: ET.Element) -> Self:
         return cls(mac=_attr(el, 'mac', 'address'),
                    bridge=_attr(el, 'source', 'bridge'),
                    model=_attr(el, 'model', 'type'),
@@ -280,7 +292,7 @@ class MemBalloon(_Element):
     """``<memballoon>``: lets the host see (and reclaim) guest memory."""
     model: str = 'virtio'
 
-    def to_element(self):
+    def to_element(self) -> ET.Element:
         return ET.Element('memballoon', model=self.model)
 
 
@@ -290,15 +302,16 @@ class RNG(_Element):
     model: str = 'virtio'
     backend_path: str = '/dev/urandom'
 
-    def to_element(self):
+    def to_element(self) -> ET.Element:
         el = ET.Element('rng', model=self.model)
         _sub(el, 'backend', self.backend_path, model='random')
         return el
 
 
 #: device tags Domain.from_xml() reads back, and their classes
-_PARSED_DEVICES = {'disk': Disk, 'serial': Serial, 'console': Console,
-                   'interface': Interface}
+_PARSED_DEVICES: dict[str, type[Disk | _CharDevice | Interface]] = {
+    'disk': Disk, 'serial': Serial, 'console': Console,
+    'interface': Interface}
 
 
 # -------------------------------------------------------------------- domain
@@ -306,15 +319,15 @@ _PARSED_DEVICES = {'disk': Disk, 'serial': Serial, 'console': Console,
 class OS(_Element):
     """``<os>``: boot either from ``boot_dev`` or a kernel (direct boot)."""
     type: str = 'hvm'
-    machine: str = None
-    kernel: str = None
-    initrd: str = None
-    cmdline: str = None
-    boot_dev: str = None
+    machine: str | None = None
+    kernel: str | None = None
+    initrd: str | None = None
+    cmdline: str | None = None
+    boot_dev: str | None = None
     #: 'sysinfo' hands the domain's <sysinfo> to the guest's SMBIOS tables
-    smbios_mode: str = None
+    smbios_mode: str | None = None
 
-    def to_element(self):
+    def to_element(self) -> ET.Element:
         el = ET.Element('os')
         _sub(el, 'type', self.type, machine=self.machine)
         _opt(el, 'kernel', self.kernel)
@@ -330,10 +343,10 @@ class OS(_Element):
 @dataclasses.dataclass
 class CPU(_Element):
     """``<cpu>``: mode host-model|host-passthrough|custom (with model)."""
-    mode: str = None
-    model: str = None
+    mode: str | None = None
+    model: str | None = None
 
-    def to_element(self):
+    def to_element(self) -> ET.Element:
         el = ET.Element('cpu', {'mode': self.mode} if self.mode else {})
         _opt(el, 'model', self.model)
         return el
@@ -343,9 +356,9 @@ class CPU(_Element):
 class SysInfo(_Element):
     """``<sysinfo type='smbios'>``: entries of the SMBIOS system table
     (manufacturer, product, version, serial, uuid, sku, family)."""
-    system: dict = dataclasses.field(default_factory=dict)
+    system: dict[str, str] = dataclasses.field(default_factory=dict)
 
-    def to_element(self):
+    def to_element(self) -> ET.Element:
         el = ET.Element('sysinfo', type='smbios')
         system = _sub(el, 'system')
         for name, value in self.system.items():
@@ -356,38 +369,38 @@ class SysInfo(_Element):
 @dataclasses.dataclass
 class Domain(_Element):
     """``<domain>``; ``memory_kib`` is the (maximum) memory in KiB."""
-    name: str
-    uuid: str
+    name: str | None
+    uuid: str | None
     memory_kib: int
     vcpus: int
-    type: str = 'kvm'
+    type: str | None = 'kvm'
     os: OS = dataclasses.field(default_factory=OS)
-    metadata: Metadata = None
-    sysinfo: SysInfo = None
-    cpu: CPU = None
-    features: tuple = ('acpi', 'apic')
+    metadata: Metadata | None = None
+    sysinfo: SysInfo | None = None
+    cpu: CPU | None = None
+    features: tuple[str, ...] = ('acpi', 'apic')
     clock_offset: str = 'utc'
     on_poweroff: str = 'destroy'
     on_reboot: str = 'restart'
     on_crash: str = 'destroy'
-    devices: list = dataclasses.field(default_factory=list)
+    devices: list[Device] = dataclasses.field(default_factory=list)
 
     @property
-    def disks(self):
+    def disks(self) -> list[Disk]:
         return [d for d in self.devices if isinstance(d, Disk)]
 
     @property
-    def interfaces(self):
+    def interfaces(self) -> list[Interface]:
         return [d for d in self.devices if isinstance(d, Interface)]
 
     @property
-    def console_log_path(self):
+    def console_log_path(self) -> str | None:
         """The log file of the first serial port that has one, or None."""
         return next((d.log_path for d in self.devices
                      if isinstance(d, Serial) and d.log_path), None)
 
-    def to_element(self):
-        el = ET.Element('domain', type=self.type)
+    def to_element(self) -> ET.Element:
+        el = ET.Element('domain', _attrs(type=self.type))
         _sub(el, 'name', self.name)
         _sub(el, 'uuid', self.uuid)
         if self.metadata is not None:
@@ -412,17 +425,21 @@ class Domain(_Element):
         return el
 
     @classmethod
-    def from_xml(cls, text):
+    def from_xml(cls, text: str) -> Self:
         """The partial view described in the module docstring."""
         el = ET.fromstring(text)
         memory = el.find('memory')
+        vcpus = el.findtext('vcpu')
+        # libvirt always writes these
+        assert memory is not None and memory.text is not None, 'no memory'
+        assert vcpus is not None, 'no vcpu'
         meta = el.find('metadata/' + _q('instance'))
         return cls(
             name=el.findtext('name'), uuid=el.findtext('uuid'),
             type=el.get('type'),
             memory_kib=int(memory.text) * _MEMORY_UNITS[
                 memory.get('unit', 'KiB')] // 1024,
-            vcpus=int(el.findtext('vcpu')),
+            vcpus=int(vcpus),
             metadata=None if meta is None else Metadata.from_element(meta),
             devices=[_PARSED_DEVICES[d.tag].from_element(d)
                      for d in el.iterfind('devices/*')

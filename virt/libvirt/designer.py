@@ -29,9 +29,14 @@ definition can be tested by comparing XML. The choices and their reasons:
 import datetime
 import os
 import string
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from agent import exception
 from virt.libvirt import config
+
+if TYPE_CHECKING:
+    from virt.driver import GuestSpec
 
 DOMAIN_NAME_PREFIX = 'instance-'
 MACHINE_TYPE = 'pc'
@@ -52,21 +57,26 @@ class InvalidVolume(exception.VolumeUnusable, ValueError):
     handled on the compute host and never needs to cross RPC."""
 
 
-def domain_name(uuid):
+def domain_name(uuid: str) -> str:
     """The libvirt name of the guest of instance ``uuid``."""
     return DOMAIN_NAME_PREFIX + uuid
 
 
-def cachemode_for(supports_direct_io):
+def cachemode_for(supports_direct_io: bool) -> str:
     """The cache mode for disks in a directory, given whether it accepts
     O_DIRECT (see the module docstring)."""
     return 'none' if supports_direct_io else 'writeback'
 
 
-def domain_for(spec, *, virt_type, disk_path, console_log_path,
-               kernel_path=None, ramdisk_path=None, config_drive_path=None,
-               cpu_mode=None, disk_cachemode=None, kernel_cmdline=None,
-               created_at=None):
+def domain_for(spec: 'GuestSpec', *, virt_type: str, disk_path: str,
+               console_log_path: str, kernel_path: str | None = None,
+               ramdisk_path: str | None = None,
+               config_drive_path: str | None = None,
+               cpu_mode: str | None = None,
+               disk_cachemode: str | None = None,
+               kernel_cmdline: str | None = None,
+               created_at: datetime.datetime | None = None
+               ) -> config.Domain:
     """The config.Domain of the guest of ``spec`` (a virt.driver.GuestSpec).
 
     Paths are the files the driver prepared; ``disk_cachemode`` None leaves
@@ -75,9 +85,9 @@ def domain_for(spec, *, virt_type, disk_path, console_log_path,
     """
     if ramdisk_path and not kernel_path:
         raise ValueError('a ramdisk needs a kernel (direct kernel boot)')
-    devices = [config.Disk(source_path=disk_path, target_dev=ROOT_DEVICE,
-                           target_bus='virtio', driver_format='qcow2',
-                           driver_cache=disk_cachemode)]
+    devices: list[config.Device] = [config.Disk(
+        source_path=disk_path, target_dev=ROOT_DEVICE, target_bus='virtio',
+        driver_format='qcow2', driver_cache=disk_cachemode)]
     if config_drive_path:
         devices.append(config.Disk(
             source_path=config_drive_path, target_dev=CONFIG_DRIVE_DEVICE,
@@ -91,8 +101,9 @@ def domain_for(spec, *, virt_type, disk_path, console_log_path,
     devices += [config.Serial(log_path=console_log_path), config.Console(),
                 config.MemBalloon(), config.RNG()]
     if kernel_path:
-        boot = dict(kernel=kernel_path, initrd=ramdisk_path or None,
-                    cmdline=kernel_cmdline or DEFAULT_KERNEL_CMDLINE)
+        boot: dict[str, Any] = dict(
+            kernel=kernel_path, initrd=ramdisk_path or None,
+            cmdline=kernel_cmdline or DEFAULT_KERNEL_CMDLINE)
     else:
         boot = dict(boot_dev='hd')
     if virt_type == 'kvm':
@@ -109,11 +120,12 @@ def domain_for(spec, *, virt_type, disk_path, console_log_path,
         devices=devices)
 
 
-def _metadata(spec, created_at):
+def _metadata(spec: 'GuestSpec',
+              created_at: datetime.datetime | None) -> config.Metadata:
     """The spec's names and ids; they come from users, and are only
     informational, so characters XML cannot carry become U+FFFD rather
     than failing the boot."""
-    def clean(value):
+    def clean(value: str | None) -> str | None:
         return None if value is None else config.NON_XML_CHARS.sub(
             '\ufffd', value)
     return config.Metadata(
@@ -125,7 +137,8 @@ def _metadata(spec, created_at):
         .replace(microsecond=0))
 
 
-def volume_disk(volume_id, connection_info, target_dev, cachemode=None):
+def volume_disk(volume_id: str, connection_info: object, target_dev: str,
+                cachemode: str | None = None) -> config.Disk:
     """The config.Disk that hot-plugs a file-backed volume at
     ``target_dev``. ``connection_info`` is ``{'driver_volume_type': 'file',
     'path': <absolute path>, 'format': 'qcow2'|'raw'}``; anything else
@@ -134,10 +147,10 @@ def volume_disk(volume_id, connection_info, target_dev, cachemode=None):
     backing file at any host file. The serial (the first 20 characters of
     the volume id, what virtio-blk shows) lets the guest find the volume
     under /dev/disk/by-id whatever name the kernel gives it."""
-    def invalid(reason):
+    def invalid(reason: str) -> InvalidVolume:
         return InvalidVolume(volume_id=volume_id, reason=reason)
 
-    info = connection_info if isinstance(connection_info, dict) else {}
+    info: dict[str, Any] = connection_info if isinstance(connection_info, dict) else {}
     kind = info.get('driver_volume_type')
     if kind != 'file':
         raise invalid('driver_volume_type %r is not supported (only '
@@ -156,7 +169,7 @@ def volume_disk(volume_id, connection_info, target_dev, cachemode=None):
                        serial=volume_id[:20])
 
 
-def next_device_name(used_names):
+def next_device_name(used_names: Iterable[str]) -> str:
     """The first virtio disk name after the root disk that is not in
     ``used_names`` (vdb, vdc, ...); raise VirtDriverError when all are
     taken."""

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from agent.api import tokens
-from tests.functional import api_cloud as cloudlib
-from tests.functional import deployment
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures import deployment
 from tests.functional.test_systemd import NotifySocket
 
 pytestmark = pytest.mark.functional

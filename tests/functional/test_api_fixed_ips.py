@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.functional import api_cloud as cloudlib
-from tests.functional.net.netns_helpers import skip_unless
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures.netns import skip_unless
 
 pytestmark = pytest.mark.functional
 

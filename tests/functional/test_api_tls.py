@@ -1,4 +1,4 @@
-"""hvagent-api over HTTPS, with real certificates (tests.functional.certs):
+"""hvagent-api over HTTPS, with real certificates (tests.fixtures.certs):
 the API serves [api] tls_cert_file, SIGHUP swaps the certificate without
 a restart (a bad new one is refused, the old one kept), an unusable
 certificate refuses the start (exit 78, one line), and the two clients
@@ -19,12 +19,11 @@ import requests
 from agent import bus_auth
 from agent import exception
 from agent import image_grants
-from tests.functional import deployment
-from tests.functional.api_cloud import ApiCloud
-from tests.functional.api_cloud import PASSWORD
-from tests.functional.api_cloud import free_port
-from tests.functional.certs import served_serial
-from tests.functional.certs import tls_pki  # noqa: F401  (fixture)
+from tests.fixtures import deployment
+from tests.fixtures.api_cloud import ApiCloud
+from tests.fixtures.api_cloud import PASSWORD
+from tests.fixtures.api_cloud import free_port
+from tests.fixtures.certs import served_serial
 from virt.libvirt import images
 
 HVCTL = os.path.join(deployment.BIN, 'hvctl')
@@ -39,7 +38,7 @@ def install(pair, live):
 
 
 @pytest.fixture(scope='module')
-def cloud(tmp_path_factory, tls_pki):   # noqa: F811
+def cloud(tmp_path_factory, tls_pki):
     tmp = tmp_path_factory.mktemp('api-tls')
     live = type(tls_pki.server)(str(tmp / 'api.pem'), str(tmp / 'api.key'),
                                 tls_pki.server.serial)

@@ -19,8 +19,8 @@ from agent import bus_auth
 from agent import context
 from agent import exception
 from agent.objects import states
-from tests.functional import deployment
-from tests.functional.deployment import settle
+from tests.fixtures import deployment
+from tests.fixtures.deployment import settle
 
 VOLUME = str(uuid.UUID(int=7))
 
@@ -34,8 +34,8 @@ def cloud(tmp_path, vhost, rpc_client_transport):
         rpc_client_transport(vhost.url)
         conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         ctxt = context.RequestContext(user_id='alice', project_id='p1')
-        deployment.wait_all_up(dep, conductor, ctxt)
         dep.conductor, dep.ctxt, dep.vhost = conductor, ctxt, vhost
+        dep.ready()
         yield dep
     finally:
         codes = dep.stop()

@@ -1,7 +1,7 @@
 """RabbitMQ stopped for OUTAGE_SECONDS, then started again, under the three
 real services (conductor, scheduler, compute agent with the fake driver).
 
-The broker is a private node (tests/functional/private_broker.py): the
+The broker is a private node (tests/fixtures/private_broker.py): the
 machine's shared one serves other tests and is never stopped. While it is
 away (``rabbitmqctl stop_app``) the agent logs the loss once, within
 ``[oslo_messaging_rabbit] heartbeat_timeout_threshold`` (HEARTBEAT_TIMEOUT,
@@ -32,10 +32,9 @@ from agent.db import api as db
 from agent.db import session as db_session
 from agent.db import to_objects
 from agent.objects import states
-from tests.functional import deployment
+from tests.fixtures import deployment
 from tests.functional import prometheus
-from tests.functional.private_broker import private_broker  # noqa: F401
-from tests.functional.deployment import settle
+from tests.fixtures.deployment import settle
 
 pytestmark = pytest.mark.functional
 
@@ -90,7 +89,7 @@ def wait_for(predicate, timeout, what, step=0.1):
 
 
 @pytest.fixture
-def cloud(tmp_path, private_broker, rpc_client_transport):  # noqa: F811
+def cloud(tmp_path, private_broker, rpc_client_transport):
     db_url = 'sqlite:///%s' % (tmp_path / 'hv.sqlite')
     metrics_port = prometheus.free_port()
     dep = deployment.Deployment(tmp_path, private_broker.url, db_url,

@@ -2,7 +2,7 @@
 
 Transport: real RabbitMQ on a private vhost (no kombu+memory shortcut), with
 conductor, scheduler and compute agent (fake driver) as three processes
-(tests/functional/deployment.py) and a SQLite database, so every case
+(tests/fixtures/deployment.py) and a SQLite database, so every case
 crosses the broker, oslo.messaging's envelope and our dispatcher exactly as
 in production.
 
@@ -46,8 +46,8 @@ from agent import context
 from agent import exception
 from agent.objects import states
 from tests import hostile
-from tests.functional import deployment
-from tests.functional import rabbit
+from tests.fixtures import deployment
+from tests.fixtures import brokers
 
 pytestmark = pytest.mark.functional
 
@@ -103,7 +103,7 @@ class Tally:
 @pytest.fixture(scope='module')
 def cloud(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('fuzz')
-    vhost = rabbit.VHost()
+    vhost = brokers.VHost()
     dep = deployment.Deployment(
         tmp, vhost.url, 'sqlite:///%s' % (tmp / 'hv.sqlite'),
         extra={'scheduler': {'cpu_allocation_ratio': 1000,
@@ -118,11 +118,7 @@ def cloud(tmp_path_factory):
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
         dep.db = tmp / 'hv.sqlite'
         dep.vhost = vhost
-        deadline = time.monotonic() + 60
-        while {h['service'].binary for h in dep.conductor.host_list(dep.ctxt)
-               if h['service'].up} != set(deployment.SERVICES):
-            assert time.monotonic() < deadline, dep.log('hvagent-compute')
-            time.sleep(0.2)
+        dep.ready()
         yield dep
     finally:
         codes = dep.stop()

@@ -18,7 +18,7 @@ import pytest
 
 from agent import exception
 from agent.objects import states
-from tests.functional import libvirt_fixtures
+from tests.fixtures import libvirtd
 from virt.libvirt import host as host_mod
 
 pytestmark = pytest.mark.functional
@@ -37,7 +37,7 @@ def tiny_domain_xml(uid):
 
 
 def virsh(*args):
-    subprocess.run(['virsh', '-c', libvirt_fixtures.URI, *args], check=True,
+    subprocess.run(['virsh', '-c', libvirtd.URI, *args], check=True,
                    capture_output=True, timeout=TIMEOUT)
 
 
@@ -59,9 +59,9 @@ def wait_event(events, uid, wanted, timeout=TIMEOUT):
 
 
 def test_events_and_reconnect_across_libvirtd_restart():
-    libvirt_fixtures.require_libvirtd()
+    libvirtd.require_libvirtd()
     events = queue.Queue()
-    host = host_mod.Host(libvirt_fixtures.URI, retry_seconds=TIMEOUT,
+    host = host_mod.Host(libvirtd.URI, retry_seconds=TIMEOUT,
                          event_callback=lambda u, s: events.put((u, s)))
     uid = str(uuid.uuid4())
     try:
@@ -75,7 +75,7 @@ def test_events_and_reconnect_across_libvirtd_restart():
         wait_event(events, uid, states.RUNNING)
         first = host.get_connection()
 
-        libvirt_fixtures.restart_libvirtd()
+        libvirtd.restart_libvirtd()
 
         # no call on host yet: the close callback reconnects by itself (its
         # retries back off, so virsh may get in first: wait, without a
@@ -125,9 +125,9 @@ def test_events_and_reconnect_across_libvirtd_restart():
 
 
 def test_reconnect_waits_for_libvirtd_to_come_back():
-    libvirt_fixtures.require_libvirtd()
-    patient = host_mod.Host(libvirt_fixtures.URI, retry_seconds=TIMEOUT)
-    impatient = host_mod.Host(libvirt_fixtures.URI, retry_seconds=1)
+    libvirtd.require_libvirtd()
+    patient = host_mod.Host(libvirtd.URI, retry_seconds=TIMEOUT)
+    impatient = host_mod.Host(libvirtd.URI, retry_seconds=1)
     patient.get_connection()
     impatient.get_connection()
     result = {}
@@ -140,7 +140,7 @@ def test_reconnect_waits_for_libvirtd_to_come_back():
             result['error'] = e
 
     try:
-        libvirt_fixtures.stop_libvirtd()
+        libvirtd.stop_libvirtd()
         with pytest.raises(exception.HypervisorUnavailable,
                            match='qemu:///system'):
             impatient.list_guests()
@@ -149,7 +149,7 @@ def test_reconnect_waits_for_libvirtd_to_come_back():
         time.sleep(2)   # let it retry against the missing daemon a while
         assert waiter.is_alive(), result
     finally:
-        libvirt_fixtures.start_libvirtd()
+        libvirtd.start_libvirtd()
     waiter.join(TIMEOUT)
     assert 'uuids' in result, result
     assert impatient.list_guests() is not None   # reconnects lazily too

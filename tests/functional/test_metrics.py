@@ -16,7 +16,7 @@ from prometheus_client import parser
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent.objects import states
-from tests.functional import deployment
+from tests.fixtures import deployment
 from tests.functional import prometheus
 
 pytestmark = pytest.mark.functional
@@ -44,11 +44,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
         rpc_client_transport(vhost.url)
         dep.conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
-        deadline = time.monotonic() + 60
-        while {h['service'].binary for h in dep.conductor.host_list(dep.ctxt)
-               if h['service'].up} != set(deployment.SERVICES):
-            assert time.monotonic() < deadline, dep.log('hvagent-compute')
-            time.sleep(0.2)
+        dep.ready()
         dep.urls = {n: 'http://127.0.0.1:%d/metrics' % p
                     for n, p in ports.items()}
         dep.ports = ports

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from tests.functional import deployment
+from tests.fixtures import deployment
 from tests.functional.test_systemd import NotifySocket
 
 pytestmark = pytest.mark.functional

@@ -31,7 +31,7 @@ import pytest
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent.objects import states
-from tests.functional import deployment
+from tests.fixtures import deployment
 
 pytestmark = pytest.mark.functional
 
@@ -192,7 +192,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
     notify = NotifySocket(tmp_path / 'notify')
     try:
         dep.start('hvagent-conductor', 'hvagent-scheduler')
-        dep.wait_log('hvagent-scheduler', 'started')
+        dep.ready()
         rpc_client_transport(vhost.url)
         dep.conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')

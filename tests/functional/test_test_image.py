@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.functional import guest_image
+from tests.fixtures import guest_image
 
 pytestmark = pytest.mark.functional
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from net import dhcp, model
-from tests.functional.net import netns_helpers as nh
+from tests.fixtures import netns as nh
 
 pytestmark = pytest.mark.functional
 

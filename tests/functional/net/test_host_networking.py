@@ -23,8 +23,8 @@ from agent.db import models
 from agent.db import net_models as N
 from agent.db import session as db_session
 from net import privileged
-from tests.functional.net.netns_helpers import nsexec, skip_unless
-from tests.functional.test_conductor_networks import Endpoints, call
+from tests.fixtures.netns import nsexec, skip_unless
+from tests.fixtures.conductor import Endpoints, call
 
 CONF = cfg.CONF
 

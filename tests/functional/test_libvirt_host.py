@@ -19,6 +19,7 @@ import pytest
 from agent import exception
 from agent.objects import states
 from tests.fixtures import libvirtd
+from tests.fixtures.waiting import assert_stays
 from virt.libvirt import host as host_mod
 
 pytestmark = pytest.mark.functional
@@ -146,8 +147,8 @@ def test_reconnect_waits_for_libvirtd_to_come_back():
             impatient.list_guests()
         waiter = threading.Thread(target=list_during_outage)
         waiter.start()
-        time.sleep(2)   # let it retry against the missing daemon a while
-        assert waiter.is_alive(), result
+        # it retries against the missing daemon a while
+        assert_stays(waiter.is_alive, 2, message=lambda: result)
     finally:
         libvirtd.start_libvirtd()
     waiter.join(TIMEOUT)

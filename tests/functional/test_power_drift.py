@@ -9,7 +9,6 @@ wired as in hvagent-compute (driver events -> handle_lifecycle_event); the
 fixtures are test_libvirt_driver's.
 """
 import subprocess
-import time
 
 import pytest
 from oslo_config import cfg
@@ -17,6 +16,7 @@ from oslo_config import cfg
 from agent.objects import states as S
 from tests.fixtures.libvirt_guests import URI, build, states_of
 from tests.fixtures.fakes import ctxt
+from tests.fixtures.waiting import assert_stays, wait_until
 from virt.libvirt import designer
 
 pytestmark = pytest.mark.functional
@@ -31,17 +31,13 @@ def virsh(*args):
 
 
 def wait_states(env, uuid, expected, timeout=EVENT_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while states_of(env, uuid) != expected:
-        assert time.monotonic() < deadline, (states_of(env, uuid), expected)
-        time.sleep(0.1)
+    wait_until(lambda: states_of(env, uuid) == expected, timeout,
+               message=lambda: (states_of(env, uuid), expected))
 
 
 def wait_guest(env, uuid, power, timeout=EVENT_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while env.driver.get_info(uuid).power_state != power:
-        assert time.monotonic() < deadline, env.driver.get_info(uuid)
-        time.sleep(0.1)
+    wait_until(lambda: env.driver.get_info(uuid).power_state == power,
+               timeout, message=lambda: env.driver.get_info(uuid))
 
 
 @pytest.fixture
@@ -88,8 +84,8 @@ def test_periodic_sync_catches_what_no_event_told(libvirt_env, policy):
     uuid = build(libvirt_env)                   # no listener: no events arrive
     name = designer.domain_name(uuid)
     virsh('destroy', name)
-    time.sleep(1)
-    assert states_of(libvirt_env, uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert_stays(lambda: states_of(libvirt_env, uuid) == (
+        S.ACTIVE, None, S.RUNNING), 1, message='no event, no change')
     libvirt_env.mgr.sync_power_states(ctxt())
     assert states_of(libvirt_env, uuid) == (S.STOPPED, None, S.SHUTDOWN)
 

@@ -1,6 +1,5 @@
 """ComputeManager against the FakeDriver and an in-memory conductor."""
 import threading
-import time
 import types
 import uuid
 
@@ -13,6 +12,7 @@ from agent import locks
 from agent.compute import manager as manager_mod
 from agent.objects import states as S
 from tests.fixtures.fakes import FakeConductor, ctxt
+from tests.fixtures.waiting import assert_stays
 from virt import fake
 
 HOST = 'node1'
@@ -462,8 +462,8 @@ def test_operations_on_one_instance_are_serialized(conf):
     set_task(env, inst.uuid, S.DELETING)           # the user deletes it
     delete = run_in_thread(env.mgr.terminate_instance,
                            instance_uuid=inst.uuid)
-    time.sleep(0.3)
-    assert ('destroy', inst.uuid) not in env.driver.calls
+    assert_stays(lambda: ('destroy', inst.uuid) not in env.driver.calls,
+                 0.3, message='the delete waited for the build')
     env.driver.release.set()
     build.join(10)
     delete.join(10)

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 import libvirt
 import pytest
@@ -28,6 +27,7 @@ from tests.fixtures.deployment import settle
 from tests.fixtures import guest_image
 from tests.fixtures import libvirtd
 from tests.fixtures.libvirt_guests import remove_domains
+from tests.fixtures.waiting import wait_until
 from virt.libvirt import designer
 
 pytestmark = pytest.mark.functional
@@ -202,10 +202,9 @@ def test_killed_mid_delete_finishes_it(cloud):
     uuid = active(cloud, 'deleted')
     kill_at(cloud, 'compute_terminate_instance.start',
             lambda: act(cloud, uuid, 'delete'))
-    deadline = time.monotonic() + 120
-    while any(i.uuid == uuid for i in cloud.conductor.instance_list(
-            cloud.ctxt, host=None, project_id=None)):
-        assert time.monotonic() < deadline, cloud.log(COMPUTE)[-3000:]
-        time.sleep(0.2)
+    wait_until(lambda: not any(i.uuid == uuid for i in cloud.conductor
+                               .instance_list(cloud.ctxt, host=None,
+                                              project_id=None)),
+               120, interval=0.2, message=lambda: cloud.log(COMPUTE)[-3000:])
     assert domains_of(uuid) == []
     assert not instance_dir(cloud, uuid).exists()

@@ -4,12 +4,12 @@ API, the fake-driver agent of the test cloud serves that address by DHCP
 (its dnsmasq hosts file on this host), the reservation comes back to the
 project when the server goes, and the fixed_ips quota counts it."""
 import os
-import time
 
 import pytest
 
 from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures.netns import skip_unless
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -32,10 +32,7 @@ def _dhcp_hosts(api_cloud):
 
 
 def _until(check, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, 'timed out'
-        time.sleep(0.2)
+    wait_until(check, timeout, interval=0.2)
 
 
 def test_reserve_boot_on_it_get_it_back_and_quota(api_cloud, clouds):

@@ -35,6 +35,7 @@ from agent.objects import states
 from tests.fixtures import deployment
 from tests.functional import prometheus
 from tests.fixtures.deployment import settle
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -81,10 +82,7 @@ def guest_states(port):
 def wait_for(predicate, timeout, what, step=0.1):
     """Poll ``predicate`` until it is truthy; return the seconds taken."""
     t0 = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - t0 < timeout, 'no %s within %ss' % (
-            what, timeout)
-        time.sleep(step)
+    wait_until(predicate, timeout, interval=step, message='no %s' % what)
     return time.monotonic() - t0
 
 

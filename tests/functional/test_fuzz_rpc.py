@@ -48,6 +48,7 @@ from agent.objects import states
 from tests import hostile
 from tests.fixtures import deployment
 from tests.fixtures import brokers
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -340,13 +341,12 @@ def _boot_request(draw):
 def settle(dep, ctxt, uuid_, timeout=60):
     """Wait until the agent is done with a new instance (so the next case's
     row counts are not moved by it)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def done():
         inst = dep.conductor.instance_show(ctxt, ref=uuid_)
-        if inst.vm_state != states.BUILDING and inst.task_state is None:
-            return inst
-        assert time.monotonic() < deadline, inst
-        time.sleep(0.01)
+        return inst if (inst.vm_state != states.BUILDING
+                        and inst.task_state is None) else None
+    return wait_until(done, timeout, interval=0.01, message=lambda:
+                      dep.conductor.instance_show(ctxt, ref=uuid_))
 
 
 def test_hostile_boot_requests(cloud):

@@ -28,6 +28,7 @@ from tests.fixtures import libvirtd
 from tests.fixtures.libvirt_guests import (URI, build, remove_domains,
                                            set_task, states_of)
 from tests.fixtures.fakes import FakeConductor, ctxt
+from tests.fixtures.waiting import wait_until
 from virt.libvirt import designer
 from virt.libvirt import driver as libvirt_driver
 
@@ -118,7 +119,5 @@ def test_hung_libvirtd_fails_operations_quickly_and_recovers(env):
     subprocess.run(['virsh', '-c', URI, 'destroy',
                     designer.domain_name(uuid)], check=True,
                    capture_output=True)
-    deadline = time.monotonic() + 60
-    while states_of(env, uuid) != (S.STOPPED, None, S.SHUTDOWN):
-        assert time.monotonic() < deadline, states_of(env, uuid)
-        time.sleep(0.2)
+    wait_until(lambda: states_of(env, uuid) == (S.STOPPED, None, S.SHUTDOWN),
+               60, interval=0.2, message=lambda: states_of(env, uuid))

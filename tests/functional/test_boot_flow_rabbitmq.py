@@ -6,7 +6,6 @@ hvctl does, through every lifecycle operation.
 """
 import subprocess
 import sys
-import time
 import uuid
 
 import oslo_messaging as messaging
@@ -21,6 +20,7 @@ from agent import exception
 from agent.objects import states
 from tests.fixtures import deployment
 from tests.fixtures.deployment import settle
+from tests.fixtures.waiting import wait_until
 
 VOLUME = str(uuid.UUID(int=7))
 
@@ -99,11 +99,9 @@ def test_lifecycle_over_rabbitmq(cloud):
     cloud.conductor.instance_action(cloud.ctxt, ref=inst.uuid,
                                     action='delete', volume_id=None,
                                     connection_info={})
-    deadline = time.monotonic() + 30
     with pytest.raises(exception.InstanceNotFound):
-        while time.monotonic() < deadline:
-            cloud.conductor.instance_show(cloud.ctxt, ref=inst.uuid)
-            time.sleep(0.05)
+        wait_until(lambda: not cloud.conductor.instance_show(
+            cloud.ctxt, ref=inst.uuid), 30, interval=0.05)
     node = [h['node'] for h in cloud.conductor.host_list(cloud.ctxt)
             if h['node']][0]
     assert (node.vcpus_used, node.memory_mb_used, node.running_vms) == \

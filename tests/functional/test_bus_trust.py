@@ -14,7 +14,6 @@ call through its own reply queue, and its instance is untouched.
 import json
 import sqlite3
 import subprocess
-import time
 import uuid
 
 import amqp
@@ -36,6 +35,7 @@ from agent import objects
 from agent.objects import states
 from tests.fixtures import deployment
 from tests.fixtures import brokers
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -178,20 +178,19 @@ class Attacker:
                 kombu.Producer(ch).publish(
                     oslo_common.serialize_msg(raw), exchange='',
                     routing_key=queue, serializer='json')
-                deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline:
+                def answer():
                     got = ch.basic_get(reply_q, no_ack=True)
-                    if got is not None:
-                        body = oslo_common.deserialize_msg(
-                            json.loads(got.body))
-                        if body.get('_msg_id') == msg_id and \
-                                body.get('ending') is not False:
-                            return body.get('result'), body.get('failure')
-                    time.sleep(0.1)
+                    if got is None:
+                        return None
+                    body = oslo_common.deserialize_msg(json.loads(got.body))
+                    if body.get('_msg_id') == msg_id and \
+                            body.get('ending') is not False:
+                        return body.get('result'), body.get('failure')
+                    return None
+                return wait_until(answer, timeout,
+                                  message='no answer from %s' % queue)
         finally:
             conn.release()
-        raise AssertionError('no answer from %s within %ss' % (queue,
-                                                               timeout))
 
 
 def _rows(db, sql, *params):

@@ -19,7 +19,7 @@ import pytest
 from agent import exception
 from agent.objects import states
 from tests.fixtures import libvirtd
-from tests.fixtures.waiting import assert_stays
+from tests.fixtures.waiting import assert_stays, wait_until
 from virt.libvirt import host as host_mod
 
 pytestmark = pytest.mark.functional
@@ -82,10 +82,8 @@ def test_events_and_reconnect_across_libvirtd_restart():
         # retries back off, so virsh may get in first: wait, without a
         # call, until it has), and then a change made by someone else
         # (virsh) still comes as an event
-        deadline = time.monotonic() + TIMEOUT
-        while host.open_connection() in (None, first):
-            assert time.monotonic() < deadline, 'no reconnect by itself'
-            time.sleep(0.05)
+        wait_until(lambda: host.open_connection() not in (None, first),
+                   TIMEOUT, interval=0.05, message='no reconnect by itself')
         virsh('suspend', uid)
         wait_event(events, uid, states.PAUSED_POWER)
         virsh('resume', uid)

@@ -48,6 +48,7 @@ from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures import libvirtd
 from tests.functional.test_api_libvirt import upload
 from tests.fixtures.libvirt_guests import remove_domains
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 MiB = 1 << 20
@@ -173,13 +174,12 @@ def rpc_boot(sec, ctxt, name, image_ref):
         availability_zone=None, hints={}, metadata={}, networks=[],
         options={}, security_groups=[])
     sec.servers.append(inst.uuid)
-    deadline = time.monotonic() + 120
-    while True:
-        inst = sec.conductor.instance_show(ctxt, ref=inst.uuid)
-        if inst.task_state is None and inst.vm_state != 'building':
-            return inst
-        assert time.monotonic() < deadline, inst
-        time.sleep(0.1)
+    def settled():
+        shown = sec.conductor.instance_show(ctxt, ref=inst.uuid)
+        return shown if (shown.task_state is None
+                         and shown.vm_state != 'building') else None
+    return wait_until(settled, 120, message=lambda:
+                      sec.conductor.instance_show(ctxt, ref=inst.uuid))
 
 
 def cache_files(sec):

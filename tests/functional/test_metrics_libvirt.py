@@ -19,6 +19,7 @@ from agent.metrics import guests as guest_metrics
 from agent.metrics import registry
 from tests.functional import prometheus
 from tests.fixtures.libvirt_guests import build, wait_boots
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -68,11 +69,9 @@ def test_real_guest_metrics(libvirt_env):
     reads = mine[('hvagent_domain_block_stats_read_requests_total', vda)]
     assert reads > 0      # the guest lists and reads its disks once booted
     cpu = mine[('hvagent_domain_info_cpu_time_seconds_total', ())]
-    deadline = time.monotonic() + 60
-    while of_guest(scrape(libvirt_env.driver)[1], uuid)[
-            ('hvagent_domain_info_cpu_time_seconds_total', ())] <= cpu:
-        assert time.monotonic() < deadline, 'the guest\'s CPU time froze'
-        time.sleep(0.5)
+    wait_until(lambda: of_guest(scrape(libvirt_env.driver)[1], uuid)[
+        ('hvagent_domain_info_cpu_time_seconds_total', ())] > cpu, 60,
+        interval=0.5, message='the guest\'s CPU time froze')
 
     libvirt_env.driver.host.close()           # as after libvirtd went away
     t0 = time.monotonic()

@@ -35,7 +35,7 @@ from agent.objects import states
 from tests.fixtures import deployment
 from tests.functional import prometheus
 from tests.fixtures.deployment import settle
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.waiting import assert_stays, wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -146,15 +146,20 @@ def test_broker_outage(cloud):
                              marks['hvagent-compute']),
         HEARTBEAT_TIMEOUT, 'log line about the lost bus in the agent')
     seen_down = {}
-    while time.monotonic() - t_stop < OUTAGE_SECONDS:
-        # the guest keeps running: the driver, not the bus, says so
-        assert guest_states(cloud.metrics_port)[inst.uuid] == 'running'
+
+    def holding_up():
         for binary, up in watch.services().items():
             if not up:
                 seen_down.setdefault(binary, time.monotonic() - t_stop)
-        for proc in cloud.procs.values():
-            assert proc.poll() is None, 'a service died during the outage'
-        time.sleep(1)
+        # the guest keeps running: the driver, not the bus, says so
+        return (guest_states(cloud.metrics_port)[inst.uuid] == 'running'
+                and all(p.poll() is None for p in cloud.procs.values()))
+    assert_stays(holding_up, max(0, OUTAGE_SECONDS - (time.monotonic()
+                                                      - t_stop)),
+                 interval=1, message=lambda: 'the guest running, no service '
+                 'dead during the outage: %s, exit codes %s' % (
+                     guest_states(cloud.metrics_port),
+                     {n: p.poll() for n, p in cloud.procs.items()}))
     assert set(seen_down) == set(deployment.SERVICES), seen_down
     figures.update({'%s down after (s)' % b: t for b, t in seen_down.items()})
     reported_before = watch.reported_at()

@@ -11,7 +11,6 @@ bound waits for conditions; TCG on a busy machine is slow.
 import queue
 import subprocess
 import threading
-import time
 import uuid
 
 import pytest
@@ -46,17 +45,16 @@ def wait_event(events, uid, wanted, timeout=TIMEOUT):
     """Wait for the event ``(uid, wanted)``; others are skipped (the new
     daemon may replay what it finds on start)."""
     seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def arrived():
         try:
-            u, s = events.get(timeout=max(0.1, deadline - time.monotonic()))
+            event = events.get(timeout=0.1)
         except queue.Empty:
-            break
-        if u == uid and s == wanted:
-            return
-        seen.append((u, s))
-    pytest.fail('no %s event for %s within %ss; saw %s'
-                % (wanted, uid, timeout, seen))
+            return False
+        seen.append(event)
+        return event == (uid, wanted)
+    wait_until(arrived, timeout, interval=0, message=lambda:
+               'no %s event for %s; saw %s' % (wanted, uid, seen[:-1]))
 
 
 def test_events_and_reconnect_across_libvirtd_restart():

@@ -79,7 +79,7 @@ def guest_states(port):
             for s in fam.samples if s.value == 1}
 
 
-def wait_for(predicate, timeout, what, step=0.1):
+def seconds_until(predicate, timeout, what, step=0.1):
     """Poll ``predicate`` until it is truthy; return the seconds taken."""
     t0 = time.monotonic()
     wait_until(predicate, timeout, interval=step, message='no %s' % what)
@@ -107,7 +107,7 @@ def cloud(tmp_path, private_broker, rpc_client_transport):
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
         dep.broker, dep.watch = private_broker, Watch(db_url)
         dep.metrics_port = metrics_port
-        wait_for(lambda: all(dep.watch.services().get(b)
+        seconds_until(lambda: all(dep.watch.services().get(b)
                              for b in deployment.SERVICES), 60,
                  'services up')
         yield dep
@@ -141,7 +141,7 @@ def test_broker_outage(cloud):
     # ---- the broker goes away
     broker.stop_app()
     t_stop = time.monotonic()
-    figures['agent noticed (s)'] = wait_for(
+    figures['agent noticed (s)'] = seconds_until(
         lambda: outage_lines(cloud.log('hvagent-compute'),
                              marks['hvagent-compute']),
         HEARTBEAT_TIMEOUT, 'log line about the lost bus in the agent')
@@ -167,17 +167,17 @@ def test_broker_outage(cloud):
     # ---- the broker comes back
     broker.ctl('start_app')
     t_start = time.monotonic()
-    figures['agent consuming after (s)'] = wait_for(
+    figures['agent consuming after (s)'] = seconds_until(
         lambda: broker.consumers().get(COMPUTE_QUEUE), RECONNECT_LIMIT,
         'consumer on %s after start_app' % COMPUTE_QUEUE)
     figures['conductor consuming after (s)'] = time.monotonic() - t_start \
-        + wait_for(lambda: broker.consumers().get('conductor'),
+        + seconds_until(lambda: broker.consumers().get('conductor'),
                    RECONNECT_LIMIT, 'consumer on conductor')
     figures['first report after (s)'] = time.monotonic() - t_start \
-        + wait_for(lambda: watch.reported_at() != reported_before,
+        + seconds_until(lambda: watch.reported_at() != reported_before,
                    RECONNECT_LIMIT, 'resource report after start_app')
     figures['all services up after (s)'] = time.monotonic() - t_start \
-        + wait_for(lambda: all(watch.services().values()),
+        + seconds_until(lambda: all(watch.services().values()),
                    RECONNECT_LIMIT + REPORT_INTERVAL, 'services up again')
 
     # one clear line per kind of trouble, no traceback; the report is
@@ -233,7 +233,7 @@ def test_cast_before_the_agent_is_back_is_not_lost(cloud):
     try:
         broker.stop_app()
         broker.ctl('start_app')
-        wait_for(lambda: broker.consumers().get('conductor'),
+        seconds_until(lambda: broker.consumers().get('conductor'),
                  RECONNECT_LIMIT, 'consumer on conductor')
         # the queue went with the broker; the frozen agent cannot make it
         assert COMPUTE_QUEUE not in broker.consumers()

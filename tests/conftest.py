@@ -1,10 +1,26 @@
-"""Parse the global oslo config once, with no files, for every test."""
+"""Parse the global oslo config once, with no files, for every test, and
+load the shared fixtures (tests/fixtures/) as plugins: a test takes one by
+naming it as an argument, no module imports a fixture."""
 import pytest
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
 import agent.rpc.transport  # noqa: F401  (registers transport_url & co)
 from agent.security import bus_auth
+
+pytest_plugins = [
+    'tests.fixtures.fakes',            # conf
+    'tests.fixtures.databases',        # empty_db_url, db_url
+    'tests.fixtures.conductor',        # db_cloud, nets
+    'tests.fixtures.brokers',          # vhost, private_broker,
+                                       # rpc_client_transport
+    'tests.fixtures.certs',            # tls_pki
+    'tests.fixtures.api_cloud',        # api_cloud
+    'tests.fixtures.libvirt_guests',   # libvirt_image, libvirt_state_dir,
+                                       # libvirt_env
+    'tests.fixtures.netns',            # netns_support, make_netns,
+                                       # firewalled
+]
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -13,7 +29,7 @@ def _conf(tmp_path_factory):
              default_config_dirs=[])
     # one bus master secret for the session: this process signs with it,
     # and the services the functional tests start are given it
-    # (tests.functional.deployment), as controllers sharing one secret
+    # (tests.fixtures.deployment), as controllers sharing one secret
     secret = tmp_path_factory.mktemp('bus') / 'bus.secret'
     bus_auth.create_secret(str(secret))
     cfg.CONF.set_override('secret_file', str(secret), group='bus')

@@ -10,11 +10,12 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
+
+from tests.fixtures.waiting import wait_until
 
 PACKAGE = 'prometheus (Debian; tools/services-up installs it)'
 
@@ -92,21 +93,18 @@ class PrometheusServer:
             return f.read()
 
     def _wait_ready(self, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
+        def ready():
             if self.proc.poll() is not None:
                 raise RuntimeError('prometheus exited %s:\n%s'
                                    % (self.proc.returncode, self.output()))
             try:
                 with urllib.request.urlopen(self.url + '/-/ready',
                                             timeout=2) as r:
-                    if r.status == 200:
-                        return
+                    return r.status == 200
             except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError('prometheus not ready:\n' + self.output())
-            time.sleep(0.2)
+                return False
+        wait_until(ready, timeout, interval=0.2, message=lambda:
+                   'prometheus not ready:\n' + self.output())
 
     def query(self, promql):
         """The instant vector of ``promql``: [(labels, float value)]."""
@@ -120,16 +118,13 @@ class PrometheusServer:
 
     def wait_for(self, promql, predicate, timeout=60):
         """Query until ``predicate(result)``; return the result."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def satisfied():
             result = self.query(promql)
-            if predicate(result):
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError('%s never satisfied the test: last %r\n'
-                                     'targets: %s' % (promql, result,
-                                                      self.targets()))
-            time.sleep(0.5)
+            return [result] if predicate(result) else None
+        return wait_until(satisfied, timeout, interval=0.5, message=lambda:
+                          '%s never satisfied the test (last: %r); '
+                          'targets: %s' % (promql, self.query(promql),
+                                           self.targets()))[0]
 
     def targets(self):
         with urllib.request.urlopen(self.url + '/api/v1/targets',

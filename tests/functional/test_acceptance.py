@@ -15,7 +15,7 @@ import json
 import pytest
 
 from tests.functional import packages
-from tests.functional import rabbit
+from tests.fixtures import brokers as rabbit
 from tests.functional.acceptance import machine
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 import libvirt
 import pytest
@@ -23,11 +22,12 @@ import pytest
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent.objects import states as S
-from tests.functional import deployment
-from tests.functional.deployment import settle
-from tests.functional import guest_image
-from tests.functional import libvirt_fixtures
-from tests.functional.test_libvirt_driver import remove_domains
+from tests.fixtures import deployment
+from tests.fixtures.deployment import settle
+from tests.fixtures import guest_image
+from tests.fixtures import libvirtd
+from tests.fixtures.libvirt_guests import remove_domains
+from tests.fixtures.waiting import wait_until
 from virt.libvirt import designer
 
 pytestmark = pytest.mark.functional
@@ -38,7 +38,7 @@ VOLUME = '6c8d3a2e-0000-4000-8000-00000000a771'
 
 @pytest.fixture
 def cloud(tmp_path, vhost, rpc_client_transport):
-    libvirt_fixtures.require_libvirtd()
+    libvirtd.require_libvirtd()
     image = guest_image.ensure_image()
     # QEMU runs as libvirt-qemu: the state must be where it may look
     # (pytest's tmp_path is under a 0700 directory)
@@ -51,7 +51,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
                         'instances_path': state / 'instances',
                         'sync_power_state_interval': 0},
             'libvirt': {'virt_type': 'qemu',
-                        'connection_uri': libvirt_fixtures.URI,
+                        'connection_uri': libvirtd.URI,
                         'image_cache_path': state / 'images'},
             'DEFAULT': {'state_path': state},
         })
@@ -61,7 +61,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
     dep.image, dep.uuids, dep.state = image, [], state
     try:
         dep.start('hvagent-conductor', 'hvagent-scheduler')
-        dep.wait_log('hvagent-scheduler', 'started')
+        dep.ready()
         start_agent(dep)
         yield dep
     finally:
@@ -75,7 +75,7 @@ def start_agent(dep, failpoint=None):
     """Start the agent; wait until it has reported (it serves then)."""
     env = {'HVAGENT_FAILPOINTS': failpoint} if failpoint else None
     dep.start(COMPUTE, env=env)
-    dep.wait_log(COMPUTE, 'started', timeout=120)
+    dep.ready(COMPUTE, timeout=120)
 
 
 def kill_at(dep, failpoint, request):
@@ -108,7 +108,7 @@ def act(dep, uuid, action, **kw):
 
 def domain_state(uuid):
     """libvirt's state of the instance's domain, None if it has none."""
-    conn = libvirt.open(libvirt_fixtures.URI)
+    conn = libvirt.open(libvirtd.URI)
     try:
         return conn.lookupByName(designer.domain_name(uuid)).state()[0]
     except libvirt.libvirtError:
@@ -118,7 +118,7 @@ def domain_state(uuid):
 
 
 def domains_of(uuid):
-    out = subprocess.run(['virsh', '-c', libvirt_fixtures.URI, 'list',
+    out = subprocess.run(['virsh', '-c', libvirtd.URI, 'list',
                           '--all', '--name'], capture_output=True, text=True,
                          check=True).stdout.split()
     return [d for d in out if d == designer.domain_name(uuid)]
@@ -192,7 +192,7 @@ def test_killed_mid_attach_retries_it(cloud):
     assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
     [bdm] = inst.block_devices
     assert (bdm.volume_id, bdm.status) == (VOLUME, 'attached')
-    blk = subprocess.run(['virsh', '-c', libvirt_fixtures.URI, 'domblklist',
+    blk = subprocess.run(['virsh', '-c', libvirtd.URI, 'domblklist',
                           designer.domain_name(uuid)], capture_output=True,
                          text=True, check=True).stdout
     assert str(volume) in blk
@@ -202,10 +202,9 @@ def test_killed_mid_delete_finishes_it(cloud):
     uuid = active(cloud, 'deleted')
     kill_at(cloud, 'compute_terminate_instance.start',
             lambda: act(cloud, uuid, 'delete'))
-    deadline = time.monotonic() + 120
-    while any(i.uuid == uuid for i in cloud.conductor.instance_list(
-            cloud.ctxt, host=None, project_id=None)):
-        assert time.monotonic() < deadline, cloud.log(COMPUTE)[-3000:]
-        time.sleep(0.2)
+    wait_until(lambda: not any(i.uuid == uuid for i in cloud.conductor
+                               .instance_list(cloud.ctxt, host=None,
+                                              project_id=None)),
+               120, interval=0.2, message=lambda: cloud.log(COMPUTE)[-3000:])
     assert domains_of(uuid) == []
     assert not instance_dir(cloud, uuid).exists()

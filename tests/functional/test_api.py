@@ -11,9 +11,10 @@ import pytest
 import requests
 
 from agent.api import tokens
-from tests.functional import api_cloud as cloudlib
-from tests.functional import deployment
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures import deployment
 from tests.functional.test_systemd import NotifySocket
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -179,10 +180,8 @@ def test_boot_end_to_end_with_key_pair_and_metadata(api_cloud, proj):
         assert cloudlib.wait_status(dev, srv['id'])['status'] == state
     assert srv['id'] in dev.ok('GET', base + '/console')['output']
     dev.ok('DELETE', base)
-    deadline = time.monotonic() + 30
-    while dev.call('GET', base).status_code != 404:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: dev.call('GET', base).status_code == 404, 30,
+               interval=0.05, message='the server gone')
     actions = dev.ok('GET', '/v1/servers?limit=1000')['servers']
     assert srv['id'] not in {s['id'] for s in actions}
     assert key['private_key'] and key['fingerprint'].startswith('SHA256:')

@@ -19,7 +19,7 @@ import pytest
 from agent.rpc import transport as rpc_transport
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
-from tests.functional import api_cloud as cloudlib
+from tests.fixtures import api_cloud as cloudlib
 from tests.functional import bounded
 
 pytestmark = pytest.mark.functional

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.functional import api_cloud as cloudlib
+from tests.fixtures import api_cloud as cloudlib
 from tests.functional import bounded
 
 pytestmark = pytest.mark.functional

@@ -4,12 +4,12 @@ API, the fake-driver agent of the test cloud serves that address by DHCP
 (its dnsmasq hosts file on this host), the reservation comes back to the
 project when the server goes, and the fixed_ips quota counts it."""
 import os
-import time
 
 import pytest
 
-from tests.functional import api_cloud as cloudlib
-from tests.functional.net.netns_helpers import skip_unless
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures.netns import skip_unless
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -29,13 +29,6 @@ def _dhcp_hosts(api_cloud):
         if os.path.exists(path):
             lines |= set(open(path).read().split())
     return lines
-
-
-def _until(check, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, 'timed out'
-        time.sleep(0.2)
 
 
 def test_reserve_boot_on_it_get_it_back_and_quota(api_cloud, clouds):
@@ -63,7 +56,7 @@ def test_reserve_boot_on_it_get_it_back_and_quota(api_cloud, clouds):
                                                 ['apilan=10.77.0.200'])
     assert dev.ok('GET', path)['fixed_ip']['server_id'] == srv['id']
     entry = '%s,10.77.0.200' % held['mac_address']
-    _until(lambda: entry in _dhcp_hosts(api_cloud))
+    wait_until(lambda: entry in _dhcp_hosts(api_cloud), 20, interval=0.2)
     # held by a server: no second boot on it, and not freed
     again = dev.call('POST', '/v1/servers', json={'server': {
         'name': 'twice', 'flavor': 'm1.tiny', 'fixed_ips': [held['id']]}})
@@ -72,8 +65,10 @@ def test_reserve_boot_on_it_get_it_back_and_quota(api_cloud, clouds):
     assert r.status_code == 409 and 'delete it first' in r.text
 
     dev.ok('DELETE', '/v1/servers/%s' % srv['id'])
-    _until(lambda: dev.ok('GET', path)['fixed_ip']['server_id'] is None)
-    _until(lambda: entry not in _dhcp_hosts(api_cloud))
+    wait_until(lambda: dev.ok('GET', path)['fixed_ip']['server_id'] is None,
+               20, interval=0.2)
+    wait_until(lambda: entry not in _dhcp_hosts(api_cloud), 20,
+               interval=0.2)
     # the quota counts the reservation: one more is over a limit of 1
     admin.ok('PUT', '/v1/quotas/%s' % clouds['project']['id'],
              json={'fixed_ips': 1})

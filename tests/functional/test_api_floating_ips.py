@@ -8,12 +8,12 @@ on the server's delete. The floating_ips quota answers 403 with the limit.
 The agent wires in this host's own namespace (the test cloud's agent is a
 process here): its uplinks are veth pairs made for the test (UPLINKS)."""
 import subprocess
-import time
 
 import pytest
 
-from tests.functional import api_cloud as cloudlib
-from tests.functional.net.netns_helpers import skip_unless
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures.netns import skip_unless
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -38,11 +38,8 @@ def _kernel(address):
 
 
 def _until(address, wanted, timeout=20):
-    deadline = time.monotonic() + timeout
-    while _kernel(address) != wanted:
-        assert time.monotonic() < deadline, (
-            _kernel(address), _run('nft', 'list', 'table', 'inet', 'hvagent'))
-        time.sleep(0.1)
+    wait_until(lambda: _kernel(address) == wanted, timeout, message=lambda: (
+        _kernel(address), _run('nft', 'list', 'table', 'inet', 'hvagent')))
 
 
 def test_associate_nats_in_the_kernel_until_disassociated(clouds):

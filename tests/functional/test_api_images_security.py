@@ -44,10 +44,11 @@ from agent import context
 from agent import exception
 from agent.security import image_grants
 from tests import hostile
-from tests.functional import api_cloud as cloudlib
-from tests.functional import libvirt_fixtures
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures import libvirtd
 from tests.functional.test_api_libvirt import upload
-from tests.functional.test_libvirt_driver import remove_domains
+from tests.fixtures.libvirt_guests import remove_domains
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 MiB = 1 << 20
@@ -111,7 +112,7 @@ def bait():
 
 @pytest.fixture(scope='module')
 def sec(tmp_path_factory, bait):
-    libvirt_fixtures.require_libvirtd()
+    libvirtd.require_libvirtd()
     state = tempfile.mkdtemp(dir='/var/tmp', prefix='hvagent-imgsec-')
     os.chmod(state, 0o755)
     cloud = cloudlib.ApiCloud(tmp_path_factory.mktemp('imgsec'), extra={
@@ -121,7 +122,7 @@ def sec(tmp_path_factory, bait):
                     'sync_power_state_interval': 0},
         'api': {'max_image_upload_bytes': 20 * MiB},
         'libvirt': {'virt_type': 'qemu',
-                    'connection_uri': libvirt_fixtures.URI,
+                    'connection_uri': libvirtd.URI,
                     'image_download_timeout': 3, 'image_read_timeout': 2,
                     'max_image_download_bytes': 32 * MiB}})
     rpc_transport.cleanup()
@@ -173,13 +174,12 @@ def rpc_boot(sec, ctxt, name, image_ref):
         availability_zone=None, hints={}, metadata={}, networks=[],
         options={}, security_groups=[])
     sec.servers.append(inst.uuid)
-    deadline = time.monotonic() + 120
-    while True:
-        inst = sec.conductor.instance_show(ctxt, ref=inst.uuid)
-        if inst.task_state is None and inst.vm_state != 'building':
-            return inst
-        assert time.monotonic() < deadline, inst
-        time.sleep(0.1)
+    def settled():
+        shown = sec.conductor.instance_show(ctxt, ref=inst.uuid)
+        return shown if (shown.task_state is None
+                         and shown.vm_state != 'building') else None
+    return wait_until(settled, 120, message=lambda:
+                      sec.conductor.instance_show(ctxt, ref=inst.uuid))
 
 
 def cache_files(sec):
@@ -274,7 +274,7 @@ def test_huge_virtual_size_fails_the_boot_readably(sec):
         "Image %s is unacceptable: image virtual size 1048576 GiB exceeds "
         "the flavor's root disk 1 GiB" % image['id'])
     assert not (sec.state / 'instances' / srv['id']).exists()
-    assert subprocess.run(['virsh', '-c', libvirt_fixtures.URI, 'dominfo',
+    assert subprocess.run(['virsh', '-c', libvirtd.URI, 'dominfo',
                            'instance-' + srv['id']],
                           capture_output=True).returncode != 0
 

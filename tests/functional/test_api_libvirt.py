@@ -2,7 +2,7 @@
 disk's image uploaded through the API and fetched from it by the agent,
 the key pair made through the API in the guest's config drive, the guest
 boots and says so on its console, the delete removes the domain. Twice:
-over plain HTTP, and with hvagent-api serving HTTPS (tests.functional.certs)
+over plain HTTP, and with hvagent-api serving HTTPS (tests.fixtures.certs)
 and the agent verifying it with [api] ca_file (public_url defaults to the
 https URL)."""
 import json
@@ -11,21 +11,20 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 
-from tests.functional import api_cloud as cloudlib
-from tests.functional.certs import tls_pki  # noqa: F401  (fixture)
-from tests.functional import guest_image
-from tests.functional import libvirt_fixtures
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures import guest_image
+from tests.fixtures import libvirtd
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
 
 @pytest.fixture(params=['http', 'https'])
-def libvirt_cloud(request, tmp_path, tls_pki):   # noqa: F811
-    libvirt_fixtures.require_libvirtd()
+def libvirt_cloud(request, tmp_path, tls_pki):
+    libvirtd.require_libvirtd()
     image = guest_image.ensure_image()
     # QEMU (libvirt-qemu) must traverse the state directory
     state = tempfile.mkdtemp(dir='/var/tmp', prefix='hvagent-api-libvirt-')
@@ -39,7 +38,7 @@ def libvirt_cloud(request, tmp_path, tls_pki):   # noqa: F811
                 'ca_file': tls_pki.ca.path} if https else {},
         'compute': {'compute_driver': 'libvirt'},
         'libvirt': {'virt_type': 'qemu',
-                    'connection_uri': libvirt_fixtures.URI,
+                    'connection_uri': libvirtd.URI,
                     'allowed_image_dirs': os.path.dirname(image['disk'])}})
     try:
         cloud.start()
@@ -91,14 +90,12 @@ def test_boot_through_the_api_on_libvirt(libvirt_cloud):
     # fetched from the API's own URL: https:// when it serves TLS
     assert all(c['ref'].startswith(cloud.url + '/v1/images/')
                for c in cached if '/v1/images/' in c['ref']), cached
-    deadline = time.monotonic() + 60
-    while srv['id'] not in guest_image.booted_uuids(dev.ok(
-            'GET', '/v1/servers/%s/console' % srv['id'])['output']):
-        assert time.monotonic() < deadline, 'guest never booted'
-        time.sleep(0.5)
+    wait_until(lambda: srv['id'] in guest_image.booted_uuids(dev.ok(
+        'GET', '/v1/servers/%s/console' % srv['id'])['output']), 60,
+        interval=0.5, message='guest never booted')
     dev.ok('DELETE', '/v1/servers/%s' % srv['id'])
-    while dev.call('GET', '/v1/servers/%s' % srv['id']).status_code != 404:
-        assert time.monotonic() < deadline + 60
-        time.sleep(0.2)
-    assert subprocess.run(['virsh', '-c', libvirt_fixtures.URI, 'dominfo',
+    wait_until(lambda: dev.call('GET', '/v1/servers/%s' % srv['id'])
+               .status_code == 404, 60, interval=0.2,
+               message='the server gone')
+    assert subprocess.run(['virsh', '-c', libvirtd.URI, 'dominfo',
                            srv['id']], capture_output=True).returncode != 0

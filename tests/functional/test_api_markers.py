@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.functional import api_cloud as cloudlib
+from tests.fixtures import api_cloud as cloudlib
 
 pytestmark = pytest.mark.functional
 

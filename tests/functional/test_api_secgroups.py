@@ -15,8 +15,9 @@ import uuid
 
 import pytest
 
-from tests.functional import api_cloud as cloudlib
-from tests.functional.net.netns_helpers import skip_unless
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures.netns import skip_unless
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -55,14 +56,14 @@ def _chains(ip):
 
 
 def _until(ip, check, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
+    t0 = time.monotonic()
+
+    def reached():
         egress, ingress = _chains(ip)
-        if egress and check(egress, ingress):
-            return time.monotonic() - (deadline - timeout)
-        assert time.monotonic() < deadline, (ip, egress, ingress,
-                                             _bridge_table())
-        time.sleep(0.1)
+        return bool(egress) and check(egress, ingress)
+    wait_until(reached, timeout, message=lambda: (ip, *_chains(ip),
+                                                  _bridge_table()))
+    return time.monotonic() - t0
 
 
 @pytest.fixture
@@ -81,12 +82,11 @@ def boot(sg):
     yield make
     for server_id in made:
         sg['dev'].call('DELETE', '/v1/servers/%s' % server_id)
-    deadline = time.monotonic() + 30
-    while made and time.monotonic() < deadline:    # unplugged, gone
-        made = [i for i in made if sg['dev'].call(
+    def gone():                                     # unplugged, gone
+        made[:] = [i for i in made if sg['dev'].call(
             'GET', '/v1/servers/%s' % i).status_code != 404]
-        time.sleep(0.1)
-    assert not made
+        return not made
+    wait_until(gone, 30, message=lambda: made)
 
 
 def test_rules_reach_the_kernel_at_once_and_others_cannot_touch(sg, boot):

@@ -1,4 +1,4 @@
-"""hvagent-api over HTTPS, with real certificates (tests.functional.certs):
+"""hvagent-api over HTTPS, with real certificates (tests.fixtures.certs):
 the API serves [api] tls_cert_file, SIGHUP swaps the certificate without
 a restart (a bad new one is refused, the old one kept), an unusable
 certificate refuses the start (exit 78, one line), and the two clients
@@ -11,7 +11,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 
 import pytest
 import requests
@@ -19,12 +18,12 @@ import requests
 from agent.security import bus_auth
 from agent import exception
 from agent.security import image_grants
-from tests.functional import deployment
-from tests.functional.api_cloud import ApiCloud
-from tests.functional.api_cloud import PASSWORD
-from tests.functional.api_cloud import free_port
-from tests.functional.certs import served_serial
-from tests.functional.certs import tls_pki  # noqa: F401  (fixture)
+from tests.fixtures import deployment
+from tests.fixtures.api_cloud import ApiCloud
+from tests.fixtures.api_cloud import PASSWORD
+from tests.fixtures.api_cloud import free_port
+from tests.fixtures.certs import served_serial
+from tests.fixtures.waiting import wait_until
 from virt.libvirt import images
 
 HVCTL = os.path.join(deployment.BIN, 'hvctl')
@@ -39,7 +38,7 @@ def install(pair, live):
 
 
 @pytest.fixture(scope='module')
-def cloud(tmp_path_factory, tls_pki):   # noqa: F811
+def cloud(tmp_path_factory, tls_pki):
     tmp = tmp_path_factory.mktemp('api-tls')
     live = type(tls_pki.server)(str(tmp / 'api.pem'), str(tmp / 'api.key'),
                                 tls_pki.server.serial)
@@ -122,11 +121,9 @@ def test_sighup_swaps_the_certificate_and_keeps_a_good_one(cloud):
     newer = cloud.pki.ca.issue(cloud.tmp, 'server-renewed')
     install(newer, cloud.live)
     api.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 15
-    while served_serial('127.0.0.1', cloud.port, cloud.pki.ca.path) != \
-            newer.serial:
-        assert time.monotonic() < deadline, cloud.dep.log('hvagent-api')
-        time.sleep(0.1)
+    wait_until(lambda: served_serial('127.0.0.1', cloud.port,
+                                     cloud.pki.ca.path) == newer.serial,
+               15, message=lambda: cloud.dep.log('hvagent-api'))
     cloud.dep.wait_log('hvagent-api', 'TLS certificate re-read')
     # a key that does not match the certificate: refused, one line, the
     # renewed certificate still served, by the same process
@@ -193,11 +190,12 @@ def test_tls_min_version_refuses_older_clients(cloud, tmp_path):
          '--config-file', str(override)], stdout=log,
         stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while 'listening on' not in (tmp_path / 'api13.log').read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                (tmp_path / 'api13.log').read_text()
-            time.sleep(0.1)
+        def listening():
+            text = (tmp_path / 'api13.log').read_text()
+            assert proc.poll() is None, text
+            return 'listening on' in text
+        wait_until(listening, 60, message=lambda:
+                   (tmp_path / 'api13.log').read_text())
         for version, accepted in ((ssl.TLSVersion.TLSv1_2, False),
                                   (ssl.TLSVersion.TLSv1_3, True)):
             ctx = ssl.create_default_context(cafile=cloud.pki.ca.path)

@@ -6,7 +6,6 @@ hvctl does, through every lifecycle operation.
 """
 import subprocess
 import sys
-import time
 import uuid
 
 import oslo_messaging as messaging
@@ -19,8 +18,9 @@ from agent.security import bus_auth
 from agent import context
 from agent import exception
 from agent.objects import states
-from tests.functional import deployment
-from tests.functional.deployment import settle
+from tests.fixtures import deployment
+from tests.fixtures.deployment import settle
+from tests.fixtures.waiting import wait_until
 
 VOLUME = str(uuid.UUID(int=7))
 
@@ -34,8 +34,8 @@ def cloud(tmp_path, vhost, rpc_client_transport):
         rpc_client_transport(vhost.url)
         conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         ctxt = context.RequestContext(user_id='alice', project_id='p1')
-        deployment.wait_all_up(dep, conductor, ctxt)
         dep.conductor, dep.ctxt, dep.vhost = conductor, ctxt, vhost
+        dep.ready()
         yield dep
     finally:
         codes = dep.stop()
@@ -99,11 +99,9 @@ def test_lifecycle_over_rabbitmq(cloud):
     cloud.conductor.instance_action(cloud.ctxt, ref=inst.uuid,
                                     action='delete', volume_id=None,
                                     connection_info={})
-    deadline = time.monotonic() + 30
     with pytest.raises(exception.InstanceNotFound):
-        while time.monotonic() < deadline:
-            cloud.conductor.instance_show(cloud.ctxt, ref=inst.uuid)
-            time.sleep(0.05)
+        wait_until(lambda: not cloud.conductor.instance_show(
+            cloud.ctxt, ref=inst.uuid), 30, interval=0.05)
     node = [h['node'] for h in cloud.conductor.host_list(cloud.ctxt)
             if h['node']][0]
     assert (node.vcpus_used, node.memory_mb_used, node.running_vms) == \

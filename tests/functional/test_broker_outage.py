@@ -1,7 +1,7 @@
 """RabbitMQ stopped for OUTAGE_SECONDS, then started again, under the three
 real services (conductor, scheduler, compute agent with the fake driver).
 
-The broker is a private node (tests/functional/private_broker.py): the
+The broker is a private node (tests/fixtures/private_broker.py): the
 machine's shared one serves other tests and is never stopped. While it is
 away (``rabbitmqctl stop_app``) the agent logs the loss once, within
 ``[oslo_messaging_rabbit] heartbeat_timeout_threshold`` (HEARTBEAT_TIMEOUT,
@@ -32,10 +32,10 @@ from agent.db import api as db
 from agent.db import session as db_session
 from agent.db import to_objects
 from agent.objects import states
-from tests.functional import deployment
+from tests.fixtures import deployment
 from tests.functional import prometheus
-from tests.functional.private_broker import private_broker  # noqa: F401
-from tests.functional.deployment import settle
+from tests.fixtures.deployment import settle
+from tests.fixtures.waiting import assert_stays, wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -79,18 +79,15 @@ def guest_states(port):
             for s in fam.samples if s.value == 1}
 
 
-def wait_for(predicate, timeout, what, step=0.1):
+def seconds_until(predicate, timeout, what, step=0.1):
     """Poll ``predicate`` until it is truthy; return the seconds taken."""
     t0 = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - t0 < timeout, 'no %s within %ss' % (
-            what, timeout)
-        time.sleep(step)
+    wait_until(predicate, timeout, interval=step, message='no %s' % what)
     return time.monotonic() - t0
 
 
 @pytest.fixture
-def cloud(tmp_path, private_broker, rpc_client_transport):  # noqa: F811
+def cloud(tmp_path, private_broker, rpc_client_transport):
     db_url = 'sqlite:///%s' % (tmp_path / 'hv.sqlite')
     metrics_port = prometheus.free_port()
     dep = deployment.Deployment(tmp_path, private_broker.url, db_url,
@@ -110,7 +107,7 @@ def cloud(tmp_path, private_broker, rpc_client_transport):  # noqa: F811
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
         dep.broker, dep.watch = private_broker, Watch(db_url)
         dep.metrics_port = metrics_port
-        wait_for(lambda: all(dep.watch.services().get(b)
+        seconds_until(lambda: all(dep.watch.services().get(b)
                              for b in deployment.SERVICES), 60,
                  'services up')
         yield dep
@@ -144,20 +141,25 @@ def test_broker_outage(cloud):
     # ---- the broker goes away
     broker.stop_app()
     t_stop = time.monotonic()
-    figures['agent noticed (s)'] = wait_for(
+    figures['agent noticed (s)'] = seconds_until(
         lambda: outage_lines(cloud.log('hvagent-compute'),
                              marks['hvagent-compute']),
         HEARTBEAT_TIMEOUT, 'log line about the lost bus in the agent')
     seen_down = {}
-    while time.monotonic() - t_stop < OUTAGE_SECONDS:
-        # the guest keeps running: the driver, not the bus, says so
-        assert guest_states(cloud.metrics_port)[inst.uuid] == 'running'
+
+    def holding_up():
         for binary, up in watch.services().items():
             if not up:
                 seen_down.setdefault(binary, time.monotonic() - t_stop)
-        for proc in cloud.procs.values():
-            assert proc.poll() is None, 'a service died during the outage'
-        time.sleep(1)
+        # the guest keeps running: the driver, not the bus, says so
+        return (guest_states(cloud.metrics_port)[inst.uuid] == 'running'
+                and all(p.poll() is None for p in cloud.procs.values()))
+    assert_stays(holding_up, max(0, OUTAGE_SECONDS - (time.monotonic()
+                                                      - t_stop)),
+                 interval=1, message=lambda: 'the guest running, no service '
+                 'dead during the outage: %s, exit codes %s' % (
+                     guest_states(cloud.metrics_port),
+                     {n: p.poll() for n, p in cloud.procs.items()}))
     assert set(seen_down) == set(deployment.SERVICES), seen_down
     figures.update({'%s down after (s)' % b: t for b, t in seen_down.items()})
     reported_before = watch.reported_at()
@@ -165,17 +167,17 @@ def test_broker_outage(cloud):
     # ---- the broker comes back
     broker.ctl('start_app')
     t_start = time.monotonic()
-    figures['agent consuming after (s)'] = wait_for(
+    figures['agent consuming after (s)'] = seconds_until(
         lambda: broker.consumers().get(COMPUTE_QUEUE), RECONNECT_LIMIT,
         'consumer on %s after start_app' % COMPUTE_QUEUE)
     figures['conductor consuming after (s)'] = time.monotonic() - t_start \
-        + wait_for(lambda: broker.consumers().get('conductor'),
+        + seconds_until(lambda: broker.consumers().get('conductor'),
                    RECONNECT_LIMIT, 'consumer on conductor')
     figures['first report after (s)'] = time.monotonic() - t_start \
-        + wait_for(lambda: watch.reported_at() != reported_before,
+        + seconds_until(lambda: watch.reported_at() != reported_before,
                    RECONNECT_LIMIT, 'resource report after start_app')
     figures['all services up after (s)'] = time.monotonic() - t_start \
-        + wait_for(lambda: all(watch.services().values()),
+        + seconds_until(lambda: all(watch.services().values()),
                    RECONNECT_LIMIT + REPORT_INTERVAL, 'services up again')
 
     # one clear line per kind of trouble, no traceback; the report is
@@ -231,7 +233,7 @@ def test_cast_before_the_agent_is_back_is_not_lost(cloud):
     try:
         broker.stop_app()
         broker.ctl('start_app')
-        wait_for(lambda: broker.consumers().get('conductor'),
+        seconds_until(lambda: broker.consumers().get('conductor'),
                  RECONNECT_LIMIT, 'consumer on conductor')
         # the queue went with the broker; the frozen agent cannot make it
         assert COMPUTE_QUEUE not in broker.consumers()

@@ -14,7 +14,6 @@ call through its own reply queue, and its instance is untouched.
 import json
 import sqlite3
 import subprocess
-import time
 import uuid
 
 import amqp
@@ -34,8 +33,9 @@ from agent import context
 from agent import exception
 from agent import objects
 from agent.objects import states
-from tests.functional import deployment
-from tests.functional import rabbit
+from tests.fixtures import deployment
+from tests.fixtures import brokers
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -58,7 +58,7 @@ def broker_user(vhost, host):
             user, vhost.name, EXCHANGE, broker_perms.compute(host, EXCHANGE)):
         _ctl(*argv[1:])
     return user, 'rabbit://%s:%s@%s:%d/%s' % (
-        user, PASSWORD, rabbit.HOST, rabbit.PORT, vhost.name)
+        user, PASSWORD, brokers.HOST, brokers.PORT, vhost.name)
 
 
 @pytest.fixture(scope='module')
@@ -66,7 +66,7 @@ def bus(tmp_path_factory):
     """One cloud for the module (the attacks change nothing; the last
     test stops the victim)."""
     tmp_path = tmp_path_factory.mktemp('bus')
-    vhost = rabbit.VHost()
+    vhost = brokers.VHost()
     users = []
     dep = deployment.Deployment(
         tmp_path, vhost.url, 'sqlite:///%s' % (tmp_path / 'hv.sqlite'),
@@ -92,11 +92,11 @@ def bus(tmp_path_factory):
         rpc_transport.init(url=vhost.url)
         conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         ctxt = context.RequestContext(user_id='alice', project_id='p1')
-        deployment.wait_all_up(dep, conductor, ctxt)
+        dep.conductor, dep.ctxt = conductor, ctxt
+        dep.ready()
         inst = conductor.boot_instance(
             ctxt, name='victim', flavor='m1.tiny', image_ref=None,
             availability_zone=None, hints={}, metadata={}, networks=[])
-        dep.conductor, dep.ctxt = conductor, ctxt
         inst = deployment.settle(dep, inst.uuid)
         assert inst.vm_state == states.ACTIVE and inst.host == NODE
         evil_user, evil_url = broker_user(vhost, EVIL)
@@ -178,20 +178,19 @@ class Attacker:
                 kombu.Producer(ch).publish(
                     oslo_common.serialize_msg(raw), exchange='',
                     routing_key=queue, serializer='json')
-                deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline:
+                def answer():
                     got = ch.basic_get(reply_q, no_ack=True)
-                    if got is not None:
-                        body = oslo_common.deserialize_msg(
-                            json.loads(got.body))
-                        if body.get('_msg_id') == msg_id and \
-                                body.get('ending') is not False:
-                            return body.get('result'), body.get('failure')
-                    time.sleep(0.1)
+                    if got is None:
+                        return None
+                    body = oslo_common.deserialize_msg(json.loads(got.body))
+                    if body.get('_msg_id') == msg_id and \
+                            body.get('ending') is not False:
+                        return body.get('result'), body.get('failure')
+                    return None
+                return wait_until(answer, timeout,
+                                  message='no answer from %s' % queue)
         finally:
             conn.release()
-        raise AssertionError('no answer from %s within %ss' % (queue,
-                                                               timeout))
 
 
 def _rows(db, sql, *params):

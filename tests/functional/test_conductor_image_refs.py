@@ -13,8 +13,7 @@ from agent import context
 from agent import exception
 from agent.db import api_models
 from agent.db import models
-from tests.functional.test_conductor_db import Cloud
-from tests.unit.fakes import conf  # noqa: F401
+from tests.fixtures.conductor import Cloud
 
 pytestmark = pytest.mark.functional
 PRIVATE = 'a' * 8 + '-0000-0000-0000-' + '0' * 12     # project pa's
@@ -22,7 +21,7 @@ PUBLIC = 'b' * 8 + '-0000-0000-0000-' + '0' * 12
 
 
 @pytest.fixture
-def cloud(db_url, conf):  # noqa: F811
+def cloud(db_url, conf):
     conf('image_url_allowlist', ['https://images.example.com/pub/'])
     c = Cloud(db_url)
     c.report(vcpus=32, memory_mb=65536)

@@ -9,32 +9,9 @@ import sqlalchemy as sa
 from agent import context
 from agent import exception
 from agent.conductor import ipam
-from agent.conductor import networks
 from agent.db import net_models as N
 from agent.objects import states
-from tests.functional.test_conductor_db import call, cloud  # noqa: F401
-
-
-@pytest.fixture
-def nets(cloud):  # noqa: F811
-    cloud.networks = networks.NetworkManager(cloud.engine, cloud.compute)
-    cloud.report()
-    return cloud
-
-
-def create(c, name='net1', cidr='10.0.0.0/24', **kw):
-    args = dict(name=name, network_type='vxlan', cidr=cidr,
-                segmentation_id=None, physical_network=None,
-                gateway_ip='10.0.0.1', dns_nameservers=['10.0.0.1'],
-                allocation_pools=[], mtu=None)
-    args.update(kw)
-    return call(c.networks.network_create, c.ctxt, **args)
-
-
-def share(c, name):
-    """An admin shares the network with every project."""
-    return call(c.networks.network_set, context.admin_context(), ref=name,
-                shared=True)
+from tests.fixtures.conductor import Endpoints, call, create
 
 
 def test_boot_on_a_network_allocates_a_port(nets):
@@ -141,19 +118,6 @@ def test_agent_gets_its_ports_with_security_groups_resolved(nets):
     assert port.status == 'ACTIVE'
     assert ipaddress.ip_address(port.ip_address) in ipaddress.ip_network(
         port.network.cidr)
-
-
-class Endpoints:
-    """hvctl's view of the conductor: every endpoint method by name."""
-
-    def __init__(self, *endpoints):
-        self.endpoints = endpoints
-
-    def __getattr__(self, name):
-        for ep in self.endpoints:
-            if hasattr(ep, name):
-                return lambda ctxt, **kw: call(getattr(ep, name), ctxt, **kw)
-        raise AttributeError(name)
 
 
 def test_hvctl_network_commands(nets):

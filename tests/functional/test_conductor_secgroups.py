@@ -11,9 +11,7 @@ from agent import exception
 from net import model
 from net import ruleset as net_ruleset
 from tests import hostile
-from tests.functional.test_conductor_db import call, cloud  # noqa: F401
-from tests.functional.test_conductor_networks import create, nets, \
-    share  # noqa: F401
+from tests.fixtures.conductor import call, create, share
 
 pytestmark = pytest.mark.functional
 
@@ -51,7 +49,7 @@ def refreshed(c):
 
 
 @pytest.fixture
-def two(nets):  # noqa: F811
+def two(nets):
     """p1's group 'web' and p2's group 'web' (same name), the network
     net1 shared, a node2."""
     nets.report('node2')

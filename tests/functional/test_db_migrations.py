@@ -1,7 +1,7 @@
 """The alembic migrations against SQLite, MariaDB and PostgreSQL.
 
-The db_url and empty_db_url fixtures come from tests/dbfixtures.py (through
-tests/functional/conftest.py).
+The db_url and empty_db_url fixtures come from tests/fixtures/databases.py
+(a plugin of tests/conftest.py).
 """
 import datetime
 import subprocess

@@ -27,11 +27,11 @@ from oslo_config import cfg
 
 from agent.compute import manager as manager_mod
 from agent.objects import states as S
-from tests.functional import guest_image
-from tests.functional import libvirt_fixtures
-from tests.functional.test_libvirt_driver import (add_instance, domains_of,
-                                                  remove_domains)
-from tests.unit.fakes import FakeConductor, ctxt
+from tests.fixtures import guest_image
+from tests.fixtures import libvirtd
+from tests.fixtures.libvirt_guests import (add_instance, domains_of,
+                                           remove_domains)
+from tests.fixtures.fakes import FakeConductor, ctxt
 from virt.libvirt import disk
 from virt.libvirt import driver as libvirt_driver
 
@@ -44,7 +44,7 @@ GiB = 1 << 30
 
 @pytest.fixture(scope='module')
 def image():
-    libvirt_fixtures.require_libvirtd()
+    libvirtd.require_libvirtd()
     if shutil.which('mount') is None or os.geteuid() != 0:
         pytest.skip('mounting a tmpfs needs root and mount(8)')
     return guest_image.ensure_image()
@@ -96,7 +96,7 @@ def compute(state, instances, cache, image):
         ('image_cache_path', cache, 'libvirt'),
         ('allowed_image_dirs', [os.path.dirname(image['disk'])], 'libvirt'),
         ('virt_type', 'qemu', 'libvirt'),
-        ('connection_uri', libvirt_fixtures.URI, 'libvirt'),
+        ('connection_uri', libvirtd.URI, 'libvirt'),
     ]
     for name, value, group in overrides:
         CONF.set_override(name, value, group=group)

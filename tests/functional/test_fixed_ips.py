@@ -13,16 +13,14 @@ from agent import exception
 from agent.conductor import fixed_ips
 from agent.conductor import floating_ips
 from agent.conductor import quota
-from tests.functional.test_conductor_db import call, cloud  # noqa: F401
-from tests.functional.test_conductor_networks import Endpoints, create, \
-    nets, share  # noqa: F401
+from tests.fixtures.conductor import Endpoints, call, create, share
 from tests.functional.test_floating_ips import _outcome, _quota
 
 pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
-def fixed(nets):  # noqa: F811
+def fixed(nets):
     nets.fixed = fixed_ips.FixedIPManager(nets.engine)
     nets.quota = quota.QuotaManager(nets.engine)
     create(nets, name='lan')     # p1's, shared: other projects use it too

@@ -13,15 +13,13 @@ from agent.conductor import floating_ips
 from agent.db import api_models
 from agent.db import models
 from agent.db import net_models as N
-from tests.functional.test_conductor_db import call, cloud  # noqa: F401
-from tests.functional.test_conductor_networks import Endpoints, create, \
-    nets, share  # noqa: F401
+from tests.fixtures.conductor import Endpoints, call, create, share
 
 pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
-def fips(nets):  # noqa: F811
+def fips(nets):
     nets.fips = floating_ips.FloatingIPManager(nets.engine, nets.compute)
     create(nets, name='lan')
     share(nets, 'lan')          # other projects boot on it too

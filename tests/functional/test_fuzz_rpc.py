@@ -2,7 +2,7 @@
 
 Transport: real RabbitMQ on a private vhost (no kombu+memory shortcut), with
 conductor, scheduler and compute agent (fake driver) as three processes
-(tests/functional/deployment.py) and a SQLite database, so every case
+(tests/fixtures/deployment.py) and a SQLite database, so every case
 crosses the broker, oslo.messaging's envelope and our dispatcher exactly as
 in production.
 
@@ -46,8 +46,9 @@ from agent import context
 from agent import exception
 from agent.objects import states
 from tests import hostile
-from tests.functional import deployment
-from tests.functional import rabbit
+from tests.fixtures import deployment
+from tests.fixtures import brokers
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -103,7 +104,7 @@ class Tally:
 @pytest.fixture(scope='module')
 def cloud(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('fuzz')
-    vhost = rabbit.VHost()
+    vhost = brokers.VHost()
     dep = deployment.Deployment(
         tmp, vhost.url, 'sqlite:///%s' % (tmp / 'hv.sqlite'),
         extra={'scheduler': {'cpu_allocation_ratio': 1000,
@@ -118,11 +119,7 @@ def cloud(tmp_path_factory):
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
         dep.db = tmp / 'hv.sqlite'
         dep.vhost = vhost
-        deadline = time.monotonic() + 60
-        while {h['service'].binary for h in dep.conductor.host_list(dep.ctxt)
-               if h['service'].up} != set(deployment.SERVICES):
-            assert time.monotonic() < deadline, dep.log('hvagent-compute')
-            time.sleep(0.2)
+        dep.ready()
         yield dep
     finally:
         codes = dep.stop()
@@ -141,12 +138,13 @@ def assert_healthy(dep):
         ctxt, name='healthy-%s' % uuid.uuid4().hex[:8], flavor='m1.tiny',
         image_ref='cirros', availability_zone=None, hints={}, metadata={},
         networks=[])
-    deadline = time.monotonic() + 60
-    while inst.vm_state != states.ACTIVE:
+    def active():
+        shown = dep.conductor.instance_show(ctxt, ref=inst.uuid)
+        assert shown.vm_state in (states.BUILDING, states.ACTIVE), shown
+        return shown.vm_state == states.ACTIVE
+    if inst.vm_state != states.ACTIVE:
         assert inst.vm_state == states.BUILDING, inst
-        assert time.monotonic() < deadline, inst
-        time.sleep(0.05)
-        inst = dep.conductor.instance_show(ctxt, ref=inst.uuid)
+        wait_until(active, 60, interval=0.05, message='the healthy boot')
     for name in dep.procs:
         assert 'Exception during message handling' not in dep.log(name), \
             dep.log(name)
@@ -344,13 +342,12 @@ def _boot_request(draw):
 def settle(dep, ctxt, uuid_, timeout=60):
     """Wait until the agent is done with a new instance (so the next case's
     row counts are not moved by it)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def done():
         inst = dep.conductor.instance_show(ctxt, ref=uuid_)
-        if inst.vm_state != states.BUILDING and inst.task_state is None:
-            return inst
-        assert time.monotonic() < deadline, inst
-        time.sleep(0.01)
+        return inst if (inst.vm_state != states.BUILDING
+                        and inst.task_state is None) else None
+    return wait_until(done, timeout, interval=0.01, message=lambda:
+                      dep.conductor.instance_show(ctxt, ref=uuid_))
 
 
 def test_hostile_boot_requests(cloud):

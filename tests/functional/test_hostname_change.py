@@ -5,7 +5,6 @@ never gets a second compute node for the same machine.
 
 Real processes over real RabbitMQ (a private vhost), fake driver, SQLite.
 """
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +12,8 @@ import sqlalchemy as sa
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent.db import models
-from tests.functional import deployment
+from tests.fixtures import deployment
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -40,7 +40,7 @@ def test_renamed_host_refuses_to_start_and_never_duplicates_its_node(
     ctxt = context.RequestContext(user_id='admin', project_id='admin')
     try:
         dep.start('hvagent-conductor', 'hvagent-scheduler', COMPUTE)
-        dep.wait_log(COMPUTE, 'started')
+        dep.ready(COMPUTE)
         [(node_uuid, host)] = compute_nodes(db_url)
         assert host == 'oldname'
         identity = (tmp_path / 'state' / 'compute_node_uuid').read_text()
@@ -64,13 +64,12 @@ def test_renamed_host_refuses_to_start_and_never_duplicates_its_node(
         dep.config.write_text(dep.config.read_text().replace(
             'host = newname', 'host = oldname'))
         dep.start(COMPUTE)
-        dep.wait_log(COMPUTE, 'started')
-        deadline = time.monotonic() + 30
-        while not any(h['service'].up and h['service'].host == 'oldname'
-                      for h in conductor.host_list(ctxt)
-                      if h['service'].binary == COMPUTE):
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        dep.ready(COMPUTE)
+        wait_until(lambda: any(
+            h['service'].up and h['service'].host == 'oldname'
+            for h in conductor.host_list(ctxt)
+            if h['service'].binary == COMPUTE), 30, interval=0.2,
+            message='the agent under its old name up again')
         assert compute_nodes(db_url) == [(node_uuid, 'oldname')]
     finally:
         codes = dep.stop()

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 import requests
 
-from tests.functional import api_cloud as cloudlib
-from tests.functional import deployment
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures import deployment
 
 pytestmark = pytest.mark.functional
 

@@ -19,13 +19,8 @@ and must traverse every parent of the disks (pytest's tmp_path is 0700).
 Every domain a test made is destroyed and undefined in a finalizer, also
 when the test fails.
 """
-import contextlib
 import os
-import shutil
 import subprocess
-import tempfile
-import time
-import types
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
@@ -35,134 +30,25 @@ from oslo_config import cfg
 
 from agent import exception
 from agent import objects
-from agent.compute import manager as manager_mod
 from agent.objects import states as S
-from tests.functional import guest_image
-from tests.functional import libvirt_fixtures
-from tests.unit.fakes import FakeConductor, ctxt
+from tests.fixtures import guest_image
+from tests.fixtures import libvirtd
+from tests.fixtures.fakes import ctxt
+from tests.fixtures.libvirt_guests import (build, console, domains_of,
+                                           set_task, states_of, virt,
+                                           wait_boots, wait_console)
 from virt import driver as virt_driver
 from virt.libvirt import config as vconfig
 from virt.libvirt import designer
-from virt.libvirt import driver as libvirt_driver
 
 pytestmark = pytest.mark.functional
 
 CONF = cfg.CONF
-HOST = 'node1'
-URI = libvirt_fixtures.URI
 NS = vconfig.NS
-BOOT_TIMEOUT = 300       # one boot; ~5-9 s on an idle box
-CONSOLE_TIMEOUT = 120    # a hot-plugged disk showing up / going away
 LIBVIRT_RUNNING = libvirt.VIR_DOMAIN_RUNNING
 LIBVIRT_PAUSED = libvirt.VIR_DOMAIN_PAUSED
 LIBVIRT_SHUTOFF = libvirt.VIR_DOMAIN_SHUTOFF
 POWERING_OFF = 'hvagent-test-guest: ACPI power button, powering off'
-
-
-# ------------------------------------------------------------------ fixtures
-@pytest.fixture(scope='module')
-def image():
-    libvirt_fixtures.require_libvirtd()
-    return guest_image.ensure_image()
-
-
-@pytest.fixture(scope='module')
-def state_dir(image):
-    """A world-traversable state_path with the driver's options set."""
-    path = tempfile.mkdtemp(dir='/var/tmp', prefix='hvagent-libvirt-test-')
-    os.chmod(path, 0o755)
-    overrides = [
-        ('state_path', path, None),
-        ('instances_path', os.path.join(path, 'instances'), 'compute'),
-        ('graceful_shutdown_timeout', 60, 'compute'),
-        # the whole log of a guest booted several times, not just 64 KiB
-        ('console_output_max_bytes', 16 << 20, 'compute'),
-        ('image_cache_path', os.path.join(path, 'images', '_base'),
-         'libvirt'),
-        ('virt_type', 'qemu', 'libvirt'),
-        ('connection_uri', URI, 'libvirt'),
-        ('reboot_timeout', 60, 'libvirt'),
-        # the test guest, and the bad images tests make in the state dir
-        ('allowed_image_dirs', [os.path.dirname(image['disk']), path],
-         'libvirt'),
-    ]
-    try:
-        for name, value, group in overrides:
-            CONF.set_override(name, value, group=group)
-        yield path
-    finally:
-        for name, _, group in overrides:
-            CONF.clear_override(name, group=group)
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def remove_domains(uuids):
-    """destroy + undefine ``instance-<uuid>`` of each uuid that exists."""
-    conn = libvirt.open(URI)
-    try:
-        for u in uuids:
-            try:
-                dom = conn.lookupByName(designer.domain_name(u))
-            except libvirt.libvirtError:
-                continue
-            with contextlib.suppress(libvirt.libvirtError):
-                dom.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
-                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM |
-                                  libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-    finally:
-        conn.close()
-
-
-@pytest.fixture
-def env(state_dir, image):
-    """A ComputeManager on a real LibvirtDriver and a FakeConductor."""
-    drv = libvirt_driver.LibvirtDriver()
-    drv.init_host(HOST)
-    conductor = FakeConductor(HOST)
-    e = types.SimpleNamespace(
-        driver=drv, conductor=conductor, image=image, state_dir=state_dir,
-        mgr=manager_mod.ComputeManager(drv, conductor, HOST),
-        extra_uuids=set())   # guests made by the driver directly
-    try:
-        yield e
-    finally:
-        try:
-            remove_domains(set(conductor.instances) | e.extra_uuids)
-        finally:
-            drv.cleanup_host()
-
-
-# ------------------------------------------------------------------- helpers
-def flavor(**kw):
-    values = dict(id=1, name='m1.test', vcpus=1, memory_mb=192, root_gb=1)
-    values.update(kw)
-    return objects.Flavor(**values)
-
-
-def add_instance(env, **fields):
-    img = env.image
-    values = dict(image_ref=img['disk'], kernel_ref=img['kernel'],
-                  ramdisk_ref=img['ramdisk'], config_drive=True,
-                  flavor=flavor())
-    values.update(fields)
-    return env.conductor.add_instance(**values)
-
-
-def build(env, **fields):
-    """Build an instance through the manager; return its uuid."""
-    inst = add_instance(env, **fields)
-    env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
-    return inst.uuid
-
-
-def states_of(env, uuid):
-    i = env.conductor.get(uuid)
-    return i.vm_state, i.task_state, i.power_state
-
-
-def set_task(env, uuid, task_state, **fields):
-    env.conductor.get(uuid).update(task_state=task_state, **fields)
 
 
 def fault_text(env, uuid):
@@ -173,24 +59,6 @@ def assert_ok(env, uuid, expected_states):
     """The instance's (vm_state, task_state, power_state), no fault."""
     assert not env.conductor.faults_of(uuid), fault_text(env, uuid)
     assert states_of(env, uuid) == expected_states
-
-
-@contextlib.contextmanager
-def virt():
-    """A connection of our own (never the driver's), closed afterwards."""
-    conn = libvirt.open(URI)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def domains_of(uuid):
-    """libvirt's domains with this uuid or this instance's name."""
-    with virt() as conn:
-        return [d.name() for d in conn.listAllDomains(0)
-                if d.UUIDString() == uuid or
-                d.name() == designer.domain_name(uuid)]
 
 
 def lv_state(uuid):
@@ -214,37 +82,6 @@ def lv_metadata(uuid):
     with virt() as conn:
         return conn.lookupByUUIDString(uuid).metadata(
             libvirt.VIR_DOMAIN_METADATA_ELEMENT, NS, 0)
-
-
-def console(env, uuid):
-    return env.mgr.get_console_output(ctxt(), instance_uuid=uuid,
-                                      tail_length=None)
-
-
-def wait_console(env, uuid, predicate, what, timeout=CONSOLE_TIMEOUT):
-    """Poll the console (through the manager) until ``predicate(text)`` is
-    truthy; fail with the end of the console if ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        text = console(env, uuid)
-        result = predicate(text)
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail('%s: not seen within %ss; console ends:\n%s'
-                        % (what, timeout, text[-3000:]))
-        time.sleep(0.5)
-
-
-def wait_boots(env, uuid, count):
-    """Wait for the ``count``-th boot banner; all must carry ``uuid``."""
-    def booted(text):
-        uuids = guest_image.booted_uuids(text)
-        return uuids if len(uuids) >= count else None
-    uuids = wait_console(env, uuid, booted, 'boot banner #%d' % count,
-                         timeout=BOOT_TIMEOUT)
-    assert uuids == [uuid] * count, uuids
-    return uuids
 
 
 def wait_disks(env, uuid, predicate, what):
@@ -284,15 +121,15 @@ def spec_of(env, uuid, name='direct'):
 
 
 # --------------------------------------------------------------------- tests
-def test_lifecycle(env):
+def test_lifecycle(libvirt_env):
     """spawn, soft and hard reboot, stop/start, pause/unpause, volume
     attach/detach and delete of one guest, as the conductor would ask."""
-    uuid = build(env, name='lifecycle-vm')
+    uuid = build(libvirt_env, name='lifecycle-vm')
     instance_dir = os.path.join(CONF.compute.instances_path, uuid)
 
     # ---- spawn
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
-    assert env.conductor.get(uuid).launched_at is not None
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
+    assert libvirt_env.conductor.get(uuid).launched_at is not None
     assert domains_of(uuid) == [designer.domain_name(uuid)]
     assert lv_state(uuid) == LIBVIRT_RUNNING
     root = ET.fromstring(lv_xml(uuid))
@@ -311,111 +148,111 @@ def test_lifecycle(env):
     assert owner.find('{%s}user' % NS).get('id') == 'u1'
     assert os.path.isfile(os.path.join(instance_dir, 'disk'))
     assert os.path.isfile(os.path.join(instance_dir, 'disk.config'))
-    wait_boots(env, uuid, 1)     # the config drive's uuid
+    wait_boots(libvirt_env, uuid, 1)     # the config drive's uuid
 
     # ---- soft reboot: ACPI shutdown, then start again
-    set_task(env, uuid, S.REBOOTING)
-    env.mgr.reboot_instance(ctxt(), instance_uuid=uuid, reboot_type='SOFT')
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
+    set_task(libvirt_env, uuid, S.REBOOTING)
+    libvirt_env.mgr.reboot_instance(ctxt(), instance_uuid=uuid, reboot_type='SOFT')
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
     assert lv_state(uuid) == LIBVIRT_RUNNING
-    text = console(env, uuid)
+    text = console(libvirt_env, uuid)
     assert text.count(POWERING_OFF) == 1, 'no graceful shutdown:\n' + \
         text[-3000:]
-    wait_boots(env, uuid, 2)
+    wait_boots(libvirt_env, uuid, 2)
 
     # ---- hard reboot: a new QEMU process, no shutdown in the guest
     first_id = lv_id(uuid)
-    set_task(env, uuid, S.REBOOTING_HARD)
-    env.mgr.reboot_instance(ctxt(), instance_uuid=uuid, reboot_type='HARD')
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
+    set_task(libvirt_env, uuid, S.REBOOTING_HARD)
+    libvirt_env.mgr.reboot_instance(ctxt(), instance_uuid=uuid, reboot_type='HARD')
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
     assert lv_state(uuid) == LIBVIRT_RUNNING
     assert lv_id(uuid) != first_id
-    wait_boots(env, uuid, 3)
-    assert console(env, uuid).count(POWERING_OFF) == 1
+    wait_boots(libvirt_env, uuid, 3)
+    assert console(libvirt_env, uuid).count(POWERING_OFF) == 1
 
     # ---- stop (graceful) and start
-    set_task(env, uuid, S.POWERING_OFF)
-    env.mgr.stop_instance(ctxt(), instance_uuid=uuid)
-    assert_ok(env, uuid, (S.STOPPED, None, S.SHUTDOWN))
+    set_task(libvirt_env, uuid, S.POWERING_OFF)
+    libvirt_env.mgr.stop_instance(ctxt(), instance_uuid=uuid)
+    assert_ok(libvirt_env, uuid, (S.STOPPED, None, S.SHUTDOWN))
     assert lv_state(uuid) == LIBVIRT_SHUTOFF
-    assert console(env, uuid).count(POWERING_OFF) == 2   # not pulled plug
-    set_task(env, uuid, S.POWERING_ON)
-    env.mgr.start_instance(ctxt(), instance_uuid=uuid)
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
+    assert console(libvirt_env, uuid).count(POWERING_OFF) == 2   # not pulled plug
+    set_task(libvirt_env, uuid, S.POWERING_ON)
+    libvirt_env.mgr.start_instance(ctxt(), instance_uuid=uuid)
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
     assert lv_state(uuid) == LIBVIRT_RUNNING
-    wait_boots(env, uuid, 4)
+    wait_boots(libvirt_env, uuid, 4)
 
     # ---- pause / unpause
-    set_task(env, uuid, S.PAUSING)
-    env.mgr.pause_instance(ctxt(), instance_uuid=uuid)
-    assert_ok(env, uuid, (S.PAUSED, None, S.PAUSED_POWER))
+    set_task(libvirt_env, uuid, S.PAUSING)
+    libvirt_env.mgr.pause_instance(ctxt(), instance_uuid=uuid)
+    assert_ok(libvirt_env, uuid, (S.PAUSED, None, S.PAUSED_POWER))
     assert lv_state(uuid) == LIBVIRT_PAUSED
-    set_task(env, uuid, S.UNPAUSING)
-    env.mgr.unpause_instance(ctxt(), instance_uuid=uuid)
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
+    set_task(libvirt_env, uuid, S.UNPAUSING)
+    libvirt_env.mgr.unpause_instance(ctxt(), instance_uuid=uuid)
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
     assert lv_state(uuid) == LIBVIRT_RUNNING
-    before = wait_disks(env, uuid, lambda d: True, 'guest alive after unpause')
+    before = wait_disks(libvirt_env, uuid, lambda d: True, 'guest alive after unpause')
     assert 'vda' in before and 'sr0' in before, before
 
     # ---- attach a volume: the guest sees a new virtio disk
-    path = volume_file(env)
+    path = volume_file(libvirt_env)
     vol = str(uuidlib.uuid4())
-    set_task(env, uuid, S.ATTACHING_VOLUME, block_devices=[
+    set_task(libvirt_env, uuid, S.ATTACHING_VOLUME, block_devices=[
         objects.BlockDevice(volume_id=vol, connection_info={
             'driver_volume_type': 'file', 'path': path, 'format': 'qcow2'})])
-    env.mgr.attach_volume(ctxt(), instance_uuid=uuid, volume_id=vol)
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
-    [bdm] = env.conductor.get(uuid).block_devices
+    libvirt_env.mgr.attach_volume(ctxt(), instance_uuid=uuid, volume_id=vol)
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
+    [bdm] = libvirt_env.conductor.get(uuid).block_devices
     assert bdm.status == 'attached'
     dev = bdm.device_name
     assert dev == 'vdb'
     assert (dev, path, vol[:20]) in xml_disks(lv_xml(uuid))
-    after = wait_disks(env, uuid, lambda d: dev in d,
+    after = wait_disks(libvirt_env, uuid, lambda d: dev in d,
                        '%s in the disks line' % dev)
     assert set(after) - set(before) == {dev}, (before, after)
 
     # ---- detach it: gone from the guest and from the domain
-    set_task(env, uuid, S.DETACHING_VOLUME)
-    env.mgr.detach_volume(ctxt(), instance_uuid=uuid, volume_id=vol)
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
-    assert env.conductor.get(uuid).block_devices == []
+    set_task(libvirt_env, uuid, S.DETACHING_VOLUME)
+    libvirt_env.mgr.detach_volume(ctxt(), instance_uuid=uuid, volume_id=vol)
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
+    assert libvirt_env.conductor.get(uuid).block_devices == []
     assert all(d[1] != path and d[2] != vol[:20]
                for d in xml_disks(lv_xml(uuid))), lv_xml(uuid)
     with virt() as conn:   # the persistent definition lost it too
         inactive = conn.lookupByUUIDString(uuid).XMLDesc(
             libvirt.VIR_DOMAIN_XML_INACTIVE)
     assert all(d[1] != path for d in xml_disks(inactive)), inactive
-    gone = wait_disks(env, uuid, lambda d: dev not in d,
+    gone = wait_disks(libvirt_env, uuid, lambda d: dev not in d,
                       '%s gone from the disks line' % dev)
     assert sorted(gone) == sorted(before), (before, gone)
 
     # ---- delete
-    set_task(env, uuid, S.DELETING)
-    env.mgr.terminate_instance(ctxt(), instance_uuid=uuid)
-    assert env.conductor.get(uuid).vm_state == S.DELETED
-    assert not env.conductor.faults_of(uuid), fault_text(env, uuid)
+    set_task(libvirt_env, uuid, S.DELETING)
+    libvirt_env.mgr.terminate_instance(ctxt(), instance_uuid=uuid)
+    assert libvirt_env.conductor.get(uuid).vm_state == S.DELETED
+    assert not libvirt_env.conductor.faults_of(uuid), fault_text(libvirt_env, uuid)
     assert domains_of(uuid) == []
     assert not os.path.exists(instance_dir)
     assert os.path.exists(path)   # the volume is not the driver's to delete
-    assert env.conductor.events_of(uuid)[-1] == (
+    assert libvirt_env.conductor.events_of(uuid)[-1] == (
         'finish', 'compute_terminate_instance', 'Success')
 
 
-def test_spawn_twice_makes_one_guest(env):
+def test_spawn_twice_makes_one_guest(libvirt_env):
     """A redelivered build adopts the guest; a second driver.spawn raises
     InstanceExists and leaves the guest and its files alone."""
-    uuid = build(env)
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
+    uuid = build(libvirt_env)
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
     qemu_id = lv_id(uuid)
 
-    set_task(env, uuid, S.SPAWNING, vm_state=S.BUILDING)   # redelivered
-    env.mgr.build_and_run_instance(ctxt(), instance_uuid=uuid)
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
-    assert [e for e in env.conductor.events_of(uuid) if e[0] == 'finish'] \
+    set_task(libvirt_env, uuid, S.SPAWNING, vm_state=S.BUILDING)   # redelivered
+    libvirt_env.mgr.build_and_run_instance(ctxt(), instance_uuid=uuid)
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
+    assert [e for e in libvirt_env.conductor.events_of(uuid) if e[0] == 'finish'] \
         == [('finish', 'compute_build_and_run_instance', 'Success')] * 2
 
     with pytest.raises(exception.InstanceExists):
-        env.driver.spawn(spec_of(env, uuid))
+        libvirt_env.driver.spawn(spec_of(libvirt_env, uuid))
 
     assert domains_of(uuid) == [designer.domain_name(uuid)]
     assert lv_state(uuid) == LIBVIRT_RUNNING
@@ -423,104 +260,104 @@ def test_spawn_twice_makes_one_guest(env):
     instance_dir = os.path.join(CONF.compute.instances_path, uuid)
     assert sorted(os.listdir(instance_dir)) == [
         'console.log', 'disk', 'disk.config']
-    assert env.driver.list_guests().count(uuid) == 1
+    assert libvirt_env.driver.list_guests().count(uuid) == 1
 
     # and straight at the driver: spawn, spawn again
     other = str(uuidlib.uuid4())
-    env.extra_uuids.add(other)
-    env.driver.spawn(spec_of(env, other))
+    libvirt_env.extra_uuids.add(other)
+    libvirt_env.driver.spawn(spec_of(libvirt_env, other))
     other_id = lv_id(other)
     with pytest.raises(exception.InstanceExists):
-        env.driver.spawn(spec_of(env, other, name='again'))
+        libvirt_env.driver.spawn(spec_of(libvirt_env, other, name='again'))
     assert domains_of(other) == [designer.domain_name(other)]
     assert lv_id(other) == other_id
     assert vconfig.Metadata.from_xml(lv_metadata(other)).display_name == \
         'direct'
-    env.driver.destroy(other)
+    libvirt_env.driver.destroy(other)
     assert domains_of(other) == []
 
 
-def test_operations_survive_libvirtd_restart(env):
+def test_operations_survive_libvirtd_restart(libvirt_env):
     """libvirtd restarts under a running guest: the same driver object
     carries on (reconnecting), and the guest never noticed."""
-    uuid = build(env)
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
+    uuid = build(libvirt_env)
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
     qemu_id = lv_id(uuid)
-    assert env.driver.get_info(uuid).power_state == S.RUNNING
+    assert libvirt_env.driver.get_info(uuid).power_state == S.RUNNING
 
-    libvirt_fixtures.restart_libvirtd()
+    libvirtd.restart_libvirtd()
 
-    set_task(env, uuid, S.PAUSING)
-    env.mgr.pause_instance(ctxt(), instance_uuid=uuid)
-    assert_ok(env, uuid, (S.PAUSED, None, S.PAUSED_POWER))
+    set_task(libvirt_env, uuid, S.PAUSING)
+    libvirt_env.mgr.pause_instance(ctxt(), instance_uuid=uuid)
+    assert_ok(libvirt_env, uuid, (S.PAUSED, None, S.PAUSED_POWER))
     assert lv_state(uuid) == LIBVIRT_PAUSED
-    set_task(env, uuid, S.UNPAUSING)
-    env.mgr.unpause_instance(ctxt(), instance_uuid=uuid)
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
+    set_task(libvirt_env, uuid, S.UNPAUSING)
+    libvirt_env.mgr.unpause_instance(ctxt(), instance_uuid=uuid)
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
     assert lv_state(uuid) == LIBVIRT_RUNNING
-    info = env.driver.get_info(uuid)
+    info = libvirt_env.driver.get_info(uuid)
     assert (info.power_state, info.vcpus, info.memory_mb) == (
         S.RUNNING, 1, 192)
     assert lv_id(uuid) == qemu_id          # QEMU survived the restart
-    wait_boots(env, uuid, 1)               # one boot, still going
-    wait_disks(env, uuid, lambda d: 'vda' in d, 'guest alive')
-    assert uuid in env.driver.list_guests()
+    wait_boots(libvirt_env, uuid, 1)               # one boot, still going
+    wait_disks(libvirt_env, uuid, lambda d: 'vda' in d, 'guest alive')
+    assert uuid in libvirt_env.driver.list_guests()
 
 
 NASTY_NAME = 'a <b>&amp; \'single\' "double" ]]> </metadata> & done'
 
 
-def test_name_with_xml_special_characters(env):
+def test_name_with_xml_special_characters(libvirt_env):
     """The user's name goes into XML (metadata) and JSON (config drive)
     escaped: the guest boots and the name comes back exactly."""
-    uuid = build(env, name=NASTY_NAME)
-    assert_ok(env, uuid, (S.ACTIVE, None, S.RUNNING))
+    uuid = build(libvirt_env, name=NASTY_NAME)
+    assert_ok(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
     root = ET.fromstring(lv_xml(uuid))      # well-formed
     assert root.findtext('metadata/{%s}instance/{%s}name' % (NS, NS)) == \
         NASTY_NAME
     assert root.findtext('name') == designer.domain_name(uuid)
     meta = vconfig.Metadata.from_xml(lv_metadata(uuid))
     assert (meta.instance_uuid, meta.display_name) == (uuid, NASTY_NAME)
-    wait_boots(env, uuid, 1)
+    wait_boots(libvirt_env, uuid, 1)
 
     # the live console through the driver, bounded
     for max_bytes in (1, 7, 100, 1000):
-        out = env.driver.get_console_output(uuid, max_bytes)
+        out = libvirt_env.driver.get_console_output(uuid, max_bytes)
         assert len(out.encode('utf-8')) <= max_bytes, (max_bytes, out)
         assert out, max_bytes
-    small = env.driver.get_console_output(uuid, 200)
-    assert small in env.driver.get_console_output(uuid, 16 << 20)
+    small = libvirt_env.driver.get_console_output(uuid, 200)
+    assert small in libvirt_env.driver.get_console_output(uuid, 16 << 20)
 
-    set_task(env, uuid, S.DELETING)
-    env.mgr.terminate_instance(ctxt(), instance_uuid=uuid)
+    set_task(libvirt_env, uuid, S.DELETING)
+    libvirt_env.mgr.terminate_instance(ctxt(), instance_uuid=uuid)
     assert domains_of(uuid) == []
 
 
-def test_failed_spawn_leaves_nothing_missing_image(env):
+def test_failed_spawn_leaves_nothing_missing_image(libvirt_env):
     """The image is missing: a readable fault, nothing left behind."""
-    missing = os.path.join(env.state_dir, 'no-such-image.qcow2')
-    uuid = build(env, image_ref=missing)
-    assert states_of(env, uuid)[:2] == (S.ERROR, None)
-    [fault] = env.conductor.faults_of(uuid)
+    missing = os.path.join(libvirt_env.state_dir, 'no-such-image.qcow2')
+    uuid = build(libvirt_env, image_ref=missing)
+    assert states_of(libvirt_env, uuid)[:2] == (S.ERROR, None)
+    [fault] = libvirt_env.conductor.faults_of(uuid)
     assert fault['message'] == (
         'Image %s could not be found: no such file' % missing), fault
     assert 'ImageNotFound' in fault['details']
-    assert_nothing_left(env, uuid)
+    assert_nothing_left(libvirt_env, uuid)
 
 
-def test_failed_spawn_leaves_nothing_qemu_refuses(env):
+def test_failed_spawn_leaves_nothing_qemu_refuses(libvirt_env):
     """QEMU refuses to start (a 'kernel' of zeros with an initrd) after the
     domain was defined: that is undone too."""
-    bogus = os.path.join(env.state_dir, 'zero-kernel')
+    bogus = os.path.join(libvirt_env.state_dir, 'zero-kernel')
     with open(bogus, 'wb') as f:
         f.write(b'\0' * (1 << 20))
     os.chmod(bogus, 0o644)
-    uuid = build(env, kernel_ref=bogus)
-    assert states_of(env, uuid)[:2] == (S.ERROR, None)
-    [fault] = env.conductor.faults_of(uuid)
+    uuid = build(libvirt_env, kernel_ref=bogus)
+    assert states_of(libvirt_env, uuid)[:2] == (S.ERROR, None)
+    [fault] = libvirt_env.conductor.faults_of(uuid)
     assert fault['message'].startswith('libvirtError: '), fault
     assert 'qemu' in fault['message'].lower(), fault   # QEMU's own reason
-    assert_nothing_left(env, uuid)
+    assert_nothing_left(libvirt_env, uuid)
 
 
 def assert_nothing_left(env, uuid):
@@ -535,14 +372,14 @@ def assert_nothing_left(env, uuid):
         'finish', 'compute_build_and_run_instance', 'Error')
 
 
-def test_console_output_is_bounded(env):
+def test_console_output_is_bounded(libvirt_env):
     """driver.get_console_output(uuid, n) returns the last n bytes at most,
     whole characters only, also when n cuts a character or the log holds
     bytes that are not UTF-8; and the manager applies its own bound."""
     uuid = str(uuidlib.uuid4())
-    env.extra_uuids.add(uuid)
-    env.driver.spawn(spec_of(env, uuid))
-    env.driver.power_off(uuid, timeout=0)   # nothing writes the log now
+    libvirt_env.extra_uuids.add(uuid)
+    libvirt_env.driver.spawn(spec_of(libvirt_env, uuid))
+    libvirt_env.driver.power_off(uuid, timeout=0)   # nothing writes the log now
     log = os.path.join(CONF.compute.instances_path, uuid, 'console.log')
     content = (b'line %d\n' * 300 % tuple(range(300)) +
                'caf\u00e9 \u20ac\u20ac \U0001f600\n'.encode() +
@@ -552,26 +389,26 @@ def test_console_output_is_bounded(env):
     full = content.decode('utf-8', errors='replace')
     for max_bytes in (1, 2, 3, 4, 5, 10, 17, 24, 30, 100, 4096,
                       len(content), len(content) + 100):
-        out = env.driver.get_console_output(uuid, max_bytes)
+        out = libvirt_env.driver.get_console_output(uuid, max_bytes)
         assert len(out.encode('utf-8')) <= max_bytes, (max_bytes, out)
         assert full.endswith(out), (max_bytes, out)
         assert len(out.encode('utf-8')) >= max_bytes - 3 or \
             out == full, (max_bytes, out)
-    assert env.driver.get_console_output(uuid, 1 << 20) == full
+    assert libvirt_env.driver.get_console_output(uuid, 1 << 20) == full
 
     # the manager: its bound and tail_length
-    inst = env.conductor.add_instance(uuid=uuid, vm_state=S.STOPPED,
+    inst = libvirt_env.conductor.add_instance(uuid=uuid, vm_state=S.STOPPED,
                                       task_state=None)
     assert inst.uuid == uuid
     saved = CONF.compute.console_output_max_bytes
     CONF.set_override('console_output_max_bytes', 1024, group='compute')
     try:
-        out = env.mgr.get_console_output(ctxt(), instance_uuid=uuid,
+        out = libvirt_env.mgr.get_console_output(ctxt(), instance_uuid=uuid,
                                          tail_length=None)
     finally:     # back to the module's override (cleared with it)
         CONF.set_override('console_output_max_bytes', saved,
                           group='compute')
     assert len(out.encode('utf-8')) <= 1024 and full.endswith(out)
-    assert env.mgr.get_console_output(
+    assert libvirt_env.mgr.get_console_output(
         ctxt(), instance_uuid=uuid, tail_length=2) == \
         'bad \ufffd\ufffd bytes\n' + '\u20ac' * 3

@@ -11,14 +11,14 @@ bound waits for conditions; TCG on a busy machine is slow.
 import queue
 import subprocess
 import threading
-import time
 import uuid
 
 import pytest
 
 from agent import exception
 from agent.objects import states
-from tests.functional import libvirt_fixtures
+from tests.fixtures import libvirtd
+from tests.fixtures.waiting import assert_stays, wait_until
 from virt.libvirt import host as host_mod
 
 pytestmark = pytest.mark.functional
@@ -37,7 +37,7 @@ def tiny_domain_xml(uid):
 
 
 def virsh(*args):
-    subprocess.run(['virsh', '-c', libvirt_fixtures.URI, *args], check=True,
+    subprocess.run(['virsh', '-c', libvirtd.URI, *args], check=True,
                    capture_output=True, timeout=TIMEOUT)
 
 
@@ -45,23 +45,22 @@ def wait_event(events, uid, wanted, timeout=TIMEOUT):
     """Wait for the event ``(uid, wanted)``; others are skipped (the new
     daemon may replay what it finds on start)."""
     seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def arrived():
         try:
-            u, s = events.get(timeout=max(0.1, deadline - time.monotonic()))
+            event = events.get(timeout=0.1)
         except queue.Empty:
-            break
-        if u == uid and s == wanted:
-            return
-        seen.append((u, s))
-    pytest.fail('no %s event for %s within %ss; saw %s'
-                % (wanted, uid, timeout, seen))
+            return False
+        seen.append(event)
+        return event == (uid, wanted)
+    wait_until(arrived, timeout, interval=0, message=lambda:
+               'no %s event for %s; saw %s' % (wanted, uid, seen[:-1]))
 
 
 def test_events_and_reconnect_across_libvirtd_restart():
-    libvirt_fixtures.require_libvirtd()
+    libvirtd.require_libvirtd()
     events = queue.Queue()
-    host = host_mod.Host(libvirt_fixtures.URI, retry_seconds=TIMEOUT,
+    host = host_mod.Host(libvirtd.URI, retry_seconds=TIMEOUT,
                          event_callback=lambda u, s: events.put((u, s)))
     uid = str(uuid.uuid4())
     try:
@@ -75,16 +74,14 @@ def test_events_and_reconnect_across_libvirtd_restart():
         wait_event(events, uid, states.RUNNING)
         first = host.get_connection()
 
-        libvirt_fixtures.restart_libvirtd()
+        libvirtd.restart_libvirtd()
 
         # no call on host yet: the close callback reconnects by itself (its
         # retries back off, so virsh may get in first: wait, without a
         # call, until it has), and then a change made by someone else
         # (virsh) still comes as an event
-        deadline = time.monotonic() + TIMEOUT
-        while host.open_connection() in (None, first):
-            assert time.monotonic() < deadline, 'no reconnect by itself'
-            time.sleep(0.05)
+        wait_until(lambda: host.open_connection() not in (None, first),
+                   TIMEOUT, interval=0.05, message='no reconnect by itself')
         virsh('suspend', uid)
         wait_event(events, uid, states.PAUSED_POWER)
         virsh('resume', uid)
@@ -125,9 +122,9 @@ def test_events_and_reconnect_across_libvirtd_restart():
 
 
 def test_reconnect_waits_for_libvirtd_to_come_back():
-    libvirt_fixtures.require_libvirtd()
-    patient = host_mod.Host(libvirt_fixtures.URI, retry_seconds=TIMEOUT)
-    impatient = host_mod.Host(libvirt_fixtures.URI, retry_seconds=1)
+    libvirtd.require_libvirtd()
+    patient = host_mod.Host(libvirtd.URI, retry_seconds=TIMEOUT)
+    impatient = host_mod.Host(libvirtd.URI, retry_seconds=1)
     patient.get_connection()
     impatient.get_connection()
     result = {}
@@ -140,16 +137,16 @@ def test_reconnect_waits_for_libvirtd_to_come_back():
             result['error'] = e
 
     try:
-        libvirt_fixtures.stop_libvirtd()
+        libvirtd.stop_libvirtd()
         with pytest.raises(exception.HypervisorUnavailable,
                            match='qemu:///system'):
             impatient.list_guests()
         waiter = threading.Thread(target=list_during_outage)
         waiter.start()
-        time.sleep(2)   # let it retry against the missing daemon a while
-        assert waiter.is_alive(), result
+        # it retries against the missing daemon a while
+        assert_stays(waiter.is_alive, 2, message=lambda: result)
     finally:
-        libvirt_fixtures.start_libvirtd()
+        libvirtd.start_libvirtd()
     waiter.join(TIMEOUT)
     assert 'uuids' in result, result
     assert impatient.list_guests() is not None   # reconnects lazily too

@@ -52,12 +52,12 @@ from agent.db import session as db_session
 from agent.objects import states as S
 from net import model
 from net import privileged
-from tests.functional import guest_image
-from tests.functional import libvirt_fixtures
-from tests.functional.test_conductor_networks import Endpoints, call
-from tests.functional.test_libvirt_driver import (
-    console, flavor, remove_domains, wait_console)
-from tests.unit.fakes import FakeConductor, ctxt
+from tests.fixtures import guest_image
+from tests.fixtures import libvirtd
+from tests.fixtures.conductor import Endpoints, call
+from tests.fixtures.libvirt_guests import (console, flavor, remove_domains,
+                                           wait_console)
+from tests.fixtures.fakes import FakeConductor, ctxt
 from virt.libvirt import designer
 from virt.libvirt import driver as libvirt_driver
 
@@ -74,7 +74,7 @@ PING_RE = re.compile(r'hvagent-test-guest ping (\S+) (ok|fail)\r?\n')
 
 
 def _skip_unless_possible():
-    libvirt_fixtures.require_libvirtd()
+    libvirtd.require_libvirtd()
     if os.geteuid() != 0:
         pytest.skip('needs root (bridges, dnsmasq, nftables in the host)')
     for tool, package in (('dnsmasq', 'dnsmasq-base'), ('nft', 'nftables'),
@@ -116,7 +116,7 @@ def cloud():
             ('image_cache_path', os.path.join(state, 'images', '_base'),
              'libvirt'),
             ('virt_type', 'qemu', 'libvirt'),
-            ('connection_uri', libvirt_fixtures.URI, 'libvirt'),
+            ('connection_uri', libvirtd.URI, 'libvirt'),
             ('physical_interface_mappings', ['physnet1:%s' % uplink],
              'network'),
         ]
@@ -377,7 +377,7 @@ def test_host_boot_resumes_guests_after_wiring_their_networks(cloud):
     wait_console(cloud, a, IP_RE.findall, 'first lease', BOOT_TIMEOUT)
 
     # the host goes down: the guest with it, and all of the host's wiring
-    subprocess.run(['virsh', '-c', libvirt_fixtures.URI, 'destroy',
+    subprocess.run(['virsh', '-c', libvirtd.URI, 'destroy',
                     designer.domain_name(a)], check=True, capture_output=True)
     cloud.agent.dhcp.stop(cloud.net.uuid)
     privileged.link_del(cloud.bridge)

@@ -24,10 +24,11 @@ from oslo_config import cfg
 from agent import exception
 from agent.compute import manager as manager_mod
 from agent.objects import states as S
-from tests.functional import libvirt_fixtures
-from tests.functional.test_libvirt_driver import (  # noqa: F401 (fixtures)
-    URI, build, image, remove_domains, set_task, state_dir, states_of)
-from tests.unit.fakes import FakeConductor, ctxt
+from tests.fixtures import libvirtd
+from tests.fixtures.libvirt_guests import (URI, build, remove_domains,
+                                           set_task, states_of)
+from tests.fixtures.fakes import FakeConductor, ctxt
+from tests.fixtures.waiting import wait_until
 from virt.libvirt import designer
 from virt.libvirt import driver as libvirt_driver
 
@@ -40,12 +41,12 @@ CALL_TIMEOUT = 5    # [libvirt] call_timeout of the agent under test
 
 
 def libvirtd_pid():
-    with open(libvirt_fixtures.PID_FILE) as f:
+    with open(libvirtd.PID_FILE) as f:
         return int(f.read().strip())
 
 
 @pytest.fixture
-def env(state_dir, image):  # noqa: F811
+def env(libvirt_state_dir, libvirt_image):
     CONF.set_override('call_timeout', CALL_TIMEOUT, 'libvirt')
     drv = libvirt_driver.LibvirtDriver()
     drv.init_host(HOST)
@@ -54,7 +55,7 @@ def env(state_dir, image):  # noqa: F811
     drv.register_event_listener(
         lambda uuid, _power: mgr.handle_lifecycle_event(ctxt(), uuid))
     e = types.SimpleNamespace(driver=drv, conductor=conductor, mgr=mgr,
-                              image=image, extra_uuids=set())
+                              image=libvirt_image, extra_uuids=set())
     try:
         yield e
     finally:
@@ -118,7 +119,5 @@ def test_hung_libvirtd_fails_operations_quickly_and_recovers(env):
     subprocess.run(['virsh', '-c', URI, 'destroy',
                     designer.domain_name(uuid)], check=True,
                    capture_output=True)
-    deadline = time.monotonic() + 60
-    while states_of(env, uuid) != (S.STOPPED, None, S.SHUTDOWN):
-        assert time.monotonic() < deadline, states_of(env, uuid)
-        time.sleep(0.2)
+    wait_until(lambda: states_of(env, uuid) == (S.STOPPED, None, S.SHUTDOWN),
+               60, interval=0.2, message=lambda: states_of(env, uuid))

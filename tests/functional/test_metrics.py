@@ -6,9 +6,9 @@ boots each endpoint must pass ``promtool check metrics`` with no output, a
 real Prometheus server scraping the agent every second must answer the
 guest count through PromQL, and a taken port must fail the start clearly.
 """
+import contextlib
 import re
 import socket
-import time
 
 import pytest
 from prometheus_client import parser
@@ -16,7 +16,8 @@ from prometheus_client import parser
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent.objects import states
-from tests.functional import deployment
+from tests.fixtures import deployment
+from tests.fixtures.waiting import WaitTimeout, wait_until
 from tests.functional import prometheus
 
 pytestmark = pytest.mark.functional
@@ -44,11 +45,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
         rpc_client_transport(vhost.url)
         dep.conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
-        deadline = time.monotonic() + 60
-        while {h['service'].binary for h in dep.conductor.host_list(dep.ctxt)
-               if h['service'].up} != set(deployment.SERVICES):
-            assert time.monotonic() < deadline, dep.log('hvagent-compute')
-            time.sleep(0.2)
+        dep.ready()
         dep.urls = {n: 'http://127.0.0.1:%d/metrics' % p
                     for n, p in ports.items()}
         dep.ports = ports
@@ -63,12 +60,10 @@ def boot(dep, n):
         dep.ctxt, name='vm-%d' % i, flavor='m1.tiny', image_ref='cirros',
         availability_zone=None, hints={}, metadata={}, networks=[]).uuid
         for i in range(n)]
-    deadline = time.monotonic() + 60
-    for u in uuids:
-        while dep.conductor.instance_show(dep.ctxt, ref=u).vm_state != \
-                states.ACTIVE:
-            assert time.monotonic() < deadline, dep.log('hvagent-compute')
-            time.sleep(0.05)
+    wait_until(lambda: all(
+        dep.conductor.instance_show(dep.ctxt, ref=u).vm_state ==
+        states.ACTIVE for u in uuids), 60, interval=0.05,
+        message=lambda: dep.log('hvagent-compute'))
     return uuids
 
 
@@ -80,10 +75,9 @@ def test_live_scrapes_pass_promtool_and_prometheus_counts_guests(
     # after the instance shows active: wait for the last count
     built = ('hvagent_rpc_messages_total', frozenset(
         {'method': 'build_and_run_instance', 'result': 'success'}.items()))
-    deadline = time.monotonic() + 10
-    while samples(prometheus.scrape(cloud.urls['compute'])).get(
-            built) != GUESTS and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with contextlib.suppress(WaitTimeout):   # the asserts below say why
+        wait_until(lambda: samples(prometheus.scrape(
+            cloud.urls['compute'])).get(built) == GUESTS, 10, interval=0.05)
     texts = {n: prometheus.scrape(u) for n, u in cloud.urls.items()}
     for name, text in texts.items():
         code, out = prometheus.promtool_check(text)

@@ -18,8 +18,8 @@ from agent.metrics import exposition
 from agent.metrics import guests as guest_metrics
 from agent.metrics import registry
 from tests.functional import prometheus
-from tests.functional.test_libvirt_driver import (  # noqa: F401 (fixtures)
-    build, env, image, state_dir, wait_boots)
+from tests.fixtures.libvirt_guests import build, wait_boots
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -47,11 +47,11 @@ def of_guest(values, uuid):
     return out
 
 
-def test_real_guest_metrics(env):
+def test_real_guest_metrics(libvirt_env):
     prometheus.require('promtool')
-    uuid = build(env, name='metrics-vm')
-    wait_boots(env, uuid, 1)
-    text, values = scrape(env.driver)
+    uuid = build(libvirt_env, name='metrics-vm')
+    wait_boots(libvirt_env, uuid, 1)
+    text, values = scrape(libvirt_env.driver)
     assert prometheus.promtool_check(text) == (0, '')
     assert values[UP] == 1 and values[('hvagent_domains', ())] >= 1
     mine = of_guest(values, uuid)
@@ -69,17 +69,15 @@ def test_real_guest_metrics(env):
     reads = mine[('hvagent_domain_block_stats_read_requests_total', vda)]
     assert reads > 0      # the guest lists and reads its disks once booted
     cpu = mine[('hvagent_domain_info_cpu_time_seconds_total', ())]
-    deadline = time.monotonic() + 60
-    while of_guest(scrape(env.driver)[1], uuid)[
-            ('hvagent_domain_info_cpu_time_seconds_total', ())] <= cpu:
-        assert time.monotonic() < deadline, 'the guest\'s CPU time froze'
-        time.sleep(0.5)
+    wait_until(lambda: of_guest(scrape(libvirt_env.driver)[1], uuid)[
+        ('hvagent_domain_info_cpu_time_seconds_total', ())] > cpu, 60,
+        interval=0.5, message='the guest\'s CPU time froze')
 
-    env.driver.host.close()           # as after libvirtd went away
+    libvirt_env.driver.host.close()           # as after libvirtd went away
     t0 = time.monotonic()
-    text, values = scrape(env.driver)
+    text, values = scrape(libvirt_env.driver)
     assert time.monotonic() - t0 < 1
     assert values[UP] == 0 and ('hvagent_domains', ()) not in values
     assert prometheus.promtool_check(text) == (0, '')
-    env.driver.get_info(uuid)         # the agent's next call reconnects
-    assert scrape(env.driver)[1][UP] == 1
+    libvirt_env.driver.get_info(uuid)         # the agent's next call reconnects
+    assert scrape(libvirt_env.driver)[1][UP] == 1

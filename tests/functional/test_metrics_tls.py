@@ -12,9 +12,8 @@ import bcrypt
 import pytest
 import requests
 
-from tests.functional import deployment
+from tests.fixtures import deployment
 from tests.functional import prometheus
-from tests.functional.certs import tls_pki  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.functional
 
@@ -39,7 +38,7 @@ def promtool_check_web_config(path):
 
 
 @pytest.fixture
-def scheduler(tmp_path, vhost, tls_pki):   # noqa: F811
+def scheduler(tmp_path, vhost, tls_pki):
     path = tmp_path / 'web.yml'
     path.write_text(web_config(tls_pki))
     port = prometheus.free_port()
@@ -65,7 +64,7 @@ def test_the_web_config_is_what_promtool_accepts(scheduler):
 
 
 def test_prometheus_scrapes_over_tls_with_basic_auth(scheduler, tmp_path,
-                                                     tls_pki):  # noqa: F811
+                                                     tls_pki):
     job = ('scheme: https\n'
            'tls_config:\n  ca_file: %s\n  cert_file: %s\n  key_file: %s\n'
            'basic_auth:\n  username: %s\n  password: %s\n'
@@ -85,7 +84,7 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(scheduler, tmp_path,
 
 
 def test_wrong_missing_credentials_and_plain_http_are_refused(
-        scheduler, tls_pki):   # noqa: F811
+        scheduler, tls_pki):
     pki = tls_pki
     cert = (pki.client.cert, pki.client.key)
 
@@ -130,7 +129,7 @@ BAD = {
 
 @pytest.mark.parametrize('case', sorted(BAD))
 def test_a_bad_web_config_refuses_the_start(tmp_path, vhost, tls_pki,
-                                             case):   # noqa: F811
+                                             case):
     text, why = BAD[case]
     path = tmp_path / 'web.yml'
     path.write_text(text.format(cert=tls_pki.server.cert,

@@ -9,15 +9,14 @@ wired as in hvagent-compute (driver events -> handle_lifecycle_event); the
 fixtures are test_libvirt_driver's.
 """
 import subprocess
-import time
 
 import pytest
 from oslo_config import cfg
 
 from agent.objects import states as S
-from tests.functional.test_libvirt_driver import (  # noqa: F401 (fixtures)
-    URI, build, env, image, state_dir, states_of)
-from tests.unit.fakes import ctxt
+from tests.fixtures.libvirt_guests import URI, build, states_of
+from tests.fixtures.fakes import ctxt
+from tests.fixtures.waiting import assert_stays, wait_until
 from virt.libvirt import designer
 
 pytestmark = pytest.mark.functional
@@ -32,17 +31,13 @@ def virsh(*args):
 
 
 def wait_states(env, uuid, expected, timeout=EVENT_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while states_of(env, uuid) != expected:
-        assert time.monotonic() < deadline, (states_of(env, uuid), expected)
-        time.sleep(0.1)
+    wait_until(lambda: states_of(env, uuid) == expected, timeout,
+               message=lambda: (states_of(env, uuid), expected))
 
 
 def wait_guest(env, uuid, power, timeout=EVENT_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while env.driver.get_info(uuid).power_state != power:
-        assert time.monotonic() < deadline, env.driver.get_info(uuid)
-        time.sleep(0.1)
+    wait_until(lambda: env.driver.get_info(uuid).power_state == power,
+               timeout, message=lambda: env.driver.get_info(uuid))
 
 
 @pytest.fixture
@@ -62,40 +57,40 @@ def listen(env):
         lambda uuid, _power: env.mgr.handle_lifecycle_event(ctxt(), uuid))
 
 
-def test_events_carry_outside_changes_into_the_instance(env, policy):
-    listen(env)
-    uuid = build(env)
+def test_events_carry_outside_changes_into_the_instance(libvirt_env, policy):
+    listen(libvirt_env)
+    uuid = build(libvirt_env)
     name = designer.domain_name(uuid)
-    assert states_of(env, uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert states_of(libvirt_env, uuid) == (S.ACTIVE, None, S.RUNNING)
 
     virsh('destroy', name)                          # pulled the plug
-    wait_states(env, uuid, (S.STOPPED, None, S.SHUTDOWN))
-    events = [e for _, e, _ in env.conductor.events_of(uuid)]
+    wait_states(libvirt_env, uuid, (S.STOPPED, None, S.SHUTDOWN))
+    events = [e for _, e, _ in libvirt_env.conductor.events_of(uuid)]
     assert 'compute_sync_power_state' in events
 
     policy('adopt')                                 # started outside
     virsh('start', name)
-    wait_states(env, uuid, (S.ACTIVE, None, S.RUNNING))
+    wait_states(libvirt_env, uuid, (S.ACTIVE, None, S.RUNNING))
 
     policy('stop')                                  # Nova's policy
     virsh('destroy', name)
-    wait_states(env, uuid, (S.STOPPED, None, S.SHUTDOWN))
+    wait_states(libvirt_env, uuid, (S.STOPPED, None, S.SHUTDOWN))
     virsh('start', name)
-    wait_guest(env, uuid, S.SHUTDOWN)               # powered off again
-    wait_states(env, uuid, (S.STOPPED, None, S.SHUTDOWN))
+    wait_guest(libvirt_env, uuid, S.SHUTDOWN)               # powered off again
+    wait_states(libvirt_env, uuid, (S.STOPPED, None, S.SHUTDOWN))
 
 
-def test_periodic_sync_catches_what_no_event_told(env, policy):
-    uuid = build(env)                   # no listener: no events arrive
+def test_periodic_sync_catches_what_no_event_told(libvirt_env, policy):
+    uuid = build(libvirt_env)                   # no listener: no events arrive
     name = designer.domain_name(uuid)
     virsh('destroy', name)
-    time.sleep(1)
-    assert states_of(env, uuid) == (S.ACTIVE, None, S.RUNNING)
-    env.mgr.sync_power_states(ctxt())
-    assert states_of(env, uuid) == (S.STOPPED, None, S.SHUTDOWN)
+    assert_stays(lambda: states_of(libvirt_env, uuid) == (
+        S.ACTIVE, None, S.RUNNING), 1, message='no event, no change')
+    libvirt_env.mgr.sync_power_states(ctxt())
+    assert states_of(libvirt_env, uuid) == (S.STOPPED, None, S.SHUTDOWN)
 
     policy('log')
     virsh('start', name)
-    env.mgr.sync_power_states(ctxt())
-    assert states_of(env, uuid) == (S.STOPPED, None, S.RUNNING)
-    assert env.driver.get_info(uuid).power_state == S.RUNNING
+    libvirt_env.mgr.sync_power_states(ctxt())
+    assert states_of(libvirt_env, uuid) == (S.STOPPED, None, S.RUNNING)
+    assert libvirt_env.driver.get_info(uuid).power_state == S.RUNNING

@@ -14,10 +14,9 @@ from oslo_config import cfg
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent.objects import states
-from tests.functional import deployment
-from tests.functional.certs import tls_pki  # noqa: F401  (fixture)
-from tests.functional.private_broker import PrivateBroker
-from tests.functional.private_broker import TLSListener
+from tests.fixtures import deployment
+from tests.fixtures.private_broker import PrivateBroker
+from tests.fixtures.private_broker import TLSListener
 
 pytestmark = pytest.mark.functional
 GROUP = 'oslo_messaging_rabbit'
@@ -30,7 +29,7 @@ def rabbit_tls(pki, ca_file=None):
 
 
 @pytest.fixture(scope='module')
-def tls_broker(tls_pki):   # noqa: F811
+def tls_broker(tls_pki):
     broker = PrivateBroker(tls=TLSListener(
         tls_pki.ca.path, tls_pki.server.cert, tls_pki.server.key,
         verify_peer=True))
@@ -41,7 +40,7 @@ def tls_broker(tls_pki):   # noqa: F811
 
 
 @pytest.fixture
-def tls_client_conf(tls_pki):   # noqa: F811
+def tls_client_conf(tls_pki):
     """This process's RPC clients use TLS with the test CA."""
     options = rabbit_tls(tls_pki)
     for name, value in options.items():
@@ -62,7 +61,7 @@ def test_a_boot_over_the_tls_listener(tmp_path, tls_broker, tls_pki,
         rpc_client_transport(tls_broker.tls_url)
         dep.conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
-        deployment.wait_all_up(dep, dep.conductor, dep.ctxt)
+        dep.ready()
         inst = dep.conductor.boot_instance(
             dep.ctxt, name='tls-1', flavor='m1.small', image_ref='cirros',
             availability_zone=None, hints={}, metadata={}, networks=[])
@@ -92,7 +91,7 @@ REFUSED = {
 
 @pytest.mark.parametrize('case', sorted(REFUSED))
 def test_a_client_the_tls_listener_refuses_stops_in_one_line(
-        tmp_path, tls_broker, tls_pki, case):   # noqa: F811
+        tmp_path, tls_broker, tls_pki, case):
     options, why = REFUSED[case]
     url = tls_broker.url if case == 'plain-port' else tls_broker.tls_url
     conf = deployment.write_config(

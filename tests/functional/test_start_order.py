@@ -11,12 +11,12 @@ first, each with its own NOTIFY_SOCKET (tests/functional/test_systemd.py's
 NotifySocket).
 """
 import re
-import time
 import uuid
 
 import pytest
 
-from tests.functional import deployment
+from tests.fixtures import deployment
+from tests.fixtures.waiting import assert_stays
 from tests.functional.test_systemd import NotifySocket
 
 pytestmark = pytest.mark.functional
@@ -47,11 +47,12 @@ def test_agent_and_scheduler_wait_for_the_conductor(tmp_path, vhost):
             dep.start(name, env={'NOTIFY_SOCKET': notify.path})
         dep.wait_log('hvagent-compute', 'waiting for the conductor')
         dep.wait_log('hvagent-scheduler', 'waiting for the database schema')
-        time.sleep(3)      # longer than a first call or heartbeat takes
-        for name in sockets:
-            assert dep.procs[name].poll() is None, dep.log(name)
-            assert 'READY' not in {k for _t, f in sockets[name].messages
-                                   for k in f}
+        # longer than a first call or heartbeat takes: alive, never READY
+        assert_stays(lambda: all(
+            dep.procs[name].poll() is None and 'READY' not in {
+                k for _t, f in sockets[name].messages for k in f}
+            for name in sockets), 3,
+            message=lambda: [dep.log(name) for name in sockets])
         dep.start('hvagent-conductor')
         dep.wait_log('hvagent-compute', 'hvagent-compute started')
         dep.wait_log('hvagent-scheduler', 'hvagent-scheduler started')
@@ -107,10 +108,10 @@ def test_services_wait_for_the_bus_secret(tmp_path, vhost):
             dep.start(name, env={'NOTIFY_SOCKET': notify.path})
         for name in sockets:
             dep.wait_log(name, 'waiting for the bus secret %s' % secret)
-        time.sleep(2)
-        for name in sockets:
-            assert dep.procs[name].poll() is None, dep.log(name)
-        assert not secret.exists()
+        assert_stays(lambda: all(dep.procs[name].poll() is None
+                                 for name in sockets)
+                     and not secret.exists(), 2,
+                     message=lambda: [dep.log(name) for name in sockets])
         dep.start('hvagent-conductor')
         for name, notify in sockets.items():
             notify.wait_for('READY', '1')

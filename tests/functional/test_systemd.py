@@ -31,7 +31,8 @@ import pytest
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent.objects import states
-from tests.functional import deployment
+from tests.fixtures import deployment
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -148,14 +149,14 @@ class NotifySocket:
             self.messages.append((time.monotonic(), fields))
 
     def wait_for(self, key, value=None, timeout=60, after=0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for i, (_t, fields) in enumerate(self.messages):
-                if i >= after and key in fields and \
-                        value in (None, fields[key]):
-                    return i
-            time.sleep(0.05)
-        raise AssertionError('no %s=%s in %s' % (key, value, self.messages))
+        """The index of the first message from ``after`` on that sets
+        ``key`` (to ``value``, if given)."""
+        def found():
+            return [i for i, (_t, fields) in enumerate(self.messages)
+                    if i >= after and key in fields
+                    and value in (None, fields[key])][:1]
+        return wait_until(found, timeout, interval=0.05, message=lambda:
+                          'no %s=%s in %s' % (key, value, self.messages))[0]
 
     def times(self, key):
         return [t for t, fields in self.messages if key in fields]
@@ -192,7 +193,7 @@ def cloud(tmp_path, vhost, rpc_client_transport):
     notify = NotifySocket(tmp_path / 'notify')
     try:
         dep.start('hvagent-conductor', 'hvagent-scheduler')
-        dep.wait_log('hvagent-scheduler', 'started')
+        dep.ready()
         rpc_client_transport(vhost.url)
         dep.conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         dep.ctxt = context.RequestContext(user_id='alice', project_id='p1')
@@ -212,13 +213,13 @@ def _boot(dep, name):
 
 
 def _wait_state(dep, uuid_, timeout=60, **want):
-    deadline = time.monotonic() + timeout
-    while True:
+    def reached():
         inst = dep.conductor.instance_show(dep.ctxt, ref=uuid_)
-        if all(getattr(inst, k) == v for k, v in want.items()):
-            return inst
-        assert time.monotonic() < deadline, (inst, dep.log('hvagent-compute'))
-        time.sleep(0.05)
+        return inst if all(getattr(inst, k) == v
+                           for k, v in want.items()) else None
+    return wait_until(reached, timeout, interval=0.05, message=lambda: '%s\n%s'
+                      % (dep.conductor.instance_show(dep.ctxt, ref=uuid_),
+                         dep.log('hvagent-compute')))
 
 
 def _queued(dep):
@@ -316,10 +317,7 @@ def test_sighup_reloads_debug_without_restart(cloud):
     # and back
     dep.config.write_text(text)
     agent.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 30
-    while 'root DEBUG -> INFO' not in dep.log('hvagent-compute'):
-        assert time.monotonic() < deadline and agent.poll() is None
-        time.sleep(0.1)
+    dep.wait_log('hvagent-compute', 'root DEBUG -> INFO', timeout=30)
 
 
 def test_sigterm_past_graceful_timeout_exits_75_naming_the_build(cloud):

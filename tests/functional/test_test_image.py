@@ -12,7 +12,8 @@ import uuid
 
 import pytest
 
-from tests.functional import guest_image
+from tests.fixtures import guest_image
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -24,19 +25,17 @@ POWEROFF_TIMEOUT = 120
 def _wait_for(predicate, timeout, proc, console):
     """Poll the console log until predicate(text) is truthy; fail if QEMU
     exits or the timeout passes, showing the end of the console."""
-    deadline = time.monotonic() + timeout
-    while True:
-        text = console.read_text(errors='replace') if console.exists() else ''
-        result = predicate(text)
-        if result:
-            return result
-        if proc.poll() is not None:
+    def text():
+        return console.read_text(errors='replace') if console.exists() else ''
+
+    def seen():
+        result = predicate(text())
+        if not result and proc.poll() is not None:
             pytest.fail('qemu exited (%s) early; console ends:\n%s'
-                        % (proc.returncode, text[-3000:]))
-        if time.monotonic() > deadline:
-            pytest.fail('timed out after %ss; console ends:\n%s'
-                        % (timeout, text[-3000:]))
-        time.sleep(0.5)
+                        % (proc.returncode, text()[-3000:]))
+        return result
+    return wait_until(seen, timeout, interval=0.5, message=lambda:
+                      'console ends:\n%s' % text()[-3000:])
 
 
 def _monitor(sock_path, command):

@@ -23,6 +23,7 @@ through the daemon while the main process is refused by the kernel,
 hostile requests are refused by the boundary, and a unit granting only
 part of the set makes hvagent-compute exit 78 in one line.
 """
+import contextlib
 import json
 import os
 import pwd
@@ -31,7 +32,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 import uuid
 
 import pytest
@@ -42,6 +42,7 @@ from net import ruleset as net_ruleset
 from net import floating
 from net import model
 from net import privsep
+from tests.fixtures.waiting import WaitTimeout, wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -245,10 +246,9 @@ def probed(host):
         assert proc.returncode == 0, proc.stderr
         found = json.loads(proc.stdout.splitlines()[-1])
         # the daemon ends with the agent (its socket closed)
-        deadline = time.monotonic() + 10
-        while (os.path.exists('/proc/%d' % found['daemon_pid'])
-               and time.monotonic() < deadline):
-            time.sleep(0.05)
+        with contextlib.suppress(WaitTimeout):
+            wait_until(lambda: not os.path.exists(
+                '/proc/%d' % found['daemon_pid']), 10, interval=0.05)
         found['daemon_left'] = os.path.exists('/proc/%d'
                                               % found['daemon_pid'])
         found['tables'] = ns.root(ns.host, 'nft', 'list', 'tables').stdout

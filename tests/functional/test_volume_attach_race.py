@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from agent import exception
 from agent.db import models
 from agent.db import session as db_session
-from tests.functional.test_conductor_db import Cloud, call
+from tests.fixtures.conductor import Cloud, call
 
 pytestmark = pytest.mark.functional
 RACERS = 6

@@ -1,6 +1,5 @@
 """ComputeManager against the FakeDriver and an in-memory conductor."""
 import threading
-import time
 import types
 import uuid
 
@@ -12,7 +11,8 @@ from agent import objects
 from agent import locks
 from agent.compute import manager as manager_mod
 from agent.objects import states as S
-from tests.unit.fakes import FakeConductor, conf, ctxt  # noqa: F401
+from tests.fixtures.fakes import FakeConductor, ctxt
+from tests.fixtures.waiting import assert_stays
 from virt import fake
 
 HOST = 'node1'
@@ -56,7 +56,7 @@ def make_env(driver=None):
 
 
 @pytest.fixture
-def env(conf):  # noqa: F811
+def env(conf):
     return make_env()
 
 
@@ -384,7 +384,7 @@ def test_attach_of_unknown_volume_is_refused(env):
 
 
 # ------------------------------------------------------------------ console
-def test_console_tail(env, conf):  # noqa: F811
+def test_console_tail(env, conf):
     uuid_ = built(env)
     for _ in range(50):
         env.driver.reboot(uuid_, 'SOFT')
@@ -436,7 +436,7 @@ def test_malformed_payload_rejected(env, method, kwargs):
 
 
 # -------------------------------------------------------------- concurrency
-def test_builds_are_bounded(conf):  # noqa: F811
+def test_builds_are_bounded(conf):
     conf('max_concurrent_builds', 2)
     env = make_env(BlockingDriver())
     uuids = [env.conductor.add_instance().uuid for _ in range(3)]
@@ -453,7 +453,7 @@ def test_builds_are_bounded(conf):  # noqa: F811
     assert all(states_of(env, u)[0] == S.ACTIVE for u in uuids)
 
 
-def test_operations_on_one_instance_are_serialized(conf):  # noqa: F811
+def test_operations_on_one_instance_are_serialized(conf):
     env = make_env(BlockingDriver())
     inst = env.conductor.add_instance()
     build = run_in_thread(env.mgr.build_and_run_instance,
@@ -462,8 +462,8 @@ def test_operations_on_one_instance_are_serialized(conf):  # noqa: F811
     set_task(env, inst.uuid, S.DELETING)           # the user deletes it
     delete = run_in_thread(env.mgr.terminate_instance,
                            instance_uuid=inst.uuid)
-    time.sleep(0.3)
-    assert ('destroy', inst.uuid) not in env.driver.calls
+    assert_stays(lambda: ('destroy', inst.uuid) not in env.driver.calls,
+                 0.3, message='the delete waited for the build')
     env.driver.release.set()
     build.join(10)
     delete.join(10)
@@ -486,7 +486,7 @@ def test_lock_table_does_not_grow():
     assert len(table) == 0
 
 
-def test_report_callback_failure_does_not_break_build(conf):  # noqa: F811
+def test_report_callback_failure_does_not_break_build(conf):
     env = make_env()
 
     def broken():
@@ -578,7 +578,7 @@ def test_sync_power_states(env):
 @pytest.mark.parametrize('action, left', [
     ('reap', None), ('shutdown', S.SHUTDOWN), ('log', S.RUNNING)])
 def test_guests_of_deleted_instances_are_handled_per_config(
-        env, conf, action, left):  # noqa: F811
+        env, conf, action, left):
     mine = built(env)
     deleted = built(env)            # deleted in the DB, its guest is not
     env.conductor.get(deleted).update(vm_state=S.DELETED)
@@ -606,7 +606,7 @@ def test_a_guest_of_an_instance_being_built_is_never_reaped(env):
 @pytest.mark.parametrize('resume, expected', [
     (True, (S.ACTIVE, None, S.RUNNING)),
     (False, (S.STOPPED, None, S.SHUTDOWN))])
-def test_host_boot_resumes_active_guests_if_configured(env, conf, resume,  # noqa: F811
+def test_host_boot_resumes_active_guests_if_configured(env, conf, resume,
                                                        expected):
     uuid_ = built(env)
     env.driver.set_power_state(uuid_, S.SHUTDOWN)      # the host rebooted
@@ -619,7 +619,7 @@ def test_host_boot_resumes_active_guests_if_configured(env, conf, resume,  # noq
     ('stop', (S.STOPPED, None, S.SHUTDOWN), S.SHUTDOWN),
     ('adopt', (S.ACTIVE, None, S.RUNNING), S.RUNNING),
     ('log', (S.STOPPED, None, S.RUNNING), S.RUNNING)])
-def test_guest_started_outside_follows_policy(env, conf, action,  # noqa: F811
+def test_guest_started_outside_follows_policy(env, conf, action,
                                               expected, guest):
     uuid_ = built(env)
     env.driver.set_power_state(uuid_, S.SHUTDOWN)

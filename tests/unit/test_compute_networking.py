@@ -5,7 +5,7 @@ import types
 from agent.compute import vifs
 from agent.objects import net_models as wire
 from agent.objects import states as S
-from tests.unit.fakes import conf, ctxt  # noqa: F401
+from tests.fixtures.fakes import ctxt
 from tests.unit.test_compute_manager import make_env, set_task
 
 NIC = {'mac': 'fa:16:3e:00:00:01', 'bridge': 'brqabc', 'tap': 'tapabc',
@@ -45,7 +45,7 @@ def env_with(networking):
     return env
 
 
-def test_ports_are_plugged_before_spawn_and_unplugged_after_delete(conf):  # noqa: F811
+def test_ports_are_plugged_before_spawn_and_unplugged_after_delete(conf):
     net = StubNetworking()
     env = env_with(net)
     inst = env.conductor.add_instance(networks=['lan=10.0.0.2'])
@@ -59,7 +59,7 @@ def test_ports_are_plugged_before_spawn_and_unplugged_after_delete(conf):  # noq
                              ('unplug', [inst.uuid])]
 
 
-def test_instances_without_ports_never_touch_networking(conf):  # noqa: F811
+def test_instances_without_ports_never_touch_networking(conf):
     net = StubNetworking()
     env = env_with(net)
     inst = env.conductor.add_instance()
@@ -68,7 +68,7 @@ def test_instances_without_ports_never_touch_networking(conf):  # noqa: F811
     assert net.calls == [] and env.specs[0].networks == ()
 
 
-def test_failed_plug_ends_in_error_and_unplugs(conf):  # noqa: F811
+def test_failed_plug_ends_in_error_and_unplugs(conf):
     net = StubNetworking(fail_plug=RuntimeError('no 8021q'))
     env = env_with(net)
     inst = env.conductor.add_instance(networks=['lan=10.0.0.2'])
@@ -89,7 +89,7 @@ def _wire_port(**kw):
                      security_groups=[], **kw)
 
 
-def test_port_security_reaches_the_firewall_model(conf):  # noqa: F811
+def test_port_security_reaches_the_firewall_model(conf):
     """A port without groups is still anti-spoofed (port_security on by
     default, even from a conductor too old to send the field); only the
     admin's switch turns it off."""

@@ -20,7 +20,7 @@ from agent.metrics import controller as controller_metrics
 from agent.metrics import registry
 from agent.metrics import server as metrics_server
 from agent.objects import fields as f
-from tests.unit.fakes import conf, ctxt  # noqa: F401
+from tests.fixtures.fakes import ctxt
 from tests.unit.test_compute_manager import BlockingDriver, make_env
 
 CONF = cfg.CONF
@@ -56,7 +56,7 @@ def test_rpc_messages_counted_by_method_and_result(name, result):
         before + 1
 
 
-def test_operation_durations_by_operation_and_result(conf):  # noqa: F811
+def test_operation_durations_by_operation_and_result(conf):
     env = make_env()
     hist = env.mgr.metrics.duration
     ok = env.conductor.add_instance()
@@ -80,7 +80,7 @@ def test_operation_durations_by_operation_and_result(conf):  # noqa: F811
                    dict(build, result='success')) < 10
 
 
-def test_builds_in_flight(conf):  # noqa: F811
+def test_builds_in_flight(conf):
     env = make_env(BlockingDriver())
     gauge = env.mgr.metrics.builds
     insts = [env.conductor.add_instance() for _ in range(2)]
@@ -186,7 +186,7 @@ def test_registry_has_process_build_info_and_rpc():
         'version': registry.version(), 'service': 'hvagent-test'}) == 1
 
 
-def test_disabled_by_default_serves_nothing(conf):  # noqa: F811
+def test_disabled_by_default_serves_nothing(conf):
     assert CONF.metrics.enabled is False
     assert metrics_server.serve('hvagent-test', 'compute_port') is None
 
@@ -212,7 +212,7 @@ def test_serves_over_http_and_fails_clearly_on_a_taken_port(conf):  # noqa
 
 
 def test_build_with_metrics_closes_the_endpoint_if_the_build_fails(
-        conf):  # noqa: F811
+        conf):
     conf('enabled', True, group='metrics')
     conf('compute_port', 0, group='metrics')
     seen = []

@@ -12,7 +12,7 @@ from agent import exception
 from agent.compute import node_identity
 from agent.compute import resource_tracker
 from agent.metrics import host as host_metrics
-from tests.unit.fakes import FakeConductor, conf, ctxt  # noqa: F401
+from tests.fixtures.fakes import FakeConductor, ctxt
 from virt import driver as virt_driver
 from virt import fake
 
@@ -20,7 +20,7 @@ NODE = str(uuid.uuid4())
 
 
 @pytest.fixture
-def env(conf, tmp_path):  # noqa: F811
+def env(conf, tmp_path):
     conf('instances_path', str(tmp_path / 'not' / 'yet' / 'instances'))
     drv = fake.FakeDriver(vcpus=8, memory_mb=16384, local_gb=200)
     conductor = FakeConductor('node1')
@@ -34,7 +34,7 @@ def spawn(drv, vcpus, memory_mb):
                                     root_gb=10))
 
 
-def test_report_sends_node_and_heartbeat(env, conf):  # noqa: F811
+def test_report_sends_node_and_heartbeat(env, conf):
     drv, conductor, rt = env
     conf('reserved_host_memory_mb', 1024)
     conf('reserved_host_cpus', 2)

@@ -25,7 +25,7 @@ from agent import allinone
 from agent import context
 from agent.api import app as app_mod
 from agent.api import deps
-from tests.functional import rabbit
+from tests.fixtures import brokers
 from tools.bench import boot as rpc_bench
 
 CONF = cfg.CONF
@@ -112,7 +112,7 @@ def main():
             18774)
         if args.skip_rabbit:
             return
-        vhost = rabbit.VHost()     # a private vhost, as the tests use
+        vhost = brokers.VHost()     # a private vhost, as the tests use
         try:
             run('rabbitmq', vhost.url, args.boots, tmp + '/rabbit', 18775)
         finally:

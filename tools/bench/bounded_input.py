@@ -3,7 +3,7 @@
     python -m tools.bench.bounded_input [--connections 1100]
 
 A conductor and an hvagent-api run as real processes on a private
-RabbitMQ vhost (tests.functional.api_cloud), with the shipped defaults
+RabbitMQ vhost (tests.fixtures.api_cloud), with the shipped defaults
 (argon2id 64 MiB x 3 passes, 1 MiB body limit, 2 password checks at
 once); loopback only, bounded loops. Sampled every 20 ms with psutil:
 
@@ -28,7 +28,7 @@ from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
 from agent.security import bus_auth
-from tests.functional import api_cloud as cloudlib
+from tests.fixtures import api_cloud as cloudlib
 from tests.functional import bounded
 
 MIB = 1 << 20

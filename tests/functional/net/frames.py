@@ -10,7 +10,7 @@ import struct
 import sys
 import uuid
 
-from tests.functional.net import netns_helpers as nh
+from tests.fixtures import netns as nh
 
 BROADCAST = 'ff:ff:ff:ff:ff:ff'
 

@@ -3,13 +3,13 @@ with busybox udhcpc over a bridge in a "host" namespace."""
 import os
 import shutil
 import tempfile
-import time
 import uuid
 
 import pytest
 
 from net import dhcp, model
-from tests.functional.net import netns_helpers as nh
+from tests.fixtures import netns as nh
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -107,10 +107,8 @@ def test_stale_pid_file_and_restart(env):
     pid = server.pid(net.id)
     assert pid and pid != os.getpid()
     os.kill(pid, 9)                      # dies behind our back
-    deadline = time.monotonic() + 5
-    while server.running(net.id) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not server.running(net.id)
+    wait_until(lambda: not server.running(net.id), 5, interval=0.05,
+               message='the killed dnsmasq seen gone')
     server.update(net, [a])              # started again
     assert server.running(net.id) and server.pid(net.id) != pid
     assert nh.lease(topo, a, script)[0] == a.ip

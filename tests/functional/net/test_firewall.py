@@ -17,7 +17,7 @@ import pytest
 
 from net import ruleset as net_ruleset
 from net import dhcp, model, privileged
-from tests.functional.net import netns_helpers as nh
+from tests.fixtures import netns as nh
 
 pytestmark = pytest.mark.functional
 

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from net import floating, model, privileged
-from tests.functional.net import netns_helpers as nh
+from tests.fixtures import netns as nh
 
 pytestmark = pytest.mark.functional
 

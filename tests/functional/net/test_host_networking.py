@@ -6,7 +6,6 @@ ruleset; deleting them takes all of it away again."""
 import os
 import shutil
 import tempfile
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -23,8 +22,9 @@ from agent.db import models
 from agent.db import net_models as N
 from agent.db import session as db_session
 from net import privileged
-from tests.functional.net.netns_helpers import nsexec, skip_unless
-from tests.functional.test_conductor_networks import Endpoints, call
+from tests.fixtures.netns import nsexec, skip_unless
+from tests.fixtures.conductor import Endpoints, call
+from tests.fixtures.waiting import wait_until
 
 CONF = cfg.CONF
 
@@ -130,10 +130,8 @@ def test_periodic_resync_applies_a_change_no_cast_announced(host):
     task = compute_main.network_resync(agent, ctxt)
     task.start()
     try:
-        deadline = time.monotonic() + 10
-        while 'tcp dport 5432 accept' not in table():
-            assert time.monotonic() < deadline, table()
-            time.sleep(0.2)
+        wait_until(lambda: 'tcp dport 5432 accept' in table(), 10,
+                   interval=0.2, message=table)
     finally:
         task.stop()
         CONF.clear_override('network_resync_interval', 'compute')

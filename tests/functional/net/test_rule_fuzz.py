@@ -14,7 +14,7 @@ from agent.conductor import secgroups
 from net import model
 from net import ruleset as net_ruleset
 from tests import hostile
-from tests.functional.net import netns_helpers as nh
+from tests.fixtures import netns as nh
 
 pytestmark = pytest.mark.functional
 

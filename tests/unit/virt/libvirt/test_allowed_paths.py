@@ -16,7 +16,7 @@ from agent import exception
 from agent.objects import states as S
 from tests import hostile
 from tests.unit.test_compute_manager import make_env, states_of, with_volume
-from tests.unit.fakes import conf, ctxt  # noqa: F401
+from tests.fixtures.fakes import ctxt
 from virt.libvirt import designer
 from virt.libvirt import driver as libvirt_driver
 from virt.libvirt import download
@@ -163,7 +163,7 @@ def test_volume_paths_resolve_inside_the_allowed_dirs_or_are_refused(
             drv._checked_volume(vol, {'path': bad})
 
 
-def test_unusable_volume_is_refused_and_the_instance_stays_active(conf):  # noqa: F811,E501
+def test_unusable_volume_is_refused_and_the_instance_stays_active(conf):  # noqa: E501
     env = make_env()
     uuid_, vol = with_volume(env)
     env.driver.fail_next('attach_volume', designer.InvalidVolume(

@@ -15,6 +15,7 @@ import pytest
 
 from agent import exception
 from agent.objects import states
+from tests.fixtures.waiting import wait_until
 from virt import driver
 from virt.libvirt import guest as guest_mod
 from virt.libvirt import host as host_mod
@@ -269,9 +270,8 @@ def test_close_callback_reconnects_in_background(host):
     host._on_close(first, eof, gen - 1)   # a stale connection's: ignored
     assert not host._dead and host.get_connection() is first
     host._on_close(first, eof, gen)
-    deadline = time.monotonic() + 10
-    while host._generation == gen and time.monotonic() < deadline:
-        time.sleep(0.01)   # no call made: the callback reconnects by itself
+    # no call made: the callback reconnects by itself
+    wait_until(lambda: host._generation != gen, 10, interval=0.01)
     assert host._generation == gen + 1
     assert host.get_connection() is not first
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import hostile
-from tests.functional import guest_image
+from tests.fixtures import guest_image
 from virt import driver
 from virt.libvirt import config
 from virt.libvirt import configdrive

@@ -14,8 +14,8 @@ from oslo_config import cfg
 from agent import context
 from agent import exception
 from agent import objects
-from agent.conductor import manager as conductor_manager
-from agent.conductor import tasks
+from agent.conductor import agent_calls
+from agent.conductor import lifecycle
 from agent.db import models
 from agent.db import session as db_session
 from agent.objects import states
@@ -54,9 +54,9 @@ class RecordingCompute:
 class Cloud:
     def __init__(self, url):
         self.engine = db_session.create_engine(url)
-        self.conductor = conductor_manager.ConductorManager(self.engine)
+        self.conductor = agent_calls.AgentManager(self.engine)
         self.compute = RecordingCompute()
-        self.tasks = tasks.ComputeTaskManager(
+        self.tasks = lifecycle.LifecycleManager(
             self.engine, InProcessScheduler(self.engine), self.compute)
         self.ctxt = context.RequestContext(user_id='u1', project_id='p1')
 

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.objects import actions as user_actions
+
 ROLE = Literal['admin', 'itsec', 'project_manager', 'netadmin', 'developer']
 Name = Field(min_length=1, max_length=255, pattern=r'^[^\x00-\x1f\x7f]+$')
 
@@ -184,8 +186,7 @@ class Servers(BaseModel):
 
 
 class Action(Strict):
-    action: Literal['start', 'stop', 'reboot', 'reboot_hard', 'pause',
-                    'unpause', 'isolate', 'release']
+    action: Literal[user_actions.IN_BODY]
 
 
 class InstanceAction(BaseModel):

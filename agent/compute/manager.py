@@ -31,6 +31,7 @@ from agent.compute import host_sync
 from agent import locks
 from agent.compute import recovery
 from agent.metrics import compute as compute_metrics
+from agent.objects import actions as user_actions
 from agent.objects import fields as f
 from agent.objects import states as S
 from virt import driver as virt_driver
@@ -43,20 +44,6 @@ UUID = f.UUID()
 SUPERSEDED = host_sync.SUPERSEDED
 REFUSED = (exception.OperationNotSupported, exception.VolumeNotFound,
            exception.VolumeUnusable)
-
-# method: (expected task_states, capability, driver method, the power
-#          state that method leads to, final vm_state)
-POWER_OPS = {
-    'stop_instance': ((S.POWERING_OFF,), None, 'power_off', S.SHUTDOWN,
-                      S.STOPPED),
-    'start_instance': ((S.POWERING_ON,), None, 'power_on', S.RUNNING,
-                       S.ACTIVE),
-    'pause_instance': ((S.PAUSING,), 'supports_pause', 'pause',
-                       S.PAUSED_POWER, S.PAUSED),
-    'unpause_instance': ((S.UNPAUSING,), 'supports_pause', 'unpause',
-                         S.RUNNING, S.ACTIVE),
-}
-
 
 def fault_message(exc):
     """A message a user can read: ours as they are, others with their type."""
@@ -107,7 +94,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
                     'power_state': self.driver.get_info(
                         instance.uuid).power_state}
         self._run(ctxt, instance_uuid, 'reboot_instance',
-                  (S.REBOOTING, S.REBOOTING_HARD), reboot,
+                  user_actions.task_states_of('reboot_instance'), reboot,
                   capability='supports_reboot')
 
     @checks.expects(instance_uuid=UUID)
@@ -137,14 +124,16 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         """itsec's quarantine: the conductor has marked the instance
         isolated; its ports drop all traffic from the next firewall
         refresh, done here first, then a running guest is paused."""
-        self._run(ctxt, instance_uuid, 'isolate_instance', (S.ISOLATING,),
+        self._run(ctxt, instance_uuid, 'isolate_instance',
+                  user_actions.task_states_of('isolate_instance'),
                   functools.partial(self._isolation, 'pause'))
 
     @checks.expects(instance_uuid=UUID)
     def release_instance(self, ctxt, instance_uuid):
         """The end of a quarantine: traffic as the security groups say,
         a paused guest runs again."""
-        self._run(ctxt, instance_uuid, 'release_instance', (S.RELEASING,),
+        self._run(ctxt, instance_uuid, 'release_instance',
+                  user_actions.task_states_of('release_instance'),
                   functools.partial(self._isolation, 'unpause'))
 
     @checks.expects()
@@ -176,7 +165,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
                 ctxt, instance_uuid=instance.uuid, volume_id=volume_id,
                 destroy=True)
         self._run(ctxt, instance_uuid, 'attach_volume',
-                  (S.ATTACHING_VOLUME,), attach,
+                  user_actions.task_states_of('attach_volume'), attach,
                   capability='supports_attach_volume', rollback=rollback)
 
     @checks.expects(instance_uuid=UUID, volume_id=UUID)
@@ -192,7 +181,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
                 destroy=True)
             return {}
         self._run(ctxt, instance_uuid, 'detach_volume',
-                  (S.DETACHING_VOLUME,), detach,
+                  user_actions.task_states_of('detach_volume'), detach,
                   capability='supports_attach_volume')
 
     @checks.expects(instance_uuid=UUID,
@@ -272,23 +261,25 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         return None  # the instance is gone: no final update
 
     def _power_op(self, ctxt, instance_uuid, method):
-        task_states, capability, call, target, vm_state = POWER_OPS[method]
+        power = user_actions.POWER_BY_METHOD[method].power
 
         def body(ctxt, instance):
             current = self.driver.get_info(instance.uuid).power_state
-            if current == target:
+            if current == power.power_state:
                 LOG.info('%s: guest of %s is already %s; fixing states only',
                          method, instance.uuid, current)
-            elif call == 'power_off':
+            elif power.call == 'power_off':
                 self.driver.power_off(
                     instance.uuid,
                     timeout=CONF.compute.graceful_shutdown_timeout)
             else:
-                getattr(self.driver, call)(instance.uuid)
-            return {'vm_state': vm_state, 'power_state': self.driver.get_info(
-                instance.uuid).power_state}
-        self._run(ctxt, instance_uuid, method, task_states, body,
-                  capability=capability)
+                getattr(self.driver, power.call)(instance.uuid)
+            return {'vm_state': power.vm_state,
+                    'power_state': self.driver.get_info(
+                        instance.uuid).power_state}
+        self._run(ctxt, instance_uuid, method,
+                  user_actions.task_states_of(method), body,
+                  capability=power.capability)
 
     def _isolation(self, call, ctxt, instance):
         """Ports first (the network is cut before anything else, and
@@ -296,14 +287,14 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         unpause) if the guest is in the state it applies to."""
         if instance.networks and self.networking is not None:
             self.networking.resync(ctxt)
-        _, capability, _, target, settled = POWER_OPS[call + '_instance']
+        power = user_actions.POWER_BY_METHOD[call + '_instance'].power
         before = S.RUNNING if call == 'pause' else S.PAUSED_POWER
         if self.driver.get_info(instance.uuid).power_state == before and \
-                self.driver.capabilities.get(capability):
+                self.driver.capabilities.get(power.capability):
             getattr(self.driver, call)(instance.uuid)
-        power = self.driver.get_info(instance.uuid).power_state
-        return {'vm_state': settled if power == target else instance.vm_state,
-                'power_state': power}
+        now = self.driver.get_info(instance.uuid).power_state
+        return {'vm_state': power.vm_state if now == power.power_state
+                else instance.vm_state, 'power_state': now}
 
     @staticmethod
     def _bdm(instance, volume_id):

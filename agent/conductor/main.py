@@ -7,6 +7,7 @@ from agent.rpc import link
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.security import bus_auth
 from agent.daemon import service
+from agent.conductor import agent_calls
 from agent.conductor import auth
 from agent.conductor import fixed_ips
 from agent.conductor import floating_ips
@@ -14,10 +15,9 @@ from agent.conductor import identity
 from agent.conductor import images
 from agent.conductor import instances
 from agent.conductor import keypairs
-from agent.conductor import manager
+from agent.conductor import lifecycle
 from agent.conductor import networks
 from agent.conductor import quota
-from agent.conductor import tasks
 from agent.conductor import volumes
 from agent.db import api as db_api
 from agent.db import migration
@@ -32,9 +32,9 @@ BINARY = 'hvagent-conductor'
 #: the conductor's endpoints by topic (the clients' classes in
 #: agent.conductor.rpcapi: AgentMethods, UserMethods, IdentityMethods)
 ENDPOINTS = {
-    conductor_rpcapi.AGENT_TOPIC: (manager.ConductorManager,),
+    conductor_rpcapi.AGENT_TOPIC: (agent_calls.AgentManager,),
     conductor_rpcapi.API_TOPIC: (
-        tasks.ComputeTaskManager, networks.NetworkManager,
+        lifecycle.LifecycleManager, networks.NetworkManager,
         instances.InstanceManager, keypairs.KeyPairManager,
         quota.QuotaManager, images.ImageManager, volumes.VolumeManager,
         floating_ips.FloatingIPManager, fixed_ips.FixedIPManager),

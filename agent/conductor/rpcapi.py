@@ -16,7 +16,7 @@ ISOLATION_ACTIONS = ('isolate', 'release')
 
 class AgentMethods(clients.Client):
     """Topic ``conductor``: what compute agents ask (served by
-    agent.conductor.manager.ConductorManager)."""
+    agent.conductor.agent_calls.AgentManager)."""
     SERVES = AGENT_TOPIC
 
 
@@ -124,7 +124,7 @@ class AgentMethods(clients.Client):
 
 class UserMethods(clients.Client):
     """Topic ``conductor_api``: what hvagent-api, hvctl and operators ask
-    (served by the managers of agent.conductor.tasks, networks, instances,
+    (served by the managers of agent.conductor.lifecycle, networks, instances,
     keypairs, quota, images, volumes, floating_ips and fixed_ips)."""
     SERVES = API_TOPIC
 

@@ -23,7 +23,6 @@ import uuid as uuidlib
 import sqlalchemy as sa
 
 from agent.rpc import checks
-from agent import context
 from agent import exception
 from agent.conductor import quota
 from agent.db import api as db
@@ -100,21 +99,6 @@ def peer_hosts(s, instance_uuid):
         N.Port.instance_uuid == instance_uuid)))
 
 
-def refresh_hosts(compute, ctxt, hosts):
-    """Cast refresh_networking to ``hosts`` (``compute()``: the agents'
-    client), after the commit; without the caller's token (agents need
-    none to resync). A lost cast is caught by the agents' periodic
-    resync."""
-    quiet = context.RequestContext(
-        request_id=ctxt.request_id, user_id=ctxt.user_id,
-        project_id=ctxt.project_id, is_admin=ctxt.is_admin)
-    for host in sorted(h for h in hosts if h):
-        try:
-            compute().refresh_networking(quiet, host)
-        except Exception:   # the periodic resync catches up
-            LOG.exception('refresh_networking to %s failed', host)
-
-
 def check_rule(direction, protocol, port_min, port_max, remote_ip_prefix,
                remote_group):
     """The normalized rule (net.rules, the renderer's validator), or a
@@ -132,11 +116,9 @@ def check_rule(direction, protocol, port_min, port_max, remote_ip_prefix,
 
 class SecurityGroupMethods:
     """The security group methods of the conductor's networking endpoint
-    (networks.NetworkManager), which provides ``_session``, ``compute``
-    and ``groups`` (groups with remote members resolved)."""
-
-    def refresh_hosts(self, ctxt, hosts):
-        refresh_hosts(lambda: self.compute, ctxt, hosts)
+    (networks.NetworkManager), which provides ``_session`` and
+    ``refresh_hosts`` (endpoint.Endpoint) and ``groups`` (groups with
+    remote members resolved)."""
 
     @checks.expects(name=NAME, description=f.String(nullable=True))
     def secgroup_create(self, ctxt, name, description):

@@ -295,7 +295,7 @@ def bdm_create(session, uuid, volume_id, connection_info):
     already, here or elsewhere. What decides is the unique constraint on
     volume_id: of transactions racing past this read, one INSERT wins on
     every backend and the others fail with IntegrityError (their
-    transaction is lost: see tasks.ComputeTaskManager.instance_action)."""
+    transaction is lost: see lifecycle.LifecycleManager.instance_action)."""
     holder = bdm_holder(session, volume_id)
     if holder is not None:
         raise exception.VolumeInUse(volume_id=volume_id, instance=holder)

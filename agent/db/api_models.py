@@ -1,6 +1,6 @@
 """Tables of the REST API's concerns the conductor keeps: per-project quota
-limits, revoked tokens, images, volumes (projects, users, roles and key pairs are in
-models.py since 0001). Change them only together with a new migration."""
+limits, revoked tokens, images, volumes (projects, users, roles and key
+pairs are in models.py). Change them only together with a new migration."""
 import datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, UniqueConstraint

@@ -43,7 +43,7 @@ from oslo_config import cfg
 from agent.compute import manager as manager_mod
 from agent.compute import vifs
 from agent.conductor import ipam
-from agent.conductor import manager as conductor_manager
+from agent.conductor import agent_calls
 from agent.conductor import networks
 from agent.db import migration
 from agent.db import models
@@ -143,7 +143,7 @@ def cloud():
         engine = db_session.create_engine(url)
         undo.callback(engine.dispose)
         nets = networks.NetworkManager(engine)
-        endpoints = Endpoints(nets, conductor_manager.ConductorManager(engine))
+        endpoints = Endpoints(nets, agent_calls.AgentManager(engine))
         net = call(nets.network_create, ctxt(), name='lan',
                    network_type='flat', cidr=CIDR, segmentation_id=None,
                    physical_network='physnet1', gateway_ip=GATEWAY,

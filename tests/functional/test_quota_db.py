@@ -17,7 +17,7 @@ pytestmark = pytest.mark.functional
 
 
 def _boot(engine, project_id):
-    """What ComputeTaskManager.boot_instance does in its transaction."""
+    """What LifecycleManager.boot_instance does in its transaction."""
     with db_session.session_scope(engine) as s:
         flavor = db.flavor_get_by_name(s, 'm1.tiny')
         quota.check_boot(s, project_id, flavor)

@@ -5,7 +5,7 @@ test_allowed_paths.py)."""
 import pytest
 
 from agent import exception
-from agent.conductor import tasks
+from agent.conductor import lifecycle
 
 
 @pytest.mark.parametrize('path', [
@@ -13,11 +13,11 @@ from agent.conductor import tasks
     '/srv/volumes/./v.qcow2', '/srv//volumes/v.qcow2', '/', ''])
 def test_bad_volume_paths_are_refused(path):
     with pytest.raises(exception.InvalidRPCPayload, match='normalised'):
-        tasks.check_volume_path({'path': path})
+        lifecycle.check_volume_path({'path': path})
 
 
 @pytest.mark.parametrize('info', [
     {'path': '/srv/volumes/v7.qcow2'}, {'path': '/srv/volumes/dir/'},
     {'path': '/srv/volumes/<&>\u202e.raw'}, {}])
 def test_absolute_normalised_paths_pass(info):
-    tasks.check_volume_path(info)
+    lifecycle.check_volume_path(info)

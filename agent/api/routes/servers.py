@@ -10,6 +10,7 @@ from agent.api import deps
 from agent.api import paging
 from agent.api import schemas
 from agent.api.routes import images
+from agent.objects import actions as user_actions
 
 router = APIRouter(prefix='/v1/servers', tags=['servers'])
 
@@ -96,8 +97,8 @@ def show(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
     return {'server': server(fetch(caller, server_id, 'server:show'))}
 
 
-def _act(caller, server_id, action, rule):
-    inst = fetch(caller, server_id, rule)
+def _act(caller, server_id, action):
+    inst = fetch(caller, server_id, user_actions.BY_NAME[action].rule)
     return {'server': server(deps.conductor().instance_action(
         caller.ctxt, ref=inst.uuid, action=action, volume_id=None,
         connection_info={}))}
@@ -106,7 +107,7 @@ def _act(caller, server_id, action, rule):
 @router.delete('/{server_id}', status_code=202,
                response_model=schemas.ServerOut)
 def delete(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
-    return _act(caller, server_id, 'delete', 'server:delete')
+    return _act(caller, server_id, 'delete')
 
 
 @router.post('/{server_id}/action', status_code=202,
@@ -115,8 +116,7 @@ def action(server_id: uuid.UUID, body: schemas.Action,
            caller: deps.Caller = deps.CALLER):
     """start, stop, reboot, reboot_hard, pause, unpause; isolate (pause
     and cut every port off the network) and release, itsec's."""
-    rule = 'server:%s' % body.action.replace('_hard', '')
-    return _act(caller, server_id, body.action, rule)
+    return _act(caller, server_id, body.action)
 
 
 @router.get('/{server_id}/actions', response_model=schemas.Actions)

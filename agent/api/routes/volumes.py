@@ -12,6 +12,7 @@ from agent.api import deps
 from agent.api import paging
 from agent.api import schemas
 from agent.api.routes import servers
+from agent.objects import actions as user_actions
 
 CONF = cfg.CONF
 router = APIRouter(tags=['volumes'])
@@ -74,7 +75,8 @@ def delete(volume_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
 
 
 def _attachment(caller, server_id, volume_id, action):
-    inst = servers.fetch(caller, server_id, 'server:volumes')
+    inst = servers.fetch(caller, server_id,
+                         user_actions.BY_NAME[action].rule)
     volume = fetch(caller, volume_id, 'volume:show')
     if volume['project_id'] != inst.project_id:
         raise exception.Conflict(what='Volume %s is of another project; '

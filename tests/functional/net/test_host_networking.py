@@ -15,7 +15,7 @@ from agent import context
 from agent.compute import main as compute_main
 from agent.compute import vifs
 from agent.conductor import ipam
-from agent.conductor import manager as conductor_manager
+from agent.conductor import agent_calls
 from agent.conductor import networks
 from agent.db import migration
 from agent.db import models
@@ -43,7 +43,7 @@ def host(make_netns):
     migration.upgrade(url)
     engine = db_session.create_engine(url)
     nets = networks.NetworkManager(engine)
-    conductor = Endpoints(nets, conductor_manager.ConductorManager(engine))
+    conductor = Endpoints(nets, agent_calls.AgentManager(engine))
     ctxt = context.RequestContext(user_id='u', project_id='p')
     call(nets.network_create, ctxt, name='lan', network_type='flat',
          cidr='10.5.0.0/24', segmentation_id=None,

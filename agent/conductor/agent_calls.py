@@ -1,4 +1,4 @@
-"""The conductor's agent-facing endpoint: everything a compute agent asks.
+"""What compute agents call: the conductor's agent-facing endpoint.
 
 The agent never opens the database; it reads its instances and records
 their state, faults, action events, resource reports and heartbeats here.
@@ -15,12 +15,12 @@ import oslo_messaging as messaging
 import sqlalchemy as sa
 
 from agent.rpc import checks
-from agent.compute import rpcapi as compute_rpcapi
 from agent.security import bus_auth
 from agent import context as context_mod
 from agent import exception
 from agent.security import image_grants
 from agent import image_refs
+from agent.conductor import endpoint
 from agent.conductor import images
 from agent.conductor import ipam
 from agent.conductor import networks
@@ -28,7 +28,6 @@ from agent.conductor import secgroups
 from agent.db import api as db
 from agent.db import api_models
 from agent.db import net_models as N
-from agent.db import session as db_session
 from agent.db import to_objects
 from agent.objects import fields as f
 from agent.objects import states
@@ -79,20 +78,11 @@ def _own(s, ctxt, uuid, for_update=False):
     return row
 
 
-class ConductorManager:
+class AgentManager(endpoint.Endpoint):
+    """What compute agents call (topic ``conductor``): their instances,
+    operations, faults, action events, block devices, resource reports,
+    heartbeats, image grants and ports."""
     target = messaging.Target(version='1.10')  # see conductor_rpcapi.ConductorAPI
-
-    def __init__(self, engine=None, compute=None):
-        self.engine = engine or db_session.get_engine()
-        self._compute = compute
-
-    def _compute_api(self):
-        if self._compute is None:
-            self._compute = compute_rpcapi.ComputeAPI()
-        return self._compute
-
-    def _session(self):
-        return db_session.session_scope(self.engine)
 
     @checks.expects(instance_uuid=UUID)
     def instance_get(self, ctxt, instance_uuid):
@@ -128,7 +118,7 @@ class ConductorManager:
             peers = secgroups.peer_hosts(s, instance_uuid)
             ipam.release(s, instance_uuid)
             db.instance_mark_deleted(s, row)
-        secgroups.refresh_hosts(self._compute_api, ctxt, peers)
+        self.refresh_hosts(ctxt, peers)
         LOG.info('Instance %s deleted', instance_uuid)
 
     @checks.expects(instance_uuid=UUID, message=f.String(max_length=1024),
@@ -301,7 +291,7 @@ class ConductorManager:
             # whose rules name those groups learn them now
             others = secgroups.peer_hosts(s, instance_uuid) - {host}
             out = networks.host_port_objects(s, host)
-        secgroups.refresh_hosts(self._compute_api, ctxt, others)
+        self.refresh_hosts(ctxt, others)
         return out
 
     @checks.expects(host=HOST)

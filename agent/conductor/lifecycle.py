@@ -1,4 +1,7 @@
-"""The conductor's user-facing endpoint: boot, lifecycle requests, listings.
+"""The conductor's instance lifecycle endpoint for users: boot, the user
+actions (agent.objects.actions: start, stop, reboot, pause, isolate,
+volumes, delete...), and the reads that follow them (show, long-poll wait,
+list, console, action log; flavors and hosts).
 
 A request is checked against the instance's state, recorded as an instance
 action and as a task_state in one transaction (compare and swap, so two
@@ -15,11 +18,9 @@ from sqlalchemy import exc as sa_exc
 from agent.scheduler import rpcapi as scheduler_rpcapi
 from agent.rpc import checks
 from agent.conductor import rpcapi as conductor_rpcapi
-from agent.compute import rpcapi as compute_rpcapi
 from agent import exception
 from agent import objects
 from agent.db import api as db
-from agent.db import session as db_session
 from agent.db import to_objects
 from agent.conductor import fixed_ips as fixed_ip_api
 from agent.conductor import images as image_api
@@ -27,7 +28,9 @@ from agent.conductor import ipam
 from agent.conductor import networks as net_api
 from agent.conductor import quota
 from agent.conductor import secgroups
+from agent.conductor import endpoint
 from agent.conductor import watch
+from agent.objects import actions as user_actions
 from agent.objects import fields as f
 from agent.objects import states
 from agent.scheduler import claim
@@ -35,29 +38,6 @@ from agent.scheduler import claim
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
-A = states
-# action -> (allowed vm_states, task_state it sets, compute method)
-ACTIONS = {
-    'reboot': ((A.ACTIVE,), A.REBOOTING, 'reboot_instance'),
-    'reboot_hard': ((A.ACTIVE, A.STOPPED, A.PAUSED, A.ERROR),
-                    A.REBOOTING_HARD, 'reboot_instance'),
-    'stop': ((A.ACTIVE, A.PAUSED, A.ERROR), A.POWERING_OFF, 'stop_instance'),
-    'start': ((A.STOPPED,), A.POWERING_ON, 'start_instance'),
-    'pause': ((A.ACTIVE,), A.PAUSING, 'pause_instance'),
-    'unpause': ((A.PAUSED,), A.UNPAUSING, 'unpause_instance'),
-    'attach_volume': ((A.ACTIVE, A.STOPPED, A.PAUSED), A.ATTACHING_VOLUME,
-                      'attach_volume'),
-    'detach_volume': ((A.ACTIVE, A.STOPPED, A.PAUSED), A.DETACHING_VOLUME,
-                      'detach_volume'),
-    'delete': (A.VM_STATES, A.DELETING, 'terminate_instance'),
-    # itsec's quarantine: ports drop everything, the guest is paused
-    'isolate': ((A.ACTIVE, A.STOPPED, A.PAUSED), A.ISOLATING,
-                'isolate_instance'),
-    'release': ((A.ACTIVE, A.STOPPED, A.PAUSED), A.RELEASING,
-                'release_instance'),
-}
-#: what an isolated instance still allows (its owner must not undo it)
-WHILE_ISOLATED = ('stop', 'delete') + conductor_rpcapi.ISOLATION_ACTIONS
 NAME = f.String(max_length=255)
 _INSTANCE = objects.Instance.fields
 BOOT_OPTIONS = f.Struct({k: _INSTANCE[k] for k in db.BOOT_OPTIONS})
@@ -83,16 +63,12 @@ def _check_name(name):
             'Instance name must be non-empty printable text, got %r' % name)
 
 
-class ComputeTaskManager:
+class LifecycleManager(endpoint.Endpoint):
     target = messaging.Target(version='1.7')  # see conductor_rpcapi.ConductorAPI
 
     def __init__(self, engine=None, scheduler=None, compute=None):
-        self.engine = engine or db_session.get_engine()
+        super().__init__(engine, compute)
         self.scheduler = scheduler or scheduler_rpcapi.SchedulerAPI()
-        self.compute = compute or compute_rpcapi.ComputeAPI()
-
-    def _session(self):
-        return db_session.session_scope(self.engine)
 
     # ------------------------------------------------------------ boot
     @checks.expects(name=NAME, flavor=NAME,
@@ -197,12 +173,11 @@ class ComputeTaskManager:
                                            ctxt.request_id), 'Error', message)
 
     # ------------------------------------------------------- lifecycle
-    @checks.expects(ref=REF, action=f.Enum(sorted(ACTIONS)),
+    @checks.expects(ref=REF, action=f.Enum(sorted(user_actions.BY_NAME)),
                  volume_id=f.UUID(nullable=True),
                  connection_info=f.Dict(value_field=f.String(
                      max_length=4096)))
     def instance_action(self, ctxt, ref, action, volume_id, connection_info):
-        method = ACTIONS[action][2]
         if action.endswith('_volume') and not volume_id:
             raise exception.InvalidRPCPayload('%s needs a volume_id' % action)
         try:
@@ -219,27 +194,28 @@ class ComputeTaskManager:
         if cast is None:
             return result
         host, instance_uuid = cast
+        declared = user_actions.BY_NAME[action]
         kwargs = {}
-        if method == 'reboot_instance':
-            kwargs['reboot_type'] = 'HARD' if action == 'reboot_hard' \
-                else 'SOFT'
+        if declared.reboot_type:
+            kwargs['reboot_type'] = declared.reboot_type
         if volume_id:
             kwargs['volume_id'] = volume_id
-        getattr(self.compute, method)(ctxt, host, instance_uuid, **kwargs)
+        getattr(self.compute, declared.method)(ctxt, host, instance_uuid,
+                                               **kwargs)
         return result
 
     def _record_action(self, ctxt, ref, action, volume_id, connection_info):
         """Check and record ``action`` in one transaction; (the instance,
         None if nothing is to be cast, else (host, uuid))."""
-        allowed, task_state, _method = ACTIONS[action]
+        declared = user_actions.BY_NAME[action]
         with self._session() as s:
             row = db.instance_get_by_ref(s, ref)
-            if row.vm_state not in allowed or row.task_state is not None \
-                    and action != 'delete':
+            if row.vm_state not in declared.allowed or \
+                    row.task_state is not None and action != 'delete':
                 raise exception.InstanceInvalidState(
                     action=action.replace('_', ' '), instance=row.uuid,
                     vm_state=row.vm_state, task_state=row.task_state)
-            if row.isolated and action not in WHILE_ISOLATED:
+            if row.isolated and not declared.while_isolated:
                 raise exception.InstanceIsolated(
                     action=action.replace('_', ' '), instance=row.uuid)
             if action == 'delete' and row.task_state == states.DELETING:
@@ -252,7 +228,7 @@ class ComputeTaskManager:
                 db.action_start(s, row.uuid, action, ctxt.request_id,
                                 ctxt.user_id, ctxt.project_id, 'Success')
                 return to_objects.instance(s, row), None
-            updates = {'task_state': task_state}
+            updates = {'task_state': declared.task_state}
             if action in conductor_rpcapi.ISOLATION_ACTIONS:
                 # recorded before the agent acts: every port refresh from
                 # now on, on any path, renders the quarantine (or not)

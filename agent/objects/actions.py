@@ -1,0 +1,87 @@
+"""The user actions on an instance, one declaration each.
+
+An action is asked of hvagent-api (allowed by its policy ``rule``) or of
+hvctl, checked and recorded by the conductor (the instance must be in one
+of the ``allowed`` vm_states; ``task_state`` is set in the same
+transaction) and cast to the instance's agent as ``method``, which runs
+only while the instance is still in that task_state. Everything else that
+names an action derives from ACTIONS: the conductor's instance_action
+(agent.conductor.lifecycle), the agent's expected task states and power
+operations (agent.compute.manager), hvagent-api's rule per action and its
+action body (agent.api.routes.servers, agent.api.schemas).
+"""
+import dataclasses
+
+from agent.objects import states as S
+
+
+@dataclasses.dataclass(frozen=True)
+class Power:
+    """What a power action does on the host: the driver's ``call``, the
+    driver capability it needs (None: every driver has it), the power
+    state it leads to and the vm_state the instance ends in."""
+    call: str
+    capability: str | None
+    power_state: str
+    vm_state: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    name: str
+    allowed: tuple[str, ...]
+    task_state: str
+    method: str
+    rule: str
+    #: asked as POST /servers/{id}/action {"action": name}
+    in_body: bool = True
+    #: still allowed while the instance is isolated (its owner must not
+    #: undo a quarantine)
+    while_isolated: bool = False
+    #: reboot_instance's reboot_type
+    reboot_type: str | None = None
+    power: Power | None = None
+
+
+_LIVE = (S.ACTIVE, S.STOPPED, S.PAUSED)
+
+ACTIONS = (
+    Action('start', (S.STOPPED,), S.POWERING_ON, 'start_instance',
+           'server:start',
+           power=Power('power_on', None, S.RUNNING, S.ACTIVE)),
+    Action('stop', (S.ACTIVE, S.PAUSED, S.ERROR), S.POWERING_OFF,
+           'stop_instance', 'server:stop', while_isolated=True,
+           power=Power('power_off', None, S.SHUTDOWN, S.STOPPED)),
+    Action('reboot', (S.ACTIVE,), S.REBOOTING, 'reboot_instance',
+           'server:reboot', reboot_type='SOFT'),
+    Action('reboot_hard', (S.ACTIVE, S.STOPPED, S.PAUSED, S.ERROR),
+           S.REBOOTING_HARD, 'reboot_instance', 'server:reboot',
+           reboot_type='HARD'),
+    Action('pause', (S.ACTIVE,), S.PAUSING, 'pause_instance', 'server:pause',
+           power=Power('pause', 'supports_pause', S.PAUSED_POWER, S.PAUSED)),
+    Action('unpause', (S.PAUSED,), S.UNPAUSING, 'unpause_instance',
+           'server:unpause',
+           power=Power('unpause', 'supports_pause', S.RUNNING, S.ACTIVE)),
+    # itsec's quarantine: ports drop everything, the guest is paused
+    Action('isolate', _LIVE, S.ISOLATING, 'isolate_instance',
+           'server:isolate', while_isolated=True),
+    Action('release', _LIVE, S.RELEASING, 'release_instance',
+           'server:release', while_isolated=True),
+    Action('attach_volume', _LIVE, S.ATTACHING_VOLUME, 'attach_volume',
+           'server:volumes', in_body=False),
+    Action('detach_volume', _LIVE, S.DETACHING_VOLUME, 'detach_volume',
+           'server:volumes', in_body=False),
+    Action('delete', S.VM_STATES, S.DELETING, 'terminate_instance',
+           'server:delete', in_body=False, while_isolated=True),
+)
+BY_NAME = {a.name: a for a in ACTIONS}
+#: what POST /servers/{id}/action takes
+IN_BODY = tuple(a.name for a in ACTIONS if a.in_body)
+#: the power actions by the agent's method
+POWER_BY_METHOD = {a.method: a for a in ACTIONS if a.power is not None}
+
+
+def task_states_of(method: str) -> tuple[str, ...]:
+    """The task states the agent's ``method`` runs in: those of the
+    actions cast as it."""
+    return tuple(a.task_state for a in ACTIONS if a.method == method)

@@ -13,14 +13,14 @@ import time
 
 from oslo_config import cfg
 
-from agent.rpc import transport as rpc_transport
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import cli
 from agent import context
-from agent.daemon import service
 from agent.compute import main as compute_main
 from agent.conductor import main as conductor_main
+from agent.conductor import rpcapi as conductor_rpcapi
+from agent.daemon import service
 from agent.objects import states
+from agent.rpc import transport as rpc_transport
 from agent.scheduler import main as scheduler_main
 
 CONF = cfg.CONF

@@ -11,8 +11,8 @@ its failed or stale entry for a while.
 """
 import ipaddress
 
-from net import model
 from net import boundary
+from net import model
 from net import privileged
 
 SUFFIX = model.FLOATING_SUFFIX

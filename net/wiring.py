@@ -34,8 +34,8 @@ or device behind.
 """
 import threading
 
-from net import model
 from net import boundary
+from net import model
 from net import privileged
 from net import reaper
 

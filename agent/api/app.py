@@ -4,12 +4,20 @@ import re
 import time
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from fastapi import Request
 
 from agent.api import errors
 from agent.api import limits
-from agent.api.routes import auth, catalog, fixed_ips, floating_ips, \
-    identity, images, keypairs, servers, volumes
+from agent.api.routes import auth
+from agent.api.routes import catalog
+from agent.api.routes import fixed_ips
+from agent.api.routes import floating_ips
+from agent.api.routes import identity
+from agent.api.routes import images
+from agent.api.routes import keypairs
+from agent.api.routes import servers
+from agent.api.routes import volumes
 
 LOG = logging.getLogger(__name__)
 #: a caller's own X-Request-Id is kept when it looks like ours

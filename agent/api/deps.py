@@ -9,17 +9,19 @@ import functools
 import logging
 import uuid
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends
+from fastapi import Header
+from fastapi import Request
 from oslo_config import cfg
 
-from agent.conductor import rpcapi as conductor_rpcapi
-from agent.security import bus_auth
 from agent import context
 from agent import exception
-from agent.security import image_grants
 from agent.api import errors
 from agent.api import policy
 from agent.api import tokens
+from agent.conductor import rpcapi as conductor_rpcapi
+from agent.security import bus_auth
+from agent.security import image_grants
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF

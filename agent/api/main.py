@@ -20,17 +20,17 @@ import sys
 import uvicorn
 from oslo_config import cfg
 
-from agent.rpc import transport as rpc_transport
 from agent import context
 from agent import exception
-from agent.daemon import service
-from agent.daemon import systemd
-from agent.security import tls
 from agent.api import app as app_mod
 from agent.api import deps
 from agent.api import limits
 from agent.api import policy
 from agent.api import tokens
+from agent.daemon import service
+from agent.daemon import systemd
+from agent.rpc import transport as rpc_transport
+from agent.security import tls
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

@@ -6,7 +6,9 @@ import ipaddress
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
 
 from agent.objects import actions as user_actions
 

@@ -11,11 +11,11 @@ import time
 
 from oslo_config import cfg
 
-from agent.rpc import transport as rpc_transport
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
 from agent import exception
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
+from agent.rpc import transport as rpc_transport
 
 CONF = cfg.CONF
 #: seconds one long poll may last (kept well under the RPC timeout)

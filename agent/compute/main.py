@@ -3,19 +3,19 @@ import sys
 
 from oslo_config import cfg
 
-from agent.rpc import servers
-from agent.rpc import outage
-from agent.conductor import rpcapi as conductor_rpcapi
-from agent.security import bus_auth
 from agent import context
-from agent.conf import api as api_conf
-from agent.daemon import service
 from agent.compute import manager as compute_manager
 from agent.compute import node_identity
 from agent.compute import resource_tracker
 from agent.compute import vifs
+from agent.conductor import rpcapi as conductor_rpcapi
+from agent.conf import api as api_conf
+from agent.daemon import service
 from agent.metrics import compute as compute_metrics
 from agent.metrics import server as metrics_server
+from agent.rpc import outage
+from agent.rpc import servers
+from agent.security import bus_auth
 from net import privsep
 from virt import driver as virt_driver
 

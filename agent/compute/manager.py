@@ -24,16 +24,16 @@ import traceback
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from agent.rpc import checks
 from agent import exception
 from agent import image_refs
-from agent.compute import host_sync
 from agent import locks
+from agent.compute import host_sync
 from agent.compute import recovery
 from agent.metrics import compute as compute_metrics
 from agent.objects import actions as user_actions
 from agent.objects import fields as f
 from agent.objects import states as S
+from agent.rpc import checks
 from virt import driver as virt_driver
 from virt import failpoints
 

@@ -14,9 +14,9 @@ import psutil
 import tenacity
 from oslo_config import cfg
 
-from agent.rpc import outage
 from agent import objects
 from agent.metrics import host as host_metrics
+from agent.rpc import outage
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF

@@ -14,11 +14,8 @@ import logging
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
-from agent.rpc import checks
-from agent.security import bus_auth
 from agent import context as context_mod
 from agent import exception
-from agent.security import image_grants
 from agent import image_refs
 from agent.conductor import endpoint
 from agent.conductor import images
@@ -31,7 +28,10 @@ from agent.db import net_models as N
 from agent.db import to_objects
 from agent.objects import fields as f
 from agent.objects import states
+from agent.rpc import checks
 from agent.scheduler import claim
+from agent.security import bus_auth
+from agent.security import image_grants
 
 LOG = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ import time
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import endpoint
 from agent.conductor import identity
@@ -20,6 +19,7 @@ from agent.conductor import passwords
 from agent.db import api_models
 from agent.db import models as M
 from agent.objects import fields as f
+from agent.rpc import checks
 
 NAME = f.String(max_length=255)
 ID = f.String(max_length=64)

@@ -12,13 +12,13 @@ boots, and the fixed_ips quota counts it once, in the same transaction.
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import endpoint
 from agent.conductor import ipam
 from agent.conductor import networks
 from agent.db import net_models as N
 from agent.objects import fields as f
+from agent.rpc import checks
 
 REF = f.String(max_length=64)
 

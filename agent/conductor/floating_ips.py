@@ -16,7 +16,6 @@ import oslo_messaging as messaging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import endpoint
 from agent.conductor import ipam
@@ -26,6 +25,7 @@ from agent.db import models
 from agent.db import net_models as N
 from agent.db import to_objects
 from agent.objects import fields as f
+from agent.rpc import checks
 
 LOG = logging.getLogger(__name__)
 REF = f.String(max_length=64)

@@ -14,13 +14,13 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import endpoint
 from agent.conductor import passwords
 from agent.db import models as M
 from agent.db import paging
 from agent.objects import fields as f
+from agent.rpc import checks
 
 ROLES = ('admin', 'itsec', 'project_manager', 'netadmin', 'developer')
 NAME = f.String(max_length=255)

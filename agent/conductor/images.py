@@ -8,7 +8,6 @@ import oslo_messaging as messaging
 import sqlalchemy as sa
 from oslo_config import cfg
 
-from agent.rpc import checks
 from agent import exception
 from agent import image_refs
 from agent.conductor import endpoint
@@ -17,6 +16,7 @@ from agent.db import api_models
 from agent.db import models as M
 from agent.db import paging
 from agent.objects import fields as f
+from agent.rpc import checks
 
 CONF = cfg.CONF
 I = api_models.Image  # noqa: E741

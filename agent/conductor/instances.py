@@ -2,7 +2,6 @@
 a paginated list scoped to a project (and user), metadata key/value."""
 import sqlalchemy as sa
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import endpoint
 from agent.db import api as db
@@ -10,6 +9,7 @@ from agent.db import models as M
 from agent.db import paging
 from agent.db import to_objects
 from agent.objects import fields as f
+from agent.rpc import checks
 
 KEY = f.String(max_length=255)
 OPTIONAL_ID = f.String(max_length=64, nullable=True)

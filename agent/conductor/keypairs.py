@@ -5,11 +5,11 @@ private key of a generated pair is never stored (the API returns it once).
 """
 import sqlalchemy as sa
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import endpoint
 from agent.db import models as M
 from agent.objects import fields as f
+from agent.rpc import checks
 
 NAME = f.String(max_length=255)
 USER = f.String(max_length=64)

@@ -15,25 +15,25 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from sqlalchemy import exc as sa_exc
 
-from agent.scheduler import rpcapi as scheduler_rpcapi
-from agent.rpc import checks
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import exception
 from agent import objects
-from agent.db import api as db
-from agent.db import to_objects
+from agent.conductor import endpoint
 from agent.conductor import fixed_ips as fixed_ip_api
 from agent.conductor import images as image_api
 from agent.conductor import ipam
 from agent.conductor import networks as net_api
 from agent.conductor import quota
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.conductor import secgroups
-from agent.conductor import endpoint
 from agent.conductor import watch
+from agent.db import api as db
+from agent.db import to_objects
 from agent.objects import actions as user_actions
 from agent.objects import fields as f
 from agent.objects import states
+from agent.rpc import checks
 from agent.scheduler import claim
+from agent.scheduler import rpcapi as scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF

@@ -1,12 +1,7 @@
 """hvagent-conductor: the database's only writer, serving topic conductor."""
-from oslo_config import cfg
 import sqlalchemy as sa
+from oslo_config import cfg
 
-from agent.rpc import servers
-from agent.rpc import link
-from agent.conductor import rpcapi as conductor_rpcapi
-from agent.security import bus_auth
-from agent.daemon import service
 from agent.conductor import agent_calls
 from agent.conductor import auth
 from agent.conductor import fixed_ips
@@ -18,12 +13,17 @@ from agent.conductor import keypairs
 from agent.conductor import lifecycle
 from agent.conductor import networks
 from agent.conductor import quota
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.conductor import volumes
+from agent.daemon import service
 from agent.db import api as db_api
 from agent.db import migration
 from agent.db import session as db_session
 from agent.metrics import controller as controller_metrics
 from agent.metrics import server as metrics_server
+from agent.rpc import link
+from agent.rpc import servers
+from agent.security import bus_auth
 
 CONF = cfg.CONF
 BINARY = 'hvagent-conductor'

@@ -20,7 +20,6 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import endpoint
 from agent.conductor import secgroups
@@ -29,6 +28,7 @@ from agent.db import net_models as N
 from agent.db import to_objects
 from agent.objects import fields as f
 from agent.objects import net_models as wire
+from agent.rpc import checks
 
 NAME = f.String(max_length=255)
 IP = f.String(max_length=64)

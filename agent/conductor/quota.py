@@ -15,13 +15,13 @@ all-in-one) acts for projects that do not exist there and is unlimited.
 import sqlalchemy as sa
 from oslo_config import cfg
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import endpoint
 from agent.db import api_models
 from agent.db import models
 from agent.db import net_models
 from agent.objects import fields as f
+from agent.rpc import checks
 
 CONF = cfg.CONF
 RESOURCES = ('instances', 'cores', 'ram', 'fixed_ips', 'floating_ips',

@@ -22,13 +22,13 @@ import uuid as uuidlib
 
 import sqlalchemy as sa
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import quota
 from agent.db import api as db
 from agent.db import net_models as N
 from agent.db import to_objects
 from agent.objects import fields as f
+from agent.rpc import checks
 from net import rules as net_rules
 
 LOG = logging.getLogger(__name__)

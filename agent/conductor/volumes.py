@@ -6,7 +6,6 @@ goes through instance_action like any other."""
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
-from agent.rpc import checks
 from agent import exception
 from agent.conductor import endpoint
 from agent.conductor import quota
@@ -14,6 +13,7 @@ from agent.db import api_models
 from agent.db import models as M
 from agent.db import paging
 from agent.objects import fields as f
+from agent.rpc import checks
 
 V = api_models.Volume
 ID = f.UUID()

@@ -5,8 +5,19 @@ Importing this package registers every option on the global ``cfg.CONF``
 """
 from oslo_config import cfg
 
-from agent.conf import api, bus, compute, conductor, database, default, \
-    fake_driver, libvirt, metrics, network, rabbit, scheduler, upgrade_levels
+from agent.conf import api
+from agent.conf import bus
+from agent.conf import compute
+from agent.conf import conductor
+from agent.conf import database
+from agent.conf import default
+from agent.conf import fake_driver
+from agent.conf import libvirt
+from agent.conf import metrics
+from agent.conf import network
+from agent.conf import rabbit
+from agent.conf import scheduler
+from agent.conf import upgrade_levels
 
 CONF = cfg.CONF
 

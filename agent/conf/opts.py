@@ -5,8 +5,19 @@ The transport options oslo.messaging registers itself are listed under
 """
 from oslo_messaging import opts as messaging_opts
 
-from agent.conf import api, bus, compute, conductor, database, default, \
-    fake_driver, libvirt, metrics, network, rabbit, scheduler, upgrade_levels
+from agent.conf import api
+from agent.conf import bus
+from agent.conf import compute
+from agent.conf import conductor
+from agent.conf import database
+from agent.conf import default
+from agent.conf import fake_driver
+from agent.conf import libvirt
+from agent.conf import metrics
+from agent.conf import network
+from agent.conf import rabbit
+from agent.conf import scheduler
+from agent.conf import upgrade_levels
 
 TRANSPORT_OPTS = ('transport_url', 'rpc_response_timeout',
                   'executor_thread_pool_size', 'control_exchange')

@@ -34,12 +34,12 @@ import time
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401  (registers the options)
-from agent.rpc import transport as rpc_transport
-from agent.security import bus_auth
 from agent import exception
 from agent.daemon import logs
-from agent.rpc import server_state
 from agent.daemon import systemd
+from agent.rpc import server_state
+from agent.rpc import transport as rpc_transport
+from agent.security import bus_auth
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF

@@ -19,11 +19,11 @@ import contextlib
 import os
 import threading
 
+import sqlalchemy as sa
 from alembic import command
 from alembic import config as alembic_config
 from alembic import script as alembic_script
 from alembic.runtime import migration as alembic_migration
-import sqlalchemy as sa
 
 import agent.conf  # noqa: F401  ([database] options, used by get_engine)
 from agent.db import session

@@ -2,11 +2,23 @@
 import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey,
-                        Index, Integer, String, Text, UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from agent.db.base import Base, TimestampMixin, utcnow  # noqa: F401 (callers use models.utcnow)
+from agent.db.base import Base  # noqa: F401 (callers use models.utcnow)
+from agent.db.base import TimestampMixin  # noqa: F401 (callers use models.utcnow)
+from agent.db.base import utcnow  # noqa: F401 (callers use models.utcnow)
 
 
 class Service(TimestampMixin, Base):
@@ -227,5 +239,5 @@ class RoleAssignment(Base):
 
 
 # the networking tables share this metadata (imported last: it needs Base)
-from agent.db import net_models  # noqa: E402,F401
 from agent.db import api_models  # noqa: E402,F401
+from agent.db import net_models  # noqa: E402,F401

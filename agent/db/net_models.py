@@ -8,11 +8,21 @@ Floating IPs do the same (an address once per external network), and a
 port carries at most one. A reserved port is a project's fixed IP held
 without an instance (or lent to one).
 """
-from sqlalchemy import (Boolean, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, false, true)
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from agent.db.base import Base, TimestampMixin
+from agent.db.base import Base
+from agent.db.base import TimestampMixin
 
 
 class Network(TimestampMixin, Base):

@@ -4,8 +4,8 @@ import os
 import threading
 
 import sqlalchemy as sa
-from sqlalchemy import event, orm
 from oslo_config import cfg
+from sqlalchemy import event, orm
 
 import agent.conf  # noqa: F401  (registers [database] options)
 

@@ -6,8 +6,8 @@ import logging
 import time
 
 import prometheus_client as prom
-from prometheus_client import core
 from oslo_config import cfg
+from prometheus_client import core
 
 from agent import exception
 from agent.db import api as db

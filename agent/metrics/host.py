@@ -10,7 +10,6 @@ import os
 import psutil
 from prometheus_client import core
 
-
 LOG = logging.getLogger(__name__)
 P = 'hvagent_host_'
 

@@ -12,11 +12,11 @@ import functools
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from agent.security import bus_auth
 from agent import exception
 from agent.rpc import outage
 from agent.rpc import serializer
 from agent.rpc import transport
+from agent.security import bus_auth
 
 CONF = cfg.CONF
 

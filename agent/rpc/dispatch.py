@@ -20,9 +20,9 @@ import re
 
 from oslo_messaging.rpc import dispatcher as oslo_dispatcher
 
-from agent.security import bus_auth
 from agent import context as context_mod
 from agent import exception
+from agent.security import bus_auth
 
 LOG = logging.getLogger(__name__)
 

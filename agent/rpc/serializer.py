@@ -2,10 +2,10 @@
 context, and the signature over both (agent.security.bus_auth)."""
 import oslo_messaging as messaging
 
-from agent.security import bus_auth
 from agent import context as context_mod
 from agent import exception
 from agent import objects
+from agent.security import bus_auth
 
 
 class Serializer(messaging.NoOpSerializer):

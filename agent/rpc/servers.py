@@ -2,11 +2,11 @@
 import oslo_messaging as messaging
 from oslo_messaging.rpc import server as rpc_server_mod
 
-from agent.security import bus_auth
 from agent.rpc import checks
 from agent.rpc import dispatch
 from agent.rpc import serializer
 from agent.rpc import transport
+from agent.security import bus_auth
 
 
 def get_server(topic, server, endpoints, audience=bus_auth.CONTROLLERS):

@@ -5,11 +5,11 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_messaging import opts as messaging_opts
 
-from agent.security import bus_tls
 from agent import exception
 from agent.rpc import memory_transport
 from agent.rpc import outage
 from agent.rpc import serializer
+from agent.security import bus_tls
 
 CONF = cfg.CONF
 

@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from agent import exception
-from agent.scheduler import Settings, load_plugins
+from agent.scheduler import Settings
+from agent.scheduler import load_plugins
 
 if TYPE_CHECKING:
     from agent.objects.models import RequestSpec

@@ -1,14 +1,14 @@
 """hvagent-scheduler: places instances, serving topic scheduler."""
-from oslo_config import cfg
 import sqlalchemy as sa
+from oslo_config import cfg
 
-from agent.rpc import servers
-from agent.rpc import link
 from agent.daemon import service
 from agent.db import api as db_api
 from agent.db import migration
 from agent.db import session as db_session
 from agent.metrics import server as metrics_server
+from agent.rpc import link
+from agent.rpc import servers
 from agent.scheduler import manager
 
 CONF = cfg.CONF

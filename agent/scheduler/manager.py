@@ -13,12 +13,12 @@ import threading
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
-from agent.rpc import checks
 from agent import exception
 from agent.db import models
 from agent.db import session as db_session
 from agent.metrics import controller as controller_metrics
 from agent.objects import fields
+from agent.rpc import checks
 from agent.scheduler import Settings
 from agent.scheduler import claim
 from agent.scheduler import filters

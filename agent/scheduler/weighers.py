@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from agent.scheduler import Settings, load_plugins
+from agent.scheduler import Settings
+from agent.scheduler import load_plugins
 
 if TYPE_CHECKING:
     from agent.scheduler.host_state import HostStates

@@ -16,8 +16,8 @@ import ssl
 
 import oslo_messaging as messaging
 
-from agent.security import tls
 from agent.conf import rabbit as rabbit_conf
+from agent.security import tls
 
 #: the AMQP 0-9-1 protocol header: a TLS 1.3 broker refuses a client
 #: certificate only once the client speaks

@@ -13,8 +13,8 @@ user's token has to travel on the bus to a compute node.
 """
 import time
 
-from agent.security import bus_auth
 from agent import exception
+from agent.security import bus_auth
 from agent.security import sealed
 
 #: seconds a grant is good for: long enough to fetch a boot's images

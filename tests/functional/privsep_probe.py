@@ -13,10 +13,10 @@ from agent.compute import main as compute_main
 from net import boundary
 from net import dhcp
 from net import firewall
-from net import ruleset as net_ruleset
 from net import model
 from net import privileged
 from net import privsep
+from net import ruleset as net_ruleset
 from net import wiring
 
 MAC, IP = '52:54:00:12:34:56', '10.77.0.9'

@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from tests.functional import packages
 from tests.fixtures import brokers as rabbit
+from tests.functional import packages
 from tests.functional.acceptance import machine
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]

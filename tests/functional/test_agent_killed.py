@@ -19,13 +19,13 @@ import tempfile
 import libvirt
 import pytest
 
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states as S
 from tests.fixtures import deployment
-from tests.fixtures.deployment import settle
 from tests.fixtures import guest_image
 from tests.fixtures import libvirtd
+from tests.fixtures.deployment import settle
 from tests.fixtures.libvirt_guests import remove_domains
 from tests.fixtures.waiting import wait_until
 from virt.libvirt import designer

@@ -13,8 +13,8 @@ import requests
 from agent.api import tokens
 from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures import deployment
-from tests.functional.test_systemd import NotifySocket
 from tests.fixtures.waiting import wait_until
+from tests.functional.test_systemd import NotifySocket
 
 pytestmark = pytest.mark.functional
 

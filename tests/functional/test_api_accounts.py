@@ -16,9 +16,9 @@ import uuid
 
 import pytest
 
-from agent.rpc import transport as rpc_transport
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
+from agent.conductor import rpcapi as conductor_rpcapi
+from agent.rpc import transport as rpc_transport
 from tests.fixtures import api_cloud as cloudlib
 from tests.functional import bounded
 

@@ -37,18 +37,18 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.rpc import transport as rpc_transport
-from agent.conductor import rpcapi as conductor_rpcapi
-from agent.security import bus_auth
 from agent import context
 from agent import exception
+from agent.conductor import rpcapi as conductor_rpcapi
+from agent.rpc import transport as rpc_transport
+from agent.security import bus_auth
 from agent.security import image_grants
 from tests import hostile
 from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures import libvirtd
-from tests.functional.test_api_libvirt import upload
 from tests.fixtures.libvirt_guests import remove_domains
 from tests.fixtures.waiting import wait_until
+from tests.functional.test_api_libvirt import upload
 
 pytestmark = pytest.mark.functional
 MiB = 1 << 20

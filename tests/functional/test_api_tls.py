@@ -15,12 +15,12 @@ import subprocess
 import pytest
 import requests
 
-from agent.security import bus_auth
 from agent import exception
+from agent.security import bus_auth
 from agent.security import image_grants
 from tests.fixtures import deployment
-from tests.fixtures.api_cloud import ApiCloud
 from tests.fixtures.api_cloud import PASSWORD
+from tests.fixtures.api_cloud import ApiCloud
 from tests.fixtures.api_cloud import free_port
 from tests.fixtures.certs import served_serial
 from tests.fixtures.waiting import wait_until

@@ -11,13 +11,13 @@ import uuid
 import oslo_messaging as messaging
 import pytest
 
-from agent.rpc import transport as rpc_transport
-from agent.rpc import serializer
-from agent.conductor import rpcapi as conductor_rpcapi
-from agent.security import bus_auth
 from agent import context
 from agent import exception
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
+from agent.rpc import serializer
+from agent.rpc import transport as rpc_transport
+from agent.security import bus_auth
 from tests.fixtures import deployment
 from tests.fixtures.deployment import settle
 from tests.fixtures.waiting import wait_until

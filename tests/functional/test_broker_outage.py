@@ -26,16 +26,17 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.db import api as db
 from agent.db import session as db_session
 from agent.db import to_objects
 from agent.objects import states
 from tests.fixtures import deployment
-from tests.functional import prometheus
 from tests.fixtures.deployment import settle
-from tests.fixtures.waiting import assert_stays, wait_until
+from tests.fixtures.waiting import assert_stays
+from tests.fixtures.waiting import wait_until
+from tests.functional import prometheus
 
 pytestmark = pytest.mark.functional
 

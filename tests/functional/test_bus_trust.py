@@ -24,17 +24,17 @@ from oslo_config import cfg
 from oslo_messaging._drivers import amqp as oslo_amqp
 from oslo_messaging._drivers import common as oslo_common
 
-from agent.rpc import transport as rpc_transport
-from agent.rpc import serializer
-from agent.conductor import rpcapi as conductor_rpcapi
-from agent.security import broker_perms
-from agent.security import bus_auth
 from agent import context
 from agent import exception
 from agent import objects
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
-from tests.fixtures import deployment
+from agent.rpc import serializer
+from agent.rpc import transport as rpc_transport
+from agent.security import broker_perms
+from agent.security import bus_auth
 from tests.fixtures import brokers
+from tests.fixtures import deployment
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional

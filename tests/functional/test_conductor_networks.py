@@ -11,7 +11,9 @@ from agent import exception
 from agent.conductor import ipam
 from agent.db import net_models as N
 from agent.objects import states
-from tests.fixtures.conductor import Endpoints, call, create
+from tests.fixtures.conductor import Endpoints
+from tests.fixtures.conductor import call
+from tests.fixtures.conductor import create
 
 
 def test_boot_on_a_network_allocates_a_port(nets):

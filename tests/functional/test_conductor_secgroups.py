@@ -3,15 +3,17 @@ against real databases (SQLite, MariaDB, PostgreSQL): another project's
 group or network is "not found" to every reference, bad rules are refused
 with the renderer's own validator, and every change reaches the hosts
 whose ports it concerns (refresh_networking casts)."""
-from hypothesis import HealthCheck, given, settings
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from agent import context
 from agent import exception
 from net import model
 from net import ruleset as net_ruleset
 from tests import hostile
-from tests.fixtures.conductor import call, create, share
+from tests.fixtures.conductor import call
+from tests.fixtures.conductor import create
+from tests.fixtures.conductor import share
 
 pytestmark = pytest.mark.functional
 

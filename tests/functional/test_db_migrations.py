@@ -9,9 +9,9 @@ import sys
 import threading
 import time
 
+import sqlalchemy as sa
 from alembic import autogenerate
 from alembic.runtime import migration as alembic_migration
-import sqlalchemy as sa
 
 from agent.db import migration
 from agent.db import models

@@ -29,9 +29,11 @@ from agent.compute import manager as manager_mod
 from agent.objects import states as S
 from tests.fixtures import guest_image
 from tests.fixtures import libvirtd
-from tests.fixtures.libvirt_guests import (add_instance, domains_of,
-                                           remove_domains)
-from tests.fixtures.fakes import FakeConductor, ctxt
+from tests.fixtures.fakes import FakeConductor
+from tests.fixtures.fakes import ctxt
+from tests.fixtures.libvirt_guests import add_instance
+from tests.fixtures.libvirt_guests import domains_of
+from tests.fixtures.libvirt_guests import remove_domains
 from virt.libvirt import disk
 from virt.libvirt import driver as libvirt_driver
 

@@ -13,8 +13,12 @@ from agent import exception
 from agent.conductor import fixed_ips
 from agent.conductor import floating_ips
 from agent.conductor import quota
-from tests.fixtures.conductor import Endpoints, call, create, share
-from tests.functional.test_floating_ips import _outcome, _quota
+from tests.fixtures.conductor import Endpoints
+from tests.fixtures.conductor import call
+from tests.fixtures.conductor import create
+from tests.fixtures.conductor import share
+from tests.functional.test_floating_ips import _outcome
+from tests.functional.test_floating_ips import _quota
 
 pytestmark = pytest.mark.functional
 

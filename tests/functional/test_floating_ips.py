@@ -13,7 +13,10 @@ from agent.conductor import floating_ips
 from agent.db import api_models
 from agent.db import models
 from agent.db import net_models as N
-from tests.fixtures.conductor import Endpoints, call, create, share
+from tests.fixtures.conductor import Endpoints
+from tests.fixtures.conductor import call
+from tests.fixtures.conductor import create
+from tests.fixtures.conductor import share
 
 pytestmark = pytest.mark.functional
 

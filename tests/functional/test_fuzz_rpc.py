@@ -39,15 +39,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.rpc import transport as rpc_transport
-from agent.conductor import rpcapi as conductor_rpcapi
-from agent.security import bus_auth
 from agent import context
 from agent import exception
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
+from agent.rpc import transport as rpc_transport
+from agent.security import bus_auth
 from tests import hostile
-from tests.fixtures import deployment
 from tests.fixtures import brokers
+from tests.fixtures import deployment
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional

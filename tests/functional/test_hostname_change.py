@@ -9,8 +9,8 @@ Real processes over real RabbitMQ (a private vhost), fake driver, SQLite.
 import pytest
 import sqlalchemy as sa
 
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.db import models
 from tests.fixtures import deployment
 from tests.fixtures.waiting import wait_until

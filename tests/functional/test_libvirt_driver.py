@@ -34,9 +34,14 @@ from agent.objects import states as S
 from tests.fixtures import guest_image
 from tests.fixtures import libvirtd
 from tests.fixtures.fakes import ctxt
-from tests.fixtures.libvirt_guests import (build, console, domains_of,
-                                           set_task, states_of, virt,
-                                           wait_boots, wait_console)
+from tests.fixtures.libvirt_guests import build
+from tests.fixtures.libvirt_guests import console
+from tests.fixtures.libvirt_guests import domains_of
+from tests.fixtures.libvirt_guests import set_task
+from tests.fixtures.libvirt_guests import states_of
+from tests.fixtures.libvirt_guests import virt
+from tests.fixtures.libvirt_guests import wait_boots
+from tests.fixtures.libvirt_guests import wait_console
 from virt import driver as virt_driver
 from virt.libvirt import config as vconfig
 from virt.libvirt import designer

@@ -18,7 +18,8 @@ import pytest
 from agent import exception
 from agent.objects import states
 from tests.fixtures import libvirtd
-from tests.fixtures.waiting import assert_stays, wait_until
+from tests.fixtures.waiting import assert_stays
+from tests.fixtures.waiting import wait_until
 from virt.libvirt import host as host_mod
 
 pytestmark = pytest.mark.functional

@@ -42,8 +42,8 @@ from oslo_config import cfg
 
 from agent.compute import manager as manager_mod
 from agent.compute import vifs
-from agent.conductor import ipam
 from agent.conductor import agent_calls
+from agent.conductor import ipam
 from agent.conductor import networks
 from agent.db import migration
 from agent.db import models
@@ -54,10 +54,14 @@ from net import model
 from net import privileged
 from tests.fixtures import guest_image
 from tests.fixtures import libvirtd
-from tests.fixtures.conductor import Endpoints, call
-from tests.fixtures.libvirt_guests import (console, flavor, remove_domains,
-                                           wait_console)
-from tests.fixtures.fakes import FakeConductor, ctxt
+from tests.fixtures.conductor import Endpoints
+from tests.fixtures.conductor import call
+from tests.fixtures.fakes import FakeConductor
+from tests.fixtures.fakes import ctxt
+from tests.fixtures.libvirt_guests import console
+from tests.fixtures.libvirt_guests import flavor
+from tests.fixtures.libvirt_guests import remove_domains
+from tests.fixtures.libvirt_guests import wait_console
 from virt.libvirt import designer
 from virt.libvirt import driver as libvirt_driver
 

@@ -25,9 +25,13 @@ from agent import exception
 from agent.compute import manager as manager_mod
 from agent.objects import states as S
 from tests.fixtures import libvirtd
-from tests.fixtures.libvirt_guests import (URI, build, remove_domains,
-                                           set_task, states_of)
-from tests.fixtures.fakes import FakeConductor, ctxt
+from tests.fixtures.fakes import FakeConductor
+from tests.fixtures.fakes import ctxt
+from tests.fixtures.libvirt_guests import URI
+from tests.fixtures.libvirt_guests import build
+from tests.fixtures.libvirt_guests import remove_domains
+from tests.fixtures.libvirt_guests import set_task
+from tests.fixtures.libvirt_guests import states_of
 from tests.fixtures.waiting import wait_until
 from virt.libvirt import designer
 from virt.libvirt import driver as libvirt_driver

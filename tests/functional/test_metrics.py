@@ -13,11 +13,12 @@ import socket
 import pytest
 from prometheus_client import parser
 
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
 from tests.fixtures import deployment
-from tests.fixtures.waiting import WaitTimeout, wait_until
+from tests.fixtures.waiting import WaitTimeout
+from tests.fixtures.waiting import wait_until
 from tests.functional import prometheus
 
 pytestmark = pytest.mark.functional

@@ -17,9 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from agent.metrics import exposition
 from agent.metrics import guests as guest_metrics
 from agent.metrics import registry
-from tests.functional import prometheus
-from tests.fixtures.libvirt_guests import build, wait_boots
+from tests.fixtures.libvirt_guests import build
+from tests.fixtures.libvirt_guests import wait_boots
 from tests.fixtures.waiting import wait_until
+from tests.functional import prometheus
 
 pytestmark = pytest.mark.functional
 

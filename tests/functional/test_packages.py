@@ -13,7 +13,8 @@ import tomllib
 import pytest
 
 from tests.functional import packages as pk
-from tests.functional.packages import REPO, run
+from tests.functional.packages import REPO
+from tests.functional.packages import run
 
 pytestmark = pytest.mark.functional
 

@@ -14,9 +14,12 @@ import pytest
 from oslo_config import cfg
 
 from agent.objects import states as S
-from tests.fixtures.libvirt_guests import URI, build, states_of
 from tests.fixtures.fakes import ctxt
-from tests.fixtures.waiting import assert_stays, wait_until
+from tests.fixtures.libvirt_guests import URI
+from tests.fixtures.libvirt_guests import build
+from tests.fixtures.libvirt_guests import states_of
+from tests.fixtures.waiting import assert_stays
+from tests.fixtures.waiting import wait_until
 from virt.libvirt import designer
 
 pytestmark = pytest.mark.functional

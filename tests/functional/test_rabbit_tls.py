@@ -11,8 +11,8 @@ import time
 import pytest
 from oslo_config import cfg
 
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
 from tests.fixtures import deployment
 from tests.fixtures.private_broker import PrivateBroker

@@ -28,8 +28,8 @@ import uuid
 
 import pytest
 
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import context
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
 from tests.fixtures import deployment
 from tests.fixtures.waiting import wait_until

@@ -38,11 +38,12 @@ import pytest
 from oslo_privsep import capabilities
 
 from net import dhcp
-from net import ruleset as net_ruleset
 from net import floating
 from net import model
 from net import privsep
-from tests.fixtures.waiting import WaitTimeout, wait_until
+from net import ruleset as net_ruleset
+from tests.fixtures.waiting import WaitTimeout
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 

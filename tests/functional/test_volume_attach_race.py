@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from agent import exception
 from agent.db import models
 from agent.db import session as db_session
-from tests.fixtures.conductor import Cloud, call
+from tests.fixtures.conductor import Cloud
+from tests.fixtures.conductor import call
 
 pytestmark = pytest.mark.functional
 RACERS = 6

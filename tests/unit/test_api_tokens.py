@@ -5,8 +5,8 @@ import stat
 import pytest
 
 from agent import exception
-from agent.security import sealed
 from agent.api import tokens
+from agent.security import sealed
 
 KEY = b'k' * 32
 

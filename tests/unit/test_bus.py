@@ -1,8 +1,8 @@
 """agent.rpc.outage and agent.rpc.link: one log line per kind of bus
 trouble, not one per attempt."""
-from agent.rpc import outage
 import logging
 
+from agent.rpc import outage
 
 TEMPLATE = '[%s] AMQP server on %s:%d is unreachable: %s. Trying again'
 

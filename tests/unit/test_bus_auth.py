@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.security import broker_perms
-from agent.security import bus_auth
 from agent import context
 from agent import exception
+from agent.security import broker_perms
+from agent.security import bus_auth
 from agent.security import image_grants
 from tests import hostile
 

@@ -7,11 +7,12 @@ import oslo_messaging as messaging
 import pytest
 
 from agent import exception
-from agent import objects
 from agent import locks
+from agent import objects
 from agent.compute import manager as manager_mod
 from agent.objects import states as S
-from tests.fixtures.fakes import FakeConductor, ctxt
+from tests.fixtures.fakes import FakeConductor
+from tests.fixtures.fakes import ctxt
 from tests.fixtures.waiting import assert_stays
 from virt import fake
 

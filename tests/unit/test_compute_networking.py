@@ -6,7 +6,8 @@ from agent.compute import vifs
 from agent.objects import net_models as wire
 from agent.objects import states as S
 from tests.fixtures.fakes import ctxt
-from tests.unit.test_compute_manager import make_env, set_task
+from tests.unit.test_compute_manager import make_env
+from tests.unit.test_compute_manager import set_task
 
 NIC = {'mac': 'fa:16:3e:00:00:01', 'bridge': 'brqabc', 'tap': 'tapabc',
        'mtu': None}

@@ -13,15 +13,16 @@ import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
 
-from agent.rpc import checks
 from agent import exception
 from agent.db import models
 from agent.metrics import controller as controller_metrics
 from agent.metrics import registry
 from agent.metrics import server as metrics_server
 from agent.objects import fields as f
+from agent.rpc import checks
 from tests.fixtures.fakes import ctxt
-from tests.unit.test_compute_manager import BlockingDriver, make_env
+from tests.unit.test_compute_manager import BlockingDriver
+from tests.unit.test_compute_manager import make_env
 
 CONF = cfg.CONF
 

@@ -7,12 +7,12 @@ import prometheus_client as prom
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from agent import exception
 from agent.metrics import compute as compute_metrics
 from agent.metrics import exposition
 from agent.metrics import guests as guest_metrics
 from agent.metrics import host as host_metrics
 from agent.metrics import registry
-from agent import exception
 from virt import driver
 from virt import fake
 from virt.libvirt import stats as libvirt_stats

@@ -12,7 +12,8 @@ from agent import exception
 from agent.compute import node_identity
 from agent.compute import resource_tracker
 from agent.metrics import host as host_metrics
-from tests.fixtures.fakes import FakeConductor, ctxt
+from tests.fixtures.fakes import FakeConductor
+from tests.fixtures.fakes import ctxt
 from virt import driver as virt_driver
 from virt import fake
 

@@ -2,12 +2,12 @@
 import oslo_messaging as messaging
 import pytest
 
-from agent.rpc import serializer
-from agent.rpc import checks
 from agent import context
 from agent import exception
 from agent import objects
 from agent.objects import fields as f
+from agent.rpc import checks
+from agent.rpc import serializer
 
 
 class Endpoint:

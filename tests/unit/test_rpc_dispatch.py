@@ -9,12 +9,12 @@ import oslo_messaging as messaging
 import pytest
 from oslo_messaging.rpc import dispatcher as oslo_dispatcher
 
-from agent.rpc import serializer
-from agent.rpc import checks
 from agent import exception
-from agent.rpc import dispatch as rpc_dispatch
 from agent.objects import base
 from agent.objects import fields as f
+from agent.rpc import checks
+from agent.rpc import dispatch as rpc_dispatch
+from agent.rpc import serializer
 
 
 class Endpoint:

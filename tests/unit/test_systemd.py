@@ -11,9 +11,9 @@ import uuid
 import pytest
 
 from agent.daemon import logs
-from agent.rpc import server_state
 from agent.daemon import service
 from agent.daemon import systemd
+from agent.rpc import server_state
 
 
 def _receiver(address):

@@ -20,11 +20,11 @@ import requests
 import uvicorn
 from oslo_config import cfg
 
-from agent.rpc import transport as rpc_transport
 from agent import allinone
 from agent import context
 from agent.api import app as app_mod
 from agent.api import deps
+from agent.rpc import transport as rpc_transport
 from tests.fixtures import brokers
 from tools.bench import boot as rpc_bench
 

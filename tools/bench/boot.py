@@ -22,17 +22,17 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401
-from agent.rpc import transport as rpc_transport
-from agent.rpc import servers
-from agent.rpc import serializer
-from agent.rpc import checks
-from agent.conductor import rpcapi as conductor_rpcapi
 from agent import allinone
-from agent.security import bus_auth
 from agent import cli
 from agent import context
+from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import fields
 from agent.objects import states
+from agent.rpc import checks
+from agent.rpc import serializer
+from agent.rpc import servers
+from agent.rpc import transport as rpc_transport
+from agent.security import bus_auth
 
 CONF = cfg.CONF
 

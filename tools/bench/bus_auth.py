@@ -16,8 +16,8 @@ import uuid
 
 from oslo_serialization import jsonutils
 
-from agent.security import bus_auth
 from agent import context
+from agent.security import bus_auth
 
 KEYRING = bus_auth.Keyring(master=b'k' * 32)
 

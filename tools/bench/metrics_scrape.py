@@ -50,12 +50,12 @@ import prometheus_client as prom
 from oslo_config import cfg
 
 import agent.conf  # noqa: F401
-from agent.security import tls
 from agent.metrics import compute as compute_metrics
 from agent.metrics import exposition
 from agent.metrics import registry
 from agent.metrics import server as metrics_server
 from agent.metrics import web_config
+from agent.security import tls
 from virt import driver as virt_driver
 from virt import fake
 from virt.libvirt import config

@@ -18,7 +18,6 @@ is left; the database must show no host over its capacity x ratio, usage
 columns equal to the sum of the claimed instances, and every slot used.
 """
 import argparse
-from concurrent import futures
 import datetime
 import multiprocessing
 import os
@@ -27,6 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent import futures
 
 import numpy as np
 import sqlalchemy as sa

@@ -1,7 +1,10 @@
 """POST /v3/auth/tokens (log in), GET (who am I), DELETE (log out)."""
 import datetime
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Request
+from fastapi import Response
 from oslo_config import cfg
 
 from agent import context

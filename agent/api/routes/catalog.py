@@ -2,7 +2,10 @@
 resolved in the caller's project only: another project's is 404."""
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Query
+from fastapi import Response
 
 from agent import exception
 from agent.api import deps

@@ -4,7 +4,10 @@ reservation to get its address (``"fixed_ips": [id]``), and gets it back
 when the server goes. The fixed_ips quota counts each reservation once."""
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Query
+from fastapi import Response
 
 from agent import exception
 from agent.api import deps

@@ -2,7 +2,10 @@
 points them at the project's instances (the agent NATs them)."""
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Query
+from fastapi import Response
 
 from agent import exception
 from agent.api import deps

@@ -1,5 +1,9 @@
 """Projects, their users and roles, users' own accounts, and quotas."""
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import HTTPException
+from fastapi import Request
+from fastapi import Response
 
 from agent import exception
 from agent.api import deps

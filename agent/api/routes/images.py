@@ -5,7 +5,11 @@ token."""
 import os
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Query
+from fastapi import Request
+from fastapi import Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 

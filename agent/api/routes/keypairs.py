@@ -5,7 +5,10 @@ import hashlib
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Path
+from fastapi import Response
 
 from agent import exception
 from agent.api import deps

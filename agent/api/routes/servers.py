@@ -2,7 +2,10 @@
 console. Another project's instance is 404 to whoever may not read it."""
 import uuid
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Path
+from fastapi import Query
 
 from agent import exception
 from agent import image_refs

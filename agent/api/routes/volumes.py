@@ -4,7 +4,10 @@ from instances through the compute agent."""
 import os
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Query
+from fastapi import Response
 from oslo_config import cfg
 
 from agent import exception

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from net import dhcp, model
+from net import dhcp
+from net import model
 from tests.fixtures import netns as nh
 from tests.fixtures.waiting import wait_until
 

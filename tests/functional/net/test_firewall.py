@@ -15,8 +15,10 @@ import uuid
 
 import pytest
 
+from net import dhcp
+from net import model
+from net import privileged
 from net import ruleset as net_ruleset
-from net import dhcp, model, privileged
 from tests.fixtures import netns as nh
 
 pytestmark = pytest.mark.functional

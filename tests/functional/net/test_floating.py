@@ -9,7 +9,9 @@ import uuid
 
 import pytest
 
-from net import floating, model, privileged
+from net import floating
+from net import model
+from net import privileged
 from tests.fixtures import netns as nh
 
 pytestmark = pytest.mark.functional

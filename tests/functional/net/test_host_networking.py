@@ -14,16 +14,18 @@ from oslo_config import cfg
 from agent import context
 from agent.compute import main as compute_main
 from agent.compute import vifs
-from agent.conductor import ipam
 from agent.conductor import agent_calls
+from agent.conductor import ipam
 from agent.conductor import networks
 from agent.db import migration
 from agent.db import models
 from agent.db import net_models as N
 from agent.db import session as db_session
 from net import privileged
-from tests.fixtures.netns import nsexec, skip_unless
-from tests.fixtures.conductor import Endpoints, call
+from tests.fixtures.conductor import Endpoints
+from tests.fixtures.conductor import call
+from tests.fixtures.netns import nsexec
+from tests.fixtures.netns import skip_unless
 from tests.fixtures.waiting import wait_until
 
 CONF = cfg.CONF

@@ -5,9 +5,9 @@ a port with the accepted rules passes ``nft -c`` (the kernel's own check,
 in a network namespace) every time."""
 import subprocess
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import pytest
 
 from agent import exception
 from agent.conductor import secgroups

@@ -4,7 +4,10 @@ import re
 
 import pytest
 
-from net import firewall, model, privileged, rules as net_rules
+from net import firewall
+from net import model
+from net import privileged
+from net import rules as net_rules
 from net import ruleset as net_ruleset
 
 R = model.Rule

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.objects import fields as f
-from net import floating, model
+from net import floating
+from net import model
 from tests import hostile
 
 IDS = [str(uuid.UUID(int=0)), str(uuid.UUID(int=(1 << 128) - 1)),

@@ -2,8 +2,8 @@
 rule the conductor accepts always renders (its port is never cut off),
 fuzzed with hypothesis (tests/hostile.py); the kernel side (nft loads
 it) is tests/functional/net/test_rule_fuzz.py."""
-from hypothesis import given, settings
 import pytest
+from hypothesis import given, settings
 
 from agent import exception
 from agent.conductor import secgroups

@@ -5,8 +5,8 @@ Revises: none
 """
 import datetime
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0001'
 down_revision = None

@@ -6,8 +6,8 @@ network), written with the instance so the fixed-IP quota is atomic.
 Revision ID: 0008
 Revises: 0007
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0008'
 down_revision = '0007'

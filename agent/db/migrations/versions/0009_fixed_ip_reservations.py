@@ -5,8 +5,8 @@ instance gives it back to the project instead of freeing it.
 Revision ID: 0009
 Revises: 0008
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0009'
 down_revision = '0008'

@@ -12,8 +12,8 @@ anti-spoofing every port needs).
 Revision ID: 0011
 Revises: 0009
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0011'
 down_revision = '0010'

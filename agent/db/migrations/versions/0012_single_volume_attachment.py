@@ -11,8 +11,8 @@ by dropping one of them.
 Revision ID: 0012
 Revises: 0009
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0012'
 down_revision = '0011'

@@ -15,11 +15,13 @@ from oslo_config import cfg
 from agent import exception
 from agent.objects import states as S
 from tests import hostile
-from tests.unit.test_compute_manager import make_env, states_of, with_volume
 from tests.fixtures.fakes import ctxt
+from tests.unit.test_compute_manager import make_env
+from tests.unit.test_compute_manager import states_of
+from tests.unit.test_compute_manager import with_volume
 from virt.libvirt import designer
-from virt.libvirt import driver as libvirt_driver
 from virt.libvirt import download
+from virt.libvirt import driver as libvirt_driver
 from virt.libvirt import images
 
 CONF = cfg.CONF

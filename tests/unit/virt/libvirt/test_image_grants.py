@@ -11,7 +11,8 @@ import uuid
 import pytest
 
 from agent import exception
-from tests.unit.virt.libvirt.test_images import IMAGE, needs_qemu_img
+from tests.unit.virt.libvirt.test_images import IMAGE
+from tests.unit.virt.libvirt.test_images import needs_qemu_img
 from virt.libvirt import images
 
 pytestmark = needs_qemu_img

@@ -38,6 +38,23 @@ def _statuses(notify):
     return [f['STATUS'] for _t, f in notify.messages if 'STATUS' in f]
 
 
+def _stop_quietly(dep, sockets):
+    """Stop in the units' order (compute and scheduler After= the
+    conductor: systemd stops them in reverse, the agent first), close the
+    notify sockets, then check a clean stop: status 0, and no line at
+    warning level or above in any service's whole life (amqp's 'Received
+    method (60, 30) during closing channel 1' was one at every stop)."""
+    try:
+        codes = dep.stop('hvagent-conductor', 'hvagent-scheduler',
+                         'hvagent-compute')
+    finally:
+        for notify in sockets.values():
+            notify.close()
+    assert codes == dict.fromkeys(deployment.SERVICES, 0), codes
+    for name in deployment.SERVICES:
+        assert not LOUD.search(dep.log(name)), dep.log(name)
+
+
 def test_agent_and_scheduler_wait_for_the_conductor(tmp_path, vhost):
     dep = _deployment(tmp_path, vhost)
     sockets = {name: NotifySocket(tmp_path / ('%s.notify' % name))
@@ -67,18 +84,7 @@ def test_agent_and_scheduler_wait_for_the_conductor(tmp_path, vhost):
             notify.wait_for('READY', '1')
         assert 'is there after' in dep.log('hvagent-compute')
     finally:
-        # the units' order (compute and scheduler After= the conductor):
-        # systemd stops them in reverse, the agent first
-        codes = dep.stop('hvagent-conductor', 'hvagent-scheduler',
-                         'hvagent-compute')
-        for notify in sockets.values():
-            notify.close()
-    # a clean stop: status 0, and no line at warning level or above in
-    # any service's whole life (amqp's 'Received method (60, 30) during
-    # closing channel 1' was one at every stop)
-    assert codes == dict.fromkeys(deployment.SERVICES, 0), codes
-    for name in deployment.SERVICES:
-        assert not LOUD.search(dep.log(name)), dep.log(name)
+        _stop_quietly(dep, sockets)
 
 
 def test_agent_gives_up_after_start_wait_timeout(tmp_path, vhost):
@@ -119,13 +125,7 @@ def test_services_wait_for_the_bus_secret(tmp_path, vhost):
                        for s in _statuses(notify)), _statuses(notify)
         assert secret.stat().st_mode & 0o777 == 0o600
     finally:
-        codes = dep.stop('hvagent-conductor', 'hvagent-scheduler',
-                         'hvagent-compute')
-        for notify in sockets.values():
-            notify.close()
-    assert codes == dict.fromkeys(deployment.SERVICES, 0), codes
-    for name in deployment.SERVICES:
-        assert not LOUD.search(dep.log(name)), dep.log(name)
+        _stop_quietly(dep, sockets)
 
 
 def test_compute_node_without_its_host_key_is_refused_at_once(tmp_path,

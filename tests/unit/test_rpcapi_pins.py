@@ -4,10 +4,10 @@ endpoint's ``@expects`` schema; required there, required in the client),
 at a version the endpoint serves. And the ``[upgrade_levels]`` cap."""
 import inspect
 
-import oslo_messaging as messaging
 import pytest
 from oslo_config import cfg
 
+from agent import context
 from agent import exception
 from agent.compute import manager as compute_manager
 from agent.compute import rpcapi as compute_rpcapi
@@ -16,6 +16,7 @@ from agent.conductor import rpcapi as conductor_rpcapi
 from agent.rpc import clients
 from agent.scheduler import manager as scheduler_manager
 from agent.scheduler import rpcapi as scheduler_rpcapi
+from agent.security import bus_auth
 
 CONF = cfg.CONF
 
@@ -148,7 +149,6 @@ class FakeOsloClient:
 @pytest.fixture
 def signing(monkeypatch):
     """The real signing path (serializer.signed) with a test keyring."""
-    from agent.security import bus_auth
     monkeypatch.setattr(bus_auth, 'keyring', lambda: bus_auth.Keyring(
         master=b'k' * bus_auth.KEY_BYTES, host='test'))
 
@@ -167,7 +167,6 @@ def test_unset_arguments_are_not_sent(signing):
 
 
 def _ctxt():
-    from agent import context
     return context.admin_context()
 
 
@@ -205,5 +204,5 @@ def test_topics_match_the_servers():
     assert set(conductor_rpcapi.TOPIC_OF) == {
         name for served in (endpoints_by_topic()[t] for t in (
             'conductor', 'conductor_api', 'identity')) for name in served}
-    assert messaging.Target(topic='compute').topic == \
-        compute_rpcapi.ComputeAPI.TOPIC
+    # the agent serves compute.<host> on the topic its client sends to
+    assert bus_auth.COMPUTE_TOPIC == compute_rpcapi.ComputeAPI.TOPIC

@@ -148,6 +148,16 @@ class DiskFull(VirtDriverError):
     msg = 'No space left on device at %(path)s (%(what)s)'
 
 
+class MigrationFailed(VirtDriverError):
+    """A live migration ended without the guest on the destination; the
+    guest still runs on the source."""
+    msg = 'Live migration of %(instance)s failed: %(reason)s'
+
+
+class MigrationAborted(MigrationFailed):
+    msg = 'Live migration of %(instance)s was aborted: %(reason)s'
+
+
 class InstanceExists(VirtDriverError):
     msg = 'Guest for instance %(instance)s already exists'
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent import exception
 from agent.objects import states
+from virt import migration
 
 ENTRY_POINT_GROUP = 'hvagent.virt'
 
@@ -123,6 +124,8 @@ class ComputeDriver(abc.ABC):
         #: the hypervisor makes each NIC's tap on its bridge itself (else
         #: the agent creates the taps before spawn)
         'creates_vif_devices': False,
+        #: incoming_target ... cleanup_migrated_source (virt.migration)
+        'supports_live_migration': False,
     }
 
     def init_host(self, host: str) -> None:
@@ -213,6 +216,58 @@ class ComputeDriver(abc.ABC):
 
     def get_console_output(self, uuid: str, max_bytes: int) -> str:
         """Return the last ``max_bytes`` of the guest console as text."""
+        raise NotImplementedError
+
+    # ------------------------------------------ moving guests (migration.py)
+    def incoming_target(self) -> migration.MigrationTarget:
+        """Destination: where this host accepts migrating guests."""
+        raise NotImplementedError
+
+    def prepare_incoming(self, spec: GuestSpec, shared_storage: bool) -> None:
+        """Destination: make the guest's files (the root overlay on the
+        cached base, of the flavor's size; the config drive) unless
+        ``shared_storage``; idempotent. The NICs are plugged already."""
+        raise NotImplementedError
+
+    def finish_incoming(self, uuid: str) -> None:
+        """Destination, after the switch-over: the guest is defined here
+        for good (persistent); resume it if the move left it paused."""
+        raise NotImplementedError
+
+    def cleanup_incoming(self, uuid: str, shared_storage: bool) -> None:
+        """Destination, after a failed or aborted move: remove any domain
+        and (unless shared) files of ``uuid`` made here; no-op if none."""
+        raise NotImplementedError
+
+    def live_migrate(self, uuid: str, target: migration.MigrationTarget,
+                     peer_uri: str | None,
+                     options: migration.LiveMigrationOptions,
+                     progress: Callable[[migration.MigrationProgress], None]
+                     ) -> migration.MigrationProgress:
+        """Source: move the running guest to ``target`` (``peer_uri``: the
+        destination's hypervisor as this host's reaches it); call
+        ``progress`` every ``options.poll_interval_s``; return the final
+        figures once the guest runs there. Raise MigrationAborted or
+        MigrationFailed, the guest still running here, otherwise."""
+        raise NotImplementedError
+
+    def abort_live_migration(self, uuid: str) -> None:
+        """Source: cancel the running migration of ``uuid``."""
+        raise NotImplementedError
+
+    def force_complete_live_migration(self, uuid: str) -> None:
+        """Source: pause the guest so the running migration finishes."""
+        raise NotImplementedError
+
+    def live_migration_job(
+            self, uuid: str) -> migration.MigrationProgress | None:
+        """Source: the migration of ``uuid`` running now, else None."""
+        raise NotImplementedError
+
+    def cleanup_migrated_source(self, uuid: str, shared_storage: bool
+                                ) -> None:
+        """Source, after the switch-over: remove what is left here of the
+        guest (its domain if still defined; its files unless shared)."""
         raise NotImplementedError
 
 

@@ -56,6 +56,21 @@ class VolumeNotFound(NotFound):
     msg = 'Volume %(volume_id)s is not attached to instance %(instance)s'
 
 
+class MigrationNotFound(NotFound):
+    msg = 'Migration %(migration)s could not be found'
+
+
+class MigrationInvalidState(HVAgentError):
+    """A step of a move that came too late or too early (the move was
+    cancelled, failed or is past that step)."""
+    msg = ('Cannot %(action)s migration %(migration)s while it is '
+           '%(status)s')
+
+
+class MigrationPreCheckError(HVAgentError, ValueError):
+    msg = 'Cannot migrate %(instance)s: %(reason)s'
+
+
 class ComputeNodeHostMismatch(HVAgentError):
     """A node reports under another host name than the one recorded."""
     msg = ('Compute node %(node)s belongs to host %(owner)s, not %(host)s. '
@@ -307,3 +322,13 @@ def text(exc: BaseException) -> str:
     if isinstance(exc, HVAgentError) and exc.args:
         return str(exc.args[0])
     return str(exc).split('\nTraceback', 1)[0].strip()
+
+
+def fault_message(exc: BaseException) -> str:
+    """A message a user can read: ours as they are, others with their
+    type."""
+    if isinstance(exc, HVAgentError):
+        msg = text(exc)
+    else:
+        msg = ('%s: %s' % (type(exc).__name__, text(exc))).rstrip(': ')
+    return msg[:1024]

@@ -21,6 +21,7 @@ from oslo_config import cfg
 from agent import exception
 from agent.objects import states
 from virt import driver
+from virt import migration
 
 CONF = cfg.CONF
 _DEVICES = tuple('vd' + c for c in string.ascii_lowercase[1:])
@@ -54,6 +55,7 @@ class FakeDriver(driver.ComputeDriver):
         'supports_pause': True,
         'supports_attach_volume': True,
         'supports_console_output': True,
+        'supports_live_migration': True,
     }
 
     def __init__(self, vcpus=16, memory_mb=65536, local_gb=1000,
@@ -67,6 +69,8 @@ class FakeDriver(driver.ComputeDriver):
         self._lock = threading.RLock()
         self._guests = {}
         self._failures = {}
+        self._incoming = {}     # uuid -> GuestSpec, prepared to move here
+        self._jobs = {}         # uuid -> _Job, moving away
 
     # ------------------------------------------------------------ test hooks
     def fail_next(self, op, exc):
@@ -235,6 +239,117 @@ class FakeDriver(driver.ComputeDriver):
             memory_mb=self.memory_mb, local_gb=self.local_gb,
             free_ram_mb=self.memory_mb - sum(s.memory_mb for s in specs),
             free_disk_gb=self.local_gb - sum(s.root_gb for s in specs))
+
+    # ---------------------------------------------------------- moving
+    def incoming_target(self):
+        with self._lock:
+            self._begin('incoming_target')
+        return migration.MigrationTarget(address=self.host or 'localhost')
+
+    def prepare_incoming(self, spec, shared_storage):
+        with self._lock:
+            self._begin('prepare_incoming')
+            if spec.uuid in self._guests:
+                raise exception.InstanceExists(instance=spec.uuid)
+            self._incoming[spec.uuid] = spec
+
+    def finish_incoming(self, uuid):
+        with self._lock:
+            self._begin('finish_incoming')
+            if uuid in self._guests:            # redelivered
+                return
+            spec = self._incoming.pop(uuid, None)
+            if spec is None:
+                raise exception.GuestNotFound(instance=uuid)
+            guest = _Guest(spec=spec)
+            guest.log('migrated in: %s (%s) running' % (spec.name, uuid))
+            self._guests[uuid] = guest
+
+    def cleanup_incoming(self, uuid, shared_storage):
+        with self._lock:
+            self._begin('cleanup_incoming')
+            self._incoming.pop(uuid, None)
+
+    def live_migrate(self, uuid, target, peer_uri, options, progress):
+        """Copy for [fake_driver] migration_seconds, reporting progress;
+        abort and force_complete end it early, as does the timeout."""
+        with self._lock:
+            guest = self._begin('live_migrate', uuid)
+            job = self._jobs[uuid] = _Job(guest.spec.memory_mb << 20)
+        try:
+            while not job.step(CONF.fake_driver.migration_seconds, options):
+                progress(job.progress())
+                job.wake.wait(options.poll_interval_s)
+            if job.aborted:
+                raise exception.MigrationAborted(instance=uuid,
+                                                 reason=job.aborted)
+        finally:
+            with self._lock:
+                self._jobs.pop(uuid, None)
+        with self._lock:
+            self._begin('live_migrate.switch_over')
+            self._guests.pop(uuid, None)
+        return job.progress(downtime_ms=1)
+
+    def abort_live_migration(self, uuid):
+        with self._lock:
+            job = self._jobs.get(uuid)
+        if job is not None:
+            job.end('aborted on request')
+
+    def force_complete_live_migration(self, uuid):
+        with self._lock:
+            job = self._jobs.get(uuid)
+            if job is None:
+                return
+            self._get(uuid).power_state = states.PAUSED_POWER
+        job.end(None)
+
+    def live_migration_job(self, uuid):
+        with self._lock:
+            job = self._jobs.get(uuid)
+        return None if job is None else job.progress()
+
+    def cleanup_migrated_source(self, uuid, shared_storage):
+        with self._lock:
+            self._begin('cleanup_migrated_source')
+            self._guests.pop(uuid, None)
+
+
+class _Job:
+    """A fake migration's clock: memory copied in proportion to time."""
+
+    def __init__(self, memory_bytes):
+        self.memory = memory_bytes
+        self.started = time.monotonic()
+        self.fraction = 0.0
+        self.wake = threading.Event()
+        self.done = False
+        self.aborted = None     # the reason, once aborted
+
+    def end(self, aborted):
+        self.aborted, self.done = aborted, True
+        self.wake.set()
+
+    def step(self, seconds, options):
+        """Advance; True once over (done, aborted or timed out)."""
+        elapsed = time.monotonic() - self.started
+        self.fraction = 1.0 if not seconds else min(1.0, elapsed / seconds)
+        timeout = options.completion_timeout_s
+        if not self.done and timeout and elapsed >= timeout:
+            self.end('timed out after %g s' % timeout
+                     if options.timeout_action == 'abort' else None)
+        if self.done and not self.aborted:
+            self.fraction = 1.0
+        return self.done or self.fraction >= 1.0
+
+    def progress(self, downtime_ms=None):
+        done = int(self.memory * self.fraction)
+        return migration.MigrationProgress(
+            elapsed_ms=int((time.monotonic() - self.started) * 1000),
+            memory_total_bytes=self.memory, memory_processed_bytes=done,
+            memory_remaining_bytes=self.memory - done,
+            downtime_ms=downtime_ms)
 
 
 def _stats(spec, power_state, seconds, disks):

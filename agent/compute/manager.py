@@ -28,6 +28,7 @@ from agent import exception
 from agent import image_refs
 from agent import locks
 from agent.compute import host_sync
+from agent.compute import migrations
 from agent.compute import recovery
 from agent.metrics import compute as compute_metrics
 from agent.objects import actions as user_actions
@@ -45,20 +46,14 @@ SUPERSEDED = host_sync.SUPERSEDED
 REFUSED = (exception.OperationNotSupported, exception.VolumeNotFound,
            exception.VolumeUnusable)
 
-def fault_message(exc):
-    """A message a user can read: ours as they are, others with their type."""
-    if isinstance(exc, exception.HVAgentError):
-        text = exception.text(exc)
-    else:
-        text = ('%s: %s' % (type(exc).__name__,
-                            exception.text(exc))).rstrip(': ')
-    return text[:1024]
+fault_message = exception.fault_message
 
 
-class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
+class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
+                     migrations.LiveMigrationMixin):
     """Runs the instance operations the conductor casts to this host."""
 
-    target = messaging.Target(version='1.2')  # see compute_rpcapi.ComputeAPI
+    target = messaging.Target(version='1.3')  # see compute_rpcapi.ComputeAPI
 
     def __init__(self, driver, conductor, host, report_callback=None,
                  networking=None):
@@ -75,6 +70,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
             CONF.compute.max_concurrent_builds)
         #: operation durations and builds in flight, for /metrics
         self.metrics = compute_metrics.OperationMetrics()
+        self._init_moves()
 
     # ------------------------------------------------------------ endpoints
     @checks.expects(instance_uuid=UUID)
@@ -211,17 +207,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
     # ---------------------------------------------------- operation bodies
     def _build(self, ctxt, instance):
         nics = self._plug(ctxt, instance)
-        flavor = instance.flavor
-        spec = virt_driver.GuestSpec(
-            uuid=instance.uuid, name=instance.name, vcpus=flavor.vcpus,
-            memory_mb=flavor.memory_mb, root_gb=flavor.root_gb,
-            image_ref=instance.image_ref, kernel_ref=instance.kernel_ref,
-            ramdisk_ref=instance.ramdisk_ref, project_id=instance.project_id,
-            user_id=instance.user_id, flavor_name=flavor.name,
-            config_drive=instance.config_drive, user_data=instance.user_data,
-            key_name=instance.key_name, public_key=instance.key_data,
-            metadata=dict(instance.metadata), networks=nics,
-            image_grant=self._image_grant(ctxt, instance))
+        spec = self._guest_spec(ctxt, instance, nics)
         try:
             self.driver.spawn(spec)
         except exception.InstanceExists:
@@ -232,6 +218,20 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin):
         return {'vm_state': S.ACTIVE, 'launched_at': host_sync.utcnow_iso(),
                 'power_state': self.driver.get_info(
                     instance.uuid).power_state}
+
+    def _guest_spec(self, ctxt, instance, nics):
+        """What the driver makes the instance's guest from."""
+        flavor = instance.flavor
+        return virt_driver.GuestSpec(
+            uuid=instance.uuid, name=instance.name, vcpus=flavor.vcpus,
+            memory_mb=flavor.memory_mb, root_gb=flavor.root_gb,
+            image_ref=instance.image_ref, kernel_ref=instance.kernel_ref,
+            ramdisk_ref=instance.ramdisk_ref, project_id=instance.project_id,
+            user_id=instance.user_id, flavor_name=flavor.name,
+            config_drive=instance.config_drive, user_data=instance.user_data,
+            key_name=instance.key_name, public_key=instance.key_data,
+            metadata=dict(instance.metadata), networks=nics,
+            image_grant=self._image_grant(ctxt, instance))
 
     def _plug(self, ctxt, instance):
         if not instance.networks:

@@ -8,6 +8,7 @@ settled, so no orphan domain, disk, port or DB row stays behind:
     less (nothing yet, or a domain defined but never started) -> what was
     made is removed and the instance ends in error with a fault;
   * a delete: finished;
+  * a live migration: resumed (migrations.resume_migrations);
   * a reboot, stop, start, pause, unpause, attach or detach: retried as an
     operation of its own (recorded as an action), from the task_state and
     the volumes' status; attach and detach are idempotent in the drivers;
@@ -80,6 +81,7 @@ class RecoveryMixin:
             except Exception:
                 LOG.exception('Retrying the interrupted task of %s failed',
                               uuid)
+        self.resume_migrations(ctxt)
         self.handle_unknown_guests(ctxt, {i.uuid for i in instances})
         self._report()
 
@@ -90,8 +92,10 @@ class RecoveryMixin:
             LOG.info('Finishing the interrupted delete of %s', uuid)
             self._terminate(ctxt, instance)
             return None
-        if task == S.SCHEDULING:
-            return None     # its build message is waiting in our queue
+        if task in (S.SCHEDULING, S.MIGRATING):
+            # its build message is waiting in our queue; a move is
+            # resumed by resume_migrations
+            return None
         power = self._guest_power(uuid)
         if task is None:
             if self._should_resume(instance, power):
@@ -180,7 +184,9 @@ class RecoveryMixin:
             known = {i.uuid for i in self.conductor.instances_get_by_host(
                 ctxt, host=self.host)}
         action = CONF.compute.running_deleted_instance_action
-        for uuid in set(self.driver.list_guests()) - set(known):
+        # a guest moving here is not this host's yet (see migrations)
+        for uuid in set(self.driver.list_guests()) - set(known) - \
+                set(self.moving):
             try:
                 instance = self.conductor.instance_get(ctxt,
                                                        instance_uuid=uuid)

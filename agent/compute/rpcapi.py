@@ -15,6 +15,10 @@ class ComputeAPI(clients.Client):
       1.1 - isolate_instance, release_instance (casts; sent at 1.1)
       1.2 - refresh_networking (cast; sent at 1.2): rewire this host's
             ports from the conductor's view (a floating IP changed)
+      1.3 - live migration (casts; sent at 1.3): prepare_live_migration,
+            finish_live_migration, rollback_live_migration (to the
+            destination), live_migration, live_migration_abort,
+            live_migration_force_complete (to the source)
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -71,3 +75,27 @@ class ComputeAPI(clients.Client):
     def get_console_output(self, ctxt, host, instance_uuid, tail_length):
         return self._call(ctxt, 'get_console_output', host,
                           instance_uuid=instance_uuid, tail_length=tail_length)
+
+    def prepare_live_migration(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'prepare_live_migration', host, version='1.3',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def live_migration(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'live_migration', host, version='1.3',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def live_migration_abort(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'live_migration_abort', host, version='1.3',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def live_migration_force_complete(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'live_migration_force_complete', host, version='1.3',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def finish_live_migration(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'finish_live_migration', host, version='1.3',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def rollback_live_migration(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'rollback_live_migration', host, version='1.3',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)

@@ -83,10 +83,16 @@ class HostNetworking:
         # was down still has its dnsmasq stopped by the next refresh
         self._served = self.dhcp.networks()
 
-    def plug(self, ctxt, instance_uuid):
-        """Wire the instance's ports; return its NICs for the GuestSpec."""
-        ports = self.conductor.ports_bind(ctxt, instance_uuid=instance_uuid,
-                                          host=self.host)
+    def plug(self, ctxt, instance_uuid, bind=True):
+        """Wire the instance's ports; return its NICs for the GuestSpec.
+        ``bind``: bind them to this host first (not for a guest migrating
+        here: its ports stay the source's until the switch-over, and the
+        conductor lists them among this host's meanwhile)."""
+        if bind:
+            ports = self.conductor.ports_bind(
+                ctxt, instance_uuid=instance_uuid, host=self.host)
+        else:
+            ports = self.conductor.ports_get_by_host(ctxt, host=self.host)
         mine = [p for p in ports if p.instance_uuid == instance_uuid]
         if not mine:
             return ()

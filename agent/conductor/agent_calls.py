@@ -24,6 +24,7 @@ from agent.conductor import networks
 from agent.conductor import secgroups
 from agent.db import api as db
 from agent.db import api_models
+from agent.db import models
 from agent.db import net_models as N
 from agent.db import to_objects
 from agent.objects import fields as f
@@ -48,7 +49,7 @@ REQUEST_ID = f.String(max_length=64)
 TASK_STATES = f.List(f.Enum(states.TASK_STATES, nullable=True), nullable=True)
 
 
-def _confine(ctxt, host):
+def confine(ctxt, host):
     """A compute node may act only for its own host."""
     scope = ctxt.host_scope
     if scope is not None and host != scope:
@@ -78,6 +79,24 @@ def _own(s, ctxt, uuid, for_update=False):
     return row
 
 
+_INCOMING = (states.MIGRATION_PREPARING, states.MIGRATION_RUNNING)
+
+
+def _own_or_incoming(s, ctxt, uuid):
+    """``_own``, or an instance migrating live to the caller's host (its
+    destination prepares its files): (row, the caller's host)."""
+    row = db.instance_get(s, uuid)
+    scope = ctxt.host_scope
+    if scope is None or row.host == scope:
+        return row, row.host
+    if s.scalar(sa.select(models.Migration.id).where(
+            models.Migration.instance_uuid == uuid,
+            models.Migration.dest_compute == scope,
+            models.Migration.status.in_(_INCOMING)).limit(1)) is None:
+        raise exception.InstanceNotFound(instance=uuid)
+    return row, scope
+
+
 class AgentManager(endpoint.Endpoint):
     """What compute agents call (topic ``conductor``): their instances,
     operations, faults, action events, block devices, resource reports,
@@ -91,7 +110,7 @@ class AgentManager(endpoint.Endpoint):
 
     @checks.expects(host=HOST)
     def instances_get_by_host(self, ctxt, host):
-        _confine(ctxt, host)
+        confine(ctxt, host)
         with self._session() as s:
             return to_objects.instances(s, db.instance_list(s, host=host))
 
@@ -137,7 +156,7 @@ class AgentManager(endpoint.Endpoint):
                            host):
         with self._session() as s:
             _own(s, ctxt, instance_uuid)
-            _event_start(s, ctxt, instance_uuid, request_id, event,
+            event_start(s, ctxt, instance_uuid, request_id, event,
                          ctxt.host_scope or host)
 
     @checks.expects(instance_uuid=UUID, request_id=REQUEST_ID,
@@ -161,7 +180,7 @@ class AgentManager(endpoint.Endpoint):
         ``expected_task_state`` -- else InstanceNotOnHost or
         UnexpectedTaskState, and nothing is recorded; ``updates`` are
         applied and the action event is started."""
-        _confine(ctxt, host)
+        confine(ctxt, host)
         with self._session() as s, _scoped(ctxt, instance_uuid):
             if updates:              # checked in the UPDATE's WHERE
                 db.instance_update(s, instance_uuid, updates,
@@ -180,7 +199,7 @@ class AgentManager(endpoint.Endpoint):
                     raise exception.UnexpectedTaskState(
                         instance=instance_uuid, actual=row.task_state,
                         expected=', '.join(map(str, expected_task_state)))
-            _event_start(s, ctxt, instance_uuid, request_id, event, host)
+            event_start(s, ctxt, instance_uuid, request_id, event, host)
             return to_objects.add_addresses(
                 s, [to_objects.instance(s, row)])[0]
 
@@ -233,14 +252,14 @@ class AgentManager(endpoint.Endpoint):
     @checks.expects(node=f.Object('ComputeNode'))
     def compute_node_update(self, ctxt, node):
         """Record a resource report; it is the agent's heartbeat too."""
-        _confine(ctxt, node.host)
+        confine(ctxt, node.host)
         with self._session() as s:
             db.compute_node_update(s, node)
             db.service_heartbeat(s, node.host, 'hvagent-compute')
 
     @checks.expects(service=f.Object('Service'))
     def service_heartbeat(self, ctxt, service):
-        _confine(ctxt, service.host)
+        confine(ctxt, service.host)
         if ctxt.host_scope is not None and \
                 service.binary != 'hvagent-compute':
             raise exception.BusNotTrusted(
@@ -256,7 +275,7 @@ class AgentManager(endpoint.Endpoint):
         active image the instance's project sees (else ImageNotFound, and
         the build fails). None if it boots from no API image."""
         with self._session() as s:
-            row = _own(s, ctxt, instance_uuid)
+            row, host = _own_or_incoming(s, ctxt, instance_uuid)
             owner = context_mod.RequestContext(project_id=row.project_id)
             ids = []
             for ref in (row.image_ref, row.kernel_ref, row.ramdisk_ref):
@@ -273,7 +292,7 @@ class AgentManager(endpoint.Endpoint):
             if not ids:
                 return None
             return image_grants.issue(bus_auth.keyring(), instance_uuid,
-                                      row.project_id, ids, row.host)
+                                      row.project_id, ids, host)
 
     # ---------------------------------------------------------------- ports
     @checks.expects(instance_uuid=UUID, host=HOST)
@@ -281,7 +300,7 @@ class AgentManager(endpoint.Endpoint):
         """Bind the instance's ports to ``host``; return every port of the
         host (what the agent wires, serves DHCP and filters). A compute
         node binds only its own instances to itself."""
-        _confine(ctxt, host)
+        confine(ctxt, host)
         with self._session() as s:
             if ctxt.host_scope is not None:
                 _own(s, ctxt, instance_uuid)
@@ -296,7 +315,7 @@ class AgentManager(endpoint.Endpoint):
 
     @checks.expects(host=HOST)
     def ports_get_by_host(self, ctxt, host):
-        _confine(ctxt, host)
+        confine(ctxt, host)
         with self._session() as s:
             return networks.host_port_objects(s, host)
 
@@ -309,7 +328,7 @@ class AgentManager(endpoint.Endpoint):
                 N.Port.instance_uuid == instance_uuid).values(status=status))
 
 
-def _event_start(s, ctxt, instance_uuid, request_id, event, host):
+def event_start(s, ctxt, instance_uuid, request_id, event, host):
     action_id = db.action_id_get(s, instance_uuid, request_id)
     if action_id is None:
         # the agent acts on its own (start-up recovery, power sync)

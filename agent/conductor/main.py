@@ -11,6 +11,8 @@ from agent.conductor import images
 from agent.conductor import instances
 from agent.conductor import keypairs
 from agent.conductor import lifecycle
+from agent.conductor import migration_steps
+from agent.conductor import migrations
 from agent.conductor import networks
 from agent.conductor import quota
 from agent.conductor import rpcapi as conductor_rpcapi
@@ -32,12 +34,14 @@ BINARY = 'hvagent-conductor'
 #: the conductor's endpoints by topic (the clients' classes in
 #: agent.conductor.rpcapi: AgentMethods, UserMethods, IdentityMethods)
 ENDPOINTS = {
-    conductor_rpcapi.AGENT_TOPIC: (agent_calls.AgentManager,),
+    conductor_rpcapi.AGENT_TOPIC: (agent_calls.AgentManager,
+                                   migration_steps.MigrationSteps),
     conductor_rpcapi.API_TOPIC: (
         lifecycle.LifecycleManager, networks.NetworkManager,
         instances.InstanceManager, keypairs.KeyPairManager,
         quota.QuotaManager, images.ImageManager, volumes.VolumeManager,
-        floating_ips.FloatingIPManager, fixed_ips.FixedIPManager),
+        floating_ips.FloatingIPManager, fixed_ips.FixedIPManager,
+        migrations.MigrationManager),
     conductor_rpcapi.IDENTITY_TOPIC: (identity.IdentityManager,
                                       auth.AuthManager),
 }

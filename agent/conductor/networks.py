@@ -28,6 +28,7 @@ from agent.db import net_models as N
 from agent.db import to_objects
 from agent.objects import fields as f
 from agent.objects import net_models as wire
+from agent.objects import states
 from agent.rpc import checks
 
 NAME = f.String(max_length=255)
@@ -224,10 +225,21 @@ def port_network(s, ctxt, ref):
     return row
 
 
+_MIGRATING_IN = sa.select(models.Migration.instance_uuid).where(
+    models.Migration.dest_compute == sa.bindparam('host'),
+    models.Migration.status.in_((states.MIGRATION_PREPARING,
+                                 states.MIGRATION_RUNNING)))
+
+
 def host_port_objects(s, host):
-    """Every port bound to ``host``, as its agent wires them."""
-    return port_objects(s, s.scalars(sa.select(N.Port).where(
-        N.Port.host == host).order_by(N.Port.id)).all())
+    """Every port bound to ``host``, as its agent wires them, and the ports
+    of instances migrating live to it (wired and filtered there before
+    the switch-over, still bound to the source: no floating IP yet)."""
+    rows = s.scalars(sa.select(N.Port).where(sa.or_(
+        N.Port.host == host, N.Port.instance_uuid.in_(_MIGRATING_IN))).order_by(
+        N.Port.id), {'host': host}).all()
+    return port_objects(s, rows, incoming={
+        r.id for r in rows if r.host != host})
 
 
 def _groups(s, rows):
@@ -247,7 +259,7 @@ def _groups(s, rows):
     return [to_objects.security_group(g, names, members) for g in rows]
 
 
-def port_objects(s, rows):
+def port_objects(s, rows, incoming=frozenset()):
     if not rows:
         return []
     links = s.execute(sa.select(N.PortSecurityGroup).where(
@@ -265,5 +277,6 @@ def port_objects(s, rows):
     floating = {fip.port_id: fip for fip in s.scalars(sa.select(
         N.FloatingIP).where(N.FloatingIP.port_id.in_([r.id for r in rows])))}
     return [to_objects.port(r, by_port.get(r.id, ()),
-                            r.instance_uuid in isolated, floating.get(r.id))
+                            r.instance_uuid in isolated,
+                            None if r.id in incoming else floating.get(r.id))
             for r in rows]

@@ -122,6 +122,62 @@ class AgentMethods(clients.Client):
             ctxt, 'service_heartbeat', topic=AGENT_TOPIC, version=None,
             service=service)
 
+    # moves (1.12; agent.conductor.migration_steps)
+    def migration_step_start(self, ctxt, *, migration_uuid, host, event):
+        return self._call(
+            ctxt, 'migration_step_start', topic=AGENT_TOPIC, version='1.12',
+            migration_uuid=migration_uuid, host=host, event=event)
+
+    def live_migration_prepared(self, ctxt, *, migration_uuid, host, address,
+                                shared_storage):
+        return self._call(
+            ctxt, 'live_migration_prepared', topic=AGENT_TOPIC,
+            version='1.12', migration_uuid=migration_uuid, host=host,
+            address=address, shared_storage=shared_storage)
+
+    def migration_progress(self, ctxt, *, migration_uuid, host, progress):
+        return self._call(
+            ctxt, 'migration_progress', topic=AGENT_TOPIC, version='1.12',
+            migration_uuid=migration_uuid, host=host, progress=progress)
+
+    def live_migration_completed(self, ctxt, *, migration_uuid, host,
+                                 progress):
+        return self._call(
+            ctxt, 'live_migration_completed', topic=AGENT_TOPIC,
+            version='1.12', migration_uuid=migration_uuid, host=host,
+            progress=progress)
+
+    def live_migration_finished(self, ctxt, *, migration_uuid, host,
+                                power_state):
+        return self._call(
+            ctxt, 'live_migration_finished', topic=AGENT_TOPIC,
+            version='1.12', migration_uuid=migration_uuid, host=host,
+            power_state=power_state)
+
+    def live_migration_failed(self, ctxt, *, migration_uuid, host, event,
+                              reason, cancelled=clients.UNSET,
+                              traceback=clients.UNSET):
+        return self._call(
+            ctxt, 'live_migration_failed', topic=AGENT_TOPIC, version='1.12',
+            migration_uuid=migration_uuid, host=host, event=event,
+            reason=reason, cancelled=cancelled, traceback=traceback)
+
+    def migration_cleaned(self, ctxt, *, migration_uuid, host):
+        return self._call(
+            ctxt, 'migration_cleaned', topic=AGENT_TOPIC, version='1.12',
+            migration_uuid=migration_uuid, host=host)
+
+    def migrations_by_host(self, ctxt, *, host):
+        return self._call(
+            ctxt, 'migrations_by_host', topic=AGENT_TOPIC, version='1.12',
+            host=host)
+
+    def migration_ports(self, ctxt, *, migration_uuid, host):
+        return self._call(
+            ctxt, 'migration_ports', topic=AGENT_TOPIC, version='1.12',
+            migration_uuid=migration_uuid, host=host)
+
+
 class UserMethods(clients.Client):
     """Topic ``conductor_api``: what hvagent-api, hvctl and operators ask
     (served by the managers of agent.conductor.lifecycle, networks, instances,
@@ -404,6 +460,36 @@ class UserMethods(clients.Client):
             ctxt, 'volume_show', topic=API_TOPIC, version='1.4',
             volume_id=volume_id)
 
+    # moves (1.12; agent.conductor.migrations), admins only
+    def live_migrate(self, ctxt, *, ref, host=clients.UNSET,
+                     block_migration=clients.UNSET):
+        return self._call(
+            ctxt, 'live_migrate', topic=API_TOPIC, version='1.12', ref=ref,
+            host=host, block_migration=block_migration)
+
+    def migration_abort(self, ctxt, *, ref, migration_uuid=clients.UNSET):
+        return self._call(
+            ctxt, 'migration_abort', topic=API_TOPIC, version='1.12', ref=ref,
+            migration_uuid=migration_uuid)
+
+    def migration_force_complete(self, ctxt, *, ref,
+                                 migration_uuid=clients.UNSET):
+        return self._call(
+            ctxt, 'migration_force_complete', topic=API_TOPIC,
+            version='1.12', ref=ref, migration_uuid=migration_uuid)
+
+    def migration_show(self, ctxt, *, migration_uuid):
+        return self._call(
+            ctxt, 'migration_show', topic=API_TOPIC, version='1.12',
+            migration_uuid=migration_uuid)
+
+    def migration_list(self, ctxt, *, ref=clients.UNSET, host=clients.UNSET,
+                       status=clients.UNSET, limit=clients.UNSET):
+        return self._call(
+            ctxt, 'migration_list', topic=API_TOPIC, version='1.12', ref=ref,
+            host=host, status=status, limit=limit)
+
+
 class IdentityMethods(clients.Client):
     """Topic ``identity``: projects, users, roles and tokens (served by
     agent.conductor.identity.IdentityManager and auth.AuthManager)."""
@@ -557,6 +643,15 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
       1.10 - agent side: image_grant (a short-lived grant to read one
             instance's images from hvagent-api; no user's token travels
             on the bus any more)
+      1.12 - moving instances (sent at 1.12): live_migrate,
+            migration_abort, migration_force_complete, migration_show,
+            migration_list (admins); agent side: migration_step_start,
+            live_migration_prepared, migration_progress,
+            live_migration_completed, live_migration_finished,
+            live_migration_failed, migration_cleaned, migrations_by_host,
+            migration_ports; ports_get_by_host answers the ports of
+            instances migrating to the host too, and image_grant grants
+            their destination
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

@@ -14,6 +14,7 @@ from agent.conf import default
 from agent.conf import fake_driver
 from agent.conf import libvirt
 from agent.conf import metrics
+from agent.conf import migration
 from agent.conf import network
 from agent.conf import rabbit
 from agent.conf import scheduler
@@ -22,5 +23,6 @@ from agent.conf import upgrade_levels
 CONF = cfg.CONF
 
 for _module in (default, api, bus, compute, conductor, database, fake_driver,
-                libvirt, metrics, network, rabbit, scheduler, upgrade_levels):
+                libvirt, metrics, migration, network, rabbit, scheduler,
+                upgrade_levels):
     _module.register_opts(CONF)

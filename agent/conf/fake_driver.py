@@ -10,6 +10,11 @@ opts = [
              'tests and demos (a SIGTERM during a build, for instance). The '
              'wait does not hold the driver lock: other guests are served '
              'meanwhile.'),
+    cfg.FloatOpt(
+        'migration_seconds', default=0.2, min=0.0,
+        help='Seconds a fake live migration copies before it switches over '
+             '(progress is reported meanwhile; an abort or a forced '
+             'completion ends it early).'),
 ]
 
 

@@ -14,6 +14,7 @@ from agent.conf import default
 from agent.conf import fake_driver
 from agent.conf import libvirt
 from agent.conf import metrics
+from agent.conf import migration
 from agent.conf import network
 from agent.conf import rabbit
 from agent.conf import scheduler
@@ -36,6 +37,7 @@ def list_opts():
         (fake_driver.group, fake_driver.opts),
         (libvirt.group, libvirt.opts),
         (metrics.group, metrics.opts),
+        (migration.group, migration.opts),
         (network.group, network.opts),
         (rabbit.group, rabbit.opts),
         (api.quota_group, api.quota_opts),

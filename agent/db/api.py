@@ -349,9 +349,12 @@ def event_start(session, action_id, event, host):
                                    'host': host})
 
 
-def event_finish(session, uuid, request_id, event, result, traceback):
-    """Finish the latest unfinished ``event`` of the action, and the action
-    (result 'Success' or 'Error'); in two UPDATEs after one read."""
+def event_finish(session, uuid, request_id, event, result, traceback,
+                 finish_action=True):
+    """Finish the latest unfinished ``event`` of the action, and (unless
+    ``finish_action`` is False: a step of a longer action, such as a move)
+    the action (result 'Success' or 'Error'); in two UPDATEs after one
+    read."""
     found = session.execute(_OPEN_EVENT, {
         'u': uuid, 'rid': request_id, 'event': event}).first()
     action_id = found[1] if found else action_id_get(session, uuid,
@@ -363,6 +366,8 @@ def event_finish(session, uuid, request_id, event, result, traceback):
     if found:
         session.execute(_EVENT_FINISH, {'eid': found[0], 'now': now,
                                         'res': result, 'tb': traceback})
+    if not finish_action:
+        return
     session.execute(_ACTION_FINISH, {
         'aid': action_id, 'now': now, 'res': result,
         'msg': None if result == 'Success' else 'Error'})

@@ -241,3 +241,41 @@ class RoleAssignment(Base):
 # the networking tables share this metadata (imported last: it needs Base)
 from agent.db import api_models  # noqa: E402,F401
 from agent.db import net_models  # noqa: E402,F401
+
+
+class Migration(TimestampMixin, Base):
+    """One move of an instance between hosts (nova's ``migrations``, cut
+    down). While ``dest_claimed`` the destination's compute node carries
+    the instance's resources for this migration; at the switch-over the
+    claim becomes the instance's and the source's is released.
+    ``cleanup_host`` names the host whose agent still has to remove what
+    the move left there (the destination after a failure, the source after
+    a success); None once done."""
+    __tablename__ = 'migrations'
+    __table_args__ = (Index('migrations_instance_idx', 'instance_uuid'),
+                      Index('migrations_cleanup_idx', 'cleanup_host'),
+                      Index('migrations_dest_status_idx', 'dest_compute',
+                            'status'))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    migration_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    source_compute: Mapped[str] = mapped_column(String(255))
+    dest_compute: Mapped[str | None] = mapped_column(String(255))
+    dest_claimed: Mapped[bool] = mapped_column(Boolean, default=False)
+    block_migration: Mapped[bool] = mapped_column(Boolean, default=True)
+    shared_storage: Mapped[bool] = mapped_column(Boolean, default=False)
+    dest_address: Mapped[str | None] = mapped_column(String(255))
+    cleanup_host: Mapped[str | None] = mapped_column(String(255))
+    memory_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    memory_processed: Mapped[int] = mapped_column(BigInteger, default=0)
+    memory_remaining: Mapped[int] = mapped_column(BigInteger, default=0)
+    disk_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    disk_processed: Mapped[int] = mapped_column(BigInteger, default=0)
+    disk_remaining: Mapped[int] = mapped_column(BigInteger, default=0)
+    downtime_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(1024))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    project_id: Mapped[str | None] = mapped_column(String(64))

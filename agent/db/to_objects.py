@@ -108,6 +108,11 @@ def compute_node(row):
             'cpu_load')}, updated_at=row.reported_at)
 
 
+def migration(row):
+    return objects.Migration(**{
+        name: getattr(row, name) for name in objects.Migration.fields})
+
+
 _ADDRESSES = sa.select(
     N.Port.instance_uuid, N.Network.name, N.Port.ip_address).join(
     N.Network, N.Network.id == N.Port.network_id).where(

@@ -8,6 +8,7 @@ from agent.objects.models import Instance  # noqa: F401
 from agent.objects.models import InstanceAction  # noqa: F401
 from agent.objects.models import InstanceActionEvent  # noqa: F401
 from agent.objects.models import InstanceFault  # noqa: F401
+from agent.objects.models import Migration  # noqa: F401
 from agent.objects.models import RequestSpec  # noqa: F401
 from agent.objects.models import Service  # noqa: F401
 from agent.objects.net_models import FloatingIP  # noqa: F401

@@ -164,7 +164,9 @@ class InstanceAction(base.HVObject):
 class RequestSpec(base.HVObject):
     """What the scheduler needs to place one instance."""
     # 1.0: initial version
-    VERSION = '1.0'
+    # 1.1: migration_uuid and requested_host, for a move: the claim is the
+    #      migration's, on ``requested_host`` only when given
+    VERSION = '1.1'
     fields = {
         'instance_uuid': f.UUID(),
         'project_id': f.String(max_length=64),
@@ -175,4 +177,35 @@ class RequestSpec(base.HVObject):
         'same_host': f.List(f.UUID(), max_items=100),
         'different_host': f.List(f.UUID(), max_items=100),
         'ignore_hosts': f.List(f.String(), max_items=1000),
+        'migration_uuid': f.UUID(nullable=True, default=None),
+        'requested_host': f.String(max_length=255, nullable=True,
+                                   default=None),
+    }
+
+
+@base.register
+class Migration(base.HVObject):
+    """One move of an instance between hosts and how far it got."""
+    # 1.0: initial version
+    VERSION = '1.0'
+    fields = {
+        'uuid': f.UUID(),
+        'instance_uuid': f.UUID(),
+        'migration_type': f.Enum(['live-migration']),
+        'status': f.Enum(states.MIGRATION_STATUSES),
+        'source_compute': NAME,
+        'dest_compute': f.String(max_length=255, nullable=True),
+        'block_migration': f.Boolean(default=True),
+        'shared_storage': f.Boolean(default=False),
+        'dest_address': f.String(max_length=255, nullable=True),
+        'memory_total': f.Integer(min=0, default=0),
+        'memory_processed': f.Integer(min=0, default=0),
+        'memory_remaining': f.Integer(min=0, default=0),
+        'disk_total': f.Integer(min=0, default=0),
+        'disk_processed': f.Integer(min=0, default=0),
+        'disk_remaining': f.Integer(min=0, default=0),
+        'downtime_ms': f.Integer(min=0, nullable=True),
+        'error': f.String(max_length=1024, nullable=True),
+        'created_at': f.DateTime(nullable=True),
+        'updated_at': f.DateTime(nullable=True),
     }

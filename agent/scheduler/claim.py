@@ -30,6 +30,7 @@ from agent import exception
 from agent.db import models
 
 _N, _I = models.ComputeNode.__table__, models.Instance.__table__
+_M = models.Migration.__table__
 _p = sa.bindparam
 
 
@@ -55,6 +56,17 @@ _CLAIM_NODE = sa.update(_N).where(
          local_gb_used=_N.c.local_gb_used + _p('d_disk'),
          running_vms=_N.c.running_vms + _ONE,
          generation=_N.c.generation + _ONE)
+
+# a move's claim: the migration holds the destination's share, not the
+# instance (still claimed on its source until the switch-over)
+_CLAIM_MIGRATION = sa.update(_M).where(
+    _M.c.uuid == _p('m_uuid'), _M.c.dest_claimed == sa.false(),
+    _M.c.status == sa.literal_column("'accepted'"),
+).values(dest_compute=_p('m_host'), dest_claimed=sa.true())
+
+_RELEASE_MIGRATION = sa.update(_M).where(
+    _M.c.uuid == _p('m_uuid'), _M.c.dest_claimed == sa.true(),
+).values(dest_claimed=sa.false())
 
 _RELEASE_INSTANCE = sa.update(_I).where(
     _I.c.uuid == _p('i_uuid'), _I.c.claimed == sa.true(),
@@ -101,6 +113,7 @@ class _Precompiled:
 
 
 _CLAIM_INSTANCE_SQL = _Precompiled(_CLAIM_INSTANCE, ('i_uuid', 'i_host'))
+_CLAIM_MIGRATION_SQL = _Precompiled(_CLAIM_MIGRATION, ('m_uuid', 'm_host'))
 _CLAIM_NODE_SQL = _Precompiled(_CLAIM_NODE, (
     'n_id', 'd_vcpus', 'd_ram', 'd_disk', 'cpu_ratio', 'ram_ratio',
     'disk_ratio', 'max_vms'))
@@ -118,8 +131,12 @@ def claim(engine, node_id, host, spec, settings):
     conn = engine.raw_connection()
     try:
         cursor = conn.cursor()
-        placed = _CLAIM_INSTANCE_SQL.execute(cursor, dialect, {
-            'i_uuid': spec.instance_uuid, 'i_host': host}) == 1
+        if spec.migration_uuid:
+            placed = _CLAIM_MIGRATION_SQL.execute(cursor, dialect, {
+                'm_uuid': spec.migration_uuid, 'm_host': host}) == 1
+        else:
+            placed = _CLAIM_INSTANCE_SQL.execute(cursor, dialect, {
+                'i_uuid': spec.instance_uuid, 'i_host': host}) == 1
         won = placed and _CLAIM_NODE_SQL.execute(cursor, dialect, {
             'n_id': node_id, 'd_vcpus': spec.vcpus, 'd_ram': spec.memory_mb,
             'd_disk': spec.root_gb, 'cpu_ratio': cpu, 'ram_ratio': ram,
@@ -133,10 +150,45 @@ def claim(engine, node_id, host, spec, settings):
     finally:
         conn.close()   # back to the pool, which rolls back on an error
     if not placed:
-        raise exception.ClaimFailed(
-            host=host, reason='instance %s is deleted or already claimed'
-            % spec.instance_uuid)
+        raise exception.ClaimFailed(host=host, reason=(
+            'migration %s is not waiting for a claim' % spec.migration_uuid
+            if spec.migration_uuid else
+            'instance %s is deleted or already claimed' % spec.instance_uuid))
     return won
+
+
+def _release_node(session_or_conn, host, instance_row):
+    session_or_conn.execute(_RELEASE_NODE, {
+        'n_host': host, 'd_vcpus': instance_row.vcpus,
+        'd_ram': instance_row.memory_mb, 'd_disk': instance_row.root_gb})
+
+
+def release_migration(session, migration_row, instance_row):
+    """Give back the destination's share a move claimed (the move failed
+    or was cancelled), once; return whether anything was released."""
+    if session.execute(_RELEASE_MIGRATION, {
+            'm_uuid': migration_row.uuid}).rowcount != 1:
+        return False
+    _release_node(session, migration_row.dest_compute, instance_row)
+    attributes.set_committed_value(migration_row, 'dest_claimed', False)
+    return True
+
+
+def switch_over(session, migration_row, instance_row):
+    """The move is done: the destination's claim becomes the instance's,
+    the source's is released and the instance is the destination's, in
+    the caller's transaction. ClaimFailed if the migration holds no claim
+    (switched already, or released)."""
+    if session.execute(_RELEASE_MIGRATION, {
+            'm_uuid': migration_row.uuid}).rowcount != 1:
+        raise exception.ClaimFailed(
+            host=migration_row.dest_compute,
+            reason='migration %s holds no claim' % migration_row.uuid)
+    attributes.set_committed_value(migration_row, 'dest_claimed', False)
+    if instance_row.claimed and instance_row.host:
+        _release_node(session, instance_row.host, instance_row)
+    instance_row.host = instance_row.node = migration_row.dest_compute
+    instance_row.claimed = True
 
 
 def release(session_or_conn, instance_row):
@@ -152,10 +204,7 @@ def release(session_or_conn, instance_row):
             'i_uuid': instance_row.uuid}).rowcount != 1:
         return False
     if instance_row.host:
-        session_or_conn.execute(_RELEASE_NODE, {
-            'n_host': instance_row.host, 'd_vcpus': instance_row.vcpus,
-            'd_ram': instance_row.memory_mb,
-            'd_disk': instance_row.root_gb})
+        _release_node(session_or_conn, instance_row.host, instance_row)
     if isinstance(instance_row, models.Instance):
         # keep the ORM object true without flushing another UPDATE
         attributes.set_committed_value(instance_row, 'claimed', False)

@@ -178,12 +178,38 @@ def _ignored(hosts: 'HostStates', req: FilterRequest) -> Mask:
     return mask
 
 
+def _requested(hosts: 'HostStates', req: FilterRequest) -> Mask:
+    """Only the host an admin named for a move (the filters still
+    apply to it)."""
+    mask = np.zeros(len(hosts), dtype=bool)
+    if req.spec.requested_host in hosts.index:
+        mask[hosts.index[req.spec.requested_host]] = True
+    return mask
+
+
+_Step = tuple[str, Callable[['HostStates', FilterRequest], Mask | None],
+              Callable[[FilterRequest], str]]
+_Preset = tuple[str, Callable[['HostStates', FilterRequest], Mask],
+                Callable[[FilterRequest], str]]
+
+
+def _preset(req: FilterRequest) -> list[_Preset]:
+    """The steps before the filters: the hosts a request excludes."""
+    steps: list[_Preset] = []
+    if req.spec.ignore_hosts:
+        steps.append(('ignore_hosts', _ignored, lambda r: 'listed'))
+    if getattr(req.spec, 'requested_host', None):
+        steps.append(('requested_host', _requested,
+                      lambda r: 'not %s' % r.spec.requested_host))
+    return steps
+
+
 def passing(hosts: 'HostStates', filters: Sequence[BaseFilter],
             req: FilterRequest) -> npt.NDArray[np.intp]:
     """Indices of the hosts that pass every filter; NoValidHost if none."""
     mask = hosts.present.copy()
-    if req.spec.ignore_hosts:
-        mask &= _ignored(hosts, req)
+    for _, mask_of, _ in _preset(req):
+        mask &= mask_of(hosts, req)
     for f in filters:
         m = f.mask(hosts, req)
         if m is not None:
@@ -199,10 +225,7 @@ def explain(hosts: 'HostStates', filters: Sequence[BaseFilter],
     """'N hosts; F1 rejected a (why), F2 rejected b (why)...'."""
     mask = hosts.present.copy()
     parts: list[str] = []
-    steps: list[tuple[str, Callable[['HostStates', FilterRequest], Mask | None],
-                      Callable[[FilterRequest], str]]]
-    steps = [('ignore_hosts', _ignored, lambda r: 'listed')] \
-        if req.spec.ignore_hosts else []
+    steps: list[_Step] = [*_preset(req)]
     steps += [(f.name, f.mask, f.why) for f in filters]
     for name, mask_of, why in steps:
         m = mask_of(hosts, req)

@@ -33,7 +33,7 @@ _INSTANCE_HOSTS = sa.select(_I.c.uuid, _I.c.host).where(
 
 
 class SchedulerManager:
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')  # see scheduler_rpcapi
 
     def __init__(self, engine=None, url=None, settings=None):
         """``engine``: an Engine or a URL (default: [database]); a fixed
@@ -55,6 +55,16 @@ class SchedulerManager:
     @checks.expects(spec=fields.Object('RequestSpec'))
     def select_destination(self, ctxt, spec):
         """Place ``spec``, claim the host, return its name."""
+        with self.metrics.placing():
+            return self.select(spec)
+
+    @checks.expects(spec=fields.Object('RequestSpec'))
+    def select_destination_for_move(self, ctxt, spec):
+        """Place a move (``spec.migration_uuid``), claim the destination
+        for the migration, return its name."""
+        if not spec.migration_uuid:
+            raise exception.InvalidRPCPayload(
+                'select_destination_for_move needs a migration_uuid')
         with self.metrics.placing():
             return self.select(spec)
 

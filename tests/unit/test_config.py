@@ -70,7 +70,7 @@ def test_entry_points_resolve():
         group='oslo.config.opts') if ep.name == 'hvagent']
     groups = [g if isinstance(g, str) else g.name for g, _ in opts.load()()]
     assert groups == ['DEFAULT', 'api', 'bus', 'compute', 'conductor',
-                      'database', 'fake_driver', 'libvirt', 'metrics',
+                      'database', 'fake_driver', 'libvirt', 'metrics', 'migration',
                       'network',
                       'oslo_messaging_rabbit', 'quota', 'scheduler',
                       'upgrade_levels']

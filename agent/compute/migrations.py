@@ -82,8 +82,9 @@ class LiveMigrationMixin:
     def _init_moves(self):
         #: instance uuid -> migration uuid, of moves this host runs now
         self.moving = {}
-        #: migrations asked to abort before their copy began here
-        self._abort_early = set()
+        #: migrations asked to abort, until their copy ends here, and
+        #: to complete, until the copy's next progress report
+        self._abort_early, self._force_early = set(), set()
 
     # ------------------------------------------------------- destination
     @checks.expects(instance_uuid=UUID, migration_uuid=UUID)
@@ -164,7 +165,9 @@ class LiveMigrationMixin:
 
     def _cleanup(self, ctxt, mig, instance, event, remove):
         """Remove what the move left on this side: the guest (``remove``,
-        the driver's), then the ports' devices and rules."""
+        the driver's), then the ports' devices and rules; a failure is
+        retried at the agent's next start."""
+        result, tb = 'Success', None
         try:
             ports = None
             if instance.networks and self.networking is not None:
@@ -174,22 +177,16 @@ class LiveMigrationMixin:
                 remove(instance.uuid, mig.shared_storage)
             if ports:
                 self.networking.unplug(ctxt, ports)
-            self.conductor.migration_cleaned(
-                ctxt, migration_uuid=mig.uuid, host=self.host)
         except Exception as exc:
             LOG.warning('Could not remove what live migration %s left of %s '
                         'on this host: %s (retried at the next start)',
                         mig.uuid, instance.uuid, exc)
             result, tb = 'Error', traceback.format_exc()[-65535:]
-        else:
-            result, tb = 'Success', None
         finally:
             self.moving.pop(instance.uuid, None)
-        self._quietly('finish event ' + event,
-                      self.conductor.action_event_finish, ctxt,
-                      instance_uuid=instance.uuid,
-                      request_id=ctxt.request_id, event=event, result=result,
-                      traceback=tb)
+        self._quietly('record ' + event, self.conductor.migration_cleaned,
+                      ctxt, migration_uuid=mig.uuid, host=self.host,
+                      event=event, result=result, traceback=tb)
         self._report()
 
     # ------------------------------------------------------------ source
@@ -212,13 +209,15 @@ class LiveMigrationMixin:
                     peer_uri(mig.dest_address), dataclasses.replace(
                         options(), block_migration=mig.block_migration and
                         not mig.shared_storage),
-                    self._progress_reporter(ctxt, migration_uuid))
+                    self._progress_reporter(ctxt, instance_uuid,
+                                            migration_uuid))
             except Exception as exc:
                 self.moving.pop(instance_uuid, None)
                 self._step_failed(ctxt, mig, LIVE, exc)
                 return
             finally:
                 self._abort_early.discard(migration_uuid)
+                self._force_early.discard(migration_uuid)
             self._switch_over(ctxt, mig, instance, final)
 
     def _switch_over(self, ctxt, mig, instance, final):
@@ -234,10 +233,21 @@ class LiveMigrationMixin:
         self._cleanup(ctxt, mig, instance, CLEANUP,
                       self.driver.cleanup_migrated_source)
 
-    def _progress_reporter(self, ctxt, migration_uuid):
+    def _progress_reporter(self, ctxt, instance_uuid, migration_uuid):
+        """The driver's progress callback: reports to the conductor at
+        most every [migration] progress_interval, and repeats an abort
+        that came before the hypervisor's job existed."""
         last = [0.0]
 
         def report(progress):
+            if migration_uuid in self._abort_early:
+                self._quietly('abort the move',
+                              self.driver.abort_live_migration, instance_uuid)
+            elif migration_uuid in self._force_early:
+                self._force_early.discard(migration_uuid)
+                self._quietly('force the move to complete',
+                              self.driver.force_complete_live_migration,
+                              instance_uuid)
             now = time.monotonic()
             if now - last[0] < CONF.migration.progress_interval:
                 return
@@ -252,19 +262,16 @@ class LiveMigrationMixin:
     def live_migration_abort(self, ctxt, instance_uuid, migration_uuid):
         """Cancel the move while it runs (no instance lock: the move holds
         it); the copy ends with MigrationAborted, reported as usual."""
-        if self.moving.get(instance_uuid) != migration_uuid:
-            self._abort_early.add(migration_uuid)
-            return
-        self.driver.abort_live_migration(instance_uuid)
+        self._abort_early.add(migration_uuid)   # until the copy ends
+        if self.moving.get(instance_uuid) == migration_uuid:
+            self.driver.abort_live_migration(instance_uuid)
 
     @checks.expects(instance_uuid=UUID, migration_uuid=UUID)
     def live_migration_force_complete(self, ctxt, instance_uuid,
                                       migration_uuid):
-        if self.moving.get(instance_uuid) == migration_uuid:
-            self.driver.force_complete_live_migration(instance_uuid)
-        else:
-            LOG.info('Live migration %s of %s is not running here: nothing '
-                     'to force', migration_uuid, instance_uuid)
+        # applied at the copy's next progress report (also if the
+        # hypervisor's job does not exist yet)
+        self._force_early.add(migration_uuid)
 
     # ------------------------------------------------------------ common
     def _step(self, ctxt, migration_uuid, event, *statuses):
@@ -345,7 +352,7 @@ class LiveMigrationMixin:
             if step is None:
                 return
             mig, instance = step
-            report = self._progress_reporter(ctxt, mig.uuid)
+            report = self._progress_reporter(ctxt, uuid, mig.uuid)
             last = virt_migration.MigrationProgress()
             while True:
                 job = self.driver.live_migration_job(uuid)

@@ -29,6 +29,7 @@ import logging
 
 import oslo_messaging as messaging
 import sqlalchemy as sa
+from sqlalchemy.orm import attributes
 
 from agent import exception
 from agent.conductor import agent_calls
@@ -50,13 +51,15 @@ LOG = logging.getLogger(__name__)
 UUID = f.UUID()
 HOST = f.String()
 SOURCE, DEST = 'source', 'destination'
+ROLLBACK = 'compute_rollback_live_migration'
+CLEANUP = 'compute_cleanup_live_migration'
 #: each agent step's action event and the side that runs it
 STEPS = {
     'compute_prepare_live_migration': DEST,
     'compute_live_migration': SOURCE,
     'compute_finish_live_migration': DEST,
-    'compute_rollback_live_migration': DEST,
-    'compute_cleanup_live_migration': SOURCE,
+    ROLLBACK: DEST,
+    CLEANUP: SOURCE,
 }
 PROGRESS = f.Struct({name: f.Integer(min=0) for name in (
     'memory_total', 'memory_processed', 'memory_remaining', 'disk_total',
@@ -89,10 +92,19 @@ def _admit(ctxt, row, host, side):
         raise exception.MigrationNotFound(migration=row.uuid)
 
 
-def _check_status(row, action, *statuses):
-    if row.status not in statuses:
+def transition(s, row, action, to, *from_):
+    """Move ``row`` from one of ``from_`` to status ``to``: a compare and
+    swap in the database, so of two racing steps (an abort and the
+    destination's report, say) exactly one wins on every backend; the
+    loser gets MigrationInvalidState."""
+    M = models.Migration
+    if s.execute(sa.update(M).where(M.uuid == row.uuid,
+                                    M.status.in_(from_)).values(
+            status=to, updated_at=models.utcnow())).rowcount != 1:
+        s.refresh(row)
         raise exception.MigrationInvalidState(
             action=action, migration=row.uuid, status=row.status)
+    attributes.set_committed_value(row, 'status', to)
 
 
 def _finish_event(s, row, event, result, traceback=None, final=False):
@@ -105,12 +117,14 @@ def _finish_event(s, row, event, result, traceback=None, final=False):
 
 
 def fail(s, row, instance, reason, cancelled=False, event=None,
-         traceback=None):
+         traceback=None, from_=S.MIGRATION_ACTIVE):
     """End a move that did not switch over, in the caller's transaction:
     the destination's claim released, the instance's task cleared (its
     vm_state unchanged: the guest still runs on the source), a fault and
-    the action's error recorded. Return the host to roll back (or None)."""
-    row.status = S.MIGRATION_CANCELLED if cancelled else S.MIGRATION_ERROR
+    the action's error recorded, if its status is one of ``from_`` (else
+    MigrationInvalidState). Return the host to roll back (or None)."""
+    transition(s, row, 'end', S.MIGRATION_CANCELLED if cancelled
+               else S.MIGRATION_ERROR, *from_)
     row.error = reason[:1024]
     if instance is not None:
         claim.release_migration(s, row, instance)
@@ -167,8 +181,8 @@ class MigrationSteps(endpoint.Endpoint):
         with self._session() as s:
             row = get(s, migration_uuid, for_update=True)
             _admit(ctxt, row, host, DEST)
-            _check_status(row, 'start', S.MIGRATION_PREPARING)
-            row.status = S.MIGRATION_RUNNING
+            transition(s, row, 'start', S.MIGRATION_RUNNING,
+                       S.MIGRATION_PREPARING)
             row.dest_address, row.shared_storage = address, shared_storage
             _finish_event(s, row, 'compute_prepare_live_migration',
                           'Success')
@@ -192,14 +206,15 @@ class MigrationSteps(endpoint.Endpoint):
             _admit(ctxt, row, host, SOURCE)
             if row.status in (S.MIGRATION_SWITCHED, S.MIGRATION_COMPLETED):
                 return to_objects.migration(row)    # a repeated report
-            _check_status(row, 'complete', S.MIGRATION_RUNNING)
+            transition(s, row, 'complete', S.MIGRATION_SWITCHED,
+                       S.MIGRATION_RUNNING)
             instance = db.instance_get(s, row.instance_uuid, for_update=True)
             claim.switch_over(s, row, instance)
             s.execute(sa.update(N.Port).where(
                 N.Port.instance_uuid == row.instance_uuid).values(
                 host=row.dest_compute))
             _progress(row, progress)
-            row.status, row.cleanup_host = S.MIGRATION_SWITCHED, host
+            row.cleanup_host = host
             _finish_event(s, row, 'compute_live_migration', 'Success')
             peers = secgroups.peer_hosts(s, row.instance_uuid)
             dest, out = row.dest_compute, to_objects.migration(row)
@@ -219,8 +234,8 @@ class MigrationSteps(endpoint.Endpoint):
             _admit(ctxt, row, host, DEST)
             if row.status == S.MIGRATION_COMPLETED:
                 return
-            _check_status(row, 'finish', S.MIGRATION_SWITCHED)
-            row.status = S.MIGRATION_COMPLETED
+            transition(s, row, 'finish', S.MIGRATION_COMPLETED,
+                       S.MIGRATION_SWITCHED)
             db.instance_update(s, row.instance_uuid, {
                 'task_state': None, 'power_state': power_state},
                 expected_task_state=[S.MIGRATING], reread=False)
@@ -253,14 +268,19 @@ class MigrationSteps(endpoint.Endpoint):
                                                  instance_uuid,
                                                  migration_uuid)
 
-    @checks.expects(migration_uuid=UUID, host=HOST)
-    def migration_cleaned(self, ctxt, migration_uuid, host):
-        """``host`` removed what the move left there."""
+    @checks.expects(migration_uuid=UUID, host=HOST,
+                    event=f.Enum([ROLLBACK, CLEANUP]), result=agent_calls.RESULT,
+                    traceback=f.String(max_length=65535, nullable=True))
+    def migration_cleaned(self, ctxt, migration_uuid, host, event, result,
+                          traceback):
+        """``host`` removed what the move left there (``result``
+        'Success'), or could not (it tries again at its next start)."""
         with self._session() as s:
             row = get(s, migration_uuid, for_update=True)
-            agent_calls.confine(ctxt, host)
-            if row.cleanup_host == host:
+            _admit(ctxt, row, host, STEPS[event])
+            if row.cleanup_host == host and result == 'Success':
                 row.cleanup_host = None
+            _finish_event(s, row, event, result, traceback)
 
     @checks.expects(host=HOST)
     def migrations_by_host(self, ctxt, host):

@@ -107,9 +107,11 @@ class MigrationManager(endpoint.Endpoint):
                 instance=instance_uuid, reason=reason) from None
         with self._session() as s:
             mig = steps.get(s, mig_uuid, for_update=True)
-            if mig.status != S.MIGRATION_ACCEPTED:    # aborted meanwhile
+            try:
+                steps.transition(s, mig, 'prepare', S.MIGRATION_PREPARING,
+                                 S.MIGRATION_ACCEPTED)
+            except exception.MigrationInvalidState:   # aborted meanwhile
                 return to_objects.migration(mig)
-            mig.status = S.MIGRATION_PREPARING
             out = to_objects.migration(mig)
         LOG.info('Live migration %s of %s: %s -> %s', mig_uuid,
                  instance_uuid, out.source_compute, dest)
@@ -130,7 +132,8 @@ class MigrationManager(endpoint.Endpoint):
             raise exception.MigrationPreCheckError(
                 instance=row.uuid, reason='it runs on %s already' % host)
 
-    def _end(self, migration_uuid, reason, cancelled=False):
+    def _end(self, migration_uuid, reason, cancelled=False,
+             from_=S.MIGRATION_ACTIVE):
         """End a move that has not reached the source: the claim (if any)
         released, the instance's task cleared. Return the host to roll
         back (the destination, if it was told to prepare)."""
@@ -139,7 +142,8 @@ class MigrationManager(endpoint.Endpoint):
             if mig.status not in S.MIGRATION_ACTIVE:
                 return None             # ended meanwhile (cancelled)
             instance = db.instance_get(s, mig.instance_uuid, for_update=True)
-            return steps.fail(s, mig, instance, reason, cancelled)
+            return steps.fail(s, mig, instance, reason, cancelled,
+                              from_=from_)
 
     @checks.expects(ref=REF, migration_uuid=f.UUID(nullable=True))
     def migration_abort(self, ctxt, ref, migration_uuid):
@@ -151,17 +155,25 @@ class MigrationManager(endpoint.Endpoint):
             mig = _active_migration(s, instance.uuid, migration_uuid)
             mig_uuid, status = mig.uuid, mig.status
             source = mig.source_compute
+        rollback = None
+        if status != S.MIGRATION_RUNNING:
+            # not copying yet: ended here, in a compare and swap that a
+            # racing live_migration_prepared cannot also win
+            try:
+                rollback = self._end(mig_uuid, 'Cancelled by %s before it '
+                                     'started' % (ctxt.user_id or 'an admin'),
+                                     cancelled=True, from_=(
+                                         S.MIGRATION_ACCEPTED,
+                                         S.MIGRATION_PREPARING))
+            except exception.MigrationInvalidState as e:
+                status = e.kwargs['status']     # the copy began meanwhile
         if status == S.MIGRATION_RUNNING:
             # the source's hypervisor cancels; the source reports it
             self.compute.live_migration_abort(ctxt, source, instance.uuid,
                                               mig_uuid)
-        else:
-            rollback = self._end(mig_uuid, 'Cancelled by %s before it '
-                                 'started' % (ctxt.user_id or 'an admin'),
-                                 cancelled=True)
-            if rollback and status == S.MIGRATION_PREPARING:
-                self.compute.rollback_live_migration(ctxt, rollback,
-                                                     instance.uuid, mig_uuid)
+        elif rollback and status == S.MIGRATION_PREPARING:
+            self.compute.rollback_live_migration(ctxt, rollback,
+                                                 instance.uuid, mig_uuid)
         return self._migration(mig_uuid)
 
     @checks.expects(ref=REF, migration_uuid=f.UUID(nullable=True))

@@ -162,10 +162,12 @@ class AgentMethods(clients.Client):
             migration_uuid=migration_uuid, host=host, event=event,
             reason=reason, cancelled=cancelled, traceback=traceback)
 
-    def migration_cleaned(self, ctxt, *, migration_uuid, host):
+    def migration_cleaned(self, ctxt, *, migration_uuid, host, event, result,
+                          traceback=clients.UNSET):
         return self._call(
             ctxt, 'migration_cleaned', topic=AGENT_TOPIC, version='1.12',
-            migration_uuid=migration_uuid, host=host)
+            migration_uuid=migration_uuid, host=host, event=event,
+            result=result, traceback=traceback)
 
     def migrations_by_host(self, ctxt, *, host):
         return self._call(

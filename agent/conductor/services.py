@@ -23,7 +23,6 @@ from agent.rpc import checks
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
-COMPUTE = 'hvagent-compute'
 #: what a reason may be: printable text that fits services.disabled_reason
 REASON = f.Text(max_length=255, nullable=True)
 
@@ -39,7 +38,8 @@ class ServiceManager(endpoint.Endpoint):
         reason cleared) ``binary`` on ``host``; the Service."""
         if not ctxt.is_admin:
             raise exception.AdminRequired(what='disable or enable a service')
-        if binary in object_models.SERVICE_BINARIES and binary != COMPUTE:
+        if binary in object_models.SERVICE_BINARIES and \
+                binary != object_models.COMPUTE_BINARY:
             raise exception.ServiceNotDisableable(host=host, binary=binary)
         with self._session() as s:
             row = db.service_set_disabled(s, host, binary, disabled,

@@ -4,9 +4,10 @@ from agent.objects import fields as f
 from agent.objects import states
 
 NAME = f.String(max_length=255)
-#: the services that keep a row in ``services`` (heartbeats)
-SERVICE_BINARIES = ('hvagent-compute', 'hvagent-conductor',
-                    'hvagent-scheduler')
+#: the services that keep a row in ``services`` (heartbeats); only the
+#: compute agent's can be disabled (no new instance on its host)
+COMPUTE_BINARY = 'hvagent-compute'
+SERVICE_BINARIES = (COMPUTE_BINARY, 'hvagent-conductor', 'hvagent-scheduler')
 
 
 @base.register

@@ -7,15 +7,15 @@ from fastapi import Query
 
 from agent.api import deps
 from agent.api import schemas
+from agent.objects import models as object_models
 
 router = APIRouter(prefix='/v1/os-services', tags=['services'])
-COMPUTE = 'hvagent-compute'
 
 
 def _service(item):
     svc, node = item['service'], item['node']
     zone = (node.availability_zone if node is not None else None) \
-        if svc.binary == COMPUTE else 'internal'
+        if svc.binary == object_models.COMPUTE_BINARY else 'internal'
     return {'id': svc.id, 'binary': svc.binary, 'host': svc.host,
             'zone': zone,
             'status': 'disabled' if svc.disabled else 'enabled',

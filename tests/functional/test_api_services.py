@@ -11,11 +11,11 @@ import time
 import pytest
 
 from tests.fixtures import api_cloud as cloudlib
-from tests.functional.test_hvctl_api import hvctl
 
 pytestmark = pytest.mark.functional
 
 COMPUTE = 'hvagent-compute'
+hvctl = cloudlib.hvctl_api
 #: [scheduler] host_state_refresh_interval (default): a scheduler sees a
 #: disable at its next refresh, at most this long after it
 REFRESH = 1.0

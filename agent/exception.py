@@ -52,6 +52,17 @@ class ComputeHostNotFound(NotFound):
     msg = 'Compute host %(host)s could not be found'
 
 
+class ServiceNotFound(NotFound):
+    msg = 'Service %(binary)s on host %(host)s could not be found'
+
+
+class ServiceNotDisableable(HVAgentError, ValueError):
+    """Only a compute service can be disabled: a disabled conductor or
+    scheduler would go on serving as before."""
+    msg = ('Only hvagent-compute services can be disabled or enabled, not '
+           '%(binary)s (on host %(host)s)')
+
+
 class VolumeNotFound(NotFound):
     msg = 'Volume %(volume_id)s is not attached to instance %(instance)s'
 

@@ -68,6 +68,9 @@ RULES = {
     # catalogue and networking
     'flavor:list': '@',
     'host:list': 'rule:read_all',
+    # compute services disabled and enabled (nova's os-services)
+    'service:list': 'rule:admin',
+    'service:update': 'rule:admin',
     'secgroup:list': '@',
     'secgroup:list:all_projects': 'rule:read_all',
     'secgroup:create': 'rule:admin or role:netadmin',

@@ -4,13 +4,15 @@ describe them in /openapi.json. Strings are bounded as the conductor's
 import datetime
 import ipaddress
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import AfterValidator
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
 
 from agent.objects import actions as user_actions
+from agent.objects import fields as object_fields
 
 ROLE = Literal['admin', 'itsec', 'project_manager', 'netadmin', 'developer']
 Name = Field(min_length=1, max_length=255, pattern=r'^[^\x00-\x1f\x7f]+$')
@@ -237,6 +239,7 @@ class Host(BaseModel):
     binary: str
     up: bool
     disabled: bool
+    disabled_reason: str | None = None
     vcpus: int | None = None
     vcpus_used: int | None = None
     memory_mb: int | None = None
@@ -248,6 +251,49 @@ class Hosts(BaseModel):
     hosts: list[Host]
     next_marker: str | None = Field(None, description='host/binary of '
                                     'the last item')
+
+
+# ---------------------------------- services (nova's os-services, < 2.53)
+class ServiceRef(Strict):
+    host: str = Name
+    binary: str = Field(min_length=1, max_length=64,
+                        description='hvagent-compute: only compute '
+                        'services can be disabled')
+
+
+class ServiceDisable(ServiceRef):
+    disabled_reason: Annotated[str, Field(
+        min_length=1, max_length=255), AfterValidator(
+        object_fields.printable)]
+
+
+class Service(BaseModel):
+    id: int | None
+    binary: str
+    host: str
+    zone: str | None = Field(description="a compute service's "
+                             "availability zone; 'internal' for the "
+                             'controllers')
+    status: Literal['enabled', 'disabled']
+    state: Literal['up', 'down']
+    updated_at: datetime.datetime | None
+    disabled_reason: str | None
+    forced_down: bool = False
+
+
+class Services(BaseModel):
+    services: list[Service]
+
+
+class ServiceStatus(BaseModel):
+    host: str
+    binary: str
+    status: Literal['enabled', 'disabled']
+    disabled_reason: str | None = None
+
+
+class ServiceStatusOut(BaseModel):
+    service: ServiceStatus
 
 
 class SecurityGroupIn(Strict):

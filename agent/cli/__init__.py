@@ -8,6 +8,7 @@
     hvctl attach REF VOLUME_ID --path FILE [--format qcow2|raw]
     hvctl detach REF VOLUME_ID
     hvctl flavor-list | host-list | action-list REF
+    hvctl host-disable HOST [--reason TEXT] | host-enable HOST   (admin)
     hvctl bus-host-key HOST   (the key a compute node signs with)
     hvctl bus-broker-permissions USER (--compute-host HOST | --controller)
                [--vhost VHOST]   (rabbitmqctl commands for that user)

@@ -210,6 +210,18 @@ class Backend:
     def hosts(self):
         return self.get('/v1/hosts')['hosts']
 
+    def service_update(self, host, binary, disabled, reason=None):
+        """nova's os-services calls: disable, disable-log-reason, enable."""
+        body = {'host': host, 'binary': binary}
+        if not disabled:
+            path = 'enable'
+        elif reason:
+            path, body['disabled_reason'] = 'disable-log-reason', reason
+        else:
+            path = 'disable'
+        return self.client.call('PUT', '/v1/os-services/' + path,
+                                json=body).json()['service']
+
     def actions(self, uuid):
         return self.get('/v1/servers/%s/actions' % uuid)['actions']
 

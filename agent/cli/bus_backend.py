@@ -99,7 +99,9 @@ def _instance(inst):
 def _host(item):
     svc, node = item['service'], item['node']
     record = {'host': svc.host, 'binary': svc.binary, 'up': svc.up,
-              'disabled': svc.disabled, 'last_seen': svc.last_seen_up}
+              'disabled': svc.disabled,
+              'disabled_reason': svc.disabled_reason,
+              'last_seen': svc.last_seen_up}
     if node is not None:
         record.update({k: getattr(node, k) for k in (
             'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used',
@@ -107,12 +109,19 @@ def _host(item):
     return record
 
 
+def _service(svc):
+    """A Service as hvagent-api's os-services answers it."""
+    return {'host': svc.host, 'binary': svc.binary,
+            'status': 'disabled' if svc.disabled else 'enabled',
+            'disabled_reason': svc.disabled_reason}
+
+
 class Backend:
     """The commands both back ends serve, through the conductor; the
     RPC-only ones use ``conductor`` and ``ctxt`` directly."""
 
     name = 'rpc'
-    ADAPTERS = {'instance': _instance, 'host': _host}
+    ADAPTERS = {'instance': _instance, 'host': _host, 'service': _service}
 
     def __init__(self, conductor, ctxt):
         self.conductor, self.ctxt = conductor, ctxt
@@ -168,6 +177,11 @@ class Backend:
 
     def hosts(self):
         return self.conductor.host_list(self.ctxt)
+
+    def service_update(self, host, binary, disabled, reason=None):
+        return self.conductor.service_update(
+            self.ctxt, host=host, binary=binary, disabled=disabled,
+            disabled_reason=reason)
 
     def actions(self, ref):
         return self.conductor.action_list(self.ctxt, ref=ref)

@@ -14,6 +14,7 @@ from typing import Callable
 from agent.cli import accounts
 from agent.cli import bus_admin
 from agent.cli import completion
+from agent.cli import hosts
 from agent.cli import instances
 from agent.cli import networking
 
@@ -139,8 +140,23 @@ def _instance_commands():
                   BOTH)
     yield Command('flavor-list', 'list flavors', instances.flavor_list,
                   serves=BOTH)
-    yield Command('host-list', "list services and their hosts' resources",
-                  instances.host_list, serves=BOTH)
+
+
+def _host_commands():
+    host, binary = Arg('host'), Arg('--binary', default='hvagent-compute',
+                                    help='the service (default: '
+                                    'hvagent-compute, the only one that '
+                                    'can be disabled)')
+    yield Command('host-list', "list services, their hosts' resources "
+                  'and why one is disabled', hosts.host_list, serves=BOTH)
+    yield Command('host-disable', 'place no new instance on a host '
+                  '(admin; what runs there stays)', hosts.host_disable, (
+                      host, binary, Arg('--reason', help='why (printable '
+                                        'text, at most 255 characters)')),
+                  BOTH)
+    yield Command('host-enable', 'place instances on a host again (admin; '
+                  'the reason is cleared)', hosts.host_enable,
+                  (host, binary), BOTH)
 
 
 def _bus_commands():
@@ -274,7 +290,8 @@ def _account_commands():
 
 
 COMMANDS = (
-    *_instance_commands(), *_bus_commands(), *_network_commands(),
+    *_instance_commands(), *_host_commands(), *_bus_commands(),
+    *_network_commands(),
     *_address_commands(), *_account_commands(),
     Command('complete', 'print a shell completion script (bash: eval '
             '"$(hvctl complete bash)")', complete,

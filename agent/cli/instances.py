@@ -60,7 +60,3 @@ def action_list(b, args, out):
 
 def flavor_list(b, args, out):
     return views.emit(out, b, views.FLAVORS, b.flavors(), args.json)
-
-
-def host_list(b, args, out):
-    return views.emit(out, b, views.HOSTS, b.hosts(), args.json)

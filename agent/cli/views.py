@@ -111,10 +111,16 @@ HOSTS = Table('host', [
     ('Host', key('host')), ('Service', key('binary')),
     ('State', flag('up', 'up', 'down')),
     ('Status', flag('disabled', 'disabled', 'enabled')),
+    ('Reason', key('disabled_reason')),
     ('vCPUs', ratio('vcpus_used', 'vcpus')),
     ('RAM MB', ratio('memory_mb_used', 'memory_mb')),
     ('Disk GB', ratio('local_gb_used', 'local_gb')),
     ('VMs', key('running_vms')), ('Last seen', key('last_seen'))])
+
+#: a service an operator disabled or enabled (host-disable, host-enable)
+SERVICE = Fields('service', [
+    ('host', key('host')), ('binary', key('binary')),
+    ('status', key('status')), ('disabled_reason', key('disabled_reason'))])
 
 ACTIONS = Table('action', [
     ('Action', key('action')), ('Request', key('request_id')),

@@ -16,6 +16,7 @@ from agent.conductor import migrations
 from agent.conductor import networks
 from agent.conductor import quota
 from agent.conductor import rpcapi as conductor_rpcapi
+from agent.conductor import services as conductor_services
 from agent.conductor import volumes
 from agent.daemon import service
 from agent.db import api as db_api
@@ -41,7 +42,7 @@ ENDPOINTS = {
         instances.InstanceManager, keypairs.KeyPairManager,
         quota.QuotaManager, images.ImageManager, volumes.VolumeManager,
         floating_ips.FloatingIPManager, fixed_ips.FixedIPManager,
-        migrations.MigrationManager),
+        migrations.MigrationManager, conductor_services.ServiceManager),
     conductor_rpcapi.IDENTITY_TOPIC: (identity.IdentityManager,
                                       auth.AuthManager),
 }

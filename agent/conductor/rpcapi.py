@@ -183,7 +183,8 @@ class AgentMethods(clients.Client):
 class UserMethods(clients.Client):
     """Topic ``conductor_api``: what hvagent-api, hvctl and operators ask
     (served by the managers of agent.conductor.lifecycle, networks, instances,
-    keypairs, quota, images, volumes, floating_ips and fixed_ips)."""
+    keypairs, quota, images, volumes, floating_ips, fixed_ips, migrations
+    and services)."""
     SERVES = API_TOPIC
 
 
@@ -441,6 +442,13 @@ class UserMethods(clients.Client):
             ctxt, 'server_secgroup_remove', topic=API_TOPIC, version='1.9',
             instance_uuid=instance_uuid, group=group)
 
+    def service_update(self, ctxt, *, host, binary, disabled,
+                       disabled_reason=clients.UNSET):
+        return self._call(
+            ctxt, 'service_update', topic=API_TOPIC, version='1.11',
+            host=host, binary=binary, disabled=disabled,
+            disabled_reason=disabled_reason)
+
     def volume_create(self, ctxt, *, volume_id, name, size_gb, path):
         return self._call(
             ctxt, 'volume_create', topic=API_TOPIC, version='1.4',
@@ -645,6 +653,10 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
       1.10 - agent side: image_grant (a short-lived grant to read one
             instance's images from hvagent-api; no user's token travels
             on the bus any more)
+      1.11 - service_update (sent at 1.11): an admin disables a compute
+            host's service, with a reason, or enables it (the reason
+            cleared); the scheduler places nothing new on a disabled
+            host. Service 1.1 carries the row's id and updated_at
       1.12 - moving instances (sent at 1.12): live_migrate,
             migration_abort, migration_force_complete, migration_show,
             migration_list (admins); agent side: migration_step_start,

@@ -404,6 +404,23 @@ def service_list(session):
         M.Service.host, M.Service.binary)).all()
 
 
+def service_set_disabled(session, host, binary, disabled, reason):
+    """Disable (with ``reason``) or enable (the reason cleared) a
+    service; its row. ``updated_at`` moves even when nothing else does:
+    the scheduler's host cache re-reads the services changed since its
+    last look (host_state._read_changed_services)."""
+    row = session.scalar(sa.select(M.Service).where(
+        M.Service.host == host, M.Service.binary == binary
+    ).with_for_update())
+    if row is None:
+        raise exception.ServiceNotFound(host=host, binary=binary)
+    row.disabled = disabled
+    row.disabled_reason = reason if disabled else None
+    row.updated_at = M.utcnow()
+    session.flush()
+    return row
+
+
 REPORTED_NODE_FIELDS = ('hypervisor_type', 'availability_zone', 'vcpus',
                         'memory_mb', 'local_gb', 'free_ram_mb',
                         'free_disk_gb', 'cpu_load')

@@ -93,10 +93,10 @@ def service(row, down_time):
     up = (row.last_seen_up is not None and
           now - row.last_seen_up <= datetime.timedelta(seconds=down_time))
     return objects.Service(
-        host=row.host, binary=row.binary, disabled=bool(row.disabled),
-        disabled_reason=row.disabled_reason,
+        id=row.id, host=row.host, binary=row.binary,
+        disabled=bool(row.disabled), disabled_reason=row.disabled_reason,
         report_count=row.report_count or 0, last_seen_up=row.last_seen_up,
-        up=up)
+        updated_at=row.updated_at, up=up)
 
 
 def compute_node(row):

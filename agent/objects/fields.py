@@ -49,6 +49,25 @@ class String(Field):
         return value
 
 
+def printable(value: str) -> str:
+    """``value`` if every character of it is printable (no control or
+    format characters, no line breaks); else ValueError naming the first
+    one that is not."""
+    for i, char in enumerate(value):
+        if not char.isprintable():
+            raise ValueError('contains the non-printable character U+%04X '
+                             'at position %d' % (ord(char), i))
+    return value
+
+
+class Text(String):
+    """A String of printable text only (what operators read in tables
+    and logs: a reason, a description)."""
+
+    def _coerce(self, value: Any) -> Any:
+        return printable(super()._coerce(value))
+
+
 class Enum(String):
     def __init__(self, values: Iterable[str], **kw: Any) -> None:
         super().__init__(**kw)

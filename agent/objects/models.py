@@ -4,6 +4,10 @@ from agent.objects import fields as f
 from agent.objects import states
 
 NAME = f.String(max_length=255)
+#: the services that keep a row in ``services`` (heartbeats); only the
+#: compute agent's can be disabled (no new instance on its host)
+COMPUTE_BINARY = 'hvagent-compute'
+SERVICE_BINARIES = (COMPUTE_BINARY, 'hvagent-conductor', 'hvagent-scheduler')
 
 
 @base.register
@@ -114,15 +118,17 @@ class ComputeNode(base.HVObject):
 @base.register
 class Service(base.HVObject):
     # 1.0: initial version
-    VERSION = '1.0'
+    # 1.1: id, updated_at (the services row's; os-services shows them)
+    VERSION = '1.1'
     fields = {
+        'id': f.Integer(min=1, nullable=True),
         'host': NAME,
-        'binary': f.Enum(['hvagent-compute', 'hvagent-conductor',
-                          'hvagent-scheduler']),
+        'binary': f.Enum(SERVICE_BINARIES),
         'disabled': f.Boolean(default=False),
         'disabled_reason': f.String(nullable=True),
         'report_count': f.Integer(min=0, default=0),
         'last_seen_up': f.DateTime(nullable=True),
+        'updated_at': f.DateTime(nullable=True),
         'up': f.Boolean(default=False),
     }
 

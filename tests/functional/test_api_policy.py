@@ -207,6 +207,22 @@ def test_catalogue_and_security_groups(world):
     assert 'web' not in {g['name'] for g in groups['security_groups']}
 
 
+def test_compute_services(world, api_cloud):
+    """Listing services and disabling or enabling a host: admin only
+    (the host is enabled again after each disable)."""
+    ref = {'host': api_cloud.dep.host, 'binary': 'hvagent-compute'}
+    check_all(world, 'GET', '/v1/os-services', {'admin'})
+    for path, body in (('disable', ref),
+                       ('disable-log-reason', dict(ref,
+                                                   disabled_reason='test')),
+                       ('enable', ref)):
+        for name in CALLERS:
+            expect(world['who'][name], name == 'admin', 'PUT',
+                   '/v1/os-services/' + path, json=body)
+            world['who']['admin'].ok('PUT', '/v1/os-services/enable',
+                                     json=ref)
+
+
 def test_security_group_deletes_and_server_groups(world):
     """Deleting rules and groups, and adding a group to (removing it
     from) a server: netadmin and admin of the owning project only;
@@ -403,6 +419,9 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('POST', '/v3/users/{user_id}/password'),
         ('GET', '/v1/quotas/{project}'), ('PUT', '/v1/quotas/{project}'),
         ('GET', '/v1/flavors'), ('GET', '/v1/hosts'),
+        ('GET', '/v1/os-services'), ('PUT', '/v1/os-services/disable'),
+        ('PUT', '/v1/os-services/disable-log-reason'),
+        ('PUT', '/v1/os-services/enable'),
         ('GET', '/v1/security-groups'), ('POST', '/v1/security-groups'),
         ('POST', '/v1/security-groups/{group_id}/rules'),
         ('DELETE', '/v1/security-groups/{group_id}'),

@@ -258,6 +258,10 @@ def test_forged_messages_reach_no_controller_and_no_other_host(bus):
             ('conductor_api', 'instance_action',
              {'ref': victim.uuid, 'action': 'delete', 'volume_id': None,
               'connection_info': {}}),
+            # disabling the other hosts to draw every new boot to itself
+            ('conductor_api', 'service_update',
+             {'host': NODE, 'binary': 'hvagent-compute', 'disabled': True,
+              'disabled_reason': 'pwned'}),
             ('scheduler', 'select_destination', {'spec': {}})):
         attacks += [
             (queue, method, 'unsigned', admin, args),
@@ -284,9 +288,13 @@ def test_forged_messages_reach_no_controller_and_no_other_host(bus):
                          json.loads(failure)['class'] if failure else None))
     succeeded = [o for o in outcomes if o[4] != 'BusNotTrusted']
     assert not succeeded, succeeded
-    assert len(outcomes) == 17
-    # nothing changed: no admin, no login, no instance, victim alive
+    assert len(outcomes) == 20
+    # nothing changed: no admin, no login, no instance, no host disabled,
+    # victim alive
     assert _rows(bus.db, 'SELECT name FROM users') == []
+    assert _rows(bus.db, 'SELECT host, disabled, disabled_reason FROM '
+                 "services WHERE binary = 'hvagent-compute'") == [
+        (NODE, 0, None)]
     assert [r[0] for r in _rows(bus.db, 'SELECT name FROM instances')] == \
         ['victim']
     inst = bus.conductor.instance_show(bus.ctxt, ref=victim.uuid)
@@ -341,6 +349,9 @@ def test_a_compute_node_sees_and_changes_only_its_own_host(bus):
              {'instance_uuid': victim.uuid, 'status': 'DOWN'}),
             ('a grant to read another host\'s instance\'s images',
              'conductor', 'image_grant', {'instance_uuid': victim.uuid}),
+            ('disable another host (on the agents\' topic)', 'conductor',
+             'service_update', {'host': NODE, 'binary': 'hvagent-compute',
+                                'disabled': True, 'disabled_reason': None}),
             ('speak as control on the agents\' topic', 'conductor',
              'instances_get_by_host', {'host': NODE, 'principal': 'control'}),
     ):
@@ -352,9 +363,13 @@ def test_a_compute_node_sees_and_changes_only_its_own_host(bus):
                 refused[name] = 'no key'
                 continue
             evil.call(topic, method, **kwargs)
-        except (exception.BusNotTrusted, exception.InstanceNotFound) as e:
+        except (exception.BusNotTrusted, exception.InstanceNotFound,
+                exception.InvalidRPCPayload) as e:
             refused[name] = type(e).__name__
-    assert len(refused) == 14, refused
+    assert len(refused) == 15, refused
+    # not a method of the agents' topic at all
+    assert refused['disable another host (on the agents\' topic)'] \
+        .startswith('InvalidRPCPayload')
     # what it may do works: its own (empty) host
     assert evil.call('conductor', 'instances_get_by_host', host=EVIL) == []
     inst = bus.conductor.instance_show(bus.ctxt, ref=victim.uuid)
@@ -365,6 +380,8 @@ def test_a_compute_node_sees_and_changes_only_its_own_host(bus):
                 if a.action != 'create']
     assert _rows(bus.db, "SELECT count(*) FROM instance_faults")[0][0] == 0
     assert _rows(bus.db, "SELECT host FROM compute_nodes") == [(NODE,)]
+    assert _rows(bus.db, 'SELECT disabled FROM services WHERE host = ? '
+                 "AND binary = 'hvagent-compute'", NODE) == [(0,)]
 
 
 def test_the_confined_node_still_does_its_job(bus):

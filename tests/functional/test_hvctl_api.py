@@ -2,28 +2,15 @@
 commands work through it, logout revokes it; without an endpoint hvctl
 still talks RPC (test_boot_flow_rabbitmq, the all-in-one)."""
 import json
-import os
 import stat
-import subprocess
 
 import pytest
 import requests
 
 from tests.fixtures import api_cloud as cloudlib
-from tests.fixtures import deployment
 
 pytestmark = pytest.mark.functional
-
-
-def hvctl(cloud, cache, *args, check=True):
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache),
-               HVAGENT_ENDPOINT=cloud.url, HVCTL_PASSWORD=cloudlib.PASSWORD)
-    proc = subprocess.run([os.path.join(deployment.BIN, 'hvctl'), *args],
-                          capture_output=True, text=True, env=env,
-                          timeout=120)
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+hvctl = cloudlib.hvctl_api
 
 
 def test_login_boot_list_delete_logout(api_cloud, tmp_path):

@@ -50,6 +50,13 @@ FOREIGN = {'project_id': 'p2', 'user_id': 'u9'}
     ('role:assign', 'project_manager', dict(MATE, role='admin'), False),
     ('role:assign', 'project_manager', dict(FOREIGN, role='developer'),
      False),
+    # disabling hosts: admins only (not itsec, not a project's manager)
+    ('service:update', 'admin', FOREIGN, True),
+    ('service:list', 'admin', FOREIGN, True),
+    ('service:update', 'itsec', OWN, False),
+    ('service:list', 'project_manager', OWN, False),
+    ('service:update', 'project_manager', OWN, False),
+    ('service:update', 'developer', OWN, False),
 ])
 def test_defaults(rule, role, target, allowed):
     assert policy.allowed(rule, target, creds(role)) is allowed

@@ -46,8 +46,8 @@ def test_the_api_serves_what_it_served():
             if commands.API in c.serves} == {
         'boot', 'list', 'show', 'delete', 'reboot', 'stop', 'start',
         'pause', 'unpause', 'isolate', 'release', 'console', 'flavor-list',
-        'host-list', 'action-list', 'login', 'logout', 'password',
-        'user-set'}
+        'host-list', 'host-disable', 'host-enable', 'action-list', 'login',
+        'logout', 'password', 'user-set'}
 
 
 def test_an_api_command_without_endpoint_is_refused(monkeypatch):
@@ -135,7 +135,8 @@ def action():
 
 def host():
     return {'service': objects.Service(host='node1', binary='hvagent-compute',
-                                       up=True),
+                                       up=True, disabled=True,
+                                       disabled_reason='new disks'),
             'node': objects.ComputeNode(
                 uuid=UUID, host='node1', hypervisor_type='qemu', vcpus=8,
                 memory_mb=16384, local_gb=100, vcpus_used=2,
@@ -160,6 +161,11 @@ class Conductor:
     def host_list(self, ctxt):
         return [host()]
 
+    def service_update(self, ctxt, host, binary, disabled, disabled_reason):
+        self.updated = (host, binary, disabled, disabled_reason)
+        return objects.Service(host=host, binary=binary, disabled=disabled,
+                               disabled_reason=disabled_reason)
+
 
 class Response:
     def __init__(self, body):
@@ -181,7 +187,13 @@ class Client:
         self.calls = []
 
     def call(self, method, path, **kw):
-        self.calls.append((method, path))
+        self.calls.append((method, path, kw.get('json')))
+        if path.startswith('/v1/os-services/'):
+            body = kw['json']
+            return Response({'service': wire(schemas.ServiceStatus, dict(
+                host=body['host'], binary=body['binary'],
+                status='enabled' if path.endswith('/enable') else 'disabled',
+                disabled_reason=body.get('disabled_reason')))})
         srv = wire(schemas.Server, servers.server(instance()))
         h = host()
         node = h['node']
@@ -195,6 +207,7 @@ class Client:
             ('GET', '/v1/hosts'): {'hosts': [wire(schemas.Host, dict(
                 host=h['service'].host, binary=h['service'].binary,
                 up=h['service'].up, disabled=h['service'].disabled,
+                disabled_reason=h['service'].disabled_reason,
                 **{k: getattr(node, k) for k in (
                     'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used',
                     'running_vms')}))]},
@@ -240,15 +253,36 @@ def cells(text):
             for line in text.splitlines() if line.startswith('|')]
 
 
-def test_host_list_has_the_nine_columns_through_both():
+def test_host_list_has_the_ten_columns_through_both():
     rpc, api = (cells(run(b, 'host-list')) for b in backends())
     assert rpc[0] == api[0] == ['Host', 'Service', 'State', 'Status',
-                                'vCPUs', 'RAM MB', 'Disk GB', 'VMs',
-                                'Last seen']
-    assert rpc[1] == ['node1', 'hvagent-compute', 'up', 'enabled', '2/8',
-                      '2048/16384', '20/100', '1', '']
+                                'Reason', 'vCPUs', 'RAM MB', 'Disk GB',
+                                'VMs', 'Last seen']
+    assert rpc[1] == ['node1', 'hvagent-compute', 'up', 'disabled',
+                      'new disks', '2/8', '2048/16384', '20/100', '1', '']
     # hvagent-api does not give the disk: only that cell differs
-    assert api[1] == rpc[1][:6] + [''] + rpc[1][7:]
+    assert api[1] == rpc[1][:7] + [''] + rpc[1][8:]
+
+
+@pytest.mark.parametrize('argv, sent, path', [
+    (('host-disable', 'node1'), ('node1', 'hvagent-compute', True, None),
+     'disable'),
+    (('host-disable', 'node1', '--reason', 'new disks'),
+     ('node1', 'hvagent-compute', True, 'new disks'), 'disable-log-reason'),
+    (('host-enable', 'node1', '--binary', 'hvagent-compute'),
+     ('node1', 'hvagent-compute', False, None), 'enable'),
+])
+def test_host_disable_and_enable_through_both(argv, sent, path):
+    rpc, api = backends()
+    assert run(rpc, *argv) == run(api, *argv)
+    assert rpc.conductor.updated == sent
+    body = {'host': sent[0], 'binary': sent[1]}
+    if sent[3]:
+        body['disabled_reason'] = sent[3]
+    assert api.client.calls == [('PUT', '/v1/os-services/' + path, body)]
+    text = run(rpc, *argv)
+    assert '| status          | %s ' % ('disabled' if sent[2]
+                                        else 'enabled') in text
 
 
 def test_json_prints_what_each_back_end_got():
@@ -261,4 +295,5 @@ def test_the_api_resolves_a_name_and_accepts_without_waiting():
     _rpc, api = backends()
     assert run(api, 'stop', 'vm-1') == \
         'Request to stop %s accepted' % UUID
-    assert ('POST', '/v1/servers/%s/action' % UUID) in api.client.calls
+    assert ('POST', '/v1/servers/%s/action' % UUID,
+            {'action': 'stop'}) in api.client.calls

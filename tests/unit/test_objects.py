@@ -7,6 +7,7 @@ import pytest
 from agent import exception
 from agent import objects
 from agent.objects import base
+from agent.objects import fields
 
 UUID = str(uuid.UUID(int=1))
 
@@ -93,3 +94,33 @@ def test_update_checks_values():
         inst.update(power_state='on fire')
     with pytest.raises(exception.ObjectValidationError):
         inst.update(colour='red')
+
+
+@pytest.mark.parametrize('value, reason', [
+    ('down\x1b[2Jfor disks', 'U\\+001B at position 4'),
+    ('line\nbreak', 'U\\+000A at position 4'),
+    ('\u202egnp.exe', 'U\\+202E at position 0'),     # right-to-left override
+    ('x\x7f', 'U\\+007F at position 1'),
+    ('x' * 256, 'longer than 255'),
+])
+def test_text_is_printable_text_only(value, reason):
+    field = fields.Text(max_length=255, nullable=True)
+    with pytest.raises(ValueError, match=reason):
+        field.coerce(value)
+
+
+def test_text_takes_ordinary_words_in_any_script():
+    field = fields.Text(max_length=255, nullable=True)
+    for value in ('new disks, back Monday', 'Ersatzteile fehlen — 3 Tage',
+                  '磁盘更换', '', None):
+        assert field.coerce(value) == value
+
+
+def test_a_service_from_a_1_0_sender_has_no_id_nor_updated_at():
+    """Service 1.1 added id and updated_at: a 1.0 one still reads."""
+    prim = wire(objects.Service(host='node1', binary='hvagent-compute'))
+    prim[base.VERSION_KEY] = '1.0'
+    for name in ('id', 'updated_at'):
+        del prim[base.DATA_KEY][name]
+    svc = objects.Service.from_primitive(prim)
+    assert (svc.host, svc.id, svc.updated_at) == ('node1', None, None)

@@ -130,6 +130,8 @@ def test_methods_are_sent_at_the_version_that_has_what_they_use():
     assert sent('token_check', token_id='t', user_id='u', project_id='p',
                 issued_at=1)[0] == '1.8'
     assert sent('image_grant', instance_uuid='u')[0] == '1.10'
+    assert sent('service_update', host='h', binary='hvagent-compute',
+                disabled=True)[0] == '1.11'
 
 
 class FakeOsloClient:
@@ -184,6 +186,12 @@ def test_version_cap_refuses_what_the_older_conductor_cannot_serve(signing):
         assert [c[0] for c in fake.calls] == ['fixed_ip_list']
         assert client.can_send_version('1.7')
         assert not client.can_send_version('1.10')
+        # a 1.10 conductor cannot disable hosts: refused here, clearly
+        CONF.set_override('conductor', '1.10', group='upgrade_levels')
+        with pytest.raises(exception.RPCVersionCapped, match='^service_update '
+                           'needs conductor RPC version 1.11;'):
+            client.service_update(_ctxt(), host='h', binary='hvagent-compute',
+                                  disabled=True)
     finally:
         CONF.clear_override('conductor', group='upgrade_levels')
 

@@ -37,7 +37,8 @@ def hosts(caller: deps.Caller = deps.CALLER,
     for item in deps.conductor().host_list(caller.ctxt):
         svc, node = item['service'], item['node']
         row = {'host': svc.host, 'binary': svc.binary, 'up': svc.up,
-               'disabled': svc.disabled}
+               'disabled': svc.disabled,
+               'disabled_reason': svc.disabled_reason}
         if node is not None:
             row.update({k: getattr(node, k) for k in (
                 'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used',

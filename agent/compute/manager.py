@@ -27,6 +27,7 @@ from oslo_config import cfg
 from agent import exception
 from agent import image_refs
 from agent import locks
+from agent.compute import evacuation
 from agent.compute import host_sync
 from agent.compute import migrations
 from agent.compute import recovery
@@ -50,7 +51,8 @@ fault_message = exception.fault_message
 
 
 class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
-                     migrations.LiveMigrationMixin):
+                     migrations.LiveMigrationMixin,
+                     evacuation.EvacuationMixin):
     """Runs the instance operations the conductor casts to this host."""
 
     target = messaging.Target(version='1.3')  # see compute_rpcapi.ComputeAPI
@@ -307,7 +309,8 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
              start_updates=None):
         """Run one operation: the conductor checks (host, task_state),
         applies ``start_updates`` and starts the event in one call; the
-        final states and the event's result go back in one more."""
+        final states and the event's result go back in one more. Return
+        whether it succeeded; None if it was skipped (superseded)."""
         event = 'compute_' + method
         expected = None if task_states is None else list(task_states)
         with self._locks.hold(instance_uuid):
@@ -320,12 +323,14 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
                     exception.UnexpectedTaskState) as e:
                 LOG.info('%s of %s skipped (done already or superseded): '
                          '%s', method, instance_uuid, exception.text(e))
-                return
+                return None
             with self.metrics.operation(method) as outcome:
-                outcome['ok'] = self._act(ctxt, instance, event, expected,
-                                          body, capability, rollback)
+                ok = outcome['ok'] = self._act(ctxt, instance, event,
+                                               expected, body, capability,
+                                               rollback)
         if report:
             self._report()
+        return ok
 
     def _act(self, ctxt, instance, event, expected, body, capability,
              rollback):

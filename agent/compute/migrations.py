@@ -161,7 +161,14 @@ class LiveMigrationMixin:
                 return
             mig, instance = step
             self._cleanup(ctxt, mig, instance, ROLLBACK,
-                          self.driver.cleanup_incoming)
+                          self._driver_step('cleanup_incoming'))
+
+    def _driver_step(self, name):
+        """The driver's migration method ``name``, or None if it moves no
+        guests (then there is nothing of a guest to remove)."""
+        if self.driver.capabilities.get('supports_live_migration'):
+            return getattr(self.driver, name)
+        return None
 
     def _cleanup(self, ctxt, mig, instance, event, remove):
         """Remove what the move left on this side: the guest (``remove``,
@@ -173,7 +180,7 @@ class LiveMigrationMixin:
             if instance.networks and self.networking is not None:
                 ports = self.conductor.migration_ports(
                     ctxt, migration_uuid=mig.uuid, host=self.host)
-            if self.driver.capabilities.get('supports_live_migration'):
+            if remove is not None:
                 remove(instance.uuid, mig.shared_storage)
             if ports:
                 self.networking.unplug(ctxt, ports)
@@ -231,7 +238,7 @@ class LiveMigrationMixin:
                       self.conductor.migration_step_start, ctxt,
                       migration_uuid=mig.uuid, host=self.host, event=CLEANUP)
         self._cleanup(ctxt, mig, instance, CLEANUP,
-                      self.driver.cleanup_migrated_source)
+                      self._driver_step('cleanup_migrated_source'))
 
     def _progress_reporter(self, ctxt, instance_uuid, migration_uuid):
         """The driver's progress callback: reports to the conductor at
@@ -320,6 +327,17 @@ class LiveMigrationMixin:
 
     def _resume_one(self, ctxt, mig):
         uuid, mine = mig.instance_uuid, self.host
+        if mig.migration_type == 'evacuation':
+            if mig.source_compute == mine:
+                self._destroy_evacuated(ctxt, mig)
+            elif mig.status == S.MIGRATION_SWITCHED:
+                # the rebuild was settled by init_host as a build is
+                self._quietly('record the end of evacuation ' + mig.uuid,
+                              self.conductor.evacuation_done, ctxt,
+                              migration_uuid=mig.uuid, host=mine,
+                              result='Success' if uuid in
+                              self.driver.list_guests() else 'Error')
+            return
         if mig.status in (S.MIGRATION_ERROR, S.MIGRATION_CANCELLED):
             if mig.dest_compute != mine:
                 return
@@ -341,7 +359,7 @@ class LiveMigrationMixin:
                               S.MIGRATION_COMPLETED)
             if step is not None:
                 self._cleanup(ctxt, step[0], step[1], CLEANUP,
-                              self.driver.cleanup_migrated_source)
+                              self._driver_step('cleanup_migrated_source'))
 
     def _resume_copy(self, ctxt, mig):
         """The source restarted while its hypervisor moved the guest: wait

@@ -102,7 +102,7 @@ class RecoveryMixin:
                 return lambda: self._resume(instance)
             self._sync_power_state(ctxt, instance, power)
             return None
-        if task == S.SPAWNING:
+        if task in (S.SPAWNING, S.REBUILDING):   # an evacuee's build too
             self._recover_build(ctxt, instance, power)
             return None
         retry = self._retry_of(instance)
@@ -135,7 +135,7 @@ class RecoveryMixin:
         updates['task_state'] = None
         self.conductor.instance_update(ctxt, instance_uuid=uuid,
                                        updates=updates,
-                                       expected_task_state=[S.SPAWNING])
+                                       expected_task_state=[instance.task_state])
 
     def _retry_of(self, instance):
         """The operation to run again for the instance's task, or None."""

@@ -18,7 +18,8 @@ class ComputeAPI(clients.Client):
       1.3 - live migration (casts; sent at 1.3): prepare_live_migration,
             finish_live_migration, rollback_live_migration (to the
             destination), live_migration, live_migration_abort,
-            live_migration_force_complete (to the source)
+            live_migration_force_complete (to the source);
+            rebuild_instance (an evacuated instance, to its new host)
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -98,4 +99,8 @@ class ComputeAPI(clients.Client):
 
     def rollback_live_migration(self, ctxt, host, instance_uuid, migration_uuid):
         self._cast(ctxt, 'rollback_live_migration', host, version='1.3',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def rebuild_instance(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'rebuild_instance', host, version='1.3',
                    instance_uuid=instance_uuid, migration_uuid=migration_uuid)

@@ -4,6 +4,7 @@ from oslo_config import cfg
 
 from agent.conductor import agent_calls
 from agent.conductor import auth
+from agent.conductor import evacuations
 from agent.conductor import fixed_ips
 from agent.conductor import floating_ips
 from agent.conductor import identity
@@ -42,7 +43,8 @@ ENDPOINTS = {
         instances.InstanceManager, keypairs.KeyPairManager,
         quota.QuotaManager, images.ImageManager, volumes.VolumeManager,
         floating_ips.FloatingIPManager, fixed_ips.FixedIPManager,
-        migrations.MigrationManager, conductor_services.ServiceManager),
+        migrations.MigrationManager, evacuations.EvacuationManager,
+        conductor_services.ServiceManager),
     conductor_rpcapi.IDENTITY_TOPIC: (identity.IdentityManager,
                                       auth.AuthManager),
 }

@@ -53,6 +53,8 @@ HOST = f.String()
 SOURCE, DEST = 'source', 'destination'
 ROLLBACK = 'compute_rollback_live_migration'
 CLEANUP = 'compute_cleanup_live_migration'
+REBUILD = 'compute_rebuild_instance'
+CLEANUP_EVACUATED = 'compute_cleanup_evacuated_instance'
 #: each agent step's action event and the side that runs it
 STEPS = {
     'compute_prepare_live_migration': DEST,
@@ -60,6 +62,8 @@ STEPS = {
     'compute_finish_live_migration': DEST,
     ROLLBACK: DEST,
     CLEANUP: SOURCE,
+    REBUILD: DEST,
+    CLEANUP_EVACUATED: SOURCE,
 }
 PROGRESS = f.Struct({name: f.Integer(min=0) for name in (
     'memory_total', 'memory_processed', 'memory_remaining', 'disk_total',
@@ -128,7 +132,7 @@ def fail(s, row, instance, reason, cancelled=False, event=None,
     row.error = reason[:1024]
     if instance is not None:
         claim.release_migration(s, row, instance)
-        if instance.task_state == S.MIGRATING:
+        if instance.task_state in (S.MIGRATING, S.REBUILDING):
             instance.task_state = None
         db.fault_create(s, instance.uuid, reason, traceback or '',
                         row.source_compute, code=409 if cancelled else 500)
@@ -242,6 +246,16 @@ class MigrationSteps(endpoint.Endpoint):
             _finish_event(s, row, 'compute_finish_live_migration', 'Success',
                           final=True)
 
+    @checks.expects(migration_uuid=UUID, host=HOST, result=agent_calls.RESULT)
+    def evacuation_done(self, ctxt, migration_uuid, host, result):
+        """The destination rebuilt the evacuated instance (its operation
+        recorded the states and any fault): the move is over."""
+        with self._session() as s:
+            row = get(s, migration_uuid, for_update=True)
+            _admit(ctxt, row, host, DEST)
+            transition(s, row, 'end', S.MIGRATION_COMPLETED if result ==
+                       'Success' else S.MIGRATION_ERROR, S.MIGRATION_SWITCHED)
+
     @checks.expects(migration_uuid=UUID, host=HOST,
                     event=f.Enum(sorted(STEPS)),
                     reason=f.String(max_length=1024),
@@ -269,7 +283,8 @@ class MigrationSteps(endpoint.Endpoint):
                                                  migration_uuid)
 
     @checks.expects(migration_uuid=UUID, host=HOST,
-                    event=f.Enum([ROLLBACK, CLEANUP]), result=agent_calls.RESULT,
+                    event=f.Enum([ROLLBACK, CLEANUP, CLEANUP_EVACUATED]),
+                    result=agent_calls.RESULT,
                     traceback=f.String(max_length=65535, nullable=True))
     def migration_cleaned(self, ctxt, migration_uuid, host, event, result,
                           traceback):

@@ -36,7 +36,7 @@ REF = f.String(max_length=255)
 LIVE_STATES = (S.ACTIVE, S.PAUSED)
 
 
-def _admin(ctxt, what):
+def require_admin(ctxt, what):
     if not ctxt.is_admin:
         raise exception.AdminRequired(what=what)
 
@@ -68,7 +68,7 @@ class MigrationManager(endpoint.Endpoint):
         scheduler picks); ``block_migration`` copies its root disk (None:
         unless the destination shares the instances directory). Return
         the Migration."""
-        _admin(ctxt, 'live-migrate an instance')
+        require_admin(ctxt, 'live-migrate an instance')
         with self._session() as s:
             row = db.instance_get_by_ref(s, ref)
             self._check_movable(row, host)
@@ -149,7 +149,7 @@ class MigrationManager(endpoint.Endpoint):
     def migration_abort(self, ctxt, ref, migration_uuid):
         """Cancel the instance's move in progress: the guest stays on (or
         goes back to) the source, nothing is left on the destination."""
-        _admin(ctxt, 'abort a live migration')
+        require_admin(ctxt, 'abort a live migration')
         with self._session() as s:
             instance = db.instance_get_by_ref(s, ref)
             mig = _active_migration(s, instance.uuid, migration_uuid)
@@ -180,7 +180,7 @@ class MigrationManager(endpoint.Endpoint):
     def migration_force_complete(self, ctxt, ref, migration_uuid):
         """Pause the guest so its running migration finishes (the
         destination resumes it)."""
-        _admin(ctxt, 'force a live migration to complete')
+        require_admin(ctxt, 'force a live migration to complete')
         with self._session() as s:
             instance = db.instance_get_by_ref(s, ref)
             mig = _active_migration(s, instance.uuid, migration_uuid)
@@ -199,7 +199,7 @@ class MigrationManager(endpoint.Endpoint):
 
     @checks.expects(migration_uuid=f.UUID())
     def migration_show(self, ctxt, migration_uuid):
-        _admin(ctxt, 'see migrations')
+        require_admin(ctxt, 'see migrations')
         return self._migration(migration_uuid)
 
     @checks.expects(ref=f.String(max_length=255, nullable=True),
@@ -209,7 +209,7 @@ class MigrationManager(endpoint.Endpoint):
     def migration_list(self, ctxt, ref, host, status, limit):
         """The newest ``limit`` migrations, of one instance, touching one
         host (as source or destination) and in one status if given."""
-        _admin(ctxt, 'see migrations')
+        require_admin(ctxt, 'see migrations')
         M = models.Migration
         query = sa.select(M)
         with self._session() as s:

@@ -162,6 +162,11 @@ class AgentMethods(clients.Client):
             migration_uuid=migration_uuid, host=host, event=event,
             reason=reason, cancelled=cancelled, traceback=traceback)
 
+    def evacuation_done(self, ctxt, *, migration_uuid, host, result):
+        return self._call(
+            ctxt, 'evacuation_done', topic=AGENT_TOPIC, version='1.12',
+            migration_uuid=migration_uuid, host=host, result=result)
+
     def migration_cleaned(self, ctxt, *, migration_uuid, host, event, result,
                           traceback=clients.UNSET):
         return self._call(
@@ -477,6 +482,11 @@ class UserMethods(clients.Client):
             ctxt, 'live_migrate', topic=API_TOPIC, version='1.12', ref=ref,
             host=host, block_migration=block_migration)
 
+    def evacuate(self, ctxt, *, ref, host=clients.UNSET):
+        return self._call(
+            ctxt, 'evacuate', topic=API_TOPIC, version='1.12', ref=ref,
+            host=host)
+
     def migration_abort(self, ctxt, *, ref, migration_uuid=clients.UNSET):
         return self._call(
             ctxt, 'migration_abort', topic=API_TOPIC, version='1.12', ref=ref,
@@ -657,12 +667,13 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             host's service, with a reason, or enables it (the reason
             cleared); the scheduler places nothing new on a disabled
             host. Service 1.1 carries the row's id and updated_at
-      1.12 - moving instances (sent at 1.12): live_migrate,
+      1.12 - moving instances (sent at 1.12): live_migrate, evacuate,
             migration_abort, migration_force_complete, migration_show,
             migration_list (admins); agent side: migration_step_start,
             live_migration_prepared, migration_progress,
             live_migration_completed, live_migration_finished,
-            live_migration_failed, migration_cleaned, migrations_by_host,
+            live_migration_failed, evacuation_done, migration_cleaned,
+            migrations_by_host,
             migration_ports; ports_get_by_host answers the ports of
             instances migrating to the host too, and image_grant grants
             their destination

@@ -197,7 +197,7 @@ class Migration(base.HVObject):
     fields = {
         'uuid': f.UUID(),
         'instance_uuid': f.UUID(),
-        'migration_type': f.Enum(['live-migration']),
+        'migration_type': f.Enum(states.MIGRATION_TYPES),
         'status': f.Enum(states.MIGRATION_STATUSES),
         'source_compute': NAME,
         'dest_compute': f.String(max_length=255, nullable=True),

@@ -22,9 +22,11 @@ DELETING = 'deleting'
 ISOLATING = 'isolating'
 RELEASING = 'releasing'
 MIGRATING = 'migrating'
+REBUILDING = 'rebuilding'       # evacuated: rebuilt on another host
 TASK_STATES = (SCHEDULING, SPAWNING, REBOOTING, REBOOTING_HARD, POWERING_OFF,
                POWERING_ON, PAUSING, UNPAUSING, ATTACHING_VOLUME,
-               DETACHING_VOLUME, DELETING, ISOLATING, RELEASING, MIGRATING)
+               DETACHING_VOLUME, DELETING, ISOLATING, RELEASING, MIGRATING,
+               REBUILDING)
 
 # power_state as the hypervisor reports it
 NOSTATE = 'nostate'
@@ -49,3 +51,4 @@ MIGRATION_STATUSES = (MIGRATION_ACCEPTED, MIGRATION_PREPARING,
                       MIGRATION_CANCELLED)
 MIGRATION_ACTIVE = (MIGRATION_ACCEPTED, MIGRATION_PREPARING,
                     MIGRATION_RUNNING)
+MIGRATION_TYPES = ('live-migration', 'evacuation')

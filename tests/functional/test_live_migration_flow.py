@@ -10,16 +10,20 @@ What crosses no process boundary here is the transport: the two-host
 libvirt tests (test_libvirt_migration*.py) move real guests.
 """
 import concurrent.futures
+import datetime
 import time
 
 import pytest
+import sqlalchemy as sa
 from oslo_config import cfg
 
 from agent import context
 from agent import exception
 from agent.compute import manager as manager_mod
+from agent.conductor import evacuations
 from agent.conductor import migration_steps
 from agent.conductor import migrations
+from agent.db import models
 from agent.objects import states as S
 from agent.security import bus_auth
 from tests.fixtures.conductor import Cloud
@@ -102,6 +106,8 @@ def cloud(db_url):
     c.steps = migration_steps.MigrationSteps(c.engine, c.router)
     c.moves = migrations.MigrationManager(c.engine, c.tasks.scheduler,
                                           c.router)
+    c.evacuations = evacuations.EvacuationManager(
+        c.engine, c.tasks.scheduler, c.router)
     c.admin = context.RequestContext(user_id='admin', project_id='admin',
                                      is_admin=True)
     agents = Endpoints(c.conductor, c.steps)
@@ -300,3 +306,46 @@ def test_two_moves_of_one_instance_cannot_overlap(cloud):
     call(cloud.moves.migration_abort, cloud.admin, ref=inst.uuid,
          migration_uuid=None)
     settled(cloud, inst.uuid)
+
+
+def host_down(c, host):
+    """As if ``host``'s agent stopped beating an hour ago."""
+    with c.engine.begin() as conn:
+        conn.execute(sa.update(models.Service.__table__).where(
+            models.Service.host == host).values(
+            last_seen_up=models.utcnow() - datetime.timedelta(hours=1)))
+
+
+def test_evacuate_rebuilds_elsewhere_and_the_dead_host_cleans_up(cloud):
+    inst = boot(cloud)
+    source = inst.host
+    dest = ({'node1', 'node2'} - {source}).pop()
+    with pytest.raises(exception.MigrationPreCheckError, match='is up'):
+        call(cloud.evacuations.evacuate, cloud.admin, ref=inst.uuid,
+             host=None)
+    with pytest.raises(exception.AdminRequired):
+        call(cloud.evacuations.evacuate, cloud.ctxt, ref=inst.uuid,
+             host=None)
+    host_down(cloud, source)
+    dead = cloud.router.managers.pop(source)     # its queue goes nowhere
+    mig = call(cloud.evacuations.evacuate, cloud.admin, ref=inst.uuid,
+               host=None)
+    assert (mig.migration_type, mig.dest_compute) == ('evacuation', dest)
+    after = settled(cloud, inst.uuid)
+    assert (after.host, after.vm_state, after.power_state) == (
+        dest, S.ACTIVE, S.RUNNING)
+    assert call(cloud.moves.migration_show, cloud.admin,
+                migration_uuid=mig.uuid).status == S.MIGRATION_COMPLETED
+    assert usage(cloud) == {source: (0, 0), dest: (inst.flavor.vcpus, 1)}
+    assert 'fake-bios' in cloud.drivers[dest].get_console_output(
+        inst.uuid, 4096)
+    # the dead host comes back: its old guest goes, not started again
+    assert inst.uuid in cloud.drivers[source].list_guests()
+    cloud.router.managers[source] = dead
+    dead.init_host(cloud.admin)
+    assert inst.uuid not in cloud.drivers[source].list_guests()
+    assert call(cloud.moves.migration_list, cloud.admin, ref=inst.uuid,
+                host=source, status=None)[0].status == S.MIGRATION_COMPLETED
+    again = call(cloud.steps.migrations_by_host, cloud.admin, host=source)
+    assert again == []      # nothing left to clean up there
+    assert settled(cloud, inst.uuid).host == dest

@@ -20,6 +20,7 @@ pytest_plugins = [
                                        # libvirt_env
     'tests.fixtures.netns',            # netns_support, make_netns,
                                        # firewalled
+    'tests.fixtures.second_host',      # second_host
 ]
 
 

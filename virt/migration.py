@@ -23,6 +23,7 @@ The values here are plain data: no RPC, no database.
 import dataclasses
 import ipaddress
 import re
+import socket
 
 _HOSTNAME = re.compile(
     r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)'
@@ -32,14 +33,35 @@ _HOSTNAME = re.compile(
 def check_address(value: str) -> str:
     """``value`` if it is an IP address or a DNS host name, else
     ValueError: an address a destination reports ends up in a URI the
-    source's libvirtd connects to, so nothing else may pass."""
+    source's libvirtd connects to, so nothing else may pass. Refused too:
+    a scoped IPv6 address (its zone, ``%<anything>``, would go into the
+    URI), a trailing newline, and a name resolvers would read as an IPv4
+    address in another spelling (``0x7f.1``, ``127.1``, ``01.2.3.4``)."""
+    if not isinstance(value, str):
+        raise ValueError('not an IP address or host name: %r' % (value,))
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         pass
-    if not _HOSTNAME.match(value):
+    else:
+        if getattr(address, 'scope_id', None) is not None:
+            raise ValueError('a scoped IPv6 address is not accepted: %r'
+                             % (value,))
+        return str(address)
+    if not _HOSTNAME.fullmatch(value):
         raise ValueError('not an IP address or host name: %r' % (value,))
+    if value.rsplit('.', 1)[-1].isdigit() or _inet_aton(value):
+        raise ValueError('an IPv4 address in another spelling is not '
+                         'accepted: %r' % (value,))
     return value
+
+
+def _inet_aton(value: str) -> bool:
+    try:
+        socket.inet_aton(value)
+    except OSError:
+        return False
+    return True
 
 
 @dataclasses.dataclass(frozen=True)

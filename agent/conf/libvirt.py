@@ -81,6 +81,22 @@ opts = [
              'fails with a timeout (a hung or stopped libvirtd must not '
              'hold the agent\'s threads); waits the operation asks for, '
              'such as a graceful shutdown, come on top. 0 waits for ever.'),
+    cfg.StrOpt(
+        'live_migration_inbound_addr', default=None,
+        sample_default='<[DEFAULT] host>',
+        help='The address (IP address or DNS host name) other hosts send '
+             'the memory and disks of a guest migrating to this host to '
+             '(tcp://<address>); reported to the conductor, which hands it '
+             'to the source. Unset: this host\'s [DEFAULT] host, which '
+             'must then resolve on the other hosts to this host\'s '
+             'migration network.'),
+    cfg.BoolOpt(
+        'instances_shared_storage', default=False,
+        help='Whether instances_path is one shared file system seen by the '
+             'hosts guests move between (NFS, CephFS): a migration then '
+             'copies only memory, the destination makes no disk files and '
+             'neither side removes them. False: the destination makes the '
+             'root overlay and config drive and the root disk is copied.'),
 ]
 
 

@@ -35,6 +35,7 @@ from virt.libvirt import filemodes
 from virt.libvirt import guest as guest_mod
 from virt.libvirt import host as host_mod
 from virt.libvirt import images
+from virt.libvirt import migration
 from virt.libvirt import stats as stats_mod
 
 LOG = logging.getLogger(__name__)
@@ -47,16 +48,18 @@ DETACH_TIMEOUT = 30
 STATS_TIMEOUT = 5
 #: the Guest methods that change a domain: one at a time per domain
 CHANGES = frozenset(('launch', 'reboot_hard', 'shutdown', 'destroy',
-                     'pause', 'resume', 'attach_device', 'detach_device'))
+                     'pause', 'resume', 'attach_device', 'detach_device',
+                     'persist', 'undefine'))
 
 
-class LibvirtDriver(driver.ComputeDriver):
+class LibvirtDriver(migration.LiveMigrationMixin, driver.ComputeDriver):
     capabilities = {
         'supports_reboot': True,
         'supports_pause': True,
         'supports_attach_volume': True,
         'supports_console_output': True,
         'creates_vif_devices': True,
+        'supports_live_migration': True,    # migration.py
     }
 
     def __init__(self, image_service=None):
@@ -167,10 +170,24 @@ class LibvirtDriver(driver.ComputeDriver):
             raise
 
     def _prepare(self, spec):
-        """Fetch and vet the images, then make the guest's files; return
-        its Domain. An image whose virtual size exceeds the flavor's root
+        """Make the guest's files (_guest_files); return its Domain."""
+        root, kernel, ramdisk, cd_path = self._guest_files(spec)
+        return designer.domain_for(
+            spec, virt_type=self.virt_type, disk_path=root,
+            console_log_path=self._dir(spec.uuid, 'console.log'),
+            kernel_path=kernel or None, ramdisk_path=ramdisk or None,
+            config_drive_path=cd_path, cpu_mode=CONF.libvirt.cpu_mode,
+            disk_cachemode=self._cachemode)
+
+    def _guest_files(self, spec):
+        """Fetch and vet the images, then make the guest's files: its
+        directory, the root overlay on the cached base (or a blank disk)
+        and the config drive; return (root, kernel, ramdisk, config drive
+        or None). An image whose virtual size exceeds the flavor's root
         disk is refused before anything of the guest is made (a qcow2 of
-        1 PiB on an m1.tiny would otherwise become its disk)."""
+        1 PiB on an m1.tiny would otherwise become its disk). Files there
+        already are replaced (renamed over: an incoming guest's, see
+        prepare_incoming; spawn never finds any)."""
         size = spec.root_gb * GiB
         base = None
         if spec.image_ref:
@@ -202,12 +219,7 @@ class LibvirtDriver(driver.ComputeDriver):
                     public_keys={spec.key_name or 'default': spec.public_key}
                     if spec.public_key else None,
                     user_data=spec.user_data, meta=dict(spec.metadata))
-        return designer.domain_for(
-            spec, virt_type=self.virt_type, disk_path=root,
-            console_log_path=self._dir(spec.uuid, 'console.log'),
-            kernel_path=kernel or None, ramdisk_path=ramdisk or None,
-            config_drive_path=cd_path, cpu_mode=CONF.libvirt.cpu_mode,
-            disk_cachemode=self._cachemode)
+        return root, kernel, ramdisk, cd_path
 
     def _remove_domain(self, uuid):
         """Destroy and undefine; False if there was no domain."""

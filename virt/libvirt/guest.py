@@ -160,6 +160,34 @@ class Guest:
     def xml(self, flags=0):
         return self.domain.XMLDesc(flags)
 
+    def state(self):
+        """libvirt's (VIR_DOMAIN_* state, reason) of the domain."""
+        return tuple(self.domain.state())
+
+    def is_persistent(self):
+        return bool(self.domain.isPersistent())
+
+    def persist(self):
+        """Define the running (transient) domain's configuration."""
+        self.domain.connect().defineXML(
+            self.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE |
+                                libvirt.VIR_DOMAIN_XML_SECURE))
+
+    # ---------------------------------------------------------- migration
+    def migrate(self, dest_uri, params, flags):
+        """virDomainMigrateToURI3: blocks until the move ends."""
+        self.domain.migrateToURI3(dest_uri, params, flags)
+
+    def job_stats(self, flags=0):
+        """virDomainGetJobStats as a dict ('type': VIR_DOMAIN_JOB_*)."""
+        return self.domain.jobStats(flags)
+
+    def abort_job(self):
+        self.domain.abortJob()
+
+    def set_max_downtime(self, ms):
+        self.domain.migrateSetMaxDowntime(ms, 0)
+
     def info(self):
         """GuestInfo with the configured (maximum) memory, not the current
         balloon size, so it matches the flavor."""

@@ -255,6 +255,7 @@ def test_abort_midway_leaves_the_guest_on_the_source(hosts, guest):
     assert hosts.h1.get_info(uuid).power_state == 'running'
     assert hosts.h1.live_migration_job(uuid) is None
     hosts.h1.abort_live_migration(uuid)        # nothing to abort: no-op
+    hosts.h1.force_complete_live_migration(uuid)   # nor to complete
     hosts.h2.cleanup_incoming(uuid, False)
     assert _domain_state(hosts.host2.uri, uuid) is None
     assert not os.path.exists(_h2_dir(hosts, uuid))
@@ -328,6 +329,14 @@ def test_refusals_leave_the_guest_alone(hosts, guest):
                                   lambda p: None)
     assert hosts.h1.get_info(uuid).power_state == 'running'
     assert hosts.h1.live_migration_job(uuid) is None
+    # a uuid that would name another directory removes nothing
+    instances = CONF.compute.instances_path
+    for call in (hosts.h1.cleanup_incoming, hosts.h2.cleanup_incoming,
+                 hosts.h1.cleanup_migrated_source):
+        with pytest.raises(ValueError, match='not an instance uuid'):
+            call('..', False)
+    assert os.path.isdir(os.path.join(instances, uuid))
+    assert os.path.isdir(os.path.join(hosts.host2.dir, 'instances'))
 
 
 def test_domain_name_unchanged_by_the_move(hosts, guest):

@@ -87,6 +87,7 @@ class LibvirtDriver(migration.LiveMigrationMixin, driver.ComputeDriver):
         self._cachemode = None
         self._metadata = stats_mod.MetadataCache()
         self._changing = locks.LockTable()
+        self._aborts_asked = set()      # migration.py
 
     # ------------------------------------------------------------- host
     def init_host(self, host):

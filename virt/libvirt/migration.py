@@ -34,6 +34,7 @@ import logging
 import shutil
 import threading
 import time
+import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
 import libvirt
@@ -128,6 +129,17 @@ def progress_from_stats(stats):
         iterations=n('memory_iteration'))
 
 
+def checked_uuid(uuid):
+    """``uuid`` if it is an instance uuid in canonical form, else
+    ValueError: it names a directory these methods make or remove."""
+    try:
+        if isinstance(uuid, str) and str(uuidlib.UUID(uuid)) == uuid:
+            return uuid
+    except ValueError:
+        pass
+    raise ValueError('not an instance uuid: %r' % (uuid,))
+
+
 def job_active(stats):
     return stats.get('type', libvirt.VIR_DOMAIN_JOB_NONE) not in (
         libvirt.VIR_DOMAIN_JOB_NONE, libvirt.VIR_DOMAIN_JOB_COMPLETED)
@@ -145,7 +157,8 @@ def reason_of(error):
 class LiveMigrationMixin:
     """The ComputeDriver migration methods of LibvirtDriver. Uses the
     driver's ``host`` (Host), ``_do``, ``_guest``, ``_dir``,
-    ``_guest_files`` and ``_remove_domain``."""
+    ``_guest_files``, ``_remove_domain`` and ``_aborts_asked`` (a set of
+    the uuids whose move was asked to abort)."""
 
     # ------------------------------------------------------- destination
     def incoming_target(self):
@@ -167,6 +180,7 @@ class LiveMigrationMixin:
         nothing). A stale overlay of an interrupted earlier attempt is
         never reused: an incremental copy writes only the blocks the
         source's overlay has, the others would show through."""
+        checked_uuid(spec.uuid)
         try:
             self._guest(spec.uuid)
         except exception.GuestNotFound:
@@ -189,6 +203,7 @@ class LiveMigrationMixin:
         LOG.info('Guest of %s arrived', uuid)
 
     def cleanup_incoming(self, uuid, shared_storage):
+        checked_uuid(uuid)
         existed = self.host.call(self._remove_domain, uuid)
         if not shared_storage:
             shutil.rmtree(self._dir(uuid), ignore_errors=True)
@@ -198,6 +213,7 @@ class LiveMigrationMixin:
     # ------------------------------------------------------------ source
     def live_migrate(self, uuid, target, peer_uri, options, progress):
         try:
+            checked_uuid(uuid)
             check_options(options)
             address = migration.check_address(target.address)
         except ValueError as e:
@@ -216,11 +232,20 @@ class LiveMigrationMixin:
                      progress).run()
 
     def abort_live_migration(self, uuid):
+        # remembered: a move that fails after this was aborted, whatever
+        # error libvirt reports (it depends on the phase it was in)
+        self._aborts_asked.add(uuid)
         with _no_job_is_fine():
             self._do(uuid, 'abort_job')
             LOG.info('Asked libvirt to abort the migration of %s', uuid)
 
     def force_complete_live_migration(self, uuid):
+        """Pause the guest, only while a migration of it runs (a late or
+        redelivered request never pauses a guest that stayed here)."""
+        if self.live_migration_job(uuid) is None:
+            LOG.info('No migration of %s running; nothing to complete',
+                     uuid)
+            return
         with _no_job_is_fine():
             self._do(uuid, 'pause')
             LOG.info('Paused %s so its migration completes', uuid)
@@ -233,6 +258,7 @@ class LiveMigrationMixin:
         return progress_from_stats(stats) if job_active(stats) else None
 
     def cleanup_migrated_source(self, uuid, shared_storage):
+        checked_uuid(uuid)
         try:
             if self._do(uuid, 'is_active'):
                 raise exception.VirtDriverError(
@@ -271,6 +297,7 @@ class _Move:
         self.timed_out = False
 
     def run(self):
+        self.drv._aborts_asked.discard(self.uuid)
         LOG.info('Migrating %s to %s (stream %s, flags %#x)', self.uuid,
                  self.peer_uri, self.params[libvirt.VIR_MIGRATE_PARAM_URI],
                  self.flags)
@@ -316,8 +343,7 @@ class _Move:
         deadline = time.monotonic() + opts.completion_timeout_s
         downtime_set = False
         while not call.done():
-            with contextlib.suppress(concurrent.futures.TimeoutError):
-                call.result(opts.poll_interval_s)
+            if concurrent.futures.wait([call], opts.poll_interval_s).done:
                 break
             if not self.timed_out and time.monotonic() > deadline:
                 self._timeout()
@@ -354,7 +380,9 @@ class _Move:
 
     def _failure(self, error):
         reason = reason_of(error)
-        aborted = error.get_error_code() == libvirt.VIR_ERR_OPERATION_ABORTED
+        aborted = (error.get_error_code() ==
+                   libvirt.VIR_ERR_OPERATION_ABORTED or
+                   self.uuid in self.drv._aborts_asked)
         if aborted and self.timed_out:
             reason = 'not done after %ss (%s)' % (
                 self.options.completion_timeout_s, reason)

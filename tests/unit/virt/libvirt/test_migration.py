@@ -136,3 +136,12 @@ def test_reason_is_one_line():
                2, None, None, None, 0, 0)
     assert lvmig.reason_of(err) == \
         'operation aborted: migration out job: canceled by client'
+
+
+def test_uuid_checked_before_it_names_a_directory():
+    u = '0b6f7a4e-5d0a-4c1e-9a51-2f3c2d1e0f99'
+    assert lvmig.checked_uuid(u) == u
+    for bad in ('..', '../../etc', '', u.upper(), u + '/..', '/' + u,
+                u.replace('-', ''), '{%s}' % u, None):
+        with pytest.raises(ValueError):
+            lvmig.checked_uuid(bad)

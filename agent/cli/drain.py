@@ -117,7 +117,7 @@ class Drain:
         progress carries on without us)."""
         left = self.running() + list(self.waiting)
         self.waiting.clear()
-        return [self._end(m, 'timed out', 'still %s after %ss' % (
+        return [self._end(m, 'timed out', 'still %s after %gs' % (
             m.status or 'waiting to start', seconds)) for m in left]
 
     @property

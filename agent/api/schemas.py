@@ -198,10 +198,10 @@ class Action(Strict):
 
 
 class LiveMigrate(Strict):
-    host: str | None = Field(
-        None, min_length=1, max_length=255, pattern=r'^[^\x00-\x1f\x7f]+$',
-        description='the destination (null: the scheduler picks; either '
-        'way every filter checks it)')
+    host: Annotated[str, Field(min_length=1, max_length=255),
+                    AfterValidator(object_fields.printable)] | None = Field(
+        None, description='the destination (null: the scheduler picks; '
+        'either way every filter checks it)')
     block_migration: StrictBool | Literal['auto'] = Field(
         'auto', description="copy the root disk too (auto: unless the "
         "destination shares the instances directory)")

@@ -54,7 +54,7 @@ class Move:
         if self.done:
             text += ' (moved to %s)' % self.dest if self.moved else \
                 ': %s' % self.reason
-        return text
+        return views.safe(text)
 
 
 class Drain:

@@ -24,6 +24,21 @@ def key(path):
     return lambda record: value(record, path)
 
 
+def safe(text):
+    """``text`` with every non-printable character (an escape sequence,
+    a line break, a right-to-left override) shown as ``\\uXXXX``: for
+    text a compute node wrote (a migration's error), never a terminal's
+    command."""
+    if not isinstance(text, str):
+        return text
+    return ''.join(c if c.isprintable() else '\\u%04x' % ord(c)
+                   for c in text)
+
+
+def safe_key(path):
+    return lambda record: safe(value(record, path))
+
+
 def flag(path, yes, no=''):
     return lambda record: yes if value(record, path) else no
 
@@ -202,17 +217,17 @@ MIGRATION = Fields('migration', [
     ('memory_remaining_bytes', key('memory_remaining_bytes')),
     ('disk_total_bytes', key('disk_total_bytes')),
     ('disk_remaining_bytes', key('disk_remaining_bytes')),
-    ('error', key('error')), ('created_at', key('created_at')),
+    ('error', safe_key('error')), ('created_at', key('created_at')),
     ('updated_at', key('updated_at'))])
 
 MIGRATIONS = Table('migration', [
     ('ID', key('id')), ('Server', key('server_uuid')),
     ('Status', key('status')), ('Source', key('source_compute')),
     ('Destination', key('dest_compute')), ('Memory', _memory),
-    ('Created', key('created_at')), ('Error', key('error'))])
+    ('Created', key('created_at')), ('Error', safe_key('error'))])
 
 #: what host-drain did to each instance (drain.Drain.summary records)
 DRAIN = Table('drain', [
-    ('Instance', key('uuid')), ('Name', key('name')),
+    ('Instance', key('uuid')), ('Name', safe_key('name')),
     ('Result', key('result')), ('Host', key('host')),
-    ('Migration', key('migration')), ('Reason', key('reason'))])
+    ('Migration', key('migration')), ('Reason', safe_key('reason'))])

@@ -57,6 +57,9 @@ def cloud(tmp_path_factory):
     finally:
         codes = c.stop()
     assert set(codes.values()) == {0}, codes
+    for name in (COMPUTE, NODE2, 'hvagent-conductor', 'hvagent-api'):
+        log = c.dep.log(name)
+        assert 'Traceback' not in log and ' ERROR ' not in log, log[-5000:]
 
 
 def enable(cloud, host, enabled=True):

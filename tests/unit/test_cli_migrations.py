@@ -81,6 +81,9 @@ ACTION = TypeAdapter(schemas.ServerAction)
 
 @pytest.mark.parametrize('body', [
     {'os-migrateLive': {'host': 'node\n2'}},
+    {'os-migrateLive': {'host': 'node\u202e2'}},
+    {'os-migrateLive': {'host': ''}},
+    {'os-migrateLive': {'host': 'n' * 256}},
     {'os-migrateLive': {'block_migration': 'yes'}},
     {'os-migrateLive': {'block_migration': 1}},
     {'os-migrateLive': {'host': None, 'force': True}},
@@ -366,3 +369,22 @@ def test_an_args_namespace_is_all_a_drain_needs():
                               max_concurrent=1, drain_timeout=None)
     assert drain.host_drain(ScriptedBackend([]), args, lambda line: None) \
         == 0
+
+
+def test_text_from_compute_nodes_reaches_no_terminal_raw():
+    """A migration's error is what a (less trusted) compute node
+    reported: escape sequences, line breaks and bidi overrides in it are
+    shown escaped, in the tables and in host-drain's lines."""
+    evil = 'failed\x1b]0;owned\x07\n\u202eboom'
+    shown = 'failed\\u001b]0;owned\\u0007\\u000a\\u202eboom'
+    rpc, _api = backends()
+    rpc.conductor.migration_show = lambda ctxt, **kw: migration(
+        'error', error=evil)
+    text = run(rpc, 'migration-show', MIG)
+    assert shown in text and '\x1b' not in text and '\u202e' not in text
+    plan = drain.Drain([inst(1) | {'name': 'vm\x1b[2J'}])
+    (move,) = plan.to_start()
+    line = plan.update(move, mig(1, 'error', error=evil))
+    assert line == 'vm\\u001b[2J (u1): error: ' + shown
+    table = views.DRAIN.render(plan.summary())
+    assert '\x1b' not in table and shown in table

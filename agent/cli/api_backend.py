@@ -15,12 +15,11 @@ import time
 
 import requests
 
+from agent.objects import states
 from agent.security import tls
 
 UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
 SETTLED = ('active', 'stopped', 'paused', 'error')
-#: a move's statuses while it can still be aborted (states.MIGRATION_ACTIVE)
-IN_PROGRESS = ('accepted', 'preparing', 'running')
 
 
 class ApiError(Exception):
@@ -263,7 +262,7 @@ class Backend:
         if not migration_id:
             found = [m['id'] for m in self.get(
                 '/v1/servers/%s/migrations' % uuid)['migrations']
-                if m['status'] in IN_PROGRESS]
+                if m['status'] in states.MIGRATION_ACTIVE]
             if not found:
                 raise ApiError('no migration of %s is in progress' % uuid)
             migration_id = found[0]

@@ -16,12 +16,15 @@ import time
 
 from agent.cli import output
 from agent.cli import views
+from agent.objects import models
+from agent.objects import states
 
-COMPUTE = 'hvagent-compute'
+COMPUTE = models.COMPUTE_BINARY
 REASON = 'drain'
 #: the vm_states a guest moves live in (the conductor's LIVE_STATES)
-LIVE = ('active', 'paused')
-MOVED, FAILED = 'completed', ('error', 'cancelled')
+LIVE = (states.ACTIVE, states.PAUSED)
+MOVED = states.MIGRATION_COMPLETED
+FAILED = (states.MIGRATION_ERROR, states.MIGRATION_CANCELLED)
 #: seconds between two looks at the moves in progress
 POLL = 0.5
 

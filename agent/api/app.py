@@ -16,6 +16,7 @@ from agent.api.routes import floating_ips
 from agent.api.routes import identity
 from agent.api.routes import images
 from agent.api.routes import keypairs
+from agent.api.routes import migrations
 from agent.api.routes import servers
 from agent.api.routes import services
 from agent.api.routes import volumes
@@ -29,7 +30,8 @@ def create_app():
     app = FastAPI(
         title='hvagent API', version='1.0',
         description='Instances, identity, quotas, key pairs, images, '
-                    'volumes, floating IPs and compute services of an '
+                    'volumes, floating IPs, compute services and '
+                    'migrations of an '
                     'hvagent cloud. Every request but POST /v3/auth/tokens '
                     'needs an X-Auth-Token header; every answer carries '
                     'X-Request-Id; errors are {"error": {"code", '
@@ -50,7 +52,7 @@ def create_app():
                  response.status_code, (time.monotonic() - start) * 1e3, rid)
         return response
 
-    for module in (auth, identity, servers, catalog, services, keypairs,
-                   images, volumes, floating_ips, fixed_ips):
+    for module in (auth, identity, servers, migrations, catalog, services,
+                   keypairs, images, volumes, floating_ips, fixed_ips):
         app.include_router(module.router)
     return app

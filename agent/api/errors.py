@@ -25,6 +25,8 @@ STATUS = (
     (exception.Conflict, 409),
     (exception.DuplicateName, 409),
     (exception.InstanceInvalidState, 409),
+    (exception.MigrationInvalidState, 409),
+    (exception.NoValidHost, 400),       # nova's answer to a live migration
     (exception.UnexpectedTaskState, 409),
     (exception.NetworkInUse, 409),
     (exception.NetworkFull, 409),

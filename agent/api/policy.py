@@ -17,7 +17,8 @@ its floating IPs (allocate, associate with an instance, free) and its
 fixed IP reservations (hold an address for a boot, free it);
 developer (the default) boots and manages their own instances and reads
 the project. Every user changes their own password and default project
-(admin may set anyone's default project and disable users).
+(admin may set anyone's default project and disable users). Only admin
+moves instances between hosts and sees the moves (live migration).
 """
 from oslo_config import cfg
 from oslo_policy import policy
@@ -71,6 +72,12 @@ RULES = {
     # compute services disabled and enabled (nova's os-services)
     'service:list': 'rule:admin',
     'service:update': 'rule:admin',
+    # moving instances between hosts (nova's live migration, migrations)
+    'server:migrate_live': 'rule:admin',
+    'migration:list': 'rule:admin',
+    'migration:show': 'rule:admin',
+    'migration:abort': 'rule:admin',
+    'migration:force_complete': 'rule:admin',
     'secgroup:list': '@',
     'secgroup:list:all_projects': 'rule:read_all',
     'secgroup:create': 'rule:admin or role:netadmin',

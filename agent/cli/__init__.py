@@ -9,6 +9,11 @@
     hvctl detach REF VOLUME_ID
     hvctl flavor-list | host-list | action-list REF
     hvctl host-disable HOST [--reason TEXT] | host-enable HOST   (admin)
+    hvctl live-migrate REF [--host HOST] [--block-migrate|--no-block-migrate]
+    hvctl migration-list [--server REF] [--host HOST] [--status STATUS]
+    hvctl migration-show ID | migration-abort REF [ID]
+               | migration-force-complete REF [ID]   (admin)
+    hvctl host-drain HOST [--max-concurrent N] [--timeout S] [--no-disable]
     hvctl bus-host-key HOST   (the key a compute node signs with)
     hvctl bus-broker-permissions USER (--compute-host HOST | --controller)
                [--vhost VHOST]   (rabbitmqctl commands for that user)
@@ -27,7 +32,9 @@
                [--default-project REF]
 
 The package: commands.py (the command table), parser.py and completion.py
-(built from it), views.py (each resource's columns), bus_backend.py and
+(built from it), views.py (each resource's columns), the handlers by
+subject (instances.py, hosts.py, migrations.py, drain.py...),
+bus_backend.py and
 api_backend.py (the two back ends), dispatch.py (the choice between
 them).
 

@@ -15,6 +15,7 @@ import time
 
 import requests
 
+from agent.objects import states
 from agent.security import tls
 
 UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
@@ -118,6 +119,12 @@ class Backend:
 
     name = 'api'
     ADAPTERS = {'instance': _server}
+    #: what a refused request raises
+    refusals = ApiError
+
+    @staticmethod
+    def reason(error):
+        return str(error)
 
     def __init__(self, endpoint, cacert=None, client=None):
         self.endpoint, self.cacert = endpoint, cacert
@@ -186,12 +193,15 @@ class Backend:
                              json={'action': action})
         return None
 
-    def instances(self, host=None):
-        """Every page of the caller's servers (``host``: not filtered)."""
+    def instances(self, host=None, all_projects=False):
+        """Every page of the caller's servers (``host``: not filtered;
+        ``all_projects``: every project's, for admins)."""
         items, marker = [], None
         while True:
-            body = self.get('/v1/servers',
-                            params={'marker': marker} if marker else {})
+            params = {'all_projects': 'true'} if all_projects else {}
+            if marker:
+                params['marker'] = marker
+            body = self.get('/v1/servers', params=params)
             items += body['servers']
             marker = body['next_marker']
             if not marker:
@@ -224,6 +234,48 @@ class Backend:
 
     def actions(self, uuid):
         return self.get('/v1/servers/%s/actions' % uuid)['actions']
+
+    def instances_on(self, host):
+        """Every project's servers on ``host``."""
+        return [s for s in self.instances(all_projects=True)
+                if s['host'] == host]
+
+    # moves (admins; nova's os-migrateLive, server migrations, os-migrations)
+    def live_migrate(self, uuid, host, block_migration):
+        return self.client.call(
+            'POST', '/v1/servers/%s/action' % uuid, json={'os-migrateLive': {
+                'host': host, 'block_migration': 'auto'
+                if block_migration is None else block_migration}}).json()[
+            'migration']
+
+    def migrations(self, uuid=None, host=None, status=None):
+        params = {'instance_uuid': uuid, 'host': host, 'status': status}
+        return self.get('/v1/os-migrations', params={
+            k: v for k, v in params.items() if v})['migrations']
+
+    def migration(self, migration_id):
+        return self.get('/v1/os-migrations/%s' % migration_id)['migration']
+
+    def _in_progress(self, uuid, migration_id):
+        """The path of the server's move ``migration_id`` (default: the
+        one in progress)."""
+        if not migration_id:
+            found = [m['id'] for m in self.get(
+                '/v1/servers/%s/migrations' % uuid)['migrations']
+                if m['status'] in states.MIGRATION_ACTIVE]
+            if not found:
+                raise ApiError('no migration of %s is in progress' % uuid)
+            migration_id = found[0]
+        return '/v1/servers/%s/migrations/%s' % (uuid, migration_id)
+
+    def migration_abort(self, uuid, migration_id=None):
+        return self.client.call('DELETE', self._in_progress(
+            uuid, migration_id)).json()['migration']
+
+    def migration_force_complete(self, uuid, migration_id=None):
+        return self.client.call('POST', self._in_progress(
+            uuid, migration_id) + '/action', json={
+            'force_complete': None}).json()['migration']
 
 
 def serve(command, args, out=print):

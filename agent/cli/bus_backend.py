@@ -116,12 +116,31 @@ def _service(svc):
             'disabled_reason': svc.disabled_reason}
 
 
+def _migration(mig):
+    """A Migration as hvagent-api answers it (nova's server migration)."""
+    record = {'id': mig.uuid, 'server_uuid': mig.instance_uuid}
+    record.update({k: getattr(mig, k) for k in (
+        'migration_type', 'source_compute', 'dest_compute', 'status',
+        'error', 'created_at', 'updated_at')})
+    record.update({'%s_bytes' % k: getattr(mig, k) for k in (
+        'memory_total', 'memory_processed', 'memory_remaining',
+        'disk_total', 'disk_processed', 'disk_remaining')})
+    return record
+
+
 class Backend:
     """The commands both back ends serve, through the conductor; the
     RPC-only ones use ``conductor`` and ``ctxt`` directly."""
 
     name = 'rpc'
-    ADAPTERS = {'instance': _instance, 'host': _host, 'service': _service}
+    ADAPTERS = {'instance': _instance, 'host': _host, 'service': _service,
+                'migration': _migration}
+    #: what the conductor raises when it refuses a request
+    refusals = exception.HVAgentError
+
+    @staticmethod
+    def reason(error):
+        return exception.text(error)
 
     def __init__(self, conductor, ctxt):
         self.conductor, self.ctxt = conductor, ctxt
@@ -185,6 +204,31 @@ class Backend:
 
     def actions(self, ref):
         return self.conductor.action_list(self.ctxt, ref=ref)
+
+    def instances_on(self, host):
+        """Every project's instances on ``host``."""
+        return self.instances(host)
+
+    # moves (admins)
+    def live_migrate(self, ref, host, block_migration):
+        return self.conductor.live_migrate(
+            self.ctxt, ref=ref, host=host, block_migration=block_migration)
+
+    def migrations(self, ref=None, host=None, status=None):
+        return self.conductor.migration_list(self.ctxt, ref=ref, host=host,
+                                             status=status)
+
+    def migration(self, migration_uuid):
+        return self.conductor.migration_show(self.ctxt,
+                                             migration_uuid=migration_uuid)
+
+    def migration_abort(self, ref, migration_uuid=None):
+        return self.conductor.migration_abort(
+            self.ctxt, ref=ref, migration_uuid=migration_uuid)
+
+    def migration_force_complete(self, ref, migration_uuid=None):
+        return self.conductor.migration_force_complete(
+            self.ctxt, ref=ref, migration_uuid=migration_uuid)
 
 
 def error(e, exit_code=1, prefix=''):

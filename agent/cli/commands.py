@@ -14,9 +14,12 @@ from typing import Callable
 from agent.cli import accounts
 from agent.cli import bus_admin
 from agent.cli import completion
+from agent.cli import drain
 from agent.cli import hosts
 from agent.cli import instances
+from agent.cli import migrations
 from agent.cli import networking
+from agent.objects import states
 
 #: what hvctl is, in one line (its --help and its man page's NAME)
 SUMMARY = ("hvctl: the operator's command line, talking to the conductor "
@@ -159,6 +162,52 @@ def _host_commands():
                   (host, binary), BOTH)
 
 
+def _migration_commands():
+    m = migrations
+    migration = Arg('migration', nargs='?', default=None, help='migration '
+                    'uuid (default: the one in progress)')
+    yield Command('live-migrate', "move a running instance to another host "
+                  '(admin); prints the migration', m.live_migrate, (
+                      REF, Arg('--host', help='the destination (default: '
+                               "the scheduler's choice)"),
+                      Exclusive(
+                          Arg('--block-migrate', dest='block_migration',
+                              action='store_const', const=True,
+                              default=None, help='copy the root disk too'),
+                          Arg('--no-block-migrate', dest='block_migration',
+                              action='store_const', const=False,
+                              help='shared instances directory: copy '
+                              'memory only (default: decided by the '
+                              'destination)'))), BOTH)
+    yield Command('migration-list', 'list migrations, newest first (admin)',
+                  m.migration_list, (
+                      Arg('--server', help='only this instance\'s'),
+                      Arg('--host', help='only those from or to this host'),
+                      Arg('--status', choices=states.MIGRATION_STATUSES)),
+                  BOTH)
+    yield Command('migration-show', 'show a migration (admin)',
+                  m.migration_show, (Arg('migration',
+                                         help='migration uuid'),), BOTH)
+    yield Command('migration-abort', "cancel an instance's migration in "
+                  'progress; it stays on its source (admin)',
+                  m.migration_abort, (REF, migration), BOTH)
+    yield Command('migration-force-complete', 'pause an instance so its '
+                  'migration finishes (admin)', m.migration_force_complete,
+                  (REF, migration), BOTH)
+    yield Command('host-drain', 'disable a host and live-migrate every '
+                  'active and paused instance off it; a summary of what '
+                  'moved, exit code 1 unless all did (admin)',
+                  drain.host_drain, (
+                      Arg('host'),
+                      Arg('--max-concurrent', type=int, default=2,
+                          metavar='N', help='moves at once (default 2)'),
+                      Arg('--timeout', dest='drain_timeout', type=float,
+                          default=None, metavar='S', help='give up after '
+                          'S seconds (moves in progress carry on)'),
+                      Arg('--no-disable', action='store_true',
+                          help='leave the host enabled')), BOTH)
+
+
 def _bus_commands():
     yield Command(
         'bus-host-key', 'print the [bus] host_key_file content for a '
@@ -290,7 +339,8 @@ def _account_commands():
 
 
 COMMANDS = (
-    *_instance_commands(), *_host_commands(), *_bus_commands(),
+    *_instance_commands(), *_host_commands(), *_migration_commands(),
+    *_bus_commands(),
     *_network_commands(),
     *_address_commands(), *_account_commands(),
     Command('complete', 'print a shell completion script (bash: eval '

@@ -24,6 +24,21 @@ def key(path):
     return lambda record: value(record, path)
 
 
+def safe(text):
+    """``text`` with every non-printable character (an escape sequence,
+    a line break, a right-to-left override) shown as ``\\uXXXX``: for
+    text a compute node wrote (a migration's error), never a terminal's
+    command."""
+    if not isinstance(text, str):
+        return text
+    return ''.join(c if c.isprintable() else '\\u%04x' % ord(c)
+                   for c in text)
+
+
+def safe_key(path):
+    return lambda record: safe(value(record, path))
+
+
 def flag(path, yes, no=''):
     return lambda record: yes if value(record, path) else no
 
@@ -179,3 +194,40 @@ SECURITY_GROUPS = Table('security_group', [
     ('Ports', _rule(_ports)),
     ('Remote', _rule(lambda r: r.remote_ip_prefix or r.remote_group or
                      'any'))], expand=_rules)
+
+
+def percent(processed, total):
+    """``processed`` of ``total`` in percent (None without a total)."""
+    return '%d%%' % (100 * processed // total) if total else None
+
+
+def _memory(record):
+    """Memory copied of a move (None before the copy)."""
+    return percent(value(record, 'memory_processed_bytes'),
+                   value(record, 'memory_total_bytes'))
+
+
+#: a move as both back ends adapt it: hvagent-api's shape (nova's server
+#: migration, 2.23+)
+MIGRATION = Fields('migration', [
+    ('id', key('id')), ('server_uuid', key('server_uuid')),
+    ('status', key('status')), ('source_compute', key('source_compute')),
+    ('dest_compute', key('dest_compute')), ('memory', _memory),
+    ('memory_total_bytes', key('memory_total_bytes')),
+    ('memory_remaining_bytes', key('memory_remaining_bytes')),
+    ('disk_total_bytes', key('disk_total_bytes')),
+    ('disk_remaining_bytes', key('disk_remaining_bytes')),
+    ('error', safe_key('error')), ('created_at', key('created_at')),
+    ('updated_at', key('updated_at'))])
+
+MIGRATIONS = Table('migration', [
+    ('ID', key('id')), ('Server', key('server_uuid')),
+    ('Status', key('status')), ('Source', key('source_compute')),
+    ('Destination', key('dest_compute')), ('Memory', _memory),
+    ('Created', key('created_at')), ('Error', safe_key('error'))])
+
+#: what host-drain did to each instance (drain.Drain.summary records)
+DRAIN = Table('drain', [
+    ('Instance', key('uuid')), ('Name', safe_key('name')),
+    ('Result', key('result')), ('Host', key('host')),
+    ('Migration', key('migration')), ('Reason', safe_key('reason'))])

@@ -223,6 +223,40 @@ def test_compute_services(world, api_cloud):
                                      json=ref)
 
 
+def test_live_migration_and_migrations(world):
+    """Moving instances and seeing the moves: admin only; everyone else
+    gets 403 before any lookup (another project's server included). The
+    session's cloud has one host: admin's move is refused for want of a
+    destination (400) and leaves a migration in error to show."""
+    base = '/v1/servers/%s' % world['server']['id']
+    move = {'os-migrateLive': {'host': None, 'block_migration': 'auto'}}
+    for name in CALLERS:
+        r = world['who'][name].call('POST', base + '/action', json=move)
+        if name == 'admin':
+            assert r.status_code == 400, r.text
+            assert r.json()['error']['message'].startswith('No valid host')
+        else:
+            assert r.status_code == 403, (name, r.text)
+    check_all(world, 'GET', base + '/migrations', {'admin'})
+    (mig,) = world['who']['admin'].ok('GET', base + '/migrations')[
+        'migrations']
+    assert mig['status'] == 'error'
+    one = '%s/migrations/%s' % (base, mig['id'])
+    check_all(world, 'GET', one, {'admin'})
+    check_all(world, 'GET', '/v1/os-migrations', {'admin'})
+    check_all(world, 'GET', '/v1/os-migrations/%s' % mig['id'], {'admin'})
+    # not in progress: admin's abort and forced completion are 404
+    for method, path, body in (('DELETE', one, None),
+                               ('POST', one + '/action',
+                                {'force_complete': None})):
+        for name in CALLERS:
+            r = world['who'][name].call(method, path, json=body)
+            assert r.status_code == (404 if name == 'admin' else 403), (
+                name, method, r.text)
+    assert world['who']['owner'].ok('GET', base)['server']['status'] == \
+        'active'
+
+
 def test_security_group_deletes_and_server_groups(world):
     """Deleting rules and groups, and adding a group to (removing it
     from) a server: netadmin and admin of the owning project only;
@@ -409,6 +443,12 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('PUT', '/v1/servers/{server_id}/metadata/{key}'),
         ('DELETE', '/v1/servers/{server_id}/metadata/{key}'),
         ('GET', '/v1/servers/{server_id}/console'),
+        ('GET', '/v1/servers/{server_id}/migrations'),
+        ('GET', '/v1/servers/{server_id}/migrations/{migration_id}'),
+        ('DELETE', '/v1/servers/{server_id}/migrations/{migration_id}'),
+        ('POST', '/v1/servers/{server_id}/migrations/{migration_id}/action'),
+        ('GET', '/v1/os-migrations'),
+        ('GET', '/v1/os-migrations/{migration_id}'),
         ('GET', '/v3/projects'), ('POST', '/v3/projects'),
         ('GET', '/v3/projects/{project}'),
         ('GET', '/v3/projects/{project}/users'),

@@ -47,7 +47,9 @@ def test_the_api_serves_what_it_served():
         'boot', 'list', 'show', 'delete', 'reboot', 'stop', 'start',
         'pause', 'unpause', 'isolate', 'release', 'console', 'flavor-list',
         'host-list', 'host-disable', 'host-enable', 'action-list', 'login',
-        'logout', 'password', 'user-set'}
+        'logout', 'password', 'user-set', 'live-migrate', 'migration-list',
+        'migration-show', 'migration-abort', 'migration-force-complete',
+        'host-drain'}
 
 
 def test_an_api_command_without_endpoint_is_refused(monkeypatch):

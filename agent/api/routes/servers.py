@@ -114,12 +114,22 @@ def delete(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
 
 
 @router.post('/{server_id}/action', status_code=202,
-             response_model=schemas.ServerOut)
-def action(server_id: uuid.UUID, body: schemas.Action,
+             response_model=schemas.ServerOut | schemas.MigrationOut)
+def action(server_id: uuid.UUID, body: schemas.ServerAction,
            caller: deps.Caller = deps.CALLER):
-    """start, stop, reboot, reboot_hard, pause, unpause; isolate (pause
-    and cut every port off the network) and release, itsec's."""
-    return _act(caller, server_id, body.action)
+    """``{"action": NAME}``: start, stop, reboot, reboot_hard, pause,
+    unpause; isolate (pause and cut every port off the network) and
+    release, itsec's. ``{"os-migrateLive": {"host", "block_migration"}}``
+    (admins): move the running guest to another host; the answer is the
+    migration (GET /servers/{id}/migrations follows it)."""
+    if isinstance(body, schemas.Action):
+        return _act(caller, server_id, body.action)
+    caller.check('server:migrate_live')
+    inst = fetch(caller, server_id, 'server:migrate_live')
+    req = body.os_migrate_live
+    return {'migration': schemas.Migration.of(deps.conductor().live_migrate(
+        caller.ctxt, ref=inst.uuid, host=req.host, block_migration=None
+        if req.block_migration == 'auto' else req.block_migration))}
 
 
 @router.get('/{server_id}/actions', response_model=schemas.Actions)

@@ -235,14 +235,17 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
             metadata=dict(instance.metadata), networks=nics,
             image_grant=self._image_grant(ctxt, instance))
 
-    def _plug(self, ctxt, instance):
+    def _plug(self, ctxt, instance, bind=True):
+        """Wire the instance's ports here (``bind``: see vifs.plug)."""
         if not instance.networks:
             return ()
         if self.networking is None:
             raise exception.HVAgentError(
                 'Instance %s has ports but this host has no networking'
                 % instance.uuid)
-        return self.networking.plug(ctxt, instance.uuid)
+        if bind:
+            return self.networking.plug(ctxt, instance.uuid)
+        return self.networking.plug(ctxt, instance.uuid, bind=False)
 
     def _unplug(self, ctxt, instance, ports=None):
         if instance.networks and self.networking is not None:

@@ -99,7 +99,7 @@ class LiveMigrationMixin:
             try:
                 self._check_capability('supports_live_migration', PREPARE)
                 target = self.driver.incoming_target()
-                nics = self._plug_incoming(ctxt, instance)
+                nics = self._plug(ctxt, instance, bind=False)
                 failpoints.hit(PREPARE + '.start')
                 self.driver.prepare_incoming(
                     self._guest_spec(ctxt, instance, nics),
@@ -117,15 +117,6 @@ class LiveMigrationMixin:
                 # cancelled meanwhile: the conductor casts our rollback
                 LOG.info('Live migration %s ended while this host '
                          'prepared: %s', migration_uuid, exception.text(e))
-
-    def _plug_incoming(self, ctxt, instance):
-        if not instance.networks:
-            return ()
-        if self.networking is None:
-            raise exception.HVAgentError(
-                'Instance %s has ports but this host has no networking'
-                % instance.uuid)
-        return self.networking.plug(ctxt, instance.uuid, bind=False)
 
     @checks.expects(instance_uuid=UUID, migration_uuid=UUID)
     def finish_live_migration(self, ctxt, instance_uuid, migration_uuid):

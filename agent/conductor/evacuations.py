@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from oslo_config import cfg
 
 from agent import exception
-from agent import objects
 from agent.conductor import endpoint
 from agent.conductor import migration_steps as steps
 from agent.conductor import migrations
@@ -80,17 +79,8 @@ class EvacuationManager(endpoint.Endpoint):
                 source_compute=row.host, block_migration=False,
                 request_id=ctxt.request_id, user_id=ctxt.user_id,
                 project_id=ctxt.project_id)
-            s.add(mig)
-            db.instance_update(s, row.uuid, {'task_state': S.REBUILDING},
-                               expected_task_state=[None], reread=False)
-            db.action_start(s, row.uuid, 'evacuate', ctxt.request_id,
-                            ctxt.user_id, ctxt.project_id)
-            spec = objects.RequestSpec(
-                instance_uuid=row.uuid, project_id=row.project_id,
-                vcpus=row.vcpus, memory_mb=row.memory_mb,
-                root_gb=row.root_gb, availability_zone=row.availability_zone,
-                same_host=[], different_host=[], ignore_hosts=[row.host],
-                migration_uuid=mig.uuid, requested_host=host)
+            spec = migrations.begin_move(s, ctxt, row, mig, S.REBUILDING,
+                                         'evacuate', host)
             mig_uuid, instance_uuid = mig.uuid, row.uuid
         try:
             dest = self.scheduler.select_destination_for_move(ctxt, spec)

@@ -54,6 +54,24 @@ def _active_migration(s, instance_uuid, migration_uuid=None):
     return row
 
 
+def begin_move(s, ctxt, row, mig, task_state, action, host):
+    """Record the move ``mig`` of instance ``row`` (its task_state set
+    by compare and swap, its action started) in the caller's
+    transaction; return the RequestSpec that claims its destination
+    (``host``, if the admin named one; never the source)."""
+    s.add(mig)
+    db.instance_update(s, row.uuid, {'task_state': task_state},
+                       expected_task_state=[None], reread=False)
+    db.action_start(s, row.uuid, action, ctxt.request_id, ctxt.user_id,
+                    ctxt.project_id)
+    return objects.RequestSpec(
+        instance_uuid=row.uuid, project_id=row.project_id, vcpus=row.vcpus,
+        memory_mb=row.memory_mb, root_gb=row.root_gb,
+        availability_zone=row.availability_zone, same_host=[],
+        different_host=[], ignore_hosts=[row.host], migration_uuid=mig.uuid,
+        requested_host=host)
+
+
 class MigrationManager(endpoint.Endpoint):
     target = messaging.Target(version='1.12')  # see conductor_rpcapi
 
@@ -78,18 +96,8 @@ class MigrationManager(endpoint.Endpoint):
                 source_compute=row.host, block_migration=block_migration
                 is not False, request_id=ctxt.request_id,
                 user_id=ctxt.user_id, project_id=ctxt.project_id)
-            s.add(mig)
-            db.instance_update(s, row.uuid, {'task_state': S.MIGRATING},
-                               expected_task_state=[None], reread=False)
-            db.action_start(s, row.uuid, 'live-migration', ctxt.request_id,
-                            ctxt.user_id, ctxt.project_id)
-            spec = objects.RequestSpec(
-                instance_uuid=row.uuid, project_id=row.project_id,
-                vcpus=row.vcpus, memory_mb=row.memory_mb,
-                root_gb=row.root_gb,
-                availability_zone=row.availability_zone, same_host=[],
-                different_host=[], ignore_hosts=[row.host],
-                migration_uuid=mig.uuid, requested_host=host)
+            spec = begin_move(s, ctxt, row, mig, S.MIGRATING,
+                              'live-migration', host)
             mig_uuid, instance_uuid = mig.uuid, row.uuid
         try:
             dest = self.scheduler.select_destination_for_move(ctxt, spec)

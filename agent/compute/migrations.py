@@ -318,6 +318,7 @@ class LiveMigrationMixin:
 
     def _resume_one(self, ctxt, mig):
         uuid, mine = mig.instance_uuid, self.host
+        ids = {'instance_uuid': uuid, 'migration_uuid': mig.uuid}
         if mig.migration_type == 'evacuation':
             if mig.source_compute == mine:
                 self._destroy_evacuated(ctxt, mig)
@@ -332,13 +333,13 @@ class LiveMigrationMixin:
         if mig.status in (S.MIGRATION_ERROR, S.MIGRATION_CANCELLED):
             if mig.dest_compute != mine:
                 return
-            self.rollback_live_migration(ctxt, uuid, mig.uuid)
+            self.rollback_live_migration(ctxt, **ids)
         elif mig.status == S.MIGRATION_SWITCHED and mig.dest_compute == mine:
-            self.finish_live_migration(ctxt, uuid, mig.uuid)
+            self.finish_live_migration(ctxt, **ids)
         elif mig.status in (S.MIGRATION_SWITCHED, S.MIGRATION_COMPLETED):
             self._resume_cleanup(ctxt, mig)
         elif mig.status == S.MIGRATION_PREPARING and mig.dest_compute == mine:
-            self.prepare_live_migration(ctxt, uuid, mig.uuid)
+            self.prepare_live_migration(ctxt, **ids)
         elif mig.status == S.MIGRATION_RUNNING and mig.source_compute == mine:
             threading.Thread(target=self._resume_copy, args=(ctxt, mig),
                              name='resume-' + mig.uuid[:8],
@@ -353,8 +354,12 @@ class LiveMigrationMixin:
                               self._driver_step('cleanup_migrated_source'))
 
     def _resume_copy(self, ctxt, mig):
-        """The source restarted while its hypervisor moved the guest: wait
-        for the move to end, then tell by where the guest is."""
+        """The source (re)started while the move was running: wait for a
+        copy its hypervisor still runs to end, then tell by where the
+        guest is. A guest still here with no copy running was never
+        copied (the cast still waits in our queue) or its copy died with
+        the agent: the copy is started (again); the queued cast, if any,
+        then finds the move past that step and is dropped."""
         uuid = mig.instance_uuid
         with self._locks.hold(uuid):
             step = self._step(ctxt, mig.uuid, LIVE, S.MIGRATION_RUNNING)
@@ -370,12 +375,13 @@ class LiveMigrationMixin:
                 last = job
                 report(job)
                 time.sleep(RESUME_POLL)
-            if uuid in self.driver.list_guests():
-                self._step_failed(ctxt, mig, LIVE, exception.MigrationFailed(
-                    instance=uuid, reason='the source agent restarted '
-                    'during the move; the guest still runs on %s'
-                    % self.host))
+            here = uuid in self.driver.list_guests()
+            if not here:
+                LOG.info('Live migration %s of %s completed while this '
+                         'agent was down', mig.uuid, uuid)
+                self._switch_over(ctxt, mig, instance, last)
                 return
-            LOG.info('Live migration %s of %s completed while this agent '
-                     'was down', mig.uuid, uuid)
-            self._switch_over(ctxt, mig, instance, last)
+        LOG.info('Live migration %s of %s: (re)starting the copy after '
+                 'this agent started', mig.uuid, uuid)
+        self.live_migration(ctxt, instance_uuid=uuid,
+                            migration_uuid=mig.uuid)

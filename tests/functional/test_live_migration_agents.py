@@ -176,17 +176,22 @@ def test_there_and_back(cloud, guest):
         assert 'Traceback' not in log, log
 
 
+def begin_slow_move(cloud, guest, mibps):
+    """Restart h1's agent with its moves throttled to ``mibps`` MiB/s and
+    start moving ``guest``; return the Migration once the copy runs
+    (libvirt 9.0 reports no figures while it copies the disk)."""
+    start_agent(cloud, H1, migration={'bandwidth': mibps})
+    cloud.wait_log(H1, 'hvagent-compute started')
+    mig = cloud.conductor.live_migrate(cloud.admin, ref=guest.uuid)
+    wait_until(lambda: cloud.conductor.migration_show(
+        cloud.admin, migration_uuid=mig.uuid).status == S.MIGRATION_RUNNING,
+        120, interval=0.5)
+    return mig
+
+
 def test_abort_leaves_the_guest_on_the_source(cloud, guest):
-    start_agent(cloud, H1, migration={'bandwidth': 1})    # MiB/s: slow
     try:
-        wait_up(cloud, H1)
-        mig = cloud.conductor.live_migrate(cloud.admin, ref=guest.uuid)
-        # the copy runs (libvirt 9.0 reports no figures while it copies
-        # the disk; an abort before its job exists is repeated by the
-        # agent until it takes)
-        wait_until(lambda: cloud.conductor.migration_show(
-            cloud.admin, migration_uuid=mig.uuid).status ==
-            S.MIGRATION_RUNNING, 120, interval=0.5)
+        mig = begin_slow_move(cloud, guest, mibps=1)
         cloud.conductor.migration_abort(cloud.admin, ref=guest.uuid)
         after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
         mig = cloud.conductor.migration_show(cloud.admin,
@@ -206,17 +211,13 @@ def test_abort_leaves_the_guest_on_the_source(cloud, guest):
 
 
 def test_source_agent_killed_mid_move(cloud, guest):
-    """kill -9 of the source's agent while its libvirtd copies: the move
-    goes on in libvirtd; the restarted agent waits for it and tells by
-    where the guest is: gone to h2 (switch-over) or still on h1 (the
-    move failed, the guest runs there). One host runs it, either way."""
-    start_agent(cloud, H1, migration={'bandwidth': 8})
+    """kill -9 of the source's agent while its libvirtd copies: the
+    restarted agent waits for a copy libvirtd still runs and switches
+    over if the guest left, or copies again if it is still here (or, if
+    that fails, reports it with the guest on h1). One host runs it,
+    either way."""
     try:
-        wait_up(cloud, H1)
-        mig = cloud.conductor.live_migrate(cloud.admin, ref=guest.uuid)
-        wait_until(lambda: cloud.conductor.migration_show(
-            cloud.admin, migration_uuid=mig.uuid).status ==
-            S.MIGRATION_RUNNING, 120, interval=0.5)
+        mig = begin_slow_move(cloud, guest, mibps=8)
         cloud.stop(H1, sig=signal.SIGKILL)
         start_agent(cloud, H1, migration={'bandwidth': 8})
         after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)

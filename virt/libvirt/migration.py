@@ -280,7 +280,9 @@ def _no_job_is_fine():
     except exception.GuestNotFound:
         pass
     except libvirt.libvirtError as e:
-        if e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
+        # gone between the lookup and the call (the move just finished)
+        if e.get_error_code() not in (libvirt.VIR_ERR_OPERATION_INVALID,
+                                      libvirt.VIR_ERR_NO_DOMAIN):
             raise
 
 

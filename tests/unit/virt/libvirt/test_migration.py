@@ -145,3 +145,25 @@ def test_uuid_checked_before_it_names_a_directory():
                 u.replace('-', ''), '{%s}' % u, None):
         with pytest.raises(ValueError):
             lvmig.checked_uuid(bad)
+
+
+def _libvirt_error(code):
+    err = libvirt.libvirtError('test')
+    err.err = (code, 0, 'test', 0, '', None, None, 0, 0)
+    return err
+
+
+@pytest.mark.parametrize('code', [libvirt.VIR_ERR_OPERATION_INVALID,
+                                  libvirt.VIR_ERR_NO_DOMAIN])
+def test_a_guest_gone_or_with_no_job_is_nothing_to_do(code):
+    """A move that finished between the domain's lookup and the call (its
+    domain left the source) is not an error (it was raised from
+    migrateSetMaxDowntime under load)."""
+    with lvmig._no_job_is_fine():
+        raise _libvirt_error(code)
+
+
+def test_other_libvirt_errors_still_raise():
+    with pytest.raises(libvirt.libvirtError):
+        with lvmig._no_job_is_fine():
+            raise _libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR)

@@ -310,11 +310,15 @@ class LiveMigrationMixin:
             if mig.status in S.MIGRATION_ACTIVE:
                 self.moving[mig.instance_uuid] = mig.uuid
         for mig in found:
-            try:
-                self._resume_one(ctxt, mig)
-            except Exception:
-                LOG.exception('Could not resume live migration %s of %s',
-                              mig.uuid, mig.instance_uuid)
+            self._resume_logged(self._resume_one, ctxt, mig)
+
+    @staticmethod
+    def _resume_logged(resume, ctxt, mig):
+        try:
+            resume(ctxt, mig)
+        except Exception:
+            LOG.exception('Could not resume live migration %s of %s',
+                          mig.uuid, mig.instance_uuid)
 
     def _resume_one(self, ctxt, mig):
         uuid, mine = mig.instance_uuid, self.host
@@ -341,7 +345,8 @@ class LiveMigrationMixin:
         elif mig.status == S.MIGRATION_PREPARING and mig.dest_compute == mine:
             self.prepare_live_migration(ctxt, **ids)
         elif mig.status == S.MIGRATION_RUNNING and mig.source_compute == mine:
-            threading.Thread(target=self._resume_copy, args=(ctxt, mig),
+            threading.Thread(target=self._resume_logged,
+                             args=(self._resume_copy, ctxt, mig),
                              name='resume-' + mig.uuid[:8],
                              daemon=True).start()
 

@@ -251,11 +251,11 @@ class LiveMigrationMixin:
             LOG.info('Paused %s so its migration completes', uuid)
 
     def live_migration_job(self, uuid):
-        try:
+        stats = None
+        with _no_job_is_fine():
             stats = self._do(uuid, 'job_stats')
-        except exception.GuestNotFound:
-            return None
-        return progress_from_stats(stats) if job_active(stats) else None
+        return progress_from_stats(stats) if stats and job_active(stats) \
+            else None
 
     def cleanup_migrated_source(self, uuid, shared_storage):
         checked_uuid(uuid)

@@ -1,6 +1,8 @@
 """The pure parts of live migration: what an address may be, the flags and
 parameters handed to virDomainMigrateToURI3, the figures read back.
 (The moves themselves: tests/functional/test_libvirt_migration.py.)"""
+import uuid
+
 import libvirt
 import pytest
 
@@ -167,3 +169,17 @@ def test_other_libvirt_errors_still_raise():
     with pytest.raises(libvirt.libvirtError):
         with lvmig._no_job_is_fine():
             raise _libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR)
+
+
+class _GoneMidCall(lvmig.LiveMigrationMixin):
+    """A guest whose domain left between its lookup and the call."""
+
+    def _do(self, uuid, method, *args):
+        raise _libvirt_error(libvirt.VIR_ERR_NO_DOMAIN)
+
+
+def test_no_job_when_the_domain_left_mid_call():
+    """The restarted source asks for the job while the move ends: the
+    answer is 'no job' (then it looks where the guest is), not an error
+    that killed its resume thread."""
+    assert _GoneMidCall().live_migration_job(str(uuid.uuid4())) is None

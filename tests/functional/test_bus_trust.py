@@ -13,7 +13,6 @@ call through its own reply queue, and its instance is untouched.
 """
 import json
 import sqlite3
-import subprocess
 import uuid
 
 import amqp
@@ -31,7 +30,6 @@ from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
 from agent.rpc import serializer
 from agent.rpc import transport as rpc_transport
-from agent.security import broker_perms
 from agent.security import bus_auth
 from tests.fixtures import brokers
 from tests.fixtures import deployment
@@ -41,24 +39,7 @@ pytestmark = pytest.mark.functional
 
 NODE, EVIL = 'hvtest-node1', 'evil'
 EXCHANGE = 'openstack'            # oslo's default control_exchange
-PASSWORD = 'broker-pw'
 CONTROLLER_QUEUES = ('conductor_api', 'identity', 'scheduler')
-
-
-def _ctl(*args):
-    return subprocess.run(['rabbitmqctl', '-q', *args], check=True,
-                          capture_output=True, text=True, timeout=60).stdout
-
-
-def broker_user(vhost, host):
-    """A RabbitMQ user with a compute node's rights; its URL."""
-    user = 'hvc-%s-%s' % (host, uuid.uuid4().hex[:6])
-    _ctl('add_user', user, PASSWORD)
-    for argv in broker_perms.rabbitmqctl_commands(
-            user, vhost.name, EXCHANGE, broker_perms.compute(host, EXCHANGE)):
-        _ctl(*argv[1:])
-    return user, 'rabbit://%s:%s@%s:%d/%s' % (
-        user, PASSWORD, brokers.HOST, brokers.PORT, vhost.name)
 
 
 @pytest.fixture(scope='module')
@@ -67,7 +48,6 @@ def bus(tmp_path_factory):
     test stops the victim)."""
     tmp_path = tmp_path_factory.mktemp('bus')
     vhost = brokers.VHost()
-    users = []
     dep = deployment.Deployment(
         tmp_path, vhost.url, 'sqlite:///%s' % (tmp_path / 'hv.sqlite'),
         host=NODE)
@@ -75,18 +55,8 @@ def bus(tmp_path_factory):
     try:
         dep.start('hvagent-conductor', 'hvagent-scheduler')
         # the compute node: its own broker user, its host key, no secret
-        user, url = broker_user(vhost, NODE)
-        users.append(user)
-        key_file = tmp_path / 'node1.key'
-        key_file.write_text(bus_auth.host_key(master, NODE).hex() + '\n')
-        node_conf = deployment.write_config(
-            tmp_path / 'node1.conf',
-            DEFAULT={'host': NODE, 'state_path': tmp_path / 'node1',
-                     'transport_url': url, 'report_interval': 1,
-                     'service_down_time': 10},
-            compute={'compute_driver': 'fake'},
-            bus={'host_key_file': key_file,
-                 'secret_file': tmp_path / 'no-secret-here'})
+        node_conf = deployment.compute_node_config(
+            tmp_path, NODE, vhost.compute_user(NODE, EXCHANGE))
         dep.start('hvagent-compute', config=node_conf)
         rpc_transport.cleanup()
         rpc_transport.init(url=vhost.url)
@@ -99,8 +69,7 @@ def bus(tmp_path_factory):
             availability_zone=None, hints={}, metadata={}, networks=[])
         inst = deployment.settle(dep, inst.uuid)
         assert inst.vm_state == states.ACTIVE and inst.host == NODE
-        evil_user, evil_url = broker_user(vhost, EVIL)
-        users.append(evil_user)
+        evil_url = vhost.compute_user(EVIL, EXCHANGE)
         dep.victim = inst
         dep.evil = Attacker(evil_url, bus_auth.Keyring(
             host=EVIL, key=bus_auth.host_key(master, EVIL)))
@@ -110,9 +79,7 @@ def bus(tmp_path_factory):
     finally:
         codes = dep.stop()
         rpc_transport.cleanup()
-        for user in users:
-            _ctl('delete_user', user)
-        vhost.delete()
+        vhost.delete()      # and its broker users
     assert set(codes.values()) == {0}, codes
 
 

@@ -16,7 +16,6 @@ from agent import context
 from agent import exception
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states as S
-from agent.security import bus_auth
 from tests.fixtures import deployment
 from tests.fixtures.waiting import wait_until
 
@@ -26,21 +25,9 @@ NODES = ('hvtest-node1', 'hvtest-node2')
 
 
 def node_config(dep, vhost, host, **extra):
-    key_file = dep.tmp_path / ('%s.key' % host)
-    key_file.write_text(bus_auth.host_key(bus_auth.keyring().master,
-                                          host).hex() + '\n')
-    sections = dict(
-        DEFAULT={'host': host, 'state_path': dep.tmp_path / host,
-                 'transport_url': vhost.compute_user(host),
-                 'report_interval': 1, 'service_down_time': 10},
-        compute={'compute_driver': 'fake'},
-        migration={'progress_interval': 0.2},
-        bus={'host_key_file': key_file,
-             'secret_file': dep.tmp_path / 'no-secret-here'})
-    for section, values in extra.items():
-        sections.setdefault(section, {}).update(values)
-    return deployment.write_config(dep.tmp_path / ('%s.conf' % host),
-                                   **sections)
+    return deployment.compute_node_config(
+        dep.tmp_path, host, vhost.compute_user(host),
+        migration={'progress_interval': 0.2}, **extra)
 
 
 @pytest.fixture

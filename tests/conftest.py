@@ -36,3 +36,24 @@ def _conf(tmp_path_factory):
     cfg.CONF.set_override('secret_file', str(secret), group='bus')
     yield
     cfg.CONF.reset()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        '--run-slow', action='store_true', default=False,
+        help='also run the tests marked slow (minutes each: the systemd '
+        'acceptance run, moves between two real hypervisor hosts); '
+        '-m slow runs only them')
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` are skipped, with the way to run them as the
+    reason, unless --run-slow is given or -m names the marker."""
+    if config.getoption('--run-slow') or 'slow' in (
+            config.getoption('markexpr') or ''):
+        return
+    skip = pytest.mark.skip(reason='slow: run with --run-slow '
+                            '(or -m slow for these alone); docs/testing.md')
+    for item in items:
+        if 'slow' in item.keywords:
+            item.add_marker(skip)

@@ -60,9 +60,10 @@ def overrides(h2, inbound):
             ('live_migration_inbound_addr', inbound, 'libvirt')]
 
 
-def guest_spec(image):
+def guest_spec(image, memory_mb=128):
     return virt_driver.GuestSpec(
-        uuid=str(uuid.uuid4()), name='bench-mig', vcpus=1, memory_mb=128,
+        uuid=str(uuid.uuid4()), name='bench-mig', vcpus=1,
+        memory_mb=memory_mb,
         root_gb=1, image_ref=image['disk'], kernel_ref=image['kernel'],
         ramdisk_ref=image['ramdisk'], config_drive=True)
 
@@ -102,19 +103,23 @@ VARIANTS = {'raw virsh migrate': raw_virsh,
             'LibvirtDriver.live_migrate': driver}
 
 
-def one_run(env, variant):
+def one_run(env, variant, memory_mb=128):
     """Boot on h1, prepare h2, move by ``variant`` (timed), remove."""
-    spec = guest_spec(env.image)
+    spec = guest_spec(env.image, memory_mb)
     env.h1.spawn(spec)
     try:
-        wait_until(lambda: guest_image.booted_uuids(
-            env.h1.get_console_output(spec.uuid, 1 << 20)), 300,
-            interval=0.5, message='the guest booting')
+        wait_booted(env, spec)
         env.remote.prepare_incoming(spec, False)
         return variant(env, spec)
     finally:
         env.h1.destroy(spec.uuid)
         env.remote.destroy(spec.uuid)
+
+
+def wait_booted(env, spec):
+    wait_until(lambda: guest_image.booted_uuids(
+        env.h1.get_console_output(spec.uuid, 1 << 20)), 300,
+        interval=0.5, message='the guest booting')
 
 
 class Env:

@@ -191,6 +191,48 @@ def test_destination_agent_killed_mid_move(cloud, guest):
         wait_up(cloud, H1, H2)
 
 
+def test_evacuate_from_a_dead_host(cloud, guest):
+    """h2 dies with the guest on it (its agent, libvirtd and QEMU killed:
+    fenced); once its heartbeat is old the admin evacuates: the guest is
+    built again on h1 from its image. When h2 comes back, its agent
+    finds the instance gone elsewhere and removes the old guest instead
+    of starting it."""
+    after, _ = move(cloud, guest, H2)
+    assert after.host == H2
+    try:
+        cloud.stop(H2, sig=signal.SIGKILL)
+        cloud.h2.power_off()
+        wait_until(lambda: [h for h in cloud.conductor.host_list(cloud.ctxt)
+                            if h['service'].host == H2 and
+                            not h['service'].up], 30, interval=0.5,
+                   message='h2 seen down')
+        mig = cloud.conductor.evacuate(cloud.admin, ref=guest.uuid)
+        after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
+        assert (after.host, after.vm_state, after.power_state) == (
+            H1, S.ACTIVE, S.RUNNING), after
+        assert _h1_domstate(guest.uuid).stdout.strip() == 'running'
+        wait_until(lambda: len(guest_image.booted_uuids(
+            console(cloud, after))) >= 1, 120, interval=1,
+            message='the guest booting again on h1')
+    finally:
+        cloud.h2.power_on()
+        start_agent(cloud, H2)
+        wait_up(cloud, H1, H2)
+    wait_until(lambda: cloud.h2.virsh('domstate', guest.uuid)
+               .returncode != 0, 60, interval=0.5,
+               message=lambda: 'the old guest undefined on h2\n' +
+               cloud.log(H2)[-3000:])
+    wait_until(lambda: not os.listdir(os.path.join(cloud.h2.dir,
+                                                   'instances')),
+               30, interval=0.5, message="h2's files of the guest removed")
+    wait_until(lambda: cloud.conductor.migration_show(
+        cloud.admin, migration_uuid=mig.uuid).status ==
+        S.MIGRATION_COMPLETED, 60, interval=0.5)
+    log = cloud.log(H2)
+    assert 'was evacuated from this host' in log, log[-3000:]
+    assert 'Traceback' not in log, log
+
+
 def _h1_domstate(uuid_):
     return subprocess.run(['virsh', '-c', 'qemu:///system', 'domstate',
                            uuid_], capture_output=True, text=True)

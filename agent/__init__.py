@@ -17,9 +17,13 @@ import warnings
 
 
 def _use_native_threads():
-    # some oslo modules still import eventlet for feature detection; that
-    # import only warns
+    # some oslo modules still import eventlet for feature detection (and
+    # eventlet imports dnspython, whose DSA names warn with cryptography
+    # >= 43: eight lines in each daemon's journal at every start); those
+    # imports only warn
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    warnings.filterwarnings('ignore', message='DSA is deprecated',
+                            module=r'dns\.')
     from oslo_service import backend
     if backend.get_backend_type() is None:
         backend.init_backend(backend.BackendType.THREADING)

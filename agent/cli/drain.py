@@ -25,8 +25,10 @@ REASON = 'drain'
 LIVE = (states.ACTIVE, states.PAUSED)
 MOVED = states.MIGRATION_COMPLETED
 FAILED = (states.MIGRATION_ERROR, states.MIGRATION_CANCELLED)
-#: seconds between two looks at the moves in progress
-POLL = 0.5
+#: seconds between two looks at the moves in progress (one migration_show
+#: per running move each time); a drain at --max-concurrent 1 waits up to
+#: this long between two moves (tools/bench/live_migration_agents.py)
+POLL = 0.2
 
 
 @dataclasses.dataclass

@@ -15,12 +15,17 @@ second. A guest that moved keeps printing disks lines on the destination
 and never boots again.
 """
 import os
+import re
 import signal
 import subprocess
+import uuid
 
 import pytest
 
 from agent.objects import states as S
+from net import dhcp
+from net import model
+from net import privileged
 from tests.fixtures import deployment
 from tests.fixtures import guest_image
 from tests.fixtures import two_host_cloud as two
@@ -231,6 +236,81 @@ def test_evacuate_from_a_dead_host(cloud, guest):
     log = cloud.log(H2)
     assert 'was evacuated from this host' in log, log[-3000:]
     assert 'Traceback' not in log, log
+
+
+PING_RE = re.compile(r'hvagent-test-guest ping (\S+) (ok|fail)\r?\n')
+
+
+def pings(dep, inst):
+    """The results (``ok``/``fail``) of the guest's pings so far."""
+    return [r for _, r in PING_RE.findall(console(dep, inst))]
+
+
+def pings_answered(dep, inst, timeout=60):
+    """Wait for two new answered pings in a row; the failures before."""
+    seen = len(pings(dep, inst))
+    wait_until(lambda: pings(dep, inst)[seen:][-2:] == ['ok', 'ok'],
+               timeout, interval=0.5,
+               message=lambda: 'pings of %s: %s' % (inst.name,
+                                                    pings(dep, inst)[seen:]))
+    return pings(dep, inst)[seen:].count('fail')
+
+
+@pytest.fixture
+def vxlan_net(cloud):
+    """A shared vxlan network between the two hosts (tunnel over the
+    veth); what the h1 agent wired in the machine's network namespace is
+    removed afterwards."""
+    used = subprocess.run(['ip', '-4', '-o', 'addr'], capture_output=True,
+                          text=True, check=True).stdout
+    if ' 10.78.0.' in used:
+        pytest.skip('10.78.0.0/24 is in use on this host')
+    if ('inet', 'hvagent') in privileged.nft_tables():
+        pytest.skip('the host already has an hvagent nftables table')
+    if not os.path.exists('/proc/sys/net/bridge/bridge-nf-call-iptables'):
+        pytest.skip('br_netfilter is not loaded (modprobe br_netfilter)')
+    net = cloud.conductor.network_create(
+        cloud.admin, name='mig-%s' % uuid.uuid4().hex[:6],
+        network_type='vxlan', cidr='10.78.0.0/24', gateway_ip='10.78.0.1')
+    cloud.conductor.network_set(cloud.admin, ref=net.uuid, shared=True)
+    try:
+        yield net
+    finally:
+        wait_until(lambda: cloud.conductor.port_list(
+            cloud.admin, network=net.uuid) == [], 60, interval=0.5)
+        cloud.conductor.network_delete(cloud.admin, ref=net.uuid)
+        dhcp.DhcpServer(os.path.join(cloud.h2.shared, 'state-' + H1,
+                                     'dhcp')).stop(net.uuid)
+        for link in (model.bridge_name(net.uuid),
+                     model.vxlan_name(net.segmentation_id)):
+            privileged.link_del(link)
+        for family in ('bridge', 'inet'):
+            privileged.nft_delete_table(family, 'hvagent')
+
+
+def test_guest_network_follows_the_move(cloud, vxlan_net):
+    """A neighbour on h1 pings the mover all along: the mover's NIC
+    answers on h1, then on h2 (through the VXLAN tunnel: h2 plugged its
+    port, with its firewall, before the switch-over) and on h1 again."""
+    booted = []
+    try:
+        booted += two.boot_on(cloud, H1, networks=[vxlan_net.uuid])
+        mover = booted[0]
+        address = mover.networks[0].split('=')[1]
+        booted += two.boot_on(cloud, H1, networks=[vxlan_net.uuid],
+                              metadata={'ping': address})
+        neighbour = booted[1]
+        pings_answered(cloud, neighbour, timeout=120)
+        for host in (H2, H1):
+            after, mig = move(cloud, mover, host)
+            assert (after.host, mig.status) == (host,
+                                                S.MIGRATION_COMPLETED)
+            lost = pings_answered(cloud, neighbour)
+            assert lost <= 3, 'the move lost %d pings' % lost
+        assert keeps_running_here(cloud, after) == []
+    finally:
+        for inst in booted:
+            two.delete(cloud, inst)
 
 
 def _h1_domstate(uuid_):

@@ -30,6 +30,7 @@ import datetime
 import os
 import pathlib
 import platform
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -55,27 +56,9 @@ H1, H2 = two.H1, two.H2
 FLAVOR_MB = 512
 
 
-def boot_on_h1(dep, count):
-    """``count`` test guests booted on h1 (h2 disabled meanwhile), each
-    printing its boot banner."""
-    dep.conductor.service_update(dep.admin, host=H2,
-                                 binary=models.COMPUTE_BINARY, disabled=True,
-                                 disabled_reason='bench: boot on h1')
-    try:
-        guests = [two.boot(dep) for _ in range(count)]
-    finally:
-        dep.conductor.service_update(dep.admin, host=H2,
-                                     binary=models.COMPUTE_BINARY,
-                                     disabled=False)
-    for inst in guests:
-        assert inst.host == H1, inst
-        two.wait_booted(dep, inst)
-    return guests
-
-
 def agent_move(dep, env):
     """(total ms, downtime ms) of one move through the agents."""
-    (inst,) = boot_on_h1(dep, 1)
+    (inst,) = two.boot_on(dep, H1)
     try:
         t0 = time.perf_counter()
         after, mig = two.move(dep, inst, H2)
@@ -92,7 +75,7 @@ def raw_move(dep, env):
 
 def agent_drain(dep, count, concurrency):
     """Seconds of ``hvctl host-drain h1`` with ``count`` guests there."""
-    guests = boot_on_h1(dep, count)
+    guests = two.boot_on(dep, H1, count)
     try:
         t0 = time.perf_counter()
         proc = subprocess.run(
@@ -214,6 +197,7 @@ def main():
             moves, drains = measure(args, dep, env)
     finally:
         h2.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     report(args, moves, drains)
 
 

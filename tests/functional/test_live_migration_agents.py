@@ -14,6 +14,7 @@ The guest is the test guest: one boot banner per boot, a disks line every
 second. A guest that moved keeps printing disks lines on the destination
 and never boots again.
 """
+import json
 import os
 import re
 import signal
@@ -310,6 +311,30 @@ def test_guest_network_follows_the_move(cloud, vxlan_net):
         assert keeps_running_here(cloud, after) == []
     finally:
         for inst in booted:
+            two.delete(cloud, inst)
+
+
+def test_drain_moves_every_guest(cloud):
+    """hvctl host-drain h1 with three guests there, two moves at a time:
+    all run on h2 afterwards, h1 is disabled with reason "drain"."""
+    guests = two.boot_on(cloud, H1, 3)
+    try:
+        proc = two.hvctl(cloud, '--json', 'host-drain', H1,
+                         '--max-concurrent', '2', '--timeout', '300')
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        done = {r['uuid']: r for r in json.loads(proc.stdout)}
+        for inst in guests:
+            assert (done[inst.uuid]['result'], done[inst.uuid]['host']) == (
+                'moved', H2), done
+            after = cloud.conductor.instance_show(cloud.ctxt, ref=inst.uuid)
+            assert (after.host, after.vm_state) == (H2, S.ACTIVE)
+        assert keeps_running_here(cloud, guests[0]) == []
+        (svc,) = [h['service'] for h in cloud.conductor.host_list(cloud.ctxt)
+                  if h['service'].host == H1]
+        assert (svc.disabled, svc.disabled_reason) == (True, 'drain')
+    finally:
+        two.hvctl(cloud, 'host-enable', H1)
+        for inst in guests:
             two.delete(cloud, inst)
 
 

@@ -32,7 +32,6 @@ import pathlib
 import platform
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 
@@ -42,7 +41,6 @@ import agent.conf  # noqa: F401
 import agent.rpc.transport  # noqa: F401  (registers transport_url)
 from agent.objects import models
 from agent.security import bus_auth
-from tests.fixtures import deployment
 from tests.fixtures import guest_image
 from tests.fixtures import second_host
 from tests.fixtures import two_host_cloud as two
@@ -78,12 +76,8 @@ def agent_drain(dep, count, concurrency):
     guests = two.boot_on(dep, H1, count)
     try:
         t0 = time.perf_counter()
-        proc = subprocess.run(
-            [os.path.join(deployment.BIN, 'hvctl'), '--transport-url',
-             dep.vhost.url, 'host-drain', H1, '--max-concurrent',
-             str(concurrency), '--timeout', '600', '--config-file',
-             deployment.bus_conf()], capture_output=True, text=True,
-            timeout=900)
+        proc = two.hvctl(dep, 'host-drain', H1, '--max-concurrent',
+                         str(concurrency), '--timeout', '600')
         took = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError('drain failed:\n%s%s'

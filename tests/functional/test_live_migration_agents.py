@@ -102,13 +102,18 @@ def begin_slow_move(cloud, guest, mibps):
     return mig
 
 
+def settled(cloud, guest, mig):
+    """(the instance once its move settled, the Migration as it ended)."""
+    after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
+    return after, cloud.conductor.migration_show(cloud.admin,
+                                                 migration_uuid=mig.uuid)
+
+
 def test_abort_leaves_the_guest_on_the_source(cloud, guest):
     try:
         mig = begin_slow_move(cloud, guest, mibps=1)
         cloud.conductor.migration_abort(cloud.admin, ref=guest.uuid)
-        after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
-        mig = cloud.conductor.migration_show(cloud.admin,
-                                             migration_uuid=mig.uuid)
+        after, mig = settled(cloud, guest, mig)
         assert (after.host, after.vm_state, mig.status) == (
             H1, S.ACTIVE, S.MIGRATION_CANCELLED)
         wait_until(lambda: cloud.h2.virsh('domstate', guest.uuid)
@@ -123,6 +128,16 @@ def test_abort_leaves_the_guest_on_the_source(cloud, guest):
         wait_up(cloud, H1)
 
 
+def assert_one_host_runs(cloud, guest, after):
+    """The guest runs where ``after`` (the settled instance) says, not
+    on the other host too, and without a new boot if it moved."""
+    other = cloud.h2.virsh('domstate', guest.uuid) if after.host == H1 \
+        else _h1_domstate(guest.uuid)
+    assert other.returncode != 0, 'the guest on both hosts'
+    assert keeps_running_here(cloud, after) == (
+        [] if after.host == H2 else [guest.uuid])
+
+
 def test_source_agent_killed_mid_move(cloud, guest):
     """kill -9 of the source's agent while its libvirtd copies: the
     restarted agent waits for a copy libvirtd still runs and switches
@@ -133,19 +148,13 @@ def test_source_agent_killed_mid_move(cloud, guest):
         mig = begin_slow_move(cloud, guest, mibps=8)
         cloud.stop(H1, sig=signal.SIGKILL)
         start_agent(cloud, H1, migration={'bandwidth': 8})
-        after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
-        mig = cloud.conductor.migration_show(cloud.admin,
-                                             migration_uuid=mig.uuid)
+        after, mig = settled(cloud, guest, mig)
         assert after.vm_state == S.ACTIVE, after
         if after.host == H2:
             assert mig.status == S.MIGRATION_COMPLETED, mig
         else:
             assert (after.host, mig.status) == (H1, S.MIGRATION_ERROR), mig
-        other = cloud.h2.virsh('domstate', guest.uuid) if after.host == H1 \
-            else _h1_domstate(guest.uuid)
-        assert other.returncode != 0, 'the guest on both hosts'
-        assert keeps_running_here(cloud, after) == (
-            [] if after.host == H2 else [guest.uuid])
+        assert_one_host_runs(cloud, guest, after)
     finally:
         start_agent(cloud, H1)
         wait_up(cloud, H1)
@@ -157,9 +166,7 @@ def test_force_complete_pauses_and_finishes(cloud, guest):
     try:
         mig = begin_slow_move(cloud, guest, mibps=8)
         cloud.conductor.migration_force_complete(cloud.admin, ref=guest.uuid)
-        after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
-        mig = cloud.conductor.migration_show(cloud.admin,
-                                             migration_uuid=mig.uuid)
+        after, mig = settled(cloud, guest, mig)
         assert (after.host, mig.status) == (H2, S.MIGRATION_COMPLETED), mig
         assert (after.vm_state, after.power_state) == (S.ACTIVE, S.RUNNING)
         assert keeps_running_here(cloud, after) == [], 'booted again'
@@ -178,20 +185,14 @@ def test_destination_agent_killed_mid_move(cloud, guest):
         mig = begin_slow_move(cloud, guest, mibps=8)
         cloud.stop(H2, sig=signal.SIGKILL)
         start_agent(cloud, H2)
-        after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
-        mig = cloud.conductor.migration_show(cloud.admin,
-                                             migration_uuid=mig.uuid)
+        after, mig = settled(cloud, guest, mig)
         assert after.vm_state == S.ACTIVE, after
         expected = S.MIGRATION_COMPLETED if after.host == H2 \
             else S.MIGRATION_ERROR
         wait_until(lambda: cloud.conductor.migration_show(
             cloud.admin, migration_uuid=mig.uuid).status == expected, 60,
             interval=0.5, message=lambda: (after, cloud.log(H2)[-3000:]))
-        other = cloud.h2.virsh('domstate', guest.uuid) if after.host == H1 \
-            else _h1_domstate(guest.uuid)
-        assert other.returncode != 0, 'the guest on both hosts'
-        assert keeps_running_here(cloud, after) == (
-            [] if after.host == H2 else [guest.uuid])
+        assert_one_host_runs(cloud, guest, after)
     finally:
         start_agent(cloud, H1)
         wait_up(cloud, H1, H2)

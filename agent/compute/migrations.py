@@ -323,6 +323,9 @@ class LiveMigrationMixin:
     def _resume_one(self, ctxt, mig):
         uuid, mine = mig.instance_uuid, self.host
         ids = {'instance_uuid': uuid, 'migration_uuid': mig.uuid}
+        if mig.migration_type in S.RESIZE_TYPES:
+            self.resume_resize(ctxt, mig)
+            return
         if mig.migration_type == 'evacuation':
             if mig.source_compute == mine:
                 self._destroy_evacuated(ctxt, mig)

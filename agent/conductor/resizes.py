@@ -86,13 +86,18 @@ def _flavor(s, ref):
         return row
 
 
+#: the actions on a resize waiting for them, as a refusal names them
+VERIFY_ACTIONS = {'confirmResize': 'confirm the resize of',
+                  'revertResize': 'revert the resize of'}
+
+
 def _waiting(s, ctxt, ref, action):
     """(instance, migration) of a resize waiting for confirm or revert."""
     row = _instance(s, ctxt, ref)
     if row.vm_state != S.RESIZED or row.task_state is not None:
         raise exception.InstanceInvalidState(
-            action=action, instance=row.uuid, vm_state=row.vm_state,
-            task_state=row.task_state)
+            action=VERIFY_ACTIONS[action], instance=row.uuid,
+            vm_state=row.vm_state, task_state=row.task_state)
     M = models.Migration
     mig = s.scalar(sa.select(M).where(
         M.instance_uuid == row.uuid, M.status == S.MIGRATION_FINISHED,

@@ -91,6 +91,40 @@ VERIFY_ACTIONS = {'confirmResize': 'confirm the resize of',
                   'revertResize': 'revert the resize of'}
 
 
+def _finished(s, instance_uuid):
+    """The instance's resize waiting for confirm or revert, or None."""
+    M = models.Migration
+    return s.scalar(sa.select(M).where(
+        M.instance_uuid == instance_uuid, M.status == S.MIGRATION_FINISHED,
+        M.migration_type.in_(S.RESIZE_TYPES)).order_by(
+        M.id.desc()).limit(1).with_for_update())
+
+
+def _confirm(s, row, mig):
+    """Confirm ``mig`` in the caller's transaction: the source's claim
+    released, the source to clean up."""
+    steps.transition(s, mig, 'confirm', S.MIGRATION_CONFIRMED,
+                     S.MIGRATION_FINISHED)
+    claim.release_source(s, mig, s.get(models.Flavor, mig.old_flavor_id))
+    row.vm_state = mig.old_vm_state
+    mig.cleanup_host = mig.source_compute
+
+
+def confirm_if_resized(s, ref):
+    """Deleting a resized instance confirms its resize first (nova's
+    _confirm_resize_on_deleting), in the caller's transaction: return
+    (source, instance uuid, migration uuid) to cast confirm_resize with,
+    or None if it waits for no confirmation."""
+    row = db.instance_get_by_ref(s, ref)
+    if row.vm_state != S.RESIZED or row.task_state is not None:
+        return None
+    mig = _finished(s, row.uuid)
+    if mig is None:
+        return None
+    _confirm(s, db.instance_get(s, row.uuid, for_update=True), mig)
+    return mig.source_compute, row.uuid, mig.uuid
+
+
 def _waiting(s, ctxt, ref, action):
     """(instance, migration) of a resize waiting for confirm or revert."""
     row = _instance(s, ctxt, ref)
@@ -98,11 +132,7 @@ def _waiting(s, ctxt, ref, action):
         raise exception.InstanceInvalidState(
             action=VERIFY_ACTIONS[action], instance=row.uuid,
             vm_state=row.vm_state, task_state=row.task_state)
-    M = models.Migration
-    mig = s.scalar(sa.select(M).where(
-        M.instance_uuid == row.uuid, M.status == S.MIGRATION_FINISHED,
-        M.migration_type.in_(S.RESIZE_TYPES)).order_by(
-        M.id.desc()).limit(1).with_for_update())
+    mig = _finished(s, row.uuid)
     if mig is None:
         raise exception.MigrationNotFound(
             migration='waiting for confirmation for %s' % row.uuid)
@@ -207,15 +237,10 @@ class ResizeManager(endpoint.Endpoint):
         start if it cannot). Return the Migration."""
         with self._session() as s:
             row, mig = _waiting(s, ctxt, ref, 'confirmResize')
-            steps.transition(s, mig, 'confirm', S.MIGRATION_CONFIRMED,
-                             S.MIGRATION_FINISHED)
-            claim.release_source(s, mig, s.get(models.Flavor,
-                                               mig.old_flavor_id))
-            row.vm_state = mig.old_vm_state
-            mig.cleanup_host = source = mig.source_compute
+            _confirm(s, row, mig)
             out = to_objects.migration(mig)
-        self.compute.confirm_resize(ctxt, source, out.instance_uuid,
-                                    out.uuid)
+        self.compute.confirm_resize(ctxt, out.source_compute,
+                                    out.instance_uuid, out.uuid)
         return out
 
     @checks.expects(ref=REF)

@@ -296,3 +296,41 @@ def test_a_restarted_agent_carries_on(rc, down):
     assert inst.uuid not in rc.drivers[inst.host].list_guests()
     assert migration(rc, mig).status == S.MIGRATION_CONFIRMED
     assert call(rc.steps.migrations_by_host, rc.admin, host=inst.host) == []
+
+
+def test_a_revert_waits_for_a_destination_that_is_down(rc):
+    """The guest never runs on both hosts: the source starts it only once
+    the destination removed its own, after the destination's restart."""
+    inst = boot(rc)
+    dest = other(inst.host)
+    mig = resize(rc, inst)
+    settled(rc, inst.uuid)
+    rc.router.managers.pop(dest)
+    call(rc.resizes.resize_revert, rc.ctxt, ref=inst.uuid)
+    rc.router.drain()
+    waiting = show(rc, inst.uuid)
+    assert (waiting.host, waiting.task_state) == (inst.host,
+                                                  S.RESIZE_REVERTING)
+    assert rc.drivers[inst.host].get_info(inst.uuid).power_state == \
+        S.SHUTDOWN
+    # the claims moved back already: the destination's is released
+    assert usage(rc) == {inst.host: (1, 1), dest: (0, 0)}
+    restart(rc, dest).init_host(rc.admin)
+    after = settled(rc, inst.uuid)
+    assert (after.host, after.vm_state, after.power_state) == (
+        inst.host, S.ACTIVE, S.RUNNING)
+    assert inst.uuid not in rc.drivers[dest].list_guests()
+    assert migration(rc, mig).status == S.MIGRATION_REVERTED
+
+
+def test_deleting_a_resized_instance_confirms_it_first(rc):
+    inst = boot(rc)
+    mig = resize(rc, inst)
+    settled(rc, inst.uuid)
+    call(rc.tasks.instance_action, rc.ctxt, ref=inst.uuid, action='delete',
+         volume_id=None, connection_info={})
+    rc.router.drain()
+    wait_until(lambda: sum(u[1] for u in usage(rc).values()) == 0, 10)
+    assert migration(rc, mig).status == S.MIGRATION_CONFIRMED
+    assert not any(inst.uuid in d.list_guests() for d in rc.drivers.values())
+    assert usage(rc) == {h: (0, 0) for h in HOSTS}

@@ -334,3 +334,38 @@ def test_deleting_a_resized_instance_confirms_it_first(rc):
     assert migration(rc, mig).status == S.MIGRATION_CONFIRMED
     assert not any(inst.uuid in d.list_guests() for d in rc.drivers.values())
     assert usage(rc) == {h: (0, 0) for h in HOSTS}
+
+
+def test_a_source_that_cannot_start_the_guest_at_a_revert(rc):
+    inst = boot(rc)
+    mig = resize(rc, inst)
+    settled(rc, inst.uuid)
+    rc.drivers[inst.host].fail_next(
+        'finish_revert_migration', exception.DiskFull(path='/y', what='x'))
+    call(rc.resizes.resize_revert, rc.ctxt, ref=inst.uuid)
+    after = settled(rc, inst.uuid)
+    assert (after.host, after.vm_state, after.flavor.name) == (
+        inst.host, S.ERROR, SMALL)
+    assert after.fault.message == 'No space left on device at /y (x)'
+    assert migration(rc, mig).status == S.MIGRATION_ERROR
+    # its claim is the instance's on the source; none is left elsewhere
+    assert usage(rc) == {inst.host: (1, 1), other(inst.host): (0, 0)}
+    action, steps = events(rc, inst.uuid, 'revertResize')
+    assert action.result == 'Error'
+
+
+def test_a_confirm_whose_source_cannot_clean_up_is_retried(rc):
+    inst = boot(rc)
+    mig = resize(rc, inst)
+    settled(rc, inst.uuid)
+    rc.drivers[inst.host].fail_next('destroy', OSError('busy'))
+    call(rc.resizes.resize_confirm, rc.ctxt, ref=inst.uuid)
+    rc.router.drain()
+    assert show(rc, inst.uuid).vm_state == S.ACTIVE
+    assert inst.uuid in rc.drivers[inst.host].list_guests()
+    assert usage(rc)[inst.host] == (0, 0)   # released at the confirm
+    (left,) = call(rc.steps.migrations_by_host, rc.admin, host=inst.host)
+    assert (left.uuid, left.cleanup_host) == (mig.uuid, inst.host)
+    restart(rc, inst.host).init_host(rc.admin)
+    assert inst.uuid not in rc.drivers[inst.host].list_guests()
+    assert call(rc.steps.migrations_by_host, rc.admin, host=inst.host) == []

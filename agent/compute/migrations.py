@@ -176,7 +176,7 @@ class LiveMigrationMixin:
             if ports:
                 self.networking.unplug(ctxt, ports)
         except Exception as exc:
-            LOG.warning('Could not remove what live migration %s left of %s '
+            LOG.warning('Could not remove what migration %s left of %s '
                         'on this host: %s (retried at the next start)',
                         mig.uuid, instance.uuid, exc)
             result, tb = 'Error', traceback.format_exc()[-65535:]

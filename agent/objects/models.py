@@ -59,7 +59,9 @@ class Instance(base.HVObject):
     # 1.1: kernel_ref, ramdisk_ref, config_drive, user_data, key_name,
     #      key_data (boot options)
     # 1.2: isolated
-    VERSION = '1.2'
+    # 1.3: vm_state resized, task_states resize_* (resize, cold migration;
+    #      sent only by a conductor of RPC 1.13, to agents of compute 1.4)
+    VERSION = '1.3'
     fields = {
         'uuid': f.UUID(),
         'name': NAME,

@@ -138,3 +138,22 @@ def test_hvctl_resize_confirm_migrate_revert(cloud, hvctl):  # noqa: F811
         'hvctl: error: Cannot confirm the resize of instance %s while '
         'vm_state=active task_state=None' % srv['id']), proc.stderr
     cloud.owner.ok('DELETE', '/v1/servers/%s' % srv['id'])
+
+
+def test_a_resize_up_over_quota_is_403(cloud):  # noqa: F811
+    project = cloud.admin.ok('POST', '/v3/projects',
+                             json={'name': 'tight'})['project']
+    cloud.admin.ok('PUT', '/v1/quotas/%s' % project['id'], json={
+        'instances': 2, 'cores': 1, 'ram': -1})
+    dev = cloud.add_user(project['id'], 'tightdev', 'developer')
+    srv = dev.ok('POST', '/v1/servers', json={'server': {
+        'name': 'tight-1', 'flavor': 'm1.tiny'}})['server']
+    srv = cloudlib.wait_status(dev, srv['id'])
+    one_line(act(dev, srv['id'], {'resize': {'flavorRef': 'm1.medium'}}),
+             403, 'Quota exceeded for cores')
+    # the same cores, more disk: within the quota
+    r = act(dev, srv['id'], {'resize': {'flavorRef': 'm1.small'}})
+    assert r.status_code == 202, r.text
+    assert cloudlib.wait_status(dev, srv['id'], until=('resized',))[
+        'flavor'] == 'm1.small'
+    dev.ok('DELETE', '/v1/servers/%s' % srv['id'])

@@ -82,6 +82,12 @@ class MigrationPreCheckError(HVAgentError, ValueError):
     msg = 'Cannot migrate %(instance)s: %(reason)s'
 
 
+class ResizeRefused(HVAgentError, ValueError):
+    """A resize (or cold migration) that cannot be: to the same flavor,
+    to a smaller disk, of an instance in a state that does not allow it."""
+    msg = 'Cannot resize %(instance)s: %(reason)s'
+
+
 class ComputeNodeHostMismatch(HVAgentError):
     """A node reports under another host name than the one recorded."""
     msg = ('Compute node %(node)s belongs to host %(owner)s, not %(host)s. '

@@ -126,6 +126,9 @@ class ComputeDriver(abc.ABC):
         'creates_vif_devices': False,
         #: incoming_target ... cleanup_migrated_source (virt.migration)
         'supports_live_migration': False,
+        #: migrate_disk_and_power_off, finish_migration,
+        #: finish_revert_migration (resize and cold migration)
+        'supports_cold_migration': False,
     }
 
     def init_host(self, host: str) -> None:
@@ -268,6 +271,25 @@ class ComputeDriver(abc.ABC):
                                 ) -> None:
         """Source, after the switch-over: remove what is left here of the
         guest (its domain if still defined; its files unless shared)."""
+        raise NotImplementedError
+
+    # ------------------------------------- resize and cold migration
+    def migrate_disk_and_power_off(self, uuid: str, dest_host: str,
+                                   timeout: float = 0) -> None:
+        """Source: stop the guest (gracefully within ``timeout``) and
+        send its disk to ``dest_host``; the guest and its files stay here
+        (stopped) until the resize is confirmed or reverted."""
+        raise NotImplementedError
+
+    def finish_migration(self, spec: GuestSpec, power_on: bool) -> None:
+        """Destination: make the guest of ``spec`` (the new flavor) from
+        the disk that was sent; start it if ``power_on``; idempotent."""
+        raise NotImplementedError
+
+    def finish_revert_migration(self, spec: GuestSpec,
+                                power_on: bool) -> None:
+        """Source, after a revert: the guest kept here gets ``spec``
+        (the old flavor) back; start it if ``power_on``."""
         raise NotImplementedError
 
 

@@ -56,6 +56,7 @@ class FakeDriver(driver.ComputeDriver):
         'supports_attach_volume': True,
         'supports_console_output': True,
         'supports_live_migration': True,
+        'supports_cold_migration': True,
     }
 
     def __init__(self, vcpus=16, memory_mb=65536, local_gb=1000,
@@ -71,6 +72,7 @@ class FakeDriver(driver.ComputeDriver):
         self._failures = {}
         self._incoming = {}     # uuid -> GuestSpec, prepared to move here
         self._jobs = {}         # uuid -> _Job, moving away
+        self.sent = {}          # uuid -> host its disk was sent to (resize)
 
     # ------------------------------------------------------------ test hooks
     def fail_next(self, op, exc):
@@ -314,6 +316,36 @@ class FakeDriver(driver.ComputeDriver):
         with self._lock:
             self._begin('cleanup_migrated_source')
             self._guests.pop(uuid, None)
+
+    # ---------------------------------------- resize and cold migration
+    def migrate_disk_and_power_off(self, uuid, dest_host, timeout=0):
+        with self._lock:
+            guest = self._begin('migrate_disk_and_power_off', uuid)
+            if guest.power_state != states.SHUTDOWN:
+                guest.power_state = states.SHUTDOWN
+                guest.log('reboot: Power down (resize)')
+            self.sent[uuid] = dest_host
+
+    def finish_migration(self, spec, power_on):
+        with self._lock:
+            self._begin('finish_migration')
+            guest = self._guests.get(spec.uuid)
+            if guest is None:           # else redelivered
+                guest = self._guests[spec.uuid] = _Guest(
+                    spec=spec, power_state=states.SHUTDOWN)
+                guest.log('resized in: %s (%s) flavor %s' % (
+                    spec.name, spec.uuid, spec.flavor_name))
+            if power_on and guest.power_state != states.RUNNING:
+                guest.boot()
+
+    def finish_revert_migration(self, spec, power_on):
+        with self._lock:
+            guest = self._begin('finish_revert_migration', spec.uuid)
+            guest.spec = spec
+            self.sent.pop(spec.uuid, None)
+            guest.log('resize reverted: flavor %s' % spec.flavor_name)
+            if power_on and guest.power_state != states.RUNNING:
+                guest.boot()
 
 
 class _Job:

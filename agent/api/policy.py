@@ -18,7 +18,9 @@ fixed IP reservations (hold an address for a boot, free it);
 developer (the default) boots and manages their own instances and reads
 the project. Every user changes their own password and default project
 (admin may set anyone's default project and disable users). Only admin
-moves instances between hosts and sees the moves (live migration).
+moves instances between hosts and sees the moves (live and cold
+migration); an instance's owner (or the project's manager) resizes it and
+confirms or reverts the resize.
 """
 from oslo_config import cfg
 from oslo_policy import policy
@@ -74,6 +76,12 @@ RULES = {
     'service:update': 'rule:admin',
     # moving instances between hosts (nova's live migration, migrations)
     'server:migrate_live': 'rule:admin',
+    # resize and cold migration (nova's: resize, confirm and revert are
+    # the project's, migrate is the admin's)
+    'server:resize': LIFECYCLE,
+    'server:confirm_resize': LIFECYCLE,
+    'server:revert_resize': LIFECYCLE,
+    'server:migrate': 'rule:admin',
     'migration:list': 'rule:admin',
     'migration:show': 'rule:admin',
     'migration:abort': 'rule:admin',

@@ -212,16 +212,64 @@ class LiveMigrateAction(Strict):
     os_migrate_live: LiveMigrate = Field(alias='os-migrateLive')
 
 
+class FlavorRef(Strict):
+    flavorRef: Annotated[str, Field(min_length=1, max_length=255),
+                         AfterValidator(object_fields.printable)] = Field(
+        description='the new flavor: its name or its id')
+
+
+class ResizeAction(Strict):
+    """nova's resize (the instance's project): to another host with
+    another flavor; it then waits for confirmResize or revertResize."""
+    resize: FlavorRef
+
+
+class ColdMigrate(Strict):
+    host: Annotated[str, Field(min_length=1, max_length=255),
+                    AfterValidator(object_fields.printable)] | None = Field(
+        None, description='the destination (null: the scheduler picks)')
+
+
+class MigrateAction(Strict):
+    """nova's migrate (admins): a resize to the same flavor; ``null`` or
+    ``{"host": ...}`` (2.56+)."""
+    migrate: ColdMigrate | None
+
+
+class ConfirmResizeAction(Strict):
+    confirm_resize: None = Field(alias='confirmResize')
+
+
+class RevertResizeAction(Strict):
+    revert_resize: None = Field(alias='revertResize')
+
+
+#: the server actions whose body is one key, by that key
+_KEYED = {'os-migrateLive': 'live', 'resize': 'resize', 'migrate': 'migrate',
+          'confirmResize': 'confirm', 'revertResize': 'revert'}
+_KEYED_MODELS = ((LiveMigrateAction, 'live'), (ResizeAction, 'resize'),
+                 (MigrateAction, 'migrate'),
+                 (ConfirmResizeAction, 'confirm'),
+                 (RevertResizeAction, 'revert'))
+
+
 def _action_form(body):
     if isinstance(body, dict):
-        return 'live' if 'os-migrateLive' in body else 'action'
-    return 'live' if isinstance(body, LiveMigrateAction) else 'action'
+        return next((_KEYED[k] for k in body if k in _KEYED), 'action')
+    return next((tag for cls, tag in _KEYED_MODELS if isinstance(body, cls)),
+                'action')
 
 
-#: POST /servers/{id}/action: {"action": NAME} or {"os-migrateLive": ...}
+#: POST /servers/{id}/action: {"action": NAME}, {"os-migrateLive": ...},
+#: {"resize": {"flavorRef"}}, {"migrate": null}, {"confirmResize": null},
+#: {"revertResize": null}
 ServerAction = Annotated[
     Annotated[Action, Tag('action')] |
-    Annotated[LiveMigrateAction, Tag('live')],
+    Annotated[LiveMigrateAction, Tag('live')] |
+    Annotated[ResizeAction, Tag('resize')] |
+    Annotated[MigrateAction, Tag('migrate')] |
+    Annotated[ConfirmResizeAction, Tag('confirm')] |
+    Annotated[RevertResizeAction, Tag('revert')],
     Discriminator(_action_form)]
 
 

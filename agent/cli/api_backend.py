@@ -277,6 +277,22 @@ class Backend:
             uuid, migration_id) + '/action', json={
             'force_complete': None}).json()['migration']
 
+    def _server_action(self, uuid, body):
+        return self.client.call('POST', '/v1/servers/%s/action' % uuid,
+                                json=body).json()['migration']
+
+    def resize(self, uuid, flavor):
+        return self._server_action(uuid, {'resize': {'flavorRef': flavor}})
+
+    def migrate(self, uuid, host):
+        return self._server_action(uuid, {'migrate': host and {'host': host}})
+
+    def resize_confirm(self, uuid):
+        return self._server_action(uuid, {'confirmResize': None})
+
+    def resize_revert(self, uuid):
+        return self._server_action(uuid, {'revertResize': None})
+
 
 def serve(command, args, out=print):
     """Run ``command`` against hvagent-api; the exit code."""

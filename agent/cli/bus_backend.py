@@ -230,6 +230,18 @@ class Backend:
         return self.conductor.migration_force_complete(
             self.ctxt, ref=ref, migration_uuid=migration_uuid)
 
+    def resize(self, ref, flavor):
+        return self.conductor.resize(self.ctxt, ref=ref, flavor=flavor)
+
+    def migrate(self, ref, host):
+        return self.conductor.migrate(self.ctxt, ref=ref, host=host)
+
+    def resize_confirm(self, ref):
+        return self.conductor.resize_confirm(self.ctxt, ref=ref)
+
+    def resize_revert(self, ref):
+        return self.conductor.resize_revert(self.ctxt, ref=ref)
+
 
 def error(e, exit_code=1, prefix=''):
     print('hvctl: error: %s%s' % (prefix, exception.text(e)),

@@ -194,6 +194,22 @@ def _migration_commands():
     yield Command('migration-force-complete', 'pause an instance so its '
                   'migration finishes (admin)', m.migration_force_complete,
                   (REF, migration), BOTH)
+    yield Command('resize', 'move an instance to another host with another '
+                  'flavor, stopped on the way; it then waits for '
+                  'resize-confirm or resize-revert; prints the migration',
+                  m.resize, (REF, Arg('flavor', help='flavor name or id')),
+                  BOTH)
+    yield Command('migrate', 'move an instance to another host, stopped on '
+                  'the way, with its flavor (admin); then resize-confirm or '
+                  'resize-revert; prints the migration', m.migrate, (
+                      REF, Arg('--host', help='the destination (default: '
+                               "the scheduler's choice)")), BOTH)
+    yield Command('resize-confirm', 'keep a resized (or migrated) instance '
+                  'where it is now; its source is cleaned up',
+                  m.resize_confirm, (REF,), BOTH)
+    yield Command('resize-revert', 'move a resized (or migrated) instance '
+                  'back to its source with its old flavor',
+                  m.resize_revert, (REF,), BOTH)
     yield Command('host-drain', 'disable a host and live-migrate every '
                   'active and paused instance off it; a summary of what '
                   'moved, exit code 1 unless all did (admin)',

@@ -1,7 +1,8 @@
-"""hvctl's live-migration commands, written once for both back ends
-(``b``: a bus_backend.Backend or an api_backend.Backend): start a move,
-list and show moves, abort one or force it to complete (admins). Draining
-a whole host is drain.py."""
+"""hvctl's migration commands, written once for both back ends
+(``b``: a bus_backend.Backend or an api_backend.Backend): start a live
+move, list and show moves, abort one or force it to complete (admins);
+resize (the instance's owner), cold-migrate (admins), confirm or revert
+a resize. Draining a whole host is drain.py."""
 from agent.cli import views
 
 
@@ -32,3 +33,19 @@ def migration_abort(b, args, out):
 def migration_force_complete(b, args, out):
     return _emit(b, args, out, b.migration_force_complete(
         b.resolve(args.ref), args.migration))
+
+
+def resize(b, args, out):
+    return _emit(b, args, out, b.resize(b.resolve(args.ref), args.flavor))
+
+
+def migrate(b, args, out):
+    return _emit(b, args, out, b.migrate(b.resolve(args.ref), args.host))
+
+
+def resize_confirm(b, args, out):
+    return _emit(b, args, out, b.resize_confirm(b.resolve(args.ref)))
+
+
+def resize_revert(b, args, out):
+    return _emit(b, args, out, b.resize_revert(b.resolve(args.ref)))

@@ -31,6 +31,7 @@ from agent.compute import evacuation
 from agent.compute import host_sync
 from agent.compute import migrations
 from agent.compute import recovery
+from agent.compute import resize
 from agent.metrics import compute as compute_metrics
 from agent.objects import actions as user_actions
 from agent.objects import fields as f
@@ -52,10 +53,10 @@ fault_message = exception.fault_message
 
 class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
                      migrations.LiveMigrationMixin,
-                     evacuation.EvacuationMixin):
+                     evacuation.EvacuationMixin, resize.ResizeMixin):
     """Runs the instance operations the conductor casts to this host."""
 
-    target = messaging.Target(version='1.3')  # see compute_rpcapi.ComputeAPI
+    target = messaging.Target(version='1.4')  # see compute_rpcapi.ComputeAPI
 
     def __init__(self, driver, conductor, host, report_callback=None,
                  networking=None):

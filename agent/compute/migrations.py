@@ -176,7 +176,7 @@ class LiveMigrationMixin:
             if ports:
                 self.networking.unplug(ctxt, ports)
         except Exception as exc:
-            LOG.warning('Could not remove what live migration %s left of %s '
+            LOG.warning('Could not remove what migration %s left of %s '
                         'on this host: %s (retried at the next start)',
                         mig.uuid, instance.uuid, exc)
             result, tb = 'Error', traceback.format_exc()[-65535:]
@@ -323,6 +323,9 @@ class LiveMigrationMixin:
     def _resume_one(self, ctxt, mig):
         uuid, mine = mig.instance_uuid, self.host
         ids = {'instance_uuid': uuid, 'migration_uuid': mig.uuid}
+        if mig.migration_type in S.RESIZE_TYPES:
+            self.resume_resize(ctxt, mig)
+            return
         if mig.migration_type == 'evacuation':
             if mig.source_compute == mine:
                 self._destroy_evacuated(ctxt, mig)

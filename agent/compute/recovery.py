@@ -8,7 +8,8 @@ settled, so no orphan domain, disk, port or DB row stays behind:
     less (nothing yet, or a domain defined but never started) -> what was
     made is removed and the instance ends in error with a fault;
   * a delete: finished;
-  * a live migration: resumed (migrations.resume_migrations);
+  * a live migration, resize or cold migration: resumed
+    (migrations.resume_migrations, resize.resume_resize);
   * a reboot, stop, start, pause, unpause, attach or detach: retried as an
     operation of its own (recorded as an action), from the task_state and
     the volumes' status; attach and detach are idempotent in the drivers;
@@ -92,7 +93,7 @@ class RecoveryMixin:
             LOG.info('Finishing the interrupted delete of %s', uuid)
             self._terminate(ctxt, instance)
             return None
-        if task in (S.SCHEDULING, S.MIGRATING):
+        if task in (S.SCHEDULING, S.MIGRATING) + S.RESIZE_TASKS:
             # its build message is waiting in our queue; a move is
             # resumed by resume_migrations
             return None

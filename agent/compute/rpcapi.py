@@ -20,6 +20,9 @@ class ComputeAPI(clients.Client):
             destination), live_migration, live_migration_abort,
             live_migration_force_complete (to the source);
             rebuild_instance (an evacuated instance, to its new host)
+      1.4 - resize and cold migration (casts; sent at 1.4): resize_instance,
+            confirm_resize, finish_revert_resize (to the source),
+            finish_resize, revert_resize (to the destination)
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -103,4 +106,24 @@ class ComputeAPI(clients.Client):
 
     def rebuild_instance(self, ctxt, host, instance_uuid, migration_uuid):
         self._cast(ctxt, 'rebuild_instance', host, version='1.3',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def resize_instance(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'resize_instance', host, version='1.4',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def finish_resize(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'finish_resize', host, version='1.4',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def confirm_resize(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'confirm_resize', host, version='1.4',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def revert_resize(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'revert_resize', host, version='1.4',
+                   instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def finish_revert_resize(self, ctxt, host, instance_uuid, migration_uuid):
+        self._cast(ctxt, 'finish_revert_resize', host, version='1.4',
                    instance_uuid=instance_uuid, migration_uuid=migration_uuid)

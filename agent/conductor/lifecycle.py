@@ -23,6 +23,7 @@ from agent.conductor import images as image_api
 from agent.conductor import ipam
 from agent.conductor import networks as net_api
 from agent.conductor import quota
+from agent.conductor import resizes
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.conductor import secgroups
 from agent.conductor import watch
@@ -180,6 +181,8 @@ class LifecycleManager(endpoint.Endpoint):
     def instance_action(self, ctxt, ref, action, volume_id, connection_info):
         if action.endswith('_volume') and not volume_id:
             raise exception.InvalidRPCPayload('%s needs a volume_id' % action)
+        if action == 'delete':
+            self._confirm_resize_first(ctxt, ref)
         try:
             result, cast = self._record_action(ctxt, ref, action, volume_id,
                                                connection_info)
@@ -203,6 +206,16 @@ class LifecycleManager(endpoint.Endpoint):
         getattr(self.compute, declared.method)(ctxt, host, instance_uuid,
                                                **kwargs)
         return result
+
+    def _confirm_resize_first(self, ctxt, ref):
+        """A resized instance's source is released and cleaned up before
+        the instance goes (else its claim and stopped guest would stay)."""
+        with self._session() as s:
+            found = resizes.confirm_if_resized(s, ref)
+        if found:
+            source, instance_uuid, migration_uuid = found
+            self.compute.confirm_resize(ctxt, source, instance_uuid,
+                                        migration_uuid)
 
     def _record_action(self, ctxt, ref, action, volume_id, connection_info):
         """Check and record ``action`` in one transaction; (the instance,

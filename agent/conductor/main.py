@@ -16,6 +16,8 @@ from agent.conductor import migration_steps
 from agent.conductor import migrations
 from agent.conductor import networks
 from agent.conductor import quota
+from agent.conductor import resize_steps
+from agent.conductor import resizes
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.conductor import services as conductor_services
 from agent.conductor import volumes
@@ -37,13 +39,15 @@ BINARY = 'hvagent-conductor'
 #: agent.conductor.rpcapi: AgentMethods, UserMethods, IdentityMethods)
 ENDPOINTS = {
     conductor_rpcapi.AGENT_TOPIC: (agent_calls.AgentManager,
-                                   migration_steps.MigrationSteps),
+                                   migration_steps.MigrationSteps,
+                                   resize_steps.ResizeSteps),
     conductor_rpcapi.API_TOPIC: (
         lifecycle.LifecycleManager, networks.NetworkManager,
         instances.InstanceManager, keypairs.KeyPairManager,
         quota.QuotaManager, images.ImageManager, volumes.VolumeManager,
         floating_ips.FloatingIPManager, fixed_ips.FixedIPManager,
         migrations.MigrationManager, evacuations.EvacuationManager,
+        resizes.ResizeManager,
         conductor_services.ServiceManager),
     conductor_rpcapi.IDENTITY_TOPIC: (identity.IdentityManager,
                                       auth.AuthManager),

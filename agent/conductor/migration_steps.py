@@ -55,8 +55,19 @@ ROLLBACK = 'compute_rollback_live_migration'
 CLEANUP = 'compute_cleanup_live_migration'
 REBUILD = 'compute_rebuild_instance'
 CLEANUP_EVACUATED = 'compute_cleanup_evacuated_instance'
+# a resize's (agent.conductor.resize_steps)
+RESIZE_INSTANCE, FINISH_RESIZE = ('compute_resize_instance',
+                                  'compute_finish_resize')
+CONFIRM_RESIZE, REVERT_RESIZE = ('compute_confirm_resize',
+                                 'compute_revert_resize')
+FINISH_REVERT = 'compute_finish_revert_resize'
 #: each agent step's action event and the side that runs it
 STEPS = {
+    RESIZE_INSTANCE: SOURCE,
+    FINISH_RESIZE: DEST,
+    CONFIRM_RESIZE: SOURCE,
+    REVERT_RESIZE: DEST,
+    FINISH_REVERT: SOURCE,
     'compute_prepare_live_migration': DEST,
     'compute_live_migration': SOURCE,
     'compute_finish_live_migration': DEST,
@@ -88,7 +99,7 @@ def _side_of(row, host):
     return {row.source_compute: SOURCE, row.dest_compute: DEST}.get(host)
 
 
-def _admit(ctxt, row, host, side):
+def admit(ctxt, row, host, side):
     """``host`` (the caller's, when a compute node calls) must be the
     migration's ``side``; else the migration does not exist for it."""
     agent_calls.confine(ctxt, host)
@@ -111,7 +122,7 @@ def transition(s, row, action, to, *from_):
     attributes.set_committed_value(row, 'status', to)
 
 
-def _finish_event(s, row, event, result, traceback=None, final=False):
+def finish_event(s, row, event, result, traceback=None, final=False):
     try:
         db.event_finish(s, row.instance_uuid, row.request_id, event, result,
                         traceback, finish_action=final)
@@ -131,13 +142,13 @@ def fail(s, row, instance, reason, cancelled=False, event=None,
                else S.MIGRATION_ERROR, *from_)
     row.error = reason[:1024]
     if instance is not None:
-        claim.release_migration(s, row, instance)
-        if instance.task_state in (S.MIGRATING, S.REBUILDING):
+        claim.release_migration(s, row, claimed_share(s, row, instance))
+        if instance.task_state in MOVE_TASKS:
             instance.task_state = None
         db.fault_create(s, instance.uuid, reason, traceback or '',
                         row.source_compute, code=409 if cancelled else 500)
     if event:
-        _finish_event(s, row, event, 'Error', traceback)
+        finish_event(s, row, event, 'Error', traceback)
     try:
         db.action_finish(db.action_get(s, row.instance_uuid, row.request_id),
                          'Error', reason)
@@ -145,6 +156,18 @@ def fail(s, row, instance, reason, cancelled=False, event=None,
         pass
     row.cleanup_host = row.dest_compute
     return row.dest_compute
+
+
+#: the task_states a move sets (cleared when it fails)
+MOVE_TASKS = (S.MIGRATING, S.REBUILDING, S.RESIZE_PREP, S.RESIZE_MIGRATING)
+
+
+def claimed_share(s, row, instance):
+    """What the move claimed on its destination: the new flavor's
+    resources for a resize, else the instance's."""
+    if row.new_flavor_id is not None:
+        return s.get(models.Flavor, row.new_flavor_id)
+    return instance
 
 
 def _progress(row, progress):
@@ -162,7 +185,7 @@ class MigrationSteps(endpoint.Endpoint):
         """Begin the caller's step ``event``: {'migration', 'instance'}."""
         with self._session() as s:
             row = get(s, migration_uuid)
-            _admit(ctxt, row, host, STEPS[event])
+            admit(ctxt, row, host, STEPS[event])
             instance = db.instance_get(s, row.instance_uuid)
             agent_calls.event_start(s, ctxt, row.instance_uuid,
                                     row.request_id, event, host)
@@ -184,11 +207,11 @@ class MigrationSteps(endpoint.Endpoint):
                 'migration address: %s' % e) from None
         with self._session() as s:
             row = get(s, migration_uuid, for_update=True)
-            _admit(ctxt, row, host, DEST)
+            admit(ctxt, row, host, DEST)
             transition(s, row, 'start', S.MIGRATION_RUNNING,
                        S.MIGRATION_PREPARING)
             row.dest_address, row.shared_storage = address, shared_storage
-            _finish_event(s, row, 'compute_prepare_live_migration',
+            finish_event(s, row, 'compute_prepare_live_migration',
                           'Success')
             source, instance_uuid = row.source_compute, row.instance_uuid
         self.compute.live_migration(ctxt, source, instance_uuid,
@@ -198,7 +221,7 @@ class MigrationSteps(endpoint.Endpoint):
     def migration_progress(self, ctxt, migration_uuid, host, progress):
         with self._session() as s:
             row = get(s, migration_uuid, for_update=True)
-            _admit(ctxt, row, host, SOURCE)
+            admit(ctxt, row, host, SOURCE)
             if row.status == S.MIGRATION_RUNNING:
                 _progress(row, progress)
 
@@ -207,7 +230,7 @@ class MigrationSteps(endpoint.Endpoint):
         """The guest runs on the destination: switch the instance over."""
         with self._session() as s:
             row = get(s, migration_uuid, for_update=True)
-            _admit(ctxt, row, host, SOURCE)
+            admit(ctxt, row, host, SOURCE)
             if row.status in (S.MIGRATION_SWITCHED, S.MIGRATION_COMPLETED):
                 return to_objects.migration(row)    # a repeated report
             transition(s, row, 'complete', S.MIGRATION_SWITCHED,
@@ -219,7 +242,7 @@ class MigrationSteps(endpoint.Endpoint):
                 host=row.dest_compute))
             _progress(row, progress)
             row.cleanup_host = host
-            _finish_event(s, row, 'compute_live_migration', 'Success')
+            finish_event(s, row, 'compute_live_migration', 'Success')
             peers = secgroups.peer_hosts(s, row.instance_uuid)
             dest, out = row.dest_compute, to_objects.migration(row)
         LOG.info('Instance %s switched over from %s to %s',
@@ -235,7 +258,7 @@ class MigrationSteps(endpoint.Endpoint):
                                 power_state):
         with self._session() as s:
             row = get(s, migration_uuid, for_update=True)
-            _admit(ctxt, row, host, DEST)
+            admit(ctxt, row, host, DEST)
             if row.status == S.MIGRATION_COMPLETED:
                 return
             transition(s, row, 'finish', S.MIGRATION_COMPLETED,
@@ -243,7 +266,7 @@ class MigrationSteps(endpoint.Endpoint):
             db.instance_update(s, row.instance_uuid, {
                 'task_state': None, 'power_state': power_state},
                 expected_task_state=[S.MIGRATING], reread=False)
-            _finish_event(s, row, 'compute_finish_live_migration', 'Success',
+            finish_event(s, row, 'compute_finish_live_migration', 'Success',
                           final=True)
 
     @checks.expects(migration_uuid=UUID, host=HOST, result=agent_calls.RESULT)
@@ -252,7 +275,7 @@ class MigrationSteps(endpoint.Endpoint):
         recorded the states and any fault): the move is over."""
         with self._session() as s:
             row = get(s, migration_uuid, for_update=True)
-            _admit(ctxt, row, host, DEST)
+            admit(ctxt, row, host, DEST)
             transition(s, row, 'end', S.MIGRATION_COMPLETED if result ==
                        'Success' else S.MIGRATION_ERROR, S.MIGRATION_SWITCHED)
 
@@ -267,7 +290,7 @@ class MigrationSteps(endpoint.Endpoint):
         ``event``); the guest runs on the source."""
         with self._session() as s:
             row = get(s, migration_uuid, for_update=True)
-            _admit(ctxt, row, host, STEPS[event])
+            admit(ctxt, row, host, STEPS[event])
             if row.status not in S.MIGRATION_ACTIVE:
                 return      # ended already (cancelled, or a repeat)
             instance = db.instance_get(s, row.instance_uuid, for_update=True)
@@ -283,7 +306,8 @@ class MigrationSteps(endpoint.Endpoint):
                                                  migration_uuid)
 
     @checks.expects(migration_uuid=UUID, host=HOST,
-                    event=f.Enum([ROLLBACK, CLEANUP, CLEANUP_EVACUATED]),
+                    event=f.Enum([ROLLBACK, CLEANUP, CLEANUP_EVACUATED,
+                                  CONFIRM_RESIZE, REVERT_RESIZE]),
                     result=agent_calls.RESULT,
                     traceback=f.String(max_length=65535, nullable=True))
     def migration_cleaned(self, ctxt, migration_uuid, host, event, result,
@@ -292,10 +316,21 @@ class MigrationSteps(endpoint.Endpoint):
         'Success'), or could not (it tries again at its next start)."""
         with self._session() as s:
             row = get(s, migration_uuid, for_update=True)
-            _admit(ctxt, row, host, STEPS[event])
+            admit(ctxt, row, host, STEPS[event])
             if row.cleanup_host == host and result == 'Success':
                 row.cleanup_host = None
-            _finish_event(s, row, event, result, traceback)
+            # a confirm is over once the source is clean
+            finish_event(s, row, event, result, traceback,
+                         final=event == CONFIRM_RESIZE)
+            # a revert's destination is clean: the source starts the guest
+            # (not before: it never runs on both hosts)
+            source = row.source_compute if (
+                event == REVERT_RESIZE and result == 'Success' and
+                row.status == S.MIGRATION_REVERTING) else None
+            instance_uuid = row.instance_uuid
+        if source:
+            self.compute.finish_revert_resize(ctxt, source, instance_uuid,
+                                              migration_uuid)
 
     @checks.expects(host=HOST)
     def migrations_by_host(self, ctxt, host):
@@ -308,8 +343,8 @@ class MigrationSteps(endpoint.Endpoint):
             rows = s.scalars(sa.select(M).where(sa.or_(
                 sa.and_(sa.or_(M.source_compute == host,
                                M.dest_compute == host),
-                        M.status.in_(S.MIGRATION_ACTIVE +
-                                     (S.MIGRATION_SWITCHED,))),
+                        M.status.in_(S.MIGRATION_ACTIVE + (
+                            S.MIGRATION_SWITCHED, S.MIGRATION_REVERTING))),
                 M.cleanup_host == host)).order_by(M.id.desc()).limit(
                 RECENT)).all()
             return [to_objects.migration(r) for r in reversed(rows)]

@@ -51,22 +51,28 @@ def _active_migration(s, instance_uuid, migration_uuid=None):
     if row is None:
         raise exception.MigrationNotFound(
             migration=migration_uuid or 'in progress for %s' % instance_uuid)
+    if row.migration_type != S.LIVE_MIGRATION:
+        raise exception.MigrationInvalidState(
+            action='abort or force (only a live migration)',
+            migration=row.uuid, status=row.status)
     return row
 
 
-def begin_move(s, ctxt, row, mig, task_state, action, host):
+def begin_move(s, ctxt, row, mig, task_state, action, host, flavor=None):
     """Record the move ``mig`` of instance ``row`` (its task_state set
     by compare and swap, its action started) in the caller's
     transaction; return the RequestSpec that claims its destination
-    (``host``, if the admin named one; never the source)."""
+    (``host``, if the admin named one; never the source) for the
+    instance's resources (``flavor``'s, a resize's new one, if given)."""
+    size = flavor or row
     s.add(mig)
     db.instance_update(s, row.uuid, {'task_state': task_state},
                        expected_task_state=[None], reread=False)
     db.action_start(s, row.uuid, action, ctxt.request_id, ctxt.user_id,
                     ctxt.project_id)
     return objects.RequestSpec(
-        instance_uuid=row.uuid, project_id=row.project_id, vcpus=row.vcpus,
-        memory_mb=row.memory_mb, root_gb=row.root_gb,
+        instance_uuid=row.uuid, project_id=row.project_id,
+        vcpus=size.vcpus, memory_mb=size.memory_mb, root_gb=size.root_gb,
         availability_zone=row.availability_zone, same_host=[],
         different_host=[], ignore_hosts=[row.host], migration_uuid=mig.uuid,
         requested_host=host)

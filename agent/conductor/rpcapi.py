@@ -174,6 +174,29 @@ class AgentMethods(clients.Client):
             migration_uuid=migration_uuid, host=host, event=event,
             result=result, traceback=traceback)
 
+    # resize and cold migration (1.13; agent.conductor.resize_steps)
+    def resize_migrated(self, ctxt, *, migration_uuid, host):
+        return self._call(
+            ctxt, 'resize_migrated', topic=AGENT_TOPIC, version='1.13',
+            migration_uuid=migration_uuid, host=host)
+
+    def resize_finished(self, ctxt, *, migration_uuid, host, power_state):
+        return self._call(
+            ctxt, 'resize_finished', topic=AGENT_TOPIC, version='1.13',
+            migration_uuid=migration_uuid, host=host, power_state=power_state)
+
+    def resize_reverted(self, ctxt, *, migration_uuid, host, power_state):
+        return self._call(
+            ctxt, 'resize_reverted', topic=AGENT_TOPIC, version='1.13',
+            migration_uuid=migration_uuid, host=host, power_state=power_state)
+
+    def resize_failed(self, ctxt, *, migration_uuid, host, event, reason,
+                      traceback=clients.UNSET):
+        return self._call(
+            ctxt, 'resize_failed', topic=AGENT_TOPIC, version='1.13',
+            migration_uuid=migration_uuid, host=host, event=event,
+            reason=reason, traceback=traceback)
+
     def migrations_by_host(self, ctxt, *, host):
         return self._call(
             ctxt, 'migrations_by_host', topic=AGENT_TOPIC, version='1.12',
@@ -487,6 +510,27 @@ class UserMethods(clients.Client):
             ctxt, 'evacuate', topic=API_TOPIC, version='1.12', ref=ref,
             host=host)
 
+    # resize and cold migration (1.13; agent.conductor.resizes): resize,
+    # resize_confirm and resize_revert for the instance's project, migrate
+    # for admins
+    def resize(self, ctxt, *, ref, flavor):
+        return self._call(
+            ctxt, 'resize', topic=API_TOPIC, version='1.13', ref=ref,
+            flavor=flavor)
+
+    def migrate(self, ctxt, *, ref, host=clients.UNSET):
+        return self._call(
+            ctxt, 'migrate', topic=API_TOPIC, version='1.13', ref=ref,
+            host=host)
+
+    def resize_confirm(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'resize_confirm', topic=API_TOPIC, version='1.13', ref=ref)
+
+    def resize_revert(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'resize_revert', topic=API_TOPIC, version='1.13', ref=ref)
+
     def migration_abort(self, ctxt, *, ref, migration_uuid=clients.UNSET):
         return self._call(
             ctxt, 'migration_abort', topic=API_TOPIC, version='1.12', ref=ref,
@@ -677,6 +721,11 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             migration_ports; ports_get_by_host answers the ports of
             instances migrating to the host too, and image_grant grants
             their destination
+      1.13 - resize and cold migration (sent at 1.13): resize,
+            resize_confirm, resize_revert (the instance's project), migrate
+            (admins); agent side: resize_migrated, resize_finished,
+            resize_reverted, resize_failed; migration_step_start and
+            migration_cleaned take the resize steps' events; Migration 1.1
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

@@ -279,3 +279,11 @@ class Migration(TimestampMixin, Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[str | None] = mapped_column(String(64))
     project_id: Mapped[str | None] = mapped_column(String(64))
+    # a resize or cold migration (0014): the flavors from and to, the
+    # vm_state to come back to, and whether the source's claim (old
+    # flavor) is the migration's (after the switch, until confirm/revert)
+    old_flavor_id: Mapped[int | None] = mapped_column(Integer)
+    new_flavor_id: Mapped[int | None] = mapped_column(Integer)
+    old_vm_state: Mapped[str | None] = mapped_column(String(32))
+    source_claimed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa.false())

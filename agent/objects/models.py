@@ -59,7 +59,9 @@ class Instance(base.HVObject):
     # 1.1: kernel_ref, ramdisk_ref, config_drive, user_data, key_name,
     #      key_data (boot options)
     # 1.2: isolated
-    VERSION = '1.2'
+    # 1.3: vm_state resized, task_states resize_* (resize, cold migration;
+    #      sent only by a conductor of RPC 1.13, to agents of compute 1.4)
+    VERSION = '1.3'
     fields = {
         'uuid': f.UUID(),
         'name': NAME,
@@ -193,7 +195,9 @@ class RequestSpec(base.HVObject):
 class Migration(base.HVObject):
     """One move of an instance between hosts and how far it got."""
     # 1.0: initial version
-    VERSION = '1.0'
+    # 1.1: old_flavor_id, new_flavor_id, old_vm_state (resize, migrate),
+    #      cleanup_host
+    VERSION = '1.1'
     fields = {
         'uuid': f.UUID(),
         'instance_uuid': f.UUID(),
@@ -212,6 +216,11 @@ class Migration(base.HVObject):
         'disk_remaining': f.Integer(min=0, default=0),
         'downtime_ms': f.Integer(min=0, nullable=True),
         'error': f.String(max_length=1024, nullable=True),
+        'old_flavor_id': f.Integer(nullable=True, default=None),
+        'new_flavor_id': f.Integer(nullable=True, default=None),
+        'old_vm_state': f.Enum(states.VM_STATES, nullable=True, default=None),
+        'cleanup_host': f.String(max_length=255, nullable=True,
+                                 default=None),
         'created_at': f.DateTime(nullable=True),
         'updated_at': f.DateTime(nullable=True),
     }

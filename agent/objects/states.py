@@ -6,7 +6,8 @@ STOPPED = 'stopped'
 PAUSED = 'paused'
 ERROR = 'error'
 DELETED = 'deleted'
-VM_STATES = (BUILDING, ACTIVE, STOPPED, PAUSED, ERROR, DELETED)
+RESIZED = 'resized'     # a resize or cold migration waits for confirm/revert
+VM_STATES = (BUILDING, ACTIVE, STOPPED, PAUSED, ERROR, DELETED, RESIZED)
 
 SCHEDULING = 'scheduling'
 SPAWNING = 'spawning'
@@ -23,10 +24,17 @@ ISOLATING = 'isolating'
 RELEASING = 'releasing'
 MIGRATING = 'migrating'
 REBUILDING = 'rebuilding'       # evacuated: rebuilt on another host
+# a resize or cold migration (agent.conductor.resizes)
+RESIZE_PREP = 'resize_prep'             # the destination is claimed
+RESIZE_MIGRATING = 'resize_migrating'   # the source stops, sends the disk
+RESIZE_FINISH = 'resize_finish'         # the destination makes the guest
+RESIZE_REVERTING = 'resize_reverting'   # back to the source, old flavor
+RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH,
+                RESIZE_REVERTING)
 TASK_STATES = (SCHEDULING, SPAWNING, REBOOTING, REBOOTING_HARD, POWERING_OFF,
                POWERING_ON, PAUSING, UNPAUSING, ATTACHING_VOLUME,
                DETACHING_VOLUME, DELETING, ISOLATING, RELEASING, MIGRATING,
-               REBUILDING)
+               REBUILDING) + RESIZE_TASKS
 
 # power_state as the hypervisor reports it
 NOSTATE = 'nostate'
@@ -45,10 +53,21 @@ MIGRATION_SWITCHED = 'post-migrating'  # the instance is the destination's
 MIGRATION_COMPLETED = 'completed'
 MIGRATION_ERROR = 'error'
 MIGRATION_CANCELLED = 'cancelled'
+# a resize's after the switch (nova's): the guest waits on the destination
+# (finished, VERIFY_RESIZE) for confirmed, or goes back (reverting, reverted)
+MIGRATION_FINISHED = 'finished'
+MIGRATION_CONFIRMED = 'confirmed'
+MIGRATION_REVERTING = 'reverting'
+MIGRATION_REVERTED = 'reverted'
 MIGRATION_STATUSES = (MIGRATION_ACCEPTED, MIGRATION_PREPARING,
                       MIGRATION_RUNNING, MIGRATION_SWITCHED,
                       MIGRATION_COMPLETED, MIGRATION_ERROR,
-                      MIGRATION_CANCELLED)
+                      MIGRATION_CANCELLED, MIGRATION_FINISHED,
+                      MIGRATION_CONFIRMED, MIGRATION_REVERTING,
+                      MIGRATION_REVERTED)
 MIGRATION_ACTIVE = (MIGRATION_ACCEPTED, MIGRATION_PREPARING,
                     MIGRATION_RUNNING)
-MIGRATION_TYPES = ('live-migration', 'evacuation')
+LIVE_MIGRATION, EVACUATION = 'live-migration', 'evacuation'
+RESIZE, COLD_MIGRATION = 'resize', 'migration'
+RESIZE_TYPES = (RESIZE, COLD_MIGRATION)
+MIGRATION_TYPES = (LIVE_MIGRATION, EVACUATION) + RESIZE_TYPES

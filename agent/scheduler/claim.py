@@ -68,6 +68,16 @@ _RELEASE_MIGRATION = sa.update(_M).where(
     _M.c.uuid == _p('m_uuid'), _M.c.dest_claimed == sa.true(),
 ).values(dest_claimed=sa.false())
 
+# a resize's source claim (old flavor), the migration's from the switch
+# until the resize is confirmed (released) or reverted (the instance's)
+_HOLD_SOURCE = sa.update(_M).where(
+    _M.c.uuid == _p('m_uuid'), _M.c.source_claimed == sa.false(),
+).values(source_claimed=sa.true())
+
+_RELEASE_SOURCE = sa.update(_M).where(
+    _M.c.uuid == _p('m_uuid'), _M.c.source_claimed == sa.true(),
+).values(source_claimed=sa.false())
+
 _RELEASE_INSTANCE = sa.update(_I).where(
     _I.c.uuid == _p('i_uuid'), _I.c.claimed == sa.true(),
 ).values(claimed=sa.false())
@@ -174,21 +184,54 @@ def release_migration(session, migration_row, instance_row):
     return True
 
 
-def switch_over(session, migration_row, instance_row):
-    """The move is done: the destination's claim becomes the instance's,
-    the source's is released and the instance is the destination's, in
-    the caller's transaction. ClaimFailed if the migration holds no claim
-    (switched already, or released)."""
-    if session.execute(_RELEASE_MIGRATION, {
-            'm_uuid': migration_row.uuid}).rowcount != 1:
+def _guarded(session, stmt, migration_row, flag):
+    """Run a guarded flip of ``migration_row``'s ``flag``; ClaimFailed
+    if it was not in the state the flip expects (done already)."""
+    if session.execute(stmt, {'m_uuid': migration_row.uuid}).rowcount != 1:
         raise exception.ClaimFailed(
             host=migration_row.dest_compute,
-            reason='migration %s holds no claim' % migration_row.uuid)
-    attributes.set_committed_value(migration_row, 'dest_claimed', False)
+            reason='migration %s: %s is not %s' % (
+                migration_row.uuid, flag, not getattr(migration_row, flag)))
+    attributes.set_committed_value(migration_row, flag,
+                                   not getattr(migration_row, flag))
+
+
+def switch_over(session, migration_row, instance_row, keep_source=False):
+    """The move is done: the destination's claim becomes the instance's,
+    the source's is released (``keep_source``: becomes the migration's,
+    a resize waiting to be confirmed) and the instance is the
+    destination's, in the caller's transaction. ClaimFailed if the
+    migration holds no claim (switched already, or released)."""
+    _guarded(session, _RELEASE_MIGRATION, migration_row, 'dest_claimed')
     if instance_row.claimed and instance_row.host:
-        _release_node(session, instance_row.host, instance_row)
+        if keep_source:
+            _guarded(session, _HOLD_SOURCE, migration_row, 'source_claimed')
+        else:
+            _release_node(session, instance_row.host, instance_row)
     instance_row.host = instance_row.node = migration_row.dest_compute
     instance_row.claimed = True
+
+
+def release_source(session, migration_row, old_flavor):
+    """A resize is confirmed: give back the source's claim (``old_flavor``'s
+    resources) the migration holds, once; return whether it did."""
+    if session.execute(_RELEASE_SOURCE, {
+            'm_uuid': migration_row.uuid}).rowcount != 1:
+        return False
+    _release_node(session, migration_row.source_compute, old_flavor)
+    attributes.set_committed_value(migration_row, 'source_claimed', False)
+    return True
+
+
+def switch_back(session, migration_row, instance_row):
+    """A resize is reverted: the destination's claim (the instance's,
+    its new flavor) is released and the source's (the migration's) is the
+    instance's again, with the instance back on the source; the caller
+    puts the old flavor back. ClaimFailed if the migration holds no
+    source claim (reverted or confirmed already)."""
+    _guarded(session, _RELEASE_SOURCE, migration_row, 'source_claimed')
+    _release_node(session, instance_row.host, instance_row)
+    instance_row.host = instance_row.node = migration_row.source_compute
 
 
 def release(session_or_conn, instance_row):

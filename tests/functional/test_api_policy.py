@@ -257,6 +257,34 @@ def test_live_migration_and_migrations(world):
         'active'
 
 
+def test_resize_and_cold_migration(world):
+    """resize, confirmResize, revertResize: admin, the project's manager
+    and the server's owner (nova's owner rule); migrate: admin only
+    (403 to anyone else before any lookup). The session's cloud has one
+    host: an allowed resize or migrate is refused for want of another
+    host (400), confirm and revert of a server not resized are 409;
+    another project's user finds no such server (404)."""
+    base = '/v1/servers/%s/action' % world['server']['id']
+    for body, who_may, status in (
+            ({'resize': {'flavorRef': 'm1.small'}},
+             {'admin', 'pm', 'owner'}, 400),
+            ({'confirmResize': None}, {'admin', 'pm', 'owner'}, 409),
+            ({'revertResize': None}, {'admin', 'pm', 'owner'}, 409),
+            ({'migrate': None}, {'admin'}, 400)):
+        for name in CALLERS:
+            r = world['who'][name].call('POST', base, json=body)
+            if name in who_may:
+                assert r.status_code == status, (name, body, r.text)
+            elif 'migrate' in body:
+                assert r.status_code == 403, (name, r.text)
+            else:
+                assert r.status_code == (404 if name == 'other' else 403), (
+                    name, body, r.text)
+    srv = world['who']['owner'].ok('GET', '/v1/servers/%s' %
+                                   world['server']['id'])['server']
+    assert (srv['status'], srv['flavor']) == ('active', 'm1.tiny')
+
+
 def test_security_group_deletes_and_server_groups(world):
     """Deleting rules and groups, and adding a group to (removing it
     from) a server: netadmin and admin of the owning project only;

@@ -229,6 +229,14 @@ def test_forged_messages_reach_no_controller_and_no_other_host(bus):
             ('conductor_api', 'service_update',
              {'host': NODE, 'binary': 'hvagent-compute', 'disabled': True,
               'disabled_reason': 'pwned'}),
+            # moving the victim to itself (resize is the project's on
+            # the API; on the bus, a controller's like every user method)
+            ('conductor_api', 'migrate', {'ref': victim.uuid,
+                                          'host': EVIL}),
+            ('conductor_api', 'resize', {'ref': victim.uuid,
+                                         'flavor': 'm1.large'}),
+            ('conductor_api', 'resize_confirm', {'ref': victim.uuid}),
+            ('conductor_api', 'resize_revert', {'ref': victim.uuid}),
             ('scheduler', 'select_destination', {'spec': {}})):
         attacks += [
             (queue, method, 'unsigned', admin, args),
@@ -255,15 +263,16 @@ def test_forged_messages_reach_no_controller_and_no_other_host(bus):
                          json.loads(failure)['class'] if failure else None))
     succeeded = [o for o in outcomes if o[4] != 'BusNotTrusted']
     assert not succeeded, succeeded
-    assert len(outcomes) == 20
+    assert len(outcomes) == 32
     # nothing changed: no admin, no login, no instance, no host disabled,
-    # victim alive
+    # no move, victim alive
     assert _rows(bus.db, 'SELECT name FROM users') == []
     assert _rows(bus.db, 'SELECT host, disabled, disabled_reason FROM '
                  "services WHERE binary = 'hvagent-compute'") == [
         (NODE, 0, None)]
     assert [r[0] for r in _rows(bus.db, 'SELECT name FROM instances')] == \
         ['victim']
+    assert _rows(bus.db, 'SELECT uuid FROM migrations') == []
     inst = bus.conductor.instance_show(bus.ctxt, ref=victim.uuid)
     assert (inst.vm_state, inst.power_state) == (states.ACTIVE,
                                                  states.RUNNING)

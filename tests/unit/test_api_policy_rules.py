@@ -57,6 +57,15 @@ FOREIGN = {'project_id': 'p2', 'user_id': 'u9'}
     ('service:list', 'project_manager', OWN, False),
     ('service:update', 'project_manager', OWN, False),
     ('service:update', 'developer', OWN, False),
+    # resize is the owner's (nova's), cold migration the admin's
+    ('server:resize', 'developer', OWN, True),
+    ('server:resize', 'developer', MATE, False),
+    ('server:resize', 'itsec', FOREIGN, False),
+    ('server:confirm_resize', 'project_manager', MATE, True),
+    ('server:revert_resize', 'developer', FOREIGN, False),
+    ('server:migrate', 'project_manager', OWN, False),
+    ('server:migrate', 'developer', OWN, False),
+    ('server:migrate', 'admin', FOREIGN, True),
 ])
 def test_defaults(rule, role, target, allowed):
     assert policy.allowed(rule, target, creds(role)) is allowed

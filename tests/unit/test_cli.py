@@ -49,7 +49,8 @@ def test_the_api_serves_what_it_served():
         'host-list', 'host-disable', 'host-enable', 'action-list', 'login',
         'logout', 'password', 'user-set', 'live-migrate', 'migration-list',
         'migration-show', 'migration-abort', 'migration-force-complete',
-        'host-drain'}
+        'host-drain', 'resize', 'migrate', 'resize-confirm',
+        'resize-revert'}
 
 
 def test_an_api_command_without_endpoint_is_refused(monkeypatch):

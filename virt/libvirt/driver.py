@@ -60,6 +60,9 @@ class LibvirtDriver(migration.LiveMigrationMixin, driver.ComputeDriver):
         'supports_console_output': True,
         'creates_vif_devices': True,
         'supports_live_migration': True,    # migration.py
+        # resize / cold migration: not yet (the disk would have to be sent
+        # to the other host's libvirt); refused, the guest left running
+        'supports_cold_migration': False,
     }
 
     def __init__(self, image_service=None):

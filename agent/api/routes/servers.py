@@ -121,15 +121,47 @@ def action(server_id: uuid.UUID, body: schemas.ServerAction,
     unpause; isolate (pause and cut every port off the network) and
     release, itsec's. ``{"os-migrateLive": {"host", "block_migration"}}``
     (admins): move the running guest to another host; the answer is the
-    migration (GET /servers/{id}/migrations follows it)."""
+    migration (GET /servers/{id}/migrations follows it).
+    ``{"resize": {"flavorRef"}}`` (the instance's owner or project
+    manager): to another host with another flavor, stopped on the way;
+    ``{"migrate": null}`` (admins): the same with the same flavor; then
+    ``{"confirmResize": null}`` or ``{"revertResize": null}``; the answer
+    is the migration."""
     if isinstance(body, schemas.Action):
         return _act(caller, server_id, body.action)
-    caller.check('server:migrate_live')
-    inst = fetch(caller, server_id, 'server:migrate_live')
-    req = body.os_migrate_live
-    return {'migration': schemas.Migration.of(deps.conductor().live_migrate(
-        caller.ctxt, ref=inst.uuid, host=req.host, block_migration=None
-        if req.block_migration == 'auto' else req.block_migration))}
+    if isinstance(body, schemas.LiveMigrateAction):
+        caller.check('server:migrate_live')
+        inst = fetch(caller, server_id, 'server:migrate_live')
+        req = body.os_migrate_live
+        return _migration(deps.conductor().live_migrate(
+            caller.ctxt, ref=inst.uuid, host=req.host, block_migration=None
+            if req.block_migration == 'auto' else req.block_migration))
+    return _resize_action(caller, server_id, body)
+
+
+def _migration(mig):
+    return {'migration': schemas.Migration.of(mig)}
+
+
+def _resize_action(caller, server_id, body):
+    """resize, migrate, confirmResize, revertResize: the migration."""
+    conductor = deps.conductor()
+    if isinstance(body, schemas.MigrateAction):
+        caller.check('server:migrate')
+        inst = fetch(caller, server_id, 'server:migrate')
+        return _migration(conductor.migrate(
+            caller.ctxt, ref=inst.uuid,
+            host=body.migrate and body.migrate.host))
+    if isinstance(body, schemas.ResizeAction):
+        inst = fetch(caller, server_id, 'server:resize')
+        return _migration(conductor.resize(
+            caller.ctxt, ref=inst.uuid, flavor=body.resize.flavorRef))
+    if isinstance(body, schemas.ConfirmResizeAction):
+        inst = fetch(caller, server_id, 'server:confirm_resize')
+        return _migration(conductor.resize_confirm(caller.ctxt,
+                                                   ref=inst.uuid))
+    inst = fetch(caller, server_id, 'server:revert_resize')
+    return _migration(conductor.resize_revert(caller.ctxt, ref=inst.uuid))
 
 
 @router.get('/{server_id}/actions', response_model=schemas.Actions)

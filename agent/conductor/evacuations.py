@@ -111,7 +111,4 @@ class EvacuationManager(endpoint.Endpoint):
 
     def _fail(self, migration_uuid, reason):
         with self._session() as s:
-            mig = steps.get(s, migration_uuid, for_update=True)
-            instance = db.instance_get(s, mig.instance_uuid, for_update=True)
-            steps.fail(s, mig, instance, reason)
-            mig.cleanup_host = None     # nothing was made anywhere
+            steps.fail_unstarted(s, migration_uuid, reason)

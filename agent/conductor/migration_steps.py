@@ -131,6 +131,15 @@ def finish_event(s, row, event, result, traceback=None, final=False):
                     row.instance_uuid, event)
 
 
+def fail_unstarted(s, migration_uuid, reason):
+    """End a move no host was found for (nothing was made anywhere), in
+    the caller's transaction."""
+    mig = get(s, migration_uuid, for_update=True)
+    instance = db.instance_get(s, mig.instance_uuid, for_update=True)
+    fail(s, mig, instance, reason)
+    mig.cleanup_host = None
+
+
 def fail(s, row, instance, reason, cancelled=False, event=None,
          traceback=None, from_=S.MIGRATION_ACTIVE):
     """End a move that did not switch over, in the caller's transaction:

@@ -225,10 +225,7 @@ class ResizeManager(endpoint.Endpoint):
 
     def _fail(self, mig_uuid, reason):
         with self._session() as s:
-            mig = steps.get(s, mig_uuid, for_update=True)
-            instance = db.instance_get(s, mig.instance_uuid, for_update=True)
-            steps.fail(s, mig, instance, reason)
-            mig.cleanup_host = None     # nothing was made anywhere
+            steps.fail_unstarted(s, mig_uuid, reason)
 
     @checks.expects(ref=REF)
     def resize_confirm(self, ctxt, ref):

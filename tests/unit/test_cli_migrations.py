@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from agent import exception
 from agent import objects
-from agent.api import schemas
+from agent.api import action_schemas
 from agent.cli import api_backend
 from agent.cli import bus_backend
 from agent.cli import commands
@@ -76,7 +76,7 @@ def test_a_status_filter_is_a_known_status(capsys):
 
 
 # --------------------------------------------- the REST body, both forms
-ACTION = TypeAdapter(schemas.ServerAction)
+ACTION = TypeAdapter(action_schemas.ServerAction)
 
 
 @pytest.mark.parametrize('body', [
@@ -133,7 +133,7 @@ class Client:
 
     def call(self, method, path, **kw):
         self.calls.append((method, path, kw.get('json'), kw.get('params')))
-        one = schemas.Migration.of(migration()).model_dump(mode='json')
+        one = action_schemas.Migration.of(migration()).model_dump(mode='json')
         if path.endswith('/migrations') or path == '/v1/os-migrations':
             return Response({'migrations': [one]})
         return Response({'migration': one})
@@ -216,7 +216,7 @@ def test_rpc_calls():
 def test_abort_over_rest_with_nothing_in_progress():
     _rpc, api = backends()
     api.client.call = lambda *a, **kw: Response({'migrations': [
-        schemas.Migration.of(migration('completed')).model_dump(
+        action_schemas.Migration.of(migration('completed')).model_dump(
             mode='json')]})
     with pytest.raises(api_backend.ApiError,
                        match='no migration of %s is in progress' % UUID):

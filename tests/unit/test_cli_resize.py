@@ -4,7 +4,7 @@ server actions they send."""
 import pytest
 from pydantic import ValidationError
 
-from agent.api import schemas
+from agent.api import action_schemas
 from tests.unit.test_cli_migrations import ACTION
 from tests.unit.test_cli_migrations import UUID
 from tests.unit.test_cli_migrations import backends
@@ -40,9 +40,9 @@ def test_resize_bodies_accepted():
     assert ACTION.validate_python({'migrate': {'host': 'node2'}}).migrate \
         .host == 'node2'
     assert isinstance(ACTION.validate_python({'confirmResize': None}),
-                      schemas.ConfirmResizeAction)
+                      action_schemas.ConfirmResizeAction)
     assert isinstance(ACTION.validate_python({'revertResize': None}),
-                      schemas.RevertResizeAction)
+                      action_schemas.RevertResizeAction)
 
 
 @pytest.mark.parametrize('argv', ARGVS)

@@ -2,8 +2,8 @@
 API, the conductor's client and the agent serve must agree with it."""
 import inspect
 
+from agent.api import action_schemas
 from agent.api import policy
-from agent.api import schemas
 from agent.compute import manager as compute_manager
 from agent.compute import rpcapi as compute_rpcapi
 from agent.conductor import rpcapi as conductor_rpcapi
@@ -37,7 +37,7 @@ def test_the_agent_runs_a_method_in_the_task_states_its_actions_set():
 
 
 def test_the_action_body_takes_the_actions_that_have_no_route_of_their_own():
-    enum = schemas.Action.model_json_schema()['properties']['action']['enum']
+    enum = action_schemas.Action.model_json_schema()['properties']['action']['enum']
     assert enum == ['start', 'stop', 'reboot', 'reboot_hard', 'pause',
                     'unpause', 'isolate', 'release']
 

@@ -9,6 +9,7 @@ from fastapi import Query
 
 from agent import exception
 from agent import image_refs
+from agent.api import action_schemas
 from agent.api import deps
 from agent.api import paging
 from agent.api import schemas
@@ -114,8 +115,8 @@ def delete(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
 
 
 @router.post('/{server_id}/action', status_code=202,
-             response_model=schemas.ServerOut | schemas.MigrationOut)
-def action(server_id: uuid.UUID, body: schemas.ServerAction,
+             response_model=schemas.ServerOut | action_schemas.MigrationOut)
+def action(server_id: uuid.UUID, body: action_schemas.ServerAction,
            caller: deps.Caller = deps.CALLER):
     """``{"action": NAME}``: start, stop, reboot, reboot_hard, pause,
     unpause; isolate (pause and cut every port off the network) and
@@ -127,9 +128,9 @@ def action(server_id: uuid.UUID, body: schemas.ServerAction,
     ``{"migrate": null}`` (admins): the same with the same flavor; then
     ``{"confirmResize": null}`` or ``{"revertResize": null}``; the answer
     is the migration."""
-    if isinstance(body, schemas.Action):
+    if isinstance(body, action_schemas.Action):
         return _act(caller, server_id, body.action)
-    if isinstance(body, schemas.LiveMigrateAction):
+    if isinstance(body, action_schemas.LiveMigrateAction):
         caller.check('server:migrate_live')
         inst = fetch(caller, server_id, 'server:migrate_live')
         req = body.os_migrate_live
@@ -140,23 +141,23 @@ def action(server_id: uuid.UUID, body: schemas.ServerAction,
 
 
 def _migration(mig):
-    return {'migration': schemas.Migration.of(mig)}
+    return {'migration': action_schemas.Migration.of(mig)}
 
 
 def _resize_action(caller, server_id, body):
     """resize, migrate, confirmResize, revertResize: the migration."""
     conductor = deps.conductor()
-    if isinstance(body, schemas.MigrateAction):
+    if isinstance(body, action_schemas.MigrateAction):
         caller.check('server:migrate')
         inst = fetch(caller, server_id, 'server:migrate')
         return _migration(conductor.migrate(
             caller.ctxt, ref=inst.uuid,
             host=body.migrate and body.migrate.host))
-    if isinstance(body, schemas.ResizeAction):
+    if isinstance(body, action_schemas.ResizeAction):
         inst = fetch(caller, server_id, 'server:resize')
         return _migration(conductor.resize(
             caller.ctxt, ref=inst.uuid, flavor=body.resize.flavorRef))
-    if isinstance(body, schemas.ConfirmResizeAction):
+    if isinstance(body, action_schemas.ConfirmResizeAction):
         inst = fetch(caller, server_id, 'server:confirm_resize')
         return _migration(conductor.resize_confirm(caller.ctxt,
                                                    ref=inst.uuid))

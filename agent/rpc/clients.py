@@ -37,6 +37,15 @@ def _tuple(version):
     return tuple(int(part) for part in version.split('.'))
 
 
+def methods(cls):
+    """The public methods a client class sends (its own and those of
+    the classes it joins)."""
+    return sorted({name for klass in cls.__mro__
+                   if issubclass(klass, Client) and klass is not Client
+                   for name, value in vars(klass).items()
+                   if callable(value) and not name.startswith('_')})
+
+
 class Client:
     #: the topic of this client's server (a method may name another)
     TOPIC: str = ''

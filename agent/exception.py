@@ -186,6 +186,11 @@ class MigrationFailed(VirtDriverError):
     msg = 'Live migration of %(instance)s failed: %(reason)s'
 
 
+class ColdMigrationFailed(MigrationFailed):
+    """A resize or cold migration step failed on this host."""
+    msg = 'Resize or cold migration of %(instance)s failed: %(reason)s'
+
+
 class MigrationAborted(MigrationFailed):
     msg = 'Live migration of %(instance)s was aborted: %(reason)s'
 

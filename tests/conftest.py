@@ -21,6 +21,7 @@ pytest_plugins = [
     'tests.fixtures.netns',            # netns_support, make_netns,
                                        # firewalled
     'tests.fixtures.second_host',      # second_host
+    'tests.fixtures.libvirt_two_hosts',  # hosts, guest (two libvirtds)
 ]
 
 

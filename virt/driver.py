@@ -126,7 +126,7 @@ class ComputeDriver(abc.ABC):
         'creates_vif_devices': False,
         #: incoming_target ... cleanup_migrated_source (virt.migration)
         'supports_live_migration': False,
-        #: migrate_disk_and_power_off, finish_migration,
+        #: migrate_disk_and_power_off, withdraw_disk, finish_migration,
         #: finish_revert_migration (resize and cold migration)
         'supports_cold_migration': False,
     }
@@ -275,15 +275,26 @@ class ComputeDriver(abc.ABC):
 
     # ------------------------------------- resize and cold migration
     def migrate_disk_and_power_off(self, uuid: str, dest_host: str,
-                                   timeout: float = 0) -> None:
-        """Source: stop the guest (gracefully within ``timeout``) and
-        send its disk to ``dest_host``; the guest and its files stay here
+                                   timeout: float = 0) -> str | None:
+        """Source: stop the guest (gracefully within ``timeout``) and offer
+        its disk to ``dest_host``; return where that host reads it (this
+        host's hypervisor address, for its ``[migration] peer_uri``), or
+        None if nothing needs reading. The guest and its files stay here
         (stopped) until the resize is confirmed or reverted."""
         raise NotImplementedError
 
-    def finish_migration(self, spec: GuestSpec, power_on: bool) -> None:
+    def withdraw_disk(self, uuid: str) -> None:
+        """Source: end the offer of ``uuid``'s disk (a failed resize);
+        no-op if there is none. Destroy and finish_revert_migration end
+        it too."""
+        raise NotImplementedError
+
+    def finish_migration(self, spec: GuestSpec, power_on: bool,
+                         source_uri: str | None = None) -> None:
         """Destination: make the guest of ``spec`` (the new flavor) from
-        the disk that was sent; start it if ``power_on``; idempotent."""
+        the disk the source offers (read at ``source_uri``, the source's
+        hypervisor as this host reaches it); start it if ``power_on``;
+        idempotent."""
         raise NotImplementedError
 
     def finish_revert_migration(self, spec: GuestSpec,

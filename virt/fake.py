@@ -325,8 +325,14 @@ class FakeDriver(driver.ComputeDriver):
                 guest.power_state = states.SHUTDOWN
                 guest.log('reboot: Power down (resize)')
             self.sent[uuid] = dest_host
+        return self.host
 
-    def finish_migration(self, spec, power_on):
+    def withdraw_disk(self, uuid):
+        with self._lock:
+            self._begin('withdraw_disk')
+            self.sent.pop(uuid, None)
+
+    def finish_migration(self, spec, power_on, source_uri=None):
         with self._lock:
             self._begin('finish_migration')
             guest = self._guests.get(spec.uuid)

@@ -1,16 +1,18 @@
 """The compute manager's part in a resize or cold migration: one side's
 steps (agent.conductor.resize_steps has the whole flow).
 
-  source       resize_instance: the guest stopped and its disk sent
+  source       resize_instance: the guest stopped and its disk offered
                (the driver's migrate_disk_and_power_off), then
-               ``resize_migrated``; a failure starts the guest again if it
-               ran and reports it: the guest stays here;
+               ``resize_migrated`` with where the destination reads
+               it; a failure withdraws the offer, starts the guest
+               again if it ran and reports it: the guest stays here;
                confirm_resize: the guest, its files and its ports removed;
                finish_revert_resize: the guest kept here gets its old
                flavor back and runs again if it ran before.
   destination  finish_resize: the ports wired, the guest made from the
-               disk sent with the new flavor and started if it ran before,
-               then ``resize_finished``; a failure removes what was made
+               disk read from the source with the new flavor and
+               started if it ran before, then ``resize_finished``; a
+               failure removes what was made
                and reports it (the conductor reverts to the source);
                revert_resize: the guest and its ports removed, then the
                conductor has the source start it.
@@ -24,6 +26,7 @@ import traceback
 from oslo_config import cfg
 
 from agent import exception
+from agent.compute import migrations
 from agent.objects import fields as f
 from agent.objects import states as S
 from agent.rpc import checks
@@ -63,7 +66,7 @@ class ResizeMixin:
                 self._check_capability('supports_cold_migration',
                                        RESIZE_INSTANCE)
                 failpoints.hit(RESIZE_INSTANCE + '.start')
-                self.driver.migrate_disk_and_power_off(
+                address = self.driver.migrate_disk_and_power_off(
                     instance_uuid, mig.dest_compute,
                     timeout=CONF.compute.graceful_shutdown_timeout)
             except Exception as exc:
@@ -71,11 +74,17 @@ class ResizeMixin:
                 self._resize_failed(ctxt, mig, RESIZE_INSTANCE, exc)
                 return
             self.conductor.resize_migrated(
-                ctxt, migration_uuid=migration_uuid, host=self.host)
+                ctxt, migration_uuid=migration_uuid, host=self.host,
+                address=address)
 
     def _restart_source(self, instance, mig):
-        """A failed resize leaves the guest here as it was."""
-        if _runs(mig) and instance.uuid in self.driver.list_guests() and \
+        """A failed resize leaves the guest here as it was (the disk no
+        longer offered)."""
+        if instance.uuid not in self.driver.list_guests():
+            return
+        self._quietly('withdraw the offer of the disk',
+                      self.driver.withdraw_disk, instance.uuid)
+        if _runs(mig) and \
                 self.driver.get_info(instance.uuid).power_state != S.RUNNING:
             self._quietly('start the guest again', self.driver.power_on,
                           instance.uuid)
@@ -95,15 +104,24 @@ class ResizeMixin:
     @checks.expects(instance_uuid=UUID, migration_uuid=UUID)
     def finish_revert_resize(self, ctxt, instance_uuid, migration_uuid):
         self._make_guest(ctxt, instance_uuid, migration_uuid, FINISH_REVERT,
-                         self.driver.finish_revert_migration,
-                         self.conductor.resize_reverted)
+                         self._finish_revert, self.conductor.resize_reverted)
+
+    def _finish_revert(self, spec, power_on, _mig):
+        self.driver.finish_revert_migration(spec, power_on)
 
     # ------------------------------------------------------- destination
     @checks.expects(instance_uuid=UUID, migration_uuid=UUID)
     def finish_resize(self, ctxt, instance_uuid, migration_uuid):
         self._make_guest(ctxt, instance_uuid, migration_uuid, FINISH_RESIZE,
-                         self.driver.finish_migration,
+                         self._finish_migration,
                          self.conductor.resize_finished)
+
+    def _finish_migration(self, spec, power_on, mig):
+        """The disk is read from the source's hypervisor at the address
+        it reported, by this host's own URI template."""
+        source_uri = mig.source_address and \
+            migrations.peer_uri(mig.source_address)
+        self.driver.finish_migration(spec, power_on, source_uri=source_uri)
 
     @checks.expects(instance_uuid=UUID, migration_uuid=UUID)
     def revert_resize(self, ctxt, instance_uuid, migration_uuid):
@@ -131,7 +149,7 @@ class ResizeMixin:
             try:
                 failpoints.hit(event + '.start')
                 nics = self._plug(ctxt, instance)
-                make(self._guest_spec(ctxt, instance, nics), _runs(mig))
+                make(self._guest_spec(ctxt, instance, nics), _runs(mig), mig)
                 if nics:
                     self.networking.activate(ctxt, instance_uuid, nics)
                 power = self.driver.get_info(instance_uuid).power_state

@@ -68,10 +68,12 @@ class MoveAgentMethods(clients.Client):
             result=result, traceback=traceback)
 
     # resize and cold migration (1.13; agent.conductor.resize_steps)
-    def resize_migrated(self, ctxt, *, migration_uuid, host):
+    def resize_migrated(self, ctxt, *, migration_uuid, host,
+                        address=clients.UNSET):
         return self._call(
-            ctxt, 'resize_migrated', topic=AGENT_TOPIC, version='1.13',
-            migration_uuid=migration_uuid, host=host)
+            ctxt, 'resize_migrated', topic=AGENT_TOPIC,
+            version='1.14' if address else '1.13',
+            migration_uuid=migration_uuid, host=host, address=address)
 
     def resize_finished(self, ctxt, *, migration_uuid, host, power_state):
         return self._call(

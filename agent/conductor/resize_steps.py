@@ -1,12 +1,12 @@
 """The steps of a resize or cold migration the agents report (topic
 ``conductor``); the requests are agent.conductor.resizes.
 
-  source       resize_instance: the guest stopped, its disk sent ->
-               resize_migrated: in one transaction the instance becomes
-               the destination's with the new flavor, the destination's
-               claim the instance's and the source's claim (old flavor)
-               the migration's; ``finish_resize`` cast to the
-               destination                              (post-migrating)
+  source       resize_instance: the guest stopped, its disk offered at
+               the source's address -> resize_migrated: in one
+               transaction the instance becomes the destination's with
+               the new flavor, the destination's claim the instance's
+               and the source's claim (old flavor) the migration's;
+               ``finish_resize`` cast to the destination (post-migrating)
   destination  finish_resize: the guest made from the same image and
                disk, started if it ran before -> resize_finished: vm_state
                resized, task_state None                      (finished)
@@ -43,6 +43,7 @@ from agent.objects import fields as f
 from agent.objects import states as S
 from agent.rpc import checks
 from agent.scheduler import claim
+from virt import migration as virt_migration
 
 LOG = logging.getLogger(__name__)
 
@@ -95,16 +96,26 @@ def _get(s, ctxt, migration_uuid, host, side):
 
 class ResizeSteps(endpoint.Endpoint):
     """What the source and destination agents report of a resize."""
-    target = messaging.Target(version='1.13')  # see conductor_rpcapi
+    target = messaging.Target(version='1.14')  # see conductor_rpcapi
 
-    @checks.expects(migration_uuid=UUID, host=HOST)
-    def resize_migrated(self, ctxt, migration_uuid, host):
-        """The source stopped the guest and sent its disk: the instance
-        is the destination's now, with its new flavor."""
+    @checks.expects(migration_uuid=UUID, host=HOST,
+                    address=f.String(max_length=255, nullable=True))
+    def resize_migrated(self, ctxt, migration_uuid, host, address=None):
+        """The source stopped the guest and offers its disk at
+        ``address`` (its hypervisor's, as the destination's peer_uri
+        template takes it; an IP address or a host name, checked here):
+        the instance is the destination's now, with its new flavor."""
+        if address is not None:
+            try:
+                address = virt_migration.check_address(address)
+            except ValueError as e:
+                raise exception.InvalidRPCPayload(
+                    'migration address: %s' % e) from None
         with self._session() as s:
             row = _get(s, ctxt, migration_uuid, host, steps.SOURCE)
             if row.status != S.MIGRATION_RUNNING:
                 return to_objects.migration(row)    # a repeated report
+            row.source_address = address
             steps.transition(s, row, 'switch', S.MIGRATION_SWITCHED,
                              S.MIGRATION_RUNNING)
             instance = db.instance_get(s, row.instance_uuid, for_update=True)

@@ -587,6 +587,9 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             (admins); agent side: resize_migrated, resize_finished,
             resize_reverted, resize_failed; migration_step_start and
             migration_cleaned take the resize steps' events; Migration 1.1
+      1.14 - resize_migrated takes ``address``: where the destination's
+            hypervisor reads the source's disk (sent at 1.14 when given;
+            Migration 1.2 source_address)
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

@@ -287,3 +287,5 @@ class Migration(TimestampMixin, Base):
     old_vm_state: Mapped[str | None] = mapped_column(String(32))
     source_claimed: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sa.false())
+    # where the destination reads a resized guest's disk from (0015)
+    source_address: Mapped[str | None] = mapped_column(String(255))

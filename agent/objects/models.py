@@ -197,7 +197,8 @@ class Migration(base.HVObject):
     # 1.0: initial version
     # 1.1: old_flavor_id, new_flavor_id, old_vm_state (resize, migrate),
     #      cleanup_host
-    VERSION = '1.1'
+    # 1.2: source_address (where the destination reads a resized disk)
+    VERSION = '1.2'
     fields = {
         'uuid': f.UUID(),
         'instance_uuid': f.UUID(),
@@ -208,6 +209,8 @@ class Migration(base.HVObject):
         'block_migration': f.Boolean(default=True),
         'shared_storage': f.Boolean(default=False),
         'dest_address': f.String(max_length=255, nullable=True),
+        'source_address': f.String(max_length=255, nullable=True,
+                                   default=None),
         'memory_total': f.Integer(min=0, default=0),
         'memory_processed': f.Integer(min=0, default=0),
         'memory_remaining': f.Integer(min=0, default=0),

@@ -16,7 +16,6 @@ guest sends ~100 MiB).
 import os
 import threading
 import time
-import types
 import uuid as uuidlib
 
 import libvirt
@@ -25,13 +24,12 @@ from oslo_config import cfg
 
 from agent import exception
 from tests.fixtures import guest_image
+from tests.fixtures import libvirt_two_hosts as two_hosts
 from tests.fixtures import libvirtd
-from tests.fixtures.remote_driver import RemoteDriver
 from tests.fixtures.waiting import wait_until
 from virt import driver as virt_driver
 from virt import migration
 from virt.libvirt import designer
-from virt.libvirt import driver as libvirt_driver
 
 pytestmark = pytest.mark.functional
 
@@ -39,93 +37,6 @@ CONF = cfg.CONF
 BOOT_TIMEOUT = 300
 SLOW = 1          # MiB/s: ~100 s for the whole guest, abortable
 MEDIUM = 8        # MiB/s: ~13 s
-
-
-def _overrides(h2, inbound):
-    img_dir = os.path.dirname(guest_image.ensure_image()['disk'])
-    return [
-        ('instances_path', h2.instances_path, 'compute'),
-        ('image_cache_path', h2.image_cache_path, 'libvirt'),
-        ('virt_type', 'qemu', 'libvirt'),
-        ('connection_uri', 'qemu:///system', 'libvirt'),
-        ('allowed_image_dirs', [img_dir], 'libvirt'),
-        ('live_migration_inbound_addr', inbound, 'libvirt'),
-    ]
-
-
-@pytest.fixture(scope='module')
-def hosts(second_host, libvirt_image):
-    h2 = second_host
-    overrides = _overrides(h2, h2.h1_address)
-    for name, value, group in overrides:
-        CONF.set_override(name, value, group=group)
-    h1_drv = libvirt_driver.LibvirtDriver()
-    remote = None
-    try:
-        h1_drv.init_host('h1')
-        remote = RemoteDriver(h2, _overrides(h2, h2.address))
-        yield types.SimpleNamespace(h1=h1_drv, h2=remote, host2=h2,
-                                    image=libvirt_image)
-    finally:
-        if remote is not None:
-            remote.close()
-        h1_drv.cleanup_host()
-        for name, _, group in overrides:
-            CONF.clear_override(name, group=group)
-
-
-@pytest.fixture
-def guest(hosts):
-    """A running test guest on h1 (its spec); removed from both hosts
-    afterwards, passed or failed."""
-    img = hosts.image
-    spec = virt_driver.GuestSpec(
-        uuid=str(uuidlib.uuid4()), name='mover', vcpus=1, memory_mb=128,
-        root_gb=1, image_ref=img['disk'], kernel_ref=img['kernel'],
-        ramdisk_ref=img['ramdisk'], config_drive=True)
-    hosts.h1.spawn(spec)
-    try:
-        yield spec
-    finally:
-        for drv in (hosts.h1, hosts.h2):
-            try:
-                drv.destroy(spec.uuid)
-            except Exception as e:   # the other host's cleanup still runs
-                print('cleanup of %s: %s' % (spec.uuid, e))
-
-
-def _console(drv, uuid):
-    try:
-        return drv.get_console_output(uuid, 1 << 20)
-    except exception.GuestNotFound:
-        return ''
-
-
-def _wait_booted(drv, uuid):
-    wait_until(lambda: guest_image.booted_uuids(_console(drv, uuid)),
-               BOOT_TIMEOUT, interval=0.5, message='the guest booting')
-
-
-def _wait_disks_line(drv, uuid):
-    wait_until(lambda: guest_image.DISKS in _console(drv, uuid), 60,
-               interval=0.5, message="a disks line on the destination")
-
-
-def _domain_state(uri, uuid):
-    conn = libvirt.openReadOnly(uri)
-    try:
-        try:
-            dom = conn.lookupByUUIDString(uuid)
-        except libvirt.libvirtError:
-            return None
-        return dom.state()[0], bool(dom.isPersistent())
-    finally:
-        conn.close()
-
-
-def _h2_dir(hosts, uuid):
-    """The guest's directory on h2, as the root namespace reaches it."""
-    return os.path.join(hosts.host2.dir, 'instances', uuid)
 
 
 def _move(hosts, spec, options, back=False, progress=None):
@@ -187,24 +98,24 @@ def test_targets_report_their_configured_address(hosts):
 
 def test_live_migrate_there_and_back(hosts, guest):
     uuid = guest.uuid
-    _wait_booted(hosts.h1, uuid)
+    two_hosts.wait_booted(hosts.h1, uuid)
 
     final, seen = _move(hosts, guest, migration.LiveMigrationOptions(
         poll_interval_s=0.1))
     assert final.downtime_ms is not None and final.downtime_ms > 0
     assert final.elapsed_ms > 0 and final.memory_processed_bytes > 0
-    assert _domain_state(hosts.host2.uri, uuid) == (
+    assert two_hosts.domain_state(hosts.host2.uri, uuid) == (
         libvirt.VIR_DOMAIN_RUNNING, True)
-    assert _domain_state(libvirtd.URI, uuid) is None
+    assert two_hosts.domain_state(libvirtd.URI, uuid) is None
     assert not os.path.exists(os.path.join(CONF.compute.instances_path,
                                            uuid))
     # it goes on on h2, it did not boot again
-    _wait_disks_line(hosts.h2, uuid)
-    assert guest_image.booted_uuids(_console(hosts.h2, uuid)) == []
+    two_hosts.wait_disks_line(hosts.h2, uuid)
+    assert guest_image.booted_uuids(two_hosts.console(hosts.h2, uuid)) == []
     assert hosts.h2.get_info(uuid).power_state == 'running'
 
     # a prepare redelivered once the guest is there changes nothing
-    disk = os.path.join(_h2_dir(hosts, uuid), 'disk')
+    disk = os.path.join(two_hosts.h2_dir(hosts, uuid), 'disk')
     before = os.stat(disk)
     hosts.h2.prepare_incoming(guest, False)
     assert os.stat(disk).st_ino == before.st_ino
@@ -212,19 +123,19 @@ def test_live_migrate_there_and_back(hosts, guest):
     final, seen = _move(hosts, guest, migration.LiveMigrationOptions(
         poll_interval_s=0.1), back=True)
     assert final.downtime_ms is not None
-    assert _domain_state(libvirtd.URI, uuid) == (
+    assert two_hosts.domain_state(libvirtd.URI, uuid) == (
         libvirt.VIR_DOMAIN_RUNNING, True)
-    assert _domain_state(hosts.host2.uri, uuid) is None
-    assert not os.path.exists(_h2_dir(hosts, uuid))
-    _wait_disks_line(hosts.h1, uuid)
-    assert guest_image.booted_uuids(_console(hosts.h1, uuid)) == []
+    assert two_hosts.domain_state(hosts.host2.uri, uuid) is None
+    assert not os.path.exists(two_hosts.h2_dir(hosts, uuid))
+    two_hosts.wait_disks_line(hosts.h1, uuid)
+    assert guest_image.booted_uuids(two_hosts.console(hosts.h1, uuid)) == []
 
 
 def test_prepare_incoming_is_idempotent(hosts, guest):
     """Twice before the move: same files, modes for QEMU's group."""
     hosts.h2.prepare_incoming(guest, False)
     hosts.h2.prepare_incoming(guest, False)
-    d = _h2_dir(hosts, guest.uuid)
+    d = two_hosts.h2_dir(hosts, guest.uuid)
     assert sorted(os.listdir(d)) == ['disk', 'disk.config']
     assert oct(os.stat(d).st_mode & 0o777) == oct(0o750)
     meta = guest_image.read_config_drive_meta(os.path.join(d, 'disk.config'))
@@ -235,7 +146,7 @@ def test_prepare_incoming_is_idempotent(hosts, guest):
     other = virt_driver.GuestSpec(uuid=str(uuidlib.uuid4()), name='x',
                                   vcpus=1, memory_mb=128, root_gb=1)
     hosts.h2.prepare_incoming(other, True)
-    assert not os.path.exists(_h2_dir(hosts, other.uuid))
+    assert not os.path.exists(two_hosts.h2_dir(hosts, other.uuid))
     hosts.h2.cleanup_incoming(guest.uuid, False)
     hosts.h2.cleanup_incoming(guest.uuid, False)
     assert not os.path.exists(d)
@@ -246,7 +157,7 @@ def test_abort_midway_leaves_the_guest_on_the_source(hosts, guest):
     move, job = _start_slow(hosts, guest, bandwidth_mibps=SLOW)
     assert job.memory_total_bytes > 0
     # it is moving: h2 has the incoming domain, paused
-    assert _domain_state(hosts.host2.uri, uuid)[0] == \
+    assert two_hosts.domain_state(hosts.host2.uri, uuid)[0] == \
         libvirt.VIR_DOMAIN_PAUSED
     hosts.h1.abort_live_migration(uuid)
     move.join()
@@ -257,8 +168,8 @@ def test_abort_midway_leaves_the_guest_on_the_source(hosts, guest):
     hosts.h1.abort_live_migration(uuid)        # nothing to abort: no-op
     hosts.h1.force_complete_live_migration(uuid)   # nor to complete
     hosts.h2.cleanup_incoming(uuid, False)
-    assert _domain_state(hosts.host2.uri, uuid) is None
-    assert not os.path.exists(_h2_dir(hosts, uuid))
+    assert two_hosts.domain_state(hosts.host2.uri, uuid) is None
+    assert not os.path.exists(two_hosts.h2_dir(hosts, uuid))
     # the source cannot be cleaned while its guest runs there
     with pytest.raises(exception.VirtDriverError, match='still runs'):
         hosts.h1.cleanup_migrated_source(uuid, False)
@@ -270,7 +181,7 @@ def test_force_complete(hosts, guest):
     move, _job = _start_slow(hosts, guest, bandwidth_mibps=MEDIUM)
     t0 = time.monotonic()
     hosts.h1.force_complete_live_migration(uuid)
-    state = _domain_state(libvirtd.URI, uuid)
+    state = two_hosts.domain_state(libvirtd.URI, uuid)
     assert state is None or state[0] == libvirt.VIR_DOMAIN_PAUSED
     move.join()
     assert move.error is None, move.error
@@ -278,9 +189,9 @@ def test_force_complete(hosts, guest):
     assert move.result.downtime_ms >= (time.monotonic() - t0) * 1000 * 0.5
     hosts.h2.finish_incoming(uuid)
     hosts.h1.cleanup_migrated_source(uuid, False)
-    assert _domain_state(hosts.host2.uri, uuid) == (
+    assert two_hosts.domain_state(hosts.host2.uri, uuid) == (
         libvirt.VIR_DOMAIN_RUNNING, True)
-    _wait_disks_line(hosts.h2, uuid)
+    two_hosts.wait_disks_line(hosts.h2, uuid)
 
 
 def test_timeout_abort(hosts, guest):
@@ -292,7 +203,7 @@ def test_timeout_abort(hosts, guest):
     assert 'not done after 2' in str(move.error)
     assert hosts.h1.get_info(uuid).power_state == 'running'
     hosts.h2.cleanup_incoming(uuid, False)
-    assert _domain_state(hosts.host2.uri, uuid) is None
+    assert two_hosts.domain_state(hosts.host2.uri, uuid) is None
 
 
 def test_timeout_force_complete(hosts, guest):
@@ -304,7 +215,7 @@ def test_timeout_force_complete(hosts, guest):
     assert move.error is None, move.error
     hosts.h2.finish_incoming(uuid)
     hosts.h1.cleanup_migrated_source(uuid, False)
-    assert _domain_state(hosts.host2.uri, uuid) == (
+    assert two_hosts.domain_state(hosts.host2.uri, uuid) == (
         libvirt.VIR_DOMAIN_RUNNING, True)
 
 

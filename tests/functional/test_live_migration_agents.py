@@ -12,7 +12,9 @@ destination).
 
 The guest is the test guest: one boot banner per boot, a disks line every
 second. A guest that moved keeps printing disks lines on the destination
-and never boots again.
+and never boots again. A resize or cold migration stops it and boots it
+on the destination, where it reports the size it was given (RAM, CPUs,
+root disk); confirm and revert are tested there too.
 """
 import json
 import os
@@ -342,3 +344,58 @@ def test_drain_moves_every_guest(cloud):
 def _h1_domstate(uuid_):
     return subprocess.run(['virsh', '-c', 'qemu:///system', 'domstate',
                            uuid_], capture_output=True, text=True)
+
+
+# ------------------------------------------- resize and cold migration
+def sizes(dep, inst):
+    """What the guest reported it was given at each boot here."""
+    return guest_image.sizes(console(dep, inst))
+
+
+def test_resize_up_and_confirm(cloud, guest):
+    """m1.tiny -> m1.small: the guest boots on h2 with the new flavor's
+    RAM and root disk and its disk's contents; confirm removes h1's."""
+    (tiny,) = sizes(cloud, guest)
+    cloud.conductor.resize(cloud.ctxt, ref=guest.uuid, flavor='m1.small')
+    after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
+    assert (after.host, after.vm_state, after.power_state) == (
+        H2, S.RESIZED, S.RUNNING), after
+    small = wait_until(lambda: sizes(cloud, guest), two.BOOT_TIMEOUT,
+                       interval=1, message='the resized guest booting')[0]
+    assert small['vda_bytes'] == 20 << 30 and tiny['vda_bytes'] == 1 << 30
+    assert small['mem_kb'] > tiny['mem_kb'] + 1024 * 1024
+    assert _h1_domstate(guest.uuid).stdout.strip() == 'shut off'
+
+    cloud.conductor.resize_confirm(cloud.ctxt, ref=guest.uuid)
+    wait_until(lambda: _h1_domstate(guest.uuid).returncode != 0, 60,
+               interval=0.5, message="h1's guest removed")
+    after = deployment.settle(cloud, guest.uuid)
+    assert (after.host, after.vm_state, after.flavor.name) == (
+        H2, S.ACTIVE, 'm1.small')
+    assert keeps_running_here(cloud, guest) == [guest.uuid]
+
+
+def test_cold_migrate_and_revert(cloud, guest):
+    """An admin's cold migration to h2, reverted: h2's guest goes and
+    h1's boots again with what it had."""
+    cloud.conductor.migrate(cloud.admin, ref=guest.uuid, host=H2)
+    after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
+    assert (after.host, after.vm_state) == (H2, S.RESIZED), after
+    wait_until(lambda: sizes(cloud, guest), two.BOOT_TIMEOUT, interval=1,
+               message='the migrated guest booting')
+
+    cloud.conductor.resize_revert(cloud.ctxt, ref=guest.uuid)
+    after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
+    assert (after.host, after.vm_state, after.power_state) == (
+        H1, S.ACTIVE, S.RUNNING), after
+    # h1's whole console log (the API's output is its end only)
+    log = os.path.join(cloud.h2.instances_path, guest.uuid, 'console.log')
+
+    def both_boots():
+        with open(log, errors='replace') as f:
+            seen = guest_image.sizes(f.read())
+        return seen if len(seen) == 2 else None
+    booted = wait_until(both_boots, two.BOOT_TIMEOUT, interval=1,
+                        message="h1's guest booting again")
+    assert booted[0] == booted[1]
+    assert cloud.h2.virsh('domstate', guest.uuid).returncode != 0

@@ -1,7 +1,8 @@
 """The compute side of a resize against the FakeDriver and an in-memory
-conductor: a driver that cannot resize (libvirt's, for now) refuses it
-with the guest left running, and a restarted agent resumes exactly the
-step that is its own."""
+conductor: a driver that cannot resize refuses it with the guest left
+running, a failure withdraws the disk's offer, the destination reads the
+disk where the source said by its own URI template, and a restarted agent
+resumes exactly the step that is its own."""
 import uuid
 
 import pytest
@@ -25,12 +26,13 @@ def migration(instance_uuid, status=S.MIGRATION_RUNNING, source=HOST,
         dest_compute=dest, old_vm_state=S.ACTIVE, cleanup_host=cleanup)
 
 
-def test_libvirt_refuses_and_the_guest_keeps_running(conf):
+def test_a_driver_that_cannot_refuses_and_the_guest_keeps_running(conf):
     assert libvirt_driver.LibvirtDriver.capabilities[
-        'supports_cold_migration'] is False
+        'supports_cold_migration'] is True
     env = make_env()
     uuid_ = built(env)
-    env.driver.capabilities = dict(libvirt_driver.LibvirtDriver.capabilities)
+    env.driver.capabilities = dict(env.driver.capabilities,
+                                   supports_cold_migration=False)
     mig, failed = migration(uuid_), []
     env.conductor.migration_step_start = lambda c, **kw: {
         'migration': mig, 'instance': env.conductor.get(uuid_)}
@@ -63,6 +65,43 @@ def test_a_failed_stop_starts_the_guest_again(conf):
                             migration_uuid=mig.uuid)
     assert 'could not be sent' in failed[0]['reason']
     assert env.driver.get_info(uuid_).power_state == S.RUNNING
+    assert uuid_ not in env.driver.sent       # the offer withdrawn
+
+
+def test_the_source_says_where_its_disk_is_read(conf):
+    env = make_env()
+    uuid_ = built(env)
+    mig, sent = migration(uuid_), []
+    env.conductor.migration_step_start = lambda c, **kw: {
+        'migration': mig, 'instance': env.conductor.get(uuid_)}
+    env.conductor.resize_migrated = lambda c, **kw: sent.append(kw)
+    env.mgr.resize_instance(ctxt(), instance_uuid=uuid_,
+                            migration_uuid=mig.uuid)
+    assert sent == [{'migration_uuid': mig.uuid, 'host': HOST,
+                     'address': env.driver.host}]
+
+
+def test_the_destination_reads_by_its_own_uri_template(conf):
+    conf('peer_uri', 'qemu+tls://%s/system', group='migration')
+    env = make_env()
+    uuid_ = built(env)
+    env.driver.destroy(uuid_)
+    mig = migration(uuid_, status=S.MIGRATION_SWITCHED, source=OTHER,
+                    dest=HOST)
+    mig.source_address = '192.0.2.7'
+    env.conductor.migration_step_start = lambda c, **kw: {
+        'migration': mig, 'instance': env.conductor.get(uuid_)}
+    env.conductor.resize_finished = lambda c, **kw: None
+    seen = []
+    real = env.driver.finish_migration
+
+    def finish(spec, power_on, source_uri=None):
+        seen.append(source_uri)
+        real(spec, power_on, source_uri)
+    env.driver.finish_migration = finish
+    env.mgr.finish_resize(ctxt(), instance_uuid=uuid_,
+                          migration_uuid=mig.uuid)
+    assert seen == ['qemu+tls://192.0.2.7/system']
 
 
 @pytest.mark.parametrize('status, source, dest, cleanup, step', [

@@ -24,6 +24,8 @@ import tempfile
 
 from agent import exception
 
+#: root disk size when neither the flavor nor an image gives one
+BLANK_ROOT_BYTES = 1 << 30
 #: wall-clock bound for ``qemu-img info``: it parses untrusted image headers
 INFO_TIMEOUT = 60
 
@@ -101,6 +103,13 @@ def create_overlay(base, base_format, path, size_bytes=None):
              tmp, size, target=path)
         os.replace(tmp, path)
     return size
+
+
+def rebase_unsafe(path, base, base_format):
+    """Make qcow2 ``path`` name ``base`` as its backing file, whatever its
+    header named before (that file is never opened: ``-u``)."""
+    _run('rebase', '-q', '-u', '-f', 'qcow2', '-b', os.path.abspath(base),
+         '-F', base_format, os.path.abspath(path))
 
 
 def create_blank(path, format, size_bytes):

@@ -36,13 +36,12 @@ from virt.libvirt import guest as guest_mod
 from virt.libvirt import host as host_mod
 from virt.libvirt import images
 from virt.libvirt import migration
+from virt.libvirt import resize
 from virt.libvirt import stats as stats_mod
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 GiB = 1 << 30
-#: root disk size when neither the flavor nor an image gives one
-BLANK_ROOT_BYTES = GiB
 DETACH_TIMEOUT = 30
 #: seconds a metrics scrape waits for the bulk stats of a slow libvirtd
 STATS_TIMEOUT = 5
@@ -52,7 +51,8 @@ CHANGES = frozenset(('launch', 'reboot_hard', 'shutdown', 'destroy',
                      'persist', 'undefine'))
 
 
-class LibvirtDriver(migration.LiveMigrationMixin, driver.ComputeDriver):
+class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
+                    driver.ComputeDriver):
     capabilities = {
         'supports_reboot': True,
         'supports_pause': True,
@@ -60,9 +60,7 @@ class LibvirtDriver(migration.LiveMigrationMixin, driver.ComputeDriver):
         'supports_console_output': True,
         'creates_vif_devices': True,
         'supports_live_migration': True,    # migration.py
-        # resize / cold migration: not yet (the disk would have to be sent
-        # to the other host's libvirt); refused, the guest left running
-        'supports_cold_migration': False,
+        'supports_cold_migration': True,    # resize.py
     }
 
     def __init__(self, image_service=None):
@@ -175,7 +173,10 @@ class LibvirtDriver(migration.LiveMigrationMixin, driver.ComputeDriver):
 
     def _prepare(self, spec):
         """Make the guest's files (_guest_files); return its Domain."""
-        root, kernel, ramdisk, cd_path = self._guest_files(spec)
+        return self._domain_of(spec, *self._guest_files(spec))
+
+    def _domain_of(self, spec, root, kernel, ramdisk, cd_path):
+        """The Domain of ``spec`` on the files given."""
         return designer.domain_for(
             spec, virt_type=self.virt_type, disk_path=root,
             console_log_path=self._dir(spec.uuid, 'console.log'),
@@ -184,16 +185,30 @@ class LibvirtDriver(migration.LiveMigrationMixin, driver.ComputeDriver):
             disk_cachemode=self._cachemode)
 
     def _guest_files(self, spec):
-        """Fetch and vet the images, then make the guest's files: its
-        directory, the root overlay on the cached base (or a blank disk)
-        and the config drive; return (root, kernel, ramdisk, config drive
-        or None). An image whose virtual size exceeds the flavor's root
-        disk is refused before anything of the guest is made (a qcow2 of
-        1 PiB on an m1.tiny would otherwise become its disk). Files there
-        already are replaced (renamed over: an incoming guest's, see
-        prepare_incoming; spawn never finds any)."""
+        """Fetch and vet the images (_images), then make the guest's
+        files: its directory, the root overlay on the cached base (or a
+        blank disk) and the config drive; return (root, kernel, ramdisk,
+        config drive or None). Files there already are replaced (renamed
+        over: an incoming guest's, see prepare_incoming; spawn never finds
+        any)."""
         size = spec.root_gb * GiB
-        base = None
+        base, info, kernel, ramdisk = self._images(spec)
+        self._make_instance_dir(spec.uuid)
+        root = self._dir(spec.uuid, 'disk')
+        if base:
+            disk.create_overlay(base, info['format'], root, size or None)
+        else:
+            disk.create_blank(root, 'qcow2', size or disk.BLANK_ROOT_BYTES)
+        self.modes.shared(root)
+        return root, kernel, ramdisk, self._config_drive(spec)
+
+    def _images(self, spec):
+        """The cached images of ``spec``: (root base or None, its
+        image_info, kernel, ramdisk). An image whose virtual size exceeds the flavor's
+        root disk is refused before anything of the guest is made (a qcow2
+        of 1 PiB on an m1.tiny would otherwise become its disk)."""
+        size = spec.root_gb * GiB
+        base = info = None
         if spec.image_ref:
             base = self.images.fetch(spec.image_ref, grant=spec.image_grant)
             info = self.images.image_info(base)
@@ -204,26 +219,26 @@ class LibvirtDriver(migration.LiveMigrationMixin, driver.ComputeDriver):
         kernel, ramdisk = (
             ref and self.images.fetch(ref, grant=spec.image_grant)
             for ref in (spec.kernel_ref, spec.ramdisk_ref))
-        with disk.space_errors(self._dir(spec.uuid),
+        return base, info, kernel, ramdisk
+
+    def _make_instance_dir(self, uuid):
+        with disk.space_errors(self._dir(uuid),
                                'creating the instance directory'):
-            self.modes.make_dir(self._dir(spec.uuid))
-        root = self._dir(spec.uuid, 'disk')
-        if base:
-            disk.create_overlay(base, info['format'], root, size or None)
-        else:
-            disk.create_blank(root, 'qcow2', size or BLANK_ROOT_BYTES)
-        self.modes.shared(root)
-        cd_path = None
-        if spec.config_drive or CONF.libvirt.force_config_drive:
-            cd_path = self._dir(spec.uuid, 'disk.config')
-            with disk.space_errors(cd_path, 'writing the config drive'):
-                configdrive.build(
-                    cd_path, uuid=spec.uuid, name=spec.name,
-                    project_id=spec.project_id,
-                    public_keys={spec.key_name or 'default': spec.public_key}
-                    if spec.public_key else None,
-                    user_data=spec.user_data, meta=dict(spec.metadata))
-        return root, kernel, ramdisk, cd_path
+            self.modes.make_dir(self._dir(uuid))
+
+    def _config_drive(self, spec):
+        """Write the config drive of ``spec`` if it has one; its path."""
+        if not (spec.config_drive or CONF.libvirt.force_config_drive):
+            return None
+        cd_path = self._dir(spec.uuid, 'disk.config')
+        with disk.space_errors(cd_path, 'writing the config drive'):
+            configdrive.build(
+                cd_path, uuid=spec.uuid, name=spec.name,
+                project_id=spec.project_id,
+                public_keys={spec.key_name or 'default': spec.public_key}
+                if spec.public_key else None,
+                user_data=spec.user_data, meta=dict(spec.metadata))
+        return cd_path
 
     def _remove_domain(self, uuid):
         """Destroy and undefine; False if there was no domain."""
@@ -237,6 +252,7 @@ class LibvirtDriver(migration.LiveMigrationMixin, driver.ComputeDriver):
 
     def destroy(self, uuid):
         existed = self.host.call(self._remove_domain, uuid)
+        self.host.call(self._withdraw, uuid)     # a resize's offer
         shutil.rmtree(self._dir(uuid), ignore_errors=True)
         if existed:
             LOG.info('Destroyed the guest of %s and its files', uuid)

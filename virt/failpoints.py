@@ -14,7 +14,10 @@ Without the variable (every real deployment) ``hit`` is one set lookup.
 The names in use: ``<event>.start`` (task_state set, nothing done) and
 ``<event>.done`` (the driver's work done, the final states not yet written)
 for every compute manager operation, e.g. ``compute_reboot_instance.done``,
-and ``libvirt.spawn.defined`` (domain defined, not started).
+``libvirt.spawn.defined`` (domain defined, not started),
+``libvirt.resize.offered`` (a resize's source: the guest stopped and its
+disk offered, not reported) and ``libvirt.resize.received`` (its
+destination: the disk in place, the domain not defined).
 
 It lives in virt/ because both the drivers and the agent use it, and
 dependencies point from agent/ to virt/.

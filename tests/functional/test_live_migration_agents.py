@@ -399,3 +399,35 @@ def test_cold_migrate_and_revert(cloud, guest):
                         message="h1's guest booting again")
     assert booted[0] == booted[1]
     assert cloud.h2.virsh('domstate', guest.uuid).returncode != 0
+
+
+@pytest.mark.parametrize('host, failpoint', [
+    (H1, 'libvirt.resize.offered'), (H2, 'libvirt.resize.received')],
+    ids=['source', 'destination'])
+def test_agent_killed_mid_resize(cloud, guest, host, failpoint):
+    """kill -9 of the source's agent once the guest is stopped and its
+    disk offered, or of the destination's once the disk is in place:
+    the restarted agent does its step again and the resize finishes; a
+    revert then brings the guest back to h1."""
+    try:
+        start_agent(cloud, host, env={'HVAGENT_FAILPOINTS': failpoint})
+        wait_up(cloud, host)
+        cloud.conductor.resize(cloud.ctxt, ref=guest.uuid, flavor='m1.small')
+        cloud.wait_log(host, 'failpoint %s reached' % failpoint,
+                       timeout=MOVE_TIMEOUT)
+        cloud.stop(host, sig=signal.SIGKILL)
+        start_agent(cloud, host)
+        after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
+        assert (after.host, after.vm_state, after.power_state) == (
+            H2, S.RESIZED, S.RUNNING), after
+        small = wait_until(lambda: sizes(cloud, guest), two.BOOT_TIMEOUT,
+                           interval=1, message='the resized guest booting')
+        assert small[0]['vda_bytes'] == 20 << 30
+        cloud.conductor.resize_revert(cloud.ctxt, ref=guest.uuid)
+        after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
+        assert (after.host, after.vm_state, after.power_state) == (
+            H1, S.ACTIVE, S.RUNNING), after
+        assert cloud.h2.virsh('domstate', guest.uuid).returncode != 0
+    finally:
+        start_agent(cloud, host)
+        wait_up(cloud, host)

@@ -369,3 +369,25 @@ def test_a_confirm_whose_source_cannot_clean_up_is_retried(rc):
     restart(rc, inst.host).init_host(rc.admin)
     assert inst.uuid not in rc.drivers[inst.host].list_guests()
     assert call(rc.steps.migrations_by_host, rc.admin, host=inst.host) == []
+
+
+@pytest.mark.parametrize('address', [
+    'h1/system?socket=/tmp/x', 'qemu+ssh://evil', 'a b', '-oProxy=x',
+    '', 'x' * 300])
+def test_the_source_address_is_checked(rc, address):
+    """A source's address ends up in the destination's libvirt URI: only
+    an IP address or a host name is taken, and nothing changes else."""
+    inst = boot(rc)
+    rc.router.managers.pop(inst.host)      # the source's step waits
+    mig = resize(rc, inst)
+    wait_until(lambda: migration(rc, mig).status == S.MIGRATION_RUNNING, 10)
+    steps = Endpoints(rc.rsteps)
+    with pytest.raises(exception.InvalidRPCPayload):
+        AsHost(inst.host, steps).resize_migrated(
+            rc.admin, migration_uuid=mig.uuid, host=inst.host,
+            address=address)
+    assert migration(rc, mig).status == S.MIGRATION_RUNNING
+    AsHost(inst.host, steps).resize_migrated(
+        rc.admin, migration_uuid=mig.uuid, host=inst.host,
+        address='192.0.2.9')
+    assert migration(rc, mig).source_address == '192.0.2.9'

@@ -26,16 +26,24 @@ def migration(instance_uuid, status=S.MIGRATION_RUNNING, source=HOST,
         dest_compute=dest, old_vm_state=S.ACTIVE, cleanup_host=cleanup)
 
 
+def started(status=S.MIGRATION_RUNNING, **kw):
+    """An agent with a built guest and a migration of it at ``status``
+    that the conductor answers every step with: (env, uuid, migration)."""
+    env = make_env()
+    uuid_ = built(env)
+    mig = migration(uuid_, status=status, **kw)
+    env.conductor.migration_step_start = lambda c, **kw: {
+        'migration': mig, 'instance': env.conductor.get(uuid_)}
+    return env, uuid_, mig
+
+
 def test_a_driver_that_cannot_refuses_and_the_guest_keeps_running(conf):
     assert libvirt_driver.LibvirtDriver.capabilities[
         'supports_cold_migration'] is True
-    env = make_env()
-    uuid_ = built(env)
+    env, uuid_, mig = started()
     env.driver.capabilities = dict(env.driver.capabilities,
                                    supports_cold_migration=False)
-    mig, failed = migration(uuid_), []
-    env.conductor.migration_step_start = lambda c, **kw: {
-        'migration': mig, 'instance': env.conductor.get(uuid_)}
+    failed = []
     env.conductor.resize_failed = lambda c, **kw: failed.append(kw)
     env.conductor.resize_migrated = lambda c, **kw: pytest.fail(kw)
     env.mgr.resize_instance(ctxt(), instance_uuid=uuid_,
@@ -49,11 +57,8 @@ def test_a_driver_that_cannot_refuses_and_the_guest_keeps_running(conf):
 
 
 def test_a_failed_stop_starts_the_guest_again(conf):
-    env = make_env()
-    uuid_ = built(env)
-    mig, failed = migration(uuid_), []
-    env.conductor.migration_step_start = lambda c, **kw: {
-        'migration': mig, 'instance': env.conductor.get(uuid_)}
+    env, uuid_, mig = started()
+    failed = []
     env.conductor.resize_failed = lambda c, **kw: failed.append(kw)
     real = env.driver.migrate_disk_and_power_off
 
@@ -69,11 +74,8 @@ def test_a_failed_stop_starts_the_guest_again(conf):
 
 
 def test_the_source_says_where_its_disk_is_read(conf):
-    env = make_env()
-    uuid_ = built(env)
-    mig, sent = migration(uuid_), []
-    env.conductor.migration_step_start = lambda c, **kw: {
-        'migration': mig, 'instance': env.conductor.get(uuid_)}
+    env, uuid_, mig = started()
+    sent = []
     env.conductor.resize_migrated = lambda c, **kw: sent.append(kw)
     env.mgr.resize_instance(ctxt(), instance_uuid=uuid_,
                             migration_uuid=mig.uuid)
@@ -83,14 +85,9 @@ def test_the_source_says_where_its_disk_is_read(conf):
 
 def test_the_destination_reads_by_its_own_uri_template(conf):
     conf('peer_uri', 'qemu+tls://%s/system', group='migration')
-    env = make_env()
-    uuid_ = built(env)
+    env, uuid_, mig = started(S.MIGRATION_SWITCHED, source=OTHER, dest=HOST)
     env.driver.destroy(uuid_)
-    mig = migration(uuid_, status=S.MIGRATION_SWITCHED, source=OTHER,
-                    dest=HOST)
     mig.source_address = '192.0.2.7'
-    env.conductor.migration_step_start = lambda c, **kw: {
-        'migration': mig, 'instance': env.conductor.get(uuid_)}
     env.conductor.resize_finished = lambda c, **kw: None
     seen = []
     real = env.driver.finish_migration

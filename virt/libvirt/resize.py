@@ -36,6 +36,7 @@ import libvirt
 from oslo_config import cfg
 
 from agent import exception
+from virt import failpoints
 from virt.libvirt import disk
 from virt.libvirt import migration
 
@@ -118,6 +119,7 @@ class ColdMigrationMixin:
         if not self._shutdown(uuid, timeout):
             self._do(uuid, 'destroy')
         self.host.call(self._offer, uuid)
+        failpoints.hit('libvirt.resize.offered')
         LOG.info('Stopped %s and offered its disk to %s', uuid, dest_host)
         return address
 
@@ -195,6 +197,7 @@ class ColdMigrationMixin:
         finally:
             if os.path.exists(part):
                 os.unlink(part)
+        failpoints.hit('libvirt.resize.received')
         self.modes.shared(root)
         domain = self._domain_of(spec, root, kernel, ramdisk,
                                  self._config_drive(spec))

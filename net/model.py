@@ -4,6 +4,7 @@ Names that reach the kernel are derived from ids here and nowhere else, and
 are never longer than IFNAMSIZ - 1 = 15 characters.
 """
 import dataclasses
+import hashlib
 
 IFNAMSIZ = 15
 TYPES = ('flat', 'vlan', 'vxlan')
@@ -27,6 +28,16 @@ def vlan_name(physical_interface: str, vlan_id: int) -> str:
 
 def vxlan_name(vni: int) -> str:
     return 'vxlan-%d' % vni
+
+
+def bridge_mac(network_id: str) -> str:
+    """The MAC of the network's bridge, the same on every host: a
+    locally administered unicast address from the network id. Each
+    host's bridge carries the network's gateway address too, so a guest
+    that moves keeps a valid gateway entry in its ARP cache; the uplink
+    never carries frames from it (net/ruleset.py, uplink rules)."""
+    digest = hashlib.sha256(network_id.encode()).digest()
+    return ':'.join('%02x' % b for b in (0x02,) + tuple(digest[:5]))
 
 
 #: link group of port devices waiting for deletion ('hv', net/reaper.py)
@@ -72,6 +83,20 @@ class Network:
     @property
     def bridge(self) -> str:
         return bridge_name(self.id)
+
+    @property
+    def bridge_mac(self) -> str:
+        return bridge_mac(self.id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Uplink:
+    """A network's uplink on this host, with the address and MAC its
+    bridge carries on every host: what must not cross it (the gateway's
+    ARP, DHCP, the bridge's own frames)."""
+    name: str                           # the uplink device
+    address: str                        # the bridge's IPv4 address
+    mac: str                            # the bridge's MAC (bridge_mac)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -52,6 +52,12 @@ port gets no NAT. The host must route (``ip_forward``: ``Firewall.apply``
 turns it on when there is a floating IP) and answer ARP for the floating
 address (floating.py puts it on the external uplink).
 
+Each network's bridge has the same MAC and address on every host
+(net/wiring.py): the uplink rules keep it to its own host. From an uplink,
+ARP asking for the bridge's address, DHCP requests and frames claiming the
+bridge's MAC are dropped; out of one, nothing the bridge itself sends
+(nova-network's multi_host ebtables rules, in nftables).
+
 Every value that reaches the text is parsed (ipaddress, ints, allow-lists,
 name regexes) and re-printed from the parsed form, so no field can inject
 nft syntax; an invalid one cuts off only the port it belongs to.
@@ -71,6 +77,8 @@ CT_MARK = 0x00200000
 PROTOCOLS = net_rules.PROTOCOLS
 _MAC = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z')
 _IFNAME = re.compile(r'[A-Za-z0-9_]{1,15}\Z')
+#: an uplink may be an operator's interface: eth1.100, bond-0
+_UPLINK = re.compile(r'[A-Za-z0-9_.-]{1,15}\Z')
 HEADER = ''.join('add table %s %s\ndelete table %s %s\n'
                   % (f, TABLE, f, TABLE) for f in ('bridge', 'inet'))
 #: the one validator the conductor uses too (net/rules.py)
@@ -180,19 +188,58 @@ def _nat(port: model.Port, taken: set[str]) -> tuple[str, str, str]:
             % (bridge, fixed, bridge, fip))
 
 
+def _uplink(up: model.Uplink) -> tuple[str, str, str]:
+    """(name, mac, address) of an uplink, checked. Raises InvalidRule."""
+    name = up.name if isinstance(up.name, str) else None
+    if not name or not _UPLINK.match(name):
+        _bad('uplink name %r', up.name)
+    mac = up.mac.lower() if isinstance(up.mac, str) else None
+    if not mac or not _MAC.match(mac):
+        _bad('mac %r of the bridge of uplink %s', up.mac, name)
+    return name, mac, _unicast(up.address, 'bridge address')
+
+
+def _uplink_rules(uplinks: Iterable[model.Uplink], rejected: dict[str, str]
+                  ) -> tuple[list[str], list[str], list[str]]:
+    """(input, forward, output) lines keeping each network's bridge to
+    its own host: from the uplink, no ARP for the bridge's address, no
+    DHCP request and nothing claiming the bridge's MAC; out of it,
+    nothing the bridge itself sends. An uplink whose data fails
+    validation goes into ``rejected`` (as ``uplink <name>``), the others
+    get their lines."""
+    into: list[str] = []
+    through: list[str] = []
+    out: list[str] = []
+    for up in uplinks:
+        try:
+            name, mac, address = _uplink(up)
+        except InvalidRule as e:
+            rejected['uplink %s' % (up.name,)] = e.reason
+            continue
+        into += ['iifname "%s" arp daddr ip %s drop' % (name, address),
+                 'iifname "%s" ether saddr %s drop' % (name, mac),
+                 'iifname "%s" udp dport 67 drop' % name]
+        through.append('iifname "%s" ether saddr %s drop' % (name, mac))
+        out.append('oifname "%s" ether saddr %s drop' % (name, mac))
+    return _unique(into), _unique(through), _unique(out)
+
+
 def _filtered(port: model.Port) -> bool:
     return port.port_security or port.quarantined
 
 
-def build(ports: Iterable[model.Port]) -> Ruleset:
-    """The whole ruleset for ``ports`` (model.Port) as a Ruleset: ``nft -f``
-    text replacing both hvagent tables in one transaction, and the ports
-    it cut off. A port whose own data (a rule of its groups, its MAC or
-    IP, its floating IP) fails validation gets drop-everything chains and
-    no NAT, and is listed in ``rejected``; every other port gets its
-    rules. A port id that yields no valid tap name is only listed (no
-    interface can carry that name). Nothing filtered and no NAT: the text
-    only deletes the tables."""
+def build(ports: Iterable[model.Port],
+          uplinks: Iterable[model.Uplink] = ()) -> Ruleset:
+    """The whole ruleset for ``ports`` (model.Port) and the ``uplinks``
+    (model.Uplink) of their networks as a Ruleset: ``nft -f`` text
+    replacing both hvagent tables in one transaction, and the ports it
+    cut off (and the uplinks: a bad one gets no lines). A port whose own
+    data (a rule of its groups, its MAC or IP, its floating IP) fails
+    validation gets drop-everything chains and no NAT, and is listed in
+    ``rejected``; every other port gets its rules. A port id that yields
+    no valid tap name is only listed (no interface can carry that name).
+    Nothing filtered, no uplink and no NAT: the text only deletes the
+    tables."""
     rejected: dict[str, str] = {}
     by_tap: dict[str, list[model.Port]] = {}
     for port in ports:
@@ -228,18 +275,22 @@ def build(ports: Iterable[model.Port]) -> Ruleset:
             snat.append(nat[2])
     text = HEADER
     inet: list[str] = []
-    if chains:
-        taps = sorted(chains)
+    into, through, out = _uplink_rules(uplinks, rejected)
+    taps = sorted(chains)
 
-        def vmap(key: str, prefix: str) -> str:
-            return '%s vmap { %s }' % (key, ', '.join(
-                '"%s" : jump %s%s' % (t, prefix, t) for t in taps))
-        bridge = [_chain('forward', [vmap('iifname', 'egress_'),
-                                     vmap('oifname', 'ingress_')], 'forward'),
-                  _chain('input', [vmap('iifname', 'egress_')], 'input'),
-                  _chain('output', [vmap('oifname', 'ingress_')], 'output')]
+    def vmap(key: str, prefix: str) -> list[str]:
+        return ['%s vmap { %s }' % (key, ', '.join(
+            '"%s" : jump %s%s' % (t, prefix, t) for t in taps))] if taps \
+            else []
+    if taps or into:
+        bridge = [_chain('forward', through + vmap('iifname', 'egress_') +
+                         vmap('oifname', 'ingress_'), 'forward'),
+                  _chain('input', into + vmap('iifname', 'egress_'), 'input'),
+                  _chain('output', out + vmap('oifname', 'ingress_'),
+                         'output')]
         text += 'table bridge %s {\n%s}\n' % (TABLE, ''.join(
             bridge + [c for t in taps for c in chains[t]]))
+    if chains:
         mark = ['meta mark set meta mark and 0x%08x' % (~CT_MARK & 0xffffffff),
                 'ct state established,related meta mark set meta mark or '
                 '0x%08x' % CT_MARK]
@@ -254,9 +305,10 @@ def build(ports: Iterable[model.Port]) -> Ruleset:
     return Ruleset(text, rejected, bool(dnat), conntrack)
 
 
-def render(ports: Iterable[model.Port]) -> str:
-    """``build(ports).text``."""
-    return build(ports).text
+def render(ports: Iterable[model.Port],
+           uplinks: Iterable[model.Uplink] = ()) -> str:
+    """``build(ports, uplinks).text``."""
+    return build(ports, uplinks).text
 
 
 def plain(port: model.Port) -> dict[str, Any]:

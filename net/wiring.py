@@ -17,6 +17,12 @@ The uplink, by network type:
   (unicast) one copy to each of ``vxlan_remotes``: an all-zero fdb entry
   per remote, i.e. head-end replication; MACs are then learnt.
 
+Every host's bridge of a network has the same MAC (``model.bridge_mac``)
+and, with DHCP, the gateway address: a guest that moves to another host
+finds its gateway at the MAC it has cached. The uplink must then never
+carry the bridge's own frames, nor ARP for its address or DHCP: the
+firewall's uplink rules (net/ruleset.py) drop them.
+
 Why one lock per Wiring (a host-wide one: there is one Wiring per host or
 test namespace): unplug decides "no port left, delete the bridge" and
 plug decides "the bridge is there, add a port" from what it reads; done
@@ -173,8 +179,9 @@ class Wiring:
         if spec:                               # else: the flat one is phys
             up = self._get_or_add(created, name, spec)
         bridge = self._get_or_add(created, network.bridge,
-                                  dict(kind='bridge', mtu=network.mtu))
-        self._converge(bridge, mtu=network.mtu)
+                                  dict(kind='bridge', mtu=network.mtu,
+                                       address=network.bridge_mac))
+        self._converge(bridge, mtu=network.mtu, address=network.bridge_mac)
         self._converge(up, bridge, network.mtu if spec else None,
                        exclusive=True)
         remotes = tuple(network.vxlan_remotes or ())
@@ -224,12 +231,15 @@ class Wiring:
             raise NetError(reason='%s vanished while being wired' % name)
         return info
 
-    def _converge(self, info, bridge=None, mtu=None, exclusive=False):
-        """Bring link ``info`` up, with ``mtu``, as a port of ``bridge``
-        (link_infos), in one write at most."""
+    def _converge(self, info, bridge=None, mtu=None, exclusive=False,
+                  address=None):
+        """Bring link ``info`` up, with ``mtu`` (and MAC ``address``), as
+        a port of ``bridge`` (link_infos), in one write at most."""
         change = {} if info['up'] else {'up': True}
         if mtu and info['mtu'] != mtu:
             change['mtu'] = mtu
+        if address and info.get('address') != address:
+            change['address'] = address
         if bridge and info['master'] != bridge['index']:
             if exclusive and info['master']:
                 raise NetError(reason='%s is already a port of another '

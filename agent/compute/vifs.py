@@ -143,19 +143,23 @@ class HostNetworking:
         for p in ports:
             by_network.setdefault(p.network.uuid, (p.network, []))[1].append(
                 to_port(p))
+        uplinks = []
         for net_id, (wire, net_ports) in by_network.items():
             network = to_network(wire)
             if network.gateway is None:
                 continue                # nothing to serve DHCP from
-            boundary.addr_add(network.bridge,
-                                net_dhcp.bridge_address(network), self.netns)
+            address = net_dhcp.bridge_address(network)
+            boundary.addr_add(network.bridge, address, self.netns)
+            uplinks.append(model.Uplink(
+                name=net_wiring.uplink(network)[0],
+                address=address.split('/')[0], mac=network.bridge_mac))
             self.dhcp.update(network, net_ports)
             self._served.add(net_id)
         for net_id in self._served - set(by_network):
             self.dhcp.stop(net_id)
         self._served &= set(by_network)
         net_ports = [p for _, ps in by_network.values() for p in ps]
-        self.firewall.apply(net_ports)
+        self.firewall.apply(net_ports, uplinks)
         net_floating.sync(net_floating.by_interface(net_ports),
                           network_conf.physical_interfaces(CONF).values(),
                           self.netns)

@@ -357,3 +357,51 @@ def test_privileged_follows_deleted_and_recreated_namespaces(make_netns):
     ip('netns', 'add', ns)                       # same name, a new one
     assert not privileged.link_exists('brqstale', ns)
     assert privileged.links(ns) == ['lo']
+
+
+def test_each_host_answers_for_its_own_gateway(make_netns):
+    """A vxlan network over two hosts, each bridge with the gateway
+    address (as the agent puts it there for DHCP) and the firewall's
+    uplink rules: both bridges have the network's one MAC, guests reach
+    each other across the hosts, and only a guest's own host answers for
+    the gateway: its ARP never reaches the other host (which, without
+    the rules, hears it and learns the guest)."""
+    from net import firewall
+    hosts = {h: make_netns('gw' + h) for h in 'ab'}
+    underlay = {'a': '192.168.78.1', 'b': '192.168.78.2'}
+    ip('link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns',
+       hosts['b'], netns=hosts['a'])
+    for h, ns in hosts.items():
+        ip('addr', 'add', underlay[h] + '/24', 'dev', 'ul0', netns=ns)
+        ip('link', 'set', 'ul0', 'up', netns=ns)
+    net = network('vxlan', segmentation_id=300, mtu=1450,
+                  gateway='10.20.0.1')
+    wires, guests, walls = {}, {}, {}
+    for h, ns in hosts.items():
+        mine = dataclasses.replace(
+            net, vxlan_local_ip=underlay[h],
+            vxlan_remotes=(underlay['b' if h == 'a' else 'a'],))
+        wires[h] = wiring.Wiring(netns=ns)
+        guests[h] = add_guest(make_netns, wires[h], mine,
+                              port(mine, '10.20.0.1%d' % 'ab'.index(h)),
+                              'gwg' + h)
+        ip('addr', 'add', '10.20.0.1/24', 'dev', net.bridge, netns=ns)
+        walls[h] = firewall.Firewall(ns)
+        assert walls[h].apply([], [model.Uplink(
+            name=model.vxlan_name(300), address='10.20.0.1',
+            mac=net.bridge_mac)]) == {}
+    for ns in hosts.values():
+        assert links(ns)[net.bridge]['address'] == net.bridge_mac
+    assert ping(guests['a'], '10.20.0.11', tries=3)       # across hosts
+
+    def b_heard_a():
+        """Host b learnt guest a's address: a's ARP for the gateway
+        reached b's bridge."""
+        ip('neigh', 'flush', 'all', netns=guests['a'])
+        assert ping(guests['a'], '10.20.0.1', tries=3)    # a answers
+        return '10.20.0.10 ' in ip('neigh', 'show', 'dev', net.bridge,
+                                   netns=hosts['b'])
+    assert not b_heard_a()
+    walls['b'].remove()                    # the control: b hears it now
+    assert b_heard_a()
+    walls['a'].remove()

@@ -318,3 +318,50 @@ def test_ip_forward_only_with_floating_ips(monkeypatch):
     calls.clear()
     firewall.Firewall().apply([floating(quarantined=True)])
     assert 'enable_ip_forward' not in calls
+
+
+UP = model.Uplink(name='vxlan-100', address='10.0.0.1',
+                  mac='02:AA:bb:cc:dd:ee')
+
+
+def test_uplink_keeps_the_bridge_to_its_host():
+    text = net_ruleset.render([port()], [UP])
+    assert chain(text, 'input')[1:] == [
+        'iifname "vxlan-100" arp daddr ip 10.0.0.1 drop',
+        'iifname "vxlan-100" ether saddr 02:aa:bb:cc:dd:ee drop',
+        'iifname "vxlan-100" udp dport 67 drop',
+        'iifname vmap { "%s" : jump egress_%s }' % (TAP, TAP)]
+    assert chain(text, 'output')[1:] == [
+        'oifname "vxlan-100" ether saddr 02:aa:bb:cc:dd:ee drop',
+        'oifname vmap { "%s" : jump ingress_%s }' % (TAP, TAP)]
+    assert chain(text, 'forward')[1] == \
+        'iifname "vxlan-100" ether saddr 02:aa:bb:cc:dd:ee drop'
+
+
+def test_uplinks_without_filtered_ports_still_load():
+    ruleset = net_ruleset.build([], [UP])
+    assert 'table bridge hvagent {\n' in ruleset.text
+    assert 'vmap' not in ruleset.text and 'table inet' not in \
+        ruleset.text.split('delete table inet hvagent\n')[1]
+    assert not ruleset.conntrack
+
+
+@pytest.mark.parametrize('bad', [
+    dict(name='eth0" drop; #'), dict(name='x' * 16), dict(name=None),
+    dict(mac='ff:ff:ff:ff:ff:ff" accept'), dict(address='10.0.0.0/8'),
+    dict(address='224.0.0.1'), dict(address='0.0.0.0')])
+def test_hostile_uplinks_get_no_lines_and_are_reported(bad):
+    up = model.Uplink(**dict(dict(name='vxlan-7', address='10.0.0.1',
+                                  mac='02:00:00:00:00:09'), **bad))
+    ruleset = net_ruleset.build([port()], [up, UP])
+    assert list(ruleset.rejected) == ['uplink %s' % (up.name,)]
+    assert 'vxlan-100' in ruleset.text and 'vxlan-7' not in ruleset.text
+    assert '" drop; #' not in ruleset.text and 'accept"' not in ruleset.text
+
+
+def test_the_bridge_mac_is_the_networks_on_every_host():
+    net_id = '6f1c1b7e-2a4b-4b8e-9d7c-0e5a3c2b1a09'
+    mac = model.bridge_mac(net_id)
+    assert mac == model.bridge_mac(net_id) != model.bridge_mac(PORT_ID)
+    first = int(mac[:2], 16)
+    assert first & 2 and not first & 1     # locally administered unicast

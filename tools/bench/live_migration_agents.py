@@ -150,7 +150,7 @@ def raw_env(h2, image):
         h1.cleanup_host()
 
 
-def _conf(workdir):
+def configure(workdir):
     CONF([], project='hvagent', default_config_files=[],
          default_config_dirs=[])
     secret = os.path.join(workdir, 'bus.secret')
@@ -211,7 +211,7 @@ def main():
         raise SystemExit('cannot run: %s' % why)
     image = guest_image.ensure_image()
     workdir = tempfile.mkdtemp(prefix='hvbench-mig-', dir='/var/tmp')
-    _conf(workdir)
+    configure(workdir)
     h2 = second_host.SecondHost()
     try:
         h2.start()

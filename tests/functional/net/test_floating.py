@@ -86,3 +86,61 @@ def test_sync_refuses_an_uplink_that_is_not_there(host):
     with pytest.raises(privileged.NetError, match='not an IPv4'):
         floating.sync({'pub0': {'203.0.113.10/24'}}, [], topo.host)
     floating.sync({}, ['nope0', 'pub0'], topo.host)   # absent: skipped
+
+
+def gateway_entry(ns):
+    return nh.nsexec(ns, 'ip', 'neigh', 'show', '10.0.0.1',
+                     check=True).stdout
+
+
+def test_the_floating_ip_follows_a_moved_guest(firewalled):
+    """Two hosts on one outside segment, each bridge of the network with
+    its one MAC and the gateway address (as wiring and the agent make
+    them). The guest's NIC moves from A to B (its veth's host end changes
+    namespace: the guest keeps its address and ARP cache, as a migrated
+    VM does); A lets go of the floating IP and B takes it. At once, with
+    nothing re-learnt in the guest, the outside reaches it at its
+    floating IP and it reaches the outside through B."""
+    mac = model.bridge_mac(NET)
+    (a, fw_a), (b, fw_b) = (firewalled(model.bridge_name(NET))
+                            for _ in 'ab')
+    out = 'hvto-%s-seg' % uuid.uuid4().hex[:6]
+    nh.ip('netns', 'add', out)
+    a.guests[out] = out                     # cleaned up with a's
+    nh.ip('link', 'add', 'seg', 'type', 'bridge', netns=out)
+    nh.ip('link', 'set', 'seg', 'up', netns=out)
+    nh.ip('addr', 'add', OUTSIDE + '/24', 'dev', 'seg', netns=out)
+    for topo, own in ((a, '203.0.113.1/24'), (b, '203.0.113.3/24')):
+        nh.ip('link', 'set', topo.bridge, 'address', mac, netns=topo.host)
+        topo.add_address('10.0.0.1/24')
+        peer = 'to-' + topo.host[-6:]
+        nh.ip('link', 'add', 'pub0', 'type', 'veth', 'peer', 'name', peer,
+              'netns', out, netns=topo.host)
+        nh.ip('addr', 'add', own, 'dev', 'pub0', netns=topo.host)
+        nh.ip('link', 'set', 'pub0', 'up', netns=topo.host)
+        nh.ip('link', 'set', peer, 'master', 'seg', 'up', netns=out)
+    guest = model.Port(id=str(uuid.uuid4()), network_id=NET, ip='10.0.0.11',
+                       rules=PING, mac='02:00:00:00:0a:0c', floating_ip=FIP,
+                       floating_interface='pub0')
+    ns = a.add_guest(guest, '10.0.0.11/24')
+    nh.ip('route', 'add', 'default', 'via', '10.0.0.1', netns=ns)
+    apply(a, fw_a, [guest])
+    # (the new segment's first frames may be lost: a few tries)
+    assert a.ping(out, FIP, count=3) and a.ping(ns, OUTSIDE, count=3)
+    assert mac in gateway_entry(ns)
+
+    # the move: the NIC's host end to B, A unplugs, B plugs
+    nh.ip('link', 'set', guest.tap, 'netns', b.host, netns=a.host)
+    nh.ip('link', 'set', guest.tap, 'master', b.bridge, 'up', netns=b.host)
+    apply(a, fw_a, [])
+    apply(b, fw_b, [guest])
+    assert b.ping(ns, OUTSIDE)               # through B, SNAT there
+    assert b.ping(out, FIP)                  # DNAT on B, its /32 announced
+    assert mac in gateway_entry(ns)          # never re-learnt
+    # the control: were B's bridge MAC another, the cached entry would
+    # lead nowhere until the guest found out (seconds)
+    nh.ip('link', 'set', b.bridge, 'address', '02:00:00:00:00:99',
+          netns=b.host)
+    assert not b.ping(ns, OUTSIDE)
+    assert (FIP + '/32', 'pub0:fip') not in privileged.addr_list(
+        'pub0', a.host)

@@ -71,7 +71,9 @@ def _pools(uri):
 def _stopped_and_offered(hosts, spec):
     """h1 stops the guest and offers its disk; a mark is written into
     the overlay so its arrival can be read on h2."""
-    two_hosts.wait_booted(hosts.h1, spec.uuid)
+    # its size line, not only its banner: a power button pressed between
+    # the two would leave this boot without one
+    _sizes_after(hosts.h1, spec.uuid, 1)
     address = hosts.h1.migrate_disk_and_power_off(spec.uuid, 'h2',
                                                   timeout=30)
     assert address == hosts.host2.h1_address

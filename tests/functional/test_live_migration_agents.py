@@ -352,16 +352,23 @@ def sizes(dep, inst):
     return guest_image.sizes(console(dep, inst))
 
 
+def booted_with_size(cloud, guest):
+    """The guest's size line of this boot (not only its banner: the
+    power button pressed between the two would leave the boot without
+    one)."""
+    return wait_until(lambda: sizes(cloud, guest), two.BOOT_TIMEOUT,
+                      interval=0.5, message='the guest reporting its size')
+
+
 def test_resize_up_and_confirm(cloud, guest):
     """m1.tiny -> m1.small: the guest boots on h2 with the new flavor's
     RAM and root disk and its disk's contents; confirm removes h1's."""
-    (tiny,) = sizes(cloud, guest)
+    (tiny,) = booted_with_size(cloud, guest)
     cloud.conductor.resize(cloud.ctxt, ref=guest.uuid, flavor='m1.small')
     after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
     assert (after.host, after.vm_state, after.power_state) == (
         H2, S.RESIZED, S.RUNNING), after
-    small = wait_until(lambda: sizes(cloud, guest), two.BOOT_TIMEOUT,
-                       interval=1, message='the resized guest booting')[0]
+    small = booted_with_size(cloud, guest)[0]
     assert small['vda_bytes'] == 20 << 30 and tiny['vda_bytes'] == 1 << 30
     assert small['mem_kb'] > tiny['mem_kb'] + 1024 * 1024
     assert _h1_domstate(guest.uuid).stdout.strip() == 'shut off'
@@ -378,11 +385,11 @@ def test_resize_up_and_confirm(cloud, guest):
 def test_cold_migrate_and_revert(cloud, guest):
     """An admin's cold migration to h2, reverted: h2's guest goes and
     h1's boots again with what it had."""
+    booted_with_size(cloud, guest)
     cloud.conductor.migrate(cloud.admin, ref=guest.uuid, host=H2)
     after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
     assert (after.host, after.vm_state) == (H2, S.RESIZED), after
-    wait_until(lambda: sizes(cloud, guest), two.BOOT_TIMEOUT, interval=1,
-               message='the migrated guest booting')
+    booted_with_size(cloud, guest)
 
     cloud.conductor.resize_revert(cloud.ctxt, ref=guest.uuid)
     after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
@@ -409,6 +416,7 @@ def test_agent_killed_mid_resize(cloud, guest, host, failpoint):
     disk offered, or of the destination's once the disk is in place:
     the restarted agent does its step again and the resize finishes; a
     revert then brings the guest back to h1."""
+    booted_with_size(cloud, guest)
     try:
         start_agent(cloud, host, env={'HVAGENT_FAILPOINTS': failpoint})
         wait_up(cloud, host)
@@ -420,8 +428,7 @@ def test_agent_killed_mid_resize(cloud, guest, host, failpoint):
         after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)
         assert (after.host, after.vm_state, after.power_state) == (
             H2, S.RESIZED, S.RUNNING), after
-        small = wait_until(lambda: sizes(cloud, guest), two.BOOT_TIMEOUT,
-                           interval=1, message='the resized guest booting')
+        small = booted_with_size(cloud, guest)
         assert small[0]['vda_bytes'] == 20 << 30
         cloud.conductor.resize_revert(cloud.ctxt, ref=guest.uuid)
         after = deployment.settle(cloud, guest.uuid, timeout=MOVE_TIMEOUT)

@@ -24,17 +24,13 @@ Needs root, libvirtd with QEMU, RabbitMQ and the test guest image.
 import argparse
 import datetime
 import os
-import pathlib
 import platform
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 
 from tests.fixtures import deployment
-from tests.fixtures import guest_image
-from tests.fixtures import second_host
 from tests.fixtures import two_host_cloud as two
 from tests.fixtures.waiting import wait_until
 from tools.bench import live_migration as raw
@@ -105,10 +101,7 @@ def report(runs):
         p50[label] = statistics.median(t for t, _ in results)
         print('  %-8s p50 of %d: %6.0f ms' % (label, len(results),
                                                p50[label]))
-        steps = [s for _, s in results]
-        for name in sorted(steps[0], key=lambda n: -steps[0][n]):
-            print('    %-55s %6.0f ms' % (name, statistics.median(
-                s[name] for s in steps if name in s)))
+        agents.print_steps([s for _, s in results])
     print('  agents / by hand: %.2fx' % (p50['agents'] / p50['by hand']))
 
 
@@ -116,24 +109,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--runs', type=int, default=3)
     args = parser.parse_args()
-    why = second_host.unsupported()
-    if why:
-        raise SystemExit('cannot run: %s' % why)
-    image = guest_image.ensure_image()
-    workdir = tempfile.mkdtemp(prefix='hvbench-cold-', dir='/var/tmp')
-    agents.configure(workdir)
-    h2 = second_host.SecondHost()
     runs = {'by hand': [], 'agents': []}
-    try:
-        h2.start()
-        with two.started(pathlib.Path(workdir), h2, image) as dep, \
-                agents.raw_env(h2, image) as env:
-            for _ in range(args.runs):
-                runs['by hand'].append(raw_cold(dep, env))
-                runs['agents'].append(agent_cold(dep, env))
-    finally:
-        h2.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with agents.cloud('hvbench-cold-') as (dep, env):
+        for _ in range(args.runs):
+            runs['by hand'].append(raw_cold(dep, env))
+            runs['agents'].append(agent_cold(dep, env))
     report(runs)
 
 

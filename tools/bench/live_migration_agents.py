@@ -173,6 +173,14 @@ def measure(args, dep, env):
     return moves, drains
 
 
+def print_steps(steps):
+    """The p50 of each step over runs (``steps``: a {step: ms} per run),
+    the longest first."""
+    for name in sorted(steps[0], key=lambda n: -steps[0][n]):
+        print('    %-55s %6.0f ms' % (name, statistics.median(
+            s[name] for s in steps if name in s)))
+
+
 def report(args, moves, drains):
     print('%s, %s (%d CPUs), test guest (idle, TCG) h1 -> h2 over a veth, '
           '--copy-storage-inc:' % (datetime.date.today().isoformat(),
@@ -187,10 +195,7 @@ def report(args, moves, drains):
         p50['agents'][0] / p50['raw'][0], p50['agents'][1] / p50['raw'][1]))
     print('  where the agents\' move spends its time (p50 of each step; '
           'the steps of the two hosts overlap):')
-    steps = [s for _, _, s in moves['agents']]
-    for name in sorted(steps[0], key=lambda n: -steps[0][n]):
-        print('    %-55s %6.0f ms' % (name, statistics.median(
-            s[name] for s in steps if name in s)))
+    print_steps([s for _, _, s in moves['agents']])
     base = statistics.median(drains['raw'])
     for label, runs in drains.items():
         took = statistics.median(runs)
@@ -206,22 +211,30 @@ def main():
     parser.add_argument('--concurrency', type=int, nargs='+',
                         default=[1, 2])
     args = parser.parse_args()
+    with cloud('hvbench-mig-') as (dep, env):
+        moves, drains = measure(args, dep, env)
+    report(args, moves, drains)
+
+
+@contextlib.contextmanager
+def cloud(prefix):
+    """(the two-host cloud's Deployment, the raw baseline's Env), both
+    gone afterwards; SystemExit saying why where h2 cannot run."""
     why = second_host.unsupported()
     if why:
         raise SystemExit('cannot run: %s' % why)
     image = guest_image.ensure_image()
-    workdir = tempfile.mkdtemp(prefix='hvbench-mig-', dir='/var/tmp')
+    workdir = tempfile.mkdtemp(prefix=prefix, dir='/var/tmp')
     configure(workdir)
     h2 = second_host.SecondHost()
     try:
         h2.start()
         with two.started(pathlib.Path(workdir), h2, image) as dep, \
                 raw_env(h2, image) as env:
-            moves, drains = measure(args, dep, env)
+            yield dep, env
     finally:
         h2.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    report(args, moves, drains)
 
 
 if __name__ == '__main__':

@@ -101,9 +101,9 @@ def refusal(info, largest, backed):
 
 class ColdMigrationMixin:
     """The ComputeDriver resize methods of LibvirtDriver. Uses the
-    driver's ``host``, ``images``, ``modes``, ``_do``, ``_guest``,
-    ``_dir``, ``_images``, ``_make_instance_dir``, ``_config_drive``,
-    ``_domain_of``, ``_shutdown`` and ``incoming_target``; ``destroy``
+    driver's ``host``, ``modes``, ``_guest``, ``_dir``, ``_images``,
+    ``_make_instance_dir``, ``_config_drive``, ``_domain_of``,
+    ``power_off``, ``power_on`` and ``incoming_target``; ``destroy``
     calls ``_withdraw``."""
 
     # ------------------------------------------------------------ source
@@ -116,8 +116,7 @@ class ColdMigrationMixin:
                 instance=uuid, reason='instances on shared storage cannot '
                 'be resized or cold-migrated yet')
         address = self.incoming_target().address
-        if not self._shutdown(uuid, timeout):
-            self._do(uuid, 'destroy')
+        self.power_off(uuid, timeout)
         self.host.call(self._offer, uuid)
         failpoints.hit('libvirt.resize.offered')
         LOG.info('Stopped %s and offered its disk to %s', uuid, dest_host)
@@ -157,8 +156,8 @@ class ColdMigrationMixin:
         """The guest kept here (its domain never changed: the old
         flavor) runs again if it ran; the offer ends."""
         self.withdraw_disk(spec.uuid)
-        if power_on and not self._do(spec.uuid, 'is_active'):
-            self._do(spec.uuid, 'launch')
+        if power_on:
+            self.power_on(spec.uuid)
         LOG.info('Reverted the resize of %s here', spec.uuid)
 
     # ------------------------------------------------------- destination
@@ -172,8 +171,8 @@ class ColdMigrationMixin:
             self._guest(uuid)
         except exception.GuestNotFound:
             self._make_resized(spec, source_uri)
-        if power_on and not self._do(uuid, 'is_active'):
-            self._do(uuid, 'launch')
+        if power_on:
+            self.power_on(uuid)
 
     def _make_resized(self, spec, source_uri):
         if not source_uri:

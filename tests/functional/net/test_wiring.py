@@ -74,6 +74,19 @@ def make_host(make_netns, role='host'):
     return ns
 
 
+def two_hosts(make_netns, role, subnet):
+    """Hosts a and b joined by a veth underlay ``ul0`` with addresses
+    ``<subnet>.1`` and ``.2``: ({host: namespace}, {host: address})."""
+    hosts = {h: make_netns(role + h) for h in 'ab'}
+    underlay = {'a': subnet + '.1', 'b': subnet + '.2'}
+    ip('link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns',
+       hosts['b'], netns=hosts['a'])
+    for h, ns in hosts.items():
+        ip('addr', 'add', underlay[h] + '/24', 'dev', 'ul0', netns=ns)
+        ip('link', 'set', 'ul0', 'up', netns=ns)
+    return hosts, underlay
+
+
 def add_guest(make_netns, wires, net, p, role):
     gns = make_netns(role)
     assert wires.plug_port(net, p, device='veth', peer_netns=gns) == \
@@ -161,13 +174,7 @@ def test_tap_ports_and_libvirt_made_taps(make_netns):
 
 
 def test_vxlan_vnis_isolate_across_two_hosts(make_netns):
-    hosts = {h: make_netns('host' + h) for h in 'ab'}
-    underlay = {'a': '192.168.77.1', 'b': '192.168.77.2'}
-    ip('link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns',
-       hosts['b'], netns=hosts['a'])
-    for h, ns in hosts.items():
-        ip('addr', 'add', underlay[h] + '/24', 'dev', 'ul0', netns=ns)
-        ip('link', 'set', 'ul0', 'up', netns=ns)
+    hosts, underlay = two_hosts(make_netns, 'host', '192.168.77')
     before = {h: set(links(ns)) for h, ns in hosts.items()}
     nets = {vni: network('vxlan', segmentation_id=vni, mtu=1450)
             for vni in (100, 200)}
@@ -367,13 +374,7 @@ def test_each_host_answers_for_its_own_gateway(make_netns):
     the gateway: its ARP never reaches the other host (which, without
     the rules, hears it and learns the guest)."""
     from net import firewall
-    hosts = {h: make_netns('gw' + h) for h in 'ab'}
-    underlay = {'a': '192.168.78.1', 'b': '192.168.78.2'}
-    ip('link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns',
-       hosts['b'], netns=hosts['a'])
-    for h, ns in hosts.items():
-        ip('addr', 'add', underlay[h] + '/24', 'dev', 'ul0', netns=ns)
-        ip('link', 'set', 'ul0', 'up', netns=ns)
+    hosts, underlay = two_hosts(make_netns, 'gw', '192.168.78')
     net = network('vxlan', segmentation_id=300, mtu=1450,
                   gateway='10.20.0.1')
     wires, guests, walls = {}, {}, {}

@@ -67,7 +67,7 @@ def demo(args):
     print('Booting %s (%s) flavor %s' % (inst.name, inst.uuid, args.flavor))
     inst = cli.wait_for(conductor, ctxt, inst.uuid, args.timeout,
                         until=(states.ACTIVE, states.ERROR), echo=print,
-                        start=inst)
+                        start=inst, since=t0)
     if inst.vm_state == states.ERROR:
         print('Build failed: %s' % (inst.fault and inst.fault.message))
         return 1

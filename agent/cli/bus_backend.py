@@ -5,6 +5,7 @@ secret ([bus] secret_file, from the configuration) and calls the
 conductor. Acting as the admin project it is an admin (shares networks,
 sees every project's groups), as any other project one of its users.
 """
+import functools
 import os
 import sys
 import time
@@ -13,6 +14,7 @@ from oslo_config import cfg
 
 from agent import context
 from agent import exception
+from agent.cli import change_waiter
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
 from agent.rpc import transport as rpc_transport
@@ -20,6 +22,8 @@ from agent.rpc import transport as rpc_transport
 CONF = cfg.CONF
 #: seconds one long poll may last (kept well under the RPC timeout)
 WAIT_STEP = 10.0
+#: the conductor version that sends instance change notices
+NOTICES = '1.15'
 SETTLED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.ERROR,
            states.DELETED)
 
@@ -48,22 +52,53 @@ def pairs(text, flag):
 
 
 def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None,
-             start=None):
+             start=None, since=None):
     """Follow the instance until its vm_state is in ``until`` with no task
     running; return it (None once deleted). ``echo`` gets a line for every
-    new (vm_state, task_state, power_state). Each step is a long poll
-    (instance_wait) that returns as soon as the states change; ``start``,
-    the instance as the caller last read it, saves the first read."""
+    new (vm_state, task_state, power_state) seen. Between reads it waits
+    for the conductor's change notice naming the instance (change_waiter),
+    holding nothing in the conductor. ``start`` is the instance as the
+    caller read it at ``since`` (time.monotonic() before that request):
+    it saves the first read, and a notice that came after ``since`` wakes
+    the wait at once."""
+    def show():
+        return conductor.instance_show(ctxt, ref=uuid)
+    if not conductor.can_send_version(NOTICES):
+        # an older conductor sends no notices: long polls (instance_wait),
+        # each holding one of its threads
+        def long_poll(now, left):
+            return conductor.instance_wait(
+                ctxt, ref=uuid, seen=now,
+                timeout=min(left, WAIT_STEP, CONF.rpc_call_timeout / 2),
+                **({} if echo else {'until': list(until)}))
+        return _follow(uuid, timeout, until, echo,
+                       (lambda: start) if start else show, long_poll)
+    waiter = change_waiter.get()
+    event = waiter.watch(uuid, since if start is not None else None)
+
+    def fresh():
+        event.clear()   # a change after this read sets it again
+        return show()
+
+    def after_notice(_now, left):
+        event.wait(min(left, change_waiter.RECHECK))
+        return fresh()
+    try:
+        return _follow(uuid, timeout, until, echo,
+                       (lambda: start) if start and since is not None
+                       else fresh, after_notice)
+    finally:
+        waiter.unwatch(uuid, event)
+
+
+def _follow(uuid, timeout, until, echo, first, following):
+    """Read with ``first()``, then ``following(states, seconds left)``
+    while the instance has not settled in ``until``."""
     deadline = time.monotonic() + timeout
-    now, step, inst = None, None, start
+    now, read = None, first
     while True:
         try:
-            if step is not None:     # with no echo, no stops on the way
-                inst = conductor.instance_wait(
-                    ctxt, ref=uuid, seen=now, timeout=step,
-                    **({} if echo else {'until': list(until)}))
-            elif inst is None:
-                inst = conductor.instance_show(ctxt, ref=uuid)
+            inst = read()
             new = [inst.vm_state, inst.task_state, inst.power_state]
         except exception.InstanceNotFound:
             inst, new = None, [states.DELETED, None, states.NOSTATE]
@@ -79,7 +114,7 @@ def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None,
             raise exception.HVAgentError(
                 'Timed out after %ss waiting for %s (at %s)'
                 % (timeout, uuid, '/'.join(map(str, now))))
-        step = min(left, WAIT_STEP, CONF.rpc_call_timeout / 2)
+        read = functools.partial(following, now, left)
 
 
 def _instance(inst):

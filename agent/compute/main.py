@@ -33,7 +33,10 @@ def build_service(driver=None, conductor=None):
         BINARY, 'compute_port', lambda m: _build(driver, conductor, m))
 
 
-def _build(driver, conductor, metrics):
+def _build(driver, conductor, metrics, host=None, state_path=None):
+    """``host`` and ``state_path`` (default: the options of those names)
+    let one process serve several simulated hosts (tools/fleet)."""
+    host = host or CONF.host
     ctxt = context.admin_context()
     driver = driver or virt_driver.load_driver(
         CONF.compute.compute_driver, image_service=virt_driver.ImageService(
@@ -42,12 +45,13 @@ def _build(driver, conductor, metrics):
     # itself); every other call waits for the broker, however long
     # signed as this host: the conductor lets it see only its own
     # instances and ports
-    me = bus_auth.compute_principal(CONF.host)
+    me = bus_auth.compute_principal(host)
     reports = conductor or conductor_rpcapi.ConductorAPI(fail_fast=True, principal=me)
     conductor = conductor or conductor_rpcapi.ConductorAPI(principal=me)
     tracker = resource_tracker.ResourceTracker(
-        driver, reports, CONF.host,
-        node_identity.get_node_uuid(CONF.state_path), binary=BINARY)
+        driver, reports, host,
+        node_identity.get_node_uuid(state_path or CONF.state_path),
+        binary=BINARY)
     # a change (build, delete) asks for a report on the report thread (the
     # operation that caused it does not wait for it) REPORT_SETTLE seconds
     # later: a burst of changes makes one report, sent after the burst
@@ -56,9 +60,9 @@ def _build(driver, conductor, metrics):
                                 settle=REPORT_SETTLE,
                                 cancel=tracker.stopping.set)
     networking = vifs.HostNetworking(
-        conductor, CONF.host,
+        conductor, host,
         driver.capabilities.get('creates_vif_devices', False))
-    manager = compute_manager.ComputeManager(driver, conductor, CONF.host,
+    manager = compute_manager.ComputeManager(driver, conductor, host,
                                              networking=networking)
     if metrics is not None:
         metrics.add(*compute_metrics.collectors(
@@ -68,7 +72,7 @@ def _build(driver, conductor, metrics):
     # once), the first call would go out before the conductor's queue
     # exists and be dropped: ask until it answers
     service.wait_for(BINARY, 'the conductor (topic %s)' % conductor_rpcapi.AGENT_TOPIC,
-                     lambda: reports.instances_get_by_host(ctxt, host=CONF.host)
+                     lambda: reports.instances_get_by_host(ctxt, host=host)
                      is not None, outage.NOT_THERE)
     service.status('%s: connecting to the hypervisor (%s driver), '
                    'recovering this host\'s instances'
@@ -82,8 +86,8 @@ def _build(driver, conductor, metrics):
     driver.register_event_listener(
         lambda uuid, _power: manager.handle_lifecycle_event(ctxt, uuid))
     server = servers.get_server(
-        bus_auth.COMPUTE_TOPIC, CONF.host, [manager],
-        audience=bus_auth.Audience(host=CONF.host))
+        bus_auth.COMPUTE_TOPIC, host, [manager],
+        audience=bus_auth.Audience(host=host))
     periodics = [reporter]
     if CONF.compute.sync_power_state_interval:
         periodics.append(service.Periodic(

@@ -21,6 +21,7 @@ from agent.conductor import endpoint
 from agent.conductor import images
 from agent.conductor import ipam
 from agent.conductor import networks
+from agent.conductor import report_batcher
 from agent.conductor import secgroups
 from agent.db import api as db
 from agent.db import api_models
@@ -102,6 +103,10 @@ class AgentManager(endpoint.Endpoint):
     operations, faults, action events, block devices, resource reports,
     heartbeats, image grants and ports."""
     target = messaging.Target(version='1.10')  # see conductor_rpcapi.ConductorAPI
+
+    def __init__(self, engine=None, compute=None):
+        super().__init__(engine, compute)
+        self.reports = report_batcher.ReportBatcher(self.engine)
 
     @checks.expects(instance_uuid=UUID)
     def instance_get(self, ctxt, instance_uuid):
@@ -251,11 +256,16 @@ class AgentManager(endpoint.Endpoint):
 
     @checks.expects(node=f.Object('ComputeNode'))
     def compute_node_update(self, ctxt, node):
-        """Record a resource report; it is the agent's heartbeat too."""
+        """Record a resource report; it is the agent's heartbeat too. A
+        node recorded before is queued and written with others
+        (report_batcher); a new one is checked and written at once."""
         confine(ctxt, node.host)
+        if self.reports.accept(node):
+            return
         with self._session() as s:
             db.compute_node_update(s, node)
             db.service_heartbeat(s, node.host, 'hvagent-compute')
+        self.reports.learned(node)
 
     @checks.expects(service=f.Object('Service'))
     def service_heartbeat(self, ctxt, service):

@@ -4,6 +4,7 @@ from oslo_config import cfg
 
 from agent.conductor import agent_calls
 from agent.conductor import auth
+from agent.conductor import change_notices
 from agent.conductor import evacuations
 from agent.conductor import fixed_ips
 from agent.conductor import floating_ips
@@ -21,6 +22,7 @@ from agent.conductor import resizes
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.conductor import services as conductor_services
 from agent.conductor import volumes
+from agent.conductor import watch
 from agent.daemon import service
 from agent.db import api as db_api
 from agent.db import migration
@@ -69,12 +71,14 @@ def _build(engine, metrics):
     migration.upgrade(engine.url.render_as_string(hide_password=False))
     # one server per audience (conductor_rpcapi): compute nodes reach only
     # the first, and the broker keeps them off the other two's queues
+    endpoints = {topic: [cls(engine) for cls in classes]
+                 for topic, classes in ENDPOINTS.items()}
     agents, users, identity_server = (
-        servers.get_server(topic, CONF.host, [cls(engine) for cls in classes],
+        servers.get_server(topic, CONF.host, endpoints[topic],
                            audience=bus_auth.AGENTS
                            if topic == conductor_rpcapi.AGENT_TOPIC
                            else bus_auth.CONTROLLERS)
-        for topic, classes in ENDPOINTS.items())
+        for topic in ENDPOINTS)
     # a heartbeat only while the conductor serves its queue: cut off from
     # the message bus it shows down
     heartbeat = service.Periodic(
@@ -83,8 +87,18 @@ def _build(engine, metrics):
             lambda: db_api.record_heartbeat(engine, CONF.host, BINARY)))
     if metrics is not None:
         metrics.add(controller_metrics.ServiceStatusCollector(engine))
+    # instance changes told to the processes that wait on them
+    watch.publisher = change_notices.Publisher().start()
+    # the queued resource reports are written before the service ends
+    reports = endpoints[conductor_rpcapi.AGENT_TOPIC][0].reports
     return service.Service(BINARY, [agents, users, identity_server],
-                           [heartbeat])
+                           [heartbeat], on_stop=[reports.stop, _stop_notices])
+
+
+def _stop_notices():
+    publisher, watch.publisher = watch.publisher, None
+    if publisher is not None:
+        publisher.stop()
 
 
 def main(argv=None):

@@ -590,6 +590,12 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
       1.14 - resize_migrated takes ``address``: where the destination's
             hypervisor reads the source's disk (sent at 1.14 when given;
             Migration 1.2 source_address)
+      1.15 - the conductor announces every committed instance change on
+            the fanout topic ``instance_changes`` (changes_rpcapi); hvctl
+            and the all-in-one wait for those notices, not in instance_wait
+            long polls, unless [upgrade_levels] conductor caps them below
+            1.15. Compute agents send their periodic compute_node_update
+            as a cast (any version: older conductors serve it too)
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

@@ -5,7 +5,8 @@ would otherwise poll the database over RPC every few milliseconds, loading
 the conductor it waits on. Instead every committed change of an instance
 row in this process wakes the waiters of that instance at once. Changes
 made by another conductor process are not seen that way, so a waiter also
-re-reads the database every ``RECHECK`` seconds.
+re-reads the database every ``RECHECK`` seconds. The same changes go to
+``publisher`` (change_notices), which tells the waiting processes.
 
 Changes are collected per session: ORM changes of Instance rows when they
 are flushed, and the Core UPDATEs of ``db.api.instance_update``, which
@@ -22,6 +23,9 @@ from agent.db import models
 RECHECK = 0.5
 _changed = threading.Condition()
 _watched = {}   # uuid -> [waiters, committed changes]; only while waited on
+#: the conductor's change_notices.Publisher (None: nothing announced
+#: beyond this process)
+publisher = None
 
 
 @event.listens_for(orm.Session, 'after_flush')
@@ -34,6 +38,8 @@ def _collect(session, _flush_context):
 @event.listens_for(orm.Session, 'after_commit')
 def _announce(session):
     uuids = session.info.pop(db.CHANGED_KEY, ())
+    if uuids and publisher is not None:
+        publisher.changed(uuids)
     with _changed:
         watched = [_watched[u] for u in uuids if u in _watched]
         for entry in watched:

@@ -391,6 +391,27 @@ def service_heartbeat(session, host, binary):
     session.flush()
 
 
+_HEARTBEATS = sa.update(_SERVICES).where(
+    _in(_SERVICES.c.host, 'hosts'),
+    _SERVICES.c.binary == sa.bindparam('b')).values(
+    report_count=sa.func.coalesce(_SERVICES.c.report_count, 0) + 1,
+    last_seen_up=sa.bindparam('now'))
+
+
+def service_heartbeats(session, hosts, binary, now):
+    """Count a heartbeat of each of ``hosts`` (existing services) in one
+    UPDATE; how many rows it changed."""
+    return session.execute(_HEARTBEATS, {'hosts': sorted(hosts),
+                                         'b': binary, 'now': now}).rowcount
+
+
+def compute_node_report(session, node_uuid, host, values, now):
+    """Record a known node's report (REPORTED_NODE_FIELDS in ``values``):
+    one UPDATE; False if the node is not (any more) ``host``'s."""
+    return bool(session.execute(_REPORT, dict(
+        values, node_uuid=node_uuid, node_host=host, now=now)).rowcount)
+
+
 def record_heartbeat(engine, host, binary):
     """A controller's own heartbeat (hvagent-conductor, hvagent-scheduler),
     straight in the database; compute agents send theirs to the
@@ -443,9 +464,8 @@ def compute_node_update(session, node):
     known node on its own host is one UPDATE; a new node is added, one
     claimed by another host refused."""
     values = {name: getattr(node, name) for name in REPORTED_NODE_FIELDS}
-    if session.execute(_REPORT, dict(values, node_uuid=node.uuid,
-                                     node_host=node.host,
-                                     now=M.utcnow())).rowcount:
+    if compute_node_report(session, node.uuid, node.host, values,
+                           M.utcnow()):
         return
     row = session.scalar(sa.select(M.ComputeNode).where(
         M.ComputeNode.uuid == node.uuid))

@@ -82,7 +82,8 @@ class Client:
                 *self._options)
         return client
 
-    def _send(self, topic, version, server, ctxt, method, kwargs):
+    def _send(self, topic, version, server, ctxt, method, kwargs,
+              fanout=False):
         """(prepared oslo client, signed context, wire arguments)."""
         if not self.can_send_version(version or self.VERSION):
             raise exception.RPCVersionCapped(
@@ -91,7 +92,8 @@ class Client:
                 cap=CONF.upgrade_levels.get(self.SERVICE))
         kwargs = {k: v for k, v in kwargs.items() if v is not UNSET}
         prepare = {k: v for k, v in (('server', server),
-                                     ('version', version)) if v}
+                                     ('version', version),
+                                     ('fanout', fanout)) if v}
         client = self._client(topic)
         cctxt = client.prepare(**prepare) if prepare else client
         ctxt, args = serializer.signed(self.principal, topic, server, ctxt,
@@ -110,3 +112,10 @@ class Client:
         outage.retry_undeliverable(
             functools.partial(cctxt.cast, ctxt, method, **args), method,
             '%s.%s' % (self.TOPIC, server) if server else self.TOPIC)
+
+    def _fanout(self, ctxt, method, version=None, **kwargs):
+        """A cast to every server of the topic; dropped (not retried) when
+        the broker is away: what it announces is also found by reading."""
+        cctxt, ctxt, args = self._send(self.TOPIC, version, None, ctxt,
+                                       method, kwargs, fanout=True)
+        cctxt.cast(ctxt, method, **args)

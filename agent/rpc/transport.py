@@ -41,8 +41,19 @@ def init(conf=CONF, url=None):
     return _TRANSPORT
 
 
+#: what stops before the transports do (servers a library started)
+_BEFORE_CLEANUP = []
+
+
+def before_cleanup(func):
+    """Have ``cleanup()`` call ``func`` first (once)."""
+    _BEFORE_CLEANUP.append(func)
+
+
 def cleanup():
     global _TRANSPORT, _FAIL_FAST
+    while _BEFORE_CLEANUP:
+        _BEFORE_CLEANUP.pop()()
     for transport in (_FAIL_FAST, _TRANSPORT):
         if transport is not None:
             transport.cleanup()

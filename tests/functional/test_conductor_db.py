@@ -214,3 +214,60 @@ def test_service_down_after_missed_heartbeats(db_cloud):
     inst = db_cloud.boot()
     assert inst.vm_state == states.ERROR
     assert 'ComputeFilter' in inst.fault.message
+
+
+def _service(db_cloud, host='node1'):
+    with db_cloud.engine.connect() as conn:
+        return conn.execute(sa.select(models.Service).where(
+            models.Service.host == host)).one()
+
+
+def test_known_nodes_reports_are_written_together(db_cloud):
+    """A node's first report is checked and written at once; the next
+    ones of every known node are queued and written in one transaction,
+    node rows and heartbeats, by the writer thread."""
+    reports = db_cloud.conductor.reports
+    nodes = [db_cloud.report(host='node%d' % i) for i in range(3)]
+    writes, counts = reports.writes, [_service(db_cloud, n.host).report_count
+                                      for n in nodes]
+    for node in nodes:
+        node.vcpus = 16
+        call(db_cloud.conductor.compute_node_update, db_cloud.ctxt, node=node)
+    deadline = time.monotonic() + 10
+    while any(db_cloud.node(n.host).vcpus != 16 for n in nodes):
+        assert time.monotonic() < deadline, 'queued reports never written'
+        time.sleep(0.01)
+    assert 1 <= reports.writes - writes <= 3    # not one each
+    assert [_service(db_cloud, n.host).report_count for n in nodes] == \
+        [c + 1 for c in counts]
+
+
+def test_a_report_of_a_vanished_node_is_checked_again(db_cloud):
+    """A known node whose row went (an operator removed it) is forgotten
+    at the next write; the report after that recreates it the checked
+    way, and a node now claimed by another host is refused."""
+    node = db_cloud.report()
+    with db_cloud.engine.begin() as conn:
+        conn.execute(sa.delete(models.ComputeNode))
+    db_cloud.report()          # queued: no row to update, forgotten
+    assert db_cloud.conductor.reports.accept(node) is False
+    db_cloud.report()          # checked: the row is back
+    assert db_cloud.node().uuid == node.uuid
+    with db_cloud.engine.begin() as conn:
+        conn.execute(sa.update(models.ComputeNode).values(host='node2'))
+    db_cloud.report()          # queued: the row is another host's now
+    with pytest.raises(exception.HVAgentError, match='belongs to host'):
+        db_cloud.report()
+
+
+def test_stopping_writes_the_queued_reports(db_cloud):
+    reports = db_cloud.conductor.reports
+    node = db_cloud.report()
+    node.vcpus = 32
+    with reports._cond:        # the writer cannot take it before the stop
+        call(db_cloud.conductor.compute_node_update, db_cloud.ctxt,
+             node=node)
+        reports._stopping = True
+    reports.stop()
+    assert db_cloud.node().vcpus == 32
+    assert reports.accept(node) is False    # stopped: the checked way

@@ -1,0 +1,151 @@
+"""A whole control plane and a simulated fleet as real processes.
+
+Conductors, schedulers and hosts processes (tools.fleet.hosts) share one
+config file: a private RabbitMQ vhost, a fresh database on the chosen
+backend, the bus secret, the fake driver. Every process's output goes to
+``<workdir>/<name>.log``.
+"""
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import psutil
+
+from agent.security import bus_auth
+from tests.fixtures import brokers
+from tests.fixtures import databases
+from tests.fixtures import deployment
+from tools.fleet import hosts as fleet_hosts
+
+BIN = os.path.dirname(sys.executable)
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+class Fleet:
+    """Start with ``start()``, stop with ``stop()`` (also on failure)."""
+
+    def __init__(self, workdir, hosts, per_process, db='sqlite',
+                 report_interval=10, pool_size=None, extra=None,
+                 prefix='fleet'):
+        self.workdir = pathlib.Path(workdir)
+        self.hosts, self.per_process = hosts, per_process
+        self.backend, self.prefix = db, prefix
+        self.report_interval = report_interval
+        self.pool_size, self.extra = pool_size, extra or {}
+        self.procs = {}          # name -> Popen
+        self._cleanups = []
+
+    # ------------------------------------------------------------ set-up
+    def _config(self):
+        vhost = brokers.VHost()
+        self._cleanups.append(vhost.delete)
+        url, drop = databases.provision(self.backend, self.workdir)
+        self._cleanups.append(drop)
+        self.db_url = url
+        secret = self.workdir / 'bus.secret'
+        bus_auth.create_secret(str(secret))
+        sections = {
+            'DEFAULT': {'host': self.prefix + '-ctl',
+                        'state_path': self.workdir / 'state',
+                        'transport_url': vhost.url,
+                        'report_interval': self.report_interval,
+                        'service_down_time': max(60, 3 * self.report_interval),
+                        'rpc_call_timeout': 60},
+            'database': {'connection': url},
+            'bus': {'secret_file': secret},
+            'compute': {'compute_driver': 'fake',
+                        # no periodic work but the reports: a quiet fleet
+                        'sync_power_state_interval': 0,
+                        'network_resync_interval': 0,
+                        'image_cache_manager_interval': 0},
+            # room for every boot of a run: the fleet never fills
+            'scheduler': {'max_instances_per_host': 10000,
+                          'cpu_allocation_ratio': 1000.0},
+        }
+        if self.pool_size:
+            sections['database']['pool_size'] = self.pool_size
+        for section, values in self.extra.items():
+            sections.setdefault(section, {}).update(values)
+        self.config = deployment.write_config(self.workdir / 'fleet.conf',
+                                              **sections)
+
+    def spawn(self, name, argv, env=None):
+        log = open(self.workdir / ('%s.log' % name), 'ab')
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log,
+                                cwd=ROOT, pass_fds=(), env=env)
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def _service(self, name, binary):
+        proc = self.spawn(name, [os.path.join(BIN, binary),
+                                 '--config-file', str(self.config)])
+        self.wait_log(name, '%s started' % binary, proc)
+        return proc
+
+    def wait_log(self, name, text, proc, timeout=120):
+        path = self.workdir / ('%s.log' % name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in path.read_text(errors='replace'):
+                return
+            if proc.poll() is not None:
+                raise RuntimeError('%s exited (%s); see %s'
+                                   % (name, proc.returncode, path))
+            time.sleep(0.2)
+        raise RuntimeError('%s did not log %r within %ss; see %s'
+                           % (name, text, timeout, path))
+
+    def start(self, conductors=1, schedulers=1):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._config()
+        # the first conductor migrates the database; the others start on it
+        for i in range(conductors):
+            self._service('conductor-%d' % i, 'hvagent-conductor')
+        for i in range(schedulers):
+            self._service('scheduler-%d' % i, 'hvagent-scheduler')
+        started = []
+        for first in range(0, self.hosts, self.per_process):
+            count = min(self.per_process, self.hosts - first)
+            started.append(self.spawn('hosts-%d' % first, [
+                sys.executable, '-m', 'tools.fleet.hosts',
+                '--config-file', str(self.config), '--prefix', self.prefix,
+                '--first', str(first), '--count', str(count)]))
+        for proc in started:
+            line = proc.stdout.readline().decode()
+            if not line.startswith('ready'):
+                raise RuntimeError('a hosts process failed to start (%r); '
+                                   'see %s' % (line, self.workdir))
+        return self
+
+    def host_names(self):
+        return [fleet_hosts.host_name(self.prefix, i)
+                for i in range(self.hosts)]
+
+    # ----------------------------------------------------------- looking
+    def group(self, prefix):
+        """psutil Processes of the services whose names start with
+        ``prefix`` (conductor, scheduler, hosts)."""
+        return [psutil.Process(p.pid) for n, p in self.procs.items()
+                if n.startswith(prefix) and p.poll() is None]
+
+    # ---------------------------------------------------------- stopping
+    def stop(self):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+        for cleanup in reversed(self._cleanups):
+            try:
+                cleanup()
+            except Exception as e:   # report, go on cleaning
+                print('cleanup failed: %s' % e, file=sys.stderr)

@@ -74,7 +74,9 @@ def wait_for(conductor, ctxt, uuid, timeout, until=SETTLED, echo=None,
         return _follow(uuid, timeout, until, echo,
                        (lambda: start) if start else show, long_poll)
     waiter = change_waiter.get()
-    event = waiter.watch(uuid, since if start is not None else None)
+    # without echo only a change that ends a task can settle it
+    event = waiter.watch(uuid, since if start is not None else None,
+                         every=bool(echo))
 
     def fresh():
         event.clear()   # a change after this read sets it again

@@ -35,17 +35,19 @@ class _Endpoint:
     def __init__(self, waiter):
         self._waiter = waiter
 
-    @checks.expects(uuids=f.List(f.UUID(), max_items=1000))
-    def instances_changed(self, ctxt, uuids):
-        self._waiter.wake(uuids)
+    @checks.expects(uuids=f.List(f.UUID(), max_items=1000),
+                    busy=f.List(f.UUID(), max_items=1000))
+    def instances_changed(self, ctxt, uuids, busy):
+        self._waiter.wake(uuids, busy)
 
 
 class ChangeWaiter:
     def __init__(self):
         self._lock = threading.Lock()
-        self._events: dict[str, list[threading.Event]] = {}
-        # uuid -> when its last notice came, oldest first
-        self._recent: collections.OrderedDict[str, float] = \
+        # uuid -> [(event, wakes on busy notices too)]
+        self._events: dict[str, list[tuple[threading.Event, bool]]] = {}
+        # uuid -> (when its last notice came, busy), oldest first
+        self._recent: collections.OrderedDict[str, tuple[float, bool]] = \
             collections.OrderedDict()
         self.server = None
 
@@ -66,34 +68,43 @@ class ChangeWaiter:
             self.server.wait()
             self.server = None
 
-    def wake(self, uuids):
-        now = time.monotonic()
+    def wake(self, uuids, busy=()):
+        """A notice: ``uuids`` changed; on those in ``busy`` a task still
+        runs (their settle-only watchers sleep on)."""
+        now, busy = time.monotonic(), set(busy)
         with self._lock:
             for uuid in uuids:
-                for event in self._events.get(uuid, ()):
-                    event.set()
+                running = uuid in busy
+                for event, every in self._events.get(uuid, ()):
+                    if every or not running:
+                        event.set()
                 self._recent.pop(uuid, None)
-                self._recent[uuid] = now
+                self._recent[uuid] = (now, running)
             while self._recent and \
-                    next(iter(self._recent.values())) < now - RECENT:
+                    next(iter(self._recent.values()))[0] < now - RECENT:
                 self._recent.popitem(last=False)
 
-    def watch(self, uuid, since=None):
-        """An Event set when ``uuid`` changes -- already set if a notice
-        came after ``since`` (time.monotonic()) --; ``unwatch`` it after."""
+    def watch(self, uuid, since=None, every=True):
+        """An Event set when ``uuid`` changes -- with ``every`` False only
+        when no task runs on it after the change --, already set if such a
+        notice came after ``since`` (time.monotonic()); ``unwatch`` it
+        after."""
         event = threading.Event()
         with self._lock:
-            self._events.setdefault(uuid, []).append(event)
-            if since is not None and self._recent.get(uuid, since) > since:
+            self._events.setdefault(uuid, []).append((event, every))
+            when, running = self._recent.get(uuid, (None, True))
+            if since is not None and when is not None and when > since \
+                    and (every or not running):
                 event.set()
         return event
 
     def unwatch(self, uuid, event):
         with self._lock:
-            events = self._events.get(uuid, [])
-            if event in events:
-                events.remove(event)
-            if not events:
+            events = [e for e in self._events.get(uuid, [])
+                      if e[0] is not event]
+            if events:
+                self._events[uuid] = events
+            else:
                 self._events.pop(uuid, None)
 
 

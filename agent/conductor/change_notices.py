@@ -23,7 +23,7 @@ MAX_UUIDS = 500
 class Publisher:
     def __init__(self, api=None):
         self.api = api or changes_rpcapi.ChangesAPI()
-        self._pending: set[str] = set()
+        self._pending: dict[str, bool | None] = {}   # uuid -> busy
         self._cond = threading.Condition()
         self._stopping = False
         self.sent = 0       # notices sent, for tests and benchmarks
@@ -35,8 +35,8 @@ class Publisher:
         return self
 
     def changed(self, uuids):
-        """Announce ``uuids`` (called after a commit; never blocks on
-        the broker)."""
+        """Announce ``uuids`` ({uuid: busy}, see db.mark_changed; called
+        after a commit, never blocks on the broker)."""
         with self._cond:
             self._pending.update(uuids)
             self._cond.notify()
@@ -54,11 +54,13 @@ class Publisher:
                 self._cond.wait_for(lambda: self._pending or self._stopping)
                 if self._stopping:
                     return
-                batch, self._pending = sorted(self._pending), set()
+                pending, self._pending = self._pending, {}
+            batch = sorted(pending)
             for start in range(0, len(batch), MAX_UUIDS):
+                part = batch[start:start + MAX_UUIDS]
                 try:
                     self.api.instances_changed(
-                        ctxt, uuids=batch[start:start + MAX_UUIDS])
+                        ctxt, uuids=part, busy=[u for u in part if pending[u]])
                     self.sent += 1
                 except Exception as e:   # waiters re-read on their timer
                     LOG.warning('Instance change notice not sent (%s): '

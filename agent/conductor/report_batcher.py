@@ -34,6 +34,7 @@ class ReportBatcher:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = None
+        self._writing = threading.Lock()   # one write at a time
         self.writes = 0      # transactions written, for tests and benchmarks
 
     def learned(self, node):
@@ -79,6 +80,12 @@ class ReportBatcher:
                 self._cond.wait_for(lambda: self._stopping, GAP)
 
     def flush(self):
+        """Write what is queued; when it returns, every report queued
+        before the call is written (or dropped with a warning)."""
+        with self._writing:
+            self._flush()
+
+    def _flush(self):
         with self._cond:
             batch, self._pending = self._pending, {}
         if not batch:

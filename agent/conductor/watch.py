@@ -32,12 +32,13 @@ publisher = None
 def _collect(session, _flush_context):
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, models.Instance):
-            db.mark_changed(session, obj.uuid)
+            db.mark_changed(session, obj.uuid,
+                            busy=obj.task_state is not None)
 
 
 @event.listens_for(orm.Session, 'after_commit')
 def _announce(session):
-    uuids = session.info.pop(db.CHANGED_KEY, ())
+    uuids = session.info.pop(db.CHANGED_KEY, {})
     if uuids and publisher is not None:
         publisher.changed(uuids)
     with _changed:

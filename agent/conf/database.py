@@ -14,8 +14,18 @@ opts = [
         'connection_debug', default=False,
         help='Log every SQL statement.'),
     cfg.IntOpt(
-        'pool_size', default=5, min=1,
-        help='Connections kept open per process (MariaDB/PostgreSQL).'),
+        'pool_size', default=20, min=1,
+        help='Connections kept open per process (MariaDB/PostgreSQL). '
+             'Size it to the requests a process serves at once: every '
+             'connection beyond it is opened for one transaction and '
+             'closed after (a TCP and, with TLS, a TLS handshake each).'),
+    cfg.IntOpt(
+        'max_overflow', default=20, min=0,
+        help='Connections a process may open beyond pool_size when that '
+             'many transactions run at once (MariaDB/PostgreSQL); a '
+             'transaction beyond both waits for a connection. Mind the '
+             'server\'s max_connections: every conductor, scheduler and '
+             'hvagent-api process may hold pool_size + max_overflow.'),
 ]
 
 

@@ -23,8 +23,11 @@ BOOT_OPTIONS = ('kernel_ref', 'ramdisk_ref', 'config_drive', 'user_data',
 CHANGED_KEY = 'hvagent_changed_instances'
 
 
-def mark_changed(session, uuid):
-    session.info.setdefault(CHANGED_KEY, set()).add(uuid)
+def mark_changed(session, uuid, busy=None):
+    """Note a change of instance ``uuid`` for after the commit
+    (agent.conductor.watch); ``busy``: whether a task still runs on it
+    after the change (None: not known here)."""
+    session.info.setdefault(CHANGED_KEY, {})[uuid] = busy
 
 
 def _in(column, name):
@@ -132,7 +135,7 @@ def instance_create(session, *, uuid, name, project_id, user_id, flavor,
         session.execute(_INSERT_METADATA, [
             {'instance_uuid': uuid, 'key': key, 'value': value}
             for key, value in metadata.items()])
-    mark_changed(session, uuid)
+    mark_changed(session, uuid, busy=values.get('task_state') is not None)
     return _READ_COLUMNS(**values, flavor_name=flavor.name)
 
 
@@ -217,7 +220,8 @@ def instance_update(session, uuid, updates, expected_task_state=None,
     if host is not None:
         query = query.where(M.Instance.host == host)
     values = dict(updates, updated_at=M.utcnow())
-    mark_changed(session, uuid)
+    mark_changed(session, uuid, busy=updates['task_state'] is not None
+                 if 'task_state' in updates else None)
     if session.execute(query.values(**values)).rowcount != 1:
         row = instance_get(session, uuid)
         if row.deleted:

@@ -86,8 +86,15 @@ def create_engine(url, echo=False):
             kwargs['poolclass'] = sa.pool.StaticPool
         kwargs['connect_args'] = {'check_same_thread': False}
     else:
+        # no ROLLBACK when a connection goes back to the pool: every use
+        # here ends its transaction itself (a Session commits or rolls
+        # back, a Connection rolls back what it began when closed, the
+        # scheduler's raw claim commits or rolls back), so the pool's
+        # reset would be one more round trip after every transaction
         kwargs.update(pool_pre_ping=True, pool_recycle=3600,
-                      pool_size=CONF.database.pool_size)
+                      pool_size=CONF.database.pool_size,
+                      max_overflow=CONF.database.max_overflow,
+                      pool_reset_on_return=None)
         if url.get_backend_name() == 'mysql':
             kwargs['isolation_level'] = 'READ COMMITTED'
     engine = sa.create_engine(url, **kwargs)

@@ -157,8 +157,11 @@ def claim(engine, node_id, host, spec, settings):
         else:
             conn.rollback()
         cursor.close()
+    except BaseException:
+        conn.rollback()    # the pool does not (session.create_engine)
+        raise
     finally:
-        conn.close()   # back to the pool, which rolls back on an error
+        conn.close()
     if not placed:
         raise exception.ClaimFailed(host=host, reason=(
             'migration %s is not waiting for a claim' % spec.migration_uuid

@@ -6,13 +6,17 @@ hvctl does, through every lifecycle operation.
 """
 import subprocess
 import sys
+import time
 import uuid
 
 import oslo_messaging as messaging
 import pytest
+from oslo_config import cfg
 
 from agent import context
 from agent import exception
+from agent.cli import bus_backend
+from agent.cli import change_waiter
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
 from agent.rpc import serializer
@@ -181,3 +185,37 @@ def test_hvctl(cloud):
     assert out.returncode == 0, out.stderr
     out = hvctl(cloud, 'action-list', 'cli-1')
     assert out.returncode == 1   # gone
+
+
+def test_waits_wake_on_change_notices(cloud, monkeypatch):
+    """hvctl's wait holds no conductor thread: it reads the instance when
+    the conductor's change notice names it (a fanout through the broker),
+    never with instance_wait; capped below 1.15 (an older conductor) it
+    long-polls as before."""
+    waiter = change_waiter.get()
+
+    def boot_and_wait(name):
+        since = time.monotonic()
+        inst = cloud.conductor.boot_instance(
+            cloud.ctxt, name=name, flavor='m1.tiny', image_ref=None,
+            availability_zone=None, hints={}, metadata={}, networks=[])
+        return bus_backend.wait_for(cloud.conductor, cloud.ctxt, inst.uuid,
+                                    30, start=inst, since=since)
+
+    def no_long_polls(*args, **kwargs):
+        raise AssertionError('instance_wait called')
+    monkeypatch.setattr(cloud.conductor, 'instance_wait', no_long_polls)
+    inst = boot_and_wait('noticed')
+    assert inst.vm_state == states.ACTIVE
+    assert inst.uuid in waiter._recent      # a notice named it
+    monkeypatch.undo()
+    cfg.CONF.set_override('conductor', '1.14', 'upgrade_levels')
+    try:
+        polls = []
+        real = cloud.conductor.instance_wait
+        monkeypatch.setattr(cloud.conductor, 'instance_wait',
+                            lambda *a, **kw: polls.append(1) or real(*a, **kw))
+        assert boot_and_wait('polled').vm_state == states.ACTIVE
+        assert polls
+    finally:
+        cfg.CONF.clear_override('conductor', 'upgrade_levels')

@@ -26,6 +26,8 @@ from oslo_messaging._drivers import common as oslo_common
 from agent import context
 from agent import exception
 from agent import objects
+from agent.cli import change_waiter
+from agent.conductor import changes_rpcapi
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states
 from agent.rpc import serializer
@@ -62,7 +64,7 @@ def bus(tmp_path_factory):
         rpc_transport.init(url=vhost.url)
         conductor = conductor_rpcapi.ConductorAPI(timeout=30)
         ctxt = context.RequestContext(user_id='alice', project_id='p1')
-        dep.conductor, dep.ctxt = conductor, ctxt
+        dep.conductor, dep.ctxt, dep.vhost = conductor, ctxt, vhost
         dep.ready()
         inst = conductor.boot_instance(
             ctxt, name='victim', flavor='m1.tiny', image_ref=None,
@@ -277,6 +279,44 @@ def test_forged_messages_reach_no_controller_and_no_other_host(bus):
     assert (inst.vm_state, inst.power_state) == (states.ACTIVE,
                                                  states.RUNNING)
     assert 'Rejected RPC message' in bus.log('hvagent-compute')
+
+
+def test_a_compute_node_can_neither_read_nor_forge_change_notices(bus):
+    """The conductor's instance change notices go to controllers only: a
+    compute user can neither listen to them (a queue on the fanout
+    exchange, or its own queue bound there) nor publish on it; what it
+    puts in a listener's queue by name is refused unsigned or as itself,
+    and wakes no waiter."""
+    evil, victim = bus.evil, bus.victim
+    waiter = change_waiter.get()     # the fanout exchange and a listener
+    event = waiter.watch(victim.uuid)
+    fanout = kombu.Exchange(changes_rpcapi.TOPIC + '_fanout', 'fanout',
+                            durable=False)
+    listener_queue = '%s_fanout_%s' % (changes_rpcapi.TOPIC, 'a' * 32)
+    refused = {
+        'publish a notice': evil.broker(lambda ch: kombu.Producer(
+            ch).publish({'x': 1}, exchange=fanout)),
+        'declare a listener queue': evil.broker(
+            lambda ch: ch.queue_declare(listener_queue)),
+        'bind its own queue to the notices': evil.broker(
+            lambda ch: ch.queue_bind('compute.' + EVIL, fanout.name, '')),
+    }
+    assert all(refused.values()), sorted(
+        k for k, v in refused.items() if v is None)
+    queues = [q for q in bus.vhost.queues()
+              if q.startswith(changes_rpcapi.TOPIC + '_fanout_')]
+    assert queues
+    args = {'uuids': [victim.uuid], 'busy': []}
+    admin = context.RequestContext(user_id='admin', project_id='admin',
+                                   is_admin=True).to_dict()
+    for ctxt in (admin, bus_auth.sign(
+            evil.keyring, bus_auth.compute_principal(EVIL),
+            changes_rpcapi.TOPIC, None, 'instances_changed', args, admin)):
+        _result, failure = evil.inject(queues[0], 'instances_changed',
+                                       ctxt, args)
+        assert json.loads(failure)['class'] == 'BusNotTrusted'
+    assert not event.is_set()
+    waiter.unwatch(victim.uuid, event)
 
 
 def test_a_compute_node_sees_and_changes_only_its_own_host(bus):

@@ -3,7 +3,7 @@
     python -m tools.fleet [--hosts 1000] [--per-process 100] [--clients 32,128]
         [--seconds 30] [--conductors 1] [--schedulers 1]
         [--db sqlite|mysql|postgresql] [--report-interval 10]
-        [--profile DIR] [--keep DIR]
+        [--profile DIR] [--keep DIR] [--baseline REF]
 
 Starts the conductor(s) and scheduler(s) (the console scripts), N simulated
 compute hosts (tools.fleet.hosts: the real agent on the fake driver, many
@@ -18,12 +18,16 @@ Then:
   boots/s, request->active p50/p99, failures, CPU per boot and RSS per
   service, and how evenly the boots spread over the hosts.
 
-``--profile DIR`` records the conductor with py-spy (pip install py-spy)
-during each storm and prints where its time goes.
+``--baseline REF`` runs the same again with the conductor and scheduler of
+a git ref (a worktree beside this one; hosts and clients stay this tree's)
+and prints this tree's figures over the baseline's. ``--profile DIR``
+records the conductor with py-spy (pip install py-spy) during each storm
+and prints where its time goes.
 """
 import argparse
 import collections
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -168,23 +172,28 @@ def parse(argv):
     parser.add_argument('--report-interval', type=int, default=10)
     parser.add_argument('--profile', metavar='DIR')
     parser.add_argument('--keep', metavar='DIR',
-                        help='keep the logs and config here')
+                        help='keep the logs and config under this directory')
+    parser.add_argument('--baseline', metavar='REF',
+                        help='run the same fleet again with the conductor '
+                             'and scheduler of this git ref, and print the '
+                             'ratios')
     parser.add_argument('--json', action='store_true',
                         help='print each storm as a JSON line too')
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse(argv)
-    workdir = args.keep or tempfile.mkdtemp(prefix='hvfleet-')
+def run(args, label, control_tree=None, extra=None):
+    """One fleet, every storm of ``args``; (report cost, storm lines)."""
+    workdir = tempfile.mkdtemp(prefix='hvfleet-', dir=args.keep)
     fleet = cloud.Fleet(workdir, args.hosts, args.per_process, args.db,
-                        args.report_interval, args.pool_size)
-    t0 = time.monotonic()
+                        args.report_interval, args.pool_size, extra=extra,
+                        control_tree=control_tree)
+    t0, lines = time.monotonic(), []
     try:
         fleet.start(args.conductors, args.schedulers)
-        print('fleet: %d hosts in %d processes, %d conductor(s), %d '
+        print('%s: %d hosts in %d processes, %d conductor(s), %d '
               'scheduler(s), %s, report_interval %ds: up in %.0f s'
-              % (args.hosts, -(-args.hosts // args.per_process),
+              % (label, args.hosts, -(-args.hosts // args.per_process),
                  args.conductors, args.schedulers, args.db,
                  args.report_interval, time.monotonic() - t0), flush=True)
         per_report, share = idle_report_cost(
@@ -197,11 +206,48 @@ def main(argv=None):
             show(line)
             if args.json:
                 print(json.dumps(line))
+            lines.append(line)
             sys.stdout.flush()
     finally:
         fleet.stop()
         if not args.keep:
             subprocess.run(['rm', '-rf', workdir])
+    return per_report, lines
+
+
+def baseline_tree(ref):
+    """A checkout of ``ref`` beside this one (made once)."""
+    path = os.path.join(tempfile.gettempdir(), 'hvfleet-baseline-%s' % ref)
+    if not os.path.isdir(path):
+        subprocess.run(['git', '-C', str(cloud.ROOT), 'worktree', 'add',
+                        '--detach', path, ref], check=True,
+                       stdout=subprocess.DEVNULL)
+    return path
+
+
+def main(argv=None):
+    args = parse(argv)
+    per_report, lines = run(args, 'this tree')
+    if not args.baseline:
+        return 0
+    # the baseline's conductor sends no change notices: its clients wait
+    # in long polls, as they did
+    base_report, base_lines = run(
+        args, 'baseline %s' % args.baseline, baseline_tree(args.baseline),
+        {'upgrade_levels': {'conductor': '1.14'}})
+    print('this tree / baseline %s:' % args.baseline)
+    print('  conductor CPU per report %.2f / %.2f ms = x%.2f'
+          % (per_report, base_report, per_report / base_report))
+    for new, old in zip(lines, base_lines):
+        print('  %4d clients: boots/s %.1f / %.1f = x%.2f   p99 %.0f / %.0f '
+              'ms = x%.2f   conductor CPU per boot %.1f / %.1f ms = x%.2f'
+              % (new['clients'], new['boots_per_s'], old['boots_per_s'],
+                 new['boots_per_s'] / max(old['boots_per_s'], 1e-9),
+                 new['p99_ms'], old['p99_ms'], new['p99_ms'] / old['p99_ms'],
+                 new['cpu_ms_per_boot']['conductor'],
+                 old['cpu_ms_per_boot']['conductor'],
+                 new['cpu_ms_per_boot']['conductor'] /
+                 old['cpu_ms_per_boot']['conductor']))
     return 0
 
 

@@ -28,12 +28,16 @@ class Fleet:
 
     def __init__(self, workdir, hosts, per_process, db='sqlite',
                  report_interval=10, pool_size=None, extra=None,
-                 prefix='fleet'):
+                 prefix='fleet', control_tree=None):
+        """``control_tree``: a checkout whose conductor and scheduler run
+        instead of this tree's (a baseline); the hosts and clients are
+        always this tree's."""
         self.workdir = pathlib.Path(workdir)
         self.hosts, self.per_process = hosts, per_process
         self.backend, self.prefix = db, prefix
         self.report_interval = report_interval
         self.pool_size, self.extra = pool_size, extra or {}
+        self.control_tree = control_tree
         self.procs = {}          # name -> Popen
         self._cleanups = []
 
@@ -71,17 +75,27 @@ class Fleet:
         self.config = deployment.write_config(self.workdir / 'fleet.conf',
                                               **sections)
 
-    def spawn(self, name, argv, env=None):
+    def spawn(self, name, argv, env=None, cwd=ROOT):
         log = open(self.workdir / ('%s.log' % name), 'ab')
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log,
-                                cwd=ROOT, pass_fds=(), env=env)
+                                cwd=cwd, pass_fds=(), env=env)
         log.close()
         self.procs[name] = proc
         return proc
 
     def _service(self, name, binary):
-        proc = self.spawn(name, [os.path.join(BIN, binary),
-                                 '--config-file', str(self.config)])
+        if self.control_tree is None:
+            proc = self.spawn(name, [os.path.join(BIN, binary),
+                                     '--config-file', str(self.config)])
+        else:
+            module = {'hvagent-conductor': 'agent.conductor.main',
+                      'hvagent-scheduler': 'agent.scheduler.main'}[binary]
+            proc = self.spawn(name, [
+                sys.executable, '-c', 'import sys, %s as m; sys.argv[0] = '
+                '%r; sys.exit(m.main())' % (module, binary),
+                '--config-file', str(self.config)],
+                env=dict(os.environ, PYTHONPATH=str(self.control_tree)),
+                cwd=self.control_tree)
         self.wait_log(name, '%s started' % binary, proc)
         return proc
 
@@ -133,17 +147,22 @@ class Fleet:
 
     # ---------------------------------------------------------- stopping
     def stop(self):
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for name, proc in self.procs.items():
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout:
-                proc.stdout.close()
+        """The hosts first (their last operations still reach the
+        conductor), then the control plane."""
+        hosts = {n: p for n, p in self.procs.items() if n.startswith('hosts')}
+        rest = {n: p for n, p in self.procs.items() if n not in hosts}
+        for group in (hosts, rest):
+            for proc in group.values():
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in group.values():
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                if proc.stdout:
+                    proc.stdout.close()
         for cleanup in reversed(self._cleanups):
             try:
                 cleanup()

@@ -23,6 +23,36 @@ BIN = os.path.dirname(sys.executable)
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+def broker_file_limit():
+    """The local RabbitMQ's open-files limit, None if unknown."""
+    for proc in psutil.process_iter(['name']):
+        if proc.info['name'] == 'beam.smp':
+            try:    # (prlimit may be refused where /proc is readable)
+                with open('/proc/%d/limits' % proc.pid) as f:
+                    for line in f:
+                        if line.startswith('Max open files'):
+                            return int(line.split()[3])
+            except (OSError, ValueError, IndexError):
+                return None
+    return None
+
+
+def check_broker_room(hosts, processes):
+    """Refuse a fleet the local broker cannot hold: every host's queue is
+    a connection of its own, and each process adds its senders' pool. A
+    broker out of file descriptors breaks (its metadata store aborts) and
+    needs a restart."""
+    limit = broker_file_limit()
+    needed = hosts + 40 * processes + 300
+    if limit is not None and needed > 0.8 * limit:
+        raise SystemExit(
+            'fleet: %d hosts in %d processes need about %d connections, '
+            'more than the local RabbitMQ\'s open-files limit (%d) allows; '
+            'restart it with a higher limit (ulimit -n 65536; '
+            'rabbitmq-server -detached) or run fewer hosts'
+            % (hosts, processes, needed, limit))
+
+
 class Fleet:
     """Start with ``start()``, stop with ``stop()`` (also on failure)."""
 
@@ -113,6 +143,7 @@ class Fleet:
                            % (name, text, timeout, path))
 
     def start(self, conductors=1, schedulers=1):
+        check_broker_room(self.hosts, -(-self.hosts // self.per_process))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._config()
         # the first conductor migrates the database; the others start on it

@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from agent import exception
 from agent import objects
 from agent.conductor import endpoint
+from agent.conductor import failed_builds
 from agent.conductor import fixed_ips as fixed_ip_api
 from agent.conductor import images as image_api
 from agent.conductor import ipam
@@ -165,13 +166,10 @@ class LifecycleManager(endpoint.Endpoint):
     def _fail_build(self, ctxt, instance_uuid, message, code=500):
         with self._session() as s:
             row = db.instance_get(s, instance_uuid, for_update=True)
-            claim.release(s, row)
-            ipam.release(s, instance_uuid)
-            row.vm_state, row.task_state = states.ERROR, None
-            row.fixed_ips = 0
-            db.fault_create(s, instance_uuid, message, code=code)
-            db.action_finish(db.action_get(s, instance_uuid,
-                                           ctxt.request_id), 'Error', message)
+            if row.task_state != states.SCHEDULING:
+                return      # settled meanwhile: deleted, or swept
+            failed_builds.fail(s, row, message, code=code,
+                               request_id=ctxt.request_id)
 
     # ------------------------------------------------------- lifecycle
     @checks.expects(ref=REF, action=f.Enum(sorted(user_actions.BY_NAME)),

@@ -2,10 +2,12 @@
 import sqlalchemy as sa
 from oslo_config import cfg
 
+from agent.compute import rpcapi as compute_rpcapi
 from agent.conductor import agent_calls
 from agent.conductor import auth
 from agent.conductor import change_notices
 from agent.conductor import evacuations
+from agent.conductor import failed_builds
 from agent.conductor import fixed_ips
 from agent.conductor import floating_ips
 from agent.conductor import identity
@@ -85,6 +87,13 @@ def _build(engine, metrics):
         'heartbeat', CONF.report_interval, link.heartbeat_while_linked(
             link.BusLink(BINARY, agents),
             lambda: db_api.record_heartbeat(engine, CONF.host, BINARY)))
+    periodics = [heartbeat]
+    if CONF.conductor.sweep_interval:
+        # boots a stopped conductor or scheduler left in scheduling
+        periodics.append(service.Periodic(
+            'scheduling-sweeper', CONF.conductor.sweep_interval,
+            failed_builds.Sweeper(engine,
+                                  compute_rpcapi.ComputeAPI()).sweep))
     if metrics is not None:
         metrics.add(controller_metrics.ServiceStatusCollector(engine))
     # instance changes told to the processes that wait on them
@@ -92,7 +101,7 @@ def _build(engine, metrics):
     # the queued resource reports are written before the service ends
     reports = endpoints[conductor_rpcapi.AGENT_TOPIC][0].reports
     return service.Service(BINARY, [agents, users, identity_server],
-                           [heartbeat], on_stop=[reports.stop, _stop_notices])
+                           periodics, on_stop=[reports.stop, _stop_notices])
 
 
 def _stop_notices():

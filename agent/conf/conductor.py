@@ -23,6 +23,21 @@ opts = [
              'max_concurrent_password_checks slots before it is refused '
              '(hvagent-api answers 503 with Retry-After). Keep it well '
              'under rpc_response_timeout.'),
+    cfg.IntOpt(
+        'sweep_interval', default=60, min=0,
+        help='Seconds between two sweeps for boots a stopped conductor or '
+             'scheduler left in task scheduling (agent.conductor.'
+             'failed_builds); 0 disables the sweep. Every conductor sweeps; '
+             'one of them settles each stuck boot.'),
+    cfg.IntOpt(
+        'scheduling_timeout', default=600, min=1,
+        help='Seconds a boot placed on a host may wait for that host\'s '
+             'agent to start it before the sweep ends it in error (its '
+             'build request was lost, or the host stayed away); a boot no '
+             'scheduler placed is ended sooner, after twice '
+             'rpc_call_timeout (a live conductor gives up on the scheduler '
+             'after one). Keep it above the longest wait of a build queued '
+             'on a busy host ([compute] max_concurrent_builds).'),
 ]
 
 

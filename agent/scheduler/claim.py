@@ -3,8 +3,9 @@
 A claim is one transaction of two conditional UPDATEs:
 
 1. ``instances``: host/node := the host, claimed := true, where the
-   instance is alive and not claimed yet (else ClaimFailed: nothing to
-   place);
+   instance is alive, not claimed yet and still being scheduled (else
+   ClaimFailed: nothing to place; a boot the conductor's sweeper ended,
+   agent.conductor.failed_builds, can no longer take a claim);
 2. ``compute_nodes``: the request is added to the ``*_used`` columns,
    ``running_vms`` and ``generation`` go up by one - where the new usage
    stays within capacity x allocation ratio and running_vms is below the
@@ -43,6 +44,7 @@ _ZERO, _ONE = sa.literal_column('0'), sa.literal_column('1')
 _CLAIM_INSTANCE = sa.update(_I).where(
     _I.c.uuid == _p('i_uuid'), _I.c.deleted == _ZERO,
     _I.c.claimed == sa.false(),
+    _I.c.task_state == sa.literal_column("'scheduling'"),
 ).values(host=_p('i_host'), node=_p('i_host'), claimed=sa.true())
 
 _CLAIM_NODE = sa.update(_N).where(
@@ -166,7 +168,8 @@ def claim(engine, node_id, host, spec, settings):
         raise exception.ClaimFailed(host=host, reason=(
             'migration %s is not waiting for a claim' % spec.migration_uuid
             if spec.migration_uuid else
-            'instance %s is deleted or already claimed' % spec.instance_uuid))
+            'instance %s is deleted, claimed or no longer being scheduled'
+            % spec.instance_uuid))
     return won
 
 

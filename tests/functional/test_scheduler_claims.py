@@ -52,7 +52,8 @@ def add_instance(engine, vcpus=1, memory_mb=1024, root_gb=10, **hints):
         conn.execute(sa.insert(INSTANCES).values(
             uuid=u, name='vm-' + u[:8], project_id='p', user_id='u',
             flavor_id=engine.flavor_id, vcpus=vcpus, memory_mb=memory_mb,
-            root_gb=root_gb, vm_state='building', deleted=0, claimed=False))
+            root_gb=root_gb, vm_state='building', task_state='scheduling',
+            deleted=0, claimed=False))
     return objects.RequestSpec(instance_uuid=u, project_id='p', vcpus=vcpus,
                                memory_mb=memory_mb, root_gb=root_gb, **hints)
 
@@ -120,7 +121,8 @@ def test_claim_of_a_claimed_instance_fails_and_rolls_back(engine):
     spec = add_instance(engine)
     sched = manager.SchedulerManager(engine, settings=FRESH)
     sched.select(spec)
-    with pytest.raises(exception.ClaimFailed, match='already claimed'):
+    with pytest.raises(exception.ClaimFailed,
+                       match='deleted, claimed or no longer being sched'):
         claim.claim(engine, node(engine, 'h1').id, 'h1', spec, FRESH)
     assert usage(node(engine, 'h1')) == (1, 1024, 10, 1)
 

@@ -97,7 +97,8 @@ def add_instances(engine, flavors, rng, hints=False):
         u = str(uuid.uuid4())
         rows.append(dict(uuid=u, name='vm-%d' % i, project_id='bench',
                          user_id='bench', flavor_id=1, vcpus=vcpus,
-                         memory_mb=ram, root_gb=disk, vm_state='building'))
+                         memory_mb=ram, root_gb=disk, vm_state='building',
+                         task_state='scheduling'))
         zone = 'az%d' % rng.randrange(3) if hints and i % 4 == 0 else None
         apart = [specs[-1].instance_uuid] if hints and i % 20 == 19 else []
         specs.append(objects.RequestSpec(

@@ -37,7 +37,7 @@ def client(conductor, index, deadline, mix, timeout, results):
     while time.monotonic() < deadline:
         n += 1
         t0, since = time.perf_counter(), time.monotonic()
-        record = {'ok': False, 'host': None, 'fault': None}
+        record = {'ok': False, 'host': None, 'fault': None, 'uuid': None}
         try:
             inst = conductor.boot_instance(
                 ctxt, name='fleet-%d-%d' % (index, n), flavor='m1.tiny',
@@ -47,7 +47,8 @@ def client(conductor, index, deadline, mix, timeout, results):
                 inst = bus_backend.wait_for(conductor, ctxt, inst.uuid,
                                             timeout, start=inst, since=since)
             record.update(ok=inst.vm_state == states.ACTIVE, host=inst.host,
-                          fault=inst.fault)
+                          fault=inst.fault and inst.fault.message,
+                          uuid=inst.uuid)
         except Exception as e:   # a lost request is a result, not a crash
             record['fault'] = '%s: %s' % (type(e).__name__,
                                           exception.text(e))

@@ -7,8 +7,9 @@ further apart, up to 30 s (``rabbit_interval_max``) plus
 broker is back. hvagent retries every 1, 2, 3, 4, 4... s instead, so every
 service consumes again within about 5 s of the broker's return. Only the
 options whose default changes, and the TLS ones (``ssl``, ``ssl_ca_file``,
-``ssl_cert_file``, ``ssl_key_file``: docs/tls.md), are listed in the
-sample; every other oslo.messaging option keeps its library default and
+``ssl_cert_file``, ``ssl_key_file``: docs/tls.md) and the one a RabbitMQ
+cluster needs (``rabbit_quorum_queue``: docs/reliability.md), are listed
+in the sample; every other oslo.messaging option keeps its library default and
 can still be set.
 """
 import copy
@@ -25,6 +26,8 @@ DEFAULTS = {
 }
 #: listed in the sample with the library's defaults (docs/tls.md)
 TLS = ('ssl', 'ssl_ca_file', 'ssl_cert_file', 'ssl_key_file')
+#: listed with the library's default: a cluster's durable topics
+CLUSTER = ('rabbit_quorum_queue',)
 
 
 def _library_opts():
@@ -38,7 +41,7 @@ def _with_defaults():
             opt = copy.deepcopy(opt)
             opt.default = DEFAULTS[opt.name]
             listed.append(opt)
-        elif opt.name in TLS:
+        elif opt.name in TLS + CLUSTER:
             listed.append(opt)
     return listed
 

@@ -58,23 +58,29 @@ class Fleet:
 
     def __init__(self, workdir, hosts, per_process, db='sqlite',
                  report_interval=10, pool_size=None, extra=None,
-                 prefix='fleet', control_tree=None):
+                 prefix='fleet', control_tree=None, transport_url=None):
         """``control_tree``: a checkout whose conductor and scheduler run
         instead of this tree's (a baseline); the hosts and clients are
-        always this tree's."""
+        always this tree's. ``transport_url``: the broker (e.g. a
+        cluster's multi-host URL) instead of a private vhost on the local
+        RabbitMQ."""
         self.workdir = pathlib.Path(workdir)
         self.hosts, self.per_process = hosts, per_process
         self.backend, self.prefix = db, prefix
         self.report_interval = report_interval
         self.pool_size, self.extra = pool_size, extra or {}
         self.control_tree = control_tree
+        self.transport_url = transport_url
         self.procs = {}          # name -> Popen
         self._cleanups = []
 
     # ------------------------------------------------------------ set-up
     def _config(self):
-        vhost = brokers.VHost()
-        self._cleanups.append(vhost.delete)
+        transport_url = self.transport_url
+        if transport_url is None:
+            vhost = brokers.VHost()
+            self._cleanups.append(vhost.delete)
+            transport_url = vhost.url
         url, drop = databases.provision(self.backend, self.workdir)
         self._cleanups.append(drop)
         self.db_url = url
@@ -83,7 +89,7 @@ class Fleet:
         sections = {
             'DEFAULT': {'host': self.prefix + '-ctl',
                         'state_path': self.workdir / 'state',
-                        'transport_url': vhost.url,
+                        'transport_url': transport_url,
                         'report_interval': self.report_interval,
                         'service_down_time': max(60, 3 * self.report_interval),
                         'rpc_call_timeout': 60},
@@ -143,7 +149,9 @@ class Fleet:
                            % (name, text, timeout, path))
 
     def start(self, conductors=1, schedulers=1):
-        check_broker_room(self.hosts, -(-self.hosts // self.per_process))
+        if self.transport_url is None:
+            check_broker_room(self.hosts,
+                              -(-self.hosts // self.per_process))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._config()
         # the first conductor migrates the database; the others start on it

@@ -454,13 +454,25 @@ REPORTED_NODE_FIELDS = ('hypervisor_type', 'availability_zone', 'vcpus',
 IDENTITY_FILE = '<state_path>/compute_node_uuid'
 
 
+#: what the scheduler reads of a report (agent.scheduler.host_state): a
+#: change of one of these bumps the node's generation, so schedulers read
+#: the row again; free RAM, free disk and load change at every report and
+#: are not read there (the usage columns are the claims')
+SCHEDULED_NODE_FIELDS = ('availability_zone', 'vcpus', 'memory_mb',
+                         'local_gb')
 _NODES = M.ComputeNode.__table__
+_GENERATION = sa.func.coalesce(_NODES.c.generation, 0)
+# generation first: MySQL evaluates SET assignments left to right, with
+# the values already assigned, where the others read the old row
 _REPORT = sa.update(_NODES).where(
     _NODES.c.uuid == sa.bindparam('node_uuid'),
-    _NODES.c.host == sa.bindparam('node_host')).values(
-    generation=sa.func.coalesce(_NODES.c.generation, 0) + 1,
-    reported_at=sa.bindparam('now'),
-    **{name: sa.bindparam(name) for name in REPORTED_NODE_FIELDS})
+    _NODES.c.host == sa.bindparam('node_host')).ordered_values(
+    (_NODES.c.generation, sa.case(
+        (sa.and_(*(_NODES.c[name].is_not_distinct_from(sa.bindparam(name))
+                   for name in SCHEDULED_NODE_FIELDS)), _GENERATION),
+        else_=_GENERATION + 1)),
+    (_NODES.c.reported_at, sa.bindparam('now')),
+    *((_NODES.c[name], sa.bindparam(name)) for name in REPORTED_NODE_FIELDS))
 
 
 def compute_node_update(session, node):
@@ -488,10 +500,13 @@ def compute_node_update(session, node):
         raise exception.ComputeNodeHostMismatch(
             node=node.uuid, owner=row.host, host=node.host,
             identity=IDENTITY_FILE)
+    if row.generation is None or any(
+            getattr(row, name) != values[name]
+            for name in SCHEDULED_NODE_FIELDS):
+        row.generation = (row.generation or 0) + 1
     for name, value in values.items():
         setattr(row, name, value)
     row.reported_at = M.utcnow()
-    row.generation = (row.generation or 0) + 1
     session.flush()
 
 

@@ -4,9 +4,15 @@ The rows come from ``compute_nodes LEFT JOIN services`` (the host's
 ``hvagent-compute`` service). The first refresh loads everything; the next
 ones (at most every ``host_state_refresh_interval`` seconds) read only:
 
-* ``(id, generation)`` of every node - a claim, a release or a report bumps
-  the generation, so the rows whose generation differs from ours (or that
-  are new) are read again in full, and the ids that vanished are dropped;
+* the count of the nodes and the sums of their ids and generations, one
+  row: when all three are ours (nothing changed but our own claims) that
+  is all;
+* else ``(id, generation)`` of every node - a claim, a release or a
+  report that changes capacity or zone bumps the generation, so the rows
+  whose generation differs from ours (or that are new) are read again in
+  full, and the ids that vanished are dropped (generations only grow and
+  new ids are higher than every old one, so no change leaves the three
+  figures as they were);
 * the compute services whose ``updated_at``/``last_seen_up`` is at or after
   the newest one seen so far, less a small margin for commits that landed
   late (heartbeats, enable/disable); a change in the number of compute
@@ -56,6 +62,8 @@ _JOINED = sa.select(
 _BY_IDS = _JOINED.where(_N.c.id.in_(sa.bindparam('ids', expanding=True)))
 _BY_HOST = _JOINED.where(_N.c.host == sa.bindparam('host'))
 _GENERATIONS = sa.select(_N.c.id, _N.c.generation)
+_NODE_SUMS = sa.select(sa.func.count(), sa.func.sum(_N.c.id),
+                       sa.func.sum(sa.func.coalesce(_N.c.generation, 0)))
 _SINCE = sa.bindparam('since', type_=sa.DateTime)
 _CHANGED_SERVICES = sa.select(
     _S.c.host, _S.c.id.label('service_id'), _S.c.disabled, _S.c.last_seen_up,
@@ -245,7 +253,9 @@ class HostStates:
             if self.refreshed_at is None or count != self._service_count:
                 self._full_load(conn)   # first look, or a service came or went
             else:
-                self._read_changed_nodes(conn)
+                if self._node_sums() != tuple(
+                        int(x or 0) for x in conn.execute(_NODE_SUMS).one()):
+                    self._read_changed_nodes(conn)
                 self._read_changed_services(conn)
             self._service_count = count
         self.refreshed_at = now
@@ -267,6 +277,13 @@ class HostStates:
     def _full_load(self, conn: sa.Connection) -> None:
         self._mark_absent(slice(None))
         self._upsert(conn.execute(_JOINED).all())
+
+    def _node_sums(self) -> tuple[int, int, int]:
+        """(count, sum of ids, sum of generations) of the present nodes,
+        as _NODE_SUMS reads them from the database."""
+        present = self.present
+        return (int(present.sum()), int(self.ids[present].sum()),
+                int(self.generation[present].sum()))
 
     def _read_changed_nodes(self, conn: sa.Connection) -> None:
         rows = conn.execute(_GENERATIONS).all()

@@ -271,3 +271,28 @@ def test_stopping_writes_the_queued_reports(db_cloud):
     reports.stop()
     assert db_cloud.node().vcpus == 32
     assert reports.accept(node) is False    # stopped: the checked way
+
+
+@pytest.mark.parametrize('batched', [False, True])
+def test_a_report_bumps_the_generation_only_when_capacity_changes(
+        db_cloud, batched):
+    """Schedulers re-read a node whose generation moved: a report whose
+    capacity and zone are the same (free RAM and load always differ)
+    leaves it, a report that changes them bumps it, on both write paths
+    (the checked one and the writer's batch)."""
+    node = db_cloud.report()
+    if not batched:            # forget it: the next report is checked
+        db_cloud.conductor.reports._known.clear()
+    first = db_cloud.node().generation
+    node.free_ram_mb, node.cpu_load = 1234, 0.5
+    db_cloud.report(node_uuid=node.uuid)
+    row = db_cloud.node()
+    assert (row.generation, row.reported_at is not None) == (first, True)
+    for change in ({'vcpus': 8}, {'memory_mb': 4096}, {'local_gb': 50}):
+        if not batched:
+            db_cloud.conductor.reports._known.clear()
+        db_cloud.report(node_uuid=node.uuid, **change)
+        row = db_cloud.node()
+        assert row.generation == first + 1, change
+        assert getattr(row, *change) == list(change.values())[0]
+        first = row.generation

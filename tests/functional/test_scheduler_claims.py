@@ -10,6 +10,7 @@ from oslo_config import cfg
 from agent import context
 from agent import exception
 from agent import objects
+from agent.db import api as db_api
 from agent.db import models
 from agent.db import session as db_session
 from agent.scheduler import Settings
@@ -259,3 +260,46 @@ def test_configuration_is_read_at_each_refresh(engine, conf_overrides):
     conf_overrides('enabled_filters', ['RamFilter', 'NoSuchFilter'])
     with pytest.raises(exception.HVAgentError, match='NoSuchFilter'):
         manager.SchedulerManager(engine)
+
+
+def test_a_quiet_refresh_reads_one_row_of_node_figures(engine):
+    """Between refreshes nothing changed but our own claims and reports
+    of the same capacity: the refresh reads the nodes' count and sums,
+    not every node's generation; another writer's claim makes it read
+    them, and the host that changed again."""
+    for host in ('a', 'b', 'c'):
+        add_host(engine, host)
+    sched = manager.SchedulerManager(engine, settings=FRESH)
+    sched.hosts.refresh()
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(' '.join(statement.split()))
+    sa.event.listen(engine, 'before_cursor_execute', record)
+    try:
+        sched.select(add_instance(engine))           # our own claim
+        with db_session.session_scope(engine) as s:  # same capacity
+            row = node(engine, 'b')
+            db_api.compute_node_report(s, row.uuid, 'b', dict(
+                hypervisor_type='fake', availability_zone=None, vcpus=16,
+                memory_mb=4096, local_gb=100, free_ram_mb=1, free_disk_gb=1,
+                cpu_load=0.3), models.utcnow())
+        del seen[:]
+        assert sched.hosts.refresh(force=True)
+        quiet = list(seen)
+        other = add_instance(engine)                  # another scheduler
+        assert claim.claim(engine, row.id, 'b', other, FRESH)
+        del seen[:]
+        assert sched.hosts.refresh(force=True)
+    finally:
+        sa.event.remove(engine, 'before_cursor_execute', record)
+
+    def scans(statements):
+        return [s for s in statements
+                if s.startswith('SELECT compute_nodes.id, '
+                                'compute_nodes.generation FROM')]
+    assert not scans(quiet), quiet
+    assert any('sum(' in s.lower() for s in quiet), quiet
+    assert scans(seen), seen
+    assert sched.hosts.running_vms[sched.hosts.index['b']] == \
+        node(engine, 'b').running_vms

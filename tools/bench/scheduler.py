@@ -1,7 +1,8 @@
 """Placements per second of the scheduler: filter + weigh + database claim.
 
     python -m tools.bench.scheduler [--hosts 1000 10000] [--placements N]
-                                    [--db URL]
+                                    [--db URL] [--churn SECONDS]
+                                    [--threads N]
 
 For each host count: a fresh database (a SQLite file in a temporary
 directory, or ``--db``, whose tables are dropped and re-created) gets N
@@ -11,6 +12,12 @@ without a service row - and one instance row per placement. Then
 latency are printed. The baseline, run in the same process on the same
 database, is the naive scheduler: per request, load every host and service
 with the ORM, filter and weigh in a Python loop, then the same claim.
+
+``--churn S``: the placements run again while another process writes every
+host's resource report and heartbeat once per S seconds, as the
+conductor's report writer does (agent.conductor.report_batcher: batches
+every 50 ms, each node's UPDATE and one heartbeat UPDATE per batch, the
+same statements); the ratio to the quiet run is printed.
 
 Last, the race: two schedulers with separate caches - in two threads, then
 in two processes - place identical instances on 4 small hosts until no host
@@ -36,6 +43,8 @@ from sqlalchemy import orm
 import agent.conf  # noqa: F401
 from agent import exception
 from agent import objects
+from agent.conductor import report_batcher
+from agent.db import api as db
 from agent.db import models
 from agent.db import session as db_session
 from agent.scheduler import Settings
@@ -109,17 +118,81 @@ def add_instances(engine, flavors, rng, hints=False):
     return specs
 
 
-def run_fast(url, specs):
+def churn(url, interval, stop, ready):
+    """Until ``stop`` is set: every host reports once per ``interval``
+    seconds, written in 50 ms batches through the conductor's own
+    statements (free RAM and CPU load vary; capacity does not)."""
+    init_conf()
+    engine = db_session.get_engine(url)
+    with engine.connect() as conn:
+        nodes = conn.execute(sa.select(
+            models.ComputeNode.uuid, models.ComputeNode.host,
+            models.ComputeNode.vcpus, models.ComputeNode.memory_mb,
+            models.ComputeNode.local_gb,
+            models.ComputeNode.availability_zone)).all()
+    rng = random.Random(1)
+    per_batch = max(1, round(len(nodes) * report_batcher.GAP / interval))
+    written, nxt, ready_at = 0, 0, time.monotonic()
+    ready.set()
+    while not stop.is_set():
+        batch = [nodes[(nxt + i) % len(nodes)] for i in range(per_batch)]
+        nxt = (nxt + per_batch) % len(nodes)
+        now = models.utcnow()
+        with db_session.session_scope(engine) as s:
+            for n in batch:
+                db.compute_node_report(s, n.uuid, n.host, dict(
+                    hypervisor_type='fake', availability_zone=n.
+                    availability_zone, vcpus=n.vcpus, memory_mb=n.memory_mb,
+                    local_gb=n.local_gb,
+                    free_ram_mb=rng.randrange(n.memory_mb),
+                    free_disk_gb=rng.randrange(n.local_gb),
+                    cpu_load=rng.random() * n.vcpus), now)
+            db.service_heartbeats(s, {n.host for n in batch},
+                                  'hvagent-compute', now)
+        written += len(batch)
+        ready_at += report_batcher.GAP
+        time.sleep(max(0.0, ready_at - time.monotonic()))
+    engine.dispose()
+    return written
+
+
+def run_churned(url, specs, interval, threads=1):
+    """run_fast while a churn process writes reports; also the reports
+    per second it managed."""
+    ctx = multiprocessing.get_context('spawn')
+    with ctx.Manager() as sync:
+        stop, ready = sync.Event(), sync.Event()
+        with futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+            job = pool.submit(churn, url, interval, stop, ready)
+            ready.wait(120)
+            t0 = time.perf_counter()
+            try:
+                result = run_fast(url, specs, threads)
+            finally:
+                stop.set()
+            reports = job.result() / (time.perf_counter() - t0)
+    return result, reports
+
+
+def run_fast(url, specs, threads=1):
+    """Place ``specs`` with one SchedulerManager, from ``threads`` threads
+    at once (as its RPC executor calls it); (placements/s, latencies in
+    ms, initial load ms, CPU ms per placement)."""
     sched = manager.SchedulerManager(url)
     t0 = time.perf_counter()
     sched.hosts.refresh()
     load_ms = (time.perf_counter() - t0) * 1e3
-    times = []
-    start, cpu = time.perf_counter(), time.process_time()
-    for spec in specs:
+
+    def place(spec):
         t0 = time.perf_counter()
         sched.select(spec)
-        times.append((time.perf_counter() - t0) * 1e3)
+        return (time.perf_counter() - t0) * 1e3
+    start, cpu = time.perf_counter(), time.process_time()
+    if threads == 1:
+        times = [place(spec) for spec in specs]
+    else:
+        with futures.ThreadPoolExecutor(threads) as pool:
+            times = list(pool.map(place, specs))
     cpu_ms = (time.process_time() - cpu) * 1e3 / len(specs)
     return len(specs) / (time.perf_counter() - start), times, load_ms, cpu_ms
 
@@ -170,7 +243,8 @@ def run_naive(engine, specs):
     return len(specs) / (time.perf_counter() - start)
 
 
-def bench_hosts(url, n_hosts, placements, baseline_n):
+def bench_hosts(url, n_hosts, placements, baseline_n, churn_interval=0,
+                threads=1):
     rng = random.Random(n_hosts)
     engine = fresh_db(url)
     add_hosts(engine, [(rng.choice([16, 32, 64]),
@@ -179,11 +253,23 @@ def bench_hosts(url, n_hosts, placements, baseline_n):
                        for _ in range(n_hosts)], rng)
     flavors = [rng.choice(FLAVORS) for _ in range(placements + baseline_n)]
     specs = add_instances(engine, flavors, rng, hints=True)
-    rate, times, load_ms, cpu_ms = run_fast(url, specs[:placements])
-    print('scheduler %d hosts: %.0f placements/s (p50 %.2f ms, p95 %.2f ms)'
+    rate, times, load_ms, cpu_ms = run_fast(url, specs[:placements],
+                                            threads)
+    print('scheduler %d hosts%s: %.0f placements/s (p50 %.2f ms, p95 %.2f ms)'
           '; %.2f ms CPU per placement; initial load %.0f ms'
-          % (n_hosts, rate, *np.percentile(times, [50, 95]), cpu_ms,
-             load_ms))
+          % (n_hosts, ', %d threads' % threads if threads > 1 else '',
+             rate, *np.percentile(times, [50, 95]), cpu_ms, load_ms))
+    if churn_interval:
+        more = add_instances(engine, [rng.choice(FLAVORS)
+                                      for _ in range(placements)], rng,
+                             hints=True)
+        (churned, times, _, cpu_ms), reports = run_churned(
+            url, more, churn_interval, threads)
+        print('  with churn (every host reports every %gs: %.0f reports/s '
+              'written): %.0f placements/s (p50 %.2f ms, p95 %.2f ms); '
+              '%.2f ms CPU per placement; x%.2f of quiet'
+              % (churn_interval, reports, churned,
+                 *np.percentile(times, [50, 95]), cpu_ms, churned / rate))
     base = run_naive(engine, specs[placements:])
     print('baseline  %d hosts: %.1f placements/s (naive: ORM load of all '
           'hosts + Python loop per request, %d requests) -> scheduler x%.0f'
@@ -275,6 +361,12 @@ def main():
     parser.add_argument('--placements', type=int, default=5000)
     parser.add_argument('--baseline', type=int, default=10,
                         help='requests placed by the naive baseline')
+    parser.add_argument('--churn', type=float, default=0, metavar='S',
+                        help='also place while every host reports every S '
+                        'seconds (e.g. 10)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='place from this many threads at once, as the '
+                        'RPC executor does (the baseline stays sequential)')
     parser.add_argument('--db', help='database URL to use (tables are '
                         'dropped and re-created) instead of a SQLite file')
     args = parser.parse_args()
@@ -284,7 +376,8 @@ def main():
             return args.db or 'sqlite:///' + os.path.join(tmp, name)
         for n_hosts in args.hosts:
             bench_hosts(url('hosts%d.sqlite' % n_hosts), n_hosts,
-                        args.placements, args.baseline)
+                        args.placements, args.baseline, args.churn,
+                        args.threads)
         ok = race(url('race-threads.sqlite'), '2 threads', pair_in_threads)
         ok &= race(url('race-procs.sqlite'), '2 processes', pair_in_processes)
         db_session.dispose_all()

@@ -318,6 +318,14 @@ class Busy(HVAgentError):
            'seconds')
 
 
+class DatabaseBusy(Busy):
+    """The database server had no connection slot left for the whole of
+    ``[database] connect_wait`` (its max_connections, or the account's
+    limit, is taken): 503, come back later."""
+    msg = ('The database has no free connection (%(reason)s) after '
+           'waiting %(seconds)s s; try again in %(retry_after)d seconds')
+
+
 class Throttled(HVAgentError):
     """Too many failed attempts from one user or address (429)."""
     msg = ('Too many failed %(what)s; try again in %(retry_after)d '

@@ -26,6 +26,13 @@ opts = [
              'transaction beyond both waits for a connection. Mind the '
              'server\'s max_connections: every conductor, scheduler and '
              'hvagent-api process may hold pool_size + max_overflow.'),
+    cfg.FloatOpt(
+        'connect_wait', default=10.0, min=0,
+        help='Seconds a new connection waits for a free slot when the '
+             'database server refuses it for having too many (MariaDB '
+             '1040/1203, PostgreSQL "too many clients"), trying again '
+             'every 20-500 ms; past it the request fails with a clear '
+             '"database busy" error (503 on the API).'),
 ]
 
 

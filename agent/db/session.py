@@ -1,14 +1,18 @@
 """Engine and sessions for the configured database URL."""
 import contextlib
+import logging
 import os
 import threading
+import time
 
 import sqlalchemy as sa
 from oslo_config import cfg
 from sqlalchemy import event, orm
 
 import agent.conf  # noqa: F401  (registers [database] options)
+from agent import exception
 
+LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 _LOCK = threading.Lock()
 _ENGINES = {}
@@ -72,6 +76,64 @@ def private_file(path):
         os.close(fd)
 
 
+#: MariaDB/MySQL: ER_CON_COUNT_ERROR, ER_TOO_MANY_USER_CONNECTIONS,
+#: ER_USER_LIMIT_REACHED (an account's max_user_connections)
+_MYSQL_FULL = (1040, 1203, 1226)
+#: PostgreSQL's texts for the same (SQLSTATE 53300; not set at connect)
+_PG_FULL = ('too many clients', 'too many connections',
+            'remaining connection slots')
+_WARN_EVERY = 10.0
+
+
+def slots_full(error):
+    """Whether a DBAPI connect error says the server has no connection
+    slot left (one frees up soon), as opposed to a real failure."""
+    args = getattr(error, 'args', ())
+    if args and args[0] in _MYSQL_FULL:
+        return True
+    text = str(error).lower()
+    return any(phrase in text for phrase in _PG_FULL)
+
+
+class _SlotWaiter:
+    """``do_connect``: a connection refused for want of a free slot is
+    tried again until ``[database] connect_wait`` passes, then fails as
+    DatabaseBusy; one warning per ``_WARN_EVERY`` seconds says so."""
+
+    def __init__(self):
+        self._warned = 0.0
+
+    def __call__(self, dialect, _record, cargs, cparams):
+        deadline = time.monotonic() + CONF.database.connect_wait
+        delay = 0.02
+        while True:
+            try:
+                return dialect.loaded_dbapi.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError as e:
+                if not slots_full(e):
+                    raise
+                left = deadline - time.monotonic()
+                reason = str(e.args[-1] if e.args else e).strip()
+                if left <= 0:
+                    LOG.error('The database refused connections for %ss '
+                              '(%s): failing the request', CONF.database.
+                              connect_wait, reason)
+                    raise exception.DatabaseBusy(
+                        reason=reason, seconds=CONF.database.connect_wait,
+                        retry_after=5) from None
+                now = time.monotonic()
+                if now - self._warned >= _WARN_EVERY:
+                    self._warned = now
+                    LOG.warning('The database has no free connection (%s); '
+                                'waiting up to %ss for one. Every process '
+                                'may hold [database] pool_size + '
+                                'max_overflow connections: keep their sum '
+                                'below the server\'s max_connections',
+                                reason, CONF.database.connect_wait)
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 0.5)
+
+
 def create_engine(url, echo=False):
     url = sa.engine.make_url(url)
     kwargs = {'echo': echo, 'future': True}
@@ -98,6 +160,8 @@ def create_engine(url, echo=False):
         if url.get_backend_name() == 'mysql':
             kwargs['isolation_level'] = 'READ COMMITTED'
     engine = sa.create_engine(url, **kwargs)
+    if url.get_backend_name() in ('mysql', 'postgresql'):
+        event.listen(engine, 'do_connect', _SlotWaiter())
     if url.get_backend_name() == 'sqlite':
         event.listen(engine, 'connect', _on_sqlite_connect)
         if url.database and url.database != ':memory:':

@@ -2,10 +2,11 @@
 
 ``BusLink`` checks it with a call to the service's own server
 (``topic.host``) that its own probe endpoint (``server_state.Probe``, as
-at start-up) answers. Losing and regaining the link is logged once each;
-``heartbeat_while_linked`` makes a heartbeat depend on it, so a service
-cut off from the bus is shown down and is up again once it serves its
-queue.
+at start-up) answers, or that of another process of the same service on
+this host (they share the queue and the heartbeat's service row). Losing
+and regaining the link is logged once each; ``heartbeat_while_linked``
+makes a heartbeat depend on it, so a service cut off from the bus is
+shown down and is up again once it serves its queue.
 """
 import logging
 import time
@@ -42,9 +43,15 @@ class BusLink:
         self.lost_at = None
 
     def check(self):
+        """True when a server of ``topic.host`` answered: this process's,
+        or a sibling's (several conductors or schedulers of one host
+        share the queue, and the service row its heartbeat keeps)."""
         try:
-            ok = serializer.probe_call(self._client, self._target) == self.token
-            error = None if ok else 'another process answered'
+            answer = serializer.probe_call(self._client, self._target)
+            ok, error = bool(answer), None if answer else 'no probe token'
+            if ok and answer != self.token:
+                LOG.debug('%s: another process of this host answered on %s',
+                          self.name, self.queue)
         except outage.BUS_ERRORS as e:
             ok, error = False, outage.error_text(e)
         self._record(ok, error)

@@ -17,22 +17,25 @@ opts = [
         'pool_size', default=20, min=1,
         help='Connections kept open per process (MariaDB/PostgreSQL). '
              'Size it to the requests a process serves at once: every '
-             'connection beyond it is opened for one transaction and '
-             'closed after (a TCP and, with TLS, a TLS handshake each).'),
+             'transaction beyond it waits for one (see max_overflow).'),
     cfg.IntOpt(
-        'max_overflow', default=20, min=0,
+        'max_overflow', default=0, min=0,
         help='Connections a process may open beyond pool_size when that '
-             'many transactions run at once (MariaDB/PostgreSQL); a '
-             'transaction beyond both waits for a connection. Mind the '
-             'server\'s max_connections: every conductor, scheduler and '
-             'hvagent-api process may hold pool_size + max_overflow.'),
+             'many transactions run at once (MariaDB/PostgreSQL), each '
+             'closed after its transaction. With 0 a transaction beyond '
+             'pool_size waits for one of the pool\'s connections (up to '
+             'connect_wait): a process never holds more than pool_size, '
+             'and the sum over every conductor and scheduler process (the '
+             'only ones that open the database) must stay below the '
+             'server\'s max_connections (MariaDB: 151 by default).'),
     cfg.FloatOpt(
         'connect_wait', default=10.0, min=0,
-        help='Seconds a new connection waits for a free slot when the '
-             'database server refuses it for having too many (MariaDB '
-             '1040/1203, PostgreSQL "too many clients"), trying again '
-             'every 20-500 ms; past it the request fails with a clear '
-             '"database busy" error (503 on the API).'),
+        help='Seconds a transaction waits for a connection: for one of '
+             'the pool\'s when all are in use, or for a free slot when the '
+             'database server refuses a new one for having too many '
+             '(MariaDB 1040/1203/1226, PostgreSQL "too many clients"; tried '
+             'again every 20-500 ms). Past it the request fails with a '
+             'clear "database busy" error (503 on the API).'),
 ]
 
 

@@ -134,6 +134,24 @@ class _SlotWaiter:
                 delay = min(delay * 2, 0.5)
 
 
+class _Pool(sa.pool.QueuePool):
+    """QueuePool whose wait for a connection, once ``timeout`` passes,
+    ends in DatabaseBusy (a readable 503-class error) rather than
+    SQLAlchemy's TimeoutError."""
+
+    def _do_get(self):
+        try:
+            return super()._do_get()
+        except sa.exc.TimeoutError:
+            LOG.error('All %d database connections of this process stayed '
+                      'in use for %ss: failing the request', self.size(),
+                      self.timeout())
+            raise exception.DatabaseBusy(
+                reason='all %d connections of this process in use'
+                % self.size(), seconds=self.timeout(),
+                retry_after=5) from None
+
+
 def create_engine(url, echo=False):
     url = sa.engine.make_url(url)
     kwargs = {'echo': echo, 'future': True}
@@ -154,8 +172,9 @@ def create_engine(url, echo=False):
         # scheduler's raw claim commits or rolls back), so the pool's
         # reset would be one more round trip after every transaction
         kwargs.update(pool_pre_ping=True, pool_recycle=3600,
-                      pool_size=CONF.database.pool_size,
+                      poolclass=_Pool, pool_size=CONF.database.pool_size,
                       max_overflow=CONF.database.max_overflow,
+                      pool_timeout=CONF.database.connect_wait,
                       pool_reset_on_return=None)
         if url.get_backend_name() == 'mysql':
             kwargs['isolation_level'] = 'READ COMMITTED'

@@ -115,3 +115,23 @@ def test_past_connect_wait_the_request_fails_clearly(limited_url, conf,
     with engine.connect() as conn:
         assert conn.execute(sa.text('SELECT 1')).scalar() == 1
     engine.dispose()
+
+
+def test_a_process_never_holds_more_than_its_pool(limited_url, conf):
+    """max_overflow 0 (the default): a transaction beyond pool_size waits
+    for one of the pool's connections, then fails as DatabaseBusy; the
+    server never sees more than pool_size connections from the process."""
+    conf('pool_size', 1, group='database')
+    conf('connect_wait', 0.5, group='database')
+    engine = db_session.create_engine(limited_url)
+    try:
+        with engine.connect() as first:
+            first.execute(sa.text('SELECT 1'))
+            with pytest.raises(exception.DatabaseBusy,
+                               match='all 1 connections of this process'):
+                with engine.connect():
+                    pass
+        with engine.connect() as again:     # given back: available again
+            assert again.execute(sa.text('SELECT 1')).scalar() == 1
+    finally:
+        engine.dispose()

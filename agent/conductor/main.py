@@ -1,5 +1,4 @@
 """hvagent-conductor: the database's only writer, serving topic conductor."""
-import sqlalchemy as sa
 from oslo_config import cfg
 
 from agent.compute import rpcapi as compute_rpcapi
@@ -69,7 +68,7 @@ def build_service(engine=None):
 def _build(engine, metrics):
     bus_auth.create_secret(CONF.bus.secret_file)
     service.wait_for(BINARY, 'the database', lambda: migration.reachable(
-        engine), sa.exc.OperationalError)
+        engine), db_session.NOT_YET)
     migration.upgrade(engine.url.render_as_string(hide_password=False))
     # one server per audience (conductor_rpcapi): compute nodes reach only
     # the first, and the broker keeps them off the other two's queues

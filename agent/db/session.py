@@ -83,6 +83,9 @@ _MYSQL_FULL = (1040, 1203, 1226)
 _PG_FULL = ('too many clients', 'too many connections',
             'remaining connection slots')
 _WARN_EVERY = 10.0
+#: what connecting raises while the server is not there yet or has no
+#: slot free: a service starting waits on these (service.wait_for)
+NOT_YET = (sa.exc.OperationalError, exception.DatabaseBusy)
 
 
 def slots_full(error):

@@ -28,7 +28,7 @@ def _build(engine, metrics):
     # tables (started together on a fresh database, they are not there)
     service.wait_for(BINARY, 'the database schema (hvagent-conductor '
                      'migrates it)', lambda: migration.migrated(engine),
-                     sa.exc.SQLAlchemyError)
+                     (sa.exc.SQLAlchemyError, *db_session.NOT_YET))
     scheduler = manager.SchedulerManager(engine)
     if metrics is not None:
         metrics.add(*scheduler.metrics.collectors())

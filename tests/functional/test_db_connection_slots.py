@@ -13,6 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from agent import exception
+from agent.daemon import service
+from agent.db import migration
 from agent.db import session as db_session
 from tests.fixtures import databases
 
@@ -135,3 +137,23 @@ def test_a_process_never_holds_more_than_its_pool(limited_url, conf):
             assert again.execute(sa.text('SELECT 1')).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_service_starting_waits_for_a_slot(limited_url, conf):
+    """At start the conductor waits for its database on NOT_YET: a server
+    with no slot free is waited for (not a refusal to start, exit 78)."""
+    conf('connect_wait', 0.2, group='database')
+    engine = db_session.create_engine(limited_url)
+    other, held = others(limited_url)
+    threading.Timer(1.5, held.pop().close).start()
+    t0 = time.monotonic()
+    try:
+        service.wait_for('hvagent-conductor', 'the database',
+                         lambda: migration.reachable(engine),
+                         db_session.NOT_YET, timeout=30)
+    finally:
+        for conn in held:
+            conn.close()
+        engine.dispose()
+        other.dispose()
+    assert 1.4 <= time.monotonic() - t0 < 15

@@ -47,6 +47,9 @@ UUID = f.UUID()
 SUPERSEDED = host_sync.SUPERSEDED
 REFUSED = (exception.OperationNotSupported, exception.VolumeNotFound,
            exception.VolumeUnusable)
+#: operation_start (operation_finish) calls in all when they time out
+#: (see _start, _finish)
+START_ATTEMPTS = 3
 
 fault_message = exception.fault_message
 
@@ -319,7 +322,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
         expected = None if task_states is None else list(task_states)
         with self._locks.hold(instance_uuid):
             try:
-                instance = self.conductor.operation_start(
+                instance = self._start(
                     ctxt, instance_uuid=instance_uuid, host=self.host,
                     request_id=ctxt.request_id, event=event,
                     expected_task_state=expected, updates=start_updates)
@@ -336,6 +339,48 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
             self._report()
         return ok
 
+    def _start(self, ctxt, **kwargs):
+        """operation_start, sent again (up to START_ATTEMPTS in all) when
+        it times out: the conductor that took it may have stopped, after
+        its commit or before. Another conductor takes the next attempt;
+        the start holds either way, since its compare-and-swap accepts the
+        state a first start that committed left (a build expects
+        scheduling or spawning, the other operations change no state at
+        their start)."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return self.conductor.operation_start(ctxt, **kwargs)
+            except messaging.MessagingTimeout:
+                if attempt == START_ATTEMPTS:
+                    raise
+                LOG.warning('%s of %s: no answer from the conductor to its '
+                            'start (attempt %d of %d); sending it again',
+                            kwargs['event'], kwargs['instance_uuid'],
+                            attempt, START_ATTEMPTS)
+
+    def _finish(self, ctxt, **kwargs):
+        """operation_finish, sent again when it times out, like _start. A
+        first attempt that committed before its conductor stopped makes
+        the next one's compare-and-swap fail (the task is over, the
+        transaction that would record it twice rolls back): that is the
+        success recorded, not a failure."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return self.conductor.operation_finish(ctxt, **kwargs)
+            except messaging.MessagingTimeout:
+                if attempt == START_ATTEMPTS:
+                    raise
+                LOG.warning('%s of %s: no answer from the conductor to its '
+                            'end (attempt %d of %d); sending it again',
+                            kwargs['event'], kwargs['instance_uuid'],
+                            attempt, START_ATTEMPTS)
+            except exception.UnexpectedTaskState:
+                if attempt == 1:
+                    raise
+                LOG.info('%s of %s: recorded by the attempt that timed out',
+                         kwargs['event'], kwargs['instance_uuid'])
+                return None
+
     def _act(self, ctxt, instance, event, expected, body, capability,
              rollback):
         """Run the body and record its result; False if it failed."""
@@ -351,7 +396,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
             failpoints.hit(event + '.done')
             if updates is not None:
                 updates.setdefault('task_state', None)
-            self.conductor.operation_finish(
+            self._finish(
                 ctxt, instance_uuid=instance.uuid,
                 request_id=ctxt.request_id, event=event, result='Success',
                 updates=updates, expected_task_state=expected,

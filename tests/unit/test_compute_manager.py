@@ -101,6 +101,67 @@ def test_build_makes_instance_active(env):
     assert env.reports == [1]
 
 
+@pytest.mark.parametrize('committed', [False, True])
+def test_a_start_without_answer_is_sent_again(env, committed, caplog):
+    """A conductor that took operation_start stopped before answering
+    (MessagingTimeout), after its commit or before: the agent sends the
+    start again, another conductor takes it, and the build completes
+    instead of leaving the instance in spawning."""
+    inst = env.conductor.add_instance()
+    real = env.conductor.operation_start
+    lost = []
+
+    def first_lost(ctxt, **kw):
+        if not lost:
+            lost.append(1)
+            if committed:
+                real(ctxt, **kw)
+            raise messaging.MessagingTimeout('no reply')
+        return real(ctxt, **kw)
+    env.conductor.operation_start = first_lost
+    env.mgr.build_and_run_instance(ctxt('req-1'), instance_uuid=inst.uuid)
+    assert states_of(env, inst.uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert env.driver.list_guests() == [inst.uuid]
+    assert 'sending it again' in caplog.text
+
+
+@pytest.mark.parametrize('committed', [False, True])
+def test_an_end_without_answer_is_sent_again(env, committed):
+    """operation_finish lost on a stopped conductor, after its commit or
+    before: sent again; a retry that finds the task over (the first one
+    committed) is the success recorded, not a failure."""
+    inst = env.conductor.add_instance()
+    real = env.conductor.operation_finish
+    lost = []
+
+    def first_lost(ctxt, **kw):
+        if not lost:
+            lost.append(1)
+            if committed:
+                real(ctxt, **kw)
+            raise messaging.MessagingTimeout('no reply')
+        return real(ctxt, **kw)
+    env.conductor.operation_finish = first_lost
+    env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
+    assert states_of(env, inst.uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert env.driver.list_guests() == [inst.uuid]
+    assert not env.conductor.faults
+
+
+def test_a_start_without_answer_gives_up_after_its_attempts(env):
+    inst = env.conductor.add_instance()
+
+    def never(ctxt, **kw):
+        never.calls += 1
+        raise messaging.MessagingTimeout('no reply')
+    never.calls = 0
+    env.conductor.operation_start = never
+    with pytest.raises(messaging.MessagingTimeout):
+        env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
+    assert never.calls == manager_mod.START_ATTEMPTS
+    assert env.driver.list_guests() == []
+
+
 @pytest.mark.parametrize('op', ['spawn', 'get_info'])
 def test_build_failure_cleans_up_and_errors(env, op):
     inst = env.conductor.add_instance()

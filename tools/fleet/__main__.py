@@ -216,8 +216,15 @@ def run(args, label, control_tree=None, extra=None):
 
 
 def baseline_tree(ref):
-    """A checkout of ``ref`` beside this one (made once)."""
-    path = os.path.join(tempfile.gettempdir(), 'hvfleet-baseline-%s' % ref)
+    """A checkout of ``ref`` beside this one, made once per commit (a ref
+    such as HEAD is resolved first: the same name may mean another commit
+    in the next run)."""
+    commit = subprocess.run(
+        ['git', '-C', str(cloud.ROOT), 'rev-parse', '--verify',
+         ref + '^{commit}'], check=True, capture_output=True,
+        text=True).stdout.strip()
+    path = os.path.join(tempfile.gettempdir(),
+                        'hvfleet-baseline-%s' % commit[:12])
     if not os.path.isdir(path):
         subprocess.run(['git', '-C', str(cloud.ROOT), 'worktree', 'add',
                         '--detach', path, ref], check=True,
@@ -230,11 +237,14 @@ def main(argv=None):
     per_report, lines = run(args, 'this tree')
     if not args.baseline:
         return 0
-    # the baseline's conductor sends no change notices: its clients wait
-    # in long polls, as they did
+    tree = baseline_tree(args.baseline)
+    # a baseline conductor that sends no change notices (before 1.15): its
+    # clients wait in long polls, as they did
+    notices = os.path.exists(os.path.join(tree, 'agent', 'conductor',
+                                          'change_notices.py'))
     base_report, base_lines = run(
-        args, 'baseline %s' % args.baseline, baseline_tree(args.baseline),
-        {'upgrade_levels': {'conductor': '1.14'}})
+        args, 'baseline %s' % args.baseline, tree,
+        {} if notices else {'upgrade_levels': {'conductor': '1.14'}})
     print('this tree / baseline %s:' % args.baseline)
     print('  conductor CPU per report %.2f / %.2f ms = x%.2f'
           % (per_report, base_report, per_report / base_report))

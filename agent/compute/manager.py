@@ -54,6 +54,12 @@ START_ATTEMPTS = 3
 fault_message = exception.fault_message
 
 
+class _RecordedBefore(exception.UnexpectedTaskState):
+    """A resent call found the state moved on, by the attempt that timed
+    out (a start is then skipped like any superseded one; an end counts
+    as recorded)."""
+
+
 class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
                      migrations.LiveMigrationMixin,
                      evacuation.EvacuationMixin, resize.ResizeMixin):
@@ -340,46 +346,49 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
         return ok
 
     def _start(self, ctxt, **kwargs):
-        """operation_start, sent again (up to START_ATTEMPTS in all) when
-        it times out: the conductor that took it may have stopped, after
-        its commit or before. Another conductor takes the next attempt;
-        the start holds either way, since its compare-and-swap accepts the
+        """operation_start, sent again when it times out (_resend): the
+        start holds either way, since its compare-and-swap accepts the
         state a first start that committed left (a build expects
         scheduling or spawning, the other operations change no state at
         their start)."""
-        for attempt in range(1, START_ATTEMPTS + 1):
-            try:
-                return self.conductor.operation_start(ctxt, **kwargs)
-            except messaging.MessagingTimeout:
-                if attempt == START_ATTEMPTS:
-                    raise
-                LOG.warning('%s of %s: no answer from the conductor to its '
-                            'start (attempt %d of %d); sending it again',
-                            kwargs['event'], kwargs['instance_uuid'],
-                            attempt, START_ATTEMPTS)
+        return self._resend(self.conductor.operation_start, 'start', ctxt,
+                            kwargs)
 
     def _finish(self, ctxt, **kwargs):
-        """operation_finish, sent again when it times out, like _start. A
+        """operation_finish, sent again when it times out (_resend). A
         first attempt that committed before its conductor stopped makes
         the next one's compare-and-swap fail (the task is over, the
         transaction that would record it twice rolls back): that is the
         success recorded, not a failure."""
+        try:
+            return self._resend(self.conductor.operation_finish, 'end',
+                                ctxt, kwargs)
+        except _RecordedBefore:
+            LOG.info('%s of %s: recorded by the attempt that timed out',
+                     kwargs['event'], kwargs['instance_uuid'])
+            return None
+
+    @staticmethod
+    def _resend(call, what, ctxt, kwargs):
+        """``call`` sent again (up to START_ATTEMPTS in all) when it times
+        out: the conductor that took it may have stopped, after its commit
+        or before; another conductor takes the next attempt. A retry the
+        conductor refuses with UnexpectedTaskState raises _RecordedBefore:
+        the state moved on, by the attempt that timed out."""
         for attempt in range(1, START_ATTEMPTS + 1):
             try:
-                return self.conductor.operation_finish(ctxt, **kwargs)
+                return call(ctxt, **kwargs)
             except messaging.MessagingTimeout:
                 if attempt == START_ATTEMPTS:
                     raise
                 LOG.warning('%s of %s: no answer from the conductor to its '
-                            'end (attempt %d of %d); sending it again',
-                            kwargs['event'], kwargs['instance_uuid'],
+                            '%s (attempt %d of %d); sending it again',
+                            kwargs['event'], kwargs['instance_uuid'], what,
                             attempt, START_ATTEMPTS)
-            except exception.UnexpectedTaskState:
+            except exception.UnexpectedTaskState as e:
                 if attempt == 1:
                     raise
-                LOG.info('%s of %s: recorded by the attempt that timed out',
-                         kwargs['event'], kwargs['instance_uuid'])
-                return None
+                raise _RecordedBefore(str(e)) from None
 
     def _act(self, ctxt, instance, event, expected, body, capability,
              rollback):

@@ -4,6 +4,7 @@ refuses new connections. A conductor's new connection waits for a free
 slot up to ``[database] connect_wait`` instead of failing the request at
 once with the driver's raw error; past the wait the request fails with
 DatabaseBusy, a readable 503-class error. On MariaDB and PostgreSQL."""
+import contextlib
 import logging
 import threading
 import time
@@ -58,34 +59,38 @@ def limited_url(request, tmp_path):
     admin.dispose()
 
 
-def others(url):
-    """LIMIT connections held by "other processes" (a plain engine)."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    return engine, [engine.connect() for _ in range(LIMIT)]
+@contextlib.contextmanager
+def slots_taken(url):
+    """(our engine, the LIMIT connections "other processes" hold: close
+    one to free its slot); all closed and disposed at the end."""
+    engine = db_session.create_engine(url)
+    other = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    held = [other.connect() for _ in range(LIMIT)]
+    try:
+        yield engine, held
+    finally:
+        for conn in held:
+            conn.close()
+        engine.dispose()
+        other.dispose()
 
 
 def test_a_new_connection_waits_for_a_free_slot(limited_url, conf, caplog):
     conf('connect_wait', 20.0, group='database')
-    engine = db_session.create_engine(limited_url)
-    other, held = others(limited_url)
     got = {}
-
-    def connect():
-        t0 = time.monotonic()
-        with engine.connect() as conn:
-            got['value'] = conn.execute(sa.text('SELECT 1')).scalar()
-        got['after'] = time.monotonic() - t0
-    with caplog.at_level(logging.WARNING, logger='agent.db.session'):
+    with slots_taken(limited_url) as (engine, held), \
+            caplog.at_level(logging.WARNING, logger='agent.db.session'):
+        def connect():
+            t0 = time.monotonic()
+            with engine.connect() as conn:
+                got['value'] = conn.execute(sa.text('SELECT 1')).scalar()
+            got['after'] = time.monotonic() - t0
         thread = threading.Thread(target=connect)
         thread.start()
         time.sleep(1.5)
         assert thread.is_alive() and not got    # still waiting
         held.pop().close()                      # another process is done
         thread.join(20)
-    for conn in held:
-        conn.close()
-    engine.dispose()
-    other.dispose()
     assert got['value'] == 1 and got['after'] >= 1.4, got
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
@@ -93,21 +98,13 @@ def test_a_new_connection_waits_for_a_free_slot(limited_url, conf, caplog):
     assert not [r for r in caplog.records if r.exc_info]
 
 
-def test_past_connect_wait_the_request_fails_clearly(limited_url, conf,
-                                                    caplog):
+def test_past_connect_wait_the_request_fails_clearly(limited_url, conf):
     conf('connect_wait', 1.0, group='database')
-    engine = db_session.create_engine(limited_url)
-    other, held = others(limited_url)
     t0 = time.monotonic()
-    try:
+    with slots_taken(limited_url) as (engine, _held):
         with pytest.raises(exception.DatabaseBusy) as raised:
             with engine.connect():
                 pass
-    finally:
-        for conn in held:
-            conn.close()
-        engine.dispose()
-        other.dispose()
     assert 1.0 <= time.monotonic() - t0 < 5
     text = str(raised.value)
     assert 'no free connection' in text and 'after waiting 1.0 s' in text
@@ -143,17 +140,10 @@ def test_a_service_starting_waits_for_a_slot(limited_url, conf):
     """At start the conductor waits for its database on NOT_YET: a server
     with no slot free is waited for (not a refusal to start, exit 78)."""
     conf('connect_wait', 0.2, group='database')
-    engine = db_session.create_engine(limited_url)
-    other, held = others(limited_url)
-    threading.Timer(1.5, held.pop().close).start()
     t0 = time.monotonic()
-    try:
+    with slots_taken(limited_url) as (engine, held):
+        threading.Timer(1.5, held.pop().close).start()
         service.wait_for('hvagent-conductor', 'the database',
                          lambda: migration.reachable(engine),
                          db_session.NOT_YET, timeout=30)
-    finally:
-        for conn in held:
-            conn.close()
-        engine.dispose()
-        other.dispose()
     assert 1.4 <= time.monotonic() - t0 < 15

@@ -102,13 +102,15 @@ def test_build_makes_instance_active(env):
 
 
 @pytest.mark.parametrize('committed', [False, True])
-def test_a_start_without_answer_is_sent_again(env, committed, caplog):
-    """A conductor that took operation_start stopped before answering
-    (MessagingTimeout), after its commit or before: the agent sends the
-    start again, another conductor takes it, and the build completes
-    instead of leaving the instance in spawning."""
+@pytest.mark.parametrize('call', ['operation_start', 'operation_finish'])
+def test_a_call_without_answer_is_sent_again(env, call, committed, caplog):
+    """A conductor that took an operation's start (or end) stopped before
+    answering (MessagingTimeout), after its commit or before: the agent
+    sends it again, another conductor takes it, and the build completes
+    (a retried end that finds the task over counts as recorded) instead
+    of leaving the instance in spawning or in error."""
     inst = env.conductor.add_instance()
-    real = env.conductor.operation_start
+    real = getattr(env.conductor, call)
     lost = []
 
     def first_lost(ctxt, **kw):
@@ -118,34 +120,12 @@ def test_a_start_without_answer_is_sent_again(env, committed, caplog):
                 real(ctxt, **kw)
             raise messaging.MessagingTimeout('no reply')
         return real(ctxt, **kw)
-    env.conductor.operation_start = first_lost
+    setattr(env.conductor, call, first_lost)
     env.mgr.build_and_run_instance(ctxt('req-1'), instance_uuid=inst.uuid)
     assert states_of(env, inst.uuid) == (S.ACTIVE, None, S.RUNNING)
     assert env.driver.list_guests() == [inst.uuid]
-    assert 'sending it again' in caplog.text
-
-
-@pytest.mark.parametrize('committed', [False, True])
-def test_an_end_without_answer_is_sent_again(env, committed):
-    """operation_finish lost on a stopped conductor, after its commit or
-    before: sent again; a retry that finds the task over (the first one
-    committed) is the success recorded, not a failure."""
-    inst = env.conductor.add_instance()
-    real = env.conductor.operation_finish
-    lost = []
-
-    def first_lost(ctxt, **kw):
-        if not lost:
-            lost.append(1)
-            if committed:
-                real(ctxt, **kw)
-            raise messaging.MessagingTimeout('no reply')
-        return real(ctxt, **kw)
-    env.conductor.operation_finish = first_lost
-    env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
-    assert states_of(env, inst.uuid) == (S.ACTIVE, None, S.RUNNING)
-    assert env.driver.list_guests() == [inst.uuid]
     assert not env.conductor.faults
+    assert 'sending it again' in caplog.text
 
 
 def test_a_start_without_answer_gives_up_after_its_attempts(env):

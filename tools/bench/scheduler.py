@@ -13,11 +13,11 @@ latency are printed. The baseline, run in the same process on the same
 database, is the naive scheduler: per request, load every host and service
 with the ORM, filter and weigh in a Python loop, then the same claim.
 
-``--churn S``: the placements run again while another process writes every
-host's resource report and heartbeat once per S seconds, as the
-conductor's report writer does (agent.conductor.report_batcher: batches
-every 50 ms, each node's UPDATE and one heartbeat UPDATE per batch, the
-same statements); the ratio to the quiet run is printed.
+``--churn S``: the placements run again while another process hands every
+host's resource report, once per S seconds, to the conductor's own report
+writer (agent.conductor.report_batcher: batches every 50 ms, each node's
+UPDATE and one heartbeat UPDATE per batch); the ratio to the quiet run is
+printed.
 
 Last, the race: two schedulers with separate caches - in two threads, then
 in two processes - place identical instances on 4 small hosts until no host
@@ -32,6 +32,7 @@ import random
 import tempfile
 import threading
 import time
+import types
 import uuid
 from concurrent import futures
 
@@ -44,7 +45,6 @@ import agent.conf  # noqa: F401
 from agent import exception
 from agent import objects
 from agent.conductor import report_batcher
-from agent.db import api as db
 from agent.db import models
 from agent.db import session as db_session
 from agent.scheduler import Settings
@@ -120,38 +120,37 @@ def add_instances(engine, flavors, rng, hints=False):
 
 def churn(url, interval, stop, ready):
     """Until ``stop`` is set: every host reports once per ``interval``
-    seconds, written in 50 ms batches through the conductor's own
-    statements (free RAM and CPU load vary; capacity does not)."""
+    seconds to the conductor's own report writer (free RAM and CPU load
+    vary; capacity does not), which writes them in its 50 ms batches."""
     init_conf()
     engine = db_session.get_engine(url)
     with engine.connect() as conn:
-        nodes = conn.execute(sa.select(
-            models.ComputeNode.uuid, models.ComputeNode.host,
-            models.ComputeNode.vcpus, models.ComputeNode.memory_mb,
-            models.ComputeNode.local_gb,
-            models.ComputeNode.availability_zone)).all()
+        nodes = [types.SimpleNamespace(**row._asdict()) for row in
+                 conn.execute(sa.select(
+                     models.ComputeNode.uuid, models.ComputeNode.host,
+                     models.ComputeNode.vcpus, models.ComputeNode.memory_mb,
+                     models.ComputeNode.local_gb,
+                     models.ComputeNode.availability_zone))]
+    writer = report_batcher.ReportBatcher(engine)
+    for node in nodes:
+        node.hypervisor_type = 'fake'
+        writer.learned(node)     # as after each node's first report
     rng = random.Random(1)
     per_batch = max(1, round(len(nodes) * report_batcher.GAP / interval))
     written, nxt, ready_at = 0, 0, time.monotonic()
     ready.set()
     while not stop.is_set():
-        batch = [nodes[(nxt + i) % len(nodes)] for i in range(per_batch)]
+        for i in range(per_batch):
+            node = nodes[(nxt + i) % len(nodes)]
+            node.free_ram_mb = rng.randrange(node.memory_mb)
+            node.free_disk_gb = rng.randrange(node.local_gb)
+            node.cpu_load = rng.random() * node.vcpus
+            assert writer.accept(node)
         nxt = (nxt + per_batch) % len(nodes)
-        now = models.utcnow()
-        with db_session.session_scope(engine) as s:
-            for n in batch:
-                db.compute_node_report(s, n.uuid, n.host, dict(
-                    hypervisor_type='fake', availability_zone=n.
-                    availability_zone, vcpus=n.vcpus, memory_mb=n.memory_mb,
-                    local_gb=n.local_gb,
-                    free_ram_mb=rng.randrange(n.memory_mb),
-                    free_disk_gb=rng.randrange(n.local_gb),
-                    cpu_load=rng.random() * n.vcpus), now)
-            db.service_heartbeats(s, {n.host for n in batch},
-                                  'hvagent-compute', now)
-        written += len(batch)
+        written += per_batch
         ready_at += report_batcher.GAP
         time.sleep(max(0.0, ready_at - time.monotonic()))
+    writer.stop()
     engine.dispose()
     return written
 

@@ -121,8 +121,11 @@ class _SlotWaiter:
                     LOG.error('The database refused connections for %ss '
                               '(%s): failing the request', CONF.database.
                               connect_wait, reason)
+                    # the driver's text (server address, account) stays
+                    # in this log: the error may reach a tenant (503)
                     raise exception.DatabaseBusy(
-                        reason=reason, seconds=CONF.database.connect_wait,
+                        reason='the server has no connection slot left',
+                        seconds=CONF.database.connect_wait,
                         retry_after=5) from None
                 now = time.monotonic()
                 if now - self._warned >= _WARN_EVERY:

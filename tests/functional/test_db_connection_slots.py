@@ -109,6 +109,9 @@ def test_past_connect_wait_the_request_fails_clearly(limited_url, conf):
     text = str(raised.value)
     assert 'no free connection' in text and 'after waiting 1.0 s' in text
     assert 'connection' in text.lower() and 'Traceback' not in text
+    # what may reach a tenant names neither the server nor the account
+    url = sa.engine.make_url(limited_url)
+    assert url.host not in text and url.username not in text, text
     # the slot is free again: the next request goes through at once
     engine = db_session.create_engine(limited_url)
     with engine.connect() as conn:

@@ -63,7 +63,7 @@ class ResourceTracker:
                 sleep=self.stopping.wait,
                 before_sleep=self._log_retry, reraise=True)
             try:
-                node = retrying(self._send, ctxt)
+                node = retrying(self._send, ctxt, periodic=True)
             except Exception as e:
                 if self.stopping.is_set():
                     LOG.info('Resource report not delivered (%s): the agent '
@@ -85,10 +85,12 @@ class ResourceTracker:
                 outage.bus_restored()
             return node
 
-    def _send(self, ctxt):
+    def _send(self, ctxt, periodic=False):
         node = self.build_node()
-        # the conductor records the heartbeat with the report
-        self.conductor.compute_node_update(ctxt, node=node)
+        # the conductor records the heartbeat with the report; a periodic
+        # one is a cast that conductors read in batches (report_queue)
+        self.conductor.compute_node_update(ctxt, node=node,
+                                           periodic=periodic)
         self.last_report_time = time.monotonic()
         self.last_node = node
         return node

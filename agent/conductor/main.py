@@ -18,6 +18,7 @@ from agent.conductor import migration_steps
 from agent.conductor import migrations
 from agent.conductor import networks
 from agent.conductor import quota
+from agent.conductor import report_queue
 from agent.conductor import resize_steps
 from agent.conductor import resizes
 from agent.conductor import rpcapi as conductor_rpcapi
@@ -86,7 +87,11 @@ def _build(engine, metrics):
         'heartbeat', CONF.report_interval, link.heartbeat_while_linked(
             link.BusLink(BINARY, agents),
             lambda: db_api.record_heartbeat(engine, CONF.host, BINARY)))
-    periodics = [heartbeat]
+    # compute nodes' periodic resource reports, in batches
+    manager = endpoints[conductor_rpcapi.AGENT_TOPIC][0]
+    reports = report_queue.ReportQueue(manager)
+    periodics = [heartbeat, service.Periodic(
+        'report-queue', 0, reports.read_batch, cancel=reports.cancel)]
     if CONF.conductor.sweep_interval:
         # boots a stopped conductor or scheduler left in scheduling
         periodics.append(service.Periodic(
@@ -98,9 +103,9 @@ def _build(engine, metrics):
     # instance changes told to the processes that wait on them
     watch.publisher = change_notices.Publisher().start()
     # the queued resource reports are written before the service ends
-    reports = endpoints[conductor_rpcapi.AGENT_TOPIC][0].reports
     return service.Service(BINARY, [agents, users, identity_server],
-                           periodics, on_stop=[reports.stop, _stop_notices])
+                           periodics, on_stop=[manager.reports.stop,
+                                               reports.close, _stop_notices])
 
 
 def _stop_notices():

@@ -93,9 +93,7 @@ class ReportBatcher:
         now = models.utcnow()
         try:
             with db_session.session_scope(self.engine) as s:
-                gone = [uuid for uuid, (host, values) in batch.items()
-                        if not db.compute_node_report(s, uuid, host, values,
-                                                      now)]
+                gone = db.compute_node_reports(s, batch, now)
                 hosts = {host for uuid, (host, _) in batch.items()
                          if uuid not in gone}
                 if hosts and db.service_heartbeats(s, hosts, BINARY,

@@ -10,6 +10,7 @@ from agent.conductor.move_rpcapi import MoveUserMethods
 from agent.conductor.topics_rpcapi import AGENT_TOPIC
 from agent.conductor.topics_rpcapi import API_TOPIC
 from agent.conductor.topics_rpcapi import IDENTITY_TOPIC
+from agent.conductor.topics_rpcapi import REPORT_TOPIC
 from agent.rpc import clients
 
 #: instance_action's actions of version 1.5
@@ -45,7 +46,15 @@ class AgentMethods(MoveAgentMethods):
             instance_uuid=instance_uuid, volume_id=volume_id, status=status,
             device_name=device_name, destroy=destroy)
 
-    def compute_node_update(self, ctxt, *, node):
+    def compute_node_update(self, ctxt, *, node, periodic=False):
+        """A resource report: a call on ``conductor`` (the start-up one,
+        whose refusal the agent must see), or with ``periodic`` a cast to
+        ``conductor_reports`` (1.16: read in batches, report_queue) where
+        [upgrade_levels] conductor allows 1.16."""
+        if periodic and self.can_send_version('1.16'):
+            return self._cast(
+                ctxt, 'compute_node_update', topic=REPORT_TOPIC,
+                version='1.16', node=node)
         return self._call(
             ctxt, 'compute_node_update', topic=AGENT_TOPIC, version=None,
             node=node)
@@ -594,8 +603,11 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             the fanout topic ``instance_changes`` (changes_rpcapi); hvctl
             and the all-in-one wait for those notices, not in instance_wait
             long polls, unless [upgrade_levels] conductor caps them below
-            1.15. Compute agents send their periodic compute_node_update
-            as a cast (any version: older conductors serve it too)
+            1.15
+      1.16 - compute agents cast their periodic compute_node_update to
+            ``conductor_reports`` (sent at 1.16; below, a call on
+            ``conductor``), where agent.conductor.report_queue reads them
+            in batches; the start-up report stays a call
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

@@ -416,6 +416,21 @@ def compute_node_report(session, node_uuid, host, values, now):
         values, node_uuid=node_uuid, node_host=host, now=now)).rowcount)
 
 
+def compute_node_reports(session, reports, now):
+    """Record known nodes' reports, ``{node uuid: (host, values)}``: one
+    executemany where the driver counts its rows (MariaDB, SQLite), else
+    one UPDATE each; the uuids whose row is not (any more) that host's."""
+    params = [dict(values, node_uuid=uuid, node_host=host, now=now)
+              for uuid, (host, values) in reports.items()]
+    if len(params) > 1 and \
+            session.get_bind().dialect.supports_sane_multi_rowcount and \
+            session.execute(_REPORT, params).rowcount == len(params):
+        return []
+    # one by one (again, when a row went: the same values, no new bump)
+    return [p['node_uuid'] for p in params
+            if not session.execute(_REPORT, p).rowcount]
+
+
 def record_heartbeat(engine, host, binary):
     """A controller's own heartbeat (hvagent-conductor, hvagent-scheduler),
     straight in the database; compute agents send theirs to the

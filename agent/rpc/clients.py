@@ -106,12 +106,14 @@ class Client:
                                        ctxt, method, kwargs)
         return cctxt.call(ctxt, method, **args)
 
-    def _cast(self, ctxt, method, server=None, version=None, **kwargs):
-        cctxt, ctxt, args = self._send(self.TOPIC, version, server, ctxt,
+    def _cast(self, ctxt, method, server=None, version=None, topic=None,
+              **kwargs):
+        topic = topic or self.TOPIC
+        cctxt, ctxt, args = self._send(topic, version, server, ctxt,
                                        method, kwargs)
         outage.retry_undeliverable(
             functools.partial(cctxt.cast, ctxt, method, **args), method,
-            '%s.%s' % (self.TOPIC, server) if server else self.TOPIC)
+            '%s.%s' % (topic, server) if server else topic)
 
     def _fanout(self, ctxt, method, version=None, **kwargs):
         """A cast to every server of the topic; dropped (not retried) when

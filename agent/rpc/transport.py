@@ -1,9 +1,12 @@
 """The process-wide oslo.messaging transports and RPC clients on them."""
+import logging
 import uuid
 
 import oslo_messaging as messaging
+from kombu.transport import virtual as kombu_virtual
 from oslo_config import cfg
 from oslo_messaging import opts as messaging_opts
+from oslo_messaging._drivers import common as driver_common
 
 from agent import exception
 from agent.rpc import memory_transport
@@ -12,6 +15,7 @@ from agent.rpc import serializer
 from agent.security import bus_tls
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 ALLOWED_EXMODS = [exception.__name__]
 _TRANSPORT = None
@@ -100,6 +104,49 @@ def get_fail_fast_transport():
         _FAIL_FAST = _name_reply_queues(messaging.get_rpc_transport(
             CONF, url=_URL, allowed_remote_exmods=ALLOWED_EXMODS))
     return _FAIL_FAST
+
+
+#: what a listen_connection's consume() raises when no message came
+LISTEN_TIMEOUT = driver_common.Timeout
+
+
+def listen_connection(topic, callback):
+    """A connection of its own, consuming the shared queue ``topic`` on the
+    control exchange: oslo.messaging's driver connection (its TLS, hosts,
+    failover, heartbeats and queue arguments: quorum queues included), for
+    a reader that takes its messages in batches (conductor.report_queue).
+    ``callback`` gets each message as a dict (the message oslo sends,
+    context keys included) with ``acknowledge()``; ``consume(timeout)``
+    waits for the next one (LISTEN_TIMEOUT if none came) and
+    reconnects after a broker failure; ``stop_consuming()`` ends a wait
+    early. The one place hvagent reaches into oslo's AMQP driver, which
+    offers no batch reader for RPC topics."""
+    driver = get_transport()._driver
+    conn = driver._get_connection(driver_common.PURPOSE_LISTEN)
+    conn.declare_topic_consumer(
+        exchange_name=driver._get_exchange(messaging.Target(topic=topic)),
+        topic=topic, callback=callback)
+    return conn
+
+
+def ack_all(messages):
+    """Ack what a listen_connection delivered, one ack per channel (the
+    last delivery tag, ``multiple``) instead of one per message. A
+    channel that closed meanwhile is skipped: the broker delivers its
+    messages again."""
+    last = {}
+    for message in messages:
+        raw = message._raw_message
+        if isinstance(raw.channel, kombu_virtual.Channel):
+            # kombu's in-process transports ignore ``multiple``
+            raw.ack()
+        else:
+            last[id(raw.channel)] = raw
+    for raw in last.values():
+        try:
+            raw.channel.basic_ack(raw.delivery_tag, multiple=True)
+        except Exception as e:
+            LOG.debug('not acked (%s): the broker delivers them again', e)
 
 
 class _ReplyQueueNames:

@@ -9,8 +9,9 @@ other half, the signatures):
   there), its fanout queue and its reply queues, named
   ``reply_<host>_<32 hex>`` (rpc.init names them so);
 * publishing on the topic exchange only with the routing keys
-  ``conductor`` (the agents' conductor topic) and ``compute.<host>`` (its
-  own liveness probe): never ``conductor_api``, ``identity``,
+  ``conductor`` (the agents' conductor topic), ``conductor_reports`` (its
+  periodic resource reports) and ``compute.<host>`` (its own liveness
+  probe): never ``conductor_api``, ``identity``,
   ``scheduler`` or another host's queue;
 * binding only its own routing keys, so it cannot copy other queues'
   messages into its own;
@@ -65,7 +66,8 @@ def compute(host, exchange):
         configure=_any(x, *own, *fanout),
         write=_any(x, 'amq\\.default', *own, *fanout[1:]),
         read=_any(x, *own, *fanout),
-        topic_write=_any('conductor', 'compute\\.' + h),
+        topic_write=_any('conductor', 'conductor_reports',
+                         'compute\\.' + h),
         topic_read=_any('compute', 'compute\\.' + h))
 
 

@@ -101,8 +101,10 @@ class Attacker:
         self.transport.cleanup()
 
     def call(self, topic, method, principal=None, server=None, ctxt=None,
-             **kwargs):
-        """A signed oslo.messaging call, signed with evil's own key."""
+             cast=False, claim=None, **kwargs):
+        """A signed oslo.messaging call (or ``cast``), signed with evil's
+        own key; with ``claim``, the signature then says it is that
+        principal's."""
         ctxt = ctxt or context.RequestContext(user_id='evil',
                                               project_id='evil')
         ser = serializer.Serializer()
@@ -110,10 +112,13 @@ class Attacker:
         wire = bus_auth.sign(self.keyring, principal or
                              bus_auth.compute_principal(EVIL), topic, server,
                              method, args, ctxt.to_dict())
+        if claim:
+            wire[bus_auth.FIELD]['principal'] = claim
         client = messaging.get_rpc_client(
             self.transport, messaging.Target(topic=topic, server=server),
             serializer=ser, timeout=20)
-        return client.call(serializer.SignedContext(wire), method, **args)
+        send = client.cast if cast else client.call
+        return send(serializer.SignedContext(wire), method, **args)
 
     def broker(self, action):
         """Run ``action(channel)`` on a fresh connection as evil's broker
@@ -398,6 +403,51 @@ def test_a_compute_node_sees_and_changes_only_its_own_host(bus):
     assert _rows(bus.db, "SELECT host FROM compute_nodes") == [(NODE,)]
     assert _rows(bus.db, 'SELECT disabled FROM services WHERE host = ? '
                  "AND binary = 'hvagent-compute'", NODE) == [(0,)]
+
+
+def test_reports_take_their_own_queue_and_forged_ones_change_nothing(bus):
+    """The node's periodic reports (conductor 1.16) come through
+    ``conductor_reports`` and move its heartbeat; what evil casts there (a
+    report for the node's host, one signed as the node with evil's key,
+    another method, a body that is no oslo message) is refused in one
+    line each and changes nothing."""
+    evil, x = bus.evil, kombu.Exchange(EXCHANGE, 'topic', durable=False)
+
+    def reported():
+        return _rows(bus.db, 'SELECT vcpus, reported_at FROM compute_nodes '
+                     'WHERE host = ?', NODE)[0]
+    vcpus, first = reported()
+    wait_until(lambda: reported()[1] != first, 10,
+               message='the node\'s periodic report never landed')
+    assert 'conductor_reports' in bus.vhost.queues()
+    seen = len(bus.log('hvagent-conductor'))
+    forged = objects.ComputeNode(
+        uuid=_rows(bus.db, 'SELECT uuid FROM compute_nodes')[0][0],
+        host=NODE, hypervisor_type='fake', vcpus=vcpus + 64, memory_mb=1,
+        local_gb=1)
+    topic = conductor_rpcapi.REPORT_TOPIC
+    evil.call(topic, 'compute_node_update', cast=True, node=forged)
+    evil.call(topic, 'compute_node_update', cast=True, node=forged,
+              claim=bus_auth.compute_principal(NODE))
+    evil.call(topic, 'instance_destroy', cast=True,
+              instance_uuid=bus.victim.uuid)
+    assert evil.broker(lambda ch: kombu.Producer(ch).publish(
+        'not an oslo message', exchange=x, routing_key=topic)) is None
+    lines = {
+        'another host': 'Rejected resource report from compute:evil: ',
+        'signature': "bad signature for 'compute:%s'" % NODE,
+        'method': 'Unknown RPC method instance_destroy'}
+    wait_until(lambda: all(text in bus.log('hvagent-conductor')[seen:]
+                           for text in lines.values()), 20,
+               message=lambda: bus.log('hvagent-conductor')[seen:])
+    # the reader goes on: the node's next reports land, evil's did not
+    now = reported()[1]
+    wait_until(lambda: reported()[1] != now, 10,
+               message='reports stopped after the forged ones')
+    assert reported()[0] == vcpus
+    assert _rows(bus.db, 'SELECT host FROM compute_nodes') == [(NODE,)]
+    inst = bus.conductor.instance_show(bus.ctxt, ref=bus.victim.uuid)
+    assert inst.vm_state == states.ACTIVE
 
 
 def test_the_confined_node_still_does_its_job(bus):

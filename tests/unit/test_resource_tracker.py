@@ -126,11 +126,12 @@ class FlakyBus:
     def __init__(self, conductor, failures, error):
         self.conductor, self.failures, self.error = conductor, failures, error
 
-    def compute_node_update(self, ctxt, node):
+    def compute_node_update(self, ctxt, node, periodic=False):
         if self.failures:
             self.failures -= 1
             raise self.error
-        return self.conductor.compute_node_update(ctxt, node=node)
+        return self.conductor.compute_node_update(ctxt, node=node,
+                                                  periodic=periodic)
 
 
 def test_bus_failure_retried_with_backoff_one_line_each(env, conf, caplog):

@@ -3,7 +3,9 @@ name, on the topic the client sends it to, with the same arguments (the
 endpoint's ``@expects`` schema; required there, required in the client),
 at a version the endpoint serves. And the ``[upgrade_levels]`` cap."""
 import inspect
+import types
 
+import oslo_messaging as messaging
 import pytest
 from oslo_config import cfg
 
@@ -12,6 +14,7 @@ from agent import exception
 from agent.compute import manager as compute_manager
 from agent.compute import rpcapi as compute_rpcapi
 from agent.conductor import main as conductor_main
+from agent.conductor import report_queue
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.rpc import clients
 from agent.scheduler import manager as scheduler_manager
@@ -55,6 +58,13 @@ def endpoints_by_topic():
                 if getattr(fn, 'rpc_exposed', False) and \
                         hasattr(fn, 'rpc_schema'):
                     served[topic][name] = (cls, fn.rpc_schema)
+    # the periodic reports' queue: the agents' endpoint, read by
+    # report_queue up to its own version
+    reader = types.SimpleNamespace(
+        target=messaging.Target(version=report_queue.VERSION))
+    served[conductor_rpcapi.REPORT_TOPIC] = {
+        report_queue.METHOD: (reader, served[conductor_rpcapi.AGENT_TOPIC][
+            report_queue.METHOD][1])}
     return served
 
 
@@ -104,6 +114,7 @@ def test_client_method_is_pinned_to_its_endpoint(client_cls, name):
 
 def test_every_served_method_has_a_client():
     clients_of = {conductor_rpcapi.AGENT_TOPIC: conductor_rpcapi.AgentMethods,
+                  conductor_rpcapi.REPORT_TOPIC: conductor_rpcapi.AgentMethods,
                   conductor_rpcapi.API_TOPIC: conductor_rpcapi.UserMethods,
                   conductor_rpcapi.IDENTITY_TOPIC:
                       conductor_rpcapi.IdentityMethods,
@@ -130,6 +141,8 @@ def test_methods_are_sent_at_the_version_that_has_what_they_use():
     assert sent('token_check', token_id='t', user_id='u', project_id='p',
                 issued_at=1)[0] == '1.8'
     assert sent('image_grant', instance_uuid='u')[0] == '1.10'
+    assert sent('compute_node_update', node='n')[0] is None
+    assert sent('compute_node_update', node='n', periodic=True)[0] == '1.16'
     assert sent('service_update', host='h', binary='hvagent-compute',
                 disabled=True)[0] == '1.11'
 

@@ -232,19 +232,27 @@ def baseline_tree(ref):
     return path
 
 
+def baseline_caps(tree):
+    """The [upgrade_levels] conductor cap clients and hosts need with the
+    conductor of ``tree``: 1.14 before it sent change notices (its
+    clients wait in long polls, as they did), 1.15 before it read reports
+    from their own queue (its hosts' reports are calls)."""
+    conductor = os.path.join(tree, 'agent', 'conductor')
+    for module, cap in (('change_notices.py', '1.14'),
+                        ('report_queue.py', '1.15')):
+        if not os.path.exists(os.path.join(conductor, module)):
+            return {'upgrade_levels': {'conductor': cap}}
+    return {}
+
+
 def main(argv=None):
     args = parse(argv)
     per_report, lines = run(args, 'this tree')
     if not args.baseline:
         return 0
     tree = baseline_tree(args.baseline)
-    # a baseline conductor that sends no change notices (before 1.15): its
-    # clients wait in long polls, as they did
-    notices = os.path.exists(os.path.join(tree, 'agent', 'conductor',
-                                          'change_notices.py'))
     base_report, base_lines = run(
-        args, 'baseline %s' % args.baseline, tree,
-        {} if notices else {'upgrade_levels': {'conductor': '1.14'}})
+        args, 'baseline %s' % args.baseline, tree, baseline_caps(tree))
     print('this tree / baseline %s:' % args.baseline)
     print('  conductor CPU per report %.2f / %.2f ms = x%.2f'
           % (per_report, base_report, per_report / base_report))

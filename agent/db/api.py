@@ -80,7 +80,17 @@ _ACTION_FINISH = sa.update(_ACTIONS).where(
     finish_time=sa.bindparam('now'), result=sa.bindparam('res'),
     message=sa.bindparam('msg'))
 _ACTION_START = sa.insert(_ACTIONS)
-_EVENT_START = sa.insert(_EVENTS)
+#: an event of an action starts unless the same event of that action is
+#: open already (a start sent again after its first attempt committed)
+_EVENT_START = sa.insert(_EVENTS).from_select(
+    ['action_id', 'event', 'host', 'start_time'],
+    sa.select(sa.bindparam('action_id', type_=sa.Integer),
+              sa.bindparam('event', type_=sa.String),
+              sa.bindparam('host', type_=sa.String),
+              sa.bindparam('now', type_=sa.DateTime)).where(~sa.exists().where(
+                  _EVENTS.c.action_id == sa.bindparam('action_id'),
+                  _EVENTS.c.event == sa.bindparam('event'),
+                  _EVENTS.c.finish_time.is_(None))))
 _ACTION_ID = sa.select(M.InstanceAction.id).where(
     M.InstanceAction.instance_uuid == sa.bindparam('u'),
     M.InstanceAction.request_id == sa.bindparam('rid')).order_by(
@@ -348,9 +358,10 @@ def action_id_get(session, uuid, request_id):
 
 
 def event_start(session, action_id, event, host):
-    """Add an event (started now) to an action: one Core INSERT."""
+    """Add an event (started now) to an action, unless that event of the
+    action is open already: one Core INSERT ... SELECT."""
     session.execute(_EVENT_START, {'action_id': action_id, 'event': event,
-                                   'host': host})
+                                   'host': host, 'now': M.utcnow()})
 
 
 def event_finish(session, uuid, request_id, event, result, traceback,

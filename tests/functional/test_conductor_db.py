@@ -157,6 +157,10 @@ def test_operations_guard_host_and_task_state_and_record_events(db_cloud):
                    expected_task_state=['scheduling'], **op)
     assert (started.vm_state, started.task_state, started.host) == \
         ('building', 'spawning', 'node1')
+    # sent again, as an agent does when the first answer was lost: the
+    # start holds and its event is not opened twice
+    call(c.operation_start, ctxt, host='node1', updates=spawning,
+         expected_task_state=['scheduling', 'spawning'], **op)
     call(c.operation_finish, ctxt, result='Success', host='node1',
          updates={'vm_state': 'active', 'task_state': None,
                   'power_state': 'running'},
@@ -165,7 +169,8 @@ def test_operations_guard_host_and_task_state_and_record_events(db_cloud):
     (action,) = call(db_cloud.tasks.action_list, ctxt, ref=inst.uuid)
     assert (action.result, action.message) == ('Success', None)
     assert action.finish_time is not None
-    # the refused starts recorded nothing: one event, finished
+    # the refused starts recorded nothing, the resent one no second
+    # event: one event, finished
     assert [(e.event, e.result, e.finish_time is not None)
             for e in action.events] == [
         ('compute_build_and_run_instance', 'Success', True)]

@@ -209,6 +209,21 @@ def test_version_cap_refuses_what_the_older_conductor_cannot_serve(signing):
         CONF.clear_override('conductor', group='upgrade_levels')
 
 
+def test_periodic_reports_are_calls_for_conductors_older_than_1_16():
+    """Below 1.16 no conductor reads conductor_reports: the periodic
+    report goes the way the start-up one does."""
+    rec = Recorder(conductor_rpcapi.ConductorAPI)
+    rec.client.compute_node_update(None, node='n', periodic=True)
+    CONF.set_override('conductor', '1.15', group='upgrade_levels')
+    try:
+        rec.client.compute_node_update(None, node='n', periodic=True)
+    finally:
+        CONF.clear_override('conductor', group='upgrade_levels')
+    assert [(topic, version) for _, topic, version, _ in rec.sent] == [
+        (conductor_rpcapi.REPORT_TOPIC, '1.16'),
+        (conductor_rpcapi.AGENT_TOPIC, None)]
+
+
 def test_no_cap_by_default():
     assert compute_rpcapi.ComputeAPI().can_send_version('9.9')
 

@@ -191,11 +191,9 @@ class AgentManager(endpoint.Endpoint):
                 db.instance_update(s, instance_uuid, updates,
                                    expected_task_state, host=host,
                                    reread=False)
-                row = db.instance_read(s, instance_uuid)
-            else:
-                row = db.instance_get(s, instance_uuid)
-                if row.deleted:
-                    raise exception.InstanceNotFound(instance=instance_uuid)
+            # a plain row: loading an ORM object costs more than the query
+            row = db.instance_read_uuid(s, instance_uuid)
+            if not updates:
                 if row.host != host:
                     raise exception.InstanceNotOnHost(
                         instance=instance_uuid, actual=row.host, host=host)

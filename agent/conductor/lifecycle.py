@@ -179,11 +179,9 @@ class LifecycleManager(endpoint.Endpoint):
     def instance_action(self, ctxt, ref, action, volume_id, connection_info):
         if action.endswith('_volume') and not volume_id:
             raise exception.InvalidRPCPayload('%s needs a volume_id' % action)
-        if action == 'delete':
-            self._confirm_resize_first(ctxt, ref)
         try:
-            result, cast = self._record_action(ctxt, ref, action, volume_id,
-                                               connection_info)
+            result, cast, confirm = self._record_action(
+                ctxt, ref, action, volume_id, connection_info)
         except sa_exc.IntegrityError:
             if action != 'attach_volume':
                 raise
@@ -192,6 +190,13 @@ class LifecycleManager(endpoint.Endpoint):
                 holder = db.bdm_holder(s, volume_id) or 'another instance'
             raise exception.VolumeInUse(volume_id=volume_id,
                                         instance=holder) from None
+        if confirm is not None:
+            # a resized instance's source is released (recorded with the
+            # delete) and cleaned up before the instance goes (else its
+            # claim and stopped guest would stay)
+            source, migration_uuid = confirm
+            self.compute.confirm_resize(ctxt, source, result.uuid,
+                                        migration_uuid)
         if cast is None:
             return result
         host, instance_uuid = cast
@@ -205,50 +210,52 @@ class LifecycleManager(endpoint.Endpoint):
                                                **kwargs)
         return result
 
-    def _confirm_resize_first(self, ctxt, ref):
-        """A resized instance's source is released and cleaned up before
-        the instance goes (else its claim and stopped guest would stay)."""
-        with self._session() as s:
-            found = resizes.confirm_if_resized(s, ref)
-        if found:
-            source, instance_uuid, migration_uuid = found
-            self.compute.confirm_resize(ctxt, source, instance_uuid,
-                                        migration_uuid)
-
     def _record_action(self, ctxt, ref, action, volume_id, connection_info):
         """Check and record ``action`` in one transaction; (the instance,
-        None if nothing is to be cast, else (host, uuid))."""
+        None if nothing is to be cast, else (host, uuid), and for a
+        delete of a resized instance (source, migration uuid) to cast
+        confirm_resize with, else None)."""
         declared = user_actions.BY_NAME[action]
         with self._session() as s:
             row = db.instance_get_by_ref(s, ref)
-            if row.vm_state not in declared.allowed or \
-                    row.task_state is not None and action != 'delete':
-                raise exception.InstanceInvalidState(
-                    action=action.replace('_', ' '), instance=row.uuid,
-                    vm_state=row.vm_state, task_state=row.task_state)
-            if row.isolated and not declared.while_isolated:
-                raise exception.InstanceIsolated(
-                    action=action.replace('_', ' '), instance=row.uuid)
-            if action == 'delete' and row.task_state == states.DELETING:
-                return to_objects.instance(s, row), None  # on its way
-            self._prepare_volume(s, row, action, volume_id, connection_info)
-            if action == 'delete' and not row.host:
-                claim.release(s, row)   # never reached a host
-                ipam.release(s, row.uuid)
-                db.instance_mark_deleted(s, row)
-                db.action_start(s, row.uuid, action, ctxt.request_id,
-                                ctxt.user_id, ctxt.project_id, 'Success')
-                return to_objects.instance(s, row), None
-            updates = {'task_state': declared.task_state}
-            if action in conductor_rpcapi.ISOLATION_ACTIONS:
-                # recorded before the agent acts: every port refresh from
-                # now on, on any path, renders the quarantine (or not)
-                updates['isolated'] = action == 'isolate'
-            row = db.instance_update(s, row.uuid, updates,
-                                     expected_task_state=[row.task_state])
+            confirm = resizes.confirm_if_resized(s, row) \
+                if action == 'delete' else None
+            result, cast = self._record(s, ctxt, row, declared, action,
+                                        volume_id, connection_info)
+        return result, cast, confirm
+
+    def _record(self, s, ctxt, row, declared, action, volume_id,
+                connection_info):
+        """``_record_action``'s checks and record on ``row``: (the
+        instance, the cast or None)."""
+        if row.vm_state not in declared.allowed or \
+                row.task_state is not None and action != 'delete':
+            raise exception.InstanceInvalidState(
+                action=action.replace('_', ' '), instance=row.uuid,
+                vm_state=row.vm_state, task_state=row.task_state)
+        if row.isolated and not declared.while_isolated:
+            raise exception.InstanceIsolated(
+                action=action.replace('_', ' '), instance=row.uuid)
+        if action == 'delete' and row.task_state == states.DELETING:
+            return to_objects.instance(s, row), None  # on its way
+        self._prepare_volume(s, row, action, volume_id, connection_info)
+        if action == 'delete' and not row.host:
+            claim.release(s, row)   # never reached a host
+            ipam.release(s, row.uuid)
+            db.instance_mark_deleted(s, row)
             db.action_start(s, row.uuid, action, ctxt.request_id,
-                            ctxt.user_id, ctxt.project_id)
-            return to_objects.instance(s, row), (row.host, row.uuid)
+                            ctxt.user_id, ctxt.project_id, 'Success')
+            return to_objects.instance(s, row), None
+        updates = {'task_state': declared.task_state}
+        if action in conductor_rpcapi.ISOLATION_ACTIONS:
+            # recorded before the agent acts: every port refresh from
+            # now on, on any path, renders the quarantine (or not)
+            updates['isolated'] = action == 'isolate'
+        row = db.instance_update(s, row.uuid, updates,
+                                 expected_task_state=[row.task_state])
+        db.action_start(s, row.uuid, action, ctxt.request_id,
+                        ctxt.user_id, ctxt.project_id)
+        return to_objects.instance(s, row), (row.host, row.uuid)
 
     @staticmethod
     def _prepare_volume(s, row, action, volume_id, connection_info):

@@ -110,19 +110,18 @@ def _confirm(s, row, mig):
     mig.cleanup_host = mig.source_compute
 
 
-def confirm_if_resized(s, ref):
+def confirm_if_resized(s, row):
     """Deleting a resized instance confirms its resize first (nova's
-    _confirm_resize_on_deleting), in the caller's transaction: return
-    (source, instance uuid, migration uuid) to cast confirm_resize with,
-    or None if it waits for no confirmation."""
-    row = db.instance_get_by_ref(s, ref)
+    _confirm_resize_on_deleting), in the caller's transaction, where it
+    read ``row``: return (source, migration uuid) to cast confirm_resize
+    with once that commits, or None if it waits for no confirmation."""
     if row.vm_state != S.RESIZED or row.task_state is not None:
         return None
     mig = _finished(s, row.uuid)
     if mig is None:
         return None
     _confirm(s, db.instance_get(s, row.uuid, for_update=True), mig)
-    return mig.source_compute, row.uuid, mig.uuid
+    return mig.source_compute, mig.uuid
 
 
 def _waiting(s, ctxt, ref, action):

@@ -59,6 +59,8 @@ _READ = sa.select(*M.Instance.__table__.c,
 _READ_BY_REF = _READ.where(
     M.Instance.deleted == 0, sa.or_(M.Instance.uuid == sa.bindparam('ref'),
                                     M.Instance.name == sa.bindparam('ref')))
+_READ_LIVE = _READ.where(M.Instance.uuid == sa.bindparam('u'),
+                         M.Instance.deleted == 0)
 _STATE = sa.select(M.Instance.vm_state, M.Instance.task_state,
                    M.Instance.power_state).where(
     M.Instance.uuid == sa.bindparam('u'), M.Instance.deleted == 0)
@@ -187,6 +189,15 @@ def instance_read(session, ref):
     columns and ``flavor_name`` (for to_objects), no ORM object."""
     return _the_one(session.execute(_READ_BY_REF.limit(2),
                                     {'ref': ref}).all(), ref)
+
+
+def instance_read_uuid(session, uuid):
+    """instance_read by uuid alone (what agents name): the live instance's
+    plain row, else InstanceNotFound."""
+    row = session.execute(_READ_LIVE, {'u': uuid}).first()
+    if row is None:
+        raise exception.InstanceNotFound(instance=uuid)
+    return row
 
 
 def instance_list(session, host=None, project_id=None, deleted=False):

@@ -160,7 +160,10 @@ def claim(engine, node_id, host, spec, settings):
             conn.rollback()
         cursor.close()
     except BaseException:
-        conn.rollback()    # the pool does not (session.create_engine)
+        try:
+            conn.rollback()    # the pool does not (session.create_engine)
+        except Exception:      # the connection is gone: not back in the pool
+            conn.invalidate()
         raise
     finally:
         conn.close()

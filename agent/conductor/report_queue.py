@@ -116,6 +116,12 @@ class ReportQueue:
         incoming = types.SimpleNamespace(ctxt=ctxt, message=wire)
         try:
             dispatch.check_message(wire, None, _is_report)
+            unknown = set(wire.get('args', {})) - set(
+                self.manager.compute_node_update.rpc_schema)
+            if unknown:    # (``ctxt`` or ``self`` would break the call)
+                raise exception.InvalidRPCPayload(
+                    'resource report with unknown argument(s) %s'
+                    % ', '.join(sorted(unknown)))
             if not _readable(wire.get('version', '1.0')):
                 raise exception.InvalidRPCPayload(
                     'resource report at version %s: this conductor reads '

@@ -118,7 +118,7 @@ class ReportQueue:
             dispatch.check_message(wire, None, _is_report)
             unknown = set(wire.get('args', {})) - set(
                 self.manager.compute_node_update.rpc_schema)
-            if unknown:    # (``ctxt`` or ``self`` would break the call)
+            if unknown:
                 raise exception.InvalidRPCPayload(
                     'resource report with unknown argument(s) %s'
                     % ', '.join(sorted(unknown)))

@@ -27,6 +27,8 @@ from agent.security import bus_auth
 LOG = logging.getLogger(__name__)
 
 MAX_METHOD = 255
+#: names every endpoint method has before its RPC arguments
+RESERVED_ARGS = frozenset(('self', 'ctxt'))
 _VERSION = re.compile(r'^\d{1,6}(\.\d{1,6}){1,2}$')
 
 
@@ -52,6 +54,10 @@ def check_message(message, client_timeout, is_exposed):
                   % (method, type(args).__name__))
     if not all(isinstance(k, str) and k.isidentifier() for k in args):
         raise bad('args of %s must be named by identifiers' % method)
+    taken = sorted(RESERVED_ARGS.intersection(args))
+    if taken:   # an endpoint takes these positionally: a TypeError else
+        raise bad('args of %s may not be named %s'
+                  % (method, ', '.join(taken)))
     version = message.get('version', '1.0')
     if not isinstance(version, str) or not _VERSION.match(version):
         raise bad('version of %s must be "X.Y", got %s'

@@ -73,7 +73,8 @@ HIDDEN = ['init_host', '_run', '__init__', '__class__', 'target', 'driver',
           'periodic_tasks', '', ' ', 'a' * 300, '\x00', 'probe']
 ARG_NAMES = ['instance_uuid', 'volume_id', 'reboot_type', 'tail_length',
              'host', 'node', 'service', 'updates', 'spec', 'ref', 'name',
-             'metadata', 'options', 'hints', 'timeout', 'seen']
+             'metadata', 'options', 'hints', 'timeout', 'seen',
+             'ctxt', 'self']
 
 
 class Tally:

@@ -40,8 +40,8 @@ def report(**changes):
 
 @pytest.mark.parametrize('message, reason', [
     (report(method='instance_destroy'), 'Unknown RPC method instance_destroy'),
-    (report(args={'node': {}, 'ctxt': {}}), 'unknown argument(s) ctxt'),
-    (report(args={'self': 1}), 'unknown argument(s) self'),
+    (report(args={'node': {}, 'ctxt': {}}), 'may not be named ctxt'),
+    (report(args={'node': {}, 'pad': 1}), 'unknown argument(s) pad'),
     (report(version='2.0'), 'at version 2.0: this conductor reads up to'),
     (report(version='1.17'), 'at version 1.17'),
     (report(version=7), 'version of compute_node_update must be "X.Y"'),

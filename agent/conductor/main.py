@@ -89,9 +89,9 @@ def _build(engine, metrics):
             lambda: db_api.record_heartbeat(engine, CONF.host, BINARY)))
     # compute nodes' periodic resource reports, in batches
     manager = endpoints[conductor_rpcapi.AGENT_TOPIC][0]
-    reports = report_queue.ReportQueue(manager)
+    reader = report_queue.ReportQueue(manager)
     periodics = [heartbeat, service.Periodic(
-        'report-queue', 0, reports.read_batch, cancel=reports.cancel)]
+        'report-queue', 0, reader.read_batch, cancel=reader.cancel)]
     if CONF.conductor.sweep_interval:
         # boots a stopped conductor or scheduler left in scheduling
         periodics.append(service.Periodic(
@@ -105,7 +105,7 @@ def _build(engine, metrics):
     # the queued resource reports are written before the service ends
     return service.Service(BINARY, [agents, users, identity_server],
                            periodics, on_stop=[manager.reports.stop,
-                                               reports.close, _stop_notices])
+                                               reader.close, _stop_notices])
 
 
 def _stop_notices():

@@ -60,7 +60,6 @@ class ReportQueue:
         self._conn = None
         self._batch = []
         self._stopping = False
-        self.read = 0           # reports read, for tests and benchmarks
 
     def _connection(self):
         if self._conn is None:
@@ -91,7 +90,6 @@ class ReportQueue:
         for message in batch:
             self._handle(message)
         self.manager.reports.flush()
-        self.read += len(batch)
         transport.ack_all(batch)
 
     def _collect(self, message):
@@ -134,9 +132,11 @@ class ReportQueue:
         except (exception.InvalidRPCPayload, exception.BusNotTrusted) as e:
             LOG.error('Rejected resource report: %s', e)
         except messaging.ExpectedException as e:   # the endpoint refused it
-            LOG.error('Rejected resource report from %s: %s',
-                      incoming.ctxt.get(context_mod.PRINCIPAL),
-                      e.exc_info[1])
+            if not isinstance(e.exc_info[1], exception.InvalidRPCPayload):
+                # (checks.expects logged its own refusal, in one line)
+                LOG.error('Rejected resource report from %s: %s',
+                          incoming.ctxt.get(context_mod.PRINCIPAL),
+                          e.exc_info[1])
         except Exception:   # not the sender's fault: its next one may pass
             LOG.exception('Resource report not recorded')
 

@@ -442,15 +442,15 @@ def compute_node_reports(session, reports, now):
     """Record known nodes' reports, ``{node uuid: (host, values)}``: one
     executemany where the driver counts its rows (MariaDB, SQLite), else
     one UPDATE each; the uuids whose row is not (any more) that host's."""
-    params = [dict(values, node_uuid=uuid, node_host=host, now=now)
-              for uuid, (host, values) in reports.items()]
-    if len(params) > 1 and \
-            session.get_bind().dialect.supports_sane_multi_rowcount and \
-            session.execute(_REPORT, params).rowcount == len(params):
-        return []
+    if len(reports) > 1 and \
+            session.get_bind().dialect.supports_sane_multi_rowcount:
+        params = [dict(values, node_uuid=uuid, node_host=host, now=now)
+                  for uuid, (host, values) in reports.items()]
+        if session.execute(_REPORT, params).rowcount == len(params):
+            return []
     # one by one (again, when a row went: the same values, no new bump)
-    return [p['node_uuid'] for p in params
-            if not session.execute(_REPORT, p).rowcount]
+    return [uuid for uuid, (host, values) in reports.items()
+            if not compute_node_report(session, uuid, host, values, now)]
 
 
 def record_heartbeat(engine, host, binary):

@@ -11,6 +11,7 @@ from agent import objects
 from agent.conductor import agent_calls
 from agent.conductor import report_queue
 from agent.conductor.topics_rpcapi import REPORT_TOPIC
+from agent.rpc import checks
 from agent.rpc import serializer
 from agent.security import bus_auth
 
@@ -61,15 +62,38 @@ def test_a_signed_report_reaches_the_endpoint_as_its_sender(reader):
     node = objects.ComputeNode(uuid=str(uuid.uuid4()), host='node1',
                                hypervisor_type='fake', vcpus=2,
                                memory_mb=512, local_gb=1)
+    reader._handle(signed_report(node))
+    ((ctxt, kwargs),) = reader.manager.called
+    assert ctxt.host_scope == 'node1'
+    assert kwargs['node'].uuid == node.uuid
+
+
+class Checked(Manager):
+    """The endpoint's own argument check in front (checks.expects)."""
+    compute_node_update = checks.expects(
+        **Manager.compute_node_update.rpc_schema)(
+        Manager.compute_node_update)
+
+
+def signed_report(node):
     wire, args = serializer.signed(
         bus_auth.compute_principal('node1'), REPORT_TOPIC, None,
         context.RequestContext(), 'compute_node_update', {'node': node})
     message = report(args=args)
     message.update(('_context_%s' % k, v) for k, v in wire.to_dict().items())
-    reader._handle(message)
-    ((ctxt, kwargs),) = reader.manager.called
-    assert ctxt.host_scope == 'node1'
-    assert kwargs['node'].uuid == node.uuid
+    return message
+
+
+def test_what_the_endpoint_refuses_is_one_line(caplog):
+    """A signed report whose node is no ComputeNode: checks.expects logs
+    the refusal; the reader does not log it again."""
+    caplog.set_level(logging.INFO)
+    reader = report_queue.ReportQueue(Checked())
+    reader._handle(signed_report({'not': 'a node'}))
+    (record,) = [r for r in caplog.records if r.levelname == 'ERROR']
+    assert 'Rejected malformed RPC message compute_node_update' in \
+        record.getMessage()
+    assert reader.manager.called == []
 
 
 def test_versions_read():

@@ -40,6 +40,10 @@ class NotFound(HVAgentError):
     msg = 'Not found'
 
 
+class TokenNotFound(NotFound):
+    msg = 'The token %(token)s could not be found: %(reason)s'
+
+
 class InstanceNotFound(NotFound):
     msg = 'Instance %(instance)s could not be found'
 

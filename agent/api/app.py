@@ -19,6 +19,7 @@ from agent.api.routes import keypairs
 from agent.api.routes import migrations
 from agent.api.routes import servers
 from agent.api.routes import services
+from agent.api.routes import versions
 from agent.api.routes import volumes
 
 LOG = logging.getLogger(__name__)
@@ -33,9 +34,10 @@ def create_app():
                     'volumes, floating IPs, compute services and '
                     'migrations of an '
                     'hvagent cloud. Every request but POST /v3/auth/tokens '
-                    'needs an X-Auth-Token header; every answer carries '
-                    'X-Request-Id; errors are {"error": {"code", '
-                    '"message"}}.')
+                    'and version discovery (/, /v3) needs an X-Auth-Token '
+                    'header; every answer carries X-Request-Id and '
+                    'X-OpenStack-Request-Id; errors are {"error": {"code", '
+                    '"title", "message"}}.')
     errors.install(app)
     # inside request_id (added after, so outer): a 413 has its request id
     app.add_middleware(limits.BodyLimit)
@@ -48,11 +50,12 @@ def create_app():
         start = time.monotonic()
         response = await call_next(request)
         response.headers['X-Request-Id'] = rid
+        response.headers['X-OpenStack-Request-Id'] = rid
         LOG.info('%s %s %s %.1fms [%s]', request.method, request.url.path,
                  response.status_code, (time.monotonic() - start) * 1e3, rid)
         return response
 
-    for module in (auth, identity, servers, migrations, catalog, services,
+    for module in (versions, auth, identity, servers, migrations, catalog, services,
                    keypairs, images, volumes, floating_ips, fixed_ips):
         app.include_router(module.router)
     return app

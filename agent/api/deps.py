@@ -79,20 +79,27 @@ def request_context(request: Request):
                                   via_api=True)
 
 
-def caller(request: Request, x_auth_token: str = Header(
-        None, description='A token from POST /v3/auth/tokens')):
-    if not x_auth_token:
-        raise exception.NotAuthenticated(reason='X-Auth-Token missing')
-    payload = tokens.verify(signing_key(), x_auth_token)
-    ctxt = context.RequestContext(request_id=request.state.request_id,
+def check_token(request_id, token):
+    """The Caller a token makes: its signature and expiry checked here,
+    revocation, password changes, the user and its current roles at the
+    conductor; NotAuthenticated saying why not."""
+    payload = tokens.verify(signing_key(), token)
+    ctxt = context.RequestContext(request_id=request_id,
                                   user_id=payload['user_id'],
                                   project_id=payload['project_id'],
                                   via_api=True)
     info = conductor().token_check(
         ctxt, token_id=payload['id'], user_id=payload['user_id'],
         project_id=payload['project_id'], issued_at=payload['iat'])
-    return Caller(ctxt.request_id, x_auth_token, payload, info['roles'],
+    return Caller(request_id, token, payload, info['roles'],
                   info['user_name'])
+
+
+def caller(request: Request, x_auth_token: str = Header(
+        None, description='A token from POST /v3/auth/tokens')):
+    if not x_auth_token:
+        raise exception.NotAuthenticated(reason='X-Auth-Token missing')
+    return check_token(request.state.request_id, x_auth_token)
 
 
 CALLER = Depends(caller)

@@ -1,8 +1,10 @@
-"""Every error as ``{"error": {"code", "message"}}`` with its HTTP status.
+"""Every error as ``{"error": {"code", "title", "message"}}`` (keystone's
+shape) with its HTTP status.
 
 Conductor errors cross RPC as agent.exception classes and map by class;
 bad input of any shape is a 4xx, never a 5xx.
 """
+import http
 import logging
 
 import oslo_messaging as messaging
@@ -38,8 +40,15 @@ class Forbidden(exception.HVAgentError):
     msg = 'Policy does not allow %(rule)s'
 
 
+def _title(status):
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return 'Error'
+
+
 def body(status, message, headers=None, **extra):
-    error = {'code': status, 'message': message}
+    error = {'code': status, 'title': _title(status), 'message': message}
     error.update(extra)
     return JSONResponse({'error': error}, status_code=status,
                         headers=headers)

@@ -56,6 +56,10 @@ RULES = {
     'server:console': 'rule:admin or role:itsec or %s or %s' % (PM, OWNER),
     'server:metadata:set': 'rule:admin or %s' % OWNER,
     # identity
+    # another user's token (keystone's X-Subject-Token): a user's own
+    # tokens are always theirs to check and revoke
+    'token:validate': 'rule:admin',
+    'token:revoke': 'rule:admin',
     'project:create': 'rule:admin',
     'project:list:all': 'rule:read_all',
     'project:show': 'rule:project_reader',

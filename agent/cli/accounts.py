@@ -17,9 +17,8 @@ def _secret(args_file, env, prompt):
 def login(b, args, out):
     password = _secret(args.password_file, 'HVCTL_PASSWORD', 'Password: ')
     client = api_backend.Client(b.endpoint, cacert=b.cacert)
-    r = client.call('POST', '/v3/auth/tokens', json={
-        'user': args.login_user, 'password': password,
-        'project': args.login_project})
+    r = client.call('POST', '/v3/auth/tokens', json=api_backend.password_auth(
+        args.login_user, password, args.login_project))
     token = r.json()['token']
     cache = api_backend.load_cache()
     cache[b.endpoint] = {'token': r.headers['X-Subject-Token'],
@@ -27,7 +26,8 @@ def login(b, args, out):
     api_backend.save_cache(cache)
     out('Logged in to %s as %s in project %s (%s) until %s' % (
         b.endpoint, token['user']['name'], token['project']['name'],
-        ', '.join(token['roles']), token['expires_at']))
+        ', '.join(role['name'] for role in token['roles']),
+        token['expires_at']))
     return 0
 
 

@@ -58,6 +58,18 @@ def forget(endpoint):
     save_cache(cache)
 
 
+def password_auth(user, password, project=None):
+    """keystone's body for POST /v3/auth/tokens: ``user`` by name in the
+    Default domain, scoped to ``project`` (name or id; None: the user's
+    default project)."""
+    auth = {'identity': {'methods': ['password'], 'password': {'user': {
+        'name': user, 'domain': {'id': 'default'}, 'password': password}}}}
+    if project:
+        auth['scope'] = {'project': {'name': project,
+                                     'domain': {'id': 'default'}}}
+    return {'auth': auth}
+
+
 class Client:
     """``cacert``: the CA bundle that signed an https endpoint's
     certificate (--os-cacert, $OS_CACERT); else the system's CAs.

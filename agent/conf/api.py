@@ -57,7 +57,13 @@ opts = [
              'images (default: http://<bind_host>:<bind_port>, https:// '
              'when tls_cert_file is set). Set it alike on the compute '
              'nodes: an agent presents the booting '
-             "caller's token to this URL's scheme, host and port only."),
+             "caller's token to this URL's scheme, host and port only. "
+             'The service catalog and version documents OpenStack clients '
+             'read name it too (unset: the URL each request came to).'),
+    cfg.StrOpt(
+        'region_name', default='RegionOne',
+        help='Region of every endpoint in the service catalog that tokens '
+             'carry (what OpenStack clients select with --os-region-name).'),
     cfg.IntOpt(
         'argon2_time_cost', default=3, min=1,
         help='argon2id passes for new password hashes (existing hashes '

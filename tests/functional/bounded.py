@@ -12,6 +12,8 @@ import time
 
 import psutil
 
+from agent.cli import api_backend
+
 LOGIN = '/v3/auth/tokens'
 
 
@@ -36,8 +38,8 @@ def request(port, method, path, body=None, source='127.0.0.1',
 def login(port, user, password, source='127.0.0.1', project=None):
     """(status, seconds, headers) of one login."""
     start = time.monotonic()
-    status, headers, _ = request(port, 'POST', LOGIN, {
-        'user': user, 'password': password, 'project': project},
+    status, headers, _ = request(port, 'POST', LOGIN, api_backend.password_auth(
+        user, password, project),
         source=source)
     return status, time.monotonic() - start, headers
 

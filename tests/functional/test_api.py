@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from agent.api import tokens
+from agent.cli.api_backend import password_auth
 from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures import deployment
 from tests.fixtures.waiting import wait_until
@@ -29,17 +30,16 @@ def proj(api_cloud):
 
 def test_login_refusals_and_revocation(api_cloud, proj):
     url = api_cloud.url + '/v3/auth/tokens'
-    for body in ({'user': 'apidev', 'password': 'wrong password'},
-                 {'user': 'nobody', 'password': cloudlib.PASSWORD},
-                 {'user': 'apidev', 'password': cloudlib.PASSWORD,
-                  'project': 'p-not-mine'}):
+    for body in (password_auth('apidev', 'wrong password'),
+                 password_auth('nobody', cloudlib.PASSWORD),
+                 password_auth('apidev', cloudlib.PASSWORD, 'p-not-mine')):
         r = requests.post(url, json=body, timeout=30)
         assert r.status_code == 401, r.text
         assert 'X-Subject-Token' not in r.headers
     client = api_cloud.login('apidev')
     me = client.ok('GET', '/v3/auth/tokens')['token']
     assert (me['user']['name'], me['project']['name'], me['roles']) == (
-        'apidev', 'api-tests', ['developer'])
+        'apidev', 'api-tests', [{'id': 'developer', 'name': 'developer'}])
     client.ok('DELETE', '/v3/auth/tokens')
     r = client.call('GET', '/v1/flavors')
     assert r.status_code == 401 and 'revoked' in r.json()['error']['message']

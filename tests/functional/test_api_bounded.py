@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from agent.cli import api_backend
 from tests.fixtures import api_cloud as cloudlib
 from tests.functional import bounded
 
@@ -53,10 +54,10 @@ def test_oversized_body_refused_unread(cloud, chunked):
     assert sent < 64 << 20, sent      # answered long before the end
     assert rss.growth(api_pid(cloud)) < 100 << 20, rss.peak
     # a body under the limit is read and judged as ever
-    status, _, answer = bounded.request(cloud.port, 'POST', '/v3/auth/tokens',
-                                        {'user': 'x' * (LIMIT // 2),
-                                         'password': 'p'})
-    assert status == 400 and 'user' in answer['error']['message']
+    status, _, answer = bounded.request(
+        cloud.port, 'POST', '/v3/auth/tokens',
+        api_backend.password_auth('x' * (LIMIT // 2), 'p'))
+    assert status == 400 and 'name' in answer['error']['message']
     cloud.admin.ok('GET', '/v3/auth/tokens')
 
 

@@ -515,8 +515,12 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('GET', '/v1/fixed-ips/{fixed_id}'),
         ('DELETE', '/v1/fixed-ips/{fixed_id}'),
     }
-    # tokens: anyone may log in, see and revoke their own (test_api.py)
-    tokens = {(m, '/v3/auth/tokens') for m in ('GET', 'POST', 'DELETE')}
+    # tokens: anyone may log in, see and revoke their own (test_api.py),
+    # another user's are admin's (test_openstack_cli.py); the catalog is
+    # every caller's, version discovery needs no token
+    tokens = {(m, '/v3/auth/tokens')
+              for m in ('GET', 'HEAD', 'POST', 'DELETE')} | {
+        ('GET', '/v3/auth/catalog'), ('GET', '/'), ('GET', '/v3')}
     spec = api_cloud.admin.ok('GET', '/openapi.json')
     served = {(m.upper(), path) for path, ops in spec['paths'].items()
               for m in ops}

@@ -7,6 +7,7 @@ import stat
 import pytest
 import requests
 
+from agent.cli import api_backend
 from tests.fixtures import api_cloud as cloudlib
 
 pytestmark = pytest.mark.functional
@@ -84,6 +85,7 @@ def test_password_and_user_set(api_cloud, tmp_path):
     out = hvctl(api_cloud, admin_cache, 'user-set', user_id,
                 '--disable').stdout
     assert 'False' in out
-    r = requests.post(api_cloud.url + '/v3/auth/tokens', timeout=60, json={
-        'user': 'clipw', 'password': 'a brand new password'})
+    r = requests.post(api_cloud.url + '/v3/auth/tokens', timeout=60,
+                      json=api_backend.password_auth(
+                          'clipw', 'a brand new password'))
     assert r.status_code == 401, r.text

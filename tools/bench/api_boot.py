@@ -24,6 +24,7 @@ from agent import allinone
 from agent import context
 from agent.api import app as app_mod
 from agent.api import deps
+from agent.cli import api_backend
 from agent.rpc import transport as rpc_transport
 from tests.fixtures import brokers
 from tools.bench import boot as rpc_bench
@@ -81,8 +82,8 @@ def run(label, url, boots, state, port):
                                    project_id=out['project_id'],
                                    limits={'instances': -1, 'cores': -1,
                                            'ram': -1})
-        r = requests.post(api + '/v3/auth/tokens', json={
-            'user': 'admin', 'password': PASSWORD})
+        r = requests.post(api + '/v3/auth/tokens',
+                          json=api_backend.password_auth('admin', PASSWORD))
         token = r.headers['X-Subject-Token']
         api_latencies(api, token, 5)                # warm up
         via_api = api_latencies(api, token, boots)

@@ -1,70 +1,126 @@
-"""POST /v3/auth/tokens (log in), GET (who am I), DELETE (log out)."""
+"""Identity v3 tokens as keystone serves them: ``POST /v3/auth/tokens``
+(log in with a password: the token in ``X-Subject-Token``, its body with
+the service catalog), ``GET``/``HEAD`` (validate the token in
+``X-Subject-Token``, default the caller's own), ``DELETE`` (revoke it),
+and ``GET /v3/auth/catalog``. A user's tokens are theirs to validate
+and revoke; another user's are admin's."""
 import datetime
 
 from fastapi import APIRouter
 from fastapi import Depends
+from fastapi import Header
 from fastapi import Request
 from fastapi import Response
 from oslo_config import cfg
 
 from agent import context
+from agent import exception
+from agent.api import auth_schemas
 from agent.api import deps
-from agent.api import schemas
+from agent.api import service_catalog
 from agent.api import throttle
 from agent.api import tokens
 
 CONF = cfg.CONF
 router = APIRouter(prefix='/v3/auth', tags=['auth'])
+INVALID = 'invalid credentials'
+SUBJECT = Header(None, description='The token to validate or revoke '
+                 "(default: the caller's own X-Auth-Token)")
 
 
-def _token(payload, user_name, project_name, roles):
-    return schemas.TokenOut(token=schemas.Token(
-        expires_at=datetime.datetime.fromtimestamp(payload['exp'],
-                                                   datetime.timezone.utc),
-        user=schemas.Ref(id=payload['user_id'], name=user_name),
-        project=schemas.Ref(id=payload['project_id'], name=project_name),
-        roles=roles))
+def _base(request, nocatalog=False):
+    return None if nocatalog else service_catalog.base_url(
+        str(request.base_url))
 
 
-@router.post('/tokens', status_code=201, response_model=schemas.TokenOut,
+@router.post('/tokens', status_code=201, response_model=auth_schemas.TokenOut,
+             response_model_exclude_none=True,
              responses={401: {'description': 'invalid credentials'},
                         429: {'description': 'too many failed logins of '
                               'this user or from this address'},
                         503: {'description': 'too many password checks '
                               'at once'}})
-def issue(body: schemas.TokenRequest, request: Request, response: Response,
+def issue(body: auth_schemas.AuthRequest, request: Request,
+          response: Response, nocatalog: bool = False,
           ctxt: context.RequestContext = Depends(deps.request_context)):
-    """Log in with a password; the token is in X-Subject-Token. The
-    conductor checks the password; failed logins are throttled per user
-    and per client address (429 with Retry-After)."""
-    with throttle.COUNTER.attempt('logins', user=body.user,
+    """Log in with a password (keystone's body); the token is in
+    X-Subject-Token. The conductor checks the password; failed logins
+    are throttled per user and per client address (429 with
+    Retry-After)."""
+    user = body.auth.identity.password.user
+    scope = body.auth.scope
+    with throttle.COUNTER.attempt('logins', user=user.name,
                                   address=throttle.client_address(request)):
+        if not body.in_default_domain():
+            raise exception.NotAuthenticated(reason=INVALID)
         info = deps.conductor().authenticate(
-            ctxt, user=body.user, password=body.password,
-            project=body.project)
+            ctxt, user=user.name, password=user.password,
+            project=scope and (scope.project.id or scope.project.name))
     token, payload = tokens.issue(deps.signing_key(), info['user_id'],
                                   info['project_id'], CONF.api.token_ttl,
                                   issued_at=info['issued_at'])
     response.headers['X-Subject-Token'] = token
-    return _token(payload, info['user_name'], info['project_name'],
-                  info['roles'])
+    return service_catalog.token_body(
+        payload, info['user_name'], info['project_name'], info['roles'],
+        _base(request, nocatalog))
 
 
-@router.get('/tokens', response_model=schemas.TokenOut)
-def show(caller: deps.Caller = deps.CALLER):
-    """The caller's own token: user, project, roles, expiry."""
+def _subject(caller, token, rule):
+    """The Caller of ``token`` (the caller itself when absent or the
+    same): an invalid one is a 404; another user's needs ``rule`` (a
+    user's other tokens are theirs, as in keystone)."""
+    if not token or token == caller.token:
+        return caller
+    try:
+        subject = deps.check_token(caller.ctxt.request_id, token)
+    except exception.NotAuthenticated as e:
+        raise exception.TokenNotFound(token='in X-Subject-Token',
+                                      reason=e.kwargs.get('reason', e))
+    if subject.user_id != caller.user_id:
+        caller.check(rule)
+    return subject
+
+
+@router.get('/tokens', response_model=auth_schemas.TokenOut,
+            response_model_exclude_none=True)
+def show(request: Request, response: Response, nocatalog: bool = False,
+         caller: deps.Caller = deps.CALLER,
+         x_subject_token: str = SUBJECT):
+    """Validate a token: its user, project, roles, expiry."""
+    subject = _subject(caller, x_subject_token, 'token:validate')
     project = deps.conductor().project_show(caller.ctxt,
-                                            ref=caller.project_id)
-    return _token(caller.payload, caller.user_name, project['name'],
-                  caller.roles)
+                                            ref=subject.project_id)
+    response.headers['X-Subject-Token'] = subject.token
+    return service_catalog.token_body(
+        subject.payload, subject.user_name, project['name'], subject.roles,
+        _base(request, nocatalog))
+
+
+@router.head('/tokens', status_code=200)
+def check(caller: deps.Caller = deps.CALLER,
+          x_subject_token: str = SUBJECT):
+    """200 if the token is valid (404 if not)."""
+    _subject(caller, x_subject_token, 'token:validate')
+    return Response(status_code=200)
 
 
 @router.delete('/tokens', status_code=204)
-def revoke(caller: deps.Caller = deps.CALLER):
-    """Revoke the caller's token (log out)."""
+def revoke(caller: deps.Caller = deps.CALLER,
+           x_subject_token: str = SUBJECT):
+    """Revoke a token (one's own: log out)."""
+    subject = _subject(caller, x_subject_token, 'token:revoke')
     deps.conductor().token_revoke(
-        caller.ctxt, token_id=caller.payload['id'],
+        caller.ctxt, token_id=subject.payload['id'],
         expires_at=datetime.datetime.fromtimestamp(
-            caller.payload['exp'], datetime.timezone.utc).replace(
+            subject.payload['exp'], datetime.timezone.utc).replace(
                 tzinfo=None).isoformat())
     return Response(status_code=204)
+
+
+@router.get('/catalog', response_model=auth_schemas.Catalog)
+def catalog(request: Request, caller: deps.Caller = deps.CALLER):
+    """The service catalog of the caller's token."""
+    base = _base(request)
+    return {'catalog': service_catalog.catalog(base),
+            'links': {'self': base + '/v3/auth/catalog', 'previous': None,
+                      'next': None}}

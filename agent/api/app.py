@@ -9,6 +9,10 @@ from fastapi import Request
 
 from agent.api import errors
 from agent.api import limits
+from agent.api.compute import flavors as compute_flavors
+from agent.api.compute import keypairs as compute_keypairs
+from agent.api.compute import servers as compute_servers
+from agent.api.image import images as image_images
 from agent.api.routes import auth
 from agent.api.routes import catalog
 from agent.api.routes import fixed_ips
@@ -17,6 +21,7 @@ from agent.api.routes import identity
 from agent.api.routes import images
 from agent.api.routes import keypairs
 from agent.api.routes import migrations
+from agent.api.routes import roles
 from agent.api.routes import servers
 from agent.api.routes import services
 from agent.api.routes import versions
@@ -55,7 +60,9 @@ def create_app():
                  response.status_code, (time.monotonic() - start) * 1e3, rid)
         return response
 
-    for module in (versions, auth, identity, servers, migrations, catalog, services,
-                   keypairs, images, volumes, floating_ips, fixed_ips):
+    for module in (versions, auth, identity, roles, servers, migrations,
+                   catalog, services, keypairs, images, volumes,
+                   floating_ips, fixed_ips, compute_servers, compute_flavors,
+                   compute_keypairs, image_images):
         app.include_router(module.router)
     return app

@@ -1,8 +1,12 @@
-"""Query parameters of list endpoints and paging of short lists."""
+"""Query parameters of list endpoints, paging of short lists, and the
+``links`` of a page (OpenStack's: self, previous, next)."""
+from urllib import parse
+
 from fastapi import Query
 from oslo_config import cfg
 
 from agent import exception
+from agent.api import service_catalog
 
 CONF = cfg.CONF
 
@@ -56,3 +60,17 @@ def scoped_page(caller, rule, list_method, view, name, all_projects, limit,
         caller.ctxt, project_id=None if all_projects else caller.project_id)]
     items, nxt = page(items, limit, marker, lambda i: str(i['id']))
     return {name: items, 'next_marker': nxt}
+
+
+def links(request, marker):
+    """A page's ``links``: this URL, and the next page's (``marker``
+    given) under the API's public URL."""
+    here = service_catalog.base_url(str(request.base_url)) + \
+        request.url.path
+    query = dict(request.query_params)
+    this = here + ('?' + parse.urlencode(query) if query else '')
+    nxt = None
+    if marker is not None:
+        query['marker'] = marker
+        nxt = here + '?' + parse.urlencode(query)
+    return {'self': this, 'previous': None, 'next': nxt}

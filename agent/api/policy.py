@@ -65,6 +65,7 @@ RULES = {
     'project:show': 'rule:project_reader',
     'user:create': 'rule:admin or (%s and rule:grantable_role)' % PM,
     'user:list': 'rule:project_reader',
+    'user:list:all': 'rule:read_all',
     'role:assign': 'rule:admin or (%s and rule:grantable_role)' % PM,
     # a user's own account: the password theirs alone, enabling admin's
     'user:password': 'user_id:%(user_id)s',

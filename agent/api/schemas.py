@@ -13,7 +13,6 @@ from pydantic import Field
 
 from agent.objects import fields as object_fields
 
-ROLE = Literal['admin', 'itsec', 'project_manager', 'netadmin', 'developer']
 Name = Field(min_length=1, max_length=255, pattern=r'^[^\x00-\x1f\x7f]+$')
 
 
@@ -21,98 +20,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
 
-# ------------------------------------------------------------- identity
-class TokenRequest(Strict):
-    user: str = Field(min_length=1, max_length=255)
-    password: str = Field(min_length=1, max_length=1024)
-    project: str | None = Field(None, min_length=1, max_length=255,
-                                description='name or id; default: the '
-                                "user's default project")
-
-
-class Ref(BaseModel):
-    id: str
-    name: str
-
-
-class Token(BaseModel):
-    expires_at: datetime.datetime
-    user: Ref
-    project: Ref
-    roles: list[str]
-
-
-class TokenOut(BaseModel):
-    token: Token
-
-
-class ProjectIn(Strict):
-    name: str = Name
-    description: str | None = Field(None, max_length=65535)
-
-
-class Project(BaseModel):
-    id: str
-    name: str
-    description: str | None = None
-    enabled: bool
-
-
-class ProjectOut(BaseModel):
-    project: Project
-
-
-class Projects(BaseModel):
-    projects: list[Project]
-    next_marker: str | None = None
-
-
-class UserIn(Strict):
-    name: str = Name
-    password: str = Field(min_length=8, max_length=1024)
-    role: ROLE = 'developer'
-
-
-class User(BaseModel):
-    id: str
-    name: str
-    enabled: bool
-    default_project_id: str | None = None
-    roles: list[str] = []
-
-
-class NewPassword(Strict):
-    password: str = Field(min_length=8, max_length=1024)
-    original_password: str = Field(min_length=1, max_length=1024)
-
-
-class PasswordChange(Strict):
-    """OpenStack identity v3: POST /v3/users/{user_id}/password."""
-    user: NewPassword
-
-
-class UserChanges(Strict):
-    enabled: bool | None = Field(None, description='false: no login, '
-                                 'every token of the user refused (admin)')
-    default_project_id: str | None = Field(
-        None, min_length=1, max_length=255,
-        description='where a login that names no project goes: a project '
-                    '(id or name) the user has a role in (the user '
-                    'themself or admin)')
-
-
-class UserUpdate(Strict):
-    user: UserChanges
-
-
-class UserOut(BaseModel):
-    user: User
-
-
-class Users(BaseModel):
-    users: list[User]
-    next_marker: str | None = None
-
+# ---------------------------------------------------------------- quotas
 
 class QuotaItem(BaseModel):
     limit: int

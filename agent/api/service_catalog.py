@@ -18,7 +18,9 @@ IDENTITY_VERSION = 'v3.14'
 IDENTITY_UPDATED = '2020-04-07T00:00:00Z'
 INTERFACES = ('public', 'internal', 'admin')
 #: (type, name, path under the public URL) of each service served
-SERVICES = (('identity', 'keystone', '/v3'),)
+SERVICES = (('identity', 'keystone', '/v3'),
+            ('compute', 'nova', '/compute/v2.1'),
+            ('image', 'glance', '/image'))
 
 
 def base_url(request_base: str) -> str:

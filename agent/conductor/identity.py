@@ -6,7 +6,10 @@ token checks are agent.conductor.auth's.
 
 Since 1.8 user_create and bootstrap take ``password`` (a 1.2 caller's
 ``password_hash`` is still taken as it is), and user_update enables or
-disables a user and sets the project a login without one goes to.
+disables a user and sets the project a login without one goes to. Since
+1.17 user_list lists every user (project_id None), user_show shows one
+with its role assignments and user_create may give no role (the API's
+keystone shapes).
 """
 import datetime
 import uuid as uuidlib
@@ -104,7 +107,7 @@ def new_hash(password, password_hash):
 
 
 class IdentityManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.8')  # see conductor_rpcapi.ConductorAPI
+    target = messaging.Target(version='1.17')  # see conductor_rpcapi.ConductorAPI
 
     # --------------------------------------------------------- projects
     @checks.expects(name=NAME, description=f.String(max_length=65535,
@@ -132,11 +135,13 @@ class IdentityManager(endpoint.Endpoint):
 
     # ------------------------------------------------------------ users
     @checks.expects(name=NAME, password_hash=HASH, password=PASSWORD,
-                 project_id=ID, role=f.Enum(ROLES, default='developer'))
+                 project_id=ID, role=f.Enum(ROLES, default='developer',
+                                            nullable=True))
     def user_create(self, ctxt, name, password_hash, password, project_id,
                     role):
         """A user with ``role`` in ``project_id`` (their default project),
-        in one transaction."""
+        in one transaction; ``role`` None (1.17): no role yet (keystone's
+        POST /v3/users; no log-in until one is granted)."""
         hashed = new_hash(password, password_hash)
         with self._session() as s:
             project = project_get(s, project_id)
@@ -146,19 +151,42 @@ class IdentityManager(endpoint.Endpoint):
                          default_project_id=project.id)
             s.add(row)
             s.flush()
+            if role is None:
+                return _user(row, [])
             grant(s, row.id, project.id, role)
             return _user(row, [role])
 
-    @checks.expects(project_id=ID, limit=LIMIT, marker=MARKER)
+    @checks.expects(project_id=f.String(max_length=64, nullable=True),
+                    limit=LIMIT, marker=MARKER)
     def user_list(self, ctxt, project_id, limit, marker):
-        """Users with a role in ``project_id``, with their roles there."""
+        """Users with a role in ``project_id``, with their roles there;
+        None (1.17): every user, without roles."""
         with self._session() as s:
-            members = sa.select(M.RoleAssignment.user_id).where(
-                M.RoleAssignment.project_id == project_id)
-            rows = paging.page(s, sa.select(M.User).where(
-                M.User.id.in_(members)), M.User, M.User.id, M.User.name,
-                limit, marker)
-            return [_user(r, roles_of(s, r.id, project_id)) for r in rows]
+            query = sa.select(M.User)
+            if project_id is not None:
+                query = query.where(M.User.id.in_(sa.select(
+                    M.RoleAssignment.user_id).where(
+                        M.RoleAssignment.project_id == project_id)))
+            rows = paging.page(s, query, M.User, M.User.id, M.User.name,
+                               limit, marker)
+            return [_user(r, None if project_id is None else
+                          roles_of(s, r.id, project_id)) for r in rows]
+
+    @checks.expects(ref=NAME)
+    def user_show(self, ctxt, ref):
+        """A user by id or name (1.17), with every role assignment it
+        holds: ``assignments`` [{"project_id", "role"}]."""
+        with self._session() as s:
+            row = user_get(s, ref)
+            out = _user(row)
+            out['assignments'] = [
+                {'project_id': project_id, 'role': role}
+                for project_id, role in s.execute(sa.select(
+                    M.RoleAssignment.project_id, M.Role.name).join(
+                        M.Role, M.RoleAssignment.role_id == M.Role.id).where(
+                        M.RoleAssignment.user_id == row.id).order_by(
+                        M.RoleAssignment.project_id, M.Role.name))]
+            return out
 
     @checks.expects(user=NAME, project_id=ID, role=f.Enum(ROLES),
                  revoke=f.Boolean(default=False))

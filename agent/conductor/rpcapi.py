@@ -485,17 +485,22 @@ class IdentityMethods(clients.Client):
     def user_create(self, ctxt, *, name, project_id,
                     password_hash=clients.UNSET, password=clients.UNSET,
                     role=clients.UNSET):
-        version = '1.8' if password else '1.2'
+        version = '1.17' if role is None else '1.8' if password else '1.2'
         return self._call(
             ctxt, 'user_create', topic=IDENTITY_TOPIC, version=version,
             name=name, password_hash=password_hash, password=password,
             project_id=project_id, role=role)
 
-    def user_list(self, ctxt, *, project_id, limit=clients.UNSET,
+    def user_list(self, ctxt, *, project_id=None, limit=clients.UNSET,
                   marker=clients.UNSET):
         return self._call(
-            ctxt, 'user_list', topic=IDENTITY_TOPIC, version='1.2',
+            ctxt, 'user_list', topic=IDENTITY_TOPIC,
+            version='1.2' if project_id else '1.17',
             project_id=project_id, limit=limit, marker=marker)
+
+    def user_show(self, ctxt, *, ref):
+        return self._call(
+            ctxt, 'user_show', topic=IDENTITY_TOPIC, version='1.17', ref=ref)
 
     def user_update(self, ctxt, *, user_id, enabled=clients.UNSET,
                     default_project=clients.UNSET):
@@ -608,6 +613,10 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             ``conductor_reports`` (sent at 1.16; below, a call on
             ``conductor``), where agent.conductor.report_queue reads them
             in batches; the start-up report stays a call
+      1.17 - identity for keystone's shapes (sent at 1.17): user_list of
+            every user (project_id None), user_show (a user by id or name
+            with its role assignments), user_create without a role
+            (role None)
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

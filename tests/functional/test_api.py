@@ -24,7 +24,7 @@ pytestmark = pytest.mark.functional
 def proj(api_cloud):
     """A project with a developer, for this module."""
     p = api_cloud.admin.ok('POST', '/v3/projects',
-                           json={'name': 'api-tests'})['project']
+                           json={'project': {'name': 'api-tests'}})['project']
     return p, api_cloud.add_user(p['id'], 'apidev', 'developer')
 
 
@@ -101,7 +101,7 @@ def test_request_ids_and_json_errors(api_cloud, proj):
 
 def test_pagination(api_cloud):
     p = api_cloud.admin.ok('POST', '/v3/projects',
-                           json={'name': 'paging'})['project']
+                           json={'project': {'name': 'paging'}})['project']
     dev = api_cloud.add_user(p['id'], 'pager', 'developer')
     made = [dev.ok('POST', '/v1/servers', json={'server': {
         'name': 'pg-%d' % i, 'flavor': 'm1.tiny'}})['server']['id']
@@ -137,7 +137,7 @@ def test_pagination(api_cloud):
 
 def test_twenty_concurrent_boots_against_a_quota_of_ten(api_cloud):
     admin = api_cloud.admin
-    p = admin.ok('POST', '/v3/projects', json={'name': 'quota'})['project']
+    p = admin.ok('POST', '/v3/projects', json={'project': {'name': 'quota'}})['project']
     admin.ok('PUT', '/v1/quotas/%s' % p['id'], json={'instances': 10})
     dev = api_cloud.add_user(p['id'], 'racer', 'developer')
 
@@ -234,7 +234,7 @@ def test_images_upload_checksum_download_boot_delete(api_cloud, proj):
     assert image['id'] in {i['id'] for i in dev.ok('GET', '/v1/images')[
         'images']}
     other = api_cloud.admin.ok('POST', '/v3/projects', json={
-        'name': 'img-other'})['project']
+        'project': {'name': 'img-other'}})['project']
     stranger = api_cloud.add_user(other['id'], 'img-stranger', 'developer')
     assert stranger.call('GET', base).status_code == 404
     assert stranger.call('GET', base + '/file').status_code == 404
@@ -262,7 +262,7 @@ def test_images_upload_checksum_download_boot_delete(api_cloud, proj):
 
 def test_volumes_create_attach_detach_delete_quota(api_cloud):
     admin = api_cloud.admin
-    p = admin.ok('POST', '/v3/projects', json={'name': 'vols'})['project']
+    p = admin.ok('POST', '/v3/projects', json={'project': {'name': 'vols'}})['project']
     admin.ok('PUT', '/v1/quotas/%s' % p['id'], json={'volumes': 1})
     dev = api_cloud.add_user(p['id'], 'voldev', 'developer')
     vol = dev.ok('POST', '/v1/volumes', json={'name': 'data',

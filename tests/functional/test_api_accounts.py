@@ -40,7 +40,7 @@ def cloud(tmp_path_factory):
     try:
         c.start(services=('hvagent-conductor',))
         c.project = c.admin.ok('POST', '/v3/projects', json={
-            'name': 'zz-home'})['project']
+            'project': {'name': 'zz-home'}})['project']
         yield c
     finally:
         codes = c.stop()
@@ -49,10 +49,8 @@ def cloud(tmp_path_factory):
 
 def new_user(cloud, role='developer', project=None):
     name = 'u-%s' % uuid.uuid4().hex[:10]
-    user = cloud.admin.ok('POST', '/v3/projects/%s/users' % (
-        project or cloud.project)['id'], json={
-            'name': name, 'password': cloudlib.PASSWORD,
-            'role': role})['user']
+    user = cloudlib.create_user(cloud.admin, (project or cloud.project)['id'],
+                                name, role)
     return user, cloud.login(name)
 
 
@@ -86,6 +84,8 @@ def test_no_conductor_answer_carries_a_password_hash(cloud):
                                    project=None),
             conductor.user_list(ctxt, project_id=pid, limit=None,
                                 marker=None),
+            conductor.user_list(ctxt, project_id=None),
+            conductor.user_show(ctxt, ref=made['name']),
             conductor.role_assign(ctxt, user=made['name'], project_id=pid,
                                   role='netadmin', revoke=False),
             conductor.user_update(ctxt, user_id=made['id'], enabled=True,
@@ -101,8 +101,8 @@ def test_no_conductor_answer_carries_a_password_hash(cloud):
     finally:
         rpc_transport.cleanup()
     cloud.admin = cloud.login('admin')  # bootstrap killed its token
-    for path in ('/v3/projects/%s/users' % cloud.project['id'],
-                 '/v3/auth/tokens', '/v3/projects'):
+    for path in ('/v3/role_assignments?include_names=true', '/v3/users',
+                 '/v3/users/admin', '/v3/auth/tokens', '/v3/projects'):
         no_hash(cloud.admin.ok('GET', path))
 
 
@@ -243,7 +243,7 @@ def test_project_manager_cannot_redirect_anothers_default_project(cloud):
     first. Now the user's default project is theirs to set (or
     admin's)."""
     trap = cloud.admin.ok('POST', '/v3/projects', json={
-        'name': 'aa-trap'})['project']
+        'project': {'name': 'aa-trap'}})['project']
     pm = new_user(cloud, 'project_manager', trap)[1]
     victim, victim_client = new_user(cloud)
     pm.ok('PUT', '/v3/projects/%s/users/%s/roles/developer'
@@ -258,7 +258,7 @@ def test_project_manager_cannot_redirect_anothers_default_project(cloud):
         'token']['project']['id'] == cloud.project['id']
     # the user may choose it themself, only a project they are in
     outsider = cloud.admin.ok('POST', '/v3/projects', json={
-        'name': 'elsewhere'})['project']
+        'project': {'name': 'elsewhere'}})['project']
     r = victim_client.call('PATCH', path, json={'user': {
         'default_project_id': outsider['id']}})
     assert r.status_code == 400, r.text

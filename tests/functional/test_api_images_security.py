@@ -135,7 +135,7 @@ def sec(tmp_path_factory, bait):
         admin = cloud.admin
         for name in ('a', 'b'):
             p = admin.ok('POST', '/v3/projects', json={
-                'name': 'imgsec-' + name})['project']
+                'project': {'name': 'imgsec-' + name}})['project']
             dev = cloud.add_user(p['id'], 'imgsec%sdev' % name, 'developer')
             dev.project_id = p['id']
             dev.user_id = dev.ok('GET', '/v3/auth/tokens')['token'][
@@ -304,7 +304,7 @@ def image_store_files(sec):
 
 
 def new_project(sec, name):
-    p = sec.admin.ok('POST', '/v3/projects', json={'name': name})['project']
+    p = cloudlib.create_project(sec.admin, name)
     return p, sec.add_user(p['id'], name + 'dev', 'developer')
 
 

@@ -61,7 +61,7 @@ def upload(client, name, path, disk_format='qcow2'):
 
 def test_boot_through_the_api_on_libvirt(libvirt_cloud):
     cloud, img = libvirt_cloud, libvirt_cloud.image
-    p = cloud.admin.ok('POST', '/v3/projects', json={'name': 'lv'})['project']
+    p = cloudlib.create_project(cloud.admin, 'lv')
     dev = cloud.add_user(p['id'], 'lvdev', 'developer')
     key = dev.ok('POST', '/v1/keypairs', json={'name': 'mykey'})['keypair']
     # the root disk's image is uploaded; the agent downloads it from the

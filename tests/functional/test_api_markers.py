@@ -18,7 +18,7 @@ pytestmark = pytest.mark.functional
 @pytest.fixture(scope='module')
 def two(api_cloud):
     projects = {name: api_cloud.admin.ok('POST', '/v3/projects', json={
-        'name': name})['project']['id'] for name in ('mka', 'mkb')}
+        'project': {'name': name}})['project']['id'] for name in ('mka', 'mkb')}
     a, b = (api_cloud.add_user(projects[n], n + 'dev', 'developer')
             for n in ('mka', 'mkb'))
     net = api_cloud.add_user(projects['mka'], 'mkanet', 'netadmin')

@@ -48,7 +48,7 @@ def cloud(tmp_path_factory):
             h['binary'] == COMPUTE} == {NODE1, NODE2}, 60,
             message='both agents up')
         project = c.admin.ok('POST', '/v3/projects',
-                             json={'name': 'movers'})['project']
+                             json={'project': {'name': 'movers'}})['project']
         c.admin.ok('PUT', '/v1/quotas/%s' % project['id'], json={
             'instances': -1, 'cores': -1, 'ram': -1})
         c.owner = c.add_user(project['id'], 'moverdev', 'developer')

@@ -72,7 +72,7 @@ def test_only_admins_migrate_and_strangers_find_nothing(cloud):  # noqa: F811
                  {'resize': {'flavorRef': 'm1.small'}}), 403,
              'Policy does not allow server:resize')
     project = cloud.admin.ok('POST', '/v3/projects',
-                             json={'name': 'strangers'})['project']
+                             json={'project': {'name': 'strangers'}})['project']
     stranger = cloud.add_user(project['id'], 'strangerdev', 'developer')
     for body in ({'resize': {'flavorRef': 'm1.small'}},
                  {'confirmResize': None}, {'revertResize': None}):
@@ -142,7 +142,7 @@ def test_hvctl_resize_confirm_migrate_revert(cloud, hvctl):  # noqa: F811
 
 def test_a_resize_up_over_quota_is_403(cloud):  # noqa: F811
     project = cloud.admin.ok('POST', '/v3/projects',
-                             json={'name': 'tight'})['project']
+                             json={'project': {'name': 'tight'}})['project']
     cloud.admin.ok('PUT', '/v1/quotas/%s' % project['id'], json={
         'instances': 2, 'cores': 1, 'ram': -1})
     dev = cloud.add_user(project['id'], 'tightdev', 'developer')

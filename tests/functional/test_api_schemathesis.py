@@ -15,7 +15,7 @@ pytestmark = pytest.mark.functional
 @pytest.fixture(scope='module')
 def fuzz_admin(api_cloud):
     admin = api_cloud.admin
-    p = admin.ok('POST', '/v3/projects', json={'name': 'fuzz'})['project']
+    p = admin.ok('POST', '/v3/projects', json={'project': {'name': 'fuzz'}})['project']
     client = api_cloud.add_user(p['id'], 'fuzz-dev', 'developer')
     admin.ok('PUT', '/v3/projects/%s/users/fuzz-dev/roles/admin' % p['id'])
     admin.ok('PUT', '/v1/quotas/%s' % p['id'], json={'instances': 5})

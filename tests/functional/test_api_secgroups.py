@@ -27,7 +27,7 @@ def sg(api_cloud):
     skip_unless('nft', 'dnsmasq')
     for ours in cloudlib.wired_project(api_cloud, 'sgp1'):
         p2 = api_cloud.admin.ok('POST', '/v3/projects',
-                                json={'name': 'sgp2'})['project']
+                                json={'project': {'name': 'sgp2'}})['project']
         ours['thief'] = api_cloud.add_user(p2['id'], 'sgthief', 'netadmin')
         ours['thiefdev'] = api_cloud.add_user(p2['id'], 'sgthiefdev',
                                               'developer')

@@ -24,7 +24,7 @@ REFRESH = 1.0
 @pytest.fixture(scope='module')
 def people(api_cloud):
     admin = api_cloud.admin
-    p = admin.ok('POST', '/v3/projects', json={'name': 'svc'})['project']
+    p = admin.ok('POST', '/v3/projects', json={'project': {'name': 'svc'}})['project']
     return {'admin': admin,
             'member': api_cloud.add_user(p['id'], 'svcdev', 'developer'),
             'project admin': api_cloud.add_user(p['id'], 'svcpm',

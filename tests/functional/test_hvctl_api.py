@@ -16,7 +16,7 @@ hvctl = cloudlib.hvctl_api
 
 def test_login_boot_list_delete_logout(api_cloud, tmp_path):
     p = api_cloud.admin.ok('POST', '/v3/projects',
-                           json={'name': 'hvctl'})['project']
+                           json={'project': {'name': 'hvctl'}})['project']
     api_cloud.add_user(p['id'], 'cliuser', 'developer')
     out = hvctl(api_cloud, tmp_path, 'login', '--user', 'cliuser').stdout
     assert 'as cliuser in project hvctl (developer)' in out
@@ -57,7 +57,7 @@ def test_password_and_user_set(api_cloud, tmp_path):
     the others); hvctl user-set disables (admin only) and sets a default
     project."""
     p = api_cloud.admin.ok('POST', '/v3/projects',
-                           json={'name': 'hvctl-pw'})['project']
+                           json={'project': {'name': 'hvctl-pw'}})['project']
     api_cloud.add_user(p['id'], 'clipw', 'developer')
     hvctl(api_cloud, tmp_path, 'login', '--user', 'clipw')
     nothing = hvctl(api_cloud, tmp_path, 'user-set', 'x', check=False)

@@ -3,7 +3,8 @@ scheduler and agent on RabbitMQ): python-openstackclient's ``openstack``
 command and openstacksdk, unmodified, from PyPI (the test extra), with a
 clouds.yaml as a user writes one. Identity v3: version discovery,
 password log-in in the Default domain, the service catalog, token
-validation and revocation; and what a hostile user tries with them."""
+validation and revocation; projects, users, roles and role assignments
+as an admin makes them; and what a hostile user tries with them."""
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import requests
 import yaml
 
 from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -27,8 +29,7 @@ def users(api_cloud):
     """Two projects, a developer in each."""
     out = {}
     for name in ('os-blue', 'os-red'):
-        project = api_cloud.admin.ok('POST', '/v3/projects', json={
-            'name': name})['project']
+        project = cloudlib.create_project(api_cloud.admin, name)
         api_cloud.add_user(project['id'], name + '-dev', 'developer')
         out[name] = project
     return out
@@ -57,6 +58,8 @@ def clouds(api_cloud, users, tmp_path_factory):
         'blue-in-red': cloud('os-blue-dev', 'os-red'),
         'blue-other-domain': cloud('os-blue-dev', 'os-blue',
                                    user_domain_name='Elsewhere'),
+        'green': cloud('os-green-dev', 'os-green'),
+        'red': cloud('os-red-dev', 'os-red'),
     }}
     path = home / 'clouds.yaml'
     path.write_text(yaml.safe_dump(config))
@@ -158,3 +161,140 @@ def test_openstacksdk_logs_in(api_cloud, users, clouds):
             api_cloud.url + '/v3'
     finally:
         conn.close()
+
+
+def test_admin_makes_a_project_and_its_user(api_cloud, clouds):
+    """As an operator does it with keystone: project create, user
+    create, role add (keystone's ``member``: the seed's developer); the
+    user logs in; role remove, and the log-in is refused."""
+    project = as_json(clouds, 'admin', 'project', 'create', 'os-green')
+    assert project['domain_id'] == 'default' and project['enabled']
+    user = as_json(clouds, 'admin', 'user', 'create', '--project',
+                   'os-green', '--password', cloudlib.PASSWORD,
+                   'os-green-dev')
+    assert user['default_project_id'] == project['id']
+    # no role yet: no log-in
+    assert openstack(clouds, 'green', 'token', 'issue',
+                     check=False).returncode != 0
+    openstack(clouds, 'admin', 'role', 'add', '--project', 'os-green',
+              '--user', 'os-green-dev', 'member')
+    assert as_json(clouds, 'green', 'token', 'issue')['project_id'] == \
+        project['id']
+    listed = as_json(clouds, 'admin', 'role', 'assignment', 'list',
+                     '--project', 'os-green', '--names')
+    assert [(a['Role'], a['User']) for a in listed] == [
+        ('developer', 'os-green-dev@Default')]
+    roles = {r['Name'] for r in as_json(clouds, 'admin', 'role', 'list')}
+    assert {'admin', 'developer', 'member', 'netadmin'} <= roles
+    assert 'os-green-dev' in {u['Name'] for u in as_json(
+        clouds, 'admin', 'user', 'list')}
+    openstack(clouds, 'admin', 'role', 'remove', '--project', 'os-green',
+              '--user', 'os-green-dev', 'member')
+    proc = openstack(clouds, 'green', 'token', 'issue', check=False)
+    assert 'HTTP 401' in proc.stderr, proc.stderr
+
+
+def test_a_developer_cannot_reach_other_projects_or_raise_itself(
+        api_cloud, users, clouds):
+    """os-blue's developer: sees its own project's users only; another
+    project, its users and its assignments are not there (404) or
+    refused; it may not make users or grant itself admin."""
+    names = {u['Name'] for u in as_json(clouds, 'blue', 'user', 'list')}
+    assert names == {'os-blue-dev'}
+    for args in (('project', 'show', 'os-red'),
+                 ('user', 'show', 'os-red-dev'),
+                 ('role', 'assignment', 'list', '--project', 'os-red'),
+                 ('user', 'create', '--project', 'os-blue', '--password',
+                  cloudlib.PASSWORD, 'blue-sock-puppet'),
+                 ('project', 'create', 'blue-empire')):
+        proc = openstack(clouds, 'blue', *args, check=False)
+        assert proc.returncode != 0, args
+        assert 'Traceback' not in proc.stderr, proc.stderr
+    # openstacksdk does not raise when a grant is refused (the client
+    # exits 0 on our 403): what counts is that nothing was granted
+    for role in ('admin', 'manager', 'itsec'):
+        openstack(clouds, 'blue', 'role', 'add', '--project', 'os-blue',
+                  '--user', 'os-blue-dev', role, check=False)
+        r = cloudlib.Client(api_cloud.url, as_json(
+            clouds, 'blue', 'token', 'issue')['id']).call(
+            'PUT', '/v3/projects/%s/users/os-blue-dev/roles/%s'
+            % (users['os-blue']['id'], role))
+        assert r.status_code == 403, r.text
+    mine = as_json(clouds, 'blue', 'role', 'assignment', 'list', '--names')
+    assert {(a['Role'], a['User'], a['Project']) for a in mine} == {
+        ('developer', 'os-blue-dev@Default', 'os-blue@Default')}
+    # nothing changed: still a developer of os-blue, and only that
+    token = cloudlib.Client(api_cloud.url, as_json(
+        clouds, 'blue', 'token', 'issue')['id'])
+    assert [r['name'] for r in token.ok('GET', '/v3/auth/tokens')[
+        'token']['roles']] == ['developer']
+    assert 'blue-sock-puppet' not in {u['name'] for u in api_cloud.admin.ok(
+        'GET', '/v3/users')['users']}
+
+
+def test_a_server_through_compute_and_image(api_cloud, users, clouds,
+                                            tmp_path):
+    """The everyday flow with the fake driver: upload an image, make a
+    key pair, ``server create --wait``, list and show it, stop, start,
+    reboot (soft and hard), pause, unpause, read its console log,
+    ``server delete --wait``; os-red's developer meanwhile reaches none
+    of it."""
+    disk = tmp_path / 'tiny.img'
+    disk.write_bytes(b'\0' * 65536)
+    image = as_json(clouds, 'blue', 'image', 'create', '--file', str(disk),
+                    '--disk-format', 'raw', '--container-format', 'bare',
+                    'blue-img')
+    assert image['status'] == 'active' and image['size'] == 65536
+    assert 'blue-img' in {i['Name'] for i in as_json(
+        clouds, 'blue', 'image', 'list')}
+    flavors = {f['Name']: f for f in as_json(clouds, 'blue', 'flavor',
+                                              'list')}
+    assert 'm1.tiny' in flavors
+    key = openstack(clouds, 'blue', 'keypair', 'create', 'blue-key').stdout
+    assert 'PRIVATE KEY' in key
+    server = as_json(clouds, 'blue', 'server', 'create', '--image',
+                     'blue-img', '--flavor', 'm1.tiny', '--key-name',
+                     'blue-key', '--wait', 'blue-vm')
+    assert server['status'] == 'ACTIVE', server
+    sid = server['id']
+    assert [s['Name'] for s in as_json(clouds, 'blue', 'server',
+                                       'list')] == ['blue-vm']
+    shown = as_json(clouds, 'blue', 'server', 'show', 'blue-vm')
+    assert (shown['status'], shown['key_name']) == ('ACTIVE', 'blue-key')
+    assert shown['flavor'].startswith('m1.tiny'), shown
+    assert shown['project_id'] == users['os-blue']['id'], shown
+    # os-red's developer: none of it is there
+    for args in (('server', 'show', sid), ('server', 'delete', sid),
+                 ('server', 'stop', sid),
+                 ('console', 'log', 'show', sid),
+                 ('image', 'show', image['id']),
+                 ('server', 'create', '--image', image['id'], '--flavor',
+                  'm1.tiny', 'red-steals')):
+        proc = openstack(clouds, 'red', *args, check=False)
+        assert proc.returncode != 0, (args, proc.stdout)
+        assert 'Traceback' not in proc.stderr, proc.stderr
+    assert as_json(clouds, 'red', 'server', 'list') == []
+
+    def status():
+        return as_json(clouds, 'blue', 'server', 'show', sid)['status']
+
+    def settles(want):
+        wait_until(lambda: status() == want, 60, interval=0.5,
+                   message=status)
+
+    openstack(clouds, 'blue', 'server', 'stop', sid)
+    settles('SHUTOFF')
+    openstack(clouds, 'blue', 'server', 'start', sid)
+    settles('ACTIVE')
+    openstack(clouds, 'blue', 'server', 'reboot', '--wait', sid)
+    openstack(clouds, 'blue', 'server', 'reboot', '--hard', '--wait', sid)
+    assert status() == 'ACTIVE'
+    openstack(clouds, 'blue', 'server', 'pause', sid)
+    settles('PAUSED')
+    openstack(clouds, 'blue', 'server', 'unpause', sid)
+    settles('ACTIVE')
+    openstack(clouds, 'blue', 'console', 'log', 'show', sid)
+    openstack(clouds, 'blue', 'server', 'delete', '--wait', sid)
+    assert as_json(clouds, 'blue', 'server', 'list') == []
+    openstack(clouds, 'blue', 'keypair', 'delete', 'blue-key')
+    openstack(clouds, 'blue', 'image', 'delete', image['id'])

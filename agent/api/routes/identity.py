@@ -1,12 +1,15 @@
-"""Projects, their users and roles, users' own accounts, and quotas."""
+"""Projects and users in keystone's shapes, users' own accounts, and
+quotas. Roles and their grants: routes/roles.py."""
 from fastapi import APIRouter
 from fastapi import Depends
 from fastapi import HTTPException
+from fastapi import Query
 from fastapi import Request
 from fastapi import Response
 
 from agent import exception
 from agent.api import deps
+from agent.api import identity_schemas as ks
 from agent.api import paging
 from agent.api import schemas
 from agent.api import throttle
@@ -14,96 +17,117 @@ from agent.api import throttle
 router = APIRouter(tags=['identity'])
 
 
-def _project_id(caller, ref):
-    """The id of project ``ref`` (id or name), once the caller may read
-    it (else 404: another project's existence is not told)."""
+def project_of(caller, ref):
+    """Project ``ref`` (id or name), once the caller may read it (else
+    404: another project's existence is not told)."""
     project = deps.conductor().project_show(caller.ctxt, ref=ref)
     if not caller.can('project:show', project['id']):
         raise exception.ProjectNotFound(project=ref)
     return project
 
 
-@router.post('/v3/projects', status_code=201,
-             response_model=schemas.ProjectOut)
-def project_create(body: schemas.ProjectIn,
-                   caller: deps.Caller = deps.CALLER):
+def user_of(caller, ref):
+    """User ``ref`` (id or name) with its assignments, once the caller
+    may see it: themself, a user with a role in the caller's project, or
+    anyone for admin and itsec (else 404)."""
+    try:
+        user = deps.conductor().user_show(caller.ctxt, ref=ref)
+    except exception.UserNotFound:
+        raise exception.UserNotFound(user=ref) from None
+    if user['id'] != caller.user_id and not caller.can('user:list:all') \
+            and not any(a['project_id'] == caller.project_id
+                        for a in user['assignments']):
+        raise exception.UserNotFound(user=ref)
+    return user
+
+
+def _user(user):
+    return {k: v for k, v in user.items() if k != 'assignments'}
+
+
+@router.post('/v3/projects', status_code=201, response_model=ks.ProjectOut)
+def project_create(body: ks.ProjectIn, caller: deps.Caller = deps.CALLER):
     caller.check('project:create')
     return {'project': deps.conductor().project_create(
-        caller.ctxt, name=body.name, description=body.description)}
+        caller.ctxt, name=body.project.name,
+        description=body.project.description)}
 
 
-@router.get('/v3/projects', response_model=schemas.Projects)
-def project_list(caller: deps.Caller = deps.CALLER,
+@router.get('/v3/projects', response_model=ks.Projects)
+def project_list(request: Request, caller: deps.Caller = deps.CALLER,
+                 name: str | None = Query(None, min_length=1,
+                                          max_length=255),
                  limit: int = Depends(paging.limit_param),
                  marker: str | None = Depends(paging.marker_param)):
-    """Every project for admin and itsec, else the caller's own."""
-    if not caller.can('project:list:all'):
-        own = [deps.conductor().project_show(caller.ctxt,
-                                             ref=caller.project_id)]
+    """Every project for admin and itsec, else the caller's own;
+    ``name``: only the one of that name."""
+    if name is not None or not caller.can('project:list:all'):
+        try:
+            own = [project_of(caller, name or caller.project_id)]
+        except exception.ProjectNotFound:
+            own = []
+        if name is not None:
+            own = [p for p in own if p['name'] == name]
         items, nxt = paging.page(own, limit, marker, lambda p: p['id'])
-        return {'projects': items, 'next_marker': nxt}
-    items = deps.conductor().project_list(caller.ctxt, limit=limit,
-                                          marker=marker)
-    return {'projects': items,
-            'next_marker': paging.next_marker(items, limit,
-                                              lambda p: p['id'])}
+    else:
+        items = deps.conductor().project_list(caller.ctxt, limit=limit,
+                                              marker=marker)
+        nxt = paging.next_marker(items, limit, lambda p: p['id'])
+    return {'projects': items, 'next_marker': nxt,
+            'links': paging.links(request, nxt)}
 
 
-@router.get('/v3/projects/{project}', response_model=schemas.ProjectOut)
+@router.get('/v3/projects/{project}', response_model=ks.ProjectOut)
 def project_show(project: str, caller: deps.Caller = deps.CALLER):
-    return {'project': _project_id(caller, project)}
+    return {'project': project_of(caller, project)}
 
 
-@router.post('/v3/projects/{project}/users', status_code=201,
-             response_model=schemas.UserOut)
-def user_create(project: str, body: schemas.UserIn,
-                caller: deps.Caller = deps.CALLER):
-    """A new user with a role in the project (project managers may give
-    developer or netadmin in their own project)."""
-    pid = _project_id(caller, project)['id']
-    caller.check('user:create', pid, role=body.role)
+@router.post('/v3/users', status_code=201, response_model=ks.UserOut)
+def user_create(body: ks.UserIn, caller: deps.Caller = deps.CALLER):
+    """A user in its default project, with no role yet: grant one (PUT
+    /v3/projects/{p}/users/{u}/roles/{r}). Admin, or the project's
+    manager (who may grant developer and netadmin there)."""
+    pid = project_of(caller, body.user.default_project_id)['id']
+    caller.check('user:create', pid, role='developer')
     return {'user': deps.conductor().user_create(
-        caller.ctxt, name=body.name, project_id=pid, role=body.role,
-        password=body.password)}
+        caller.ctxt, name=body.user.name, project_id=pid, role=None,
+        password=body.user.password)}
 
 
-@router.get('/v3/projects/{project}/users', response_model=schemas.Users)
-def user_list(project: str, caller: deps.Caller = deps.CALLER,
+@router.get('/v3/users', response_model=ks.Users)
+def user_list(request: Request, caller: deps.Caller = deps.CALLER,
+              name: str | None = Query(None, min_length=1, max_length=255),
               limit: int = Depends(paging.limit_param),
               marker: str | None = Depends(paging.marker_param)):
-    pid = _project_id(caller, project)['id']
-    caller.check('user:list', pid)
-    items = deps.conductor().user_list(caller.ctxt, project_id=pid,
-                                       limit=limit, marker=marker)
-    return {'users': items, 'next_marker': paging.next_marker(
-        items, limit, lambda u: u['id'])}
+    """Every user for admin and itsec, else the users with a role in the
+    caller's project; ``name``: only the one of that name."""
+    if name is not None:
+        try:
+            found = [_user(user_of(caller, name))]
+        except exception.UserNotFound:
+            found = []
+        items, nxt = paging.page([u for u in found if u['name'] == name],
+                                 limit, marker, lambda u: u['id'])
+    else:
+        every = caller.can('user:list:all')
+        if not every:
+            caller.check('user:list', caller.project_id)
+        items = deps.conductor().user_list(
+            caller.ctxt, project_id=None if every else caller.project_id,
+            limit=limit, marker=marker)
+        nxt = paging.next_marker(items, limit, lambda u: u['id'])
+    return {'users': items, 'next_marker': nxt,
+            'links': paging.links(request, nxt)}
 
 
-def _assign(project, user, role, caller, revoke):
-    pid = _project_id(caller, project)['id']
-    caller.check('role:assign', pid, role=role)
-    return {'user': deps.conductor().role_assign(
-        caller.ctxt, user=user, project_id=pid, role=role, revoke=revoke)}
-
-
-@router.put('/v3/projects/{project}/users/{user}/roles/{role}',
-            response_model=schemas.UserOut)
-def role_grant(project: str, user: str, role: schemas.ROLE,
-               caller: deps.Caller = deps.CALLER):
-    """Add an existing user to the project with ``role``."""
-    return _assign(project, user, role, caller, revoke=False)
-
-
-@router.delete('/v3/projects/{project}/users/{user}/roles/{role}',
-               response_model=schemas.UserOut)
-def role_revoke(project: str, user: str, role: schemas.ROLE,
-                caller: deps.Caller = deps.CALLER):
-    return _assign(project, user, role, caller, revoke=True)
+@router.get('/v3/users/{user}', response_model=ks.UserOut)
+def user_show(user: str, caller: deps.Caller = deps.CALLER):
+    return {'user': _user(user_of(caller, user))}
 
 
 @router.post('/v3/users/{user_id}/password', status_code=204,
              responses={401: {'description': 'original password wrong'}})
-def password_change(user_id: str, body: schemas.PasswordChange,
+def password_change(user_id: str, body: ks.PasswordChange,
                     request: Request, caller: deps.Caller = deps.CALLER):
     """Change one's own password (OpenStack identity v3). Every token of
     the user issued before, this request's too, is refused after; wrong
@@ -117,8 +141,8 @@ def password_change(user_id: str, body: schemas.PasswordChange,
     return Response(status_code=204)
 
 
-@router.patch('/v3/users/{user_id}', response_model=schemas.UserOut)
-def user_update(user_id: str, body: schemas.UserUpdate,
+@router.patch('/v3/users/{user_id}', response_model=ks.UserOut)
+def user_update(user_id: str, body: ks.UserUpdate,
                 caller: deps.Caller = deps.CALLER):
     """Enable or disable a user (admin), or set the project a login that
     names none goes to (the user themself, or admin)."""
@@ -138,7 +162,7 @@ def user_update(user_id: str, body: schemas.UserUpdate,
 @router.get('/v1/quotas/{project}', response_model=schemas.Quotas)
 def quota_show(project: str, caller: deps.Caller = deps.CALLER):
     """Limits and usage; over a limit a request fails with 403."""
-    pid = _project_id(caller, project)['id']
+    pid = project_of(caller, project)['id']
     caller.check('quota:show', pid)
     return {'quotas': deps.conductor().quota_show(caller.ctxt,
                                                   project_id=pid)}
@@ -147,9 +171,7 @@ def quota_show(project: str, caller: deps.Caller = deps.CALLER):
 @router.put('/v1/quotas/{project}', response_model=schemas.Quotas)
 def quota_update(project: str, body: schemas.QuotaUpdate,
                  caller: deps.Caller = deps.CALLER):
-    pid = _project_id(caller, project)['id']
+    pid = project_of(caller, project)['id']
     caller.check('quota:update', pid)
     return {'quotas': deps.conductor().quota_set(
         caller.ctxt, project_id=pid, limits=body.model_dump())}
-
-

@@ -45,12 +45,17 @@ def active(image):
 @router.post('', status_code=201, response_model=schemas.ImageOut)
 def create(body: schemas.ImageIn, caller: deps.Caller = deps.CALLER):
     """A queued image of the caller's project; PUT its bytes next."""
+    return {'image': new_image(caller, body.name, body.disk_format,
+                               body.visibility)}
+
+
+def new_image(caller, name, disk_format, visibility):
     caller.check('image:create')
-    if body.visibility == 'public':
+    if visibility == 'public':
         caller.check('image:publicize')
-    return {'image': deps.conductor().image_create(
-        caller.ctxt, name=body.name, disk_format=body.disk_format,
-        visibility=body.visibility)}
+    return deps.conductor().image_create(
+        caller.ctxt, name=name, disk_format=disk_format,
+        visibility=visibility)
 
 
 @router.put('/{image_id}/file', response_model=schemas.ImageOut,
@@ -62,6 +67,12 @@ async def upload(image_id: uuid.UUID, request: Request,
                  caller: deps.Caller = deps.CALLER):
     """The image's bytes (once); its sha256 is recorded. Past ``[api]
     max_image_upload_bytes`` (announced or counted): 413, nothing kept."""
+    return {'image': await store_bytes(caller, image_id, request, checksum)}
+
+
+async def store_bytes(caller, image_id, request, checksum):
+    """Stream the request's body into a queued image; the image, active
+    (413 past the size cap, 409 if it has data already)."""
     length = request.headers.get('content-length', '')
     if length.isdigit():
         image_store.check_size(int(length))
@@ -80,7 +91,7 @@ async def upload(image_id: uuid.UUID, request: Request,
         await run_in_threadpool(writer.publish)
     finally:
         writer.abort()      # a no-op once published
-    return {'image': image}
+    return image
 
 
 @router.get('', response_model=schemas.Images)
@@ -104,6 +115,10 @@ def download(image_id: uuid.UUID,
              caller: deps.Caller = deps.IMAGE_READER):
     """The image's bytes, to whoever may show it: a user, or a compute
     agent presenting the conductor's grant for an instance booting it."""
+    return file_response(caller, image_id)
+
+
+def file_response(caller, image_id):
     image = fetch(caller, image_id, 'image:show')
     path = image_store.path(str(active(image)['id']))
     if not os.path.exists(path):
@@ -113,6 +128,10 @@ def download(image_id: uuid.UUID,
 
 @router.delete('/{image_id}', status_code=204)
 def delete(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+    return remove(caller, image_id)
+
+
+def remove(caller, image_id):
     fetch(caller, image_id, 'image:delete')
     deps.conductor().image_delete(caller.ctxt, image_id=str(image_id))
     image_store.remove(str(image_id))

@@ -46,19 +46,23 @@ def generate():
     return private, public
 
 
-@router.post('', status_code=201, response_model=schemas.KeyPairOut)
-def create(body: schemas.KeyPairIn, caller: deps.Caller = deps.CALLER):
+def new_keypair(caller, name, public_key):
+    """Import ``public_key``, or generate a pair (None): the caller's
+    new key pair, with ``private_key`` when generated."""
     caller.check('keypair:manage')
     private = None
-    if body.public_key is None:
-        private, public = generate()
-    else:
-        public = body.public_key
-    public, fingerprint = parse_public_key(public)
+    if public_key is None:
+        private, public_key = generate()
+    public, fingerprint = parse_public_key(public_key)
     out = deps.conductor().keypair_create(
-        caller.ctxt, user_id=caller.user_id, name=body.name,
+        caller.ctxt, user_id=caller.user_id, name=name,
         public_key=public, fingerprint=fingerprint)
-    return {'keypair': dict(out, private_key=private)}
+    return dict(out, private_key=private)
+
+
+@router.post('', status_code=201, response_model=schemas.KeyPairOut)
+def create(body: schemas.KeyPairIn, caller: deps.Caller = deps.CALLER):
+    return {'keypair': new_keypair(caller, body.name, body.public_key)}
 
 
 @router.get('', response_model=schemas.KeyPairs)

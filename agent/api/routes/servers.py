@@ -45,29 +45,43 @@ def fetch(caller, server_id, rule):
 @router.post('', status_code=202, response_model=schemas.ServerOut)
 def create(body: schemas.ServerCreate, caller: deps.Caller = deps.CALLER):
     """Boot an instance in the caller's project (quota checked)."""
-    caller.check('server:create')
     req = body.server
-    image_ref, kernel, ramdisk = (_image_ref(caller, ref) for ref in (
-        req.image, req.kernel, req.ramdisk))
-    options = {'config_drive': req.config_drive, 'kernel_ref': kernel,
-               'ramdisk_ref': ramdisk}
-    if req.user_data is not None:
-        options['user_data'] = req.user_data
-    if req.key_name:
-        key = deps.conductor().keypair_show(
-            caller.ctxt, user_id=caller.user_id, name=req.key_name)
-        options.update(key_name=req.key_name, key_data=key['public_key'],
-                       config_drive=True)
-    inst = deps.conductor().boot_instance(
-        caller.ctxt, name=req.name, flavor=req.flavor, image_ref=image_ref,
-        availability_zone=None, hints={'same_host': [], 'different_host': []},
-        metadata=req.metadata, networks=req.networks, options=options,
+    return {'server': server(boot(
+        caller, name=req.name, flavor=req.flavor, image=req.image,
+        kernel=req.kernel, ramdisk=req.ramdisk, networks=req.networks,
         fixed_ips=[str(i) for i in req.fixed_ips],
-        security_groups=req.security_groups)
-    return {'server': server(inst)}
+        security_groups=req.security_groups, metadata=req.metadata,
+        key_name=req.key_name, user_data=req.user_data,
+        config_drive=req.config_drive, availability_zone=None))}
 
 
-def _image_ref(caller, ref):
+def boot(caller, *, name, flavor, image, kernel, ramdisk, networks,
+         fixed_ips, security_groups, metadata, key_name, user_data,
+         config_drive, availability_zone):
+    """Boot an instance in the caller's project (quota checked by the
+    conductor): the images checked here, the key pair's public key put
+    on a config drive."""
+    caller.check('server:create')
+    image, kernel, ramdisk = (image_ref(caller, ref) for ref in (
+        image, kernel, ramdisk))
+    options = {'config_drive': config_drive, 'kernel_ref': kernel,
+               'ramdisk_ref': ramdisk}
+    if user_data is not None:
+        options['user_data'] = user_data
+    if key_name:
+        key = deps.conductor().keypair_show(
+            caller.ctxt, user_id=caller.user_id, name=key_name)
+        options.update(key_name=key_name, key_data=key['public_key'],
+                       config_drive=True)
+    return deps.conductor().boot_instance(
+        caller.ctxt, name=name, flavor=flavor, image_ref=image,
+        availability_zone=availability_zone,
+        hints={'same_host': [], 'different_host': []}, metadata=metadata,
+        networks=networks, options=options, fixed_ips=fixed_ips,
+        security_groups=security_groups)
+
+
+def image_ref(caller, ref):
     """An image id the caller may show (404 otherwise, 409 before its
     data), as its canonical id; anything else goes to the conductor,
     which refuses what no host may fetch (image_refs.classify)."""
@@ -101,7 +115,7 @@ def show(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
     return {'server': server(fetch(caller, server_id, 'server:show'))}
 
 
-def _act(caller, server_id, action):
+def act(caller, server_id, action):
     inst = fetch(caller, server_id, user_actions.BY_NAME[action].rule)
     return {'server': server(deps.conductor().instance_action(
         caller.ctxt, ref=inst.uuid, action=action, volume_id=None,
@@ -111,7 +125,7 @@ def _act(caller, server_id, action):
 @router.delete('/{server_id}', status_code=202,
                response_model=schemas.ServerOut)
 def delete(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
-    return _act(caller, server_id, 'delete')
+    return act(caller, server_id, 'delete')
 
 
 @router.post('/{server_id}/action', status_code=202,
@@ -129,7 +143,7 @@ def action(server_id: uuid.UUID, body: action_schemas.ServerAction,
     ``{"confirmResize": null}`` or ``{"revertResize": null}``; the answer
     is the migration."""
     if isinstance(body, action_schemas.Action):
-        return _act(caller, server_id, body.action)
+        return act(caller, server_id, body.action)
     if isinstance(body, action_schemas.LiveMigrateAction):
         caller.check('server:migrate_live')
         inst = fetch(caller, server_id, 'server:migrate_live')

@@ -1,12 +1,14 @@
 """Version discovery as the OpenStack clients do it: ``GET /`` lists the
 Identity API versions (300 Multiple Choices, as keystone answers) and
-``GET /v3`` describes v3. No token needed."""
+``GET /v3`` describes v3; ``GET /compute/`` and ``/compute/v2.1`` the
+Compute API's. No token needed."""
 from fastapi import APIRouter
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from agent.api import auth_schemas
 from agent.api import service_catalog
+from agent.api.compute import microversions
 
 router = APIRouter(tags=['versions'])
 
@@ -28,3 +30,32 @@ def versions(request: Request):
 @router.get('/v3/', include_in_schema=False)
 def identity_v3(request: Request):
     return {'version': _version(request)}
+
+
+@router.get('/compute', include_in_schema=False)
+@router.get('/compute/')
+def compute_versions(request: Request):
+    return {'versions': [microversions.version_document(request)]}
+
+
+@router.get('/compute/v2.1', include_in_schema=False)
+@router.get('/compute/v2.1/')
+def compute_v21(request: Request):
+    return {'version': microversions.version_document(request)}
+
+
+def _image_versions(request):
+    base = service_catalog.base_url(str(request.base_url))
+    return {'versions': [{'id': 'v2.9', 'status': 'CURRENT', 'links': [
+        {'rel': 'self', 'href': base + '/image/v2/'}]}]}
+
+
+@router.get('/image', include_in_schema=False)
+@router.get('/image/')
+def image_versions(request: Request):
+    return _image_versions(request)
+
+
+@router.get('/image/versions', include_in_schema=False)
+def image_versions_list(request: Request):
+    return _image_versions(request)

@@ -1,0 +1,64 @@
+"""Flavors (nova's ``/flavors``, ``/flavors/detail``, ``/flavors/{id}``).
+A flavor's id is its number; a name is taken too where an id is
+expected (the clients try the name as an id first)."""
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Request
+
+from agent import exception
+from agent.api import deps
+from agent.api import paging
+from agent.api import service_catalog
+from agent.api.compute import microversions
+from agent.api.compute import views
+
+router = APIRouter(prefix=microversions.PREFIX, tags=['compute'],
+                   dependencies=[Depends(microversions.negotiate)])
+
+
+def find(caller, ref):
+    """The flavor whose id, name or URL is ``ref``; 404 if none."""
+    caller.check('flavor:list')
+    ident = ref.rstrip('/').rsplit('/', 1)[-1]
+    flavors = deps.conductor().flavor_list(caller.ctxt)
+    for fl in flavors:
+        if str(fl.id) == ident:
+            return fl
+    for fl in flavors:
+        if fl.name == ref:
+            return fl
+    raise exception.FlavorNotFound(flavor=ref)
+
+
+def _list(request, caller, limit, marker, detail):
+    caller.check('flavor:list')
+    base = service_catalog.base_url(str(request.base_url))
+    items = [views.flavor(fl, base, detail)
+             for fl in deps.conductor().flavor_list(caller.ctxt)]
+    items, nxt = paging.page(items, limit, marker, lambda f: f['id'])
+    out = {'flavors': items}
+    if nxt:
+        out['flavors_links'] = [{'rel': 'next', 'href': paging.links(
+            request, nxt)['next']}]
+    return out
+
+
+@router.get('/flavors')
+def flavor_list(request: Request, caller: deps.Caller = deps.CALLER,
+                limit: int = Depends(paging.limit_param),
+                marker: str | None = Depends(paging.marker_param)):
+    return _list(request, caller, limit, marker, detail=False)
+
+
+@router.get('/flavors/detail')
+def flavor_detail(request: Request, caller: deps.Caller = deps.CALLER,
+                  limit: int = Depends(paging.limit_param),
+                  marker: str | None = Depends(paging.marker_param)):
+    return _list(request, caller, limit, marker, detail=True)
+
+
+@router.get('/flavors/{flavor_id}')
+def flavor_show(flavor_id: str, request: Request,
+                caller: deps.Caller = deps.CALLER):
+    base = service_catalog.base_url(str(request.base_url))
+    return {'flavor': views.flavor(find(caller, flavor_id), base)}

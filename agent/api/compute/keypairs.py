@@ -1,0 +1,47 @@
+"""The caller's key pairs, nova's ``/os-keypairs``: import an OpenSSH
+public key or generate one (the private key is in that answer only)."""
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import Path
+from fastapi import Response
+
+from agent.api import deps
+from agent.api.compute import microversions
+from agent.api.compute import schemas
+from agent.api.compute import views
+from agent.api.routes import keypairs as native
+
+router = APIRouter(prefix=microversions.PREFIX + '/os-keypairs',
+                   tags=['compute'],
+                   dependencies=[Depends(microversions.negotiate)])
+NAME = Path(min_length=1, max_length=255)
+
+
+@router.post('', status_code=200)
+def keypair_create(body: schemas.KeyPairCreate,
+                   caller: deps.Caller = deps.CALLER):
+    return {'keypair': views.keypair(native.new_keypair(
+        caller, body.keypair.name, body.keypair.public_key))}
+
+
+@router.get('')
+def keypair_list(caller: deps.Caller = deps.CALLER):
+    caller.check('keypair:manage')
+    return {'keypairs': [{'keypair': views.keypair(k)} for k in
+                         deps.conductor().keypair_list(
+                             caller.ctxt, user_id=caller.user_id)]}
+
+
+@router.get('/{name}')
+def keypair_show(name: str = NAME, caller: deps.Caller = deps.CALLER):
+    caller.check('keypair:manage')
+    return {'keypair': views.keypair(deps.conductor().keypair_show(
+        caller.ctxt, user_id=caller.user_id, name=name))}
+
+
+@router.delete('/{name}', status_code=202)
+def keypair_delete(name: str = NAME, caller: deps.Caller = deps.CALLER):
+    caller.check('keypair:manage')
+    deps.conductor().keypair_delete(caller.ctxt, user_id=caller.user_id,
+                                    name=name)
+    return Response(status_code=202)

@@ -1,0 +1,198 @@
+"""Servers, nova's way: ``POST /servers`` (202, the id), ``GET
+/servers`` and ``/servers/detail`` (``all_tenants`` for admin and itsec,
+``name``, ``status``, ``limit``, ``marker``), ``GET`` and ``DELETE
+/servers/{id}`` (204), and ``POST /servers/{id}/action`` with
+``os-start``, ``os-stop``, ``reboot`` (SOFT or HARD), ``pause``,
+``unpause`` (202) and ``os-getConsoleOutput`` (200, the log). Another
+project's server is 404 to whoever may not read it."""
+import uuid
+from typing import Any
+
+import pydantic
+from fastapi import APIRouter
+from fastapi import Body
+from fastapi import Depends
+from fastapi import Query
+from fastapi import Request
+from fastapi import Response
+
+from agent import exception
+from agent.api import deps
+from agent.api import paging
+from agent.api import service_catalog
+from agent.api.compute import flavors
+from agent.api.compute import microversions
+from agent.api.compute import schemas
+from agent.api.compute import views
+from agent.api.routes import servers as native
+from agent.objects import actions as user_actions
+
+router = APIRouter(prefix=microversions.PREFIX + '/servers',
+                   tags=['compute'],
+                   dependencies=[Depends(microversions.negotiate)])
+#: a server action's key, the instance action it is and its body's model
+ACTIONS = {'os-start': ('start', None), 'os-stop': ('stop', None),
+           'pause': ('pause', None), 'unpause': ('unpause', None),
+           'reboot': (None, schemas.Reboot),
+           'os-getConsoleOutput': (None, schemas.ConsoleOutput)}
+
+
+def _base(request):
+    return service_catalog.base_url(str(request.base_url))
+
+
+def _networks(networks):
+    """Network names or ids of a create's ``networks`` ("auto", "none"
+    and absent: none named)."""
+    if not isinstance(networks, list):
+        return []
+    out = []
+    for ref in networks:
+        if ref.port or ref.fixed_ip:
+            raise exception.InvalidRPCPayload(
+                'networks: booting on a given port or fixed_ip is not '
+                'supported yet; name the network ("uuid")')
+        if not ref.uuid:
+            raise exception.InvalidRPCPayload('networks: each needs "uuid"')
+        out.append(ref.uuid)
+    return out
+
+
+@router.post('', status_code=202)
+def server_create(body: schemas.ServerCreate, request: Request,
+                  caller: deps.Caller = deps.CALLER):
+    """Boot a server in the caller's project (quota checked)."""
+    caller.check('server:create')
+    req = body.server
+    groups = [g.name for g in req.security_groups]
+    inst = native.boot(
+        caller, name=req.name,
+        flavor=flavors.find(caller, req.flavorRef).name,
+        image=req.imageRef.rstrip('/').rsplit('/', 1)[-1], kernel=None,
+        ramdisk=None, networks=_networks(req.networks), fixed_ips=[],
+        security_groups=groups, metadata=req.metadata,
+        key_name=req.key_name, user_data=req.user_data,
+        config_drive=req.config_drive,
+        availability_zone=req.availability_zone)
+    return {'server': dict(
+        views.server_summary(inst, _base(request)),
+        **{'OS-DCF:diskConfig': 'MANUAL',
+           'security_groups': [{'name': g} for g in groups or ['default']]})}
+
+
+def _ports_by_instance(caller):
+    by_instance: dict[str, list[Any]] = {}
+    for port in deps.conductor().port_list(caller.ctxt):
+        if port.instance_uuid:
+            by_instance.setdefault(port.instance_uuid, []).append(port)
+    return by_instance
+
+
+def _page(request, caller, all_tenants, name, status, limit, marker,
+          detail):
+    caller.check('server:list')
+    project = caller.project_id
+    if all_tenants:
+        caller.check('server:list:all_projects')
+        project = None
+    items = deps.conductor().instance_page(
+        caller.ctxt, project_id=project, user_id=None, limit=limit,
+        marker=marker and str(marker))
+    nxt = paging.next_marker(items, limit, lambda i: i.uuid)
+    base = _base(request)
+    if detail:
+        ports = _ports_by_instance(caller)
+        admin = caller.can('server:list:all_projects')
+        shown = [views.server(i, ports.get(i.uuid, []), base, admin)
+                 for i in items]
+    else:
+        shown = [dict(views.server_summary(i, base),
+                      status=views.status(i.vm_state, i.task_state))
+                 for i in items]
+    shown = [s for s in shown
+             if (name is None or name in s['name']) and
+             (status is None or s['status'] == status.upper())]
+    if not detail:
+        for s in shown:
+            del s['status']
+    out: dict[str, Any] = {'servers': shown}
+    if nxt:
+        out['servers_links'] = [{'rel': 'next', 'href': paging.links(
+            request, nxt)['next']}]
+    return out
+
+
+LIST_QUERY = dict(
+    all_tenants=Query(False, description='admin and itsec: every '
+                      "project's"),
+    name=Query(None, max_length=255, description='servers whose name '
+               'contains this'),
+    status=Query(None, max_length=32, description="nova's status, e.g. "
+                 'ACTIVE'))
+
+
+@router.get('')
+def server_list(request: Request, caller: deps.Caller = deps.CALLER,
+                all_tenants: bool = LIST_QUERY['all_tenants'],
+                name: str | None = LIST_QUERY['name'],
+                status: str | None = LIST_QUERY['status'],
+                limit: int = Depends(paging.limit_param),
+                marker: uuid.UUID | None = Query(None)):
+    return _page(request, caller, all_tenants, name, status, limit, marker,
+                 detail=False)
+
+
+@router.get('/detail')
+def server_detail(request: Request, caller: deps.Caller = deps.CALLER,
+                  all_tenants: bool = LIST_QUERY['all_tenants'],
+                  name: str | None = LIST_QUERY['name'],
+                  status: str | None = LIST_QUERY['status'],
+                  limit: int = Depends(paging.limit_param),
+                  marker: uuid.UUID | None = Query(None)):
+    return _page(request, caller, all_tenants, name, status, limit, marker,
+                 detail=True)
+
+
+@router.get('/{server_id}')
+def server_show(server_id: uuid.UUID, request: Request,
+                caller: deps.Caller = deps.CALLER):
+    inst = native.fetch(caller, server_id, 'server:show')
+    ports = deps.conductor().port_list(caller.ctxt, instance_uuid=inst.uuid)
+    return {'server': views.server(inst, ports, _base(request),
+                                   caller.can('server:list:all_projects'))}
+
+
+@router.delete('/{server_id}', status_code=204)
+def server_delete(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
+    native.act(caller, server_id, 'delete')
+    return Response(status_code=204)
+
+
+@router.post('/{server_id}/action')
+def server_action(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER,
+                  body: dict[str, Any] = Body(
+                      description='one of {"os-start": null}, {"os-stop": '
+                      'null}, {"reboot": {"type": "SOFT"|"HARD"}}, '
+                      '{"pause": null}, {"unpause": null}, '
+                      '{"os-getConsoleOutput": {"length": N}}')):
+    if len(body) != 1 or next(iter(body)) not in ACTIONS:
+        raise exception.InvalidRPCPayload(
+            'a server action is one of %s; got %s' % (
+                ', '.join(ACTIONS), ', '.join(map(str, body))[:200] or
+                'nothing'))
+    (key, payload), = body.items()
+    action, model = ACTIONS[key]
+    try:
+        args = model.model_validate(payload or {}) if model else None
+    except pydantic.ValidationError as e:
+        raise exception.InvalidRPCPayload('%s: %s' % (key, '; '.join(
+            err['msg'] for err in e.errors()))) from None
+    if key == 'os-getConsoleOutput':
+        inst = native.fetch(caller, server_id, 'server:console')
+        return {'output': deps.conductor().console_output(
+            caller.ctxt, ref=inst.uuid, length=args.length)}
+    if key == 'reboot':
+        action = 'reboot_hard' if args.type.upper() == 'HARD' else 'reboot'
+    assert action in user_actions.BY_NAME
+    native.act(caller, server_id, action)
+    return Response(status_code=202)

@@ -10,7 +10,9 @@ from fastapi import Request
 from agent.api import errors
 from agent.api import limits
 from agent.api.compute import flavors as compute_flavors
+from agent.api.compute import hypervisors as compute_hypervisors
 from agent.api.compute import keypairs as compute_keypairs
+from agent.api.compute import quotas as compute_quotas
 from agent.api.compute import servers as compute_servers
 from agent.api.image import images as image_images
 from agent.api.routes import auth
@@ -63,6 +65,7 @@ def create_app():
     for module in (versions, auth, identity, roles, servers, migrations,
                    catalog, services, keypairs, images, volumes,
                    floating_ips, fixed_ips, compute_servers, compute_flavors,
-                   compute_keypairs, image_images):
+                   compute_keypairs, compute_hypervisors, compute_quotas,
+                   image_images):
         app.include_router(module.router)
     return app

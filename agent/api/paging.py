@@ -74,3 +74,13 @@ def links(request, marker):
         query['marker'] = marker
         nxt = here + '?' + parse.urlencode(query)
     return {'self': this, 'previous': None, 'next': nxt}
+
+
+def nova_page(request, name, items, marker):
+    """nova's page: ``{name: items}``, and ``{name}_links`` with the next
+    page's URL when ``marker`` is given."""
+    out = {name: items}
+    if marker is not None:
+        out[name + '_links'] = [{'rel': 'next',
+                                 'href': links(request, marker)['next']}]
+    return out

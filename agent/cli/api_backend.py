@@ -241,7 +241,7 @@ class Backend:
             path, body['disabled_reason'] = 'disable-log-reason', reason
         else:
             path = 'disable'
-        return self.client.call('PUT', '/v1/os-services/' + path,
+        return self.client.call('PUT', '/compute/v2.1/os-services/' + path,
                                 json=body).json()['service']
 
     def actions(self, uuid):

@@ -67,7 +67,7 @@ def cloud(tmp_path_factory):
 
 
 def enable(cloud, host, enabled=True):
-    cloud.admin.ok('PUT', '/v1/os-services/%s' % (
+    cloud.admin.ok('PUT', '/compute/v2.1/os-services/%s' % (
         'enable' if enabled else 'disable'), json={'host': host,
                                                    'binary': COMPUTE})
 
@@ -355,7 +355,7 @@ def test_host_drain_moves_everything(cloud, hvctl):
             'moved', NODE2), done
         assert cloudlib.wait_status(cloud.owner, srv['id'])['host'] == NODE2
     assert 'completed (moved to %s)' % NODE2 in proc.stderr
-    (svc,) = cloud.admin.ok('GET', '/v1/os-services', params={
+    (svc,) = cloud.admin.ok('GET', '/compute/v2.1/os-services', params={
         'host': NODE1, 'binary': COMPUTE})['services']
     assert (svc['status'], svc['disabled_reason']) == ('disabled', 'drain')
     for srv in guests:
@@ -375,7 +375,7 @@ def test_host_drain_reports_what_cannot_move(cloud, hvctl):
     assert rows[stopped['id']][2:4] == ['not moved', NODE1], proc.stdout
     assert 'vm_state stopped: only active and paused instances move live' \
         in rows[stopped['id']][5]
-    (svc,) = cloud.admin.ok('GET', '/v1/os-services', params={
+    (svc,) = cloud.admin.ok('GET', '/compute/v2.1/os-services', params={
         'host': NODE1, 'binary': COMPUTE})['services']
     assert svc['status'] == 'enabled'
     # no host to go to: the refusal is the summary's reason

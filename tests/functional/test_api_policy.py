@@ -213,15 +213,15 @@ def test_compute_services(world, api_cloud):
     """Listing services and disabling or enabling a host: admin only
     (the host is enabled again after each disable)."""
     ref = {'host': api_cloud.dep.host, 'binary': 'hvagent-compute'}
-    check_all(world, 'GET', '/v1/os-services', {'admin'})
+    check_all(world, 'GET', '/compute/v2.1/os-services', {'admin'})
     for path, body in (('disable', ref),
                        ('disable-log-reason', dict(ref,
                                                    disabled_reason='test')),
                        ('enable', ref)):
         for name in CALLERS:
             expect(world['who'][name], name == 'admin', 'PUT',
-                   '/v1/os-services/' + path, json=body)
-            world['who']['admin'].ok('PUT', '/v1/os-services/enable',
+                   '/compute/v2.1/os-services/' + path, json=body)
+            world['who']['admin'].ok('PUT', '/compute/v2.1/os-services/enable',
                                      json=ref)
 
 
@@ -492,9 +492,10 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('POST', '/v3/users/{user_id}/password'),
         ('GET', '/v1/quotas/{project}'), ('PUT', '/v1/quotas/{project}'),
         ('GET', '/v1/flavors'), ('GET', '/v1/hosts'),
-        ('GET', '/v1/os-services'), ('PUT', '/v1/os-services/disable'),
-        ('PUT', '/v1/os-services/disable-log-reason'),
-        ('PUT', '/v1/os-services/enable'),
+        ('GET', '/compute/v2.1/os-services'),
+        ('PUT', '/compute/v2.1/os-services/disable'),
+        ('PUT', '/compute/v2.1/os-services/disable-log-reason'),
+        ('PUT', '/compute/v2.1/os-services/enable'),
         ('GET', '/v1/security-groups'), ('POST', '/v1/security-groups'),
         ('POST', '/v1/security-groups/{group_id}/rules'),
         ('DELETE', '/v1/security-groups/{group_id}'),
@@ -543,6 +544,16 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('POST', '/compute/v2.1/os-keypairs'),
         ('GET', '/compute/v2.1/os-keypairs/{name}'),
         ('DELETE', '/compute/v2.1/os-keypairs/{name}'),
+        ('GET', '/compute/v2.1/os-hypervisors'),
+        ('GET', '/compute/v2.1/os-hypervisors/detail'),
+        ('GET', '/compute/v2.1/os-hypervisors/{hypervisor_id}'),
+        ('GET', '/compute/v2.1/os-availability-zone'),
+        ('GET', '/compute/v2.1/os-availability-zone/detail'),
+        ('GET', '/compute/v2.1/os-quota-sets/{project}'),
+        ('GET', '/compute/v2.1/os-quota-sets/{project}/detail'),
+        ('GET', '/compute/v2.1/os-quota-sets/{project}/defaults'),
+        ('PUT', '/compute/v2.1/os-quota-sets/{project}'),
+        ('GET', '/compute/v2.1/limits'),
         ('GET', '/image/v2/images'), ('POST', '/image/v2/images'),
         ('GET', '/image/v2/images/{image_id}'),
         ('DELETE', '/image/v2/images/{image_id}'),

@@ -38,12 +38,12 @@ def host(api_cloud):
     """The cloud's compute host; enabled again after the test."""
     name = api_cloud.dep.host
     yield name
-    api_cloud.admin.ok('PUT', '/v1/os-services/enable',
+    api_cloud.admin.ok('PUT', '/compute/v2.1/os-services/enable',
                        json={'host': name, 'binary': COMPUTE})
 
 
 def services(client, **params):
-    return client.ok('GET', '/v1/os-services', params=params)['services']
+    return client.ok('GET', '/compute/v2.1/os-services', params=params)['services']
 
 
 def test_admins_list_in_nova_shapes(people, host):
@@ -65,12 +65,12 @@ def test_admins_list_in_nova_shapes(people, host):
 def test_no_one_else_lists_or_disables(people, host, who):
     client = people[who]
     for method, path, body in (
-            ('GET', '/v1/os-services', None),
-            ('PUT', '/v1/os-services/disable',
+            ('GET', '/compute/v2.1/os-services', None),
+            ('PUT', '/compute/v2.1/os-services/disable',
              {'host': host, 'binary': COMPUTE}),
-            ('PUT', '/v1/os-services/disable-log-reason',
+            ('PUT', '/compute/v2.1/os-services/disable-log-reason',
              {'host': host, 'binary': COMPUTE, 'disabled_reason': 'mine'}),
-            ('PUT', '/v1/os-services/enable',
+            ('PUT', '/compute/v2.1/os-services/enable',
              {'host': host, 'binary': COMPUTE})):
         r = client.call(method, path, json=body)
         assert r.status_code == 403, (who, path, r.text)
@@ -102,7 +102,7 @@ def test_no_one_else_lists_or_disables(people, host, who):
 def test_hostile_or_wrong_input_gets_one_clear_line(people, host, body,
                                                     status, message):
     full = dict({'host': host, 'binary': COMPUTE}, **body)
-    r = people['admin'].call('PUT', '/v1/os-services/disable-log-reason',
+    r = people['admin'].call('PUT', '/compute/v2.1/os-services/disable-log-reason',
                              json=full)
     assert r.status_code == status, r.text
     text = r.json()['error']['message']
@@ -119,7 +119,7 @@ def boot(client, name):
 
 def test_a_disabled_host_takes_no_new_server(people, host):
     admin, member = people['admin'], people['member']
-    out = admin.ok('PUT', '/v1/os-services/disable-log-reason', json={
+    out = admin.ok('PUT', '/compute/v2.1/os-services/disable-log-reason', json={
         'host': host, 'binary': COMPUTE,
         'disabled_reason': 'Ersatzteile fehlen — RAM tauschen'})
     assert out == {'service': {
@@ -135,10 +135,10 @@ def test_a_disabled_host_takes_no_new_server(people, host):
     assert 'down or disabled' in srv['fault'], srv
     member.ok('DELETE', '/v1/servers/%s' % srv['id'])
     # plain disable: no reason; enable: placement resumes at once
-    assert admin.ok('PUT', '/v1/os-services/disable', json={
+    assert admin.ok('PUT', '/compute/v2.1/os-services/disable', json={
         'host': host, 'binary': COMPUTE}) == {'service': {
             'host': host, 'binary': COMPUTE, 'status': 'disabled'}}
-    assert admin.ok('PUT', '/v1/os-services/enable', json={
+    assert admin.ok('PUT', '/compute/v2.1/os-services/enable', json={
         'host': host, 'binary': COMPUTE}) == {'service': {
             'host': host, 'binary': COMPUTE, 'status': 'enabled'}}
     srv = boot(member, 'somewhere')

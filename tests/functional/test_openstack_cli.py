@@ -298,3 +298,32 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
     assert as_json(clouds, 'blue', 'server', 'list') == []
     openstack(clouds, 'blue', 'keypair', 'delete', 'blue-key')
     openstack(clouds, 'blue', 'image', 'delete', image['id'])
+
+
+def test_hosts_services_zones_quotas_and_limits(api_cloud, users, clouds):
+    """What an operator and a user look at: hypervisor list, compute
+    service list, availability zones, quota show and set, limits; a
+    developer sees its own quota and limits and nothing of the hosts."""
+    hosts = as_json(clouds, 'admin', 'hypervisor', 'list')
+    assert hosts and all(h['State'] == 'up' for h in hosts), hosts
+    services = as_json(clouds, 'admin', 'compute', 'service', 'list')
+    assert 'hvagent-compute' in {s['Binary'] for s in services}
+    zones = as_json(clouds, 'blue', 'availability', 'zone', 'list',
+                    '--compute')
+    assert zones and zones[0]['Zone Status'] == 'available', zones
+    openstack(clouds, 'admin', 'quota', 'set', '--cores', '7',
+              '--instances', '3', 'os-blue')
+    shown = as_json(clouds, 'blue', 'quota', 'show', 'os-blue')
+    values = {(q.get('Resource') or q.get('Field')): (
+        q.get('Limit', q.get('Value'))) for q in shown} \
+        if isinstance(shown, list) else shown
+    assert values['cores'] == 7 and values['instances'] == 3, shown
+    limits = as_json(clouds, 'blue', 'limits', 'show', '--absolute')
+    assert {'Name': 'instances', 'Value': 3} in limits, limits
+    for args in (('hypervisor', 'list'), ('compute', 'service', 'list'),
+                 ('quota', 'set', '--cores', '99', 'os-blue'),
+                 ('quota', 'show', 'os-red')):
+        proc = openstack(clouds, 'blue', *args, check=False)
+        assert proc.returncode != 0, (args, proc.stdout)
+        assert 'Traceback' not in proc.stderr, proc.stderr
+    assert as_json(clouds, 'admin', 'quota', 'show', 'os-blue') == shown

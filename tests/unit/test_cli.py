@@ -191,7 +191,7 @@ class Client:
 
     def call(self, method, path, **kw):
         self.calls.append((method, path, kw.get('json')))
-        if path.startswith('/v1/os-services/'):
+        if path.startswith('/compute/v2.1/os-services/'):
             body = kw['json']
             return Response({'service': wire(schemas.ServiceStatus, dict(
                 host=body['host'], binary=body['binary'],
@@ -282,7 +282,7 @@ def test_host_disable_and_enable_through_both(argv, sent, path):
     body = {'host': sent[0], 'binary': sent[1]}
     if sent[3]:
         body['disabled_reason'] = sent[3]
-    assert api.client.calls == [('PUT', '/v1/os-services/' + path, body)]
+    assert api.client.calls == [('PUT', '/compute/v2.1/os-services/' + path, body)]
     text = run(rpc, *argv)
     assert '| status          | %s ' % ('disabled' if sent[2]
                                         else 'enabled') in text

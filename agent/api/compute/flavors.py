@@ -36,11 +36,7 @@ def _list(request, caller, limit, marker, detail):
     items = [views.flavor(fl, base, detail)
              for fl in deps.conductor().flavor_list(caller.ctxt)]
     items, nxt = paging.page(items, limit, marker, lambda f: f['id'])
-    out = {'flavors': items}
-    if nxt:
-        out['flavors_links'] = [{'rel': 'next', 'href': paging.links(
-            request, nxt)['next']}]
-    return out
+    return paging.nova_page(request, 'flavors', items, nxt)
 
 
 @router.get('/flavors')

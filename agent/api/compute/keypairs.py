@@ -41,7 +41,5 @@ def keypair_show(name: str = NAME, caller: deps.Caller = deps.CALLER):
 
 @router.delete('/{name}', status_code=202)
 def keypair_delete(name: str = NAME, caller: deps.Caller = deps.CALLER):
-    caller.check('keypair:manage')
-    deps.conductor().keypair_delete(caller.ctxt, user_id=caller.user_id,
-                                    name=name)
+    native.remove_keypair(caller, name)
     return Response(status_code=202)

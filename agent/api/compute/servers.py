@@ -88,16 +88,27 @@ def _ports_by_instance(caller):
     return by_instance
 
 
-def _page(request, caller, all_tenants, name, status, limit, marker,
-          detail):
-    caller.check('server:list')
-    project = caller.project_id
-    if all_tenants:
-        caller.check('server:list:all_projects')
-        project = None
-    items = deps.conductor().instance_page(
-        caller.ctxt, project_id=project, user_id=None, limit=limit,
-        marker=marker and str(marker))
+class ListQuery:
+    """The query of a server list: ``all_tenants`` (admin and itsec),
+    ``name`` (contained), ``status`` (nova's), ``limit``, ``marker``."""
+
+    def __init__(self, all_tenants: bool = Query(
+            False, description="admin and itsec: every project's"),
+            name: str | None = Query(None, max_length=255,
+                                     description='servers whose name '
+                                     'contains this'),
+            status: str | None = Query(None, max_length=32,
+                                       description="nova's status, e.g. "
+                                       'ACTIVE'),
+            limit: int = Depends(paging.limit_param),
+            marker: uuid.UUID | None = Query(None)):
+        self.all_tenants, self.name, self.status = all_tenants, name, status
+        self.limit, self.marker = limit, marker
+
+
+def _page(request, caller, q, detail):
+    items = native.instance_page(caller, q.all_tenants, q.limit, q.marker)
+    name, status, limit = q.name, q.status, q.limit
     nxt = paging.next_marker(items, limit, lambda i: i.uuid)
     base = _base(request)
     if detail:
@@ -115,42 +126,19 @@ def _page(request, caller, all_tenants, name, status, limit, marker,
     if not detail:
         for s in shown:
             del s['status']
-    out: dict[str, Any] = {'servers': shown}
-    if nxt:
-        out['servers_links'] = [{'rel': 'next', 'href': paging.links(
-            request, nxt)['next']}]
-    return out
-
-
-LIST_QUERY = dict(
-    all_tenants=Query(False, description='admin and itsec: every '
-                      "project's"),
-    name=Query(None, max_length=255, description='servers whose name '
-               'contains this'),
-    status=Query(None, max_length=32, description="nova's status, e.g. "
-                 'ACTIVE'))
+    return paging.nova_page(request, 'servers', shown, nxt)
 
 
 @router.get('')
 def server_list(request: Request, caller: deps.Caller = deps.CALLER,
-                all_tenants: bool = LIST_QUERY['all_tenants'],
-                name: str | None = LIST_QUERY['name'],
-                status: str | None = LIST_QUERY['status'],
-                limit: int = Depends(paging.limit_param),
-                marker: uuid.UUID | None = Query(None)):
-    return _page(request, caller, all_tenants, name, status, limit, marker,
-                 detail=False)
+                q: ListQuery = Depends()):
+    return _page(request, caller, q, detail=False)
 
 
 @router.get('/detail')
 def server_detail(request: Request, caller: deps.Caller = deps.CALLER,
-                  all_tenants: bool = LIST_QUERY['all_tenants'],
-                  name: str | None = LIST_QUERY['name'],
-                  status: str | None = LIST_QUERY['status'],
-                  limit: int = Depends(paging.limit_param),
-                  marker: uuid.UUID | None = Query(None)):
-    return _page(request, caller, all_tenants, name, status, limit, marker,
-                 detail=True)
+                  q: ListQuery = Depends()):
+    return _page(request, caller, q, detail=True)
 
 
 @router.get('/{server_id}')

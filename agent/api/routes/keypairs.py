@@ -85,7 +85,11 @@ def show(name: str = NAME, caller: deps.Caller = deps.CALLER):
 
 @router.delete('/{name}', status_code=204)
 def delete(name: str = NAME, caller: deps.Caller = deps.CALLER):
+    remove_keypair(caller, name)
+    return Response(status_code=204)
+
+
+def remove_keypair(caller, name):
     caller.check('keypair:manage')
     deps.conductor().keypair_delete(caller.ctxt, user_id=caller.user_id,
                                     name=name)
-    return Response(status_code=204)

@@ -97,17 +97,23 @@ def index(caller: deps.Caller = deps.CALLER,
                                      'every project'),
           limit: int = Depends(paging.limit_param),
           marker: uuid.UUID | None = Query(None)):
+    items = instance_page(caller, all_projects, limit, marker)
+    return {'servers': [server(i) for i in items],
+            'next_marker': paging.next_marker(items, limit,
+                                              lambda i: i.uuid)}
+
+
+def instance_page(caller, all_projects, limit, marker):
+    """A page of the caller's project's instances (every project's:
+    admin and itsec)."""
     caller.check('server:list')
     project = caller.project_id
     if all_projects:
         caller.check('server:list:all_projects')
         project = None
-    items = deps.conductor().instance_page(
+    return deps.conductor().instance_page(
         caller.ctxt, project_id=project, user_id=None, limit=limit,
         marker=marker and str(marker))
-    return {'servers': [server(i) for i in items],
-            'next_marker': paging.next_marker(items, limit,
-                                              lambda i: i.uuid)}
 
 
 @router.get('/{server_id}', response_model=schemas.ServerOut)

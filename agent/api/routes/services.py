@@ -3,13 +3,17 @@ shapes of nova's os-services before microversion 2.53 (what
 ``openstack compute service list`` and ``service set --disable`` send).
 A disabled host takes no new instance; what runs there is left alone."""
 from fastapi import APIRouter
+from fastapi import Depends
 from fastapi import Query
 
 from agent.api import deps
 from agent.api import schemas
+from agent.api.compute import microversions
 from agent.objects import models as object_models
 
-router = APIRouter(prefix='/v1/os-services', tags=['services'])
+router = APIRouter(prefix=microversions.PREFIX + '/os-services',
+                   tags=['compute'],
+                   dependencies=[Depends(microversions.negotiate)])
 
 
 def _service(item):

@@ -109,8 +109,11 @@ def classify(ref: object, allowlist: Sequence[Origin], local_ok: bool = False,
         return NAME, ref
     if not isinstance(ref, str) or not ref:
         raise refused(ref, what)
-    scheme = urllib.parse.urlsplit(ref).scheme.lower() \
-        if '\x00' not in ref else ''
+    try:
+        scheme = urllib.parse.urlsplit(ref).scheme.lower() \
+            if '\x00' not in ref else ''
+    except ValueError:      # e.g. an unclosed '[' of an IPv6 host
+        raise refused(ref, what) from None
     if ref.startswith('/') or scheme == 'file':
         if local_ok:
             return LOCAL, ref

@@ -14,6 +14,7 @@ from agent.api.compute import hypervisors as compute_hypervisors
 from agent.api.compute import keypairs as compute_keypairs
 from agent.api.compute import quotas as compute_quotas
 from agent.api.compute import servers as compute_servers
+from agent.api.compute import volume_attachments
 from agent.api.image import images as image_images
 from agent.api.routes import auth
 from agent.api.routes import catalog
@@ -28,6 +29,8 @@ from agent.api.routes import servers
 from agent.api.routes import services
 from agent.api.routes import versions
 from agent.api.routes import volumes
+from agent.api.volume import quotas as volume_quotas
+from agent.api.volume import volumes as volume_volumes
 
 LOG = logging.getLogger(__name__)
 #: a caller's own X-Request-Id is kept when it looks like ours
@@ -62,10 +65,12 @@ def create_app():
                  response.status_code, (time.monotonic() - start) * 1e3, rid)
         return response
 
+    app.include_router(volume_quotas.limits_router)
     for module in (versions, auth, identity, roles, servers, migrations,
                    catalog, services, keypairs, images, volumes,
                    floating_ips, fixed_ips, compute_servers, compute_flavors,
                    compute_keypairs, compute_hypervisors, compute_quotas,
-                   image_images):
+                   volume_attachments, image_images, volume_volumes,
+                   volume_quotas):
         app.include_router(module.router)
     return app

@@ -20,7 +20,8 @@ INTERFACES = ('public', 'internal', 'admin')
 #: (type, name, path under the public URL) of each service served
 SERVICES = (('identity', 'keystone', '/v3'),
             ('compute', 'nova', '/compute/v2.1'),
-            ('image', 'glance', '/image'))
+            ('image', 'glance', '/image'),
+            ('volumev3', 'cinderv3', '/volume/v3/%(project_id)s'))
 
 
 def base_url(request_base: str) -> str:
@@ -37,11 +38,13 @@ def identity_version(base: str) -> dict:
                 'type': 'application/vnd.openstack.identity-v3+json'}]}
 
 
-def catalog(base: str) -> list[dict]:
+def catalog(base: str, project_id: str) -> list[dict]:
+    """The services, their URLs for a token of ``project_id``."""
     region = CONF.api.region_name
     return [{'id': kind, 'type': kind, 'name': name, 'endpoints': [
         {'id': '%s-%s' % (kind, interface), 'interface': interface,
-         'region': region, 'region_id': region, 'url': base + path}
+         'region': region, 'region_id': region,
+         'url': base + path % {'project_id': project_id}}
         for interface in INTERFACES]} for kind, name, path in SERVICES]
 
 
@@ -71,5 +74,5 @@ def token_body(payload: dict, user_name: str, project_name: str,
         'is_domain': False,
         'roles': [{'id': role, 'name': role} for role in roles]}
     if base is not None:
-        token['catalog'] = catalog(base)
+        token['catalog'] = catalog(base, payload['project_id'])
     return {'token': token}

@@ -527,7 +527,8 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
     tokens = {(m, '/v3/auth/tokens')
               for m in ('GET', 'HEAD', 'POST', 'DELETE')} | {
         ('GET', '/v3/auth/catalog'), ('GET', '/'), ('GET', '/v3'),
-        ('GET', '/compute/'), ('GET', '/compute/v2.1/'), ('GET', '/image/')}
+        ('GET', '/compute/'), ('GET', '/compute/v2.1/'), ('GET', '/image/'),
+        ('GET', '/volume/'), ('GET', '/volume/v3/')}
     # the OpenStack compute and image APIs apply the same rules as the
     # routes above (the same helpers); another project's developer is
     # refused each with the real client (test_openstack_cli.py)
@@ -554,6 +555,20 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('GET', '/compute/v2.1/os-quota-sets/{project}/defaults'),
         ('PUT', '/compute/v2.1/os-quota-sets/{project}'),
         ('GET', '/compute/v2.1/limits'),
+        ('GET', '/compute/v2.1/servers/{server_id}/os-volume_attachments'),
+        ('POST', '/compute/v2.1/servers/{server_id}/os-volume_attachments'),
+        ('GET', '/compute/v2.1/servers/{server_id}/os-volume_attachments/'
+                '{volume_id}'),
+        ('DELETE', '/compute/v2.1/servers/{server_id}/os-volume_attachments/'
+                   '{volume_id}'),
+        ('GET', '/volume/v3/{project_id}/os-quota-sets/{target}'),
+        ('PUT', '/volume/v3/{project_id}/os-quota-sets/{target}'),
+        ('GET', '/volume/v3/{project_id}/limits'),
+        ('GET', '/volume/v3/{project_id}/volumes'),
+        ('POST', '/volume/v3/{project_id}/volumes'),
+        ('GET', '/volume/v3/{project_id}/volumes/detail'),
+        ('GET', '/volume/v3/{project_id}/volumes/{volume_id}'),
+        ('DELETE', '/volume/v3/{project_id}/volumes/{volume_id}'),
         ('GET', '/image/v2/images'), ('POST', '/image/v2/images'),
         ('GET', '/image/v2/images/{image_id}'),
         ('DELETE', '/image/v2/images/{image_id}'),

@@ -327,3 +327,56 @@ def test_hosts_services_zones_quotas_and_limits(api_cloud, users, clouds):
         assert proc.returncode != 0, (args, proc.stdout)
         assert 'Traceback' not in proc.stderr, proc.stderr
     assert as_json(clouds, 'admin', 'quota', 'show', 'os-blue') == shown
+
+
+def test_volumes_attach_and_detach(api_cloud, users, clouds):
+    """volume create, list, show; server add volume (in-use), server
+    remove volume (available); volume delete; os-red's developer sees
+    none of it and cannot attach it."""
+    volume = as_json(clouds, 'blue', 'volume', 'create', '--size', '1',
+                     'blue-vol')
+    assert volume['status'] == 'available' and volume['size'] == 1
+    assert [v['Name'] for v in as_json(clouds, 'blue', 'volume',
+                                       'list')] == ['blue-vol']
+    server = as_json(clouds, 'blue', 'server', 'create', '--image',
+                     _image(clouds, 'blue', 'blue-vol-img'), '--flavor',
+                     'm1.tiny', '--wait', 'blue-vol-vm')
+    openstack(clouds, 'blue', 'server', 'add', 'volume', server['id'],
+              volume['id'])
+
+    def status():
+        return as_json(clouds, 'blue', 'volume', 'show',
+                       volume['id'])['status']
+
+    wait_until(lambda: status() == 'in-use', 60, interval=0.5,
+               message=status)
+    shown = as_json(clouds, 'blue', 'volume', 'show', volume['id'])
+    assert server['id'] in json.dumps(shown['attachments'])
+    for args in (('volume', 'show', volume['id']),
+                 ('volume', 'delete', volume['id']),
+                 ('server', 'remove', 'volume', server['id'],
+                  volume['id'])):
+        proc = openstack(clouds, 'red', *args, check=False)
+        assert proc.returncode != 0, (args, proc.stdout)
+        assert 'Traceback' not in proc.stderr, proc.stderr
+    assert as_json(clouds, 'red', 'volume', 'list') == []
+    # attached: not deleted
+    assert openstack(clouds, 'blue', 'volume', 'delete', volume['id'],
+                     check=False).returncode != 0
+    openstack(clouds, 'blue', 'server', 'remove', 'volume', server['id'],
+              volume['id'])
+    wait_until(lambda: status() == 'available', 60, interval=0.5,
+               message=status)
+    openstack(clouds, 'blue', 'volume', 'delete', volume['id'])
+    assert as_json(clouds, 'blue', 'volume', 'list') == []
+    openstack(clouds, 'blue', 'server', 'delete', '--wait', server['id'])
+
+
+def _image(clouds, cloud, name):
+    """A tiny raw image uploaded as ``cloud``; its id."""
+    path = os.path.join(clouds['HOME'], name + '.img')
+    with open(path, 'wb') as f:
+        f.write(b'\0' * 65536)
+    return as_json(clouds, cloud, 'image', 'create', '--file', path,
+                   '--disk-format', 'raw', '--container-format', 'bare',
+                   name)['id']

@@ -149,3 +149,11 @@ def test_fuzzed_refs_reach_no_fetch_unless_allowed(tmp_path, monkeypatch):
         assert all(expected_allowed(u) for u in opened), (ref, opened)
     case()
     assert outcomes >= {'ImageUnacceptable', 'ImageDownloadFailed'}
+
+
+@pytest.mark.parametrize('ref', ['http://[', 'http://[::1', '[:a', '//[x'])
+def test_an_unparsable_url_is_refused_not_a_crash(ref):
+    """urlsplit raises ValueError on an unclosed IPv6 bracket (found by
+    the fuzz test above): a clear refusal, not a traceback."""
+    with pytest.raises(exception.InvalidRPCPayload):
+        image_refs.classify(ref, PARSED)

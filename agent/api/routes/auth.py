@@ -121,6 +121,6 @@ def revoke(caller: deps.Caller = deps.CALLER,
 def catalog(request: Request, caller: deps.Caller = deps.CALLER):
     """The service catalog of the caller's token."""
     base = _base(request)
-    return {'catalog': service_catalog.catalog(base),
+    return {'catalog': service_catalog.catalog(base, caller.project_id),
             'links': {'self': base + '/v3/auth/catalog', 'previous': None,
                       'next': None}}

@@ -59,3 +59,26 @@ def image_versions(request: Request):
 @router.get('/image/versions', include_in_schema=False)
 def image_versions_list(request: Request):
     return _image_versions(request)
+
+
+def _volume_versions(request):
+    base = service_catalog.base_url(str(request.base_url))
+    return {'versions': [{
+        'id': 'v3.0', 'status': 'CURRENT', 'version': '3.0',
+        'min_version': '3.0', 'updated': '2016-02-08T12:20:21Z',
+        'links': [{'rel': 'self', 'href': base + '/volume/v3/'}],
+        'media-types': [{'base': 'application/json', 'type':
+                         'application/vnd.openstack.volume+json;version=3'}]
+    }]}
+
+
+@router.get('/volume', include_in_schema=False)
+@router.get('/volume/')
+def volume_versions(request: Request):
+    return _volume_versions(request)
+
+
+@router.get('/volume/v3', include_in_schema=False)
+@router.get('/volume/v3/')
+def volume_v3(request: Request):
+    return _volume_versions(request)

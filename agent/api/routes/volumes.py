@@ -35,20 +35,24 @@ def fetch(caller, volume_id, rule):
              response_model=schemas.VolumeOut)
 def create(body: schemas.VolumeIn, caller: deps.Caller = deps.CALLER):
     """A new empty (sparse) volume in the caller's project."""
+    return {'volume': new_volume(caller, body.name, body.size_gb)}
+
+
+def new_volume(caller, name, size_gb):
     caller.check('volume:create')
     volume_id = str(uuid.uuid4())
     path = os.path.join(os.path.abspath(CONF.api.volume_dir), volume_id)
     volume = deps.conductor().volume_create(
-        caller.ctxt, volume_id=volume_id, name=body.name,
-        size_gb=body.size_gb, path=path)
+        caller.ctxt, volume_id=volume_id, name=name, size_gb=size_gb,
+        path=path)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, 'xb') as f:
-            f.truncate(body.size_gb << 30)
+            f.truncate(size_gb << 30)
     except OSError:
         deps.conductor().volume_delete(caller.ctxt, volume_id=volume_id)
         raise
-    return {'volume': volume}
+    return volume
 
 
 @router.get('/v1/volumes', response_model=schemas.Volumes)
@@ -68,16 +72,22 @@ def show(volume_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
 @router.delete('/v1/volumes/{volume_id}', status_code=204)
 def delete(volume_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
     """Delete an available volume and its file (409 while attached)."""
+    remove(caller, volume_id)
+    return Response(status_code=204)
+
+
+def remove(caller, volume_id):
     volume = fetch(caller, volume_id, 'volume:delete')
     deps.conductor().volume_delete(caller.ctxt, volume_id=str(volume_id))
     try:
         os.unlink(volume['path'])
     except FileNotFoundError:
         pass
-    return Response(status_code=204)
 
 
-def _attachment(caller, server_id, volume_id, action):
+def attachment(caller, server_id, volume_id, action):
+    """Attach (``attach_volume``) or detach one of the server's project's
+    volumes through the agent; the instance."""
     inst = servers.fetch(caller, server_id,
                          user_actions.BY_NAME[action].rule)
     volume = fetch(caller, volume_id, 'volume:show')
@@ -86,9 +96,9 @@ def _attachment(caller, server_id, volume_id, action):
                                  'an attachment' % volume_id)
     info = {'driver_volume_type': 'file', 'format': 'raw',
             'path': volume['path']} if action == 'attach_volume' else {}
-    return {'server': servers.server(deps.conductor().instance_action(
+    return deps.conductor().instance_action(
         caller.ctxt, ref=inst.uuid, action=action, volume_id=volume['id'],
-        connection_info=info))}
+        connection_info=info)
 
 
 @router.post('/v1/servers/{server_id}/volumes', status_code=202,
@@ -96,11 +106,13 @@ def _attachment(caller, server_id, volume_id, action):
 def attach(server_id: uuid.UUID, body: schemas.Attachment,
            caller: deps.Caller = deps.CALLER):
     """Attach one of the project's volumes (the agent does it)."""
-    return _attachment(caller, server_id, body.volume_id, 'attach_volume')
+    return {'server': servers.server(attachment(
+        caller, server_id, body.volume_id, 'attach_volume'))}
 
 
 @router.delete('/v1/servers/{server_id}/volumes/{volume_id}',
                status_code=202, response_model=schemas.ServerOut)
 def detach(server_id: uuid.UUID, volume_id: uuid.UUID,
            caller: deps.Caller = deps.CALLER):
-    return _attachment(caller, server_id, volume_id, 'detach_volume')
+    return {'server': servers.server(attachment(
+        caller, server_id, volume_id, 'detach_volume'))}

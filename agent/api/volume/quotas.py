@@ -1,0 +1,84 @@
+"""Block storage quotas as cinder shows them: ``os-quota-sets/{project}``
+(``usage`` for limits with use) and their update. hvagent keeps the
+number of volumes; cinder's others (gigabytes, snapshots, backups...)
+are not limited here and show as -1; setting one is refused."""
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi import Body
+
+from agent import exception
+from agent.api import deps
+from agent.api.routes.identity import project_of
+from agent.api.schemas import QuotaUpdate
+from agent.api.volume.volumes import PREFIX
+from agent.api.volume.volumes import own_project
+
+router = APIRouter(prefix=PREFIX + '/os-quota-sets', tags=['volume'])
+UNLIMITED = ('gigabytes', 'snapshots', 'backups', 'backup_gigabytes',
+             'per_volume_gigabytes', 'groups')
+
+
+def quota_set(pid: str, quotas: dict[str, Any], usage: bool):
+    out: dict[str, Any] = {'id': pid}
+    q = quotas['volumes']
+    out['volumes'] = {'limit': q['limit'], 'in_use': q['in_use'],
+                      'reserved': 0, 'allocated': 0} if usage else q['limit']
+    for name in UNLIMITED:
+        out[name] = {'limit': -1, 'in_use': 0, 'reserved': 0,
+                     'allocated': 0} if usage else -1
+    return {'quota_set': out}
+
+
+@router.get('/{target}')
+def quota_show(project_id: str, target: str, usage: bool = False,
+               caller: deps.Caller = deps.CALLER):
+    own_project(caller, project_id)
+    pid = project_of(caller, target)['id']
+    caller.check('quota:show', pid)
+    return quota_set(pid, deps.conductor().quota_show(
+        caller.ctxt, project_id=pid), usage)
+
+
+@router.put('/{target}')
+def quota_update(project_id: str, target: str,
+                 caller: deps.Caller = deps.CALLER,
+                 body: dict[str, Any] = Body(
+                     description='{"quota_set": {"volumes": 10}}')):
+    own_project(caller, project_id)
+    quota = body.get('quota_set') if len(body) == 1 else None
+    if not isinstance(quota, dict) or set(quota) - {'volumes'}:
+        raise exception.InvalidRPCPayload(
+            'the body is {"quota_set": {"volumes": N}}: hvagent keeps the '
+            'number of volumes only')
+    value = quota.get('volumes')
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not -1 <= value < 2 ** 31:
+        raise exception.InvalidRPCPayload(
+            'quota volumes must be an integer from -1 (unlimited)')
+    pid = project_of(caller, target)['id']
+    caller.check('quota:update', pid)
+    return quota_set(pid, deps.conductor().quota_set(
+        caller.ctxt, project_id=pid, limits=dict(
+            dict.fromkeys(QuotaUpdate.model_fields), volumes=value)), False)
+
+
+limits_router = APIRouter(prefix=PREFIX, tags=['volume'])
+
+
+@limits_router.get('/limits')
+def limits(project_id: str, caller: deps.Caller = deps.CALLER):
+    """The token's project's volume limits and use."""
+    own_project(caller, project_id)
+    caller.check('quota:show', project_id)
+    q = deps.conductor().quota_show(caller.ctxt,
+                                    project_id=project_id)['volumes']
+    absolute = {'maxTotalVolumes': q['limit'],
+                'totalVolumesUsed': q['in_use']}
+    for most, used in (('maxTotalVolumeGigabytes', 'totalGigabytesUsed'),
+                       ('maxTotalSnapshots', 'totalSnapshotsUsed'),
+                       ('maxTotalBackups', 'totalBackupsUsed'),
+                       ('maxTotalBackupGigabytes',
+                        'totalBackupGigabytesUsed')):
+        absolute.update({most: -1, used: 0})
+    return {'limits': {'rate': [], 'absolute': absolute}}

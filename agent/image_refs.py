@@ -76,7 +76,10 @@ def parse_allowlist(entries: Iterable[str] | None) -> list[Origin]:
 
 def url_allowed(url: object, allowlist: Sequence[Origin]) -> bool:
     """Whether ``url`` lies under one of ``allowlist`` (parsed) prefixes:
-    same scheme, host and port, and a path below the prefix's path."""
+    same scheme, host and port, and a path below the prefix's path (or
+    the very path of a prefix without a trailing '/': one file). A
+    prefix ending in '/' does not take the directory's own path without
+    it ('…/pub' is not under '…/pub/')."""
     parts = _split(url) if isinstance(url, str) else None
     if parts is None:
         return False
@@ -85,8 +88,7 @@ def url_allowed(url: object, allowlist: Sequence[Origin]) -> bool:
         if (scheme, host, port) != (a_scheme, a_host, a_port):
             continue
         prefix = a_path.rstrip('/') + '/'
-        if a_path == '/' or path == a_path.rstrip('/') or \
-                path.startswith(prefix):
+        if a_path == '/' or path == a_path or path.startswith(prefix):
             return True
     return False
 

@@ -63,14 +63,15 @@ def expected_allowed(url):
         return False
     where = (u.scheme, u.hostname or '', port)
     return (where == ('https', 'images.example.com', 443) and
-            (u.path + '/').startswith('/pub/')) or \
+            u.path.startswith('/pub/')) or \
         where == ('http', 'mirror.example', 8080)
 
 
 @pytest.mark.parametrize('url,ok', [
     ('https://images.example.com/pub/a.qcow2', True),
     ('https://IMAGES.example.com:443/pub/a', True),
-    ('https://images.example.com/pub', True),
+    ('https://images.example.com/pub', False),    # not under 'pub/'
+    ('https://images.example.com/pub/', True),
     ('https://images.example.com/pubx', False),
     ('https://images.example.com/pub/../etc', False),
     ('http://images.example.com/pub/a', False),
@@ -157,3 +158,12 @@ def test_an_unparsable_url_is_refused_not_a_crash(ref):
     the fuzz test above): a clear refusal, not a traceback."""
     with pytest.raises(exception.InvalidRPCPayload):
         image_refs.classify(ref, PARSED)
+
+
+def test_a_prefix_without_its_slash_names_one_file():
+    """An entry without a trailing '/' allows that very path (one image)
+    and what lies below it as a directory; with the '/', only below."""
+    one = image_refs.parse_allowlist(['https://h.example/img/a.qcow2'])
+    assert image_refs.url_allowed('https://h.example/img/a.qcow2', one)
+    assert not image_refs.url_allowed('https://h.example/img/a.qcow2x', one)
+    assert not image_refs.url_allowed('https://h.example/img/b.qcow2', one)

@@ -14,11 +14,10 @@ from pydantic import BaseModel
 from pydantic import Field
 
 from agent.api.auth_schemas import DOMAIN_ID
+from agent.api.auth_schemas import Domain
 from agent.api.schemas import Name
 from agent.api.schemas import Strict
 
-ROLES = ('admin', 'itsec', 'project_manager', 'netadmin', 'developer')
-ROLE = Literal['admin', 'itsec', 'project_manager', 'netadmin', 'developer']
 #: keystone's default role names and the seed's role each stands for
 ROLE_ALIASES = {'member': 'developer', 'manager': 'project_manager'}
 ROLE_REF = Literal['admin', 'itsec', 'project_manager', 'netadmin',
@@ -164,11 +163,6 @@ class RoleOut(BaseModel):
 class Roles(BaseModel):
     roles: list[Role]
     links: Links
-
-
-class Domain(BaseModel):
-    id: str
-    name: str
 
 
 class IdName(BaseModel):

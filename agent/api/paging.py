@@ -65,7 +65,7 @@ def scoped_page(caller, rule, list_method, view, name, all_projects, limit,
 def links(request, marker):
     """A page's ``links``: this URL, and the next page's (``marker``
     given) under the API's public URL."""
-    here = service_catalog.base_url(str(request.base_url)) + \
+    here = service_catalog.base_url(request) + \
         request.url.path
     query = dict(request.query_params)
     this = here + ('?' + parse.urlencode(query) if query else '')

@@ -24,9 +24,9 @@ SERVICES = (('identity', 'keystone', '/v3'),
             ('volumev3', 'cinderv3', '/volume/v3/%(project_id)s'))
 
 
-def base_url(request_base: str) -> str:
-    """[api] public_url, else the URL the request came to."""
-    return (CONF.api.public_url or request_base).rstrip('/')
+def base_url(request) -> str:
+    """[api] public_url, else the URL ``request`` came to."""
+    return (CONF.api.public_url or str(request.base_url)).rstrip('/')
 
 
 def identity_version(base: str) -> dict:

@@ -32,7 +32,7 @@ def find(caller, ref):
 
 def _list(request, caller, limit, marker, detail):
     caller.check('flavor:list')
-    base = service_catalog.base_url(str(request.base_url))
+    base = service_catalog.base_url(request)
     items = [views.flavor(fl, base, detail)
              for fl in deps.conductor().flavor_list(caller.ctxt)]
     items, nxt = paging.page(items, limit, marker, lambda f: f['id'])
@@ -56,5 +56,5 @@ def flavor_detail(request: Request, caller: deps.Caller = deps.CALLER,
 @router.get('/flavors/{flavor_id}')
 def flavor_show(flavor_id: str, request: Request,
                 caller: deps.Caller = deps.CALLER):
-    base = service_catalog.base_url(str(request.base_url))
+    base = service_catalog.base_url(request)
     return {'flavor': views.flavor(find(caller, flavor_id), base)}

@@ -19,7 +19,7 @@ HEADERS = ('OpenStack-API-Version', 'X-OpenStack-Nova-API-Version')
 
 
 def version_document(request: Request) -> dict:
-    base = service_catalog.base_url(str(request.base_url))
+    base = service_catalog.base_url(request)
     return {'id': 'v2.1', 'status': 'CURRENT', 'version': MAX_VERSION,
             'min_version': MIN_VERSION, 'updated': UPDATED,
             'links': [{'rel': 'self', 'href': base + PREFIX + '/'}],

@@ -2,10 +2,8 @@
 ``openstack`` client and openstacksdk send)."""
 import base64
 import binascii
-import uuid
 from typing import Literal
 
-from pydantic import BaseModel
 from pydantic import Field
 from pydantic import field_validator
 from pydantic import model_validator
@@ -126,6 +124,3 @@ class KeyPairFields(Strict):
 class KeyPairCreate(Strict):
     keypair: KeyPairFields
 
-
-class ServerId(BaseModel):
-    id: uuid.UUID

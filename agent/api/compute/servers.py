@@ -37,9 +37,6 @@ ACTIONS = {'os-start': ('start', None), 'os-stop': ('stop', None),
            'os-getConsoleOutput': (None, schemas.ConsoleOutput)}
 
 
-def _base(request):
-    return service_catalog.base_url(str(request.base_url))
-
 
 def _networks(networks):
     """Network names or ids of a create's ``networks`` ("auto", "none"
@@ -75,7 +72,7 @@ def server_create(body: schemas.ServerCreate, request: Request,
         config_drive=req.config_drive,
         availability_zone=req.availability_zone)
     return {'server': dict(
-        views.server_summary(inst, _base(request)),
+        views.server_summary(inst, service_catalog.base_url(request)),
         **{'OS-DCF:diskConfig': 'MANUAL',
            'security_groups': [{'name': g} for g in groups or ['default']]})}
 
@@ -108,24 +105,19 @@ class ListQuery:
 
 def _page(request, caller, q, detail):
     items = native.instance_page(caller, q.all_tenants, q.limit, q.marker)
-    name, status, limit = q.name, q.status, q.limit
-    nxt = paging.next_marker(items, limit, lambda i: i.uuid)
-    base = _base(request)
+    nxt = paging.next_marker(items, q.limit, lambda i: i.uuid)
+    items = [i for i in items
+             if (q.name is None or q.name in i.name) and
+             (q.status is None or
+              views.status(i.vm_state, i.task_state) == q.status.upper())]
+    base = service_catalog.base_url(request)
     if detail:
         ports = _ports_by_instance(caller)
         admin = caller.can('server:list:all_projects')
         shown = [views.server(i, ports.get(i.uuid, []), base, admin)
                  for i in items]
     else:
-        shown = [dict(views.server_summary(i, base),
-                      status=views.status(i.vm_state, i.task_state))
-                 for i in items]
-    shown = [s for s in shown
-             if (name is None or name in s['name']) and
-             (status is None or s['status'] == status.upper())]
-    if not detail:
-        for s in shown:
-            del s['status']
+        shown = [views.server_summary(i, base) for i in items]
     return paging.nova_page(request, 'servers', shown, nxt)
 
 
@@ -146,7 +138,7 @@ def server_show(server_id: uuid.UUID, request: Request,
                 caller: deps.Caller = deps.CALLER):
     inst = native.fetch(caller, server_id, 'server:show')
     ports = deps.conductor().port_list(caller.ctxt, instance_uuid=inst.uuid)
-    return {'server': views.server(inst, ports, _base(request),
+    return {'server': views.server(inst, ports, service_catalog.base_url(request),
                                    caller.can('server:list:all_projects'))}
 
 

@@ -11,12 +11,14 @@ properties a client sends (openstacksdk sends its own
 import datetime
 import uuid
 from typing import Any, Literal
+from urllib import parse
 
 from fastapi import APIRouter
 from fastapi import Depends
 from fastapi import Query
 from fastapi import Request
 from fastapi import Response
+from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
 
@@ -25,13 +27,12 @@ from agent.api import deps
 from agent.api import paging
 from agent.api.routes import images as native
 from agent.api.schemas import Name
-from agent.api.schemas import Strict
 
 PREFIX = '/image/v2'
 router = APIRouter(prefix=PREFIX + '/images', tags=['image'])
 
 
-class ImageCreate(Strict):
+class ImageCreate(BaseModel):
     """glance's create body; properties beyond these are accepted (as
     glance does) and not kept."""
     model_config = ConfigDict(extra='allow')
@@ -104,8 +105,8 @@ def image_list(request: Request, caller: deps.Caller = deps.CALLER,
     out = {'images': shown, 'first': '/v2/images',
            'schema': '/v2/schemas/images'}
     if page['next_marker']:
-        out['next'] = '/v2/images?' + paging.links(
-            request, str(page['next_marker']))['next'].split('?', 1)[1]
+        out['next'] = '/v2/images?' + parse.urlencode(dict(
+            request.query_params, marker=str(page['next_marker'])))
     return out
 
 

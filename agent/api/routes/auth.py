@@ -29,8 +29,7 @@ SUBJECT = Header(None, description='The token to validate or revoke '
 
 
 def _base(request, nocatalog=False):
-    return None if nocatalog else service_catalog.base_url(
-        str(request.base_url))
+    return None if nocatalog else service_catalog.base_url(request)
 
 
 @router.post('/tokens', status_code=201, response_model=auth_schemas.TokenOut,

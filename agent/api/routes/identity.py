@@ -30,10 +30,7 @@ def user_of(caller, ref):
     """User ``ref`` (id or name) with its assignments, once the caller
     may see it: themself, a user with a role in the caller's project, or
     anyone for admin and itsec (else 404)."""
-    try:
-        user = deps.conductor().user_show(caller.ctxt, ref=ref)
-    except exception.UserNotFound:
-        raise exception.UserNotFound(user=ref) from None
+    user = deps.conductor().user_show(caller.ctxt, ref=ref)
     if user['id'] != caller.user_id and not caller.can('user:list:all') \
             and not any(a['project_id'] == caller.project_id
                         for a in user['assignments']):

@@ -126,7 +126,7 @@ def assignment_list(
             deps.conductor().project_list(caller.ctxt)
             if caller.can('project:list:all') else
             [project_of(caller, caller.project_id)])}
-    base = service_catalog.base_url(str(request.base_url))
+    base = service_catalog.base_url(request)
     domain = {'id': auth_schemas.DOMAIN_ID,
               'name': auth_schemas.DOMAIN_NAME} if include_names else None
     items = []

@@ -14,8 +14,7 @@ router = APIRouter(tags=['versions'])
 
 
 def _version(request):
-    return service_catalog.identity_version(
-        service_catalog.base_url(str(request.base_url)))
+    return service_catalog.identity_version(service_catalog.base_url(request))
 
 
 @router.get('/', status_code=300, response_model=auth_schemas.Versions,
@@ -45,7 +44,7 @@ def compute_v21(request: Request):
 
 
 def _image_versions(request):
-    base = service_catalog.base_url(str(request.base_url))
+    base = service_catalog.base_url(request)
     return {'versions': [{'id': 'v2.9', 'status': 'CURRENT', 'links': [
         {'rel': 'self', 'href': base + '/image/v2/'}]}]}
 
@@ -62,7 +61,7 @@ def image_versions_list(request: Request):
 
 
 def _volume_versions(request):
-    base = service_catalog.base_url(str(request.base_url))
+    base = service_catalog.base_url(request)
     return {'versions': [{
         'id': 'v3.0', 'status': 'CURRENT', 'version': '3.0',
         'min_version': '3.0', 'updated': '2016-02-08T12:20:21Z',

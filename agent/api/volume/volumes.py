@@ -89,9 +89,6 @@ def view(volume: dict[str, Any], base: str, detail: bool = True):
     return out
 
 
-def _base(request):
-    return service_catalog.base_url(str(request.base_url))
-
 
 @router.post('', status_code=202)
 def volume_create(project_id: str, body: VolumeCreate, request: Request,
@@ -100,7 +97,7 @@ def volume_create(project_id: str, body: VolumeCreate, request: Request,
     volume = body.volume
     name = volume.name or 'volume-%s' % uuid.uuid4().hex[:8]
     return {'volume': view(native.new_volume(caller, name, volume.size),
-                           _base(request))}
+                           service_catalog.base_url(request))}
 
 
 def _list(request, caller, project_id, limit, marker, detail):
@@ -109,7 +106,7 @@ def _list(request, caller, project_id, limit, marker, detail):
     page = paging.project_page(deps.conductor().volume_list, caller,
                                'volumes', limit, marker)
     return paging.nova_page(request, 'volumes', [
-        view(v, _base(request), detail) for v in page['volumes']],
+        view(v, service_catalog.base_url(request), detail) for v in page['volumes']],
         page['next_marker'])
 
 
@@ -139,7 +136,7 @@ def volume_show(project_id: str, volume_id: uuid.UUID, request: Request,
                 caller: deps.Caller = deps.CALLER):
     own_project(caller, project_id)
     return {'volume': view(native.fetch(caller, volume_id, 'volume:show'),
-                           _base(request))}
+                           service_catalog.base_url(request))}
 
 
 @router.delete('/{volume_id}', status_code=202)

@@ -212,6 +212,19 @@ def _stop_server(server):
     server_state.close_listener(server)
 
 
+def _all_at_once(func, items, name):
+    """``func(item)`` for each item, on a thread each; wait for all.
+    (Stopping an oslo.messaging server waits for its listener's idle poll,
+    waiting for one for its executor's idle workers: up to a second or so
+    each, so not one after the other.)"""
+    threads = [threading.Thread(target=func, args=(item,), name=name)
+               for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 class Service:
     """RPC servers + periodic tasks with a shared life cycle."""
 
@@ -265,14 +278,8 @@ class Service:
         for task in self.periodics:
             task.join(timeout=5)
         # each server.stop() waits for its poll thread's current wait on
-        # the broker (up to 5 s when idle): all at once, not one by one
-        stoppers = [threading.Thread(target=_stop_server, args=(server,),
-                                     name='stop-server')
-                    for server in self.servers]
-        for thread in stoppers:
-            thread.start()
-        for thread in stoppers:
-            thread.join()
+        # the broker (up to bus_idle_poll when idle)
+        _all_at_once(_stop_server, self.servers, 'stop-server')
         drained = self._drain(timeout)
         if drained:
             for func in self.on_stop:
@@ -292,8 +299,8 @@ class Service:
         helper thread; this one keeps the watchdog fed and the status
         current meanwhile."""
         def wait_all():
-            for server in self.servers:
-                server.wait()
+            _all_at_once(lambda server: server.wait(), self.servers,
+                         'wait-server')
             for task in self.periodics:
                 task.join()
         waiter = threading.Thread(target=wait_all, name='drain', daemon=True)

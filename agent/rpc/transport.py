@@ -6,8 +6,10 @@ import oslo_messaging as messaging
 from kombu.transport import virtual as kombu_virtual
 from oslo_config import cfg
 from oslo_messaging import opts as messaging_opts
+from oslo_messaging._drivers import amqpdriver
 from oslo_messaging._drivers import common as driver_common
 
+from agent import conf as _conf  # noqa: F401 (bus_idle_poll)
 from agent import exception
 from agent.rpc import memory_transport
 from agent.rpc import outage
@@ -35,6 +37,7 @@ def init(conf=CONF, url=None):
         bus_tls.check(conf, url)
         memory_transport.install()
         outage.quiet_reconnect_logs()
+        _bound_idle_poll(conf.bus_idle_poll)
         _URL = url
         _TRANSPORT = _name_reply_queues(messaging.get_rpc_transport(
             conf, url=url, allowed_remote_exmods=ALLOWED_EXMODS))
@@ -43,6 +46,18 @@ def init(conf=CONF, url=None):
             conf.set_override('heartbeat_timeout_threshold', 0,
                               group='oslo_messaging_rabbit')
     return _TRANSPORT
+
+
+def _bound_idle_poll(seconds):
+    """Cap the wait of oslo.messaging's idle listeners (its RPC servers'
+    and its reply waiter's): they block on the broker's socket for up to
+    ACK_REQUEUE_EVERY_SECONDS_MAX and only then see that they were asked
+    to stop, so that constant is how long every stop of a service, and the
+    transport's cleanup, waits."""
+    if not hasattr(amqpdriver, 'ACK_REQUEUE_EVERY_SECONDS_MAX'):
+        raise RuntimeError('oslo.messaging has no ACK_REQUEUE_EVERY_SECONDS'
+                           '_MAX any more: see agent.rpc.transport')
+    amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MAX = seconds
 
 
 #: what stops before the transports do (servers a library started)

@@ -3,7 +3,9 @@
 Shared by the tests that kill part of the control plane or of the broker
 during a storm (test_control_plane_failover, test_rabbit_cluster): the
 load generator (tools.fleet.load) runs concurrent clients booting for
-``seconds``; ``fail()`` is called ``fail_after`` seconds in; then the
+``seconds``; ``fail()`` is called ``fail_after`` seconds in, and not
+before a first boot has settled (the clients' clock starts once their
+process has loaded, which takes seconds on a slow machine); then the
 database is read once no boot is in flight, and ``check`` asserts that
 every boot ended active or in error with a fault, every client got an
 answer or a clear error, and the hosts' usage is exactly the sum of the
@@ -29,6 +31,7 @@ class Outcome:
     rows: list           # the instances' rows once settled
     faults: dict         # instance uuid -> fault message
     nodes: list          # the compute nodes' usage
+    fail_at: float       # when fail() was called, on the clients' clock
 
 
 def settled(engine, deadline):
@@ -45,20 +48,35 @@ def settled(engine, deadline):
         time.sleep(1)
 
 
+def first_boot(engine, deadline):
+    """Wait until one instance is active (the storm is under way)."""
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(sa.select(_I.c.uuid).where(
+                    _I.c.vm_state == states.ACTIVE).limit(1)).first():
+                return
+        time.sleep(0.2)
+    raise AssertionError('no boot settled before the failure was due')
+
+
 def run(fleet, workdir, fail, clients=8, seconds=14, fail_after=5,
         settle=90):
     """Storm ``fleet`` (started), call ``fail()`` mid-storm; the Outcome."""
     out = workdir / 'load.json'
+    engine = sa.create_engine(fleet.db_url)
     load = fleet.spawn('load', [
         sys.executable, '-m', 'tools.fleet.load', '--config-file',
         str(fleet.config), '--clients', str(clients), '--seconds',
         str(seconds), '--mix', 'boot', '--timeout', '60', '--out', str(out)])
-    time.sleep(fail_after)
-    fail()
-    assert load.wait(timeout=seconds + 150) == 0
-    results = json.loads(out.read_text())['results']
-    engine = sa.create_engine(fleet.db_url)
+    due = time.monotonic() + fail_after
     try:
+        first_boot(engine, due + 60)
+        time.sleep(max(0.5, due - time.monotonic()))
+        failed_at = time.time()
+        fail()
+        assert load.wait(timeout=seconds + 150) == 0
+        report = json.loads(out.read_text())
+        results = report['results']
         rows = settled(engine, time.monotonic() + settle)
         with engine.connect() as conn:
             faults = dict(conn.execute(sa.select(
@@ -68,21 +86,23 @@ def run(fleet, workdir, fail, clients=8, seconds=14, fail_after=5,
                 _N.c.running_vms)).all()
     finally:
         engine.dispose()
-    return Outcome(results, rows, faults, nodes)
+    return Outcome(results, rows, faults, nodes,
+                   failed_at - report['started_at'])
 
 
-def check(outcome, fail_after=5, seconds=14):
+def check(outcome):
     """Assert that the storm lost nothing; print what happened."""
     results, rows = outcome.results, outcome.rows
     states_seen = collections.Counter((r.vm_state, r.task_state)
                                       for r in rows)
-    print('%d boots: %s; faults: %s; clients: %s' % (
-        len(rows), dict(states_seen),
+    print('%d boots, failure at %.1f s: %s; faults: %s; clients: %s' % (
+        len(rows), outcome.fail_at, dict(states_seen),
         collections.Counter(m[:60] for m in outcome.faults.values()),
         collections.Counter((r['fault'] or 'ok')[:60] for r in results)))
     # the storm ran on both sides of the failure, and booted after it
-    assert sum(r['end'] < fail_after for r in results) > 0, results
-    assert sum(r['ok'] and r['end'] > seconds - 6 for r in results) > 0, \
+    fail_at = outcome.fail_at
+    assert sum(r['end'] < fail_at for r in results) > 0, results
+    assert sum(r['ok'] and r['end'] > fail_at + 3 for r in results) > 0, \
         results
     # none stuck: every boot active or in error, every error with a fault
     assert set(states_seen) <= {(states.ACTIVE, None),

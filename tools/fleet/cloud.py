@@ -92,7 +92,10 @@ class Fleet:
                         'transport_url': transport_url,
                         'report_interval': self.report_interval,
                         'service_down_time': max(60, 3 * self.report_interval),
-                        'rpc_call_timeout': 60},
+                        'rpc_call_timeout': 60,
+                        # hundreds of simulated hosts' idle listeners per
+                        # process: oslo.messaging's own idle wait
+                        'bus_idle_poll': 5},
             'database': {'connection': url},
             'bus': {'secret_file': secret},
             'compute': {'compute_driver': 'fake',

@@ -6,9 +6,10 @@
 Each client is a thread that does what ``hvctl boot --wait`` does: a boot
 request to the conductor, then long polls (instance_wait) until the
 instance is active or in error; with ``boot-delete`` it then deletes it
-(not waited for) and boots the next. Writes one JSON object: every boot's
-request->settled milliseconds, its host, and its fault if it failed,
-to the ``--out`` file.
+(not waited for) and boots the next. Writes one JSON object to the
+``--out`` file: every boot's request->settled milliseconds, its end
+(seconds after the clients began, at ``started_at``, time.time()), its
+host, and its fault if it failed.
 """
 import argparse
 import json
@@ -89,7 +90,7 @@ def main(argv=None):
     conductor.flavor_list(context.RequestContext(project_id=PROJECT))
     if args.start_at:
         time.sleep(max(0.0, args.start_at - time.time()))
-    t0 = time.monotonic()
+    t0, started_at = time.monotonic(), time.time()
     results = []
     threads = [threading.Thread(
         target=client, args=(conductor, i, t0 + args.seconds, args.mix,
@@ -102,7 +103,8 @@ def main(argv=None):
     for r in results:
         r['end'] -= t0
     with open(args.out, 'w') as out:
-        json.dump({'seconds': args.seconds, 'results': results}, out)
+        json.dump({'seconds': args.seconds, 'started_at': started_at,
+                   'results': results}, out)
     rpc_transport.cleanup()
     return 0
 

@@ -152,6 +152,15 @@ class NetworkFull(HVAgentError):
     msg = 'No free IP address left in network %(network)s'
 
 
+class SubnetExists(HVAgentError):
+    msg = ('Network %(network)s has its subnet already (%(subnet)s): an '
+           'hvagent network has one subnet')
+
+
+class NetworkHasNoSubnet(HVAgentError, ValueError):
+    msg = 'Network %(network)s has no subnet yet: create its subnet first'
+
+
 class InvalidNetwork(HVAgentError, ValueError):
     msg = 'Invalid network: %(reason)s'
 

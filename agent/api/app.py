@@ -16,6 +16,10 @@ from agent.api.compute import quotas as compute_quotas
 from agent.api.compute import servers as compute_servers
 from agent.api.compute import volume_attachments
 from agent.api.image import images as image_images
+from agent.api.network import networks as network_networks
+from agent.api.network import ports as network_ports
+from agent.api.network import quotas as network_quotas
+from agent.api.network import security_groups as network_secgroups
 from agent.api.routes import auth
 from agent.api.routes import catalog
 from agent.api.routes import fixed_ips
@@ -71,6 +75,7 @@ def create_app():
                    floating_ips, fixed_ips, compute_servers, compute_flavors,
                    compute_keypairs, compute_hypervisors, compute_quotas,
                    volume_attachments, image_images, volume_volumes,
-                   volume_quotas):
+                   volume_quotas, network_networks, network_secgroups,
+                   network_ports, network_quotas):
         app.include_router(module.router)
     return app

@@ -32,6 +32,7 @@ STATUS = (
     (exception.UnexpectedTaskState, 409),
     (exception.NetworkInUse, 409),
     (exception.NetworkFull, 409),
+    (exception.SubnetExists, 409),
     (ValueError, 400),      # InvalidRPCPayload, InvalidNetwork...
 )
 

@@ -91,6 +91,17 @@ RULES = {
     'migration:show': 'rule:admin',
     'migration:abort': 'rule:admin',
     'migration:force_complete': 'rule:admin',
+    # Network v2: a project's netadmin makes its networks (VXLAN) and
+    # their subnets; the segment, uplink, external and shared networks
+    # are an admin's (the conductor refuses them to anyone else too)
+    'network:create': 'rule:admin or role:netadmin',
+    'network:share': 'rule:admin',
+    'network:delete': NETADMIN,
+    'network:provider': 'rule:read_all',
+    'network:provider:set': 'rule:admin',
+    'subnet:create': NETADMIN,
+    'subnet:delete': NETADMIN,
+    'port:binding': 'rule:read_all',
     'secgroup:list': '@',
     'secgroup:list:all_projects': 'rule:read_all',
     'secgroup:create': 'rule:admin or role:netadmin',

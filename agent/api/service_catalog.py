@@ -21,6 +21,7 @@ INTERFACES = ('public', 'internal', 'admin')
 SERVICES = (('identity', 'keystone', '/v3'),
             ('compute', 'nova', '/compute/v2.1'),
             ('image', 'glance', '/image'),
+            ('network', 'neutron', '/network'),
             ('volumev3', 'cinderv3', '/volume/v3/%(project_id)s'))
 
 

@@ -47,6 +47,8 @@ class FloatingIPManager(endpoint.Endpoint):
                     used = set(s.scalars(sa.select(N.FloatingIP.address)
                                          .where(N.FloatingIP.network_id ==
                                                 pool.id)))
+                    if not pool.subnets:
+                        raise exception.NetworkHasNoSubnet(network=pool.name)
                     address = ipam.first_free(pool.subnets[0], used)
                     if address is None:
                         raise exception.NetworkFull(network=pool.name)

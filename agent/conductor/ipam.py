@@ -70,6 +70,8 @@ def allocate(engine, network_id, instance_uuid, security_group_ids=(),
                 if instance_uuid is None:   # a reservation: the quota
                     quota.check(s, project_id, {'fixed_ips': 1})
                 network = s.get(N.Network, network_id)
+                if not network.subnets:
+                    raise exception.NetworkHasNoSubnet(network=network.name)
                 subnet = network.subnets[0]
                 used = set(s.scalars(sa.select(N.Port.ip_address).where(
                     N.Port.network_id == network_id)))

@@ -65,30 +65,40 @@ def check_network(network_type, cidr, segmentation_id, physical_network,
 
 
 class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
-    target = messaging.Target(version='1.9')  # see conductor_rpcapi.ConductorAPI
+    target = messaging.Target(version='1.18')  # see conductor_rpcapi.ConductorAPI
 
     def groups(self, s, rows):
         return _groups(s, rows)
 
     # -------------------------------------------------------- networks
     @checks.expects(name=NAME, network_type=f.Enum(wire.NETWORK_TYPES),
-                 cidr=IP, segmentation_id=f.Integer(min=1, max=MAX_VNI,
-                                                    nullable=True),
+                 cidr=f.String(max_length=64, nullable=True),
+                 segmentation_id=f.Integer(min=1, max=MAX_VNI,
+                                           nullable=True),
                  physical_network=f.String(max_length=64, nullable=True),
                  gateway_ip=f.String(max_length=64, nullable=True),
                  dns_nameservers=f.List(IP, max_items=8),
                  allocation_pools=f.List(f.List(IP, max_items=2),
                                          max_items=16),
                  mtu=f.Integer(min=68, max=65535, nullable=True),
-                 external=f.Boolean(default=False))
+                 external=f.Boolean(default=False),
+                 subnet_name=f.String(max_length=255, nullable=True,
+                                      default=None))
     def network_create(self, ctxt, name, network_type, cidr, segmentation_id,
                        physical_network, gateway_ip, dns_nameservers,
-                       allocation_pools, mtu, external):
+                       allocation_pools, mtu, external, subnet_name):
         """``external`` (1.6): a pool of floating IPs, never wired for
         ports; its physical_network names the uplink agents put floating
-        addresses on."""
-        cidr = check_network(network_type, cidr, segmentation_id,
-                             physical_network, gateway_ip, allocation_pools)
+        addresses on. ``cidr`` None (1.18): a network without its subnet
+        yet (``subnet_create``). (Who may choose the type, segment and
+        uplink is hvagent-api's policy: this topic is controllers'.)"""
+        if cidr is not None:
+            cidr = check_network(network_type, cidr, segmentation_id,
+                                 physical_network, gateway_ip,
+                                 allocation_pools)
+        else:
+            check_network(network_type, '0.0.0.0/0', segmentation_id,
+                          physical_network, None, [])
         with self._session() as s:
             if s.scalar(sa.select(N.Network.id).where(N.Network.name == name)):
                 raise _invalid('a network named %r exists' % name)
@@ -104,12 +114,46 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
                             segmentation_id=segmentation_id,
                             physical_network=physical_network, mtu=mtu,
                             external=external)
-            row.subnets.append(N.Subnet(
-                uuid=str(uuidlib.uuid4()), cidr=cidr, gateway_ip=gateway_ip,
-                dns_nameservers=json.dumps(dns_nameservers),
-                allocation_pools=json.dumps(allocation_pools)))
+            if cidr is not None:
+                row.subnets.append(_subnet(subnet_name, cidr, gateway_ip,
+                                           dns_nameservers, allocation_pools))
             s.add(row)
             s.flush()
+            return to_objects.network(row)
+
+    @checks.expects(network=NAME, name=f.String(max_length=255,
+                                                nullable=True),
+                 cidr=IP, gateway_ip=f.String(max_length=64, nullable=True),
+                 dns_nameservers=f.List(IP, max_items=8),
+                 allocation_pools=f.List(f.List(IP, max_items=2),
+                                         max_items=16))
+    def subnet_create(self, ctxt, network, name, cidr, gateway_ip,
+                      dns_nameservers, allocation_pools):
+        """The subnet of a network made without one (1.18), by its
+        project (or an admin); a second subnet is refused (409)."""
+        with self._session() as s:
+            row = _own_network(s, ctxt, network)
+            if row.subnets:
+                raise exception.SubnetExists(network=row.name,
+                                             subnet=row.subnets[0].uuid)
+            cidr = check_network(row.network_type, cidr, row.segmentation_id,
+                                 row.physical_network, gateway_ip,
+                                 allocation_pools)
+            row.subnets.append(_subnet(name, cidr, gateway_ip,
+                                       dns_nameservers, allocation_pools))
+            s.flush()
+            return to_objects.network(row)
+
+    @checks.expects(network=NAME)
+    def subnet_delete(self, ctxt, network):
+        """Remove a network's subnet (1.18); 409 while it has ports."""
+        with self._session() as s:
+            row = _own_network(s, ctxt, network)
+            _no_ports(s, row)
+            for subnet in row.subnets:
+                s.delete(subnet)
+            s.flush()
+            s.expire(row, ['subnets'])
             return to_objects.network(row)
 
     @checks.expects()
@@ -162,14 +206,8 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
     @checks.expects(ref=NAME)
     def network_delete(self, ctxt, ref):
         with self._session() as s:
-            row = network_get(s, ref)
-            if not ctxt.is_admin and (row.project_id !=
-                                      secgroups.caller_project(ctxt)):
-                raise exception.NetworkNotFound(network=ref)
-            ports = s.scalar(sa.select(sa.func.count()).where(
-                N.Port.network_id == row.id))
-            if ports:
-                raise exception.NetworkInUse(network=row.name, ports=ports)
+            row = _own_network(s, ctxt, ref)
+            _no_ports(s, row)
             for subnet in row.subnets:
                 s.delete(subnet)
             s.delete(row)
@@ -190,6 +228,30 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
             if instance_uuid:
                 query = query.where(N.Port.instance_uuid == instance_uuid)
             return port_objects(s, s.scalars(query).all())
+
+
+def _subnet(name, cidr, gateway_ip, dns_nameservers, allocation_pools):
+    return N.Subnet(uuid=str(uuidlib.uuid4()), name=name, cidr=cidr,
+                    gateway_ip=gateway_ip,
+                    dns_nameservers=json.dumps(dns_nameservers),
+                    allocation_pools=json.dumps(allocation_pools))
+
+
+def _own_network(s, ctxt, ref):
+    """The network ``ref`` if the caller's project owns it (any for an
+    admin); another project's, shared or not, is 404."""
+    row = network_get(s, ref)
+    if not ctxt.is_admin and (row.project_id !=
+                              secgroups.caller_project(ctxt)):
+        raise exception.NetworkNotFound(network=ref)
+    return row
+
+
+def _no_ports(s, row):
+    ports = s.scalar(sa.select(sa.func.count()).where(
+        N.Port.network_id == row.id))
+    if ports:
+        raise exception.NetworkInUse(network=row.name, ports=ports)
 
 
 def _by_ref(s, model, ref):

@@ -306,19 +306,21 @@ class UserMethods(MoveUserMethods):
             ctxt, 'metadata_set', topic=API_TOPIC, version='1.2',
             instance_uuid=instance_uuid, key=key, value=value)
 
-    def network_create(self, ctxt, *, name, network_type, cidr,
+    def network_create(self, ctxt, *, name, network_type, cidr=None,
                        segmentation_id=clients.UNSET,
                        physical_network=clients.UNSET,
                        gateway_ip=clients.UNSET, dns_nameservers=clients.UNSET,
                        allocation_pools=clients.UNSET, mtu=clients.UNSET,
-                       external=clients.UNSET):
-        version = '1.6' if external else None
+                       external=clients.UNSET, subnet_name=clients.UNSET):
+        version = '1.18' if cidr is None or subnet_name is not clients.UNSET \
+            else '1.6' if external else None
         return self._call(
             ctxt, 'network_create', topic=API_TOPIC, version=version,
             name=name, network_type=network_type, cidr=cidr,
             segmentation_id=segmentation_id, physical_network=physical_network,
             gateway_ip=gateway_ip, dns_nameservers=dns_nameservers,
-            allocation_pools=allocation_pools, mtu=mtu, external=external)
+            allocation_pools=allocation_pools, mtu=mtu, external=external,
+            subnet_name=subnet_name)
 
     def network_delete(self, ctxt, *, ref):
         return self._call(
@@ -353,6 +355,20 @@ class UserMethods(MoveUserMethods):
         return self._call(
             ctxt, 'quota_show', topic=API_TOPIC, version='1.2',
             project_id=project_id)
+
+    def subnet_create(self, ctxt, *, network, cidr, name=clients.UNSET,
+                      gateway_ip=clients.UNSET, dns_nameservers=clients.UNSET,
+                      allocation_pools=clients.UNSET):
+        return self._call(
+            ctxt, 'subnet_create', topic=API_TOPIC, version='1.18',
+            network=network, name=name, cidr=cidr, gateway_ip=gateway_ip,
+            dns_nameservers=dns_nameservers,
+            allocation_pools=allocation_pools)
+
+    def subnet_delete(self, ctxt, *, network):
+        return self._call(
+            ctxt, 'subnet_delete', topic=API_TOPIC, version='1.18',
+            network=network)
 
     def secgroup_create(self, ctxt, *, name, description=clients.UNSET):
         return self._call(
@@ -617,6 +633,9 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             every user (project_id None), user_show (a user by id or name
             with its role assignments), user_create without a role
             (role None)
+      1.18 - Network v2's two steps (sent at 1.18): network_create without
+            a cidr (no subnet yet; subnet_name names one made with it),
+            subnet_create and subnet_delete of a network's one subnet
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

@@ -50,6 +50,7 @@ class Subnet(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     network_id: Mapped[int] = mapped_column(ForeignKey('networks.id'))
+    name: Mapped[str | None] = mapped_column(String(255))
     cidr: Mapped[str] = mapped_column(String(64))
     gateway_ip: Mapped[str | None] = mapped_column(String(64))
     #: JSON lists: ["10.0.0.10"], [["10.0.0.10", "10.0.0.200"]]

@@ -133,14 +133,17 @@ def add_addresses(s, instances):
 
 # ------------------------------------------------------------ networking
 def network(row, ports=0):
-    subnet = row.subnets[0]
+    subnet = row.subnets[0] if row.subnets else None
     return objects.Network(
         uuid=row.uuid, name=row.name, network_type=row.network_type,
         segmentation_id=row.segmentation_id,
         physical_network=row.physical_network, mtu=row.mtu,
-        cidr=subnet.cidr, gateway_ip=subnet.gateway_ip,
-        dns_nameservers=json.loads(subnet.dns_nameservers or '[]'),
-        allocation_pools=json.loads(subnet.allocation_pools or '[]'),
+        cidr=subnet and subnet.cidr, subnet_id=subnet and subnet.uuid,
+        subnet_name=subnet and subnet.name,
+        gateway_ip=subnet and subnet.gateway_ip,
+        dns_nameservers=json.loads(subnet and subnet.dns_nameservers or '[]'),
+        allocation_pools=json.loads(
+            subnet and subnet.allocation_pools or '[]'),
         ports=ports, external=bool(row.external),
         project_id=row.project_id, shared=bool(row.shared))
 

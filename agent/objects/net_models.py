@@ -9,11 +9,16 @@ NETWORK_TYPES = ['flat', 'vlan', 'vxlan']
 
 @base.register
 class Network(base.HVObject):
-    """A network with its (single) subnet, as users and agents see it."""
+    """A network with its (single) subnet, as users and agents see it.
+    A network made without one (Network v2 makes the subnet after the
+    network) has no cidr and no subnet_id until its subnet is made; only
+    controllers see such a network (it has no ports)."""
     # 1.0: initial version
     # 1.1: external (holds floating IPs, never ports)
     # 1.2: project_id, shared (networks belong to a project unless shared)
-    VERSION = '1.2'
+    # 1.3: subnet_id, subnet_name; cidr null while the network has no
+    #      subnet
+    VERSION = '1.3'
     fields = {
         'uuid': f.UUID(),
         'name': NAME,
@@ -21,7 +26,9 @@ class Network(base.HVObject):
         'segmentation_id': f.Integer(min=1, max=16777215, nullable=True),
         'physical_network': f.String(max_length=64, nullable=True),
         'mtu': f.Integer(min=68, max=65535, nullable=True),
-        'cidr': f.String(max_length=64),
+        'cidr': f.String(max_length=64, nullable=True),
+        'subnet_id': f.UUID(nullable=True, default=None),
+        'subnet_name': f.String(max_length=255, nullable=True, default=None),
         'gateway_ip': f.String(max_length=64, nullable=True),
         'dns_nameservers': f.List(IP, max_items=8),
         'allocation_pools': f.List(f.List(IP, max_items=2), max_items=16),

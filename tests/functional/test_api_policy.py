@@ -528,7 +528,8 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
               for m in ('GET', 'HEAD', 'POST', 'DELETE')} | {
         ('GET', '/v3/auth/catalog'), ('GET', '/'), ('GET', '/v3'),
         ('GET', '/compute/'), ('GET', '/compute/v2.1/'), ('GET', '/image/'),
-        ('GET', '/volume/'), ('GET', '/volume/v3/')}
+        ('GET', '/volume/'), ('GET', '/volume/v3/'), ('GET', '/network/'),
+        ('GET', '/network/v2.0/'), ('GET', '/network/v2.0/extensions')}
     # the OpenStack compute and image APIs apply the same rules as the
     # routes above (the same helpers); another project's developer is
     # refused each with the real client (test_openstack_cli.py)
@@ -574,6 +575,24 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('DELETE', '/image/v2/images/{image_id}'),
         ('PUT', '/image/v2/images/{image_id}/file'),
         ('GET', '/image/v2/images/{image_id}/file')}
+    # Network v2: another project's netadmin and developer are refused
+    # each with the real client (test_openstack_network.py)
+    net = '/network/v2.0'
+    openstack |= {(m, net + path) for m, path in (
+        ('GET', '/networks'), ('POST', '/networks'),
+        ('GET', '/networks/{ref}'), ('DELETE', '/networks/{ref}'),
+        ('GET', '/subnets'), ('POST', '/subnets'),
+        ('GET', '/subnets/{ref}'), ('DELETE', '/subnets/{ref}'),
+        ('GET', '/ports'), ('GET', '/ports/{ref}'),
+        ('GET', '/security-groups'), ('POST', '/security-groups'),
+        ('GET', '/security-groups/{group_id}'),
+        ('DELETE', '/security-groups/{group_id}'),
+        ('GET', '/security-group-rules'), ('POST', '/security-group-rules'),
+        ('GET', '/security-group-rules/{rule_id}'),
+        ('DELETE', '/security-group-rules/{rule_id}'),
+        ('GET', '/quotas/{project}'), ('PUT', '/quotas/{project}'),
+        ('GET', '/quotas/{project}/details'),
+        ('GET', '/quotas/{project}/default'))}
     spec = api_cloud.admin.ok('GET', '/openapi.json')
     served = {(m.upper(), path) for path, ops in spec['paths'].items()
               for m in ops}

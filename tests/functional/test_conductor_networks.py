@@ -192,3 +192,40 @@ def test_isolation_quarantines_the_ports_until_released(nets):
                                           inst.uuid)
     ports = call(nets.conductor.ports_get_by_host, nets.ctxt, host='node1')
     assert not any(p.quarantined for p in ports)
+
+
+def test_a_network_made_before_its_subnet(nets):
+    """Network v2's two steps (1.18): no subnet, no port; then the one
+    subnet; a second is refused; the subnet goes only without ports."""
+    net = create(nets, name='later', cidr=None, gateway_ip=None,
+                 dns_nameservers=[])
+    assert (net.cidr, net.subnet_id, net.project_id) == (None, None, 'p1')
+    with pytest.raises(exception.NetworkHasNoSubnet):
+        nets.boot(networks=['later'])
+    net = call(nets.networks.subnet_create, nets.ctxt, network='later',
+               name='later-sub', cidr='10.9.0.0/24', gateway_ip='10.9.0.1',
+               dns_nameservers=[], allocation_pools=[])
+    assert (net.cidr, net.subnet_name) == ('10.9.0.0/24', 'later-sub')
+    assert net.subnet_id
+    with pytest.raises(exception.SubnetExists):
+        call(nets.networks.subnet_create, nets.ctxt, network='later',
+             name=None, cidr='10.10.0.0/24', gateway_ip=None,
+             dns_nameservers=[], allocation_pools=[])
+    with pytest.raises(exception.InvalidNetwork):     # outside the range
+        call(nets.networks.network_create, nets.ctxt, name='bad',
+             network_type='vxlan', cidr='10.11.0.0/24', segmentation_id=None,
+             physical_network=None, gateway_ip='10.12.0.1',
+             dns_nameservers=[], allocation_pools=[], mtu=None)
+    inst = nets.boot(networks=['later'])
+    assert inst.networks == ['later=10.9.0.2']
+    with pytest.raises(exception.NetworkInUse):
+        call(nets.networks.subnet_delete, nets.ctxt, network='later')
+    # another project: not found, whatever it tries
+    other = context.RequestContext(user_id='u2', project_id='p2')
+    for method, kw in ((nets.networks.subnet_delete, {}),
+                       (nets.networks.subnet_create, dict(
+                           name=None, cidr='10.13.0.0/24', gateway_ip=None,
+                           dns_nameservers=[], allocation_pools=[]))):
+        with pytest.raises(exception.NetworkNotFound):
+            call(method, other, network='later', **kw)
+

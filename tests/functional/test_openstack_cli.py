@@ -6,22 +6,15 @@ password log-in in the Default domain, the service catalog, token
 validation and revocation; projects, users, roles and role assignments
 as an admin makes them; and what a hostile user tries with them."""
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 import requests
-import yaml
 
 from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures import openstack_cli as oscli
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
-
-OPENSTACK = shutil.which('openstack') or os.path.join(
-    os.path.dirname(sys.executable), 'openstack')
 
 
 @pytest.fixture(scope='module')
@@ -38,19 +31,9 @@ def users(api_cloud):
 @pytest.fixture(scope='module')
 def clouds(api_cloud, users, tmp_path_factory):
     """A clouds.yaml with a cloud per user; the environment to use it."""
-    if not os.path.exists(OPENSTACK):
-        pytest.skip('python-openstackclient is not installed (the test '
-                    'extra installs it)')
-    home = tmp_path_factory.mktemp('openstack-home')
-    def cloud(user, project, password=cloudlib.PASSWORD, **extra):
-        auth = {'auth_url': api_cloud.url + '/v3', 'username': user,
-                'password': password, 'project_name': project,
-                'user_domain_name': 'Default',
-                'project_domain_name': 'Default'}
-        auth.update(extra)
-        return {'auth': auth, 'region_name': 'RegionOne',
-                'identity_api_version': 3}
-    config = {'clouds': {
+    def cloud(user, project, **extra):
+        return oscli.cloud_entry(api_cloud, user, project, **extra)
+    return oscli.environment(tmp_path_factory.mktemp('openstack-home'), {
         'admin': cloud('admin', 'admin'),
         'blue': cloud('os-blue-dev', 'os-blue'),
         'blue-wrong-password': cloud('os-blue-dev', 'os-blue',
@@ -60,25 +43,10 @@ def clouds(api_cloud, users, tmp_path_factory):
                                    user_domain_name='Elsewhere'),
         'green': cloud('os-green-dev', 'os-green'),
         'red': cloud('os-red-dev', 'os-red'),
-    }}
-    path = home / 'clouds.yaml'
-    path.write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-    env.update(OS_CLIENT_CONFIG_FILE=str(path), HOME=str(home))
-    return env
+    })
 
 
-def openstack(env, cloud, *args, check=True):
-    proc = subprocess.run([OPENSTACK, '--os-cloud', cloud, *args],
-                          capture_output=True, text=True, env=env,
-                          timeout=120)
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
-
-
-def as_json(env, cloud, *args):
-    return json.loads(openstack(env, cloud, *args, '-f', 'json').stdout)
+openstack, as_json, _image = oscli.openstack, oscli.as_json, oscli.image
 
 
 def test_token_issue_and_catalog(api_cloud, users, clouds):
@@ -370,13 +338,3 @@ def test_volumes_attach_and_detach(api_cloud, users, clouds):
     openstack(clouds, 'blue', 'volume', 'delete', volume['id'])
     assert as_json(clouds, 'blue', 'volume', 'list') == []
     openstack(clouds, 'blue', 'server', 'delete', '--wait', server['id'])
-
-
-def _image(clouds, cloud, name):
-    """A tiny raw image uploaded as ``cloud``; its id."""
-    path = os.path.join(clouds['HOME'], name + '.img')
-    with open(path, 'wb') as f:
-        f.write(b'\0' * 65536)
-    return as_json(clouds, cloud, 'image', 'create', '--file', path,
-                   '--disk-format', 'raw', '--container-format', 'bare',
-                   name)['id']

@@ -12,11 +12,10 @@ from fastapi import Body
 from fastapi import Depends
 from oslo_config import cfg
 
-from agent import exception
 from agent.api import deps
+from agent.api import quota_updates
 from agent.api.compute import microversions
 from agent.api.routes.identity import project_of
-from agent.api.schemas import QuotaUpdate
 
 router = APIRouter(prefix=microversions.PREFIX, tags=['compute'],
                    dependencies=[Depends(microversions.negotiate)])
@@ -84,27 +83,8 @@ def quota_defaults(project: str, caller: deps.Caller = deps.CALLER):
 def quota_update(project: str, caller: deps.Caller = deps.CALLER,
                  body: dict[str, Any] = Body(
                      description='{"quota_set": {"cores": 20, ...}}')):
-    quota = body.get('quota_set') if len(body) == 1 else None
-    if not isinstance(quota, dict):
-        raise exception.InvalidRPCPayload('the body is {"quota_set": '
-                                          '{...}}')
-    quota = {k: v for k, v in quota.items() if k != 'force'}
-    unknown = sorted(set(quota) - set(QUOTAS))
-    if unknown:
-        raise exception.InvalidRPCPayload(
-            'quota %s: not a quota hvagent keeps (it keeps %s)'
-            % (', '.join(unknown)[:200], ', '.join(QUOTAS)))
-    for name, value in quota.items():
-        if isinstance(value, bool) or not isinstance(value, int) or \
-                not -1 <= value < 2 ** 31:
-            raise exception.InvalidRPCPayload(
-                'quota %s must be an integer from -1 (unlimited)' % name)
-    pid = project_of(caller, project)['id']
-    caller.check('quota:update', pid)
-    quotas = deps.conductor().quota_set(
-        caller.ctxt, project_id=pid,
-        limits=dict(dict.fromkeys(QuotaUpdate.model_fields),
-                    **{QUOTAS[k]: v for k, v in quota.items()}))
+    pid, quotas = quota_updates.apply(caller, project, quota_updates.parse(
+        body, 'quota_set', QUOTAS, ignored=('force',)))
     return {'quota_set': quota_set(pid, quotas)}
 
 

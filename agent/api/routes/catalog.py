@@ -82,7 +82,7 @@ def secgroup_create(body: schemas.SecurityGroupIn,
     return {'security_group': _group(group)}
 
 
-def _owned(caller, group_id, rule):
+def owned(caller, group_id, rule):
     """The group, if the caller's project's (any for an admin: the
     conductor lists only those) and ``rule`` allows; 404 for another
     project's group, whoever asks."""
@@ -102,7 +102,7 @@ def rule_add(group_id: uuid.UUID, body: schemas.RuleIn,
              caller: deps.Caller = deps.CALLER):
     """A rule, checked as the hosts' firewall checks it (400 if it would
     not render); the hosts of the group's ports get it at once."""
-    _owned(caller, group_id, 'secgroup:rule_add')
+    owned(caller, group_id, 'secgroup:rule_add')
     group = deps.conductor().secgroup_rule_add(
         caller.ctxt, group=str(group_id), **body.model_dump())
     return {'security_group': _group(group)}
@@ -112,7 +112,7 @@ def rule_add(group_id: uuid.UUID, body: schemas.RuleIn,
                status_code=204)
 def rule_delete(group_id: uuid.UUID, rule_id: uuid.UUID,
                 caller: deps.Caller = deps.CALLER):
-    group = _owned(caller, group_id, 'secgroup:rule_delete')
+    group = owned(caller, group_id, 'secgroup:rule_delete')
     if str(rule_id) not in {r.uuid for r in group.rules}:
         raise exception.SecurityGroupRuleNotFound(rule=rule_id)
     deps.conductor().secgroup_rule_delete(caller.ctxt, rule=str(rule_id))
@@ -122,7 +122,7 @@ def rule_delete(group_id: uuid.UUID, rule_id: uuid.UUID,
 @router.delete('/security-groups/{group_id}', status_code=204)
 def secgroup_delete(group_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
     """Delete a group no server uses (409 while one does)."""
-    _owned(caller, group_id, 'secgroup:delete')
+    owned(caller, group_id, 'secgroup:delete')
     deps.conductor().secgroup_delete(caller.ctxt, group=str(group_id))
     return Response(status_code=204)
 

@@ -81,3 +81,47 @@ def volume_versions(request: Request):
 @router.get('/volume/v3/')
 def volume_v3(request: Request):
     return _volume_versions(request)
+
+
+#: neutron extensions whose API hvagent serves (clients ask before using
+#: some of them)
+NETWORK_EXTENSIONS = (
+    ('security-group', 'security-group', 'The security groups extension.'),
+    ('quotas', 'Quota management support', 'Expose functions for quotas'),
+    ('external-net', 'Neutron external network',
+     'Adds external network attribute to network resource.'),
+    ('provider', 'Provider Network', 'Expose mapping of virtual networks to '
+     'physical networks'),
+    ('port-security', 'Port Security', 'Provides port security'),
+    ('quota_details', 'Quota details management support',
+     'Expose functions for quotas usage statistics per project'))
+
+
+@router.get('/network', include_in_schema=False)
+@router.get('/network/')
+def network_versions(request: Request):
+    base = service_catalog.base_url(request)
+    return {'versions': [{'id': 'v2.0', 'status': 'CURRENT', 'links': [
+        {'rel': 'self', 'href': base + '/network/v2.0/'}]}]}
+
+
+@router.get('/network/v2.0', include_in_schema=False)
+@router.get('/network/v2.0/')
+def network_v2(request: Request):
+    base = service_catalog.base_url(request) + '/network/v2.0/'
+    return {'resources': [
+        {'name': name, 'collection': collection,
+         'links': [{'rel': 'self', 'href': base + collection}]}
+        for name, collection in (
+            ('network', 'networks'), ('subnet', 'subnets'), ('port', 'ports'),
+            ('security_group', 'security-groups'),
+            ('security_group_rule', 'security-group-rules'),
+            ('quota', 'quotas'))]}
+
+
+@router.get('/network/v2.0/extensions')
+def network_extensions():
+    return {'extensions': [
+        {'alias': alias, 'name': name, 'description': text, 'links': [],
+         'updated': '2013-01-01T10:00:00-00:00'}
+        for alias, name, text in NETWORK_EXTENSIONS]}

@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi import Body
 
-from agent import exception
 from agent.api import deps
+from agent.api import quota_updates
 from agent.api.routes.identity import project_of
-from agent.api.schemas import QuotaUpdate
 from agent.api.volume.volumes import PREFIX
 from agent.api.volume.volumes import own_project
 
@@ -46,21 +45,9 @@ def quota_update(project_id: str, target: str,
                  body: dict[str, Any] = Body(
                      description='{"quota_set": {"volumes": 10}}')):
     own_project(caller, project_id)
-    quota = body.get('quota_set') if len(body) == 1 else None
-    if not isinstance(quota, dict) or set(quota) - {'volumes'}:
-        raise exception.InvalidRPCPayload(
-            'the body is {"quota_set": {"volumes": N}}: hvagent keeps the '
-            'number of volumes only')
-    value = quota.get('volumes')
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            not -1 <= value < 2 ** 31:
-        raise exception.InvalidRPCPayload(
-            'quota volumes must be an integer from -1 (unlimited)')
-    pid = project_of(caller, target)['id']
-    caller.check('quota:update', pid)
-    return quota_set(pid, deps.conductor().quota_set(
-        caller.ctxt, project_id=pid, limits=dict(
-            dict.fromkeys(QuotaUpdate.model_fields), volumes=value)), False)
+    pid, quotas = quota_updates.apply(caller, target, quota_updates.parse(
+        body, 'quota_set', {'volumes': 'volumes'}))
+    return quota_set(pid, quotas, False)
 
 
 limits_router = APIRouter(prefix=PREFIX, tags=['volume'])

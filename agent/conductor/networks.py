@@ -34,6 +34,11 @@ from agent.rpc import checks
 NAME = f.String(max_length=255)
 IP = f.String(max_length=64)
 MAX_VNI = 16777215
+#: what a subnet is made with, besides its range
+SUBNET_FIELDS = dict(gateway_ip=f.String(max_length=64, nullable=True),
+                     dns_nameservers=f.List(IP, max_items=8),
+                     allocation_pools=f.List(f.List(IP, max_items=2),
+                                             max_items=16))
 
 
 def _invalid(reason):
@@ -76,10 +81,7 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
                  segmentation_id=f.Integer(min=1, max=MAX_VNI,
                                            nullable=True),
                  physical_network=f.String(max_length=64, nullable=True),
-                 gateway_ip=f.String(max_length=64, nullable=True),
-                 dns_nameservers=f.List(IP, max_items=8),
-                 allocation_pools=f.List(f.List(IP, max_items=2),
-                                         max_items=16),
+                 **SUBNET_FIELDS,
                  mtu=f.Integer(min=68, max=65535, nullable=True),
                  external=f.Boolean(default=False),
                  subnet_name=f.String(max_length=255, nullable=True,
@@ -123,10 +125,7 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
 
     @checks.expects(network=NAME, name=f.String(max_length=255,
                                                 nullable=True),
-                 cidr=IP, gateway_ip=f.String(max_length=64, nullable=True),
-                 dns_nameservers=f.List(IP, max_items=8),
-                 allocation_pools=f.List(f.List(IP, max_items=2),
-                                         max_items=16))
+                 cidr=IP, **SUBNET_FIELDS)
     def subnet_create(self, ctxt, network, name, cidr, gateway_ip,
                       dns_nameservers, allocation_pools):
         """The subnet of a network made without one (1.18), by its
@@ -148,10 +147,7 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
     def subnet_delete(self, ctxt, network):
         """Remove a network's subnet (1.18); 409 while it has ports."""
         with self._session() as s:
-            row = _own_network(s, ctxt, network)
-            _no_ports(s, row)
-            for subnet in row.subnets:
-                s.delete(subnet)
+            row = _emptied(s, ctxt, network)
             s.flush()
             s.expire(row, ['subnets'])
             return to_objects.network(row)
@@ -206,11 +202,7 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
     @checks.expects(ref=NAME)
     def network_delete(self, ctxt, ref):
         with self._session() as s:
-            row = _own_network(s, ctxt, ref)
-            _no_ports(s, row)
-            for subnet in row.subnets:
-                s.delete(subnet)
-            s.delete(row)
+            s.delete(_emptied(s, ctxt, ref))
 
     @checks.expects(network=f.String(max_length=255, nullable=True),
                  instance_uuid=f.UUID(nullable=True))
@@ -247,11 +239,17 @@ def _own_network(s, ctxt, ref):
     return row
 
 
-def _no_ports(s, row):
+def _emptied(s, ctxt, ref):
+    """The caller's network ``ref`` without its subnet (409 while it has
+    ports)."""
+    row = _own_network(s, ctxt, ref)
     ports = s.scalar(sa.select(sa.func.count()).where(
         N.Port.network_id == row.id))
     if ports:
         raise exception.NetworkInUse(network=row.name, ports=ports)
+    for subnet in row.subnets:
+        s.delete(subnet)
+    return row
 
 
 def _by_ref(s, model, ref):

@@ -116,12 +116,7 @@ def test_version_discovery(api_cloud):
 
 
 def test_openstacksdk_logs_in(api_cloud, users, clouds):
-    openstack_sdk = pytest.importorskip('openstack')
-    conn = openstack_sdk.connect(
-        auth_url=api_cloud.url + '/v3', username='os-red-dev',
-        password=cloudlib.PASSWORD, project_name='os-red',
-        user_domain_name='Default', project_domain_name='Default',
-        region_name='RegionOne')
+    conn = oscli.sdk(api_cloud, 'os-red-dev', 'os-red')
     try:
         assert conn.current_project_id == users['os-red']['id']
         assert conn.session.get_endpoint(

@@ -180,17 +180,8 @@ def test_network_quotas(api_cloud, projects, clouds):
 def test_openstacksdk_network_and_server(api_cloud, projects, clouds):
     """The same through openstacksdk's Python API: network, subnet,
     security group and rule, a server on them, waited for; then gone."""
-    openstack_sdk = pytest.importorskip('openstack')
-    conn = openstack_sdk.connect(
-        auth_url=api_cloud.url + '/v3', username='nw-red-net',
-        password=cloudlib.PASSWORD, project_name='nw-red',
-        user_domain_name='Default', project_domain_name='Default',
-        region_name='RegionOne')
-    dev = openstack_sdk.connect(
-        auth_url=api_cloud.url + '/v3', username='nw-red-dev',
-        password=cloudlib.PASSWORD, project_name='nw-red',
-        user_domain_name='Default', project_domain_name='Default',
-        region_name='RegionOne')
+    conn = oscli.sdk(api_cloud, 'nw-red-net', 'nw-red')
+    dev = oscli.sdk(api_cloud, 'nw-red-dev', 'nw-red')
     try:
         net = conn.network.create_network(name='nw-sdk-net')
         subnet = conn.network.create_subnet(

@@ -91,14 +91,14 @@ class SubnetCreate(Strict):
     subnet: SubnetFields
 
 
-def _own(caller, fields):
-    """A body's project must be the caller's (hvagent makes a network
-    or subnet in the token's project only)."""
+def own_project(caller, fields):
+    """A body's project must be the caller's (hvagent makes networks,
+    subnets and groups in the token's project only)."""
     for given in (fields.project_id, fields.tenant_id):
         if given and given != caller.project_id:
             raise exception.InvalidRPCPayload(
-                'project_id %s is not the token\'s project: networks are '
-                'made in the token\'s project' % given)
+                'project_id %s is not the token\'s project: hvagent makes '
+                'it in the token\'s project' % given)
 
 
 def visible(caller):
@@ -145,7 +145,7 @@ def network_show(ref: str = Ref, caller: deps.Caller = deps.CALLER):
 def network_create(body: NetworkCreate, caller: deps.Caller = deps.CALLER):
     fields = body.network
     caller.check('network:create', caller.project_id)
-    _own(caller, fields)
+    own_project(caller, fields)
     if fields.external or fields.segmentation_id or \
             fields.physical_network or fields.network_type != 'vxlan':
         caller.check('network:provider:set', caller.project_id)
@@ -198,7 +198,7 @@ def _gateway(fields, cidr):
 @router.post('/subnets', status_code=201)
 def subnet_create(body: SubnetCreate, caller: deps.Caller = deps.CALLER):
     fields = body.subnet
-    _own(caller, fields)
+    own_project(caller, fields)
     net = network_of(caller, str(fields.network_id))
     caller.check('subnet:create', net.project_id)
     try:

@@ -19,6 +19,7 @@ from agent.api.network.networks import PREFIX
 from agent.api.network.networks import Limit
 from agent.api.network.networks import Marker
 from agent.api.network.networks import listed
+from agent.api.network.networks import own_project
 from agent.api.routes.catalog import owned
 from agent.api.schemas import Name
 from agent.api.schemas import Strict
@@ -97,10 +98,7 @@ def group_show(group_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
 def group_create(body: GroupCreate, caller: deps.Caller = deps.CALLER):
     """In the caller's project (its security_groups quota checked)."""
     fields = body.security_group
-    for given in (fields.project_id, fields.tenant_id):
-        if given and given != caller.project_id:
-            raise exception.InvalidRPCPayload(
-                'project_id %s is not the token\'s project' % given)
+    own_project(caller, fields)
     caller.check('secgroup:create')
     group = deps.conductor().secgroup_create(
         caller.ctxt, name=fields.name, description=fields.description)

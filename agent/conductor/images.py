@@ -29,7 +29,7 @@ BOOT_REFS = (('image_ref', 'Image'), ('kernel_ref', 'Kernel'),
 def _image(row):
     return {k: getattr(row, k) for k in (
         'id', 'name', 'project_id', 'user_id', 'status', 'disk_format',
-        'visibility', 'size', 'checksum')} | {
+        'visibility', 'size', 'checksum', 'kernel_id', 'ramdisk_id')} | {
         'created_at': row.created_at.isoformat()}
 
 
@@ -74,19 +74,25 @@ def resolve(s, ctxt, ref, what='Image'):
 
 
 class ImageManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.4')  # see conductor_rpcapi.ConductorAPI
+    target = messaging.Target(version='1.19')  # see conductor_rpcapi.ConductorAPI
 
     @checks.expects(name=f.String(max_length=255),
                  disk_format=f.Enum(['qcow2', 'raw']),
-                 visibility=f.Enum(['private', 'public']))
-    def image_create(self, ctxt, name, disk_format, visibility):
-        """A queued image of the caller's project (images quota)."""
+                 visibility=f.Enum(['private', 'public']),
+                 kernel_id=f.UUID(nullable=True, default=None),
+                 ramdisk_id=f.UUID(nullable=True, default=None))
+    def image_create(self, ctxt, name, disk_format, visibility, kernel_id,
+                     ramdisk_id):
+        """A queued image of the caller's project (images quota);
+        ``kernel_id``, ``ramdisk_id`` (1.19): the images it boots with
+        (each checked, as any image, when a boot uses it)."""
         with self._session() as s:
             quota.check(s, ctxt.project_id, {'images': 1})
             row = I(id=str(uuidlib.uuid4()), name=name, status='queued',
                     project_id=ctxt.project_id, user_id=ctxt.user_id,
                     disk_format=disk_format, visibility=visibility,
-                    created_at=M.utcnow())
+                    created_at=M.utcnow(), kernel_id=kernel_id,
+                    ramdisk_id=ramdisk_id)
             s.add(row)
             s.flush()
             return _image(row)

@@ -227,10 +227,14 @@ class UserMethods(MoveUserMethods):
             ctxt, 'image_activate', topic=API_TOPIC, version='1.4',
             image_id=image_id, size=size, checksum=checksum)
 
-    def image_create(self, ctxt, *, name, disk_format, visibility):
+    def image_create(self, ctxt, *, name, disk_format, visibility,
+                     kernel_id=clients.UNSET, ramdisk_id=clients.UNSET):
+        version = '1.4' if kernel_id is clients.UNSET and \
+            ramdisk_id is clients.UNSET else '1.19'
         return self._call(
-            ctxt, 'image_create', topic=API_TOPIC, version='1.4', name=name,
-            disk_format=disk_format, visibility=visibility)
+            ctxt, 'image_create', topic=API_TOPIC, version=version, name=name,
+            disk_format=disk_format, visibility=visibility,
+            kernel_id=kernel_id, ramdisk_id=ramdisk_id)
 
     def image_delete(self, ctxt, *, image_id):
         return self._call(
@@ -636,6 +640,8 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
       1.18 - Network v2's two steps (sent at 1.18): network_create without
             a cidr (no subnet yet; subnet_name names one made with it),
             subnet_create and subnet_delete of a network's one subnet
+      1.19 - image_create takes kernel_id and ramdisk_id (glance's
+            properties; sent at 1.19 only with them)
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

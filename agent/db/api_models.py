@@ -42,6 +42,9 @@ class Image(Base):
     size: Mapped[int | None] = mapped_column(BigInteger)
     checksum: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    #: the kernel and ramdisk images it boots with (glance's properties)
+    kernel_id: Mapped[str | None] = mapped_column(String(36))
+    ramdisk_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Volume(Base):

@@ -62,14 +62,17 @@ def test_oversized_body_refused_unread(cloud, chunked):
 
 
 def test_image_upload_is_exempt(cloud):
-    """PUT /v1/images/{id}/file streams to disk under its own cap."""
-    image = cloud.admin.ok('POST', '/v1/images', json={
-        'name': 'big'})['image']
+    """PUT /v1/images/{id}/file, and glance's PUT
+    /image/v2/images/{id}/file, stream to disk under their own cap."""
     data = b'\0' * (LIMIT * 4)
-    cloud.admin.ok('PUT', '/v1/images/%s/file' % image['id'], data=data,
-                   headers={'Content-Type': 'application/octet-stream'})
-    got = cloud.admin.call('GET', '/v1/images/%s/file' % image['id'])
-    assert got.status_code == 200 and len(got.content) == len(data)
+    for create, files in (('/v1/images', '/v1/images/%s/file'),
+                          ('/image/v2/images', '/image/v2/images/%s/file')):
+        made = cloud.admin.ok('POST', create, json={'name': 'big'})
+        ident = made.get('image', made)['id']
+        cloud.admin.ok('PUT', files % ident, data=data,
+                       headers={'Content-Type': 'application/octet-stream'})
+        got = cloud.admin.call('GET', files % ident)
+        assert got.status_code == 200 and len(got.content) == len(data)
     # the exemption is that route alone
     r = cloud.admin.call('POST', '/v1/images', data=data,
                          headers={'Content-Type': 'application/json'})

@@ -17,6 +17,7 @@ import pytest
 from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures import guest_image
 from tests.fixtures import libvirtd
+from tests.fixtures import openstack_cli as oscli
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
@@ -99,3 +100,39 @@ def test_boot_through_the_api_on_libvirt(libvirt_cloud):
                message='the server gone')
     assert subprocess.run(['virsh', '-c', libvirtd.URI, 'dominfo',
                            srv['id']], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize('libvirt_cloud', ['http'], indirect=True)
+def test_the_openstack_client_boots_a_qemu_guest(libvirt_cloud,
+                                                 tmp_path_factory):
+    """The unmodified ``openstack`` command on real libvirt/QEMU: the
+    kernel, ramdisk and disk uploaded with ``image create`` (the disk
+    naming its kernel and ramdisk as glance's kernel_id and ramdisk_id
+    properties), ``server create --wait``, the guest's boot read back with
+    ``console log show``, ``server delete --wait`` removes the domain."""
+    cloud, img = libvirt_cloud, libvirt_cloud.image
+    p = cloudlib.create_project(cloud.admin, 'lvos')
+    cloud.add_user(p['id'], 'lvosdev', 'developer')
+    env = oscli.environment(tmp_path_factory.mktemp('lvos-home'), {
+        'dev': oscli.cloud_entry(cloud, 'lvosdev', 'lvos')})
+
+    def upload(name, fmt, *props):
+        return oscli.as_json(env, 'dev', 'image', 'create', '--file',
+                             img[name], '--disk-format', fmt,
+                             '--container-format', 'bare', *props,
+                             'lvos-' + name)['id']
+    kernel, ramdisk = upload('kernel', 'raw'), upload('ramdisk', 'raw')
+    disk = upload('disk', 'qcow2', '--property', 'kernel_id=' + kernel,
+                  '--property', 'ramdisk_id=' + ramdisk)
+    shown = oscli.as_json(env, 'dev', 'image', 'show', disk)
+    assert kernel in json.dumps(shown) and ramdisk in json.dumps(shown)
+    server = oscli.as_json(env, 'dev', 'server', 'create', '--image', disk,
+                           '--flavor', 'm1.tiny', '--wait', 'lvos-1')
+    assert server['status'] == 'ACTIVE', server
+    sid = server['id']
+    wait_until(lambda: sid in guest_image.booted_uuids(oscli.openstack(
+        env, 'dev', 'console', 'log', 'show', sid).stdout), 90,
+        interval=1, message='guest never booted')
+    oscli.openstack(env, 'dev', 'server', 'delete', '--wait', sid)
+    assert subprocess.run(['virsh', '-c', libvirtd.URI, 'dominfo', sid],
+                          capture_output=True).returncode != 0

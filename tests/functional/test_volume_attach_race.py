@@ -99,6 +99,6 @@ def test_upgrade_refuses_volumes_attached_twice(empty_db_url):
         with engine.begin() as conn:
             conn.execute(bdm.delete().where(bdm.c.instance_uuid == 'i-2'))
         migration.upgrade(empty_db_url)
-        assert migration.current(empty_db_url) == '0016'
+        assert migration.current(empty_db_url) == '0017'
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ as tools.bench.boot does (hvctl's path, with its long poll), in the same
 run. Printed: p50/p95 of each and the ratio of the p50s.
 """
 import argparse
+import contextlib
 import tempfile
 import threading
 import time
@@ -64,7 +65,11 @@ def api_latencies(url, token, n):
     return times
 
 
-def run(label, url, boots, state, port):
+@contextlib.contextmanager
+def cloud(url, boots, state, port):
+    """Every service in this process on transport ``url``, hvagent-api
+    on ``port``, room for ``boots`` instances; yields (API URL, the
+    admin's token)."""
     CONF.set_override('state_path', state)
     CONF.set_override('token_key_file', state + '/api_token.key', 'api')
     CONF.set_override('max_instances_per_host', boots + 10, 'scheduler')
@@ -84,16 +89,20 @@ def run(label, url, boots, state, port):
                                            'ram': -1})
         r = requests.post(api + '/v3/auth/tokens',
                           json=api_backend.password_auth('admin', PASSWORD))
-        token = r.headers['X-Subject-Token']
-        api_latencies(api, token, 5)                # warm up
-        via_api = api_latencies(api, token, boots)
-        via_rpc = rpc_bench.boot_latencies(boots)
+        yield api, r.headers['X-Subject-Token']
     finally:
         server.should_exit = True
         thread.join(10)
         for svc in reversed(services):
             svc.stop()
         rpc_transport.cleanup()
+
+
+def run(label, url, boots, state, port):
+    with cloud(url, boots, state, port) as (api, token):
+        api_latencies(api, token, 5)                # warm up
+        via_api = api_latencies(api, token, boots)
+        via_rpc = rpc_bench.boot_latencies(boots)
     pct = rpc_bench.percentile
     print('api boot %-9s %d boots: API p50 %.1f ms p95 %.1f ms   direct '
           'RPC p50 %.1f ms p95 %.1f ms   API/RPC p50 %.2fx'

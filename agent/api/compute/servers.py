@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi import Response
 
 from agent import exception
+from agent import image_refs
 from agent.api import deps
 from agent.api import paging
 from agent.api import service_catalog
@@ -24,6 +25,7 @@ from agent.api.compute import flavors
 from agent.api.compute import microversions
 from agent.api.compute import schemas
 from agent.api.compute import views
+from agent.api.routes import images
 from agent.api.routes import servers as native
 from agent.objects import actions as user_actions
 
@@ -62,11 +64,16 @@ def server_create(body: schemas.ServerCreate, request: Request,
     caller.check('server:create')
     req = body.server
     groups = [g.name for g in req.security_groups]
+    image = req.imageRef.rstrip('/').rsplit('/', 1)[-1]
+    # the kernel and ramdisk the image names (glance's properties), each
+    # checked by boot() as the image is: one the caller may not read is 404
+    ident = image_refs.image_id(image)
+    shown = images.fetch(caller, ident, 'image:show') if ident else {}
     inst = native.boot(
         caller, name=req.name,
         flavor=flavors.find(caller, req.flavorRef).name,
-        image=req.imageRef.rstrip('/').rsplit('/', 1)[-1], kernel=None,
-        ramdisk=None, networks=_networks(req.networks), fixed_ips=[],
+        image=image, kernel=shown.get('kernel_id'),
+        ramdisk=shown.get('ramdisk_id'), networks=_networks(req.networks), fixed_ips=[],
         security_groups=groups, metadata=req.metadata,
         key_name=req.key_name, user_data=req.user_data,
         config_drive=req.config_drive,

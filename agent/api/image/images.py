@@ -46,6 +46,10 @@ class ImageCreate(BaseModel):
     min_ram: int = Field(0, ge=0)
     protected: Literal[False] = False
     tags: list[str] = Field([], max_length=0)
+    kernel_id: uuid.UUID | None = Field(None, description='the kernel '
+                                        'image a boot from it uses')
+    ramdisk_id: uuid.UUID | None = Field(None, description='the ramdisk '
+                                         'image a boot from it uses')
 
 
 def _time(value: Any) -> str | None:
@@ -68,6 +72,8 @@ def view(image: dict[str, Any]) -> dict[str, Any]:
             'updated_at': _time(image.get('updated_at') or
                                 image['created_at']),
             'tags': [], 'self': '/v2/images/' + ident,
+            **{k: image[k] for k in ('kernel_id', 'ramdisk_id')
+               if image.get(k)},
             'file': '/v2/images/%s/file' % ident,
             'schema': '/v2/schemas/image'}
 
@@ -77,8 +83,11 @@ def image_create(body: ImageCreate, caller: deps.Caller = deps.CALLER):
     if body.id is not None:
         raise exception.InvalidRPCPayload('an image id is given by the API, '
                                           'not the client')
+    boots_with = {k: str(v) for k, v in (('kernel_id', body.kernel_id),
+                                         ('ramdisk_id', body.ramdisk_id))
+                  if v is not None}
     return view(native.new_image(caller, body.name, body.disk_format,
-                                 body.visibility))
+                                 body.visibility, **boots_with))
 
 
 @router.put('/{image_id}/file', status_code=204,

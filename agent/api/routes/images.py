@@ -49,13 +49,14 @@ def create(body: schemas.ImageIn, caller: deps.Caller = deps.CALLER):
                                body.visibility)}
 
 
-def new_image(caller, name, disk_format, visibility):
+def new_image(caller, name, disk_format, visibility, **boots_with):
+    """``boots_with``: kernel_id, ramdisk_id (image ids)."""
     caller.check('image:create')
     if visibility == 'public':
         caller.check('image:publicize')
     return deps.conductor().image_create(
         caller.ctxt, name=name, disk_format=disk_format,
-        visibility=visibility)
+        visibility=visibility, **boots_with)
 
 
 @router.put('/{image_id}/file', response_model=schemas.ImageOut,

@@ -16,6 +16,7 @@ from agent.api.compute import quotas as compute_quotas
 from agent.api.compute import servers as compute_servers
 from agent.api.compute import volume_attachments
 from agent.api.image import images as image_images
+from agent.api.network import floating_ips as network_fips
 from agent.api.network import networks as network_networks
 from agent.api.network import ports as network_ports
 from agent.api.network import quotas as network_quotas
@@ -76,6 +77,6 @@ def create_app():
                    compute_keypairs, compute_hypervisors, compute_quotas,
                    volume_attachments, image_images, volume_volumes,
                    volume_quotas, network_networks, network_secgroups,
-                   network_ports, network_quotas):
+                   network_ports, network_quotas, network_fips):
         app.include_router(module.router)
     return app

@@ -155,11 +155,12 @@ class NetworkManager(secgroups.SecurityGroupMethods, endpoint.Endpoint):
     @checks.expects()
     def network_list(self, ctxt):
         """The networks the caller may use (own and shared; all for an
-        admin)."""
+        admin) and the external ones (every project allocates floating IPs
+        of them; no port is made on one)."""
         query = sa.select(N.Network).order_by(N.Network.name)
         if not ctxt.is_admin:
             query = query.where(sa.or_(
-                N.Network.shared.is_(True),
+                N.Network.shared.is_(True), N.Network.external.is_(True),
                 N.Network.project_id == secgroups.caller_project(ctxt)))
         with self._session() as s:
             counts = dict(s.execute(sa.select(

@@ -592,7 +592,10 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('DELETE', '/security-group-rules/{rule_id}'),
         ('GET', '/quotas/{project}'), ('PUT', '/quotas/{project}'),
         ('GET', '/quotas/{project}/details'),
-        ('GET', '/quotas/{project}/default'))}
+        ('GET', '/quotas/{project}/default'),
+        ('GET', '/floatingips'), ('POST', '/floatingips'),
+        ('GET', '/floatingips/{fip_id}'), ('PUT', '/floatingips/{fip_id}'),
+        ('DELETE', '/floatingips/{fip_id}'))}
     spec = api_cloud.admin.ok('GET', '/openapi.json')
     served = {(m.upper(), path) for path, ops in spec['paths'].items()
               for m in ops}

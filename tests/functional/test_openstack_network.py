@@ -11,6 +11,7 @@ import pytest
 
 from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures import openstack_cli as oscli
+from tests.fixtures.netns import skip_unless
 
 pytestmark = pytest.mark.functional
 
@@ -213,3 +214,58 @@ def test_openstacksdk_network_and_server(api_cloud, projects, clouds):
     finally:
         conn.close()
         dev.close()
+
+
+@pytest.fixture(scope='module')
+def wired(api_cloud, tmp_path_factory):
+    """A project on the test cloud's flat 'apilan' and external
+    'apipublic' (their uplinks wired here: cloudlib.wired_project), its
+    netadmin and developer, another project's netadmin; the openstack
+    environment for them."""
+    skip_unless('nft', 'dnsmasq')
+    for _ in cloudlib.wired_project(api_cloud, 'nwfip'):
+        env = oscli.environment(tmp_path_factory.mktemp('os-fip-home'), {
+            'net': oscli.cloud_entry(api_cloud, 'nwfipnet', 'nwfip'),
+            'dev': oscli.cloud_entry(api_cloud, 'nwfipdev', 'nwfip'),
+            'stranger': oscli.cloud_entry(api_cloud, 'nw-red-net',
+                                          'nw-red')})
+        yield env
+
+
+def test_floating_ips(api_cloud, projects, wired):
+    """floating ip create on the external network, server add floating
+    ip (neutron's PUT port_id), show with its port and fixed IP, server
+    remove floating ip, floating ip delete; a developer may not allocate
+    one, another project's netadmin reaches none of it."""
+    env = wired
+    image = oscli.image(env, 'dev', 'nwfip-img')
+    server = as_json(env, 'dev', 'server', 'create', '--image', image,
+                     '--flavor', 'm1.tiny', '--network', 'apilan', '--wait',
+                     'nwfip-vm')
+    assert server['status'] == 'ACTIVE', server
+    assert 'apipublic' in {n['Name'] for n in as_json(env, 'dev', 'network',
+                                                      'list', '--external')}
+    refused(env, 'dev', 'floating', 'ip', 'create', 'apipublic')
+    fip = as_json(env, 'net', 'floating', 'ip', 'create', 'apipublic')
+    address = fip['floating_ip_address']
+    assert fip['port_id'] is None and address, fip
+    openstack(env, 'net', 'server', 'add', 'floating', 'ip', server['id'],
+              address)
+    (port,) = as_json(env, 'dev', 'port', 'list', '--server', server['id'])
+    shown = as_json(env, 'dev', 'floating', 'ip', 'show', fip['id'])
+    assert (shown['port_id'], shown['status']) == (port['ID'], 'ACTIVE'), \
+        shown
+    assert shown['fixed_ip_address'], shown
+    for args in (('floating', 'ip', 'show', fip['id']),
+                 ('floating', 'ip', 'delete', fip['id']),
+                 ('floating', 'ip', 'unset', '--port', fip['id'])):
+        refused(env, 'stranger', *args)
+    assert address not in str(as_json(env, 'stranger', 'floating', 'ip',
+                                      'list'))
+    openstack(env, 'net', 'server', 'remove', 'floating', 'ip',
+              server['id'], address)
+    assert as_json(env, 'dev', 'floating', 'ip', 'show',
+                   fip['id'])['port_id'] is None
+    openstack(env, 'net', 'floating', 'ip', 'delete', fip['id'])
+    assert as_json(env, 'net', 'floating', 'ip', 'list') == []
+    openstack(env, 'dev', 'server', 'delete', '--wait', server['id'])

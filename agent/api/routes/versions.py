@@ -93,6 +93,8 @@ NETWORK_EXTENSIONS = (
     ('provider', 'Provider Network', 'Expose mapping of virtual networks to '
      'physical networks'),
     ('port-security', 'Port Security', 'Provides port security'),
+    ('router', 'Neutron L3 Router', 'Floating IPs (hvagent has no '
+     'routers: the agent of the port\'s host NATs them)'),
     ('quota_details', 'Quota details management support',
      'Expose functions for quotas usage statistics per project'))
 
@@ -116,7 +118,7 @@ def network_v2(request: Request):
             ('network', 'networks'), ('subnet', 'subnets'), ('port', 'ports'),
             ('security_group', 'security-groups'),
             ('security_group_rule', 'security-group-rules'),
-            ('quota', 'quotas'))]}
+            ('quota', 'quotas'), ('floatingip', 'floatingips'))]}
 
 
 @router.get('/network/v2.0/extensions')

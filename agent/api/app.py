@@ -11,6 +11,7 @@ from agent.api import errors
 from agent.api import limits
 from agent.api.compute import flavors as compute_flavors
 from agent.api.compute import hypervisors as compute_hypervisors
+from agent.api.compute import instance_actions as compute_actions
 from agent.api.compute import keypairs as compute_keypairs
 from agent.api.compute import quotas as compute_quotas
 from agent.api.compute import servers as compute_servers
@@ -77,6 +78,7 @@ def create_app():
                    compute_keypairs, compute_hypervisors, compute_quotas,
                    volume_attachments, image_images, volume_volumes,
                    volume_quotas, network_networks, network_secgroups,
-                   network_ports, network_quotas, network_fips):
+                   network_ports, network_quotas, network_fips,
+                   compute_actions):
         app.include_router(module.router)
     return app

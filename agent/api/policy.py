@@ -45,6 +45,7 @@ RULES = {
     'server:list:all_projects': 'rule:read_all',
     'server:show': 'rule:project_reader',
     'server:actions': 'rule:project_reader',
+    'server:actions:traceback': 'rule:admin',
     'server:start': LIFECYCLE,
     'server:stop': LIFECYCLE,
     'server:reboot': LIFECYCLE,

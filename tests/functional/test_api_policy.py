@@ -556,6 +556,9 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('GET', '/compute/v2.1/os-quota-sets/{project}/defaults'),
         ('PUT', '/compute/v2.1/os-quota-sets/{project}'),
         ('GET', '/compute/v2.1/limits'),
+        ('GET', '/compute/v2.1/servers/{server_id}/os-instance-actions'),
+        ('GET', '/compute/v2.1/servers/{server_id}/os-instance-actions/'
+                '{request_id}'),
         ('GET', '/compute/v2.1/servers/{server_id}/os-volume_attachments'),
         ('POST', '/compute/v2.1/servers/{server_id}/os-volume_attachments'),
         ('GET', '/compute/v2.1/servers/{server_id}/os-volume_attachments/'

@@ -199,7 +199,8 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
                                             tmp_path):
     """The everyday flow with the fake driver: upload an image, make a
     key pair, ``server create --wait``, list and show it, stop, start,
-    reboot (soft and hard), pause, unpause, read its console log,
+    reboot (soft and hard), pause, unpause, read its console log and its
+    actions (``server event list``, ``show``),
     ``server delete --wait``; os-red's developer meanwhile reaches none
     of it."""
     disk = tmp_path / 'tiny.img'
@@ -257,6 +258,18 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
     openstack(clouds, 'blue', 'server', 'unpause', sid)
     settles('ACTIVE')
     openstack(clouds, 'blue', 'console', 'log', 'show', sid)
+    # os-instance-actions: what was done to it, newest first
+    events = as_json(clouds, 'blue', 'server', 'event', 'list', sid)
+    done = [e['Action'] for e in events]
+    assert done[-1] == 'create' and {'stop', 'start', 'reboot', 'pause',
+                                      'unpause'} <= set(done), events
+    event = as_json(clouds, 'blue', 'server', 'event', 'show', sid,
+                    events[-1]['Request ID'])
+    assert event['action'] == 'create' and event['events'], event
+    assert all(e['traceback'] is None for e in event['events']), event
+    proc = openstack(clouds, 'red', 'server', 'event', 'list', sid,
+                     check=False)
+    assert proc.returncode != 0 and 'Traceback' not in proc.stderr
     openstack(clouds, 'blue', 'server', 'delete', '--wait', sid)
     assert as_json(clouds, 'blue', 'server', 'list') == []
     openstack(clouds, 'blue', 'keypair', 'delete', 'blue-key')

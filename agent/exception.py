@@ -286,6 +286,11 @@ class PortHasSecurityGroups(Conflict):
            'its port security off')
 
 
+class ProjectNotEmpty(Conflict):
+    msg = ('Project %(project)s still holds %(held)s; delete them before '
+           'the project')
+
+
 class FixedIPInUse(Conflict):
     msg = 'Fixed IP %(address)s is in use'
 
@@ -375,3 +380,21 @@ def fault_message(exc: BaseException) -> str:
     else:
         msg = ('%s: %s' % (type(exc).__name__, text(exc))).rstrip(': ')
     return msg[:1024]
+
+
+class ConsoleTypeUnavailable(HVAgentError, ValueError):
+    """The guest has no console of this kind (not enabled on its host, or
+    defined before it was)."""
+    msg = 'Instance %(instance)s has no %(protocol)s console: %(reason)s'
+
+
+class ConsoleTokenInvalid(NotFound):
+    """Unknown, expired, used, or its instance moved or went: one message
+    for all, so a caller learns nothing about other people's tokens."""
+    msg = 'The console token is invalid, expired or already used'
+
+
+class ComputeHostUnreachable(HVAgentError):
+    """A call to a compute agent got no answer (the agent is down or
+    restarting): try again later (503)."""
+    msg = 'The compute host %(host)s did not answer %(what)s; try again later'

@@ -41,7 +41,7 @@ def _clip(ref: object) -> str:
 def refused(ref: object,
             what: str = 'Image reference') -> exception.InvalidRPCPayload:
     return exception.InvalidRPCPayload(
-        '%s %r is refused: give an image id (/v1/images) or an http(s) URL '
+        '%s %r is refused: give an image id (/image/v2/images) or an http(s) URL '
         'under an origin the operator allows ([compute] '
         'image_url_allowlist)' % (what, _clip(ref)))
 

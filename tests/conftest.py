@@ -22,6 +22,7 @@ pytest_plugins = [
                                        # firewalled
     'tests.fixtures.second_host',      # second_host
     'tests.fixtures.libvirt_two_hosts',  # hosts, guest (two libvirtds)
+    'tests.fixtures.browser',          # browser (headless Chromium)
 ]
 
 

@@ -57,6 +57,13 @@ DAEMONS = {
         'the conductor over RPC. With --bootstrap it makes --user admin of '
         '--project and exits (password from --password-file, else '
         '$HVAGENT_BOOTSTRAP_PASSWORD, else asked on the terminal).'),
+    'hvagent-console-proxy': (
+        'the hvagent console proxy',
+        'serves the guests\' interactive consoles on [console] proxy_host '
+        'and proxy_port: the browser pages (xterm.js for serial, noVNC for '
+        'VNC) and WebSockets that carry a console token. It asks the '
+        'conductor over RPC to check and use up each token, then relays the '
+        'session to the guest\'s console server on its compute host.'),
 }
 
 

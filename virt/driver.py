@@ -101,6 +101,19 @@ class GuestStats:
     interfaces: tuple[InterfaceStats, ...] = ()
 
 
+#: the interactive consoles a guest may have
+CONSOLE_PROTOCOLS = ('serial', 'vnc')
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleEndpoint:
+    """A guest console's server as the console proxy reaches it: raw bytes
+    of the serial port, or RFB for 'vnc', over TCP at host:port."""
+    protocol: str
+    host: str
+    port: int
+
+
 @dataclasses.dataclass(frozen=True)
 class HostResources:
     hypervisor_type: str
@@ -121,6 +134,8 @@ class ComputeDriver(abc.ABC):
         'supports_pause': False,
         'supports_attach_volume': False,
         'supports_console_output': False,
+        #: get_console (an interactive serial and/or VNC console)
+        'supports_remote_console': False,
         #: the hypervisor makes each NIC's tap on its bridge itself (else
         #: the agent creates the taps before spawn)
         'creates_vif_devices': False,
@@ -219,6 +234,12 @@ class ComputeDriver(abc.ABC):
 
     def get_console_output(self, uuid: str, max_bytes: int) -> str:
         """Return the last ``max_bytes`` of the guest console as text."""
+        raise NotImplementedError
+
+    def get_console(self, uuid: str, protocol: str) -> ConsoleEndpoint:
+        """Where the console proxy reaches the guest's ``protocol``
+        console ('serial' or 'vnc'); ConsoleTypeUnavailable when the
+        guest has none."""
         raise NotImplementedError
 
     # ------------------------------------------ moving guests (migration.py)

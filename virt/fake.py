@@ -21,6 +21,7 @@ from oslo_config import cfg
 from agent import exception
 from agent.objects import states
 from virt import driver
+from virt import fake_console
 from virt import migration
 
 CONF = cfg.CONF
@@ -55,6 +56,7 @@ class FakeDriver(driver.ComputeDriver):
         'supports_pause': True,
         'supports_attach_volume': True,
         'supports_console_output': True,
+        'supports_remote_console': True,
         'supports_live_migration': True,
         'supports_cold_migration': True,
     }
@@ -69,6 +71,7 @@ class FakeDriver(driver.ComputeDriver):
         self.host = None
         self._lock = threading.RLock()
         self._guests = {}
+        self._consoles = {}     # uuid -> fake_console.SerialServer
         self._failures = {}
         self._incoming = {}     # uuid -> GuestSpec, prepared to move here
         self._jobs = {}         # uuid -> _Job, moving away
@@ -112,6 +115,12 @@ class FakeDriver(driver.ComputeDriver):
             self._begin('init_host')
             self.host = host
 
+    def cleanup_host(self):
+        with self._lock:
+            servers, self._consoles = list(self._consoles.values()), {}
+        for server in servers:
+            server.close()
+
     def spawn(self, spec):
         delay = CONF.fake_driver.spawn_delay
         if delay:                   # a slow hypervisor, outside the lock
@@ -128,6 +137,9 @@ class FakeDriver(driver.ComputeDriver):
         with self._lock:
             self._begin('destroy')
             self._guests.pop(uuid, None)
+            server = self._consoles.pop(uuid, None)
+        if server is not None:
+            server.close()
 
     def reboot(self, uuid, reboot_type):
         with self._lock:
@@ -206,6 +218,21 @@ class FakeDriver(driver.ComputeDriver):
             guest = self._begin('get_console_output', uuid)
             data = ''.join(line + '\n' for line in guest.console).encode()
         return data[-max_bytes:].decode('utf-8', errors='ignore')
+
+    def get_console(self, uuid, protocol):
+        """A serial console (fake_console.SerialServer, made on first
+        use); no VNC (there is no framebuffer)."""
+        with self._lock:
+            guest = self._begin('get_console', uuid)
+            if protocol != 'serial':
+                raise exception.ConsoleTypeUnavailable(
+                    instance=uuid, protocol=protocol,
+                    reason='the fake driver has no framebuffer')
+            server = self._consoles.get(uuid)
+            if server is None:
+                server = self._consoles[uuid] = fake_console.SerialServer(
+                    guest.spec.name)
+            return driver.ConsoleEndpoint('serial', '127.0.0.1', server.port)
 
     def get_info(self, uuid):
         with self._lock:

@@ -1,4 +1,6 @@
-"""hvagent-api: the REST front door (token auth, roles, quotas).
+"""hvagent-api: the REST front door, the OpenStack APIs the usual
+clients speak (Identity v3, Compute v2.1, Image v2, Network v2, Block
+Storage v3), with hvagent's roles, quotas and isolation.
 
 Framework: FastAPI on uvicorn. The request and response bodies are pydantic
 models, and FastAPI builds ``/openapi.json`` from the very models that
@@ -17,9 +19,14 @@ the caller's user and project. Layout:
   tokens.py       HMAC-signed expiring tokens; argon2id passwords
   deps.py         per-request authentication and policy checks
   policy.py       the role rules (defaults in code, policy.yaml overrides)
-  schemas.py      request/response models
+  schemas.py      shared body models (Strict, Name, quotas, services)
   paging.py       limit + marker
   image_store.py  image bytes on this host; the URL agents fetch
-  routes/         one module per resource
+  versions.py     version discovery of every service
+  identity/       Identity v3 (/v3): tokens, projects, users, roles
+  compute/        Compute v2.1 (/compute/v2.1): servers and their actions
+  image/          Image v2 (/image/v2)
+  network/        Network v2 (/network/v2.0)
+  volume/         Block Storage v3 (/volume/v3/{project_id})
   main.py         the console script (serve, --bootstrap)
 """

@@ -1,27 +1,19 @@
-"""Bodies of the server actions (nova's ``POST /servers/{id}/action``:
-the power and lifecycle actions, os-migrateLive, resize, migrate,
-confirmResize, revertResize) and of the migrations they start (hvagent's
-``/v1/migrations`` and nova's os-migrations). The rest:
-agent.api.schemas."""
+"""Bodies of the moves among nova's server actions (``POST
+/servers/{id}/action``: os-migrateLive, resize, migrate; dispatched by
+agent.api.compute.server_actions) and the views of the migrations they
+start (a server's migrations and os-migrations)."""
 import datetime
 import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 from pydantic import BaseModel
-from pydantic import Discriminator
 from pydantic import Field
 from pydantic import StrictBool
-from pydantic import Tag
 
 from agent.api.schemas import Strict
-from agent.objects import actions as user_actions
 from agent.objects import fields as object_fields
 from agent.objects import states
-
-
-class Action(Strict):
-    action: Literal[user_actions.IN_BODY]
 
 
 class LiveMigrate(Strict):
@@ -32,11 +24,9 @@ class LiveMigrate(Strict):
     block_migration: StrictBool | Literal['auto'] = Field(
         'auto', description="copy the root disk too (auto: unless the "
         "destination shares the instances directory)")
-
-
-class LiveMigrateAction(Strict):
-    """nova's os-migrateLive (admins; 2.25+ body)."""
-    os_migrate_live: LiveMigrate = Field(alias='os-migrateLive')
+    disk_over_commit: StrictBool | None = Field(
+        None, description="nova's before 2.25; ignored (the scheduler's "
+        'filters check the disk)')
 
 
 class FlavorRef(Strict):
@@ -45,59 +35,10 @@ class FlavorRef(Strict):
         description='the new flavor: its name or its id')
 
 
-class ResizeAction(Strict):
-    """nova's resize (the instance's project): to another host with
-    another flavor; it then waits for confirmResize or revertResize."""
-    resize: FlavorRef
-
-
 class ColdMigrate(Strict):
     host: Annotated[str, Field(min_length=1, max_length=255),
                     AfterValidator(object_fields.printable)] | None = Field(
         None, description='the destination (null: the scheduler picks)')
-
-
-class MigrateAction(Strict):
-    """nova's migrate (admins): a resize to the same flavor; ``null`` or
-    ``{"host": ...}`` (2.56+)."""
-    migrate: ColdMigrate | None
-
-
-class ConfirmResizeAction(Strict):
-    confirm_resize: None = Field(alias='confirmResize')
-
-
-class RevertResizeAction(Strict):
-    revert_resize: None = Field(alias='revertResize')
-
-
-#: the server actions whose body is one key, by that key
-_KEYED = {'os-migrateLive': 'live', 'resize': 'resize', 'migrate': 'migrate',
-          'confirmResize': 'confirm', 'revertResize': 'revert'}
-_KEYED_MODELS = ((LiveMigrateAction, 'live'), (ResizeAction, 'resize'),
-                 (MigrateAction, 'migrate'),
-                 (ConfirmResizeAction, 'confirm'),
-                 (RevertResizeAction, 'revert'))
-
-
-def _action_form(body):
-    if isinstance(body, dict):
-        return next((_KEYED[k] for k in body if k in _KEYED), 'action')
-    return next((tag for cls, tag in _KEYED_MODELS if isinstance(body, cls)),
-                'action')
-
-
-#: POST /servers/{id}/action: {"action": NAME}, {"os-migrateLive": ...},
-#: {"resize": {"flavorRef"}}, {"migrate": null}, {"confirmResize": null},
-#: {"revertResize": null}
-ServerAction = Annotated[
-    Annotated[Action, Tag('action')] |
-    Annotated[LiveMigrateAction, Tag('live')] |
-    Annotated[ResizeAction, Tag('resize')] |
-    Annotated[MigrateAction, Tag('migrate')] |
-    Annotated[ConfirmResizeAction, Tag('confirm')] |
-    Annotated[RevertResizeAction, Tag('revert')],
-    Discriminator(_action_form)]
 
 
 class ForceComplete(Strict):

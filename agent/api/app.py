@@ -9,32 +9,30 @@ from fastapi import Request
 
 from agent.api import errors
 from agent.api import limits
+from agent.api import versions
 from agent.api.compute import flavors as compute_flavors
 from agent.api.compute import hypervisors as compute_hypervisors
 from agent.api.compute import instance_actions as compute_actions
 from agent.api.compute import keypairs as compute_keypairs
+from agent.api.compute import migrations as compute_migrations
 from agent.api.compute import quotas as compute_quotas
+from agent.api.compute import remote_consoles
+from agent.api.compute import server_actions
+from agent.api.compute import server_metadata
 from agent.api.compute import servers as compute_servers
+from agent.api.compute import services
 from agent.api.compute import volume_attachments
+from agent.api.identity import auth
+from agent.api.identity import domains
+from agent.api.identity import projects as identity
+from agent.api.identity import roles
+from agent.api.identity import unified_limits
 from agent.api.image import images as image_images
 from agent.api.network import floating_ips as network_fips
 from agent.api.network import networks as network_networks
 from agent.api.network import ports as network_ports
 from agent.api.network import quotas as network_quotas
 from agent.api.network import security_groups as network_secgroups
-from agent.api.routes import auth
-from agent.api.routes import catalog
-from agent.api.routes import fixed_ips
-from agent.api.routes import floating_ips
-from agent.api.routes import identity
-from agent.api.routes import images
-from agent.api.routes import keypairs
-from agent.api.routes import migrations
-from agent.api.routes import roles
-from agent.api.routes import servers
-from agent.api.routes import services
-from agent.api.routes import versions
-from agent.api.routes import volumes
 from agent.api.volume import quotas as volume_quotas
 from agent.api.volume import volumes as volume_volumes
 
@@ -46,14 +44,14 @@ REQUEST_ID = re.compile(r'^req-[0-9a-f-]{36}$')
 def create_app():
     app = FastAPI(
         title='hvagent API', version='1.0',
-        description='Instances, identity, quotas, key pairs, images, '
-                    'volumes, floating IPs, compute services and '
-                    'migrations of an '
-                    'hvagent cloud. Every request but POST /v3/auth/tokens '
-                    'and version discovery (/, /v3) needs an X-Auth-Token '
-                    'header; every answer carries X-Request-Id and '
-                    'X-OpenStack-Request-Id; errors are {"error": {"code", '
-                    '"title", "message"}}.')
+        description='The OpenStack APIs of an hvagent cloud: Identity v3 '
+                    '(/v3), Compute v2.1 (/compute/v2.1), Image v2 '
+                    '(/image/v2), Network v2 (/network/v2.0) and Block '
+                    'Storage v3 (/volume/v3). Every request but POST '
+                    '/v3/auth/tokens and version discovery needs an '
+                    'X-Auth-Token header; every answer carries '
+                    'X-OpenStack-Request-Id (and X-Request-Id); errors are '
+                    '{"error": {"code", "title", "message"}}.')
     errors.install(app)
     # inside request_id (added after, so outer): a 413 has its request id
     app.add_middleware(limits.BodyLimit)
@@ -72,13 +70,16 @@ def create_app():
         return response
 
     app.include_router(volume_quotas.limits_router)
-    for module in (versions, auth, identity, roles, servers, migrations,
-                   catalog, services, keypairs, images, volumes,
-                   floating_ips, fixed_ips, compute_servers, compute_flavors,
+    for module in (versions, auth, identity, domains, roles, unified_limits,
+                   services,
+                   compute_servers, server_actions, remote_consoles,
+                   server_metadata,
+                   compute_migrations, compute_flavors,
                    compute_keypairs, compute_hypervisors, compute_quotas,
                    volume_attachments, image_images, volume_volumes,
                    volume_quotas, network_networks, network_secgroups,
                    network_ports, network_quotas, network_fips,
                    compute_actions):
         app.include_router(module.router)
+    app.include_router(image_images.info_router)
     return app

@@ -37,10 +37,9 @@ class PasswordUser(Strict):
 
     @model_validator(mode='after')
     def _named(self):
-        if self.name is None:
-            raise ValueError('the user is named by "name" (with its '
-                             'domain); logging in by user id is not '
-                             'supported')
+        if self.name is None and self.id is None:
+            raise ValueError('the user is named by "id", or by "name" '
+                             'with its domain')
         return self
 
 

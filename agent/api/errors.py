@@ -21,6 +21,7 @@ STATUS = (
     (exception.NotAuthenticated, 401),
     (exception.Throttled, 429),
     (exception.Busy, 503),
+    (exception.ComputeHostUnreachable, 503),
     (exception.QuotaExceeded, 403),
     (exception.TooLarge, 413),
     (exception.NotFound, 404),

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 from pydantic import Field
+from pydantic import model_validator
 
 from agent.api.auth_schemas import DOMAIN_ID
 from agent.api.auth_schemas import Domain
@@ -88,11 +89,27 @@ class Projects(BaseModel):
 class UserFields(Strict):
     name: str = Name
     password: str = Field(min_length=8, max_length=1024)
-    default_project_id: str = Field(
-        min_length=1, max_length=255, description='the project (id or '
-        'name) the user belongs to; logins that name none go there')
+    default_project_id: str | None = Field(
+        None, min_length=1, max_length=255, description='the project (id '
+        'or name) the user belongs to; logins that name none go there. '
+        'Without one (admin only), each login names its project')
+    project_id: str | None = Field(
+        None, min_length=1, max_length=255, description="the same, by "
+        "keystone's older name (Tempest sends it)")
     domain_id: Literal['default'] | None = None
     enabled: Literal[True] = True
+    email: str | None = Field(None, max_length=255,
+                              description='accepted, not kept')
+    description: str | None = Field(None, max_length=255,
+                                    description='accepted, not kept')
+
+    @model_validator(mode='after')
+    def _one_project(self):
+        if self.default_project_id is None:
+            self.default_project_id = self.project_id
+        if self.project_id not in (None, self.default_project_id):
+            raise ValueError('project_id and default_project_id differ')
+        return self
 
 
 class UserIn(Strict):

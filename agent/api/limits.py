@@ -3,8 +3,8 @@
 - BodyLimit (ASGI middleware): a request body over ``[api]
   max_request_body_bytes`` gets 413, refused from its Content-Length
   before a byte of it is read, or, chunked, as soon as the bytes read
-  pass the limit. The image uploads (PUT /v1/images/{id}/file, and
-  /image/v2's) stream to disk under their own cap and are exempt
+  pass the limit. The image uploads (PUT /image/v2/images/{id}/file)
+  stream to disk under their own cap and are exempt
   (IMAGE_UPLOAD_EXEMPTION).
 - Protocol: uvicorn's h11 protocol with a deadline for the request head:
   a connection that has not sent a whole request line and headers
@@ -29,13 +29,13 @@ from agent.api import errors
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
-_IMAGE_FILE = re.compile(r'^/(v1|image/v2)/images/[^/]+/file$')
+_IMAGE_FILE = re.compile(r'^/image/v2/images/[^/]+/file$')
 
 
 def IMAGE_UPLOAD_EXEMPTION(scope):
-    """PUT /v1/images/{image_id}/file and glance's PUT
-    /image/v2/images/{image_id}/file: streamed to disk, capped by the
-    image store itself (agent/api/image_store.py), not by BodyLimit."""
+    """glance's PUT /image/v2/images/{image_id}/file: streamed to disk,
+    capped by the image store itself (agent/api/image_store.py), not by
+    BodyLimit."""
     return scope['method'] == 'PUT' and bool(_IMAGE_FILE.match(
         scope['path']))
 

@@ -34,6 +34,8 @@ from agent.security import tls
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+# seconds a TLS client has, on a stop, to answer our close_notify
+TLS_CLOSE_GRACE = 1.0
 
 
 class _Server(uvicorn.Server):
@@ -52,6 +54,21 @@ class _Server(uvicorn.Server):
                 signal.SIGHUP, self.reload)
             systemd.notify(READY=1, STATUS='hvagent-api is serving')
 
+    async def shutdown(self, sockets=None):
+        if self.tls:
+            asyncio.get_running_loop().call_later(
+                TLS_CLOSE_GRACE, self._abort_closed_tls)
+        await super().shutdown(sockets)
+
+    def _abort_closed_tls(self):
+        """An idle keep-alive client rarely answers our TLS close_notify;
+        asyncio would wait 30 s for it on each such connection (and the
+        stop with it). Their last answer was sent: drop them."""
+        for conn in list(self.server_state.connections):
+            transport = getattr(conn, 'transport', None)
+            if transport is not None and transport.is_closing():
+                transport.abort()
+
     def reload(self):
         """SIGHUP (systemctl reload): re-read the TLS certificate."""
         if self.tls:
@@ -63,15 +80,9 @@ class _Server(uvicorn.Server):
 def tls_context():
     """The reloadable TLS context of [api] tls_cert_file, or None."""
     api = CONF.api
-    if not (api.tls_cert_file or api.tls_key_file):
-        return None
-    if not api.tls_cert_file:
-        raise tls.TLSConfigError('[api] tls_key_file is set without '
-                                 'tls_cert_file')
-    return tls.ReloadableContext(
-        api.tls_cert_file, api.tls_key_file or api.tls_cert_file,
-        min_version=api.tls_min_version,
-        what=('[api] tls_cert_file', '[api] tls_key_file'))
+    return tls.reloadable_from_options(
+        'api', 'tls_cert_file', 'tls_key_file', api.tls_cert_file,
+        api.tls_key_file, min_version=api.tls_min_version)
 
 
 def parser():

@@ -55,6 +55,8 @@ RULES = {
     'server:isolate': 'rule:admin or role:itsec',
     'server:release': 'rule:admin or role:itsec',
     'server:console': 'rule:admin or role:itsec or %s or %s' % (PM, OWNER),
+    # an interactive console (a token to type into the guest)
+    'server:remote_console': LIFECYCLE,
     'server:metadata:set': 'rule:admin or %s' % OWNER,
     # identity
     # another user's token (keystone's X-Subject-Token): a user's own
@@ -62,9 +64,14 @@ RULES = {
     'token:validate': 'rule:admin',
     'token:revoke': 'rule:admin',
     'project:create': 'rule:admin',
+    'project:delete': 'rule:admin',
     'project:list:all': 'rule:read_all',
     'project:show': 'rule:project_reader',
     'user:create': 'rule:admin or (%s and rule:grantable_role)' % PM,
+    # keystone v3's user of no project (no project's manager's to make)
+    'user:create:no_project': 'rule:admin',
+    'user:delete': 'rule:admin',
+    'user:projects': 'rule:read_all or user_id:%(user_id)s',
     'user:list': 'rule:project_reader',
     'user:list:all': 'rule:read_all',
     'role:assign': 'rule:admin or (%s and rule:grantable_role)' % PM,
@@ -103,6 +110,7 @@ RULES = {
     'subnet:create': NETADMIN,
     'subnet:delete': NETADMIN,
     'port:binding': 'rule:read_all',
+    'port:security': 'rule:admin',
     'secgroup:list': '@',
     'secgroup:list:all_projects': 'rule:read_all',
     'secgroup:create': 'rule:admin or role:netadmin',

@@ -5,7 +5,7 @@ from typing import Any
 
 from agent import exception
 from agent.api import deps
-from agent.api.routes.identity import project_of
+from agent.api.identity.projects import project_of
 from agent.api.schemas import QuotaUpdate
 
 

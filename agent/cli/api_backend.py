@@ -7,6 +7,7 @@ mode 0600, one per endpoint; the password comes from --password-file,
 $HVCTL_PASSWORD, or the terminal. An https endpoint's certificate is
 verified against --os-cacert ($OS_CACERT), else the system's CAs.
 """
+import base64
 import json
 import os
 import re
@@ -15,11 +16,20 @@ import time
 
 import requests
 
+from agent.api.compute import views as compute_views
 from agent.objects import states
 from agent.security import tls
 
 UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
 SETTLED = ('active', 'stopped', 'paused', 'error')
+COMPUTE = '/compute/v2.1'
+SERVERS = COMPUTE + '/servers/'
+#: hvctl's lifecycle commands -> nova's server action bodies
+ACTIONS = {'start': {'os-start': None}, 'stop': {'os-stop': None},
+           'reboot': {'reboot': {'type': 'SOFT'}},
+           'reboot_hard': {'reboot': {'type': 'HARD'}},
+           'pause': {'pause': None}, 'unpause': {'unpause': None},
+           'isolate': {'isolate': None}, 'release': {'release': None}}
 
 
 class ApiError(Exception):
@@ -112,8 +122,36 @@ def client_for(endpoint, cacert=None):
     return Client(endpoint, entry['token'], cacert=cacert)
 
 
+#: nova's power_state numbers -> hvagent's names
+POWER_NAMES = {number: name for name, number in compute_views.POWER.items()}
+
+
+def _native(srv, flavor_names):
+    """A server (nova's view, GET /compute/v2.1/servers/{id}) in the
+    shape hvctl's commands read: ``status`` is hvagent's vm_state,
+    ``host`` is shown to admin and itsec only; ``flavor_names``: flavor
+    id -> name (nova's 2.1 view names the flavor by id)."""
+    fault = srv.get('fault') or {}
+    return {
+        'id': srv['id'], 'name': srv['name'],
+        'status': srv['OS-EXT-STS:vm_state'],
+        'task_state': srv['OS-EXT-STS:task_state'],
+        'power_state': POWER_NAMES.get(srv['OS-EXT-STS:power_state']),
+        'flavor': flavor_names.get(srv['flavor']['id'], srv['flavor']['id']),
+        'host': srv.get('OS-EXT-SRV-ATTR:host'),
+        'project_id': srv['tenant_id'], 'user_id': srv['user_id'],
+        'image': (srv['image'] or {}).get('id'),
+        'key_name': srv['key_name'], 'created_at': srv['created'],
+        'launched_at': srv['OS-SRV-USG:launched_at'],
+        'networks': sorted(srv['addresses']),
+        'volumes': [v['id'] for v in
+                    srv['os-extended-volumes:volumes_attached']],
+        'metadata': srv['metadata'], 'fault': fault.get('message'),
+        'isolated': srv.get('hvagent:isolated', False)}
+
+
 def _server(srv):
-    """A server as the instance views read it."""
+    """A server (_native) as the instance views read it."""
     return {
         'uuid': srv['id'], 'name': srv['name'], 'vm_state': srv['status'],
         'task_state': srv['task_state'], 'power_state': srv['power_state'],
@@ -121,8 +159,33 @@ def _server(srv):
         'project_id': srv['project_id'], 'image_ref': srv['image'],
         'key_name': srv['key_name'], 'created_at': srv['created_at'],
         'launched_at': srv['launched_at'], 'networks': srv['networks'],
-        'volumes': srv.get('volumes', []), 'metadata': srv['metadata'],
+        'volumes': srv['volumes'], 'metadata': srv['metadata'],
         'fault': srv['fault']}
+
+
+def _flavor(fl):
+    return {'name': fl['name'], 'vcpus': fl['vcpus'],
+            'memory_mb': fl['ram'], 'root_gb': fl['disk']}
+
+
+def _hosts(services, hypervisors):
+    """Every service (os-services) with its host's resources
+    (os-hypervisors/detail) for the compute ones."""
+    nodes = {h['service']['host']: h for h in hypervisors}
+    out = []
+    for svc in services:
+        row = {'host': svc['host'], 'binary': svc['binary'],
+               'up': svc['state'] == 'up',
+               'disabled': svc['status'] == 'disabled',
+               'disabled_reason': svc['disabled_reason']}
+        node = nodes.get(svc['host']) if svc['binary'] == \
+            'hvagent-compute' else None
+        if node:
+            row.update({k: node[k] for k in (
+                'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used',
+                'local_gb', 'local_gb_used', 'running_vms')})
+        out.append(row)
+    return out
 
 
 class Backend:
@@ -141,6 +204,7 @@ class Backend:
     def __init__(self, endpoint, cacert=None, client=None):
         self.endpoint, self.cacert = endpoint, cacert
         self._client = client
+        self._flavor_names = None
 
     @property
     def client(self):
@@ -155,17 +219,34 @@ class Backend:
         return self.ADAPTERS.get(kind, lambda i: i)(item)
 
     def boot(self, args):
-        body = {'name': args.name, 'flavor': args.flavor,
-                'image': args.image, 'networks': args.network,
-                'security_groups': args.security_group,
-                'fixed_ips': args.fixed_ip,
+        unserved = [flag for flag, given in (
+            ('--kernel', args.kernel), ('--ramdisk', args.ramdisk),
+            ('--public-key', args.public_key)) if given]
+        if unserved:
+            raise ApiError('%s: not through the API (give the image '
+                           'kernel_id/ramdisk_id properties; import the key '
+                           'with keypair create and use --key-name)'
+                           % ', '.join(unserved))
+        if not args.image:
+            raise ApiError('boot through the API needs --image (an image '
+                           'id, an allowed http(s) URL or, on the fake '
+                           'driver, a label such as cirros)')
+        networks = [{'uuid': n} for n in args.network] + \
+            [{'port': p} for p in args.fixed_ip]
+        body = {'name': args.name, 'flavorRef': args.flavor,
+                'imageRef': args.image,
+                'networks': networks or 'none',
+                'security_groups': [{'name': g}
+                                    for g in args.security_group],
                 'config_drive': args.config_drive}
         if args.key_name:
             body['key_name'] = args.key_name
         if args.user_data:
-            body['user_data'] = args.user_data.read()
-        return self.client.call('POST', '/v1/servers',
-                                json={'server': body}).json()['server']
+            body['user_data'] = base64.b64encode(
+                args.user_data.read().encode()).decode()
+        new = self.client.call('POST', COMPUTE + '/servers',
+                               json={'server': body}).json()['server']
+        return self.instance(new['id'])
 
     def resolve(self, ref):
         """The uuid of the instance named ``ref`` (unless it is one)."""
@@ -182,7 +263,7 @@ class Backend:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                srv = self.get('/v1/servers/' + uuid)['server']
+                srv = self.instance(uuid)
             except ApiError as e:
                 if gone_ok and e.status == 404:
                     return None
@@ -197,40 +278,70 @@ class Backend:
     def act(self, uuid, args):
         """Request the action; None: the API answers with no server."""
         if args.command == 'delete':
-            self.client.call('DELETE', '/v1/servers/' + uuid)
+            self.client.call('DELETE', SERVERS + uuid)
         else:
             action = 'reboot_hard' if getattr(args, 'hard', False) \
                 else args.command
-            self.client.call('POST', '/v1/servers/%s/action' % uuid,
-                             json={'action': action})
+            self.client.call('POST', SERVERS + uuid + '/action',
+                             json=ACTIONS[action])
         return None
 
+    def _native(self, srv):
+        if self._flavor_names is None:
+            self._flavor_names = {f['id']: f['name'] for f in self.get(
+                COMPUTE + '/flavors')['flavors']}
+        return _native(srv, self._flavor_names)
+
     def instances(self, host=None, all_projects=False):
-        """Every page of the caller's servers (``host``: not filtered;
-        ``all_projects``: every project's, for admins)."""
-        items, marker = [], None
+        """Every page of the caller's servers (``all_projects``: every
+        project's, for admins); ``host``: those on it (the host is shown
+        to admin and itsec only: for the others, none)."""
+        items, params = [], {'all_tenants': 'true'} if all_projects else {}
         while True:
-            params = {'all_projects': 'true'} if all_projects else {}
-            if marker:
-                params['marker'] = marker
-            body = self.get('/v1/servers', params=params)
-            items += body['servers']
-            marker = body['next_marker']
-            if not marker:
-                return items
+            body = self.get(COMPUTE + '/servers/detail', params=params)
+            items += [self._native(s) for s in body['servers']]
+            nxt = [link['href'] for link in body.get('servers_links', [])
+                   if link['rel'] == 'next']
+            if not nxt or not body['servers']:
+                return [i for i in items if host in (None, i['host'])]
+            params = dict(params, marker=body['servers'][-1]['id'])
 
     def instance(self, uuid):
-        return self.get('/v1/servers/' + uuid)['server']
+        return self._native(self.get(SERVERS + uuid)['server'])
 
     def console(self, uuid, length):
-        return self.get('/v1/servers/%s/console' % uuid, params={
-            'length': length} if length else {})['output']
+        return self.client.call(
+            'POST', SERVERS + uuid + '/action', json={
+                'os-getConsoleOutput': {'length': length or -1}}).json()[
+            'output']
+
+    def console_url(self, uuid, protocol):
+        """A one-use URL of the instance's ``protocol`` console."""
+        key, kind = ('os-getSerialConsole', 'serial') if protocol == \
+            'serial' else ('os-getVNCConsole', 'novnc')
+        return self.client.call('POST', SERVERS + uuid + '/action', json={
+            key: {'type': kind}}).json()['console']['url']
 
     def flavors(self):
-        return self.get('/v1/flavors')['flavors']
+        return [_flavor(f) for f in
+                self.get(COMPUTE + '/flavors/detail')['flavors']]
 
     def hosts(self):
-        return self.get('/v1/hosts')['hosts']
+        """The compute hosts (os-hypervisors: admin and itsec) and, for
+        an admin, every other service too (os-services)."""
+        hypervisors = self.get(COMPUTE + '/os-hypervisors/detail')[
+            'hypervisors']
+        try:
+            services = self.get(COMPUTE + '/os-services')['services']
+        except ApiError as e:
+            if e.status != 403:
+                raise
+            services = [{'host': h['service']['host'],
+                         'binary': 'hvagent-compute', 'state': h['state'],
+                         'status': h['status'], 'disabled_reason':
+                         h['service']['disabled_reason']}
+                        for h in hypervisors]
+        return _hosts(services, hypervisors)
 
     def service_update(self, host, binary, disabled, reason=None):
         """nova's os-services calls: disable, disable-log-reason, enable."""
@@ -241,44 +352,43 @@ class Backend:
             path, body['disabled_reason'] = 'disable-log-reason', reason
         else:
             path = 'disable'
-        return self.client.call('PUT', '/compute/v2.1/os-services/' + path,
+        return self.client.call('PUT', COMPUTE + '/os-services/' + path,
                                 json=body).json()['service']
 
     def actions(self, uuid):
-        return self.get('/v1/servers/%s/actions' % uuid)['actions']
+        return self.get(SERVERS + uuid + '/os-instance-actions')[
+            'instanceActions']
 
     def instances_on(self, host):
         """Every project's servers on ``host``."""
-        return [s for s in self.instances(all_projects=True)
-                if s['host'] == host]
+        return self.instances(host, all_projects=True)
 
     # moves (admins; nova's os-migrateLive, server migrations, os-migrations)
     def live_migrate(self, uuid, host, block_migration):
-        return self.client.call(
-            'POST', '/v1/servers/%s/action' % uuid, json={'os-migrateLive': {
-                'host': host, 'block_migration': 'auto'
-                if block_migration is None else block_migration}}).json()[
-            'migration']
+        return self._server_action(uuid, {'os-migrateLive': {
+            'host': host, 'block_migration': 'auto'
+            if block_migration is None else block_migration}})
 
     def migrations(self, uuid=None, host=None, status=None):
         params = {'instance_uuid': uuid, 'host': host, 'status': status}
-        return self.get('/v1/os-migrations', params={
+        return self.get(COMPUTE + '/os-migrations', params={
             k: v for k, v in params.items() if v})['migrations']
 
     def migration(self, migration_id):
-        return self.get('/v1/os-migrations/%s' % migration_id)['migration']
+        return self.get(COMPUTE + '/os-migrations/%s' % migration_id)[
+            'migration']
 
     def _in_progress(self, uuid, migration_id):
         """The path of the server's move ``migration_id`` (default: the
         one in progress)."""
         if not migration_id:
             found = [m['id'] for m in self.get(
-                '/v1/servers/%s/migrations' % uuid)['migrations']
+                SERVERS + uuid + '/migrations')['migrations']
                 if m['status'] in states.MIGRATION_ACTIVE]
             if not found:
                 raise ApiError('no migration of %s is in progress' % uuid)
             migration_id = found[0]
-        return '/v1/servers/%s/migrations/%s' % (uuid, migration_id)
+        return SERVERS + '%s/migrations/%s' % (uuid, migration_id)
 
     def migration_abort(self, uuid, migration_id=None):
         return self.client.call('DELETE', self._in_progress(
@@ -290,7 +400,7 @@ class Backend:
             'force_complete': None}).json()['migration']
 
     def _server_action(self, uuid, body):
-        return self.client.call('POST', '/v1/servers/%s/action' % uuid,
+        return self.client.call('POST', SERVERS + uuid + '/action',
                                 json=body).json()['migration']
 
     def resize(self, uuid, flavor):

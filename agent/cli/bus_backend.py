@@ -16,6 +16,7 @@ from agent import context
 from agent import exception
 from agent.cli import change_waiter
 from agent.conductor import rpcapi as conductor_rpcapi
+from agent.console import urls
 from agent.objects import states
 from agent.rpc import transport as rpc_transport
 
@@ -227,6 +228,13 @@ class Backend:
     def console(self, ref, length):
         return self.conductor.console_output(self.ctxt, ref=ref,
                                              length=length)
+
+    def console_url(self, ref, protocol):
+        """A one-use URL of the instance's ``protocol`` console: a token
+        from the conductor on this controller's [console] base URL."""
+        uuid = self.conductor.instance_show(self.ctxt, ref=ref).uuid
+        return urls.console_url(protocol, self.conductor.console_token_create(
+            self.ctxt, instance_uuid=uuid, protocol=protocol)['token'])
 
     def flavors(self):
         return self.conductor.flavor_list(self.ctxt)

@@ -138,8 +138,17 @@ def _instance_commands():
         Arg('--format', default='qcow2', choices=['qcow2', 'raw'])))
     yield Command('detach', 'detach a volume', instances.act,
                   (Arg('ref'), Arg('volume_id'), WAIT))
-    yield Command('console', 'print console output', instances.console,
-                  (Arg('ref'), Arg('--length', type=int, default=None)),
+    yield Command('console', 'print console output; or type into the '
+                  'serial console (--attach, Ctrl-] leaves), or print a '
+                  'one-use console URL (--url)', instances.console, (
+                      Arg('ref'), Arg('--length', type=int, default=None),
+                      Exclusive(Arg('--attach', action='store_true',
+                                    help='the serial console in this '
+                                    'terminal, through the console proxy'),
+                                Arg('--url', action='store_true',
+                                    help='print a one-use console URL')),
+                      Arg('--vnc', action='store_true',
+                          help='with --url: the VNC (noVNC page) URL')),
                   BOTH)
     yield Command('flavor-list', 'list flavors', instances.flavor_list,
                   serves=BOTH)

@@ -1,5 +1,6 @@
 """hvctl's instance and catalogue commands, written once for both back
 ends (``b``: a bus_backend.Backend or an api_backend.Backend)."""
+from agent.cli import console_attach
 from agent.cli import output
 from agent.cli import views
 
@@ -48,6 +49,16 @@ def list_(b, args, out):
 
 
 def console(b, args, out):
+    """The console log; with --url a one-use console URL (--vnc: the
+    noVNC page's); with --attach the serial console in this terminal."""
+    if args.attach or args.url:
+        ref = b.resolve(args.ref)
+        url = b.console_url(ref, 'vnc' if args.vnc else 'serial')
+        if args.url:
+            out(output.dumps({'url': url}) if args.json else url)
+            return 0
+        return console_attach.attach(url, args.ref,
+                                     getattr(b, 'cacert', None))
     text = b.console(b.resolve(args.ref), args.length)
     out(output.dumps({'output': text}) if args.json else text.rstrip())
     return 0

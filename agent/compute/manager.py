@@ -65,7 +65,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
                      evacuation.EvacuationMixin, resize.ResizeMixin):
     """Runs the instance operations the conductor casts to this host."""
 
-    target = messaging.Target(version='1.4')  # see compute_rpcapi.ComputeAPI
+    target = messaging.Target(version='1.5')  # see compute_rpcapi.ComputeAPI
 
     def __init__(self, driver, conductor, host, report_callback=None,
                  networking=None):
@@ -206,6 +206,19 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
         if tail_length:
             text = ''.join(text.splitlines(keepends=True)[-tail_length:])
         return text
+
+    @checks.expects(instance_uuid=UUID,
+                    protocol=f.Enum(virt_driver.CONSOLE_PROTOCOLS))
+    def get_console(self, ctxt, instance_uuid, protocol):
+        """{'protocol', 'host', 'port'}: where the console proxy reaches
+        the guest's ``protocol`` console; the conductor keeps it in the
+        token it hands out."""
+        self._check_capability('supports_remote_console', 'get_console')
+        try:
+            end = self.driver.get_console(instance_uuid, protocol)
+        except NotImplementedError:
+            raise self._unsupported('get_console') from None
+        return {'protocol': end.protocol, 'host': end.host, 'port': end.port}
 
     def _image_grant(self, ctxt, instance):
         """The conductor's grant to read the instance's hvagent-api images

@@ -23,6 +23,8 @@ class ComputeAPI(clients.Client):
       1.4 - resize and cold migration (casts; sent at 1.4): resize_instance,
             confirm_resize, finish_revert_resize (to the source),
             finish_resize, revert_resize (to the destination)
+      1.5 - get_console (call; sent at 1.5): where the console proxy
+            reaches a guest's serial or VNC console
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -127,3 +129,7 @@ class ComputeAPI(clients.Client):
     def finish_revert_resize(self, ctxt, host, instance_uuid, migration_uuid):
         self._cast(ctxt, 'finish_revert_resize', host, version='1.4',
                    instance_uuid=instance_uuid, migration_uuid=migration_uuid)
+
+    def get_console(self, ctxt, host, instance_uuid, protocol):
+        return self._call(ctxt, 'get_console', host, version='1.5',
+                          instance_uuid=instance_uuid, protocol=protocol)

@@ -33,7 +33,7 @@ def epoch(when):
 
 
 class AuthManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.8')  # see conductor_rpcapi.ConductorAPI
+    target = messaging.Target(version='1.20')  # see conductor_rpcapi.ConductorAPI
 
     def _account(self, **where):
         """(id, name, hash or None, default project, changed epoch) of an
@@ -46,14 +46,22 @@ class AuthManager(endpoint.Endpoint):
             return (row.id, row.name, row.password_hash or None,
                     row.default_project_id, epoch(row.password_changed_at))
 
-    @checks.expects(user=NAME, password=PASSWORD,
-                 project=f.String(max_length=255, nullable=True))
-    def authenticate(self, ctxt, user, password, project):
-        """Check ``user``'s password; return the user, the project (the
-        named one, else the user's default project) and the user's roles
-        there, and the token's issued-at. Unknown, disabled and wrong
-        password alike: NotAuthenticated after the same work."""
-        user_id, name, hashed, default, changed = self._account(name=user)
+    @checks.expects(user=f.String(max_length=255, nullable=True),
+                    user_id=f.String(max_length=64, nullable=True),
+                    password=PASSWORD,
+                    project=f.String(max_length=255, nullable=True))
+    def authenticate(self, ctxt, user, password, project, user_id=None):
+        """Check the password of ``user`` (a name) or ``user_id`` (1.20);
+        return the user, the project (the named one, else the user's
+        default project) and the user's roles there, and the token's
+        issued-at. Unknown, disabled and wrong password alike:
+        NotAuthenticated after the same work."""
+        if (user is None) == (user_id is None):
+            raise exception.InvalidRPCPayload('authenticate: a user name '
+                                              'or a user id, not both')
+        user = user or user_id
+        user_id, name, hashed, default, changed = self._account(
+            **({'name': user} if user_id is None else {'id': user_id}))
         if not passwords.check(hashed, password):
             raise exception.NotAuthenticated(reason=INVALID)
         with self._session() as s:

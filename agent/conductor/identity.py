@@ -20,7 +20,9 @@ import sqlalchemy as sa
 from agent import exception
 from agent.conductor import endpoint
 from agent.conductor import passwords
+from agent.db import api_models as A
 from agent.db import models as M
+from agent.db import net_models as N
 from agent.db import paging
 from agent.objects import fields as f
 from agent.rpc import checks
@@ -98,6 +100,27 @@ def set_password(row, password_hash):
     cut_off_tokens(row)
 
 
+def project_holdings(s, project_id):
+    """[(what, count)] of what ``project_id`` still holds: what must go
+    before the project may (its ``default`` security group may stay)."""
+    counts = (
+        ('server(s)', M.Instance, M.Instance.deleted == 0),
+        ('volume(s)', A.Volume, sa.true()),
+        ('image(s)', A.Image, sa.true()),
+        ('network(s)', N.Network, sa.true()),
+        ('port(s)', N.Port, sa.true()),
+        ('floating IP(s)', N.FloatingIP, sa.true()),
+        ('security group(s)', N.SecurityGroup,
+         N.SecurityGroup.name != 'default'))
+    held = []
+    for what, model, extra in counts:
+        n = s.scalar(sa.select(sa.func.count()).select_from(model).where(
+            model.project_id == project_id, extra))
+        if n:
+            held.append((what, n))
+    return held
+
+
 def new_hash(password, password_hash):
     """The hash of ``password`` (1.8), or a 1.2 caller's ready hash."""
     if (password is None) == (password_hash is None):
@@ -107,7 +130,7 @@ def new_hash(password, password_hash):
 
 
 class IdentityManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.17')  # see conductor_rpcapi.ConductorAPI
+    target = messaging.Target(version='1.20')  # see conductor_rpcapi.ConductorAPI
 
     # --------------------------------------------------------- projects
     @checks.expects(name=NAME, description=f.String(max_length=65535,
@@ -135,20 +158,24 @@ class IdentityManager(endpoint.Endpoint):
 
     # ------------------------------------------------------------ users
     @checks.expects(name=NAME, password_hash=HASH, password=PASSWORD,
-                 project_id=ID, role=f.Enum(ROLES, default='developer',
-                                            nullable=True))
+                 project_id=f.String(max_length=64, nullable=True),
+                 role=f.Enum(ROLES, default='developer', nullable=True))
     def user_create(self, ctxt, name, password_hash, password, project_id,
                     role):
         """A user with ``role`` in ``project_id`` (their default project),
         in one transaction; ``role`` None (1.17): no role yet (keystone's
-        POST /v3/users; no log-in until one is granted)."""
+        POST /v3/users; no log-in until one is granted); ``project_id``
+        None too (1.20): a user of no project, whose logins name one."""
         hashed = new_hash(password, password_hash)
+        if project_id is None and role is not None:
+            raise exception.InvalidRPCPayload('a user of no project has no role')
         with self._session() as s:
-            project = project_get(s, project_id)
+            project = None if project_id is None else \
+                project_get(s, project_id)
             _unique(s, M.User, name, 'User')
             row = M.User(id=uuidlib.uuid4().hex, name=name,
                          password_hash=hashed, enabled=True,
-                         default_project_id=project.id)
+                         default_project_id=project and project.id)
             s.add(row)
             s.flush()
             if role is None:
@@ -228,6 +255,49 @@ class IdentityManager(endpoint.Endpoint):
                 row.enabled = enabled
             s.flush()
             return _user(row)
+
+    @checks.expects(user_id=ID)
+    def user_delete(self, ctxt, user_id):
+        """A user with their role assignments and key pairs (1.20); the
+        tokens they hold are refused from now on (no such user)."""
+        with self._session() as s:
+            row = s.get(M.User, user_id)
+            if row is None:
+                raise exception.UserNotFound(user=user_id)
+            s.execute(sa.delete(M.RoleAssignment).where(
+                M.RoleAssignment.user_id == row.id))
+            s.execute(sa.delete(M.KeyPair).where(
+                M.KeyPair.user_id == row.id))
+            s.delete(row)
+
+    @checks.expects(project_id=ID)
+    def project_delete(self, ctxt, project_id):
+        """An empty project (1.20): one still holding servers, volumes,
+        images, networks, ports, floating IPs or security groups other
+        than its ``default`` is refused (ProjectNotEmpty, naming them);
+        its role assignments, quotas and default group go with it and
+        its users' default project is unset."""
+        with self._session() as s:
+            row = s.get(M.Project, project_id)
+            if row is None:
+                raise exception.ProjectNotFound(project=project_id)
+            held = project_holdings(s, row.id)
+            if held:
+                raise exception.ProjectNotEmpty(project=row.name, held=', '.join(
+                    '%d %s' % (n, what) for what, n in held))
+            groups = sa.select(N.SecurityGroup.id).where(
+                N.SecurityGroup.project_id == row.id)
+            s.execute(sa.delete(N.SecurityGroupRule).where(
+                N.SecurityGroupRule.security_group_id.in_(groups)))
+            s.execute(sa.delete(N.SecurityGroup).where(
+                N.SecurityGroup.project_id == row.id))
+            for model in (M.RoleAssignment, A.Quota):
+                s.execute(sa.delete(model).where(
+                    model.project_id == row.id))
+            s.execute(sa.update(M.User).where(
+                M.User.default_project_id == row.id).values(
+                    default_project_id=None))
+            s.delete(row)
 
     @checks.expects(user=NAME, password_hash=HASH, password=PASSWORD,
                  project=NAME)

@@ -16,7 +16,7 @@ USER = f.String(max_length=64)
 
 
 def _keypair(row):
-    return {'name': row.name, 'user_id': row.user_id,
+    return {'id': row.id, 'name': row.name, 'user_id': row.user_id,
             'fingerprint': row.fingerprint, 'public_key': row.public_key,
             'created_at': row.created_at.isoformat()}
 

@@ -180,8 +180,17 @@ class LifecycleManager(endpoint.Endpoint):
         if action.endswith('_volume') and not volume_id:
             raise exception.InvalidRPCPayload('%s needs a volume_id' % action)
         try:
-            result, cast, confirm = self._record_action(
-                ctxt, ref, action, volume_id, connection_info)
+            try:
+                result, cast, confirm = self._record_action(
+                    ctxt, ref, action, volume_id, connection_info)
+            except exception.UnexpectedTaskState:
+                if action != 'delete':
+                    raise
+                # the task the delete found running ended meanwhile (its
+                # agent swapped the task_state first): a delete goes on
+                # whatever the task was, so it is recorded anew, once
+                result, cast, confirm = self._record_action(
+                    ctxt, ref, action, volume_id, connection_info)
         except sa_exc.IntegrityError:
             if action != 'attach_volume':
                 raise

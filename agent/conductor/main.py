@@ -5,6 +5,7 @@ from agent.compute import rpcapi as compute_rpcapi
 from agent.conductor import agent_calls
 from agent.conductor import auth
 from agent.conductor import change_notices
+from agent.conductor import consoles
 from agent.conductor import evacuations
 from agent.conductor import failed_builds
 from agent.conductor import fixed_ips
@@ -51,7 +52,7 @@ ENDPOINTS = {
         quota.QuotaManager, images.ImageManager, volumes.VolumeManager,
         floating_ips.FloatingIPManager, fixed_ips.FixedIPManager,
         migrations.MigrationManager, evacuations.EvacuationManager,
-        resizes.ResizeManager,
+        resizes.ResizeManager, consoles.ConsoleManager,
         conductor_services.ServiceManager),
     conductor_rpcapi.IDENTITY_TOPIC: (identity.IdentityManager,
                                       auth.AuthManager),

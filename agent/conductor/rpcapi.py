@@ -5,11 +5,13 @@ The servers: agent.conductor.main builds them from the managers named in
 each class's docstring; tests/unit/test_rpcapi_pins.py pins every client
 method to its endpoint's arguments.
 """
+from agent.conductor.console_rpcapi import ConsoleMethods
+from agent.conductor.identity_rpcapi import IdentityMethods
 from agent.conductor.move_rpcapi import MoveAgentMethods
 from agent.conductor.move_rpcapi import MoveUserMethods
 from agent.conductor.topics_rpcapi import AGENT_TOPIC
 from agent.conductor.topics_rpcapi import API_TOPIC
-from agent.conductor.topics_rpcapi import IDENTITY_TOPIC
+from agent.conductor.topics_rpcapi import IDENTITY_TOPIC  # noqa: F401 (its clients use it from here)
 from agent.conductor.topics_rpcapi import REPORT_TOPIC
 from agent.rpc import clients
 
@@ -134,11 +136,11 @@ class AgentMethods(MoveAgentMethods):
             ctxt, 'service_heartbeat', topic=AGENT_TOPIC, version=None,
             service=service)
 
-class UserMethods(MoveUserMethods):
+class UserMethods(MoveUserMethods, ConsoleMethods):
     """Topic ``conductor_api``: what hvagent-api, hvctl and operators ask
     (served by the managers of agent.conductor.lifecycle, networks, instances,
     keypairs, quota, images, volumes, floating_ips, fixed_ips and services;
-    the moves: MoveUserMethods)."""
+    the moves: MoveUserMethods; console tokens: ConsoleMethods)."""
     SERVES = API_TOPIC
 
 
@@ -444,90 +446,6 @@ class UserMethods(MoveUserMethods):
             ctxt, 'volume_show', topic=API_TOPIC, version='1.4',
             volume_id=volume_id)
 
-class IdentityMethods(clients.Client):
-    """Topic ``identity``: projects, users, roles and tokens (served by
-    agent.conductor.identity.IdentityManager and auth.AuthManager)."""
-    SERVES = IDENTITY_TOPIC
-
-
-    def authenticate(self, ctxt, *, user, password, project=clients.UNSET):
-        return self._call(
-            ctxt, 'authenticate', topic=IDENTITY_TOPIC, version='1.8',
-            user=user, password=password, project=project)
-
-    def bootstrap(self, ctxt, *, user, project, password_hash=clients.UNSET,
-                  password=clients.UNSET):
-        version = '1.8' if password else '1.2'
-        return self._call(
-            ctxt, 'bootstrap', topic=IDENTITY_TOPIC, version=version,
-            user=user, password_hash=password_hash, password=password,
-            project=project)
-
-    def password_change(self, ctxt, *, user_id, original_password, password):
-        return self._call(
-            ctxt, 'password_change', topic=IDENTITY_TOPIC, version='1.8',
-            user_id=user_id, original_password=original_password,
-            password=password)
-
-    def project_create(self, ctxt, *, name, description=clients.UNSET):
-        return self._call(
-            ctxt, 'project_create', topic=IDENTITY_TOPIC, version='1.2',
-            name=name, description=description)
-
-    def project_list(self, ctxt, *, limit=clients.UNSET, marker=clients.UNSET):
-        return self._call(
-            ctxt, 'project_list', topic=IDENTITY_TOPIC, version='1.2',
-            limit=limit, marker=marker)
-
-    def project_show(self, ctxt, *, ref):
-        return self._call(
-            ctxt, 'project_show', topic=IDENTITY_TOPIC, version='1.2', ref=ref)
-
-    def role_assign(self, ctxt, *, user, project_id, role,
-                    revoke=clients.UNSET):
-        return self._call(
-            ctxt, 'role_assign', topic=IDENTITY_TOPIC, version='1.2',
-            user=user, project_id=project_id, role=role, revoke=revoke)
-
-    def token_check(self, ctxt, *, token_id, user_id, project_id,
-                    issued_at=clients.UNSET):
-        version = '1.8' if issued_at is not clients.UNSET else '1.2'
-        return self._call(
-            ctxt, 'token_check', topic=IDENTITY_TOPIC, version=version,
-            token_id=token_id, user_id=user_id, project_id=project_id,
-            issued_at=issued_at)
-
-    def token_revoke(self, ctxt, *, token_id, expires_at):
-        return self._call(
-            ctxt, 'token_revoke', topic=IDENTITY_TOPIC, version='1.2',
-            token_id=token_id, expires_at=expires_at)
-
-    def user_create(self, ctxt, *, name, project_id,
-                    password_hash=clients.UNSET, password=clients.UNSET,
-                    role=clients.UNSET):
-        version = '1.17' if role is None else '1.8' if password else '1.2'
-        return self._call(
-            ctxt, 'user_create', topic=IDENTITY_TOPIC, version=version,
-            name=name, password_hash=password_hash, password=password,
-            project_id=project_id, role=role)
-
-    def user_list(self, ctxt, *, project_id=None, limit=clients.UNSET,
-                  marker=clients.UNSET):
-        return self._call(
-            ctxt, 'user_list', topic=IDENTITY_TOPIC,
-            version='1.2' if project_id else '1.17',
-            project_id=project_id, limit=limit, marker=marker)
-
-    def user_show(self, ctxt, *, ref):
-        return self._call(
-            ctxt, 'user_show', topic=IDENTITY_TOPIC, version='1.17', ref=ref)
-
-    def user_update(self, ctxt, *, user_id, enabled=clients.UNSET,
-                    default_project=clients.UNSET):
-        return self._call(
-            ctxt, 'user_update', topic=IDENTITY_TOPIC, version='1.8',
-            user_id=user_id, enabled=enabled, default_project=default_project)
-
 class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
     """Client side of the conductor, whose methods are all calls, served
     on three topics by audience (each its own queue, reachable only by
@@ -642,6 +560,14 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             subnet_create and subnet_delete of a network's one subnet
       1.19 - image_create takes kernel_id and ramdisk_id (glance's
             properties; sent at 1.19 only with them)
+      1.20 - user_create without a project (project_id None, no role:
+            keystone v3's user of no project; sent at 1.20 only then);
+            authenticate by ``user_id`` instead of ``user`` (the name;
+            sent at 1.20 only with user_id); user_delete and
+            project_delete (sent at 1.20)
+      1.21 - console tokens (sent at 1.21; console_rpcapi):
+            console_token_create (for hvagent-api) and console_token_check
+            (for hvagent-console-proxy)
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

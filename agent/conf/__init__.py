@@ -9,6 +9,7 @@ from agent.conf import api
 from agent.conf import bus
 from agent.conf import compute
 from agent.conf import conductor
+from agent.conf import console
 from agent.conf import database
 from agent.conf import default
 from agent.conf import fake_driver
@@ -22,7 +23,7 @@ from agent.conf import upgrade_levels
 
 CONF = cfg.CONF
 
-for _module in (default, api, bus, compute, conductor, database, fake_driver,
-                libvirt, metrics, migration, network, rabbit, scheduler,
-                upgrade_levels):
+for _module in (default, api, bus, compute, conductor, console, database,
+                fake_driver, libvirt, metrics, migration, network, rabbit,
+                scheduler, upgrade_levels):
     _module.register_opts(CONF)

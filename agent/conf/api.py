@@ -56,8 +56,8 @@ opts = [
         help='URL under which compute agents reach this API to download '
              'images (default: http://<bind_host>:<bind_port>, https:// '
              'when tls_cert_file is set). Set it alike on the compute '
-             'nodes: an agent presents the booting '
-             "caller's token to this URL's scheme, host and port only. "
+             "nodes: an agent presents the conductor's image grant to "
+             "this URL's scheme, host and port only. "
              'The service catalog and version documents OpenStack clients '
              'read name it too (unset: the URL each request came to).'),
     cfg.StrOpt(
@@ -123,9 +123,12 @@ limit_opts = [
              'head before it is closed (idle or slow half-open '
              'connections).'),
     cfg.IntOpt(
-        'timeout_keep_alive', default=5, min=1,
+        'timeout_keep_alive', default=75, min=1,
         help='Seconds an idle keep-alive connection stays open between '
-             'requests.'),
+             'requests. Keep it well above the clients\' polling '
+             "intervals (the openstack command's --wait polls every 5 s, "
+             'openstacksdk every 2 s): a connection closed just as the '
+             'client reuses it fails its request (RemoteDisconnected).'),
     cfg.IntOpt(
         'max_request_head_bytes', default=16384, min=1024,
         help='Largest request line plus headers (h11 max incomplete event '

@@ -9,6 +9,7 @@ from agent.conf import api
 from agent.conf import bus
 from agent.conf import compute
 from agent.conf import conductor
+from agent.conf import console
 from agent.conf import database
 from agent.conf import default
 from agent.conf import fake_driver
@@ -33,6 +34,7 @@ def list_opts():
         (bus.group, bus.opts),
         (compute.group, compute.opts),
         (conductor.group, conductor.opts),
+        (console.group, console.opts),
         (database.group, database.opts),
         (fake_driver.group, fake_driver.opts),
         (libvirt.group, libvirt.opts),

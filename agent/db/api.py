@@ -151,10 +151,13 @@ def instance_create(session, *, uuid, name, project_id, user_id, flavor,
     return _READ_COLUMNS(**values, flavor_name=flavor.name)
 
 
-def instance_get(session, uuid, for_update=False):
+def instance_get(session, uuid, for_update=False, fresh=False):
+    """The instance's row (``fresh``: read anew from the database, not
+    the session's copy)."""
     query = _INSTANCE.with_for_update(of=M.Instance) if for_update \
         else _INSTANCE
-    row = session.scalar(query, {'u': uuid})
+    row = session.scalar(query, {'u': uuid}, execution_options={
+        'populate_existing': True} if fresh else {})
     if row is None:
         raise exception.InstanceNotFound(instance=uuid)
     return row
@@ -244,7 +247,7 @@ def instance_update(session, uuid, updates, expected_task_state=None,
     mark_changed(session, uuid, busy=updates['task_state'] is not None
                  if 'task_state' in updates else None)
     if session.execute(query.values(**values)).rowcount != 1:
-        row = instance_get(session, uuid)
+        row = instance_get(session, uuid, fresh=True)
         if row.deleted:
             raise exception.InstanceNotFound(instance=uuid)
         if host is not None and row.host != host:

@@ -1,6 +1,7 @@
 """Tables of the REST API's concerns the conductor keeps: per-project quota
-limits, revoked tokens, images, volumes (projects, users, roles and key
-pairs are in models.py). Change them only together with a new migration."""
+limits, revoked tokens, console tokens, images, volumes (projects, users,
+roles and key pairs are in models.py). Change them only together with a
+new migration."""
 import datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, UniqueConstraint
@@ -58,3 +59,21 @@ class Volume(Base):
     size_gb: Mapped[int] = mapped_column(Integer)
     path: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
+class ConsoleToken(Base):
+    """A console token the conductor handed out (nova's console_auth_tokens):
+    only its SHA-256 is kept; it opens one session of the ``protocol``
+    console of one instance, at the address its host reported, once,
+    before ``expires_at``."""
+    __tablename__ = 'console_tokens'
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime,
+                                                          index=True)

@@ -7,8 +7,8 @@ transaction) and cast to the instance's agent as ``method``, which runs
 only while the instance is still in that task_state. Everything else that
 names an action derives from ACTIONS: the conductor's instance_action
 (agent.conductor.lifecycle), the agent's expected task states and power
-operations (agent.compute.manager), hvagent-api's rule per action and its
-action body (agent.api.routes.servers, agent.api.schemas).
+operations (agent.compute.manager), hvagent-api's rule per action and
+the keys of nova's server action body (agent.api.compute.server_actions).
 """
 import dataclasses
 
@@ -33,7 +33,8 @@ class Action:
     task_state: str
     method: str
     rule: str
-    #: asked as POST /servers/{id}/action {"action": name}
+    #: asked as one of POST /servers/{id}/action's keys (os-start,
+    #: reboot...: agent.api.compute.server_actions), not its own route
     in_body: bool = True
     #: still allowed while the instance is isolated (its owner must not
     #: undo a quarantine)

@@ -115,6 +115,23 @@ class ReloadableContext:
         return True
 
 
+def reloadable_from_options(group, cert_opt, key_opt, cert_file, key_file,
+                            **kw):
+    """The ReloadableContext of a service's certificate options (named
+    ``[group] cert_opt`` and ``key_opt`` in errors), or None when neither
+    is set; a key without a certificate is refused. The key defaults to
+    the certificate's file (a PEM holding both)."""
+    if not (cert_file or key_file):
+        return None
+    if not cert_file:
+        raise TLSConfigError('[%s] %s is set without %s'
+                             % (group, key_opt, cert_opt))
+    return ReloadableContext(
+        cert_file, key_file or cert_file,
+        what=('[%s] %s' % (group, cert_opt), '[%s] %s' % (group, key_opt)),
+        **kw)
+
+
 def client_context(ca_file=None):
     """A verifying client context: ``ca_file``'s CAs, else the system's."""
     if ca_file:

@@ -31,9 +31,10 @@ NAMES = ('hvagent-common', 'hvagent-compute', 'hvagent-controller')
 UNITS = {'hvagent-compute': ['hvagent-compute.service'],
          'hvagent-controller': ['hvagent-conductor.service',
                                 'hvagent-scheduler.service',
-                                'hvagent-api.service']}
+                                'hvagent-api.service',
+                                'hvagent-console-proxy.service']}
 WRAPPERS = ('hvctl', 'hvagent-compute', 'hvagent-conductor',
-            'hvagent-scheduler', 'hvagent-api')
+            'hvagent-scheduler', 'hvagent-api', 'hvagent-console-proxy')
 VENV = 'usr/lib/hvagent/venv'
 CONF = 'etc/hvagent/hvagent.conf'
 # What goes into the packages: a change to any of these rebuilds them.

@@ -270,3 +270,96 @@ def test_project_manager_cannot_redirect_anothers_default_project(cloud):
         'default_project_id': cloud.project['id']}})
     assert cloud.login(victim['name']).ok('GET', '/v3/auth/tokens')[
         'token']['project']['id'] == cloud.project['id']
+
+
+def test_a_user_of_no_project_logs_in_by_id_and_is_deleted(cloud):
+    """keystone v3's user of no project (as Tempest makes them) is
+    admin's to make; it logs in by id with a role and a project scope; only
+    admin deletes a user, whose tokens die with them."""
+    # (each login names its project: the user has no default one)
+    pm = new_user(cloud, 'project_manager')[1]
+    body = {'user': {'name': 'nomad-%s' % uuid.uuid4().hex[:8],
+                     'password': cloudlib.PASSWORD, 'email': 'n@example.org'}}
+    assert pm.call('POST', '/v3/users', json=body).status_code == 403
+    user = cloud.admin.ok('POST', '/v3/users', json=body)['user']
+    assert user['default_project_id'] is None, user
+    r = cloud.admin.call('POST', '/v3/auth/tokens', json=by_id(user))
+    assert r.status_code == 401, r.text      # no role anywhere yet
+    cloud.admin.ok('PUT', '/v3/projects/%s/users/%s/roles/member'
+                   % (cloud.project['id'], user['id']))
+    # no default project: each login names one
+    r = cloud.admin.call('POST', '/v3/auth/tokens', json=by_id(user))
+    assert r.status_code == 401, r.text
+    r = cloud.admin.call('POST', '/v3/auth/tokens',
+                         json=by_id(user, cloud.project))
+    assert r.status_code == 201, r.text
+    token = r.json()['token']
+    assert (token['user']['id'], token['project']['id']) == (
+        user['id'], cloud.project['id']), token
+    client = cloudlib.Client(cloud.url, r.headers['X-Subject-Token'])
+    path = '/v3/users/%s' % user['id']
+    for who in (pm, client):
+        r = who.call('DELETE', path)
+        assert r.status_code == 403, r.text
+    cloud.admin.ok('DELETE', path, status=204)
+    assert client.call('GET', '/v3/auth/tokens').status_code == 401
+    assert cloud.admin.call('GET', path).status_code == 404
+    assert cloud.admin.call('DELETE', path).status_code == 404
+    r = cloud.admin.call('POST', '/v3/auth/tokens',
+                         json=by_id(user, cloud.project))
+    assert r.status_code == 401, r.text
+
+
+def by_id(user, project=None):
+    body = {'auth': {'identity': {'methods': ['password'], 'password': {
+        'user': {'id': user['id'], 'password': cloudlib.PASSWORD}}}}}
+    if project is not None:
+        body['auth']['scope'] = {'project': {'id': project['id']}}
+    return body
+
+
+def test_only_an_empty_project_is_deleted_by_admin(cloud):
+    """What a project holds is not left without an owner: its deletion
+    is refused (409, naming it) until it is gone; then the project's
+    grants and tokens go with it."""
+    project = cloud.admin.ok('POST', '/v3/projects', json={
+        'project': {'name': 'doomed-%s' % uuid.uuid4().hex[:8]}})['project']
+    user, dev = new_user(cloud, 'developer', project)
+    pm = new_user(cloud, 'project_manager', project)[1]
+    image = dev.ok('POST', cloudlib.IMAGE + '/images', json={
+        'name': 'left-behind', 'disk_format': 'raw',
+        'container_format': 'bare'})
+    path = '/v3/projects/%s' % project['id']
+    for who in (dev, pm):
+        assert who.call('DELETE', path).status_code == 403
+    r = cloud.admin.call('DELETE', path)
+    assert r.status_code == 409, r.text
+    assert '1 image(s)' in r.json()['error']['message'], r.text
+    dev.ok('DELETE', cloudlib.IMAGE + '/images/' + image['id'])
+    cloud.admin.ok('DELETE', path, status=204)
+    assert cloud.admin.call('GET', path).status_code == 404
+    assert dev.call('GET', '/v3/auth/tokens').status_code == 401
+    assert cloud.admin.ok('GET', '/v3/users/%s' % user['id'])['user'][
+        'default_project_id'] is None
+    assert cloud.admin.call('DELETE', path).status_code == 404
+
+
+def test_a_user_lists_the_projects_they_are_in(cloud):
+    """keystone's /v3/auth/projects and /v3/users/{id}/projects: the
+    projects with a role of the user's; another user's list is theirs
+    and admin's alone."""
+    second = cloud.admin.ok('POST', '/v3/projects', json={
+        'project': {'name': 'second-%s' % uuid.uuid4().hex[:8]}})['project']
+    user, client = new_user(cloud)
+    cloud.admin.ok('PUT', '/v3/projects/%s/users/%s/roles/netadmin'
+                   % (second['id'], user['id']))
+    mine = {cloud.project['id'], second['id']}
+    path = '/v3/users/%s/projects' % user['id']
+    for who, url in ((client, '/v3/auth/projects'), (client, path),
+                     (cloud.admin, path)):
+        assert {p['id'] for p in who.ok('GET', url)['projects']} == mine
+    other = new_user(cloud)[1]
+    r = other.call('GET', path)
+    assert r.status_code == 404, r.text
+    assert {p['id'] for p in other.ok('GET', '/v3/auth/projects')[
+        'projects']} == {cloud.project['id']}

@@ -6,16 +6,22 @@ the hvagent nftables table) and takes both away again on disassociate and
 on the server's delete. The floating_ips quota answers 403 with the limit.
 
 The agent wires in this host's own namespace (the test cloud's agent is a
-process here): its uplinks are veth pairs made for the test (UPLINKS)."""
+process here): its uplinks are veth pairs made for the test (UPLINKS).
+
+Floating IPs are Network v2's (``/network/v2.0/floatingips``, pointed at
+a server's port), servers Compute's, quotas Compute's os-quota-sets."""
 import subprocess
 
 import pytest
 
 from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures.api_cloud import COMPUTE
+from tests.fixtures.api_cloud import NETWORK
 from tests.fixtures.netns import skip_unless
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
+FIPS = NETWORK + '/floatingips'
 
 
 def _run(*argv):
@@ -42,51 +48,74 @@ def _until(address, wanted, timeout=20):
         _kernel(address), _run('nft', 'list', 'table', 'inet', 'hvagent')))
 
 
+def _allocate(client, network='apipublic'):
+    """POST a floating IP of ``network`` (by id, as neutron takes it):
+    the response."""
+    return client.call('POST', FIPS, json={'floatingip': {
+        'floating_network_id': cloudlib.network_id(client, network)}})
+
+
+def _point(client, path, port_id):
+    return client.call('PUT', path, json={'floatingip': {
+        'port_id': port_id}})
+
+
 def test_associate_nats_in_the_kernel_until_disassociated(clouds):
     dev, netadmin = clouds['dev'], clouds['netadmin']
-    srv = dev.ok('POST', '/v1/servers', json={'server': {
-        'name': 'fip-vm', 'flavor': 'm1.tiny', 'networks': ['apilan']}})
-    srv = cloudlib.wait_status(dev, srv['server']['id'])
-    assert srv['status'] == 'active', srv['fault']
-    assert dev.call('POST', '/v1/floating-ips', json={}).status_code == 403
-    fip = netadmin.ok('POST', '/v1/floating-ips', json={})['floating_ip']
-    assert fip['network'] == 'apipublic' and fip['server_id'] is None
-    path = '/v1/floating-ips/%s' % fip['id']
+    server_id = cloudlib.boot(dev, 'fip-vm', networks=['apilan'])
+    srv = cloudlib.wait_status(dev, server_id)
+    assert cloudlib.vm_state(srv) == 'active', srv.get('fault')
+    port = cloudlib.server_port(dev, server_id)
+    assert _allocate(dev).status_code == 403
+    r = _allocate(netadmin)
+    assert r.status_code == 201, r.text
+    fip = r.json()['floatingip']
+    assert fip['floating_network_id'] == cloudlib.network_id(
+        netadmin, 'apipublic') and fip['port_id'] is None, fip
+    path = '%s/%s' % (FIPS, fip['id'])
+    address = fip['floating_ip_address']
     # a developer of the project may read it, not point it
-    assert dev.ok('GET', path)['floating_ip']['address'] == fip['address']
-    assert dev.call('PUT', path, json={'server_id': srv['id']}
-                    ).status_code == 403
-    shown = netadmin.ok('PUT', path, json={'server_id': srv['id']})[
-        'floating_ip']
-    assert shown['server_id'] == srv['id']
-    assert shown['fixed_ip'].startswith('10.77.0.'), shown
-    _until(fip['address'], (True, True))
+    assert dev.ok('GET', path)['floatingip'][
+        'floating_ip_address'] == address
+    assert _point(dev, path, port['id']).status_code == 403
+    r = _point(netadmin, path, port['id'])
+    assert r.status_code == 200, r.text
+    shown = r.json()['floatingip']
+    assert shown['port_id'] == port['id'] and port['device_id'] == \
+        server_id, (shown, port)
+    fixed = shown['fixed_ip_address']
+    assert fixed == port['fixed_ips'][0]['ip_address'] and \
+        fixed.startswith('10.77.0.'), shown
+    _until(address, (True, True))
     table = _run('nft', 'list', 'table', 'inet', 'hvagent')
-    assert 'dnat ip to %s' % shown['fixed_ip'] in table
-    assert 'snat ip to %s' % fip['address'] in table
-    netadmin.ok('PUT', path, json={'server_id': None})
-    _until(fip['address'], (False, False))
+    assert 'dnat ip to %s' % fixed in table
+    assert 'snat ip to %s' % address in table
+    netadmin.ok('PUT', path, json={'floatingip': {'port_id': None}})
+    _until(address, (False, False))
     # associated again, then the server goes: the address stays the
     # project's, unassociated, and the kernel forgets it
-    netadmin.ok('PUT', path, json={'server_id': srv['id']})
-    _until(fip['address'], (True, True))
-    dev.ok('DELETE', '/v1/servers/%s' % srv['id'])
-    _until(fip['address'], (False, False))
-    assert netadmin.ok('GET', path)['floating_ip']['server_id'] is None
+    assert _point(netadmin, path, port['id']).status_code == 200
+    _until(address, (True, True))
+    dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, server_id))
+    _until(address, (False, False))
+    assert netadmin.ok('GET', path)['floatingip']['port_id'] is None
     netadmin.ok('DELETE', path)
     assert netadmin.call('GET', path).status_code == 404
 
 
 def test_floating_ip_quota_answers_403_with_limit_and_usage(clouds):
     admin, netadmin = clouds['admin'], clouds['netadmin']
-    admin.ok('PUT', '/v1/quotas/%s' % clouds['project']['id'],
-             json={'floating_ips': 1})
-    first = netadmin.ok('POST', '/v1/floating-ips', json={})['floating_ip']
-    r = netadmin.call('POST', '/v1/floating-ips', json={})
+    quotas = '%s/os-quota-sets/%s' % (COMPUTE, clouds['project']['id'])
+    admin.ok('PUT', quotas, json={'quota_set': {'floating_ips': 1}})
+    r = _allocate(netadmin)
+    assert r.status_code == 201, r.text
+    first = r.json()['floatingip']
+    r = _allocate(netadmin)
     assert r.status_code == 403, r.text
     message = r.json()['error']['message']
     assert 'floating_ips' in message and 'limit 1' in message and \
         'in use 1' in message
-    quotas = netadmin.ok('GET', '/v1/quotas/%s' % clouds['project']['id'])
-    assert quotas['quotas']['floating_ips'] == {'limit': 1, 'in_use': 1}
-    netadmin.ok('DELETE', '/v1/floating-ips/%s' % first['id'])
+    shown = netadmin.ok('GET', quotas + '/detail')['quota_set']
+    assert {k: shown['floating_ips'][k] for k in ('limit', 'in_use')} == {
+        'limit': 1, 'in_use': 1}, shown
+    netadmin.ok('DELETE', '%s/%s' % (FIPS, first['id']))

@@ -17,7 +17,13 @@ conductor, scheduler, agent over RabbitMQ) on libvirt/QEMU:
 * an upload over ``[api] max_image_upload_bytes`` is 413 and leaves no
   file; the images and image_megabytes quotas are 403, also for racing
   uploads.
+
+Tenants go through the OpenStack-shaped APIs (Compute's ``POST
+/compute/v2.1/servers`` with ``imageRef``, Image v2's ``/image/v2/images``
+whose ``kernel_id``/``ramdisk_id`` name the kernel and ramdisk a boot from
+the image uses).
 """
+import base64
 import concurrent.futures
 import grp
 import http.server
@@ -46,13 +52,17 @@ from agent.security import image_grants
 from tests import hostile
 from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures import libvirtd
+from tests.fixtures.api_cloud import COMPUTE
+from tests.fixtures.api_cloud import IMAGE
+from tests.fixtures.api_cloud import upload_image as upload
+from tests.fixtures.api_cloud import vm_state
 from tests.fixtures.libvirt_guests import remove_domains
 from tests.fixtures.waiting import wait_until
-from tests.functional.test_api_libvirt import upload
 
 pytestmark = pytest.mark.functional
 MiB = 1 << 20
 GENERIC = "could not be downloaded (the compute agent's log says why)"
+OCTETS = {'Content-Type': 'application/octet-stream'}
 
 
 class Bait(http.server.ThreadingHTTPServer):
@@ -157,9 +167,11 @@ def qcow2(sec, name, size):
     return path
 
 
-def boot(sec, client, name, status=202, **refs):
-    r = client.call('POST', '/v1/servers', json={'server': dict(
-        name=name, flavor='m1.tiny', **refs)})
+def boot(sec, client, name, status=202, **fields):
+    """Boot an m1.tiny without a NIC (``image``: its imageRef; other
+    ``fields`` as Compute takes them): once settled, nova's view of it;
+    for any other ``status`` than 202, the refusal's error."""
+    r = cloudlib.try_boot(client, name, **fields)
     assert r.status_code == status, r.text
     if status != 202:
         return r.json()['error']
@@ -188,27 +200,41 @@ def cache_files(sec):
 
 
 def no_servers(client):
-    return client.ok('GET', '/v1/servers')['servers'] == []
+    return client.ok('GET', COMPUTE + '/servers')['servers'] == []
+
+
+def image_kernel_refused(client, field, ref):
+    """An image naming ``ref`` as its ``field`` (kernel_id, ramdisk_id)
+    is refused with 400: glance's properties take an image id only."""
+    r = client.call('POST', IMAGE + '/images', json={
+        'name': 'hostile-' + field, 'disk_format': 'qcow2',
+        'container_format': 'bare', field: ref})
+    assert r.status_code == 400, (field, ref, r.text)
+    return True
 
 
 def test_b_cannot_boot_a_private_image(sec):
     a, b = sec.a, sec.b
     image = upload(a, 'a-private', qcow2(sec, 'a.qcow2', '64M'))
     srv = boot(sec, a, 'a-1', image=image['id'])
-    assert srv['status'] == 'active', srv
+    assert vm_state(srv) == 'active', srv
     cached = cache_files(sec)
-    # by the URL the agents used to download it from (the old code booted
-    # this: the agent's cache was keyed by it)
-    url = '%s/v1/images/%s/file' % (sec.url, image['id'])
+    # by the URL the agents download it from (the old code booted such
+    # a URL: the agent's cache was keyed by it)
+    url = '%s%s/images/%s/file' % (sec.url, IMAGE, image['id'])
     err = boot(sec, b, 'b-by-url', status=400, image=url)
     assert 'refused' in err['message']
     # by id: "not found", like an image that does not exist
     err = boot(sec, b, 'b-by-id', status=404, image=image['id'])
     assert 'could not be found' in err['message']
-    for field in ('kernel', 'ramdisk'):
-        assert boot(sec, b, 'b-' + field, status=404,
-                    **{field: image['id']})
-    assert srv['image'] == image['id']      # what the conductor recorded
+    # as the kernel or ramdisk of an image of B's own (glance's kernel_id,
+    # ramdisk_id): the boot checks each as an image B may read
+    own_disk = qcow2(sec, 'b.qcow2', '64M')
+    for field in ('kernel_id', 'ramdisk_id'):
+        own = upload(b, 'b-' + field, own_disk, **{field: image['id']})
+        err = boot(sec, b, 'b-' + field, status=404, image=own['id'])
+        assert 'could not be found' in err['message'], err
+    assert srv['image']['id'] == image['id']    # what the conductor recorded
     assert no_servers(b)
     # the agents' way in is an image grant: even one signed with this
     # cloud's bus secret, naming A's image for B's project, reads neither
@@ -222,12 +248,12 @@ def test_b_cannot_boot_a_private_image(sec):
         grant = image_grants.issue(key, str(uuid.uuid4()), project,
                                    images_named, 'hvtest-node1')
         for path in ('', '/file'):
-            r = requests.get('%s/v1/images/%s%s' % (sec.url, image['id'],
-                                                    path),
+            r = requests.get('%s%s/images/%s%s' % (sec.url, IMAGE,
+                                                   image['id'], path),
                              headers={'X-Image-Grant': grant}, timeout=30)
             assert r.status_code == status, (project, path, r.text)
     # after A deletes it, nobody boots it, cached or not
-    a.ok('DELETE', '/v1/images/%s' % image['id'])
+    a.ok('DELETE', '%s/images/%s' % (IMAGE, image['id']))
     assert boot(sec, a, 'a-after-delete', status=404, image=image['id'])
     with pytest.raises(exception.ImageNotFound):    # nor past the API
         rpc_boot(sec, context.RequestContext(
@@ -243,34 +269,44 @@ def test_urls_to_internal_services_are_refused_unfetched(sec, bait):
                bait.url('/allowedx'), bait.url('/allowed%2F..%2Fsecret'),
                'http://localhost:%d/allowed/x' % bait.server_address[1],
                'http://user@127.0.0.1:%d/allowed/x' % bait.server_address[1],
-               sec.url + '/v1/servers', 'http://127.0.0.1:9180/metrics',
+               sec.url + COMPUTE + '/servers',
+               '%s%s/images' % (sec.url, IMAGE),
+               'http://127.0.0.1:9180/metrics',
                'http://169.254.169.254/latest/meta-data/',
                'http://[::1]:%d/allowed/x' % bait.server_address[1],
                'file:///etc/shadow', '/var/cache/hvagent/test-image/vmlinuz',
                'gopher://127.0.0.1:6379/_FLUSHALL']
+    images_before = b.ok('GET', IMAGE + '/images')['images']
     for target in targets:
-        for field in ('image', 'kernel', 'ramdisk'):
-            err = boot(sec, b, 'b-ssrf', status=400, **{field: target})
-            assert 'refused' in err['message'], (target, err)
-        # past the API, the conductor refuses the same (defence in depth)
-        with pytest.raises(exception.InvalidRPCPayload):
-            sec.conductor.boot_instance(
-                context.RequestContext(user_id=b.user_id,
-                                       project_id=b.project_id,
-                                       via_api=True),
-                name='b-rpc', flavor='m1.tiny', image_ref=target,
-                availability_zone=None, hints={}, metadata={}, networks=[],
-                options={}, security_groups=[])
+        err = boot(sec, b, 'b-ssrf', status=400, image=target)
+        assert 'refused' in err['message'], (target, err)
+        # a kernel or ramdisk is an image's kernel_id/ramdisk_id: an id
+        for field in ('kernel_id', 'ramdisk_id'):
+            assert image_kernel_refused(b, field, target)
+        # past the API, the conductor refuses the same as image, kernel
+        # and ramdisk (defence in depth)
+        for image_ref, options in ((target, {}),
+                                   ('cirros', {'kernel_ref': target}),
+                                   ('cirros', {'ramdisk_ref': target})):
+            with pytest.raises(exception.InvalidRPCPayload):
+                sec.conductor.boot_instance(
+                    context.RequestContext(user_id=b.user_id,
+                                           project_id=b.project_id,
+                                           via_api=True),
+                    name='b-rpc', flavor='m1.tiny', image_ref=image_ref,
+                    availability_zone=None, hints={}, metadata={},
+                    networks=[], options=options, security_groups=[])
     assert bait.requests == before      # nothing reached the service
     assert no_servers(b)
+    assert b.ok('GET', IMAGE + '/images')['images'] == images_before
 
 
 def test_huge_virtual_size_fails_the_boot_readably(sec):
     a = sec.a
     image = upload(a, 'huge', qcow2(sec, 'huge.qcow2', '1P'))
     srv = boot(sec, a, 'a-huge', image=image['id'])
-    assert srv['status'] == 'error', srv
-    assert srv['fault'] == (
+    assert vm_state(srv) == 'error', srv
+    assert srv['fault']['message'] == (
         "Image %s is unacceptable: image virtual size 1048576 GiB exceeds "
         "the flavor's root disk 1 GiB" % image['id'])
     assert not (sec.state / 'instances' / srv['id']).exists()
@@ -284,17 +320,18 @@ def test_slow_and_oversized_downloads_are_cut(sec, bait):
     started = time.monotonic()
     srv = boot(sec, a, 'a-trickle', image=bait.url('/allowed/trickle'))
     took = time.monotonic() - started
-    assert srv['status'] == 'error', srv
-    assert srv['fault'].endswith(GENERIC), srv['fault']
+    assert vm_state(srv) == 'error', srv
+    assert srv['fault']['message'].endswith(GENERIC), srv['fault']
     assert took < 30, took      # 3 s deadline, 2 s per read
     log = sec.dep.log('hvagent-compute')
     assert 'exceeded the download deadline of 3s' in log
     srv = boot(sec, a, 'a-huge-stream', image=bait.url('/allowed/huge'))
-    assert srv['status'] == 'error', srv
-    assert 'max_image_download_bytes' in srv['fault'], srv['fault']
+    assert vm_state(srv) == 'error', srv
+    assert 'max_image_download_bytes' in srv['fault']['message'], \
+        srv['fault']
     # an allowed server's 404 and an unreachable one: the same words
     srv = boot(sec, a, 'a-404', image=bait.url('/allowed/nothing'))
-    assert srv['fault'].endswith(GENERIC), srv['fault']
+    assert srv['fault']['message'].endswith(GENERIC), srv['fault']
     assert not [n for n in cache_files(sec) if n.endswith('.part')]
 
 
@@ -311,46 +348,84 @@ def new_project(sec, name):
 def test_upload_cap_is_413_and_leaves_nothing(sec):
     _, dev = new_project(sec, 'imgsec-cap')
     before = image_store_files(sec)
-    image = dev.ok('POST', '/v1/images', json={'name': 'big'})['image']
-    path = '/v1/images/%s/file' % image['id']
+    image = dev.ok('POST', IMAGE + '/images', json={
+        'name': 'big', 'disk_format': 'qcow2', 'container_format': 'bare'})
+    path = '%s/images/%s/file' % (IMAGE, image['id'])
     # announced: refused before a byte is read
-    r = dev.call('PUT', path, data=b'\0' * (20 * MiB + 1))
+    r = dev.call('PUT', path, data=b'\0' * (20 * MiB + 1), headers=OCTETS)
     assert r.status_code == 413, r.text
     assert 'max_image_upload_bytes' in r.json()['error']['message']
 
     def chunks():       # not announced (chunked): counted as it comes
         for _ in range(21):
             yield b'\0' * MiB
-    r = dev.call('PUT', path, data=chunks())
+    r = dev.call('PUT', path, data=chunks(), headers=OCTETS)
     assert r.status_code == 413, r.text
     assert image_store_files(sec) == before
-    assert dev.ok('GET', '/v1/images/' + image['id'])['image'][
+    assert dev.ok('GET', '%s/images/%s' % (IMAGE, image['id']))[
         'status'] == 'queued'
+
+
+#: glance's quotas (keystone's unified limits of service 'image') and
+#: hvagent's names of them
+GLANCE_QUOTAS = {'image_count_total': 'images',
+                 'image_size_total': 'image_megabytes'}
+
+
+def set_image_quotas(sec, project_id, **limits):
+    """An admin sets a project's glance quotas as OpenStack does: POST
+    /v3/limits (keystone's unified limits), in glance's names."""
+    return sec.admin.ok('POST', '/v3/limits', json={'limits': [
+        {'service_id': 'image', 'project_id': project_id,
+         'resource_name': name, 'resource_limit': value}
+        for name, value in limits.items()]})['limits']
+
+
+def image_usage(sec, project_id):
+    """{hvagent quota: {'limit', 'in_use'}} of the images and
+    image_megabytes quotas: usage is in no REST answer (unified limits
+    give the limit only; glance's /v2/info/usage is not served), so the
+    operator's conductor call reads it."""
+    quotas = sec.conductor.quota_show(context.RequestContext(),
+                                      project_id=project_id)
+    return {k: quotas[k] for k in GLANCE_QUOTAS.values()}
 
 
 def test_image_quotas_are_403(sec):
     p, dev = new_project(sec, 'imgsec-quota')
-    sec.admin.ok('PUT', '/v1/quotas/%s' % p['id'], json={
-        'images': 3, 'image_megabytes': 1})
+    set_image_quotas(sec, p['id'], image_count_total=3, image_size_total=1)
+    # the project's own users read them
+    assert {lim['resource_name']: lim['resource_limit'] for lim in dev.ok(
+        'GET', '/v3/limits')['limits']} == {'image_count_total': 3,
+                                             'image_size_total': 1}
     data = b'\1' * (600 * 1024)
-    ids = [dev.ok('POST', '/v1/images', json={'name': 'i%d' % i})[
-        'image']['id'] for i in range(3)]
-    r = dev.call('POST', '/v1/images', json={'name': 'one-too-many'})
+
+    def create(name):
+        return dev.call('POST', IMAGE + '/images', json={
+            'name': name, 'disk_format': 'raw', 'container_format': 'bare'})
+    ids = [create('i%d' % i) for i in range(3)]
+    assert [r.status_code for r in ids] == [201] * 3, [r.text for r in ids]
+    ids = [r.json()['id'] for r in ids]
+    r = create('one-too-many')
     assert r.status_code == 403, r.text
     assert r.json()['error']['resource'] == 'images'
     before = image_store_files(sec)
     # two uploads of 600 KiB race for 1 MiB: exactly one wins
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(lambda i: dev.call(
-            'PUT', '/v1/images/%s/file' % i, data=data), ids[:2]))
-    assert sorted(a.status_code for a in answers) == [200, 403], [
+            'PUT', '%s/images/%s/file' % (IMAGE, i), data=data,
+            headers=OCTETS), ids[:2]))
+    assert sorted(a.status_code for a in answers) == [204, 403], [
         a.text for a in answers]
     [refused] = [a for a in answers if a.status_code == 403]
     assert refused.json()['error']['resource'] == 'image_megabytes'
     assert len(image_store_files(sec)) == len(before) + 1
-    quotas = dev.ok('GET', '/v1/quotas/%s' % p['id'])['quotas']
-    assert quotas['image_megabytes'] == {'limit': 1, 'in_use': 1}
-    assert quotas['images'] == {'limit': 3, 'in_use': 3}
+    assert sorted(i['status'] for i in dev.ok(
+        'GET', IMAGE + '/images')['images']) == ['active', 'queued',
+                                                 'queued']
+    assert image_usage(sec, p['id']) == {
+        'image_megabytes': {'limit': 1, 'in_use': 1},
+        'images': {'limit': 3, 'in_use': 3}}
 
 
 def mode(path):
@@ -363,9 +438,11 @@ def test_file_modes_on_the_real_cache_and_config_drive(sec):
     qemu = grp.getgrnam('libvirt-qemu').gr_gid
     image = upload(a, 'modes', qcow2(sec, 'modes.qcow2', '64M'))
     srv = boot(sec, a, 'a-modes', image=image['id'], config_drive=True,
-               user_data='#cloud-config\npassword: hunter2\n')
-    # QEMU opened every file of the guest: it runs
-    assert (srv['status'], srv['power_state']) == ('active', 'running'), srv
+               user_data=base64.b64encode(
+                   b'#cloud-config\npassword: hunter2\n').decode())
+    # QEMU opened every file of the guest: it runs (nova's power state 1)
+    assert (vm_state(srv), srv['OS-EXT-STS:power_state']) == (
+        'active', 1), srv
     base = sec.state / 'images' / '_base'
     assert mode(base) == (0o750, qemu)
     assert mode(sec.state / 'instances') == (0o750, qemu)
@@ -412,7 +489,8 @@ def aimed_refs(bait, api_port):
 def test_fuzzed_urls_reach_nothing_unless_allowed(sec, bait):
     """Hypothesis over HTTP: a reference is refused (400) unless it lies
     under the allowed prefix, and the loopback service only ever sees
-    requests under it."""
+    requests under it. A kernel or ramdisk is an image's kernel_id or
+    ramdisk_id property: any URL there is refused (400)."""
     b, allowed = sec.b, bait.url('/allowed/')
     seen = len(bait.requests)
     tally = {'refused': 0, 'accepted': 0}
@@ -420,10 +498,12 @@ def test_fuzzed_urls_reach_nothing_unless_allowed(sec, bait):
     @settings(max_examples=150, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(aimed_refs(bait, sec.port), st.sampled_from(
-        ['image', 'kernel', 'ramdisk']))
+        ['imageRef', 'kernel_id', 'ramdisk_id']))
     def case(ref, field):
-        r = b.call('POST', '/v1/servers', json={'server': {
-            'name': 'fuzz', 'flavor': 'm1.tiny', field: ref}})
+        if field != 'imageRef':
+            tally['refused'] += image_kernel_refused(b, field, ref)
+            return
+        r = cloudlib.try_boot(b, 'fuzz', image=ref)
         assert r.status_code in (202, 400), (ref, r.text)
         if r.status_code == 400:
             tally['refused'] += 1
@@ -437,8 +517,8 @@ def test_fuzzed_urls_reach_nothing_unless_allowed(sec, bait):
                                            '\r')), ref
         srv = cloudlib.wait_status(b, r.json()['server']['id'],
                                    timeout=60)
-        assert srv['status'] == 'error' and srv['fault'], srv
-        b.ok('DELETE', '/v1/servers/%s' % srv['id'])
+        assert vm_state(srv) == 'error' and srv['fault']['message'], srv
+        b.ok('DELETE', '%s/servers/%s' % (COMPUTE, srv['id']))
     case()
     assert tally['refused'] > 100, tally
     assert all(p.startswith('/allowed/')

@@ -11,6 +11,9 @@ import uuid
 import pytest
 
 from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures.api_cloud import COMPUTE
+from tests.fixtures.api_cloud import IMAGE
+from tests.fixtures.api_cloud import NETWORK
 
 pytestmark = pytest.mark.functional
 
@@ -22,20 +25,26 @@ def two(api_cloud):
     a, b = (api_cloud.add_user(projects[n], n + 'dev', 'developer')
             for n in ('mka', 'mkb'))
     net = api_cloud.add_user(projects['mka'], 'mkanet', 'netadmin')
-    srv = a.ok('POST', '/v1/servers', json={'server': {
-        'name': 'mk', 'flavor': 'm1.tiny'}})['server']
-    cloudlib.wait_status(a, srv['id'])
-    ids = {'/v1/servers': srv['id'],
-           '/v1/images': a.ok('POST', '/v1/images', json={
-               'name': 'mk'})['image']['id'],
-           '/v1/volumes': a.ok('POST', '/v1/volumes', json={
-               'name': 'mk', 'size_gb': 1})['volume']['id'],
-           '/v1/security-groups': net.ok('POST', '/v1/security-groups',
-                                         json={'name': 'mk'})[
+    srv = cloudlib.boot(a, 'mk')
+    cloudlib.wait_status(a, srv)
+    # each list's path for a client (Block Storage's is under the
+    # project of the client's token)
+    paths = {'servers': lambda c: COMPUTE + '/servers/detail',
+             'images': lambda c: IMAGE + '/images',
+             'volumes': lambda c: cloudlib.volume_base(c) + '/volumes',
+             'security-groups': lambda c: NETWORK + '/security-groups'}
+    ids = {'servers': srv,
+           'images': a.ok('POST', IMAGE + '/images', json={
+               'name': 'mk'})['id'],
+           'volumes': a.ok('POST', paths['volumes'](a), json={'volume': {
+               'name': 'mk', 'size': 1}})['volume']['id'],
+           'security-groups': net.ok(
+               'POST', NETWORK + '/security-groups', json={
+                   'security_group': {'name': 'mk'}})[
                'security_group']['id']}
-    yield a, b, ids
-    a.ok('DELETE', '/v1/servers/%s' % srv['id'])
-    a.ok('DELETE', '/v1/volumes/%s' % ids['/v1/volumes'])
+    yield a, b, ids, paths
+    a.ok('DELETE', '%s/servers/%s' % (COMPUTE, srv))
+    a.ok('DELETE', '%s/%s' % (paths['volumes'](a), ids['volumes']))
 
 
 def answer(client, path, marker):
@@ -43,12 +52,14 @@ def answer(client, path, marker):
     return r.status_code, r.json()['error']['message'].replace(marker, 'M')
 
 
-@pytest.mark.parametrize('path', ['/v1/servers', '/v1/images',
-                                  '/v1/volumes', '/v1/security-groups'])
-def test_a_foreign_marker_is_like_an_unknown_one(two, path):
-    a, b, ids = two
-    foreign, unknown = ids[path], str(uuid.uuid4())
-    assert a.ok('GET', path, params={'marker': foreign})  # A may page on
+@pytest.mark.parametrize('kind', ['servers', 'images', 'volumes',
+                                  'security-groups'])
+def test_a_foreign_marker_is_like_an_unknown_one(two, kind):
+    a, b, ids, paths = two
+    foreign, unknown = ids[kind], str(uuid.uuid4())
+    # A may page on
+    assert a.ok('GET', paths[kind](a), params={'marker': foreign})
+    path = paths[kind](b)
     assert answer(b, path, foreign) == answer(b, path, unknown) == (
         400, 'marker M not found'), path
     timings = {foreign: [], unknown: []}

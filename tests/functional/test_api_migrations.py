@@ -43,14 +43,15 @@ def cloud(tmp_path_factory):
     try:
         c.start()
         c.dep.start(COMPUTE, as_name=NODE2, config=node2)
-        wait_until(lambda: {h['host'] for h in c.admin.ok(
-            'GET', '/v1/hosts')['hosts'] if h['up'] and
-            h['binary'] == COMPUTE} == {NODE1, NODE2}, 60,
-            message='both agents up')
+        wait_until(lambda: {s['host'] for s in c.admin.ok(
+            'GET', cloudlib.COMPUTE + '/os-services')['services']
+            if s['state'] == 'up' and s['binary'] == COMPUTE} ==
+            {NODE1, NODE2}, 60, message='both agents up')
         project = c.admin.ok('POST', '/v3/projects',
                              json={'project': {'name': 'movers'}})['project']
-        c.admin.ok('PUT', '/v1/quotas/%s' % project['id'], json={
-            'instances': -1, 'cores': -1, 'ram': -1})
+        c.admin.ok('PUT', '%s/os-quota-sets/%s' % (
+            cloudlib.COMPUTE, project['id']), json={'quota_set': {
+                'instances': -1, 'cores': -1, 'ram': -1}})
         c.owner = c.add_user(project['id'], 'moverdev', 'developer')
         c.itsec = c.add_user(project['id'], 'moversec', 'itsec')
         yield c
@@ -67,7 +68,7 @@ def cloud(tmp_path_factory):
 
 
 def enable(cloud, host, enabled=True):
-    cloud.admin.ok('PUT', '/compute/v2.1/os-services/%s' % (
+    cloud.admin.ok('PUT', cloudlib.COMPUTE + '/os-services/%s' % (
         'enable' if enabled else 'disable'), json={'host': host,
                                                    'binary': COMPUTE})
 
@@ -79,41 +80,69 @@ def both_enabled(cloud):
         enable(cloud, host)
 
 
+#: where a server runs, in nova's server view (admin and itsec see it)
+HOST = 'OS-EXT-SRV-ATTR:host'
+OS_MIGRATIONS = cloudlib.COMPUTE + '/os-migrations'
+#: nova's OS-EXT-STS:power_state of a running guest
+RUNNING = 1
+
+
+def settled(cloud, server_id, until=('active', 'error', 'stopped',
+                                     'paused'), timeout=30):
+    """The server once its owner sees it settled (wait_status), as the
+    admin sees it: nova's view with its host (``HOST``)."""
+    cloudlib.wait_status(cloud.owner, server_id, until=until,
+                         timeout=timeout)
+    return cloudlib.server(cloud.admin, server_id)
+
+
+def servers_path(server_id):
+    return '%s/servers/%s' % (cloudlib.COMPUTE, server_id)
+
+
+def delete(cloud, server_id):
+    """The owner deletes the server (nova: 204)."""
+    cloud.owner.ok('DELETE', servers_path(server_id), status=204)
+
+
 def boot_on(cloud, host, state='active'):
     """A server of the owner's on ``host`` (the other host disabled
-    meanwhile), stopped or paused if asked."""
+    meanwhile), stopped or paused if asked; the admin's view of it."""
     other = NODE2 if host == NODE1 else NODE1
     enable(cloud, other, False)
     try:
-        srv = cloud.owner.ok('POST', '/v1/servers', json={'server': {
-            'name': 'mv-%s' % uuid.uuid4().hex[:6],
-            'flavor': 'm1.tiny'}})['server']
-        srv = cloudlib.wait_status(cloud.owner, srv['id'])
+        sid = cloudlib.boot(cloud.owner, 'mv-%s' % uuid.uuid4().hex[:6])
+        srv = settled(cloud, sid)
     finally:
         enable(cloud, other)
-    assert (srv['status'], srv['host']) == ('active', host), srv
+    assert (cloudlib.vm_state(srv), srv[HOST]) == ('active', host), srv
     if state != 'active':
-        cloud.owner.ok('POST', '/v1/servers/%s/action' % srv['id'], json={
-            'action': {'stopped': 'stop', 'paused': 'pause'}[state]})
-        srv = cloudlib.wait_status(cloud.owner, srv['id'], until=(state,))
+        r = cloudlib.action(cloud.owner, sid, {
+            {'stopped': 'os-stop', 'paused': 'pause'}[state]: None})
+        assert r.status_code == 202, r.text
+        srv = settled(cloud, sid, until=(state,))
     return srv
 
 
 def migrate(client, server_id, **body):
-    return client.call('POST', '/v1/servers/%s/action' % server_id,
-                       json={'os-migrateLive': body})
+    return cloudlib.action(client, server_id, {'os-migrateLive': body})
+
+
+def migration_path(server_id, mid=None):
+    """C/servers/{id}/migrations[/{mid}]."""
+    return servers_path(server_id) + '/migrations' + (
+        '/%s' % mid if mid else '')
 
 
 def migrations(cloud, server_id):
-    return cloud.admin.ok('GET', '/v1/servers/%s/migrations'
-                          % server_id)['migrations']
+    return cloud.admin.ok('GET', migration_path(server_id))['migrations']
 
 
 def settled_migration(cloud, server_id, mid, timeout=60):
     return wait_until(lambda: (lambda m: m if m['status'] in (
         'completed', 'error', 'cancelled') else None)(cloud.admin.ok(
-            'GET', '/v1/servers/%s/migrations/%s' % (server_id, mid))[
-            'migration']), timeout, interval=0.1)
+            'GET', migration_path(server_id, mid))['migration']),
+        timeout, interval=0.1)
 
 
 def one_line(r, status, *parts):
@@ -144,42 +173,44 @@ def test_live_migrate_there_and_back_in_novas_shapes(cloud):
     assert done['status'] == 'completed' and done['error'] is None
     assert done['memory_total_bytes'] > 0 and \
         done['memory_remaining_bytes'] == 0
-    srv = cloudlib.wait_status(cloud.owner, srv['id'])
-    assert (srv['host'], srv['status'], srv['power_state']) == (
-        NODE2, 'active', 'running')
+    srv = settled(cloud, srv['id'])
+    assert (srv[HOST], cloudlib.vm_state(srv),
+            srv['OS-EXT-STS:power_state']) == (NODE2, 'active', RUNNING)
     # back, named, with the disk copied; paused guests move too
-    cloud.owner.ok('POST', '/v1/servers/%s/action' % srv['id'],
-                   json={'action': 'pause'})
+    r = cloudlib.action(cloud.owner, srv['id'], {'pause': None})
+    assert r.status_code == 202, r.text
     cloudlib.wait_status(cloud.owner, srv['id'], until=('paused',))
     r = migrate(cloud.admin, srv['id'], host=NODE1, block_migration=True)
     assert r.status_code == 202, r.text
     back = settled_migration(cloud, srv['id'], r.json()['migration']['id'],
                              timeout=SLOW + 30)
     assert back['status'] == 'completed', back
-    srv = cloudlib.wait_status(cloud.owner, srv['id'])
-    assert (srv['host'], srv['status']) == (NODE1, 'paused')
+    srv = settled(cloud, srv['id'])
+    assert (srv[HOST], cloudlib.vm_state(srv)) == (NODE1, 'paused')
     listed = migrations(cloud, srv['id'])
     assert [m['id'] for m in listed] == [back['id'], mig['id']]
-    every = cloud.admin.ok('GET', '/v1/os-migrations', params={
+    every = cloud.admin.ok('GET', OS_MIGRATIONS, params={
         'instance_uuid': srv['id']})['migrations']
     assert [(m['id'], m['instance_uuid']) for m in every] == [
         (back['id'], srv['id']), (mig['id'], srv['id'])]
-    assert cloud.admin.ok('GET', '/v1/os-migrations/%s' % mig['id'])[
+    assert cloud.admin.ok('GET', '%s/%s' % (OS_MIGRATIONS, mig['id']))[
         'migration']['status'] == 'completed'
-    by_host = cloud.admin.ok('GET', '/v1/os-migrations', params={
+    by_host = cloud.admin.ok('GET', OS_MIGRATIONS, params={
         'host': NODE2, 'status': 'completed', 'limit': 1})['migrations']
     assert len(by_host) == 1 and NODE2 in (by_host[0]['source_compute'],
                                            by_host[0]['dest_compute'])
-    # the old form of the action route still works
-    cloud.owner.ok('POST', '/v1/servers/%s/action' % srv['id'],
-                   json={'action': 'unpause'})
-    cloud.owner.ok('DELETE', '/v1/servers/%s' % srv['id'])
+    r = cloudlib.action(cloud.owner, srv['id'], {'unpause': None})
+    assert r.status_code == 202, r.text
+    # (a delete racing the agent's end of the unpause can be a 409: the
+    # conductor's compare-and-swap of task_state loses)
+    cloudlib.wait_status(cloud.owner, srv['id'], until=('active',))
+    delete(cloud, srv['id'])
 
 
 def test_abort_and_force_complete_of_a_slow_move(cloud):
     srv = boot_on(cloud, NODE2)
     mig = migrate(cloud.admin, srv['id']).json()['migration']
-    path = '/v1/servers/%s/migrations/%s' % (srv['id'], mig['id'])
+    path = migration_path(srv['id'], mig['id'])
     wait_until(lambda: cloud.admin.ok('GET', path)['migration'][
         'memory_processed_bytes'] > 0, 30)
     r = cloud.admin.call('DELETE', path)
@@ -187,11 +218,11 @@ def test_abort_and_force_complete_of_a_slow_move(cloud):
     done = settled_migration(cloud, srv['id'], mig['id'])
     assert done['status'] == 'cancelled'
     assert 'was aborted' in done['error'], done
-    srv = cloudlib.wait_status(cloud.owner, srv['id'])
-    assert (srv['host'], srv['status']) == (NODE2, 'active')
+    srv = settled(cloud, srv['id'])
+    assert (srv[HOST], cloudlib.vm_state(srv)) == (NODE2, 'active')
     # again, forced to complete: it ends long before SLOW seconds
     mig = migrate(cloud.admin, srv['id']).json()['migration']
-    path = '/v1/servers/%s/migrations/%s' % (srv['id'], mig['id'])
+    path = migration_path(srv['id'], mig['id'])
     wait_until(lambda: cloud.admin.ok('GET', path)['migration'][
         'status'] == 'running', 30)
     r = cloud.admin.call('POST', path + '/action',
@@ -199,13 +230,13 @@ def test_abort_and_force_complete_of_a_slow_move(cloud):
     assert r.status_code == 202, r.text
     assert settled_migration(cloud, srv['id'], mig['id'],
                              timeout=SLOW / 2)['status'] == 'completed'
-    srv = cloudlib.wait_status(cloud.owner, srv['id'])
-    assert (srv['host'], srv['status']) == (NODE1, 'active')
+    srv = settled(cloud, srv['id'])
+    assert (srv[HOST], cloudlib.vm_state(srv)) == (NODE1, 'active')
     # nothing in progress any more: 404 to abort, 404 to force
     one_line(cloud.admin.call('DELETE', path), 404, 'could not be found')
     one_line(cloud.admin.call('POST', path + '/action', json={
         'force_complete': None}), 404, 'could not be found')
-    cloud.owner.ok('DELETE', '/v1/servers/%s' % srv['id'])
+    delete(cloud, srv['id'])
 
 
 def test_refusals_are_one_clear_line(cloud):
@@ -232,34 +263,34 @@ def test_refusals_are_one_clear_line(cloud):
     # another server's migration is not found under this one
     mig = migrate(admin, other['id'], host=NODE2).json()['migration']
     settled_migration(cloud, other['id'], mig['id'])
-    one_line(admin.call('GET', '/v1/servers/%s/migrations/%s' % (
-        srv['id'], mig['id'])), 404, 'could not be found')
-    one_line(admin.call('GET', '/v1/servers/%s/migrations/%s' % (
-        srv['id'], uuid.uuid4())), 404, 'could not be found')
-    one_line(admin.call('GET', '/v1/servers/%s/migrations/not-a-uuid'
-                        % srv['id']), 400, 'migration_id')
-    one_line(admin.call('POST', '/v1/servers/%s/migrations/%s/action' % (
-        other['id'], mig['id']), json={'force_complete': 1}), 400,
-        'force_complete')
+    one_line(admin.call('GET', migration_path(srv['id'], mig['id'])), 404,
+             'could not be found')
+    one_line(admin.call('GET', migration_path(srv['id'], uuid.uuid4())),
+             404, 'could not be found')
+    one_line(admin.call('GET', migration_path(srv['id'], 'not-a-uuid')),
+             400, 'migration_id')
+    one_line(admin.call('POST', migration_path(other['id'], mig['id']) +
+                        '/action', json={'force_complete': 1}), 400,
+             'force_complete')
     for params, part in (({'status': 'bogus'}, 'status'),
                          ({'limit': 0}, 'limit'),
                          ({'instance_uuid': 'x'}, 'instance_uuid')):
-        one_line(admin.call('GET', '/v1/os-migrations', params=params), 400,
+        one_line(admin.call('GET', OS_MIGRATIONS, params=params), 400,
                  part)
     # a stopped guest does not move live
-    cloud.owner.ok('POST', '/v1/servers/%s/action' % srv['id'],
-                   json={'action': 'stop'})
+    r = cloudlib.action(cloud.owner, srv['id'], {'os-stop': None})
+    assert r.status_code == 202, r.text
     cloudlib.wait_status(cloud.owner, srv['id'], until=('stopped',))
     one_line(migrate(admin, srv['id']), 409, 'vm_state=stopped')
     assert [m['status'] for m in migrations(cloud, srv['id'])] == [
         'error', 'error']       # the two that found no host
     for s in (srv, other):
-        cloud.owner.ok('DELETE', '/v1/servers/%s' % s['id'])
+        delete(cloud, s['id'])
 
 
 def test_users_get_403_before_anything(cloud):
     srv = boot_on(cloud, NODE1)
-    base = '/v1/servers/%s' % srv['id']
+    base = servers_path(srv['id'])
     mid = str(uuid.uuid4())
     for who in (cloud.owner, cloud.itsec):
         for method, path, body in (
@@ -269,16 +300,16 @@ def test_users_get_403_before_anything(cloud):
                 ('DELETE', '%s/migrations/%s' % (base, mid), None),
                 ('POST', '%s/migrations/%s/action' % (base, mid),
                  {'force_complete': None}),
-                ('GET', '/v1/os-migrations', None),
-                ('GET', '/v1/os-migrations/%s' % mid, None),
+                ('GET', OS_MIGRATIONS, None),
+                ('GET', '%s/%s' % (OS_MIGRATIONS, mid), None),
                 # a server that does not exist: still 403, no oracle
-                ('POST', '/v1/servers/%s/action' % uuid.uuid4(),
+                ('POST', servers_path(uuid.uuid4()) + '/action',
                  {'os-migrateLive': {}})):
             one_line(who.call(method, path, json=body), 403,
                      'Policy does not allow ')
     assert migrations(cloud, srv['id']) == []
-    assert cloudlib.wait_status(cloud.owner, srv['id'])['host'] == NODE1
-    cloud.owner.ok('DELETE', base)
+    assert settled(cloud, srv['id'])[HOST] == NODE1
+    delete(cloud, srv['id'])
 
 
 # --------------------------------------------------------------- hvctl
@@ -327,7 +358,7 @@ def test_hvctl_live_migrate_list_and_abort(cloud, hvctl):
     mig = migrations(cloud, slow['id'])[0]
     assert settled_migration(cloud, slow['id'], mig['id'])['status'] == \
         'cancelled'
-    assert cloudlib.wait_status(cloud.owner, slow['id'])['host'] == NODE2
+    assert settled(cloud, slow['id'])[HOST] == NODE2
     # refusals: one line, exit 1
     for args, part in ((('migration-abort', slow['id']), 'in progress'),
                        (('live-migrate', slow['id'], '--host', NODE2),
@@ -338,7 +369,7 @@ def test_hvctl_live_migrate_list_and_abort(cloud, hvctl):
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert part in proc.stderr and 'Traceback' not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    cloud.owner.ok('DELETE', '/v1/servers/%s' % slow['id'])
+    delete(cloud, slow['id'])
 
 
 def summary(proc):
@@ -353,13 +384,14 @@ def test_host_drain_moves_everything(cloud, hvctl):
     for srv in guests:
         assert (done[srv['id']]['result'], done[srv['id']]['host']) == (
             'moved', NODE2), done
-        assert cloudlib.wait_status(cloud.owner, srv['id'])['host'] == NODE2
+        assert settled(cloud, srv['id'])[HOST] == NODE2
     assert 'completed (moved to %s)' % NODE2 in proc.stderr
-    (svc,) = cloud.admin.ok('GET', '/compute/v2.1/os-services', params={
-        'host': NODE1, 'binary': COMPUTE})['services']
+    (svc,) = cloud.admin.ok('GET', cloudlib.COMPUTE + '/os-services',
+                            params={'host': NODE1, 'binary': COMPUTE})[
+        'services']
     assert (svc['status'], svc['disabled_reason']) == ('disabled', 'drain')
     for srv in guests:
-        cloud.owner.ok('DELETE', '/v1/servers/%s' % srv['id'])
+        delete(cloud, srv['id'])
 
 
 def test_host_drain_reports_what_cannot_move(cloud, hvctl):
@@ -375,8 +407,9 @@ def test_host_drain_reports_what_cannot_move(cloud, hvctl):
     assert rows[stopped['id']][2:4] == ['not moved', NODE1], proc.stdout
     assert 'vm_state stopped: only active and paused instances move live' \
         in rows[stopped['id']][5]
-    (svc,) = cloud.admin.ok('GET', '/compute/v2.1/os-services', params={
-        'host': NODE1, 'binary': COMPUTE})['services']
+    (svc,) = cloud.admin.ok('GET', cloudlib.COMPUTE + '/os-services',
+                            params={'host': NODE1, 'binary': COMPUTE})[
+        'services']
     assert svc['status'] == 'enabled'
     # no host to go to: the refusal is the summary's reason
     back = boot_on(cloud, NODE1)
@@ -387,4 +420,4 @@ def test_host_drain_reports_what_cannot_move(cloud, hvctl):
     assert row['result'] == 'not moved' and 'No valid host' in \
         row['reason'], row
     for srv in (moving, stopped, back):
-        cloud.owner.ok('DELETE', '/v1/servers/%s' % srv['id'])
+        delete(cloud, srv['id'])

@@ -8,7 +8,11 @@ host's kernel: its bridge hvagent nftables table) on RabbitMQ.
 * a rule added to a group in use reaches the host's nftables within
   seconds, with no port event (the conductor's refresh_networking cast),
   and so do a rule delete and a group removed from a running server;
-* a server without groups still has anti-spoofing in the kernel."""
+* a server without groups still has anti-spoofing in the kernel.
+
+Groups and rules are Network v2's (``/network/v2.0/security-groups``,
+``/security-group-rules``), servers Compute's (``addSecurityGroup`` and
+``removeSecurityGroup`` actions)."""
 import subprocess
 import time
 import uuid
@@ -16,10 +20,13 @@ import uuid
 import pytest
 
 from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures.api_cloud import COMPUTE
+from tests.fixtures.api_cloud import NETWORK
 from tests.fixtures.netns import skip_unless
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
+GROUPS, RULES = NETWORK + '/security-groups', NETWORK + '/security-group-rules'
 
 
 @pytest.fixture(scope='module')
@@ -73,35 +80,43 @@ def boot(sg):
     made = []
 
     def make(name, **kw):
-        srv = sg['dev'].ok('POST', '/v1/servers', json={'server': dict(
-            name=name, flavor='m1.tiny', networks=['apilan'], **kw)})
-        made.append(srv['server']['id'])
-        srv = cloudlib.wait_status(sg['dev'], srv['server']['id'])
-        assert srv['status'] == 'active', srv['fault']
-        return srv, srv['networks'][0].split('=')[1]
+        server_id = cloudlib.boot(sg['dev'], name, networks=['apilan'], **kw)
+        made.append(server_id)
+        srv = cloudlib.wait_status(sg['dev'], server_id)
+        assert cloudlib.vm_state(srv) == 'active', srv.get('fault')
+        [address] = srv['addresses']['apilan']
+        return srv, address['addr']
     yield make
     for server_id in made:
-        sg['dev'].call('DELETE', '/v1/servers/%s' % server_id)
+        sg['dev'].call('DELETE', '%s/servers/%s' % (COMPUTE, server_id))
     def gone():                                     # unplugged, gone
         made[:] = [i for i in made if sg['dev'].call(
-            'GET', '/v1/servers/%s' % i).status_code != 404]
+            'GET', '%s/servers/%s' % (COMPUTE, i)).status_code != 404]
         return not made
     wait_until(gone, 30, message=lambda: made)
 
 
+def _rule(group_id, **fields):
+    """Network v2's body of an IPv4 ingress rule of ``group_id``."""
+    return {'security_group_rule': dict(
+        security_group_id=group_id, direction='ingress', ethertype='IPv4',
+        **fields)}
+
+
 def test_rules_reach_the_kernel_at_once_and_others_cannot_touch(sg, boot):
     netadmin = sg['netadmin']
-    web = netadmin.ok('POST', '/v1/security-groups',
-                      json={'name': 'web'})['security_group']
-    base = '/v1/security-groups/%s' % web['id']
-    srv, ip = boot('sg-web', security_groups=[web['id']])
+    web = netadmin.ok('POST', GROUPS, json={'security_group': {
+        'name': 'web'}})['security_group']
+    base = '%s/%s' % (GROUPS, web['id'])
+    srv, ip = boot('sg-web', security_groups=[{'name': web['id']}])
+    assert srv['security_groups'] == [{'name': 'web'}], srv
     _until(ip, lambda e, i: i[-1] == 'drop' and not any(
         'dport 8080' in line for line in i))
 
     # a rule added to the group in use: in the kernel within seconds
-    rule = netadmin.ok('POST', base + '/rules', json={
-        'protocol': 'tcp', 'port_range_min': 8080})['security_group'][
-        'rules'][0]
+    rule = netadmin.ok('POST', RULES, json=_rule(
+        web['id'], protocol='tcp', port_range_min=8080))[
+        'security_group_rule']
     took = _until(ip, lambda e, i: any('tcp dport 8080 accept' in line
                                        for line in i))
     assert took < 10
@@ -111,47 +126,53 @@ def test_rules_reach_the_kernel_at_once_and_others_cannot_touch(sg, boot):
                       ({'remote_ip_prefix': '2001:db8::/64'}, 'not IPv4'),
                       ({'port_range_min': 22}, 'ports given for protocol'),
                       ({'remote_ip_prefix': '10.0.0.0/8',
-                        'remote_group': 'web'}, 'not both')):
-        r = netadmin.call('POST', base + '/rules', json=body)
+                        'remote_group_id': web['id']}, 'not both')):
+        r = netadmin.call('POST', RULES, json=_rule(web['id'], **body))
         assert r.status_code == 400, r.text
-        assert why in r.json()['error']['message']
-    assert len(netadmin.ok('GET', '/v1/security-groups')[
-        'security_groups'][0]['rules']) == 1
+        assert why in r.json()['error']['message'], (body, r.text)
+    [listed] = netadmin.ok('GET', GROUPS)['security_groups']
+    assert listed['id'] == web['id']
+    assert [r['id'] for r in listed['security_group_rules']] == [rule['id']]
 
     # the other project: every reference to our group or server is 404
     thief, thiefdev = sg['thief'], sg['thiefdev']
     for method, path, body in (
-            ('POST', base + '/rules', {'protocol': 'tcp',
-                                       'port_range_min': 1,
-                                       'port_range_max': 65535}),
-            ('DELETE', '%s/rules/%s' % (base, rule['id']), None),
+            ('POST', RULES, _rule(web['id'], protocol='tcp',
+                                  port_range_min=1, port_range_max=65535)),
+            ('GET', '%s/%s' % (RULES, rule['id']), None),
+            ('DELETE', '%s/%s' % (RULES, rule['id']), None),
+            ('GET', base, None),
             ('DELETE', base, None),
-            ('POST', '/v1/servers/%s/security-groups' % srv['id'],
-             {'security_group': web['id']})):
+            ('POST', '%s/servers/%s/action' % (COMPUTE, srv['id']),
+             {'addSecurityGroup': {'name': web['id']}}),
+            ('POST', '%s/servers/%s/action' % (COMPUTE, srv['id']),
+             {'removeSecurityGroup': {'name': web['id']}})):
         r = thief.call(method, path, json=body)
         assert r.status_code == 404, (method, path, r.text)
-    thiefs = thief.ok('POST', '/v1/security-groups',
-                      json={'name': 'web'})['security_group']
-    r = thief.call('POST', '/v1/security-groups/%s/rules' % thiefs['id'],
-                   json={'protocol': 'tcp', 'port_range_min': 22,
-                         'remote_group': web['id']})
+    thiefs = thief.ok('POST', GROUPS, json={'security_group': {
+        'name': 'web'}})['security_group']
+    r = thief.call('POST', RULES, json=_rule(
+        thiefs['id'], protocol='tcp', port_range_min=22,
+        remote_group_id=web['id']))
     assert r.status_code == 404, r.text
-    r = thiefdev.call('POST', '/v1/servers', json={'server': {
-        'name': 'in-their-group', 'flavor': 'm1.tiny',
-        'networks': ['apilan'], 'security_groups': [web['id']]}})
+    r = cloudlib.try_boot(thiefdev, 'in-their-group', networks=['apilan'],
+                          security_groups=[{'name': web['id']}])
     assert r.status_code == 404, r.text
-    assert thief.ok('GET', '/v1/security-groups')['security_groups'] == [
-        thiefs]
+    assert thief.ok('GET', GROUPS)['security_groups'] == [thiefs]
+    assert thief.ok('GET', RULES)['security_group_rules'] == \
+        thiefs['security_group_rules']
     _until(ip, lambda e, i: not any('1-65535' in line for line in i))
 
     # delete the rule: gone from the kernel, no port event either
-    netadmin.ok('DELETE', '%s/rules/%s' % (base, rule['id']))
+    netadmin.ok('DELETE', '%s/%s' % (RULES, rule['id']))
     _until(ip, lambda e, i: not any('dport 8080' in line for line in i))
     # in use: 409; out of the server: its port keeps anti-spoofing only
     assert netadmin.call('DELETE', base).status_code == 409
-    netadmin.ok('DELETE', '/v1/servers/%s/security-groups/%s'
-                % (srv['id'], web['id']))
+    r = cloudlib.action(netadmin, srv['id'],
+                        {'removeSecurityGroup': {'name': web['id']}})
+    assert r.status_code == 202, r.text
     _until(ip, lambda e, i: i == ['accept'])
+    assert cloudlib.server(netadmin, srv['id'])['security_groups'] == []
     assert netadmin.call('DELETE', base).status_code == 204
 
 
@@ -165,9 +186,10 @@ def test_another_projects_network_is_not_found(sg, api_cloud):
     name = 'sgpriv-%s' % uuid.uuid4().hex[:6]
     api_cloud.hvctl('network-create', name, '--type', 'vxlan', '--cidr',
                     '10.77.0.0/24')           # admin's own, not shared
-    r = sg['dev'].call('POST', '/v1/servers', json={'server': {
-        'name': 'on-their-net', 'flavor': 'm1.tiny', 'networks': [name]}})
+    r = cloudlib.try_boot(sg['dev'], 'on-their-net', networks=[name])
     assert r.status_code == 404, r.text
-    r = sg['netadmin'].call('POST', '/v1/fixed-ips', json={'network': name})
+    # nor hold a port of it for the project (a fixed IP reservation)
+    r = sg['netadmin'].call('POST', NETWORK + '/ports', json={
+        'port': {'network_id': name}})
     assert r.status_code == 404, r.text
     api_cloud.hvctl('network-delete', name)

@@ -19,6 +19,8 @@ from agent import exception
 from agent.security import bus_auth
 from agent.security import image_grants
 from tests.fixtures import deployment
+from tests.fixtures.api_cloud import COMPUTE
+from tests.fixtures.api_cloud import IMAGE
 from tests.fixtures.api_cloud import PASSWORD
 from tests.fixtures.api_cloud import ApiCloud
 from tests.fixtures.api_cloud import free_port
@@ -65,9 +67,9 @@ def test_the_api_serves_https_with_its_certificate(cloud):
     assert cloud.url.startswith('https://')
     assert served_serial('127.0.0.1', cloud.port, cloud.pki.ca.path) == \
         cloud.pki.server.serial
-    assert cloud.admin.ok('GET', '/v1/flavors')['flavors']
+    assert cloud.admin.ok('GET', COMPUTE + '/flavors')['flavors']
     with pytest.raises(requests.ConnectionError):    # no plain HTTP
-        requests.get('http://127.0.0.1:%d/v1/flavors' % cloud.port,
+        requests.get('http://127.0.0.1:%d%s/flavors' % (cloud.port, COMPUTE),
                      timeout=10)
 
 
@@ -97,9 +99,10 @@ def test_the_agent_downloads_images_over_verified_https(cloud, tmp_path,
                                                         caplog):
     admin = cloud.admin
     data = os.urandom(64 * 1024)
-    image = admin.ok('POST', '/v1/images', json={
-        'name': 'tls-raw', 'disk_format': 'raw'})['image']
-    admin.ok('PUT', '/v1/images/%s/file' % image['id'], data=data)
+    image = admin.ok('POST', IMAGE + '/images', json={
+        'name': 'tls-raw', 'disk_format': 'raw', 'container_format': 'bare'})
+    admin.ok('PUT', '%s/images/%s/file' % (IMAGE, image['id']), data=data,
+             headers={'Content-Type': 'application/octet-stream'})
     project = admin.ok('GET', '/v3/auth/tokens')['token']['project']['id']
 
     def fetch(ca_file, where):
@@ -139,7 +142,7 @@ def test_sighup_swaps_the_certificate_and_keeps_a_good_one(cloud):
     assert served_serial('127.0.0.1', cloud.port, cloud.pki.ca.path) == \
         newer.serial
     assert api.poll() is None
-    assert cloud.admin.ok('GET', '/v1/flavors')['flavors']
+    assert cloud.admin.ok('GET', COMPUTE + '/flavors')['flavors']
     install(newer, cloud.live)      # leave a matching pair
 
 
@@ -176,7 +179,7 @@ def test_sighup_without_tls_keeps_serving(api_cloud):
     api.send_signal(signal.SIGHUP)
     api_cloud.dep.wait_log('hvagent-api', 'SIGHUP: nothing to reload')
     assert api.poll() is None
-    assert api_cloud.admin.ok('GET', '/v1/flavors')['flavors']
+    assert api_cloud.admin.ok('GET', COMPUTE + '/flavors')['flavors']
 
 
 def test_tls_min_version_refuses_older_clients(cloud, tmp_path):

@@ -14,7 +14,10 @@ from tools.fleet import cloud
 CALL_TIMEOUT = 6
 
 
-@pytest.mark.parametrize('backend', ['mysql', 'postgresql'])
+@pytest.mark.parametrize('backend', [
+    'mysql',
+    # the same storm on PostgreSQL: slow (CI's time), run with --run-slow
+    pytest.param('postgresql', marks=pytest.mark.slow)])
 def test_killing_a_conductor_and_a_scheduler_mid_storm_loses_no_boot(
         tmp_path, backend):
     brokers.broker_or_skip()

@@ -24,7 +24,8 @@ def test_login_boot_list_delete_logout(api_cloud, tmp_path):
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.parent.stat().st_mode) == 0o700
     srv = json.loads(hvctl(api_cloud, tmp_path, '--json', 'boot', 'cli-1',
-                           '--flavor', 'm1.tiny', '--wait').stdout)
+                           '--flavor', 'm1.tiny', '--image', 'cirros',
+                           '--wait').stdout)
     assert srv['status'] == 'active'
     listed = json.loads(hvctl(api_cloud, tmp_path, '--json', 'list').stdout)
     assert [s['name'] for s in listed] == ['cli-1']
@@ -33,14 +34,16 @@ def test_login_boot_list_delete_logout(api_cloud, tmp_path):
         hvctl(api_cloud, tmp_path, *command)
     assert 'deleted' in hvctl(api_cloud, tmp_path, 'delete', 'cli-1',
                               '--wait').stdout
-    # a developer may not list hosts: a clear error, exit 1
+    # a developer may not list hosts (os-hypervisors, host:list):
+    # a clear error, exit 1
     refused = hvctl(api_cloud, tmp_path, 'host-list', check=False)
     assert refused.returncode == 1
     assert 'Policy does not allow host:list (HTTP 403' in refused.stderr
     token = json.loads(cache.read_text())[api_cloud.url]['token']
     hvctl(api_cloud, tmp_path, 'logout')
     assert api_cloud.url not in json.loads(cache.read_text())
-    r = cloudlib.Client(api_cloud.url, token).call('GET', '/v1/flavors')
+    r = cloudlib.Client(api_cloud.url, token).call(
+        'GET', cloudlib.COMPUTE + '/flavors')
     assert r.status_code == 401     # revoked, not merely forgotten
     gone = hvctl(api_cloud, tmp_path, 'list', check=False)
     assert gone.returncode == 1 and 'run hvctl login' in gone.stderr
@@ -78,7 +81,7 @@ def test_password_and_user_set(api_cloud, tmp_path):
                 str(new)).stdout
     assert 'run hvctl login' in out
     assert cloudlib.Client(api_cloud.url, token).call(
-        'GET', '/v1/flavors').status_code == 401
+        'GET', cloudlib.COMPUTE + '/flavors').status_code == 401
     api_cloud.login('clipw', password='a brand new password')
     admin_cache = tmp_path / 'admin'
     hvctl(api_cloud, admin_cache, 'login', '--user', 'admin')

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 PAGES = ('man1/hvctl.1', 'man5/hvagent.conf.5', 'man8/hvagent-compute.8',
          'man8/hvagent-conductor.8', 'man8/hvagent-scheduler.8',
-         'man8/hvagent-api.8')
+         'man8/hvagent-api.8', 'man8/hvagent-console-proxy.8')
 
 
 @pytest.fixture(scope='module')

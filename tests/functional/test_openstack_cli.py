@@ -50,7 +50,10 @@ openstack, as_json, _image = oscli.openstack, oscli.as_json, oscli.image
 
 
 def test_token_issue_and_catalog(api_cloud, users, clouds):
-    token = as_json(clouds, 'blue', 'token', 'issue')
+    # the installed command, as a shell runs it (the other tests run its
+    # entry point in one process: tests.fixtures.osc_runner)
+    token = json.loads(oscli.openstack_process(
+        clouds, 'blue', 'token', 'issue', '-f', 'json').stdout)
     assert token['project_id'] == users['os-blue']['id']
     assert token['id'] and token['user_id'] and token['expires']
     catalog = as_json(clouds, 'blue', 'catalog', 'list')
@@ -77,9 +80,9 @@ def test_refused_log_ins(clouds, cloud):
 def test_token_revoke(api_cloud, clouds):
     token = as_json(clouds, 'blue', 'token', 'issue')['id']
     client = cloudlib.Client(api_cloud.url, token)
-    client.ok('GET', '/v1/flavors')
+    client.ok('GET', cloudlib.COMPUTE + '/flavors')
     openstack(clouds, 'blue', 'token', 'revoke', token)
-    r = client.call('GET', '/v1/flavors')
+    r = client.call('GET', cloudlib.COMPUTE + '/flavors')
     assert r.status_code == 401 and 'revoked' in r.json()['error']['message']
 
 
@@ -101,7 +104,7 @@ def test_another_users_token_is_admins_to_check(api_cloud, clouds):
     api_cloud.admin.ok('DELETE', '/v3/auth/tokens',
                        headers={'X-Subject-Token': blue})
     assert cloudlib.Client(api_cloud.url, blue).call(
-        'GET', '/v1/flavors').status_code == 401
+        'GET', cloudlib.COMPUTE + '/flavors').status_code == 401
 
 
 def test_version_discovery(api_cloud):
@@ -151,10 +154,19 @@ def test_admin_makes_a_project_and_its_user(api_cloud, clouds):
     assert {'admin', 'developer', 'member', 'netadmin'} <= roles
     assert 'os-green-dev' in {u['Name'] for u in as_json(
         clouds, 'admin', 'user', 'list')}
+    assert [p['Name'] for p in as_json(
+        clouds, 'green', 'project', 'list', '--my-projects')] == ['os-green']
     openstack(clouds, 'admin', 'role', 'remove', '--project', 'os-green',
               '--user', 'os-green-dev', 'member')
     proc = openstack(clouds, 'green', 'token', 'issue', check=False)
     assert 'HTTP 401' in proc.stderr, proc.stderr
+    # and away: the user, then the (empty) project, in the one domain
+    assert as_json(clouds, 'admin', 'domain', 'show', 'Default')['id'] == \
+        'default'
+    openstack(clouds, 'admin', 'user', 'delete', 'os-green-dev')
+    openstack(clouds, 'admin', 'project', 'delete', 'os-green')
+    assert 'os-green' not in {p['Name'] for p in as_json(
+        clouds, 'admin', 'project', 'list')}
 
 
 def test_a_developer_cannot_reach_other_projects_or_raise_itself(

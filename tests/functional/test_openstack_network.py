@@ -21,24 +21,13 @@ openstack, as_json, refused = oscli.openstack, oscli.as_json, oscli.refused
 @pytest.fixture(scope='module')
 def projects(api_cloud):
     """Two projects, a netadmin and a developer in each."""
-    out = {}
-    for name in ('nw-blue', 'nw-red'):
-        project = cloudlib.create_project(api_cloud.admin, name)
-        api_cloud.add_user(project['id'], name + '-net', 'netadmin')
-        api_cloud.add_user(project['id'], name + '-dev', 'developer')
-        out[name] = project
-    return out
+    return oscli.role_projects(api_cloud, ('nw-blue', 'nw-red'))
 
 
 @pytest.fixture(scope='module')
 def clouds(api_cloud, projects, tmp_path_factory):
-    entries = {'admin': oscli.cloud_entry(api_cloud, 'admin', 'admin')}
-    for name in projects:
-        for role in ('net', 'dev'):
-            entries['%s-%s' % (name, role)] = oscli.cloud_entry(
-                api_cloud, '%s-%s' % (name, role), name)
-    return oscli.environment(tmp_path_factory.mktemp('os-network-home'),
-                             entries)
+    return oscli.role_clouds(api_cloud, projects,
+                             tmp_path_factory.mktemp('os-network-home'))
 
 
 def test_network_subnet_security_group_and_a_server_on_them(

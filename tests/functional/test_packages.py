@@ -80,7 +80,8 @@ MAN_PAGES = {
     'hvagent-compute': ['man8/hvagent-compute.8.gz'],
     'hvagent-controller': ['man8/hvagent-conductor.8.gz',
                            'man8/hvagent-scheduler.8.gz',
-                           'man8/hvagent-api.8.gz']}
+                           'man8/hvagent-api.8.gz',
+                           'man8/hvagent-console-proxy.8.gz']}
 #: installed path: the repository's file it is a copy of
 MONITORING = {
     'usr/share/hvagent/grafana/hvagent-fleet.json':
@@ -227,6 +228,7 @@ def test_deb_install_remove_purge(built, tmp_path):
     assert gone.returncode == 1 and not gone.stdout.strip(), gone
 
 
+@pytest.mark.slow      # a second build (a minute or more): docs/testing.md
 def test_deb_upgrade_keeps_modified_config(built, rebuilt, tmp_path):
     pk.require('dpkg', 'dpkg-query')
     root = pk.DebRoot(tmp_path / 'root')
@@ -279,6 +281,7 @@ def test_rpm_install_erase(built, tmp_path):
     assert 'hvagent' in root.entries('passwd')
 
 
+@pytest.mark.slow      # a second build (a minute or more): docs/testing.md
 def test_rpm_upgrade_keeps_modified_config(built, rebuilt, tmp_path):
     pk.require('rpm')
     root = pk.RpmRoot(tmp_path / 'root')

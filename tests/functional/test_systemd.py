@@ -44,7 +44,8 @@ UNITS = sorted(u for u in os.listdir(UNIT_DIR) if u.endswith('.service'))
 THRESHOLDS = {'hvagent-compute.service': 25,
               'hvagent-conductor.service': 15,
               'hvagent-scheduler.service': 15,
-              'hvagent-api.service': 15}
+              'hvagent-api.service': 15,
+              'hvagent-console-proxy.service': 15}
 WATCHDOG_USEC = 2_000_000
 
 
@@ -97,7 +98,8 @@ def unit_root(tmp_path_factory):
 
 def test_every_service_has_a_unit():
     assert UNITS == ['hvagent-%s.service' % s
-                     for s in ('api', 'compute', 'conductor', 'scheduler')]
+                     for s in ('api', 'compute', 'conductor',
+                               'console-proxy', 'scheduler')]
 
 
 @pytest.mark.parametrize('unit', UNITS)

@@ -7,7 +7,10 @@ import pytest
 
 from agent import objects
 from agent.api import schemas
-from agent.api.routes import servers
+from agent.api.compute import hypervisors
+from agent.api.compute import instance_actions
+from agent.api.compute import services
+from agent.api.compute import views as compute_views
 from agent.cli import api_backend
 from agent.cli import bus_backend
 from agent.cli import commands
@@ -130,6 +133,16 @@ def instance():
         networks=['lan'], metadata={'role': 'web'})
 
 
+def port():
+    """The instance's NIC on 'lan', as the conductor lists ports."""
+    return objects.Port(
+        uuid=UUID, instance_uuid=UUID, mac_address='fa:16:3e:00:00:01',
+        ip_address='10.0.0.5', project_id='p1', status='ACTIVE',
+        host='node1', security_groups=[],
+        network=objects.Network(uuid=UUID, name='lan', network_type='flat',
+                                cidr='10.0.0.0/24'))
+
+
 def action():
     return objects.InstanceAction(
         instance_uuid=UUID, action='create', request_id='req-1',
@@ -197,23 +210,22 @@ class Client:
                 host=body['host'], binary=body['binary'],
                 status='enabled' if path.endswith('/enable') else 'disabled',
                 disabled_reason=body.get('disabled_reason')))})
-        srv = wire(schemas.Server, servers.server(instance()))
-        h = host()
-        node = h['node']
+        srv = compute_views.server(instance(), [port()], 'http://api', True)
+        compute = '/compute/v2.1'
         return Response({
-            ('GET', '/v1/servers/' + UUID): {'server': srv},
-            ('GET', '/v1/servers'): {'servers': [srv], 'next_marker': None},
-            ('GET', '/v1/flavors'): {'flavors': [
-                wire(schemas.Flavor, instance().flavor.as_dict())]},
-            ('GET', '/v1/servers/%s/actions' % UUID): {'actions': [
-                wire(schemas.InstanceAction, action().as_dict())]},
-            ('GET', '/v1/hosts'): {'hosts': [wire(schemas.Host, dict(
-                host=h['service'].host, binary=h['service'].binary,
-                up=h['service'].up, disabled=h['service'].disabled,
-                disabled_reason=h['service'].disabled_reason,
-                **{k: getattr(node, k) for k in (
-                    'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used',
-                    'running_vms')}))]},
+            ('GET', compute + '/servers/' + UUID): {'server': srv},
+            ('GET', compute + '/servers/detail'): {'servers': [srv]},
+            ('GET', compute + '/flavors/detail'): {'flavors': [
+                compute_views.flavor(instance().flavor, 'http://api')]},
+            ('GET', compute + '/flavors'): {'flavors': [
+                compute_views.flavor(instance().flavor, 'http://api',
+                                     detail=False)]},
+            ('GET', compute + '/servers/%s/os-instance-actions' % UUID): {
+                'instanceActions': [instance_actions._action(action())]},
+            ('GET', compute + '/os-services'): {
+                'services': [services._service(host())]},
+            ('GET', compute + '/os-hypervisors/detail'): {
+                'hypervisors': [hypervisors.hypervisor(host(), True)]},
         }.get((method, path)))
 
 
@@ -263,8 +275,7 @@ def test_host_list_has_the_ten_columns_through_both():
                                 'VMs', 'Last seen']
     assert rpc[1] == ['node1', 'hvagent-compute', 'up', 'disabled',
                       'new disks', '2/8', '2048/16384', '20/100', '1', '']
-    # hvagent-api does not give the disk: only that cell differs
-    assert api[1] == rpc[1][:7] + [''] + rpc[1][8:]
+    assert api[1] == rpc[1]
 
 
 @pytest.mark.parametrize('argv, sent, path', [
@@ -298,5 +309,5 @@ def test_the_api_resolves_a_name_and_accepts_without_waiting():
     _rpc, api = backends()
     assert run(api, 'stop', 'vm-1') == \
         'Request to stop %s accepted' % UUID
-    assert ('POST', '/v1/servers/%s/action' % UUID,
-            {'action': 'stop'}) in api.client.calls
+    assert ('POST', '/compute/v2.1/servers/%s/action' % UUID,
+            {'os-stop': None}) in api.client.calls

@@ -62,7 +62,7 @@ def test_entry_points_resolve():
         group='console_scripts') if ep.name.startswith(('hvagent', 'hvctl'))}
     assert set(scripts) == {'hvagent-compute', 'hvagent-conductor',
                             'hvagent-scheduler', 'hvagent-allinone', 'hvctl',
-                            'hvagent-api'}
+                            'hvagent-api', 'hvagent-console-proxy'}
     for ep in scripts.values():
         assert callable(ep.load())
     assert type(virt_driver.load_driver('fake')).__name__ == 'FakeDriver'
@@ -70,7 +70,7 @@ def test_entry_points_resolve():
         group='oslo.config.opts') if ep.name == 'hvagent']
     groups = [g if isinstance(g, str) else g.name for g, _ in opts.load()()]
     assert groups == ['DEFAULT', 'api', 'bus', 'compute', 'conductor',
-                      'database', 'fake_driver', 'libvirt', 'metrics', 'migration',
-                      'network',
+                      'console', 'database', 'fake_driver', 'libvirt',
+                      'metrics', 'migration', 'network',
                       'oslo_messaging_rabbit', 'quota', 'scheduler',
                       'upgrade_levels']

@@ -2,8 +2,11 @@
 API, the conductor's client and the agent serve must agree with it."""
 import inspect
 
-from agent.api import action_schemas
+import pytest
+
+from agent import exception
 from agent.api import policy
+from agent.api.compute import server_actions
 from agent.compute import manager as compute_manager
 from agent.compute import rpcapi as compute_rpcapi
 from agent.conductor import rpcapi as conductor_rpcapi
@@ -37,11 +40,23 @@ def test_the_agent_runs_a_method_in_the_task_states_its_actions_set():
 
 
 def test_the_action_body_takes_the_actions_that_have_no_route_of_their_own():
-    enum = action_schemas.Action.model_json_schema()['properties']['action']['enum']
-    assert enum == ['start', 'stop', 'reboot', 'reboot_hard', 'pause',
-                    'unpause', 'isolate', 'release']
+    """Every lifecycle action is a key of POST /servers/{id}/action
+    (reboot's two through {"reboot": {"type"}})."""
+    assert actions.IN_BODY == ('start', 'stop', 'reboot', 'reboot_hard',
+                               'pause', 'unpause', 'isolate', 'release')
+    assert set(server_actions.LIFECYCLE.values()) | {
+        'reboot', 'reboot_hard'} == set(actions.IN_BODY)
 
 
 def test_an_isolated_instance_allows_only_what_cannot_undo_the_quarantine():
     assert {a.name for a in actions.ACTIONS if a.while_isolated} == \
         {'stop', 'delete'} | set(conductor_rpcapi.ISOLATION_ACTIONS)
+
+
+def test_an_action_without_arguments_takes_null_or_an_empty_object():
+    """The clients send null, Tempest {} (nova takes either); anything
+    else is a clear refusal."""
+    for body in ({'pause': None}, {'pause': {}}, {'os-stop': {}}):
+        assert server_actions.parse(body) == (next(iter(body)), None)
+    with pytest.raises(exception.InvalidRPCPayload, match='takes null'):
+        server_actions.parse({'pause': {'now': True}})

@@ -6,10 +6,10 @@ Conductor, scheduler, compute agent (fake driver) and hvagent-api (uvicorn
 in a thread) run in this process, first on the in-process
 ``kombu+memory:////`` transport, then on RabbitMQ (a private vhost). The
 admin is bootstrapped and logs in over HTTP; then N boots go through the
-API one after another (POST /v1/servers, then GET until active, as a
-client without a long poll must), and N through the conductor's RPC API
-as tools.bench.boot does (hvctl's path, with its long poll), in the same
-run. Printed: p50/p95 of each and the ratio of the p50s.
+API one after another (POST /compute/v2.1/servers, then GET until
+active, as a client without a long poll must), and N through the
+conductor's RPC API as tools.bench.boot does (hvctl's path, with its long
+poll), in the same run. Printed: p50/p95 of each and the ratio of the p50s.
 """
 import argparse
 import contextlib
@@ -32,6 +32,7 @@ from tools.bench import boot as rpc_bench
 
 CONF = cfg.CONF
 PASSWORD = 'bench-password'
+SERVERS = '/compute/v2.1/servers'
 
 
 def start_api(port):
@@ -51,17 +52,19 @@ def api_latencies(url, token, n):
     times, ids = [], []
     for i in range(n):
         t0 = time.perf_counter()
-        r = http.post(url + '/v1/servers', json={'server': {
-            'name': 'api-bench-%d' % i, 'flavor': 'm1.tiny'}})
+        r = http.post(url + SERVERS, json={'server': {
+            'name': 'api-bench-%d' % i, 'flavorRef': 'm1.tiny',
+            'imageRef': 'cirros', 'networks': 'none'}})
         assert r.status_code == 202, r.text
         srv = r.json()['server']
-        while srv['status'] != 'active' or srv['task_state'] is not None:
-            assert srv['status'] != 'error', srv
-            srv = http.get(url + '/v1/servers/' + srv['id']).json()['server']
+        while srv.get('status') != 'ACTIVE' or \
+                srv['OS-EXT-STS:task_state'] is not None:
+            assert srv.get('status') != 'ERROR', srv
+            srv = http.get(url + SERVERS + '/' + srv['id']).json()['server']
         times.append((time.perf_counter() - t0) * 1e3)
         ids.append(srv['id'])
     for id_ in ids:
-        http.delete(url + '/v1/servers/' + id_)
+        http.delete(url + SERVERS + '/' + id_)
     return times
 
 

@@ -11,7 +11,8 @@ would refuse the document with a less helpful message.
 
 ``Domain.from_xml()`` reads back what the driver needs to rebuild its view
 of a guest from libvirt alone: name, uuid, type, memory, vcpus, our
-metadata, disks, serial ports (for the console log) and interfaces. It is a
+metadata, disks, serial ports (the console log and the console's TCP
+server), VNC graphics and interfaces. It is a
 partial view: anything else comes back as defaults, so never re-define a
 domain from a parsed one.
 
@@ -221,11 +222,16 @@ class Disk(_Element):
 
 @dataclasses.dataclass
 class _CharDevice(_Element):
-    """A pty character device; its output is copied to ``log_path``."""
+    """A character device: a pty, or (``type`` 'tcp') a raw TCP server on
+    ``host``:``service`` that one client at a time may connect to (the
+    interactive console); either way its output is copied to
+    ``log_path``."""
     log_path: str | None = None
     log_append: bool = True
     port: int | None = 0
     type: str | None = 'pty'
+    host: str | None = None
+    service: int | None = None
 
     # set by subclasses; not dataclass fields
     tag: ClassVar[str]
@@ -233,6 +239,10 @@ class _CharDevice(_Element):
 
     def to_element(self) -> ET.Element:
         el = ET.Element(self.tag, _attrs(type=self.type))
+        if self.type == 'tcp':
+            _sub(el, 'source', mode='bind', host=self.host,
+                 service=self.service)
+            _sub(el, 'protocol', type='raw')
         if self.log_path is not None:
             _sub(el, 'log', file=self.log_path,
                  append='on' if self.log_append else 'off')
@@ -243,7 +253,9 @@ class _CharDevice(_Element):
     def from_element(cls, el: ET.Element) -> Self:
         return cls(type=el.get('type'), log_path=_attr(el, 'log', 'file'),
                    log_append=_attr(el, 'log', 'append') == 'on',
-                   port=_int(_attr(el, 'target', 'port')))
+                   port=_int(_attr(el, 'target', 'port')),
+                   host=_attr(el, 'source', 'host'),
+                   service=_int(_attr(el, 'source', 'service')))
 
 
 class Serial(_CharDevice):
@@ -256,6 +268,29 @@ class Console(_CharDevice):
     log too."""
     tag = 'console'
     target_type = 'serial'
+
+
+@dataclasses.dataclass
+class Graphics(_Element):
+    """``<graphics type='vnc'>`` listening on ``listen`` (an address),
+    its port chosen by libvirt when the guest starts (autoport, also on
+    the destination of a migration); ``port`` is what a running guest's
+    XML says (None in a definition, -1 while it is not running)."""
+    listen: str
+    port: int | None = None
+    type: str = 'vnc'
+
+    def to_element(self) -> ET.Element:
+        el = ET.Element('graphics', _attrs(type=self.type, autoport='yes',
+                                           listen=self.listen))
+        _sub(el, 'listen', type='address', address=self.listen)
+        return el
+
+    @classmethod
+    def from_element(cls, el: ET.Element) -> Self:
+        return cls(type=el.get('type') or 'vnc', port=_int(el.get('port')),
+                   listen=el.get('listen') or
+                   _attr(el, 'listen', 'address') or '')
 
 
 @dataclasses.dataclass
@@ -309,9 +344,10 @@ class RNG(_Element):
 
 
 #: device tags Domain.from_xml() reads back, and their classes
-_PARSED_DEVICES: dict[str, type[Disk | _CharDevice | Interface]] = {
+_PARSED_DEVICES: dict[
+        str, type[Disk | _CharDevice | Interface | Graphics]] = {
     'disk': Disk, 'serial': Serial, 'console': Console,
-    'interface': Interface}
+    'interface': Interface, 'graphics': Graphics}
 
 
 # -------------------------------------------------------------------- domain
@@ -392,6 +428,17 @@ class Domain(_Element):
     @property
     def interfaces(self) -> list[Interface]:
         return [d for d in self.devices if isinstance(d, Interface)]
+
+    @property
+    def serial_server(self) -> 'Serial | None':
+        """The first serial port that is a TCP server, or None."""
+        return next((d for d in self.devices
+                     if isinstance(d, Serial) and d.type == 'tcp'), None)
+
+    @property
+    def vnc(self) -> Graphics | None:
+        return next((d for d in self.devices
+                     if isinstance(d, Graphics) and d.type == 'vnc'), None)
 
     @property
     def console_log_path(self) -> str | None:

@@ -18,8 +18,9 @@ definition can be tested by comparing XML. The choices and their reasons:
   (tmpfs), since cache='none' would not even start there.
 * Direct kernel boot when a kernel is given, with a command line that finds
   the root disk and writes the console to the serial port we log.
-* The serial console is a pty whose output libvirt also appends to a log
-  file, so console output survives agent and libvirtd restarts.
+* The serial console is a pty, or a TCP server for the interactive
+  console (virt/libvirt/console.py), whose output libvirt also appends to
+  a log file, so console output survives agent and libvirtd restarts.
 * CPU: host-model by default under KVM (near-host features, still
   migratable); nothing under plain QEMU, whose emulated CPU cannot be the
   host's, unless the operator configured a mode.
@@ -75,13 +76,17 @@ def domain_for(spec: 'GuestSpec', *, virt_type: str, disk_path: str,
                cpu_mode: str | None = None,
                disk_cachemode: str | None = None,
                kernel_cmdline: str | None = None,
-               created_at: datetime.datetime | None = None
+               created_at: datetime.datetime | None = None,
+               serial_server: tuple[str, int] | None = None,
+               vnc_listen: str | None = None
                ) -> config.Domain:
     """The config.Domain of the guest of ``spec`` (a virt.driver.GuestSpec).
 
     Paths are the files the driver prepared; ``disk_cachemode`` None leaves
     the hypervisor's default; ``created_at`` (a datetime, default now in
-    UTC) is recorded in the metadata.
+    UTC) is recorded in the metadata. ``serial_server`` (address, port)
+    makes the serial port an interactive console's TCP server (else a
+    pty); ``vnc_listen`` adds a VNC display on that address.
     """
     if ramdisk_path and not kernel_path:
         raise ValueError('a ramdisk needs a kernel (direct kernel boot)')
@@ -98,8 +103,17 @@ def domain_for(spec: 'GuestSpec', *, virt_type: str, disk_path: str,
                                  target_dev=nic.get('tap'),
                                  mtu=nic.get('mtu'))
                 for nic in spec.networks]
-    devices += [config.Serial(log_path=console_log_path), config.Console(),
-                config.MemBalloon(), config.RNG()]
+    if serial_server:
+        host, port = serial_server
+        devices += [config.Serial(log_path=console_log_path, type='tcp',
+                                  host=host, service=port),
+                    config.Console(type='tcp', host=host, service=port)]
+    else:
+        devices += [config.Serial(log_path=console_log_path),
+                    config.Console()]
+    if vnc_listen:
+        devices.append(config.Graphics(listen=vnc_listen))
+    devices += [config.MemBalloon(), config.RNG()]
     if kernel_path:
         boot: dict[str, Any] = dict(
             kernel=kernel_path, initrd=ramdisk_path or None,

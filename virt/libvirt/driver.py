@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import shutil
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -29,6 +30,7 @@ from virt import driver
 from virt import failpoints
 from virt.libvirt import config
 from virt.libvirt import configdrive
+from virt.libvirt import console
 from virt.libvirt import designer
 from virt.libvirt import disk
 from virt.libvirt import filemodes
@@ -58,6 +60,7 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
         'supports_pause': True,
         'supports_attach_volume': True,
         'supports_console_output': True,
+        'supports_remote_console': True,
         'creates_vif_devices': True,
         'supports_live_migration': True,    # migration.py
         'supports_cold_migration': True,    # resize.py
@@ -89,6 +92,8 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
         self._metadata = stats_mod.MetadataCache()
         self._changing = locks.LockTable()
         self._aborts_asked = set()      # migration.py
+        self._ports_lock = threading.Lock()
+        self._recent_ports = {}     # serial port -> when it was picked
 
     # ------------------------------------------------------------- host
     def init_host(self, host):
@@ -177,12 +182,32 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
 
     def _domain_of(self, spec, root, kernel, ramdisk, cd_path):
         """The Domain of ``spec`` on the files given."""
+        listen = CONF.console.listen
         return designer.domain_for(
             spec, virt_type=self.virt_type, disk_path=root,
             console_log_path=self._dir(spec.uuid, 'console.log'),
             kernel_path=kernel or None, ramdisk_path=ramdisk or None,
             config_drive_path=cd_path, cpu_mode=CONF.libvirt.cpu_mode,
-            disk_cachemode=self._cachemode)
+            disk_cachemode=self._cachemode,
+            serial_server=(listen, self._serial_port(listen))
+            if CONF.console.serial_enabled else None,
+            vnc_listen=listen if CONF.console.vnc_enabled else None)
+
+    def _serial_port(self, address):
+        """A free port for a new guest's serial server (console.py); the
+        ports picked in the last minute count as taken, so two guests
+        prepared at once never share one."""
+        with self._ports_lock:
+            now = time.monotonic()
+            recent = self._recent_ports
+            for port in [p for p, t in recent.items() if now - t > 60]:
+                del recent[port]
+            taken = console.ports_in_use(self.host.call(self._all_xml))
+            port = console.pick_serial_port(
+                address, console.parse_range(CONF.console.serial_port_range),
+                taken | set(recent))
+            recent[port] = now
+            return port
 
     def _guest_files(self, spec):
         """Fetch and vet the images (_images), then make the guest's
@@ -398,6 +423,19 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
         except FileNotFoundError:
             return ''
         return _tail_text(data, max_bytes)
+
+    def _all_xml(self):
+        """The XML of every domain here (one gone meanwhile is left out)."""
+        found = []
+        for guest in self.host.list_guests():
+            with contextlib.suppress(libvirt.libvirtError):
+                found.append(guest.xml())
+        return found
+
+    def get_console(self, uuid, protocol):
+        return console.endpoint(
+            config.Domain.from_xml(self._do(uuid, 'xml')), protocol,
+            CONF.console.proxyclient_address)
 
     # ------------------------------------------------------- image cache
     def manage_image_cache(self):

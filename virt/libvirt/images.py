@@ -53,6 +53,12 @@ from virt.libvirt import filemodes
 LOG = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
+#: hvagent-api's Image v2 (glance's shapes): an image's record, /file its
+#: bytes, read with the conductor's grant for the booting instance
+IMAGES = '/image/v2/images/'
+#: the retired native API's download URLs, recorded as image refs by
+#: instances booted before image ids were
+LEGACY_IMAGES = '/v1/images/'
 _NAME = re.compile(r'^([0-9a-f]{64})(\.info|\.lock|\..+\.part)?$')
 _CHECKSUM = re.compile(r'^sha256:([0-9a-fA-F]{64})$')
 
@@ -146,9 +152,9 @@ class ImageCache:
         found = image_refs.image_id(ref)
         if found or not self.api_url or not isinstance(ref, str):
             return found
-        prefix = self.api_url + '/v1/images/'
-        if ref.startswith(prefix) and ref.endswith('/file'):
-            return image_refs.image_id(ref[len(prefix):-len('/file')])
+        for prefix in (self.api_url + IMAGES, self.api_url + LEGACY_IMAGES):
+            if ref.startswith(prefix) and ref.endswith('/file'):
+                return image_refs.image_id(ref[len(prefix):-len('/file')])
         return None
 
     def _fetch_api_image(self, image_id, expected, grant):
@@ -157,11 +163,11 @@ class ImageCache:
             raise exception.ImageUnacceptable(
                 image=image_id, reason='this host knows no hvagent-api '
                 '([api] public_url)')
-        url = '%s/v1/images/%s' % (self.api_url, image_id)
+        url = self.api_url + IMAGES + image_id
         try:
             meta = download.get_json(url, self.read_timeout, grant,
-                                     tls_context=self.api_tls)['image']
-            checksum, fmt = meta['checksum'], meta['disk_format']
+                                     tls_context=self.api_tls)
+            checksum, fmt = meta['os_hash_value'], meta['disk_format']
             status = meta['status']
         except download.HTTPStatus as e:
             if e.code == 404:
@@ -351,7 +357,7 @@ class ImageCache:
                         image=ref, reason='file:// URL of another host')
                 ref = urllib.parse.unquote(url.path)
             return self._open_local(ref)
-        if self.api_url and ref.startswith(self.api_url + '/v1/images/'):
+        if self.api_url and ref.startswith(self.api_url + IMAGES):
             # hvagent-api's own image (_api_image_id): no redirect anywhere
             return download.open_url(ref, self.read_timeout, grant,
                                      tls_context=self.api_tls)

@@ -3,6 +3,7 @@ A flavor's id is its number; a name is taken too where an id is
 expected (the clients try the name as an id first)."""
 from fastapi import APIRouter
 from fastapi import Depends
+from fastapi import Query
 from fastapi import Request
 
 from agent import exception
@@ -30,27 +31,35 @@ def find(caller, ref):
     raise exception.FlavorNotFound(flavor=ref)
 
 
-def _list(request, caller, limit, marker, detail):
+def _list(request, caller, limit, marker, detail, min_ram, min_disk):
     caller.check('flavor:list')
     base = service_catalog.base_url(request)
     items = [views.flavor(fl, base, detail)
-             for fl in deps.conductor().flavor_list(caller.ctxt)]
+             for fl in deps.conductor().flavor_list(caller.ctxt)
+             if fl.memory_mb >= min_ram and fl.root_gb >= min_disk]
     items, nxt = paging.page(items, limit, marker, lambda f: f['id'])
     return paging.nova_page(request, 'flavors', items, nxt)
+
+
+#: nova's filters: flavors with at least this much RAM (MiB), disk (GiB)
+MIN_RAM = Query(0, alias='minRam', ge=0, le=2**31)
+MIN_DISK = Query(0, alias='minDisk', ge=0, le=2**31)
 
 
 @router.get('/flavors')
 def flavor_list(request: Request, caller: deps.Caller = deps.CALLER,
                 limit: int = Depends(paging.limit_param),
-                marker: str | None = Depends(paging.marker_param)):
-    return _list(request, caller, limit, marker, detail=False)
+                marker: str | None = Depends(paging.marker_param),
+                min_ram: int = MIN_RAM, min_disk: int = MIN_DISK):
+    return _list(request, caller, limit, marker, False, min_ram, min_disk)
 
 
 @router.get('/flavors/detail')
 def flavor_detail(request: Request, caller: deps.Caller = deps.CALLER,
                   limit: int = Depends(paging.limit_param),
-                  marker: str | None = Depends(paging.marker_param)):
-    return _list(request, caller, limit, marker, detail=True)
+                  marker: str | None = Depends(paging.marker_param),
+                  min_ram: int = MIN_RAM, min_disk: int = MIN_DISK):
+    return _list(request, caller, limit, marker, True, min_ram, min_disk)
 
 
 @router.get('/flavors/{flavor_id}')

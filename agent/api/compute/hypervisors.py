@@ -69,12 +69,16 @@ def hypervisor_show(hypervisor_id: str, caller: deps.Caller = deps.CALLER):
                              % hypervisor_id[:64])
 
 
+def zone_of(node) -> str:
+    """A compute node's zone: the one it names, else ``nova``."""
+    return (node and node.availability_zone) or DEFAULT_ZONE
+
+
 @router.get('/os-availability-zone')
 def zone_list(caller: deps.Caller = deps.CALLER):
     """The zones of the compute hosts (``nova`` for those naming none)."""
     caller.check('flavor:list')
-    zones = sorted({(i['node'] and i['node'].availability_zone) or
-                    DEFAULT_ZONE for i in _computes(caller)})
+    zones = sorted({zone_of(i['node']) for i in _computes(caller)})
     return {'availabilityZoneInfo': [
         {'zoneName': z, 'zoneState': {'available': True}, 'hosts': None}
         for z in zones]}
@@ -87,7 +91,7 @@ def zone_detail(caller: deps.Caller = deps.CALLER):
     zones: dict[str, dict[str, Any]] = {}
     for item in _computes(caller):
         svc, node = item['service'], item['node']
-        zone = (node and node.availability_zone) or DEFAULT_ZONE
+        zone = zone_of(node)
         zones.setdefault(zone, {})[svc.host] = {svc.binary: {
             'available': svc.up and not svc.disabled,
             'active': not svc.disabled,

@@ -14,7 +14,7 @@ from fastapi import Path
 from agent import exception
 from agent.api import deps
 from agent.api.compute import microversions
-from agent.api.routes.servers import fetch
+from agent.api.compute.instances import fetch
 
 router = APIRouter(
     prefix=microversions.PREFIX + '/servers/{server_id}/os-instance-actions',
@@ -28,10 +28,13 @@ def _time(value: Any) -> str | None:
 
 
 def _action(a) -> dict[str, Any]:
+    """nova's fields, and hvagent's ``finish_time`` and ``result`` of the
+    whole action (nova has them per event only)."""
     return {'action': a.action, 'instance_uuid': a.instance_uuid,
             'message': a.message, 'project_id': a.project_id,
             'request_id': a.request_id, 'start_time': _time(a.start_time),
-            'user_id': a.user_id}
+            'user_id': a.user_id, 'finish_time': _time(a.finish_time),
+            'result': a.result}
 
 
 def _actions(caller, server_id):

@@ -15,7 +15,7 @@ from oslo_config import cfg
 from agent.api import deps
 from agent.api import quota_updates
 from agent.api.compute import microversions
-from agent.api.routes.identity import project_of
+from agent.api.identity.projects import project_of
 
 router = APIRouter(prefix=microversions.PREFIX, tags=['compute'],
                    dependencies=[Depends(microversions.negotiate)])

@@ -74,6 +74,16 @@ class ServerFields(Strict):
                              'boot from volume yet)')
         return self
 
+    @field_validator('metadata')
+    @classmethod
+    def _metadata(cls, value):
+        """nova's bounds, as the metadata endpoints check them."""
+        if any(not 1 <= len(k) <= 255 or len(v) > 255
+               for k, v in value.items()):
+            raise ValueError('metadata: keys are 1 to 255 characters, '
+                             'values at most 255')
+        return value
+
     @field_validator('user_data')
     @classmethod
     def _text(cls, value):

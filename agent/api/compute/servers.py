@@ -1,16 +1,13 @@
 """Servers, nova's way: ``POST /servers`` (202, the id), ``GET
 /servers`` and ``/servers/detail`` (``all_tenants`` for admin and itsec,
 ``name``, ``status``, ``limit``, ``marker``), ``GET`` and ``DELETE
-/servers/{id}`` (204), and ``POST /servers/{id}/action`` with
-``os-start``, ``os-stop``, ``reboot`` (SOFT or HARD), ``pause``,
-``unpause`` (202) and ``os-getConsoleOutput`` (200, the log). Another
-project's server is 404 to whoever may not read it."""
+/servers/{id}`` (204). Their actions: server_actions.py, metadata:
+server_metadata.py. Another project's server is 404 to whoever may not
+read it."""
 import uuid
 from typing import Any
 
-import pydantic
 from fastapi import APIRouter
-from fastapi import Body
 from fastapi import Depends
 from fastapi import Query
 from fastapi import Request
@@ -22,39 +19,58 @@ from agent.api import deps
 from agent.api import paging
 from agent.api import service_catalog
 from agent.api.compute import flavors
+from agent.api.compute import instances
 from agent.api.compute import microversions
 from agent.api.compute import schemas
 from agent.api.compute import views
-from agent.api.routes import images
-from agent.api.routes import servers as native
-from agent.objects import actions as user_actions
+from agent.api.image import records as images
 
 router = APIRouter(prefix=microversions.PREFIX + '/servers',
                    tags=['compute'],
                    dependencies=[Depends(microversions.negotiate)])
-#: a server action's key, the instance action it is and its body's model
-ACTIONS = {'os-start': ('start', None), 'os-stop': ('stop', None),
-           'pause': ('pause', None), 'unpause': ('unpause', None),
-           'reboot': (None, schemas.Reboot),
-           'os-getConsoleOutput': (None, schemas.ConsoleOutput)}
-
 
 
 def _networks(networks):
-    """Network names or ids of a create's ``networks`` ("auto", "none"
-    and absent: none named)."""
+    """(network names or ids, ports) of a create's ``networks``: each
+    entry names a network (``uuid``) or one of the project's ports with
+    no server (``port``: a fixed IP it holds, made with POST
+    /network/v2.0/ports; the server's first NICs). "auto", "none" and
+    absent: none named."""
     if not isinstance(networks, list):
-        return []
-    out = []
+        return [], []
+    nets, ports = [], []
     for ref in networks:
-        if ref.port or ref.fixed_ip:
+        if ref.fixed_ip:
             raise exception.InvalidRPCPayload(
-                'networks: booting on a given port or fixed_ip is not '
-                'supported yet; name the network ("uuid")')
-        if not ref.uuid:
-            raise exception.InvalidRPCPayload('networks: each needs "uuid"')
-        out.append(ref.uuid)
-    return out
+                'networks: a fixed_ip is reserved as a port first (POST '
+                '/network/v2.0/ports with its fixed_ips), then booted on '
+                'with {"port": id}')
+        if bool(ref.uuid) == bool(ref.port):
+            raise exception.InvalidRPCPayload(
+                'networks: each names a network ("uuid") or a port')
+        if ref.port:
+            if not image_refs.UUID.match(ref.port):
+                raise exception.PortNotFound(port=ref.port)
+            ports.append(ref.port)
+        else:
+            nets.append(ref.uuid)
+    return nets, ports
+
+
+#: where this API's own links name an image (glance's, nova's bookmark)
+IMAGE_LINKS = ('/image/v2/images/', '/compute/images/')
+
+
+def _image(ref, base):
+    """An image id, also given as this API's own link to it (``base``:
+    its public URL); anything else as given (an http(s) URL under the
+    operator's allowlist, a fake-driver label), for instances.boot and
+    the conductor to check: a path, a file:// URL or another host's URL
+    is refused there, whatever it ends with."""
+    for prefix in IMAGE_LINKS:
+        if ref.startswith(base + prefix):
+            return image_refs.image_id(ref[len(base + prefix):]) or ref
+    return ref
 
 
 @router.post('', status_code=202)
@@ -64,24 +80,27 @@ def server_create(body: schemas.ServerCreate, request: Request,
     caller.check('server:create')
     req = body.server
     groups = [g.name for g in req.security_groups]
-    image = req.imageRef.rstrip('/').rsplit('/', 1)[-1]
+    networks, ports = _networks(req.networks)
+    image = _image(req.imageRef, service_catalog.base_url(request))
     # the kernel and ramdisk the image names (glance's properties), each
     # checked by boot() as the image is: one the caller may not read is 404
     ident = image_refs.image_id(image)
     shown = images.fetch(caller, ident, 'image:show') if ident else {}
-    inst = native.boot(
+    inst = instances.boot(
         caller, name=req.name,
         flavor=flavors.find(caller, req.flavorRef).name,
         image=image, kernel=shown.get('kernel_id'),
-        ramdisk=shown.get('ramdisk_id'), networks=_networks(req.networks), fixed_ips=[],
+        ramdisk=shown.get('ramdisk_id'), networks=networks, fixed_ips=ports,
         security_groups=groups, metadata=req.metadata,
         key_name=req.key_name, user_data=req.user_data,
         config_drive=req.config_drive,
         availability_zone=req.availability_zone)
-    return {'server': dict(
-        views.server_summary(inst, service_catalog.base_url(request)),
-        **{'OS-DCF:diskConfig': 'MANUAL',
-           'security_groups': [{'name': g} for g in groups or ['default']]})}
+    # nova's answer: the id and links, no name (its schema has none)
+    summary = views.server_summary(inst, service_catalog.base_url(request))
+    return {'server': {
+        'id': summary['id'], 'links': summary['links'],
+        'OS-DCF:diskConfig': 'MANUAL',
+        'security_groups': [{'name': g} for g in groups or ['default']]}}
 
 
 def _ports_by_instance(caller):
@@ -111,7 +130,7 @@ class ListQuery:
 
 
 def _page(request, caller, q, detail):
-    items = native.instance_page(caller, q.all_tenants, q.limit, q.marker)
+    items = instances.instance_page(caller, q.all_tenants, q.limit, q.marker)
     nxt = paging.next_marker(items, q.limit, lambda i: i.uuid)
     items = [i for i in items
              if (q.name is None or q.name in i.name) and
@@ -143,7 +162,7 @@ def server_detail(request: Request, caller: deps.Caller = deps.CALLER,
 @router.get('/{server_id}')
 def server_show(server_id: uuid.UUID, request: Request,
                 caller: deps.Caller = deps.CALLER):
-    inst = native.fetch(caller, server_id, 'server:show')
+    inst = instances.fetch(caller, server_id, 'server:show')
     ports = deps.conductor().port_list(caller.ctxt, instance_uuid=inst.uuid)
     return {'server': views.server(inst, ports, service_catalog.base_url(request),
                                    caller.can('server:list:all_projects'))}
@@ -151,35 +170,5 @@ def server_show(server_id: uuid.UUID, request: Request,
 
 @router.delete('/{server_id}', status_code=204)
 def server_delete(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
-    native.act(caller, server_id, 'delete')
+    instances.act(caller, server_id, 'delete')
     return Response(status_code=204)
-
-
-@router.post('/{server_id}/action')
-def server_action(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER,
-                  body: dict[str, Any] = Body(
-                      description='one of {"os-start": null}, {"os-stop": '
-                      'null}, {"reboot": {"type": "SOFT"|"HARD"}}, '
-                      '{"pause": null}, {"unpause": null}, '
-                      '{"os-getConsoleOutput": {"length": N}}')):
-    if len(body) != 1 or next(iter(body)) not in ACTIONS:
-        raise exception.InvalidRPCPayload(
-            'a server action is one of %s; got %s' % (
-                ', '.join(ACTIONS), ', '.join(map(str, body))[:200] or
-                'nothing'))
-    (key, payload), = body.items()
-    action, model = ACTIONS[key]
-    try:
-        args = model.model_validate(payload or {}) if model else None
-    except pydantic.ValidationError as e:
-        raise exception.InvalidRPCPayload('%s: %s' % (key, '; '.join(
-            err['msg'] for err in e.errors()))) from None
-    if key == 'os-getConsoleOutput':
-        inst = native.fetch(caller, server_id, 'server:console')
-        return {'output': deps.conductor().console_output(
-            caller.ctxt, ref=inst.uuid, length=args.length)}
-    if key == 'reboot':
-        action = 'reboot_hard' if args.type.upper() == 'HARD' else 'reboot'
-    assert action in user_actions.BY_NAME
-    native.act(caller, server_id, action)
-    return Response(status_code=202)

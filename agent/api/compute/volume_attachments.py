@@ -10,10 +10,10 @@ from pydantic import Field
 
 from agent import exception
 from agent.api import deps
+from agent.api.compute import instances
 from agent.api.compute import microversions
-from agent.api.routes import servers as native_servers
-from agent.api.routes import volumes as native
 from agent.api.schemas import Strict
+from agent.api.volume import records
 
 router = APIRouter(
     prefix=microversions.PREFIX + '/servers/{server_id}/os-volume_attachments',
@@ -45,14 +45,14 @@ def _view(inst, volume_id):
 def attach(server_id: uuid.UUID, body: AttachmentCreate,
            caller: deps.Caller = deps.CALLER):
     volume_id = body.volumeAttachment.volumeId
-    inst = native.attachment(caller, server_id, volume_id, 'attach_volume')
+    inst = records.attachment(caller, server_id, volume_id, 'attach_volume')
     return {'volumeAttachment': _view(inst, volume_id)}
 
 
 @router.get('')
 def attachment_list(server_id: uuid.UUID,
                     caller: deps.Caller = deps.CALLER):
-    inst = native_servers.fetch(caller, server_id, 'server:show')
+    inst = instances.fetch(caller, server_id, 'server:show')
     return {'volumeAttachments': [_view(inst, bd.volume_id)
                                   for bd in inst.block_devices]}
 
@@ -60,12 +60,12 @@ def attachment_list(server_id: uuid.UUID,
 @router.get('/{volume_id}')
 def attachment_show(server_id: uuid.UUID, volume_id: uuid.UUID,
                     caller: deps.Caller = deps.CALLER):
-    inst = native_servers.fetch(caller, server_id, 'server:show')
+    inst = instances.fetch(caller, server_id, 'server:show')
     return {'volumeAttachment': _view(inst, volume_id)}
 
 
 @router.delete('/{volume_id}', status_code=202)
 def detach(server_id: uuid.UUID, volume_id: uuid.UUID,
            caller: deps.Caller = deps.CALLER):
-    native.attachment(caller, server_id, volume_id, 'detach_volume')
+    records.attachment(caller, server_id, volume_id, 'detach_volume')
     return Response(status_code=202)

@@ -3,8 +3,7 @@ under ``/image/v2``: images created, uploaded, listed, shown, downloaded
 and deleted by the ``openstack`` client and openstacksdk, unmodified.
 
   images.py   the routes and glance's shape of an image
+  records.py  what is done with images whatever the route: find one the
+              caller may see, create, store the bytes, page, remove
 
-The bytes and every rule are hvagent-api's own images
-(agent.api.routes.images, agent.api.image_store): same store, same
-policy, same quota.
 """

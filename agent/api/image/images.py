@@ -25,11 +25,12 @@ from pydantic import Field
 from agent import exception
 from agent.api import deps
 from agent.api import paging
-from agent.api.routes import images as native
+from agent.api.image import records
 from agent.api.schemas import Name
 
 PREFIX = '/image/v2'
 router = APIRouter(prefix=PREFIX + '/images', tags=['image'])
+info_router = APIRouter(prefix=PREFIX + '/info', tags=['image'])
 
 
 class ImageCreate(BaseModel):
@@ -86,15 +87,21 @@ def image_create(body: ImageCreate, caller: deps.Caller = deps.CALLER):
     boots_with = {k: str(v) for k, v in (('kernel_id', body.kernel_id),
                                          ('ramdisk_id', body.ramdisk_id))
                   if v is not None}
-    return view(native.new_image(caller, body.name, body.disk_format,
+    return view(records.new_image(caller, body.name, body.disk_format,
                                  body.visibility, **boots_with))
 
 
 @router.put('/{image_id}/file', status_code=204,
-            openapi_extra=native.BINARY)
+            openapi_extra=records.BINARY)
 async def image_upload(image_id: uuid.UUID, request: Request,
+                       checksum: str | None = Query(
+                           None, pattern='^[0-9a-fA-F]{64}$',
+                           description="hvagent's: the sha256 the bytes "
+                           'must have (400 and nothing kept otherwise)'),
                        caller: deps.Caller = deps.CALLER):
-    await native.store_bytes(caller, image_id, request, None)
+    """The image's bytes (once; 409 after); its sha256 becomes
+    ``os_hash_value``. Past ``[api] max_image_upload_bytes``: 413."""
+    await records.store_bytes(caller, image_id, request, checksum)
     return Response(status_code=204)
 
 
@@ -106,7 +113,7 @@ def image_list(request: Request, caller: deps.Caller = deps.CALLER,
                limit: int = Depends(paging.limit_param),
                marker: uuid.UUID | None = Query(None)):
     """The project's images and the public ones."""
-    page = native.index(caller, limit, marker)
+    page = records.page(caller, limit, marker)
     shown = [view(i) for i in page['images']
              if (name is None or i['name'] == name) and
              (visibility in (None, 'all') or i['visibility'] == visibility)
@@ -120,17 +127,37 @@ def image_list(request: Request, caller: deps.Caller = deps.CALLER,
 
 
 @router.get('/{image_id}')
-def image_show(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
-    return view(native.fetch(caller, image_id, 'image:show'))
+def image_show(image_id: uuid.UUID,
+               caller: deps.Caller = deps.IMAGE_READER):
+    """The image, to whoever may show it: a user, or a compute agent
+    presenting the conductor's grant for an instance booting it."""
+    return view(records.fetch(caller, image_id, 'image:show'))
 
 
 @router.get('/{image_id}/file',
             responses={200: {'content': {'application/octet-stream': {}}}})
 def image_download(image_id: uuid.UUID,
-                   caller: deps.Caller = deps.CALLER):
-    return native.file_response(caller, image_id)
+                   caller: deps.Caller = deps.IMAGE_READER):
+    """The bytes, to a user or a compute agent with a grant."""
+    return records.file_response(caller, image_id)
 
 
 @router.delete('/{image_id}', status_code=204)
 def image_delete(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
-    return native.remove(caller, image_id)
+    return records.remove(caller, image_id)
+
+
+@info_router.get('/usage')
+def usage(caller: deps.Caller = deps.CALLER):
+    """glance's quota usage of the caller's project: each unified limit
+    (/v3/limits: image_count_total, image_size_total in MiB) with what is
+    used; glance's staging quotas are not kept (-1)."""
+    caller.check('quota:show', caller.project_id)
+    quotas = deps.conductor().quota_show(caller.ctxt,
+                                         project_id=caller.project_id)
+    out = {name: {'limit': quotas[resource]['limit'],
+                  'usage': quotas[resource]['in_use']}
+           for name, resource in records.QUOTAS.items()}
+    out.update({name: {'limit': -1, 'usage': 0} for name in (
+        'image_stage_total', 'image_count_uploading')})
+    return {'usage': out}

@@ -1,10 +1,9 @@
 """Floating IPs in neutron's shapes, under ``/network/v2.0/floatingips``:
 list (filters), show, create (an address of an external network, the
 first free one, floating_ips quota), update (``port_id``: point it at a
-port of one of the project's servers, or null), delete. The same
-conductor calls and policy as ``/v1/floating-ips``: a project's netadmin
-allocates and points them; its other users read them; another project's
-is 404. hvagent has no routers: ``router_id`` is null and the agent of
+port of one of the project's servers, or null), delete. A project's
+netadmin allocates and points them; its other users read them; another
+project's is 404. hvagent has no routers: ``router_id`` is null and the agent of
 the port's host NATs the address."""
 import uuid
 
@@ -20,7 +19,6 @@ from agent.api.network.networks import Limit
 from agent.api.network.networks import Marker
 from agent.api.network.networks import listed
 from agent.api.network.networks import own_project
-from agent.api.routes.floating_ips import fetch
 from agent.api.schemas import Strict
 
 router = APIRouter(prefix=PREFIX + '/floatingips', tags=['network'])
@@ -47,6 +45,15 @@ class FloatingIPCreate(Strict):
 
 class FloatingIPUpdate(Strict):
     floatingip: Pointing
+
+
+def fetch(caller, fip_id, rule):
+    """The floating IP, if the caller may see it and then apply
+    ``rule``; another project's is 404."""
+    fip = deps.conductor().floating_ip_show(caller.ctxt, ref=str(fip_id))
+    caller.guard({'project_id': fip.project_id}, 'floating_ip:show', rule,
+                 exception.FloatingIPNotFound(ref=fip_id))
+    return fip
 
 
 def view(fip):

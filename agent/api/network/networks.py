@@ -162,6 +162,26 @@ def network_create(body: NetworkCreate, caller: deps.Caller = deps.CALLER):
     return {'network': views.network(net, caller.can('network:provider'))}
 
 
+class NetworkChanges(Strict):
+    shared: bool
+
+
+class NetworkUpdate(Strict):
+    network: NetworkChanges
+
+
+@router.put('/networks/{ref}')
+def network_update(body: NetworkUpdate, ref: str = Ref,
+                   caller: deps.Caller = deps.CALLER):
+    """Share a network with every project or stop (admin, policy
+    ``network:share``); nothing else of a network changes yet."""
+    net = network_of(caller, ref)
+    caller.check('network:share', net.project_id)
+    return {'network': views.network(deps.conductor().network_set(
+        caller.ctxt, ref=net.uuid, shared=body.network.shared),
+        caller.can('network:provider'))}
+
+
 @router.delete('/networks/{ref}', status_code=204)
 def network_delete(ref: str = Ref, caller: deps.Caller = deps.CALLER):
     """404 for a network the caller may not use, 403 for a shared one of

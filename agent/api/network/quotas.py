@@ -12,8 +12,8 @@ from oslo_config import cfg
 from agent import exception
 from agent.api import deps
 from agent.api import quota_updates
+from agent.api.identity.projects import project_of
 from agent.api.network.networks import PREFIX
-from agent.api.routes.identity import project_of
 
 router = APIRouter(prefix=PREFIX + '/quotas', tags=['network'])
 #: neutron's quota names and hvagent's resources

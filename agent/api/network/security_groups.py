@@ -20,7 +20,6 @@ from agent.api.network.networks import Limit
 from agent.api.network.networks import Marker
 from agent.api.network.networks import listed
 from agent.api.network.networks import own_project
-from agent.api.routes.catalog import owned
 from agent.api.schemas import Name
 from agent.api.schemas import Strict
 
@@ -59,6 +58,20 @@ class RuleFields(Strict):
 
 class RuleCreate(Strict):
     security_group_rule: RuleFields
+
+
+def owned(caller, group_id, rule):
+    """The group, if the caller's project's (any for an admin: the
+    conductor lists only those) and ``rule`` allows; 404 for another
+    project's group, whoever asks."""
+    missing = exception.SecurityGroupNotFound(group=group_id)
+    groups = [g for g in deps.conductor().secgroup_list(caller.ctxt)
+              if g.uuid == str(group_id)]
+    if not groups:
+        raise missing
+    caller.guard({'project_id': groups[0].project_id}, 'project:show',
+                 rule, missing)
+    return groups[0]
 
 
 def _groups(caller):

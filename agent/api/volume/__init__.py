@@ -5,7 +5,6 @@ follows attachments (``available``, ``in-use``), which are made through
 the Compute API (``os-volume_attachments``).
 
   volumes.py   the routes, cinder's shape of a volume, discovery
+  records.py   the volumes themselves (sparse raw files), attachments
 
-The volumes are hvagent-api's own (agent.api.routes.volumes): sparse raw
-files, the same policy and quota.
 """

@@ -9,7 +9,7 @@ from fastapi import Body
 
 from agent.api import deps
 from agent.api import quota_updates
-from agent.api.routes.identity import project_of
+from agent.api.identity.projects import project_of
 from agent.api.volume.volumes import PREFIX
 from agent.api.volume.volumes import own_project
 

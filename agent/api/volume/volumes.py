@@ -18,8 +18,8 @@ from agent import exception
 from agent.api import deps
 from agent.api import paging
 from agent.api import service_catalog
-from agent.api.routes import volumes as native
 from agent.api.schemas import Strict
+from agent.api.volume import records
 
 PREFIX = '/volume/v3/{project_id}'
 router = APIRouter(prefix=PREFIX + '/volumes', tags=['volume'])
@@ -96,7 +96,7 @@ def volume_create(project_id: str, body: VolumeCreate, request: Request,
     own_project(caller, project_id)
     volume = body.volume
     name = volume.name or 'volume-%s' % uuid.uuid4().hex[:8]
-    return {'volume': view(native.new_volume(caller, name, volume.size),
+    return {'volume': view(records.new_volume(caller, name, volume.size),
                            service_catalog.base_url(request))}
 
 
@@ -135,7 +135,7 @@ def volume_detail(request: Request, caller: deps.Caller = deps.CALLER,
 def volume_show(project_id: str, volume_id: uuid.UUID, request: Request,
                 caller: deps.Caller = deps.CALLER):
     own_project(caller, project_id)
-    return {'volume': view(native.fetch(caller, volume_id, 'volume:show'),
+    return {'volume': view(records.fetch(caller, volume_id, 'volume:show'),
                            service_catalog.base_url(request))}
 
 
@@ -143,5 +143,5 @@ def volume_show(project_id: str, volume_id: uuid.UUID, request: Request,
 def volume_delete(project_id: str, volume_id: uuid.UUID,
                   caller: deps.Caller = deps.CALLER):
     own_project(caller, project_id)
-    native.remove(caller, volume_id)
+    records.remove(caller, volume_id)
     return Response(status_code=202)

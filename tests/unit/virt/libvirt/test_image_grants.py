@@ -29,18 +29,19 @@ def cache(tmp_path, image_server, other_server):
 def publish(server, data=IMAGE, status='active', fmt='raw'):
     """An image of the API at ``server``: its metadata and its bytes."""
     image_id = str(uuid.uuid4())
-    meta = {'image': {'id': image_id, 'status': status, 'disk_format': fmt,
-                      'checksum': hashlib.sha256(data).hexdigest()}}
-    server.canned['/v1/images/' + image_id] = (
+    meta = {'id': image_id, 'status': status, 'disk_format': fmt,
+            'os_hash_algo': 'sha256',
+            'os_hash_value': hashlib.sha256(data).hexdigest()}
+    server.canned['/image/v2/images/' + image_id] = (
         200, {'Content-Type': 'application/json'}, json.dumps(meta).encode())
-    server.files['/v1/images/%s/file' % image_id] = data
+    server.files['/image/v2/images/%s/file' % image_id] = data
     return image_id
 
 
 def test_grant_sent_to_the_api(cache, image_server):
     image_id = publish(image_server)
     path = cache.fetch(image_id, grant=GRANT)
-    for p in ('/v1/images/' + image_id, '/v1/images/%s/file' % image_id):
+    for p in ('/image/v2/images/' + image_id, '/image/v2/images/%s/file' % image_id):
         assert image_server.headers[p]['X-Image-Grant'] == GRANT
     assert cache.image_info(path)['format'] == 'raw'
 
@@ -55,7 +56,7 @@ def test_a_redirect_of_the_api_is_not_followed(cache, image_server,
                                                other_server):
     image_id = publish(image_server)
     other_server.files['/img.raw'] = IMAGE
-    image_server.canned['/v1/images/%s/file' % image_id] = (
+    image_server.canned['/image/v2/images/%s/file' % image_id] = (
         302, {'Location': other_server.url('/img.raw')}, b'')
     with pytest.raises(exception.ImageDownloadFailed):
         cache.fetch(image_id, grant=GRANT)
@@ -64,7 +65,7 @@ def test_a_redirect_of_the_api_is_not_followed(cache, image_server,
 
 def test_refused_grant_is_a_readable_fault(cache, image_server):
     image_id = str(uuid.uuid4())
-    image_server.refuse('/v1/images/' + image_id, 401, 'image grant expired')
+    image_server.refuse('/image/v2/images/' + image_id, 401, 'image grant expired')
     with pytest.raises(exception.ImageDownloadFailed) as exc:
         cache.fetch(image_id, grant=GRANT)
     assert 'HTTP 401 Unauthorized: image grant expired' in str(exc.value)
@@ -77,20 +78,22 @@ def test_a_cache_hit_is_authorised_again(cache, image_server):
     image_id = publish(image_server)
     path = cache.fetch(image_id, grant=GRANT)
     assert cache.fetch(image_id, grant=GRANT) == path
-    image_server.refuse('/v1/images/' + image_id, 404, 'no such image')
+    image_server.refuse('/image/v2/images/' + image_id, 404, 'no such image')
     with pytest.raises(exception.ImageNotFound, match='may use'):
         cache.fetch(image_id, grant='another.project')
-    assert image_server.gets['/v1/images/%s/file' % image_id] == 1
+    assert image_server.gets['/image/v2/images/%s/file' % image_id] == 1
 
 
-def test_an_old_instance_api_url_is_the_image_id(cache, image_server):
+@pytest.mark.parametrize('prefix', [images.IMAGES, images.LEGACY_IMAGES])
+def test_an_old_instance_api_url_is_the_image_id(cache, image_server, prefix):
     """Instances recorded before ids were: hvagent-api's download URL
-    means the image, authorised the same way."""
+    (Image v2's, or the retired /v1's) means the image, read and
+    authorised through Image v2."""
     image_id = publish(image_server)
-    url = image_server.url('/v1/images/%s/file' % image_id)
+    url = image_server.url('%s%s/file' % (prefix, image_id))
     assert cache.fetch(url, grant=GRANT) == cache.fetch(image_id,
                                                         grant=GRANT)
-    image_server.refuse('/v1/images/' + image_id, 404, 'no such image')
+    image_server.refuse(images.IMAGES + image_id, 404, 'no such image')
     with pytest.raises(exception.ImageNotFound):
         cache.fetch(url, grant=GRANT)
 

@@ -1,14 +1,10 @@
-"""Images: create, upload (sha256 checked), list, show, download, delete.
+"""What Image v2 does with images: create, store the bytes (sha256
+recorded), page, find one the caller may see, serve and remove its bytes.
 Bytes live on the API host (image_store); compute agents download them
 with the conductor's image grant for the instance, users with their
 token."""
 import os
-import uuid
 
-from fastapi import APIRouter
-from fastapi import Depends
-from fastapi import Query
-from fastapi import Request
 from fastapi import Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -17,9 +13,11 @@ from agent import exception
 from agent.api import deps
 from agent.api import image_store
 from agent.api import paging
-from agent.api import schemas
 
-router = APIRouter(prefix='/v1/images', tags=['images'])
+#: glance's quota names (keystone's unified limits of service 'image')
+#: -> hvagent's quota resources
+QUOTAS = {'image_count_total': 'images',
+          'image_size_total': 'image_megabytes'}
 BINARY = {'requestBody': {'required': True, 'content': {
     'application/octet-stream': {'schema': {'type': 'string',
                                             'format': 'binary'}}}}}
@@ -42,13 +40,6 @@ def active(image):
     return image
 
 
-@router.post('', status_code=201, response_model=schemas.ImageOut)
-def create(body: schemas.ImageIn, caller: deps.Caller = deps.CALLER):
-    """A queued image of the caller's project; PUT its bytes next."""
-    return {'image': new_image(caller, body.name, body.disk_format,
-                               body.visibility)}
-
-
 def new_image(caller, name, disk_format, visibility, **boots_with):
     """``boots_with``: kernel_id, ramdisk_id (image ids)."""
     caller.check('image:create')
@@ -57,18 +48,6 @@ def new_image(caller, name, disk_format, visibility, **boots_with):
     return deps.conductor().image_create(
         caller.ctxt, name=name, disk_format=disk_format,
         visibility=visibility, **boots_with)
-
-
-@router.put('/{image_id}/file', response_model=schemas.ImageOut,
-            openapi_extra=BINARY)
-async def upload(image_id: uuid.UUID, request: Request,
-                 checksum: str | None = Query(
-                     None, pattern='^[0-9a-fA-F]{64}$',
-                     description='sha256 the bytes must have'),
-                 caller: deps.Caller = deps.CALLER):
-    """The image's bytes (once); its sha256 is recorded. Past ``[api]
-    max_image_upload_bytes`` (announced or counted): 413, nothing kept."""
-    return {'image': await store_bytes(caller, image_id, request, checksum)}
 
 
 async def store_bytes(caller, image_id, request, checksum):
@@ -95,28 +74,12 @@ async def store_bytes(caller, image_id, request, checksum):
     return image
 
 
-@router.get('', response_model=schemas.Images)
-def index(caller: deps.Caller = deps.CALLER,
-          limit: int = Depends(paging.limit_param),
-          marker: uuid.UUID | None = Query(None)):
-    """The project's images and the public ones."""
+def page(caller, limit, marker):
+    """A page of the project's images and the public ones:
+    {'images', 'next_marker'}."""
     caller.check('image:list')
     return paging.project_page(deps.conductor().image_list, caller,
                                'images', limit, marker)
-
-
-@router.get('/{image_id}', response_model=schemas.ImageOut)
-def show(image_id: uuid.UUID, caller: deps.Caller = deps.IMAGE_READER):
-    return {'image': fetch(caller, image_id, 'image:show')}
-
-
-@router.get('/{image_id}/file', response_class=FileResponse,
-            responses={200: {'content': {'application/octet-stream': {}}}})
-def download(image_id: uuid.UUID,
-             caller: deps.Caller = deps.IMAGE_READER):
-    """The image's bytes, to whoever may show it: a user, or a compute
-    agent presenting the conductor's grant for an instance booting it."""
-    return file_response(caller, image_id)
 
 
 def file_response(caller, image_id):
@@ -125,11 +88,6 @@ def file_response(caller, image_id):
     if not os.path.exists(path):
         raise exception.ImageNotFound(image=image_id, reason='no data')
     return FileResponse(path, media_type='application/octet-stream')
-
-
-@router.delete('/{image_id}', status_code=204)
-def delete(image_id: uuid.UUID, caller: deps.Caller = deps.CALLER):
-    return remove(caller, image_id)
 
 
 def remove(caller, image_id):

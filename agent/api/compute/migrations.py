@@ -1,25 +1,28 @@
 """Moves of instances between hosts, admins only, in nova's shapes: a
 server's migrations (2.23+: list, show, abort, force complete) and
 os-migrations (every move, filtered). The live migration itself is the
-server action ``os-migrateLive`` (routes/servers.py). Anyone else gets
+server action ``os-migrateLive`` (compute/server_actions.py). Anyone else gets
 403 before any lookup."""
 import uuid
 
 from fastapi import APIRouter
+from fastapi import Depends
 from fastapi import Query
 
 from agent import exception
 from agent.api import action_schemas
 from agent.api import deps
-from agent.api.routes import servers
+from agent.api.compute import instances
+from agent.api.compute import microversions
 
-router = APIRouter(prefix='/v1', tags=['migrations'])
+router = APIRouter(prefix=microversions.PREFIX, tags=['compute'],
+                   dependencies=[Depends(microversions.negotiate)])
 BASE = '/servers/{server_id}/migrations'
 
 
 def _server(caller, server_id, rule):
     caller.check(rule)
-    return servers.fetch(caller, server_id, rule)
+    return instances.fetch(caller, server_id, rule)
 
 
 def _of_server(inst, mig):

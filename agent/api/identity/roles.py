@@ -12,8 +12,8 @@ from agent.api import deps
 from agent.api import identity_schemas as ks
 from agent.api import paging
 from agent.api import service_catalog
-from agent.api.routes.identity import project_of
-from agent.api.routes.identity import user_of
+from agent.api.identity.projects import project_of
+from agent.api.identity.projects import user_of
 
 router = APIRouter(tags=['identity'])
 

@@ -48,13 +48,16 @@ def issue(body: auth_schemas.AuthRequest, request: Request,
     Retry-After)."""
     user = body.auth.identity.password.user
     scope = body.auth.scope
-    with throttle.COUNTER.attempt('logins', user=user.name,
+    # by id when the body gives one, as keystone does
+    by = {'user_id': user.id} if user.id else {'user': user.name}
+    with throttle.COUNTER.attempt('logins', user=user.id or user.name,
                                   address=throttle.client_address(request)):
         if not body.in_default_domain():
             raise exception.NotAuthenticated(reason=INVALID)
         info = deps.conductor().authenticate(
-            ctxt, user=user.name, password=user.password,
-            project=scope and (scope.project.id or scope.project.name))
+            ctxt, password=user.password,
+            project=scope and (scope.project.id or scope.project.name),
+            **by)
     token, payload = tokens.issue(deps.signing_key(), info['user_id'],
                                   info['project_id'], CONF.api.token_ttl,
                                   issued_at=info['issued_at'])

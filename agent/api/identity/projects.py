@@ -1,5 +1,5 @@
-"""Projects and users in keystone's shapes, users' own accounts, and
-quotas. Roles and their grants: routes/roles.py."""
+"""Projects and users in keystone's shapes and users' own accounts.
+Roles and their grants: roles.py."""
 from fastapi import APIRouter
 from fastapi import Depends
 from fastapi import HTTPException
@@ -11,7 +11,6 @@ from agent import exception
 from agent.api import deps
 from agent.api import identity_schemas as ks
 from agent.api import paging
-from agent.api import schemas
 from agent.api import throttle
 
 router = APIRouter(tags=['identity'])
@@ -79,13 +78,29 @@ def project_show(project: str, caller: deps.Caller = deps.CALLER):
     return {'project': project_of(caller, project)}
 
 
+@router.delete('/v3/projects/{project_id}', status_code=204)
+def project_delete(project_id: str, caller: deps.Caller = deps.CALLER):
+    """An empty project (admin): 409 naming what it still holds
+    (servers, volumes, images, networks, ports, floating IPs, security
+    groups but its default one); its role assignments go with it, and
+    every token scoped to it is refused from then on."""
+    caller.check('project:delete')
+    deps.conductor().project_delete(caller.ctxt, project_id=project_id)
+    return Response(status_code=204)
+
+
 @router.post('/v3/users', status_code=201, response_model=ks.UserOut)
 def user_create(body: ks.UserIn, caller: deps.Caller = deps.CALLER):
     """A user in its default project, with no role yet: grant one (PUT
     /v3/projects/{p}/users/{u}/roles/{r}). Admin, or the project's
-    manager (who may grant developer and netadmin there)."""
-    pid = project_of(caller, body.user.default_project_id)['id']
-    caller.check('user:create', pid, role='developer')
+    manager (who may grant developer and netadmin there); a user of no
+    project (keystone v3's, as Tempest makes them): admin."""
+    pid = body.user.default_project_id
+    if pid is None:
+        caller.check('user:create:no_project')
+    else:
+        pid = project_of(caller, pid)['id']
+        caller.check('user:create', pid, role='developer')
     return {'user': deps.conductor().user_create(
         caller.ctxt, name=body.user.name, project_id=pid, role=None,
         password=body.user.password)}
@@ -117,9 +132,43 @@ def user_list(request: Request, caller: deps.Caller = deps.CALLER,
             'links': paging.links(request, nxt)}
 
 
+def _projects_of(caller, user_id, request):
+    user = deps.conductor().user_show(caller.ctxt, ref=user_id)
+    ids = sorted({a['project_id'] for a in user['assignments']})
+    items = [deps.conductor().project_show(caller.ctxt, ref=pid)
+             for pid in ids]
+    return {'projects': items, 'links': paging.links(request, None)}
+
+
+@router.get('/v3/auth/projects', response_model=ks.Projects)
+def auth_projects(request: Request, caller: deps.Caller = deps.CALLER):
+    """The projects the caller has a role in (a token may be scoped
+    to each)."""
+    return _projects_of(caller, caller.user_id, request)
+
+
+@router.get('/v3/users/{user_id}/projects', response_model=ks.Projects)
+def user_projects(user_id: str, request: Request,
+                  caller: deps.Caller = deps.CALLER):
+    """The projects a user has a role in: the user themself, admin and
+    itsec (another's: 404, as if there were no such user)."""
+    if not caller.can('user:projects', user_id=user_id):
+        raise exception.UserNotFound(user=user_id)
+    return _projects_of(caller, user_id, request)
+
+
 @router.get('/v3/users/{user}', response_model=ks.UserOut)
 def user_show(user: str, caller: deps.Caller = deps.CALLER):
     return {'user': _user(user_of(caller, user))}
+
+
+@router.delete('/v3/users/{user_id}', status_code=204)
+def user_delete(user_id: str, caller: deps.Caller = deps.CALLER):
+    """A user, with their role assignments and key pairs (admin); their
+    tokens are refused from then on."""
+    caller.check('user:delete')
+    deps.conductor().user_delete(caller.ctxt, user_id=user_id)
+    return Response(status_code=204)
 
 
 @router.post('/v3/users/{user_id}/password', status_code=204,
@@ -154,21 +203,3 @@ def user_update(user_id: str, body: ks.UserUpdate,
     return {'user': deps.conductor().user_update(
         caller.ctxt, user_id=user_id, enabled=changes.enabled,
         default_project=changes.default_project_id)}
-
-
-@router.get('/v1/quotas/{project}', response_model=schemas.Quotas)
-def quota_show(project: str, caller: deps.Caller = deps.CALLER):
-    """Limits and usage; over a limit a request fails with 403."""
-    pid = project_of(caller, project)['id']
-    caller.check('quota:show', pid)
-    return {'quotas': deps.conductor().quota_show(caller.ctxt,
-                                                  project_id=pid)}
-
-
-@router.put('/v1/quotas/{project}', response_model=schemas.Quotas)
-def quota_update(project: str, body: schemas.QuotaUpdate,
-                 caller: deps.Caller = deps.CALLER):
-    pid = project_of(caller, project)['id']
-    caller.check('quota:update', pid)
-    return {'quotas': deps.conductor().quota_set(
-        caller.ctxt, project_id=pid, limits=body.model_dump())}

@@ -8,6 +8,7 @@ from fastapi import Query
 
 from agent.api import deps
 from agent.api import schemas
+from agent.api.compute import hypervisors
 from agent.api.compute import microversions
 from agent.objects import models as object_models
 
@@ -18,14 +19,14 @@ router = APIRouter(prefix=microversions.PREFIX + '/os-services',
 
 def _service(item):
     svc, node = item['service'], item['node']
-    zone = (node.availability_zone if node is not None else None) \
+    zone = hypervisors.zone_of(node) \
         if svc.binary == object_models.COMPUTE_BINARY else 'internal'
     return {'id': svc.id, 'binary': svc.binary, 'host': svc.host,
             'zone': zone,
             'status': 'disabled' if svc.disabled else 'enabled',
             'state': 'up' if svc.up else 'down',
             'updated_at': svc.updated_at,
-            'disabled_reason': svc.disabled_reason, 'forced_down': False}
+            'disabled_reason': svc.disabled_reason}
 
 
 @router.get('', response_model=schemas.Services)

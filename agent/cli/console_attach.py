@@ -13,12 +13,11 @@ import select
 import ssl
 import sys
 import termios
-import threading
 import tty
 
-from websockets.exceptions import ConnectionClosed
 from websockets.exceptions import InvalidHandshake
-from websockets.sync.client import connect
+
+from agent.console.client import ConsoleClient
 
 #: the key that leaves the console (Ctrl-])
 ESCAPE = b'\x1d'
@@ -28,57 +27,51 @@ NORMAL = (1000, 1001)
 
 class Session:
     """One attached console: ``run()`` copies ``in_fd`` to the guest and
-    the guest to ``out_fd`` until ESCAPE is typed or the proxy closes."""
+    the guest to ``out_fd`` until ESCAPE is typed or the proxy closes;
+    one thread (see agent.console.client)."""
 
-    def __init__(self, ws, in_fd: int, out_fd: int):
-        self.ws, self.in_fd, self.out_fd = ws, in_fd, out_fd
-        self.closed: tuple[int, str] | None = None
-        self._wake_r, self._wake_w = os.pipe()
+    def __init__(self, client: ConsoleClient, in_fd: int, out_fd: int):
+        self.client, self.in_fd, self.out_fd = client, in_fd, out_fd
+
+    @property
+    def closed(self) -> tuple[int, str] | None:
+        """How the proxy ended the session (None: we left)."""
+        return self.client.closed
 
     def run(self) -> int:
-        reader = threading.Thread(target=self._from_guest, daemon=True)
-        reader.start()
         try:
-            self._to_guest()
+            self._copy()
         finally:
-            with contextlib.suppress(Exception):
-                self.ws.close()
-            reader.join(5)
-            os.close(self._wake_r)
-            os.close(self._wake_w)
-        if self.closed is None or self.closed[0] in NORMAL:
-            return 0
-        return 1
+            self.client.close()
+        code = self.closed[0] if self.closed else 1000
+        return 0 if code in NORMAL else 1
 
-    def _to_guest(self) -> None:
-        while True:
-            ready, _, _ = select.select([self.in_fd, self._wake_r], [], [])
-            if self._wake_r in ready:       # the proxy closed
-                return
-            data = os.read(self.in_fd, 1024)
-            if not data:                    # end of input (not a tty)
-                return
-            head, escaped, _ = data.partition(ESCAPE)
-            if head:
-                try:
-                    self.ws.send(head)
-                except ConnectionClosed:
-                    return
-            if escaped:
+    def _copy(self) -> None:
+        inputs = [self.in_fd, self.client]
+        while self.client.closed is None:
+            if self.client.pending():
+                ready = [self.client]
+            else:
+                ready, _, _ = select.select(inputs, [], [])
+            if self.client in ready:
+                for data in self.client.read():
+                    os.write(self.out_fd, data)
+                continue
+            if self.in_fd in ready and not self._typed():
                 return
 
-    def _from_guest(self) -> None:
-        try:
-            for message in self.ws:
-                os.write(self.out_fd, message if isinstance(message, bytes)
-                         else message.encode())
-        except ConnectionClosed:
-            pass
-        finally:
-            rcvd = self.ws.protocol.close_rcvd
-            if rcvd is not None:
-                self.closed = (rcvd.code, rcvd.reason)
-            os.write(self._wake_w, b'x')
+    def _typed(self) -> bool:
+        """Send what was typed; False to leave (ESCAPE or end of input)."""
+        data = os.read(self.in_fd, 1024)
+        if not data:                        # end of input (not a tty)
+            return False
+        head, escaped, _ = data.partition(ESCAPE)
+        if head:
+            try:
+                self.client.send(head)
+            except OSError:
+                return False
+        return not escaped
 
 
 @contextlib.contextmanager
@@ -100,17 +93,16 @@ def attach(url: str, name: str, cacert: str | None = None,
     """Attach this terminal (stdin/stdout) to the console at ``url``;
     the exit code (0: left with ESCAPE or the guest closed; 1: refused or
     cut)."""
-    kw = {}
+    context = None
     if url.startswith('wss:'):
-        kw['ssl'] = ssl.create_default_context(cafile=cacert)
+        context = ssl.create_default_context(cafile=cacert)
     try:
-        ws = connect(url, open_timeout=10, max_size=2 ** 20,
-                     compression=None, **kw)
-    except (OSError, InvalidHandshake, TimeoutError) as e:
+        client = ConsoleClient(url, ssl_context=context, timeout=10)
+    except (OSError, InvalidHandshake) as e:
         print('hvctl: cannot open the console of %s: %s' % (name, e),
               file=err)
         return 1
-    session = Session(ws, sys.stdin.fileno(), sys.stdout.fileno())
+    session = Session(client, sys.stdin.fileno(), sys.stdout.fileno())
     # raw first, then the banner: what is typed once it shows goes to the
     # guest as typed (no line editing, nothing discarded)
     with raw_terminal(sys.stdin.fileno()):

@@ -15,6 +15,7 @@ from websockets.exceptions import InvalidMessage
 from websockets.sync.client import connect
 
 from agent.console import proxy
+from agent.console.client import ConsoleClient
 from agent.security import tls
 
 pytestmark = pytest.mark.functional
@@ -65,10 +66,13 @@ def test_pages_and_sessions_only_over_tls(tls_pki, tls_proxy):
                      timeout=10)
     assert r.status_code == 200
     ctx = ssl.create_default_context(cafile=tls_pki.ca.path)
-    with connect('wss://localhost:%d/?token=%s' % (tls_proxy, TOKEN),
-                 ssl=ctx, origin=base) as ws:
-        ws.send(b'over tls')
-        assert ws.recv(timeout=10) == b'over tls'
+    # (agent.console.client, hvctl's: websockets' threaded sync client
+    # shares an SSLSocket between two threads, which can hang over TLS)
+    with ConsoleClient('wss://localhost:%d/?token=%s' % (tls_proxy, TOKEN),
+                       ssl_context=ctx, origin=base) as ws:
+        for n in range(20):
+            ws.send(b'over tls %d' % n)
+            assert ws.recv(timeout=10) == b'over tls %d' % n
     with pytest.raises((InvalidMessage, OSError, EOFError)):
         connect('ws://localhost:%d/?token=%s' % (tls_proxy, TOKEN),
                 open_timeout=5)

@@ -45,12 +45,9 @@ import time
 import psutil
 from websockets.asyncio.client import connect as aconnect
 from websockets.asyncio.server import serve
-from websockets.client import ClientProtocol
-from websockets.frames import Frame
-from websockets.frames import Opcode
-from websockets.uri import parse_uri
 
 from agent.console import proxy
+from agent.console.client import ConsoleClient
 from tests.fixtures import guest_image
 
 PROMPT = b'hvagent-test-guest# '
@@ -211,59 +208,12 @@ def via_proxy(proxy_port, port, keys, shell):
         proxy_port, TOKEN % port), keys, shell)
 
 
-class BlockingWebSocket:
-    """A WebSocket client on a plain blocking socket, driven by websockets'
-    sans-I/O protocol: no reader thread, so a round trip costs what the
-    raw TCP client's does plus the framing, and the comparison with
-    ``direct`` is the proxy's."""
-
-    def __init__(self, url):
-        uri = parse_uri(url)
-        self.protocol = ClientProtocol(uri)
-        self.sock = socket.create_connection((uri.host, uri.port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.protocol.send_request(self.protocol.connect())
-        self._flush()
-        while not self._events():
-            pass
-
-    def _flush(self):
-        for chunk in self.protocol.data_to_send():
-            if chunk:
-                self.sock.sendall(chunk)
-
-    def _events(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionError('the proxy closed the connection')
-        self.protocol.receive_data(data)
-        self._flush()
-        return self.protocol.events_received()
-
-    def send(self, data):
-        self.protocol.send_binary(data)
-        self._flush()
-
-    def recv(self):
-        while True:
-            for event in self._events():
-                if isinstance(event, Frame) and event.opcode == Opcode.BINARY:
-                    return event.data
-                if isinstance(event, Frame) and event.opcode == Opcode.CLOSE:
-                    raise ConnectionError('closed by the proxy')
-
-    def close(self):
-        self.protocol.send_close(1000)
-        self._flush()
-        self.sock.close()
-
-
 def via_websocket(url, keys, shell):
-    ws = BlockingWebSocket(url)
-    try:
+    # hvctl's client: one thread, no reader thread handing frames over,
+    # so a round trip costs what the raw TCP client's does plus the
+    # framing, and the comparison with ``direct`` is the proxy's
+    with ConsoleClient(url) as ws:
         return _keystrokes(ws.send, ws.recv, keys, shell)
-    finally:
-        ws.close()
 
 
 def round_trips(proxy_port, port, keys, shell, rounds=4):

@@ -112,6 +112,13 @@ class InstanceInvalidState(HVAgentError):
            'vm_state=%(vm_state)s task_state=%(task_state)s')
 
 
+class NoRoomToResume(InstanceInvalidState):
+    msg = ('Cannot resume instance %(instance)s: its host %(host)s has not '
+           'the %(vcpus)s vCPUs and %(memory_mb)s MiB of RAM free that it '
+           'gave up while suspended (other instances took them); it stays '
+           'suspended: try again when the host has room')
+
+
 class InstanceIsolated(InstanceInvalidState):
     msg = ('Cannot %(action)s instance %(instance)s: it is isolated (a '
            'security quarantine); it may be stopped, deleted or released')

@@ -132,6 +132,9 @@ class ComputeDriver(abc.ABC):
     capabilities: dict[str, bool] = {
         'supports_reboot': True,
         'supports_pause': False,
+        #: suspend/resume: the guest's memory saved to the host's disk
+        #: and restored, the guest going on where it was
+        'supports_suspend': False,
         'supports_attach_volume': False,
         'supports_console_output': False,
         #: get_console (an interactive serial and/or VNC console)
@@ -221,6 +224,17 @@ class ComputeDriver(abc.ABC):
         raise NotImplementedError
 
     def unpause(self, uuid: str) -> None:
+        raise NotImplementedError
+
+    def suspend(self, uuid: str) -> None:
+        """Save the running (or paused) guest's memory and device state
+        to the host's disk and stop it: power state shutdown, the host's
+        RAM and vCPUs free. Kept across agent and host restarts."""
+        raise NotImplementedError
+
+    def resume(self, uuid: str) -> None:
+        """Start a suspended guest from its saved state (it goes on where
+        it was, no boot); a running guest is left alone."""
         raise NotImplementedError
 
     def attach_volume(self, uuid: str, volume_id: str,

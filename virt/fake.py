@@ -3,8 +3,8 @@
 It backs the all-in-one setup and the unit tests. Guests have a power state
 (running, paused, shutdown), a console log (a boot banner naming the uuid and
 the instance name, then one line per reboot, stop, start, pause, unpause,
-attach and detach) and attached volumes (devices vdb, vdc, ... chosen by the
-driver when the caller gives none). Every method is thread-safe.
+suspend, resume, attach and detach) and attached volumes (devices vdb, vdc,
+... chosen by the driver when the caller gives none). Every method is thread-safe.
 
 Failure injection for tests: ``driver.fail_next('spawn', exc)`` makes the
 next call of that driver method raise ``exc`` (once), before it changes
@@ -35,6 +35,8 @@ class _Guest:
     console: list = dataclasses.field(default_factory=list)
     volumes: dict = dataclasses.field(default_factory=dict)  # id -> device
     started: float = dataclasses.field(default_factory=time.monotonic)
+    #: suspended: the power state its memory was saved in
+    saved: str | None = None
 
     def log(self, text):
         self.console.append('[%12.6f] %s' % (
@@ -54,6 +56,7 @@ class FakeDriver(driver.ComputeDriver):
     capabilities = {
         'supports_reboot': True,
         'supports_pause': True,
+        'supports_suspend': True,
         'supports_attach_volume': True,
         'supports_console_output': True,
         'supports_remote_console': True,
@@ -174,6 +177,28 @@ class FakeDriver(driver.ComputeDriver):
             self._require(guest, states.PAUSED_POWER, 'unpause')
             guest.power_state = states.RUNNING
             guest.log('resumed')
+
+    def suspend(self, uuid):
+        with self._lock:
+            guest = self._begin('suspend', uuid)
+            if guest.saved:
+                return
+            if guest.power_state not in (states.RUNNING, states.PAUSED_POWER):
+                self._require(guest, states.RUNNING, 'suspend')
+            guest.saved = guest.power_state
+            guest.power_state = states.SHUTDOWN
+            guest.log('suspended to disk')
+
+    def resume(self, uuid):
+        with self._lock:
+            guest = self._begin('resume', uuid)
+            if guest.power_state == states.RUNNING:
+                return
+            if not guest.saved:
+                raise exception.VirtDriverError(
+                    reason='guest %s has no saved state to resume' % uuid)
+            guest.power_state, guest.saved = states.RUNNING, None
+            guest.log('resumed from disk')
 
     @staticmethod
     def _require(guest, power_state, action):

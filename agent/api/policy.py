@@ -52,6 +52,8 @@ RULES = {
     'server:delete': LIFECYCLE,
     'server:pause': 'rule:admin or role:itsec or %s' % OWNER,
     'server:unpause': 'rule:admin or role:itsec or %s' % OWNER,
+    'server:suspend': LIFECYCLE,
+    'server:resume': LIFECYCLE,
     'server:isolate': 'rule:admin or role:itsec',
     'server:release': 'rule:admin or role:itsec',
     'server:console': 'rule:admin or role:itsec or %s or %s' % (PM, OWNER),

@@ -5,6 +5,7 @@
                [--public-key FILE] [--wait]
     hvctl list | show REF | delete REF | reboot REF [--hard] | stop REF
     hvctl start REF | pause REF | unpause REF | console REF [--length N]
+    hvctl suspend REF | resume REF   (memory to the host's disk and back)
     hvctl attach REF VOLUME_ID --path FILE [--format qcow2|raw]
     hvctl detach REF VOLUME_ID
     hvctl flavor-list | host-list | action-list REF

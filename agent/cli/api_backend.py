@@ -21,7 +21,7 @@ from agent.objects import states
 from agent.security import tls
 
 UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
-SETTLED = ('active', 'stopped', 'paused', 'error')
+SETTLED = ('active', 'stopped', 'paused', 'suspended', 'error')
 COMPUTE = '/compute/v2.1'
 SERVERS = COMPUTE + '/servers/'
 #: hvctl's lifecycle commands -> nova's server action bodies
@@ -29,6 +29,7 @@ ACTIONS = {'start': {'os-start': None}, 'stop': {'os-stop': None},
            'reboot': {'reboot': {'type': 'SOFT'}},
            'reboot_hard': {'reboot': {'type': 'HARD'}},
            'pause': {'pause': None}, 'unpause': {'unpause': None},
+           'suspend': {'suspend': None}, 'resume': {'resume': None},
            'isolate': {'isolate': None}, 'release': {'release': None}}
 
 

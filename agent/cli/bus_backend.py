@@ -25,8 +25,8 @@ CONF = cfg.CONF
 WAIT_STEP = 10.0
 #: the conductor version that sends instance change notices
 NOTICES = '1.15'
-SETTLED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.ERROR,
-           states.DELETED)
+SETTLED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED,
+           states.ERROR, states.DELETED)
 
 
 def boot_options(args):

@@ -106,7 +106,7 @@ def complete(_b, args, out):
 
 def _instance_actions():
     for name in ('delete', 'reboot', 'stop', 'start', 'pause', 'unpause',
-                 'isolate', 'release'):
+                 'suspend', 'resume', 'isolate', 'release'):
         hard = (Arg('--hard', action='store_true'),) if name == 'reboot' \
             else ()
         yield Command(name, '%s an instance' % name, instances.act,

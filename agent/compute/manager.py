@@ -65,7 +65,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
                      evacuation.EvacuationMixin, resize.ResizeMixin):
     """Runs the instance operations the conductor casts to this host."""
 
-    target = messaging.Target(version='1.5')  # see compute_rpcapi.ComputeAPI
+    target = messaging.Target(version='1.6')  # see compute_rpcapi.ComputeAPI
 
     def __init__(self, driver, conductor, host, report_callback=None,
                  networking=None):
@@ -120,6 +120,16 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
     @checks.expects(instance_uuid=UUID)
     def unpause_instance(self, ctxt, instance_uuid):
         self._power_op(ctxt, instance_uuid, 'unpause_instance')
+
+    @checks.expects(instance_uuid=UUID)
+    def suspend_instance(self, ctxt, instance_uuid):
+        """The guest's memory to the host's disk (the conductor gives
+        its vCPUs and RAM back to the scheduler when this is recorded)."""
+        self._power_op(ctxt, instance_uuid, 'suspend_instance')
+
+    @checks.expects(instance_uuid=UUID)
+    def resume_instance(self, ctxt, instance_uuid):
+        self._power_op(ctxt, instance_uuid, 'resume_instance')
 
     @checks.expects(instance_uuid=UUID)
     def terminate_instance(self, ctxt, instance_uuid):
@@ -293,7 +303,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
 
         def body(ctxt, instance):
             current = self.driver.get_info(instance.uuid).power_state
-            if current == power.power_state:
+            if current == power.power_state and not power.always_call:
                 LOG.info('%s: guest of %s is already %s; fixing states only',
                          method, instance.uuid, current)
             elif power.call == 'power_off':

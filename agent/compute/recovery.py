@@ -10,9 +10,11 @@ settled, so no orphan domain, disk, port or DB row stays behind:
   * a delete: finished;
   * a live migration, resize or cold migration: resumed
     (migrations.resume_migrations, resize.resume_resize);
-  * a reboot, stop, start, pause, unpause, attach or detach: retried as an
-    operation of its own (recorded as an action), from the task_state and
-    the volumes' status; attach and detach are idempotent in the drivers;
+  * a reboot, stop, start, pause, unpause, suspend, resume, attach or
+    detach: retried as an operation of its own (recorded as an action),
+    from the task_state and the volumes' status; attach and detach are
+    idempotent in the drivers, a suspend whose save finished (libvirtd
+    goes on without the agent) finds the guest saved and only records it;
   * no task: the power state is synced; with
     ``resume_guests_state_on_host_boot`` an active instance whose guest is
     shut off (the host rebooted) has its networks wired and is powered on;
@@ -42,6 +44,7 @@ RETRIED = {
     S.REBOOTING: 'reboot_instance', S.REBOOTING_HARD: 'reboot_instance',
     S.POWERING_OFF: 'stop_instance', S.POWERING_ON: 'start_instance',
     S.PAUSING: 'pause_instance', S.UNPAUSING: 'unpause_instance',
+    S.SUSPENDING: 'suspend_instance', S.RESUMING: 'resume_instance',
     S.ATTACHING_VOLUME: 'attach_volume', S.DETACHING_VOLUME: 'detach_volume',
     S.ISOLATING: 'isolate_instance', S.RELEASING: 'release_instance',
 }

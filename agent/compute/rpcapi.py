@@ -25,6 +25,8 @@ class ComputeAPI(clients.Client):
             finish_resize, revert_resize (to the destination)
       1.5 - get_console (call; sent at 1.5): where the console proxy
             reaches a guest's serial or VNC console
+      1.6 - suspend_instance, resume_instance (casts; sent at 1.6): the
+            guest's memory to the host's disk and back
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -53,6 +55,14 @@ class ComputeAPI(clients.Client):
 
     def unpause_instance(self, ctxt, host, instance_uuid):
         self._cast(ctxt, 'unpause_instance', host,
+                   instance_uuid=instance_uuid)
+
+    def suspend_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'suspend_instance', host, version='1.6',
+                   instance_uuid=instance_uuid)
+
+    def resume_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'resume_instance', host, version='1.6',
                    instance_uuid=instance_uuid)
 
     def terminate_instance(self, ctxt, host, instance_uuid):

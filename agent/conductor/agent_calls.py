@@ -225,6 +225,11 @@ class AgentManager(endpoint.Endpoint):
                 db.instance_update(s, instance_uuid, updates,
                                    expected_task_state, host=scope,
                                    reread=False)
+                if updates.get('vm_state') == states.SUSPENDED:
+                    # its memory is on disk: the host's vCPUs and RAM are
+                    # the scheduler's again (a resume claims them back)
+                    claim.release_compute(
+                        s, db.instance_read_uuid(s, instance_uuid))
             elif scope is not None:
                 _own(s, ctxt, instance_uuid)
             if fault_message:

@@ -34,6 +34,7 @@ from agent.objects import actions as user_actions
 from agent.objects import fields as f
 from agent.objects import states
 from agent.rpc import checks
+from agent.scheduler import Settings as ClaimSettings
 from agent.scheduler import claim
 from agent.scheduler import rpcapi as scheduler_rpcapi
 
@@ -255,6 +256,8 @@ class LifecycleManager(endpoint.Endpoint):
             db.action_start(s, row.uuid, action, ctxt.request_id,
                             ctxt.user_id, ctxt.project_id, 'Success')
             return to_objects.instance(s, row), None
+        if declared.reclaims_compute:
+            claim.reclaim_compute(s, row, ClaimSettings.from_conf())
         updates = {'task_state': declared.task_state}
         if action in conductor_rpcapi.ISOLATION_ACTIONS:
             # recorded before the agent acts: every port refresh from

@@ -139,8 +139,8 @@ def instance_create(session, *, uuid, name, project_id, user_id, flavor,
         availability_zone=availability_zone, vm_state=states.BUILDING,
         task_state=states.SCHEDULING, power_state=states.NOSTATE,
         scheduler_hints=json.dumps(hints or {}), launched_at=None,
-        deleted_at=None, deleted=0, claimed=False, isolated=False,
-        fixed_ips=fixed_ips, created_at=now, updated_at=None)
+        deleted_at=None, deleted=0, claimed=False, compute_released=False,
+        isolated=False, fixed_ips=fixed_ips, created_at=now, updated_at=None)
     values['id'] = session.execute(
         _INSERT_INSTANCE, values).inserted_primary_key[0]
     if metadata:

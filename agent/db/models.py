@@ -108,6 +108,10 @@ class Instance(TimestampMixin, Base):
     deleted: Mapped[int] = mapped_column(Integer, default=0)
     # True while the host's claim for this instance is held
     claimed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # suspended: the claim's vCPUs and RAM are given back to the host (its
+    # disk stays claimed) until a resume takes them again
+    compute_released: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa.false())
     # quarantined by itsec: paused, every port of it drops all traffic
     isolated: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sa.false())

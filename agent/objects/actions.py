@@ -24,6 +24,10 @@ class Power:
     capability: str | None
     power_state: str
     vm_state: str
+    #: the driver's call is made even when the guest is in ``power_state``
+    #: already (a shut-off guest is suspended only if its memory was saved:
+    #: the driver tells, and refuses one that was not)
+    always_call: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,10 @@ class Action:
     #: reboot_instance's reboot_type
     reboot_type: str | None = None
     power: Power | None = None
+    #: takes back the vCPUs and RAM its instance gave up when suspended
+    #: (the conductor claims them on the host as it records the action,
+    #: agent.scheduler.claim.reclaim_compute; no room: refused)
+    reclaims_compute: bool = False
 
 
 _LIVE = (S.ACTIVE, S.STOPPED, S.PAUSED)
@@ -63,6 +71,15 @@ ACTIONS = (
     Action('unpause', (S.PAUSED,), S.UNPAUSING, 'unpause_instance',
            'server:unpause',
            power=Power('unpause', 'supports_pause', S.RUNNING, S.ACTIVE)),
+    # the guest's memory to the host's disk; its vCPUs and RAM are
+    # released when the suspend is recorded (agent.conductor.agent_calls)
+    Action('suspend', (S.ACTIVE, S.PAUSED), S.SUSPENDING, 'suspend_instance',
+           'server:suspend',
+           power=Power('suspend', 'supports_suspend', S.SHUTDOWN,
+                       S.SUSPENDED, always_call=True)),
+    Action('resume', (S.SUSPENDED,), S.RESUMING, 'resume_instance',
+           'server:resume', reclaims_compute=True,
+           power=Power('resume', 'supports_suspend', S.RUNNING, S.ACTIVE)),
     # itsec's quarantine: ports drop everything, the guest is paused
     Action('isolate', _LIVE, S.ISOLATING, 'isolate_instance',
            'server:isolate', while_isolated=True),

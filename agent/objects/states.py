@@ -7,7 +7,11 @@ PAUSED = 'paused'
 ERROR = 'error'
 DELETED = 'deleted'
 RESIZED = 'resized'     # a resize or cold migration waits for confirm/revert
-VM_STATES = (BUILDING, ACTIVE, STOPPED, PAUSED, ERROR, DELETED, RESIZED)
+# its memory saved to the host's disk (libvirt's managed save), its vCPUs
+# and RAM given back to the scheduler until it resumes
+SUSPENDED = 'suspended'
+VM_STATES = (BUILDING, ACTIVE, STOPPED, PAUSED, ERROR, DELETED, RESIZED,
+             SUSPENDED)
 
 SCHEDULING = 'scheduling'
 SPAWNING = 'spawning'
@@ -17,6 +21,8 @@ POWERING_OFF = 'powering_off'
 POWERING_ON = 'powering_on'
 PAUSING = 'pausing'
 UNPAUSING = 'unpausing'
+SUSPENDING = 'suspending'
+RESUMING = 'resuming'
 ATTACHING_VOLUME = 'attaching_volume'
 DETACHING_VOLUME = 'detaching_volume'
 DELETING = 'deleting'
@@ -34,7 +40,7 @@ RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH,
 TASK_STATES = (SCHEDULING, SPAWNING, REBOOTING, REBOOTING_HARD, POWERING_OFF,
                POWERING_ON, PAUSING, UNPAUSING, ATTACHING_VOLUME,
                DETACHING_VOLUME, DELETING, ISOLATING, RELEASING, MIGRATING,
-               REBUILDING) + RESIZE_TASKS
+               REBUILDING, SUSPENDING, RESUMING) + RESIZE_TASKS
 
 # power_state as the hypervisor reports it
 NOSTATE = 'nostate'

@@ -177,9 +177,12 @@ def claim(engine, node_id, host, spec, settings):
 
 
 def _release_node(session_or_conn, host, instance_row):
+    # a suspended instance's vCPUs and RAM were given back already
+    compute = not getattr(instance_row, 'compute_released', False)
     session_or_conn.execute(_RELEASE_NODE, {
-        'n_host': host, 'd_vcpus': instance_row.vcpus,
-        'd_ram': instance_row.memory_mb, 'd_disk': instance_row.root_gb})
+        'n_host': host, 'd_vcpus': instance_row.vcpus if compute else 0,
+        'd_ram': instance_row.memory_mb if compute else 0,
+        'd_disk': instance_row.root_gb})
 
 
 def release_migration(session, migration_row, instance_row):
@@ -219,6 +222,7 @@ def switch_over(session, migration_row, instance_row, keep_source=False):
             _release_node(session, instance_row.host, instance_row)
     instance_row.host = instance_row.node = migration_row.dest_compute
     instance_row.claimed = True
+    instance_row.compute_released = False   # the destination's is whole
 
 
 def release_source(session, migration_row, old_flavor):
@@ -241,6 +245,62 @@ def switch_back(session, migration_row, instance_row):
     _guarded(session, _RELEASE_SOURCE, migration_row, 'source_claimed')
     _release_node(session, instance_row.host, instance_row)
     instance_row.host = instance_row.node = migration_row.source_compute
+
+
+# a suspend gives the vCPUs and RAM back, a resume takes them again (on
+# the same host, where the saved guest is: no room there is a refusal)
+_COMPUTE_RELEASED = sa.update(_I).where(
+    _I.c.uuid == _p('i_uuid'), _I.c.claimed == sa.true(),
+    _I.c.compute_released == sa.false(),
+).values(compute_released=sa.true())
+
+_COMPUTE_RECLAIMED = sa.update(_I).where(
+    _I.c.uuid == _p('i_uuid'), _I.c.compute_released == sa.true(),
+).values(compute_released=sa.false())
+
+_GIVE_COMPUTE = sa.update(_N).where(_N.c.host == _p('n_host')).values(
+    vcpus_used=_N.c.vcpus_used - _p('d_vcpus'),
+    memory_mb_used=_N.c.memory_mb_used - _p('d_ram'),
+    generation=_N.c.generation + 1)
+
+_TAKE_COMPUTE = sa.update(_N).where(
+    _N.c.host == _p('n_host'),
+    _N.c.vcpus_used + _p('d_vcpus') <= _N.c.vcpus * _ratio('cpu_ratio'),
+    _N.c.memory_mb_used + _p('d_ram') <= _N.c.memory_mb * _ratio('ram_ratio'),
+).values(vcpus_used=_N.c.vcpus_used + _p('d_vcpus'),
+         memory_mb_used=_N.c.memory_mb_used + _p('d_ram'),
+         generation=_N.c.generation + 1)
+
+
+def release_compute(session, instance_row):
+    """A suspended instance gives its host's share of vCPUs and RAM back
+    (its disk stays claimed), once, in the caller's transaction; return
+    whether anything was released."""
+    if session.execute(_COMPUTE_RELEASED, {
+            'i_uuid': instance_row.uuid}).rowcount != 1:
+        return False
+    session.execute(_GIVE_COMPUTE, {
+        'n_host': instance_row.host, 'd_vcpus': instance_row.vcpus,
+        'd_ram': instance_row.memory_mb})
+    return True
+
+
+def reclaim_compute(session, instance_row, settings):
+    """Take back what ``release_compute`` gave, on the instance's host,
+    in the caller's transaction; NoRoomToResume (the caller rolls back)
+    if the host has no room for it now. An instance that released
+    nothing takes nothing."""
+    if session.execute(_COMPUTE_RECLAIMED, {
+            'i_uuid': instance_row.uuid}).rowcount != 1:
+        return
+    cpu, ram, _disk = settings.ratios
+    if session.execute(_TAKE_COMPUTE, {
+            'n_host': instance_row.host, 'd_vcpus': instance_row.vcpus,
+            'd_ram': instance_row.memory_mb, 'cpu_ratio': cpu,
+            'ram_ratio': ram}).rowcount != 1:
+        raise exception.NoRoomToResume(
+            instance=instance_row.uuid, host=instance_row.host,
+            vcpus=instance_row.vcpus, memory_mb=instance_row.memory_mb)
 
 
 def release(session_or_conn, instance_row):

@@ -177,6 +177,34 @@ def test_killed_mid_stop_retries_it(cloud):
     assert domain_state(uuid) == libvirt.VIR_DOMAIN_SHUTOFF
 
 
+def test_killed_mid_suspend_and_mid_resume_retries_them(cloud):
+    """Killed once the guest's memory is saved but before the suspend was
+    recorded: the restarted agent finds it saved and records it (the
+    host's RAM is given back once); killed as a resume begins: retried,
+    the guest restored from its save, not booted again."""
+    uuid = active(cloud, 'suspended')
+    kill_at(cloud, 'compute_suspend_instance.done',
+            lambda: act(cloud, uuid, 'suspend'))
+    inst = settle(cloud, uuid, 120)
+    assert (inst.vm_state, inst.power_state) == (S.SUSPENDED, S.SHUTDOWN)
+    assert domain_state(uuid) == libvirt.VIR_DOMAIN_SHUTOFF
+    node = [h['node'] for h in cloud.conductor.host_list(cloud.ctxt)
+            if h['node']][0]
+    assert (node.vcpus_used, node.memory_mb_used) == (0, 0)
+    kill_at(cloud, 'compute_resume_instance.start',
+            lambda: act(cloud, uuid, 'resume'))
+    inst = settle(cloud, uuid, 120)
+    assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
+    assert domain_state(uuid) == libvirt.VIR_DOMAIN_RUNNING
+    node = [h['node'] for h in cloud.conductor.host_list(cloud.ctxt)
+            if h['node']][0]
+    assert (node.vcpus_used, node.memory_mb_used) == (1, 512)
+    actions = [a.action for a in cloud.conductor.action_list(cloud.ctxt,
+                                                             ref=uuid)]
+    assert actions == ['create', 'suspend', 'compute_suspend_instance',
+                       'resume', 'compute_resume_instance']  # + the retries
+
+
 def test_killed_mid_attach_retries_it(cloud):
     uuid = active(cloud, 'attached')
     volume = cloud.state / 'volumes' / 'vol.qcow2'   # an allowed dir

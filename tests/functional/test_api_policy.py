@@ -33,6 +33,10 @@ LIFECYCLE = {
               {'admin', 'itsec', 'owner'}),
     'unpause': ({'unpause': None}, 'paused', 'active',
                 {'admin', 'itsec', 'owner'}),
+    'suspend': ({'suspend': None}, 'active', 'suspended',
+                {'admin', 'pm', 'owner'}),
+    'resume': ({'resume': None}, 'suspended', 'active',
+               {'admin', 'pm', 'owner'}),
     # itsec's quarantine (pause + ports cut off); release lifts it
     'isolate': ({'isolate': None}, 'active', 'paused', {'admin', 'itsec'}),
     'release': ({'release': None}, 'paused', 'active', {'admin', 'itsec'}),
@@ -65,8 +69,8 @@ def booted(client, name=None, state='active'):
     server_id = cloudlib.boot(client, name or 'vm-%s' % uuid.uuid4().hex[:8])
     srv = cloudlib.wait_status(client, server_id)
     if state != 'active':
-        body = {'stopped': {'os-stop': None}, 'paused': {'pause': None}}[
-            state]
+        body = {'stopped': {'os-stop': None}, 'paused': {'pause': None},
+                'suspended': {'suspend': None}}[state]
         assert cloudlib.action(client, server_id, body).status_code == 202
         srv = cloudlib.wait_status(client, server_id, until=(state,))
     return srv

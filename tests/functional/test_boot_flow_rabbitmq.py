@@ -73,7 +73,9 @@ def test_lifecycle_over_rabbitmq(cloud):
             ('stop', states.STOPPED, states.SHUTDOWN),
             ('start', states.ACTIVE, states.RUNNING),
             ('pause', states.PAUSED, states.PAUSED_POWER),
-            ('unpause', states.ACTIVE, states.RUNNING)):
+            ('unpause', states.ACTIVE, states.RUNNING),
+            ('suspend', states.SUSPENDED, states.SHUTDOWN),
+            ('resume', states.ACTIVE, states.RUNNING)):
         inst = act(cloud, inst.uuid, action)
         assert (inst.vm_state, inst.power_state) == (vm_state, power), action
 
@@ -92,7 +94,8 @@ def test_lifecycle_over_rabbitmq(cloud):
     assert [(a.action, a.result, a.user_id) for a in actions] == [
         (name, 'Success', 'alice') for name in (
             'create', 'reboot', 'reboot_hard', 'stop', 'start', 'pause',
-            'unpause', 'attach_volume', 'detach_volume')]
+            'unpause', 'suspend', 'resume', 'attach_volume',
+            'detach_volume')]
     assert all(a.finish_time and a.events for a in actions)
 
     # node usage follows the claim and the release

@@ -143,6 +143,48 @@ def test_release_is_idempotent(engine):
     assert instance(engine, spec).claimed is False
 
 
+def _instance_row(s, spec):
+    return s.scalars(sa.select(models.Instance).where(
+        models.Instance.uuid == spec.instance_uuid)).one()
+
+
+def test_a_suspended_instance_gives_back_vcpus_and_ram_once(engine):
+    """Suspended: the host's vCPUs and RAM are free for others (its disk
+    and its place stay claimed); a second release gives nothing; a
+    resume takes them back; the delete of one still suspended gives
+    back only what it holds."""
+    add_host(engine, 'h1', memory_mb=4096)
+    spec = add_instance(engine, vcpus=2, memory_mb=3072, root_gb=30)
+    manager.SchedulerManager(engine, settings=FRESH).select(spec)
+    assert usage(node(engine, 'h1')) == (2, 3072, 30, 1)
+    for expected in (True, False):
+        with db_session.session_scope(engine) as s:
+            assert claim.release_compute(s, _instance_row(s, spec)) \
+                is expected
+    assert usage(node(engine, 'h1')) == (0, 0, 30, 1)
+    assert instance(engine, spec).compute_released is True
+    other = add_instance(engine, vcpus=1, memory_mb=2048, root_gb=10)
+    assert manager.SchedulerManager(engine, settings=FRESH).select(
+        other) == 'h1'                     # placed in the freed RAM
+    with pytest.raises(exception.NoRoomToResume,
+                       match='has not the 2 vCPUs and 3072 MiB'):
+        with db_session.session_scope(engine) as s:
+            claim.reclaim_compute(s, _instance_row(s, spec), FRESH)
+    assert instance(engine, spec).compute_released is True   # rolled back
+    assert usage(node(engine, 'h1')) == (1, 2048, 40, 2)
+    with db_session.session_scope(engine) as s:     # the other one goes
+        claim.release(s, _instance_row(s, other))
+    with db_session.session_scope(engine) as s:
+        claim.reclaim_compute(s, _instance_row(s, spec), FRESH)
+        claim.reclaim_compute(s, _instance_row(s, spec), FRESH)  # no-op
+    assert usage(node(engine, 'h1')) == (2, 3072, 30, 1)
+    with db_session.session_scope(engine) as s:
+        claim.release_compute(s, _instance_row(s, spec))
+    with db_session.session_scope(engine) as s:
+        assert claim.release(s, _instance_row(s, spec)) is True
+    assert usage(node(engine, 'h1')) == (0, 0, 0, 0)
+
+
 def test_two_schedulers_racing_never_overcommit(engine):
     slots = {'h1': 4, 'h2': 3, 'h3': 2}     # 1 GB instances by RAM
     for host, n in slots.items():

@@ -48,7 +48,8 @@ def test_the_api_serves_what_it_served():
     assert {c.name for c in commands.COMMANDS
             if commands.API in c.serves} == {
         'boot', 'list', 'show', 'delete', 'reboot', 'stop', 'start',
-        'pause', 'unpause', 'isolate', 'release', 'console', 'flavor-list',
+        'pause', 'unpause', 'suspend', 'resume', 'isolate', 'release',
+        'console', 'flavor-list',
         'host-list', 'host-disable', 'host-enable', 'action-list', 'login',
         'logout', 'password', 'user-set', 'live-migrate', 'migration-list',
         'migration-show', 'migration-abort', 'migration-force-complete',

@@ -219,6 +219,15 @@ def test_terminate_with_missing_guest(env):
      (S.ACTIVE, None, S.RUNNING)),
     ('pause_instance', S.PAUSING, None, (S.PAUSED, None, S.PAUSED_POWER)),
     ('unpause_instance', S.UNPAUSING, 'pause', (S.ACTIVE, None, S.RUNNING)),
+    ('suspend_instance', S.SUSPENDING, None,
+     (S.SUSPENDED, None, S.SHUTDOWN)),
+    ('suspend_instance', S.SUSPENDING, 'pause',
+     (S.SUSPENDED, None, S.SHUTDOWN)),
+    # retried after a kill -9: the save had finished
+    ('suspend_instance', S.SUSPENDING, 'suspend',
+     (S.SUSPENDED, None, S.SHUTDOWN)),
+    ('resume_instance', S.RESUMING, 'suspend', (S.ACTIVE, None, S.RUNNING)),
+    ('resume_instance', S.RESUMING, None, (S.ACTIVE, None, S.RUNNING)),
 ])
 def test_power_operations(env, method, task, prepare, expected):
     uuid_ = built(env)
@@ -230,6 +239,18 @@ def test_power_operations(env, method, task, prepare, expected):
     assert env.conductor.updates[-1][2] == [task]
     assert env.conductor.events_of(uuid_)[-1] == (
         'finish', 'compute_' + method, 'Success')
+
+
+def test_a_shut_off_guest_is_not_recorded_as_suspended(env):
+    """A guest that went down without its memory saved cannot be
+    called suspended: the suspend fails with a readable fault."""
+    uuid_ = built(env)
+    env.driver.power_off(uuid_)
+    set_task(env, uuid_, S.SUSPENDING)
+    env.mgr.suspend_instance(ctxt(), instance_uuid=uuid_)
+    assert env.conductor.get(uuid_).vm_state == S.ERROR
+    [fault] = env.conductor.faults_of(uuid_)
+    assert 'cannot suspend guest' in fault['message']
 
 
 @pytest.mark.parametrize('method,task,prepare,expected', [

@@ -154,3 +154,28 @@ def test_thread_safe_spawns(drv):
     for t in threads:
         t.join()
     assert sorted(drv.list_guests()) == sorted(s.uuid for s in specs)
+
+
+def test_suspend_and_resume_go_on_where_the_guest_was(drv):
+    d = drv
+    d.spawn(spec(uuid='u1'))
+    d.suspend('u1')
+    d.suspend('u1')                 # saved already: nothing more
+    assert d.get_info('u1').power_state == states.SHUTDOWN
+    d.resume('u1')
+    d.resume('u1')                  # running already
+    assert d.get_info('u1').power_state == states.RUNNING
+    log = d.get_console_output('u1', 100000)
+    assert log.count('suspended to disk') == 1
+    assert log.count('resumed from disk') == 1
+    assert log.count('fake-bios: booting') == 1      # no new boot
+
+
+def test_a_guest_without_saved_state_cannot_resume_or_suspend(drv):
+    d = drv
+    d.spawn(spec(uuid='u1'))
+    d.power_off('u1')
+    with pytest.raises(exception.VirtDriverError, match='no saved state'):
+        d.resume('u1')
+    with pytest.raises(exception.VirtDriverError, match='cannot suspend'):
+        d.suspend('u1')

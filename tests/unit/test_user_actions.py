@@ -36,14 +36,15 @@ def test_the_agent_runs_a_method_in_the_task_states_its_actions_set():
     assert actions.task_states_of('stop_instance') == (states.POWERING_OFF,)
     assert set(actions.POWER_BY_METHOD) == {
         'start_instance', 'stop_instance', 'pause_instance',
-        'unpause_instance'}
+        'unpause_instance', 'suspend_instance', 'resume_instance'}
 
 
 def test_the_action_body_takes_the_actions_that_have_no_route_of_their_own():
     """Every lifecycle action is a key of POST /servers/{id}/action
     (reboot's two through {"reboot": {"type"}})."""
     assert actions.IN_BODY == ('start', 'stop', 'reboot', 'reboot_hard',
-                               'pause', 'unpause', 'isolate', 'release')
+                               'pause', 'unpause', 'suspend', 'resume',
+                               'isolate', 'release')
     assert set(server_actions.LIFECYCLE.values()) | {
         'reboot', 'reboot_hard'} == set(actions.IN_BODY)
 

@@ -49,7 +49,8 @@ DETACH_TIMEOUT = 30
 STATS_TIMEOUT = 5
 #: the Guest methods that change a domain: one at a time per domain
 CHANGES = frozenset(('launch', 'reboot_hard', 'shutdown', 'destroy',
-                     'pause', 'resume', 'attach_device', 'detach_device',
+                     'pause', 'resume', 'save', 'attach_device',
+                     'detach_device',
                      'persist', 'undefine'))
 
 
@@ -58,6 +59,7 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
     capabilities = {
         'supports_reboot': True,
         'supports_pause': True,
+        'supports_suspend': True,
         'supports_attach_volume': True,
         'supports_console_output': True,
         'supports_remote_console': True,
@@ -320,6 +322,29 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
 
     def unpause(self, uuid):
         self._do(uuid, 'resume')
+
+    def suspend(self, uuid):
+        if self._do(uuid, 'is_active'):
+            self._do(uuid, 'save', limit=self._save_limit(uuid))
+        elif not self._do(uuid, 'has_saved_state'):
+            raise exception.VirtDriverError(
+                reason='guest %s is shut off with no saved state: it '
+                'cannot be suspended' % uuid)
+
+    def resume(self, uuid):
+        if self._do(uuid, 'is_active'):
+            return
+        if not self._do(uuid, 'has_saved_state'):
+            raise exception.VirtDriverError(
+                reason='guest %s has no saved state to resume' % uuid)
+        self._do(uuid, 'launch', limit=self._save_limit(uuid))
+
+    def _save_limit(self, uuid):
+        """How long a save or restore may take: the call timeout plus a
+        second per 100 MiB of the guest's memory (disk speed)."""
+        if not self.host.call_timeout:
+            return None
+        return self.host.call_timeout + self.get_info(uuid).memory_mb / 100
 
     def get_info(self, uuid):
         return self._do(uuid, 'info')

@@ -114,6 +114,15 @@ class Guest:
     def resume(self):
         self.domain.resume()
 
+    def save(self):
+        """libvirt's managed save: memory and device state to libvirt's
+        save directory, the domain shut off; the next start restores it,
+        running whatever state it was saved in."""
+        self.domain.managedSave(libvirt.VIR_DOMAIN_SAVE_RUNNING)
+
+    def has_saved_state(self):
+        return bool(self.domain.hasManagedSaveImage(0))
+
     def undefine(self):
         """Remove the persistent definition (a running domain becomes
         transient). Flags a driver does not know are dropped one by one:

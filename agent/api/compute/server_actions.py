@@ -1,7 +1,8 @@
 """nova's ``POST /servers/{id}/action``: a body of one key, the action.
 
 * lifecycle (202, no body): ``os-start``, ``os-stop``, ``reboot``
-  (``{"type": "SOFT"|"HARD"}``), ``pause``, ``unpause``, and hvagent's
+  (``{"type": "SOFT"|"HARD"}``), ``pause``, ``unpause``, ``suspend``,
+  ``resume`` (its memory saved to the host's disk), and hvagent's
   own ``isolate`` and ``release`` (itsec's quarantine: the guest paused,
   its ports cut off the network);
 * ``os-getConsoleOutput`` (200, ``{"output"}``); ``os-getSerialConsole``
@@ -41,8 +42,8 @@ router = APIRouter(prefix=microversions.PREFIX + '/servers',
                    dependencies=[Depends(microversions.negotiate)])
 #: actions that are one of agent.objects.actions, by their body's key
 LIFECYCLE = {'os-start': 'start', 'os-stop': 'stop', 'pause': 'pause',
-             'unpause': 'unpause', 'isolate': 'isolate',
-             'release': 'release'}
+             'unpause': 'unpause', 'suspend': 'suspend', 'resume': 'resume',
+             'isolate': 'isolate', 'release': 'release'}
 ACCEPTED = Response(status_code=202)
 
 

@@ -1,0 +1,120 @@
+"""Suspend and resume of a real QEMU guest (the test image) through
+hvagent-api: its memory goes to libvirt's managed save file and the
+host's vCPUs and RAM to the scheduler, which places another guest into
+them; the resume of a guest whose room was taken is refused (409, it
+stays suspended) until there is room again; the guest goes on where it
+was (no new ``booted`` line), across an agent restart meanwhile.
+
+The host is made small with ``[compute] reserved_host_memory_mb``: room
+for one m1.tiny (512 MiB) and not two."""
+import libvirt
+import pytest
+
+from tests.fixtures import api_cloud as cloudlib
+from tests.fixtures import guest_image
+from tests.fixtures import libvirt_cloud as lvcloud
+from tests.fixtures import libvirtd
+from tests.fixtures.api_cloud import COMPUTE
+from tests.fixtures.waiting import wait_until
+
+pytestmark = pytest.mark.functional
+#: what the host has for guests: one m1.tiny
+ROOM_MB = 800
+
+
+def host_memory_mb():
+    conn = libvirt.open(libvirtd.URI)
+    try:
+        return conn.getInfo()[1]
+    finally:
+        conn.close()
+
+
+def console_log(client, sid):
+    return cloudlib.action(client, sid, {'os-getConsoleOutput': {}}).json(
+        ).get('output', '')
+
+
+def ram_used(admin):
+    [h] = admin.ok('GET', COMPUTE + '/os-hypervisors/detail')['hypervisors']
+    return h['memory_mb_used']
+
+
+def domain(uuid):
+    conn = libvirt.open(libvirtd.URI)
+    try:
+        dom = conn.lookupByUUIDString(uuid)
+        return dom.state()[0], bool(dom.hasManagedSaveImage(0))
+    finally:
+        conn.close()
+
+
+def running_log(client, sid):
+    """The console log once the guest has printed two more status lines
+    (it runs) since now."""
+    before = console_log(client, sid).count('hvagent-test-guest disks:')
+    return wait_until(lambda: (lambda log: log if log.count(
+        'hvagent-test-guest disks:') >= before + 2 else None)(
+        console_log(client, sid)), 60, interval=0.5,
+        message=lambda: console_log(client, sid)[-2000:])
+
+
+def test_suspend_gives_the_room_to_others_and_resume_goes_on(tmp_path):
+    libvirtd.require_libvirtd()
+    reserved = host_memory_mb() - ROOM_MB
+    with lvcloud.running(tmp_path, extra={'compute': {
+            'reserved_host_memory_mb': reserved}}) as cloud:
+        admin = cloud.admin
+        p = cloudlib.create_project(admin, 'susp')
+        dev = cloud.add_user(p['id'], 'susp-dev', 'developer')
+        image, _, _ = lvcloud.guest_images(lvcloud.api_upload(dev,
+                                                              cloud.image))
+        sid = cloudlib.boot(dev, 'susp-1', image=image)
+        cloudlib.wait_status(dev, sid, until=('active',), timeout=120)
+        running_log(dev, sid)
+        assert ram_used(admin) == 512
+        # the host is full: a second guest finds no room
+        full = cloudlib.boot(dev, 'susp-full', image=image)
+        srv = cloudlib.wait_status(dev, full, until=('error',), timeout=60)
+        assert 'No valid host' in srv['fault']['message'], srv['fault']
+        dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, full))
+
+        assert cloudlib.action(dev, sid, {'suspend': None}).status_code \
+            == 202
+        srv = cloudlib.wait_status(dev, sid, until=('suspended',),
+                                   timeout=120)
+        assert (srv['status'], srv['OS-EXT-STS:power_state']) == \
+            ('SUSPENDED', 4)
+        assert domain(sid) == (libvirt.VIR_DOMAIN_SHUTOFF, True)
+        assert ram_used(admin) == 0
+
+        # an agent restart leaves it suspended (not started, not stopped)
+        assert cloud.dep.stop('hvagent-compute') == {'hvagent-compute': 0}
+        cloud.dep.start('hvagent-compute')
+        cloud.dep.ready('hvagent-compute')
+        assert cloudlib.vm_state(cloudlib.server(dev, sid)) == 'suspended'
+        assert domain(sid) == (libvirt.VIR_DOMAIN_SHUTOFF, True)
+
+        # the scheduler places another guest in the room it gave up
+        other = cloudlib.boot(dev, 'susp-2', image=image)
+        cloudlib.wait_status(dev, other, until=('active',), timeout=120)
+        r = cloudlib.action(dev, sid, {'resume': None})
+        assert r.status_code == 409, r.text
+        assert 'has not the 1 vCPUs and 512 MiB of RAM free' in \
+            r.json()['error']['message']
+        assert cloudlib.vm_state(cloudlib.server(dev, sid)) == 'suspended'
+        dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, other))
+        wait_until(lambda: ram_used(admin) == 0, 60, interval=0.2)
+
+        assert cloudlib.action(dev, sid, {'resume': None}).status_code \
+            == 202
+        cloudlib.wait_status(dev, sid, until=('active',), timeout=120)
+        assert domain(sid) == (libvirt.VIR_DOMAIN_RUNNING, False)
+        assert ram_used(admin) == 512
+        log = running_log(dev, sid)
+        assert guest_image.booted_uuids(log) == [sid]   # no second boot
+        actions = dev.ok('GET', '%s/servers/%s/os-instance-actions'
+                         % (COMPUTE, sid))['instanceActions']
+        assert [a['action'] for a in actions][:2] == ['resume', 'suspend']
+        dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, sid))
+        wait_until(lambda: ram_used(admin) == 0, 60, interval=0.2)

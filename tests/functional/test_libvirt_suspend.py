@@ -40,11 +40,28 @@ def ram_used(admin):
     return h['memory_mb_used']
 
 
+def used(admin):
+    """(vCPUs, MiB of RAM, GiB of disk) claimed on the host."""
+    [h] = admin.ok('GET', COMPUTE + '/os-hypervisors/detail')['hypervisors']
+    return h['vcpus_used'], h['memory_mb_used'], h['local_gb_used']
+
+
 def domain(uuid):
     conn = libvirt.open(libvirtd.URI)
     try:
         dom = conn.lookupByUUIDString(uuid)
         return dom.state()[0], bool(dom.hasManagedSaveImage(0))
+    finally:
+        conn.close()
+
+
+def domain_gone(uuid):
+    conn = libvirt.open(libvirtd.URI)
+    try:
+        conn.lookupByUUIDString(uuid)
+        return False
+    except libvirt.libvirtError:
+        return True
     finally:
         conn.close()
 
@@ -86,7 +103,7 @@ def test_suspend_gives_the_room_to_others_and_resume_goes_on(tmp_path):
         assert (srv['status'], srv['OS-EXT-STS:power_state']) == \
             ('SUSPENDED', 4)
         assert domain(sid) == (libvirt.VIR_DOMAIN_SHUTOFF, True)
-        assert ram_used(admin) == 0
+        assert used(admin) == (0, 0, 1)     # its disk stays claimed
 
         # an agent restart leaves it suspended (not started, not stopped)
         assert cloud.dep.stop('hvagent-compute') == {'hvagent-compute': 0}
@@ -116,5 +133,12 @@ def test_suspend_gives_the_room_to_others_and_resume_goes_on(tmp_path):
         actions = dev.ok('GET', '%s/servers/%s/os-instance-actions'
                          % (COMPUTE, sid))['instanceActions']
         assert [a['action'] for a in actions][:2] == ['resume', 'suspend']
+        # deleted while suspended: the domain and its save file go, the
+        # claim is released once (its RAM was given back already)
+        assert cloudlib.action(dev, sid, {'suspend': None}).status_code \
+            == 202
+        cloudlib.wait_status(dev, sid, until=('suspended',), timeout=120)
         dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, sid))
-        wait_until(lambda: ram_used(admin) == 0, 60, interval=0.2)
+        wait_until(lambda: domain_gone(sid), 60, interval=0.2)
+        wait_until(lambda: used(admin) == (0, 0, 0), 60, interval=0.2,
+                   message=lambda: used(admin))

@@ -1,5 +1,7 @@
 """The test guest of tools/build-test-image boots under plain QEMU (TCG),
-reports the uuid of its config drive and powers off on an ACPI power button.
+reports the uuid of its config drive, its disks with their sizes (a
+resize shows) and its NICs with their addresses (a NIC plugged while it
+runs gets a lease), and powers off on an ACPI power button.
 
 Timeouts are generous (TCG on a loaded 2-core CI box); nothing here asserts
 on how fast things happen.
@@ -59,6 +61,9 @@ def test_boot_config_drive_uuid_and_acpi_poweroff(tmp_path):
     instance_uuid = str(uuid.uuid4())
     drive = guest_image.make_config_drive(tmp_path / 'config.iso',
                                           instance_uuid, name='test-image')
+    data = tmp_path / 'data.qcow2'
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', str(data),
+                    '16M'], check=True)
     console = tmp_path / 'console.log'
     monitor = tmp_path / 'mon.sock'
     # The config drive wins over the cmdline uuid (and root= is ignored).
@@ -72,7 +77,11 @@ def test_boot_config_drive_uuid_and_acpi_poweroff(tmp_path):
            '-append', cmdline,
            '-drive', 'file=%s,if=virtio,format=qcow2' % overlay,
            '-drive', 'file=%s,if=ide,media=cdrom,readonly=on,format=raw'
-           % drive]
+           % drive,
+           '-drive', 'file=%s,if=none,id=data,format=qcow2' % data,
+           '-device', 'virtio-blk-pci,drive=data,addr=0x9',
+           # QEMU's user network: its DHCP server leases 10.0.2.15
+           '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0']
     with open(tmp_path / 'qemu.log', 'wb') as qemu_log:
         proc = subprocess.Popen(cmd, stdout=qemu_log, stderr=qemu_log,
                                 stdin=subprocess.DEVNULL)
@@ -82,6 +91,22 @@ def test_boot_config_drive_uuid_and_acpi_poweroff(tmp_path):
         assert uuids == [instance_uuid]
         disks = _wait_for(guest_image.last_disks, 60, proc, console)
         assert 'vda' in disks and 'sr0' in disks, disks
+        sizes = _wait_for(guest_image.last_disk_sizes, 60, proc, console)
+        assert (sizes['vda'], sizes['vdb']) == (64 << 20, 16 << 20), sizes
+        nics = _wait_for(guest_image.last_nics, 60, proc, console)
+        assert nics == {'eth0': '10.0.2.15/24'}, nics
+        # grown while it runs, as a volume extend does
+        _monitor(monitor, 'block_resize data 32M')
+        _wait_for(lambda t: (guest_image.last_disk_sizes(t) or {}).get(
+            'vdb') == 32 << 20, 60, proc, console)
+        # a NIC plugged while it runs asks for a lease
+        _monitor(monitor, 'netdev_add user,id=n1')
+        _monitor(monitor, 'device_add virtio-net-pci,netdev=n1,id=nic1')
+        nics = _wait_for(lambda t: (lambda n: n if n and n.get('eth1')
+                                    else None)(guest_image.last_nics(t)),
+                         120, proc, console)
+        assert nics == {'eth0': '10.0.2.15/24', 'eth1': '10.0.2.15/24'}, \
+            nics        # (each user network leases the same address)
 
         _monitor(monitor, 'system_powerdown')
         try:

@@ -188,6 +188,12 @@ class VirtDriverError(HVAgentError):
     msg = 'Virt driver error: %(reason)s'
 
 
+class VolumeExtendFailed(VirtDriverError):
+    """The hypervisor could not grow an attached volume (not attached, a
+    full disk...): the guest keeps it as it was, the instance is fine."""
+    msg = 'Volume %(volume_id)s of %(instance)s cannot be extended: %(reason)s'
+
+
 class VolumeUnusable(VirtDriverError):
     """The driver refuses a volume's connection info (kind, path, format)
     before touching the guest: the attach is refused, the instance is fine.

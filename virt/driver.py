@@ -136,6 +136,8 @@ class ComputeDriver(abc.ABC):
         #: and restored, the guest going on where it was
         'supports_suspend': False,
         'supports_attach_volume': False,
+        #: extend_volume (an attached volume grown, the guest told)
+        'supports_extend_volume': False,
         'supports_console_output': False,
         #: get_console (an interactive serial and/or VNC console)
         'supports_remote_console': False,
@@ -244,6 +246,13 @@ class ComputeDriver(abc.ABC):
         raise NotImplementedError
 
     def detach_volume(self, uuid: str, volume_id: str) -> None:
+        raise NotImplementedError
+
+    def extend_volume(self, uuid: str, volume_id: str,
+                      size_bytes: int) -> None:
+        """Grow an attached volume to ``size_bytes`` (the hypervisor
+        grows its file) so the running guest sees the new size;
+        VolumeExtendFailed if it cannot."""
         raise NotImplementedError
 
     def get_console_output(self, uuid: str, max_bytes: int) -> str:

@@ -58,6 +58,7 @@ class FakeDriver(driver.ComputeDriver):
         'supports_pause': True,
         'supports_suspend': True,
         'supports_attach_volume': True,
+        'supports_extend_volume': True,
         'supports_console_output': True,
         'supports_remote_console': True,
         'supports_live_migration': True,
@@ -177,6 +178,17 @@ class FakeDriver(driver.ComputeDriver):
             self._require(guest, states.PAUSED_POWER, 'unpause')
             guest.power_state = states.RUNNING
             guest.log('resumed')
+
+    def extend_volume(self, uuid, volume_id, size_bytes):
+        with self._lock:
+            guest = self._begin('extend_volume', uuid)
+            device = guest.volumes.get(volume_id)
+            if device is None:
+                raise exception.VolumeExtendFailed(
+                    volume_id=volume_id, instance=uuid,
+                    reason='it is not attached')
+            guest.log('%s: capacity changed to %d bytes' % (device,
+                                                             size_bytes))
 
     def suspend(self, uuid):
         with self._lock:

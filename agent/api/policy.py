@@ -145,6 +145,7 @@ RULES = {
     'volume:list': '@',
     'volume:show': 'rule:project_reader',
     'volume:delete': 'rule:admin or %s' % OWNER,
+    'volume:extend': 'rule:admin or %s' % OWNER,
     'server:volumes': 'rule:admin or %s' % OWNER,
 }
 

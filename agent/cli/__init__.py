@@ -8,6 +8,7 @@
     hvctl suspend REF | resume REF   (memory to the host's disk and back)
     hvctl attach REF VOLUME_ID --path FILE [--format qcow2|raw]
     hvctl detach REF VOLUME_ID
+    hvctl volume-extend VOLUME_ID --size GB   (through hvagent-api)
     hvctl flavor-list | host-list | action-list REF
     hvctl host-disable HOST [--reason TEXT] | host-enable HOST   (admin)
     hvctl live-migrate REF [--host HOST] [--block-migrate|--no-block-migrate]

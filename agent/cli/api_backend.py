@@ -356,6 +356,15 @@ class Backend:
         return self.client.call('PUT', COMPUTE + '/os-services/' + path,
                                 json=body).json()['service']
 
+    def volume_extend(self, volume_id, size_gb):
+        """Block Storage's os-extend (under the token's project); the
+        volume after it."""
+        project = self.get('/v3/auth/tokens')['token']['project']['id']
+        base = '/volume/v3/%s/volumes/%s' % (project, volume_id)
+        self.client.call('POST', base + '/action',
+                         json={'os-extend': {'new_size': size_gb}})
+        return self.get(base)['volume']
+
     def actions(self, uuid):
         return self.get(SERVERS + uuid + '/os-instance-actions')[
             'instanceActions']

@@ -19,6 +19,7 @@ from agent.cli import hosts
 from agent.cli import instances
 from agent.cli import migrations
 from agent.cli import networking
+from agent.cli import volumes
 from agent.objects import states
 
 #: what hvctl is, in one line (its --help and its man page's NAME)
@@ -138,6 +139,11 @@ def _instance_commands():
         Arg('--format', default='qcow2', choices=['qcow2', 'raw'])))
     yield Command('detach', 'detach a volume', instances.act,
                   (Arg('ref'), Arg('volume_id'), WAIT))
+    yield Command('volume-extend', 'grow a volume (an attached one: its '
+                  'guest sees the new size)', volumes.volume_extend,
+                  (Arg('volume_id'), Arg('--size', type=int, required=True,
+                                         help='the new size, GiB')),
+                  frozenset({API}))
     yield Command('console', 'print console output; or type into the '
                   'serial console (--attach, Ctrl-] leaves), or print a '
                   'one-use console URL (--url)', instances.console, (

@@ -46,7 +46,7 @@ CONF = cfg.CONF
 UUID = f.UUID()
 SUPERSEDED = host_sync.SUPERSEDED
 REFUSED = (exception.OperationNotSupported, exception.VolumeNotFound,
-           exception.VolumeUnusable)
+           exception.VolumeUnusable, exception.VolumeExtendFailed)
 #: operation_start (operation_finish) calls in all when they time out
 #: (see _start, _finish)
 START_ATTEMPTS = 3
@@ -201,6 +201,35 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
         self._run(ctxt, instance_uuid, 'detach_volume',
                   user_actions.task_states_of('detach_volume'), detach,
                   capability='supports_attach_volume')
+
+    @checks.expects(instance_uuid=UUID, volume_id=UUID)
+    def extend_volume(self, ctxt, instance_uuid, volume_id):
+        """An attached volume grows to the size the conductor recorded
+        in its mapping (``size_bytes``): the hypervisor grows it and the
+        guest sees the new size at once."""
+        def extend(ctxt, instance):
+            bdm = self._bdm(instance, volume_id)
+            if bdm is None:
+                raise exception.VolumeNotFound(volume_id=volume_id,
+                                               instance=instance.uuid)
+            size = int(bdm.connection_info.get('size_bytes') or 0)
+            if size <= 0:
+                raise exception.InvalidRPCPayload(
+                    'volume %s has no new size recorded' % volume_id)
+            self.driver.extend_volume(instance.uuid, volume_id, size)
+            self.conductor.block_device_update(
+                ctxt, instance_uuid=instance.uuid, volume_id=volume_id,
+                status='attached', device_name=None)
+            return {}
+
+        def rollback(ctxt, instance):
+            # the guest keeps its disk as it was; the mapping is usable
+            self.conductor.block_device_update(
+                ctxt, instance_uuid=instance.uuid, volume_id=volume_id,
+                status='attached', device_name=None)
+        self._run(ctxt, instance_uuid, 'extend_volume',
+                  user_actions.task_states_of('extend_volume'), extend,
+                  capability='supports_extend_volume', rollback=rollback)
 
     @checks.expects(instance_uuid=UUID,
                  tail_length=f.Integer(min=1, max=10000, nullable=True))

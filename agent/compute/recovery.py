@@ -10,8 +10,8 @@ settled, so no orphan domain, disk, port or DB row stays behind:
   * a delete: finished;
   * a live migration, resize or cold migration: resumed
     (migrations.resume_migrations, resize.resume_resize);
-  * a reboot, stop, start, pause, unpause, suspend, resume, attach or
-    detach: retried as an operation of its own (recorded as an action),
+  * a reboot, stop, start, pause, unpause, suspend, resume, attach,
+    detach or volume extend: retried as an operation of its own (recorded as an action),
     from the task_state and the volumes' status; attach and detach are
     idempotent in the drivers, a suspend whose save finished (libvirtd
     goes on without the agent) finds the guest saved and only records it;
@@ -46,11 +46,13 @@ RETRIED = {
     S.PAUSING: 'pause_instance', S.UNPAUSING: 'unpause_instance',
     S.SUSPENDING: 'suspend_instance', S.RESUMING: 'resume_instance',
     S.ATTACHING_VOLUME: 'attach_volume', S.DETACHING_VOLUME: 'detach_volume',
+    S.EXTENDING_VOLUME: 'extend_volume',
     S.ISOLATING: 'isolate_instance', S.RELEASING: 'release_instance',
 }
 # the volume status a retried attach/detach looks for
 VOLUME_STATUS = {S.ATTACHING_VOLUME: 'attaching',
-                 S.DETACHING_VOLUME: 'detaching'}
+                 S.DETACHING_VOLUME: 'detaching',
+                 S.EXTENDING_VOLUME: 'extending'}
 
 
 def own_context(instance):

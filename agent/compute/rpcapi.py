@@ -26,7 +26,8 @@ class ComputeAPI(clients.Client):
       1.5 - get_console (call; sent at 1.5): where the console proxy
             reaches a guest's serial or VNC console
       1.6 - suspend_instance, resume_instance (casts; sent at 1.6): the
-            guest's memory to the host's disk and back
+            guest's memory to the host's disk and back; extend_volume
+            (cast; sent at 1.6): an attached volume grown, the guest told
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -87,6 +88,10 @@ class ComputeAPI(clients.Client):
     def detach_volume(self, ctxt, host, instance_uuid, volume_id):
         self._cast(ctxt, 'detach_volume', host, instance_uuid=instance_uuid,
                    volume_id=volume_id)
+
+    def extend_volume(self, ctxt, host, instance_uuid, volume_id):
+        self._cast(ctxt, 'extend_volume', host, version='1.6',
+                   instance_uuid=instance_uuid, volume_id=volume_id)
 
     def get_console_output(self, ctxt, host, instance_uuid, tail_length):
         return self._call(ctxt, 'get_console_output', host,

@@ -66,8 +66,22 @@ def _check_name(name):
             'Instance name must be non-empty printable text, got %r' % name)
 
 
+def check_allowed(row, declared):
+    """InstanceInvalidState (or InstanceIsolated) unless the instance
+    ``row`` may take the action ``declared`` (user_actions.Action) now."""
+    action = declared.name
+    if row.vm_state not in declared.allowed or \
+            row.task_state is not None and action != 'delete':
+        raise exception.InstanceInvalidState(
+            action=action.replace('_', ' '), instance=row.uuid,
+            vm_state=row.vm_state, task_state=row.task_state)
+    if row.isolated and not declared.while_isolated:
+        raise exception.InstanceIsolated(
+            action=action.replace('_', ' '), instance=row.uuid)
+
+
 class LifecycleManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.7')  # see conductor_rpcapi.ConductorAPI
+    target = messaging.Target(version='1.22')  # see conductor_rpcapi.ConductorAPI
 
     def __init__(self, engine=None, scheduler=None, compute=None):
         super().__init__(engine, compute)
@@ -238,14 +252,7 @@ class LifecycleManager(endpoint.Endpoint):
                 connection_info):
         """``_record_action``'s checks and record on ``row``: (the
         instance, the cast or None)."""
-        if row.vm_state not in declared.allowed or \
-                row.task_state is not None and action != 'delete':
-            raise exception.InstanceInvalidState(
-                action=action.replace('_', ' '), instance=row.uuid,
-                vm_state=row.vm_state, task_state=row.task_state)
-        if row.isolated and not declared.while_isolated:
-            raise exception.InstanceIsolated(
-                action=action.replace('_', ' '), instance=row.uuid)
+        check_allowed(row, declared)
         if action == 'delete' and row.task_state == states.DELETING:
             return to_objects.instance(s, row), None  # on its way
         self._prepare_volume(s, row, action, volume_id, connection_info)

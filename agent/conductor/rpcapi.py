@@ -13,10 +13,13 @@ from agent.conductor.topics_rpcapi import AGENT_TOPIC
 from agent.conductor.topics_rpcapi import API_TOPIC
 from agent.conductor.topics_rpcapi import IDENTITY_TOPIC  # noqa: F401 (its clients use it from here)
 from agent.conductor.topics_rpcapi import REPORT_TOPIC
+from agent.conductor.volume_rpcapi import VolumeMethods
 from agent.rpc import clients
 
 #: instance_action's actions of version 1.5
 ISOLATION_ACTIONS = ('isolate', 'release')
+#: instance_action's actions of version 1.22
+SUSPEND_ACTIONS = ('suspend', 'resume')
 
 
 class AgentMethods(MoveAgentMethods):
@@ -136,11 +139,12 @@ class AgentMethods(MoveAgentMethods):
             ctxt, 'service_heartbeat', topic=AGENT_TOPIC, version=None,
             service=service)
 
-class UserMethods(MoveUserMethods, ConsoleMethods):
+class UserMethods(MoveUserMethods, ConsoleMethods, VolumeMethods):
     """Topic ``conductor_api``: what hvagent-api, hvctl and operators ask
     (served by the managers of agent.conductor.lifecycle, networks, instances,
-    keypairs, quota, images, volumes, floating_ips, fixed_ips and services;
-    the moves: MoveUserMethods; console tokens: ConsoleMethods)."""
+    keypairs, quota, images, floating_ips, fixed_ips and services;
+    the moves: MoveUserMethods; console tokens: ConsoleMethods; volumes:
+    VolumeMethods)."""
     SERVES = API_TOPIC
 
 
@@ -256,7 +260,8 @@ class UserMethods(MoveUserMethods, ConsoleMethods):
 
     def instance_action(self, ctxt, *, ref, action, volume_id=clients.UNSET,
                         connection_info=clients.UNSET):
-        version = '1.5' if action in ISOLATION_ACTIONS else None
+        version = ('1.22' if action in SUSPEND_ACTIONS else
+                   '1.5' if action in ISOLATION_ACTIONS else None)
         return self._call(
             ctxt, 'instance_action', topic=API_TOPIC, version=version, ref=ref,
             action=action, volume_id=volume_id,
@@ -425,26 +430,6 @@ class UserMethods(MoveUserMethods, ConsoleMethods):
             host=host, binary=binary, disabled=disabled,
             disabled_reason=disabled_reason)
 
-    def volume_create(self, ctxt, *, volume_id, name, size_gb, path):
-        return self._call(
-            ctxt, 'volume_create', topic=API_TOPIC, version='1.4',
-            volume_id=volume_id, name=name, size_gb=size_gb, path=path)
-
-    def volume_delete(self, ctxt, *, volume_id):
-        return self._call(
-            ctxt, 'volume_delete', topic=API_TOPIC, version='1.4',
-            volume_id=volume_id)
-
-    def volume_list(self, ctxt, *, project_id=clients.UNSET,
-                    limit=clients.UNSET, marker=clients.UNSET):
-        return self._call(
-            ctxt, 'volume_list', topic=API_TOPIC, version='1.4',
-            project_id=project_id, limit=limit, marker=marker)
-
-    def volume_show(self, ctxt, *, volume_id):
-        return self._call(
-            ctxt, 'volume_show', topic=API_TOPIC, version='1.4',
-            volume_id=volume_id)
 
 class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
     """Client side of the conductor, whose methods are all calls, served
@@ -568,6 +553,9 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
       1.21 - console tokens (sent at 1.21; console_rpcapi):
             console_token_create (for hvagent-api) and console_token_check
             (for hvagent-console-proxy)
+      1.22 - instance_action's suspend and resume (sent at 1.22 for them);
+            volume_extend (sent at 1.22; volume_rpcapi), which extends an
+            attached volume as the instance's extend_volume action
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

@@ -1,17 +1,23 @@
 """The conductor's volume endpoint: file-backed volumes hvagent-api makes
 (the file is the API's to create and remove). A volume is ``in-use``
 while a block device mapping names it, else ``available``; attaching
-goes through instance_action like any other."""
+goes through instance_action like any other. An extend of an attached
+volume is its instance's ``extend_volume`` action: the agent has QEMU
+grow the file and tell the guest (virDomainBlockResize)."""
+import json
 
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
 from agent import exception
 from agent.conductor import endpoint
+from agent.conductor import lifecycle
 from agent.conductor import quota
+from agent.db import api as db
 from agent.db import api_models
 from agent.db import models as M
 from agent.db import paging
+from agent.objects import actions as user_actions
 from agent.objects import fields as f
 from agent.rpc import checks
 
@@ -40,7 +46,7 @@ def _get(s, volume_id):
 
 
 class VolumeManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.4')  # see conductor_rpcapi.ConductorAPI
+    target = messaging.Target(version='1.22')  # see conductor_rpcapi.ConductorAPI
 
     @checks.expects(volume_id=ID, name=f.String(max_length=255),
                  size_gb=f.Integer(min=1, max=16384),
@@ -71,6 +77,49 @@ class VolumeManager(endpoint.Endpoint):
     def volume_show(self, ctxt, volume_id):
         with self._session() as s:
             return _volumes(s, [_get(s, volume_id)])[0]
+
+    @checks.expects(volume_id=ID, new_size_gb=f.Integer(min=1, max=16384))
+    def volume_extend(self, ctxt, volume_id, new_size_gb):
+        """Record a volume's new size (it only grows). Detached, that is
+        all (hvagent-api has grown the file); attached, it is recorded in
+        the same transaction as the instance's ``extend_volume`` action
+        (refused with nothing changed while the instance is busy or in a
+        state that forbids it) and cast to its agent. The volume."""
+        declared = user_actions.BY_NAME['extend_volume']
+        with self._session() as s:
+            row = s.scalar(sa.select(V).where(V.id == volume_id)
+                           .with_for_update())
+            if row is None:
+                raise exception.NotFound(
+                    'Volume %s could not be found' % volume_id)
+            if new_size_gb <= row.size_gb:
+                raise exception.InvalidRPCPayload(
+                    'new size %d GiB: a volume only grows (it has %d GiB)'
+                    % (new_size_gb, row.size_gb))
+            bdm = s.scalar(sa.select(M.BlockDeviceMapping).where(
+                M.BlockDeviceMapping.volume_id == volume_id))
+            cast = None
+            if bdm is not None:
+                instance = db.instance_get(s, bdm.instance_uuid)
+                lifecycle.check_allowed(instance, declared)
+                info = json.loads(bdm.connection_info or '{}')
+                info['size_bytes'] = str(new_size_gb << 30)
+                bdm.connection_info = json.dumps(info)
+                bdm.status = 'extending'    # what a restarted agent retries
+                db.instance_update(s, instance.uuid,
+                                   {'task_state': declared.task_state},
+                                   expected_task_state=[None])
+                db.action_start(s, instance.uuid, declared.name,
+                                ctxt.request_id, ctxt.user_id,
+                                ctxt.project_id)
+                cast = (instance.host, instance.uuid)
+            row.size_gb = new_size_gb
+            s.flush()
+            volume = _volumes(s, [row])[0]
+        if cast is not None:
+            self.compute.extend_volume(ctxt, cast[0], cast[1],
+                                       volume_id=volume_id)
+        return volume
 
     @checks.expects(volume_id=ID)
     def volume_delete(self, ctxt, volume_id):

@@ -89,6 +89,10 @@ ACTIONS = (
            'server:volumes', in_body=False),
     Action('detach_volume', _LIVE, S.DETACHING_VOLUME, 'detach_volume',
            'server:volumes', in_body=False),
+    # an attached volume grown (Block Storage's os-extend, asked of the
+    # volume: agent.conductor.volumes records it as this action)
+    Action('extend_volume', _LIVE, S.EXTENDING_VOLUME, 'extend_volume',
+           'volume:extend', in_body=False),
     Action('delete', S.VM_STATES, S.DELETING, 'terminate_instance',
            'server:delete', in_body=False, while_isolated=True),
 )

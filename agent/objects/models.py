@@ -29,12 +29,13 @@ class Flavor(base.HVObject):
 class BlockDevice(base.HVObject):
     """A volume attached (or being attached) to an instance."""
     # 1.0: initial version
-    VERSION = '1.0'
+    # 1.1: status 'extending' (connection_info's size_bytes: the new size)
+    VERSION = '1.1'
     fields = {
         'volume_id': f.UUID(),
         'device_name': f.String(max_length=32, nullable=True),
         'connection_info': f.Dict(value_field=f.String(max_length=4096)),
-        'status': f.Enum(['attaching', 'attached', 'detaching'],
+        'status': f.Enum(['attaching', 'attached', 'detaching', 'extending'],
                          default='attaching'),
     }
 

@@ -84,6 +84,7 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('GET', '/volume/v3/{project_id}/volumes/detail'),
         ('GET', '/volume/v3/{project_id}/volumes/{volume_id}'),
         ('DELETE', '/volume/v3/{project_id}/volumes/{volume_id}'),
+        ('POST', '/volume/v3/{project_id}/volumes/{volume_id}/action'),
         ('POST', servers + '/os-volume_attachments'),
         ('DELETE', servers + '/os-volume_attachments/{volume_id}'),
         ('GET', NETWORK + '/floatingips'), ('POST', NETWORK + '/floatingips'),

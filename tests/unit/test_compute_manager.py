@@ -430,6 +430,43 @@ def test_init_host_retries_an_interrupted_attach_and_detach(env):
     assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
 
 
+def extending(env, size_bytes):
+    """An attached volume the conductor marked for an extend."""
+    uuid_, vol = with_volume(env)
+    env.mgr.attach_volume(ctxt(), instance_uuid=uuid_, volume_id=vol)
+    inst = env.conductor.get(uuid_)
+    [bdm] = inst.block_devices
+    bdm.status = 'extending'
+    bdm.connection_info = dict(bdm.connection_info,
+                               size_bytes=str(size_bytes))
+    inst.update(task_state=S.EXTENDING_VOLUME)
+    return uuid_, vol
+
+
+def test_extend_volume_tells_the_guest_and_survives_a_restart(env):
+    uuid_, vol = extending(env, 2 << 30)
+    env.mgr.init_host(ctxt())           # killed before: retried
+    [bdm] = env.conductor.get(uuid_).block_devices
+    assert bdm.status == 'attached'
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    assert 'vdb: capacity changed to %d bytes' % (2 << 30) in \
+        env.driver.get_console_output(uuid_, 1 << 20)
+    assert env.conductor.events_of(uuid_)[-1] == (
+        'finish', 'compute_extend_volume', 'Success')
+
+
+def test_an_extend_the_hypervisor_refuses_keeps_the_instance(env):
+    uuid_, vol = extending(env, 2 << 30)
+    env.driver.fail_next('extend_volume', exception.VolumeExtendFailed(
+        volume_id=vol, instance=uuid_, reason='No space left on device'))
+    env.mgr.extend_volume(ctxt(), instance_uuid=uuid_, volume_id=vol)
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    [bdm] = env.conductor.get(uuid_).block_devices
+    assert bdm.status == 'attached'
+    [fault] = env.conductor.faults_of(uuid_)
+    assert 'No space left on device' in fault['message']
+
+
 def test_failed_attach_rolls_back(env):
     uuid_, vol = with_volume(env)
     env.driver.fail_next('attach_volume', RuntimeError('iscsi login'))

@@ -49,7 +49,8 @@ DETACH_TIMEOUT = 30
 STATS_TIMEOUT = 5
 #: the Guest methods that change a domain: one at a time per domain
 CHANGES = frozenset(('launch', 'reboot_hard', 'shutdown', 'destroy',
-                     'pause', 'resume', 'save', 'attach_device',
+                     'pause', 'resume', 'save', 'block_resize',
+                     'attach_device',
                      'detach_device',
                      'persist', 'undefine'))
 
@@ -61,6 +62,7 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
         'supports_pause': True,
         'supports_suspend': True,
         'supports_attach_volume': True,
+        'supports_extend_volume': True,
         'supports_console_output': True,
         'supports_remote_console': True,
         'creates_vif_devices': True,
@@ -438,6 +440,23 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
         LOG.info('Detached volume %s from %s', volume_id, uuid)
 
     # ----------------------------------------------------------- console
+    def extend_volume(self, uuid, volume_id, size_bytes):
+        serial = volume_id[:20]
+        dev = next((d.target_dev for d in self._domain(uuid).disks
+                    if d.serial == serial), None)
+        if dev is None:
+            raise exception.VolumeExtendFailed(
+                volume_id=volume_id, instance=uuid,
+                reason='it is not attached to the guest')
+        try:
+            self._do(uuid, 'block_resize', dev, size_bytes)
+        except libvirt.libvirtError as e:
+            raise exception.VolumeExtendFailed(
+                volume_id=volume_id, instance=uuid,
+                reason=e.get_error_message()) from None
+        LOG.info('Volume %s of %s (%s) grown to %d bytes', volume_id, uuid,
+                 dev, size_bytes)
+
     def get_console_output(self, uuid, max_bytes):
         path = self._domain(uuid).console_log_path or \
             self._dir(uuid, 'console.log')

@@ -114,6 +114,12 @@ class Guest:
     def resume(self):
         self.domain.resume()
 
+    def block_resize(self, dev, size_bytes):
+        """Grow disk ``dev`` (its target name, vdb) to ``size_bytes``:
+        QEMU grows a raw file itself and the guest sees the capacity."""
+        self.domain.blockResize(dev, size_bytes,
+                                libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+
     def save(self):
         """libvirt's managed save: memory and device state to libvirt's
         save directory, the domain shut off; the next start restores it,

@@ -41,6 +41,25 @@ def new_volume(caller, name, size_gb):
     return volume
 
 
+def extend(caller, volume_id, new_size_gb):
+    """Grow a volume of the caller's (volume:extend): a detached one's
+    file here, then the record; an attached one's record and its
+    instance's extend_volume action (the agent's hypervisor grows the
+    file and the guest sees it). The volume as the conductor has it."""
+    volume = fetch(caller, volume_id, 'volume:extend')
+    if new_size_gb <= volume['size_gb']:
+        raise exception.InvalidRPCPayload(
+            'New size for extend must be greater than current size '
+            '(%d GiB)' % volume['size_gb'])
+    if not volume['attached_to']:
+        with open(volume['path'], 'r+b') as f:    # sparse: only grows
+            f.seek(0, os.SEEK_END)
+            if f.tell() < new_size_gb << 30:
+                f.truncate(new_size_gb << 30)
+    return deps.conductor().volume_extend(
+        caller.ctxt, volume_id=str(volume_id), new_size_gb=new_size_gb)
+
+
 def remove(caller, volume_id):
     volume = fetch(caller, volume_id, 'volume:delete')
     deps.conductor().volume_delete(caller.ctxt, volume_id=str(volume_id))

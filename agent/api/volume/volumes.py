@@ -1,6 +1,7 @@
 """Volumes in cinder's shapes (microversion 3.0): ``POST /volumes``
 (``{"volume": {"size", "name"}}``: an empty volume), ``GET /volumes``,
-``/volumes/detail``, ``GET`` and ``DELETE /volumes/{id}`` (202), under
+``/volumes/detail``, ``GET`` and ``DELETE /volumes/{id}`` (202),
+``POST /volumes/{id}/action`` with ``os-extend`` (202), under
 ``/volume/v3/{project_id}``, where the project must be the token's.
 Volumes from an image, a snapshot, another volume or a backup are not
 made yet (400)."""
@@ -137,6 +138,25 @@ def volume_show(project_id: str, volume_id: uuid.UUID, request: Request,
     own_project(caller, project_id)
     return {'volume': view(records.fetch(caller, volume_id, 'volume:show'),
                            service_catalog.base_url(request))}
+
+
+class ExtendArgs(Strict):
+    new_size: int = Field(ge=1, le=16384, description='GiB')
+
+
+class VolumeAction(Strict):
+    os_extend: ExtendArgs = Field(alias='os-extend')
+
+
+@router.post('/{volume_id}/action', status_code=202)
+def volume_action(project_id: str, volume_id: uuid.UUID, body: VolumeAction,
+                  caller: deps.Caller = deps.CALLER):
+    """cinder's volume actions; ``os-extend`` (``{"new_size": GiB}``) is
+    the one served: an available volume, or an in-use one (its guest
+    sees the new size; cinder asks microversion 3.42 for that)."""
+    own_project(caller, project_id)
+    records.extend(caller, volume_id, body.os_extend.new_size)
+    return Response(status_code=202)
 
 
 @router.delete('/{volume_id}', status_code=202)

@@ -226,6 +226,36 @@ def test_killed_mid_attach_retries_it(cloud):
     assert str(volume) in blk
 
 
+def test_killed_mid_extend_retries_it(cloud):
+    """A volume of the conductor's records (as hvagent-api makes them: a
+    sparse raw file) attached, then extended; the agent killed as the
+    extend begins: the restarted agent grows it (the domain's disk has
+    the new capacity) and the mapping is attached again."""
+    uuid = active(cloud, 'extended')
+    volume = cloud.state / 'volumes' / VOLUME          # an allowed dir
+    volume.parent.mkdir()
+    with open(volume, 'wb') as f:
+        f.truncate(1 << 30)
+    cloud.conductor.volume_create(cloud.ctxt, volume_id=VOLUME,
+                                  name='grown', size_gb=1, path=str(volume))
+    act(cloud, uuid, 'attach_volume', volume_id=VOLUME,
+        connection_info={'driver_volume_type': 'file', 'path': str(volume),
+                         'format': 'raw'})
+    settle(cloud, uuid, 120)
+    kill_at(cloud, 'compute_extend_volume.start',
+            lambda: cloud.conductor.volume_extend(
+                cloud.ctxt, volume_id=VOLUME, new_size_gb=2))
+    inst = settle(cloud, uuid, 120)
+    assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
+    [bdm] = inst.block_devices
+    assert (bdm.volume_id, bdm.status) == (VOLUME, 'attached')
+    info = subprocess.run(['virsh', '-c', libvirtd.URI, 'domblkinfo',
+                           designer.domain_name(uuid), bdm.device_name],
+                          capture_output=True, text=True, check=True).stdout
+    assert 'Capacity:       %d' % (2 << 30) in info, info
+    assert volume.stat().st_size == 2 << 30
+
+
 def test_killed_mid_delete_finishes_it(cloud):
     uuid = active(cloud, 'deleted')
     kill_at(cloud, 'compute_terminate_instance.start',

@@ -35,6 +35,12 @@ class FlavorRef(Strict):
         description='the new flavor: its name or its id')
 
 
+class Rebuild(Strict):
+    imageRef: Annotated[str, Field(min_length=1, max_length=1024),
+                        AfterValidator(object_fields.printable)] = Field(
+        description='the image of the new root disk (its id)')
+
+
 class ColdMigrate(Strict):
     host: Annotated[str, Field(min_length=1, max_length=255),
                     AfterValidator(object_fields.printable)] | None = Field(

@@ -53,6 +53,7 @@ RULES = {
     'server:pause': 'rule:admin or role:itsec or %s' % OWNER,
     'server:unpause': 'rule:admin or role:itsec or %s' % OWNER,
     'server:suspend': LIFECYCLE,
+    'server:rebuild': LIFECYCLE,
     'server:resume': LIFECYCLE,
     'server:isolate': 'rule:admin or role:itsec',
     'server:release': 'rule:admin or role:itsec',

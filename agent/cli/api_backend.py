@@ -280,6 +280,13 @@ class Backend:
         """Request the action; None: the API answers with no server."""
         if args.command == 'delete':
             self.client.call('DELETE', SERVERS + uuid)
+        elif args.command == 'rebuild':
+            if args.kernel or args.ramdisk:
+                raise ApiError('--kernel/--ramdisk: not through the API '
+                               '(the image names them: kernel_id, '
+                               'ramdisk_id)')
+            self.client.call('POST', SERVERS + uuid + '/action', json={
+                'rebuild': {'imageRef': args.image}})
         else:
             action = 'reboot_hard' if getattr(args, 'hard', False) \
                 else args.command

@@ -206,6 +206,10 @@ class Backend:
                         start=start)
 
     def act(self, ref, args):
+        if args.command == 'rebuild':
+            return self.conductor.instance_rebuild(
+                self.ctxt, ref=ref, image_ref=args.image,
+                kernel_ref=args.kernel, ramdisk_ref=args.ramdisk)
         action = {'attach': 'attach_volume', 'detach': 'detach_volume'}.get(
             args.command, args.command)
         if action == 'reboot' and args.hard:

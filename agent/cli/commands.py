@@ -139,6 +139,13 @@ def _instance_commands():
         Arg('--format', default='qcow2', choices=['qcow2', 'raw'])))
     yield Command('detach', 'detach a volume', instances.act,
                   (Arg('ref'), Arg('volume_id'), WAIT))
+    yield Command('rebuild', 'rebuild an instance: a fresh root disk from '
+                  'an image, the same id, ports and volumes', instances.act,
+                  (REF, Arg('--image', required=True),
+                   Arg('--kernel', default=None,
+                       help='over the bus: the kernel (through the API: '
+                       "the image's kernel_id)"),
+                   Arg('--ramdisk', default=None), WAIT), BOTH)
     yield Command('volume-extend', 'grow a volume (an attached one: its '
                   'guest sees the new size)', volumes.volume_extend,
                   (Arg('volume_id'), Arg('--size', type=int, required=True,

@@ -30,6 +30,7 @@ from agent import locks
 from agent.compute import evacuation
 from agent.compute import host_sync
 from agent.compute import migrations
+from agent.compute import rebuild
 from agent.compute import recovery
 from agent.compute import resize
 from agent.metrics import compute as compute_metrics
@@ -62,7 +63,8 @@ class _RecordedBefore(exception.UnexpectedTaskState):
 
 class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
                      migrations.LiveMigrationMixin,
-                     evacuation.EvacuationMixin, resize.ResizeMixin):
+                     evacuation.EvacuationMixin, resize.ResizeMixin,
+                     rebuild.RebuildMixin):
     """Runs the instance operations the conductor casts to this host."""
 
     target = messaging.Target(version='1.6')  # see compute_rpcapi.ComputeAPI

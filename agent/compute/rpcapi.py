@@ -27,7 +27,9 @@ class ComputeAPI(clients.Client):
             reaches a guest's serial or VNC console
       1.6 - suspend_instance, resume_instance (casts; sent at 1.6): the
             guest's memory to the host's disk and back; extend_volume
-            (cast; sent at 1.6): an attached volume grown, the guest told
+            (cast; sent at 1.6): an attached volume grown, the guest told;
+            rebuild_in_place (cast; sent at 1.6): a fresh root disk from
+            the instance's (new) image, the same ports and volumes
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -88,6 +90,10 @@ class ComputeAPI(clients.Client):
     def detach_volume(self, ctxt, host, instance_uuid, volume_id):
         self._cast(ctxt, 'detach_volume', host, instance_uuid=instance_uuid,
                    volume_id=volume_id)
+
+    def rebuild_in_place(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'rebuild_in_place', host, version='1.6',
+                   instance_uuid=instance_uuid)
 
     def extend_volume(self, ctxt, host, instance_uuid, volume_id):
         self._cast(ctxt, 'extend_volume', host, version='1.6',

@@ -66,6 +66,10 @@ def _check_name(name):
             'Instance name must be non-empty printable text, got %r' % name)
 
 
+#: actions that need more than instance_action takes: their own call
+OWN_ENTRY = {'extend_volume': 'volume_extend', 'rebuild': 'instance_rebuild'}
+
+
 def check_allowed(row, declared):
     """InstanceInvalidState (or InstanceIsolated) unless the instance
     ``row`` may take the action ``declared`` (user_actions.Action) now."""
@@ -192,6 +196,9 @@ class LifecycleManager(endpoint.Endpoint):
                  connection_info=f.Dict(value_field=f.String(
                      max_length=4096)))
     def instance_action(self, ctxt, ref, action, volume_id, connection_info):
+        if action in OWN_ENTRY:
+            raise exception.InvalidRPCPayload(
+                '%s is asked with %s' % (action, OWN_ENTRY[action]))
         if action.endswith('_volume') and not volume_id:
             raise exception.InvalidRPCPayload('%s needs a volume_id' % action)
         try:
@@ -232,6 +239,37 @@ class LifecycleManager(endpoint.Endpoint):
             kwargs['volume_id'] = volume_id
         getattr(self.compute, declared.method)(ctxt, host, instance_uuid,
                                                **kwargs)
+        return result
+
+    @checks.expects(ref=REF, image_ref=f.String(max_length=1024),
+                 kernel_ref=f.String(max_length=1024, nullable=True),
+                 ramdisk_ref=f.String(max_length=1024, nullable=True))
+    def instance_rebuild(self, ctxt, ref, image_ref, kernel_ref, ramdisk_ref):
+        """A fresh root disk from ``image_ref`` (checked as a boot checks
+        it: an image the caller's project sees) for the same instance:
+        the refs and the ``rebuild`` action are recorded in one
+        transaction, then its agent rebuilds it (rebuild_in_place)."""
+        declared = user_actions.BY_NAME['rebuild']
+        with self._session() as s:
+            refs = {'image_ref': image_api.resolve(s, ctxt, image_ref)}
+            for key, what in image_api.BOOT_REFS[1:]:
+                refs[key] = image_api.resolve(
+                    s, ctxt, {'kernel_ref': kernel_ref,
+                              'ramdisk_ref': ramdisk_ref}[key], what)
+            row = db.instance_get_by_ref(s, ref)
+            check_allowed(row, declared)
+            if not row.host:
+                raise exception.InstanceInvalidState(
+                    action='rebuild (it never reached a host; delete it)',
+                    instance=row.uuid, vm_state=row.vm_state,
+                    task_state=row.task_state)
+            row = db.instance_update(
+                s, row.uuid, dict(refs, task_state=declared.task_state),
+                expected_task_state=[None])
+            db.action_start(s, row.uuid, declared.name, ctxt.request_id,
+                            ctxt.user_id, ctxt.project_id)
+            result = to_objects.instance(s, row)
+        self.compute.rebuild_in_place(ctxt, row.host, row.uuid)
         return result
 
     def _record_action(self, ctxt, ref, action, volume_id, connection_info):

@@ -267,6 +267,13 @@ class UserMethods(MoveUserMethods, ConsoleMethods, VolumeMethods):
             action=action, volume_id=volume_id,
             connection_info=connection_info)
 
+    def instance_rebuild(self, ctxt, *, ref, image_ref,
+                         kernel_ref=clients.UNSET, ramdisk_ref=clients.UNSET):
+        return self._call(
+            ctxt, 'instance_rebuild', topic=API_TOPIC, version='1.22',
+            ref=ref, image_ref=image_ref, kernel_ref=kernel_ref,
+            ramdisk_ref=ramdisk_ref)
+
     def instance_list(self, ctxt, *, host=clients.UNSET,
                       project_id=clients.UNSET):
         return self._call(
@@ -555,7 +562,9 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             (for hvagent-console-proxy)
       1.22 - instance_action's suspend and resume (sent at 1.22 for them);
             volume_extend (sent at 1.22; volume_rpcapi), which extends an
-            attached volume as the instance's extend_volume action
+            attached volume as the instance's extend_volume action;
+            instance_rebuild (sent at 1.22): a fresh root disk from an
+            image for the same instance
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

@@ -80,6 +80,10 @@ ACTIONS = (
     Action('resume', (S.SUSPENDED,), S.RESUMING, 'resume_instance',
            'server:resume', reclaims_compute=True,
            power=Power('resume', 'supports_suspend', S.RUNNING, S.ACTIVE)),
+    # a fresh root disk from an image (the same or another), the same
+    # instance: id, ports and addresses, volumes (agent.compute.rebuild)
+    Action('rebuild', (S.ACTIVE, S.STOPPED, S.ERROR), S.REBUILD_SPAWNING,
+           'rebuild_in_place', 'server:rebuild', in_body=False),
     # itsec's quarantine: ports drop everything, the guest is paused
     Action('isolate', _LIVE, S.ISOLATING, 'isolate_instance',
            'server:isolate', while_isolated=True),

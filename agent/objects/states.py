@@ -31,6 +31,8 @@ ISOLATING = 'isolating'
 RELEASING = 'releasing'
 MIGRATING = 'migrating'
 REBUILDING = 'rebuilding'       # evacuated: rebuilt on another host
+# rebuilt where it is: a fresh root disk from an image (nova's name)
+REBUILD_SPAWNING = 'rebuild_spawning'
 # a resize or cold migration (agent.conductor.resizes)
 RESIZE_PREP = 'resize_prep'             # the destination is claimed
 RESIZE_MIGRATING = 'resize_migrating'   # the source stops, sends the disk
@@ -41,8 +43,8 @@ RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH,
 TASK_STATES = (SCHEDULING, SPAWNING, REBOOTING, REBOOTING_HARD, POWERING_OFF,
                POWERING_ON, PAUSING, UNPAUSING, ATTACHING_VOLUME,
                DETACHING_VOLUME, EXTENDING_VOLUME, DELETING, ISOLATING,
-               RELEASING, MIGRATING, REBUILDING, SUSPENDING,
-               RESUMING) + RESIZE_TASKS
+               RELEASING, MIGRATING, REBUILDING, REBUILD_SPAWNING,
+               SUSPENDING, RESUMING) + RESIZE_TASKS
 
 # power_state as the hypervisor reports it
 NOSTATE = 'nostate'

@@ -32,9 +32,11 @@ def test_login_boot_list_delete_logout(api_cloud, tmp_path):
     for command in (('stop', 'cli-1', '--wait'), ('start', 'cli-1', '--wait'),
                     ('action-list', 'cli-1'), ('flavor-list',)):
         hvctl(api_cloud, tmp_path, *command)
-    for command, state in (('suspend', 'suspended'), ('resume', 'active')):
+    for command, state in (('suspend', 'suspended'), ('resume', 'active'),
+                           ('rebuild', 'active')):
+        extra = ('--image', 'cirros') if command == 'rebuild' else ()
         srv = json.loads(hvctl(api_cloud, tmp_path, '--json', command,
-                               'cli-1', '--wait').stdout)
+                               'cli-1', *extra, '--wait').stdout)
         assert srv['status'] == state, (command, srv)
     assert 'deleted' in hvctl(api_cloud, tmp_path, 'delete', 'cli-1',
                               '--wait').stdout

@@ -8,10 +8,14 @@ hvagent-api (docs/lifecycle.md):
   goes on where it was (no new ``booted`` line), across an agent restart
   meanwhile;
 - volume extend: an attached volume grows and the running guest sees
-  its new size (the test image prints its disks' sizes every second).
+  its new size (the test image prints its disks' sizes every second);
+- rebuild: a new root disk and a new boot for the same server, its
+  volume attached again.
 
 The host is made small with ``[compute] reserved_host_memory_mb``: room
 for one m1.tiny (512 MiB) and not two."""
+import os
+
 import libvirt
 import pytest
 
@@ -155,7 +159,8 @@ def test_suspend_gives_the_room_to_others_and_resume_goes_on(world):
                message=lambda: used(admin))
 
 
-def test_an_attached_volume_grows_and_the_guest_sees_it(world):
+def test_an_attached_volume_grows_the_guest_sees_it_and_a_rebuild_keeps_it(
+        world):
     dev, image = world['dev'], world['image']
     sid = cloudlib.boot(dev, 'vext-lv', image=image)
     cloudlib.wait_status(dev, sid, until=('active',), timeout=120)
@@ -180,6 +185,20 @@ def test_an_attached_volume_grows_and_the_guest_sees_it(world):
     wait_until(lambda: vdb() == 3 << 30, 60, interval=0.5,
                message=lambda: console_log(dev, sid)[-1500:])
     assert dev.ok('GET', '%s/%s' % (base, vol['id']))['volume']['size'] == 3
+    assert guest_image.booted_uuids(console_log(dev, sid)) == [sid]
+
+    # rebuilt: a new root disk (overlay) and a new boot, the volume there
+    home = os.path.join(world['cloud'].state, 'instances', sid)
+    marker = os.path.join(home, 'left-by-the-test')
+    open(marker, 'w').close()
+    r = cloudlib.action(dev, sid, {'rebuild': {'imageRef': image}})
+    assert r.status_code == 202, r.text
+    cloudlib.wait_status(dev, sid, until=('active',), timeout=120)
+    # its files were made anew (the old ones went with the marker)
+    assert os.path.exists(os.path.join(home, 'disk'))
+    assert not os.path.exists(marker)
+    wait_until(lambda: vdb() == 3 << 30, 90, interval=0.5,
+               message=lambda: console_log(dev, sid)[-1500:])
     assert guest_image.booted_uuids(console_log(dev, sid)) == [sid]
     dev.ok('DELETE', '%s/%s' % (attachments, vol['id']))
     cloudlib.wait_status(dev, sid, until=('active',), timeout=60)

@@ -211,8 +211,8 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
                                             tmp_path):
     """The everyday flow with the fake driver: upload an image, make a
     key pair, ``server create --wait``, list and show it, stop, start,
-    reboot (soft and hard), pause, unpause, suspend, resume, read its
-    console log and its actions (``server event list``, ``show``),
+    reboot (soft and hard), pause, unpause, suspend, resume, rebuild,
+    read its console log and its actions (``server event list``, ``show``),
     ``server delete --wait``; os-red's developer meanwhile reaches none
     of it."""
     disk = tmp_path / 'tiny.img'
@@ -242,6 +242,7 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
     # os-red's developer: none of it is there
     for args in (('server', 'show', sid), ('server', 'delete', sid),
                  ('server', 'stop', sid),
+                 ('server', 'rebuild', '--image', image['id'], sid),
                  ('console', 'log', 'show', sid),
                  ('image', 'show', image['id']),
                  ('server', 'create', '--image', image['id'], '--flavor',
@@ -273,13 +274,16 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
     settles('SUSPENDED')
     openstack(clouds, 'blue', 'server', 'resume', sid)
     settles('ACTIVE')
+    openstack(clouds, 'blue', 'server', 'rebuild', '--image', 'blue-img',
+              '--wait', sid)
+    assert status() == 'ACTIVE'
     openstack(clouds, 'blue', 'console', 'log', 'show', sid)
     # os-instance-actions: what was done to it, newest first
     events = as_json(clouds, 'blue', 'server', 'event', 'list', sid)
     done = [e['Action'] for e in events]
     assert done[-1] == 'create' and {'stop', 'start', 'reboot', 'pause',
-                                      'unpause', 'suspend',
-                                      'resume'} <= set(done), events
+                                      'unpause', 'suspend', 'resume',
+                                      'rebuild'} <= set(done), events
     event = as_json(clouds, 'blue', 'server', 'event', 'show', sid,
                     events[-1]['Request ID'])
     assert event['action'] == 'create' and event['events'], event

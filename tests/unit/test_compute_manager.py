@@ -467,6 +467,28 @@ def test_an_extend_the_hypervisor_refuses_keeps_the_instance(env):
     assert 'No space left on device' in fault['message']
 
 
+@pytest.mark.parametrize('stop', [False, True])
+def test_rebuild_makes_a_new_guest_from_the_new_image(env, stop):
+    """The same instance, its guest anew from the image the conductor
+    recorded, its volume at the same device, stopped if it was; a
+    restarted agent finds the task and runs it (again)."""
+    uuid_, vol = with_volume(env)
+    env.mgr.attach_volume(ctxt(), instance_uuid=uuid_, volume_id=vol)
+    if stop:
+        env.driver.power_off(uuid_)
+        env.conductor.get(uuid_).update(vm_state=S.STOPPED,
+                                        power_state=S.SHUTDOWN)
+    env.conductor.get(uuid_).update(task_state=S.REBUILD_SPAWNING,
+                                    image_ref='debian-13')
+    env.mgr.init_host(ctxt())            # killed before it began: retried
+    assert states_of(env, uuid_) == ((S.STOPPED, None, S.SHUTDOWN) if stop
+                                     else (S.ACTIVE, None, S.RUNNING))
+    assert env.driver._guests[uuid_].spec.image_ref == 'debian-13'
+    assert env.driver.get_volumes(uuid_) == {vol: 'vdb'}
+    assert env.conductor.events_of(uuid_)[-1] == (
+        'finish', 'compute_rebuild_in_place', 'Success')
+
+
 def test_failed_attach_rolls_back(env):
     uuid_, vol = with_volume(env)
     env.driver.fail_next('attach_volume', RuntimeError('iscsi login'))

@@ -45,6 +45,19 @@ def boot(caller, *, name, flavor, image, kernel, ramdisk, networks,
         security_groups=security_groups)
 
 
+def rebuild(caller, inst, image):
+    """The instance ``inst`` (fetched with server:rebuild) rebuilt from
+    ``image`` (checked as a boot checks it, its kernel and ramdisk with
+    it); the instance as recorded."""
+    ident = image_refs.image_id(image)
+    shown = images.fetch(caller, ident, 'image:show') if ident else {}
+    image, kernel, ramdisk = (image_ref(caller, ref) for ref in (
+        image, shown.get('kernel_id'), shown.get('ramdisk_id')))
+    return deps.conductor().instance_rebuild(
+        caller.ctxt, ref=inst.uuid, image_ref=image, kernel_ref=kernel,
+        ramdisk_ref=ramdisk)
+
+
 def image_ref(caller, ref):
     """An image id the caller may show (404 otherwise, 409 before its
     data), as its canonical id; anything else goes to the conductor,

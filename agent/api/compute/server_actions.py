@@ -9,6 +9,8 @@
   and ``os-getVNCConsole`` (200, ``{"console"}``, remote_consoles.py);
 * security groups (202): ``addSecurityGroup``, ``removeSecurityGroup``
   (``{"name": group name or id}``, one of the server's project);
+* ``rebuild`` (``{"imageRef"}``; 202, ``{"server"}``): a fresh root disk
+  from that image for the same server (agent.compute.rebuild);
 * moves (202, ``{"migration"}``, which GET /servers/{id}/migrations
   follows; nova answers with no body): ``os-migrateLive`` and
   ``migrate`` (admins), ``resize`` (``{"flavorRef"}``), then
@@ -25,6 +27,7 @@ import pydantic
 from fastapi import APIRouter
 from fastapi import Body
 from fastapi import Depends
+from fastapi import Request
 from fastapi import Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -32,10 +35,12 @@ from fastapi.responses import JSONResponse
 from agent import exception
 from agent.api import action_schemas
 from agent.api import deps
+from agent.api import service_catalog
 from agent.api.compute import instances
 from agent.api.compute import microversions
 from agent.api.compute import remote_consoles
 from agent.api.compute import schemas
+from agent.api.compute import views
 
 router = APIRouter(prefix=microversions.PREFIX + '/servers',
                    tags=['compute'],
@@ -109,6 +114,19 @@ def _resize(caller, server_id, _key, args):
         caller.ctxt, ref=inst.uuid, flavor=args.flavorRef))
 
 
+class Rebuilt:
+    """A rebuild's answer: the server, rendered by server_action (202,
+    ``{"server"}``, as nova answers)."""
+
+    def __init__(self, inst):
+        self.inst = inst
+
+
+def _rebuild(caller, server_id, _key, args):
+    inst = instances.fetch(caller, server_id, 'server:rebuild')
+    return Rebuilt(instances.rebuild(caller, inst, args.imageRef))
+
+
 def _resize_end(caller, server_id, key, _args):
     conductor = deps.conductor()
     if key == 'confirmResize':
@@ -133,6 +151,7 @@ ACTIONS: dict[str, tuple[Any, Handler]] = {
     'os-migrateLive': (action_schemas.LiveMigrate, _live_migrate),
     'migrate': (action_schemas.ColdMigrate | None, _migrate),
     'resize': (action_schemas.FlavorRef, _resize),
+    'rebuild': (action_schemas.Rebuild, _rebuild),
     'confirmResize': (None, _resize_end),
     'revertResize': (None, _resize_end),
 }
@@ -177,12 +196,19 @@ def _arguments(key, value):
                               'os-getVNCConsole: {"console"}'},
                         202: {'description': 'accepted; the moves answer '
                               '{"migration"}'}})
-def server_action(server_id: uuid.UUID, caller: deps.Caller = deps.CALLER,
+def server_action(server_id: uuid.UUID, request: Request,
+                  caller: deps.Caller = deps.CALLER,
                   body: dict[str, Any] = Body(
                       description='one key, the action: ' + ', '.join(
                           ACTIONS) + ' (see this module)')):
     key, args = parse(body)
     answer = ACTIONS[key][1](caller, server_id, key, args)
-    if isinstance(answer, dict) and 'migration' in answer:
+    if isinstance(answer, Rebuilt):
+        ports = deps.conductor().port_list(caller.ctxt,
+                                           instance_uuid=answer.inst.uuid)
+        answer = {'server': views.server(
+            answer.inst, ports, service_catalog.base_url(request),
+            caller.can('server:list:all_projects'))}
+    if isinstance(answer, dict) and answer.keys() & {'migration', 'server'}:
         return JSONResponse(jsonable_encoder(answer), status_code=202)
     return answer

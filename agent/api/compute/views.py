@@ -13,7 +13,9 @@ STATUS = {states.BUILDING: 'BUILD', states.ACTIVE: 'ACTIVE',
           states.RESIZED: 'VERIFY_RESIZE', states.SUSPENDED: 'SUSPENDED'}
 TASK_STATUS = {states.REBOOTING: 'REBOOT', states.REBOOTING_HARD:
                'HARD_REBOOT', states.MIGRATING: 'MIGRATING',
-               states.REBUILDING: 'REBUILD', states.RESIZE_PREP: 'RESIZE',
+               states.REBUILDING: 'REBUILD',
+               states.REBUILD_SPAWNING: 'REBUILD',
+               states.RESIZE_PREP: 'RESIZE',
                states.RESIZE_MIGRATING: 'RESIZE',
                states.RESIZE_FINISH: 'RESIZE',
                states.RESIZE_REVERTING: 'REVERT_RESIZE'}
@@ -28,6 +30,8 @@ def timestamp(when: datetime.datetime | None) -> str | None:
 
 
 def status(vm_state: str, task_state: str | None) -> str:
+    if task_state == states.REBUILD_SPAWNING:   # whatever it was before
+        return 'REBUILD'
     if vm_state == states.ACTIVE and task_state in TASK_STATUS:
         return TASK_STATUS[task_state]
     return STATUS.get(vm_state, 'UNKNOWN')

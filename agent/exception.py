@@ -188,6 +188,12 @@ class VirtDriverError(HVAgentError):
     msg = 'Virt driver error: %(reason)s'
 
 
+class SuspendFailed(VirtDriverError):
+    """The hypervisor could not save a guest's memory (a full disk...);
+    the guest runs on as it was."""
+    msg = 'Instance %(instance)s cannot be suspended: %(reason)s'
+
+
 class VolumeExtendFailed(VirtDriverError):
     """The hypervisor could not grow an attached volume (not attached, a
     full disk...): the guest keeps it as it was, the instance is fine."""

@@ -231,7 +231,8 @@ class ComputeDriver(abc.ABC):
     def suspend(self, uuid: str) -> None:
         """Save the running (or paused) guest's memory and device state
         to the host's disk and stop it: power state shutdown, the host's
-        RAM and vCPUs free. Kept across agent and host restarts."""
+        RAM and vCPUs free. Kept across agent and host restarts.
+        SuspendFailed if it could not be saved and the guest runs on."""
         raise NotImplementedError
 
     def resume(self, uuid: str) -> None:

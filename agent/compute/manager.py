@@ -47,7 +47,8 @@ CONF = cfg.CONF
 UUID = f.UUID()
 SUPERSEDED = host_sync.SUPERSEDED
 REFUSED = (exception.OperationNotSupported, exception.VolumeNotFound,
-           exception.VolumeUnusable, exception.VolumeExtendFailed)
+           exception.VolumeUnusable, exception.VolumeExtendFailed,
+           exception.SuspendFailed)
 #: operation_start (operation_finish) calls in all when they time out
 #: (see _start, _finish)
 START_ATTEMPTS = 3
@@ -208,7 +209,8 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
     def extend_volume(self, ctxt, instance_uuid, volume_id):
         """An attached volume grows to the size the conductor recorded
         in its mapping (``size_bytes``): the hypervisor grows it and the
-        guest sees the new size at once."""
+        guest sees the new size at once; then the volume's record takes
+        that size (a refusal leaves it as it was)."""
         def extend(ctxt, instance):
             bdm = self._bdm(instance, volume_id)
             if bdm is None:
@@ -221,7 +223,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
             self.driver.extend_volume(instance.uuid, volume_id, size)
             self.conductor.block_device_update(
                 ctxt, instance_uuid=instance.uuid, volume_id=volume_id,
-                status='attached', device_name=None)
+                status='attached', device_name=None, extended=True)
             return {}
 
         def rollback(ctxt, instance):

@@ -9,6 +9,7 @@ to its own host and reports only for its own host. Anything else is
 answered as if it did not exist (InstanceNotFound) or BusNotTrusted.
 """
 import contextlib
+import json
 import logging
 
 import oslo_messaging as messaging
@@ -102,7 +103,7 @@ class AgentManager(endpoint.Endpoint):
     """What compute agents call (topic ``conductor``): their instances,
     operations, faults, action events, block devices, resource reports,
     heartbeats, image grants and ports."""
-    target = messaging.Target(version='1.10')  # see conductor_rpcapi.ConductorAPI
+    target = messaging.Target(version='1.22')  # see conductor_rpcapi.ConductorAPI
 
     def __init__(self, engine=None, compute=None):
         super().__init__(engine, compute)
@@ -241,9 +242,13 @@ class AgentManager(endpoint.Endpoint):
     @checks.expects(instance_uuid=UUID, volume_id=UUID,
                  status=f.Enum(['attached'], nullable=True),
                  device_name=f.String(max_length=32, nullable=True),
-                 destroy=f.Boolean(default=False))
+                 destroy=f.Boolean(default=False),
+                 extended=f.Boolean(default=False))
     def block_device_update(self, ctxt, instance_uuid, volume_id, status,
-                            device_name, destroy):
+                            device_name, destroy, extended=False):
+        """``extended`` (1.22): the hypervisor grew the volume to the size
+        the mapping records for its extend: the volume's record takes
+        that size (what an agent may confirm, never choose)."""
         with self._session() as s:
             _own(s, ctxt, instance_uuid)
             row = db.bdm_get(s, instance_uuid, volume_id)
@@ -252,6 +257,12 @@ class AgentManager(endpoint.Endpoint):
             if destroy:
                 s.delete(row)
                 return
+            if extended and row.status == 'extending':
+                size = int(json.loads(row.connection_info or '{}').get(
+                    'size_bytes') or 0) >> 30
+                volume = s.get(api_models.Volume, volume_id)
+                if volume is not None and size > volume.size_gb:
+                    volume.size_gb = size
             if status:
                 row.status = status
             if device_name:

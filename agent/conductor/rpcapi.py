@@ -45,11 +45,12 @@ class AgentMethods(MoveAgentMethods):
 
     def block_device_update(self, ctxt, *, instance_uuid, volume_id,
                             status=clients.UNSET, device_name=clients.UNSET,
-                            destroy=clients.UNSET):
+                            destroy=clients.UNSET, extended=clients.UNSET):
         return self._call(
-            ctxt, 'block_device_update', topic=AGENT_TOPIC, version=None,
+            ctxt, 'block_device_update', topic=AGENT_TOPIC,
+            version=None if extended is clients.UNSET else '1.22',
             instance_uuid=instance_uuid, volume_id=volume_id, status=status,
-            device_name=device_name, destroy=destroy)
+            device_name=device_name, destroy=destroy, extended=extended)
 
     def compute_node_update(self, ctxt, *, node, periodic=False):
         """A resource report: a call on ``conductor`` (the start-up one,
@@ -564,7 +565,9 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             volume_extend (sent at 1.22; volume_rpcapi), which extends an
             attached volume as the instance's extend_volume action;
             instance_rebuild (sent at 1.22): a fresh root disk from an
-            image for the same instance
+            image for the same instance; block_device_update's
+            ``extended`` (sent at 1.22 only with it): the agent grew the
+            volume to the size its mapping records
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

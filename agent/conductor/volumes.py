@@ -26,16 +26,27 @@ ID = f.UUID()
 
 
 def _volumes(s, rows):
-    attached = dict(s.execute(sa.select(
-        M.BlockDeviceMapping.volume_id, M.BlockDeviceMapping.instance_uuid)
-        .where(M.BlockDeviceMapping.volume_id.in_([r.id for r in rows])))
-        .all()) if rows else {}
+    attached = {volume_id: (instance, status) for volume_id, instance, status
+                in s.execute(sa.select(
+                    M.BlockDeviceMapping.volume_id,
+                    M.BlockDeviceMapping.instance_uuid,
+                    M.BlockDeviceMapping.status).where(
+                    M.BlockDeviceMapping.volume_id.in_(
+                        [r.id for r in rows])))} if rows else {}
     return [{k: getattr(r, k) for k in (
         'id', 'name', 'project_id', 'user_id', 'size_gb', 'path')} | {
         'created_at': r.created_at.isoformat(),
-        'attached_to': attached.get(r.id),
-        'status': 'in-use' if r.id in attached else 'available'}
+        'attached_to': attached.get(r.id, (None,))[0],
+        'status': _status(attached.get(r.id))}
         for r in rows]
+
+
+def _status(mapping):
+    """cinder's status of a volume with that (instance, mapping status),
+    or None when it has no mapping."""
+    if mapping is None:
+        return 'available'
+    return 'extending' if mapping[1] == 'extending' else 'in-use'
 
 
 def _get(s, volume_id):
@@ -80,11 +91,13 @@ class VolumeManager(endpoint.Endpoint):
 
     @checks.expects(volume_id=ID, new_size_gb=f.Integer(min=1, max=16384))
     def volume_extend(self, ctxt, volume_id, new_size_gb):
-        """Record a volume's new size (it only grows). Detached, that is
-        all (hvagent-api has grown the file); attached, it is recorded in
-        the same transaction as the instance's ``extend_volume`` action
-        (refused with nothing changed while the instance is busy or in a
-        state that forbids it) and cast to its agent. The volume."""
+        """A volume grows (never shrinks). Detached: its new size is
+        recorded (hvagent-api has grown the file). Attached: the size is
+        put on its mapping (``extending``) in the same transaction as the
+        instance's ``extend_volume`` action (refused with nothing changed
+        while the instance is busy or in a state that forbids it) and
+        cast to its agent; the volume takes it once the hypervisor grew
+        it (block_device_update's ``extended``). The volume."""
         declared = user_actions.BY_NAME['extend_volume']
         with self._session() as s:
             row = s.scalar(sa.select(V).where(V.id == volume_id)
@@ -113,7 +126,8 @@ class VolumeManager(endpoint.Endpoint):
                                 ctxt.request_id, ctxt.user_id,
                                 ctxt.project_id)
                 cast = (instance.host, instance.uuid)
-            row.size_gb = new_size_gb
+            else:
+                row.size_gb = new_size_gb   # (attached: once it grew)
             s.flush()
             volume = _volumes(s, [row])[0]
         if cast is not None:

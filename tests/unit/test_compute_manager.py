@@ -253,6 +253,17 @@ def test_a_shut_off_guest_is_not_recorded_as_suspended(env):
     assert 'cannot suspend guest' in fault['message']
 
 
+def test_a_suspend_the_hypervisor_cannot_save_keeps_the_instance(env):
+    uuid_ = built(env)
+    set_task(env, uuid_, S.SUSPENDING)
+    env.driver.fail_next('suspend', exception.SuspendFailed(
+        instance=uuid_, reason='No space left on device'))
+    env.mgr.suspend_instance(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    [fault] = env.conductor.faults_of(uuid_)
+    assert 'No space left on device' in fault['message']
+
+
 @pytest.mark.parametrize('method,task,prepare,expected', [
     # isolate: a running guest is paused, a stopped one stays stopped
     ('isolate_instance', S.ISOLATING, None, (S.PAUSED, None, S.PAUSED_POWER)),

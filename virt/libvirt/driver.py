@@ -327,7 +327,14 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
 
     def suspend(self, uuid):
         if self._do(uuid, 'is_active'):
-            self._do(uuid, 'save', limit=self._save_limit(uuid))
+            try:
+                self._do(uuid, 'save', limit=self._save_limit(uuid))
+            except libvirt.libvirtError as e:
+                if not self._do(uuid, 'is_active'):
+                    raise
+                # QEMU could not write it (a full disk...): runs on
+                raise exception.SuspendFailed(
+                    instance=uuid, reason=e.get_error_message()) from None
         elif not self._do(uuid, 'has_saved_state'):
             raise exception.VirtDriverError(
                 reason='guest %s is shut off with no saved state: it '

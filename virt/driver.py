@@ -135,6 +135,9 @@ class ComputeDriver(abc.ABC):
         #: suspend/resume: the guest's memory saved to the host's disk
         #: and restored, the guest going on where it was
         'supports_suspend': False,
+        #: rescue/unrescue: boot from a rescue image, the guest's own
+        #: root disk as the second disk, and back
+        'supports_rescue': False,
         'supports_attach_volume': False,
         #: extend_volume (an attached volume grown, the guest told)
         'supports_extend_volume': False,
@@ -226,6 +229,17 @@ class ComputeDriver(abc.ABC):
         raise NotImplementedError
 
     def unpause(self, uuid: str) -> None:
+        raise NotImplementedError
+
+    def rescue(self, spec: GuestSpec, rescue_spec: GuestSpec) -> None:
+        """Boot the guest of ``spec`` from ``rescue_spec``'s images (a new
+        disk from its image) with its own root disk as the second disk
+        (vdb); its volumes are not attached meanwhile. Again: again."""
+        raise NotImplementedError
+
+    def unrescue(self, spec: GuestSpec) -> None:
+        """Boot the guest of ``spec`` from its own root disk again; the
+        rescue disk goes. The caller attaches its volumes again."""
         raise NotImplementedError
 
     def suspend(self, uuid: str) -> None:

@@ -57,6 +57,7 @@ class FakeDriver(driver.ComputeDriver):
         'supports_reboot': True,
         'supports_pause': True,
         'supports_suspend': True,
+        'supports_rescue': True,
         'supports_attach_volume': True,
         'supports_extend_volume': True,
         'supports_console_output': True,
@@ -189,6 +190,20 @@ class FakeDriver(driver.ComputeDriver):
                     reason='it is not attached')
             guest.log('%s: capacity changed to %d bytes' % (device,
                                                              size_bytes))
+
+    def rescue(self, spec, rescue_spec):
+        with self._lock:
+            guest = self._begin('rescue', spec.uuid)
+            guest.volumes.clear()
+            guest.log('rescue: booting %s, the own disk as vdb'
+                      % rescue_spec.image_ref)
+            guest.boot()
+
+    def unrescue(self, spec):
+        with self._lock:
+            guest = self._begin('unrescue', spec.uuid)
+            guest.log('unrescue: booting the own disk')
+            guest.boot()
 
     def suspend(self, uuid):
         with self._lock:

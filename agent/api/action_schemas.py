@@ -41,6 +41,14 @@ class Rebuild(Strict):
         description='the image of the new root disk (its id)')
 
 
+class Rescue(Strict):
+    rescue_image_ref: Annotated[
+        str, Field(min_length=1, max_length=1024),
+        AfterValidator(object_fields.printable)] | None = Field(
+        None, description='the image to boot from (its id; default: the '
+        "server's own)")
+
+
 class ColdMigrate(Strict):
     host: Annotated[str, Field(min_length=1, max_length=255),
                     AfterValidator(object_fields.printable)] | None = Field(

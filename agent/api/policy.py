@@ -54,6 +54,8 @@ RULES = {
     'server:unpause': 'rule:admin or role:itsec or %s' % OWNER,
     'server:suspend': LIFECYCLE,
     'server:rebuild': LIFECYCLE,
+    'server:rescue': LIFECYCLE,
+    'server:unrescue': LIFECYCLE,
     'server:resume': LIFECYCLE,
     'server:isolate': 'rule:admin or role:itsec',
     'server:release': 'rule:admin or role:itsec',

@@ -21,7 +21,7 @@ from agent.objects import states
 from agent.security import tls
 
 UUID = re.compile(r'^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
-SETTLED = ('active', 'stopped', 'paused', 'suspended', 'error')
+SETTLED = ('active', 'stopped', 'paused', 'suspended', 'rescued', 'error')
 COMPUTE = '/compute/v2.1'
 SERVERS = COMPUTE + '/servers/'
 #: hvctl's lifecycle commands -> nova's server action bodies
@@ -30,6 +30,7 @@ ACTIONS = {'start': {'os-start': None}, 'stop': {'os-stop': None},
            'reboot_hard': {'reboot': {'type': 'HARD'}},
            'pause': {'pause': None}, 'unpause': {'unpause': None},
            'suspend': {'suspend': None}, 'resume': {'resume': None},
+           'unrescue': {'unrescue': None},
            'isolate': {'isolate': None}, 'release': {'release': None}}
 
 
@@ -280,6 +281,10 @@ class Backend:
         """Request the action; None: the API answers with no server."""
         if args.command == 'delete':
             self.client.call('DELETE', SERVERS + uuid)
+        elif args.command == 'rescue':
+            self.client.call('POST', SERVERS + uuid + '/action', json={
+                'rescue': {'rescue_image_ref': args.image}
+                if args.image else {}})
         elif args.command == 'rebuild':
             if args.kernel or args.ramdisk:
                 raise ApiError('--kernel/--ramdisk: not through the API '

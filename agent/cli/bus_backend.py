@@ -26,7 +26,7 @@ WAIT_STEP = 10.0
 #: the conductor version that sends instance change notices
 NOTICES = '1.15'
 SETTLED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED,
-           states.ERROR, states.DELETED)
+           states.RESCUED, states.ERROR, states.DELETED)
 
 
 def boot_options(args):
@@ -206,6 +206,9 @@ class Backend:
                         start=start)
 
     def act(self, ref, args):
+        if args.command == 'rescue':
+            return self.conductor.instance_rescue(
+                self.ctxt, ref=ref, image_ref=args.image)
         if args.command == 'rebuild':
             return self.conductor.instance_rebuild(
                 self.ctxt, ref=ref, image_ref=args.image,

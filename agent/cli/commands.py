@@ -107,7 +107,7 @@ def complete(_b, args, out):
 
 def _instance_actions():
     for name in ('delete', 'reboot', 'stop', 'start', 'pause', 'unpause',
-                 'suspend', 'resume', 'isolate', 'release'):
+                 'suspend', 'resume', 'unrescue', 'isolate', 'release'):
         hard = (Arg('--hard', action='store_true'),) if name == 'reboot' \
             else ()
         yield Command(name, '%s an instance' % name, instances.act,
@@ -146,6 +146,10 @@ def _instance_commands():
                        help='over the bus: the kernel (through the API: '
                        "the image's kernel_id)"),
                    Arg('--ramdisk', default=None), WAIT), BOTH)
+    yield Command('rescue', 'boot an instance from a rescue image (--image; '
+                  'default: its own), its own disk as the second disk',
+                  instances.act, (REF, Arg('--image', default=None), WAIT),
+                  BOTH)
     yield Command('volume-extend', 'grow a volume (an attached one: its '
                   'guest sees the new size)', volumes.volume_extend,
                   (Arg('volume_id'), Arg('--size', type=int, required=True,

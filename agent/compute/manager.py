@@ -32,6 +32,7 @@ from agent.compute import host_sync
 from agent.compute import migrations
 from agent.compute import rebuild
 from agent.compute import recovery
+from agent.compute import rescue
 from agent.compute import resize
 from agent.metrics import compute as compute_metrics
 from agent.objects import actions as user_actions
@@ -65,7 +66,7 @@ class _RecordedBefore(exception.UnexpectedTaskState):
 class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
                      migrations.LiveMigrationMixin,
                      evacuation.EvacuationMixin, resize.ResizeMixin,
-                     rebuild.RebuildMixin):
+                     rebuild.RebuildMixin, rescue.RescueMixin):
     """Runs the instance operations the conductor casts to this host."""
 
     target = messaging.Target(version='1.6')  # see compute_rpcapi.ComputeAPI

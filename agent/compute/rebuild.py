@@ -31,11 +31,7 @@ class RebuildMixin:
             stopped = instance.vm_state == S.STOPPED
             self.driver.destroy(instance.uuid)
             updates = self._build(ctxt, instance)
-            for bdm in instance.block_devices:
-                if bdm.status == 'attached':
-                    self.driver.attach_volume(
-                        instance.uuid, bdm.volume_id,
-                        dict(bdm.connection_info), bdm.device_name)
+            self._attach_volumes_again(instance)
             if stopped:
                 self.driver.power_off(instance.uuid)
                 updates.update(vm_state=S.STOPPED, power_state=self.driver.
@@ -46,3 +42,12 @@ class RebuildMixin:
         self._run(ctxt, instance_uuid, 'rebuild_in_place',
                   user_actions.task_states_of('rebuild_in_place'), rebuild,
                   report=True)
+
+    def _attach_volumes_again(self, instance):
+        """The instance's attached volumes at their devices again, in a
+        guest made anew (a rebuild, an unrescue)."""
+        for bdm in instance.block_devices:
+            if bdm.status == 'attached':
+                self.driver.attach_volume(
+                    instance.uuid, bdm.volume_id, dict(bdm.connection_info),
+                    bdm.device_name)

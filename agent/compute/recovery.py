@@ -11,7 +11,7 @@ settled, so no orphan domain, disk, port or DB row stays behind:
   * a live migration, resize or cold migration: resumed
     (migrations.resume_migrations, resize.resume_resize);
   * a reboot, stop, start, pause, unpause, suspend, resume, attach,
-    detach, volume extend or rebuild in place: retried as an operation
+    detach, volume extend, rebuild in place, rescue or unrescue: retried as an operation
     of its own (recorded as an action), from the task_state and the
     volumes' status; attach and detach are
     idempotent in the drivers, a suspend whose save finished (libvirtd
@@ -49,6 +49,7 @@ RETRIED = {
     S.ATTACHING_VOLUME: 'attach_volume', S.DETACHING_VOLUME: 'detach_volume',
     S.EXTENDING_VOLUME: 'extend_volume',
     S.REBUILD_SPAWNING: 'rebuild_in_place',
+    S.RESCUING: 'rescue_instance', S.UNRESCUING: 'unrescue_instance',
     S.ISOLATING: 'isolate_instance', S.RELEASING: 'release_instance',
 }
 # the volume status a retried attach/detach looks for

@@ -29,7 +29,8 @@ class ComputeAPI(clients.Client):
             guest's memory to the host's disk and back; extend_volume
             (cast; sent at 1.6): an attached volume grown, the guest told;
             rebuild_in_place (cast; sent at 1.6): a fresh root disk from
-            the instance's (new) image, the same ports and volumes
+            the instance's (new) image, the same ports and volumes;
+            rescue_instance, unrescue_instance (casts; sent at 1.6)
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -90,6 +91,14 @@ class ComputeAPI(clients.Client):
     def detach_volume(self, ctxt, host, instance_uuid, volume_id):
         self._cast(ctxt, 'detach_volume', host, instance_uuid=instance_uuid,
                    volume_id=volume_id)
+
+    def rescue_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'rescue_instance', host, version='1.6',
+                   instance_uuid=instance_uuid)
+
+    def unrescue_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'unrescue_instance', host, version='1.6',
+                   instance_uuid=instance_uuid)
 
     def rebuild_in_place(self, ctxt, host, instance_uuid):
         self._cast(ctxt, 'rebuild_in_place', host, version='1.6',

@@ -295,14 +295,20 @@ class AgentManager(endpoint.Endpoint):
     def image_grant(self, ctxt, instance_uuid):
         """A short-lived grant (agent.security.image_grants) to read the instance's
         images from hvagent-api: those of its image, kernel and ramdisk
-        references that are API image ids, each checked again to be an
+        references (and its rescue images while it is rescued or being
+        rescued) that are API image ids, each checked again to be an
         active image the instance's project sees (else ImageNotFound, and
         the build fails). None if it boots from no API image."""
         with self._session() as s:
             row, host = _own_or_incoming(s, ctxt, instance_uuid)
             owner = context_mod.RequestContext(project_id=row.project_id)
             ids = []
-            for ref in (row.image_ref, row.kernel_ref, row.ramdisk_ref):
+            refs = (row.image_ref, row.kernel_ref, row.ramdisk_ref)
+            if row.vm_state == states.RESCUED or \
+                    row.task_state == states.RESCUING:
+                refs += (row.rescue_image_ref, row.rescue_kernel_ref,
+                         row.rescue_ramdisk_ref)
+            for ref in refs:
                 image_id = image_refs.image_id(ref)
                 if image_id is None:
                     continue

@@ -67,7 +67,8 @@ def _check_name(name):
 
 
 #: actions that need more than instance_action takes: their own call
-OWN_ENTRY = {'extend_volume': 'volume_extend', 'rebuild': 'instance_rebuild'}
+OWN_ENTRY = {'extend_volume': 'volume_extend', 'rebuild': 'instance_rebuild',
+             'rescue': 'instance_rescue'}
 
 
 def check_allowed(row, declared):
@@ -249,27 +250,49 @@ class LifecycleManager(endpoint.Endpoint):
         it: an image the caller's project sees) for the same instance:
         the refs and the ``rebuild`` action are recorded in one
         transaction, then its agent rebuilds it (rebuild_in_place)."""
-        declared = user_actions.BY_NAME['rebuild']
+        return self._with_images(ctxt, ref, 'rebuild', (
+            image_ref, kernel_ref, ramdisk_ref), ('image_ref', 'kernel_ref',
+                                                  'ramdisk_ref'))
+
+    @checks.expects(ref=REF,
+                    image_ref=f.String(max_length=1024, nullable=True),
+                    kernel_ref=f.String(max_length=1024, nullable=True),
+                    ramdisk_ref=f.String(max_length=1024, nullable=True))
+    def instance_rescue(self, ctxt, ref, image_ref, kernel_ref, ramdisk_ref):
+        """Boot the instance from a rescue image (``image_ref``, checked
+        as a boot checks it; None: its own image, kernel and ramdisk) with
+        its own root disk as the second disk: recorded with the
+        ``rescue`` action, then its agent does it (rescue_instance)."""
+        return self._with_images(ctxt, ref, 'rescue', (
+            image_ref, kernel_ref, ramdisk_ref), ('rescue_image_ref',
+                                                  'rescue_kernel_ref',
+                                                  'rescue_ramdisk_ref'))
+
+    def _with_images(self, ctxt, ref, action, refs, columns):
+        """Record ``action`` with the images ``refs`` (image, kernel,
+        ramdisk; an image of None: the instance's own three) in
+        ``columns``, in one transaction; cast it to the agent."""
+        declared = user_actions.BY_NAME[action]
         with self._session() as s:
-            refs = {'image_ref': image_api.resolve(s, ctxt, image_ref)}
-            for key, what in image_api.BOOT_REFS[1:]:
-                refs[key] = image_api.resolve(
-                    s, ctxt, {'kernel_ref': kernel_ref,
-                              'ramdisk_ref': ramdisk_ref}[key], what)
             row = db.instance_get_by_ref(s, ref)
+            if refs[0] is None:
+                refs = (row.image_ref, row.kernel_ref, row.ramdisk_ref)
+            updates = {column: image_api.resolve(s, ctxt, value, what)
+                       for column, value, (_key, what) in zip(
+                           columns, refs, image_api.BOOT_REFS)}
             check_allowed(row, declared)
             if not row.host:
                 raise exception.InstanceInvalidState(
-                    action='rebuild (it never reached a host; delete it)',
-                    instance=row.uuid, vm_state=row.vm_state,
+                    action='%s (it never reached a host; delete it)'
+                    % action, instance=row.uuid, vm_state=row.vm_state,
                     task_state=row.task_state)
             row = db.instance_update(
-                s, row.uuid, dict(refs, task_state=declared.task_state),
+                s, row.uuid, dict(updates, task_state=declared.task_state),
                 expected_task_state=[None])
             db.action_start(s, row.uuid, declared.name, ctxt.request_id,
                             ctxt.user_id, ctxt.project_id)
             result = to_objects.instance(s, row)
-        self.compute.rebuild_in_place(ctxt, row.host, row.uuid)
+        getattr(self.compute, declared.method)(ctxt, row.host, row.uuid)
         return result
 
     def _record_action(self, ctxt, ref, action, volume_id, connection_info):

@@ -19,7 +19,7 @@ from agent.rpc import clients
 #: instance_action's actions of version 1.5
 ISOLATION_ACTIONS = ('isolate', 'release')
 #: instance_action's actions of version 1.22
-SUSPEND_ACTIONS = ('suspend', 'resume')
+ACTIONS_1_22 = ('suspend', 'resume', 'unrescue')
 
 
 class AgentMethods(MoveAgentMethods):
@@ -261,7 +261,7 @@ class UserMethods(MoveUserMethods, ConsoleMethods, VolumeMethods):
 
     def instance_action(self, ctxt, *, ref, action, volume_id=clients.UNSET,
                         connection_info=clients.UNSET):
-        version = ('1.22' if action in SUSPEND_ACTIONS else
+        version = ('1.22' if action in ACTIONS_1_22 else
                    '1.5' if action in ISOLATION_ACTIONS else None)
         return self._call(
             ctxt, 'instance_action', topic=API_TOPIC, version=version, ref=ref,
@@ -272,6 +272,13 @@ class UserMethods(MoveUserMethods, ConsoleMethods, VolumeMethods):
                          kernel_ref=clients.UNSET, ramdisk_ref=clients.UNSET):
         return self._call(
             ctxt, 'instance_rebuild', topic=API_TOPIC, version='1.22',
+            ref=ref, image_ref=image_ref, kernel_ref=kernel_ref,
+            ramdisk_ref=ramdisk_ref)
+
+    def instance_rescue(self, ctxt, *, ref, image_ref=None,
+                        kernel_ref=clients.UNSET, ramdisk_ref=clients.UNSET):
+        return self._call(
+            ctxt, 'instance_rescue', topic=API_TOPIC, version='1.22',
             ref=ref, image_ref=image_ref, kernel_ref=kernel_ref,
             ramdisk_ref=ramdisk_ref)
 
@@ -565,7 +572,8 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             volume_extend (sent at 1.22; volume_rpcapi), which extends an
             attached volume as the instance's extend_volume action;
             instance_rebuild (sent at 1.22): a fresh root disk from an
-            image for the same instance; block_device_update's
+            image for the same instance; instance_rescue (sent at 1.22)
+            and instance_action's unrescue (sent at 1.22 for it); block_device_update's
             ``extended`` (sent at 1.22 only with it): the agent grew the
             volume to the size its mapping records
     """

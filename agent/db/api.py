@@ -140,7 +140,9 @@ def instance_create(session, *, uuid, name, project_id, user_id, flavor,
         task_state=states.SCHEDULING, power_state=states.NOSTATE,
         scheduler_hints=json.dumps(hints or {}), launched_at=None,
         deleted_at=None, deleted=0, claimed=False, compute_released=False,
-        isolated=False, fixed_ips=fixed_ips, created_at=now, updated_at=None)
+        isolated=False, fixed_ips=fixed_ips, rescue_image_ref=None,
+        rescue_kernel_ref=None, rescue_ramdisk_ref=None, created_at=now,
+        updated_at=None)
     values['id'] = session.execute(
         _INSERT_INSTANCE, values).inserted_primary_key[0]
     if metadata:

@@ -93,6 +93,10 @@ class Instance(TimestampMixin, Base):
     image_ref: Mapped[str | None] = mapped_column(String(1024))
     kernel_ref: Mapped[str | None] = mapped_column(String(1024))
     ramdisk_ref: Mapped[str | None] = mapped_column(String(1024))
+    # rescued: what it boots from meanwhile (its own disk is the second)
+    rescue_image_ref: Mapped[str | None] = mapped_column(String(1024))
+    rescue_kernel_ref: Mapped[str | None] = mapped_column(String(1024))
+    rescue_ramdisk_ref: Mapped[str | None] = mapped_column(String(1024))
     config_drive: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sa.false())
     user_data: Mapped[str | None] = mapped_column(Text)

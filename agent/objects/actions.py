@@ -84,6 +84,12 @@ ACTIONS = (
     # instance: id, ports and addresses, volumes (agent.compute.rebuild)
     Action('rebuild', (S.ACTIVE, S.STOPPED, S.ERROR), S.REBUILD_SPAWNING,
            'rebuild_in_place', 'server:rebuild', in_body=False),
+    # boot from a rescue image with its own disk as the second disk, and
+    # back (agent.compute.rescue)
+    Action('rescue', (S.ACTIVE, S.STOPPED, S.ERROR), S.RESCUING,
+           'rescue_instance', 'server:rescue', in_body=False),
+    Action('unrescue', (S.RESCUED,), S.UNRESCUING, 'unrescue_instance',
+           'server:unrescue'),
     # itsec's quarantine: ports drop everything, the guest is paused
     Action('isolate', _LIVE, S.ISOLATING, 'isolate_instance',
            'server:isolate', while_isolated=True),

@@ -62,7 +62,11 @@ class Instance(base.HVObject):
     # 1.2: isolated
     # 1.3: vm_state resized, task_states resize_* (resize, cold migration;
     #      sent only by a conductor of RPC 1.13, to agents of compute 1.4)
-    VERSION = '1.3'
+    # 1.4: vm_states suspended and rescued, task_states suspending,
+    #      resuming, extending_volume, rebuild_spawning, rescuing,
+    #      unrescuing; rescue_image_ref, rescue_kernel_ref,
+    #      rescue_ramdisk_ref (conductor 1.22, compute 1.6)
+    VERSION = '1.4'
     fields = {
         'uuid': f.UUID(),
         'name': NAME,
@@ -75,6 +79,12 @@ class Instance(base.HVObject):
         'image_ref': f.String(max_length=1024, nullable=True),
         'kernel_ref': f.String(max_length=1024, nullable=True),
         'ramdisk_ref': f.String(max_length=1024, nullable=True),
+        'rescue_image_ref': f.String(max_length=1024, nullable=True,
+                                     default=None),
+        'rescue_kernel_ref': f.String(max_length=1024, nullable=True,
+                                      default=None),
+        'rescue_ramdisk_ref': f.String(max_length=1024, nullable=True,
+                                       default=None),
         'config_drive': f.Boolean(default=False),
         'user_data': f.String(max_length=65535, nullable=True),
         'key_name': f.String(max_length=255, nullable=True),

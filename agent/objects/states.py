@@ -10,8 +10,10 @@ RESIZED = 'resized'     # a resize or cold migration waits for confirm/revert
 # its memory saved to the host's disk (libvirt's managed save), its vCPUs
 # and RAM given back to the scheduler until it resumes
 SUSPENDED = 'suspended'
+# booted from a rescue image, its own root disk the second disk
+RESCUED = 'rescued'
 VM_STATES = (BUILDING, ACTIVE, STOPPED, PAUSED, ERROR, DELETED, RESIZED,
-             SUSPENDED)
+             SUSPENDED, RESCUED)
 
 SCHEDULING = 'scheduling'
 SPAWNING = 'spawning'
@@ -23,6 +25,8 @@ PAUSING = 'pausing'
 UNPAUSING = 'unpausing'
 SUSPENDING = 'suspending'
 RESUMING = 'resuming'
+RESCUING = 'rescuing'
+UNRESCUING = 'unrescuing'
 ATTACHING_VOLUME = 'attaching_volume'
 DETACHING_VOLUME = 'detaching_volume'
 EXTENDING_VOLUME = 'extending_volume'
@@ -44,7 +48,7 @@ TASK_STATES = (SCHEDULING, SPAWNING, REBOOTING, REBOOTING_HARD, POWERING_OFF,
                POWERING_ON, PAUSING, UNPAUSING, ATTACHING_VOLUME,
                DETACHING_VOLUME, EXTENDING_VOLUME, DELETING, ISOLATING,
                RELEASING, MIGRATING, REBUILDING, REBUILD_SPAWNING,
-               SUSPENDING, RESUMING) + RESIZE_TASKS
+               SUSPENDING, RESUMING, RESCUING, UNRESCUING) + RESIZE_TASKS
 
 # power_state as the hypervisor reports it
 NOSTATE = 'nostate'

@@ -10,7 +10,9 @@ hvagent-api (docs/lifecycle.md):
 - volume extend: an attached volume grows and the running guest sees
   its new size (the test image prints its disks' sizes every second);
 - rebuild: a new root disk and a new boot for the same server, its
-  volume attached again.
+  volume attached again;
+- rescue: the guest boots from the rescue image and sees its own root
+  disk as its second disk; unrescued, it boots from its own again.
 
 The host is made small with ``[compute] reserved_host_memory_mb``: room
 for one m1.tiny (512 MiB) and not two."""
@@ -203,4 +205,30 @@ def test_an_attached_volume_grows_the_guest_sees_it_and_a_rebuild_keeps_it(
     dev.ok('DELETE', '%s/%s' % (attachments, vol['id']))
     cloudlib.wait_status(dev, sid, until=('active',), timeout=60)
     dev.ok('DELETE', '%s/%s' % (base, vol['id']))
+    dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, sid))
+
+
+def test_rescue_shows_the_own_disk_second_and_unrescue_boots_it(world):
+    dev, image = world['dev'], world['image']
+    sid = cloudlib.boot(dev, 'rescue-lv', image=image)
+    cloudlib.wait_status(dev, sid, until=('active',), timeout=120)
+
+    def sizes(wanted):
+        """The guest's disks and their sizes once they are ``wanted``."""
+        return wait_until(lambda: guest_image.last_disk_sizes(
+            console_log(dev, sid)) == wanted, 120, interval=0.5,
+            message=lambda: console_log(dev, sid)[-1500:])
+    own = {'vda': 1 << 30}
+    sizes(own)
+    r = cloudlib.action(dev, sid, {'rescue': {'rescue_image_ref': image}})
+    assert r.status_code == 200, r.text
+    cloudlib.wait_status(dev, sid, until=('rescued',), timeout=120)
+    # the rescue disk (the image's own size) first, the own disk second
+    sizes({'vda': 64 << 20, 'vdb': 1 << 30})
+    assert cloudlib.action(dev, sid, {'unrescue': None}).status_code == 202
+    cloudlib.wait_status(dev, sid, until=('active',), timeout=120)
+    sizes(own)
+    assert not os.path.exists(os.path.join(
+        world['cloud'].state, 'instances', sid, 'disk.rescue'))
+    assert guest_image.booted_uuids(console_log(dev, sid))[-1] == sid
     dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, sid))

@@ -54,7 +54,8 @@ def test_the_api_serves_what_it_served():
         'logout', 'password', 'user-set', 'live-migrate', 'migration-list',
         'migration-show', 'migration-abort', 'migration-force-complete',
         'host-drain', 'resize', 'migrate', 'resize-confirm',
-        'resize-revert', 'volume-extend', 'rebuild'}
+        'resize-revert', 'volume-extend', 'rebuild', 'rescue',
+        'unrescue'}
 
 
 def test_an_api_command_without_endpoint_is_refused(monkeypatch):

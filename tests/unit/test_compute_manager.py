@@ -500,6 +500,27 @@ def test_rebuild_makes_a_new_guest_from_the_new_image(env, stop):
         'finish', 'compute_rebuild_in_place', 'Success')
 
 
+def test_rescue_and_unrescue(env):
+    """Rescued: the guest boots from the rescue image (recorded on the
+    instance), its volumes not attached; unrescued: its own disk, the
+    volume again; a restarted agent runs an interrupted rescue."""
+    uuid_, vol = with_volume(env)
+    env.mgr.attach_volume(ctxt(), instance_uuid=uuid_, volume_id=vol)
+    env.conductor.get(uuid_).update(task_state=S.RESCUING,
+                                    rescue_image_ref='rescue-img')
+    env.mgr.init_host(ctxt())            # killed before it began: retried
+    assert states_of(env, uuid_) == (S.RESCUED, None, S.RUNNING)
+    assert 'rescue: booting rescue-img' in env.driver.get_console_output(
+        uuid_, 1 << 20)
+    assert env.driver.get_volumes(uuid_) == {}
+    set_task(env, uuid_, S.UNRESCUING)
+    env.mgr.unrescue_instance(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    assert env.driver.get_volumes(uuid_) == {vol: 'vdb'}
+    assert env.conductor.events_of(uuid_)[-1] == (
+        'finish', 'compute_unrescue_instance', 'Success')
+
+
 def test_failed_attach_rolls_back(env):
     uuid_, vol = with_volume(env)
     env.driver.fail_next('attach_volume', RuntimeError('iscsi login'))

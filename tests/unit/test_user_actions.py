@@ -44,7 +44,7 @@ def test_the_action_body_takes_the_actions_that_have_no_route_of_their_own():
     (reboot's two through {"reboot": {"type"}})."""
     assert actions.IN_BODY == ('start', 'stop', 'reboot', 'reboot_hard',
                                'pause', 'unpause', 'suspend', 'resume',
-                               'isolate', 'release')
+                               'unrescue', 'isolate', 'release')
     assert set(server_actions.LIFECYCLE.values()) | {
         'reboot', 'reboot_hard'} == set(actions.IN_BODY)
 

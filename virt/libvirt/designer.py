@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 DOMAIN_NAME_PREFIX = 'instance-'
 MACHINE_TYPE = 'pc'
+#: where a rescued guest finds its own root disk
+RESCUED_ROOT_DEVICE = 'vdb'
 ROOT_DEVICE = 'vda'
 CONFIG_DRIVE_DEVICE = 'hdc'
 DEFAULT_KERNEL_CMDLINE = 'root=/dev/vda console=tty0 console=ttyS0'

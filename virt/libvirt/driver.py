@@ -37,6 +37,7 @@ from virt.libvirt import filemodes
 from virt.libvirt import guest as guest_mod
 from virt.libvirt import host as host_mod
 from virt.libvirt import images
+from virt.libvirt import lifecycle
 from virt.libvirt import migration
 from virt.libvirt import resize
 from virt.libvirt import stats as stats_mod
@@ -56,11 +57,12 @@ CHANGES = frozenset(('launch', 'reboot_hard', 'shutdown', 'destroy',
 
 
 class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
-                    driver.ComputeDriver):
+                    lifecycle.RescueSuspendMixin, driver.ComputeDriver):
     capabilities = {
         'supports_reboot': True,
         'supports_pause': True,
         'supports_suspend': True,
+        'supports_rescue': True,
         'supports_attach_volume': True,
         'supports_extend_volume': True,
         'supports_console_output': True,
@@ -324,36 +326,6 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
 
     def unpause(self, uuid):
         self._do(uuid, 'resume')
-
-    def suspend(self, uuid):
-        if self._do(uuid, 'is_active'):
-            try:
-                self._do(uuid, 'save', limit=self._save_limit(uuid))
-            except libvirt.libvirtError as e:
-                if not self._do(uuid, 'is_active'):
-                    raise
-                # QEMU could not write it (a full disk...): runs on
-                raise exception.SuspendFailed(
-                    instance=uuid, reason=e.get_error_message()) from None
-        elif not self._do(uuid, 'has_saved_state'):
-            raise exception.VirtDriverError(
-                reason='guest %s is shut off with no saved state: it '
-                'cannot be suspended' % uuid)
-
-    def resume(self, uuid):
-        if self._do(uuid, 'is_active'):
-            return
-        if not self._do(uuid, 'has_saved_state'):
-            raise exception.VirtDriverError(
-                reason='guest %s has no saved state to resume' % uuid)
-        self._do(uuid, 'launch', limit=self._save_limit(uuid))
-
-    def _save_limit(self, uuid):
-        """How long a save or restore may take: the call timeout plus a
-        second per 100 MiB of the guest's memory (disk speed)."""
-        if not self.host.call_timeout:
-            return None
-        return self.host.call_timeout + self.get_info(uuid).memory_mb / 100
 
     def get_info(self, uuid):
         return self._do(uuid, 'info')

@@ -45,15 +45,32 @@ def boot(caller, *, name, flavor, image, kernel, ramdisk, networks,
         security_groups=security_groups)
 
 
-def rebuild(caller, inst, image):
-    """The instance ``inst`` (fetched with server:rebuild) rebuilt from
-    ``image`` (checked as a boot checks it, its kernel and ramdisk with
-    it); the instance as recorded."""
+def boot_refs(caller, image):
+    """(image, kernel, ramdisk) of ``image`` as a boot takes them: each
+    checked here (one the caller may not read is 404), the kernel and
+    ramdisk its glance properties."""
     ident = image_refs.image_id(image)
     shown = images.fetch(caller, ident, 'image:show') if ident else {}
-    image, kernel, ramdisk = (image_ref(caller, ref) for ref in (
+    return tuple(image_ref(caller, ref) for ref in (
         image, shown.get('kernel_id'), shown.get('ramdisk_id')))
+
+
+def rebuild(caller, inst, image):
+    """The instance ``inst`` (fetched with server:rebuild) rebuilt from
+    ``image`` (boot_refs); the instance as recorded."""
+    image, kernel, ramdisk = boot_refs(caller, image)
     return deps.conductor().instance_rebuild(
+        caller.ctxt, ref=inst.uuid, image_ref=image, kernel_ref=kernel,
+        ramdisk_ref=ramdisk)
+
+
+def rescue(caller, inst, image=None):
+    """The instance ``inst`` (fetched with server:rescue) booted from
+    ``image`` (boot_refs; None: its own) with its own disk second."""
+    if image is None:
+        return deps.conductor().instance_rescue(caller.ctxt, ref=inst.uuid)
+    image, kernel, ramdisk = boot_refs(caller, image)
+    return deps.conductor().instance_rescue(
         caller.ctxt, ref=inst.uuid, image_ref=image, kernel_ref=kernel,
         ramdisk_ref=ramdisk)
 

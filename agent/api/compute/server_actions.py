@@ -11,6 +11,8 @@
   (``{"name": group name or id}``, one of the server's project);
 * ``rebuild`` (``{"imageRef"}``; 202, ``{"server"}``): a fresh root disk
   from that image for the same server (agent.compute.rebuild);
+  ``rescue`` (``{"rescue_image_ref"}`` or null/{}: its own image; 200,
+  ``{}``) and ``unrescue`` (202; agent.compute.rescue);
 * moves (202, ``{"migration"}``, which GET /servers/{id}/migrations
   follows; nova answers with no body): ``os-migrateLive`` and
   ``migrate`` (admins), ``resize`` (``{"flavorRef"}``), then
@@ -48,7 +50,8 @@ router = APIRouter(prefix=microversions.PREFIX + '/servers',
 #: actions that are one of agent.objects.actions, by their body's key
 LIFECYCLE = {'os-start': 'start', 'os-stop': 'stop', 'pause': 'pause',
              'unpause': 'unpause', 'suspend': 'suspend', 'resume': 'resume',
-             'isolate': 'isolate', 'release': 'release'}
+             'unrescue': 'unrescue', 'isolate': 'isolate',
+             'release': 'release'}
 ACCEPTED = Response(status_code=202)
 
 
@@ -127,6 +130,12 @@ def _rebuild(caller, server_id, _key, args):
     return Rebuilt(instances.rebuild(caller, inst, args.imageRef))
 
 
+def _rescue(caller, server_id, _key, args):
+    inst = instances.fetch(caller, server_id, 'server:rescue')
+    instances.rescue(caller, inst, args.rescue_image_ref)
+    return {}           # nova's answer without instance passwords
+
+
 def _resize_end(caller, server_id, key, _args):
     conductor = deps.conductor()
     if key == 'confirmResize':
@@ -152,11 +161,12 @@ ACTIONS: dict[str, tuple[Any, Handler]] = {
     'migrate': (action_schemas.ColdMigrate | None, _migrate),
     'resize': (action_schemas.FlavorRef, _resize),
     'rebuild': (action_schemas.Rebuild, _rebuild),
+    'rescue': (action_schemas.Rescue, _rescue),
     'confirmResize': (None, _resize_end),
     'revertResize': (None, _resize_end),
 }
 #: what a null or empty value stands for, for the models that allow it
-_DEFAULTS = (schemas.Reboot, schemas.ConsoleOutput)
+_DEFAULTS = (schemas.Reboot, schemas.ConsoleOutput, action_schemas.Rescue)
 
 
 def parse(body: Any) -> tuple[str, Any]:

@@ -10,7 +10,8 @@ from agent.objects import states
 STATUS = {states.BUILDING: 'BUILD', states.ACTIVE: 'ACTIVE',
           states.STOPPED: 'SHUTOFF', states.PAUSED: 'PAUSED',
           states.ERROR: 'ERROR', states.DELETED: 'DELETED',
-          states.RESIZED: 'VERIFY_RESIZE', states.SUSPENDED: 'SUSPENDED'}
+          states.RESIZED: 'VERIFY_RESIZE', states.SUSPENDED: 'SUSPENDED',
+          states.RESCUED: 'RESCUE'}
 TASK_STATUS = {states.REBOOTING: 'REBOOT', states.REBOOTING_HARD:
                'HARD_REBOOT', states.MIGRATING: 'MIGRATING',
                states.REBUILDING: 'REBUILD',

@@ -1,9 +1,11 @@
-"""Rebuild through hvagent-api (nova's ``{"rebuild": {"imageRef"}}``; real
-API, conductor, scheduler and a fake-driver agent on RabbitMQ, the
-project's network wired on this host): the same server - id, port,
-address - with a new guest from another image; who may; what is
-refused (another project's image, a suspended server, malformed
-bodies) changes nothing. On real QEMU: test_libvirt_lifecycle.py."""
+"""Rebuild and rescue through hvagent-api (nova's ``{"rebuild":
+{"imageRef"}}``, ``{"rescue": ...}``, ``{"unrescue": null}``; real API,
+conductor, scheduler and a fake-driver agent on RabbitMQ, the project's
+network wired on this host): the same server - id, port, address - with
+a new guest from another image, or booted from a rescue image and back;
+who may; what is refused (another project's image, a suspended server,
+malformed bodies) changes nothing. On real QEMU:
+test_libvirt_lifecycle.py."""
 import pytest
 
 from tests.fixtures import api_cloud as cloudlib
@@ -83,4 +85,42 @@ def test_what_a_rebuild_refuses_changes_nothing(world):
     assert [a['action'] for a in dev.ok(
         'GET', '%s/servers/%s/os-instance-actions' % (COMPUTE, sid))[
         'instanceActions']] == ['suspend', 'create']
+    dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, sid))
+
+
+def test_rescue_and_unrescue_keep_the_server(world):
+    dev = world['dev']
+    sid = cloudlib.boot(dev, 'rescued', networks=['apilan'])
+    before = cloudlib.wait_status(dev, sid, until=('active',))
+    rescue_img = cloudlib.upload_image(dev, 'rescue-img', b'\0' * 512, 'raw')
+    theirs = cloudlib.upload_image(world['other'], 'their-rescue',
+                                   b'\0' * 512, 'raw')
+    for client, body, status in (
+            (dev, {'rescue': {'rescue_image_ref': theirs['id']}}, 404),
+            (dev, {'rescue': {'adminPass': 'x'}}, 400),
+            (dev, {'unrescue': None}, 409),          # not rescued
+            (world['dev2'], {'rescue': None}, 403),
+            (world['other'], {'rescue': None}, 404)):
+        r = cloudlib.action(client, sid, body)
+        assert r.status_code == status, (body, r.status_code, r.text)
+    r = cloudlib.action(dev, sid, {'rescue': {
+        'rescue_image_ref': rescue_img['id']}})
+    assert (r.status_code, r.json()) == (200, {}), r.text
+    srv = cloudlib.wait_status(dev, sid, until=('rescued',))
+    assert srv['status'] == 'RESCUE'
+    assert srv['addresses'] == before['addresses'] != {}
+    log = cloudlib.action(dev, sid, {'os-getConsoleOutput': {}}).json()[
+        'output']
+    assert 'rescue: booting %s' % rescue_img['id'] in log
+    r = cloudlib.action(dev, sid, {'rescue': None})     # rescued already
+    assert r.status_code == 409, r.text
+    assert cloudlib.action(dev, sid, {'unrescue': None}).status_code == 202
+    srv = cloudlib.wait_status(dev, sid, until=('active',))
+    assert srv['addresses'] == before['addresses']
+    assert [a['action'] for a in dev.ok(
+        'GET', '%s/servers/%s/os-instance-actions' % (COMPUTE, sid))[
+        'instanceActions']][:2] == ['unrescue', 'rescue']
+    # with no image: its own
+    assert cloudlib.action(dev, sid, {'rescue': {}}).status_code == 200
+    cloudlib.wait_status(dev, sid, until=('rescued',))
     dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, sid))

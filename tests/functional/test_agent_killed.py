@@ -256,6 +256,34 @@ def test_killed_mid_extend_retries_it(cloud):
     assert volume.stat().st_size == 2 << 30
 
 
+def test_killed_mid_rescue_and_mid_unrescue_retries_them(cloud):
+    """Killed as a rescue begins, then as an unrescue begins: each is run
+    again by the restarted agent (the domain defined anew each time): the
+    rescued domain has its own disk second, the unrescued its own first
+    and no rescue disk left."""
+    uuid = active(cloud, 'rescued')
+    home = instance_dir(cloud, uuid)
+
+    def disks():
+        out = subprocess.run(['virsh', '-c', libvirtd.URI, 'domblklist',
+                              designer.domain_name(uuid)],
+                             capture_output=True, text=True,
+                             check=True).stdout
+        return [line.split()[1] for line in out.splitlines()[2:]
+                if line.strip() and line.split()[0].startswith('vd')]
+    kill_at(cloud, 'compute_rescue_instance.start',
+            lambda: cloud.conductor.instance_rescue(cloud.ctxt, ref=uuid))
+    inst = settle(cloud, uuid, 120)
+    assert (inst.vm_state, inst.power_state) == (S.RESCUED, S.RUNNING)
+    assert disks() == [str(home / 'disk.rescue'), str(home / 'disk')]
+    kill_at(cloud, 'compute_unrescue_instance.start',
+            lambda: act(cloud, uuid, 'unrescue'))
+    inst = settle(cloud, uuid, 120)
+    assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
+    assert disks() == [str(home / 'disk')]
+    assert not (home / 'disk.rescue').exists()
+
+
 def test_killed_mid_delete_finishes_it(cloud):
     uuid = active(cloud, 'deleted')
     kill_at(cloud, 'compute_terminate_instance.start',

@@ -212,7 +212,7 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
     """The everyday flow with the fake driver: upload an image, make a
     key pair, ``server create --wait``, list and show it, stop, start,
     reboot (soft and hard), pause, unpause, suspend, resume, rebuild,
-    read its console log and its actions (``server event list``, ``show``),
+    rescue, unrescue, read its console log and its actions (``server event list``, ``show``),
     ``server delete --wait``; os-red's developer meanwhile reaches none
     of it."""
     disk = tmp_path / 'tiny.img'
@@ -277,13 +277,18 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
     openstack(clouds, 'blue', 'server', 'rebuild', '--image', 'blue-img',
               '--wait', sid)
     assert status() == 'ACTIVE'
+    openstack(clouds, 'blue', 'server', 'rescue', '--image', 'blue-img', sid)
+    settles('RESCUE')
+    openstack(clouds, 'blue', 'server', 'unrescue', sid)
+    settles('ACTIVE')
     openstack(clouds, 'blue', 'console', 'log', 'show', sid)
     # os-instance-actions: what was done to it, newest first
     events = as_json(clouds, 'blue', 'server', 'event', 'list', sid)
     done = [e['Action'] for e in events]
     assert done[-1] == 'create' and {'stop', 'start', 'reboot', 'pause',
                                       'unpause', 'suspend', 'resume',
-                                      'rebuild'} <= set(done), events
+                                      'rebuild', 'rescue',
+                                      'unrescue'} <= set(done), events
     event = as_json(clouds, 'blue', 'server', 'event', 'show', sid,
                     events[-1]['Request ID'])
     assert event['action'] == 'create' and event['events'], event

@@ -212,7 +212,8 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
     """The everyday flow with the fake driver: upload an image, make a
     key pair, ``server create --wait``, list and show it, stop, start,
     reboot (soft and hard), pause, unpause, suspend, resume, rebuild,
-    rescue, unrescue, read its console log and its actions (``server event list``, ``show``),
+    rescue, unrescue, read its console log and its actions (``server
+    event list``, ``show``),
     ``server delete --wait``; os-red's developer meanwhile reaches none
     of it."""
     disk = tmp_path / 'tiny.img'

@@ -177,6 +177,13 @@ def test_killed_mid_stop_retries_it(cloud):
     assert domain_state(uuid) == libvirt.VIR_DOMAIN_SHUTOFF
 
 
+def compute_used(dep):
+    """(vCPUs, MiB of RAM) claimed on the deployment's one host."""
+    [node] = [h['node'] for h in dep.conductor.host_list(dep.ctxt)
+              if h['node']]
+    return node.vcpus_used, node.memory_mb_used
+
+
 def test_killed_mid_suspend_and_mid_resume_retries_them(cloud):
     """Killed once the guest's memory is saved but before the suspend was
     recorded: the restarted agent finds it saved and records it (the
@@ -188,17 +195,13 @@ def test_killed_mid_suspend_and_mid_resume_retries_them(cloud):
     inst = settle(cloud, uuid, 120)
     assert (inst.vm_state, inst.power_state) == (S.SUSPENDED, S.SHUTDOWN)
     assert domain_state(uuid) == libvirt.VIR_DOMAIN_SHUTOFF
-    node = [h['node'] for h in cloud.conductor.host_list(cloud.ctxt)
-            if h['node']][0]
-    assert (node.vcpus_used, node.memory_mb_used) == (0, 0)
+    assert compute_used(cloud) == (0, 0)
     kill_at(cloud, 'compute_resume_instance.start',
             lambda: act(cloud, uuid, 'resume'))
     inst = settle(cloud, uuid, 120)
     assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
     assert domain_state(uuid) == libvirt.VIR_DOMAIN_RUNNING
-    node = [h['node'] for h in cloud.conductor.host_list(cloud.ctxt)
-            if h['node']][0]
-    assert (node.vcpus_used, node.memory_mb_used) == (1, 512)
+    assert compute_used(cloud) == (1, 512)
     actions = [a.action for a in cloud.conductor.action_list(cloud.ctxt,
                                                              ref=uuid)]
     assert actions == ['create', 'suspend', 'compute_suspend_instance',

@@ -194,6 +194,13 @@ class SuspendFailed(VirtDriverError):
     msg = 'Instance %(instance)s cannot be suspended: %(reason)s'
 
 
+class SnapshotFailed(VirtDriverError):
+    """A snapshot's copy or upload failed or was refused (a full disk,
+    the image quota, the image deleted meanwhile); the guest runs on as
+    it was and the image is removed."""
+    msg = 'Snapshot of instance %(instance)s failed: %(reason)s'
+
+
 class VolumeExtendFailed(VirtDriverError):
     """The hypervisor could not grow an attached volume (not attached, a
     full disk...): the guest keeps it as it was, the instance is fine."""

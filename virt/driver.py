@@ -50,6 +50,15 @@ class GuestSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class SnapshotTarget:
+    """Where a snapshot goes: the image the conductor recorded (saving)
+    and its grant to upload that image's data to hvagent-api (never sent
+    elsewhere)."""
+    image_id: str
+    grant: str = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
 class GuestInfo:
     uuid: str
     power_state: str = states.NOSTATE
@@ -252,6 +261,13 @@ class ComputeDriver(abc.ABC):
     def resume(self, uuid: str) -> None:
         """Start a suspended guest from its saved state (it goes on where
         it was, no boot); a running guest is left alone."""
+        raise NotImplementedError
+
+    def snapshot(self, uuid: str, target: SnapshotTarget) -> None:
+        """Copy the guest's root disk as it is at one moment (a running
+        guest runs on) into a standalone image and upload it as
+        ``target``'s data (virt.image_upload); SnapshotFailed if the copy
+        or the upload fails or is refused."""
         raise NotImplementedError
 
     def attach_volume(self, uuid: str, volume_id: str,

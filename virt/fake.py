@@ -13,6 +13,7 @@ the agent (a guest shut down from inside, a crash).
 """
 import dataclasses
 import string
+import tempfile
 import threading
 import time
 
@@ -22,6 +23,7 @@ from agent import exception
 from agent.objects import states
 from virt import driver
 from virt import fake_console
+from virt import image_upload
 from virt import migration
 
 CONF = cfg.CONF
@@ -58,6 +60,7 @@ class FakeDriver(driver.ComputeDriver):
         'supports_pause': True,
         'supports_suspend': True,
         'supports_rescue': True,
+        'supports_snapshot': True,
         'supports_attach_volume': True,
         'supports_extend_volume': True,
         'supports_console_output': True,
@@ -68,7 +71,9 @@ class FakeDriver(driver.ComputeDriver):
 
     def __init__(self, vcpus=16, memory_mb=65536, local_gb=1000,
                  hypervisor_type='fake', image_service=None):
-        # image_service: the fake boots any image ref without reading it
+        # image_service: the fake boots any image ref without reading it,
+        # and uploads its snapshots there (if given)
+        self.image_service = image_service
         self.vcpus = vcpus
         self.memory_mb = memory_mb
         self.local_gb = local_gb
@@ -81,6 +86,7 @@ class FakeDriver(driver.ComputeDriver):
         self._incoming = {}     # uuid -> GuestSpec, prepared to move here
         self._jobs = {}         # uuid -> _Job, moving away
         self.sent = {}          # uuid -> host its disk was sent to (resize)
+        self.snapshots = {}     # image id -> the bytes of a snapshot
 
     # ------------------------------------------------------------ test hooks
     def fail_next(self, op, exc):
@@ -204,6 +210,23 @@ class FakeDriver(driver.ComputeDriver):
             guest = self._begin('unrescue', spec.uuid)
             guest.log('unrescue: booting the own disk')
             guest.boot()
+
+    def snapshot(self, uuid, target):
+        """A few bytes naming the guest, uploaded as the image's data
+        when there is an image service."""
+        with self._lock:
+            guest = self._begin('snapshot', uuid)
+            data = ('hvagent fake snapshot of %s (%s)\n' % (
+                uuid, guest.spec.image_ref)).encode()
+            self.snapshots[target.image_id] = data
+            guest.log('snapshot into image %s' % target.image_id)
+        if self.image_service is not None:
+            with tempfile.NamedTemporaryFile(prefix='fake-snapshot.') as f:
+                f.write(data)
+                f.flush()
+                image_upload.upload(
+                    self.image_service.url, self.image_service.ca_file,
+                    uuid, target.image_id, target.grant, f.name)
 
     def suspend(self, uuid):
         with self._lock:

@@ -49,6 +49,15 @@ class Rescue(Strict):
         "server's own)")
 
 
+class CreateImage(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255),
+                    AfterValidator(object_fields.printable)] = Field(
+        description='the new image\'s name')
+    metadata: dict[str, str] = Field(
+        {}, max_length=0, description="the image's properties: none are "
+        'kept yet, so none are taken (400)')
+
+
 class ColdMigrate(Strict):
     host: Annotated[str, Field(min_length=1, max_length=255),
                     AfterValidator(object_fields.printable)] | None = Field(

@@ -138,3 +138,40 @@ def image_reader(image_id: uuid.UUID, request: Request,
 
 
 IMAGE_READER = Depends(image_reader)
+
+
+class GrantUploader:
+    """A compute agent uploading an instance's snapshot with the
+    conductor's upload grant (agent.security.image_grants): it may write
+    the data of the one image the grant names, of the grant's project,
+    while that image is the instance's snapshot, saving
+    (agent.api.image.records.store_bytes)."""
+
+    def __init__(self, request_id, payload):
+        self.project_id = payload['project_id']
+        self.snapshot_of = payload['instance']
+        self.ctxt = context.RequestContext(
+            request_id=request_id, user_id='image-upload-grant',
+            project_id=self.project_id, via_api=True)
+
+    def guard(self, owner, read_rule, rule, missing):
+        if rule != 'image:upload' or owner['project_id'] != self.project_id:
+            raise missing
+
+
+def image_writer(image_id: uuid.UUID, request: Request,
+                 x_auth_token: str = Header(
+                     None, description='A token from POST /v3/auth/tokens'),
+                 x_image_upload_grant: str = Header(
+                     None, description="Compute agents: the conductor's "
+                     'grant to upload this snapshot')):
+    """Who uploads an image's data: a user (token) or the agent making
+    a snapshot (upload grant)."""
+    if x_image_upload_grant and not x_auth_token:
+        payload = image_grants.verify_upload(
+            bus_auth.keyring(), x_image_upload_grant, str(image_id))
+        return GrantUploader(request.state.request_id, payload)
+    return caller(request, x_auth_token)
+
+
+IMAGE_WRITER = Depends(image_writer)

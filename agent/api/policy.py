@@ -54,6 +54,8 @@ RULES = {
     'server:unpause': 'rule:admin or role:itsec or %s' % OWNER,
     'server:suspend': LIFECYCLE,
     'server:rebuild': LIFECYCLE,
+    # and image:create: the image is the caller's project's
+    'server:create_image': LIFECYCLE,
     'server:rescue': LIFECYCLE,
     'server:unrescue': LIFECYCLE,
     'server:resume': LIFECYCLE,

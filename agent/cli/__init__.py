@@ -7,6 +7,7 @@
     hvctl start REF | pause REF | unpause REF | console REF [--length N]
     hvctl suspend REF | resume REF   (memory to the host's disk and back)
     hvctl rebuild REF --image REF [--wait]   (a fresh root disk)
+    hvctl snapshot REF --name NAME [--wait]   (the root disk as an image)
     hvctl rescue REF [--image REF] | unrescue REF   (boot a rescue image)
     hvctl attach REF VOLUME_ID --path FILE [--format qcow2|raw]
     hvctl detach REF VOLUME_ID

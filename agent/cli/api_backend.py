@@ -368,6 +368,21 @@ class Backend:
         return self.client.call('PUT', COMPUTE + '/os-services/' + path,
                                 json=body).json()['service']
 
+    def snapshot(self, uuid, name):
+        """nova's createImage; the new image (glance's view)."""
+        r = self.client.call('POST', SERVERS + uuid + '/action',
+                             json={'createImage': {'name': name}})
+        return self.image(r.headers['Location'].rsplit('/', 1)[1])
+
+    def image(self, image_id):
+        """The image, or None once it is gone."""
+        try:
+            return self.get('/image/v2/images/' + image_id)
+        except ApiError as e:
+            if e.status == 404:
+                return None
+            raise
+
     def volume_extend(self, volume_id, size_gb):
         """Block Storage's os-extend (under the token's project); the
         volume after it."""

@@ -150,6 +150,10 @@ def _instance_commands():
                   'default: its own), its own disk as the second disk',
                   instances.act, (REF, Arg('--image', default=None), WAIT),
                   BOTH)
+    yield Command('snapshot', "save an instance's root disk as a new image "
+                  "of the token's project; with --wait until it is active",
+                  instances.snapshot, (REF, Arg('--name', required=True),
+                                       WAIT), frozenset({API}))
     yield Command('volume-extend', 'grow a volume (an attached one: its '
                   'guest sees the new size)', volumes.volume_extend,
                   (Arg('volume_id'), Arg('--size', type=int, required=True,

@@ -38,6 +38,26 @@ def act(b, args, out):
     return _print(b, args, out, inst)
 
 
+def snapshot(b, args, out):
+    """The instance's root disk into a new image; with --wait until the
+    instance settles, then the image must be active (else its fault)."""
+    ref = b.resolve(args.ref)
+    image = b.snapshot(ref, args.name)
+    if args.wait:
+        inst = b.wait(ref, args.timeout)
+        image = b.image(image['id'])
+        if image is None or image['status'] != 'active':
+            out('Snapshot of %s failed: %s' % (
+                ref, (inst or {}).get('fault') or 'the image is gone'))
+            return 1
+    if args.json:
+        out(output.dumps(image))
+    else:
+        out('Image %s (%s): %s' % (image['id'], image['name'],
+                                   image['status']))
+    return 0
+
+
 def show(b, args, out):
     return views.emit(out, b, views.INSTANCE, b.instance(b.resolve(
         args.ref)), args.json)

@@ -34,6 +34,7 @@ from agent.compute import rebuild
 from agent.compute import recovery
 from agent.compute import rescue
 from agent.compute import resize
+from agent.compute import snapshot
 from agent.metrics import compute as compute_metrics
 from agent.objects import actions as user_actions
 from agent.objects import fields as f
@@ -49,7 +50,7 @@ UUID = f.UUID()
 SUPERSEDED = host_sync.SUPERSEDED
 REFUSED = (exception.OperationNotSupported, exception.VolumeNotFound,
            exception.VolumeUnusable, exception.VolumeExtendFailed,
-           exception.SuspendFailed)
+           exception.SuspendFailed, exception.SnapshotFailed)
 #: operation_start (operation_finish) calls in all when they time out
 #: (see _start, _finish)
 START_ATTEMPTS = 3
@@ -66,10 +67,11 @@ class _RecordedBefore(exception.UnexpectedTaskState):
 class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
                      migrations.LiveMigrationMixin,
                      evacuation.EvacuationMixin, resize.ResizeMixin,
-                     rebuild.RebuildMixin, rescue.RescueMixin):
+                     rebuild.RebuildMixin, rescue.RescueMixin,
+                     snapshot.SnapshotMixin):
     """Runs the instance operations the conductor casts to this host."""
 
-    target = messaging.Target(version='1.6')  # see compute_rpcapi.ComputeAPI
+    target = messaging.Target(version='1.7')  # see compute_rpcapi.ComputeAPI
 
     def __init__(self, driver, conductor, host, report_callback=None,
                  networking=None):

@@ -11,10 +11,10 @@ settled, so no orphan domain, disk, port or DB row stays behind:
   * a live migration, resize or cold migration: resumed
     (migrations.resume_migrations, resize.resume_resize);
   * a reboot, stop, start, pause, unpause, suspend, resume, attach,
-    detach, volume extend, rebuild in place, rescue or unrescue: retried as an operation
-    of its own (recorded as an action), from the task_state and the
-    volumes' status; attach and detach are
-    idempotent in the drivers, a suspend whose save finished (libvirtd
+    detach, volume extend, rebuild in place, rescue, unrescue or
+    snapshot: retried as an operation of its own (recorded as an
+    action), from the task_state and the volumes' status; attach and
+    detach are idempotent in the drivers, a suspend whose save finished (libvirtd
     goes on without the agent) finds the guest saved and only records it;
   * no task: the power state is synced; with
     ``resume_guests_state_on_host_boot`` an active instance whose guest is
@@ -50,6 +50,7 @@ RETRIED = {
     S.EXTENDING_VOLUME: 'extend_volume',
     S.REBUILD_SPAWNING: 'rebuild_in_place',
     S.RESCUING: 'rescue_instance', S.UNRESCUING: 'unrescue_instance',
+    S.IMAGE_SNAPSHOT: 'snapshot_instance',
     S.ISOLATING: 'isolate_instance', S.RELEASING: 'release_instance',
 }
 # the volume status a retried attach/detach looks for

@@ -31,6 +31,8 @@ class ComputeAPI(clients.Client):
             rebuild_in_place (cast; sent at 1.6): a fresh root disk from
             the instance's (new) image, the same ports and volumes;
             rescue_instance, unrescue_instance (casts; sent at 1.6)
+      1.7 - snapshot_instance (cast; sent at 1.7): the root disk copied
+            into the image the conductor recorded, uploaded to hvagent-api
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -98,6 +100,10 @@ class ComputeAPI(clients.Client):
 
     def unrescue_instance(self, ctxt, host, instance_uuid):
         self._cast(ctxt, 'unrescue_instance', host, version='1.6',
+                   instance_uuid=instance_uuid)
+
+    def snapshot_instance(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'snapshot_instance', host, version='1.7',
                    instance_uuid=instance_uuid)
 
     def rebuild_in_place(self, ctxt, host, instance_uuid):

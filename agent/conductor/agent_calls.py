@@ -142,6 +142,7 @@ class AgentManager(endpoint.Endpoint):
             # (its own host's too: the agent unplugs before this call)
             peers = secgroups.peer_hosts(s, instance_uuid)
             ipam.release(s, instance_uuid)
+            images.abandon(s, instance_uuid)
             db.instance_mark_deleted(s, row)
         self.refresh_hosts(ctxt, peers)
         LOG.info('Instance %s deleted', instance_uuid)
@@ -172,6 +173,8 @@ class AgentManager(endpoint.Endpoint):
                             result, traceback):
         with self._session() as s:
             _own(s, ctxt, instance_uuid)
+            if event == images.SNAPSHOT_EVENT and result == 'Error':
+                images.abandon(s, instance_uuid)
             db.event_finish(s, instance_uuid, request_id, event, result,
                             traceback)
 

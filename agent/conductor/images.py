@@ -2,6 +2,7 @@
 stores (name, owner, visibility, size, sha256); the bytes are files on the
 API host. An image is ``queued`` until its upload is complete and
 verified, then ``active``."""
+import logging
 import uuid as uuidlib
 
 import oslo_messaging as messaging
@@ -19,6 +20,9 @@ from agent.objects import fields as f
 from agent.rpc import checks
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+#: the agent event of a snapshot (agent.conductor.snapshots)
+SNAPSHOT_EVENT = 'compute_snapshot_instance'
 I = api_models.Image  # noqa: E741
 ID = f.UUID()
 #: the boot options that name an image, and how a refusal names them
@@ -29,7 +33,8 @@ BOOT_REFS = (('image_ref', 'Image'), ('kernel_ref', 'Kernel'),
 def _image(row):
     return {k: getattr(row, k) for k in (
         'id', 'name', 'project_id', 'user_id', 'status', 'disk_format',
-        'visibility', 'size', 'checksum', 'kernel_id', 'ramdisk_id')} | {
+        'visibility', 'size', 'checksum', 'kernel_id', 'ramdisk_id',
+        'instance_uuid')} | {
         'created_at': row.created_at.isoformat()}
 
 
@@ -73,8 +78,41 @@ def resolve(s, ctxt, ref, what='Image'):
     return value
 
 
+def new_row(s, ctxt, name, disk_format, visibility, status='queued',
+            **columns):
+    """A new image of the caller's project (its quota checked by the
+    caller) as image_show shows it; ``columns``: kernel_id, ramdisk_id,
+    instance_uuid (a snapshot's)."""
+    row = I(id=str(uuidlib.uuid4()), name=name, status=status,
+            project_id=ctxt.project_id, user_id=ctxt.user_id,
+            disk_format=disk_format, visibility=visibility,
+            created_at=M.utcnow(), **columns)
+    s.add(row)
+    s.flush()
+    return _image(row)
+
+
+def saving(s, instance_uuid):
+    """The image the instance's snapshot is saving, or None."""
+    return s.scalar(sa.select(I).where(
+        I.instance_uuid == instance_uuid, I.status == 'saving').order_by(
+            I.created_at.desc()).limit(1))
+
+
+def abandon(s, instance_uuid):
+    """Remove the images the instance's snapshots left saving (a failed
+    snapshot's, a deleted instance's); their ids."""
+    ids = list(s.scalars(sa.select(I.id).where(
+        I.instance_uuid == instance_uuid, I.status == 'saving')))
+    if ids:
+        s.execute(sa.delete(I).where(I.id.in_(ids)))
+        LOG.info('Snapshot images %s of instance %s removed (unfinished)',
+                 ', '.join(ids), instance_uuid)
+    return ids
+
+
 class ImageManager(endpoint.Endpoint):
-    target = messaging.Target(version='1.19')  # see conductor_rpcapi.ConductorAPI
+    target = messaging.Target(version='1.23')  # see conductor_rpcapi.ConductorAPI
 
     @checks.expects(name=f.String(max_length=255),
                  disk_format=f.Enum(['qcow2', 'raw']),
@@ -88,14 +126,8 @@ class ImageManager(endpoint.Endpoint):
         (each checked, as any image, when a boot uses it)."""
         with self._session() as s:
             quota.check(s, ctxt.project_id, {'images': 1})
-            row = I(id=str(uuidlib.uuid4()), name=name, status='queued',
-                    project_id=ctxt.project_id, user_id=ctxt.user_id,
-                    disk_format=disk_format, visibility=visibility,
-                    created_at=M.utcnow(), kernel_id=kernel_id,
-                    ramdisk_id=ramdisk_id)
-            s.add(row)
-            s.flush()
-            return _image(row)
+            return new_row(s, ctxt, name, disk_format, visibility,
+                           kernel_id=kernel_id, ramdisk_id=ramdisk_id)
 
     @checks.expects(project_id=f.String(max_length=64, nullable=True),
                  limit=f.Integer(min=1, max=10000, nullable=True),
@@ -116,17 +148,23 @@ class ImageManager(endpoint.Endpoint):
             return _image(_get(s, image_id))
 
     @checks.expects(image_id=ID, size=f.Integer(min=0),
-                 checksum=f.String(max_length=64))
-    def image_activate(self, ctxt, image_id, size, checksum):
+                 checksum=f.String(max_length=64),
+                 instance_uuid=f.UUID(nullable=True, default=None))
+    def image_activate(self, ctxt, image_id, size, checksum,
+                       instance_uuid=None):
         """Record a complete upload; only a queued image takes one, and
         only within its project's image_megabytes quota (checked under
         the project's quota lock, so two racing uploads cannot both pass).
+        ``instance_uuid`` (1.23): the upload of that instance's snapshot,
+        which only a saving image of that instance takes.
         """
+        match = (I.status == 'queued',) if instance_uuid is None else (
+            I.status == 'saving', I.instance_uuid == instance_uuid)
         with self._session() as s:
             quota.check(s, _get(s, image_id).project_id,
                         {'image_megabytes': quota.megabytes(size)})
             if s.execute(sa.update(I).where(
-                    I.id == image_id, I.status == 'queued').values(
+                    I.id == image_id, *match).values(
                         status='active', size=size,
                         checksum=checksum)).rowcount != 1:
                 _get(s, image_id)

@@ -24,6 +24,7 @@ from agent.conductor import resize_steps
 from agent.conductor import resizes
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.conductor import services as conductor_services
+from agent.conductor import snapshots
 from agent.conductor import volumes
 from agent.conductor import watch
 from agent.daemon import service
@@ -45,7 +46,8 @@ BINARY = 'hvagent-conductor'
 ENDPOINTS = {
     conductor_rpcapi.AGENT_TOPIC: (agent_calls.AgentManager,
                                    migration_steps.MigrationSteps,
-                                   resize_steps.ResizeSteps),
+                                   resize_steps.ResizeSteps,
+                                   snapshots.SnapshotAgentManager),
     conductor_rpcapi.API_TOPIC: (
         lifecycle.LifecycleManager, networks.NetworkManager,
         instances.InstanceManager, keypairs.KeyPairManager,
@@ -53,7 +55,7 @@ ENDPOINTS = {
         floating_ips.FloatingIPManager, fixed_ips.FixedIPManager,
         migrations.MigrationManager, evacuations.EvacuationManager,
         resizes.ResizeManager, consoles.ConsoleManager,
-        conductor_services.ServiceManager),
+        snapshots.SnapshotManager, conductor_services.ServiceManager),
     conductor_rpcapi.IDENTITY_TOPIC: (identity.IdentityManager,
                                       auth.AuthManager),
 }

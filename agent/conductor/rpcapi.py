@@ -7,6 +7,8 @@ method to its endpoint's arguments.
 """
 from agent.conductor.console_rpcapi import ConsoleMethods
 from agent.conductor.identity_rpcapi import IdentityMethods
+from agent.conductor.image_rpcapi import ImageAgentMethods
+from agent.conductor.image_rpcapi import ImageMethods
 from agent.conductor.move_rpcapi import MoveAgentMethods
 from agent.conductor.move_rpcapi import MoveUserMethods
 from agent.conductor.topics_rpcapi import AGENT_TOPIC
@@ -22,10 +24,10 @@ ISOLATION_ACTIONS = ('isolate', 'release')
 ACTIONS_1_22 = ('suspend', 'resume', 'unrescue')
 
 
-class AgentMethods(MoveAgentMethods):
+class AgentMethods(MoveAgentMethods, ImageAgentMethods):
     """Topic ``conductor``: what compute agents ask (served by
     agent.conductor.agent_calls.AgentManager; their steps of a move:
-    MoveAgentMethods)."""
+    MoveAgentMethods; image grants: ImageAgentMethods)."""
     SERVES = AGENT_TOPIC
 
 
@@ -64,11 +66,6 @@ class AgentMethods(MoveAgentMethods):
         return self._call(
             ctxt, 'compute_node_update', topic=AGENT_TOPIC, version=None,
             node=node)
-
-    def image_grant(self, ctxt, *, instance_uuid):
-        return self._call(
-            ctxt, 'image_grant', topic=AGENT_TOPIC, version='1.10',
-            instance_uuid=instance_uuid)
 
     def instance_destroy(self, ctxt, *, instance_uuid):
         return self._call(
@@ -140,12 +137,13 @@ class AgentMethods(MoveAgentMethods):
             ctxt, 'service_heartbeat', topic=AGENT_TOPIC, version=None,
             service=service)
 
-class UserMethods(MoveUserMethods, ConsoleMethods, VolumeMethods):
+class UserMethods(MoveUserMethods, ConsoleMethods, VolumeMethods,
+                  ImageMethods):
     """Topic ``conductor_api``: what hvagent-api, hvctl and operators ask
     (served by the managers of agent.conductor.lifecycle, networks, instances,
     keypairs, quota, images, floating_ips, fixed_ips and services;
     the moves: MoveUserMethods; console tokens: ConsoleMethods; volumes:
-    VolumeMethods)."""
+    VolumeMethods; images and snapshots: ImageMethods)."""
     SERVES = API_TOPIC
 
 
@@ -228,36 +226,6 @@ class UserMethods(MoveUserMethods, ConsoleMethods, VolumeMethods):
     def host_list(self, ctxt):
         return self._call(
             ctxt, 'host_list', topic=API_TOPIC, version=None)
-
-    def image_activate(self, ctxt, *, image_id, size, checksum):
-        return self._call(
-            ctxt, 'image_activate', topic=API_TOPIC, version='1.4',
-            image_id=image_id, size=size, checksum=checksum)
-
-    def image_create(self, ctxt, *, name, disk_format, visibility,
-                     kernel_id=clients.UNSET, ramdisk_id=clients.UNSET):
-        version = '1.4' if kernel_id is clients.UNSET and \
-            ramdisk_id is clients.UNSET else '1.19'
-        return self._call(
-            ctxt, 'image_create', topic=API_TOPIC, version=version, name=name,
-            disk_format=disk_format, visibility=visibility,
-            kernel_id=kernel_id, ramdisk_id=ramdisk_id)
-
-    def image_delete(self, ctxt, *, image_id):
-        return self._call(
-            ctxt, 'image_delete', topic=API_TOPIC, version='1.4',
-            image_id=image_id)
-
-    def image_list(self, ctxt, *, project_id=clients.UNSET,
-                   limit=clients.UNSET, marker=clients.UNSET):
-        return self._call(
-            ctxt, 'image_list', topic=API_TOPIC, version='1.4',
-            project_id=project_id, limit=limit, marker=marker)
-
-    def image_show(self, ctxt, *, image_id):
-        return self._call(
-            ctxt, 'image_show', topic=API_TOPIC, version='1.4',
-            image_id=image_id)
 
     def instance_action(self, ctxt, *, ref, action, volume_id=clients.UNSET,
                         connection_info=clients.UNSET):
@@ -576,6 +544,11 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             and instance_action's unrescue (sent at 1.22 for it); block_device_update's
             ``extended`` (sent at 1.22 only with it): the agent grew the
             volume to the size its mapping records
+      1.23 - snapshots (image_rpcapi): instance_snapshot (sent at 1.23),
+            an instance's root disk into a new image; image_upload_grant
+            (agent side, sent at 1.23): the grant to upload it;
+            image_activate's ``instance_uuid`` (sent at 1.23 only with
+            it): the upload of a snapshot, saving
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

@@ -44,6 +44,11 @@ opts = [
         help='Seconds one read of an image download (and its connect) may '
              'wait for data.'),
     cfg.IntOpt(
+        'snapshot_copy_timeout', default=3600, min=1,
+        help='Seconds the copy of a running guest\'s root disk for a '
+             'snapshot may take to catch up with the disk; past it the '
+             'copy is dropped and the snapshot fails (the guest runs on).'),
+    cfg.IntOpt(
         'max_image_download_bytes', default=64 * 1024 ** 3, min=1,
         help='Largest image, kernel or ramdisk this host downloads (bytes; '
              'a larger Content-Length is refused before the first byte, '

@@ -37,7 +37,9 @@ class Image(Base):
     name: Mapped[str] = mapped_column(String(255))
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     user_id: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))   # queued, active
+    # queued (for its bytes), saving (a snapshot's, which only the
+    # instance's agent may upload), active
+    status: Mapped[str] = mapped_column(String(16))
     disk_format: Mapped[str] = mapped_column(String(16))
     visibility: Mapped[str] = mapped_column(String(16))
     size: Mapped[int | None] = mapped_column(BigInteger)
@@ -46,6 +48,9 @@ class Image(Base):
     #: the kernel and ramdisk images it boots with (glance's properties)
     kernel_id: Mapped[str | None] = mapped_column(String(36))
     ramdisk_id: Mapped[str | None] = mapped_column(String(36))
+    #: a snapshot: the instance whose root disk it is (glance's property)
+    instance_uuid: Mapped[str | None] = mapped_column(String(36),
+                                                      index=True)
 
 
 class Volume(Base):

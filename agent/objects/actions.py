@@ -90,6 +90,11 @@ ACTIONS = (
            'rescue_instance', 'server:rescue', in_body=False),
     Action('unrescue', (S.RESCUED,), S.UNRESCUING, 'unrescue_instance',
            'server:unrescue'),
+    # the root disk copied into a new image of the caller's project
+    # (agent.conductor.snapshots records it, agent.compute.snapshot)
+    Action('snapshot', (S.ACTIVE, S.STOPPED, S.PAUSED, S.SUSPENDED),
+           S.IMAGE_SNAPSHOT, 'snapshot_instance', 'server:create_image',
+           in_body=False),
     # itsec's quarantine: ports drop everything, the guest is paused
     Action('isolate', _LIVE, S.ISOLATING, 'isolate_instance',
            'server:isolate', while_isolated=True),

@@ -27,6 +27,8 @@ SUSPENDING = 'suspending'
 RESUMING = 'resuming'
 RESCUING = 'rescuing'
 UNRESCUING = 'unrescuing'
+# its root disk being copied into a new image (nova's name)
+IMAGE_SNAPSHOT = 'image_snapshot'
 ATTACHING_VOLUME = 'attaching_volume'
 DETACHING_VOLUME = 'detaching_volume'
 EXTENDING_VOLUME = 'extending_volume'
@@ -48,7 +50,8 @@ TASK_STATES = (SCHEDULING, SPAWNING, REBOOTING, REBOOTING_HARD, POWERING_OFF,
                POWERING_ON, PAUSING, UNPAUSING, ATTACHING_VOLUME,
                DETACHING_VOLUME, EXTENDING_VOLUME, DELETING, ISOLATING,
                RELEASING, MIGRATING, REBUILDING, REBUILD_SPAWNING,
-               SUSPENDING, RESUMING, RESCUING, UNRESCUING) + RESIZE_TASKS
+               SUSPENDING, RESUMING, RESCUING, UNRESCUING,
+               IMAGE_SNAPSHOT) + RESIZE_TASKS
 
 # power_state as the hypervisor reports it
 NOSTATE = 'nostate'

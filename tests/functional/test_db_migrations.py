@@ -17,7 +17,7 @@ from agent.db import migration
 from agent.db import models
 from agent.db import session
 
-HEAD = '0020'
+HEAD = '0021'
 FLAVORS = {'m1.tiny': (1, 512, 1), 'm1.small': (1, 2048, 20),
            'm1.medium': (2, 4096, 40), 'm1.large': (4, 8192, 80),
            'm1.xlarge': (8, 16384, 160)}

@@ -143,7 +143,27 @@ def test_image_grants_cover_their_images_for_a_while():
         image_grants.issue(NODE, 'inst', 'p1', ['img-a'], 'node1')
 
 
+def test_upload_grants_cover_one_image_and_never_pass_for_read_grants():
+    grant = image_grants.issue_upload(CONTROL, 'inst', 'p1', 'img-a',
+                                      'node1', ttl=60, now=1000)
+    payload = image_grants.verify_upload(CONTROL, grant, 'img-a', now=1030)
+    assert (payload['instance'], payload['project_id']) == ('inst', 'p1')
+    for image, now, why in (('img-b', 1030, 'does not cover'),
+                            ('img-a', 1061, 'expired')):
+        with pytest.raises(exception.NotAuthenticated, match=why):
+            image_grants.verify_upload(CONTROL, grant, image, now=now)
+    read = image_grants.issue(CONTROL, 'inst', 'p1', ['img-a'], 'node1')
+    with pytest.raises(exception.NotAuthenticated, match='not signed'):
+        image_grants.verify_upload(CONTROL, read, 'img-a')
+    with pytest.raises(exception.NotAuthenticated, match='not signed'):
+        image_grants.verify(CONTROL, grant, 'img-a')
+    with pytest.raises(exception.BusNotTrusted):
+        image_grants.issue_upload(NODE, 'inst', 'p1', 'img-a', 'node1')
+
+
 @given(text=st.text(max_size=300))
 def test_junk_grants_are_refused_cleanly(text):
     with pytest.raises(exception.NotAuthenticated):
         image_grants.verify(CONTROL, text, 'img-a')
+    with pytest.raises(exception.NotAuthenticated):
+        image_grants.verify_upload(CONTROL, text, 'img-a')

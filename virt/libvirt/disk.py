@@ -112,6 +112,25 @@ def rebase_unsafe(path, base, base_format):
          '-F', base_format, os.path.abspath(path))
 
 
+def convert(src, dest, src_format='qcow2', force_share=False):
+    """A standalone qcow2 copy of ``src`` and its backing chain at
+    ``dest`` (unused blocks left out). ``force_share``: read a disk a
+    running QEMU holds (a copy of a paused guest's disk)."""
+    args = ['convert', '-q', '-f', src_format, '-O', 'qcow2']
+    if force_share:
+        args.append('-U')
+    _run(*args, os.path.abspath(src), os.path.abspath(dest), target=dest)
+
+
+def measure(path, format='qcow2'):
+    """Bytes a standalone qcow2 copy of ``path`` needs (its data; -U: a
+    running guest may hold it)."""
+    out = json.loads(_run('measure', '--output=json', '-U', '-O', 'qcow2',
+                          '-f', format, os.path.abspath(path),
+                          timeout=INFO_TIMEOUT))
+    return int(out['required'])
+
+
 def create_blank(path, format, size_bytes):
     """Create an empty ``format`` disk of ``size_bytes`` (volumes, tests)."""
     path = os.path.abspath(path)

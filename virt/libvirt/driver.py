@@ -40,6 +40,7 @@ from virt.libvirt import images
 from virt.libvirt import lifecycle
 from virt.libvirt import migration
 from virt.libvirt import resize
+from virt.libvirt import snapshot
 from virt.libvirt import stats as stats_mod
 
 LOG = logging.getLogger(__name__)
@@ -51,18 +52,21 @@ STATS_TIMEOUT = 5
 #: the Guest methods that change a domain: one at a time per domain
 CHANGES = frozenset(('launch', 'reboot_hard', 'shutdown', 'destroy',
                      'pause', 'resume', 'save', 'block_resize',
+                     'block_copy', 'block_job_abort',
                      'attach_device',
                      'detach_device',
                      'persist', 'undefine'))
 
 
 class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
-                    lifecycle.RescueSuspendMixin, driver.ComputeDriver):
+                    lifecycle.RescueSuspendMixin, snapshot.SnapshotMixin,
+                    driver.ComputeDriver):
     capabilities = {
         'supports_reboot': True,
         'supports_pause': True,
         'supports_suspend': True,
         'supports_rescue': True,
+        'supports_snapshot': True,      # snapshot.py
         'supports_attach_volume': True,
         'supports_extend_volume': True,
         'supports_console_output': True,
@@ -83,6 +87,7 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
                                   retry_seconds=opts.connection_retry_seconds,
                                   call_timeout=opts.call_timeout)
         self.modes = filemodes.Modes(opts.qemu_group)
+        self.image_service = image_service
         self.images = images.ImageCache(
             opts.image_cache_path, opts.image_download_timeout,
             local_dirs=opts.allowed_image_dirs,

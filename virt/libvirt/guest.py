@@ -120,6 +120,22 @@ class Guest:
         self.domain.blockResize(dev, size_bytes,
                                 libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
 
+    def block_copy(self, dev, dest_xml):
+        """Start mirroring disk ``dev`` (all of its backing chain) into
+        the new file ``dest_xml`` describes; a job of this run of QEMU
+        only (the domain stays persistent)."""
+        self.domain.blockCopy(dev, dest_xml, None,
+                              libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB)
+
+    def block_job(self, dev):
+        """The block job on ``dev``: {'cur', 'end', ...}, {} if none."""
+        return self.domain.blockJobInfo(dev, 0)
+
+    def block_job_abort(self, dev):
+        """End ``dev``'s block job without switching to its copy (a copy
+        in step with the disk is complete as of this moment)."""
+        self.domain.blockJobAbort(dev, 0)
+
     def save(self):
         """libvirt's managed save: memory and device state to libvirt's
         save directory, the domain shut off; the next start restores it,

@@ -11,6 +11,9 @@
   (``{"name": group name or id}``, one of the server's project);
 * ``rebuild`` (``{"imageRef"}``; 202, ``{"server"}``): a fresh root disk
   from that image for the same server (agent.compute.rebuild);
+* ``createImage`` (``{"name"}``; 202, no body, the new image's URL in
+  ``Location`` as nova answers before 2.45): the server's root disk into
+  a new image of the caller's project (agent.conductor.snapshots);
   ``rescue`` (``{"rescue_image_ref"}`` or null/{}: its own image; 200,
   ``{}``) and ``unrescue`` (202; agent.compute.rescue);
 * moves (202, ``{"migration"}``, which GET /servers/{id}/migrations
@@ -43,6 +46,7 @@ from agent.api.compute import microversions
 from agent.api.compute import remote_consoles
 from agent.api.compute import schemas
 from agent.api.compute import views
+from agent.api.image import images as image_api
 
 router = APIRouter(prefix=microversions.PREFIX + '/servers',
                    tags=['compute'],
@@ -136,6 +140,20 @@ def _rescue(caller, server_id, _key, args):
     return {}           # nova's answer without instance passwords
 
 
+class ImageCreated:
+    """A snapshot's answer: 202 with the image's URL (server_action)."""
+
+    def __init__(self, image_id):
+        self.image_id = image_id
+
+
+def _create_image(caller, server_id, _key, args):
+    inst = instances.fetch(caller, server_id, 'server:create_image')
+    caller.check('image:create')
+    return ImageCreated(deps.conductor().instance_snapshot(
+        caller.ctxt, ref=inst.uuid, name=args.name)['id'])
+
+
 def _resize_end(caller, server_id, key, _args):
     conductor = deps.conductor()
     if key == 'confirmResize':
@@ -162,6 +180,7 @@ ACTIONS: dict[str, tuple[Any, Handler]] = {
     'resize': (action_schemas.FlavorRef, _resize),
     'rebuild': (action_schemas.Rebuild, _rebuild),
     'rescue': (action_schemas.Rescue, _rescue),
+    'createImage': (action_schemas.CreateImage, _create_image),
     'confirmResize': (None, _resize_end),
     'revertResize': (None, _resize_end),
 }
@@ -213,6 +232,11 @@ def server_action(server_id: uuid.UUID, request: Request,
                           ACTIONS) + ' (see this module)')):
     key, args = parse(body)
     answer = ACTIONS[key][1](caller, server_id, key, args)
+    if isinstance(answer, ImageCreated):
+        return Response(status_code=202, headers={
+            'Location': '%s%s/images/%s' % (service_catalog.base_url(request),
+                                            image_api.PREFIX,
+                                            answer.image_id)})
     if isinstance(answer, Rebuilt):
         ports = deps.conductor().port_list(caller.ctxt,
                                            instance_uuid=answer.inst.uuid)

@@ -73,8 +73,10 @@ def view(image: dict[str, Any]) -> dict[str, Any]:
             'updated_at': _time(image.get('updated_at') or
                                 image['created_at']),
             'tags': [], 'self': '/v2/images/' + ident,
-            **{k: image[k] for k in ('kernel_id', 'ramdisk_id')
-               if image.get(k)},
+            **{k: image[k] for k in ('kernel_id', 'ramdisk_id',
+                                     'instance_uuid') if image.get(k)},
+            **({'image_type': 'snapshot'} if image.get('instance_uuid')
+               else {}),
             'file': '/v2/images/%s/file' % ident,
             'schema': '/v2/schemas/image'}
 
@@ -98,9 +100,11 @@ async def image_upload(image_id: uuid.UUID, request: Request,
                            None, pattern='^[0-9a-fA-F]{64}$',
                            description="hvagent's: the sha256 the bytes "
                            'must have (400 and nothing kept otherwise)'),
-                       caller: deps.Caller = deps.CALLER):
+                       caller: deps.Caller = deps.IMAGE_WRITER):
     """The image's bytes (once; 409 after); its sha256 becomes
-    ``os_hash_value``. Past ``[api] max_image_upload_bytes``: 413."""
+    ``os_hash_value``. Past ``[api] max_image_upload_bytes``: 413. A
+    snapshot's (status ``saving``) come from the agent of its instance's
+    host, with the conductor's upload grant, and from no one else."""
     await records.store_bytes(caller, image_id, request, checksum)
     return Response(status_code=204)
 

@@ -51,13 +51,17 @@ def new_image(caller, name, disk_format, visibility, **boots_with):
 
 
 async def store_bytes(caller, image_id, request, checksum):
-    """Stream the request's body into a queued image; the image, active
-    (413 past the size cap, 409 if it has data already)."""
+    """Stream the request's body into a queued image (a user's) or a
+    saving one (a snapshot, uploaded with its agent's grant:
+    deps.GrantUploader); the image, active (413 past the size cap, 409
+    if it has data already or is not the grant's snapshot)."""
     length = request.headers.get('content-length', '')
     if length.isdigit():
         image_store.check_size(int(length))
     image = await run_in_threadpool(fetch, caller, image_id, 'image:upload')
-    if image['status'] != 'queued':
+    snapshot_of = getattr(caller, 'snapshot_of', None)
+    if image['status'] != ('saving' if snapshot_of else 'queued') or \
+            snapshot_of and image.get('instance_uuid') != snapshot_of:
         raise exception.Conflict(what='Image data of %s' % image_id)
     writer = await run_in_threadpool(image_store.Writer, str(image_id))
     try:
@@ -67,7 +71,8 @@ async def store_bytes(caller, image_id, request, checksum):
         image = await run_in_threadpool(
             lambda: deps.conductor().image_activate(
                 caller.ctxt, image_id=str(image_id), size=size,
-                checksum=digest))
+                checksum=digest, **({'instance_uuid': snapshot_of}
+                                    if snapshot_of else {})))
         await run_in_threadpool(writer.publish)
     finally:
         writer.abort()      # a no-op once published

@@ -55,12 +55,15 @@ def _monitor(sock_path, command):
 def test_boot_config_drive_uuid_and_acpi_poweroff(tmp_path):
     img = guest_image.ensure_image()
     overlay = tmp_path / 'root.qcow2'
+    # larger than the image, as a flavor's disk: the marker lives past
+    # the image's filesystem, in the last sector
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2',
-                    '-b', img['disk'], '-F', 'qcow2', str(overlay)],
+                    '-b', img['disk'], '-F', 'qcow2', str(overlay), '128M'],
                    check=True)
     instance_uuid = str(uuid.uuid4())
-    drive = guest_image.make_config_drive(tmp_path / 'config.iso',
-                                          instance_uuid, name='test-image')
+    drive = guest_image.make_config_drive(
+        tmp_path / 'config.iso', instance_uuid, name='test-image',
+        meta={'marker': 'marked-1'})
     data = tmp_path / 'data.qcow2'
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', str(data),
                     '16M'], check=True)
@@ -92,7 +95,9 @@ def test_boot_config_drive_uuid_and_acpi_poweroff(tmp_path):
         disks = _wait_for(guest_image.last_disks, 60, proc, console)
         assert 'vda' in disks and 'sr0' in disks, disks
         sizes = _wait_for(guest_image.last_disk_sizes, 60, proc, console)
-        assert (sizes['vda'], sizes['vdb']) == (64 << 20, 16 << 20), sizes
+        assert (sizes['vda'], sizes['vdb']) == (128 << 20, 16 << 20), sizes
+        assert guest_image.markers(console.read_text()) == ['marked-1']
+        assert 'marker written: marked-1' in console.read_text()
         nics = _wait_for(guest_image.last_nics, 60, proc, console)
         assert nics == {'eth0': '10.0.2.15/24'}, nics
         # grown while it runs, as a volume extend does
@@ -118,6 +123,13 @@ def test_boot_config_drive_uuid_and_acpi_poweroff(tmp_path):
         text = console.read_text(errors='replace')
         assert 'powering off' in text
         assert guest_image.booted_uuids(text) == [instance_uuid]
+        # the guest wrote it to its disk: the overlay's last sector
+        raw = tmp_path / 'root.raw'
+        subprocess.run(['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw',
+                        str(overlay), str(raw)], check=True)
+        with open(raw, 'rb') as f:
+            f.seek(-512, 2)
+            assert f.read().rstrip(b'\0') == b'hvagent-marker:marked-1'
     finally:
         if proc.poll() is None:
             proc.kill()

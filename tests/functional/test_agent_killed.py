@@ -22,6 +22,7 @@ import pytest
 from agent import context
 from agent.conductor import rpcapi as conductor_rpcapi
 from agent.objects import states as S
+from tests.fixtures import api_cloud
 from tests.fixtures import deployment
 from tests.fixtures import guest_image
 from tests.fixtures import libvirtd
@@ -54,6 +55,8 @@ def cloud(tmp_path, vhost, rpc_client_transport):
                         'connection_uri': libvirtd.URI,
                         'image_cache_path': state / 'images'},
             'DEFAULT': {'state_path': state},
+            # started by the snapshot test only (where its upload goes)
+            'api': {'bind_port': api_cloud.free_port()},
         })
     rpc_client_transport(vhost.url)
     dep.conductor = conductor_rpcapi.ConductorAPI(timeout=60)
@@ -285,6 +288,30 @@ def test_killed_mid_rescue_and_mid_unrescue_retries_them(cloud):
     assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING)
     assert disks() == [str(home / 'disk')]
     assert not (home / 'disk.rescue').exists()
+
+
+def test_killed_mid_snapshot_retries_it(cloud):
+    """Killed while QEMU copies the running guest's disk: the restarted
+    agent ends the copy job QEMU kept running, copies again and uploads
+    the image; nothing of the first attempt is left."""
+    cloud.start('hvagent-api')
+    cloud.wait_log('hvagent-api', 'listening on')
+    uuid = active(cloud, 'snapped')
+    image = kill_at(cloud, 'libvirt_snapshot.copying',
+                    lambda: cloud.conductor.instance_snapshot(
+                        cloud.ctxt, ref=uuid, name='killed-snap'))
+    assert image['status'] == 'saving'
+    inst = settle(cloud, uuid, 120)
+    assert (inst.vm_state, inst.power_state) == (S.ACTIVE, S.RUNNING), (
+        inst.fault and inst.fault.message)
+    image = cloud.conductor.image_show(cloud.ctxt, image_id=image['id'])
+    assert image['status'] == 'active' and image['size'] > 0, image
+    job = subprocess.run(['virsh', '-c', libvirtd.URI, 'blockjob',
+                          designer.domain_name(uuid), 'vda'],
+                         capture_output=True, text=True, check=True)
+    assert 'No current block job' in job.stdout + job.stderr, job
+    assert not (instance_dir(cloud, uuid) / 'snapshot.qcow2').exists()
+    assert 'ending the copy an earlier attempt left' in cloud.log(COMPUTE)
 
 
 def test_killed_mid_delete_finishes_it(cloud):

@@ -12,6 +12,7 @@ from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures.api_cloud import COMPUTE
 from tests.fixtures.api_cloud import IMAGE
 from tests.fixtures.api_cloud import NETWORK
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -147,6 +148,30 @@ def test_lifecycle_actions(world, action):
         if name in allowed:
             subject = None
     owner.ok('DELETE', '%s/servers/%s' % (COMPUTE, (subject or srv)['id']))
+
+
+def test_snapshots(world):
+    """createImage needs server:create_image (admin, the project's
+    manager, the server's owner) and image:create (admin, developers):
+    admin and the owner. The image is the caller's project's."""
+    sid = world['server']['id']
+    path = '%s/servers/%s/action' % (COMPUTE, sid)
+    owner = world['who']['owner']
+    for name in CALLERS:
+        client = world['who'][name]
+        r = expect(client, name in {'admin', 'owner'}, 'POST', path,
+                   who=name, json={'createImage': {'name': 'by-' + name}})
+        if r.status_code == 202:
+            image_id = r.headers['Location'].rsplit('/', 1)[1]
+            image = wait_until(lambda: (lambda i: i if i['status'] ==
+                                        'active' else None)(client.ok(
+                                            'GET', '%s/images/%s' % (
+                                                IMAGE, image_id))), 60,
+                               interval=0.1)
+            assert (image['owner'] == world['p1']['id']) == \
+                (name == 'owner'), (name, image)
+            client.ok('DELETE', '%s/images/%s' % (IMAGE, image_id))
+        cloudlib.wait_status(owner, sid, until=('active',))
 
 
 def test_delete(world):

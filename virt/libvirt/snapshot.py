@@ -29,6 +29,7 @@ import psutil
 from oslo_config import cfg
 
 from agent import exception
+from virt import failpoints
 from virt import image_upload
 from virt.libvirt import designer
 from virt.libvirt import disk
@@ -56,7 +57,7 @@ class SnapshotMixin:
                 instance=uuid, reason='this host has no image service to '
                 'upload to ([api] public_url)')
         root, copy = self._dir(uuid, 'disk'), self._dir(uuid, COPY_NAME)
-        _remove(copy)       # a copy a killed agent left
+        self._drop_leftovers(uuid, copy)
         try:
             self._check_room(uuid, root)
             started = time.monotonic()
@@ -83,6 +84,16 @@ class SnapshotMixin:
         finally:
             _remove(copy)
 
+    def _drop_leftovers(self, uuid, copy):
+        """What a snapshot interrupted by a killed agent left: its copy
+        job (QEMU goes on mirroring without the agent) and its file."""
+        if self._do(uuid, 'is_active') and \
+                self._do(uuid, 'block_job', designer.ROOT_DEVICE):
+            LOG.info('Snapshot of %s: ending the copy an earlier attempt '
+                     'left', uuid)
+            self._do(uuid, 'block_job_abort', designer.ROOT_DEVICE)
+        _remove(copy)
+
     def _check_room(self, uuid, root):
         needed = disk.measure(root)
         free = psutil.disk_usage(self._dir(uuid)).free
@@ -98,6 +109,7 @@ class SnapshotMixin:
         dev = designer.ROOT_DEVICE
         self._do(uuid, 'block_copy', dev, copy_xml(copy))
         try:
+            failpoints.hit('libvirt_snapshot.copying')
             self._wait_in_step(uuid, dev)
         except BaseException:
             with contextlib.suppress(libvirt.libvirtError):

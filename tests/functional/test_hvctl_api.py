@@ -38,6 +38,13 @@ def test_login_boot_list_delete_logout(api_cloud, tmp_path):
         srv = json.loads(hvctl(api_cloud, tmp_path, '--json', command,
                                'cli-1', *extra, '--wait').stdout)
         assert srv['status'] == state, (command, srv)
+    image = json.loads(hvctl(api_cloud, tmp_path, '--json', 'snapshot',
+                             'cli-1', '--name', 'cli-snap', '--wait').stdout)
+    assert (image['name'], image['status'], image['owner']) == (
+        'cli-snap', 'active', p['id'])
+    out = hvctl(api_cloud, tmp_path, 'snapshot', 'cli-1', '--name',
+                'cli-snap-2').stdout
+    assert out.startswith('Image ') and '(cli-snap-2)' in out, out
     assert 'deleted' in hvctl(api_cloud, tmp_path, 'delete', 'cli-1',
                               '--wait').stdout
     # a developer may not list hosts (os-hypervisors, host:list):

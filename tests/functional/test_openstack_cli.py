@@ -212,7 +212,8 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
     """The everyday flow with the fake driver: upload an image, make a
     key pair, ``server create --wait``, list and show it, stop, start,
     reboot (soft and hard), pause, unpause, suspend, resume, rebuild,
-    rescue, unrescue, read its console log and its actions (``server
+    rescue, unrescue, snapshot (``server image create --wait``), read its
+    console log and its actions (``server
     event list``, ``show``),
     ``server delete --wait``; os-red's developer meanwhile reaches none
     of it."""
@@ -282,14 +283,24 @@ def test_a_server_through_compute_and_image(api_cloud, users, clouds,
     settles('RESCUE')
     openstack(clouds, 'blue', 'server', 'unrescue', sid)
     settles('ACTIVE')
+    # a snapshot: the client follows the image (Location) until active
+    snap = as_json(clouds, 'blue', 'server', 'image', 'create', '--name',
+                   'blue-snap', '--wait', sid)
+    assert (snap['name'], snap['status']) == ('blue-snap', 'active'), snap
+    shown = as_json(clouds, 'blue', 'image', 'show', 'blue-snap')
+    assert shown['owner'] == users['os-blue']['id'], shown
+    proc = openstack(clouds, 'red', 'server', 'image', 'create', '--name',
+                     'red-snap', sid, check=False)
+    assert proc.returncode != 0 and 'Traceback' not in proc.stderr
+    openstack(clouds, 'blue', 'image', 'delete', 'blue-snap')
     openstack(clouds, 'blue', 'console', 'log', 'show', sid)
     # os-instance-actions: what was done to it, newest first
     events = as_json(clouds, 'blue', 'server', 'event', 'list', sid)
     done = [e['Action'] for e in events]
     assert done[-1] == 'create' and {'stop', 'start', 'reboot', 'pause',
                                       'unpause', 'suspend', 'resume',
-                                      'rebuild', 'rescue',
-                                      'unrescue'} <= set(done), events
+                                      'rebuild', 'rescue', 'unrescue',
+                                      'snapshot'} <= set(done), events
     event = as_json(clouds, 'blue', 'server', 'event', 'show', sid,
                     events[-1]['Request ID'])
     assert event['action'] == 'create' and event['events'], event

@@ -521,6 +521,43 @@ def test_rescue_and_unrescue(env):
         'finish', 'compute_unrescue_instance', 'Success')
 
 
+def test_snapshot_copies_into_the_saving_image_and_is_retried(env):
+    """The driver snapshots into the image the conductor grants; a
+    restarted agent runs an interrupted snapshot again; with no image
+    saving (uploaded already, or deleted) nothing is copied."""
+    uuid_ = built(env)
+    env.conductor.saving[uuid_] = 'img-1'
+    set_task(env, uuid_, S.IMAGE_SNAPSHOT)
+    env.mgr.init_host(ctxt())            # killed before it began: retried
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    assert env.driver.snapshots['img-1'].startswith(
+        b'hvagent fake snapshot of ' + uuid_.encode())
+    del env.conductor.saving[uuid_]
+    set_task(env, uuid_, S.IMAGE_SNAPSHOT)
+    env.mgr.snapshot_instance(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == (S.ACTIVE, None, S.RUNNING)
+    assert list(env.driver.snapshots) == ['img-1']
+    assert env.conductor.events_of(uuid_)[-1] == (
+        'finish', 'compute_snapshot_instance', 'Success')
+
+
+def test_a_failed_snapshot_leaves_the_instance_as_it_was(env):
+    uuid_ = built(env)
+    env.driver.power_off(uuid_)
+    env.conductor.get(uuid_).update(vm_state=S.STOPPED,
+                                    power_state=S.SHUTDOWN)
+    env.conductor.saving[uuid_] = 'img-2'
+    env.driver.fail_next('snapshot', exception.SnapshotFailed(
+        instance=uuid_, reason='the image service refused the upload'))
+    set_task(env, uuid_, S.IMAGE_SNAPSHOT)
+    env.mgr.snapshot_instance(ctxt(), instance_uuid=uuid_)
+    assert states_of(env, uuid_) == (S.STOPPED, None, S.SHUTDOWN)
+    [fault] = env.conductor.faults_of(uuid_)
+    assert 'refused the upload' in fault['message']
+    assert env.conductor.events_of(uuid_)[-1] == (
+        'finish', 'compute_snapshot_instance', 'Error')
+
+
 def test_failed_attach_rolls_back(env):
     uuid_, vol = with_volume(env)
     env.driver.fail_next('attach_volume', RuntimeError('iscsi login'))

@@ -5,7 +5,6 @@ import time
 import uuid
 
 from fastapi import FastAPI
-from fastapi import Request
 
 from agent.api import errors
 from agent.api import limits
@@ -41,6 +40,39 @@ LOG = logging.getLogger(__name__)
 REQUEST_ID = re.compile(r'^req-[0-9a-f-]{36}$')
 
 
+class RequestId:
+    """ASGI middleware: each request's id (the caller's X-Request-Id when
+    it looks like ours, else a new one) in ``request.state.request_id``
+    and in the answer's X-Request-Id and X-OpenStack-Request-Id; one log
+    line per answer. Plain ASGI, not Starlette's BaseHTTPMiddleware: the
+    body passes straight through (an image upload or download streams
+    at the server's pace, not through a second task's queue)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http':
+            return await self.app(scope, receive, send)
+        given = dict(scope['headers']).get(b'x-request-id', b'').decode(
+            'latin-1')
+        rid = given if REQUEST_ID.match(given) else 'req-%s' % uuid.uuid4()
+        scope.setdefault('state', {})['request_id'] = rid
+        start = time.monotonic()
+
+        async def send_with_id(message):
+            if message['type'] == 'http.response.start':
+                message['headers'] = [
+                    *message.get('headers', ()),
+                    (b'x-request-id', rid.encode()),
+                    (b'x-openstack-request-id', rid.encode())]
+                LOG.info('%s %s %s %.1fms [%s]', scope['method'],
+                         scope['path'], message['status'],
+                         (time.monotonic() - start) * 1e3, rid)
+            await send(message)
+        await self.app(scope, receive, send_with_id)
+
+
 def create_app():
     app = FastAPI(
         title='hvagent API', version='1.0',
@@ -53,21 +85,9 @@ def create_app():
                     'X-OpenStack-Request-Id (and X-Request-Id); errors are '
                     '{"error": {"code", "title", "message"}}.')
     errors.install(app)
-    # inside request_id (added after, so outer): a 413 has its request id
+    # inside RequestId (added after, so outer): a 413 has its request id
     app.add_middleware(limits.BodyLimit)
-
-    @app.middleware('http')
-    async def request_id(request: Request, call_next):
-        given = request.headers.get('x-request-id', '')
-        rid = given if REQUEST_ID.match(given) else 'req-%s' % uuid.uuid4()
-        request.state.request_id = rid
-        start = time.monotonic()
-        response = await call_next(request)
-        response.headers['X-Request-Id'] = rid
-        response.headers['X-OpenStack-Request-Id'] = rid
-        LOG.info('%s %s %s %.1fms [%s]', request.method, request.url.path,
-                 response.status_code, (time.monotonic() - start) * 1e3, rid)
-        return response
+    app.add_middleware(RequestId)
 
     app.include_router(volume_quotas.limits_router)
     for module in (versions, auth, identity, domains, roles, unified_limits,

@@ -66,20 +66,27 @@ def configure(workdir):
                       group='compute')
 
 
-def start_cloud(workdir, db_url, image):
+def start_cloud(workdir, db_url, image, host='hvbench-susp', api_port=None):
+    """One libvirt host's cloud over a vhost of its own; with
+    ``api_port`` hvagent-api too (where snapshots are uploaded)."""
     vhost = brokers.VHost()
     state = pathlib.Path(workdir) / 'state'
-    dep = deployment.Deployment(
-        pathlib.Path(workdir), vhost.url, db_url, host='hvbench-susp',
-        extra={'compute': {'compute_driver': 'libvirt',
-                           'instances_path': state / 'instances',
-                           'sync_power_state_interval': 0},
-               'libvirt': {'virt_type': 'qemu',
-                           'connection_uri': libvirtd.URI,
-                           'image_cache_path': state / 'images'},
-               'DEFAULT': {'state_path': state}})
+    extra = {'compute': {'compute_driver': 'libvirt',
+                         'instances_path': state / 'instances',
+                         'sync_power_state_interval': 0},
+             'libvirt': {'virt_type': 'qemu',
+                         'connection_uri': libvirtd.URI,
+                         'image_cache_path': state / 'images',
+                         'allowed_image_dirs': ','.join(sorted({
+                             os.path.dirname(image[k]) for k in image
+                             if k in ('disk', 'kernel', 'ramdisk')}))},
+             'DEFAULT': {'state_path': state}}
+    if api_port:
+        extra['api'] = {'bind_port': api_port}
+    dep = deployment.Deployment(pathlib.Path(workdir), vhost.url, db_url,
+                                host=host, extra=extra)
     dep.vhost, dep.image = vhost, image
-    dep.start()
+    dep.start(*deployment.SERVICES, *(('hvagent-api',) if api_port else ()))
     dep.ready(timeout=120)
     rpc_transport.cleanup()
     rpc_transport.init(url=vhost.url)

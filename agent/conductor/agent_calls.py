@@ -173,8 +173,6 @@ class AgentManager(endpoint.Endpoint):
                             result, traceback):
         with self._session() as s:
             _own(s, ctxt, instance_uuid)
-            if event == images.SNAPSHOT_EVENT and result == 'Error':
-                images.abandon(s, instance_uuid)
             db.event_finish(s, instance_uuid, request_id, event, result,
                             traceback)
 
@@ -239,6 +237,8 @@ class AgentManager(endpoint.Endpoint):
             if fault_message:
                 db.fault_create(s, instance_uuid, fault_message,
                                 traceback or '', scope or host)
+            if event == images.SNAPSHOT_EVENT and result == 'Error':
+                images.abandon(s, instance_uuid)
             db.event_finish(s, instance_uuid, request_id, event, result,
                             traceback)
 

@@ -215,3 +215,36 @@ def test_only_the_agent_with_its_grant_uploads_a_snapshot(world):
                message='the saving image removed with its server')
     assert image(dev, queued['id'])['status'] == 'queued'
     dev.ok('DELETE', '%s/images/%s' % (IMAGE, queued['id']))
+
+
+def test_a_snapshot_past_the_bytes_quota_fails_readably(world):
+    """The images quota allows the image, its megabytes quota not its
+    bytes: the API refuses the agent's upload, the snapshot fails, the
+    image goes and the server runs on with the quota as its fault."""
+    dev, cloud = world['dev'], world['cloud']
+    sid = cloudlib.boot(dev, 'snap-too-big')
+    cloudlib.wait_status(dev, sid, until=('active',))
+    before = images_of(dev)
+    limit = {'service_id': 'image', 'project_id': world['project']['id'],
+             'resource_name': 'image_size_total'}
+    cloud.admin.ok('POST', '/v3/limits', json={'limits': [
+        dict(limit, resource_limit=0)]})
+    try:
+        r = create_image(dev, sid, {'name': 'too-big'})
+        assert r.status_code == 202, r.text
+        image_id = r.headers['Location'].rsplit('/', 1)[1]
+        srv = cloudlib.wait_status(dev, sid, until=('active', 'error'))
+        assert cloudlib.vm_state(srv) == 'active', srv
+        wait_until(lambda: image(dev, image_id) is None, 30, interval=0.1,
+                   message='the refused snapshot removed')
+        assert images_of(dev) == before
+        event = dev.ok('GET', '%s/servers/%s/os-instance-actions' % (
+            COMPUTE, sid))['instanceActions'][0]
+        assert event['action'] == 'snapshot'
+        shown = dev.ok('GET', '%s/servers/%s/os-instance-actions/%s' % (
+            COMPUTE, sid, event['request_id']))['instanceAction']
+        assert [e['result'] for e in shown['events']] == ['Error'], shown
+    finally:
+        cloud.admin.ok('POST', '/v3/limits', json={'limits': [
+            dict(limit, resource_limit=-1)]})
+    dev.ok('DELETE', '%s/servers/%s' % (COMPUTE, sid))

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -34,6 +35,7 @@ from tests.fixtures.fakes import ctxt
 from tests.fixtures.libvirt_guests import add_instance
 from tests.fixtures.libvirt_guests import domains_of
 from tests.fixtures.libvirt_guests import remove_domains
+from virt import driver as virt_driver
 from virt.libvirt import disk
 from virt.libvirt import driver as libvirt_driver
 
@@ -90,7 +92,7 @@ def place(image):
 
 
 @contextlib.contextmanager
-def compute(state, instances, cache, image):
+def compute(state, instances, cache, image, image_service=None):
     """A ComputeManager on a LibvirtDriver using these directories."""
     overrides = [
         ('state_path', state, None),
@@ -102,7 +104,7 @@ def compute(state, instances, cache, image):
     ]
     for name, value, group in overrides:
         CONF.set_override(name, value, group=group)
-    drv = libvirt_driver.LibvirtDriver()
+    drv = libvirt_driver.LibvirtDriver(image_service=image_service)
     conductor = FakeConductor(HOST)
     env = types.SimpleNamespace(
         driver=drv, conductor=conductor, image=image,
@@ -212,3 +214,29 @@ def test_full_image_cache(place, image):
         assert (got.vm_state, got.task_state) == (S.ACTIVE, None), \
             env.conductor.faults_of(inst.uuid)
         assert_cache_consistent(cache, image)
+
+
+def test_snapshot_on_a_full_instances_path(place, shared_cache, image):
+    """Room for the guest, not for a copy of its disk: the snapshot is
+    refused before anything is copied (or uploaded: the image service
+    here answers nobody), naming what it needs; the guest runs on."""
+    size = overlay_bytes(place, image) + 512 * 1024
+    instances = place.mount('instances', '%dk' % (size // 1024))
+    nowhere = virt_driver.ImageService('http://127.0.0.1:9')
+    with compute(place.root, instances, shared_cache, image,
+                 image_service=nowhere) as env:
+        inst = add_instance(env, config_drive=True)
+        env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
+        assert env.conductor.get(inst.uuid).vm_state == S.ACTIVE
+        env.conductor.saving[inst.uuid] = 'img-full'
+        env.conductor.get(inst.uuid).update(task_state=S.IMAGE_SNAPSHOT)
+        env.mgr.snapshot_instance(ctxt(), instance_uuid=inst.uuid)
+        got = env.conductor.get(inst.uuid)
+        assert (got.vm_state, got.task_state, got.power_state) == (
+            S.ACTIVE, None, S.RUNNING)
+        [fault] = env.conductor.faults_of(inst.uuid)
+        assert re.search(r'the copy of its root disk needs \d+ MiB and '
+                         r'this host has \d+ MiB free', fault['message']), \
+            fault
+        assert not os.path.exists(os.path.join(instances, inst.uuid,
+                                               'snapshot.qcow2'))

@@ -288,6 +288,10 @@ class PortNotFound(NotFound):
     msg = 'Port %(port)s could not be found'
 
 
+class PortNotDetachable(Conflict):
+    msg = 'Port %(port)s cannot be detached: %(reason)s'
+
+
 class FloatingIPInUse(Conflict):
     msg = ('Floating IP %(address)s is associated with instance '
            '%(instance)s; disassociate it first')

@@ -270,6 +270,19 @@ class ComputeDriver(abc.ABC):
         or the upload fails or is refused."""
         raise NotImplementedError
 
+    def attach_interfaces(self, uuid: str,
+                          nics: tuple[dict[str, Any], ...]) -> list[str]:
+        """Plug into the running guest (and its definition) each of
+        ``nics`` (as GuestSpec.networks) it lacks, by MAC; the MACs
+        plugged."""
+        raise NotImplementedError
+
+    def detach_interfaces(self, uuid: str, keep_macs: list[str]) -> list[str]:
+        """Take out of the guest each NIC whose MAC is not in
+        ``keep_macs``, waiting until the guest let go; the MACs taken
+        out."""
+        raise NotImplementedError
+
     def attach_volume(self, uuid: str, volume_id: str,
                       connection_info: dict[str, Any],
                       device_name: str | None) -> str:

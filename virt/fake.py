@@ -61,6 +61,7 @@ class FakeDriver(driver.ComputeDriver):
         'supports_suspend': True,
         'supports_rescue': True,
         'supports_snapshot': True,
+        'supports_interface_attach': True,
         'supports_attach_volume': True,
         'supports_extend_volume': True,
         'supports_console_output': True,
@@ -210,6 +211,29 @@ class FakeDriver(driver.ComputeDriver):
             guest = self._begin('unrescue', spec.uuid)
             guest.log('unrescue: booting the own disk')
             guest.boot()
+
+    def attach_interfaces(self, uuid, nics):
+        with self._lock:
+            guest = self._begin('attach_interfaces', uuid)
+            have = {n['mac'] for n in guest.spec.networks}
+            added = [n for n in nics if n['mac'] not in have]
+            guest.spec = dataclasses.replace(
+                guest.spec, networks=tuple(guest.spec.networks) +
+                tuple(added))
+            for nic in added:
+                guest.log('nic plugged: %s' % nic['mac'])
+            return [n['mac'] for n in added]
+
+    def detach_interfaces(self, uuid, keep_macs):
+        with self._lock:
+            guest = self._begin('detach_interfaces', uuid)
+            gone = [n['mac'] for n in guest.spec.networks
+                    if n['mac'] not in keep_macs]
+            guest.spec = dataclasses.replace(guest.spec, networks=tuple(
+                n for n in guest.spec.networks if n['mac'] in keep_macs))
+            for mac in gone:
+                guest.log('nic unplugged: %s' % mac)
+            return gone
 
     def snapshot(self, uuid, target):
         """A few bytes naming the guest, uploaded as the image's data

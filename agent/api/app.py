@@ -12,6 +12,7 @@ from agent.api import versions
 from agent.api.compute import flavors as compute_flavors
 from agent.api.compute import hypervisors as compute_hypervisors
 from agent.api.compute import instance_actions as compute_actions
+from agent.api.compute import interfaces as compute_interfaces
 from agent.api.compute import keypairs as compute_keypairs
 from agent.api.compute import migrations as compute_migrations
 from agent.api.compute import quotas as compute_quotas
@@ -96,8 +97,8 @@ def create_app():
                    server_metadata,
                    compute_migrations, compute_flavors,
                    compute_keypairs, compute_hypervisors, compute_quotas,
-                   volume_attachments, image_images, volume_volumes,
-                   volume_quotas, network_networks, network_secgroups,
+                   volume_attachments, compute_interfaces, image_images,
+                   volume_volumes, volume_quotas, network_networks, network_secgroups,
                    network_ports, network_quotas, network_fips,
                    compute_actions):
         app.include_router(module.router)

@@ -56,6 +56,8 @@ RULES = {
     'server:rebuild': LIFECYCLE,
     # and image:create: the image is the caller's project's
     'server:create_image': LIFECYCLE,
+    # plug a new port into a server, take one out (os-interface)
+    'server:interface': LIFECYCLE,
     'server:rescue': LIFECYCLE,
     'server:unrescue': LIFECYCLE,
     'server:resume': LIFECYCLE,

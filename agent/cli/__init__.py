@@ -8,6 +8,7 @@
     hvctl suspend REF | resume REF   (memory to the host's disk and back)
     hvctl rebuild REF --image REF [--wait]   (a fresh root disk)
     hvctl snapshot REF --name NAME [--wait]   (the root disk as an image)
+    hvctl interface-attach REF --network NET | interface-detach REF PORT
     hvctl rescue REF [--image REF] | unrescue REF   (boot a rescue image)
     hvctl attach REF VOLUME_ID --path FILE [--format qcow2|raw]
     hvctl detach REF VOLUME_ID

@@ -368,6 +368,29 @@ class Backend:
         return self.client.call('PUT', COMPUTE + '/os-services/' + path,
                                 json=body).json()['service']
 
+    def interface_attach(self, uuid, network):
+        """nova's os-interface; the new port (its interfaceAttachment).
+        ``network``: a name or id (Network v2 resolves a name)."""
+        if not UUID.match(network):
+            nets = self.get('/network/v2.0/networks', params={
+                'name': network})['networks']
+            if len(nets) != 1:
+                raise ApiError('%s network(s) named %r; use the id'
+                               % (len(nets) or 'no', network))
+            network = nets[0]['id']
+        return self.client.call('POST', SERVERS + uuid + '/os-interface',
+                                json={'interfaceAttachment': {
+                                    'net_id': network}}).json()[
+            'interfaceAttachment']
+
+    def interfaces(self, uuid):
+        return self.get(SERVERS + uuid + '/os-interface')[
+            'interfaceAttachments']
+
+    def interface_detach(self, uuid, port_id):
+        self.client.call('DELETE', SERVERS + uuid + '/os-interface/' +
+                         port_id)
+
     def snapshot(self, uuid, name):
         """nova's createImage; the new image (glance's view)."""
         r = self.client.call('POST', SERVERS + uuid + '/action',

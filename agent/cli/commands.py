@@ -150,6 +150,13 @@ def _instance_commands():
                   'default: its own), its own disk as the second disk',
                   instances.act, (REF, Arg('--image', default=None), WAIT),
                   BOTH)
+    yield Command('interface-attach', 'plug a new port on a network into a '
+                  'running instance', instances.interface_attach,
+                  (REF, Arg('--network', required=True), WAIT),
+                  frozenset({API}))
+    yield Command('interface-detach', 'take a port out of an instance (the '
+                  'port is deleted)', instances.interface_detach,
+                  (REF, Arg('port_id'), WAIT), frozenset({API}))
     yield Command('snapshot', "save an instance's root disk as a new image "
                   "of the token's project; with --wait until it is active",
                   instances.snapshot, (REF, Arg('--name', required=True),

@@ -38,6 +38,30 @@ def act(b, args, out):
     return _print(b, args, out, inst)
 
 
+def interface_attach(b, args, out):
+    """A new port on --network plugged into the instance; its view."""
+    ref = b.resolve(args.ref)
+    port = b.interface_attach(ref, args.network)
+    if args.wait:
+        b.wait(ref, args.timeout)
+        port = next((p for p in b.interfaces(ref)
+                     if p['port_id'] == port['port_id']), port)
+    out(output.dumps(port) if args.json else 'Port %s (%s, %s): %s' % (
+        port['port_id'], port['fixed_ips'][0]['ip_address'],
+        port['mac_addr'], port['port_state']))
+    return 0
+
+
+def interface_detach(b, args, out):
+    ref = b.resolve(args.ref)
+    b.interface_detach(ref, args.port_id)
+    if args.wait:
+        b.wait(ref, args.timeout)
+    out('Port %s detached from %s' % (args.port_id, ref)
+        if args.wait else 'Request to detach %s accepted' % args.port_id)
+    return 0
+
+
 def snapshot(b, args, out):
     """The instance's root disk into a new image; with --wait until the
     instance settles, then the image must be active (else its fault)."""

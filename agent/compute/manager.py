@@ -29,6 +29,7 @@ from agent import image_refs
 from agent import locks
 from agent.compute import evacuation
 from agent.compute import host_sync
+from agent.compute import interfaces
 from agent.compute import migrations
 from agent.compute import rebuild
 from agent.compute import recovery
@@ -68,7 +69,7 @@ class ComputeManager(recovery.RecoveryMixin, host_sync.HostSyncMixin,
                      migrations.LiveMigrationMixin,
                      evacuation.EvacuationMixin, resize.ResizeMixin,
                      rebuild.RebuildMixin, rescue.RescueMixin,
-                     snapshot.SnapshotMixin):
+                     snapshot.SnapshotMixin, interfaces.InterfaceMixin):
     """Runs the instance operations the conductor casts to this host."""
 
     target = messaging.Target(version='1.7')  # see compute_rpcapi.ComputeAPI

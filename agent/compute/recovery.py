@@ -11,8 +11,8 @@ settled, so no orphan domain, disk, port or DB row stays behind:
   * a live migration, resize or cold migration: resumed
     (migrations.resume_migrations, resize.resume_resize);
   * a reboot, stop, start, pause, unpause, suspend, resume, attach,
-    detach, volume extend, rebuild in place, rescue, unrescue or
-    snapshot: retried as an operation of its own (recorded as an
+    detach, volume extend, rebuild in place, rescue, unrescue, snapshot,
+    interface attach or detach: retried as an operation of its own (recorded as an
     action), from the task_state and the volumes' status; attach and
     detach are idempotent in the drivers, a suspend whose save finished (libvirtd
     goes on without the agent) finds the guest saved and only records it;
@@ -51,6 +51,8 @@ RETRIED = {
     S.REBUILD_SPAWNING: 'rebuild_in_place',
     S.RESCUING: 'rescue_instance', S.UNRESCUING: 'unrescue_instance',
     S.IMAGE_SNAPSHOT: 'snapshot_instance',
+    S.ATTACHING_INTERFACE: 'attach_interface',
+    S.DETACHING_INTERFACE: 'detach_interface',
     S.ISOLATING: 'isolate_instance', S.RELEASING: 'release_instance',
 }
 # the volume status a retried attach/detach looks for

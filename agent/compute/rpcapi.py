@@ -32,7 +32,9 @@ class ComputeAPI(clients.Client):
             the instance's (new) image, the same ports and volumes;
             rescue_instance, unrescue_instance (casts; sent at 1.6)
       1.7 - snapshot_instance (cast; sent at 1.7): the root disk copied
-            into the image the conductor recorded, uploaded to hvagent-api
+            into the image the conductor recorded, uploaded to hvagent-api;
+            attach_interface, detach_interface (casts; sent at 1.7): the
+            guest's NICs made those of the instance's ports
 
     Mandatory: a cast sent while compute.<host> does not exist (the broker
     restarted and the agent has not reconnected yet) is sent again until
@@ -100,6 +102,14 @@ class ComputeAPI(clients.Client):
 
     def unrescue_instance(self, ctxt, host, instance_uuid):
         self._cast(ctxt, 'unrescue_instance', host, version='1.6',
+                   instance_uuid=instance_uuid)
+
+    def attach_interface(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'attach_interface', host, version='1.7',
+                   instance_uuid=instance_uuid)
+
+    def detach_interface(self, ctxt, host, instance_uuid):
+        self._cast(ctxt, 'detach_interface', host, version='1.7',
                    instance_uuid=instance_uuid)
 
     def snapshot_instance(self, ctxt, host, instance_uuid):

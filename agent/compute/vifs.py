@@ -137,6 +137,24 @@ class HostNetworking:
                     self.wiring.unplug_port(to_network(p.network), to_port(p))
             self._refresh(left)
 
+    def unplug_detached(self, ctxt):
+        """Unwire the ports detached from this host's instances (bound
+        here, of no instance any more: agent.conductor.interfaces), once
+        their NICs are out of the guests; DHCP and filters anew without
+        them. The detached ports (wire objects)."""
+        ports = self.conductor.ports_get_by_host(ctxt, host=self.host)
+        detached = [p for p in ports if p.instance_uuid is None]
+        if not detached:
+            return []
+        left = [p for p in ports if p.instance_uuid is not None]
+        busy = {p.network.uuid for p in left}
+        with self._lock:
+            for p in detached:
+                if p.network.uuid not in busy or self.device:
+                    self.wiring.unplug_port(to_network(p.network), to_port(p))
+            self._refresh(left)
+        return detached
+
     def _refresh(self, ports):
         """DHCP for every network with ports here, and the firewall."""
         by_network = {}

@@ -12,6 +12,7 @@ from agent.rpc import clients
 class ImageAgentMethods(clients.Client):
     """Topic ``conductor``: what an agent needs to read an instance's
     images or upload its snapshot."""
+    SERVES = AGENT_TOPIC
 
     def image_grant(self, ctxt, *, instance_uuid):
         return self._call(

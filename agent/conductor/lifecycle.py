@@ -68,7 +68,9 @@ def _check_name(name):
 
 #: actions that need more than instance_action takes: their own call
 OWN_ENTRY = {'extend_volume': 'volume_extend', 'rebuild': 'instance_rebuild',
-             'rescue': 'instance_rescue'}
+             'rescue': 'instance_rescue', 'snapshot': 'instance_snapshot',
+             'attach_interface': 'interface_attach',
+             'detach_interface': 'interface_detach'}
 
 
 def check_allowed(row, declared):

@@ -13,6 +13,7 @@ from agent.conductor import floating_ips
 from agent.conductor import identity
 from agent.conductor import images
 from agent.conductor import instances
+from agent.conductor import interfaces
 from agent.conductor import keypairs
 from agent.conductor import lifecycle
 from agent.conductor import migration_steps
@@ -47,7 +48,8 @@ ENDPOINTS = {
     conductor_rpcapi.AGENT_TOPIC: (agent_calls.AgentManager,
                                    migration_steps.MigrationSteps,
                                    resize_steps.ResizeSteps,
-                                   snapshots.SnapshotAgentManager),
+                                   snapshots.SnapshotAgentManager,
+                                   interfaces.InterfaceAgentManager),
     conductor_rpcapi.API_TOPIC: (
         lifecycle.LifecycleManager, networks.NetworkManager,
         instances.InstanceManager, keypairs.KeyPairManager,
@@ -55,7 +57,8 @@ ENDPOINTS = {
         floating_ips.FloatingIPManager, fixed_ips.FixedIPManager,
         migrations.MigrationManager, evacuations.EvacuationManager,
         resizes.ResizeManager, consoles.ConsoleManager,
-        snapshots.SnapshotManager, conductor_services.ServiceManager),
+        snapshots.SnapshotManager, interfaces.InterfaceManager,
+        conductor_services.ServiceManager),
     conductor_rpcapi.IDENTITY_TOPIC: (identity.IdentityManager,
                                       auth.AuthManager),
 }

@@ -9,6 +9,8 @@ from agent.conductor.console_rpcapi import ConsoleMethods
 from agent.conductor.identity_rpcapi import IdentityMethods
 from agent.conductor.image_rpcapi import ImageAgentMethods
 from agent.conductor.image_rpcapi import ImageMethods
+from agent.conductor.interface_rpcapi import InterfaceAgentMethods
+from agent.conductor.interface_rpcapi import InterfaceMethods
 from agent.conductor.move_rpcapi import MoveAgentMethods
 from agent.conductor.move_rpcapi import MoveUserMethods
 from agent.conductor.topics_rpcapi import AGENT_TOPIC
@@ -24,10 +26,12 @@ ISOLATION_ACTIONS = ('isolate', 'release')
 ACTIONS_1_22 = ('suspend', 'resume', 'unrescue')
 
 
-class AgentMethods(MoveAgentMethods, ImageAgentMethods):
+class AgentMethods(MoveAgentMethods, ImageAgentMethods,
+                   InterfaceAgentMethods):
     """Topic ``conductor``: what compute agents ask (served by
     agent.conductor.agent_calls.AgentManager; their steps of a move:
-    MoveAgentMethods; image grants: ImageAgentMethods)."""
+    MoveAgentMethods; image grants: ImageAgentMethods; detached ports:
+    InterfaceAgentMethods)."""
     SERVES = AGENT_TOPIC
 
 
@@ -138,12 +142,13 @@ class AgentMethods(MoveAgentMethods, ImageAgentMethods):
             service=service)
 
 class UserMethods(MoveUserMethods, ConsoleMethods, VolumeMethods,
-                  ImageMethods):
+                  ImageMethods, InterfaceMethods):
     """Topic ``conductor_api``: what hvagent-api, hvctl and operators ask
     (served by the managers of agent.conductor.lifecycle, networks, instances,
     keypairs, quota, images, floating_ips, fixed_ips and services;
     the moves: MoveUserMethods; console tokens: ConsoleMethods; volumes:
-    VolumeMethods; images and snapshots: ImageMethods)."""
+    VolumeMethods; images and snapshots: ImageMethods; interfaces:
+    InterfaceMethods)."""
     SERVES = API_TOPIC
 
 
@@ -548,7 +553,11 @@ class ConductorAPI(AgentMethods, UserMethods, IdentityMethods):
             an instance's root disk into a new image; image_upload_grant
             (agent side, sent at 1.23): the grant to upload it;
             image_activate's ``instance_uuid`` (sent at 1.23 only with
-            it): the upload of a snapshot, saving
+            it): the upload of a snapshot, saving; interface_attach and
+            interface_detach (sent at 1.23; interface_rpcapi): a port
+            plugged into a running instance and taken out;
+            interfaces_detached (agent side, sent at 1.23): the ports
+            taken out deleted
     """
     TOPIC = AGENT_TOPIC
     VERSION = '1.1'

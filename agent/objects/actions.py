@@ -104,6 +104,13 @@ ACTIONS = (
            'server:volumes', in_body=False),
     Action('detach_volume', _LIVE, S.DETACHING_VOLUME, 'detach_volume',
            'server:volumes', in_body=False),
+    # a new port on a network the project may use, plugged into the
+    # guest; and a port taken out of it and deleted
+    # (agent.conductor.interfaces, agent.compute.interfaces)
+    Action('attach_interface', _LIVE, S.ATTACHING_INTERFACE,
+           'attach_interface', 'server:interface', in_body=False),
+    Action('detach_interface', _LIVE, S.DETACHING_INTERFACE,
+           'detach_interface', 'server:interface', in_body=False),
     # an attached volume grown (Block Storage's os-extend, asked of the
     # volume: agent.conductor.volumes records it as this action)
     Action('extend_volume', _LIVE, S.EXTENDING_VOLUME, 'extend_volume',

@@ -29,6 +29,9 @@ RESCUING = 'rescuing'
 UNRESCUING = 'unrescuing'
 # its root disk being copied into a new image (nova's name)
 IMAGE_SNAPSHOT = 'image_snapshot'
+# a NIC plugged into the running guest, or taken out of it
+ATTACHING_INTERFACE = 'attaching_interface'
+DETACHING_INTERFACE = 'detaching_interface'
 ATTACHING_VOLUME = 'attaching_volume'
 DETACHING_VOLUME = 'detaching_volume'
 EXTENDING_VOLUME = 'extending_volume'
@@ -51,7 +54,8 @@ TASK_STATES = (SCHEDULING, SPAWNING, REBOOTING, REBOOTING_HARD, POWERING_OFF,
                DETACHING_VOLUME, EXTENDING_VOLUME, DELETING, ISOLATING,
                RELEASING, MIGRATING, REBUILDING, REBUILD_SPAWNING,
                SUSPENDING, RESUMING, RESCUING, UNRESCUING,
-               IMAGE_SNAPSHOT) + RESIZE_TASKS
+               IMAGE_SNAPSHOT, ATTACHING_INTERFACE,
+               DETACHING_INTERFACE) + RESIZE_TASKS
 
 # power_state as the hypervisor reports it
 NOSTATE = 'nostate'

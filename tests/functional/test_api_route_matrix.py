@@ -87,6 +87,11 @@ def test_every_endpoint_is_in_the_matrix(api_cloud):
         ('POST', '/volume/v3/{project_id}/volumes/{volume_id}/action'),
         ('POST', servers + '/os-volume_attachments'),
         ('DELETE', servers + '/os-volume_attachments/{volume_id}'),
+        # os-interface: tried for every caller in test_api_interfaces.py
+        ('POST', servers + '/os-interface'),
+        ('DELETE', servers + '/os-interface/{port_id}'),
+        ('GET', servers + '/os-interface'),
+        ('GET', servers + '/os-interface/{port_id}'),
         ('GET', NETWORK + '/floatingips'), ('POST', NETWORK + '/floatingips'),
         ('GET', NETWORK + '/floatingips/{fip_id}'),
         ('PUT', NETWORK + '/floatingips/{fip_id}'),

@@ -43,6 +43,7 @@ from oslo_config import cfg
 from agent.compute import manager as manager_mod
 from agent.compute import vifs
 from agent.conductor import agent_calls
+from agent.conductor import interfaces
 from agent.conductor import ipam
 from agent.conductor import networks
 from agent.db import migration
@@ -189,7 +190,7 @@ def cloud():
         undo.callback(lambda: remove_domains(list(conductor.instances)))
 
         yield types.SimpleNamespace(
-            image=image, engine=engine, net=net, net_row=net_row,
+            undo=undo, image=image, engine=engine, net=net, net_row=net_row,
             groups=groups, bridge=bridge, uplink=uplink, agent=agent,
             conductor=conductor, mgr=manager_mod.ComputeManager(
                 drv, conductor, HOST, networking=agent))
@@ -415,3 +416,87 @@ def test_host_boot_resumes_guests_after_wiring_their_networks(cloud):
     mgr.terminate_instance(ctxt(), instance_uuid=a)
     assert not privileged.link_exists(cloud.bridge)
     assert not agent.dhcp.running(cloud.net.uuid)
+
+
+def second_network(cloud):
+    """A second flat network, 10.78.0.0/24 on physnet2 (an uplink of its
+    own); its row id. What the test leaves of it is removed after."""
+    used = subprocess.run(['ip', '-4', '-o', 'addr'], capture_output=True,
+                          text=True, check=True).stdout
+    if ' 10.78.0.' in used:
+        pytest.skip('10.78.0.0/24 is in use on this host')
+    uplink = 'hvm' + uuidlib.uuid4().hex[:8]
+    privileged.link_add(uplink, 'veth', peer=uplink + 'p')
+    cloud.undo.callback(privileged.link_del, uplink)
+    CONF.set_override('physical_interface_mappings', [
+        'physnet1:%s' % cloud.uplink, 'physnet2:%s' % uplink], 'network')
+    net = call(networks.NetworkManager(cloud.engine).network_create, ctxt(),
+               name='lan2', network_type='flat', cidr='10.78.0.0/24',
+               segmentation_id=None, physical_network='physnet2',
+               gateway_ip='10.78.0.1', dns_nameservers=[],
+               allocation_pools=[], mtu=None)
+    cloud.undo.callback(cloud.agent.dhcp.stop, net.uuid)
+    cloud.undo.callback(privileged.link_del, model.bridge_name(net.uuid))
+    with cloud.engine.connect() as conn:
+        return conn.execute(sa.select(N.Network.id).where(
+            N.Network.uuid == net.uuid)).scalar_one()
+
+
+def test_a_nic_plugged_into_a_running_guest_gets_a_lease_and_answers(cloud):
+    """Interface attach: B runs with one NIC on lan; a port of B on lan2
+    is allocated (as the conductor's interface_attach does) and the agent
+    plugs it: B's new NIC asks for a lease and gets the port's address,
+    and A (on lan2) gets replies to its pings of it. Detach: the port
+    leaves B (as interface_detach does), the agent takes the NIC out and
+    the port is deleted; A's pings fail again."""
+    lan2 = second_network(cloud)
+    a, b = str(uuidlib.uuid4()), str(uuidlib.uuid4())
+    ipam.allocate(cloud.engine, cloud.net_row, b, [cloud.groups['pingable']])
+    spawn(cloud, b, 'nic-b', ping=GATEWAY)
+    wait_console(cloud, b, IP_RE.findall, 'the first lease', BOOT_TIMEOUT)
+    second = ipam.allocate(cloud.engine, lan2, b, [cloud.groups['pingable']])
+    with cloud.engine.connect() as conn:
+        ip_b2, mac_b2 = conn.execute(sa.select(
+            N.Port.ip_address, N.Port.mac_address).where(
+            N.Port.uuid == second)).one()
+    ipam.allocate(cloud.engine, lan2, a, [cloud.groups['pingable']])
+    spawn(cloud, a, 'nic-a', ping=ip_b2)
+    last_pings(cloud, a, ip_b2, 0, 2, 'fail', 'A pings the address no NIC '
+               'has yet: fail')
+    cloud.conductor.get(b).update(task_state=S.ATTACHING_INTERFACE)
+    cloud.mgr.attach_interface(ctxt(), instance_uuid=b)
+    assert states_of(cloud, b) == (S.ACTIVE, None, S.RUNNING), \
+        cloud.conductor.faults_of(b)
+    nics = wait_console(cloud, b, lambda t: (lambda n: n if n and n.get(
+        'eth1') else None)(guest_image.last_nics(t)), 'the lease of eth1',
+        PING_TIMEOUT)
+    assert nics['eth1'] == ip_b2 + '/24', nics
+    start = len(console(cloud, a))
+    last_pings(cloud, a, ip_b2, start, 2, 'ok', 'A pings the new NIC ok')
+
+    with cloud.engine.begin() as conn:      # the conductor's detach
+        conn.execute(sa.update(N.Port).where(N.Port.uuid == second).values(
+            instance_uuid=None))
+    cloud.conductor.interfaces_detached = lambda ctxt, host: call(
+        interfaces.InterfaceAgentManager(cloud.engine).interfaces_detached,
+        ctxt, host=host)
+    cloud.conductor.get(b).update(task_state=S.DETACHING_INTERFACE)
+    cloud.mgr.detach_interface(ctxt(), instance_uuid=b)
+    assert states_of(cloud, b) == (S.ACTIVE, None, S.RUNNING), \
+        cloud.conductor.faults_of(b)
+    with cloud.engine.connect() as conn:
+        assert conn.execute(sa.select(N.Port.id).where(
+            N.Port.uuid == second)).first() is None
+    assert model.tap_name(second) not in privileged.links(
+        master=cloud.bridge)
+    wait_console(cloud, b, lambda t: (lambda n: n is not None and
+                                      'eth1' not in n)(
+        guest_image.last_nics(t)), 'eth1 gone', PING_TIMEOUT)
+    start = len(console(cloud, a))
+    last_pings(cloud, a, ip_b2, start, 2, 'fail', 'A pings the detached '
+               'address: fail')
+    assert mac_b2 not in {i.mac for i in cloud.mgr.driver._domain(
+        b).interfaces}
+    for u in (a, b):
+        cloud.conductor.get(u).update(task_state=S.DELETING)
+        cloud.mgr.terminate_instance(ctxt(), instance_uuid=u)

@@ -12,6 +12,7 @@ import pytest
 from tests.fixtures import api_cloud as cloudlib
 from tests.fixtures import openstack_cli as oscli
 from tests.fixtures.netns import skip_unless
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -258,3 +259,35 @@ def test_floating_ips(api_cloud, projects, wired):
     openstack(env, 'net', 'floating', 'ip', 'delete', fip['id'])
     assert as_json(env, 'net', 'floating', 'ip', 'list') == []
     openstack(env, 'dev', 'server', 'delete', '--wait', server['id'])
+
+
+def test_server_add_and_remove_network(api_cloud, projects, wired):
+    """server add network (nova's os-interface with net_id): a second
+    port of the server on apilan; server remove port takes it out (the
+    port is deleted); another project's user reaches none of it. (server
+    remove network detaches every port of the server on that network,
+    one request each: the second is refused while the first is under
+    way, so it is not used here on a server with two.)"""
+    env = wired
+    image = oscli.image(env, 'dev', 'nwnic-img')
+    server = as_json(env, 'dev', 'server', 'create', '--image', image,
+                     '--flavor', 'm1.tiny', '--network', 'apilan', '--wait',
+                     'nwnic-vm')
+    sid = server['id']
+    first = [p['ID'] for p in as_json(env, 'dev', 'port', 'list', '--server',
+                                      sid)]
+    openstack(env, 'dev', 'server', 'add', 'network', sid, 'apilan')
+    wait_until(lambda: len(as_json(env, 'dev', 'port', 'list', '--server',
+                                   sid)) == 2 and as_json(
+        env, 'dev', 'server', 'show', sid)['OS-EXT-STS:task_state'] is None,
+        60, interval=0.5, message='the second port')
+    refused(env, 'stranger', 'server', 'add', 'network', sid, 'apilan')
+    refused(env, 'stranger', 'server', 'remove', 'network', sid, 'apilan')
+    (added,) = {p['ID'] for p in as_json(env, 'dev', 'port', 'list',
+                                         '--server', sid)} - set(first)
+    openstack(env, 'dev', 'server', 'remove', 'port', sid, added)
+    wait_until(lambda: [p['ID'] for p in as_json(
+        env, 'dev', 'port', 'list', '--server', sid)] == first, 60,
+        interval=0.5, message='the added port taken out')
+    refused(env, 'dev', 'port', 'show', added)
+    openstack(env, 'dev', 'server', 'delete', '--wait', sid)

@@ -55,7 +55,7 @@ def test_the_api_serves_what_it_served():
         'migration-show', 'migration-abort', 'migration-force-complete',
         'host-drain', 'resize', 'migrate', 'resize-confirm',
         'resize-revert', 'volume-extend', 'rebuild', 'rescue',
-        'unrescue', 'snapshot'}
+        'unrescue', 'snapshot', 'interface-attach', 'interface-detach'}
 
 
 def test_an_api_command_without_endpoint_is_refused(monkeypatch):

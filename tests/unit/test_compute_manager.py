@@ -558,6 +558,68 @@ def test_a_failed_snapshot_leaves_the_instance_as_it_was(env):
         'finish', 'compute_snapshot_instance', 'Error')
 
 
+class StubNetworking:
+    """What the interface operations ask of HostNetworking, in memory:
+    ``ports`` maps a MAC to its instance (None: detached)."""
+
+    def __init__(self):
+        self.ports, self.unplugged = {}, []
+
+    def plug(self, ctxt, instance_uuid, bind=True):
+        return tuple({'mac': mac, 'bridge': 'brq1', 'tap': 'tap' + mac[-2:],
+                      'mtu': None} for mac, owner in self.ports.items()
+                     if owner == instance_uuid)
+
+    def activate(self, ctxt, instance_uuid, nics):
+        pass
+
+    def ports_of(self, ctxt, instance_uuid):
+        return [types.SimpleNamespace(mac_address=mac)
+                for mac, owner in self.ports.items()
+                if owner == instance_uuid]
+
+    def unplug_detached(self, ctxt):
+        gone = [mac for mac, owner in self.ports.items() if owner is None]
+        for mac in gone:
+            del self.ports[mac]
+        self.unplugged += gone
+        return gone
+
+    def unplug(self, ctxt, ports):
+        pass
+
+
+def test_interfaces_follow_the_ports_and_are_retried(conf):
+    """Attach plugs the NIC of the instance's new port, detach takes out
+    the one whose port left it (then the conductor deletes the port); a
+    restarted agent runs an interrupted attach again."""
+    net = StubNetworking()
+    env = make_env()
+    env.mgr = manager_mod.ComputeManager(env.driver, env.conductor, HOST,
+                                         networking=net)
+    inst = env.conductor.add_instance(networks=['lan=10.0.0.2'])
+    net.ports['fa:16:3e:00:00:01'] = inst.uuid
+    env.mgr.build_and_run_instance(ctxt(), instance_uuid=inst.uuid)
+
+    def macs():
+        return [n['mac'] for n in env.driver._guests[inst.uuid].spec.networks]
+    assert macs() == ['fa:16:3e:00:00:01']
+    net.ports['fa:16:3e:00:00:02'] = inst.uuid
+    set_task(env, inst.uuid, S.ATTACHING_INTERFACE)
+    env.mgr.init_host(ctxt())            # killed before it began: retried
+    assert states_of(env, inst.uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert macs() == ['fa:16:3e:00:00:01', 'fa:16:3e:00:00:02']
+    net.ports['fa:16:3e:00:00:01'] = None
+    set_task(env, inst.uuid, S.DETACHING_INTERFACE)
+    env.mgr.detach_interface(ctxt(), instance_uuid=inst.uuid)
+    assert states_of(env, inst.uuid) == (S.ACTIVE, None, S.RUNNING)
+    assert macs() == ['fa:16:3e:00:00:02']
+    assert net.unplugged == ['fa:16:3e:00:00:01']
+    assert 'interfaces_detached' in env.conductor.calls
+    assert env.conductor.events_of(inst.uuid)[-1] == (
+        'finish', 'compute_detach_interface', 'Success')
+
+
 def test_failed_attach_rolls_back(env):
     uuid_, vol = with_volume(env)
     env.driver.fail_next('attach_volume', RuntimeError('iscsi login'))

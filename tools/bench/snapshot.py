@@ -156,10 +156,7 @@ def measure(args, dep, workdir, url):
                 dep, guests, workdir, ('-t', 'none'), upload))
             found['hvagent'].append(hvagent_snapshots(dep, guests, run))
     finally:
-        for g in guests:
-            dep.conductor.instance_action(dep.ctxt, ref=g.uuid,
-                                          action='delete', volume_id=None,
-                                          connection_info={})
+        bench.delete_all(dep, guests)
     splits = [m.groups() for m in _SPLIT.finditer(dep.log(
         'hvagent-compute'))]
     return found, splits

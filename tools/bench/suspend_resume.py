@@ -174,10 +174,22 @@ def measure(args, dep, drv, image):
             time.sleep(1)       # both guests run a moment between runs
     finally:
         drv.destroy(raw_uuid)
+        delete_all(dep, [inst])
+    return found, spans, steps
+
+
+def delete_all(dep, instances):
+    """Delete ``instances`` and wait until they are gone (their agent
+    removed their guests), so nothing is left when the cloud stops."""
+    for inst in instances:
         dep.conductor.instance_action(dep.ctxt, ref=inst.uuid,
                                       action='delete', volume_id=None,
                                       connection_info={})
-    return found, spans, steps
+    uuids = {i.uuid for i in instances}
+    wait_until(lambda: not uuids & {i.uuid for i in dep.conductor.
+                                    instance_list(dep.ctxt, host=None,
+                                                  project_id=None)},
+               TIMEOUT, interval=0.2, message='the guests deleted')
 
 
 def report(args, found, spans, steps):

@@ -39,6 +39,7 @@ from virt.libvirt import host as host_mod
 from virt.libvirt import images
 from virt.libvirt import lifecycle
 from virt.libvirt import migration
+from virt.libvirt import nics
 from virt.libvirt import resize
 from virt.libvirt import snapshot
 from virt.libvirt import stats as stats_mod
@@ -60,13 +61,14 @@ CHANGES = frozenset(('launch', 'reboot_hard', 'shutdown', 'destroy',
 
 class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
                     lifecycle.RescueSuspendMixin, snapshot.SnapshotMixin,
-                    driver.ComputeDriver):
+                    nics.NicMixin, driver.ComputeDriver):
     capabilities = {
         'supports_reboot': True,
         'supports_pause': True,
         'supports_suspend': True,
         'supports_rescue': True,
         'supports_snapshot': True,      # snapshot.py
+        'supports_interface_attach': True,  # nics.py
         'supports_attach_volume': True,
         'supports_extend_volume': True,
         'supports_console_output': True,

@@ -133,18 +133,22 @@ def test_what_a_snapshot_refuses_records_nothing(world):
         r = create_image(client, sid, body)
         assert r.status_code == status, (body, r.status_code, r.text)
         assert 'Traceback' not in r.text
-    # the images quota: refused before anything is recorded
+    # the images quota (the project's own images, not the public ones
+    # every project lists): refused before anything is recorded
+    limit = {'service_id': 'image', 'project_id': world['project']['id'],
+             'resource_name': 'image_count_total'}
+    own = dev.ok('GET', IMAGE + '/info/usage')['usage'][
+        'image_count_total']['usage']
     cloud.admin.ok('POST', '/v3/limits', json={'limits': [
-        {'service_id': 'image', 'project_id': world['project']['id'],
-         'resource_name': 'image_count_total',
-         'resource_limit': len(before)}]})
-    r = create_image(dev, sid, {'name': 'over-quota'})
-    assert r.status_code == 403 and 'images' in r.text, r.text
-    assert images_of(dev) == before
+        dict(limit, resource_limit=own)]})
+    try:
+        r = create_image(dev, sid, {'name': 'over-quota'})
+        assert r.status_code == 403 and 'images' in r.text, r.text
+        assert images_of(dev) == before
+    finally:
+        cloud.admin.ok('POST', '/v3/limits', json={'limits': [
+            dict(limit, resource_limit=-1)]})
     # a rescued server is not snapshotted (its root disk is the rescue's)
-    cloud.admin.ok('POST', '/v3/limits', json={'limits': [
-        {'service_id': 'image', 'project_id': world['project']['id'],
-         'resource_name': 'image_count_total', 'resource_limit': 100}]})
     assert cloudlib.action(dev, sid, {'rescue': None}).status_code == 200
     cloudlib.wait_status(dev, sid, until=('rescued',))
     r = create_image(dev, sid, {'name': 'rescued'})

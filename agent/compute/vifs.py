@@ -128,14 +128,9 @@ class HostNetworking:
         """After the guest is gone: remove what only its ports needed."""
         if not ports:
             return
-        left = [p for p in self.conductor.ports_get_by_host(
-            ctxt, host=self.host) if p.instance_uuid != ports[0].instance_uuid]
-        busy = {p.network.uuid for p in left}
-        with self._lock:
-            for p in ports:
-                if p.network.uuid not in busy or self.device:
-                    self.wiring.unplug_port(to_network(p.network), to_port(p))
-            self._refresh(left)
+        self._unwire(ports, [p for p in self.conductor.ports_get_by_host(
+            ctxt, host=self.host) if p.instance_uuid !=
+            ports[0].instance_uuid])
 
     def unplug_detached(self, ctxt):
         """Unwire the ports detached from this host's instances (bound
@@ -144,16 +139,21 @@ class HostNetworking:
         them. The detached ports (wire objects)."""
         ports = self.conductor.ports_get_by_host(ctxt, host=self.host)
         detached = [p for p in ports if p.instance_uuid is None]
-        if not detached:
-            return []
-        left = [p for p in ports if p.instance_uuid is not None]
+        if detached:
+            self._unwire(detached, [p for p in ports
+                                    if p.instance_uuid is not None])
+        return detached
+
+    def _unwire(self, ports, left):
+        """Unplug ``ports`` (a network's bridge goes only with its last
+        port: ``left`` are the host's other ports), then DHCP and the
+        firewall for ``left``."""
         busy = {p.network.uuid for p in left}
         with self._lock:
-            for p in detached:
+            for p in ports:
                 if p.network.uuid not in busy or self.device:
                     self.wiring.unplug_port(to_network(p.network), to_port(p))
             self._refresh(left)
-        return detached
 
     def _refresh(self, ports):
         """DHCP for every network with ports here, and the firewall."""

@@ -23,6 +23,7 @@ import oslo_messaging as messaging
 import sqlalchemy as sa
 
 from agent import exception
+from agent.conductor import agent_calls
 from agent.conductor import endpoint
 from agent.conductor import ipam
 from agent.conductor import lifecycle
@@ -39,12 +40,15 @@ from agent.rpc import checks
 UUID = f.UUID()
 
 
-def _hosted(row, action):
-    if not row.host:
-        raise exception.InstanceInvalidState(
-            action='%s (it never reached a host)' % action,
-            instance=row.uuid, vm_state=row.vm_state,
-            task_state=row.task_state)
+def _delete_ports(s, *where):
+    """Delete the ports matching ``where`` with their group links; how
+    many."""
+    ids = list(s.scalars(sa.select(N.Port.id).where(*where)))
+    if ids:
+        s.execute(sa.delete(N.PortSecurityGroup).where(
+            N.PortSecurityGroup.port_id.in_(ids)))
+        s.execute(sa.delete(N.Port).where(N.Port.id.in_(ids)))
+    return len(ids)
 
 
 def _groups_of(s, instance_uuid):
@@ -65,7 +69,7 @@ class InterfaceManager(endpoint.Endpoint):
         with self._session() as s:
             row = db.instance_get_by_ref(s, ref)
             lifecycle.check_allowed(row, declared)
-            _hosted(row, 'attach an interface')
+            lifecycle.check_hosted(row, 'attach an interface')
             net_id = net_api.port_network(s, ctxt, network).id
             quota.check(s, row.project_id, {'fixed_ips': 1})
             groups = _groups_of(s, row.uuid)
@@ -85,10 +89,7 @@ class InterfaceManager(endpoint.Endpoint):
                     N.Port).where(N.Port.uuid == port_uuid)).all())[0]
         except Exception:
             with self._session() as s:
-                s.execute(sa.delete(N.PortSecurityGroup).where(
-                    N.PortSecurityGroup.port_id.in_(sa.select(N.Port.id).where(
-                        N.Port.uuid == port_uuid))))
-                s.execute(sa.delete(N.Port).where(N.Port.uuid == port_uuid))
+                _delete_ports(s, N.Port.uuid == port_uuid)
             raise
         self.compute.attach_interface(ctxt, host, uuid)
         return port
@@ -99,7 +100,7 @@ class InterfaceManager(endpoint.Endpoint):
         with self._session() as s:
             row = db.instance_get_by_ref(s, ref)
             lifecycle.check_allowed(row, declared)
-            _hosted(row, 'detach an interface')
+            lifecycle.check_hosted(row, 'detach an interface')
             port = s.scalar(sa.select(N.Port).where(
                 N.Port.uuid == port_id, N.Port.instance_uuid == row.uuid))
             if port is None:
@@ -136,16 +137,8 @@ class InterfaceAgentManager(endpoint.Endpoint):
         """Delete the ports detached from instances of ``host`` (bound to
         it, of no instance, no reservation) once its agent took their
         NICs out of the guests; their addresses are free again."""
-        if ctxt.host_scope is not None and host != ctxt.host_scope:
-            raise exception.BusNotTrusted(
-                reason='compute:%s cannot act for host %s'
-                % (ctxt.host_scope, host))
+        agent_calls.confine(ctxt, host)
         with self._session() as s:
-            ids = list(s.scalars(sa.select(N.Port.id).where(
-                N.Port.host == host, N.Port.instance_uuid.is_(None),
-                N.Port.reserved.is_(False))))
-            if ids:
-                s.execute(sa.delete(N.PortSecurityGroup).where(
-                    N.PortSecurityGroup.port_id.in_(ids)))
-                s.execute(sa.delete(N.Port).where(N.Port.id.in_(ids)))
-            return len(ids)
+            return _delete_ports(s, N.Port.host == host,
+                                 N.Port.instance_uuid.is_(None),
+                                 N.Port.reserved.is_(False))

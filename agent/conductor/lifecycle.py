@@ -60,10 +60,23 @@ def check_volume_path(connection_info):
             'parts), got %r' % (path,))
 
 
-def _check_name(name):
+def check_name(name, what='Instance'):
+    """InvalidRPCPayload unless ``name`` (of an instance, an image...) is
+    non-empty printable text."""
     if not name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise exception.InvalidRPCPayload(
-            'Instance name must be non-empty printable text, got %r' % name)
+            '%s name must be non-empty printable text, got %r'
+            % (what, name))
+
+
+def check_hosted(row, action):
+    """InstanceInvalidState unless the instance ``row`` reached a host
+    (an action its agent does needs one)."""
+    if not row.host:
+        raise exception.InstanceInvalidState(
+            action='%s (it never reached a host; delete it)' % action,
+            instance=row.uuid, vm_state=row.vm_state,
+            task_state=row.task_state)
 
 
 #: actions that need more than instance_action takes: their own call
@@ -113,7 +126,7 @@ class LifecycleManager(endpoint.Endpoint):
         ``fixed_ips`` (uuids) are lent to the instance (they come first
         among its NICs); an unknown network, group or reservation refuses
         the request, a full network fails the build."""
-        _check_name(name)
+        check_name(name)
         instance_uuid = str(uuidlib.uuid4())
         with self._session() as s:
             options = dict(options or {})
@@ -283,11 +296,7 @@ class LifecycleManager(endpoint.Endpoint):
                        for column, value, (_key, what) in zip(
                            columns, refs, image_api.BOOT_REFS)}
             check_allowed(row, declared)
-            if not row.host:
-                raise exception.InstanceInvalidState(
-                    action='%s (it never reached a host; delete it)'
-                    % action, instance=row.uuid, vm_state=row.vm_state,
-                    task_state=row.task_state)
+            check_hosted(row, action)
             row = db.instance_update(
                 s, row.uuid, dict(updates, task_state=declared.task_state),
                 expected_task_state=[None])

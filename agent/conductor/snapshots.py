@@ -46,20 +46,12 @@ class SnapshotManager(endpoint.Endpoint):
     def instance_snapshot(self, ctxt, ref, name):
         """The image the instance's root disk is being saved into (as
         image_show shows it); the agent fills it."""
-        if not name.strip() or any(ord(c) < 32 or ord(c) == 127
-                                   for c in name):
-            raise exception.InvalidRPCPayload(
-                'Image name must be non-empty printable text, got %r'
-                % name)
+        lifecycle.check_name(name, 'Image')
         declared = user_actions.BY_NAME['snapshot']
         with self._session() as s:
             row = db.instance_get_by_ref(s, ref)
             lifecycle.check_allowed(row, declared)
-            if not row.host:
-                raise exception.InstanceInvalidState(
-                    action='snapshot (it never reached a host)',
-                    instance=row.uuid, vm_state=row.vm_state,
-                    task_state=row.task_state)
+            lifecycle.check_hosted(row, 'snapshot')
             quota.check(s, ctxt.project_id, {'images': 1})
             image = images.new_row(
                 s, ctxt, name, 'qcow2', 'private', status='saving',

@@ -416,14 +416,21 @@ class LibvirtDriver(migration.LiveMigrationMixin, resize.ColdMigrationMixin,
             return
         xml = found[0].to_xml()
         self._do(uuid, 'detach_device', xml)
+        self._wait_released(uuid, lambda dom: any(
+            d.serial == serial for d in dom.disks), 'volume %s' % volume_id)
+        LOG.info('Detached volume %s from %s', volume_id, uuid)
+
+    def _wait_released(self, uuid, held, what):
+        """Wait until ``held(domain config)`` is false: a live detach only
+        asks the guest; VirtDriverError naming ``what`` after
+        DETACH_TIMEOUT seconds."""
         deadline = time.monotonic() + DETACH_TIMEOUT
-        while any(d.serial == serial for d in self._domain(uuid).disks):
+        while held(self._domain(uuid)):
             if time.monotonic() > deadline:
                 raise exception.VirtDriverError(
-                    reason='the guest of %s did not release volume %s '
-                    'within %ss' % (uuid, volume_id, DETACH_TIMEOUT))
+                    reason='the guest of %s did not release %s within %ss'
+                    % (uuid, what, DETACH_TIMEOUT))
             time.sleep(0.2)
-        LOG.info('Detached volume %s from %s', volume_id, uuid)
 
     # ----------------------------------------------------------- console
     def extend_volume(self, uuid, volume_id, size_bytes):

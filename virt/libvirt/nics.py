@@ -1,21 +1,13 @@
-"""LibvirtDriver's NIC hot-plug (mixed in; it uses the driver's _do and
-_domain): the guest's ``<interface>`` devices made those of the
-instance's ports, live and in its definition.
+"""LibvirtDriver's NIC hot-plug (mixed in; it uses the driver's _do,
+_domain and _wait_released): the guest's ``<interface>`` devices made
+those of the instance's ports, live and in its definition.
 
 A NIC is named by its MAC (a port's, unique in the cloud). A plugged NIC
 is a tap libvirt makes, named as the port's, on the port's bridge, which
 the agent's wiring has made. Taking one out asks the guest (PCI hot
 unplug) and waits until it let go, as a volume's detach does.
 """
-import logging
-import time
-
-from agent import exception
 from virt.libvirt import config
-
-LOG = logging.getLogger(__name__)
-#: seconds a guest has to let go of a NIC taken out
-DETACH_TIMEOUT = 30
 
 
 class NicMixin:
@@ -39,12 +31,7 @@ class NicMixin:
                 continue
             self._do(uuid, 'detach_device', iface.to_xml())
             removed.append(iface.mac)
-        deadline = time.monotonic() + DETACH_TIMEOUT
-        while any(i.mac in removed for i in self._domain(uuid).interfaces):
-            if time.monotonic() > deadline:
-                raise exception.VirtDriverError(
-                    reason='the guest of %s did not release NIC(s) %s '
-                    'within %ss' % (uuid, ', '.join(removed),
-                                    DETACH_TIMEOUT))
-            time.sleep(0.2)
+        self._wait_released(uuid, lambda dom: any(
+            i.mac in removed for i in dom.interfaces),
+            'NIC(s) %s' % ', '.join(removed))
         return removed
